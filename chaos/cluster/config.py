@@ -1,0 +1,211 @@
+"""Cluster shape and the broker configuration generated from it (pure: no Docker).
+
+Listeners, per node:
+
+* ``CLIENT`` (9092): what clients use. Advertised as ``127.0.0.1:<port>``, a host port published by
+  the toxiproxy container whose proxy forwards to this listener, so every client byte crosses
+  toxiproxy and client-side network faults reach it.
+* ``INTERNAL`` (9091): replication between brokers, on the run's Docker network, never proxied.
+* ``CONTROLLER`` (9093): the KRaft quorum, never proxied.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from chaos.errors import UsageError
+from chaos.images.recipes import DEFAULT_KAFKA_VERSION, check_kafka_version
+
+CLIENT_PORT = 9092
+INTERNAL_PORT = 9091
+CONTROLLER_PORT = 9093
+DATA_DIR = "/var/lib/kafka/data"
+#: First port toxiproxy listens on inside its container; proxy i listens on PROXY_BASE_PORT + i.
+PROXY_BASE_PORT = 20000
+TOXIPROXY_API_PORT = 8474
+#: Node ids of dedicated controllers start here, so broker ``i`` is always node ``i``.
+CONTROLLER_ID_BASE = 1000
+
+#: Keys the harness sets per node; a user value would break the cluster's wiring.
+OWNED_KEYS = frozenset({
+    "process.roles", "node.id", "broker.id", "controller.quorum.voters", "controller.quorum.bootstrap.servers",
+    "listeners", "advertised.listeners", "listener.security.protocol.map", "inter.broker.listener.name",
+    "controller.listener.names", "log.dirs", "log.dir", "metadata.log.dir",
+})
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSpec:
+    """One Kafka process: a broker (maybe also a controller) or a dedicated controller."""
+
+    node_id: int
+    host: str
+    broker: bool
+    controller: bool
+
+    @property
+    def role(self) -> str:
+        """``broker`` for anything serving clients, else ``controller``."""
+        return "broker" if self.broker else "controller"
+
+    @property
+    def process_roles(self) -> str:
+        """The value of ``process.roles``."""
+        return ",".join(r for r, on in (("broker", self.broker), ("controller", self.controller)) if on)
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSpec:
+    """What cluster to build.
+
+    ``brokers`` brokers numbered 1..N; with ``controllers == 0`` every broker is also a KRaft
+    controller (combined mode), otherwise that many dedicated controllers form the quorum.
+    ``broker_config`` is written verbatim into every node's server.properties after the harness's
+    defaults; ``node_config`` adds per-node overrides (e.g. ``{3: {"broker.rack": "b"}}``).
+
+    Raises (from :meth:`validate`, called on construction):
+        UsageError: impossible sizes, a malformed Kafka version or a harness-owned config key.
+
+    >>> ClusterSpec(brokers=3).quorum_size
+    3
+    """
+
+    brokers: int = 3
+    controllers: int = 0
+    kafka_version: str = DEFAULT_KAFKA_VERSION
+    broker_config: Mapping[str, str] = field(default_factory=dict)
+    node_config: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
+    heap: str = "512m"
+    kafka_image: str | None = None
+    toxiproxy_image: str | None = None
+    health_timeout: float = 120.0
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Check the spec; see the class docstring for what raises."""
+        if not isinstance(self.brokers, int) or self.brokers < 1:
+            raise UsageError(f"a cluster needs at least 1 broker, not {self.brokers}: pass --brokers 1 or more")
+        if self.brokers > 9:
+            raise UsageError(f"{self.brokers} brokers will not fit on this machine: use 9 or fewer")
+        if not isinstance(self.controllers, int) or self.controllers < 0 or self.controllers > 5:
+            raise UsageError(f"controllers must be 0 (combined mode) to 5, not {self.controllers}")
+        check_kafka_version(self.kafka_version)
+        for where, config in [("broker config", self.broker_config),
+                              *((f"config of node {n}", c) for n, c in self.node_config.items())]:
+            owned = sorted(OWNED_KEYS.intersection(config))
+            if owned:
+                raise UsageError(
+                    f"{where} sets {', '.join(owned)}, which the harness sets per node to wire the cluster: "
+                    "remove it"
+                )
+        known = {n.node_id for n in self.nodes()}
+        stray = sorted(set(self.node_config) - known)
+        if stray:
+            raise UsageError(f"node config names node {stray[0]}, but the cluster has nodes {sorted(known)}")
+        if self.health_timeout <= 0:
+            raise UsageError("health timeout must be positive")
+
+    @property
+    def quorum_size(self) -> int:
+        """Number of KRaft voters."""
+        return self.controllers or self.brokers
+
+    @property
+    def default_replication(self) -> int:
+        """Replication factor for internal topics: 3, or fewer on smaller clusters."""
+        return min(3, self.brokers)
+
+    def nodes(self) -> list[NodeSpec]:
+        """Every node: brokers 1..N, then dedicated controllers (ids from 1001)."""
+        combined = self.controllers == 0
+        nodes = [NodeSpec(i, f"broker-{i}", broker=True, controller=combined) for i in range(1, self.brokers + 1)]
+        nodes += [
+            NodeSpec(CONTROLLER_ID_BASE + i, f"controller-{i}", broker=False, controller=True)
+            for i in range(1, self.controllers + 1)
+        ]
+        return nodes
+
+    def voters(self) -> str:
+        """The value of ``controller.quorum.voters``."""
+        return ",".join(f"{n.node_id}@{n.host}:{CONTROLLER_PORT}" for n in self.nodes() if n.controller)
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (22 characters)."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+
+
+def _defaults(spec: ClusterSpec) -> dict[str, str]:
+    rf = spec.default_replication
+    return {
+        "num.partitions": "3",
+        "default.replication.factor": str(rf),
+        "offsets.topic.replication.factor": str(rf),
+        "transaction.state.log.replication.factor": str(rf),
+        "transaction.state.log.min.isr": str(min(2, rf)),
+        # A consumer group should start at once in a test, not after the 3 s production default.
+        "group.initial.rebalance.delay.ms": "0",
+        # Fewer threads: three brokers share two cores.
+        "num.network.threads": "2",
+        "num.io.threads": "4",
+        "auto.create.topics.enable": "false",
+    }
+
+
+def server_properties(spec: ClusterSpec, node: NodeSpec, advertised_client: str | None) -> str:
+    """server.properties for ``node``.
+
+    ``advertised_client`` is ``host:port`` clients reach this broker at (through toxiproxy); it is
+    required for brokers and ignored for dedicated controllers.
+
+    Raises:
+        ValueError: a broker without an advertised client address.
+    """
+    wiring: dict[str, str] = {
+        "process.roles": node.process_roles,
+        "node.id": str(node.node_id),
+        "controller.quorum.voters": spec.voters(),
+        "controller.listener.names": "CONTROLLER",
+        "log.dirs": DATA_DIR,
+        "listener.security.protocol.map": "INTERNAL:PLAINTEXT,CLIENT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+    }
+    listeners: list[str] = []
+    advertised: list[str] = []
+    if node.broker:
+        if not advertised_client:
+            raise ValueError(f"broker {node.node_id} needs an advertised client address")
+        listeners += [f"INTERNAL://0.0.0.0:{INTERNAL_PORT}", f"CLIENT://0.0.0.0:{CLIENT_PORT}"]
+        advertised += [f"INTERNAL://{node.host}:{INTERNAL_PORT}", f"CLIENT://{advertised_client}"]
+        wiring["inter.broker.listener.name"] = "INTERNAL"
+    if node.controller:
+        listeners.append(f"CONTROLLER://0.0.0.0:{CONTROLLER_PORT}")
+        if node.broker:
+            advertised.append(f"CONTROLLER://{node.host}:{CONTROLLER_PORT}")
+    wiring["listeners"] = ",".join(listeners)
+    if advertised:
+        wiring["advertised.listeners"] = ",".join(advertised)
+
+    merged = {**_defaults(spec), **spec.broker_config, **spec.node_config.get(node.node_id, {})}
+    lines = ["# Generated by kafka-chaos; user settings follow the harness defaults verbatim."]
+    lines += [f"{k}={v}" for k, v in wiring.items()]
+    lines.append("")
+    lines += [f"{k}={_escape(v)}" for k, v in merged.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _escape(value: str) -> str:
+    # Java properties treat a backslash as an escape and a leading space as a separator.
+    return value.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def jvm_options(spec: ClusterSpec) -> str:
+    """JVM flags for a broker: a small fixed heap (two cores, several brokers) and short GC pauses."""
+    return (
+        f"-Xmx{spec.heap} -Xms{spec.heap} -XX:+UseG1GC -XX:MaxGCPauseMillis=20 "
+        "-XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true"
+    )

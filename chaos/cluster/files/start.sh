@@ -1,0 +1,21 @@
+#!/bin/sh
+# The command of every Kafka container: format the storage once, then become the broker (PID 1,
+# so a SIGKILL or SIGSTOP sent to the container lands on the JVM itself).
+set -eu
+libs="${KAFKA_CHAOS_LIBS:-/opt/kafka/libs}"
+conf=/kafka-chaos/server.properties
+logging="-Dlog4j2.configurationFile=/kafka-chaos/log4j2.properties -Dlog4j.configuration=file:/kafka-chaos/log4j.properties"
+# AppCDS archives made when the image was built (absent in other images: then plain start-up).
+cds_tool=""; cds_broker=""
+[ -f /opt/kafka/format.jsa ] && cds_tool="-XX:SharedArchiveFile=/opt/kafka/format.jsa"
+[ -f /opt/kafka/kafka.jsa ] && cds_broker="-XX:SharedArchiveFile=/opt/kafka/kafka.jsa"
+data=$(sed -n 's/^log\.dirs=//p' "$conf" | cut -d, -f1)
+mkdir -p "$data"
+if [ ! -f "$data/meta.properties" ]; then
+  # A short-lived tool JVM: C1 only and a small heap start fastest.
+  # shellcheck disable=SC2086
+  java -Xmx128m -XX:TieredStopAtLevel=1 $cds_tool $logging -cp "$libs/*" \
+    kafka.tools.StorageTool format -t "$KAFKA_CHAOS_CLUSTER_ID" -c "$conf" --ignore-formatted
+fi
+# shellcheck disable=SC2086
+exec java $cds_broker ${KAFKA_CHAOS_JVM_OPTS:-} $logging -cp "$libs/*" kafka.Kafka "$conf"

@@ -1,0 +1,119 @@
+"""A Kafka process in its container, with lifecycle verbs (kill, stop, start, pause, unpause)."""
+
+from __future__ import annotations
+
+import time
+
+from docker.errors import APIError, NotFound
+from docker.models.containers import Container
+
+from chaos.cluster.config import NodeSpec
+from chaos.errors import InfrastructureError
+
+
+class Node:
+    """One broker or controller. Verbs act on its container and return once they took effect.
+
+    Example::
+
+        node = cluster.leader_of("orders", 0)
+        node.kill()    # SIGKILL: the JVM is gone, unflushed page cache is not
+        node.start()   # same container, same data directory
+    """
+
+    def __init__(self, spec: NodeSpec, container: Container) -> None:
+        self.spec = spec
+        self.container = container
+
+    @property
+    def node_id(self) -> int:
+        """The node's ``node.id``; broker ``i`` has id ``i``."""
+        return self.spec.node_id
+
+    @property
+    def host(self) -> str:
+        """The node's name on the run's network, e.g. ``broker-2``."""
+        return self.spec.host
+
+    @property
+    def name(self) -> str:
+        """The container's name."""
+        return self.container.name or self.spec.host
+
+    def __repr__(self) -> str:
+        return f"Node({self.host}, id={self.node_id}, state={self.state})"
+
+    @property
+    def state(self) -> str:
+        """The container's state: ``running``, ``paused``, ``exited``, ``created`` or ``removed``."""
+        try:
+            self.container.reload()
+        except NotFound:
+            return "removed"
+        return str(self.container.status)
+
+    @property
+    def is_running(self) -> bool:
+        """Whether the process runs and is not frozen."""
+        return self.state == "running"
+
+    def _act(self, verb: str, *args: object, **kwargs: object) -> None:
+        try:
+            getattr(self.container, verb)(*args, **kwargs)
+        except APIError as e:
+            raise InfrastructureError(f"could not {verb} {self.host}: {e.explanation}") from e
+
+    def _wait_state(self, wanted: set[str], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while (state := self.state) not in wanted:
+            if time.monotonic() > deadline:
+                raise InfrastructureError(f"{self.host} is {state}, expected {' or '.join(sorted(wanted))}")
+            time.sleep(0.05)
+
+    def kill(self, timeout: float = 10.0) -> None:
+        """SIGKILL the Kafka process (a crash); returns when it is gone.
+
+        Raises:
+            InfrastructureError: Docker refused, or the process still runs after ``timeout``.
+        """
+        self._act("kill", signal="SIGKILL")
+        self._wait_state({"exited", "dead"}, timeout)
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """SIGTERM the Kafka process (a clean shutdown) and wait for it to exit.
+
+        Docker sends SIGKILL after ``timeout`` seconds, as an orchestrator would.
+        """
+        self._act("stop", timeout=int(timeout))
+        self._wait_state({"exited", "dead"}, 10.0)
+
+    def start(self) -> None:
+        """Start the process again in the same container, on the same data directory."""
+        self._act("start")
+        self._wait_state({"running"}, 10.0)
+
+    def pause(self) -> None:
+        """Freeze every process of the node (cgroup freezer, like SIGSTOP: a very long GC pause)."""
+        self._act("pause")
+        self._wait_state({"paused"}, 10.0)
+
+    def unpause(self) -> None:
+        """Thaw a paused node."""
+        self._act("unpause")
+        self._wait_state({"running"}, 10.0)
+
+    def logs(self, tail: int | None = None) -> str:
+        """The node's log (all restarts), or its last ``tail`` lines."""
+        try:
+            raw: bytes = self.container.logs(tail=tail if tail is not None else "all")
+        except (NotFound, APIError):
+            return ""
+        return raw.decode(errors="replace")
+
+    def exec(self, cmd: list[str]) -> tuple[int, str]:
+        """Run ``cmd`` inside the node's container; return the exit code and combined output."""
+        try:
+            code, out = self.container.exec_run(cmd)
+        except APIError as e:
+            raise InfrastructureError(f"could not run {cmd[0]} in {self.host}: {e.explanation}") from e
+        return int(code), out.decode(errors="replace")

@@ -1,0 +1,67 @@
+"""Remove what runs left behind: every container and network carrying the run label.
+
+A resource without the ``kafka-chaos.run`` label is never touched. Containers go first (a network
+with endpoints cannot be removed), force-removed so a paused or running one goes too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import docker
+from docker.errors import APIError, NotFound
+
+from chaos.labels import IMAGE_LABEL, RUN_LABEL, run_filter
+
+
+@dataclass(slots=True)
+class SweepResult:
+    """Names of what a sweep removed, and what it could not."""
+
+    containers: list[str] = field(default_factory=list)
+    networks: list[str] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, list[str]]:
+        """Plain dict for ``--json`` output."""
+        return {"containers": self.containers, "networks": self.networks, "images": self.images,
+                "failures": self.failures}
+
+
+def sweep(client: docker.DockerClient, run_id: str | None = None, images: bool = False) -> SweepResult:
+    """Remove the labelled containers and networks of ``run_id`` (every run's when ``None``).
+
+    With ``images`` also remove the images the harness built. Never raises for a resource that
+    vanished meanwhile; other failures are collected in :attr:`SweepResult.failures`.
+    """
+    result = SweepResult()
+    for container in client.containers.list(all=True, filters=run_filter(run_id)):
+        if RUN_LABEL not in container.labels:  # belt and braces: never touch an unlabelled one
+            continue
+        try:
+            container.remove(force=True, v=True)
+            result.containers.append(container.name or container.id or "?")
+        except NotFound:
+            pass
+        except APIError as e:
+            result.failures.append(f"container {container.name}: {e.explanation}")
+    for network in client.networks.list(filters=run_filter(run_id)):
+        try:
+            network.remove()
+            result.networks.append(network.name or network.id or "?")
+        except NotFound:
+            pass
+        except APIError as e:
+            result.failures.append(f"network {network.name}: {e.explanation}")
+    if images:
+        for image in client.images.list(filters={"label": [IMAGE_LABEL]}):
+            for tag in image.tags:
+                try:
+                    client.images.remove(tag, force=True)
+                    result.images.append(tag)
+                except NotFound:
+                    pass
+                except APIError as e:
+                    result.failures.append(f"image {tag}: {e.explanation}")
+    return result
