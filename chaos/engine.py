@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 
-import docker
 from docker.errors import DockerException
 
+import docker
 from chaos.errors import DockerUnavailable
 
 SETUP_HINT = "run `sudo bash scripts/setup` (installs Debian's docker.io and starts dockerd)"

@@ -43,7 +43,7 @@ class ClusterUnhealthy(InfrastructureError):
     """The cluster did not become healthy in time, or a node died while starting."""
 
 
-class Interrupted(BaseException):  # noqa: N818 - it is a signal, not an error
+class Interrupted(BaseException):
     """SIGTERM arrived; raised so that ``finally`` blocks and context managers tear down.
 
     Derives from :class:`BaseException` like :class:`KeyboardInterrupt`, so ``except Exception``

@@ -40,9 +40,7 @@ def check_run_id(run_id: str) -> str:
         ValueError: it has characters Docker names or paths cannot carry, or a bad length.
     """
     if not _RUN_ID.match(run_id):
-        raise ValueError(
-            f"run id {run_id!r} is not usable: use 3-48 lowercase letters, digits and dashes"
-        )
+        raise ValueError(f"run id {run_id!r} is not usable: use 3-48 lowercase letters, digits and dashes")
     return run_id
 
 
@@ -60,7 +58,7 @@ def run_labels(run_id: str, role: str | None = None, node_id: int | None = None)
     return labels
 
 
-def run_filter(run_id: str | None = None) -> dict[str, list[str]]:
+def run_filter(run_id: str | None = None) -> dict[str, str | list[str] | bool]:
     """A Docker ``filters=`` argument selecting one run's resources, or every run's."""
     return {"label": [RUN_LABEL if run_id is None else f"{RUN_LABEL}={run_id}"]}
 

@@ -46,8 +46,9 @@ class ToxiproxyClient:
 
     def _request(self, method: str, path: str, body: object | None = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                 raw = resp.read()
@@ -83,8 +84,11 @@ class ToxiproxyClient:
 
     def create_proxy(self, name: str, listen: str, upstream: str, enabled: bool = True) -> Proxy:
         """Create a proxy; a proxy of that name must not exist."""
-        return _proxy(self._request("POST", "/proxies",
-                                    {"name": name, "listen": listen, "upstream": upstream, "enabled": enabled}))
+        return _proxy(
+            self._request(
+                "POST", "/proxies", {"name": name, "listen": listen, "upstream": upstream, "enabled": enabled}
+            )
+        )
 
     def set_enabled(self, name: str, enabled: bool) -> Proxy:
         """Enable or disable a proxy (disabled: it closes connections and refuses new ones)."""
@@ -94,11 +98,24 @@ class ToxiproxyClient:
         """Remove a proxy."""
         self._request("DELETE", f"/proxies/{name}")
 
-    def add_toxic(self, proxy: str, kind: str, *, name: str | None = None, stream: str = "downstream",
-                  toxicity: float = 1.0, attributes: dict[str, Any] | None = None) -> dict[str, Any]:
+    def add_toxic(
+        self,
+        proxy: str,
+        kind: str,
+        *,
+        name: str | None = None,
+        stream: str = "downstream",
+        toxicity: float = 1.0,
+        attributes: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Add a toxic (``latency``, ``bandwidth``, ``timeout``, ``reset_peer``, ``slow_close``, …)."""
-        body = {"name": name or f"{kind}_{stream}", "type": kind, "stream": stream, "toxicity": toxicity,
-                "attributes": attributes or {}}
+        body = {
+            "name": name or f"{kind}_{stream}",
+            "type": kind,
+            "stream": stream,
+            "toxicity": toxicity,
+            "attributes": attributes or {},
+        }
         result: dict[str, Any] = self._request("POST", f"/proxies/{proxy}/toxics", body)
         return result
 
@@ -112,5 +129,10 @@ class ToxiproxyClient:
 
 
 def _proxy(raw: dict[str, Any]) -> Proxy:
-    return Proxy(name=raw["name"], listen=raw["listen"], upstream=raw["upstream"],
-                 enabled=bool(raw.get("enabled", True)), toxics=tuple(raw.get("toxics") or ()))
+    return Proxy(
+        name=raw["name"],
+        listen=raw["listen"],
+        upstream=raw["upstream"],
+        enabled=bool(raw.get("enabled", True)),
+        toxics=tuple(raw.get("toxics") or ()),
+    )

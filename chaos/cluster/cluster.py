@@ -22,13 +22,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-import docker
 from docker.errors import APIError, ImageNotFound, NotFound
 from docker.models.containers import Container
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+import docker
 from chaos.cluster.config import (
     CLIENT_PORT,
     PROXY_BASE_PORT,
@@ -44,7 +44,16 @@ from chaos.cluster.sweeper import SweepResult, sweep
 from chaos.engine import docker_client
 from chaos.errors import ClusterUnhealthy, ImageMissing, InfrastructureError, UsageError
 from chaos.images.recipes import image_refs
-from chaos.labels import NODE_LABEL, ROLE_LABEL, RUN_LABEL, SPEC_LABEL, new_run_id, resource_name, run_labels
+from chaos.labels import (
+    NODE_LABEL,
+    ROLE_LABEL,
+    RUN_LABEL,
+    SPEC_LABEL,
+    new_run_id,
+    resource_name,
+    run_filter,
+    run_labels,
+)
 from chaos.progress import Progress, silent
 from chaos.signals import deferred_signals, sigterm_raises
 from chaos.toxiproxy import ToxiproxyClient, ToxiproxyError
@@ -120,8 +129,9 @@ class KafkaCluster:
             raise
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         try:
             self.destroy()
         finally:
@@ -140,13 +150,17 @@ class KafkaCluster:
 
         Raises: see the class docstring.
         """
+        client = self.client  # no engine: nothing was made, nothing to undo
         try:
             self._start()
         except BaseException as e:
             if isinstance(e, ClusterUnhealthy | APIError):
                 self._attach_evidence(e)
-            self.progress("start failed; removing what was created")
-            self.destroy()
+            if client.containers.list(all=True, filters=run_filter(self.run_id)) or client.networks.list(
+                filters=run_filter(self.run_id)
+            ):
+                self.progress("start failed; removing what was created")
+                self.destroy()
             raise
 
     def _start(self) -> None:
@@ -162,13 +176,15 @@ class KafkaCluster:
         t0 = time.monotonic()
         self.progress(f"run {self.run_id}: creating network")
         network = self.client.networks.create(
-            resource_name(self.run_id, "net"), driver="bridge", check_duplicate=True,
+            resource_name(self.run_id, "net"),
+            driver="bridge",
+            check_duplicate=True,
             labels={**run_labels(self.run_id, "network"), SPEC_LABEL: _spec_to_json(self.spec)},
         )
         self._start_toxiproxy(refs.toxiproxy, network.name or "")
         cluster_id = new_cluster_id()
-        for node in self.spec.nodes():
-            self._nodes[node.node_id] = self._create_node(refs.kafka, network.name or "", node, cluster_id)
+        for node_spec in self.spec.nodes():
+            self._nodes[node_spec.node_id] = self._create_node(refs.kafka, network.name or "", node_spec, cluster_id)
         for node in self._nodes.values():
             node.container.start()
             self.progress(f"started {node.host}")
@@ -180,13 +196,19 @@ class KafkaCluster:
         for i in range(1, self.spec.brokers + 1):
             ports[f"{PROXY_BASE_PORT + i}/tcp"] = ("127.0.0.1", None)
         self.progress("starting toxiproxy")
-        self._toxiproxy = self.client.containers.run(
-            image, ["-host=0.0.0.0"], name=resource_name(self.run_id, "toxiproxy"), detach=True,
-            network=network, ports=ports, labels=run_labels(self.run_id, "toxiproxy"),
+        # Docker picks a free host port for a None host port; the stubs only allow ints there.
+        self._toxiproxy = self.client.containers.run(  # type: ignore[call-overload]
+            image,
+            ["-host=0.0.0.0"],
+            name=resource_name(self.run_id, "toxiproxy"),
+            detach=True,
+            network=network,
+            ports=ports,
+            labels=run_labels(self.run_id, "toxiproxy"),
         )
         self._read_toxiproxy_ports()
         api = self.toxiproxy
-        _retry(lambda: api.version(), ToxiproxyError, timeout=15.0, what="toxiproxy API")
+        _retry(api.version, ToxiproxyError, timeout=15.0)
         api.reset()
         existing = api.proxies()
         for i in range(1, self.spec.brokers + 1):
@@ -217,8 +239,10 @@ class KafkaCluster:
             "log4j.properties": _packaged("log4j.properties"),
         }
         container = self.client.containers.create(
-            image, ["sh", "/kafka-chaos/start.sh"],
-            name=resource_name(self.run_id, node.host), hostname=node.host,
+            image,
+            ["sh", "/kafka-chaos/start.sh"],
+            name=resource_name(self.run_id, node.host),
+            hostname=node.host,
             labels=run_labels(self.run_id, node.role, node.node_id),
             environment={"KAFKA_CHAOS_CLUSTER_ID": cluster_id, "KAFKA_CHAOS_JVM_OPTS": jvm_options(self.spec)},
             network=network,
@@ -322,8 +346,11 @@ class KafkaCluster:
         """A kafka-python admin client connected through toxiproxy (made once, reused)."""
         if self._admin is None:
             self._admin = KafkaAdminClient(
-                bootstrap_servers=self.bootstrap_servers, client_id="kafka-chaos-admin",
-                request_timeout_ms=10_000, retry_backoff_ms=100, reconnect_backoff_max_ms=500,
+                bootstrap_servers=self.bootstrap_servers,
+                client_id="kafka-chaos-admin",
+                request_timeout_ms=10_000,
+                retry_backoff_ms=100,
+                reconnect_backoff_max_ms=500,
             )
         return self._admin
 
@@ -339,10 +366,15 @@ class KafkaCluster:
         out: list[PartitionState] = []
         for t in described:
             for p in t["partitions"]:
-                out.append(PartitionState(
-                    topic=topic, partition=int(p["partition_index"]), leader=int(p["leader_id"]),
-                    replicas=tuple(p["replica_nodes"]), isr=tuple(p["isr_nodes"]),
-                ))
+                out.append(
+                    PartitionState(
+                        topic=topic,
+                        partition=int(p["partition_index"]),
+                        leader=int(p["leader_id"]),
+                        replicas=tuple(p["replica_nodes"]),
+                        isr=tuple(p["isr_nodes"]),
+                    )
+                )
         return sorted(out, key=lambda s: s.partition)
 
     def partition(self, topic: str, partition: int) -> PartitionState:
@@ -374,8 +406,14 @@ class KafkaCluster:
         return self.node(leader)
 
     # -- topics ---------------------------------------------------------------------------------
-    def create_topic(self, name: str, partitions: int = 3, replication_factor: int | None = None,
-                     config: dict[str, str] | None = None, timeout: float = 60.0) -> None:
+    def create_topic(
+        self,
+        name: str,
+        partitions: int = 3,
+        replication_factor: int | None = None,
+        config: dict[str, str] | None = None,
+        timeout: float = 60.0,
+    ) -> None:
         """Create ``name`` and wait until every partition has a leader and its full ISR.
 
         Raises:
@@ -395,22 +433,25 @@ class KafkaCluster:
         Raises:
             ClusterUnhealthy: not reached within ``timeout``.
         """
+
         def check() -> list[PartitionState] | None:
             states = self.partitions(topic)
             ok = states and all(p.leader >= 0 and len(p.isr) >= (size or len(p.replicas)) for p in states)
             return states if ok else None
+
         return self._await(check, timeout, f"{topic} to reach ISR {size or 'full'}")
 
-    def wait_for_leader(self, topic: str, partition: int, not_on: int | None = None,
-                        timeout: float = 60.0) -> Node:
+    def wait_for_leader(self, topic: str, partition: int, not_on: int | None = None, timeout: float = 60.0) -> Node:
         """Wait until ``topic``-``partition`` has a leader (other than node ``not_on``) and return it.
 
         Raises:
             ClusterUnhealthy: none within ``timeout``.
         """
+
         def check() -> Node | None:
             leader = self.partition(topic, partition).leader
             return self.node(leader) if leader >= 0 and leader != not_on else None
+
         return self._await(check, timeout, f"a new leader of {topic}-{partition}")
 
     def _await(self, check: Callable[[], T | None], timeout: float, what: str) -> T:
@@ -473,7 +514,9 @@ class KafkaCluster:
 
     # -- attach to a running cluster (CLI) --------------------------------------------------------
     @classmethod
-    def attach(cls, run_id: str, client: docker.DockerClient | None = None, run_dir: Path | None = None) -> KafkaCluster:
+    def attach(
+        cls, run_id: str, client: docker.DockerClient | None = None, run_dir: Path | None = None
+    ) -> KafkaCluster:
         """Rebuild the handle of a cluster started earlier (e.g. by ``kafka-chaos cluster up``).
 
         Raises:
@@ -482,7 +525,9 @@ class KafkaCluster:
         client = client or docker_client()
         networks = client.networks.list(filters={"label": [f"{RUN_LABEL}={run_id}", f"{ROLE_LABEL}=network"]})
         if not networks:
-            raise UsageError(f"no cluster with run id {run_id!r} on this engine: `kafka-chaos cluster status` lists them")
+            raise UsageError(
+                f"no cluster with run id {run_id!r} on this engine: `kafka-chaos cluster status` lists them"
+            )
         spec = _spec_from_json(networks[0].attrs["Labels"][SPEC_LABEL])
         cluster = cls(spec, run_id=run_id, client=client, run_dir=run_dir)
         by_id = {n.node_id: n for n in spec.nodes()}
@@ -499,9 +544,32 @@ class KafkaCluster:
         return cluster
 
     def status(self) -> dict[str, Any]:
-        """A plain description for ``cluster status --json``: nodes and their states, bootstrap."""
-        nodes = [{"node_id": n.node_id, "host": n.host, "role": n.spec.role, "container": n.name,
-                  "state": n.state} for n in self.nodes]
+        """A plain description for ``cluster status --json``: nodes, their states, bootstrap.
+
+        Brokers carry ``registered``: known to the controller and not fenced, asked of the cluster.
+        """
+        registered: set[int] | None = None
+        if self._api_port is not None:
+            try:
+                brokers = self.admin().describe_cluster()["brokers"]
+                registered = {int(b["broker_id"]) for b in brokers if not b.get("is_fenced", False)}
+            except (KafkaError, OSError):
+                self._drop_admin()
+        nodes: list[dict[str, Any]] = []
+        for n in self.nodes:
+            entry: dict[str, Any] = {
+                "node_id": n.node_id,
+                "host": n.host,
+                "role": n.spec.role,
+                "container": n.name,
+                "state": n.state,
+            }
+            if n.spec.broker:
+                entry["registered"] = registered is not None and n.node_id in registered
+                entry["address"] = (
+                    f"127.0.0.1:{self._proxy_ports[n.node_id]}" if n.node_id in self._proxy_ports else None
+                )
+            nodes.append(entry)
         return {
             "run_id": self.run_id,
             "kafka_version": self.spec.kafka_version,
@@ -548,7 +616,7 @@ def _tar_dir(directory: str, files: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-def _retry(fn: Callable[[], T], errors: type[Exception], timeout: float, what: str) -> T:
+def _retry(fn: Callable[[], T], errors: type[Exception], timeout: float) -> T:
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -557,4 +625,3 @@ def _retry(fn: Callable[[], T], errors: type[Exception], timeout: float, what: s
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
-

@@ -30,11 +30,23 @@ TOXIPROXY_API_PORT = 8474
 CONTROLLER_ID_BASE = 1000
 
 #: Keys the harness sets per node; a user value would break the cluster's wiring.
-OWNED_KEYS = frozenset({
-    "process.roles", "node.id", "broker.id", "controller.quorum.voters", "controller.quorum.bootstrap.servers",
-    "listeners", "advertised.listeners", "listener.security.protocol.map", "inter.broker.listener.name",
-    "controller.listener.names", "log.dirs", "log.dir", "metadata.log.dir",
-})
+OWNED_KEYS = frozenset(
+    {
+        "process.roles",
+        "node.id",
+        "broker.id",
+        "controller.quorum.voters",
+        "controller.quorum.bootstrap.servers",
+        "listeners",
+        "advertised.listeners",
+        "listener.security.protocol.map",
+        "inter.broker.listener.name",
+        "controller.listener.names",
+        "log.dirs",
+        "log.dir",
+        "metadata.log.dir",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +107,14 @@ class ClusterSpec:
         if not isinstance(self.controllers, int) or self.controllers < 0 or self.controllers > 5:
             raise UsageError(f"controllers must be 0 (combined mode) to 5, not {self.controllers}")
         check_kafka_version(self.kafka_version)
-        for where, config in [("broker config", self.broker_config),
-                              *((f"config of node {n}", c) for n, c in self.node_config.items())]:
+        for where, config in [
+            ("broker config", self.broker_config),
+            *((f"config of node {n}", c) for n, c in self.node_config.items()),
+        ]:
             owned = sorted(OWNED_KEYS.intersection(config))
             if owned:
                 raise UsageError(
-                    f"{where} sets {', '.join(owned)}, which the harness sets per node to wire the cluster: "
-                    "remove it"
+                    f"{where} sets {', '.join(owned)}, which the harness sets per node to wire the cluster: remove it"
                 )
         known = {n.node_id for n in self.nodes()}
         stray = sorted(set(self.node_config) - known)

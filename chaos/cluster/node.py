@@ -113,7 +113,8 @@ class Node:
     def exec(self, cmd: list[str]) -> tuple[int, str]:
         """Run ``cmd`` inside the node's container; return the exit code and combined output."""
         try:
-            code, out = self.container.exec_run(cmd)
+            result = self.container.exec_run(cmd)
         except APIError as e:
             raise InfrastructureError(f"could not run {cmd[0]} in {self.host}: {e.explanation}") from e
-        return int(code), out.decode(errors="replace")
+        out = result.output if isinstance(result.output, bytes) else b"".join(result.output)
+        return int(result.exit_code or 0), out.decode(errors="replace")

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import docker
 from docker.errors import APIError, NotFound
 
+import docker
 from chaos.labels import IMAGE_LABEL, RUN_LABEL, run_filter
 
 
@@ -25,8 +25,12 @@ class SweepResult:
 
     def as_dict(self) -> dict[str, list[str]]:
         """Plain dict for ``--json`` output."""
-        return {"containers": self.containers, "networks": self.networks, "images": self.images,
-                "failures": self.failures}
+        return {
+            "containers": self.containers,
+            "networks": self.networks,
+            "images": self.images,
+            "failures": self.failures,
+        }
 
 
 def sweep(client: docker.DockerClient, run_id: str | None = None, images: bool = False) -> SweepResult:

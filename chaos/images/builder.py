@@ -12,9 +12,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import docker
 from docker.errors import APIError, BuildError, ImageNotFound
 
+import docker
 from chaos.errors import ImageBuildError, UsageError
 from chaos.images import recipes
 from chaos.labels import IMAGE_LABEL, RECIPE_LABEL
@@ -98,25 +98,44 @@ class ImageBuilder:
             rootfs = Path(tmp) / "rootfs"
             self.progress(f"debootstrap {recipes.DEBIAN_SUITE} with {', '.join(recipes.DEBIAN_PACKAGES)} …")
             _run(
-                ["debootstrap", "--variant=minbase", f"--include={','.join(recipes.DEBIAN_PACKAGES)}",
-                 recipes.DEBIAN_SUITE, str(rootfs), mirror],
+                [
+                    "debootstrap",
+                    "--variant=minbase",
+                    f"--include={','.join(recipes.DEBIAN_PACKAGES)}",
+                    recipes.DEBIAN_SUITE,
+                    str(rootfs),
+                    mirror,
+                ],
                 "debootstrap of the base image",
                 "install it with `apt-get install debootstrap` and check the Debian mirror is reachable",
             )
             # Package caches and docs are a third of the tree and nothing at run time reads them.
-            for junk in ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man",
-                         "usr/share/locale", "usr/share/info"):
+            for junk in (
+                "var/cache/apt/archives",
+                "var/lib/apt/lists",
+                "usr/share/doc",
+                "usr/share/man",
+                "usr/share/locale",
+                "usr/share/info",
+            ):
                 shutil.rmtree(rootfs / junk, ignore_errors=True)
             tarball = Path(tmp) / "rootfs.tar"
-            _run(["tar", "--numeric-owner", "-C", str(rootfs), "-cf", str(tarball), "."],
-                 "packing the base rootfs", "check free disk space")
+            _run(
+                ["tar", "--numeric-owner", "-C", str(rootfs), "-cf", str(tarball), "."],
+                "packing the base rootfs",
+                "check free disk space",
+            )
             self.progress(f"importing {tag} …")
             repo, _, version = tag.partition(":")
             try:
                 self.client.api.import_image_from_file(
-                    str(tarball), repository=repo, tag=version,
-                    changes=[f"LABEL {IMAGE_LABEL}=base {RECIPE_LABEL}={tag}",
-                             "ENV JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64 LANG=C.UTF-8"],
+                    str(tarball),
+                    repository=repo,
+                    tag=version,
+                    changes=[
+                        f"LABEL {IMAGE_LABEL}=base {RECIPE_LABEL}={tag}",
+                        "ENV JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64 LANG=C.UTF-8",
+                    ],
                 )
             except APIError as e:
                 raise ImageBuildError(f"docker import of the base image failed: {e.explanation}") from e
@@ -141,14 +160,18 @@ class ImageBuilder:
         stamp.write_text(pom)
         self.progress(f"resolving Apache Kafka {version} jars from Maven Central …")
         try:
-            _run(["mvn", "-q", "-B", "dependency:copy-dependencies", "-DoutputDirectory=libs", "-DincludeScope=runtime"],
-                 f"resolving Kafka {version} with Maven", "install Maven (`apt-get install maven`) and check "
-                 "that Maven Central is reachable", cwd=workdir)
+            _run(
+                ["mvn", "-q", "-B", "dependency:copy-dependencies", "-DoutputDirectory=libs", "-DincludeScope=runtime"],
+                f"resolving Kafka {version} with Maven",
+                "install Maven (`apt-get install maven`) and check that Maven Central is reachable",
+                cwd=workdir,
+            )
         except ImageBuildError as e:
             detail = "\n".join(getattr(e, "__notes__", []))
             shutil.rmtree(workdir, ignore_errors=True)
-            if "kafka_2.13" in detail and ("Could not find artifact" in detail or "could not be resolved" in detail
-                                           or "was not found" in detail):
+            if "kafka_2.13" in detail and (
+                "Could not find artifact" in detail or "could not be resolved" in detail or "was not found" in detail
+            ):
                 raise UsageError(
                     f"Kafka {version} is not a release on Maven Central: pick a released version such as "
                     f"{recipes.DEFAULT_KAFKA_VERSION} or 3.9.1"
@@ -166,7 +189,7 @@ class ImageBuilder:
         tag = recipes.kafka_tag(version)
         if not force and self.exists(tag):
             self.progress(f"kafka image {tag} present")
-            return tag
+            return self._alias(tag)
         libs = self.resolve_kafka_jars(version)
         base = self.build_base()
         with tempfile.TemporaryDirectory(prefix="kafka-ctx-", dir=self.cache_dir) as tmp:
@@ -175,7 +198,7 @@ class ImageBuilder:
             (ctx / "Dockerfile").write_bytes(recipes.recipe_file("kafka.Dockerfile"))
             (ctx / "train-cds.sh").write_bytes(recipes.recipe_file("train-cds.sh"))
             self._docker_build(ctx, tag, {"BASE": base}, "kafka")
-        return tag
+        return self._alias(tag)
 
     # -- toxiproxy ------------------------------------------------------------------------------
     def build_toxiproxy(self, force: bool = False) -> str:
@@ -187,27 +210,41 @@ class ImageBuilder:
         tag = recipes.toxiproxy_tag()
         if not force and self.exists(tag):
             self.progress(f"toxiproxy image {tag} present")
-            return tag
+            return self._alias(tag)
         gobin = self.cache_dir / f"toxiproxy-{recipes.TOXIPROXY_VERSION}"
         binary = gobin / "server"
         if not binary.is_file():
             self.progress(f"go install toxiproxy {recipes.TOXIPROXY_VERSION} …")
             env = {**os.environ, "CGO_ENABLED": "0", "GOBIN": str(gobin), "GOFLAGS": "-trimpath"}
-            _run(["go", "install", "-ldflags=-s -w", f"{recipes.TOXIPROXY_MODULE}@{recipes.TOXIPROXY_VERSION}"],
-                 "building the toxiproxy server", "install Go (`apt-get install golang-go`) and check that the "
-                 "Go module proxy is reachable", env=env)
+            _run(
+                ["go", "install", "-ldflags=-s -w", f"{recipes.TOXIPROXY_MODULE}@{recipes.TOXIPROXY_VERSION}"],
+                "building the toxiproxy server",
+                "install Go (`apt-get install golang-go`) and check that the Go module proxy is reachable",
+                env=env,
+            )
         with tempfile.TemporaryDirectory(prefix="toxiproxy-ctx-", dir=self.cache_dir) as tmp:
             ctx = Path(tmp)
             shutil.copy2(binary, ctx / "toxiproxy")
             (ctx / "Dockerfile").write_bytes(recipes.recipe_file("toxiproxy.Dockerfile"))
             self._docker_build(ctx, tag, {}, "toxiproxy")
+        return self._alias(tag)
+
+    def _alias(self, tag: str) -> str:
+        """Also tag ``name:version-hash`` as ``name:version`` (what docker-compose.yml names); return ``tag``."""
+        repo, _, versioned = tag.partition(":")
+        self.client.images.get(tag).tag(repo, versioned.rsplit("-", 1)[0])
         return tag
 
     def _docker_build(self, ctx: Path, tag: str, buildargs: dict[str, str], kind: str) -> None:
         self.progress(f"docker build {tag} …")
         try:
             self.client.images.build(
-                path=str(ctx), tag=tag, buildargs=buildargs, pull=False, rm=True, forcerm=True,
+                path=str(ctx),
+                tag=tag,
+                buildargs=buildargs,
+                pull=False,
+                rm=True,
+                forcerm=True,
                 labels={IMAGE_LABEL: kind, RECIPE_LABEL: tag},
             )
         except BuildError as e:

@@ -54,8 +54,7 @@ def check_kafka_version(version: str) -> str:
     m = _VERSION.match(version)
     if not m:
         raise UsageError(
-            f"Kafka version {version!r} is not a release number: give one such as "
-            f"{DEFAULT_KAFKA_VERSION} or 3.9.1"
+            f"Kafka version {version!r} is not a release number: give one such as {DEFAULT_KAFKA_VERSION} or 3.9.1"
         )
     if tuple(int(g) for g in m.groups()) < MIN_KAFKA_VERSION:
         oldest = ".".join(map(str, MIN_KAFKA_VERSION))
@@ -80,8 +79,14 @@ def kafka_tag(version: str) -> str:
         UsageError: ``version`` is not a usable Kafka release number.
     """
     check_kafka_version(version)
-    h = _digest("kafka/1", version, base_tag(), recipe_file("pom.xml.template"),
-                 recipe_file("kafka.Dockerfile"), recipe_file("train-cds.sh"))
+    h = _digest(
+        "kafka/1",
+        version,
+        base_tag(),
+        recipe_file("pom.xml.template"),
+        recipe_file("kafka.Dockerfile"),
+        recipe_file("train-cds.sh"),
+    )
     return f"{REPOSITORY}/kafka:{version}-{h}"
 
 

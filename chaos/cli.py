@@ -1,0 +1,333 @@
+"""The ``kafka-chaos`` command line.
+
+Exit codes (DESIGN.md): 0 success · 1 an expectation failed · 2 usage or input error ·
+3 infrastructure error (Docker, images, cluster health).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import shutil
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from chaos import __version__
+from chaos.errors import ChaosError, Interrupted, UsageError
+from chaos.progress import Progress, StderrProgress, silent
+from chaos.signals import sigterm_raises
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _emit(data: object, as_json: bool, text: str) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True) if as_json else text)
+
+
+def _progress(quiet: bool) -> Progress:
+    return silent if quiet else StderrProgress()
+
+
+def json_option(f: F) -> F:
+    """``--json``: machine-readable output on stdout (progress stays on stderr)."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(f)
+
+
+def quiet_option(f: F) -> F:
+    """``--quiet``: no progress lines."""
+    return click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")(f)
+
+
+def _parse_pairs(pairs: tuple[str, ...], what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"{what} {pair!r} is not KEY=VALUE: write e.g. min.insync.replicas=2")
+        out[key.strip()] = value.strip()
+    return out
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="kafka-chaos")
+@click.option("-v", "--verbose", count=True, help="More logging (-vv: Kafka client logs too).")
+def cli(verbose: int) -> None:
+    """Measure how many Kafka messages are actually lost, and where, on a real cluster."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    # kafka-python reports every refused connection during broker restarts at ERROR: noise here.
+    logging.getLogger("kafka").setLevel(logging.DEBUG if verbose > 1 else logging.CRITICAL)
+
+
+# -- images --------------------------------------------------------------------------------------
+@cli.group()
+def images() -> None:
+    """Build and list the images (built locally from package registries, never pulled)."""
+
+
+@images.command("build")
+@click.option("--kafka-version", default=None, help="Apache Kafka release (default: the newest 4.x tested).")
+@click.option("--force", is_flag=True, help="Rebuild even if the derived tag exists.")
+@json_option
+@quiet_option
+def images_build(kafka_version: str | None, force: bool, as_json: bool, quiet: bool) -> None:
+    """Build the base, Kafka and toxiproxy images; a no-op when their tags exist."""
+    from chaos.engine import docker_client
+    from chaos.images.builder import ImageBuilder
+    from chaos.images.recipes import DEFAULT_KAFKA_VERSION, check_kafka_version
+
+    version = check_kafka_version(kafka_version or DEFAULT_KAFKA_VERSION)
+    refs = ImageBuilder(docker_client(), progress=_progress(quiet)).build_all(version, force=force)
+    _emit(
+        {"kafka": refs.kafka, "toxiproxy": refs.toxiproxy}, as_json, f"kafka: {refs.kafka}\ntoxiproxy: {refs.toxiproxy}"
+    )
+
+
+@images.command("list")
+@json_option
+def images_list(as_json: bool) -> None:
+    """List the images the harness built on this engine."""
+    from chaos.engine import docker_client
+    from chaos.labels import IMAGE_LABEL
+
+    rows = []
+    for image in docker_client().images.list(filters={"label": [IMAGE_LABEL]}):
+        rows += [
+            {
+                "tag": tag,
+                "kind": image.labels.get(IMAGE_LABEL, ""),
+                "size_mb": round((image.attrs.get("Size") or 0) / 1e6),
+            }
+            for tag in image.tags
+        ]
+    rows.sort(key=lambda r: str(r["tag"]))
+    _emit(
+        rows, as_json, "\n".join(f"{r['kind']:10} {r['tag']}  ({r['size_mb']} MB)" for r in rows) or "no images built"
+    )
+
+
+# -- cluster -------------------------------------------------------------------------------------
+@cli.group()
+def cluster() -> None:
+    """Bring a cluster up, inspect it, take it down."""
+
+
+@cluster.command("up")
+@click.option("--brokers", type=int, default=3, show_default=True, help="Number of brokers.")
+@click.option(
+    "--controllers",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Dedicated KRaft controllers (0: every broker is also a controller).",
+)
+@click.option("--kafka-version", default=None, help="Kafka release whose image to run.")
+@click.option("--broker-config", "-c", multiple=True, metavar="KEY=VALUE", help="Broker setting, repeatable.")
+@click.option("--run-id", default=None, help="Run id (default: generated).")
+@click.option("--health-timeout", type=float, default=120.0, show_default=True, help="Seconds to become healthy.")
+@json_option
+@quiet_option
+def cluster_up(
+    brokers: int,
+    controllers: int,
+    kafka_version: str | None,
+    broker_config: tuple[str, ...],
+    run_id: str | None,
+    health_timeout: float,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Start a cluster and leave it running; `cluster down` removes it."""
+    from chaos.cluster import ClusterSpec, KafkaCluster
+    from chaos.images.recipes import DEFAULT_KAFKA_VERSION
+    from chaos.labels import check_run_id
+
+    if run_id is not None:
+        try:
+            check_run_id(run_id)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+    spec = ClusterSpec(
+        brokers=brokers,
+        controllers=controllers,
+        kafka_version=kafka_version or DEFAULT_KAFKA_VERSION,
+        broker_config=_parse_pairs(broker_config, "broker config"),
+        health_timeout=health_timeout,
+    )
+    handle = KafkaCluster(spec, run_id=run_id, progress=_progress(quiet))
+    handle.start()  # removes everything it made if it fails or is interrupted
+    status = handle.status()
+    _emit(
+        status,
+        as_json,
+        f"cluster {handle.run_id} is up\nbootstrap.servers={handle.bootstrap_servers}\n"
+        f"toxiproxy API: {status['toxiproxy_api']}\ndown with: kafka-chaos cluster down {handle.run_id}",
+    )
+
+
+def _pick_run(run_id: str | None) -> str:
+    from chaos.cluster import running_runs
+    from chaos.engine import docker_client
+
+    if run_id:
+        return run_id
+    runs = running_runs(docker_client())
+    if len(runs) == 1:
+        return runs[0]
+    if not runs:
+        raise UsageError("no cluster is running: start one with `kafka-chaos cluster up`")
+    raise UsageError(f"{len(runs)} clusters are running ({', '.join(runs)}): name one")
+
+
+@cluster.command("status")
+@click.argument("run_id", required=False)
+@json_option
+def cluster_status(run_id: str | None, as_json: bool) -> None:
+    """Show a cluster's nodes, their states and the bootstrap address."""
+    from chaos.cluster import KafkaCluster, running_runs
+    from chaos.engine import docker_client
+
+    client = docker_client()
+    if run_id is None and not running_runs(client):
+        _emit([], as_json, "no cluster is running")
+        return
+    handle = KafkaCluster.attach(_pick_run(run_id), client)
+    status = handle.status()
+    healthy = True
+    try:
+        handle.wait_healthy(timeout=5)
+    except ChaosError:
+        healthy = False
+    status["healthy"] = healthy
+    lines = [
+        f"cluster {status['run_id']} (Kafka {status['kafka_version']}) {'healthy' if healthy else 'NOT healthy'}",
+        f"bootstrap.servers={status['bootstrap_servers']}",
+    ]
+    lines += [
+        f"  {n['host']:14} node {n['node_id']:<5} {n['state']}" for n in status["brokers"] + status["controllers"]
+    ]
+    _emit(status, as_json, "\n".join(lines))
+
+
+@cluster.command("down")
+@click.argument("run_id", required=False)
+@click.option("--all", "all_runs", is_flag=True, help="Every running cluster.")
+@json_option
+def cluster_down(run_id: str | None, all_runs: bool, as_json: bool) -> None:
+    """Copy broker logs into reports/<run-id>/logs, then remove the cluster."""
+    from chaos.cluster import KafkaCluster, running_runs
+    from chaos.engine import docker_client
+
+    client = docker_client()
+    runs = running_runs(client) if all_runs else [_pick_run(run_id)]
+    removed: dict[str, Any] = {}
+    for rid in runs:
+        handle = KafkaCluster.attach(rid, client)
+        removed[rid] = handle.destroy().as_dict()
+    _emit(removed, as_json, "\n".join(f"removed cluster {rid}" for rid in removed) or "no cluster is running")
+
+
+# -- clean, doctor ---------------------------------------------------------------------------------
+@cli.command()
+@click.option("--images", "with_images", is_flag=True, help="Also remove the images the harness built.")
+@click.option("--run-id", default=None, help="Only this run's resources (default: every run's).")
+@json_option
+def clean(with_images: bool, run_id: str | None, as_json: bool) -> None:
+    """Remove every container and network runs left behind (all carry kafka-chaos.run)."""
+    from chaos.cluster import sweep
+    from chaos.engine import docker_client
+
+    result = sweep(docker_client(), run_id, images=with_images)
+    text = f"removed {len(result.containers)} containers, {len(result.networks)} networks" + (
+        f", {len(result.images)} images" if with_images else ""
+    )
+    _emit(result.as_dict(), as_json, text)
+    if result.failures:
+        raise ChaosError("could not remove: " + "; ".join(result.failures))
+
+
+@cli.command()
+@json_option
+def doctor(as_json: bool) -> None:
+    """Say what is present and what to do about what is missing."""
+    from chaos.errors import InfrastructureError
+    from chaos.images.builder import ImageBuilder
+    from chaos.images.recipes import DEFAULT_KAFKA_VERSION, base_tag, kafka_tag, toxiproxy_tag
+
+    checks: list[dict[str, Any]] = []
+
+    def check(name: str, ok: bool, detail: str, fix: str = "", required: bool = True) -> None:
+        checks.append({"check": name, "ok": ok, "detail": detail, "fix": "" if ok else fix, "required": required})
+
+    check("python", sys.version_info >= (3, 11), platform.python_version(), "use Python 3.11 or newer")
+    client = None
+    try:
+        from chaos.engine import docker_client
+
+        client = docker_client(timeout=10)
+        info = client.version()
+        check("docker engine", True, f"{info.get('Version')} (API {info.get('ApiVersion')})")
+    except InfrastructureError as e:
+        check("docker engine", False, "not reachable", str(e).split(": ", 1)[-1])
+    for tool, fix in [
+        ("debootstrap", "apt-get install debootstrap"),
+        ("mvn", "apt-get install maven"),
+        ("go", "apt-get install golang-go"),
+        ("tar", "apt-get install tar"),
+    ]:
+        path = shutil.which(tool)
+        check(f"build tool {tool}", path is not None, path or "missing", fix, required=False)
+    build = "kafka-chaos images build"
+    for name, tag in [
+        ("base image", base_tag()),
+        (f"kafka {DEFAULT_KAFKA_VERSION} image", kafka_tag(DEFAULT_KAFKA_VERSION)),
+        ("toxiproxy image", toxiproxy_tag()),
+    ]:
+        present = client is not None and ImageBuilder(client).exists(tag)
+        check(name, present, tag if present else f"{tag} missing", f"run `{build}`", required=name != "base image")
+    ok = all(c["ok"] for c in checks if c["required"])
+    lines = [
+        f"{'ok' if c['ok'] else ('MISSING' if c['required'] else 'missing'):8} {c['check']:22} {c['detail']}"
+        + (f"  -> {c['fix']}" if c["fix"] else "")
+        for c in checks
+    ]
+    _emit({"ok": ok, "checks": checks}, as_json, "\n".join(lines))
+    if not ok:
+        sys.exit(3)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI and turn harness errors into one line and an exit code."""
+    try:
+        with sigterm_raises():
+            cli.main(args=argv, prog_name="kafka-chaos", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except ChaosError as e:
+        click.echo(f"kafka-chaos: {e}", err=True)
+        for note in getattr(e, "__notes__", []):
+            click.echo(note, err=True)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        click.echo("kafka-chaos: interrupted; everything this command started was removed", err=True)
+        sys.exit(130)
+    except Interrupted as e:
+        click.echo(
+            f"kafka-chaos: terminated by signal {e.signum}; everything this command started was removed", err=True
+        )
+        sys.exit(128 + e.signum)
+
+
+if __name__ == "__main__":
+    main()

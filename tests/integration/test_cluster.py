@@ -1,0 +1,129 @@
+"""A 3-broker cluster: data round trip, leader failover, pause, lookups, evidence."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+import docker
+from chaos.cluster import HEALTH_TOPIC, KafkaCluster
+from chaos.errors import UsageError
+
+from .conftest import labelled
+
+pytestmark = pytest.mark.kafka_cluster(
+    brokers=3,
+    broker_config={
+        # Followers that stop fetching leave the ISR after 6 s instead of 30 s, so tests observe it quickly.
+        "replica.lag.time.max.ms": "6000",
+    },
+)
+
+
+def topic_name() -> str:
+    return f"t-{uuid.uuid4().hex[:8]}"
+
+
+def test_cluster_is_labelled_and_healthy(kafka_cluster: KafkaCluster, engine: docker.DockerClient) -> None:
+    names = labelled(engine, kafka_cluster.run_id)
+    assert len(names) == 5  # 3 brokers, toxiproxy, network
+    assert [b.node_id for b in kafka_cluster.brokers] == [1, 2, 3]
+    health = kafka_cluster.partitions(HEALTH_TOPIC)
+    assert len(health[0].isr) == 3
+    status = kafka_cluster.status()
+    assert all(b["registered"] and b["state"] == "running" for b in status["brokers"])
+    # every client address crosses toxiproxy, one proxy per broker
+    proxies = kafka_cluster.toxiproxy.proxies()
+    assert sorted(proxies) == ["broker-1", "broker-2", "broker-3"]
+    assert {p.upstream for p in proxies.values()} == {"broker-1:9092", "broker-2:9092", "broker-3:9092"}
+
+
+def test_thousand_records_acks_all_are_all_read_back(kafka_cluster: KafkaCluster) -> None:
+    topic = topic_name()
+    kafka_cluster.create_topic(topic, partitions=3, replication_factor=3, config={"min.insync.replicas": "2"})
+    producer = KafkaProducer(bootstrap_servers=kafka_cluster.bootstrap_servers, acks="all", linger_ms=5)
+    sent = {f"record-{i}".encode() for i in range(1000)}
+    futures = [producer.send(topic, key=str(i).encode(), value=v) for i, v in enumerate(sorted(sent))]
+    producer.flush(timeout=60)
+    acked = [f.get(timeout=30) for f in futures]
+    producer.close()
+    assert len(acked) == 1000
+    assert {m.partition for m in acked} == {0, 1, 2}
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=kafka_cluster.bootstrap_servers,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=10_000,
+    )
+    consumer.assign([TopicPartition(topic, p) for p in range(3)])
+    got = [m.value for m in consumer]
+    consumer.close()
+    assert len(got) == 1000
+    assert set(got) == sent
+
+
+def test_sigkill_leader_elects_new_leader_and_isr_recovers(kafka_cluster: KafkaCluster) -> None:
+    topic = topic_name()
+    kafka_cluster.create_topic(topic, partitions=1, replication_factor=3)
+    leader = kafka_cluster.leader_of(topic, 0)
+    leader.kill()
+    assert leader.state == "exited"
+    new_leader = kafka_cluster.wait_for_leader(topic, 0, not_on=leader.node_id, timeout=60)
+    assert new_leader.node_id != leader.node_id
+    assert leader.node_id not in kafka_cluster.partition(topic, 0).isr
+    leader.start()
+    states = kafka_cluster.wait_for_isr(topic, 3, timeout=90)
+    assert len(states[0].isr) == 3
+    kafka_cluster.wait_healthy(60)
+
+
+def test_paused_follower_leaves_isr_and_returns_after_unpause(kafka_cluster: KafkaCluster) -> None:
+    topic = topic_name()
+    kafka_cluster.create_topic(topic, partitions=1, replication_factor=3)
+    state = kafka_cluster.partition(topic, 0)
+    follower = next(kafka_cluster.node(n) for n in state.replicas if n != state.leader)
+    follower.pause()
+    try:
+        assert follower.state == "paused"
+        deadline = time.monotonic() + 60
+        while follower.node_id in kafka_cluster.partition(topic, 0).isr:
+            assert time.monotonic() < deadline, "a frozen follower never left the ISR"
+            time.sleep(0.5)
+    finally:
+        follower.unpause()
+    assert follower.state == "running"
+    kafka_cluster.wait_for_isr(topic, 3, timeout=90)
+    kafka_cluster.wait_healthy(60)
+
+
+def test_clean_stop_and_start(kafka_cluster: KafkaCluster) -> None:
+    broker = kafka_cluster.broker(2)
+    broker.stop()
+    assert broker.state == "exited"
+    broker.start()
+    kafka_cluster.wait_healthy(90)
+    assert broker.is_running
+
+
+def test_lookups(kafka_cluster: KafkaCluster) -> None:
+    controller = kafka_cluster.controller()
+    assert controller.node_id in (1, 2, 3)
+    assert kafka_cluster.broker(1).host == "broker-1"
+    with pytest.raises(UsageError, match="there is no broker 4"):
+        kafka_cluster.broker(4)
+    with pytest.raises(UsageError, match="no partition 7"):
+        kafka_cluster.partition(HEALTH_TOPIC, 7)
+    with pytest.raises(UsageError, match="replication factor 4"):
+        kafka_cluster.create_topic(topic_name(), replication_factor=4)
+
+
+def test_logs_are_collected_into_the_run_directory(kafka_cluster: KafkaCluster) -> None:
+    written = kafka_cluster.collect_logs()
+    names = sorted(p.name for p in written)
+    assert names == ["broker-1.log", "broker-2.log", "broker-3.log", "toxiproxy.log"]
+    text = (kafka_cluster.run_dir / "logs" / "broker-1.log").read_text()
+    assert "Kafka Server started" in text  # the log4j2 binding works: brokers really log

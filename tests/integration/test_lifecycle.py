@@ -1,0 +1,140 @@
+"""Start-up, teardown and the sweeper: nothing labelled survives a failure, a signal or `clean`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import docker
+from chaos.cluster import ClusterSpec, KafkaCluster
+from chaos.errors import ClusterUnhealthy
+from chaos.labels import new_run_id
+
+from .conftest import cli, labelled
+
+
+class Boom(Exception):
+    pass
+
+
+def test_exception_half_way_through_start_leaves_nothing(engine: docker.DockerClient, run_dir: Path) -> None:
+    run_id = new_run_id()
+
+    def progress(message: str) -> None:
+        if message == "started broker-2":
+            assert len(labelled(engine, run_id)) >= 4  # network, toxiproxy, 3 created brokers
+            raise Boom(message)
+
+    with pytest.raises(Boom), KafkaCluster(ClusterSpec(brokers=3), run_id=run_id, run_dir=run_dir, progress=progress):
+        pytest.fail("the body must not run")
+    assert labelled(engine, run_id) == []
+
+
+def test_broker_that_dies_on_start_fails_fast_with_its_log(engine: docker.DockerClient, run_dir: Path) -> None:
+    run_id = new_run_id()
+    spec = ClusterSpec(brokers=3, node_config={3: {"num.network.threads": "0"}}, health_timeout=90)
+    started = time.monotonic()
+    with pytest.raises(ClusterUnhealthy) as info:
+        KafkaCluster(spec, run_id=run_id, run_dir=run_dir).start()
+    assert time.monotonic() - started < 60  # a dead node is noticed, not waited out
+    assert "broker-3 exited while the cluster started" in str(info.value)
+    notes = "\n".join(info.value.__notes__)
+    assert "last lines of broker-3" in notes
+    assert "num.network.threads" in notes
+    assert labelled(engine, run_id) == []
+    assert (run_dir / "logs" / "broker-3.log").is_file()  # evidence kept even though the start failed
+
+
+def test_cli_up_status_down(engine: docker.DockerClient) -> None:
+    run_id = new_run_id()
+    try:
+        up = cli("cluster", "up", "--brokers", "3", "--run-id", run_id, "--json", "-q")
+        assert json.loads(up.stdout)["run_id"] == run_id
+        status = json.loads(cli("cluster", "status", run_id, "--json").stdout)
+        assert status["healthy"] is True
+        assert len(status["brokers"]) == 3
+        assert all(b["state"] == "running" and b["registered"] for b in status["brokers"])
+        assert status["bootstrap_servers"].count("127.0.0.1:") == 3
+        down = json.loads(cli("cluster", "down", run_id, "--json").stdout)
+        assert len(down[run_id]["containers"]) == 4
+    finally:
+        cli("cluster", "down", run_id, check=False)
+    assert labelled(engine, run_id) == []
+    assert cli("cluster", "status", run_id, check=False).returncode == 2
+
+
+HOLDER = textwrap.dedent("""
+    import sys, time, logging
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    from pathlib import Path
+    from chaos.cluster import ClusterSpec, KafkaCluster
+    with KafkaCluster(ClusterSpec(brokers=1), run_id=sys.argv[1], run_dir=Path(sys.argv[2])):
+        print("healthy", flush=True)
+        time.sleep(600)
+""")
+
+
+def hold_cluster(run_id: str, run_dir: Path) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, run_id, str(run_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.strip() == "healthy", proc.stderr.read() if proc.stderr else ""
+    return proc
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_tears_the_cluster_down(engine: docker.DockerClient, run_dir: Path, signum: int) -> None:
+    run_id = new_run_id()
+    proc = hold_cluster(run_id, run_dir)
+    assert len(labelled(engine, run_id)) == 3
+    proc.send_signal(signum)
+    proc.wait(timeout=60)
+    assert labelled(engine, run_id) == []
+    assert (run_dir / "logs" / "broker-1.log").is_file()
+
+
+def test_clean_removes_what_a_sigkilled_harness_left(engine: docker.DockerClient, run_dir: Path) -> None:
+    run_id = new_run_id()
+    proc = hold_cluster(run_id, run_dir)
+    proc.kill()
+    proc.wait(timeout=30)
+    assert len(labelled(engine, run_id)) == 3  # a dead harness cannot clean up after itself
+    cleaned = json.loads(cli("clean", "--run-id", run_id, "--json").stdout)
+    assert len(cleaned["containers"]) == 2
+    assert labelled(engine, run_id) == []
+
+
+def test_kafka_3_9_cluster(engine: docker.DockerClient, run_dir: Path) -> None:
+    cli("images", "build", "--kafka-version", "3.9.1", "-q", timeout=900)
+    with KafkaCluster(ClusterSpec(brokers=3, kafka_version="3.9.1"), run_dir=run_dir) as cluster:
+        cluster.create_topic("t39", partitions=1, replication_factor=3)
+        leader = cluster.leader_of("t39", 0)
+        leader.kill()
+        cluster.wait_for_leader("t39", 0, not_on=leader.node_id)
+        leader.start()
+        cluster.wait_for_isr("t39", 3, timeout=90)
+        run_id = cluster.run_id
+    assert labelled(engine, run_id) == []
+    assert "3.9.1" in (run_dir / "logs" / "broker-1.log").read_text()
+
+
+def test_dedicated_controllers(engine: docker.DockerClient, run_dir: Path) -> None:
+    with KafkaCluster(ClusterSpec(brokers=1, controllers=1), run_dir=run_dir) as cluster:
+        assert cluster.controller().node_id == 1001
+        assert [n.spec.role for n in cluster.nodes] == ["broker", "controller"]
+        run_id = cluster.run_id
+    assert labelled(engine, run_id) == []

@@ -1,0 +1,55 @@
+"""Bad input: one clear sentence, a non-zero exit, and no Docker needed to say so."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-m", "chaos.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["cluster", "up", "--brokers", "0"], 2, "at least 1 broker"),
+        (["cluster", "up", "--kafka-version", "four"], 2, "not a release number"),
+        (["cluster", "up", "--broker-config", "novalue"], 2, "not KEY=VALUE"),
+        (["cluster", "up", "--broker-config", "node.id=4"], 2, "the harness sets per node"),
+        (["cluster", "up", "--run-id", "Bad Id"], 2, "run id"),
+        (["images", "build", "--kafka-version", "2.8.0"], 2, "too old"),
+        (["cluster", "up", "--brokers", "many"], 2, "not a valid integer"),
+        (["no-such-command"], 2, "No such command"),
+    ],
+)
+def test_bad_input_exits_2_with_one_sentence(args: list[str], code: int, message: str) -> None:
+    proc = run(*args)
+    assert proc.returncode == code, proc.stderr
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_unreachable_docker_exits_3_and_says_how_to_fix() -> None:
+    proc = run("cluster", "up", env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+    assert proc.returncode == 3
+    assert "no Docker engine answers at unix:///nonexistent/docker.sock" in proc.stderr
+    assert "scripts/setup" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_doctor_reports_a_missing_engine() -> None:
+    proc = run("doctor", "--json", env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+    assert proc.returncode == 3
+    assert '"check": "docker engine"' in proc.stdout
