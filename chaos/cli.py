@@ -232,6 +232,37 @@ def cluster_down(run_id: str | None, all_runs: bool, as_json: bool) -> None:
     _emit(removed, as_json, "\n".join(f"removed cluster {rid}" for rid in removed) or "no cluster is running")
 
 
+# -- reconcile -------------------------------------------------------------------------------------
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=str))
+@json_option
+def reconcile(run_dir: str, as_json: bool) -> None:
+    """Recompute RUN_DIR/verdict.json from the run's files alone (also after the harness died)."""
+    from pathlib import Path
+
+    from chaos.oracle import reconcile_and_write
+
+    if not Path(run_dir).is_dir():
+        raise UsageError(f"{run_dir} is not a directory: pass a run directory such as reports/<run-id>")
+    verdict = reconcile_and_write(Path(run_dir))
+    c, loss, a = verdict.counts, verdict.loss, verdict.anomalies
+    text = "\n".join(
+        [
+            f"run {verdict.run_id}: {'PASSED' if verdict.passed else 'FAILED'}",
+            "counts: " + ", ".join(f"{k} {v}" for k, v in c.items()),
+            "loss:   " + ", ".join(f"{k} {v}" for k, v in loss.items()),
+            "anomalies: " + ", ".join(f"{k} {v}" for k, v in a.items()),
+            *(
+                f"  {'ok  ' if e['passed'] else 'FAIL'} {e['name']} (actual {e['actual']})"
+                for e in verdict.expectations
+            ),
+        ]
+    )
+    _emit(verdict.as_dict(), as_json, text)
+    if not verdict.passed:
+        sys.exit(1)
+
+
 # -- clean, doctor ---------------------------------------------------------------------------------
 @cli.command()
 @click.option("--images", "with_images", is_flag=True, help="Also remove the images the harness built.")

@@ -1,0 +1,234 @@
+"""Synthetic run directories with known outcomes, for testing and measuring the oracle.
+
+Each record of each producer is given a *fate*; the files a real run would leave (ledgers, drain)
+are written accordingly, and :func:`expected` says exactly what the oracle must report.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from chaos.workloads.envelope import Status, producer_tag
+from chaos.workloads.ledger import (
+    DRAIN,
+    LEDGERS,
+    LOG_RECORD,
+    PROCESSED,
+    PRODUCER_EVENT,
+    Kind,
+    write_meta,
+)
+
+
+class Fate(Enum):
+    """What happens to one record."""
+
+    OK = "ok"  # acked, in the log once, processed once
+    PRODUCER_LOST = "producer_lost"  # send returned, never acked, not in the log (goes-on modes only)
+    SWALLOWED = "swallowed"  # failed, error never looked at, not in the log
+    BROKER_LOST = "broker_lost"  # acked, not in the log
+    SEEN_ERROR = "seen_error"  # failed, the application saw it, not in the log
+    UNKNOWN = "unknown"  # intended, send never returned, not in the log
+    CONSUMER_LOST = "consumer_lost"  # in the log below the committed offset, never processed
+    DUPLICATE_IN_LOG = "duplicate_in_log"  # in the log twice
+    DUPLICATE_PROCESSED = "duplicate_processed"  # processed twice
+    REORDERED = "reordered"  # written after the record that follows it in its partition
+
+
+IN_LOG = frozenset({Fate.OK, Fate.CONSUMER_LOST, Fate.DUPLICATE_IN_LOG, Fate.DUPLICATE_PROCESSED, Fate.REORDERED})
+ACKED = IN_LOG | {Fate.BROKER_LOST}
+
+
+@dataclass(frozen=True, slots=True)
+class SyntheticProducer:
+    """One producer's records: ``fates[seq]``."""
+
+    id: str
+    mode: str
+    fates: Sequence[Fate]
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """A whole synthetic run."""
+
+    run_id: str
+    producers: Sequence[SyntheticProducer]
+    partitions: int = 3
+    corrupted: int = 0
+    phantom: int = 0
+    group: str = "g"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def expected(history: History) -> dict[str, dict[str, int]]:
+    """What the oracle must report for ``history``."""
+    fates: Counter[Fate] = Counter()
+    for p in history.producers:
+        fates.update(p.fates)
+    sent = sum(fates.values())
+    in_log = sum(fates[f] for f in IN_LOG)
+    return {
+        "counts": {
+            "sent": sent,
+            "acked": sum(fates[f] for f in ACKED),
+            "send_errors": fates[Fate.SEEN_ERROR],
+            "unknown": fates[Fate.UNKNOWN],
+            "in_log": in_log,
+            "processed": in_log - fates[Fate.CONSUMER_LOST],
+        },
+        "loss": {
+            "producer": fates[Fate.PRODUCER_LOST] + fates[Fate.SWALLOWED],
+            "broker": fates[Fate.BROKER_LOST],
+            "consumer": fates[Fate.CONSUMER_LOST],
+        },
+        "anomalies": {
+            "duplicates_in_log": fates[Fate.DUPLICATE_IN_LOG],
+            "duplicates_processed": fates[Fate.DUPLICATE_PROCESSED],
+            "reordered": fates[Fate.REORDERED],
+            "corrupted": history.corrupted,
+            "phantom": history.phantom,
+        },
+    }
+
+
+def write(history: History, run_dir: Path) -> None:
+    """Write the ledgers and drain ``history`` implies into ``run_dir``.
+
+    Placement: record ``seq`` goes to partition ``seq % partitions``, records in the log take the
+    next offsets of their partition in sequence order; a REORDERED record swaps places with the
+    next record of its partition (which must be OK); duplicate copies go to the end of the partition.
+    """
+    ledgers = run_dir / LEDGERS
+    ledgers.mkdir(parents=True, exist_ok=True)
+    write_meta(run_dir / "run.json", {"run_id": history.run_id, "experiment": "synthetic"})
+    write_meta(
+        ledgers / f"consumer-{history.group}-0.json",
+        {"member": f"{history.group}-0", "group": history.group, "strategy": "after_process", "start_ns": 0},
+    )
+    log_rows: list[tuple[int, int, int, int, int]] = []
+    processed_rows: list[tuple[int, int, int, int, int, int]] = []
+    next_offset = [0] * history.partitions
+    tail: list[tuple[int, int, int]] = []  # duplicate copies: (partition, tag, seq)
+    for p in history.producers:
+        tag = producer_tag(p.id)
+        write_meta(ledgers / f"producer-{p.id}.json", {"producer": p.id, "mode": p.mode, "start_ns": 0})
+        n = len(p.fates)
+        events: list[tuple[int, int, int, int, int, int, int]] = [(Kind.INTENT, 0, n, -1, -1, 0, 0)]
+        acks: list[tuple[int, int, int, int, int, int, int]] = []
+        positions: dict[int, int] = {}
+        # Place records: per partition in sequence order, with REORDERED swapped with its successor.
+        by_partition: dict[int, list[int]] = {}
+        for seq, fate in enumerate(p.fates):
+            if fate in IN_LOG:
+                by_partition.setdefault(seq % history.partitions, []).append(seq)
+        for part, seqs in by_partition.items():
+            order = list(seqs)
+            i = 0
+            while i < len(order) - 1:
+                if p.fates[order[i]] is Fate.REORDERED and p.fates[order[i + 1]] is Fate.OK:
+                    order[i], order[i + 1] = order[i + 1], order[i]
+                    i += 2
+                else:
+                    i += 1
+            for seq in order:
+                positions[seq] = next_offset[part]
+                log_rows.append((part, next_offset[part], tag, seq, Status.VALID))
+                next_offset[part] += 1
+        for seq, fate in enumerate(p.fates):
+            part = seq % history.partitions
+            if fate is not Fate.UNKNOWN:
+                events.append((Kind.RETURNED, seq, seq + 1, -1, -1, 0, 0))
+            if fate in ACKED:
+                acks.append((Kind.ACK, seq, seq + 1, part, positions.get(seq, 10**9 + seq), 0, 0))
+            elif fate is Fate.SEEN_ERROR:
+                acks.append((Kind.ERROR_SEEN, seq, seq + 1, -1, -1, 7, 0))
+            elif fate is Fate.SWALLOWED:
+                acks.append((Kind.ERROR_SWALLOWED, seq, seq + 1, -1, -1, 7, 0))
+            if fate in IN_LOG and fate is not Fate.CONSUMER_LOST:
+                copies = 2 if fate is Fate.DUPLICATE_PROCESSED else 1
+                processed_rows += [(part, positions[seq], tag, seq, Status.VALID, 0)] * copies
+            if fate is Fate.DUPLICATE_IN_LOG:
+                tail.append((part, tag, seq))
+        np.array(events, dtype=PRODUCER_EVENT).tofile(ledgers / f"producer-{p.id}.events")
+        np.array(acks, dtype=PRODUCER_EVENT).tofile(ledgers / f"producer-{p.id}.acks")
+    for part, tag, seq in tail:
+        log_rows.append((part, next_offset[part], tag, seq, Status.VALID))
+        processed_rows.append((part, next_offset[part], tag, seq, Status.VALID, 0))
+        next_offset[part] += 1
+    for i in range(history.corrupted):
+        part = i % history.partitions
+        log_rows.append((part, next_offset[part], 0, -1, Status.CORRUPTED))
+        next_offset[part] += 1
+    for i in range(history.phantom):
+        part = i % history.partitions
+        # Alternate the two kinds of phantom: a record of no producer of this run, and a sequence
+        # number a known producer never intended.
+        if i % 2 == 0 or not history.producers:
+            log_rows.append((part, next_offset[part], 0, -1, Status.FOREIGN))
+        else:
+            known = history.producers[0]
+            log_rows.append((part, next_offset[part], producer_tag(known.id), len(known.fates) + i, Status.VALID))
+        next_offset[part] += 1
+    (run_dir / DRAIN).mkdir(parents=True, exist_ok=True)
+    np.array(log_rows, dtype=LOG_RECORD).tofile(run_dir / DRAIN / "log.bin")
+    np.array(processed_rows, dtype=PROCESSED).tofile(ledgers / f"consumer-{history.group}-0.processed")
+    end = {str(p): next_offset[p] for p in range(history.partitions)}
+    write_meta(
+        run_dir / DRAIN / "drain.json", {"complete": True, "end_offsets": end, "committed": {history.group: end}}
+    )
+
+
+def write_large(run_dir: Path, records: int, producers: int = 4, partitions: int = 12, loss_every: int = 1000) -> None:
+    """A big clean-ish run written with numpy alone (for timing the oracle): every ``loss_every``-th
+    record of each producer is lost by the broker, everything else is acked, logged and processed."""
+    ledgers = run_dir / LEDGERS
+    ledgers.mkdir(parents=True, exist_ok=True)
+    write_meta(run_dir / "run.json", {"run_id": "large", "experiment": "synthetic-large"})
+    write_meta(ledgers / "consumer-c0.json", {"member": "c0", "group": "g", "start_ns": 0})
+    per = records // producers
+    log_path = run_dir / DRAIN / "log.bin"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path.unlink(missing_ok=True)
+    (ledgers / "consumer-c0.processed").unlink(missing_ok=True)
+    offsets = np.zeros(partitions, dtype=np.int64)
+    for i in range(producers):
+        pid = f"p{i}"
+        write_meta(ledgers / f"producer-{pid}.json", {"producer": pid, "mode": "async", "start_ns": 0})
+        seq = np.arange(per, dtype=np.uint64)
+        part = (seq % partitions).astype(np.int32)
+        kept = (seq % loss_every) != 0
+        ev = np.zeros(2, dtype=PRODUCER_EVENT)
+        ev["kind"] = [Kind.INTENT, Kind.RETURNED]
+        ev["seq_end"] = per
+        ev.tofile(ledgers / f"producer-{pid}.events")
+        # offsets within each partition, continuing where the previous producer stopped
+        off = np.empty(per, dtype=np.int64)
+        for p in range(partitions):
+            idx = np.flatnonzero((part == p) & kept)
+            off[idx] = offsets[p] + np.arange(len(idx))
+            offsets[p] += len(idx)
+            off[(part == p) & ~kept] = 10**12
+        acks = np.zeros(per, dtype=PRODUCER_EVENT)
+        acks["kind"], acks["seq"], acks["seq_end"] = Kind.ACK, seq, seq + 1
+        acks["partition"], acks["offset"] = part, off
+        acks.tofile(ledgers / f"producer-{pid}.acks")
+        log = np.zeros(int(kept.sum()), dtype=LOG_RECORD)
+        log["partition"], log["offset"] = part[kept], off[kept]
+        log["tag"], log["seq"], log["status"] = producer_tag(pid), seq[kept].astype(np.int64), Status.VALID
+        with log_path.open("ab") as f:
+            log.tofile(f)
+        proc = np.zeros(len(log), dtype=PROCESSED)
+        for name in ("partition", "offset", "tag", "seq", "status"):
+            proc[name] = log[name]
+        with (ledgers / "consumer-c0.processed").open("ab") as f:
+            proc.tofile(f)
+    end = {str(p): int(offsets[p]) for p in range(partitions)}
+    write_meta(run_dir / DRAIN / "drain.json", {"complete": True, "end_offsets": end, "committed": {"g": end}})

@@ -1,0 +1,127 @@
+"""The verdict: counts, loss by stage, anomalies, expectations, examples (DESIGN.md's contract)."""
+
+from __future__ import annotations
+
+import json
+import operator
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chaos.errors import UsageError
+
+COUNT_FIELDS = ("sent", "acked", "send_errors", "unknown", "in_log", "processed")
+LOSS_FIELDS = ("producer", "broker", "consumer")
+ANOMALY_FIELDS = ("duplicates_in_log", "duplicates_processed", "reordered", "corrupted", "phantom")
+
+#: Names an expectation may test, and where each lives in the verdict.
+METRICS: dict[str, tuple[str, str]] = {
+    **{name: ("counts", name) for name in COUNT_FIELDS},
+    **{f"{name}_loss": ("loss", name) for name in LOSS_FIELDS},
+    "total_loss": ("loss", "*"),
+    **{name: ("anomalies", name) for name in ANOMALY_FIELDS},
+}
+
+_OPS: dict[str, Callable[[int, int], bool]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
+}
+_EXPR = re.compile(r"^\s*(==|!=|>=|<=|>|<)?\s*(\d+)\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    """``metric op value``, e.g. ``broker_loss == 0`` or ``consumer_loss > 0``."""
+
+    metric: str
+    op: str
+    value: int
+
+    @property
+    def name(self) -> str:
+        """Human form, e.g. ``broker_loss == 0``."""
+        return f"{self.metric} {self.op} {self.value}"
+
+    def check(self, actual: int) -> bool:
+        """Whether ``actual`` meets it."""
+        return _OPS[self.op](actual, self.value)
+
+
+def parse_expectation(metric: str, spec: object) -> Expectation:
+    """Parse ``{"broker_loss": 0}`` or ``{"consumer_loss": ">0"}`` style entries.
+
+    Raises:
+        UsageError: unknown metric or a condition that is not ``[op] integer``.
+
+    >>> parse_expectation("consumer_loss", ">0").name
+    'consumer_loss > 0'
+    """
+    if metric not in METRICS:
+        raise UsageError(f"unknown expectation {metric!r}: use one of {', '.join(METRICS)}")
+    m = _EXPR.match(str(spec)) if not isinstance(spec, bool) else None
+    if m is None:
+        raise UsageError(f"expectation {metric}: {spec!r} is not a number or a comparison such as '>0' or '<=5'")
+    return Expectation(metric, m.group(1) or "==", int(m.group(2)))
+
+
+def parse_expectations(raw: Mapping[str, object]) -> list[Expectation]:
+    """Parse a mapping of metric to condition (see :func:`parse_expectation`)."""
+    return [parse_expectation(k, v) for k, v in raw.items()]
+
+
+@dataclass(slots=True)
+class Verdict:
+    """What the oracle found in one run directory."""
+
+    run_id: str
+    experiment: str
+    counts: dict[str, int]
+    loss: dict[str, int]
+    anomalies: dict[str, int]
+    examples: dict[str, list[dict[str, Any]]]
+    expectations: list[dict[str, Any]] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        """Every expectation met (true when there are none)."""
+        return all(e["passed"] for e in self.expectations)
+
+    def metric(self, name: str) -> int:
+        """The value of an expectation metric."""
+        section, key = METRICS[name]
+        if key == "*":
+            return sum(self.loss.values())
+        value: int = getattr(self, section)[key]
+        return value
+
+    def judge(self, expectations: list[Expectation]) -> None:
+        """Evaluate ``expectations`` against this verdict (replacing earlier results)."""
+        self.expectations = [
+            {"name": e.name, "passed": e.check(self.metric(e.metric)), "actual": self.metric(e.metric)}
+            for e in expectations
+        ]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The verdict.json object."""
+        return {
+            "run_id": self.run_id,
+            "experiment": self.experiment,
+            "passed": self.passed,
+            "counts": self.counts,
+            "loss": self.loss,
+            "anomalies": self.anomalies,
+            "expectations": self.expectations,
+            "examples": self.examples,
+            "details": self.details,
+        }
+
+    def write(self, path: Path) -> None:
+        """Write verdict.json."""
+        path.write_text(json.dumps(self.as_dict(), indent=2, sort_keys=True) + "\n")

@@ -1,0 +1,192 @@
+"""The consumer workload: one consumer group member in its own OS process.
+
+Run as ``python -m chaos.workloads.consumer SPEC.json``. "Processing" a record is appending it to
+the member's ``processed`` ledger: that is the application's side effect the oracle checks.
+Commit strategies, as an application would write them:
+
+* ``auto`` — ``enable.auto.commit=true``; polled records wait in an application buffer until
+  ``batch_size`` of them are there (the brief's ``minBatchSize``), then are processed. The client
+  commits what it *polled* on its interval, so a crash loses the buffer.
+* ``after_process`` — auto-commit off; the buffer is processed, then ``commitSync()``.
+* ``per_partition`` — auto-commit off; each partition's records are processed, then that
+  partition's last processed offset + 1 is committed.
+* ``before_process`` — auto-commit off; commit first, then process (at most once).
+
+A restarted member (same id) rejoins the same group and appends to the same ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import CommitFailedError
+from kafka.structs import OffsetAndMetadata
+
+from chaos.workloads.envelope import Status, decode, producer_tag
+from chaos.workloads.ledger import ConsumerLedger
+from chaos.workloads.settings import consumer_settings
+from chaos.workloads.spec import ConsumerSpec, load_spec
+
+log = logging.getLogger("chaos.consumer")
+
+Row = tuple[int, int, int, int, int]
+
+
+def to_row(record: Any, run_id: str) -> Row:
+    """(partition, offset, producer tag, seq, status) of a consumed record."""
+    decoded = decode(record.value, run_id)
+    tag = producer_tag(decoded.producer) if decoded.status == Status.VALID else 0
+    return int(record.partition), int(record.offset), tag, decoded.seq, int(decoded.status)
+
+
+class ConsumerWorkload:
+    """Drives one ``KafkaConsumer`` according to a :class:`ConsumerSpec`."""
+
+    def __init__(self, spec: ConsumerSpec, stop: threading.Event | None = None) -> None:
+        self.spec = spec
+        self.stop = stop or threading.Event()
+        resolved = consumer_settings(spec.settings)
+        kwargs: dict[str, Any] = {"auto_offset_reset": "earliest", **resolved.kwargs}
+        kwargs["enable_auto_commit"] = spec.strategy == "auto"
+        if spec.strategy == "auto" and resolved.kwargs.get("enable_auto_commit") is False:
+            kwargs["enable_auto_commit"] = False  # the team's file wins; the ledger records it
+        self.kwargs = {
+            **kwargs,
+            "bootstrap_servers": spec.bootstrap_servers.split(","),
+            "group_id": spec.group,
+            "client_id": f"kafka-chaos-{spec.id}",
+        }
+        self.ledger = ConsumerLedger(
+            Path(spec.run_dir),
+            spec.id,
+            {
+                "group": spec.group,
+                "strategy": spec.strategy,
+                "topic": spec.topic,
+                "settings": spec.settings,
+                "batch_size": spec.batch_size,
+                "substituted": resolved.substituted,
+                "run_id": spec.run_id,
+            },
+        )
+        self.buffer: list[Row] = []
+        self.consumer: KafkaConsumer | None = None
+
+    def process(self, rows: list[Row]) -> None:
+        """The application's processing: takes ``process_ms``, then its effect is durable."""
+        if not rows:
+            return
+        if self.spec.process_ms:
+            time.sleep(self.spec.process_ms / 1000)
+        self.ledger.processed_many(rows)
+
+    def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata] | None = None) -> None:
+        assert self.consumer is not None
+        try:
+            self.consumer.commit(offsets) if offsets else self.consumer.commit()
+        except CommitFailedError as e:
+            # The group rebalanced under us: these records will be delivered again (a duplicate, not a loss).
+            log.warning("commit failed, records will be redelivered: %s", e)
+
+    def _flush_buffer(self, commit: bool) -> None:
+        rows, self.buffer = self.buffer, []
+        self.process(rows)
+        if commit and rows:
+            self._commit()
+
+    def run(self) -> int:
+        """Consume until stopped (or idle for ``idle_exit_s``); returns the records processed."""
+        self.consumer = KafkaConsumer(**self.kwargs)
+        # Join only once the topic's partitions are known: a member that joins first can be given an
+        # empty assignment, and kafka-python 3.0 may then stall in the rejoin that should follow.
+        deadline = time.monotonic() + 60
+        while not self.consumer.partitions_for_topic(self.spec.topic):
+            if time.monotonic() > deadline or self.stop.is_set():
+                raise SystemExit(f"topic {self.spec.topic} has no partitions after 60 s")
+            time.sleep(0.2)
+        # No ConsumerRebalanceListener: with one, kafka-python 3.0.x members can stall after a rebalance
+        # (dpkp/kafka-python#3138). A commit that fails across a rebalance only means redelivery.
+        self.consumer.subscribe([self.spec.topic])
+        processed = 0
+        last_record = time.monotonic()
+        try:
+            while not self.stop.is_set():
+                batches = self.consumer.poll(timeout_ms=self.spec.poll_timeout_ms)
+                if not batches:
+                    if self.spec.idle_exit_s is not None and time.monotonic() - last_record > self.spec.idle_exit_s:
+                        break
+                    if self.spec.strategy in ("auto", "after_process") and self.buffer:
+                        # A quiet topic must not strand a partial batch forever.
+                        self._flush_buffer(commit=self.spec.strategy == "after_process")
+                    continue
+                last_record = time.monotonic()
+                processed += self._handle(batches)
+            # Clean shutdown: finish what is buffered, commit it, leave the group.
+            if self.buffer:
+                processed += len(self.buffer)
+                self._flush_buffer(commit=self.spec.strategy != "auto")
+        finally:
+            self.consumer.close()
+            self.ledger.close()
+        return processed
+
+    def _handle(self, batches: dict[TopicPartition, list[Any]]) -> int:
+        run_id = self.spec.run_id
+        strategy = self.spec.strategy
+        if strategy == "per_partition":
+            n = 0
+            for tp, records in batches.items():
+                rows = [to_row(r, run_id) for r in records]
+                self.process(rows)
+                self._commit({tp: OffsetAndMetadata(records[-1].offset + 1, "", -1)})
+                n += len(rows)
+            return n
+        rows = [to_row(r, run_id) for records in batches.values() for r in records]
+        if strategy == "before_process":
+            self._commit()
+            self.process(rows)
+            return len(rows)
+        self.buffer.extend(rows)
+        if len(self.buffer) >= self.spec.batch_size:
+            n = len(self.buffer)
+            self._flush_buffer(commit=strategy == "after_process")
+            return n
+        return 0
+
+
+class _Stop:
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        del signum, frame
+        self.event.set()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the consumer process: ``python -m chaos.workloads.consumer SPEC.json``."""
+    args = sys.argv[1:] if argv is None else argv
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("kafka").setLevel(logging.ERROR)
+    spec = load_spec(Path(args[0]))
+    if not isinstance(spec, ConsumerSpec):
+        print(f"{args[0]} is a producer spec", file=sys.stderr)
+        return 2
+    stop = _Stop()
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    processed = ConsumerWorkload(spec, stop.event).run()
+    print(f"consumer {spec.id}: processed {processed}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""The drain: after faults heal and workloads stop, read every partition from its beginning to its
+end offset with a fresh reader and record what is really in the log, plus each group's committed
+offsets. Its files are what the oracle compares the ledgers with."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+from chaos.errors import InfrastructureError
+from chaos.workloads.envelope import Status, decode, producer_tag
+from chaos.workloads.ledger import DRAIN, LogWriter, write_meta
+
+
+@dataclass(frozen=True, slots=True)
+class DrainResult:
+    """What the drain found: record count, offsets per partition, committed offsets per group."""
+
+    records: int
+    beginning: dict[int, int]
+    end: dict[int, int]
+    committed: dict[str, dict[int, int]]
+
+
+def drain(
+    bootstrap_servers: str,
+    topic: str,
+    run_id: str,
+    run_dir: Path,
+    groups: list[str] | None = None,
+    isolation_level: str = "read_uncommitted",
+    timeout: float = 180.0,
+) -> DrainResult:
+    """Read all of ``topic`` into ``<run_dir>/drain/`` and return a summary.
+
+    Raises:
+        InfrastructureError: the topic is unknown, or the end offsets were not reached in ``timeout``.
+    """
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap_servers.split(","),
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level=isolation_level,
+        client_id="kafka-chaos-drain",
+        max_partition_fetch_bytes=4 << 20,
+        fetch_max_bytes=16 << 20,
+    )
+    writer = LogWriter(run_dir)
+    try:
+        deadline = time.monotonic() + timeout
+        partitions = consumer.partitions_for_topic(topic)
+        while not partitions and time.monotonic() < deadline:
+            time.sleep(0.5)
+            partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            raise InfrastructureError(f"the drain found no topic {topic!r}")
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        end = {tp.partition: int(o) for tp, o in consumer.end_offsets(tps).items()}
+        beginning = {tp.partition: int(o) for tp, o in consumer.beginning_offsets(tps).items()}
+        records = 0
+        remaining = {tp for tp in tps if end[tp.partition] > beginning[tp.partition]}
+        while remaining:
+            if time.monotonic() > deadline:
+                left = {tp.partition: f"{consumer.position(tp)}/{end[tp.partition]}" for tp in remaining}
+                raise InfrastructureError(f"the drain did not reach the end offsets in {timeout:.0f}s: {left}")
+            for tp, batch in consumer.poll(timeout_ms=500, max_records=10_000).items():
+                for record in batch:
+                    if record.offset >= end[tp.partition]:
+                        continue
+                    d = decode(record.value, run_id)
+                    tag = producer_tag(d.producer) if d.status == Status.VALID else 0
+                    writer.add(tp.partition, int(record.offset), tag, d.seq, int(d.status))
+                    records += 1
+            remaining = {tp for tp in remaining if consumer.position(tp) < end[tp.partition]}
+        committed = committed_offsets(bootstrap_servers, topic, groups or [])
+        result = DrainResult(records=records, beginning=beginning, end=end, committed=committed)
+        writer.close()
+        write_meta(
+            run_dir / DRAIN / "drain.json",
+            {
+                "complete": True,
+                "topic": topic,
+                "records": records,
+                "isolation_level": isolation_level,
+                "beginning_offsets": {str(k): v for k, v in beginning.items()},
+                "end_offsets": {str(k): v for k, v in end.items()},
+                "committed": {g: {str(p): o for p, o in c.items()} for g, c in committed.items()},
+            },
+        )
+        return result
+    finally:
+        writer.close()
+        consumer.close()
+
+
+def committed_offsets(bootstrap_servers: str, topic: str, groups: list[str]) -> dict[str, dict[int, int]]:
+    """Each group's committed offset per partition of ``topic`` (partitions without one are absent)."""
+    if not groups:
+        return {}
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers.split(","), client_id="kafka-chaos-drain-admin")
+    try:
+        out: dict[str, dict[int, int]] = {}
+        for group in groups:
+            offsets: dict[str, dict[Any, Any]] = admin.list_group_offsets({group: None})
+            out[group] = {
+                tp.partition: int(om.offset)
+                for tp, om in offsets.get(group, {}).items()
+                if tp.topic == topic and om.offset >= 0
+            }
+        return out
+    finally:
+        admin.close()

@@ -1,0 +1,245 @@
+"""Durable, append-only ledgers in the run directory, written so that killing the writer never makes
+the oracle claim a loss that did not happen.
+
+* Fixed-width binary records, each appended with one ``os.write`` on an ``O_APPEND`` descriptor: a
+  SIGKILL leaves at most one torn record at the end, which readers drop. Nothing is buffered in the
+  process, so nothing written is lost with it (only a crash of the machine could).
+* Every file has one writer thread. A producer has two files: ``events`` (the application thread:
+  intents, returned sends, errors it saw) and ``acks`` (the client's callback thread).
+* Sends are sequential, so intents and returned sends are written as ranges ``[seq, seq_end)``:
+  INTENT before ``send()`` is called, RETURNED after it returned. Only a record whose send had
+  provably returned can be counted as lost by the producer; a record that was only intended is
+  ``unknown`` at worst.
+
+Layout of a run directory::
+
+    ledgers/producer-<id>.json      meta: mode, settings, start time
+    ledgers/producer-<id>.events    ProducerEvent records
+    ledgers/producer-<id>.acks      ProducerEvent records (ACK / ERROR_* from callbacks)
+    ledgers/consumer-<id>.json      meta: group, strategy, start time
+    ledgers/consumer-<id>.processed Processed records
+    drain/log.bin                   LogRecord records, every record found in the log
+    drain/drain.json                end offsets, committed offsets, completeness
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import time
+from collections.abc import Iterator
+from enum import IntEnum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+LEDGERS = "ledgers"
+DRAIN = "drain"
+
+
+class Kind(IntEnum):
+    """Producer event kinds."""
+
+    INTENT = 1  # the application is about to call send() for [seq, seq_end)
+    RETURNED = 2  # send() returned for [seq, seq_end): the application went on
+    ACK = 3  # the client reported the record written at (partition, offset)
+    ERROR_SEEN = 4  # the send failed and the application saw the error (code: error class)
+    ERROR_SWALLOWED = 5  # the send failed and the application never looked (fire-and-forget)
+
+
+#: One producer event: kind, [seq, seq_end), partition, offset, error class code, ms since start.
+PRODUCER_EVENT = np.dtype(
+    [
+        ("kind", "u1"),
+        ("seq", "<u8"),
+        ("seq_end", "<u8"),
+        ("partition", "<i4"),
+        ("offset", "<i8"),
+        ("code", "<i4"),
+        ("t_ms", "<u4"),
+    ]
+)
+#: One processed record of a consumer: where it was, whose it was, when (ms since start).
+PROCESSED = np.dtype(
+    [("partition", "<i4"), ("offset", "<i8"), ("tag", "<u4"), ("seq", "<i8"), ("status", "u1"), ("t_ms", "<u4")]
+)
+#: One record found in the log by the drain.
+LOG_RECORD = np.dtype([("partition", "<i4"), ("offset", "<i8"), ("tag", "<u4"), ("seq", "<i8"), ("status", "u1")])
+
+_PRODUCER_STRUCT = struct.Struct("<BQQiqiI")
+_PROCESSED_STRUCT = struct.Struct("<iqIqBI")
+_LOG_STRUCT = struct.Struct("<iqIqB")
+assert _PRODUCER_STRUCT.size == PRODUCER_EVENT.itemsize
+assert _PROCESSED_STRUCT.size == PROCESSED.itemsize
+assert _LOG_STRUCT.size == LOG_RECORD.itemsize
+
+
+class AppendFile:
+    """An ``O_APPEND`` file written with one ``os.write`` per call (no process-side buffer)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def write(self, data: bytes) -> None:
+        """Append ``data`` whole (retrying a short write)."""
+        view = memoryview(data)
+        while view:
+            n = os.write(self._fd, view)
+            view = view[n:]
+
+    def close(self) -> None:
+        """Close the descriptor; later writes raise."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+class Clock:
+    """Milliseconds since a start time recorded in the writer's meta file."""
+
+    def __init__(self, start_ns: int | None = None) -> None:
+        self.start_ns = start_ns if start_ns is not None else time.time_ns()
+
+    def ms(self) -> int:
+        """Milliseconds since start (saturating at 2^32-1, ~49 days)."""
+        return min((time.time_ns() - self.start_ns) // 1_000_000, 0xFFFFFFFF)
+
+
+class ProducerLedger:
+    """The two files of one producer plus its meta; see the module docstring.
+
+    ``events`` is written by the application thread, ``acks`` by the client's callback thread.
+    """
+
+    def __init__(self, run_dir: Path, producer: str, meta: dict[str, Any]) -> None:
+        base = run_dir / LEDGERS / f"producer-{producer}"
+        self.clock = Clock()
+        write_meta(base.with_suffix(".json"), {**meta, "producer": producer, "start_ns": self.clock.start_ns})
+        self._events = AppendFile(base.with_suffix(".events"))
+        self._acks = AppendFile(base.with_suffix(".acks"))
+
+    def _pack(self, kind: Kind, seq: int, seq_end: int, partition: int = -1, offset: int = -1, code: int = 0) -> bytes:
+        return _PRODUCER_STRUCT.pack(kind, seq, seq_end, partition, offset, code, self.clock.ms())
+
+    def intent(self, seq: int, seq_end: int | None = None) -> None:
+        """Before send() is called for ``[seq, seq_end)`` (default: one record)."""
+        self._events.write(self._pack(Kind.INTENT, seq, seq_end if seq_end is not None else seq + 1))
+
+    def returned(self, seq: int, seq_end: int | None = None) -> None:
+        """After send() returned for ``[seq, seq_end)``."""
+        self._events.write(self._pack(Kind.RETURNED, seq, seq_end if seq_end is not None else seq + 1))
+
+    def ack(self, seq: int, partition: int, offset: int) -> None:
+        """From the delivery callback: the record is at ``partition``/``offset``."""
+        self._acks.write(self._pack(Kind.ACK, seq, seq + 1, partition, offset))
+
+    def ack_in_thread(self, seq: int, partition: int, offset: int) -> None:
+        """An ack the application thread observed itself (sync mode): written to ``events``."""
+        self._events.write(self._pack(Kind.ACK, seq, seq + 1, partition, offset))
+
+    def error(self, seq: int, code: int, seen: bool, from_callback: bool) -> None:
+        """A failed send; ``seen``: the application observed the failure."""
+        kind = Kind.ERROR_SEEN if seen else Kind.ERROR_SWALLOWED
+        (self._acks if from_callback else self._events).write(self._pack(kind, seq, seq + 1, code=code))
+
+    def close(self) -> None:
+        """Close both files."""
+        self._events.close()
+        self._acks.close()
+
+
+class ConsumerLedger:
+    """The processed-records file of one consumer member plus its meta."""
+
+    def __init__(self, run_dir: Path, member: str, meta: dict[str, Any]) -> None:
+        base = run_dir / LEDGERS / f"consumer-{member}"
+        meta_path = base.with_suffix(".json")
+        # A restarted member keeps its first start time, so its timeline stays one line.
+        start = read_meta(meta_path).get("start_ns") if meta_path.exists() else None
+        self.clock = Clock(start if isinstance(start, int) else None)
+        write_meta(meta_path, {**meta, "member": member, "start_ns": self.clock.start_ns})
+        self._file = AppendFile(base.with_suffix(".processed"))
+
+    def processed_many(self, rows: list[tuple[int, int, int, int, int]]) -> None:
+        """Records the application has processed: (partition, offset, tag, seq, status) each."""
+        t = self.clock.ms()
+        self._file.write(b"".join(_PROCESSED_STRUCT.pack(p, o, tag, s, st, t) for p, o, tag, s, st in rows))
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
+
+
+class LogWriter:
+    """Writes ``drain/log.bin`` in chunks (the drain is a single thread)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        path = run_dir / DRAIN / "log.bin"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        self._file = AppendFile(path)
+        self._pending: list[bytes] = []
+
+    def add(self, partition: int, offset: int, tag: int, seq: int, status: int) -> None:
+        """One record found in the log."""
+        self._pending.append(_LOG_STRUCT.pack(partition, offset, tag, seq, status))
+        if len(self._pending) >= 4096:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is pending."""
+        if self._pending:
+            self._file.write(b"".join(self._pending))
+            self._pending.clear()
+
+    def close(self) -> None:
+        """Flush and close."""
+        self.flush()
+        self._file.close()
+
+
+def write_meta(path: Path, meta: dict[str, Any]) -> None:
+    """Write a JSON meta file atomically (write to a temporary name, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(meta, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    """Read a JSON meta file.
+
+    Raises:
+        ValueError: the file is not a JSON object.
+    """
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} is not a JSON object")
+    return data
+
+
+def read_records(path: Path, dtype: np.dtype[Any], chunk: int = 1 << 20) -> Iterator[np.ndarray[Any, Any]]:
+    """Yield the records of a ledger file in chunks of at most ``chunk``; a torn last record is dropped.
+
+    A missing file yields nothing.
+    """
+    if not path.exists():
+        return
+    size = dtype.itemsize
+    whole = path.stat().st_size // size
+    with path.open("rb") as f:
+        done = 0
+        while done < whole:
+            n = min(chunk, whole - done)
+            data = f.read(n * size)
+            if len(data) < n * size:  # the file shrank under us: stop at what is whole
+                n = len(data) // size
+                if n == 0:
+                    return
+                data = data[: n * size]
+            yield np.frombuffer(data, dtype=dtype)
+            done += n

@@ -1,0 +1,386 @@
+"""The producer workload: one OS process sending checksum-tagged records and recording every step.
+
+Run as ``python -m chaos.workloads.producer SPEC.json`` (the harness does this), so a fault can
+SIGKILL it like a crashing application. Modes, as an application would write them:
+
+* ``fire_and_forget`` — ``send()`` and move on; errors are never looked at (the harness still
+  records them, as *swallowed*).
+* ``async`` — ``send()`` with callbacks; the application sees errors in its errback.
+* ``sync`` — ``send().get()``: one record at a time, each acknowledged or failed before the next.
+* ``outbox`` — the record is first committed to a local SQLite outbox; a forwarder thread sends
+  what is pending and marks it done when acknowledged; after a restart it resends what is pending.
+
+A restarted producer continues after the highest sequence number it had intended (or, with the
+outbox, after the highest one in the outbox).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sqlite3
+import sys
+import threading
+import time
+import zlib
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaError, KafkaTimeoutError
+
+from chaos.workloads.envelope import encode, payload_for
+from chaos.workloads.ledger import LEDGERS, PRODUCER_EVENT, AppendFile, Kind, ProducerLedger, read_records
+from chaos.workloads.settings import producer_settings
+from chaos.workloads.spec import ProducerSpec, load_spec
+
+log = logging.getLogger("chaos.producer")
+
+#: Records declared per INTENT range in the streaming modes (one write covers this many sends).
+INTENT_BATCH = 64
+
+
+def error_code(exc: BaseException) -> int:
+    """A stable 31-bit code for an exception class (the names are kept in ``*.errors``)."""
+    return zlib.crc32(type(exc).__name__.encode()) & 0x7FFFFFFF
+
+
+def next_seq(run_dir: Path, producer: str) -> int:
+    """The first sequence number a (re)started producer may use: after everything it ever intended."""
+    highest = -1
+    for chunk in read_records(run_dir / LEDGERS / f"producer-{producer}.events", PRODUCER_EVENT):
+        intents = chunk[chunk["kind"] == Kind.INTENT]
+        if len(intents):
+            highest = max(highest, int(intents["seq_end"].max()) - 1)
+    return highest + 1
+
+
+class _Stop:
+    """Set by SIGTERM/SIGINT: finish the current record, flush, close, exit 0."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        del signum, frame
+        self.event.set()
+
+
+class BufferGate:
+    """``buffer.memory`` for a client without a bounded accumulator: send() blocks while the bytes
+    not yet acknowledged would exceed the limit, and fails after ``max.block.ms`` like Java's."""
+
+    def __init__(self, limit: int | None, max_block_ms: int) -> None:
+        self.limit = limit
+        self.max_block_s = max_block_ms / 1000
+        self.outstanding = 0
+        self._cond = threading.Condition()
+
+    def acquire(self, size: int) -> None:
+        """Reserve ``size`` bytes. Raises KafkaTimeoutError after ``max.block.ms``."""
+        if self.limit is None:
+            return
+        deadline = time.monotonic() + self.max_block_s
+        with self._cond:
+            while self.outstanding + size > self.limit and self.outstanding > 0:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise KafkaTimeoutError(f"Failed to allocate memory within {self.max_block_s * 1000:.0f} ms")
+                self._cond.wait(left)
+            self.outstanding += size
+
+    def release(self, size: int) -> None:
+        """Give back ``size`` bytes once the record is acknowledged or failed."""
+        if self.limit is None:
+            return
+        with self._cond:
+            self.outstanding -= size
+            self._cond.notify_all()
+
+
+class ProducerWorkload:
+    """Drives one ``KafkaProducer`` according to a :class:`ProducerSpec`."""
+
+    def __init__(self, spec: ProducerSpec, stop: threading.Event | None = None) -> None:
+        self.spec = spec
+        self.run_dir = Path(spec.run_dir)
+        self.stop = stop or threading.Event()
+        resolved = producer_settings(spec.settings)
+        self.kwargs: dict[str, Any] = {
+            **resolved.kwargs,
+            "bootstrap_servers": spec.bootstrap_servers.split(","),
+            "client_id": f"kafka-chaos-{spec.id}",
+        }
+        self.gate = BufferGate(resolved.emulated.get("buffer.memory"), int(self.kwargs.get("max_block_ms", 60_000)))
+        self.ledger = ProducerLedger(
+            self.run_dir,
+            spec.id,
+            {
+                "mode": spec.mode,
+                "topic": spec.topic,
+                "settings": spec.settings,
+                "run_id": spec.run_id,
+                "substituted": resolved.substituted,
+                "emulated": sorted(resolved.emulated),
+            },
+        )
+        self._errors_file = AppendFile(self.run_dir / LEDGERS / f"producer-{spec.id}.errors")
+        self._known_errors: set[int] = set()
+        self._errors_lock = threading.Lock()
+        self.producer: KafkaProducer | None = None
+
+    # -- records ------------------------------------------------------------------------------
+    def key_for(self, seq: int) -> bytes | None:
+        """The record key the spec's key strategy gives ``seq``."""
+        if self.spec.keys == "none":
+            return None
+        if self.spec.keys == "pinned":
+            return self.spec.id.encode()
+        return b"%d" % seq
+
+    def value_for(self, seq: int) -> bytes:
+        """The enveloped value of record ``seq``."""
+        return encode(self.spec.run_id, self.spec.id, seq, payload_for(seq, self.spec.payload_size))
+
+    def _note_error(self, exc: BaseException) -> int:
+        code = error_code(exc)
+        with self._errors_lock:
+            if code not in self._known_errors:
+                self._known_errors.add(code)
+                self._errors_file.write(f"{code}\t{type(exc).__name__}\t{exc}\n".encode(errors="replace"))
+        return code
+
+    # -- callbacks (client's thread) ------------------------------------------------------------
+    def _on_ack(self, seq: int, size: int, metadata: Any) -> None:
+        self.ledger.ack(seq, int(metadata.partition), int(metadata.offset))
+        self.gate.release(size)
+
+    def _on_error(self, seq: int, size: int, seen: bool, exc: BaseException) -> None:
+        self.ledger.error(seq, self._note_error(exc), seen=seen, from_callback=True)
+        self.gate.release(size)
+
+    # -- pacing -------------------------------------------------------------------------------
+    def _budget(self, sent: int, started: float, resumed_at: int = 0) -> int:
+        """How many more records may be sent now (0: wait a little, -1: done).
+
+        ``count`` bounds the producer over all its restarts: a producer resumed at sequence number
+        ``resumed_at`` has already sent that many.
+        """
+        spec = self.spec
+        if self.stop.is_set():
+            return -1
+        if spec.duration_s is not None and time.monotonic() - started >= spec.duration_s:
+            return -1
+        left = INTENT_BATCH if spec.count is None else spec.count - resumed_at - sent
+        if left <= 0:
+            return -1
+        if spec.rate is not None:
+            due = int((time.monotonic() - started) * spec.rate) + 1 - sent
+            return max(0, min(left, due, INTENT_BATCH))
+        return min(left, INTENT_BATCH)
+
+    def run(self) -> int:
+        """Send until the count, the duration or a stop; returns the number of records sent."""
+        self.producer = KafkaProducer(**self.kwargs)
+        try:
+            if self.spec.mode == "outbox":
+                return OutboxForwarding(self).run()
+            return self._run_streaming() if self.spec.mode != "sync" else self._run_sync()
+        finally:
+            self.producer.close(timeout=self.spec.close_timeout_s)
+            self.ledger.close()
+
+    def _run_streaming(self) -> int:
+        assert self.producer is not None
+        seen = self.spec.mode == "async"
+        seq = resumed = next_seq(self.run_dir, self.spec.id)
+        sent, started = 0, time.monotonic()
+        while (n := self._budget(sent, started, resumed)) != -1:
+            if n == 0:
+                time.sleep(0.002)
+                continue
+            start, end = seq, seq + n
+            self.ledger.intent(start, end)
+            for s in range(start, end):
+                value = self.value_for(s)
+                try:
+                    self.gate.acquire(len(value))
+                    future = self.producer.send(self.spec.topic, key=self.key_for(s), value=value)
+                except KafkaError as e:
+                    # send() itself raised: the application sees that, whatever its mode.
+                    self.ledger.returned(start, s)
+                    self.ledger.error(s, self._note_error(e), seen=True, from_callback=False)
+                    start = s + 1
+                    continue
+                future.add_callback(self._on_ack, s, len(value))
+                future.add_errback(self._on_error, s, len(value), seen)
+            if start < end:
+                self.ledger.returned(start, end)
+            sent += n
+            seq = end
+        # A clean shutdown flushes what is buffered, as a well-behaved application does on exit.
+        self.producer.flush(timeout=self.spec.close_timeout_s)
+        return sent
+
+    def _run_sync(self) -> int:
+        assert self.producer is not None
+        seq = resumed = next_seq(self.run_dir, self.spec.id)
+        sent, started = 0, time.monotonic()
+        timeout = self.kwargs.get("delivery_timeout_ms", 120_000) / 1000 + 5
+        while (n := self._budget(sent, started, resumed)) != -1:
+            if n == 0:
+                time.sleep(0.002)
+                continue
+            self.ledger.intent(seq)
+            try:
+                metadata = self.producer.send(self.spec.topic, key=self.key_for(seq), value=self.value_for(seq)).get(
+                    timeout=timeout
+                )
+                self.ledger.ack_in_thread(seq, int(metadata.partition), int(metadata.offset))
+            except KafkaError as e:
+                self.ledger.error(seq, self._note_error(e), seen=True, from_callback=False)
+            self.ledger.returned(seq)
+            seq += 1
+            sent += 1
+        return sent
+
+
+class OutboxForwarding:
+    """The ``outbox`` mode: commit to SQLite first, forward from there, resend pending after a restart."""
+
+    def __init__(self, workload: ProducerWorkload) -> None:
+        self.w = workload
+        path = workload.run_dir / "outbox" / f"producer-{workload.spec.id}.sqlite"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        db = self._connect()
+        db.execute("CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, done INTEGER NOT NULL DEFAULT 0)")
+        db.commit()
+        db.close()
+        self._acked: list[int] = []
+        self._failed: list[int] = []
+        self._lock = threading.Lock()
+        self._in_flight: set[int] = set()
+        self._producing = True
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        return db
+
+    def run(self) -> int:
+        """Application thread writes the outbox; the forwarder thread sends from it."""
+        forwarder = threading.Thread(target=self._forward, name="outbox-forwarder", daemon=True)
+        forwarder.start()
+        try:
+            return self._write_outbox()
+        finally:
+            self._producing = False
+            forwarder.join(timeout=self.w.spec.close_timeout_s + 5)
+
+    def _write_outbox(self) -> int:
+        db = self._connect()
+        (highest,) = db.execute("SELECT COALESCE(MAX(seq), -1) FROM outbox").fetchone()
+        seq = resumed = max(int(highest) + 1, next_seq(self.w.run_dir, self.w.spec.id))
+        sent, started = 0, time.monotonic()
+        while (n := self.w._budget(sent, started, resumed)) != -1:
+            if n == 0:
+                time.sleep(0.002)
+                continue
+            self.w.ledger.intent(seq, seq + n)
+            db.executemany("INSERT INTO outbox (seq) VALUES (?)", [(s,) for s in range(seq, seq + n)])
+            db.commit()
+            self.w.ledger.returned(seq, seq + n)
+            seq += n
+            sent += n
+        db.close()
+        return sent
+
+    def _forward(self) -> None:
+        assert self.w.producer is not None
+        db = self._connect()
+        deadline: float | None = None
+        while True:
+            self._settle(db)
+            with self._lock:
+                busy = set(self._in_flight)
+            pending = [
+                s
+                for (s,) in db.execute("SELECT seq FROM outbox WHERE done = 0 ORDER BY seq LIMIT 2000")
+                if s not in busy
+            ]
+            for s in pending:
+                value = self.w.value_for(s)
+                with self._lock:
+                    self._in_flight.add(s)
+                try:
+                    future = self.w.producer.send(self.w.spec.topic, key=self.w.key_for(s), value=value)
+                except KafkaError as e:
+                    self._record_failure(s, e)
+                    continue
+                future.add_callback(self._acked_cb, s)
+                future.add_errback(self._failed_cb, s)
+            if not self._producing:
+                if deadline is None:
+                    self.w.producer.flush(timeout=self.w.spec.close_timeout_s)
+                    deadline = time.monotonic() + self.w.spec.close_timeout_s
+                self._settle(db)
+                (left,) = db.execute("SELECT COUNT(*) FROM outbox WHERE done = 0").fetchone()
+                if left == 0 or time.monotonic() > deadline:
+                    break
+            if not pending:
+                time.sleep(0.01)
+        db.close()
+
+    def _acked_cb(self, seq: int, metadata: Any) -> None:
+        self.w.ledger.ack(seq, int(metadata.partition), int(metadata.offset))
+        with self._lock:
+            self._acked.append(seq)
+
+    def _failed_cb(self, seq: int, exc: BaseException) -> None:
+        self._record_failure(seq, exc)
+
+    def _record_failure(self, seq: int, exc: BaseException) -> None:
+        # The outbox sees the failure and will resend: the record stays pending.
+        self.w.ledger.error(seq, self.w._note_error(exc), seen=True, from_callback=True)
+        with self._lock:
+            self._failed.append(seq)
+
+    def _settle(self, db: sqlite3.Connection) -> None:
+        with self._lock:
+            acked, self._acked = self._acked, []
+            failed, self._failed = self._failed, []
+            self._in_flight.difference_update(acked)
+            self._in_flight.difference_update(failed)
+        if acked:
+            db.executemany("UPDATE outbox SET done = 1 WHERE seq = ?", [(s,) for s in acked])
+            db.commit()
+        if failed:
+            time.sleep(0.1)  # back off before resending
+
+
+def _install_stop(stop: _Stop) -> None:
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the producer process: ``python -m chaos.workloads.producer SPEC.json``."""
+    args = sys.argv[1:] if argv is None else argv
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("kafka").setLevel(logging.ERROR)
+    spec = load_spec(Path(args[0]))
+    if not isinstance(spec, ProducerSpec):
+        print(f"{args[0]} is a consumer spec", file=sys.stderr)
+        return 2
+    stop = _Stop()
+    _install_stop(stop)
+    sent = ProducerWorkload(spec, stop.event).run()
+    print(f"producer {spec.id}: sent {sent}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

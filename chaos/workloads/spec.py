@@ -1,0 +1,109 @@
+"""Workload specs: what a producer or consumer process is told to do (a JSON file it reads)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from chaos.errors import UsageError
+
+ProducerMode = Literal["fire_and_forget", "sync", "async", "outbox"]
+CommitStrategy = Literal["auto", "after_process", "per_partition", "before_process"]
+KeyStrategy = Literal["spread", "none", "pinned"]
+
+PRODUCER_MODES: tuple[str, ...] = ("fire_and_forget", "sync", "async", "outbox")
+COMMIT_STRATEGIES: tuple[str, ...] = ("auto", "after_process", "per_partition", "before_process")
+KEY_STRATEGIES: tuple[str, ...] = ("spread", "none", "pinned")
+
+
+@dataclass(frozen=True, slots=True)
+class ProducerSpec:
+    """One producer process.
+
+    ``count`` and ``duration_s`` bound the run (whichever comes first; neither: until SIGTERM).
+    ``rate`` is records per second (``None``: as fast as the client goes). ``keys``: ``spread``
+    (key = sequence number, hashed over partitions), ``none`` (no key) or ``pinned`` (key = producer
+    id: one partition).
+    """
+
+    id: str
+    topic: str
+    bootstrap_servers: str
+    run_id: str
+    run_dir: str
+    mode: ProducerMode = "async"
+    settings: dict[str, str] = field(default_factory=dict)
+    count: int | None = None
+    duration_s: float | None = None
+    rate: float | None = None
+    payload_size: int = 100
+    keys: KeyStrategy = "spread"
+    close_timeout_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.mode not in PRODUCER_MODES:
+            raise UsageError(f"producer mode {self.mode!r} is not one of {', '.join(PRODUCER_MODES)}")
+        if self.keys not in KEY_STRATEGIES:
+            raise UsageError(f"producer keys {self.keys!r} is not one of {', '.join(KEY_STRATEGIES)}")
+        if self.count is not None and self.count < 0:
+            raise UsageError(f"producer count must be 0 or more, not {self.count}")
+        if self.rate is not None and self.rate <= 0:
+            raise UsageError(f"producer rate must be positive, not {self.rate}")
+        if self.payload_size < 0:
+            raise UsageError(f"payload size must be 0 or more, not {self.payload_size}")
+        if not self.id or any(c in self.id for c in ";/ \n"):
+            raise UsageError(f"producer id {self.id!r} must be non-empty without ';', '/' or spaces")
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerSpec:
+    """One consumer group member process.
+
+    ``batch_size`` is the application's own buffer (the brief's ``minBatchSize``): records are
+    processed when that many have been polled. ``process_ms`` is the time one batch takes to
+    process. ``idle_exit_s``: exit cleanly after that long without a record (``None``: until SIGTERM).
+    """
+
+    id: str
+    topic: str
+    bootstrap_servers: str
+    run_id: str
+    run_dir: str
+    group: str
+    strategy: CommitStrategy = "after_process"
+    settings: dict[str, str] = field(default_factory=dict)
+    batch_size: int = 200
+    process_ms: int = 0
+    poll_timeout_ms: int = 200
+    idle_exit_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.strategy not in COMMIT_STRATEGIES:
+            raise UsageError(f"commit strategy {self.strategy!r} is not one of {', '.join(COMMIT_STRATEGIES)}")
+        if self.batch_size < 1:
+            raise UsageError(f"consumer batch size must be at least 1, not {self.batch_size}")
+        if not self.id or any(c in self.id for c in ";/ \n"):
+            raise UsageError(f"consumer id {self.id!r} must be non-empty without ';', '/' or spaces")
+
+
+def save_spec(spec: ProducerSpec | ConsumerSpec, path: Path) -> None:
+    """Write a spec as JSON for the workload process to read."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    kind = "producer" if isinstance(spec, ProducerSpec) else "consumer"
+    path.write_text(json.dumps({"kind": kind, **asdict(spec)}, indent=2, sort_keys=True))
+
+
+def load_spec(path: Path) -> ProducerSpec | ConsumerSpec:
+    """Read a spec written by :func:`save_spec`.
+
+    Raises:
+        UsageError: unreadable or not a spec.
+    """
+    try:
+        raw: dict[str, Any] = json.loads(path.read_text())
+        kind = raw.pop("kind")
+        return ProducerSpec(**raw) if kind == "producer" else ConsumerSpec(**raw)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise UsageError(f"{path} is not a workload spec: {e}") from e
