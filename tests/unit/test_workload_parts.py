@@ -17,8 +17,9 @@ from chaos.workloads.settings import consumer_settings, producer_settings
 from chaos.workloads.spec import ConsumerSpec, ProducerSpec, load_spec, save_spec
 
 
-@given(st.text(alphabet="abcdefghij-0123456789", min_size=1, max_size=20), st.integers(0, 2**40),
-       st.binary(max_size=300))
+@given(
+    st.text(alphabet="abcdefghij-0123456789", min_size=1, max_size=20), st.integers(0, 2**40), st.binary(max_size=300)
+)
 def test_envelope_round_trips(producer: str, seq: int, payload: bytes) -> None:
     d = decode(encode("run-1", producer, seq, payload), "run-1")
     assert (d.status, d.producer, d.seq) == (Status.VALID, producer, seq)
@@ -53,21 +54,49 @@ def test_payload_has_the_asked_size() -> None:
 
 
 def test_java_names_map_onto_kafka_python() -> None:
-    s = producer_settings({"acks": "-1", "enable.idempotence": "false", "retries": "5", "linger.ms": "10",
-                           "batch.size": "16384", "compression.type": "none", "delivery.timeout.ms": "30000",
-                           "max.in.flight.requests.per.connection": "5", "request.timeout.ms": "3000",
-                           "buffer.memory": "33554432", "bootstrap.servers": "prod:9092",
-                           "key.serializer": "org.apache.kafka.common.serialization.StringSerializer",
-                           "security.protocol": "SSL"})
-    assert s.kwargs == {"acks": "all", "enable_idempotence": False, "retries": 5, "linger_ms": 10,
-                        "batch_size": 16384, "compression_type": None, "delivery_timeout_ms": 30000,
-                        "max_in_flight_requests_per_connection": 5, "request_timeout_ms": 3000}
+    s = producer_settings(
+        {
+            "acks": "-1",
+            "enable.idempotence": "false",
+            "retries": "5",
+            "linger.ms": "10",
+            "batch.size": "16384",
+            "compression.type": "none",
+            "delivery.timeout.ms": "30000",
+            "max.in.flight.requests.per.connection": "5",
+            "request.timeout.ms": "3000",
+            "buffer.memory": "33554432",
+            "bootstrap.servers": "prod:9092",
+            "key.serializer": "org.apache.kafka.common.serialization.StringSerializer",
+            "security.protocol": "SSL",
+        }
+    )
+    assert s.kwargs == {
+        "acks": "all",
+        "enable_idempotence": False,
+        "retries": 5,
+        "linger_ms": 10,
+        "batch_size": 16384,
+        "compression_type": None,
+        "delivery_timeout_ms": 30000,
+        "max_in_flight_requests_per_connection": 5,
+        "request_timeout_ms": 3000,
+    }
     assert s.emulated == {"buffer.memory": 33554432}
     assert s.substituted == ["bootstrap.servers", "key.serializer", "security.protocol"]
-    c = consumer_settings({"enable.auto.commit": "true", "auto.commit.interval.ms": "1000", "group.id": "x",
-                           "isolation.level": "read_committed"})
-    assert c.kwargs == {"enable_auto_commit": True, "auto_commit_interval_ms": 1000,
-                        "isolation_level": "read_committed"}
+    c = consumer_settings(
+        {
+            "enable.auto.commit": "true",
+            "auto.commit.interval.ms": "1000",
+            "group.id": "x",
+            "isolation.level": "read_committed",
+        }
+    )
+    assert c.kwargs == {
+        "enable_auto_commit": True,
+        "auto_commit_interval_ms": 1000,
+        "isolation_level": "read_committed",
+    }
     assert c.substituted == ["group.id"]
 
 
@@ -89,7 +118,7 @@ def test_bad_producer_settings_are_errors(props: dict[str, str], message: str) -
 
 
 def test_bad_consumer_settings_are_errors() -> None:
-    with pytest.raises(UsageError, match="did you mean enable.auto.commit"):
+    with pytest.raises(UsageError, match=r"did you mean enable\.auto\.commit"):
         consumer_settings({"enable.autocommit": "true"})
     with pytest.raises(UsageError, match="is not one of earliest, latest"):
         consumer_settings({"auto.offset.reset": "none"})
@@ -124,18 +153,30 @@ def test_buffer_gate_blocks_then_times_out_like_java() -> None:
 
 
 def test_specs_validate_and_round_trip(tmp_path: Path) -> None:
-    spec = ProducerSpec(id="p0", topic="t", bootstrap_servers="b", run_id="r", run_dir=str(tmp_path),
-                        mode="outbox", count=10, settings={"acks": "all"})
+    spec = ProducerSpec(
+        id="p0",
+        topic="t",
+        bootstrap_servers="b",
+        run_id="r",
+        run_dir=str(tmp_path),
+        mode="outbox",
+        count=10,
+        settings={"acks": "all"},
+    )
     save_spec(spec, tmp_path / "p.json")
     assert load_spec(tmp_path / "p.json") == spec
-    for bad, message in [({"mode": "yolo"}, "producer mode"), ({"keys": "random"}, "producer keys"),
-                         ({"rate": 0}, "rate must be positive"), ({"id": "a b"}, "producer id")]:
+    for bad, message in [
+        ({"mode": "yolo"}, "producer mode"),
+        ({"keys": "random"}, "producer keys"),
+        ({"rate": 0}, "rate must be positive"),
+        ({"id": "a b"}, "producer id"),
+    ]:
         with pytest.raises(UsageError, match=message):
-            ProducerSpec(**{"id": "p0", "topic": "t", "bootstrap_servers": "b", "run_id": "r", "run_dir": ".",
-                            **bad})  # type: ignore[arg-type]
+            ProducerSpec(**{"id": "p0", "topic": "t", "bootstrap_servers": "b", "run_id": "r", "run_dir": ".", **bad})  # type: ignore[arg-type]
     with pytest.raises(UsageError, match="commit strategy"):
-        ConsumerSpec(id="c0", topic="t", bootstrap_servers="b", run_id="r", run_dir=".", group="g",
-                     strategy="sometimes")  # type: ignore[arg-type]
+        ConsumerSpec(
+            id="c0", topic="t", bootstrap_servers="b", run_id="r", run_dir=".", group="g", strategy="sometimes"
+        )  # type: ignore[arg-type]
     (tmp_path / "junk.json").write_text("{}")
     with pytest.raises(UsageError, match="not a workload spec"):
         load_spec(tmp_path / "junk.json")
