@@ -232,6 +232,45 @@ def cluster_down(run_id: str | None, all_runs: bool, as_json: bool) -> None:
     _emit(removed, as_json, "\n".join(f"removed cluster {rid}" for rid in removed) or "no cluster is running")
 
 
+@cluster.command("heal")
+@click.argument("run_id", required=False)
+@json_option
+def cluster_heal(run_id: str | None, as_json: bool) -> None:
+    """Remove every fault from a running cluster: iptables chains and tc qdiscs in the brokers,
+    toxiproxy toxics and disabled proxies; thaw paused brokers, start stopped ones."""
+    from chaos.cluster import KafkaCluster
+    from chaos.engine import docker_client
+    from chaos.faults.network import flush_all_chains, harness_chains
+
+    handle = KafkaCluster.attach(_pick_run(run_id), docker_client())
+    thawed, started = [], []
+    for node in handle.nodes:
+        if node.state == "paused":
+            node.unpause()
+            thawed.append(node.host)
+        elif node.state in ("exited", "dead"):
+            node.start()
+            started.append(node.host)
+    flush_all_chains(handle.nodes)
+    handle.toxiproxy.reset()
+    left = {n.host: harness_chains(n) for n in handle.nodes if n.is_running}
+    result = {
+        "run_id": handle.run_id,
+        "thawed": thawed,
+        "started": started,
+        "chains_left": {h: c for h, c in left.items() if c},
+    }
+    _emit(
+        result,
+        as_json,
+        f"healed cluster {handle.run_id}: iptables chains and tc removed, toxiproxy reset"
+        + (f", thawed {', '.join(thawed)}" if thawed else "")
+        + (f", started {', '.join(started)}" if started else ""),
+    )
+    if result["chains_left"]:
+        raise ChaosError(f"chains still present: {result['chains_left']}")
+
+
 # -- reconcile -------------------------------------------------------------------------------------
 @cli.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=str))

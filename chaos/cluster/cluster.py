@@ -25,8 +25,10 @@ from typing import Any, Self, TypeVar
 from docker.errors import APIError, ImageNotFound, NotFound
 from docker.models.containers import Container
 from kafka import KafkaAdminClient
+from kafka import errors as kafka_errors
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.protocol.metadata import MetadataRequest
 
 import docker
 from chaos.cluster.config import (
@@ -343,16 +345,42 @@ class KafkaCluster:
         return self._nodes[node_id]
 
     def admin(self) -> KafkaAdminClient:
-        """A kafka-python admin client connected through toxiproxy (made once, reused)."""
+        """A kafka-python admin client connected through toxiproxy (made once, reused).
+
+        It bootstraps from running brokers only: a frozen broker's proxy accepts connections but
+        never answers, and a client bootstrapping there would wait for nothing.
+        """
         if self._admin is None:
+            running = [
+                f"127.0.0.1:{port}"
+                for node_id, port in self._proxy_ports.items()
+                if node_id not in self._nodes or self._nodes[node_id].state == "running"
+            ]
             self._admin = KafkaAdminClient(
-                bootstrap_servers=self.bootstrap_servers,
+                bootstrap_servers=",".join(running) or self.bootstrap_servers,
                 client_id="kafka-chaos-admin",
-                request_timeout_ms=10_000,
+                request_timeout_ms=5_000,
                 retry_backoff_ms=100,
                 reconnect_backoff_max_ms=500,
             )
         return self._admin
+
+    def admin_call(self, fn: Callable[[KafkaAdminClient], T], attempts: int = 3) -> T:
+        """Run ``fn(admin)``, on a fresh admin client after a failure (kafka-python's admin can keep
+        stale broker metadata after brokers come and go).
+
+        Raises:
+            KafkaError: every attempt failed.
+        """
+        for attempt in range(attempts):
+            try:
+                return fn(self.admin())
+            except (KafkaError, OSError):
+                self._drop_admin()
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.2)
+        raise AssertionError("unreachable")
 
     def _drop_admin(self) -> None:
         if self._admin is not None:
@@ -360,22 +388,65 @@ class KafkaCluster:
                 self._admin.close()
             self._admin = None
 
-    def partitions(self, topic: str) -> list[PartitionState]:
-        """Leader, replicas and ISR of each partition of ``topic``, from a fresh metadata request."""
-        described = self.admin().describe_topics([topic])
-        out: list[PartitionState] = []
-        for t in described:
-            for p in t["partitions"]:
-                out.append(
-                    PartitionState(
-                        topic=topic,
-                        partition=int(p["partition_index"]),
-                        leader=int(p["leader_id"]),
-                        replicas=tuple(p["replica_nodes"]),
-                        isr=tuple(p["isr_nodes"]),
-                    )
-                )
-        return sorted(out, key=lambda s: s.partition)
+    def partitions(self, topic: str, attempts: int = 3) -> list[PartitionState]:
+        """Leader, replicas and ISR of each partition of ``topic``, as the cluster agrees now.
+
+        Every running broker is asked and, per partition, the answer with the highest leader epoch
+        wins: a broker cut off from the others keeps answering with the stale view in which it
+        still leads, and a single answer may come from it. Frozen brokers are not asked.
+
+        Raises:
+            KafkaError: no broker answered in ``attempts`` rounds, or the topic's metadata carries an error.
+        """
+        last: Exception | None = None
+        for _ in range(attempts):
+            best: dict[int, tuple[int, PartitionState]] = {}
+            errors: list[int] = []
+            for broker in self.brokers:
+                if broker.state != "running":
+                    continue
+                try:
+                    answer = self._metadata_from(broker.node_id, topic)
+                except (KafkaError, OSError) as e:
+                    last = e
+                    continue
+                for t in answer.get("topics", []):
+                    code = int(t.get("error_code", 0) or 0)
+                    if code:
+                        errors.append(code)
+                        continue
+                    for p in t["partitions"]:
+                        state = PartitionState(
+                            topic=topic,
+                            partition=int(p["partition_index"]),
+                            leader=int(p["leader_id"]),
+                            replicas=tuple(p["replica_nodes"]),
+                            isr=tuple(p["isr_nodes"]),
+                        )
+                        epoch = int(p.get("leader_epoch", -1))
+                        if state.partition not in best or epoch > best[state.partition][0]:
+                            best[state.partition] = (epoch, state)
+            if best:
+                return [state for _, (_, state) in sorted(best.items())]
+            if errors:
+                raise kafka_errors.for_code(errors[0])(f"metadata of {topic}")
+            self._drop_admin()
+        raise last or kafka_errors.KafkaConnectionError(f"no broker answered for the metadata of {topic}")
+
+    def _metadata_from(self, node_id: int, topic: str) -> dict[str, Any]:
+        """One broker's own metadata answer for ``topic`` (kafka-python's connection manager, pinned)."""
+        admin = self.admin()
+        request = MetadataRequest(
+            topics=[MetadataRequest.MetadataRequestTopic(name=topic)], allow_auto_topic_creation=False
+        )
+
+        async def fetch() -> dict[str, Any]:
+            response = await admin._manager.send(request, node_id=node_id, request_timeout_ms=3000)
+            answer: dict[str, Any] = response.to_dict()
+            return answer
+
+        result: dict[str, Any] = admin._manager.run(fetch)
+        return result
 
     def partition(self, topic: str, partition: int) -> PartitionState:
         """State of one partition.
@@ -401,7 +472,7 @@ class KafkaCluster:
 
     def controller(self) -> Node:
         """The active KRaft controller (leader of the metadata quorum)."""
-        quorum = self.admin().describe_metadata_quorum()
+        quorum = self.admin_call(lambda a: a.describe_metadata_quorum())
         leader = int(quorum["topics"][0]["partitions"][0]["leader_id"])
         return self.node(leader)
 
@@ -423,7 +494,19 @@ class KafkaCluster:
         rf = replication_factor or self.spec.default_replication
         if rf > self.spec.brokers:
             raise UsageError(f"replication factor {rf} needs {rf} brokers, the cluster has {self.spec.brokers}")
-        self.admin().create_topics([NewTopic(name, partitions, rf, topic_configs=config or {})])
+        tries = 0
+
+        def create(admin: KafkaAdminClient) -> None:
+            nonlocal tries
+            tries += 1
+            try:
+                admin.create_topics([NewTopic(name, partitions, rf, topic_configs=config or {})])
+            except TopicAlreadyExistsError:
+                if tries == 1:  # it was there before we asked: the caller's mistake
+                    raise UsageError(f"topic {name!r} already exists: pick another name") from None
+                # else an earlier attempt created it and only its answer was lost
+
+        self.admin_call(create)
         self.wait_for_isr(name, rf, timeout)
 
     def wait_for_isr(self, topic: str, size: int | None = None, timeout: float = 60.0) -> list[PartitionState]:
@@ -462,7 +545,8 @@ class KafkaCluster:
                 result = check()
                 if result is not None:
                     return result
-            except (KafkaError, OSError) as e:
+            except (KafkaError, OSError, UsageError) as e:
+                # Metadata is briefly incomplete around failovers: "no such partition" may mean "not yet".
                 last = f" (last error {type(e).__name__}: {e})"
             if time.monotonic() > deadline:
                 raise ClusterUnhealthy(f"waited {timeout:.0f}s for {what}{last}")

@@ -102,9 +102,9 @@ def test_broker_needs_an_advertised_address() -> None:
 
 
 def test_cluster_ids_are_kraft_shaped_and_unique() -> None:
-    ids = {new_cluster_id() for _ in range(100)}
-    assert len(ids) == 100
-    assert all(len(i) == 22 and "=" not in i for i in ids)
+    ids = {new_cluster_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    assert all(len(i) == 22 and "=" not in i and not i.startswith("-") for i in ids)
 
 
 def test_heap_is_bounded() -> None:

@@ -15,7 +15,7 @@ if [ ! -f "$data/meta.properties" ]; then
   # A short-lived tool JVM: C1 only and a small heap start fastest.
   # shellcheck disable=SC2086
   java -Xmx128m -XX:TieredStopAtLevel=1 $cds_tool $logging -cp "$libs/*" \
-    kafka.tools.StorageTool format -t "$KAFKA_CHAOS_CLUSTER_ID" -c "$conf" --ignore-formatted
+    kafka.tools.StorageTool format --cluster-id="$KAFKA_CHAOS_CLUSTER_ID" --config="$conf" --ignore-formatted
 fi
 # shellcheck disable=SC2086
 exec java $cds_broker ${KAFKA_CHAOS_JVM_OPTS:-} $logging -cp "$libs/*" kafka.Kafka "$conf"

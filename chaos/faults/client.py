@@ -1,0 +1,43 @@
+"""Client faults: SIGKILL a producer or consumer workload, and restart it when healed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from chaos.errors import UsageError
+from chaos.faults.base import Fault, FaultContext, FaultError, register
+
+
+@register
+class ClientKill(Fault):
+    """SIGKILL a workload (``target``: ``producer-p0``, ``consumer-c0`` or the bare id); heal restarts it
+    unless ``restart`` is false."""
+
+    kind = "client_kill"
+    params: ClassVar[Mapping[str, Any]] = {"target": str, "restart": bool}
+
+    def validate(self) -> None:
+        if "target" not in self.p:
+            raise UsageError("fault client_kill needs a target: the workload to kill, e.g. producer-p0")
+
+    def _workload_name(self, ctx: FaultContext) -> str:
+        target = str(self.p["target"])
+        names = [n for n in ctx.workloads if n == target or n.split("-", 1)[-1] == target]
+        if len(names) != 1:
+            raise UsageError(f"client_kill target {target!r} matches {len(names)} workloads: {sorted(ctx.workloads)}")
+        return names[0]
+
+    def _inject(self, ctx: FaultContext) -> None:
+        name = self._workload_name(ctx)
+        self.targets = [name]
+        ctx.workloads[name].kill()
+
+    def _verify(self, ctx: FaultContext) -> None:
+        if ctx.workloads[self.targets[0]].alive:
+            raise FaultError(f"{self.targets[0]} still running after SIGKILL")
+
+    def _heal(self, ctx: FaultContext) -> None:
+        process = ctx.workloads[self.targets[0]]
+        if self.p.get("restart", True) and not process.alive:
+            process.start()

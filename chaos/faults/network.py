@@ -1,0 +1,328 @@
+"""Network faults between brokers, applied inside each broker's own network namespace.
+
+iptables rules go into a chain of the fault's own (``kc-<id>``) hooked into INPUT and OUTPUT, so
+healing removes exactly that fault's rules and nothing else (blockade names its chains the same
+way). Only Kafka nodes' addresses are blocked: the toxiproxy path from clients is left alone, so a
+partition here is between brokers (replication, the KRaft quorum). One ``docker exec`` per node,
+all nodes in parallel.
+
+tc: ``tbf`` limits a broker's egress bandwidth. This kernel has no ``netem``: a latency or loss
+fault needing it is reported as unsupported, never skipped silently (toxiproxy adds latency to
+client traffic instead).
+"""
+
+from __future__ import annotations
+
+import secrets
+import shlex
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ClassVar
+
+from chaos.cluster import KafkaCluster, Node
+from chaos.cluster.config import INTERNAL_PORT
+from chaos.errors import UsageError
+from chaos.faults.base import Fault, FaultContext, FaultError, UnsupportedFault, register
+from chaos.faults.targets import check_selector, resolve
+
+CHAIN_PREFIX = "kc-"
+
+
+def node_ip(cluster: KafkaCluster, node: Node) -> str:
+    """``node``'s address on the run's network."""
+    node.container.reload()
+    networks = node.container.attrs["NetworkSettings"]["Networks"]
+    for settings in networks.values():
+        if settings.get("IPAddress"):
+            return str(settings["IPAddress"])
+    raise FaultError(f"{node.host} has no address (is it running?)")
+
+
+def run_on(nodes: dict[Node, str]) -> None:
+    """Run one shell script per node, in parallel.
+
+    Raises:
+        FaultError: a script failed; its output is in the message.
+    """
+
+    def one(item: tuple[Node, str]) -> tuple[Node, int, str]:
+        node, script = item
+        code, out = node.exec(["sh", "-c", script])
+        return node, code, out
+
+    with ThreadPoolExecutor(max_workers=max(1, len(nodes))) as pool:
+        failures = [(n, c, o) for n, c, o in pool.map(one, nodes.items()) if c != 0]
+    if failures:
+        node, code, out = failures[0]
+        raise FaultError(f"network fault on {node.host} failed (exit {code}): {out.strip()[-300:]}")
+
+
+def reachable(src: Node, ip: str, port: int = INTERNAL_PORT, timeout: float = 0.5) -> bool:
+    """Whether ``src`` can open a TCP connection to ``ip:port`` (bash's /dev/tcp, no tools needed)."""
+    code, _ = src.exec(["timeout", str(timeout), "bash", "-c", f"</dev/tcp/{ip}/{port}"])
+    return code == 0
+
+
+def flush_all_chains(nodes: list[Node]) -> None:
+    """Remove every chain this harness made on ``nodes`` (what ``kafka-chaos heal`` does)."""
+    script = (
+        f"for c in $(iptables -S | sed -n 's/^-N \\({CHAIN_PREFIX}[^ ]*\\).*/\\1/p'); do "
+        "iptables -D INPUT -j $c 2>/dev/null; iptables -D OUTPUT -j $c 2>/dev/null; "
+        "iptables -F $c; iptables -X $c; done; tc qdisc del dev eth0 root 2>/dev/null; true"
+    )
+    run_on({n: script for n in nodes if n.is_running})
+
+
+def harness_chains(node: Node) -> list[str]:
+    """Names of the harness's chains on ``node``."""
+    code, out = node.exec(["iptables", "-S"])
+    if code != 0:
+        return []
+    return [line.split()[1] for line in out.splitlines() if line.startswith(f"-N {CHAIN_PREFIX}")]
+
+
+class _Iptables(Fault):
+    """Base: each subclass says which (node → drop-rules) to install."""
+
+    def __init__(self, name: str | None = None, **params: Any) -> None:
+        super().__init__(name, **params)
+        self.chain = f"{CHAIN_PREFIX}{secrets.token_hex(4)}"
+        self._nodes: list[Node] = []
+
+    def rules(self, ctx: FaultContext) -> dict[Node, list[str]]:
+        """iptables rule bodies (appended to the fault's chain) per node."""
+        raise NotImplementedError
+
+    def _inject(self, ctx: FaultContext) -> None:
+        per_node = self.rules(ctx)
+        self._nodes = list(per_node)
+        c = self.chain
+        scripts = {
+            node: " && ".join(
+                [
+                    f"iptables -N {c}",
+                    *(f"iptables -A {c} {r}" for r in rules),
+                    f"iptables -I INPUT -j {c}",
+                    f"iptables -I OUTPUT -j {c}",
+                ]
+            )
+            for node, rules in per_node.items()
+        }
+        run_on(scripts)
+
+    def _heal(self, ctx: FaultContext) -> None:
+        c = self.chain
+        script = (
+            f"iptables -D INPUT -j {c} 2>/dev/null; iptables -D OUTPUT -j {c} 2>/dev/null; "
+            f"iptables -F {c} 2>/dev/null; iptables -X {c} 2>/dev/null; true"
+        )
+        run_on({n: script for n in self._nodes if n.is_running})
+
+
+def _block(ips: list[str], direction: str = "both") -> list[str]:
+    rules = []
+    for ip in ips:
+        if direction in ("both", "in"):
+            rules.append(f"-s {ip} -j DROP")
+        if direction in ("both", "out"):
+            rules.append(f"-d {ip} -j DROP")
+    return rules
+
+
+class _Split(_Iptables):
+    """Groups that cannot reach each other (and an optional bridge node reaching all)."""
+
+    def __init__(self, name: str | None = None, **params: Any) -> None:
+        super().__init__(name, **params)
+        self._pairs: list[tuple[Node, Node]] = []
+        self._ip: dict[Node, str] = {}
+
+    def groups(self, ctx: FaultContext) -> tuple[list[list[Node]], list[Node]]:
+        raise NotImplementedError
+
+    def rules(self, ctx: FaultContext) -> dict[Node, list[str]]:
+        groups, bridge = self.groups(ctx)
+        ip = {n: node_ip(ctx.cluster, n) for g in groups for n in g}
+        self.targets = [" ".join(n.host for n in g) for g in groups] + [f"bridge {b.host}" for b in bridge]
+        self._pairs = [(a, b) for i, g in enumerate(groups) for a in g for h in groups[i + 1 :] for b in h]
+        self._ip = ip
+        out: dict[Node, list[str]] = {}
+        for i, group in enumerate(groups):
+            others = [ip[n] for j, g in enumerate(groups) if j != i for n in g]
+            for node in group:
+                out[node] = _block(others)
+        return out
+
+    def _verify(self, ctx: FaultContext) -> None:
+        a, b = self._pairs[0]
+        if reachable(a, self._ip[b]):
+            raise FaultError(f"{a.host} still reaches {b.host} after the partition")
+
+
+@register
+class Isolate(_Split):
+    """Cut the target brokers off from every other broker (both directions)."""
+
+    kind = "isolate"
+    params: ClassVar[Mapping[str, Any]] = {"target": str}
+
+    def validate(self) -> None:
+        check_selector(str(self.p.get("target", "random")))
+
+    def groups(self, ctx: FaultContext) -> tuple[list[list[Node]], list[Node]]:
+        inside = resolve(str(self.p.get("target", "random")), ctx.cluster, ctx.rng)
+        rest = [n for n in ctx.cluster.nodes if n not in inside]
+        if not rest:
+            raise UsageError("isolate needs at least one node outside the target")
+        return [inside, rest], []
+
+
+@register
+class Partition(_Split):
+    """Split the cluster in two: a minority (``target``, default ``minority``) and the rest."""
+
+    kind = "partition"
+    params: ClassVar[Mapping[str, Any]] = {"target": str}
+
+    def validate(self) -> None:
+        check_selector(str(self.p.get("target", "minority")))
+
+    def groups(self, ctx: FaultContext) -> tuple[list[list[Node]], list[Node]]:
+        side = resolve(str(self.p.get("target", "minority")), ctx.cluster, ctx.rng)
+        rest = [n for n in ctx.cluster.nodes if n not in side]
+        if not rest:
+            raise UsageError("partition needs nodes on both sides")
+        return [side, rest], []
+
+
+@register
+class Bridge(_Split):
+    """Two halves that cannot reach each other, and one node (``target``) that reaches both."""
+
+    kind = "bridge"
+    params: ClassVar[Mapping[str, Any]] = {"target": str}
+
+    def validate(self) -> None:
+        check_selector(str(self.p.get("target", "random")))
+
+    def groups(self, ctx: FaultContext) -> tuple[list[list[Node]], list[Node]]:
+        bridge = resolve(str(self.p.get("target", "random")), ctx.cluster, ctx.rng)[:1]
+        rest = [n for n in ctx.cluster.nodes if n not in bridge]
+        if len(rest) < 2:
+            raise UsageError("a bridge needs at least three nodes")
+        half = len(rest) // 2
+        return [rest[:half], rest[half:]], bridge
+
+
+@register
+class OneWay(_Iptables):
+    """Packets from ``source`` to ``dest`` brokers are dropped; the other direction flows."""
+
+    def __init__(self, name: str | None = None, **params: Any) -> None:
+        super().__init__(name, **params)
+        self._probe: tuple[Node, str] | None = None
+
+    kind = "one_way"
+    params: ClassVar[Mapping[str, Any]] = {"source": str, "dest": str}
+
+    def validate(self) -> None:
+        if "source" not in self.p or "dest" not in self.p:
+            raise UsageError("fault one_way needs source and dest selectors")
+        check_selector(str(self.p["source"]))
+        check_selector(str(self.p["dest"]))
+
+    def rules(self, ctx: FaultContext) -> dict[Node, list[str]]:
+        src = resolve(str(self.p["source"]), ctx.cluster, ctx.rng)
+        dst = [n for n in resolve(str(self.p["dest"]), ctx.cluster, ctx.rng) if n not in src]
+        if not dst:
+            raise UsageError("one_way needs dest nodes other than the source nodes")
+        self.targets = [f"{' '.join(n.host for n in src)} -> {' '.join(n.host for n in dst)}"]
+        self._probe = (src[0], node_ip(ctx.cluster, dst[0]))
+        out: dict[Node, list[str]] = {n: _block([node_ip(ctx.cluster, d) for d in dst], "out") for n in src}
+        for d in dst:
+            out[d] = _block([node_ip(ctx.cluster, s) for s in src], "in")
+        return out
+
+    def _verify(self, ctx: FaultContext) -> None:
+        assert self._probe is not None
+        src, ip = self._probe
+        if reachable(src, ip):
+            raise FaultError(f"{src.host} still reaches {ip}")
+
+
+@register
+class PacketDrop(_Iptables):
+    """Drop a random share (``probability``) of the packets the target brokers get from other brokers."""
+
+    kind = "packet_drop"
+    params: ClassVar[Mapping[str, Any]] = {"target": str, "probability": (int, float)}
+
+    def validate(self) -> None:
+        check_selector(str(self.p.get("target", "random")))
+        if not 0 < float(self.p.get("probability", 0.3)) <= 1:
+            raise UsageError("packet_drop probability must be in (0, 1]")
+
+    def rules(self, ctx: FaultContext) -> dict[Node, list[str]]:
+        nodes = resolve(str(self.p.get("target", "random")), ctx.cluster, ctx.rng)
+        self.targets = [n.host for n in nodes]
+        p = float(self.p.get("probability", 0.3))
+        peers = [n for n in ctx.cluster.nodes if n not in nodes]
+        return {
+            n: [
+                f"-s {node_ip(ctx.cluster, peer)} -m statistic --mode random --probability {p} -j DROP"
+                for peer in peers
+            ]
+            for n in nodes
+        }
+
+
+@register
+class BandwidthLimit(Fault):
+    """Limit the target brokers' egress with tc ``tbf`` (``rate`` like ``1mbit``)."""
+
+    kind = "bandwidth_limit"
+    params: ClassVar[Mapping[str, Any]] = {"target": str, "rate": str}
+
+    def validate(self) -> None:
+        check_selector(str(self.p.get("target", "random")))
+
+    def _inject(self, ctx: FaultContext) -> None:
+        self._hit = resolve(str(self.p.get("target", "random")), ctx.cluster, ctx.rng)
+        self.targets = [n.host for n in self._hit]
+        rate = shlex.quote(str(self.p.get("rate", "1mbit")))
+        run_on({n: f"tc qdisc add dev eth0 root tbf rate {rate} burst 32kbit latency 400ms" for n in self._hit})
+
+    def _heal(self, ctx: FaultContext) -> None:
+        run_on({n: "tc qdisc del dev eth0 root 2>/dev/null; true" for n in self._hit if n.is_running})
+
+
+@register
+class NetemLatency(Fault):
+    """Latency (and loss) between brokers with tc ``netem`` — where the kernel has it."""
+
+    kind = "latency"
+    params: ClassVar[Mapping[str, Any]] = {
+        "target": str,
+        "delay_ms": int,
+        "jitter_ms": int,
+        "loss_percent": (int, float),
+    }
+
+    def _inject(self, ctx: FaultContext) -> None:
+        self._hit = resolve(str(self.p.get("target", "random")), ctx.cluster, ctx.rng)
+        self.targets = [n.host for n in self._hit]
+        spec = f"delay {int(self.p.get('delay_ms', 100))}ms {int(self.p.get('jitter_ms', 0))}ms"
+        if "loss_percent" in self.p:
+            spec += f" loss {float(self.p['loss_percent'])}%"
+        code, out = self._hit[0].exec(["sh", "-c", f"tc qdisc add dev eth0 root netem {spec} 2>&1"])
+        if code != 0:
+            if "unknown" in out.lower() or "not supported" in out.lower():
+                raise UnsupportedFault(
+                    "tc netem is not available on this machine's kernel, so broker-to-broker latency cannot be "
+                    "injected here: use the toxiproxy 'toxic' fault (type latency) for client traffic"
+                )
+            raise FaultError(f"tc netem failed on {self._hit[0].host}: {out.strip()}")
+        run_on({n: f"tc qdisc add dev eth0 root netem {spec}" for n in self._hit[1:]})
+
+    def _heal(self, ctx: FaultContext) -> None:
+        run_on({n: "tc qdisc del dev eth0 root 2>/dev/null; true" for n in self._hit if n.is_running})

@@ -1,0 +1,96 @@
+"""Broker process faults: hard kill, clean stop, pause (a frozen JVM), rolling bounce."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from chaos.cluster import Node
+from chaos.faults.base import Fault, FaultContext, FaultError, register
+from chaos.faults.targets import check_selector, resolve
+
+
+class _BrokerFault(Fault):
+    params: ClassVar[Mapping[str, Any]] = {"target": str}
+
+    def validate(self) -> None:
+        check_selector(str(self.p.get("target", "random")))
+
+    def _nodes(self, ctx: FaultContext) -> list[Node]:
+        nodes = resolve(str(self.p.get("target", "random")), ctx.cluster, ctx.rng)
+        self.targets = [n.host for n in nodes]
+        self._hit = nodes
+        return nodes
+
+
+@register
+class BrokerKill(_BrokerFault):
+    """SIGKILL the target brokers (a crash); healing starts them again on the same data."""
+
+    kind = "broker_kill"
+
+    def _inject(self, ctx: FaultContext) -> None:
+        for node in self._nodes(ctx):
+            node.kill()
+
+    def _verify(self, ctx: FaultContext) -> None:
+        alive = [n.host for n in self._hit if n.state not in ("exited", "dead")]
+        if alive:
+            raise FaultError(f"{', '.join(alive)} still running after SIGKILL")
+
+    def _heal(self, ctx: FaultContext) -> None:
+        for node in self._hit:
+            if node.state in ("exited", "dead", "created"):
+                node.start()
+
+
+@register
+class BrokerStop(BrokerKill):
+    """SIGTERM the target brokers (a clean shutdown); healing starts them again."""
+
+    kind = "broker_stop"
+
+    def _inject(self, ctx: FaultContext) -> None:
+        for node in self._nodes(ctx):
+            node.stop()
+
+
+@register
+class BrokerPause(_BrokerFault):
+    """Freeze the target brokers (SIGSTOP-like, a very long GC pause); healing thaws them."""
+
+    kind = "broker_pause"
+
+    def _inject(self, ctx: FaultContext) -> None:
+        for node in self._nodes(ctx):
+            node.pause()
+
+    def _verify(self, ctx: FaultContext) -> None:
+        running = [n.host for n in self._hit if n.state != "paused"]
+        if running:
+            raise FaultError(f"{', '.join(running)} not frozen")
+
+    def _heal(self, ctx: FaultContext) -> None:
+        for node in self._hit:
+            if node.state == "paused":
+                node.unpause()
+
+
+@register
+class RollingBounce(Fault):
+    """Restart every broker in turn, waiting for the cluster to be healthy in between."""
+
+    kind = "rolling_bounce"
+    params: ClassVar[Mapping[str, Any]] = {"hard": bool, "timeout": (int, float)}
+
+    def _inject(self, ctx: FaultContext) -> None:
+        for node in ctx.cluster.brokers:
+            self.targets.append(node.host)
+            node.kill() if self.p.get("hard", False) else node.stop()
+            node.start()
+            ctx.cluster.wait_healthy(float(self.p.get("timeout", 120)))
+
+    def _heal(self, ctx: FaultContext) -> None:
+        for node in ctx.cluster.brokers:
+            if node.state in ("exited", "dead"):
+                node.start()

@@ -1,0 +1,72 @@
+"""Target selectors: which brokers a fault acts on.
+
+``broker:N`` (or ``N``), ``leader:TOPIC:PARTITION``, ``followers:TOPIC:PARTITION``, ``controller``,
+``random``, ``minority``, ``majority``, ``all``. Random choices use the context's seeded RNG.
+"""
+
+from __future__ import annotations
+
+import random
+
+from chaos.cluster import KafkaCluster, Node
+from chaos.errors import UsageError
+
+SELECTORS = (
+    "broker:N",
+    "leader:TOPIC:PARTITION",
+    "followers:TOPIC:PARTITION",
+    "controller",
+    "random",
+    "minority",
+    "majority",
+    "all",
+)
+
+
+def check_selector(selector: str) -> str:
+    """Return ``selector`` if it is well-formed.
+
+    Raises:
+        UsageError: naming the accepted forms.
+    """
+    head, _, rest = selector.partition(":")
+    ok = (
+        selector.isdigit()
+        or (head == "broker" and rest.isdigit())
+        or (head in ("leader", "followers") and rest.count(":") >= 1 and rest.rsplit(":", 1)[1].isdigit())
+        or selector in ("controller", "random", "minority", "majority", "all")
+    )
+    if not ok:
+        raise UsageError(f"target {selector!r} is not a selector: use one of {', '.join(SELECTORS)}")
+    return selector
+
+
+def resolve(selector: str, cluster: KafkaCluster, rng: random.Random) -> list[Node]:
+    """The brokers ``selector`` names now.
+
+    Raises:
+        UsageError: malformed selector or a broker that does not exist.
+    """
+    check_selector(selector)
+    brokers = cluster.brokers
+    n = len(brokers)
+    head, _, rest = selector.partition(":")
+    if selector.isdigit():
+        return [cluster.broker(int(selector))]
+    if head == "broker":
+        return [cluster.broker(int(rest))]
+    if head in ("leader", "followers"):
+        topic, part = rest.rsplit(":", 1)
+        state = cluster.partition(topic, int(part))
+        if head == "leader":
+            return [cluster.leader_of(topic, int(part))]
+        return [cluster.node(r) for r in state.replicas if r != state.leader]
+    if selector == "controller":
+        return [cluster.controller()]
+    if selector == "random":
+        return [rng.choice(brokers)]
+    if selector == "minority":
+        return sorted(rng.sample(brokers, max(1, (n - 1) // 2)), key=lambda b: b.node_id)
+    if selector == "majority":
+        return sorted(rng.sample(brokers, n // 2 + 1), key=lambda b: b.node_id)
+    return list(brokers)

@@ -1,0 +1,248 @@
+"""Each fault: inject, see the effect through Kafka itself, heal, see the recovery."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+
+from chaos.cluster import KafkaCluster
+from chaos.faults import FaultContext, Nemesis, Step, Timeline, UnsupportedFault, make_fault
+from chaos.faults.network import harness_chains, node_ip, reachable
+from chaos.workloads.process import WorkloadProcess
+from chaos.workloads.spec import ProducerSpec
+
+pytestmark = pytest.mark.kafka_cluster(
+    brokers=3,
+    broker_config={
+        # Followers that stop fetching leave the ISR after 6 s instead of 30 s, so effects show quickly.
+        "replica.lag.time.max.ms": "6000",
+    },
+)
+
+
+def topic(cluster: KafkaCluster) -> str:
+    name = f"f-{uuid.uuid4().hex[:8]}"
+    cluster.create_topic(name, partitions=1, replication_factor=3)
+    return name
+
+
+def eventually(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if check():
+                return
+        except KafkaError:
+            pass
+        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
+        time.sleep(0.3)
+
+
+@pytest.fixture
+def ctx(kafka_cluster: KafkaCluster, tmp_path: Path) -> FaultContext:
+    """A context with a timeline of the test's own (the cluster is shared by the module)."""
+    return FaultContext(kafka_cluster, timeline=Timeline(tmp_path))
+
+
+def recovered(cluster: KafkaCluster, name: str) -> None:
+    cluster.wait_for_isr(name, 3, timeout=120)
+    cluster.wait_healthy(120)
+    for node in cluster.nodes:
+        assert harness_chains(node) == [], f"{node.host} kept harness chains"
+
+
+def test_isolated_follower_leaves_isr_and_returns(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
+    t = topic(kafka_cluster)
+    follower = next(r for r in kafka_cluster.partition(t, 0).replicas if r != kafka_cluster.partition(t, 0).leader)
+    fault = make_fault("isolate", target=f"broker:{follower}")
+    with Nemesis(ctx) as nemesis:
+        nemesis.inject(fault)
+        eventually(lambda: follower not in kafka_cluster.partition(t, 0).isr, 60, "ISR to shrink")
+    recovered(kafka_cluster, t)
+
+
+def test_isolated_leader_loses_leadership(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
+    t = topic(kafka_cluster)
+    leader = kafka_cluster.leader_of(t, 0).node_id
+    with Nemesis(ctx) as nemesis:
+        nemesis.inject(make_fault("isolate", target=f"leader:{t}:0"))
+        new = kafka_cluster.wait_for_leader(t, 0, not_on=leader, timeout=90)
+        assert new.node_id != leader
+    recovered(kafka_cluster, t)
+
+
+def test_killed_leader_is_healed_even_when_the_test_raises(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
+    t = topic(kafka_cluster)
+    leader = kafka_cluster.leader_of(t, 0)
+    with pytest.raises(RuntimeError, match="boom"), Nemesis(ctx) as nemesis:
+        nemesis.inject(make_fault("broker_kill", target=f"leader:{t}:0"))
+        assert leader.state == "exited"
+        kafka_cluster.wait_for_leader(t, 0, not_on=leader.node_id, timeout=60)
+        raise RuntimeError("boom")
+    assert leader.is_running
+    recovered(kafka_cluster, t)
+    events = [(e["event"], e["kind"]) for e in ctx.timeline.events()]  # type: ignore[union-attr]
+    assert ("inject", "broker_kill") in events and ("heal", "broker_kill") in events
+
+
+def test_paused_broker_is_thawed(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
+    t = topic(kafka_cluster)
+    state = kafka_cluster.partition(t, 0)
+    # One follower only: freezing two of three KRaft voters would stop the controller, and with it
+    # every ISR change.
+    paused = next(r for r in state.replicas if r != state.leader)
+    with Nemesis(ctx) as nemesis:
+        nemesis.inject(make_fault("broker_pause", target=f"broker:{paused}"))
+        eventually(lambda: paused not in kafka_cluster.partition(t, 0).isr, 60, "ISR to shrink")
+    recovered(kafka_cluster, t)
+
+
+def client(cluster: KafkaCluster) -> KafkaProducer:
+    return KafkaProducer(
+        bootstrap_servers=cluster.bootstrap_servers.split(","),
+        acks=1,
+        max_block_ms=4000,
+        request_timeout_ms=3000,
+        delivery_timeout_ms=6000,
+        linger_ms=0,
+        retries=0,
+    )
+
+
+def test_blackhole_times_client_requests_out(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
+    t = topic(kafka_cluster)
+    with Nemesis(ctx) as nemesis:
+        nemesis.inject(make_fault("toxic", type="timeout", target="all", stream="both"))
+        producer = None
+        with pytest.raises(KafkaError):
+            producer = client(kafka_cluster)
+            producer.send(t, b"x").get(timeout=10)
+        if producer is not None:
+            producer.close(timeout=1)
+    producer = client(kafka_cluster)
+    assert producer.send(t, b"after heal").get(timeout=30).offset >= 0
+    producer.close()
+
+
+def timed_send(cluster: KafkaCluster, t: str, records: int, size: int) -> float:
+    producer = KafkaProducer(bootstrap_servers=cluster.bootstrap_servers.split(","), acks=1, linger_ms=0)
+    producer.send(t, b"warm-up").get(timeout=30)
+    t0 = time.monotonic()
+    for f in [producer.send(t, b"x" * size) for _ in range(records)]:
+        f.get(timeout=120)
+    elapsed = time.monotonic() - t0
+    producer.close()
+    return elapsed
+
+
+def test_bandwidth_toxic_slows_clients(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
+    t = topic(kafka_cluster)
+    fast = timed_send(kafka_cluster, t, 30, 10_000)
+    with Nemesis(ctx) as nemesis:
+        nemesis.inject(
+            make_fault("toxic", type="bandwidth", target="all", stream="upstream", attributes={"rate": 50})
+        )  # KB/s: 300 KB take ~6 s
+        slow = timed_send(kafka_cluster, t, 30, 10_000)
+    assert slow > 3 * fast and slow > 3.0, (fast, slow)
+
+
+def test_proxy_down_refuses_clients(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
+    t = topic(kafka_cluster)
+    with Nemesis(ctx) as nemesis:
+        nemesis.inject(make_fault("proxy_down", target="all"))
+        with pytest.raises(KafkaError):
+            client(kafka_cluster).send(t, b"x").get(timeout=10)
+    producer = client(kafka_cluster)
+    assert producer.send(t, b"after heal").get(timeout=30).offset >= 0
+    producer.close()
+
+
+def test_one_way_bridge_and_drop_cut_what_they_say(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
+    b1, b2, b3 = kafka_cluster.brokers
+    ip = {n: node_ip(kafka_cluster, n) for n in (b1, b2, b3)}
+    with Nemesis(ctx) as nemesis:
+        fault = make_fault("one_way", source="broker:1", dest="broker:2")
+        nemesis.inject(fault)
+        assert not reachable(b1, ip[b2])
+        assert reachable(b1, ip[b3]) and reachable(b3, ip[b2])
+        nemesis.heal(fault)
+        assert reachable(b1, ip[b2])
+        bridge = make_fault("bridge", target="broker:2")
+        nemesis.inject(bridge)
+        assert not reachable(b1, ip[b3]) and not reachable(b3, ip[b1])
+        assert reachable(b1, ip[b2]) and reachable(b3, ip[b2]) and reachable(b2, ip[b1])
+        nemesis.heal(bridge)
+        drop = make_fault("packet_drop", target="broker:3", probability=1.0)
+        nemesis.inject(drop)
+        assert not reachable(b3, ip[b1])
+    assert reachable(b3, ip[b1]) and reachable(b1, ip[b3])
+    for node in kafka_cluster.nodes:
+        assert harness_chains(node) == []
+
+
+def test_broker_bandwidth_limit_installs_and_removes_tbf(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
+    node = kafka_cluster.broker(3)
+    with Nemesis(ctx) as nemesis:
+        nemesis.inject(make_fault("bandwidth_limit", target="broker:3", rate="256kbit"))
+        assert "tbf" in node.exec(["tc", "qdisc", "show", "dev", "eth0"])[1]
+    assert "tbf" not in node.exec(["tc", "qdisc", "show", "dev", "eth0"])[1]
+
+
+def test_netem_latency_is_reported_unsupported_not_skipped(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
+    with pytest.raises(UnsupportedFault, match="tc netem is not available"), Nemesis(ctx) as nemesis:
+        nemesis.inject(make_fault("latency", target="broker:1", delay_ms=100))
+    assert "netem" not in kafka_cluster.broker(1).exec(["tc", "qdisc", "show", "dev", "eth0"])[1]
+    failed = [e for e in ctx.timeline.events() if e["event"] == "inject_failed"]  # type: ignore[union-attr]
+    assert failed and failed[-1]["kind"] == "latency"
+
+
+def test_client_kill_restarts_the_workload(kafka_cluster: KafkaCluster, tmp_path: Path) -> None:
+    t = topic(kafka_cluster)
+    producer = WorkloadProcess(
+        ProducerSpec(
+            id="p0",
+            topic=t,
+            bootstrap_servers=kafka_cluster.bootstrap_servers,
+            run_id=kafka_cluster.run_id,
+            run_dir=str(tmp_path),
+            rate=200,
+        )
+    )
+    producer.start()
+    ctx = FaultContext(kafka_cluster, workloads={producer.name: producer})
+    try:
+        with Nemesis(ctx) as nemesis:
+            nemesis.inject(make_fault("client_kill", target="p0"))
+            assert not producer.alive and producer.kills == 1
+        assert producer.alive and producer.starts == 2
+    finally:
+        producer.kill()
+
+
+def test_schedule_injects_and_heals_in_order(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
+    t = topic(kafka_cluster)
+    steps = [
+        Step(0.0, make_fault("broker_pause", name="pause", target="broker:1"), 1.0),
+        Step(1.5, make_fault("toxic", name="slow", type="latency", target="all"), 1.0),
+    ]
+    with Nemesis(ctx) as nemesis:
+        nemesis.run(steps)
+        assert nemesis.active == []
+    events = [(e["event"], e["fault"]) for e in ctx.timeline.events() if e["event"] in ("inject", "heal")]  # type: ignore[union-attr]
+    assert events == [("inject", "pause"), ("heal", "pause"), ("inject", "slow"), ("heal", "slow")]
+    recovered(kafka_cluster, t)
+
+
+def test_rolling_bounce_keeps_the_cluster(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
+    t = topic(kafka_cluster)
+    with Nemesis(ctx) as nemesis:
+        fault = make_fault("rolling_bounce", hard=True)
+        nemesis.inject(fault)
+        assert fault.targets == ["broker-1", "broker-2", "broker-3"]
+    recovered(kafka_cluster, t)
