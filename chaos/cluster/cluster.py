@@ -392,15 +392,16 @@ class KafkaCluster:
         """Leader, replicas and ISR of each partition of ``topic``, as the cluster agrees now.
 
         Every running broker is asked and, per partition, the answer with the highest leader epoch
-        wins: a broker cut off from the others keeps answering with the stale view in which it
-        still leads, and a single answer may come from it. Frozen brokers are not asked.
+        wins, and among those the leader's own: a broker cut off from the others keeps answering
+        with its stale view (in which it may still lead, or still be in the ISR), and a single
+        answer may come from it. Frozen brokers are not asked.
 
         Raises:
             KafkaError: no broker answered in ``attempts`` rounds, or the topic's metadata carries an error.
         """
         last: Exception | None = None
         for _ in range(attempts):
-            best: dict[int, tuple[int, PartitionState]] = {}
+            best: dict[int, tuple[tuple[int, int], PartitionState]] = {}
             errors: list[int] = []
             for broker in self.brokers:
                 if broker.state != "running":
@@ -423,9 +424,12 @@ class KafkaCluster:
                             replicas=tuple(p["replica_nodes"]),
                             isr=tuple(p["isr_nodes"]),
                         )
-                        epoch = int(p.get("leader_epoch", -1))
-                        if state.partition not in best or epoch > best[state.partition][0]:
-                            best[state.partition] = (epoch, state)
+                        # Rank by leader epoch, then by whether the answer comes from the leader itself:
+                        # an ISR change keeps the epoch, and the leader's view of its ISR is current
+                        # while a cut-off broker's is not.
+                        rank = (int(p.get("leader_epoch", -1)), int(state.leader == broker.node_id))
+                        if state.partition not in best or rank > best[state.partition][0]:
+                            best[state.partition] = (rank, state)
             if best:
                 return [state for _, (_, state) in sorted(best.items())]
             if errors:

@@ -57,11 +57,15 @@ class Node:
         """Whether the process runs and is not frozen."""
         return self.state == "running"
 
-    def _act(self, verb: str, *args: object, **kwargs: object) -> None:
-        try:
-            getattr(self.container, verb)(*args, **kwargs)
-        except APIError as e:
-            raise InfrastructureError(f"could not {verb} {self.host}: {e.explanation}") from e
+    def _act(self, verb: str, *args: object, attempts: int = 1, **kwargs: object) -> None:
+        for attempt in range(attempts):
+            try:
+                getattr(self.container, verb)(*args, **kwargs)
+                return
+            except APIError as e:
+                if attempt == attempts - 1:
+                    raise InfrastructureError(f"could not {verb} {self.host}: {e.explanation}") from e
+                time.sleep(0.2)
 
     def _wait_state(self, wanted: set[str], timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -93,13 +97,17 @@ class Node:
         self._wait_state({"running"}, 10.0)
 
     def pause(self) -> None:
-        """Freeze every process of the node (cgroup freezer, like SIGSTOP: a very long GC pause)."""
-        self._act("pause")
+        """Freeze every process of the node (cgroup freezer, like SIGSTOP: a very long GC pause).
+
+        The cgroup v1 freezer sometimes reports "unable to freeze" while a thread is in the kernel;
+        a few attempts get past it.
+        """
+        self._act("pause", attempts=5)
         self._wait_state({"paused"}, 10.0)
 
     def unpause(self) -> None:
         """Thaw a paused node."""
-        self._act("unpause")
+        self._act("unpause", attempts=5)
         self._wait_state({"running"}, 10.0)
 
     def logs(self, tail: int | None = None) -> str:

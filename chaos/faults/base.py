@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from chaos.cluster import KafkaCluster
+from chaos.cluster import KafkaCluster, Node
 from chaos.errors import InfrastructureError, UsageError
+from chaos.faults.targets import check_selector, resolve
 from chaos.workloads.process import WorkloadProcess
 
 
@@ -78,6 +79,8 @@ class Fault(ABC):
 
     kind: ClassVar[str] = ""
     params: ClassVar[Mapping[str, Any]] = {}
+    #: The selector used when a fault that takes ``target`` is given none.
+    default_target: ClassVar[str] = "random"
 
     def __init__(self, name: str | None = None, **params: Any) -> None:
         unknown = sorted(set(params) - set(self.params))
@@ -92,7 +95,20 @@ class Fault(ABC):
         self.active = False
         self.targets: list[str] = []
         self._hit: list[Any] = []  # the nodes (or workloads) it acted on, for healing exactly those
+        if "target" in self.params:
+            check_selector(self.target)
         self.validate()
+
+    @property
+    def target(self) -> str:
+        """The target selector (see :mod:`chaos.faults.targets`)."""
+        return str(self.p.get("target", self.default_target))
+
+    def target_nodes(self, ctx: FaultContext) -> list[Node]:
+        """The brokers the target selector names now; also recorded as :attr:`targets`."""
+        nodes = resolve(self.target, ctx.cluster, ctx.rng)
+        self.targets = [n.host for n in nodes]
+        return nodes
 
     def validate(self) -> None:  # noqa: B027 - an optional hook
         """Check parameters beyond their types. Raises UsageError."""

@@ -11,21 +11,21 @@ from chaos.faults.base import Fault, FaultContext, FaultError, register
 
 @register
 class ClientKill(Fault):
-    """SIGKILL a workload (``target``: ``producer-p0``, ``consumer-c0`` or the bare id); heal restarts it
-    unless ``restart`` is false."""
+    """SIGKILL a workload (``workload``: ``producer-p0``, ``consumer-c0`` or the bare id); heal restarts
+    it unless ``restart`` is false."""
 
     kind = "client_kill"
-    params: ClassVar[Mapping[str, Any]] = {"target": str, "restart": bool}
+    params: ClassVar[Mapping[str, Any]] = {"workload": str, "restart": bool}
 
     def validate(self) -> None:
-        if "target" not in self.p:
-            raise UsageError("fault client_kill needs a target: the workload to kill, e.g. producer-p0")
+        if "workload" not in self.p:
+            raise UsageError("fault client_kill needs a workload: the one to kill, e.g. producer-p0")
 
     def _workload_name(self, ctx: FaultContext) -> str:
-        target = str(self.p["target"])
-        names = [n for n in ctx.workloads if n == target or n.split("-", 1)[-1] == target]
+        wanted = str(self.p["workload"])
+        names = [n for n in ctx.workloads if n == wanted or n.split("-", 1)[-1] == wanted]
         if len(names) != 1:
-            raise UsageError(f"client_kill target {target!r} matches {len(names)} workloads: {sorted(ctx.workloads)}")
+            raise UsageError(f"client_kill workload {wanted!r} matches {len(names)} workloads: {sorted(ctx.workloads)}")
         return names[0]
 
     def _inject(self, ctx: FaultContext) -> None:

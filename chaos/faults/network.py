@@ -166,11 +166,8 @@ class Isolate(_Split):
     kind = "isolate"
     params: ClassVar[Mapping[str, Any]] = {"target": str}
 
-    def validate(self) -> None:
-        check_selector(str(self.p.get("target", "random")))
-
     def groups(self, ctx: FaultContext) -> tuple[list[list[Node]], list[Node]]:
-        inside = resolve(str(self.p.get("target", "random")), ctx.cluster, ctx.rng)
+        inside = resolve(self.target, ctx.cluster, ctx.rng)
         rest = [n for n in ctx.cluster.nodes if n not in inside]
         if not rest:
             raise UsageError("isolate needs at least one node outside the target")
@@ -184,11 +181,10 @@ class Partition(_Split):
     kind = "partition"
     params: ClassVar[Mapping[str, Any]] = {"target": str}
 
-    def validate(self) -> None:
-        check_selector(str(self.p.get("target", "minority")))
+    default_target = "minority"
 
     def groups(self, ctx: FaultContext) -> tuple[list[list[Node]], list[Node]]:
-        side = resolve(str(self.p.get("target", "minority")), ctx.cluster, ctx.rng)
+        side = resolve(self.target, ctx.cluster, ctx.rng)
         rest = [n for n in ctx.cluster.nodes if n not in side]
         if not rest:
             raise UsageError("partition needs nodes on both sides")
@@ -202,11 +198,8 @@ class Bridge(_Split):
     kind = "bridge"
     params: ClassVar[Mapping[str, Any]] = {"target": str}
 
-    def validate(self) -> None:
-        check_selector(str(self.p.get("target", "random")))
-
     def groups(self, ctx: FaultContext) -> tuple[list[list[Node]], list[Node]]:
-        bridge = resolve(str(self.p.get("target", "random")), ctx.cluster, ctx.rng)[:1]
+        bridge = resolve(self.target, ctx.cluster, ctx.rng)[:1]
         rest = [n for n in ctx.cluster.nodes if n not in bridge]
         if len(rest) < 2:
             raise UsageError("a bridge needs at least three nodes")
@@ -258,13 +251,11 @@ class PacketDrop(_Iptables):
     params: ClassVar[Mapping[str, Any]] = {"target": str, "probability": (int, float)}
 
     def validate(self) -> None:
-        check_selector(str(self.p.get("target", "random")))
         if not 0 < float(self.p.get("probability", 0.3)) <= 1:
             raise UsageError("packet_drop probability must be in (0, 1]")
 
     def rules(self, ctx: FaultContext) -> dict[Node, list[str]]:
-        nodes = resolve(str(self.p.get("target", "random")), ctx.cluster, ctx.rng)
-        self.targets = [n.host for n in nodes]
+        nodes = self.target_nodes(ctx)
         p = float(self.p.get("probability", 0.3))
         peers = [n for n in ctx.cluster.nodes if n not in nodes]
         return {
@@ -283,12 +274,8 @@ class BandwidthLimit(Fault):
     kind = "bandwidth_limit"
     params: ClassVar[Mapping[str, Any]] = {"target": str, "rate": str}
 
-    def validate(self) -> None:
-        check_selector(str(self.p.get("target", "random")))
-
     def _inject(self, ctx: FaultContext) -> None:
-        self._hit = resolve(str(self.p.get("target", "random")), ctx.cluster, ctx.rng)
-        self.targets = [n.host for n in self._hit]
+        self._hit = self.target_nodes(ctx)
         rate = shlex.quote(str(self.p.get("rate", "1mbit")))
         run_on({n: f"tc qdisc add dev eth0 root tbf rate {rate} burst 32kbit latency 400ms" for n in self._hit})
 
@@ -309,8 +296,7 @@ class NetemLatency(Fault):
     }
 
     def _inject(self, ctx: FaultContext) -> None:
-        self._hit = resolve(str(self.p.get("target", "random")), ctx.cluster, ctx.rng)
-        self.targets = [n.host for n in self._hit]
+        self._hit = self.target_nodes(ctx)
         spec = f"delay {int(self.p.get('delay_ms', 100))}ms {int(self.p.get('jitter_ms', 0))}ms"
         if "loss_percent" in self.p:
             spec += f" loss {float(self.p['loss_percent'])}%"

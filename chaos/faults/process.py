@@ -7,20 +7,14 @@ from typing import Any, ClassVar
 
 from chaos.cluster import Node
 from chaos.faults.base import Fault, FaultContext, FaultError, register
-from chaos.faults.targets import check_selector, resolve
 
 
 class _BrokerFault(Fault):
     params: ClassVar[Mapping[str, Any]] = {"target": str}
 
-    def validate(self) -> None:
-        check_selector(str(self.p.get("target", "random")))
-
     def _nodes(self, ctx: FaultContext) -> list[Node]:
-        nodes = resolve(str(self.p.get("target", "random")), ctx.cluster, ctx.rng)
-        self.targets = [n.host for n in nodes]
-        self._hit = nodes
-        return nodes
+        self._hit = self.target_nodes(ctx)
+        return self._hit
 
 
 @register

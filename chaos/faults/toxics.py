@@ -15,7 +15,6 @@ from typing import Any, ClassVar
 
 from chaos.errors import UsageError
 from chaos.faults.base import Fault, FaultContext, FaultError, register
-from chaos.faults.targets import check_selector, resolve
 
 TOXIC_TYPES: dict[str, dict[str, int]] = {
     "latency": {"latency": 200, "jitter": 0},
@@ -40,8 +39,9 @@ class Toxic(Fault):
         "attributes": dict,
     }
 
+    default_target = "all"
+
     def validate(self) -> None:
-        check_selector(str(self.p.get("target", "all")))
         kind = str(self.p.get("type", ""))
         if kind not in TOXIC_TYPES:
             raise UsageError(f"toxic type {kind!r} is not one of {', '.join(TOXIC_TYPES)}")
@@ -53,8 +53,7 @@ class Toxic(Fault):
         self.toxic_name = f"kc-{secrets.token_hex(4)}"
 
     def _inject(self, ctx: FaultContext) -> None:
-        nodes = resolve(str(self.p.get("target", "all")), ctx.cluster, ctx.rng)
-        self.targets = [n.host for n in nodes]
+        self.target_nodes(ctx)
         kind = str(self.p["type"])
         attributes = {**TOXIC_TYPES[kind], **self.p.get("attributes", {})}
         stream = str(self.p.get("stream", "downstream"))
@@ -90,11 +89,10 @@ class ProxyDown(Fault):
     kind = "proxy_down"
     params: ClassVar[Mapping[str, Any]] = {"target": str}
 
-    def validate(self) -> None:
-        check_selector(str(self.p.get("target", "all")))
+    default_target = "all"
 
     def _inject(self, ctx: FaultContext) -> None:
-        self.targets = [n.host for n in resolve(str(self.p.get("target", "all")), ctx.cluster, ctx.rng)]
+        self.target_nodes(ctx)
         for host in self.targets:
             ctx.cluster.toxiproxy.set_enabled(host, False)
 

@@ -18,22 +18,21 @@ A restarted member (same id) rejoins the same group and appends to the same ledg
 from __future__ import annotations
 
 import logging
-import signal
 import sys
 import threading
 import time
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import CommitFailedError
 from kafka.structs import OffsetAndMetadata
 
+from chaos.workloads.entry import workload_main
 from chaos.workloads.envelope import Status, decode, producer_tag
 from chaos.workloads.ledger import ConsumerLedger
 from chaos.workloads.settings import consumer_settings
-from chaos.workloads.spec import ConsumerSpec, load_spec
+from chaos.workloads.spec import ConsumerSpec
 
 log = logging.getLogger("chaos.consumer")
 
@@ -162,30 +161,9 @@ class ConsumerWorkload:
         return 0
 
 
-class _Stop:
-    def __init__(self) -> None:
-        self.event = threading.Event()
-
-    def __call__(self, signum: int, frame: FrameType | None) -> None:
-        del signum, frame
-        self.event.set()
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the consumer process: ``python -m chaos.workloads.consumer SPEC.json``."""
-    args = sys.argv[1:] if argv is None else argv
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("kafka").setLevel(logging.ERROR)
-    spec = load_spec(Path(args[0]))
-    if not isinstance(spec, ConsumerSpec):
-        print(f"{args[0]} is a producer spec", file=sys.stderr)
-        return 2
-    stop = _Stop()
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    processed = ConsumerWorkload(spec, stop.event).run()
-    print(f"consumer {spec.id}: processed {processed}", flush=True)
-    return 0
+    return workload_main(argv, ConsumerSpec, lambda spec, stop: ConsumerWorkload(spec, stop).run(), "processed")
 
 
 if __name__ == "__main__":

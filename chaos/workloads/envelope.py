@@ -100,7 +100,9 @@ def decode(value: bytes | None, run_id: str) -> Decoded:
     except (ValueError, UnicodeDecodeError):
         return Decoded(Status.CORRUPTED)
     head_len = len(MAGIC) + len(run) + len(producer) + len(seq_raw) + 4
-    if len(crc_raw) != 8 or zlib.crc32(payload, zlib.crc32(value[:head_len])) != crc or seq < 0:
+    # Only the canonical spelling is valid: "0A" or "+7" parse to the same numbers but are corrupted bytes.
+    canonical = crc_raw == b"%08x" % crc and seq_raw == b"%d" % seq
+    if not canonical or zlib.crc32(payload, zlib.crc32(value[:head_len])) != crc or seq < 0:
         return Decoded(Status.CORRUPTED)
     return Decoded(Status.VALID, producer_id, seq)
 

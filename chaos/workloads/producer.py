@@ -17,23 +17,22 @@ outbox, after the highest one in the outbox).
 from __future__ import annotations
 
 import logging
-import signal
 import sqlite3
 import sys
 import threading
 import time
 import zlib
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError
 
+from chaos.workloads.entry import workload_main
 from chaos.workloads.envelope import Encoder
 from chaos.workloads.ledger import LEDGERS, PRODUCER_EVENT, AppendFile, Kind, ProducerLedger, read_records
 from chaos.workloads.settings import producer_settings
-from chaos.workloads.spec import ProducerSpec, load_spec
+from chaos.workloads.spec import ProducerSpec
 
 log = logging.getLogger("chaos.producer")
 
@@ -57,17 +56,6 @@ def next_seq(run_dir: Path, producer: str) -> int:
         if len(intents):
             highest = max(highest, int(intents["seq_end"].max()) - 1)
     return highest + 1
-
-
-class _Stop:
-    """Set by SIGTERM/SIGINT: finish the current record, flush, close, exit 0."""
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-
-    def __call__(self, signum: int, frame: FrameType | None) -> None:
-        del signum, frame
-        self.event.set()
 
 
 class BufferGate:
@@ -366,25 +354,9 @@ class OutboxForwarding:
             time.sleep(0.1)  # back off before resending
 
 
-def _install_stop(stop: _Stop) -> None:
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the producer process: ``python -m chaos.workloads.producer SPEC.json``."""
-    args = sys.argv[1:] if argv is None else argv
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("kafka").setLevel(logging.ERROR)
-    spec = load_spec(Path(args[0]))
-    if not isinstance(spec, ProducerSpec):
-        print(f"{args[0]} is a consumer spec", file=sys.stderr)
-        return 2
-    stop = _Stop()
-    _install_stop(stop)
-    sent = ProducerWorkload(spec, stop.event).run()
-    print(f"producer {spec.id}: sent {sent}", flush=True)
-    return 0
+    return workload_main(argv, ProducerSpec, lambda spec, stop: ProducerWorkload(spec, stop).run(), "sent")
 
 
 if __name__ == "__main__":

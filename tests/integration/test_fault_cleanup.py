@@ -30,21 +30,26 @@ INJECTOR = textwrap.dedent("""
 """)
 
 
+def inject_then_die(run_id: str) -> None:
+    """A harness process that injects a partition and a toxic, then is SIGKILLed: nothing heals."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", INJECTOR, run_id],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "injected", proc.stderr.read() if proc.stderr else ""
+    proc.kill()
+    proc.wait(30)
+
+
 def test_sigkilled_harness_leaves_nothing_after_heal_and_clean(engine: docker.DockerClient) -> None:
     run_id = new_run_id()
     try:
         cli("cluster", "up", "--brokers", "3", "--run-id", run_id, "-q")
-        proc = subprocess.Popen(
-            [sys.executable, "-c", INJECTOR, run_id],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ},
-        )
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "injected", proc.stderr.read() if proc.stderr else ""
-        proc.kill()
-        proc.wait(30)
+        inject_then_die(run_id)
         cluster = KafkaCluster.attach(run_id, engine)
         assert sum(len(harness_chains(n)) for n in cluster.nodes) == 3  # nobody healed: the rules are there
         assert any(p.toxics for p in cluster.toxiproxy.proxies().values())
@@ -55,16 +60,7 @@ def test_sigkilled_harness_leaves_nothing_after_heal_and_clean(engine: docker.Do
         assert not any(p.toxics for p in cluster.toxiproxy.proxies().values())
         cluster.wait_healthy(120)
 
-        proc = subprocess.Popen(
-            [sys.executable, "-c", INJECTOR, run_id],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ},
-        )
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "injected"
-        proc.kill()
-        proc.wait(30)
+        inject_then_die(run_id)
         cli("clean", "--run-id", run_id)
         assert labelled(engine, run_id) == []
     finally:

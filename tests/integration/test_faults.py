@@ -218,7 +218,7 @@ def test_client_kill_restarts_the_workload(kafka_cluster: KafkaCluster, tmp_path
     ctx = FaultContext(kafka_cluster, workloads={producer.name: producer})
     try:
         with Nemesis(ctx) as nemesis:
-            nemesis.inject(make_fault("client_kill", target="p0"))
+            nemesis.inject(make_fault("client_kill", workload="p0"))
             assert not producer.alive and producer.kills == 1
         assert producer.alive and producer.starts == 2
     finally:

@@ -52,7 +52,7 @@ def test_bad_selectors(selector: str) -> None:
         ("toxic", {"type": "latency", "attributes": {"delay": 1}}, "no attribute 'delay'"),
         ("toxic", {"type": "latency", "stream": "sideways"}, "stream must be"),
         ("packet_drop", {"probability": 1.5}, "probability must be"),
-        ("client_kill", {}, "needs a target"),
+        ("client_kill", {}, "needs a workload"),
         ("one_way", {"source": "broker:1"}, "needs source and dest"),
         ("isolate", {"target": "nobody"}, "is not a selector"),
     ],
