@@ -83,6 +83,10 @@ class Node:
         self._act("kill", signal="SIGKILL")
         self._wait_state({"exited", "dead"}, timeout)
 
+    def signal(self, signum: str) -> None:
+        """Send ``signum`` (e.g. ``"SIGTERM"``) to the node's process and return at once."""
+        self._act("kill", signal=signum)
+
     def stop(self, timeout: float = 60.0) -> None:
         """SIGTERM the Kafka process (a clean shutdown) and wait for it to exit.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -40,13 +41,30 @@ class BrokerKill(_BrokerFault):
 
 @register
 class BrokerStop(BrokerKill):
-    """SIGTERM the target brokers (a clean shutdown); healing starts them again."""
+    """SIGTERM the target brokers (a clean shutdown); healing starts them again.
+
+    Injecting sends the signal; the check waits up to ``timeout`` seconds (default 120) for Kafka's
+    controlled shutdown to finish and, if it does not, escalates to SIGKILL and says so in the
+    timeline (``escalated``), so a clean stop never silently turns into a crash.
+    """
 
     kind = "broker_stop"
+    params: ClassVar[Mapping[str, Any]] = {"target": str, "timeout": (int, float)}
 
     def _inject(self, ctx: FaultContext) -> None:
         for node in self._nodes(ctx):
-            node.stop()
+            node.signal("SIGTERM")
+
+    def _verify(self, ctx: FaultContext) -> None:
+        assert ctx.timeline is not None
+        deadline = time.monotonic() + float(self.p.get("timeout", 120))
+        for node in self._hit:
+            while node.state not in ("exited", "dead"):
+                if time.monotonic() > deadline:
+                    node.kill()
+                    ctx.timeline.record("escalated", self, target=node.host, to="SIGKILL")
+                    break
+                time.sleep(0.05)
 
 
 @register
