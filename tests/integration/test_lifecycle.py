@@ -138,3 +138,18 @@ def test_dedicated_controllers(engine: docker.DockerClient, run_dir: Path) -> No
         assert [n.spec.role for n in cluster.nodes] == ["broker", "controller"]
         run_id = cluster.run_id
     assert labelled(engine, run_id) == []
+
+
+def test_unknown_kafka_version_is_refused_by_maven_central() -> None:
+    proc = cli("images", "build", "--kafka-version", "4.9.9", "-q", check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "Kafka 4.9.9 is not a release on Maven Central" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_cluster_without_its_images_says_how_to_build_them(engine: docker.DockerClient) -> None:
+    run_id = new_run_id()
+    proc = cli("cluster", "up", "--kafka-version", "4.3.1", "--run-id", run_id, check=False)
+    assert proc.returncode == 3
+    assert "is not on this Docker engine: run `kafka-chaos images build --kafka-version 4.3.1`" in proc.stderr
+    assert labelled(engine, run_id) == []
