@@ -118,7 +118,7 @@ class KafkaCluster:
         self._proxy_ports: dict[int, int] = {}
         self._api_port: int | None = None
         self._admin: KafkaAdminClient | None = None
-        self._destroyed = False
+        self._health_topic_created = False
 
     # -- context manager ----------------------------------------------------------------------
     def __enter__(self) -> Self:
@@ -297,8 +297,6 @@ class KafkaCluster:
             if p.leader < 0 or len(p.isr) < rf:
                 return f"health topic has ISR {list(p.isr)} of {rf} replicas"
         return ""
-
-    _health_topic_created = False
 
     # -- lookups --------------------------------------------------------------------------------
     @property
@@ -587,7 +585,6 @@ class KafkaCluster:
                 except Exception as e:  # evidence is precious but never blocks the teardown
                     log.warning("could not collect logs of run %s: %s", self.run_id, e)
             result = sweep(self.client, self.run_id)
-            self._destroyed = True
             self._nodes.clear()
             self._toxiproxy = None
             if result.containers or result.networks:
