@@ -12,7 +12,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from chaos.cluster import KafkaCluster
-from chaos.faults import FaultContext, Nemesis, Step, Timeline, UnsupportedFault, make_fault
+from chaos.faults import FaultContext, Nemesis, Step, Timeline, UnsupportedFault, make_fault, random_schedule
 from chaos.faults.network import harness_chains, node_ip, reachable
 from chaos.workloads.process import WorkloadProcess
 from chaos.workloads.spec import ProducerSpec
@@ -246,3 +246,73 @@ def test_rolling_bounce_keeps_the_cluster(kafka_cluster: KafkaCluster, ctx: Faul
         nemesis.inject(fault)
         assert fault.targets == ["broker-1", "broker-2", "broker-3"]
     recovered(kafka_cluster, t)
+
+
+def test_minority_partition_drops_out_of_the_isr(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
+    t = topic(kafka_cluster)
+    with Nemesis(ctx) as nemesis:
+        fault = make_fault("partition", target="minority")
+        nemesis.inject(fault)
+        minority = int(fault.targets[0].split("-")[1])  # "broker-N": the one-node side of three
+        eventually(lambda: minority not in kafka_cluster.partition(t, 0).isr, 90, "the minority to leave the ISR")
+        assert kafka_cluster.partition(t, 0).leader != minority
+    recovered(kafka_cluster, t)
+
+
+def test_clean_stop_of_the_leader_moves_leadership(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
+    t = topic(kafka_cluster)
+    leader = kafka_cluster.leader_of(t, 0)
+    with Nemesis(ctx) as nemesis:
+        nemesis.inject(make_fault("broker_stop", target=f"leader:{t}:0", timeout=60))
+        assert leader.state == "exited"  # the check waited for the exit (escalating if it had to)
+        assert kafka_cluster.wait_for_leader(t, 0, not_on=leader.node_id, timeout=60).node_id != leader.node_id
+    recovered(kafka_cluster, t)
+    events = {e["event"] for e in ctx.timeline.events()}  # type: ignore[union-attr]
+    assert {"inject", "verified", "heal"} <= events
+
+
+def test_latency_toxic_delays_every_acknowledgement(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
+    t = topic(kafka_cluster)
+    producer = KafkaProducer(bootstrap_servers=kafka_cluster.bootstrap_servers.split(","), acks=1, linger_ms=0)
+    producer.send(t, b"warm-up").get(timeout=30)
+
+    def round_trip() -> float:
+        t0 = time.monotonic()
+        producer.send(t, b"x").get(timeout=30)
+        return time.monotonic() - t0
+
+    baseline = min(round_trip() for _ in range(5))
+    with Nemesis(ctx) as nemesis:
+        nemesis.inject(make_fault("toxic", type="latency", target="all", attributes={"latency": 300}))
+        slowed = min(round_trip() for _ in range(5))
+    after = min(round_trip() for _ in range(5))
+    producer.close()
+    assert slowed >= 0.3 > baseline, (baseline, slowed)
+    assert after < 0.3
+
+
+def test_seeded_random_schedule_plays_and_heals_everything(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
+    t = topic(kafka_cluster)
+    steps = random_schedule(seed=11, window=24, count=3, min_duration=2, max_duration=4)
+    with Nemesis(ctx) as nemesis:
+        nemesis.run(steps)
+        assert nemesis.active == []
+    injected = [e["fault"] for e in ctx.timeline.events() if e["event"] == "inject"]  # type: ignore[union-attr]
+    healed = [e["fault"] for e in ctx.timeline.events() if e["event"] == "heal"]  # type: ignore[union-attr]
+    assert injected == healed == [s.fault.name for s in steps]
+    recovered(kafka_cluster, t)
+
+
+def test_reset_peer_breaks_client_connections(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
+    t = topic(kafka_cluster)
+    with Nemesis(ctx) as nemesis:
+        nemesis.inject(make_fault("toxic", type="reset_peer", target="all", stream="upstream"))
+        with pytest.raises(KafkaError):
+            producer = client(kafka_cluster)
+            try:
+                producer.send(t, b"x").get(timeout=10)
+            finally:
+                producer.close(timeout=1)
+    producer = client(kafka_cluster)
+    assert producer.send(t, b"after heal").get(timeout=30).offset >= 0
+    producer.close()
