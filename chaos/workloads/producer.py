@@ -135,7 +135,7 @@ class ProducerWorkload:
         """The enveloped value of record ``seq``."""
         return self.encoder.encode(seq)
 
-    def _note_error(self, exc: BaseException) -> int:
+    def note_error(self, exc: BaseException) -> int:
         code = error_code(exc)
         with self._errors_lock:
             if code not in self._known_errors:
@@ -149,11 +149,11 @@ class ProducerWorkload:
         self.gate.release(size)
 
     def _on_error(self, seq: int, size: int, seen: bool, exc: BaseException) -> None:
-        self.ledger.error(seq, self._note_error(exc), seen=seen, from_callback=True)
+        self.ledger.error(seq, self.note_error(exc), seen=seen, from_callback=True)
         self.gate.release(size)
 
     # -- pacing -------------------------------------------------------------------------------
-    def _budget(self, sent: int, started: float, resumed_at: int = 0) -> int:
+    def budget(self, sent: int, started: float, resumed_at: int = 0) -> int:
         """How many more records may be sent now (0: wait a little, -1: done).
 
         ``count`` bounds the producer over all its restarts: a producer resumed at sequence number
@@ -188,7 +188,7 @@ class ProducerWorkload:
         seen = self.spec.mode == "async"
         seq = resumed = next_seq(self.run_dir, self.spec.id)
         sent, started = 0, time.monotonic()
-        while (n := self._budget(sent, started, resumed)) != -1:
+        while (n := self.budget(sent, started, resumed)) != -1:
             if n == 0:
                 time.sleep(0.002)
                 continue
@@ -203,7 +203,7 @@ class ProducerWorkload:
                 except KafkaError as e:
                     # send() itself raised: the application sees that, whatever its mode.
                     self.ledger.returned(start, s)
-                    self.ledger.error(s, self._note_error(e), seen=True, from_callback=False)
+                    self.ledger.error(s, self.note_error(e), seen=True, from_callback=False)
                     start = s + 1
                     continue
                 future.add_callback(self._on_ack, s, len(value))
@@ -221,7 +221,7 @@ class ProducerWorkload:
         seq = resumed = next_seq(self.run_dir, self.spec.id)
         sent, started = 0, time.monotonic()
         timeout = self.kwargs.get("delivery_timeout_ms", 120_000) / 1000 + 5
-        while (n := self._budget(sent, started, resumed)) != -1:
+        while (n := self.budget(sent, started, resumed)) != -1:
             if n == 0:
                 time.sleep(0.002)
                 continue
@@ -232,7 +232,7 @@ class ProducerWorkload:
                 )
                 self.ledger.ack_in_thread(seq, int(metadata.partition), int(metadata.offset))
             except KafkaError as e:
-                self.ledger.error(seq, self._note_error(e), seen=True, from_callback=False)
+                self.ledger.error(seq, self.note_error(e), seen=True, from_callback=False)
             self.ledger.returned(seq)
             seq += 1
             sent += 1
@@ -278,7 +278,7 @@ class OutboxForwarding:
         (highest,) = db.execute("SELECT COALESCE(MAX(seq), -1) FROM outbox").fetchone()
         seq = resumed = max(int(highest) + 1, next_seq(self.w.run_dir, self.w.spec.id))
         sent, started = 0, time.monotonic()
-        while (n := self.w._budget(sent, started, resumed)) != -1:
+        while (n := self.w.budget(sent, started, resumed)) != -1:
             if n == 0:
                 time.sleep(0.002)
                 continue
@@ -337,7 +337,7 @@ class OutboxForwarding:
 
     def _record_failure(self, seq: int, exc: BaseException) -> None:
         # The outbox sees the failure and will resend: the record stays pending.
-        self.w.ledger.error(seq, self.w._note_error(exc), seen=True, from_callback=True)
+        self.w.ledger.error(seq, self.w.note_error(exc), seen=True, from_callback=True)
         with self._lock:
             self._failed.append(seq)
 
