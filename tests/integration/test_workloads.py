@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kafka import KafkaAdminClient
+from kafka.errors import KafkaError
 
 from chaos.cluster import KafkaCluster
 from chaos.oracle import Verdict, reconcile, reconcile_and_write
@@ -166,17 +168,34 @@ def test_auto_commit_consumer_with_batch_buffer_killed_loses_records(
     kafka_cluster: KafkaCluster, tmp_path: Path
 ) -> None:
     run = Run(kafka_cluster, tmp_path)
-    fill_topic(run, 20_000)
-    # Auto-commit every 100 ms while the application holds up to 5000 polled records in its buffer.
+    # A live producer at a steady rate: once the consumer has caught up, its buffer fills over seconds
+    # while auto-commit (every 100 ms) commits what was polled.
+    producer = run.producer(mode="async", count=40_000, rate=2000, settings={"acks": "all", "linger.ms": "5"})
     consumer = run.consumer(
         strategy="auto",
         batch_size=5000,
         process_ms=300,
         settings={**FAST_GROUP, "auto.commit.interval.ms": "100", "max.poll.records": "500"},
     )
+    producer.start()
     consumer.start()
-    wait_for(lambda: ledger_size(run, "consumer-c0.processed") > 0, 120, "a first processed batch")
-    time.sleep(1.0)  # the client has polled (and auto-committed) more into the buffer by now
+    group = run.groups[0]
+    admin = KafkaAdminClient(bootstrap_servers=kafka_cluster.bootstrap_servers.split(","))
+
+    def committed_beyond_processed() -> int:
+        try:
+            offsets = admin.list_group_offsets({group: None}).get(group, {})
+        except KafkaError:  # the group's coordinator is still loading
+            return 0
+        committed = sum(om.offset for tp, om in offsets.items() if tp.topic == run.topic and om.offset >= 0)
+        return committed - ledger_size(run, "consumer-c0.processed") // 29
+
+    # Kill in the hazard itself: the client has auto-committed over 1000 records the application still
+    # holds unprocessed in its buffer (at 2000 records/s the next batch is then still seconds away).
+    try:
+        wait_for(lambda: committed_beyond_processed() > 1000, 120, "auto-commit to run ahead of processing")
+    finally:
+        admin.close()
     consumer.kill()
     at_kill = ledger_size(run, "consumer-c0.processed")
     consumer.start()
@@ -184,8 +203,9 @@ def test_auto_commit_consumer_with_batch_buffer_killed_loses_records(
     # until the dead member is evicted the group has no assignment for it.
     wait_for(lambda: ledger_size(run, "consumer-c0.processed") > at_kill, 120, "the restarted member to process")
     consumer.stop(60)
+    assert producer.stop(60) == 0, producer.log_tail()
     v = run.verdict()
-    assert v.loss["consumer"] > 0, (v.counts, v.details)
+    assert v.loss["consumer"] > 1000, (v.counts, v.details)
     assert v.loss["producer"] == 0 and v.loss["broker"] == 0
     assert v.examples["consumer"][0]["offset"] is not None
 
