@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+pytest_plugins = ["pytester"]
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if "/integration/" in str(item.path):
+        if "/integration/" in str(item.path) or "/experiments/" in str(item.path):
             item.add_marker(pytest.mark.integration)

@@ -107,6 +107,8 @@ class Fault(ABC):
     def target_nodes(self, ctx: FaultContext) -> list[Node]:
         """The brokers the target selector names now; also recorded as :attr:`targets`."""
         nodes = resolve(self.target, ctx.cluster, ctx.rng)
+        if not nodes:
+            raise FaultError(f"{self.kind}: target {self.target!r} names no broker now")
         self.targets = [n.host for n in nodes]
         return nodes
 

@@ -1,7 +1,10 @@
 """Target selectors: which brokers a fault acts on.
 
-``broker:N`` (or ``N``), ``leader:TOPIC:PARTITION``, ``followers:TOPIC:PARTITION``, ``controller``,
-``random``, ``minority``, ``majority``, ``all``. Random choices use the context's seeded RNG.
+``broker:N`` (or ``N``), ``leader:TOPIC:PARTITION``, ``followers:TOPIC:PARTITION``,
+``follower:TOPIC:PARTITION`` (one of them, chosen by the seeded RNG),
+``isr:TOPIC:PARTITION`` (the in-sync replicas now), ``out_of_sync:TOPIC:PARTITION`` (replicas
+outside the ISR now), ``controller``, ``random``, ``minority``, ``majority``, ``all``. Random
+choices use the context's seeded RNG.
 """
 
 from __future__ import annotations
@@ -11,10 +14,14 @@ import random
 from chaos.cluster import KafkaCluster, Node
 from chaos.errors import UsageError
 
+PARTITION_SELECTORS = ("leader", "followers", "follower", "isr", "out_of_sync")
 SELECTORS = (
     "broker:N",
     "leader:TOPIC:PARTITION",
     "followers:TOPIC:PARTITION",
+    "follower:TOPIC:PARTITION",
+    "isr:TOPIC:PARTITION",
+    "out_of_sync:TOPIC:PARTITION",
     "controller",
     "random",
     "minority",
@@ -33,7 +40,7 @@ def check_selector(selector: str) -> str:
     ok = (
         selector.isdigit()
         or (head == "broker" and rest.isdigit())
-        or (head in ("leader", "followers") and rest.count(":") >= 1 and rest.rsplit(":", 1)[1].isdigit())
+        or (head in PARTITION_SELECTORS and rest.count(":") >= 1 and rest.rsplit(":", 1)[1].isdigit())
         or selector in ("controller", "random", "minority", "majority", "all")
     )
     if not ok:
@@ -55,12 +62,19 @@ def resolve(selector: str, cluster: KafkaCluster, rng: random.Random) -> list[No
         return [cluster.broker(int(selector))]
     if head == "broker":
         return [cluster.broker(int(rest))]
-    if head in ("leader", "followers"):
+    if head in PARTITION_SELECTORS:
         topic, part = rest.rsplit(":", 1)
-        state = cluster.partition(topic, int(part))
         if head == "leader":
             return [cluster.leader_of(topic, int(part))]
-        return [cluster.node(r) for r in state.replicas if r != state.leader]
+        state = cluster.partition(topic, int(part))
+        followers = [cluster.node(r) for r in state.replicas if r != state.leader]
+        if head == "followers":
+            return followers
+        if head == "follower":
+            return [rng.choice(followers)] if followers else []
+        if head == "isr":
+            return [cluster.node(r) for r in state.isr]
+        return [cluster.node(r) for r in state.replicas if r not in state.isr]
     if selector == "controller":
         return [cluster.controller()]
     if selector == "random":

@@ -1,0 +1,447 @@
+"""Experiment files: YAML parsed into typed models at load time.
+
+Every mistake is reported as one sentence naming the file, the line and the field, e.g.
+``experiments/c1.yaml:14: producer.rate: must be greater than 0``. Loading checks everything that can
+be checked without Docker — unknown keys, wrong types, client settings under their Java names, fault
+kinds and their parameters, target selectors, expectations — so a malformed suite fails with exit
+code 2 before a single container starts.
+
+A minimal file::
+
+    name: c2-commit-after-processing
+    producer: {mode: async, rate: 500, settings: {acks: all}}
+    consumer: {strategy: after_process, batch_size: 200}
+    faults:
+      - {kind: client_kill, workload: consumer-c0, at: 5, duration: 3}
+    expect: {consumer_loss: 0}
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from chaos.cluster.config import ClusterSpec
+from chaos.errors import UsageError
+from chaos.images.recipes import DEFAULT_KAFKA_VERSION
+from chaos.oracle.verdict import Expectation, parse_expectation
+
+Scalar = str | int | float | bool
+
+#: Metrics about consumers; an expectation on one needs a consumer in the experiment.
+CONSUMER_METRICS = ("processed", "consumer_loss", "duplicates_processed")
+#: Selectors that name a partition of a topic; in a file the topic may be left out (the experiment's).
+TOPIC_SELECTORS = ("leader", "followers", "follower", "isr", "out_of_sync")
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
+
+
+class ExperimentFileError(UsageError):
+    """An experiment file is unreadable or malformed; the message names file, line and field."""
+
+
+def _props(raw: Mapping[str, Scalar]) -> dict[str, str]:
+    """Java-style property values as strings (``true``/``false`` for booleans, as Java writes them)."""
+    return {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in raw.items()}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class ClusterModel(_Strict):
+    """The cluster: brokers, KRaft controllers (0: combined mode), Kafka release, broker settings."""
+
+    brokers: int = Field(3, ge=1, le=9)
+    controllers: int = Field(0, ge=0, le=5)
+    kafka_version: str = DEFAULT_KAFKA_VERSION
+    broker_config: dict[str, Scalar] = Field(default_factory=dict)
+    heap: str = "512m"
+    health_timeout: float = Field(120.0, gt=0)
+
+    def spec(self, kafka_version: str | None = None) -> ClusterSpec:
+        """The :class:`ClusterSpec` (``kafka_version`` overrides the file's). Raises UsageError."""
+        return ClusterSpec(
+            brokers=self.brokers,
+            controllers=self.controllers,
+            kafka_version=kafka_version or self.kafka_version,
+            broker_config=_props(self.broker_config),
+            heap=self.heap,
+            health_timeout=self.health_timeout,
+        )
+
+
+class TopicModel(_Strict):
+    """The topic the workloads use (default name: the experiment's)."""
+
+    name: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,200}$")
+    partitions: int = Field(3, ge=1, le=1000)
+    replication_factor: int = Field(3, ge=1, le=9)
+    config: dict[str, Scalar] = Field(default_factory=dict)
+
+
+class ProducerModel(_Strict):
+    """One producer process: delivery mode, client settings (Java names), rate and bound.
+
+    Without ``count`` or ``duration`` it produces until the runner stops it after the settle phase.
+    """
+
+    mode: Literal["fire_and_forget", "sync", "async", "outbox"] = "async"
+    settings: dict[str, Scalar] = Field(default_factory=dict)
+    rate: float | None = Field(None, gt=0)
+    count: int | None = Field(None, ge=1)
+    duration: float | None = Field(None, gt=0)
+    payload_size: int = Field(100, ge=0, le=1 << 20)
+    keys: Literal["spread", "none", "pinned"] = "spread"
+
+
+class ConsumerModel(_Strict):
+    """A consumer group of ``members`` processes with one commit strategy and client settings."""
+
+    strategy: Literal["auto", "after_process", "per_partition", "before_process"] = "after_process"
+    members: int = Field(1, ge=1, le=8)
+    settings: dict[str, Scalar] = Field(default_factory=dict)
+    batch_size: int = Field(200, ge=1)
+    process_ms: int = Field(0, ge=0, le=60_000)
+
+
+class FaultStepModel(BaseModel):
+    """One scheduled fault: ``kind`` with its parameters, injected at ``at`` s into the fault window,
+    healed ``duration`` s later (no duration: at the end of the window)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    kind: str
+    at: float = Field(0.0, ge=0)
+    duration: float | None = Field(None, gt=0)
+    name: str | None = None
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The fault's own parameters (everything but kind, at, duration and name)."""
+        return dict(self.model_extra or {})
+
+
+class RandomFaultsModel(_Strict):
+    """A random schedule drawn from ``--seed``: ``count`` faults staggered over the fault window."""
+
+    count: int = Field(ge=1, le=100)
+    min_duration: float = Field(2.0, gt=0)
+    max_duration: float = Field(10.0, gt=0)
+    gap: float = Field(1.0, ge=0)
+    kinds: list[dict[str, Any]] | None = None
+
+
+class PhasesModel(_Strict):
+    """How long each phase lasts or may take, in seconds."""
+
+    warmup: float = Field(5.0, ge=0, description="steady state before the first fault")
+    steady_timeout: float = Field(90.0, gt=0, description="first acks (and processing) must come within this")
+    fault_window: float | None = Field(None, gt=0, description="default: until the last fault heals")
+    heal_timeout: float = Field(120.0, gt=0, description="full ISR again after healing")
+    settle: float = Field(5.0, ge=0, description="workloads keep running after healing")
+    stop_timeout: float = Field(90.0, gt=0, description="a bounded producer finishes, a stopped one exits")
+    consume_timeout: float = Field(90.0, gt=0, description="consumers catch up after the producer stopped")
+    drain_timeout: float = Field(180.0, gt=0, description="the drain reads every partition to its end")
+
+
+class Experiment(_Strict):
+    """One experiment file."""
+
+    name: str
+    claim: str | None = None
+    description: str = ""
+    expected: str = ""
+    tags: list[str] = Field(default_factory=list)
+    cluster: ClusterModel = Field(default_factory=ClusterModel)  # type: ignore[arg-type]
+    topic: TopicModel = Field(default_factory=TopicModel)  # type: ignore[arg-type]
+    producer: ProducerModel = Field(default_factory=ProducerModel)  # type: ignore[arg-type]
+    consumer: ConsumerModel | None = None
+    faults: list[FaultStepModel] = Field(default_factory=list)
+    random_faults: RandomFaultsModel | None = None
+    phases: PhasesModel = Field(default_factory=PhasesModel)  # type: ignore[arg-type]
+    expect: dict[str, int | str] = Field(default_factory=dict)
+    isolation_level: Literal["read_uncommitted", "read_committed"] = "read_uncommitted"
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        if not re.match(NAME_PATTERN, name):
+            raise ValueError("must be lower-case letters, digits, '-', '_' or '.', starting with a letter or digit")
+        return name
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: list[str]) -> list[str]:
+        for tag in tags:
+            if not re.match(NAME_PATTERN, tag):
+                raise ValueError(f"tag {tag!r} must be lower-case letters, digits, '-', '_' or '.'")
+        return tags
+
+    @property
+    def topic_name(self) -> str:
+        """The topic the workloads use."""
+        return self.topic.name or self.name
+
+    @property
+    def workload_names(self) -> list[str]:
+        """``producer-p0`` and ``consumer-c0`` … ``consumer-c<members-1>``."""
+        members = self.consumer.members if self.consumer else 0
+        return ["producer-p0", *(f"consumer-c{i}" for i in range(members))]
+
+    def expectations(self) -> list[Expectation]:
+        """The parsed ``expect`` section."""
+        return [parse_expectation(k, v) for k, v in self.expect.items()]
+
+    def schedule_end(self) -> float:
+        """When the last scheduled fault heals (0 without faults; random faults fill the window)."""
+        ends = [s.at + (s.duration or 0.0) for s in self.faults]
+        return max(ends, default=0.0)
+
+    def fault_window(self) -> float:
+        """Length of the fault phase in seconds."""
+        if self.phases.fault_window is not None:
+            return self.phases.fault_window
+        if self.random_faults is not None:
+            rf = self.random_faults
+            return max(self.schedule_end(), rf.count * (rf.max_duration + rf.gap))
+        return self.schedule_end()
+
+
+def expand_target(selector: str, topic: str) -> str:
+    """Fill in the experiment's topic: ``leader`` → ``leader:TOPIC:0``, ``leader:2`` → ``leader:TOPIC:2``.
+
+    >>> expand_target("leader", "orders"), expand_target("followers:1", "orders"), expand_target("random", "x")
+    ('leader:orders:0', 'followers:orders:1', 'random')
+    """
+    head, _, rest = selector.partition(":")
+    if head not in TOPIC_SELECTORS:
+        return selector
+    if not rest:
+        return f"{head}:{topic}:0"
+    if rest.isdigit():
+        return f"{head}:{topic}:{rest}"
+    return selector
+
+
+def fault_params(step: FaultStepModel, topic: str) -> dict[str, Any]:
+    """A step's parameters with target selectors expanded to the experiment's topic."""
+    params = step.params
+    for key in ("target", "source", "dest"):
+        if isinstance(params.get(key), str):
+            params[key] = expand_target(params[key], topic)
+    return params
+
+
+# -- loading -----------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class LoadedExperiment:
+    """An experiment and the file it came from."""
+
+    path: Path
+    experiment: Experiment
+
+
+class _Lines:
+    """Line numbers of the keys and items of a YAML document, by path (``("producer", "rate")``)."""
+
+    def __init__(self, node: yaml.Node, path: Path) -> None:
+        self.path = path
+        self.lines: dict[tuple[str | int, ...], int] = {}
+        self._walk(node, ())
+
+    def _walk(self, node: yaml.Node, at: tuple[str | int, ...]) -> None:
+        self.lines.setdefault(at, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key, value in node.value:
+                name = str(key.value)
+                line = key.start_mark.line + 1
+                if name in seen:
+                    where = ".".join(str(p) for p in (*at, name))
+                    raise ExperimentFileError(
+                        f"{self.path}:{line}: {where}: duplicate key (first at line {seen[name]}): keep one"
+                    )
+                seen[name] = line
+                self.lines[(*at, name)] = line
+                self._walk(value, (*at, name))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self._walk(item, (*at, i))
+
+    def line(self, loc: Sequence[str | int]) -> int:
+        """The line of ``loc`` or of its nearest ancestor present in the file."""
+        loc = tuple(loc)
+        while loc and loc not in self.lines:
+            loc = loc[:-1]
+        return self.lines.get(loc, 1)
+
+    def error(self, loc: Sequence[str | int], message: str) -> ExperimentFileError:
+        """An error naming file, line and field."""
+        field = ".".join(str(p) for p in loc) or "(file)"
+        return ExperimentFileError(f"{self.path}:{self.line(loc)}: {field}: {message}")
+
+
+def _pydantic_message(err: Mapping[str, Any]) -> str:
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        return "unknown key: remove it or check its spelling"
+    if kind == "missing":
+        return "is required"
+    if kind == "literal_error":
+        return str(err["msg"]).replace("Input should be", "must be")
+    msg = str(err.get("msg", "is invalid"))
+    msg = msg.replace("Input should be", "must be").replace("Value error, ", "")
+    return f"{msg} (got {err.get('input')!r})" if kind not in ("model_type", "dict_type") else msg
+
+
+def _load_yaml(path: Path) -> tuple[Any, _Lines]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise ExperimentFileError(f"{path}: no such file: check the path") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise ExperimentFileError(f"{path}: cannot read it ({e}): make it a readable UTF-8 YAML file") from e
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ExperimentFileError(f"{path}{line}: not valid YAML ({problem}): fix the syntax") from e
+    if node is None or not isinstance(data, dict):
+        raise ExperimentFileError(f"{path}:1: an experiment file must be a YAML mapping with at least a name")
+    return data, _Lines(node, path)
+
+
+def _check_semantics(exp: Experiment, lines: _Lines) -> None:
+    """Everything that can be checked without Docker, beyond the types."""
+    from chaos.faults.base import make_fault
+    from chaos.faults.schedule import RANDOM_KINDS
+    from chaos.workloads.settings import consumer_settings, producer_settings
+
+    def check(loc: tuple[str | int, ...], fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except UsageError as e:
+            raise lines.error(loc, str(e)) from None
+
+    check(("cluster",), exp.cluster.spec)
+    if exp.topic.replication_factor > exp.cluster.brokers:
+        raise lines.error(
+            ("topic", "replication_factor"),
+            f"{exp.topic.replication_factor} replicas need as many brokers; the cluster has {exp.cluster.brokers}",
+        )
+    sections: list[tuple[str, Mapping[str, Scalar], Any]] = [("producer", exp.producer.settings, producer_settings)]
+    if exp.consumer is not None:
+        sections.append(("consumer", exp.consumer.settings, consumer_settings))
+    for section, settings, resolve in sections:
+        for key, value in settings.items():  # one key at a time, so the error names its line
+            check((section, "settings", key), resolve, _props({key: value}))
+        check((section, "settings"), resolve, _props(settings))
+    names = exp.workload_names
+    for i, step in enumerate(exp.faults):
+        fault = check(("faults", i), make_fault, step.kind, name=step.name, **fault_params(step, exp.topic_name))
+        if step.kind == "client_kill":
+            wanted = fault.p["workload"]
+            if not any(n == wanted or n.split("-", 1)[1] == wanted for n in names):
+                raise lines.error(
+                    ("faults", i, "workload"),
+                    f"no workload {wanted!r} in this experiment: use one of {', '.join(names)}",
+                )
+        if step.at > 3600 or (step.duration or 0) > 3600:
+            raise lines.error(("faults", i), "faults start and last at most 3600 s into the window")
+    if exp.random_faults is not None:
+        rf = exp.random_faults
+        if rf.min_duration > rf.max_duration:
+            raise lines.error(("random_faults", "min_duration"), "must not exceed max_duration")
+        for j, kind in enumerate(rf.kinds or RANDOM_KINDS):
+            spec = dict(kind)
+            if "kind" not in spec:
+                raise lines.error(("random_faults", "kinds", j), "each entry needs a kind")
+            for key in ("target", "source", "dest"):
+                if isinstance(spec.get(key), str):
+                    spec[key] = expand_target(spec[key], exp.topic_name)
+            check(("random_faults", "kinds", j), make_fault, spec.pop("kind"), **spec)
+        if exp.fault_window() < rf.count * (rf.min_duration + rf.gap):
+            raise lines.error(
+                ("phases", "fault_window"),
+                f"{rf.count} random faults of at least {rf.min_duration} s do not fit in {exp.fault_window()} s",
+            )
+    for metric, value in exp.expect.items():
+        check(("expect", metric), parse_expectation, metric, value)
+        if metric in CONSUMER_METRICS and exp.consumer is None:
+            raise lines.error(("expect", metric), "is about consumers, but the experiment has no consumer section")
+    if not exp.producer.count and not exp.producer.duration and exp.fault_window() == 0 and exp.phases.settle == 0:
+        raise lines.error(("producer",), "an unbounded producer with no faults and no settle phase sends nothing")
+
+
+def load_experiment(path: Path) -> Experiment:
+    """Parse and check one experiment file.
+
+    Raises:
+        ExperimentFileError: unreadable, not YAML, an unknown key, a wrong type, an unknown client
+            setting, fault kind, fault parameter, target or expectation — naming file, line and field.
+
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "x.yaml"
+    >>> _ = f.write_text("name: x\\nproducer: {rate: -1}\\n")
+    >>> try:
+    ...     load_experiment(f)
+    ... except ExperimentFileError as e:
+    ...     print(str(e).split(": ", 1)[1])
+    producer.rate: must be greater than 0 (got -1)
+    """
+    path = Path(path)
+    data, lines = _load_yaml(path)
+    try:
+        exp = Experiment.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise lines.error(first["loc"], _pydantic_message(first)) from None
+    _check_semantics(exp, lines)
+    return exp
+
+
+def experiment_files(paths: Iterable[Path]) -> list[Path]:
+    """The experiment files named by ``paths`` (files, or directories searched for ``*.yaml``/``*.yml``).
+
+    Raises:
+        ExperimentFileError: a path does not exist, or a directory holds no experiment file.
+    """
+    files: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted([*p.glob("*.yaml"), *p.glob("*.yml")])
+            if not found:
+                raise ExperimentFileError(f"{p}: no *.yaml experiment files in this directory")
+            files.extend(found)
+        elif p.exists():
+            files.append(p)
+        else:
+            raise ExperimentFileError(f"{p}: no such file or directory: check the path")
+    return files
+
+
+def load_suite(paths: Iterable[Path]) -> list[LoadedExperiment]:
+    """Load every experiment named by ``paths``; all are checked before any runs.
+
+    Raises:
+        ExperimentFileError: see :func:`load_experiment`; also two experiments with the same name.
+    """
+    loaded: list[LoadedExperiment] = []
+    names: dict[str, Path] = {}
+    for path in experiment_files(paths):
+        exp = load_experiment(path)
+        if exp.name in names:
+            raise ExperimentFileError(f"{path}:1: name: {exp.name!r} is also the name of {names[exp.name]}: rename one")
+        names[exp.name] = path
+        loaded.append(LoadedExperiment(path, exp))
+    return loaded

@@ -1,0 +1,169 @@
+"""Reports of runs and suites: ``verdict.json``, JUnit XML, a Markdown summary and a self-contained
+HTML page with a timeline plot.
+
+Reporters are peers and read only files of the run directory, so ``kafka-chaos report RUN_DIR``
+rebuilds them at any time. A failing reporter never stops a run: its error is returned (and shown)
+and the other reporters still write.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from chaos.errors import UsageError
+
+if TYPE_CHECKING:
+    from chaos.experiments.runner import RunResult, SuiteResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class RunReport:
+    """What reporters know about one run, read from its directory."""
+
+    run_dir: Path
+    name: str
+    meta: dict[str, Any]
+    verdict: dict[str, Any] | None
+    error: str | None
+    phases: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        """``passed``, ``failed`` or ``error``."""
+        if self.verdict is None:
+            return "error"
+        return "passed" if self.verdict.get("passed") else "failed"
+
+    @property
+    def seconds(self) -> float:
+        """Wall time of the run (from its phases)."""
+        if not self.phases:
+            return 0.0
+        end = max(float(p.get("end") or p["start"]) for p in self.phases)
+        return end - float(self.phases[0]["start"])
+
+
+def load_run(run_dir: Path) -> RunReport:
+    """Read a run directory for the reporters.
+
+    Raises:
+        UsageError: ``run_dir`` is not a run directory.
+    """
+    from chaos.reports.series import read_phases
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "run.json").exists() and not (run_dir / "verdict.json").exists():
+        raise UsageError(f"{run_dir} is not a run directory (no run.json or verdict.json): pass reports/<suite>/<run>")
+    meta: dict[str, Any] = {}
+    if (run_dir / "run.json").exists():
+        meta = json.loads((run_dir / "run.json").read_text())
+    verdict = json.loads((run_dir / "verdict.json").read_text()) if (run_dir / "verdict.json").exists() else None
+    error = (run_dir / "error.txt").read_text().strip() if (run_dir / "error.txt").exists() else None
+    if verdict is None and error is None:
+        error = "the run ended before a verdict (see its phases and logs)"
+    name = str(meta.get("experiment") or (verdict or {}).get("experiment") or run_dir.name)
+    return RunReport(run_dir, name, meta, verdict, error, read_phases(run_dir))
+
+
+Reporter = Callable[[RunReport], None]
+
+
+def _guarded(problems: list[str], what: str, fn: Callable[[], None]) -> None:
+    try:
+        fn()
+    except Exception as e:  # a failing reporter never stops a run
+        log.warning("%s failed: %s", what, e, exc_info=True)
+        problems.append(f"{what}: {type(e).__name__}: {e}")
+
+
+def write_run_reports(run_dir: Path, result: RunResult | None = None) -> list[str]:
+    """Write ``junit.xml``, ``summary.md`` and ``report.html`` of one run; returns reporter errors."""
+    from chaos.reports import html, junit, markdown
+
+    del result  # everything is read back from the files, as `kafka-chaos report` does
+    problems: list[str] = []
+    try:
+        run = load_run(run_dir)
+    except Exception as e:
+        return [f"reading {run_dir}: {e}"]
+    _guarded(problems, "junit.xml", lambda: junit.write_run(run))
+    _guarded(problems, "summary.md", lambda: markdown.write_run(run))
+    _guarded(problems, "report.html", lambda: html.write_run(run))
+    return problems
+
+
+def suite_runs(suite_dir: Path) -> list[RunReport]:
+    """The runs of a suite, in the order they ran (from ``suite.json``)."""
+    data = json.loads((Path(suite_dir) / "suite.json").read_text())
+    runs = []
+    for entry in data.get("runs", []):
+        run_dir = Path(suite_dir) / Path(entry["run_dir"]).name
+        try:
+            runs.append(load_run(run_dir))
+        except UsageError:
+            runs.append(RunReport(run_dir, entry["name"], {}, None, entry.get("error") or "no run directory"))
+    return runs
+
+
+def write_suite_json(suite: SuiteResult) -> None:
+    """``suite.json``: every run's outcome, the wall time and whether the suite was interrupted."""
+    data = {
+        "suite_dir": str(suite.suite_dir),
+        "seconds": round(suite.seconds, 1),
+        "interrupted": suite.interrupted,
+        "exit_code": suite.exit_code if suite.results else None,
+        "runs": [r.as_dict() for r in suite.results],
+    }
+    (suite.suite_dir / "suite.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def write_suite_reports(suite: SuiteResult) -> list[str]:
+    """Write ``suite.json``, ``junit.xml``, ``summary.md`` and ``report.html`` of a suite."""
+    problems: list[str] = []
+    _guarded(problems, "suite.json", lambda: write_suite_json(suite))
+    return problems + rewrite_suite_reports(suite.suite_dir)
+
+
+def rewrite_suite_reports(suite_dir: Path) -> list[str]:
+    """(Re)write a suite's JUnit, Markdown and HTML reports from its ``suite.json`` and run dirs."""
+    from chaos.reports import html, junit, markdown
+
+    problems: list[str] = []
+    try:
+        runs = suite_runs(suite_dir)
+        meta = json.loads((Path(suite_dir) / "suite.json").read_text())
+    except Exception as e:
+        return [f"reading {suite_dir}/suite.json: {e}"]
+    _guarded(problems, "suite junit.xml", lambda: junit.write_suite(Path(suite_dir), runs, meta))
+    _guarded(problems, "suite summary.md", lambda: markdown.write_suite(Path(suite_dir), runs, meta))
+    _guarded(problems, "suite report.html", lambda: html.write_suite(Path(suite_dir), runs, meta))
+    return problems
+
+
+def occurrence_rates(runs: list[RunReport]) -> dict[str, dict[str, Any]]:
+    """Per experiment over its repetitions: runs, passed, and in how many runs each stage lost records.
+
+    >>> r = RunReport(Path("x"), "b1", {}, {"passed": True, "loss": {"broker": 3, "producer": 0}}, None)
+    >>> rates = occurrence_rates([r, RunReport(Path("y"), "b1", {}, {"passed": False, "loss": {"broker": 0}}, None)])
+    >>> rates["b1"]["runs"], rates["b1"]["passed"], rates["b1"]["loss_rate"]
+    (2, 1, {'broker': 0.5, 'producer': 0.0})
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        entry = out.setdefault(run.name, {"runs": 0, "passed": 0, "errors": 0, "loss_runs": {}})
+        entry["runs"] += 1
+        entry["passed"] += run.status == "passed"
+        entry["errors"] += run.status == "error"
+        for stage, n in ((run.verdict or {}).get("loss") or {}).items():
+            entry["loss_runs"][stage] = entry["loss_runs"].get(stage, 0) + (1 if n > 0 else 0)
+    for entry in out.values():
+        done = entry["runs"] - entry["errors"]
+        entry["loss_rate"] = {s: round(k / done, 3) if done else 0.0 for s, k in entry["loss_runs"].items()}
+    return out

@@ -1,0 +1,73 @@
+"""JUnit XML: one testcase per experiment run, so CI systems show experiments as tests."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from chaos.reports import RunReport
+
+
+def _case(run: RunReport, classname: str) -> ET.Element:
+    case = ET.Element("testcase", name=run.run_dir.name, classname=classname, time=f"{run.seconds:.1f}")
+    verdict = run.verdict
+    if verdict is None:
+        err = ET.SubElement(case, "error", message=(run.error or "no verdict").splitlines()[0][:500])
+        err.text = run.error or ""
+        return case
+    props = ET.SubElement(case, "properties")
+    for section in ("loss", "counts", "anomalies"):
+        for key, value in (verdict.get(section) or {}).items():
+            ET.SubElement(props, "property", name=f"{section}.{key}", value=str(value))
+    failed = [e for e in verdict.get("expectations", []) if not e.get("passed")]
+    if failed:
+        message = "; ".join(f"expected {e['name']}, got {e['actual']}" for e in failed)
+        fail = ET.SubElement(case, "failure", message=message, type="ExpectationFailed")
+        fail.text = _describe(verdict)
+    out = ET.SubElement(case, "system-out")
+    out.text = _describe(verdict)
+    return case
+
+
+def _describe(verdict: dict[str, Any]) -> str:
+    lines = [
+        "loss by stage: " + ", ".join(f"{k}={v}" for k, v in verdict.get("loss", {}).items()),
+        "counts: " + ", ".join(f"{k}={v}" for k, v in verdict.get("counts", {}).items()),
+        "anomalies: " + ", ".join(f"{k}={v}" for k, v in verdict.get("anomalies", {}).items()),
+    ]
+    for e in verdict.get("expectations", []):
+        lines.append(f"{'PASS' if e['passed'] else 'FAIL'} {e['name']} (actual {e['actual']})")
+    return "\n".join(lines) + "\n"
+
+
+def _suite_element(name: str, runs: list[RunReport], seconds: float) -> ET.Element:
+    suite = ET.Element(
+        "testsuite",
+        name=name,
+        tests=str(len(runs)),
+        failures=str(sum(r.status == "failed" for r in runs)),
+        errors=str(sum(r.status == "error" for r in runs)),
+        skipped="0",
+        time=f"{seconds:.1f}",
+    )
+    for run in runs:
+        suite.append(_case(run, f"kafka-chaos.{run.name}"))
+    return suite
+
+
+def _write(element: ET.Element, path: Path) -> None:
+    tree = ET.ElementTree(element)
+    ET.indent(tree)
+    tree.write(path, encoding="utf-8", xml_declaration=True)
+
+
+def write_run(run: RunReport) -> None:
+    """``<run_dir>/junit.xml`` with the run's one testcase."""
+    _write(_suite_element("kafka-chaos", [run], run.seconds), run.run_dir / "junit.xml")
+
+
+def write_suite(suite_dir: Path, runs: list[RunReport], meta: dict[str, Any]) -> None:
+    """``<suite_dir>/junit.xml`` with a testcase per experiment run."""
+    _write(_suite_element("kafka-chaos", runs, float(meta.get("seconds", 0.0))), suite_dir / "junit.xml")

@@ -1,0 +1,161 @@
+"""Markdown summaries: what was lost, where, under which fault — readable in a CI log or a PR."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from chaos.oracle.verdict import COUNT_FIELDS
+from chaos.reports.series import fault_windows
+
+if TYPE_CHECKING:
+    from chaos.reports import RunReport
+
+STAGES = ("producer", "broker", "consumer")
+ICON = {"passed": "PASS", "failed": "FAIL", "error": "ERROR"}
+
+
+def settings_line(meta_exp: dict[str, Any]) -> str:
+    """The settings that matter for loss, in one line (from the resolved experiment)."""
+    parts = []
+    producer = meta_exp.get("producer") or {}
+    parts.append(f"producer {producer.get('mode', 'async')}")
+    parts += [f"{k}={v}" for k, v in (producer.get("settings") or {}).items()]
+    topic_config = (meta_exp.get("topic") or {}).get("config") or {}
+    parts += [f"{k}={v}" for k, v in topic_config.items()]
+    parts += [f"{k}={v}" for k, v in ((meta_exp.get("cluster") or {}).get("broker_config") or {}).items()]
+    consumer = meta_exp.get("consumer")
+    if consumer:
+        parts.append(f"consumer {consumer.get('strategy', 'after_process')}")
+        parts += [f"{k}={v}" for k, v in (consumer.get("settings") or {}).items()]
+    return ", ".join(parts)
+
+
+def faults_line(run_dir: Path) -> str:
+    """The faults as they happened: kind, targets, duration."""
+    parts = []
+    for f in fault_windows(run_dir):
+        took = f" {f['end'] - f['start']:.1f}s" if f.get("end") else " (never healed)"
+        targets = ",".join(f.get("targets") or [])
+        parts.append(f"{f['kind']}({targets}){took}" if not f.get("error") else f"{f['kind']} FAILED: {f['error']}")
+    return "; ".join(parts) or "none"
+
+
+def _resolved(run: RunReport) -> dict[str, Any]:
+    import yaml
+
+    path = run.run_dir / "experiment.yaml"
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def run_markdown(run: RunReport) -> str:
+    """The summary of one run."""
+    lines = [f"# {run.name}: {ICON[run.status]}", ""]
+    if run.meta.get("claim"):
+        lines.append(f"Claim **{run.meta['claim']}**. {run.meta.get('description', '').strip()}")
+        lines.append("")
+    if run.meta.get("expected"):
+        lines += [f"Expected: {run.meta['expected'].strip()}", ""]
+    lines += [f"- settings: {settings_line(_resolved(run))}", f"- faults: {faults_line(run.run_dir)}"]
+    if run.verdict is None:
+        lines += ["", f"The run did not complete: {run.error}"]
+        return "\n".join(lines) + "\n"
+    v = run.verdict
+    lines += [f"- run: `{run.run_dir}` ({run.seconds:.0f} s)", ""]
+    lines += ["| stage | lost |", "|---|---:|"]
+    lines += [f"| {s} | {v['loss'].get(s, 0)} |" for s in STAGES]
+    counts = {k: v["counts"][k] for k in COUNT_FIELDS if k in v["counts"]}
+    lines += ["", "| " + " | ".join(counts) + " |", "|" + "---:|" * len(counts)]
+    lines.append("| " + " | ".join(str(n) for n in counts.values()) + " |")
+    lines += ["", "| anomaly | count |", "|---|---:|"]
+    lines += [f"| {k} | {n} |" for k, n in v["anomalies"].items()]
+    if v.get("expectations"):
+        lines += ["", "| expectation | actual | result |", "|---|---:|---|"]
+        lines += [
+            f"| `{e['name']}` | {e['actual']} | {'pass' if e['passed'] else '**FAIL**'} |" for e in v["expectations"]
+        ]
+    examples = {k: xs for k, xs in (v.get("examples") or {}).items() if xs}
+    if examples:
+        lines += ["", "Examples (producer, seq, partition, offset):", ""]
+        for kind, xs in examples.items():
+            shown = ", ".join(
+                f"({x.get('producer')}, {x.get('seq')}, {x.get('partition')}, {x.get('offset')})" for x in xs[:3]
+            )
+            lines.append(f"- {kind}: {shown}")
+    return "\n".join(lines) + "\n"
+
+
+def write_run(run: RunReport) -> None:
+    """``<run_dir>/summary.md``."""
+    (run.run_dir / "summary.md").write_text(run_markdown(run))
+
+
+def _cell(d: dict[str, Any], k: str) -> str:
+    return str(d.get(k, "-"))
+
+
+def claims_table(runs: list[RunReport]) -> str:
+    """The measured claims table: settings, fault, loss by stage, key anomalies, outcome."""
+    lines = [
+        "| claim | experiment | settings | fault | producer loss | broker loss | consumer loss "
+        "| send errors | dup. in log | dup. processed | result |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for run in runs:
+        v = run.verdict or {}
+        loss = v.get("loss") or {}
+        counts = v.get("counts") or {}
+        anomalies = v.get("anomalies") or {}
+        lines.append(
+            f"| {run.meta.get('claim') or ''} | {run.run_dir.name} | {settings_line(_resolved(run))} "
+            f"| {faults_line(run.run_dir)} | {_cell(loss, 'producer')} | {_cell(loss, 'broker')} "
+            f"| {_cell(loss, 'consumer')} | {_cell(counts, 'send_errors')} | {_cell(anomalies, 'duplicates_in_log')} "
+            f"| {_cell(anomalies, 'duplicates_processed')} | {ICON[run.status]} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def suite_markdown(suite_dir: Path, runs: list[RunReport], meta: dict[str, Any]) -> str:
+    """The summary of a suite: outcome per run, the claims table, repetition rates."""
+    from chaos.reports import occurrence_rates
+
+    passed = sum(r.status == "passed" for r in runs)
+    lines = [
+        f"# kafka-chaos suite: {passed}/{len(runs)} passed",
+        "",
+        f"{suite_dir} · {float(meta.get('seconds', 0)) / 60:.1f} min"
+        + (" · **interrupted**" if meta.get("interrupted") else ""),
+        "",
+        claims_table(runs),
+    ]
+    rates = occurrence_rates(runs)
+    if any(entry["runs"] > 1 for entry in rates.values()):
+        lines += ["How often each stage lost records over repetitions:", ""]
+        lines += ["| experiment | runs | passed | producer | broker | consumer |", "|---|---:|---:|---:|---:|---:|"]
+        for name, entry in rates.items():
+            r = entry["loss_rate"]
+            lines.append(
+                f"| {name} | {entry['runs']} | {entry['passed']} | "
+                + " | ".join(f"{r.get(s, 0.0):.0%}" for s in STAGES)
+                + " |"
+            )
+        lines.append("")
+    failed = [r for r in runs if r.status != "passed"]
+    for run in failed:
+        v = run.verdict
+        why = (
+            "; ".join(f"expected {e['name']}, got {e['actual']}" for e in v["expectations"] if not e["passed"])
+            if v
+            else run.error
+        )
+        lines.append(f"- {ICON[run.status]} {run.run_dir.name}: {why}")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_suite(suite_dir: Path, runs: list[RunReport], meta: dict[str, Any]) -> None:
+    """``<suite_dir>/summary.md``."""
+    (suite_dir / "summary.md").write_text(suite_markdown(suite_dir, runs, meta))

@@ -1,0 +1,183 @@
+"""What the ledgers say over time: totals for live progress, per-second rates for the timeline plot.
+
+Pure reads of the run directory (ledgers, ``timeline.jsonl``, ``phases.json``), tolerant of a run that
+is still being written or died half-way.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from chaos.workloads.ledger import LEDGERS, PROCESSED, PRODUCER_EVENT, Kind, read_meta, read_records
+
+#: A timeline longer than a day is cut there (a clock gone wrong must not allocate without bound).
+MAX_SECONDS = 86_400
+
+
+@dataclass(slots=True)
+class Totals:
+    """Records sent (send called), acknowledged, failed with an error, and processed so far."""
+
+    sent: int = 0
+    acked: int = 0
+    errors: int = 0
+    processed: int = 0
+
+
+def _start_ns(meta_path: Path) -> int | None:
+    try:
+        return int(read_meta(meta_path)["start_ns"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def totals(run_dir: Path) -> Totals:
+    """Totals from the ledgers as they are now (cheap enough to call every few seconds)."""
+    out = Totals()
+    ledgers = Path(run_dir) / LEDGERS
+    for path in sorted(ledgers.glob("producer-*.events")) + sorted(ledgers.glob("producer-*.acks")):
+        for chunk in read_records(path, PRODUCER_EVENT):
+            width = (chunk["seq_end"] - chunk["seq"]).astype(np.int64)
+            out.sent += int(width[chunk["kind"] == Kind.INTENT].sum())
+            out.acked += int(width[chunk["kind"] == Kind.ACK].sum())
+            errors = (chunk["kind"] == Kind.ERROR_SEEN) | (chunk["kind"] == Kind.ERROR_SWALLOWED)
+            out.errors += int(width[errors].sum())
+    for path in sorted(ledgers.glob("consumer-*.processed")):
+        out.processed += path.stat().st_size // PROCESSED.itemsize
+    return out
+
+
+@dataclass(slots=True)
+class Series:
+    """Per-second rates since ``t0`` (epoch seconds), fault windows and phases on the same clock."""
+
+    t0: float
+    seconds: int
+    sent: list[int] = field(default_factory=list)
+    acked: list[int] = field(default_factory=list)
+    errors: list[int] = field(default_factory=list)
+    processed: list[int] = field(default_factory=list)
+    faults: list[dict[str, Any]] = field(default_factory=list)
+    phases: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _bin(times_s: list[np.ndarray[Any, Any]], weights: list[np.ndarray[Any, Any]], seconds: int) -> list[int]:
+    if not times_s:
+        return [0] * seconds
+    t = np.concatenate(times_s)
+    w = np.concatenate(weights)
+    idx = np.clip(t.astype(np.int64), 0, max(seconds - 1, 0))
+    return [int(v) for v in np.bincount(idx, weights=w, minlength=seconds)[:seconds]]
+
+
+def fault_windows(run_dir: Path) -> list[dict[str, Any]]:
+    """Each injected fault with ``start`` and ``end`` (epoch s; ``end`` None if never healed)."""
+    path = Path(run_dir) / "timeline.jsonl"
+    if not path.exists():
+        return []
+    open_faults: dict[str, dict[str, Any]] = {}
+    windows: list[dict[str, Any]] = []
+    for line in path.read_text().splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        name = str(event.get("fault"))
+        if event.get("event") == "inject":
+            entry = {
+                "name": name,
+                "kind": event.get("kind"),
+                "targets": event.get("targets", []),
+                "start": float(event["t"]),
+                "end": None,
+                "inject_ms": event.get("latency_ms"),
+            }
+            open_faults[name] = entry
+            windows.append(entry)
+        elif event.get("event") == "heal" and name in open_faults:
+            open_faults.pop(name)["end"] = float(event["t"])
+        elif event.get("event") == "inject_failed":
+            windows.append(
+                {
+                    "name": name,
+                    "kind": event.get("kind"),
+                    "start": float(event["t"]),
+                    "end": float(event["t"]),
+                    "error": event.get("error"),
+                }
+            )
+    return windows
+
+
+def read_phases(run_dir: Path) -> list[dict[str, Any]]:
+    """The runner's phases (``name``, ``start``, ``end`` epoch s, ``ok``), if recorded."""
+    path = Path(run_dir) / "phases.json"
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    return [p for p in data if isinstance(p, dict)] if isinstance(data, list) else []
+
+
+def series(run_dir: Path) -> Series:
+    """Per-second send, ack, error and processing rates of a run, aligned with its faults and phases."""
+    run_dir = Path(run_dir)
+    ledgers = run_dir / LEDGERS
+    starts: dict[Path, float] = {}
+    metas = [*ledgers.glob("producer-*.json"), *ledgers.glob("consumer-*.json")]
+    for meta in metas:
+        ns = _start_ns(meta)
+        if ns:  # 0 or missing: a ledger without a clock (synthetic); its events land at the start
+            starts[meta] = ns / 1e9
+    faults = fault_windows(run_dir)
+    phases = read_phases(run_dir)
+    candidates = [*starts.values(), *(f["start"] for f in faults), *(float(p["start"]) for p in phases)]
+    t0 = min(candidates) if candidates else 0.0
+    times: dict[str, list[np.ndarray[Any, Any]]] = {"sent": [], "acked": [], "errors": [], "processed": []}
+    weights: dict[str, list[np.ndarray[Any, Any]]] = {k: [] for k in times}
+    last = 0.0
+    for meta in metas:
+        base = meta.with_suffix("")
+        offset = starts.get(meta, t0) - t0
+        if meta.name.startswith("producer-"):
+            for suffix in (".events", ".acks"):
+                for chunk in read_records(base.with_suffix(suffix), PRODUCER_EVENT):
+                    t = chunk["t_ms"] / 1000.0 + offset
+                    width = (chunk["seq_end"] - chunk["seq"]).astype(np.float64)
+                    for name, mask in (
+                        ("sent", chunk["kind"] == Kind.INTENT),
+                        ("acked", chunk["kind"] == Kind.ACK),
+                        ("errors", (chunk["kind"] == Kind.ERROR_SEEN) | (chunk["kind"] == Kind.ERROR_SWALLOWED)),
+                    ):
+                        times[name].append(t[mask])
+                        weights[name].append(width[mask])
+                    if len(t):
+                        last = max(last, float(t.max()))
+        else:
+            for chunk in read_records(base.with_suffix(".processed"), PROCESSED):
+                t = chunk["t_ms"] / 1000.0 + offset
+                times["processed"].append(t)
+                weights["processed"].append(np.ones(len(t)))
+                if len(t):
+                    last = max(last, float(t.max()))
+    ends = [
+        last,
+        *((f["end"] or f["start"]) - t0 for f in faults),
+        *(float(p.get("end") or p["start"]) - t0 for p in phases),
+    ]
+    seconds = min(int(max(ends, default=0.0)) + 1, MAX_SECONDS)
+    return Series(
+        t0=t0,
+        seconds=seconds,
+        sent=_bin(times["sent"], weights["sent"], seconds),
+        acked=_bin(times["acked"], weights["acked"], seconds),
+        errors=_bin(times["errors"], weights["errors"], seconds),
+        processed=_bin(times["processed"], weights["processed"], seconds),
+        faults=faults,
+        phases=phases,
+    )

@@ -1,0 +1,133 @@
+"""Reports from run directories: JUnit, Markdown, HTML with the timeline; a failing reporter never
+stops the others."""
+
+from __future__ import annotations
+
+import json
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from chaos.cli import main
+from chaos.oracle import reconcile_and_write
+from chaos.oracle.synthetic import write_large
+from chaos.reports import load_run, occurrence_rates, write_run_reports
+from chaos.reports.series import fault_windows, series, totals
+
+
+def make_run(run_dir: Path, expect: dict[str, object], name: str = "demo") -> None:
+    write_large(run_dir, 20_000, producers=2, partitions=3, loss_every=1000)
+    meta = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
+    meta.update({"experiment": name, "claim": "B2", "expected": "broker loss > 0", "run_id": "r1"})
+    (run_dir / "run.json").write_text(json.dumps(meta))
+    (run_dir / "expectations.json").write_text(json.dumps(expect))
+    now = time.time()
+    (run_dir / "timeline.jsonl").write_text(
+        "\n".join(
+            json.dumps(e)
+            for e in [
+                {"t": now + 1, "event": "inject", "fault": "kill-0", "kind": "broker_kill", "targets": ["broker-2"]},
+                {"t": now + 4, "event": "heal", "fault": "kill-0", "kind": "broker_kill"},
+                {"t": now + 5, "event": "inject", "fault": "cut", "kind": "isolate", "targets": ["broker-1"]},
+            ]
+        )
+        + "\n"
+    )
+    phases = [
+        {"name": n, "start": now + i, "end": now + i + 1, "ok": True} for i, n in enumerate(["cluster", "faults"])
+    ]
+    (run_dir / "phases.json").write_text(json.dumps(phases))
+    (run_dir / "experiment.yaml").write_text("name: demo\nproducer: {mode: async, settings: {acks: '1'}}\n")
+    reconcile_and_write(run_dir)
+
+
+def test_run_reports_are_written_and_say_what_was_lost(tmp_path: Path) -> None:
+    run_dir = tmp_path / "demo"
+    make_run(run_dir, {"broker_loss": 0})
+    assert write_run_reports(run_dir) == []
+    verdict = json.loads((run_dir / "verdict.json").read_text())
+    lost = sum(verdict["loss"].values())
+    assert lost > 0 and not verdict["passed"]
+
+    suite = ET.parse(run_dir / "junit.xml").getroot()
+    assert suite.get("tests") == "1" and suite.get("failures") == "1"
+    failure = suite.find("testcase/failure")
+    assert failure is not None and "expected broker_loss == 0" in failure.get("message", "")
+
+    md = (run_dir / "summary.md").read_text()
+    assert "# demo: FAIL" in md and "broker_kill(broker-2) 3.0s" in md and "isolate(broker-1) (never healed)" in md
+
+    page = (run_dir / "report.html").read_text()
+    svg = page[page.index("<svg") : page.index("</svg>") + 6]
+    root = ET.fromstring(svg)  # well-formed inline SVG
+    ns = "{http://www.w3.org/2000/svg}"
+    assert len(root.findall(f"{ns}polyline")) >= 2  # sent and acked rates at least
+    shaded = [r for r in root.findall(f"{ns}rect") if r.get("fill-opacity")]
+    assert len(shaded) == 2  # one window per fault
+    assert "<script" not in page and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
+    assert f"{verdict['loss']['broker']:,}" in page
+
+
+def test_series_and_totals_follow_the_ledgers(tmp_path: Path) -> None:
+    run_dir = tmp_path / "demo"
+    make_run(run_dir, {})
+    t = totals(run_dir)
+    s = series(run_dir)
+    assert sum(s.sent) == t.sent > 0
+    assert sum(s.acked) == t.acked
+    assert sum(s.processed) == t.processed
+    windows = fault_windows(run_dir)
+    assert [w["kind"] for w in windows] == ["broker_kill", "isolate"]
+    assert windows[1]["end"] is None
+
+
+def test_a_failing_reporter_does_not_stop_the_others(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chaos.reports import html
+
+    run_dir = tmp_path / "demo"
+    make_run(run_dir, {"broker_loss": ">0"})
+
+    def broken(run: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(html, "write_run", broken)
+    problems = write_run_reports(run_dir)
+    assert problems == ["report.html: RuntimeError: disk full"]
+    assert (run_dir / "junit.xml").exists() and (run_dir / "summary.md").exists()
+
+
+def test_run_without_verdict_reports_the_error(tmp_path: Path) -> None:
+    run_dir = tmp_path / "dead"
+    run_dir.mkdir()
+    (run_dir / "run.json").write_text(json.dumps({"experiment": "dead"}))
+    (run_dir / "error.txt").write_text("ClusterUnhealthy: broker-2 never registered\n")
+    assert write_run_reports(run_dir) == []
+    assert load_run(run_dir).status == "error"
+    case = ET.parse(run_dir / "junit.xml").getroot().find("testcase/error")
+    assert case is not None and "never registered" in case.get("message", "")
+    assert "did not complete" in (run_dir / "report.html").read_text()
+
+
+def test_report_command_rebuilds_a_run_and_a_suite(tmp_path: Path) -> None:
+    suite_dir = tmp_path / "suite"
+    for i, expect in enumerate([{"broker_loss": ">0"}, {"broker_loss": 0}]):
+        make_run(suite_dir / f"demo-{i + 1}", expect, name="demo")
+    (suite_dir / "suite.json").write_text(
+        json.dumps(
+            {
+                "seconds": 120,
+                "runs": [{"name": "demo", "run_dir": str(suite_dir / f"demo-{i}")} for i in (1, 2)],
+            }
+        )
+    )
+    main(["report", str(suite_dir)])  # returns (no SystemExit) on success
+    md = (suite_dir / "summary.md").read_text()
+    assert "1/2 passed" in md and "| B2 | demo-1 |" in md
+    assert "How often each stage lost records" in md
+    junit = ET.parse(suite_dir / "junit.xml").getroot()
+    assert junit.get("tests") == "2" and junit.get("failures") == "1"
+    assert "demo-2/report.html" in (suite_dir / "report.html").read_text()
+    rates = occurrence_rates([load_run(suite_dir / "demo-1"), load_run(suite_dir / "demo-2")])
+    assert rates["demo"]["runs"] == 2 and rates["demo"]["passed"] == 1
