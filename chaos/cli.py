@@ -437,6 +437,117 @@ def report_cmd(run_dir: Path) -> None:
         sys.exit(1)
 
 
+# -- validate --------------------------------------------------------------------------------------
+@cli.command()
+@click.option("--producer-config", type=click.Path(path_type=Path), required=True, help="Producer .properties.")
+@click.option("--consumer-config", type=click.Path(path_type=Path), required=True, help="Consumer .properties.")
+@click.option("--topic-config", type=click.Path(path_type=Path), default=None, help="Topic .properties.")
+@click.option("--broker-config", type=click.Path(path_type=Path), default=None, help="Broker .properties.")
+@click.option("--compare", is_flag=True, help="Also run the recommended settings, to show the fix works.")
+@click.option("--static-only", is_flag=True, help="Only the static review: no Docker, seconds.")
+@click.option(
+    "--faults",
+    "fault_names",
+    default=",".join(["leader_kill", "broker_isolation", "producer_kill", "consumer_kill", "client_blackhole"]),
+    help="Comma-separated faults of the matrix (default: all five).",
+)
+@click.option(
+    "--producer-mode",
+    type=click.Choice(["sync", "async", "fire_and_forget", "outbox"]),
+    default="sync",
+    help="How the application sends (default sync: send().get(), as the brief recommends).",
+)
+@click.option(
+    "--consumer-commit",
+    type=click.Choice(["after_process", "per_partition"]),
+    default="after_process",
+    help="How the application commits when enable.auto.commit=false (default: commitSync after each batch).",
+)
+@click.option("--kafka-version", default=None, help="Kafka release of the cluster.")
+@click.option("--reports", "reports_dir", default="reports", type=click.Path(path_type=Path), help="Output root.")
+@json_option
+@quiet_option
+def validate(
+    producer_config: Path,
+    consumer_config: Path,
+    topic_config: Path | None,
+    broker_config: Path | None,
+    compare: bool,
+    static_only: bool,
+    fault_names: str,
+    producer_mode: str,
+    consumer_commit: str,
+    kafka_version: str | None,
+    reports_dir: Path,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Will these settings lose messages? A static review, then a fault matrix run against exactly them.
+
+    Exit code: 0 PASS, 1 FAIL (a fault lost records, or a setting is not applied as written),
+    2 a malformed or unreadable file, 3 the cluster could not run.
+    """
+    from chaos.experiments.runner import RunOptions
+    from chaos.labels import new_run_id
+    from chaos.validate import FAULTS, ValidationReport, read_properties, review
+    from chaos.validate.matrix import run_matrix
+
+    faults = [f.strip() for f in fault_names.split(",") if f.strip()]
+    unknown = [f for f in faults if f not in FAULTS]
+    if unknown or not faults:
+        raise UsageError(f"unknown fault {unknown[0] if unknown else '(none)'!r}: use some of {', '.join(FAULTS)}")
+    if kafka_version:
+        from chaos.images.recipes import check_kafka_version
+
+        check_kafka_version(kafka_version)
+    files = {"producer": producer_config, "consumer": consumer_config}
+    if topic_config:
+        files["topic"] = topic_config
+    if broker_config:
+        files["broker"] = broker_config
+    parsed = {kind: read_properties(path) for kind, path in files.items()}  # exit 2 before anything runs
+    cfg = review(parsed["producer"], parsed["consumer"], parsed.get("topic"), parsed.get("broker"))
+    report = ValidationReport(cfg, {k: str(v) for k, v in files.items()})
+    out_dir = reports_dir / f"validate-{new_run_id()}"
+    if not static_only:
+        from chaos.validate.matrix import experiment_for
+
+        for fault in faults:  # settings the runner would refuse are input errors: before any container
+            experiment_for(
+                fault,
+                "team",
+                {
+                    "producer": cfg.producer_run,
+                    "consumer": cfg.consumer_run,
+                    "topic": cfg.topic_run,
+                    "broker": cfg.broker_run,
+                },
+                cfg,
+                producer_mode,
+                consumer_commit,
+            )
+        options = RunOptions(
+            reports_dir=reports_dir,
+            kafka_version=kafka_version,
+            progress=_progress(quiet),
+            status_every=0.0 if quiet else 5.0,
+        )
+        report.matrix = run_matrix(cfg, out_dir, options, faults, compare, producer_mode, consumer_commit)
+    problems = report.write(out_dir)
+    for problem in problems:
+        click.echo(f"kafka-chaos: report not written: {problem}", err=True)
+    data = report.as_dict()
+    if as_json:
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        from chaos.validate.report import markdown
+
+        click.echo(markdown(report, data).rstrip())
+        click.echo(f"\nreports: {out_dir}/report.html, validate.md, validate.json, junit.xml")
+    if not report.passed:
+        sys.exit(1)
+
+
 # -- clean, doctor ---------------------------------------------------------------------------------
 @cli.command()
 @click.option("--images", "with_images", is_flag=True, help="Also remove the images the harness built.")

@@ -9,7 +9,7 @@ from docker.errors import DockerException
 import docker
 from chaos.errors import DockerUnavailable
 
-SETUP_HINT = "run `sudo bash scripts/setup` (installs Debian's docker.io and starts dockerd)"
+SETUP_HINT = "run `bash scripts/setup` as root (installs Debian's docker.io and starts dockerd)"
 
 
 def docker_client(timeout: float = 60) -> docker.DockerClient:

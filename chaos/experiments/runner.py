@@ -156,13 +156,17 @@ class ExperimentRun:
         path: Path | None = None,
         repetition: int = 1,
         run_id: str | None = None,
+        cluster: Any = None,
     ) -> None:
+        """``cluster``: run on this running cluster (its own topic) instead of starting one; it is
+        left running afterwards."""
         self.exp = exp
+        self.shared_cluster = cluster
         self.run_dir = Path(run_dir)
         self.options = options
         self.path = path
         self.repetition = repetition
-        self.run_id = run_id or new_run_id()
+        self.run_id = cluster.run_id if cluster is not None else (run_id or new_run_id())
         self.label = exp.name if repetition == 1 else f"{exp.name}#{repetition}"
         self.topic = exp.topic_name
         self.group = f"kc-{exp.name}-{self.run_id[-4:]}"
@@ -181,7 +185,7 @@ class ExperimentRun:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._write_inputs()
         phases = _Phases(self.run_dir, self.options.progress, self.label)
-        cluster = KafkaCluster(
+        cluster = self.shared_cluster or KafkaCluster(
             self.exp.cluster.spec(self.options.kafka_version),
             run_id=self.run_id,
             run_dir=self.run_dir,
@@ -236,8 +240,9 @@ class ExperimentRun:
         from chaos.faults.schedule import Nemesis
 
         exp = self.exp
-        with phases.phase("cluster", f"{exp.cluster.brokers} brokers, Kafka {cluster.spec.kafka_version}"):
-            cluster.start()
+        if self.shared_cluster is None:
+            with phases.phase("cluster", f"{exp.cluster.brokers} brokers, Kafka {cluster.spec.kafka_version}"):
+                cluster.start()
         with phases.phase(
             "topic", f"{self.topic}: {exp.topic.partitions} partitions, RF {exp.topic.replication_factor}"
         ):
@@ -429,6 +434,8 @@ class ExperimentRun:
                 process.kill()
             except Exception as e:  # teardown goes on
                 log.warning("could not kill %s: %s", process.name, e)
+        if self.shared_cluster is not None:
+            return
         if self.options.keep_cluster and cluster.nodes:
             self.options.progress(
                 f"{self.label}: cluster kept (--keep-cluster): bootstrap {cluster.bootstrap_servers}; "

@@ -1,0 +1,185 @@
+"""The dynamic proof: a standard fault matrix run against exactly the team's settings (and, with
+``--compare``, against the recommended ones), on one cluster, each fault with its own topic.
+
+Every fault must end with no loss at any stage. The application around the clients is modelled
+as the brief describes it: the producer sends synchronously (``--producer-mode`` picks another), the
+consumer processes in batches and commits per its ``enable.auto.commit`` — auto-commit, or
+``commitSync()`` after each processed batch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chaos.experiments.model import Experiment
+from chaos.experiments.runner import ExperimentRun, RunOptions, RunResult
+from chaos.validate.review import TeamConfig, recommended
+
+#: Records per second the matrix produces.
+RATE = 500
+#: The consumer's processing batch: a minute of traffic, so a consumer killed mid-run always dies
+#: with a partly filled buffer (the brief's minBatchSize, scaled so the outcome is certain).
+BATCH = RATE * 60
+
+#: The standard matrix: name → (what it does, its fault steps).
+FAULTS: dict[str, tuple[str, list[dict[str, Any]]]] = {
+    "leader_kill": (
+        "hard kill (SIGKILL) of partition 0's leader while its followers lag (frozen 2 s before)",
+        [
+            {"kind": "broker_pause", "target": "followers", "at": 0, "duration": 5},
+            {"kind": "broker_kill", "target": "leader", "at": 2, "duration": 20},
+        ],
+    ),
+    "broker_isolation": (
+        "network isolation of partition 0's leader from the other brokers and the controller for 15 s",
+        [{"kind": "isolate", "target": "leader", "at": 0, "duration": 15}],
+    ),
+    "producer_kill": (
+        "SIGKILL of the producer process, restarted 2 s later",
+        [{"kind": "client_kill", "workload": "producer-p0", "at": 3, "duration": 2}],
+    ),
+    "consumer_kill": (
+        "SIGKILL of the consumer process, restarted 3 s later",
+        [{"kind": "client_kill", "workload": "consumer-c0", "at": 5, "duration": 3}],
+    ),
+    "client_blackhole": (
+        "every client connection to every broker blackholed (toxiproxy timeout) for 10 s",
+        [
+            {
+                "kind": "toxic",
+                "type": "timeout",
+                "stream": "both",
+                "target": "all",
+                "attributes": {"timeout": 0},
+                "at": 2,
+                "duration": 10,
+            }
+        ],
+    ),
+}
+
+
+@dataclass(slots=True)
+class MatrixRun:
+    """One fault against one variant of the settings (``team`` or ``recommended``)."""
+
+    fault: str
+    variant: str
+    result: RunResult
+    description: str
+
+    @property
+    def passed(self) -> bool:
+        """No loss at any stage and the run completed."""
+        return self.result.verdict is not None and self.result.verdict.passed
+
+    def as_dict(self) -> dict[str, Any]:
+        """For validate.json."""
+        v = self.result.verdict
+        return {
+            "fault": self.fault,
+            "variant": self.variant,
+            "description": self.description,
+            "status": "PASS" if self.passed else ("ERROR" if v is None else "FAIL"),
+            "loss": v.loss if v else None,
+            "anomalies": v.anomalies if v else None,
+            "counts": v.counts if v else None,
+            "error": self.result.error,
+            "run_dir": str(self.result.run_dir),
+            "seconds": round(self.result.seconds, 1),
+        }
+
+
+@dataclass(slots=True)
+class Matrix:
+    """Every run of the matrix."""
+
+    runs: list[MatrixRun] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _strategy(consumer: dict[str, str], commit: str) -> str:
+    if consumer.get("enable.auto.commit", "true").strip().lower() == "true":
+        return "auto"
+    return commit
+
+
+def experiment_for(
+    fault: str, variant: str, settings: dict[str, dict[str, str]], cfg: TeamConfig, producer_mode: str, commit: str
+) -> Experiment:
+    """The experiment that runs ``fault`` against ``settings`` (raises UsageError if they cannot run)."""
+    topic_config = {k: v for k, v in settings["topic"].items() if k not in ("partitions", "replication.factor")}
+    replication = min(3, int(settings["topic"].get("replication.factor", cfg.replication_factor)))
+    consumer = dict(settings["consumer"])
+    # A killed member must be replaced within seconds, not after the 45 s default session timeout.
+    consumer.setdefault("session.timeout.ms", "6000")
+    consumer.setdefault("heartbeat.interval.ms", "1500")
+    return Experiment.model_validate(
+        {
+            "name": f"{fault}-{variant}".replace("_", "-"),
+            "description": FAULTS[fault][0],
+            "cluster": {"brokers": 3, "controllers": 1, "broker_config": settings["broker"]},
+            "topic": {
+                "name": f"v-{fault}-{variant}".replace("_", "-"),
+                "partitions": min(cfg.partitions, 12),
+                "replication_factor": max(1, replication),
+                "config": topic_config,
+            },
+            "producer": {"mode": producer_mode, "rate": RATE, "settings": settings["producer"]},
+            "consumer": {"strategy": _strategy(consumer, commit), "batch_size": BATCH, "settings": consumer},
+            "faults": FAULTS[fault][1],
+            "phases": {"warmup": 3, "settle": 5},
+            "expect": {"total_loss": 0},
+        }
+    )
+
+
+def run_matrix(
+    cfg: TeamConfig,
+    out_dir: Path,
+    options: RunOptions,
+    faults: Sequence[str],
+    compare: bool,
+    producer_mode: str = "sync",
+    commit: str = "after_process",
+) -> Matrix:
+    """Run ``faults`` against the team's settings (and the recommended ones) on one fresh cluster.
+
+    Raises:
+        InfrastructureError: the cluster could not be started (runs that fail later are recorded).
+    """
+    from chaos.cluster import ClusterSpec, KafkaCluster
+
+    variants = {
+        "team": {
+            "producer": cfg.producer_run,
+            "consumer": cfg.consumer_run,
+            "topic": cfg.topic_run,
+            "broker": cfg.broker_run,
+        }
+    }
+    if compare:
+        variants["recommended"] = recommended(cfg)
+    plans = [
+        (fault, variant, experiment_for(fault, variant, settings, cfg, producer_mode, commit))
+        for fault in faults
+        for variant, settings in variants.items()
+    ]
+    matrix = Matrix()
+    t0 = time.monotonic()
+    spec = ClusterSpec(
+        brokers=3,
+        controllers=1,
+        broker_config=dict(cfg.broker_run),
+        kafka_version=options.kafka_version or plans[0][2].cluster.kafka_version,
+    )
+    with KafkaCluster(spec, run_dir=out_dir / "cluster", progress=options.progress) as cluster:
+        for fault, variant, exp in plans:
+            run = ExperimentRun(exp, out_dir / exp.name, options, cluster=cluster)
+            matrix.runs.append(MatrixRun(fault, variant, run.run(), FAULTS[fault][0]))
+    matrix.seconds = time.monotonic() - t0
+    return matrix

@@ -1,0 +1,222 @@
+"""validate without Docker: the properties parser, the static review of the brief's examples, and
+malformed input refused with exit code 2 before anything starts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from chaos.cli import main
+from chaos.validate import PropertiesError, parse_properties, read_properties, recommended, review
+
+BRIEF = Path(__file__).resolve().parents[2] / "examples" / "brief"
+
+
+def test_properties_syntax_as_java_reads_it() -> None:
+    text = (
+        "# comment\n"
+        "! also a comment\n"
+        "\n"
+        "plain=value\n"
+        "  spaced   :   colon value  \n"
+        "blank separated value\n"
+        "continued = one, \\\n"
+        "            two, \\\n"
+        "            three\n"
+        "escaped\\=key = a\\tb\\u00e9\\\\\n"
+        "empty=\n"
+        "lonely\n"
+    )
+    props = parse_properties(text, "f")
+    assert props.values == {
+        "plain": "value",
+        "spaced": "colon value  ",
+        "blank": "separated value",
+        "continued": "one, two, three",
+        "escaped=key": "a\tb\u00e9\\",
+        "empty": "",
+        "lonely": "",
+    }
+    assert props.lines["continued"] == 7 and props.lines["lonely"] == 12
+
+
+def test_duplicate_keys_keep_the_last_and_are_flagged() -> None:
+    props = parse_properties("acks=1\nacks=all\n", "p.properties")
+    assert props.values["acks"] == "all" and props.duplicates == {"acks": [1, 2]}
+    cfg = review(props, parse_properties("enable.auto.commit=false\n", "c"))
+    assert any(f.setting == "acks" and "set 2 times" in f.why for f in cfg.findings)
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b"bad=\\u00zz\n", "bad.properties:1: malformed \\u escape"),
+        (b"=value\n", "bad.properties:1: a value without a key"),
+        (b"\x00\x01binary", "binary data, not a Java properties file"),
+    ],
+)
+def test_malformed_properties_name_the_line(content: bytes, fragment: str, tmp_path: Path) -> None:
+    path = tmp_path / "bad.properties"
+    path.write_bytes(content)
+    with pytest.raises(PropertiesError) as e:
+        read_properties(path)
+    assert fragment in str(e.value)
+
+
+def test_brief_acks1_producer_names_acks() -> None:
+    cfg = review(
+        read_properties(BRIEF / "producer-acks1.properties"),
+        read_properties(BRIEF / "consumer-manual-commit.properties"),
+        read_properties(BRIEF / "topic-min-isr-2.properties"),
+    )
+    acks = [f for f in cfg.findings if f.setting == "acks"]
+    assert len(acks) == 1 and acks[0].severity == "loss" and acks[0].stage == "broker"
+    assert acks[0].where.endswith("producer-acks1.properties:5") and acks[0].fix == "acks=all"
+    assert recommended(cfg)["producer"]["acks"] == "all"
+
+
+def test_brief_auto_commit_consumer_names_enable_auto_commit() -> None:
+    cfg = review(
+        read_properties(BRIEF / "producer-safe.properties"),
+        read_properties(BRIEF / "consumer-auto-commit.properties"),
+        read_properties(BRIEF / "topic-min-isr-2.properties"),
+    )
+    loss = [f for f in cfg.findings if f.severity == "loss"]
+    assert next(f.setting for f in loss if f.stage == "consumer") == "enable.auto.commit"
+    assert recommended(cfg)["consumer"]["enable.auto.commit"] == "false"
+
+
+def test_brief_safe_settings_raise_no_loss_risk() -> None:
+    cfg = review(
+        read_properties(BRIEF / "producer-safe.properties"),
+        read_properties(BRIEF / "consumer-manual-commit.properties"),
+        read_properties(BRIEF / "topic-min-isr-2.properties"),
+    )
+    assert [f for f in cfg.findings if f.severity in ("loss", "config")] == []
+    substituted = next(f for f in cfg.findings if f.setting == "substituted")
+    assert "producer bootstrap.servers" in str(substituted.value) and "consumer group.id" in str(substituted.value)
+
+
+@pytest.mark.parametrize(
+    ("producer", "consumer", "topic", "setting", "severity"),
+    [
+        ("acks=0\n", "", "", "acks", "loss"),
+        ("retries=0\n", "", "", "retries", "loss"),
+        ("enable.idempotence=false\n", "", "", "enable.idempotence", "duplicates"),
+        ("delivery.timeout.ms=5000\nrequest.timeout.ms=3000\n", "", "", "delivery.timeout.ms", "loss"),
+        ("request.timeout.ms=1000\n", "", "", "request.timeout.ms", "duplicates"),
+        ("max.in.flight.requests.per.connection=10\n", "", "", "max.in.flight.requests.per.connection", "config"),
+        ("enable.idempotance=true\n", "", "", "enable.idempotance", "config"),
+        ("acks=sometimes\n", "", "", "acks", "config"),
+        ("", "", "min.insync.replicas=1\n", "min.insync.replicas", "loss"),
+        ("", "", "replication.factor=3\nmin.insync.replicas=3\n", "min.insync.replicas", "availability"),
+        ("", "", "replication.factor=2\n", "replication.factor", "loss"),
+        ("", "", "unclean.leader.election.enable=true\n", "unclean.leader.election.enable", "loss"),
+        ("", "", "flush.messages=1\n", "flush.messages", "info"),
+        ("", "", "retention.msec=1\n", "retention.msec", "config"),
+        ("", "enable.auto.commit=true\n", "", "enable.auto.commit", "loss"),
+        ("", "auto.commit.enable=false\n", "", "auto.commit.enable", "config"),
+        ("partitioner.class=x.Y\n", "", "", "partitioner.class", "info"),
+    ],
+)
+def test_each_rule(producer: str, consumer: str, topic: str, setting: str, severity: str) -> None:
+    cfg = review(
+        parse_properties(producer, "p"),
+        parse_properties(consumer or "enable.auto.commit=false\nauto.offset.reset=earliest\n", "c"),
+        parse_properties(topic, "t") if topic else None,
+    )
+    matching = [f for f in cfg.findings if f.setting == setting]
+    assert matching, [f.setting for f in cfg.findings]
+    assert matching[0].severity == severity, matching[0]
+
+
+def test_a_misspelled_key_names_the_closest_one() -> None:
+    cfg = review(parse_properties("enable.idempotance=true\n", "p"), parse_properties("", "c"))
+    finding = next(f for f in cfg.findings if f.setting == "enable.idempotance")
+    assert "did you mean enable.idempotence?" in finding.why
+    assert "enable.idempotance" not in cfg.producer_run
+
+
+@pytest.fixture
+def no_docker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+
+
+@pytest.mark.parametrize(
+    ("case", "fragment"),
+    [
+        ("missing", "no such file"),
+        ("directory", "is a directory"),
+        ("binary", "binary data"),
+        ("escape", "malformed \\u escape"),
+        ("unreadable", "cannot read it"),
+    ],
+)
+def test_bad_files_exit_2_before_anything_starts(
+    case: str, fragment: str, tmp_path: Path, no_docker: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "producer.properties"
+    if case == "directory":
+        bad.mkdir()
+    elif case == "binary":
+        bad.write_bytes(b"\x00\xff")
+    elif case == "escape":
+        bad.write_text("acks=\\uZZZZ\n")
+    elif case == "unreadable":  # a path through a file: reading it fails whoever runs the test
+        bad.write_text("acks=all\n")
+        bad = bad / "inner.properties"
+    args = [
+        "validate",
+        "--producer-config",
+        str(bad),
+        "--consumer-config",
+        str(BRIEF / "consumer-manual-commit.properties"),
+    ]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--reports", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2, err
+    assert fragment in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "r").exists()
+
+
+def test_unknown_fault_exits_2(tmp_path: Path, no_docker: None, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            [
+                "validate",
+                "--producer-config",
+                str(BRIEF / "producer-safe.properties"),
+                "--consumer-config",
+                str(BRIEF / "consumer-manual-commit.properties"),
+                "--faults",
+                "leader_kill,meteor",
+            ]
+        )
+    assert exit_info.value.code == 2
+    assert "unknown fault 'meteor'" in capsys.readouterr().err
+
+
+def test_static_only_writes_the_reports_and_fails_on_a_loss_risk(tmp_path: Path, no_docker: None) -> None:
+    args = [
+        "validate",
+        "--producer-config",
+        str(BRIEF / "producer-acks1.properties"),
+        "--consumer-config",
+        str(BRIEF / "consumer-auto-commit.properties"),
+        "--static-only",
+        "--reports",
+        str(tmp_path),
+        "-q",
+    ]
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 1
+    (out,) = tmp_path.iterdir()
+    data = json.loads((out / "validate.json").read_text())
+    assert data["verdict"] == "FAIL" and data["static_only"]
+    assert {"acks", "enable.auto.commit"} <= {f["setting"] for f in data["static"] if f["severity"] == "loss"}
+    for name in ("validate.md", "report.html", "junit.xml"):
+        assert (out / name).exists()
