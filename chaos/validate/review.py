@@ -327,6 +327,19 @@ def review(
                 ("producer", "enable.idempotence", "true"),
             )
         )
+    if idem is not None and idem.lower() == "true" and acks_v in ("0", "1"):
+        add(
+            Finding(
+                "config",
+                "producer",
+                "enable.idempotence",
+                idem,
+                idem_at,
+                f"the idempotent producer needs acks=all; with acks={acks} the Java client refuses to start",
+                "acks=all",
+                ("producer", "acks", "all"),
+            )
+        )
     inflight, inflight_at = cfg.effective("producer", "max.in.flight.requests.per.connection", "5")
     if idem_on and _int(inflight, 5) > 5:
         add(

@@ -131,3 +131,32 @@ def test_report_command_rebuilds_a_run_and_a_suite(tmp_path: Path) -> None:
     assert "demo-2/report.html" in (suite_dir / "report.html").read_text()
     rates = occurrence_rates([load_run(suite_dir / "demo-1"), load_run(suite_dir / "demo-2")])
     assert rates["demo"]["runs"] == 2 and rates["demo"]["passed"] == 1
+
+
+def test_repeat_runs_each_experiment_n_times_and_reports_rates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--repeat: the suite runs N repetitions (seed + i), and the suite reports give loss rates."""
+    from chaos.experiments.model import LoadedExperiment, load_experiment
+    from chaos.experiments.runner import ExperimentRun, RunOptions, RunResult, run_suite
+    from chaos.oracle import reconcile
+
+    calls: list[tuple[str, int, int]] = []
+
+    def fake_run(self: ExperimentRun) -> RunResult:
+        calls.append((self.exp.name, self.repetition, self.options.seed))
+        make_run(self.run_dir, {"broker_loss": ">0"} if self.repetition % 2 else {"broker_loss": "0"}, self.exp.name)
+        verdict = reconcile(self.run_dir, self.exp.name)
+        self.result.verdict = verdict
+        write_run_reports(self.run_dir)
+        return self.result
+
+    monkeypatch.setattr(ExperimentRun, "run", fake_run)
+    path = tmp_path / "e.yaml"
+    path.write_text("name: flaky\nproducer: {rate: 10}\nfaults: [{kind: broker_kill, at: 1, duration: 1}]\n")
+    suite = run_suite(
+        [LoadedExperiment(path, load_experiment(path))], RunOptions(reports_dir=tmp_path / "r", seed=7), repeat=3
+    )
+    assert calls == [("flaky", 1, 7), ("flaky", 2, 8), ("flaky", 3, 9)]
+    assert [r.run_dir.name for r in suite.results] == ["flaky-1", "flaky-2", "flaky-3"]
+    assert suite.exit_code == 1  # repetition 2 expected no loss and found some
+    md = (suite.suite_dir / "summary.md").read_text()
+    assert "2/3 passed" in md and "| flaky | 3 | 2 |" in md

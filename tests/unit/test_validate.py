@@ -110,6 +110,7 @@ def test_brief_safe_settings_raise_no_loss_risk() -> None:
         ("max.in.flight.requests.per.connection=10\n", "", "", "max.in.flight.requests.per.connection", "config"),
         ("enable.idempotance=true\n", "", "", "enable.idempotance", "config"),
         ("acks=sometimes\n", "", "", "acks", "config"),
+        ("acks=1\nenable.idempotence=true\n", "", "", "enable.idempotence", "config"),
         ("", "", "min.insync.replicas=1\n", "min.insync.replicas", "loss"),
         ("", "", "replication.factor=3\nmin.insync.replicas=3\n", "min.insync.replicas", "availability"),
         ("", "", "replication.factor=2\n", "replication.factor", "loss"),

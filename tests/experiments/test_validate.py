@@ -1,0 +1,78 @@
+"""validate end to end on a real cluster, with the brief's Java examples as the team's files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BRIEF = Path(__file__).resolve().parents[2] / "examples" / "brief"
+
+pytestmark = pytest.mark.experiment
+
+
+def validate(tmp_path: Path, producer: str, consumer: str, *extra: str) -> tuple[int, dict[str, Any], Path]:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "chaos.cli",
+            "validate",
+            "--producer-config",
+            str(BRIEF / producer),
+            "--consumer-config",
+            str(BRIEF / consumer),
+            "--topic-config",
+            str(BRIEF / "topic-min-isr-2.properties"),
+            "--reports",
+            str(tmp_path),
+            "--json",
+            "-q",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    (out,) = [p for p in tmp_path.iterdir() if p.name.startswith("validate-")]
+    return proc.returncode, json.loads(proc.stdout), out
+
+
+def by_fault(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["fault"]: r for r in data["matrix"] if r["variant"] == "team"}
+
+
+def test_brief_risky_settings_fail_and_name_the_setting_that_lost(tmp_path: Path) -> None:
+    code, data, out = validate(
+        tmp_path,
+        "producer-acks1.properties",
+        "consumer-auto-commit.properties",
+        "--faults",
+        "leader_kill,consumer_kill",
+    )
+    assert code == 1 and data["verdict"] == "FAIL"
+    runs = by_fault(data)
+    leader = runs["leader_kill"]
+    assert leader["status"] == "FAIL" and leader["loss"]["broker"] > 0
+    assert any(c.startswith("acks=1 ") and c.endswith("acks=all") for c in leader["causes"]), leader["causes"]
+    consumer = runs["consumer_kill"]
+    assert consumer["status"] == "FAIL" and consumer["loss"]["consumer"] > 0
+    assert any(c.startswith("enable.auto.commit=true") for c in consumer["causes"]), consumer["causes"]
+    md = (out / "validate.md").read_text()
+    assert "## Why it fails" in md and "acks=all" in md and "enable.auto.commit=false" in md
+    assert (out / "report.html").exists() and (out / "junit.xml").exists()
+
+
+def test_brief_safe_settings_pass_the_standard_matrix(tmp_path: Path) -> None:
+    code, data, _ = validate(tmp_path, "producer-safe.properties", "consumer-manual-commit.properties")
+    runs = by_fault(data)
+    assert set(runs) == {"leader_kill", "broker_isolation", "producer_kill", "consumer_kill", "client_blackhole"}
+    assert code == 0 and data["verdict"] == "PASS", {f: r["loss"] for f, r in runs.items()}
+    assert all(r["loss"] == {"producer": 0, "broker": 0, "consumer": 0} for r in runs.values())
+    assert data["seconds"] < 600, "the standard matrix must finish within 10 minutes"
