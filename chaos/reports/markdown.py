@@ -20,15 +20,25 @@ def settings_line(meta_exp: dict[str, Any]) -> str:
     parts = []
     producer = meta_exp.get("producer") or {}
     parts.append(f"producer {producer.get('mode', 'async')}")
-    parts += [f"{k}={v}" for k, v in (producer.get("settings") or {}).items()]
+    parts += [f"{k}={_value(v)}" for k, v in (producer.get("settings") or {}).items()]
     topic_config = (meta_exp.get("topic") or {}).get("config") or {}
-    parts += [f"{k}={v}" for k, v in topic_config.items()]
-    parts += [f"{k}={v}" for k, v in ((meta_exp.get("cluster") or {}).get("broker_config") or {}).items()]
+    parts += [f"{k}={_value(v)}" for k, v in topic_config.items()]
+    parts += [f"{k}={_value(v)}" for k, v in ((meta_exp.get("cluster") or {}).get("broker_config") or {}).items()]
     consumer = meta_exp.get("consumer")
     if consumer:
         parts.append(f"consumer {consumer.get('strategy', 'after_process')}")
-        parts += [f"{k}={v}" for k, v in (consumer.get("settings") or {}).items()]
+        parts += [f"{k}={_value(v)}" for k, v in (consumer.get("settings") or {}).items()]
     return ", ".join(parts)
+
+
+def _targets(targets: list[str]) -> str:
+    """Brokers a fault hit; the sides of a network split with ``vs``."""
+    return (" vs " if any(" " in t for t in targets) else ",").join(targets)
+
+
+def _value(value: object) -> str:
+    """A setting as a properties file writes it (``true``, not ``True``)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def faults_line(run_dir: Path) -> str:
@@ -36,7 +46,7 @@ def faults_line(run_dir: Path) -> str:
     parts = []
     for f in fault_windows(run_dir):
         took = f" {f['end'] - f['start']:.1f}s" if f.get("end") else " (never healed)"
-        targets = ",".join(f.get("targets") or [])
+        targets = _targets(f.get("targets") or [])
         parts.append(f"{f['kind']}({targets}){took}" if not f.get("error") else f"{f['kind']} FAILED: {f['error']}")
     return "; ".join(parts) or "none"
 
