@@ -47,6 +47,14 @@ def markdown(report: ValidationReport, data: dict[str, Any]) -> str:
         for finding in report.config_errors:
             lines.append(f"- `{finding.setting}` ({finding.where}) is not applied: {finding.why}. Fix: {finding.fix}")
         lines.append("")
+    shown = {c for r in data["matrix"] for c in r["causes"]}
+    untriggered = [
+        f for f in report.cfg.findings if f.severity == "loss" and not any(c.startswith(f"{f.setting}=") for c in shown)
+    ]
+    if untriggered and data["matrix"]:
+        lines += ["## Risks the matrix did not trigger", ""]
+        lines += [f"- `{f.setting}` ({f.where}): {f.why}. Fix: {f.fix}" for f in untriggered]
+        lines.append("")
     if data["matrix"]:
         lines += ["## Fault matrix", "", "| fault | settings | result | loss by stage |", "|---|---|---|---|"]
         for r in data["matrix"]:

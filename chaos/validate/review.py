@@ -153,6 +153,9 @@ class Finding:
     fix: str
     #: The recommended change as (file kind, key, value or None to remove), for ``--compare``.
     change: tuple[str, str, str | None] | None = None
+    #: Whether a loss at its stage in the matrix can be put down to it (not so for a risk that only
+    #: bites in situations the matrix does not create, such as a new consumer group).
+    explains: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         """For JSON reports."""
@@ -440,6 +443,7 @@ def review(
                 "skips everything already in the topic",
                 "auto.offset.reset=earliest",
                 ("consumer", "auto.offset.reset", "earliest"),
+                explains=False,
             )
         )
 
@@ -603,7 +607,7 @@ def blocking(findings: list[Finding]) -> list[Finding]:
 
 def settings_of(stage: str, findings: list[Finding]) -> list[Finding]:
     """The loss findings that explain a loss at ``stage``."""
-    return [f for f in findings if f.stage == stage and f.severity == "loss"]
+    return [f for f in findings if f.stage == stage and f.severity == "loss" and f.explains]
 
 
 def as_mapping(findings: list[Finding]) -> list[Mapping[str, Any]]:

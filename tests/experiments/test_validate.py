@@ -59,11 +59,11 @@ def test_brief_risky_settings_fail_and_name_the_setting_that_lost(tmp_path: Path
     assert code == 1 and data["verdict"] == "FAIL"
     runs = by_fault(data)
     leader = runs["leader_kill"]
-    assert leader["status"] == "FAIL" and leader["loss"]["broker"] > 0
+    assert leader["status"] == "FAIL" and leader["loss"]["broker"] > 100  # ~5 s of sync sends acked by one replica
     assert any(c.startswith("acks=1 ") and c.endswith("acks=all") for c in leader["causes"]), leader["causes"]
     consumer = runs["consumer_kill"]
     assert consumer["status"] == "FAIL" and consumer["loss"]["consumer"] > 0
-    assert any(c.startswith("enable.auto.commit=true") for c in consumer["causes"]), consumer["causes"]
+    assert [c.split("=")[0] for c in consumer["causes"]] == ["enable.auto.commit"], consumer["causes"]
     md = (out / "validate.md").read_text()
     assert "## Why it fails" in md and "acks=all" in md and "enable.auto.commit=false" in md
     assert (out / "report.html").exists() and (out / "junit.xml").exists()
