@@ -106,19 +106,14 @@ def scenario(kafka_cluster: KafkaCluster, request: pytest.FixtureRequest, tmp_pa
 
 # -- experiments ----------------------------------------------------------------------------------
 def _verdict_text(data: dict[str, Any]) -> str:
-    lines = [
-        "loss by stage: " + ", ".join(f"{k}={v}" for k, v in (data.get("loss") or {}).items()),
-        "counts: " + ", ".join(f"{k}={v}" for k, v in (data.get("counts") or {}).items()),
-        "anomalies: " + ", ".join(f"{k}={v}" for k, v in (data.get("anomalies") or {}).items()),
-    ]
-    lines += [
-        f"{'PASS' if e['passed'] else 'FAIL'} {e['name']} (actual {e['actual']})" for e in data.get("expectations", [])
-    ]
+    from chaos.reports.junit import describe
+
+    text = describe(data) if data.get("loss") is not None else ""
     if data.get("run_dir"):
-        lines.append(f"run directory: {data['run_dir']} (report.html, summary.md, verdict.json)")
+        text += f"run directory: {data['run_dir']} (report.html, summary.md, verdict.json)\n"
     if data.get("error"):
-        lines.append(f"error: {data['error']}")
-    return "\n".join(lines)
+        text += f"error: {data['error']}\n"
+    return text.rstrip()
 
 
 class ExperimentFailed(AssertionError):

@@ -25,7 +25,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from chaos.cluster import KafkaCluster
-from chaos.experiments.model import expand_target
+from chaos.experiments.model import expand_targets
 from chaos.faults.base import Fault, FaultContext, Timeline, make_fault
 from chaos.faults.schedule import Nemesis
 from chaos.oracle import Verdict, reconcile_and_write
@@ -109,10 +109,7 @@ class Scenario:
             UsageError: unknown kind or bad parameters.
             FaultError: it could not be applied or did not take effect.
         """
-        for key in ("target", "source", "dest"):
-            if isinstance(params.get(key), str):
-                params[key] = expand_target(params[key], self.topic)
-        fault = make_fault(kind, **params)
+        fault = make_fault(kind, **expand_targets(params, self.topic))
         self.nemesis.inject(fault)
         return fault
 

@@ -229,13 +229,18 @@ def expand_target(selector: str, topic: str) -> str:
     return selector
 
 
+def expand_targets(params: Mapping[str, Any], topic: str) -> dict[str, Any]:
+    """Fault parameters with every selector (``target``, ``source``, ``dest``) expanded to ``topic``."""
+    out = dict(params)
+    for key in ("target", "source", "dest"):
+        if isinstance(out.get(key), str):
+            out[key] = expand_target(out[key], topic)
+    return out
+
+
 def fault_params(step: FaultStepModel, topic: str) -> dict[str, Any]:
     """A step's parameters with target selectors expanded to the experiment's topic."""
-    params = step.params
-    for key in ("target", "source", "dest"):
-        if isinstance(params.get(key), str):
-            params[key] = expand_target(params[key], topic)
-    return params
+    return expand_targets(step.params, topic)
 
 
 # -- loading -----------------------------------------------------------------------------------
@@ -362,12 +367,9 @@ def _check_semantics(exp: Experiment, lines: _Lines) -> None:
         if rf.min_duration > rf.max_duration:
             raise lines.error(("random_faults", "min_duration"), "must not exceed max_duration")
         for j, kind in enumerate(rf.kinds or RANDOM_KINDS):
-            spec = dict(kind)
+            spec = expand_targets(kind, exp.topic_name)
             if "kind" not in spec:
                 raise lines.error(("random_faults", "kinds", j), "each entry needs a kind")
-            for key in ("target", "source", "dest"):
-                if isinstance(spec.get(key), str):
-                    spec[key] = expand_target(spec[key], exp.topic_name)
             check(("random_faults", "kinds", j), make_fault, spec.pop("kind"), **spec)
         if exp.fault_window() < rf.count * (rf.min_duration + rf.gap):
             raise lines.error(

@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from chaos.errors import ChaosError, InfrastructureError, Interrupted
-from chaos.experiments.model import Experiment, LoadedExperiment, _props, expand_target, fault_params
+from chaos.experiments.model import Experiment, LoadedExperiment, _props, expand_targets, fault_params
 from chaos.labels import new_run_id
 from chaos.oracle.verdict import Verdict
 from chaos.progress import Progress, silent
@@ -314,13 +314,7 @@ class ExperimentRun:
         ]
         if exp.random_faults is not None:
             rf = exp.random_faults
-            kinds = []
-            for kind in rf.kinds or RANDOM_KINDS:
-                spec = dict(kind)
-                for key in ("target", "source", "dest"):
-                    if isinstance(spec.get(key), str):
-                        spec[key] = expand_target(spec[key], self.topic)
-                kinds.append(spec)
+            kinds = [expand_targets(kind, self.topic) for kind in rf.kinds or RANDOM_KINDS]
             steps += random_schedule(
                 self.options.seed, window, rf.count, rf.min_duration, rf.max_duration, kinds, rf.gap
             )

@@ -25,13 +25,14 @@ def _case(run: RunReport, classname: str) -> ET.Element:
     if failed:
         message = "; ".join(f"expected {e['name']}, got {e['actual']}" for e in failed)
         fail = ET.SubElement(case, "failure", message=message, type="ExpectationFailed")
-        fail.text = _describe(verdict)
+        fail.text = describe(verdict)
     out = ET.SubElement(case, "system-out")
-    out.text = _describe(verdict)
+    out.text = describe(verdict)
     return case
 
 
-def _describe(verdict: dict[str, Any]) -> str:
+def describe(verdict: dict[str, Any]) -> str:
+    """Loss, counts, anomalies and expectations of a verdict, a line each."""
     lines = [
         "loss by stage: " + ", ".join(f"{k}={v}" for k, v in verdict.get("loss", {}).items()),
         "counts: " + ", ".join(f"{k}={v}" for k, v in verdict.get("counts", {}).items()),
