@@ -6,6 +6,7 @@ Example::
     with KafkaCluster() as cluster, Scenario(cluster, run_dir) as s:
         producer = s.producer(mode="async", rate=1000, settings={"acks": "1"})
         producer.start()
+        s.wait_for("acked", 100)
         s.inject("broker_kill", target="leader")        # the scenario's topic, partition 0
         ...
         s.heal_all()
@@ -19,17 +20,20 @@ from __future__ import annotations
 
 import json
 import random
+import time
 import uuid
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 from chaos.cluster import KafkaCluster
+from chaos.errors import InfrastructureError
 from chaos.experiments.model import expand_targets
 from chaos.faults.base import Fault, FaultContext, Timeline, make_fault
 from chaos.faults.schedule import Nemesis
 from chaos.oracle import Verdict, reconcile_and_write
 from chaos.oracle.verdict import parse_expectations
+from chaos.reports.series import Totals, totals
 from chaos.workloads.drain import drain
 from chaos.workloads.ledger import write_meta
 from chaos.workloads.process import WorkloadProcess
@@ -116,6 +120,26 @@ class Scenario:
     def heal_all(self) -> list[str]:
         """Heal every active fault; returns the errors of heals that failed."""
         return self.nemesis.heal_all()
+
+    def totals(self) -> Totals:
+        """Records sent, acknowledged, failed and processed so far (from the ledgers)."""
+        return totals(self.run_dir)
+
+    def wait_for(self, what: str, at_least: int, timeout: float = 120.0) -> int:
+        """Wait until the ``sent``, ``acked``, ``errors`` or ``processed`` total reaches ``at_least``.
+
+        Raises:
+            InfrastructureError: not reached within ``timeout`` (the workloads' log tails attached).
+        """
+        deadline = time.monotonic() + timeout
+        while (now := int(getattr(self.totals(), what))) < at_least:
+            if time.monotonic() > deadline:
+                error = InfrastructureError(f"{what} reached {now}, not {at_least}, within {timeout:.0f} s")
+                for process in self.processes.values():
+                    error.add_note(f"--- {process.name} ---\n{process.log_tail()}")
+                raise error
+            time.sleep(0.2)
+        return now
 
     def kill_all(self) -> None:
         """SIGKILL every workload still running."""

@@ -130,8 +130,10 @@ def test_blackhole_times_client_requests_out(kafka_cluster: KafkaCluster, ctx: F
     producer.close()
 
 
-def timed_send(cluster: KafkaCluster, t: str, records: int, size: int) -> float:
-    producer = KafkaProducer(bootstrap_servers=cluster.bootstrap_servers.split(","), acks=1, linger_ms=0)
+def timed_send(cluster: KafkaCluster, t: str, records: int, size: int, acks: int | str = 1) -> float:
+    producer = KafkaProducer(
+        bootstrap_servers=cluster.bootstrap_servers.split(","), acks=acks, linger_ms=0, request_timeout_ms=120_000
+    )
     producer.send(t, b"warm-up").get(timeout=30)
     t0 = time.monotonic()
     for f in [producer.send(t, b"x" * size) for _ in range(records)]:
@@ -316,3 +318,55 @@ def test_reset_peer_breaks_client_connections(kafka_cluster: KafkaCluster, ctx: 
     producer = client(kafka_cluster)
     assert producer.send(t, b"after heal").get(timeout=30).offset >= 0
     producer.close()
+
+
+def leader_and_followers(cluster: KafkaCluster, t: str) -> tuple[int, list[int]]:
+    state = cluster.partition(t, 0)
+    return state.leader, [r for r in state.replicas if r != state.leader]
+
+
+def test_one_way_cut_from_follower_to_leader_drops_the_follower_from_the_isr(
+    kafka_cluster: KafkaCluster, ctx: FaultContext
+) -> None:
+    t = topic(kafka_cluster)
+    leader, (follower, other) = leader_and_followers(kafka_cluster, t)
+    with Nemesis(ctx) as nemesis:
+        # The follower's fetch requests never reach the leader: it falls behind and leaves the ISR,
+        # while the other follower, whose path is untouched, stays in it.
+        nemesis.inject(make_fault("one_way", source=f"broker:{follower}", dest=f"broker:{leader}"))
+        eventually(lambda: follower not in kafka_cluster.partition(t, 0).isr, 60, "the cut follower to leave the ISR")
+        assert other in kafka_cluster.partition(t, 0).isr
+    recovered(kafka_cluster, t)
+
+
+def test_bridge_keeps_the_bridge_in_sync_and_drops_the_far_side(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
+    t = topic(kafka_cluster)
+    leader, (bridge, far) = leader_and_followers(kafka_cluster, t)
+    with Nemesis(ctx) as nemesis:
+        # bridge reaches both halves; the leader and the far follower cannot reach each other.
+        nemesis.inject(make_fault("bridge", target=f"broker:{bridge}"))
+        eventually(lambda: far not in kafka_cluster.partition(t, 0).isr, 60, "the far follower to leave the ISR")
+        state = kafka_cluster.partition(t, 0)
+        assert bridge in state.isr and state.leader == leader
+    recovered(kafka_cluster, t)
+
+
+def test_packet_drop_starves_a_follower_out_of_the_isr(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
+    t = topic(kafka_cluster)
+    _, (follower, _) = leader_and_followers(kafka_cluster, t)
+    with Nemesis(ctx) as nemesis:
+        nemesis.inject(make_fault("packet_drop", target=f"broker:{follower}", probability=1.0))
+        eventually(lambda: follower not in kafka_cluster.partition(t, 0).isr, 60, "the starved follower to leave")
+    recovered(kafka_cluster, t)
+
+
+def test_bandwidth_limit_on_the_leader_slows_acks_all_writes(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
+    t = topic(kafka_cluster)
+    leader, _ = leader_and_followers(kafka_cluster, t)
+    fast = timed_send(kafka_cluster, t, 20, 20_000, acks="all")
+    with Nemesis(ctx) as nemesis:
+        # 400 KB must reach both followers through the leader's 1 Mbit/s egress: at least ~3 s.
+        nemesis.inject(make_fault("bandwidth_limit", target=f"broker:{leader}", rate="1mbit"))
+        slow = timed_send(kafka_cluster, t, 20, 20_000, acks="all")
+    assert slow > 3 * fast and slow > 2.5, (fast, slow)
+    recovered(kafka_cluster, t)
