@@ -28,7 +28,7 @@ from kafka import KafkaAdminClient
 from kafka import errors as kafka_errors
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
-from kafka.protocol.metadata import MetadataRequest
+from kafka.protocol.metadata import MetadataRequest, MetadataResponse
 
 import docker
 from chaos.cluster.config import (
@@ -361,6 +361,12 @@ class KafkaCluster:
                 retry_backoff_ms=100,
                 reconnect_backoff_max_ms=500,
             )
+            # Every broker's address is known here: register it as a fallback, so a broker missing from
+            # the metadata the client last got (a cut-off broker answers with a stale, partial view)
+            # can still be asked directly by :meth:`partitions`.
+            fallback = self._admin._manager.cluster._bootstrap_brokers
+            for node_id, port in self._proxy_ports.items():
+                fallback[node_id] = MetadataResponse.MetadataResponseBroker(node_id, "127.0.0.1", port, None)
         return self._admin
 
     def admin_call(self, fn: Callable[[KafkaAdminClient], T], attempts: int = 3) -> T:
