@@ -382,3 +382,36 @@ def test_bandwidth_limit_on_the_leader_slows_acks_all_writes(kafka_cluster: Kafk
         slow = timed_send(kafka_cluster, t, 20, 20_000, acks="all")
     assert slow > 3 * fast and slow > 2.5, (fast, slow)
     recovered(kafka_cluster, t)
+
+
+def test_limit_data_cuts_connections_that_carry_more(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
+    t = topic(kafka_cluster)
+    with Nemesis(ctx) as nemesis:
+        # Each client connection is closed once 4 KB have gone upstream: a 20 KB record never arrives.
+        nemesis.inject(
+            make_fault("toxic", type="limit_data", target="all", stream="upstream", attributes={"bytes": 4096})
+        )
+        producer = client(kafka_cluster)
+        try:
+            with pytest.raises(KafkaError):
+                producer.send(t, b"x" * 20_000).get(timeout=15)
+        finally:
+            producer.close(timeout=1)
+    producer = client(kafka_cluster)
+    assert producer.send(t, b"x" * 20_000).get(timeout=30).offset >= 0
+    producer.close()
+
+
+def test_slow_close_is_on_every_proxy_while_clients_go_on(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
+    # slow_close only delays the proxy's close of a connection a client has ended: Kafka traffic itself
+    # flows, which is what this checks, with the toxic in place on each proxy and gone after healing.
+    t = topic(kafka_cluster)
+    with Nemesis(ctx) as nemesis:
+        nemesis.inject(make_fault("toxic", type="slow_close", target="all", attributes={"delay": 2000}))
+        proxies = kafka_cluster.toxiproxy.proxies()
+        assert all(any(x["type"] == "slow_close" for x in p.toxics) for p in proxies.values()), proxies
+        for _ in range(3):  # connections opened and closed under the toxic
+            producer = client(kafka_cluster)
+            assert producer.send(t, b"x").get(timeout=30).offset >= 0
+            producer.close()
+    assert all(not p.toxics for p in kafka_cluster.toxiproxy.proxies().values())
