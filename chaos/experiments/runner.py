@@ -144,9 +144,9 @@ def _await(check: Callable[[], bool], timeout: float, what: str, stop: threading
 
 
 class ExperimentRun:
-    """One run of one experiment; :meth:`run` returns its :class:`RunResult` and never raises a
-    :class:`ChaosError` (it becomes the result's error). Ctrl-C and SIGTERM still propagate, after
-    healing and teardown."""
+    """One run of one experiment; :meth:`run` returns its :class:`RunResult` and never raises an
+    ``Exception`` (it becomes the result's error, exit code 3). Ctrl-C and SIGTERM still propagate,
+    after healing and teardown."""
 
     def __init__(
         self,
@@ -199,9 +199,11 @@ class ExperimentRun:
                 finally:
                     ticker.stop()
                     self._teardown(cluster, phases)
-        except ChaosError as e:
-            self.result.error = str(e)
+        except Exception as e:  # a broken run is recorded and the suite goes on; Ctrl-C/SIGTERM propagate
+            self.result.error = str(e) or repr(e)
             self.result.error_kind = type(e).__name__
+            if not isinstance(e, ChaosError):
+                log.warning("run %s failed unexpectedly", self.label, exc_info=True)
             log.info("run %s stopped: %s", self.label, e)
         finally:
             self.result.seconds = time.monotonic() - t0

@@ -160,3 +160,24 @@ def test_repeat_runs_each_experiment_n_times_and_reports_rates(tmp_path: Path, m
     assert suite.exit_code == 1  # repetition 2 expected no loss and found some
     md = (suite.suite_dir / "summary.md").read_text()
     assert "2/3 passed" in md and "| flaky | 3 | 2 |" in md
+
+
+def test_a_run_that_breaks_is_recorded_as_an_error_and_reported(tmp_path: Path) -> None:
+    from chaos.experiments.model import load_experiment
+    from chaos.experiments.runner import ExperimentRun, RunOptions
+
+    class BrokenCluster:
+        run_id = "20261127-000000-abcd"
+        nodes: tuple[object, ...] = ()
+
+        def create_topic(self, *args: object, **kwargs: object) -> None:
+            raise RuntimeError("metadata went away")
+
+    path = tmp_path / "e.yaml"
+    path.write_text("name: broken\nproducer: {rate: 10}\nphases: {settle: 1}\n")
+    result = ExperimentRun(load_experiment(path), tmp_path / "run", RunOptions(), cluster=BrokenCluster()).run()
+    assert result.exit_code == 3 and result.status == "error"
+    assert result.error_kind == "RuntimeError" and "metadata went away" in (result.error or "")
+    assert "metadata went away" in (tmp_path / "run" / "error.txt").read_text()
+    case = ET.parse(tmp_path / "run" / "junit.xml").getroot().find("testcase/error")
+    assert case is not None
