@@ -378,11 +378,14 @@ class ExperimentRun:
             return totals(self.run_dir).acked > 0 or (exp.producer.settings.get("acks") in ("0", 0))
 
         _await(first_acks, exp.phases.steady_timeout, "the producer's first acknowledged records")
-        if exp.consumer is not None and exp.consumer.batch_size <= 1000:
+        if exp.consumer is not None:
+            # A member that has been given records is in its group and consuming (it may process and
+            # commit much later): faults must not start before that.
+            ledgers = self.run_dir / "ledgers"
             _await(
-                lambda: totals(self.run_dir).processed > 0,
+                lambda: any(ledgers.glob("consumer-*.polled")),
                 exp.phases.steady_timeout,
-                "the consumer group's first processed records",
+                "the consumer group's first polled records",
             )
         time.sleep(exp.phases.warmup)
 

@@ -127,6 +127,7 @@ class ConsumerWorkload:
                         self._flush_buffer(commit=self.spec.strategy == "after_process")
                     continue
                 last_record = time.monotonic()
+                self.ledger.polled()
                 processed += self._handle(batches)
             # Clean shutdown: finish what is buffered, commit it, leave the group.
             if self.buffer:

@@ -198,6 +198,15 @@ class ConsumerLedger:
         self.clock = Clock(start if isinstance(start, int) else None)
         write_meta(meta_path, {**meta, "member": member, "start_ns": self.clock.start_ns})
         self._file = AppendFile(base.with_suffix(".processed"))
+        self._polled_marker = base.with_suffix(".polled")
+        self._polled = False
+
+    def polled(self) -> None:
+        """Note (once per process) that the member has been given records: it is in its group and
+        consuming, which is what a harness waits for before it injects faults."""
+        if not self._polled:
+            self._polled_marker.write_text(str(time.time_ns()))
+            self._polled = True
 
     def processed_many(self, rows: list[tuple[int, int, int, int, int]]) -> None:
         """Records the application has processed: (partition, offset, tag, seq, status) each."""
