@@ -348,21 +348,6 @@ def test_one_way_cut_from_follower_to_leader_drops_the_follower_from_the_isr(
     recovered(kafka_cluster, t)
 
 
-def test_bridge_keeps_the_bridge_in_sync_and_drops_the_far_side(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
-    t = topic(kafka_cluster)
-    leader, (far, bridge) = leader_and_followers(kafka_cluster, t)  # far: not the controller
-    with Nemesis(ctx) as nemesis:
-        # bridge reaches both halves; the leader and the far follower cannot reach each other.
-        nemesis.inject(make_fault("bridge", target=f"broker:{bridge}"))
-        # One of the two sides leaves the ISR (which one depends on where the active controller is);
-        # the bridge, reaching both, always stays in sync.
-        eventually(
-            lambda: len(isr := kafka_cluster.partition(t, 0).isr) == 2 and bridge in isr, 60, "a side to leave the ISR"
-        )
-        assert far in kafka_cluster.partition(t, 0).replicas and leader in kafka_cluster.partition(t, 0).replicas
-    recovered(kafka_cluster, t)
-
-
 def test_packet_drop_starves_a_follower_out_of_the_isr(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
     t = topic(kafka_cluster)
     _, (follower, _) = leader_and_followers(kafka_cluster, t)
