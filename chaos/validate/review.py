@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from chaos.cluster.config import OWNED_KEYS
 from chaos.errors import UsageError
 from chaos.validate.properties import Properties
 from chaos.workloads.settings import (
@@ -67,8 +68,10 @@ TOPIC_KEYS = frozenset(
 #: Topic keys a topic file may carry that are not topic configs (they shape the topic's creation).
 TOPIC_SHAPE = ("partitions", "replication.factor")
 
+#: Broker keys that wire a node into its cluster: the harness sets its own (the cluster refuses them).
+BROKER_WIRING = OWNED_KEYS | {"zookeeper.connect"}
 #: Broker configs reviewed or commonly set; others pass through to the brokers with a note.
-BROKER_KEYS = frozenset(
+BROKER_KEYS = BROKER_WIRING | frozenset(
     {
         "default.replication.factor",
         "min.insync.replicas",
@@ -102,37 +105,6 @@ BROKER_KEYS = frozenset(
         "leader.imbalance.check.interval.seconds",
         "auto.leader.rebalance.enable",
         "log.cleaner.enable",
-        "log.dirs",
-        "log.dir",
-        "listeners",
-        "advertised.listeners",
-        "listener.security.protocol.map",
-        "inter.broker.listener.name",
-        "controller.listener.names",
-        "controller.quorum.voters",
-        "controller.quorum.bootstrap.servers",
-        "process.roles",
-        "node.id",
-        "broker.id",
-        "zookeeper.connect",
-    }
-)
-#: Broker keys that wire a node into its cluster: the harness sets its own.
-BROKER_WIRING = frozenset(
-    {
-        "log.dirs",
-        "log.dir",
-        "listeners",
-        "advertised.listeners",
-        "listener.security.protocol.map",
-        "inter.broker.listener.name",
-        "controller.listener.names",
-        "controller.quorum.voters",
-        "controller.quorum.bootstrap.servers",
-        "process.roles",
-        "node.id",
-        "broker.id",
-        "zookeeper.connect",
     }
 )
 
