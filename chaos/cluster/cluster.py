@@ -42,6 +42,7 @@ from chaos.cluster.config import (
     server_properties,
 )
 from chaos.cluster.node import Node
+from chaos.cluster.proxy import start_toxiproxy
 from chaos.cluster.sweeper import SweepResult, sweep
 from chaos.engine import docker_client
 from chaos.errors import ClusterUnhealthy, ImageMissing, InfrastructureError, UsageError
@@ -58,7 +59,7 @@ from chaos.labels import (
 )
 from chaos.progress import Progress, silent
 from chaos.signals import deferred_signals, sigterm_raises
-from chaos.toxiproxy import ToxiproxyClient, ToxiproxyError
+from chaos.toxiproxy import ToxiproxyClient
 
 log = logging.getLogger(__name__)
 
@@ -194,23 +195,17 @@ class KafkaCluster:
         self.progress(f"healthy after {time.monotonic() - t0:.1f}s; bootstrap {self.bootstrap_servers}")
 
     def _start_toxiproxy(self, image: str, network: str) -> None:
-        ports: dict[str, tuple[str, None]] = {f"{TOXIPROXY_API_PORT}/tcp": ("127.0.0.1", None)}
-        for i in range(1, self.spec.brokers + 1):
-            ports[f"{PROXY_BASE_PORT + i}/tcp"] = ("127.0.0.1", None)
         self.progress("starting toxiproxy")
-        # Docker picks a free host port for a None host port; the stubs only allow ints there.
-        self._toxiproxy = self.client.containers.run(  # type: ignore[call-overload]
+        self._toxiproxy = start_toxiproxy(
+            self.client,
             image,
-            ["-host=0.0.0.0"],
             name=resource_name(self.run_id, "toxiproxy"),
-            detach=True,
             network=network,
-            ports=ports,
             labels=run_labels(self.run_id, "toxiproxy"),
+            ports=[TOXIPROXY_API_PORT, *(PROXY_BASE_PORT + i for i in range(1, self.spec.brokers + 1))],
         )
         self._read_toxiproxy_ports()
         api = self.toxiproxy
-        _retry(api.version, ToxiproxyError, timeout=15.0)
         api.reset()
         existing = api.proxies()
         for i in range(1, self.spec.brokers + 1):
@@ -705,14 +700,3 @@ def _tar_dir(directory: str, files: dict[str, bytes]) -> bytes:
             info.size, info.mode, info.mtime = len(data), 0o755 if name.endswith(".sh") else 0o644, int(time.time())
             tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
-
-
-def _retry(fn: Callable[[], T], errors: type[Exception], timeout: float) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return fn()
-        except errors:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)

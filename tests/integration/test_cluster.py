@@ -40,6 +40,11 @@ def test_cluster_is_labelled_and_healthy(kafka_cluster: KafkaCluster, engine: do
     proxies = kafka_cluster.toxiproxy.proxies()
     assert sorted(proxies) == ["broker-1", "broker-2", "broker-3"]
     assert {p.upstream for p in proxies.values()} == {"broker-1:9092", "broker-2:9092", "broker-3:9092"}
+    # published on loopback only: the proxies are not reachable from other machines
+    labels = [f"kafka-chaos.run={kafka_cluster.run_id}", "kafka-chaos.role=toxiproxy"]
+    toxiproxy = engine.containers.list(filters={"label": labels})
+    bindings = [b for entries in toxiproxy[0].ports.values() for b in entries or []]
+    assert len(bindings) == 4 and {b["HostIp"] for b in bindings} == {"127.0.0.1"}
 
 
 def test_thousand_records_acks_all_are_all_read_back(kafka_cluster: KafkaCluster) -> None:

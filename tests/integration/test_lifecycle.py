@@ -15,8 +15,11 @@ import pytest
 
 import docker
 from chaos.cluster import ClusterSpec, KafkaCluster
-from chaos.errors import ClusterUnhealthy
-from chaos.labels import new_run_id
+from chaos.cluster.proxy import start_toxiproxy
+from chaos.cluster.sweeper import sweep
+from chaos.errors import ClusterUnhealthy, InfrastructureError
+from chaos.images.recipes import image_refs
+from chaos.labels import new_run_id, resource_name, run_labels
 
 from .conftest import cli, labelled
 
@@ -51,6 +54,31 @@ def test_broker_that_dies_on_start_fails_fast_with_its_log(engine: docker.Docker
     assert "num.network.threads" in notes
     assert labelled(engine, run_id) == []
     assert (run_dir / "logs" / "broker-3.log").is_file()  # evidence kept even though the start failed
+
+
+def test_toxiproxy_that_never_answers_fails_with_its_log(engine: docker.DockerClient) -> None:
+    run_id = new_run_id()
+    image = image_refs(ClusterSpec().kafka_version).toxiproxy
+    network = engine.networks.create(resource_name(run_id, "net"), labels=run_labels(run_id, "network"))
+    started = time.monotonic()
+    try:
+        with pytest.raises(InfrastructureError, match="toxiproxy's API did not answer within 3s") as info:
+            # toxiproxy runs, but its API listens on 8474: a wait on another port never succeeds
+            start_toxiproxy(
+                engine,
+                image,
+                name=resource_name(run_id, "toxiproxy"),
+                network=network.name or "",
+                labels=run_labels(run_id, "toxiproxy"),
+                ports=[9999],
+                timeout=3,
+            )
+        assert time.monotonic() - started < 30
+        assert "8474" in "\n".join(info.value.__notes__)  # toxiproxy's own log is attached
+        assert len(labelled(engine, run_id)) == 2  # left, labelled, for the caller's teardown
+    finally:
+        sweep(engine, run_id)
+    assert labelled(engine, run_id) == []
 
 
 def test_cli_up_status_down(engine: docker.DockerClient) -> None:

@@ -1,0 +1,97 @@
+"""The toxiproxy container of a cluster, started through testcontainers.
+
+testcontainers serves one container well: create it, start it and wait for a readiness check with a
+deadline, and attach the container's log to the error when the wait times out. The toxiproxy
+container is such a container (its HTTP API answering ``/version`` means it is ready). Brokers are
+not started this way: a cluster starts them all before waiting, and "ready" is a cluster-wide
+property (every broker registered, full ISR) that :meth:`KafkaCluster.wait_healthy` checks.
+
+testcontainers' Ryuk reaper is not started: its image lives on a container registry, which a
+machine without one cannot pull. Every container still carries the run's labels, and
+``kafka-chaos clean`` is the reaper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Self
+
+from docker.models.containers import Container
+from testcontainers.core.config import testcontainers_config
+from testcontainers.core.container import DockerContainer
+from testcontainers.core.wait_strategies import HttpWaitStrategy
+
+import docker
+from chaos.errors import InfrastructureError
+
+LOOPBACK = "127.0.0.1"
+
+
+class LoopbackContainer(DockerContainer):
+    """A testcontainers container whose published ports listen on 127.0.0.1 only.
+
+    Docker publishes on every interface unless told an address; the harness's proxies must not be
+    reachable from other machines, and the harness reaches them at 127.0.0.1.
+    """
+
+    def with_loopback_port(self, port: int) -> Self:
+        """Publish ``port``/tcp on a free port of 127.0.0.1."""
+        # docker-py takes (host_ip, None) for "this address, any free port"; testcontainers types ints only.
+        self.ports[f"{port}/tcp"] = (LOOPBACK, None)  # type: ignore[assignment]
+        return self
+
+    def get_container_host_ip(self) -> str:
+        """Where this machine reaches the published ports: always the loopback address."""
+        return LOOPBACK
+
+
+@contextmanager
+def _without_reaper() -> Iterator[None]:
+    """Start containers without Ryuk, restoring the caller's own testcontainers setting afterwards."""
+    before = testcontainers_config.ryuk_disabled
+    testcontainers_config.ryuk_disabled = True
+    try:
+        yield
+    finally:
+        testcontainers_config.ryuk_disabled = before
+
+
+def start_toxiproxy(
+    client: docker.DockerClient,
+    image: str,
+    *,
+    name: str,
+    network: str,
+    labels: dict[str, str],
+    ports: list[int],
+    timeout: float = 15.0,
+) -> Container:
+    """Start toxiproxy on ``network``, publish ``ports`` on loopback and wait for its API.
+
+    ``ports[0]`` is the API port; the rest are proxy listen ports. The container is returned as seen
+    through ``client`` (testcontainers' own connection is closed once it has started).
+
+    Raises:
+        InfrastructureError: the API did not answer within ``timeout`` seconds; the container's log is
+            attached as a note. The container is left for the caller's teardown (it carries ``labels``).
+    """
+    container = (
+        LoopbackContainer(image, name=name)
+        .with_command(["-host=0.0.0.0"])
+        .with_kwargs(network=network, labels=labels)
+        .waiting_for(HttpWaitStrategy(ports[0], "/version").with_startup_timeout(int(timeout)))
+    )
+    for port in ports:
+        container.with_loopback_port(port)
+    try:
+        with _without_reaper():
+            container.start()
+    except TimeoutError as e:
+        error = InfrastructureError(f"toxiproxy's API did not answer within {timeout:.0f}s: see its log below")
+        for note in getattr(e, "__notes__", []):
+            error.add_note(note)
+        raise error from e
+    finally:
+        container.get_docker_client().client.close()
+    return client.containers.get(container.get_container_id())
