@@ -131,6 +131,12 @@ def cluster() -> None:
 @click.option("--broker-config", "-c", multiple=True, metavar="KEY=VALUE", help="Broker setting, repeatable.")
 @click.option("--run-id", default=None, help="Run id (default: generated).")
 @click.option("--health-timeout", type=float, default=120.0, show_default=True, help="Seconds to become healthy.")
+@click.option(
+    "--kafka-image",
+    default=None,
+    help="Run brokers from this image instead of the built one (needs java and /opt/kafka/libs).",
+)
+@click.option("--toxiproxy-image", default=None, help="Run toxiproxy from this image instead of the built one.")
 @json_option
 @quiet_option
 def cluster_up(
@@ -140,6 +146,8 @@ def cluster_up(
     broker_config: tuple[str, ...],
     run_id: str | None,
     health_timeout: float,
+    kafka_image: str | None,
+    toxiproxy_image: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -159,6 +167,8 @@ def cluster_up(
         kafka_version=kafka_version or DEFAULT_KAFKA_VERSION,
         broker_config=_parse_pairs(broker_config, "broker config"),
         health_timeout=health_timeout,
+        kafka_image=kafka_image,
+        toxiproxy_image=toxiproxy_image,
     )
     handle = KafkaCluster(spec, run_id=run_id, progress=_progress(quiet))
     handle.start()  # removes everything it made if it fails or is interrupted

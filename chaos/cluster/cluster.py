@@ -46,7 +46,7 @@ from chaos.cluster.proxy import start_toxiproxy
 from chaos.cluster.sweeper import SweepResult, sweep
 from chaos.engine import docker_client
 from chaos.errors import ClusterUnhealthy, ImageMissing, InfrastructureError, UsageError
-from chaos.images.recipes import image_refs
+from chaos.images.recipes import image_refs, kafka_tag, toxiproxy_tag
 from chaos.labels import (
     NODE_LABEL,
     ROLE_LABEL,
@@ -168,14 +168,16 @@ class KafkaCluster:
 
     def _start(self) -> None:
         refs = image_refs(self.spec.kafka_version, self.spec.kafka_image, self.spec.toxiproxy_image)
+        built = (kafka_tag(self.spec.kafka_version), toxiproxy_tag())
         for ref in (refs.kafka, refs.toxiproxy):
             try:
                 self.client.images.get(ref)
             except ImageNotFound:
-                raise ImageMissing(
-                    f"image {ref} is not on this Docker engine: run `kafka-chaos images build "
-                    f"--kafka-version {self.spec.kafka_version}` first"
-                ) from None
+                if ref in built:
+                    fix = f"run `kafka-chaos images build --kafka-version {self.spec.kafka_version}` first"
+                else:
+                    fix = f"`docker pull {ref}` or `docker load` it first (the harness never pulls)"
+                raise ImageMissing(f"image {ref} is not on this Docker engine: {fix}") from None
         t0 = time.monotonic()
         self.progress(f"run {self.run_id}: creating network")
         network = self.client.networks.create(

@@ -123,9 +123,15 @@ class Node:
         return raw.decode(errors="replace")
 
     def exec(self, cmd: list[str]) -> tuple[int, str]:
-        """Run ``cmd`` inside the node's container; return the exit code and combined output."""
+        """Run ``cmd`` as root inside the node's container; return the exit code and combined output.
+
+        As root whatever user the image runs Kafka as: network faults need iptables and tc.
+
+        Raises:
+            InfrastructureError: Docker could not run it (e.g. the container is not running).
+        """
         try:
-            result = self.container.exec_run(cmd)
+            result = self.container.exec_run(cmd, user="root")
         except APIError as e:
             raise InfrastructureError(f"could not run {cmd[0]} in {self.host}: {e.explanation}") from e
         out = result.output if isinstance(result.output, bytes) else b"".join(result.output)

@@ -63,6 +63,8 @@ class ClusterModel(_Strict):
     broker_config: dict[str, Scalar] = Field(default_factory=dict)
     heap: str = "512m"
     health_timeout: float = Field(120.0, gt=0)
+    kafka_image: str | None = Field(None, min_length=1)
+    toxiproxy_image: str | None = Field(None, min_length=1)
 
     def spec(self, kafka_version: str | None = None) -> ClusterSpec:
         """The :class:`ClusterSpec` (``kafka_version`` overrides the file's). Raises UsageError."""
@@ -73,6 +75,8 @@ class ClusterModel(_Strict):
             broker_config=_props(self.broker_config),
             heap=self.heap,
             health_timeout=self.health_timeout,
+            kafka_image=self.kafka_image,
+            toxiproxy_image=self.toxiproxy_image,
         )
 
 

@@ -115,6 +115,14 @@ def test_a_good_file_loads_and_fills_in_the_topic(tmp_path: Path) -> None:
     assert expand_target("leader:other:1", "t") == "leader:other:1"
 
 
+def test_a_file_may_name_other_images(tmp_path: Path) -> None:
+    path = tmp_path / "other.yaml"
+    images = "cluster:\n  kafka_image: apache/kafka:4.1.0\n  toxiproxy_image: ghcr.io/shopify/toxiproxy\n"
+    path.write_text(GOOD + images)
+    spec = load_experiment(path).cluster.spec()
+    assert (spec.kafka_image, spec.toxiproxy_image) == ("apache/kafka:4.1.0", "ghcr.io/shopify/toxiproxy")
+
+
 def test_a_suite_with_one_bad_file_runs_nothing(tmp_path: Path, no_docker: None) -> None:
     (tmp_path / "a.yaml").write_text(GOOD)
     (tmp_path / "b.yaml").write_text(GOOD.replace("rate: 100", "rate: 0"))
