@@ -11,6 +11,7 @@ import logging
 import platform
 import shutil
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -280,6 +281,81 @@ def cluster_heal(run_id: str | None, as_json: bool) -> None:
     )
     if result["chains_left"]:
         raise ChaosError(f"chains still present: {result['chains_left']}")
+
+
+@cluster.command("fault")
+@click.argument("kind")
+@click.argument("run_id", required=False)
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Fault parameter, repeatable: target=leader:orders:0, delay_ms=500, ... (values read as YAML scalars).",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Heal after this many seconds (Ctrl-C heals at once). Default: leave it until `cluster heal`.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for random target choices.")
+@json_option
+def cluster_fault(
+    kind: str, run_id: str | None, params: tuple[str, ...], duration: float | None, seed: int, as_json: bool
+) -> None:
+    """Inject one fault KIND into a running cluster, for --duration seconds or until `cluster heal`.
+
+    KIND is one of the broker and network faults of experiment files (broker_kill, broker_pause,
+    isolate, partition, latency, toxic, ...); client_kill needs a run's workloads, so it is not one.
+    """
+    import random
+
+    import yaml
+
+    from chaos.cluster import KafkaCluster
+    from chaos.engine import docker_client
+    from chaos.faults.base import FaultContext, make_fault
+
+    values: dict[str, Any] = {}
+    for key, text in _parse_pairs(params, "fault parameter").items():
+        try:
+            values[key] = yaml.safe_load(text) if text else ""
+        except yaml.YAMLError:
+            values[key] = text
+    fault = make_fault(kind, **values)
+    if "workload" in type(fault).params:
+        raise UsageError(f"{kind} acts on a run's workloads: use it in an experiment file's faults")
+    handle = KafkaCluster.attach(_pick_run(run_id), docker_client())
+    ctx = FaultContext(handle, rng=random.Random(seed))
+    took = fault.inject(ctx)
+    result: dict[str, Any] = {
+        "run_id": handle.run_id,
+        "fault": fault.describe(),
+        "targets": fault.targets,
+        "inject_ms": round(took, 1),
+    }
+    where = f" on {', '.join(fault.targets)}" if fault.targets else ""
+    if duration is None:
+        result["healed"] = False
+        _emit(
+            result,
+            as_json,
+            f"injected {kind}{where} in {took:.0f} ms; it stays until `kafka-chaos cluster heal {handle.run_id}`",
+        )
+        return
+    started = time.monotonic()
+    with sigterm_raises():
+        try:
+            time.sleep(duration)
+        except KeyboardInterrupt:
+            pass  # Ctrl-C ends the fault early; SIGTERM heals and exits
+        finally:
+            healed = fault.heal(ctx)
+    lasted = time.monotonic() - started
+    result.update(healed=True, heal_ms=round(healed, 1), lasted_s=round(lasted, 2))
+    _emit(result, as_json, f"injected {kind}{where} in {took:.0f} ms, healed after {lasted:.1f}s in {healed:.0f} ms")
 
 
 # -- reconcile -------------------------------------------------------------------------------------

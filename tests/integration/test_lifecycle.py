@@ -15,6 +15,7 @@ import pytest
 
 import docker
 from chaos.cluster import ClusterSpec, KafkaCluster
+from chaos.cluster.cluster import HEALTH_TOPIC
 from chaos.cluster.proxy import start_toxiproxy
 from chaos.cluster.sweeper import sweep
 from chaos.errors import ClusterUnhealthy, InfrastructureError
@@ -91,6 +92,20 @@ def test_cli_up_status_down(engine: docker.DockerClient) -> None:
         assert len(status["brokers"]) == 3
         assert all(b["state"] == "running" and b["registered"] for b in status["brokers"])
         assert status["bootstrap_servers"].count("127.0.0.1:") == 3
+
+        # a fault by hand stays until `cluster heal`; with --duration it heals itself
+        fault = json.loads(cli("cluster", "fault", "broker_pause", run_id, "-p", "target=broker:2", "--json").stdout)
+        assert (fault["targets"], fault["healed"]) == (["broker-2"], False)
+        status = json.loads(cli("cluster", "status", run_id, "--json").stdout)
+        assert [b["state"] for b in status["brokers"]] == ["running", "paused", "running"]
+        healed = json.loads(cli("cluster", "heal", run_id, "--json").stdout)
+        assert healed["thawed"] == ["broker-2"] and healed["chains_left"] == {}
+        timed = cli("cluster", "fault", "isolate", run_id, "-p", "target=broker:3", "--duration", "1", "--json")
+        timed_result = json.loads(timed.stdout)
+        assert timed_result["healed"] is True and timed_result["lasted_s"] >= 1
+        cluster = KafkaCluster.attach(run_id, engine)
+        cluster.wait_for_isr(HEALTH_TOPIC, 3, timeout=90)  # broker-3 was cut off and is back
+
         down = json.loads(cli("cluster", "down", run_id, "--json").stdout)
         assert len(down[run_id]["containers"]) == 4
     finally:

@@ -32,6 +32,13 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
         (["images", "build", "--kafka-version", "2.8.0"], 2, "too old"),
         (["cluster", "up", "--brokers", "many"], 2, "not a valid integer"),
         (["no-such-command"], 2, "No such command"),
+        (["cluster", "fault", "broker_kil"], 2, "unknown fault kind 'broker_kil'"),
+        (["cluster", "fault", "broker_kill", "-p", "targt=leader"], 2, "no parameter 'targt'"),
+        (["cluster", "fault", "broker_kill", "-p", "target=leder:t:0"], 2, "leder"),
+        (["cluster", "fault", "latency", "-p", "delay_ms=fast"], 2, "delay_ms='fast' has the wrong type"),
+        (["cluster", "fault", "client_kill", "-p", "workload=producer-p0"], 2, "acts on a run's workloads"),
+        (["cluster", "fault", "isolate", "-p", "broker-1"], 2, "not KEY=VALUE"),
+        (["cluster", "fault", "isolate", "--duration", "0"], 2, "--duration"),
     ],
 )
 def test_bad_input_exits_2_with_one_sentence(args: list[str], code: int, message: str) -> None:
