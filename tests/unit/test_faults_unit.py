@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from chaos.errors import UsageError
@@ -57,7 +59,7 @@ def test_bad_selectors(selector: str) -> None:
         ("isolate", {"target": "nobody"}, "is not a selector"),
     ],
 )
-def test_bad_faults_are_usage_errors(kind: str, params: dict[str, object], message: str) -> None:
+def test_bad_faults_are_usage_errors(kind: str, params: dict[str, Any], message: str) -> None:
     with pytest.raises(UsageError, match=message):
         make_fault(kind, **params)
 

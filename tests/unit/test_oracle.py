@@ -21,7 +21,7 @@ WAITS = ("sync", "outbox")
 @st.composite
 def producers(draw: st.DrawFn, index: int) -> SyntheticProducer:
     mode = draw(st.sampled_from(GOES_ON + WAITS))
-    allowed = [f for f in Fate if f is not Fate.REORDERED]
+    allowed: list[Fate] = [f for f in Fate if f is not Fate.REORDERED]
     if mode not in GOES_ON:
         allowed.remove(Fate.PRODUCER_LOST)  # a waiting application never "went on"
     if mode != "fire_and_forget":

@@ -112,7 +112,8 @@ def test_run_without_verdict_reports_the_error(tmp_path: Path) -> None:
 
 def test_report_command_rebuilds_a_run_and_a_suite(tmp_path: Path) -> None:
     suite_dir = tmp_path / "suite"
-    for i, expect in enumerate([{"broker_loss": ">0"}, {"broker_loss": 0}]):
+    expectations: list[dict[str, object]] = [{"broker_loss": ">0"}, {"broker_loss": 0}]
+    for i, expect in enumerate(expectations):
         make_run(suite_dir / f"demo-{i + 1}", expect, name="demo")
     (suite_dir / "suite.json").write_text(
         json.dumps(

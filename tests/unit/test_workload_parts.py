@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -165,18 +166,25 @@ def test_specs_validate_and_round_trip(tmp_path: Path) -> None:
     )
     save_spec(spec, tmp_path / "p.json")
     assert load_spec(tmp_path / "p.json") == spec
-    for bad, message in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"mode": "yolo"}, "producer mode"),
         ({"keys": "random"}, "producer keys"),
         ({"rate": 0}, "rate must be positive"),
         ({"id": "a b"}, "producer id"),
-    ]:
+    ]
+    for bad, message in cases:
         with pytest.raises(UsageError, match=message):
-            ProducerSpec(**{"id": "p0", "topic": "t", "bootstrap_servers": "b", "run_id": "r", "run_dir": ".", **bad})  # type: ignore[arg-type]
+            ProducerSpec(**{"id": "p0", "topic": "t", "bootstrap_servers": "b", "run_id": "r", "run_dir": ".", **bad})
     with pytest.raises(UsageError, match="commit strategy"):
         ConsumerSpec(
-            id="c0", topic="t", bootstrap_servers="b", run_id="r", run_dir=".", group="g", strategy="sometimes"
-        )  # type: ignore[arg-type]
+            id="c0",
+            topic="t",
+            bootstrap_servers="b",
+            run_id="r",
+            run_dir=".",
+            group="g",
+            strategy="sometimes",  # type: ignore[arg-type]
+        )
     (tmp_path / "junk.json").write_text("{}")
     with pytest.raises(UsageError, match="not a workload spec"):
         load_spec(tmp_path / "junk.json")
