@@ -684,6 +684,28 @@ def doctor(as_json: bool) -> None:
     ]:
         path = shutil.which(tool)
         check(f"build tool {tool}", path is not None, path or "missing", fix, required=False)
+    try:
+        import crc32c  # noqa: F401 - only its presence matters
+
+        check("crc32c extension", True, "record checksums in C", required=False)
+    except ImportError:
+        check(
+            "crc32c extension",
+            False,
+            "missing: kafka-python checksums every batch in Python (about a third slower)",
+            "pip install crc32c",
+            required=False,
+        )
+    compose = shutil.which("docker-compose") or (
+        shutil.which("docker") and _succeeds(["docker", "compose", "version"]) and "docker compose"
+    )
+    check(
+        "compose",
+        bool(compose),
+        str(compose or "missing"),
+        "apt-get install docker-compose (only for docker-compose.yml)",
+        required=False,
+    )
     build = "kafka-chaos images build"
     for name, tag in [
         ("base image", base_tag()),
@@ -701,6 +723,15 @@ def doctor(as_json: bool) -> None:
     _emit({"ok": ok, "checks": checks}, as_json, "\n".join(lines))
     if not ok:
         sys.exit(3)
+
+
+def _succeeds(command: list[str]) -> bool:
+    import subprocess
+
+    try:
+        return subprocess.run(command, capture_output=True, timeout=10, check=False).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
 
 
 def main(argv: list[str] | None = None) -> None:
