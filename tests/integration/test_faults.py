@@ -11,7 +11,7 @@ import pytest
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from chaos.cluster import KafkaCluster
+from chaos.cluster import ClusterSpec, KafkaCluster
 from chaos.faults import FaultContext, Nemesis, Step, Timeline, UnsupportedFault, make_fault, random_schedule
 from chaos.faults.network import harness_chains, node_ip, reachable
 from chaos.workloads.process import WorkloadProcess
@@ -400,3 +400,21 @@ def test_slow_close_is_on_every_proxy_while_clients_go_on(kafka_cluster: KafkaCl
             assert producer.send(t, b"x").get(timeout=30).offset >= 0
             producer.close()
     assert all(not p.toxics for p in kafka_cluster.toxiproxy.proxies().values())
+
+
+def test_bridge_keeps_the_bridge_in_sync_and_fences_the_side_cut_from_the_controller(tmp_path: Path) -> None:
+    # A dedicated controller makes the outcome certain. The bridge broker-2 splits the other nodes,
+    # in id order, into [broker-1] and [broker-3, controller-1]: broker-1 can no longer heartbeat,
+    # is fenced and leaves every ISR, while broker-2 reaches both halves and stays in sync.
+    with KafkaCluster(ClusterSpec(brokers=3, controllers=1), run_dir=tmp_path / "cluster") as cluster:
+        t = "bridged"
+        cluster.create_topic(t, partitions=3, replication_factor=3)
+        with Nemesis(FaultContext(cluster)) as nemesis:
+            fault = make_fault("bridge", target="broker:2")
+            nemesis.inject(fault)
+            assert fault.targets == ["broker-1", "broker-3 controller-1", "bridge broker-2"]
+            eventually(
+                lambda: all(set(p.isr) == {2, 3} for p in cluster.partitions(t)), 60, "broker-1 to leave every ISR"
+            )
+            assert all(p.leader in (2, 3) for p in cluster.partitions(t))
+        recovered(cluster, t)
