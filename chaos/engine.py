@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 from docker.errors import DockerException
 
 import docker
-from chaos.errors import DockerUnavailable
+from chaos.errors import DockerUnavailable, UsageError
+
+LOOPBACK = "127.0.0.1"
 
 SETUP_HINT = "run `bash scripts/setup` as root (installs Debian's docker.io and starts dockerd)"
 
@@ -30,3 +35,53 @@ def docker_client(timeout: float = 60) -> docker.DockerClient:
     except (DockerException, OSError) as e:
         raise DockerUnavailable(f"no Docker engine answers at {where}: {SETUP_HINT}") from e
     return client
+
+
+def published_host(environ: Mapping[str, str] = os.environ) -> str:
+    """Where this process reaches the ports the engine publishes (brokers advertise it to clients).
+
+    ``KAFKA_CHAOS_HOST`` when set; else the host of a ``tcp://`` or ``ssh://`` ``DOCKER_HOST`` (a
+    remote engine, e.g. ``tcp://docker:2375`` in a CI job with a Docker-in-Docker service); else
+    127.0.0.1.
+
+    Raises:
+        UsageError: ``DOCKER_HOST`` is a tcp or ssh address without a host.
+
+    Example::
+
+        >>> published_host({"DOCKER_HOST": "tcp://docker:2375"})
+        'docker'
+        >>> published_host({"DOCKER_HOST": "ssh://ci@build-7.example"})
+        'build-7.example'
+        >>> published_host({"DOCKER_HOST": "unix:///var/run/docker.sock"}), published_host({})
+        ('127.0.0.1', '127.0.0.1')
+        >>> published_host({"DOCKER_HOST": "tcp://docker:2375", "KAFKA_CHAOS_HOST": "10.0.0.5"})
+        '10.0.0.5'
+    """
+    override = environ.get("KAFKA_CHAOS_HOST", "").strip()
+    if override:
+        return override
+    docker_host = environ.get("DOCKER_HOST", "").strip()
+    parts = urlsplit(docker_host)
+    if parts.scheme not in ("tcp", "ssh", "http", "https"):
+        return LOOPBACK  # the local socket (unix://, npipe://) or nothing set
+    if not parts.hostname:
+        raise UsageError(f"DOCKER_HOST={docker_host} names no host: write e.g. tcp://docker:2375")
+    return parts.hostname
+
+
+def bind_address(host: str) -> str:
+    """The address to publish ports on: loopback when the harness reaches the engine locally, else
+    every interface of the (remote) engine's machine.
+
+    Example::
+
+        >>> bind_address("127.0.0.1"), bind_address("localhost"), bind_address("docker")
+        ('127.0.0.1', '127.0.0.1', '0.0.0.0')
+    """
+    if host == "localhost":
+        return LOOPBACK
+    try:
+        return LOOPBACK if ipaddress.ip_address(host).is_loopback else "0.0.0.0"
+    except ValueError:
+        return "0.0.0.0"

@@ -1,10 +1,11 @@
 """``KafkaCluster``: a real multi-broker KRaft cluster in Docker, behind a toxiproxy.
 
 Lifecycle: :meth:`KafkaCluster.start` creates a network, a toxiproxy container (one proxy per
-broker, published on 127.0.0.1) and one container per node, then waits until the cluster is healthy:
-every broker registered and a topic replicated to ``min(3, brokers)`` nodes has its full ISR. A start
-that fails half-way removes everything it made before re-raising. :meth:`KafkaCluster.destroy`
-copies every node's log into the run directory, then removes every resource labelled with the run id.
+broker, published on 127.0.0.1, or on a remote engine's host) and one container per node, then waits
+until the cluster is healthy: every broker registered and a topic replicated to ``min(3, brokers)``
+nodes has its full ISR. A start that fails half-way removes everything it made before re-raising.
+:meth:`KafkaCluster.destroy` copies every node's log into the run directory, then removes every
+resource labelled with the run id.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from chaos.cluster.config import (
 from chaos.cluster.node import Node
 from chaos.cluster.proxy import start_toxiproxy
 from chaos.cluster.sweeper import SweepResult, sweep
-from chaos.engine import docker_client
+from chaos.engine import docker_client, published_host
 from chaos.errors import ClusterUnhealthy, ImageMissing, InfrastructureError, UsageError
 from chaos.images.recipes import image_refs, kafka_tag, toxiproxy_tag
 from chaos.labels import (
@@ -120,6 +121,8 @@ class KafkaCluster:
         self._api_port: int | None = None
         self._admin: KafkaAdminClient | None = None
         self._health_topic_created = False
+        #: Where this process reaches the published proxy ports (and what brokers advertise).
+        self.host = published_host()
 
     # -- context manager ----------------------------------------------------------------------
     def __enter__(self) -> Self:
@@ -205,6 +208,7 @@ class KafkaCluster:
             network=network,
             labels=run_labels(self.run_id, "toxiproxy"),
             ports=[TOXIPROXY_API_PORT, *(PROXY_BASE_PORT + i for i in range(1, self.spec.brokers + 1))],
+            host=self.host,
         )
         self._read_toxiproxy_ports()
         api = self.toxiproxy
@@ -230,7 +234,7 @@ class KafkaCluster:
         self._proxy_ports = {i: host_port(PROXY_BASE_PORT + i) for i in range(1, self.spec.brokers + 1)}
 
     def _create_node(self, image: str, network: str, node: NodeSpec, cluster_id: str) -> Node:
-        advertised = f"127.0.0.1:{self._proxy_ports[node.node_id]}" if node.broker else None
+        advertised = f"{self.host}:{self._proxy_ports[node.node_id]}" if node.broker else None
         files = {
             "server.properties": server_properties(self.spec, node, advertised).encode(),
             "start.sh": _packaged("start.sh"),
@@ -299,14 +303,14 @@ class KafkaCluster:
     @property
     def bootstrap_servers(self) -> str:
         """``host:port,…`` for clients on this machine (every address crosses toxiproxy)."""
-        return ",".join(f"127.0.0.1:{port}" for port in self._proxy_ports.values())
+        return ",".join(f"{self.host}:{port}" for port in self._proxy_ports.values())
 
     @property
     def toxiproxy(self) -> ToxiproxyClient:
         """Client of this cluster's toxiproxy API."""
         if self._api_port is None:
             raise InfrastructureError(f"cluster {self.run_id} has no toxiproxy running")
-        return ToxiproxyClient(f"http://127.0.0.1:{self._api_port}")
+        return ToxiproxyClient(f"http://{self.host}:{self._api_port}")
 
     @property
     def nodes(self) -> list[Node]:
@@ -347,7 +351,7 @@ class KafkaCluster:
         """
         if self._admin is None:
             running = [
-                f"127.0.0.1:{port}"
+                f"{self.host}:{port}"
                 for node_id, port in self._proxy_ports.items()
                 if node_id not in self._nodes or self._nodes[node_id].state == "running"
             ]
@@ -363,7 +367,7 @@ class KafkaCluster:
             # can still be asked directly by :meth:`partitions`.
             fallback = self._admin._manager.cluster._bootstrap_brokers
             for node_id, port in self._proxy_ports.items():
-                fallback[node_id] = MetadataResponse.MetadataResponseBroker(node_id, "127.0.0.1", port, None)
+                fallback[node_id] = MetadataResponse.MetadataResponseBroker(node_id, self.host, port, None)
         return self._admin
 
     def admin_call(self, fn: Callable[[KafkaAdminClient], T], attempts: int = 3) -> T:
@@ -655,7 +659,7 @@ class KafkaCluster:
             if n.spec.broker:
                 entry["registered"] = registered is not None and n.node_id in registered
                 entry["address"] = (
-                    f"127.0.0.1:{self._proxy_ports[n.node_id]}" if n.node_id in self._proxy_ports else None
+                    f"{self.host}:{self._proxy_ports[n.node_id]}" if n.node_id in self._proxy_ports else None
                 )
             nodes.append(entry)
         return {

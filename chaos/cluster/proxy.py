@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Self
+from typing import Any, Self
 
 from docker.models.containers import Container
 from testcontainers.core.config import testcontainers_config
@@ -23,27 +23,31 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.wait_strategies import HttpWaitStrategy
 
 import docker
+from chaos.engine import LOOPBACK, bind_address
 from chaos.errors import InfrastructureError
 
-LOOPBACK = "127.0.0.1"
 
+class PublishedContainer(DockerContainer):
+    """A testcontainers container whose ports are published on one address, reached at ``host``.
 
-class LoopbackContainer(DockerContainer):
-    """A testcontainers container whose published ports listen on 127.0.0.1 only.
-
-    Docker publishes on every interface unless told an address; the harness's proxies must not be
-    reachable from other machines, and the harness reaches them at 127.0.0.1.
+    Docker publishes on every interface unless told an address. With a local engine the harness's
+    proxies listen on 127.0.0.1 only, so they are not reachable from other machines.
     """
 
-    def with_loopback_port(self, port: int) -> Self:
-        """Publish ``port``/tcp on a free port of 127.0.0.1."""
+    def __init__(self, image: str, *, host: str, **kwargs: Any) -> None:
+        super().__init__(image, **kwargs)
+        self._host = host
+        self._bind = bind_address(host)
+
+    def with_published_port(self, port: int) -> Self:
+        """Publish ``port``/tcp on a free port of the bind address."""
         # docker-py takes (host_ip, None) for "this address, any free port"; testcontainers types ints only.
-        self.ports[f"{port}/tcp"] = (LOOPBACK, None)  # type: ignore[assignment]
+        self.ports[f"{port}/tcp"] = (self._bind, None)  # type: ignore[assignment]
         return self
 
     def get_container_host_ip(self) -> str:
-        """Where this machine reaches the published ports: always the loopback address."""
-        return LOOPBACK
+        """Where this process reaches the published ports (see :func:`chaos.engine.published_host`)."""
+        return self._host
 
 
 @contextmanager
@@ -65,11 +69,13 @@ def start_toxiproxy(
     network: str,
     labels: dict[str, str],
     ports: list[int],
+    host: str = LOOPBACK,
     timeout: float = 15.0,
 ) -> Container:
     """Start toxiproxy on ``network``, publish ``ports`` on loopback and wait for its API.
 
-    ``ports[0]`` is the API port; the rest are proxy listen ports. The container is returned as seen
+    ``ports[0]`` is the API port; the rest are proxy listen ports. ``host`` is where this process
+    reaches them (127.0.0.1: published on loopback only). The container is returned as seen
     through ``client`` (testcontainers' own connection is closed once it has started).
 
     Raises:
@@ -77,13 +83,13 @@ def start_toxiproxy(
             attached as a note. The container is left for the caller's teardown (it carries ``labels``).
     """
     container = (
-        LoopbackContainer(image, name=name)
+        PublishedContainer(image, host=host, name=name)
         .with_command(["-host=0.0.0.0"])
         .with_kwargs(network=network, labels=labels)
         .waiting_for(HttpWaitStrategy(ports[0], "/version").with_startup_timeout(int(timeout)))
     )
     for port in ports:
-        container.with_loopback_port(port)
+        container.with_published_port(port)
     try:
         with _without_reaper():
             container.start()

@@ -1,7 +1,8 @@
-"""Broker and toxiproxy images the harness did not build: anything with java and /opt/kafka/libs runs.
+"""Running elsewhere: images the harness did not build, and an engine reached at another address.
 
-No registry is reachable here, so the test builds locally an image shaped like ``apache/kafka``:
-Kafka runs as a non-root user behind an entrypoint wrapper, with no AppCDS archives.
+Any broker image with java and /opt/kafka/libs runs. No registry is reachable here, so a test builds
+locally an image shaped like ``apache/kafka``: Kafka runs as a non-root user behind an entrypoint
+wrapper, with no AppCDS archives.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 import docker
 from chaos.cluster import ClusterSpec, KafkaCluster
+from chaos.cluster.cluster import HEALTH_TOPIC
 from chaos.images.recipes import DEFAULT_KAFKA_VERSION, kafka_tag
 from chaos.labels import IMAGE_LABEL, new_run_id
 
@@ -80,3 +82,26 @@ def test_a_named_image_that_is_not_there_says_how_to_get_it(engine: docker.Docke
     assert "image example.invalid/kafka:0 is not on this Docker engine: `docker pull" in proc.stderr
     assert "never pulls" in proc.stderr
     assert labelled(engine, run_id) == []
+
+
+def test_brokers_advertise_the_host_the_engine_is_reached_at(
+    engine: docker.DockerClient, run_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A remote engine (DOCKER_HOST=tcp://docker:2375) publishes on its own host; here the same path
+    # is taken with another name for this machine, which stays on loopback.
+    monkeypatch.setenv("KAFKA_CHAOS_HOST", "localhost")
+    with KafkaCluster(ClusterSpec(brokers=1), run_dir=run_dir) as cluster:
+        assert cluster.bootstrap_servers.startswith("localhost:")
+        assert cluster.toxiproxy.url.startswith("http://localhost:")
+        producer = KafkaProducer(bootstrap_servers=cluster.bootstrap_servers, acks="all")
+        metadata = producer.send(HEALTH_TOPIC, b"via localhost").get(timeout=30)
+        producer.close()
+        consumer = KafkaConsumer(bootstrap_servers=cluster.bootstrap_servers, consumer_timeout_ms=10_000)
+        consumer.assign([TopicPartition(HEALTH_TOPIC, metadata.partition)])
+        consumer.seek(TopicPartition(HEALTH_TOPIC, metadata.partition), metadata.offset)
+        assert next(iter(consumer)).value == b"via localhost"
+        consumer.close()
+        labels = [f"kafka-chaos.run={cluster.run_id}", "kafka-chaos.role=toxiproxy"]
+        toxiproxy = engine.containers.list(filters={"label": labels})
+        bindings = [b for entries in toxiproxy[0].ports.values() for b in entries or []]
+        assert {b["HostIp"] for b in bindings} == {"127.0.0.1"}  # a loopback name binds loopback only
