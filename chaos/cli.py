@@ -674,6 +674,10 @@ def doctor(as_json: bool) -> None:
         client = docker_client(timeout=10)
         info = client.version()
         check("docker engine", True, f"{info.get('Version')} (API {info.get('ApiVersion')})")
+        from chaos.engine import bind_address, published_host
+
+        host = published_host()
+        check("published host", True, f"clients reach brokers at {host} (ports bound on {bind_address(host)})")
     except InfrastructureError as e:
         check("docker engine", False, "not reachable", str(e).split(": ", 1)[-1])
     for tool, fix in [
