@@ -226,6 +226,28 @@ def cluster_status(run_id: str | None, as_json: bool) -> None:
     _emit(status, as_json, "\n".join(lines))
 
 
+@cluster.command("logs")
+@click.argument("run_id", required=False)
+@click.option("--node", "nodes", multiple=True, metavar="HOST", help="Only this node: broker-2, toxiproxy, ...")
+@click.option("--tail", type=click.IntRange(min=1), default=None, help="Only the last N lines of each.")
+def cluster_logs(run_id: str | None, nodes: tuple[str, ...], tail: int | None) -> None:
+    """Print the logs of a running cluster's nodes (every restart included), each under its name."""
+    from chaos.cluster import KafkaCluster
+    from chaos.engine import docker_client
+    from chaos.labels import RUN_LABEL, resource_name
+
+    handle = KafkaCluster.attach(_pick_run(run_id), docker_client())
+    containers = handle.client.containers.list(all=True, filters={"label": [f"{RUN_LABEL}={handle.run_id}"]})
+    by_host = {(c.name or "").removeprefix(resource_name(handle.run_id, "")): c for c in containers}
+    unknown = sorted(set(nodes) - set(by_host))
+    if unknown:
+        raise UsageError(f"cluster {handle.run_id} has no node {unknown[0]!r}: it has {', '.join(sorted(by_host))}")
+    for host in nodes or sorted(by_host):
+        text = by_host[host].logs(tail=tail if tail is not None else "all").decode(errors="replace")
+        click.echo(f"==> {host} <==")
+        click.echo(text.rstrip("\n"))
+
+
 @cluster.command("down")
 @click.argument("run_id", required=False)
 @click.option("--all", "all_runs", is_flag=True, help="Every running cluster.")

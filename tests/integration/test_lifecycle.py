@@ -106,6 +106,12 @@ def test_cli_up_status_down(engine: docker.DockerClient) -> None:
         cluster = KafkaCluster.attach(run_id, engine)
         cluster.wait_for_isr(HEALTH_TOPIC, 3, timeout=90)  # broker-3 was cut off and is back
 
+        logs = cli("cluster", "logs", run_id, "--node", "broker-2", "--tail", "50").stdout
+        assert logs.startswith("==> broker-2 <==\n") and len(logs.splitlines()) == 51
+        assert "broker-1" not in logs.splitlines()[0]
+        bad = cli("cluster", "logs", run_id, "--node", "broker-9", check=False)
+        assert bad.returncode == 2 and "has no node 'broker-9'" in bad.stderr
+
         down = json.loads(cli("cluster", "down", run_id, "--json").stdout)
         assert len(down[run_id]["containers"]) == 4
     finally:
