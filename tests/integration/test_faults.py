@@ -11,7 +11,7 @@ import pytest
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from chaos.cluster import ClusterSpec, KafkaCluster
+from chaos.cluster import KafkaCluster
 from chaos.faults import FaultContext, Nemesis, Step, Timeline, UnsupportedFault, make_fault, random_schedule
 from chaos.faults.network import harness_chains, node_ip, reachable
 from chaos.workloads.process import WorkloadProcess
@@ -332,31 +332,6 @@ def leader_and_followers(cluster: KafkaCluster, t: str) -> tuple[int, list[int]]
     return state.leader, followers
 
 
-def test_one_way_cut_from_follower_to_leader_drops_the_follower_from_the_isr(
-    kafka_cluster: KafkaCluster, ctx: FaultContext
-) -> None:
-    t = topic(kafka_cluster)
-    leader, (follower, other) = leader_and_followers(kafka_cluster, t)  # follower: not the controller
-    with Nemesis(ctx) as nemesis:
-        # The follower's fetch requests never reach the leader: it falls behind and leaves the ISR,
-        # while the other follower, whose path is untouched, stays in it.
-        nemesis.inject(make_fault("one_way", source=f"broker:{follower}", dest=f"broker:{leader}"))
-        # Usually the cut follower leaves the ISR; had the controller view been stale and the follower
-        # been the active controller, the leader would be fenced instead. Either way the untouched
-        # follower stays in sync and the ISR loses one member.
-        eventually(lambda: len(isr := kafka_cluster.partition(t, 0).isr) == 2 and other in isr, 60, "the ISR to shrink")
-    recovered(kafka_cluster, t)
-
-
-def test_packet_drop_starves_a_follower_out_of_the_isr(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
-    t = topic(kafka_cluster)
-    _, (follower, _) = leader_and_followers(kafka_cluster, t)
-    with Nemesis(ctx) as nemesis:
-        nemesis.inject(make_fault("packet_drop", target=f"broker:{follower}", probability=1.0))
-        eventually(lambda: follower not in kafka_cluster.partition(t, 0).isr, 60, "the starved follower to leave")
-    recovered(kafka_cluster, t)
-
-
 def test_bandwidth_limit_on_the_leader_slows_acks_all_writes(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
     t = topic(kafka_cluster)
     leader, _ = leader_and_followers(kafka_cluster, t)
@@ -400,21 +375,3 @@ def test_slow_close_is_on_every_proxy_while_clients_go_on(kafka_cluster: KafkaCl
             assert producer.send(t, b"x").get(timeout=30).offset >= 0
             producer.close()
     assert all(not p.toxics for p in kafka_cluster.toxiproxy.proxies().values())
-
-
-def test_bridge_keeps_the_bridge_in_sync_and_fences_the_side_cut_from_the_controller(tmp_path: Path) -> None:
-    # A dedicated controller makes the outcome certain. The bridge broker-2 splits the other nodes,
-    # in id order, into [broker-1] and [broker-3, controller-1]: broker-1 can no longer heartbeat,
-    # is fenced and leaves every ISR, while broker-2 reaches both halves and stays in sync.
-    with KafkaCluster(ClusterSpec(brokers=3, controllers=1), run_dir=tmp_path / "cluster") as cluster:
-        t = "bridged"
-        cluster.create_topic(t, partitions=3, replication_factor=3)
-        with Nemesis(FaultContext(cluster)) as nemesis:
-            fault = make_fault("bridge", target="broker:2")
-            nemesis.inject(fault)
-            assert fault.targets == ["broker-1", "broker-3 controller-1", "bridge broker-2"]
-            eventually(
-                lambda: all(set(p.isr) == {2, 3} for p in cluster.partitions(t)), 60, "broker-1 to leave every ISR"
-            )
-            assert all(p.leader in (2, 3) for p in cluster.partitions(t))
-        recovered(cluster, t)

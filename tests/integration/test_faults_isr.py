@@ -1,0 +1,73 @@
+"""Network cuts between brokers, seen in the ISR: who leaves it, who stays.
+
+The cluster has a dedicated KRaft controller, so a cut between brokers never touches the metadata
+quorum. In combined mode the outcome also depended on which broker led the quorum at that moment
+(a cut broker could call elections or be fenced); here it is certain.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chaos.cluster import KafkaCluster
+from chaos.faults import FaultContext, Nemesis, Timeline, make_fault
+
+from .test_faults import eventually, recovered, topic
+
+pytestmark = pytest.mark.kafka_cluster(
+    brokers=3,
+    controllers=1,
+    broker_config={"replica.lag.time.max.ms": "6000"},  # a follower that stops fetching leaves in 6 s
+)
+
+
+@pytest.fixture
+def ctx(kafka_cluster: KafkaCluster, tmp_path: Path) -> FaultContext:
+    """A context with a timeline of the test's own (the cluster is shared by the module)."""
+    return FaultContext(kafka_cluster, timeline=Timeline(tmp_path))
+
+
+def leader_and_followers(cluster: KafkaCluster, t: str) -> tuple[int, list[int]]:
+    state = cluster.partition(t, 0)
+    return state.leader, sorted(r for r in state.replicas if r != state.leader)
+
+
+def test_one_way_cut_from_follower_to_leader_drops_the_follower_from_the_isr(
+    kafka_cluster: KafkaCluster, ctx: FaultContext
+) -> None:
+    t = topic(kafka_cluster)
+    leader, (follower, other) = leader_and_followers(kafka_cluster, t)
+    with Nemesis(ctx) as nemesis:
+        # The follower's fetch requests never reach the leader: it falls behind and the leader drops it
+        # from the ISR, while the other follower, whose path is untouched, stays in it.
+        nemesis.inject(make_fault("one_way", source=f"broker:{follower}", dest=f"broker:{leader}"))
+        eventually(lambda: set(kafka_cluster.partition(t, 0).isr) == {leader, other}, 60, "the follower to leave")
+        assert kafka_cluster.partition(t, 0).leader == leader
+    recovered(kafka_cluster, t)
+
+
+def test_packet_drop_starves_a_follower_out_of_the_isr(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
+    t = topic(kafka_cluster)
+    leader, (follower, other) = leader_and_followers(kafka_cluster, t)
+    with Nemesis(ctx) as nemesis:
+        nemesis.inject(make_fault("packet_drop", target=f"broker:{follower}", probability=1.0))
+        eventually(lambda: set(kafka_cluster.partition(t, 0).isr) == {leader, other}, 60, "the follower to leave")
+    recovered(kafka_cluster, t)
+
+
+def test_bridge_keeps_the_bridge_in_sync_and_fences_the_side_cut_from_the_controller(
+    kafka_cluster: KafkaCluster, ctx: FaultContext
+) -> None:
+    # The bridge broker-2 splits the other nodes, in id order, into [broker-1] and [broker-3,
+    # controller-1]: broker-1 can no longer heartbeat, is fenced and leaves every ISR, while broker-2
+    # reaches both halves and stays in sync.
+    t = topic(kafka_cluster)
+    with Nemesis(ctx) as nemesis:
+        fault = make_fault("bridge", target="broker:2")
+        nemesis.inject(fault)
+        assert fault.targets == ["broker-1", "broker-3 controller-1", "bridge broker-2"]
+        eventually(lambda: set(kafka_cluster.partition(t, 0).isr) == {2, 3}, 60, "broker-1 to leave the ISR")
+        assert kafka_cluster.partition(t, 0).leader in (2, 3)
+    recovered(kafka_cluster, t)
