@@ -387,6 +387,10 @@ class KafkaCluster:
                 time.sleep(0.2)
         raise AssertionError("unreachable")
 
+    def close(self) -> None:
+        """Close the admin connection this handle holds; the cluster keeps running (see :meth:`destroy`)."""
+        self._drop_admin()
+
     def _drop_admin(self) -> None:
         if self._admin is not None:
             with suppress(Exception):

@@ -59,6 +59,7 @@ def test_sigkilled_harness_leaves_nothing_after_heal_and_clean(engine: docker.Do
         assert all(harness_chains(n) == [] for n in cluster.nodes)
         assert not any(p.toxics for p in cluster.toxiproxy.proxies().values())
         cluster.wait_healthy(120)
+        cluster.close()  # no admin client left retrying a cluster that is about to go
 
         inject_then_die(run_id)
         cli("clean", "--run-id", run_id)

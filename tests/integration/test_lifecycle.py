@@ -104,7 +104,10 @@ def test_cli_up_status_down(engine: docker.DockerClient) -> None:
         timed_result = json.loads(timed.stdout)
         assert timed_result["healed"] is True and timed_result["lasted_s"] >= 1
         cluster = KafkaCluster.attach(run_id, engine)
-        cluster.wait_for_isr(HEALTH_TOPIC, 3, timeout=90)  # broker-3 was cut off and is back
+        try:
+            cluster.wait_for_isr(HEALTH_TOPIC, 3, timeout=90)  # broker-3 was cut off and is back
+        finally:
+            cluster.close()
 
         logs = cli("cluster", "logs", run_id, "--node", "broker-2", "--tail", "50").stdout
         assert logs.startswith("==> broker-2 <==\n") and len(logs.splitlines()) == 51
