@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
 
 from chaos.cluster import KafkaCluster
@@ -122,32 +121,39 @@ def test_auto_commit_consumer_with_batch_buffer_killed_loses_records(
 ) -> None:
     # A live producer at a steady rate: once the consumer has caught up, its buffer fills over seconds
     # while auto-commit (every 100 ms) commits what was polled.
-    producer = run.producer(mode="async", count=40_000, rate=2000, settings={"acks": "all", "linger.ms": "5"})
+    # No count: records keep coming until the producer is stopped, however late the member joins.
+    producer = run.producer(mode="async", rate=2000, settings={"acks": "all", "linger.ms": "5"})
     consumer = run.consumer(
         strategy="auto",
         batch_size=5000,
-        process_ms=300,
+        process_ms=2000,  # committed stays a whole batch ahead of processed for 2 s of each cycle
         settings={**FAST_GROUP, "auto.commit.interval.ms": "100", "max.poll.records": "500"},
     )
     producer.start()
     consumer.start()
     group = run.group
-    admin = KafkaAdminClient(bootstrap_servers=kafka_cluster.bootstrap_servers.split(","))
+    seen: list[str] = []
 
     def committed_beyond_processed() -> int:
+        processed = ledger_size(run, "consumer-c0.processed") // 29
         try:
-            offsets = admin.list_group_offsets({group: None}).get(group, {})
-        except KafkaError:  # the group's coordinator is still loading
+            # through the harness's admin, which starts afresh after a failure
+            offsets = kafka_cluster.admin_call(lambda a: a.list_group_offsets({group: None})).get(group, {})
+        except KafkaError as e:  # the group's coordinator is still loading
+            seen[:] = [f"processed {processed}, committed offsets unreadable: {e!r}"]
             return 0
-        committed = sum(om.offset for tp, om in offsets.items() if tp.topic == run.topic and om.offset >= 0)
-        return int(committed) - ledger_size(run, "consumer-c0.processed") // 29
+        committed = int(sum(om.offset for tp, om in offsets.items() if tp.topic == run.topic and om.offset >= 0))
+        seen[:] = [f"processed {processed}, committed {committed}, sent {run.totals().sent}"]
+        return committed - processed
 
     # Kill in the hazard itself: the client has auto-committed over 1000 records the application still
     # holds unprocessed in its buffer (at 2000 records/s the next batch is then still seconds away).
     try:
         wait_for(lambda: committed_beyond_processed() > 1000, 120, "auto-commit to run ahead of processing")
-    finally:
-        admin.close()
+    except AssertionError as e:
+        e.add_note(f"last seen: {seen}")
+        e.add_note(f"--- consumer ---\n{consumer.log_tail()}\n--- producer ---\n{producer.log_tail()}")
+        raise
     consumer.kill()
     at_kill = ledger_size(run, "consumer-c0.processed")
     consumer.start()
