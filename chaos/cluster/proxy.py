@@ -72,11 +72,12 @@ def start_toxiproxy(
     host: str = LOOPBACK,
     timeout: float = 15.0,
 ) -> Container:
-    """Start toxiproxy on ``network``, publish ``ports`` on loopback and wait for its API.
+    """Start toxiproxy on ``network``, publish ``ports`` (see ``host``) and wait for its API.
 
     ``ports[0]`` is the API port; the rest are proxy listen ports. ``host`` is where this process
-    reaches them (127.0.0.1: published on loopback only). The container is returned as seen
-    through ``client`` (testcontainers' own connection is closed once it has started).
+    reaches them (127.0.0.1: published on loopback only; another host: on every interface). The
+    container is returned as seen through ``client`` (testcontainers' own connection is closed once
+    it has started).
 
     Raises:
         InfrastructureError: the API did not answer within ``timeout`` seconds; the container's log is
