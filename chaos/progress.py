@@ -6,6 +6,8 @@ import sys
 import time
 from collections.abc import Callable
 
+from chaos.events import Event
+
 Progress = Callable[[str], None]
 
 
@@ -22,3 +24,42 @@ class StderrProgress:
 
     def __call__(self, message: str) -> None:
         print(f"[{time.monotonic() - self._t0:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+class ProgressListener:
+    """Turns lifecycle events (:mod:`chaos.events`) into progress lines for a person watching."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+
+    def __call__(self, event: Event) -> None:
+        """Print the line ``event`` deserves, if any."""
+        if self.progress is silent:
+            return
+        line = self.line(event)
+        if line:
+            self.progress(line)
+
+    @staticmethod
+    def line(event: Event) -> str:
+        """The progress line of ``event`` (empty: none).
+
+        >>> from chaos.events import Event
+        >>> ProgressListener.line(Event("phase_started", "b1", {"phase": "drain", "detail": ""}))
+        'b1: drain'
+        >>> ProgressListener.line(Event("status", "b1", {"phase": "faults", "sent": 9, "acked": 8,
+        ...     "errors": 0, "processed": 7, "faults": ["broker_kill-0"]}))
+        'b1: faults · sent 9 acked 8 errors 0 processed 7 · faults: broker_kill-0'
+        """
+        d = event.data
+        if event.kind == "phase_started":
+            return f"{event.run}: {d['phase']}" + (f" · {d['detail']}" if d.get("detail") else "")
+        if event.kind == "status":
+            faults = ", ".join(d.get("faults") or [])
+            return (
+                f"{event.run}: {d['phase']} · sent {d['sent']} acked {d['acked']} errors {d['errors']} "
+                f"processed {d['processed']}" + (f" · faults: {faults}" if faults else "")
+            )
+        if event.kind == "note":
+            return f"{event.run}: {d['text']}" if event.run else str(d["text"])
+        return ""

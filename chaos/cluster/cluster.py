@@ -15,7 +15,7 @@ import json
 import logging
 import tarfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import asdict, dataclass
 from importlib import resources
@@ -46,7 +46,7 @@ from chaos.cluster.node import Node
 from chaos.cluster.proxy import start_toxiproxy
 from chaos.cluster.sweeper import SweepResult, sweep
 from chaos.engine import docker_client, published_host
-from chaos.errors import ClusterUnhealthy, ImageMissing, InfrastructureError, UsageError
+from chaos.errors import ChaosError, ClusterUnhealthy, ImageMissing, InfrastructureError, UsageError
 from chaos.images.recipes import image_refs, kafka_tag, toxiproxy_tag
 from chaos.labels import (
     NODE_LABEL,
@@ -566,19 +566,34 @@ class KafkaCluster:
             time.sleep(0.2)
 
     # -- teardown -------------------------------------------------------------------------------
+    def node_logs(self, hosts: Sequence[str] = (), tail: int | None = None) -> dict[str, str]:
+        """The logs of this run's containers (every restart), by node name (``broker-2``,
+        ``toxiproxy``), all of them or only ``hosts``; ``tail``: only the last lines of each.
+
+        Raises:
+            UsageError: a name in ``hosts`` is not a node of this run (the message names those there are).
+        """
+        containers = self.client.containers.list(all=True, filters={"label": [f"{RUN_LABEL}={self.run_id}"]})
+        prefix = resource_name(self.run_id, "")
+        by_host = {(c.name or c.id or "unknown").removeprefix(prefix): c for c in containers}
+        unknown = sorted(set(hosts) - set(by_host))
+        if unknown:
+            raise UsageError(f"cluster {self.run_id} has no node {unknown[0]!r}: it has {', '.join(sorted(by_host))}")
+        out: dict[str, str] = {}
+        for host in sorted(hosts or by_host):
+            try:
+                out[host] = by_host[host].logs(tail=tail if tail is not None else "all").decode(errors="replace")
+            except (NotFound, APIError):
+                continue
+        return out
+
     def collect_logs(self) -> list[Path]:
         """Copy every node's log (and toxiproxy's) into ``<run_dir>/logs``; returns the files written."""
         written: list[Path] = []
         logs = self.run_dir / "logs"
-        containers = self.client.containers.list(all=True, filters={"label": [f"{RUN_LABEL}={self.run_id}"]})
-        for container in containers:
-            try:
-                text = container.logs().decode(errors="replace")
-            except (NotFound, APIError):
-                continue
+        for host, text in self.node_logs().items():
             logs.mkdir(parents=True, exist_ok=True)
-            name = (container.name or container.id or "unknown").removeprefix(resource_name(self.run_id, ""))
-            path = logs / f"{name}.log"
+            path = logs / f"{host}.log"
             path.write_text(text)
             written.append(path)
         return written
@@ -639,8 +654,9 @@ class KafkaCluster:
         cluster._nodes = dict(sorted(cluster._nodes.items()))
         return cluster
 
-    def status(self) -> dict[str, Any]:
-        """A plain description for ``cluster status --json``: nodes, their states, bootstrap.
+    def status(self, check_health: bool = False) -> dict[str, Any]:
+        """A plain description for ``cluster status --json``: nodes, their states, bootstrap;
+        ``check_health`` adds ``healthy`` (healthy within 5 s, see :meth:`wait_healthy`).
 
         Brokers carry ``registered``: known to the controller and not fenced, asked of the cluster.
         """
@@ -666,7 +682,7 @@ class KafkaCluster:
                     f"{self.host}:{self._proxy_ports[n.node_id]}" if n.node_id in self._proxy_ports else None
                 )
             nodes.append(entry)
-        return {
+        status: dict[str, Any] = {
             "run_id": self.run_id,
             "kafka_version": self.spec.kafka_version,
             "bootstrap_servers": self.bootstrap_servers,
@@ -674,6 +690,13 @@ class KafkaCluster:
             "brokers": [n for n in nodes if n["role"] == "broker"],
             "controllers": [n for n in nodes if n["role"] == "controller"],
         }
+        if check_health:
+            try:
+                self.wait_healthy(timeout=5)
+                status["healthy"] = True
+            except ChaosError:
+                status["healthy"] = False
+        return status
 
 
 def running_runs(client: docker.DockerClient) -> list[str]:

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from chaos.cluster.config import ClusterSpec
 from chaos.errors import UsageError
+from chaos.faults.targets import expand_targets
 from chaos.images.recipes import DEFAULT_KAFKA_VERSION
 from chaos.oracle.verdict import Expectation, parse_expectation
 
@@ -36,8 +37,6 @@ Scalar = str | int | float | bool
 
 #: Metrics about consumers; an expectation on one needs a consumer in the experiment.
 CONSUMER_METRICS = ("processed", "consumer_loss", "duplicates_processed")
-#: Selectors that name a partition of a topic; in a file the topic may be left out (the experiment's).
-TOPIC_SELECTORS = ("leader", "followers", "follower", "isr", "out_of_sync")
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
 
 
@@ -45,7 +44,7 @@ class ExperimentFileError(UsageError):
     """An experiment file is unreadable or malformed; the message names file, line and field."""
 
 
-def _props(raw: Mapping[str, Scalar]) -> dict[str, str]:
+def as_properties(raw: Mapping[str, Scalar]) -> dict[str, str]:
     """Java-style property values as strings (``true``/``false`` for booleans, as Java writes them)."""
     return {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in raw.items()}
 
@@ -72,7 +71,7 @@ class ClusterModel(_Strict):
             brokers=self.brokers,
             controllers=self.controllers,
             kafka_version=kafka_version or self.kafka_version,
-            broker_config=_props(self.broker_config),
+            broker_config=as_properties(self.broker_config),
             heap=self.heap,
             health_timeout=self.health_timeout,
             kafka_image=self.kafka_image,
@@ -217,31 +216,6 @@ class Experiment(_Strict):
         return self.schedule_end()
 
 
-def expand_target(selector: str, topic: str) -> str:
-    """Fill in the experiment's topic: ``leader`` → ``leader:TOPIC:0``, ``leader:2`` → ``leader:TOPIC:2``.
-
-    >>> expand_target("leader", "orders"), expand_target("followers:1", "orders"), expand_target("random", "x")
-    ('leader:orders:0', 'followers:orders:1', 'random')
-    """
-    head, _, rest = selector.partition(":")
-    if head not in TOPIC_SELECTORS:
-        return selector
-    if not rest:
-        return f"{head}:{topic}:0"
-    if rest.isdigit():
-        return f"{head}:{topic}:{rest}"
-    return selector
-
-
-def expand_targets(params: Mapping[str, Any], topic: str) -> dict[str, Any]:
-    """Fault parameters with every selector (``target``, ``source``, ``dest``) expanded to ``topic``."""
-    out = dict(params)
-    for key in ("target", "source", "dest"):
-        if isinstance(out.get(key), str):
-            out[key] = expand_target(out[key], topic)
-    return out
-
-
 def fault_params(step: FaultStepModel, topic: str) -> dict[str, Any]:
     """A step's parameters with target selectors expanded to the experiment's topic."""
     return expand_targets(step.params, topic)
@@ -352,8 +326,8 @@ def _check_semantics(exp: Experiment, lines: _Lines) -> None:
         sections.append(("consumer", exp.consumer.settings, consumer_settings))
     for section, settings, resolve in sections:
         for key, value in settings.items():  # one key at a time, so the error names its line
-            check((section, "settings", key), resolve, _props({key: value}))
-        check((section, "settings"), resolve, _props(settings))
+            check((section, "settings", key), resolve, as_properties({key: value}))
+        check((section, "settings"), resolve, as_properties(settings))
     names = exp.workload_names
     for i, step in enumerate(exp.faults):
         fault = check(("faults", i), make_fault, step.kind, name=step.name, **fault_params(step, exp.topic_name))

@@ -12,7 +12,7 @@ import random
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -34,16 +34,20 @@ class UnsupportedFault(InfrastructureError):
 class Timeline:
     """Appends one JSON line per fault event to ``timeline.jsonl`` (thread-safe)."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, on_record: Callable[[dict[str, Any]], None] | None = None) -> None:
+        """``on_record`` also gets every entry as it is written (the runner's lifecycle events)."""
         run_dir.mkdir(parents=True, exist_ok=True)
         self.path = run_dir / "timeline.jsonl"
         self._lock = threading.Lock()
+        self._on_record = on_record
 
     def record(self, event: str, fault: Fault, **detail: Any) -> None:
         """One event (``inject``, ``heal``, ``inject_failed``, …) of ``fault``."""
         entry = {"t": time.time(), "event": event, "fault": fault.name, "kind": fault.kind, **detail}
         with self._lock, self.path.open("a") as f:
             f.write(json.dumps(entry, sort_keys=True, default=str) + "\n")
+        if self._on_record is not None:
+            self._on_record(entry)
 
     def events(self) -> list[dict[str, Any]]:
         """Everything recorded so far."""

@@ -74,10 +74,14 @@ def flush_all_chains(nodes: list[Node]) -> None:
 
 
 def harness_chains(node: Node) -> list[str]:
-    """Names of the harness's chains on ``node``."""
+    """Names of the harness's chains on ``node``.
+
+    Raises:
+        FaultError: ``iptables -S`` failed, so nothing can be said about what is left.
+    """
     code, out = node.exec(["iptables", "-S"])
     if code != 0:
-        return []
+        raise FaultError(f"cannot list iptables chains on {node.host} (exit {code}): {out.strip()[:200]}")
     return [line.split()[1] for line in out.splitlines() if line.startswith(f"-N {CHAIN_PREFIX}")]
 
 

@@ -10,6 +10,8 @@ choices use the context's seeded RNG.
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
+from typing import Any
 
 from chaos.cluster import KafkaCluster, Node
 from chaos.errors import UsageError
@@ -28,6 +30,31 @@ SELECTORS = (
     "majority",
     "all",
 )
+
+
+def expand_target(selector: str, topic: str) -> str:
+    """Fill in the experiment's topic: ``leader`` → ``leader:TOPIC:0``, ``leader:2`` → ``leader:TOPIC:2``.
+
+    >>> expand_target("leader", "orders"), expand_target("followers:1", "orders"), expand_target("random", "x")
+    ('leader:orders:0', 'followers:orders:1', 'random')
+    """
+    head, _, rest = selector.partition(":")
+    if head not in PARTITION_SELECTORS:
+        return selector
+    if not rest:
+        return f"{head}:{topic}:0"
+    if rest.isdigit():
+        return f"{head}:{topic}:{rest}"
+    return selector
+
+
+def expand_targets(params: Mapping[str, Any], topic: str) -> dict[str, Any]:
+    """Fault parameters with every selector (``target``, ``source``, ``dest``) expanded to ``topic``."""
+    out = dict(params)
+    for key in ("target", "source", "dest"):
+        if isinstance(out.get(key), str):
+            out[key] = expand_target(out[key], topic)
+    return out
 
 
 def check_selector(selector: str) -> str:

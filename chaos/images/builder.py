@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from docker.errors import APIError, BuildError, ImageNotFound
 
@@ -259,3 +260,18 @@ def missing_images(client: docker.DockerClient, refs: recipes.ImageRefs) -> list
     """Which of ``refs`` the engine does not have."""
     builder = ImageBuilder(client)
     return [ref for ref in (refs.kafka, refs.toxiproxy) if not builder.exists(ref)]
+
+
+def built_images(client: docker.DockerClient) -> list[dict[str, Any]]:
+    """Every image the harness built on this engine: tag, kind (base, kafka, toxiproxy), size in MB."""
+    rows = []
+    for image in client.images.list(filters={"label": [IMAGE_LABEL]}):
+        rows += [
+            {
+                "tag": tag,
+                "kind": image.labels.get(IMAGE_LABEL, ""),
+                "size_mb": round((image.attrs.get("Size") or 0) / 1e6),
+            }
+            for tag in image.tags
+        ]
+    return sorted(rows, key=lambda r: str(r["tag"]))

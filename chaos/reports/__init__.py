@@ -13,12 +13,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from chaos.errors import UsageError
-
-if TYPE_CHECKING:
-    from chaos.experiments.runner import RunResult, SuiteResult
+from chaos.events import Event
+from chaos.progress import Progress, silent
+from chaos.results import RunResult, SuiteResult
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +83,13 @@ def _guarded(problems: list[str], what: str, fn: Callable[[], None]) -> None:
         problems.append(f"{what}: {type(e).__name__}: {e}")
 
 
-def write_run_reports(run_dir: Path, result: RunResult | None = None) -> list[str]:
-    """Write ``junit.xml``, ``summary.md`` and ``report.html`` of one run; returns reporter errors."""
+def write_run_reports(run_dir: Path) -> list[str]:
+    """Write ``junit.xml``, ``summary.md`` and ``report.html`` of one run; returns reporter errors.
+
+    Everything is read back from the run directory's files, as ``kafka-chaos report`` does.
+    """
     from chaos.reports import html, junit, markdown
 
-    del result  # everything is read back from the files, as `kafka-chaos report` does
     problems: list[str] = []
     try:
         run = load_run(run_dir)
@@ -167,3 +169,21 @@ def occurrence_rates(runs: list[RunReport]) -> dict[str, dict[str, Any]]:
         done = entry["runs"] - entry["errors"]
         entry["loss_rate"] = {s: round(k / done, 3) if done else 0.0 for s, k in entry["loss_runs"].items()}
     return out
+
+
+class ReportListener:
+    """Writes reports as lifecycle events say a run finished or a suite's results changed; a
+    reporter that fails is shown through ``progress`` and never stops a run."""
+
+    def __init__(self, progress: Progress = silent) -> None:
+        self.progress = progress
+
+    def __call__(self, event: Event) -> None:
+        """Write the reports ``event`` calls for."""
+        if event.kind == "run_finished":
+            result: RunResult = event.data["result"]
+            for problem in write_run_reports(result.run_dir):
+                self.progress(f"{event.run}: report not written: {problem}")
+        elif event.kind == "suite_updated":
+            for problem in write_suite_reports(event.data["suite"]):
+                self.progress(f"suite report not written: {problem}")

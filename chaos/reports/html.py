@@ -8,7 +8,7 @@ import html
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chaos.reports.markdown import ICON, STAGES, _resolved, faults_line, settings_line
+from chaos.reports.markdown import ICON, STAGES, faults_line, resolved_experiment, settings_line
 from chaos.reports.series import Series, series
 
 if TYPE_CHECKING:
@@ -133,9 +133,8 @@ def run_html(run: RunReport) -> str:
         parts.append(f"<p>{_e(run.meta['description'])}</p>")
     if run.meta.get("expected"):
         parts.append(f"<p><b>Expected:</b> {_e(run.meta['expected'])}</p>")
-    parts.append(
-        f"<p><b>Settings:</b> {_e(settings_line(_resolved(run)))}<br><b>Faults:</b> {_e(faults_line(run.run_dir))}</p>"
-    )
+    settings = settings_line(resolved_experiment(run))
+    parts.append(f"<p><b>Settings:</b> {_e(settings)}<br><b>Faults:</b> {_e(faults_line(run.run_dir))}</p>")
     v = run.verdict
     if v is None:
         parts.append(f"<p class='fail'>The run did not complete: {_e(run.error)}</p>")
@@ -198,7 +197,7 @@ def suite_html(suite_dir: Path, runs: list[RunReport], meta: dict[str, Any]) -> 
         rows.append(
             f"<tr><td><a href='{_e(run.run_dir.name)}/report.html'>{_e(run.run_dir.name)}</a></td>"
             f"<td>{_e(run.meta.get('claim') or '')}</td>"
-            f"<td style='text-align:left'>{_e(settings_line(_resolved(run)))}</td>"
+            f"<td style='text-align:left'>{_e(settings_line(resolved_experiment(run)))}</td>"
             f"<td style='text-align:left'>{_e(faults_line(run.run_dir))}</td>"
             + "".join(f"<td>{_e(loss.get(s, '-'))}</td>" for s in STAGES)
             + f"<td>{_e((v.get('counts') or {}).get('send_errors', '-'))}</td>"

@@ -51,7 +51,7 @@ def faults_line(run_dir: Path) -> str:
     return "; ".join(parts) or "none"
 
 
-def _resolved(run: RunReport) -> dict[str, Any]:
+def resolved_experiment(run: RunReport) -> dict[str, Any]:
     import yaml
 
     path = run.run_dir / "experiment.yaml"
@@ -70,7 +70,7 @@ def run_markdown(run: RunReport) -> str:
         lines.append("")
     if run.meta.get("expected"):
         lines += [f"Expected: {run.meta['expected'].strip()}", ""]
-    lines += [f"- settings: {settings_line(_resolved(run))}", f"- faults: {faults_line(run.run_dir)}"]
+    lines += [f"- settings: {settings_line(resolved_experiment(run))}", f"- faults: {faults_line(run.run_dir)}"]
     if run.verdict is None:
         lines += ["", f"The run did not complete: {run.error}"]
         return "\n".join(lines) + "\n"
@@ -121,7 +121,7 @@ def claims_table(runs: list[RunReport]) -> str:
         counts = v.get("counts") or {}
         anomalies = v.get("anomalies") or {}
         lines.append(
-            f"| {run.meta.get('claim') or ''} | {run.run_dir.name} | {settings_line(_resolved(run))} "
+            f"| {run.meta.get('claim') or ''} | {run.run_dir.name} | {settings_line(resolved_experiment(run))} "
             f"| {faults_line(run.run_dir)} | {_cell(loss, 'producer')} | {_cell(loss, 'broker')} "
             f"| {_cell(loss, 'consumer')} | {_cell(counts, 'send_errors')} | {_cell(anomalies, 'duplicates_in_log')} "
             f"| {_cell(anomalies, 'duplicates_processed')} | {ICON[run.status]} |"

@@ -14,19 +14,12 @@ from typing import Any
 import numpy as np
 
 from chaos.workloads.ledger import LEDGERS, PROCESSED, PRODUCER_EVENT, Kind, read_meta, read_records
+from chaos.workloads.totals import Totals, totals
+
+__all__ = ["MAX_SECONDS", "Series", "Totals", "fault_windows", "series", "totals"]
 
 #: A timeline longer than a day is cut there (a clock gone wrong must not allocate without bound).
 MAX_SECONDS = 86_400
-
-
-@dataclass(slots=True)
-class Totals:
-    """Records sent (send called), acknowledged, failed with an error, and processed so far."""
-
-    sent: int = 0
-    acked: int = 0
-    errors: int = 0
-    processed: int = 0
 
 
 def _start_ns(meta_path: Path) -> int | None:
@@ -34,22 +27,6 @@ def _start_ns(meta_path: Path) -> int | None:
         return int(read_meta(meta_path)["start_ns"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-
-
-def totals(run_dir: Path) -> Totals:
-    """Totals from the ledgers as they are now (cheap enough to call every few seconds)."""
-    out = Totals()
-    ledgers = Path(run_dir) / LEDGERS
-    for path in sorted(ledgers.glob("producer-*.events")) + sorted(ledgers.glob("producer-*.acks")):
-        for chunk in read_records(path, PRODUCER_EVENT):
-            width = (chunk["seq_end"] - chunk["seq"]).astype(np.int64)
-            out.sent += int(width[chunk["kind"] == Kind.INTENT].sum())
-            out.acked += int(width[chunk["kind"] == Kind.ACK].sum())
-            errors = (chunk["kind"] == Kind.ERROR_SEEN) | (chunk["kind"] == Kind.ERROR_SWALLOWED)
-            out.errors += int(width[errors].sum())
-    for path in sorted(ledgers.glob("consumer-*.processed")):
-        out.processed += path.stat().st_size // PROCESSED.itemsize
-    return out
 
 
 @dataclass(slots=True)

@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from chaos.errors import UsageError
 from chaos.validate.matrix import FAULTS, Matrix, MatrixRun
 from chaos.validate.properties import Properties, PropertiesError, parse_properties, read_properties
 from chaos.validate.review import Finding, TeamConfig, recommended, review, settings_of
+
+if TYPE_CHECKING:
+    from chaos.experiments.runner import RunOptions
 
 __all__ = [
     "FAULTS",
@@ -30,6 +35,7 @@ __all__ = [
     "read_properties",
     "recommended",
     "review",
+    "validate_files",
 ]
 
 
@@ -64,6 +70,18 @@ class ValidationReport:
         return found
 
     @property
+    def errored(self) -> bool:
+        """A matrix run could not complete (Docker, the cluster): no verdict on those settings."""
+        return any(r.result.error is not None for r in (self.matrix.runs if self.matrix else []))
+
+    @property
+    def exit_code(self) -> int:
+        """0 PASS, 1 FAIL, 3 a matrix run could not complete (an infrastructure error is no FAIL)."""
+        if self.errored:
+            return 3
+        return 0 if self.passed else 1
+
+    @property
     def passed(self) -> bool:
         """PASS: every setting is applied as written and every fault of the team's matrix lost
         nothing (static only: no setting risks loss)."""
@@ -91,19 +109,42 @@ class ValidationReport:
 
     def write(self, out_dir: Path) -> list[str]:
         """Write validate.json, validate.md, report.html and junit.xml; returns reporter errors."""
-        from chaos.validate import report
+        from chaos.reports.validation import write_validation_reports
 
         out_dir.mkdir(parents=True, exist_ok=True)
-        problems: list[str] = []
         data = self.as_dict()
         (out_dir / "validate.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-        for name, write in (
-            ("validate.md", report.write_markdown),
-            ("report.html", report.write_html),
-            ("junit.xml", report.write_junit),
-        ):
-            try:
-                write(self, data, out_dir)
-            except Exception as e:  # a failing reporter never hides the verdict
-                problems.append(f"{name}: {type(e).__name__}: {e}")
-        return problems
+        return write_validation_reports(data, out_dir)
+
+
+def validate_files(
+    files: dict[str, Path],
+    out_dir: Path,
+    options: RunOptions | None,
+    faults: Sequence[str],
+    compare: bool = False,
+    producer_mode: str = "sync",
+    commit: str = "after_process",
+) -> tuple[ValidationReport, list[str]]:
+    """Review the ``producer``/``consumer``/``topic``/``broker`` properties files, run the fault
+    matrix against them (``options`` None: static review only), write the reports into ``out_dir``.
+
+    Returns the report and the reporters' errors.
+
+    Raises:
+        UsageError: a file is unreadable or malformed, an unknown fault, or settings a client would
+            refuse — all before any container starts.
+        InfrastructureError: the matrix's cluster could not start.
+    """
+    from chaos.validate.matrix import plan_matrix, run_matrix
+
+    unknown = [f for f in faults if f not in FAULTS]
+    if unknown or not faults:
+        raise UsageError(f"unknown fault {unknown[0] if unknown else '(none)'!r}: use some of {', '.join(FAULTS)}")
+    parsed = {kind: read_properties(path) for kind, path in files.items()}
+    cfg = review(parsed["producer"], parsed["consumer"], parsed.get("topic"), parsed.get("broker"))
+    report = ValidationReport(cfg, {k: str(v) for k, v in files.items()})
+    if options is not None:
+        entries = plan_matrix(cfg, faults, compare, producer_mode, commit)
+        report.matrix = run_matrix(entries, cfg, out_dir, options)
+    return report, report.write(out_dir)

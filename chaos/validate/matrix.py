@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from chaos.experiments.model import Experiment
-from chaos.experiments.runner import ExperimentRun, RunOptions, RunResult
+from chaos.experiments.runner import ExperimentRun, RunOptions
+from chaos.results import RunResult
 from chaos.validate.review import TeamConfig, recommended
 
 #: Records per second the matrix produces.
@@ -141,22 +142,29 @@ def experiment_for(
     )
 
 
-def run_matrix(
+@dataclass(frozen=True, slots=True)
+class MatrixEntry:
+    """One fault against one variant of the settings, as the experiment that runs it."""
+
+    fault: str
+    variant: str
+    experiment: Experiment
+
+
+def plan_matrix(
     cfg: TeamConfig,
-    out_dir: Path,
-    options: RunOptions,
     faults: Sequence[str],
     compare: bool,
     producer_mode: str = "sync",
     commit: str = "after_process",
-) -> Matrix:
-    """Run ``faults`` against the team's settings (and the recommended ones) on one fresh cluster.
+) -> list[MatrixEntry]:
+    """Every run of the matrix, planned (no Docker): ``faults`` against the team's settings and,
+    with ``compare``, against the recommended ones.
 
     Raises:
-        InfrastructureError: the cluster could not be started (runs that fail later are recorded).
+        UsageError: the settings cannot run (a client would refuse them): an input error, found
+            before any container starts.
     """
-    from chaos.cluster import ClusterSpec, KafkaCluster
-
     variants = {
         "team": {
             "producer": cfg.producer_run,
@@ -167,22 +175,34 @@ def run_matrix(
     }
     if compare:
         variants["recommended"] = recommended(cfg)
-    plans = [
-        (fault, variant, experiment_for(fault, variant, settings, cfg, producer_mode, commit))
+    return [
+        MatrixEntry(fault, variant, experiment_for(fault, variant, settings, cfg, producer_mode, commit))
         for fault in faults
         for variant, settings in variants.items()
     ]
+
+
+def run_matrix(entries: Sequence[MatrixEntry], cfg: TeamConfig, out_dir: Path, options: RunOptions) -> Matrix:
+    """Run the planned ``entries`` on one fresh cluster, each on its own topic.
+
+    Raises:
+        InfrastructureError: the cluster could not be started (runs that fail later are recorded).
+    """
+    from chaos.cluster import ClusterSpec, KafkaCluster
+
     matrix = Matrix()
     t0 = time.monotonic()
     spec = ClusterSpec(
         brokers=3,
         controllers=1,
         broker_config=dict(cfg.broker_run),
-        kafka_version=options.kafka_version or plans[0][2].cluster.kafka_version,
+        kafka_version=options.kafka_version or entries[0].experiment.cluster.kafka_version,
     )
+    bus = options.bus()
     with KafkaCluster(spec, run_dir=out_dir / "cluster", progress=options.progress) as cluster:
-        for fault, variant, exp in plans:
-            run = ExperimentRun(exp, out_dir / exp.name, options, cluster=cluster)
-            matrix.runs.append(MatrixRun(fault, variant, run.run(), FAULTS[fault][0]))
+        for entry in entries:
+            exp = entry.experiment
+            run = ExperimentRun(exp, out_dir / exp.name, options, cluster=cluster, bus=bus)
+            matrix.runs.append(MatrixRun(entry.fault, entry.variant, run.run(), FAULTS[entry.fault][0]))
     matrix.seconds = time.monotonic() - t0
     return matrix

@@ -45,6 +45,8 @@ class WorkloadProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
         self.kills = 0
+        #: Whether the last :meth:`stop` had to SIGKILL (the process ignored SIGTERM for its timeout).
+        self.escalated = False
         save_spec(spec, self.spec_path)
 
     @property
@@ -88,7 +90,12 @@ class WorkloadProcess:
             self.kills += 1
 
     def stop(self, timeout: float = 60.0) -> int | None:
-        """SIGTERM (a clean shutdown: finish, flush, commit, close); SIGKILL after ``timeout``."""
+        """SIGTERM (a clean shutdown: finish, flush, commit, close); SIGKILL after ``timeout``.
+
+        Returns the exit code (``None``: never started). A stop that had to SIGKILL returns ``-9``
+        and sets :attr:`escalated`, so a caller can tell a clean stop from a crash.
+        """
+        self.escalated = False
         if self.proc is None:
             return None
         if self.alive:
@@ -96,6 +103,7 @@ class WorkloadProcess:
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
+                self.escalated = True
                 self.kill()
         return self.proc.returncode
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from chaos.cli import main
-from chaos.experiments.model import ExperimentFileError, expand_target, load_experiment, load_suite
+from chaos.experiments.model import ExperimentFileError, load_experiment, load_suite
+from chaos.faults.targets import expand_target
 
 GOOD = """\
 name: good

@@ -7,6 +7,7 @@ import json
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -164,11 +165,13 @@ def test_repeat_runs_each_experiment_n_times_and_reports_rates(tmp_path: Path, m
 
 
 def test_a_run_that_breaks_is_recorded_as_an_error_and_reported(tmp_path: Path) -> None:
+    from chaos.cluster import KafkaCluster
     from chaos.experiments.model import load_experiment
     from chaos.experiments.runner import ExperimentRun, RunOptions
 
     class BrokenCluster:
         run_id = "20261127-000000-abcd"
+        bootstrap_servers = "127.0.0.1:1"
         nodes: tuple[object, ...] = ()
 
         def create_topic(self, *args: object, **kwargs: object) -> None:
@@ -176,7 +179,9 @@ def test_a_run_that_breaks_is_recorded_as_an_error_and_reported(tmp_path: Path) 
 
     path = tmp_path / "e.yaml"
     path.write_text("name: broken\nproducer: {rate: 10}\nphases: {settle: 1}\n")
-    result = ExperimentRun(load_experiment(path), tmp_path / "run", RunOptions(), cluster=BrokenCluster()).run()
+    result = ExperimentRun(
+        load_experiment(path), tmp_path / "run", RunOptions(), cluster=cast("KafkaCluster", BrokenCluster())
+    ).run()
     assert result.exit_code == 3 and result.status == "error"
     assert result.error_kind == "RuntimeError" and "metadata went away" in (result.error or "")
     assert "metadata went away" in (tmp_path / "run" / "error.txt").read_text()

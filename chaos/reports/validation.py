@@ -1,14 +1,12 @@
-"""The one-page verdict of ``validate``: Markdown, HTML and JUnit (JSON is written by the report)."""
+"""The one-page verdict of ``validate``: Markdown, HTML and JUnit, rebuilt from ``validate.json``'s
+data alone (like every reporter, from what is on disk)."""
 
 from __future__ import annotations
 
 import html
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from chaos.validate import ValidationReport
+from typing import Any
 
 SEVERITY_ORDER = ("config", "loss", "duplicates", "availability", "info")
 LABEL = {
@@ -24,6 +22,11 @@ def _findings(data: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(data["static"], key=lambda f: SEVERITY_ORDER.index(f["severity"]))
 
 
+def config_errors(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The findings of settings the clients would not apply as written."""
+    return [f for f in data["static"] if f["severity"] == "config"]
+
+
 def _loss(row: dict[str, Any]) -> str:
     if row["loss"] is None:
         return f"run failed: {row['error']}"
@@ -32,7 +35,7 @@ def _loss(row: dict[str, Any]) -> str:
     return f"producer {loss['producer']}, broker {loss['broker']}, consumer {loss['consumer']}; duplicates {dup}"
 
 
-def markdown(report: ValidationReport, data: dict[str, Any]) -> str:
+def markdown(data: dict[str, Any]) -> str:
     """The Markdown page."""
     lines = [f"# kafka-chaos validate: {data['verdict']}", ""]
     lines += [f"- {kind}: `{path}`" for kind, path in data["files"].items()]
@@ -44,16 +47,18 @@ def markdown(report: ValidationReport, data: dict[str, Any]) -> str:
         for r in fails:
             causes = "; ".join(r["causes"]) or "no single setting explains it: see the run's report"
             lines.append(f"- **{r['fault']}** lost records ({_loss(r)}). Cause and fix: {causes}")
-        for finding in report.config_errors:
-            lines.append(f"- `{finding.setting}` ({finding.where}) is not applied: {finding.why}. Fix: {finding.fix}")
+        for f in config_errors(data):
+            lines.append(f"- `{f['setting']}` ({f['where']}) is not applied: {f['why']}. Fix: {f['fix']}")
         lines.append("")
     shown = {c for r in data["matrix"] for c in r["causes"]}
     untriggered = [
-        f for f in report.cfg.findings if f.severity == "loss" and not any(c.startswith(f"{f.setting}=") for c in shown)
+        f
+        for f in data["static"]
+        if f["severity"] == "loss" and not any(c.startswith(f"{f['setting']}=") for c in shown)
     ]
     if untriggered and data["matrix"]:
         lines += ["## Risks the matrix did not trigger", ""]
-        lines += [f"- `{f.setting}` ({f.where}): {f.why}. Fix: {f.fix}" for f in untriggered]
+        lines += [f"- `{f['setting']}` ({f['where']}): {f['why']}. Fix: {f['fix']}" for f in untriggered]
         lines.append("")
     if data["matrix"]:
         lines += ["## Fault matrix", "", "| fault | settings | result | loss by stage |", "|---|---|---|---|"]
@@ -75,12 +80,12 @@ def markdown(report: ValidationReport, data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_markdown(report: ValidationReport, data: dict[str, Any], out_dir: Path) -> None:
+def write_markdown(data: dict[str, Any], out_dir: Path) -> None:
     """validate.md."""
-    (out_dir / "validate.md").write_text(markdown(report, data))
+    (out_dir / "validate.md").write_text(markdown(data))
 
 
-def write_html(report: ValidationReport, data: dict[str, Any], out_dir: Path) -> None:
+def write_html(data: dict[str, Any], out_dir: Path) -> None:
     """report.html: the same page, self-contained, with links to each run's own report."""
     from chaos.reports.html import CSS
 
@@ -120,14 +125,15 @@ def write_html(report: ValidationReport, data: dict[str, Any], out_dir: Path) ->
     (out_dir / "report.html").write_text("\n".join(parts))
 
 
-def write_junit(report: ValidationReport, data: dict[str, Any], out_dir: Path) -> None:
+def write_junit(data: dict[str, Any], out_dir: Path) -> None:
     """junit.xml: a testcase per fault and settings variant, and one for the settings themselves."""
     suite = ET.Element("testsuite", name="kafka-chaos validate", time=f"{data['seconds']:.1f}")
     config = ET.SubElement(suite, "testcase", name="settings are applied as written", classname="validate.static")
-    if report.config_errors:
-        fail = ET.SubElement(config, "failure", message=f"{len(report.config_errors)} setting(s) not applied")
-        fail.text = "\n".join(f"{f.setting} ({f.where}): {f.why}. Fix: {f.fix}" for f in report.config_errors)
-    failures = 1 if report.config_errors else 0
+    errors_found = config_errors(data)
+    if errors_found:
+        fail = ET.SubElement(config, "failure", message=f"{len(errors_found)} setting(s) not applied")
+        fail.text = "\n".join(f"{f['setting']} ({f['where']}): {f['why']}. Fix: {f['fix']}" for f in errors_found)
+    failures = 1 if errors_found else 0
     errors = 0
     for r in data["matrix"]:
         case = ET.SubElement(
@@ -150,3 +156,15 @@ def write_junit(report: ValidationReport, data: dict[str, Any], out_dir: Path) -
     tree = ET.ElementTree(suite)
     ET.indent(tree)
     tree.write(out_dir / "junit.xml", encoding="utf-8", xml_declaration=True)
+
+
+def write_validation_reports(data: dict[str, Any], out_dir: Path) -> list[str]:
+    """Write validate.md, report.html and junit.xml from ``data``; returns reporter errors (a failing
+    reporter never hides the verdict)."""
+    problems: list[str] = []
+    for name, write in (("validate.md", write_markdown), ("report.html", write_html), ("junit.xml", write_junit)):
+        try:
+            write(data, out_dir)
+        except Exception as e:
+            problems.append(f"{name}: {type(e).__name__}: {e}")
+    return problems

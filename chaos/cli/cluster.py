@@ -1,0 +1,206 @@
+"""``kafka-chaos cluster``: bring a cluster up, inspect it, fault and heal it by hand, take it down."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from chaos.cli.common import emit, json_option, parse_pairs, pick_run, progress_for, quiet_option
+from chaos.errors import UsageError
+
+
+@click.group()
+def cluster() -> None:
+    """Bring a cluster up, inspect it, take it down."""
+
+
+@cluster.command("up")
+@click.option("--brokers", type=int, default=3, show_default=True, help="Number of brokers.")
+@click.option(
+    "--controllers",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Dedicated KRaft controllers (0: every broker is also a controller).",
+)
+@click.option("--kafka-version", default=None, help="Kafka release whose image to run.")
+@click.option("--broker-config", "-c", multiple=True, metavar="KEY=VALUE", help="Broker setting, repeatable.")
+@click.option("--run-id", default=None, help="Run id (default: generated).")
+@click.option("--health-timeout", type=float, default=120.0, show_default=True, help="Seconds to become healthy.")
+@click.option(
+    "--kafka-image",
+    default=None,
+    help="Run brokers from this image instead of the built one (needs java and /opt/kafka/libs).",
+)
+@click.option("--toxiproxy-image", default=None, help="Run toxiproxy from this image instead of the built one.")
+@json_option
+@quiet_option
+def cluster_up(
+    brokers: int,
+    controllers: int,
+    kafka_version: str | None,
+    broker_config: tuple[str, ...],
+    run_id: str | None,
+    health_timeout: float,
+    kafka_image: str | None,
+    toxiproxy_image: str | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Start a cluster and leave it running; `cluster down` removes it."""
+    from chaos.cluster import ClusterSpec, KafkaCluster
+    from chaos.images.recipes import DEFAULT_KAFKA_VERSION
+    from chaos.labels import check_run_id
+
+    if run_id is not None:
+        try:
+            check_run_id(run_id)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+    spec = ClusterSpec(
+        brokers=brokers,
+        controllers=controllers,
+        kafka_version=kafka_version or DEFAULT_KAFKA_VERSION,
+        broker_config=parse_pairs(broker_config, "broker config"),
+        health_timeout=health_timeout,
+        kafka_image=kafka_image,
+        toxiproxy_image=toxiproxy_image,
+    )
+    handle = KafkaCluster(spec, run_id=run_id, progress=progress_for(quiet))
+    handle.start()  # removes everything it made if it fails or is interrupted
+    status = handle.status()
+    emit(
+        status,
+        as_json,
+        f"cluster {handle.run_id} is up\nbootstrap.servers={handle.bootstrap_servers}\n"
+        f"toxiproxy API: {status['toxiproxy_api']}\ndown with: kafka-chaos cluster down {handle.run_id}",
+    )
+
+
+@cluster.command("status")
+@click.argument("run_id", required=False)
+@json_option
+def cluster_status(run_id: str | None, as_json: bool) -> None:
+    """Show a cluster's nodes, their states and the bootstrap address."""
+    from chaos.cluster import KafkaCluster, running_runs
+    from chaos.engine import docker_client
+
+    client = docker_client()
+    if run_id is None and not running_runs(client):
+        emit([], as_json, "no cluster is running")
+        return
+    status = KafkaCluster.attach(pick_run(run_id), client).status(check_health=True)
+    lines = [
+        f"cluster {status['run_id']} (Kafka {status['kafka_version']}) "
+        f"{'healthy' if status['healthy'] else 'NOT healthy'}",
+        f"bootstrap.servers={status['bootstrap_servers']}",
+    ]
+    lines += [
+        f"  {n['host']:14} node {n['node_id']:<5} {n['state']}" for n in status["brokers"] + status["controllers"]
+    ]
+    emit(status, as_json, "\n".join(lines))
+
+
+@cluster.command("logs")
+@click.argument("run_id", required=False)
+@click.option("--node", "nodes", multiple=True, metavar="HOST", help="Only this node: broker-2, toxiproxy, ...")
+@click.option("--tail", type=click.IntRange(min=1), default=None, help="Only the last N lines of each.")
+def cluster_logs(run_id: str | None, nodes: tuple[str, ...], tail: int | None) -> None:
+    """Print the logs of a running cluster's nodes (every restart included), each under its name."""
+    from chaos.cluster import KafkaCluster
+    from chaos.engine import docker_client
+
+    handle = KafkaCluster.attach(pick_run(run_id), docker_client())
+    for host, text in handle.node_logs(nodes, tail).items():
+        click.echo(f"==> {host} <==")
+        click.echo(text.rstrip("\n"))
+
+
+@cluster.command("down")
+@click.argument("run_id", required=False)
+@click.option("--all", "all_runs", is_flag=True, help="Every running cluster.")
+@json_option
+def cluster_down(run_id: str | None, all_runs: bool, as_json: bool) -> None:
+    """Copy broker logs into reports/<run-id>/logs, then remove the cluster."""
+    from chaos.cluster import KafkaCluster, running_runs
+    from chaos.engine import docker_client
+
+    client = docker_client()
+    runs = running_runs(client) if all_runs else [pick_run(run_id)]
+    removed: dict[str, Any] = {rid: KafkaCluster.attach(rid, client).destroy().as_dict() for rid in runs}
+    emit(removed, as_json, "\n".join(f"removed cluster {rid}" for rid in removed) or "no cluster is running")
+
+
+@cluster.command("heal")
+@click.argument("run_id", required=False)
+@json_option
+def cluster_heal(run_id: str | None, as_json: bool) -> None:
+    """Remove every fault from a running cluster: iptables chains and tc qdiscs in the brokers,
+    toxiproxy toxics and disabled proxies; thaw paused brokers, start stopped ones."""
+    from chaos.cluster import KafkaCluster
+    from chaos.engine import docker_client
+    from chaos.faults.by_hand import heal_everything
+
+    report = heal_everything(KafkaCluster.attach(pick_run(run_id), docker_client()))
+    emit(
+        report.as_dict(),
+        as_json,
+        f"healed cluster {report.run_id}: iptables chains and tc removed, toxiproxy reset"
+        + (f", thawed {', '.join(report.thawed)}" if report.thawed else "")
+        + (f", started {', '.join(report.started)}" if report.started else ""),
+    )
+
+
+@cluster.command("fault")
+@click.argument("kind")
+@click.argument("run_id", required=False)
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Fault parameter, repeatable: target=leader:orders:0, delay_ms=500, ... (values read as YAML scalars).",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Heal after this many seconds (Ctrl-C heals at once). Default: leave it until `cluster heal`.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for random target choices.")
+@json_option
+def cluster_fault(
+    kind: str, run_id: str | None, params: tuple[str, ...], duration: float | None, seed: int, as_json: bool
+) -> None:
+    """Inject one fault KIND into a running cluster, for --duration seconds or until `cluster heal`.
+
+    KIND is one of the broker and network faults of experiment files (broker_kill, broker_pause,
+    isolate, partition, latency, toxic, ...); client_kill needs a run's workloads, so it is not one.
+    """
+    import yaml
+
+    from chaos.cluster import KafkaCluster
+    from chaos.engine import docker_client
+    from chaos.faults.by_hand import fault_by_hand, hold_fault
+
+    values: dict[str, Any] = {}
+    for key, text in parse_pairs(params, "fault parameter").items():
+        try:
+            values[key] = yaml.safe_load(text) if text else ""
+        except yaml.YAMLError:
+            values[key] = text
+    fault = fault_by_hand(kind, values)  # bad kinds and parameters exit 2 before Docker is touched
+    handle = KafkaCluster.attach(pick_run(run_id), docker_client())
+    result = hold_fault(handle, fault, duration, seed)
+    where = f" on {', '.join(fault.targets)}" if fault.targets else ""
+    if not result["healed"]:
+        text = f"injected {kind}{where} in {result['inject_ms']:.0f} ms; it stays until "
+        text += f"`kafka-chaos cluster heal {handle.run_id}`"
+    else:
+        text = (
+            f"injected {kind}{where} in {result['inject_ms']:.0f} ms, healed after {result['lasted_s']:.1f}s "
+            f"in {result['heal_ms']:.0f} ms"
+        )
+    emit(result, as_json, text)

@@ -1,0 +1,79 @@
+"""What every command shares: output as text or JSON, progress, option helpers, picking a cluster."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from chaos.errors import UsageError
+from chaos.progress import Progress, StderrProgress, silent
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def emit(data: object, as_json: bool, text: str) -> None:
+    """Print ``data`` as JSON (``--json``) or ``text``."""
+    click.echo(json.dumps(data, indent=2, sort_keys=True) if as_json else text)
+
+
+def progress_for(quiet: bool) -> Progress:
+    """Progress lines on stderr unless ``--quiet``."""
+    return silent if quiet else StderrProgress()
+
+
+def json_option(f: F) -> F:
+    """``--json``: machine-readable output on stdout (progress stays on stderr)."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(f)
+
+
+def quiet_option(f: F) -> F:
+    """``--quiet``: no progress lines."""
+    return click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")(f)
+
+
+def parse_pairs(pairs: tuple[str, ...], what: str) -> dict[str, str]:
+    """``KEY=VALUE`` options as a dict.
+
+    Raises:
+        UsageError: an item is not ``KEY=VALUE``.
+
+    >>> parse_pairs(("a=1", " b = x "), "setting")
+    {'a': '1', 'b': 'x'}
+    """
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"{what} {pair!r} is not KEY=VALUE: write e.g. min.insync.replicas=2")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def check_version(kafka_version: str | None) -> None:
+    """Refuse an unknown Kafka release before anything starts (UsageError)."""
+    if kafka_version:
+        from chaos.images.recipes import check_kafka_version
+
+        check_kafka_version(kafka_version)
+
+
+def pick_run(run_id: str | None) -> str:
+    """``run_id``, or the one running cluster's.
+
+    Raises:
+        UsageError: no cluster runs, or several do and none was named.
+    """
+    from chaos.cluster import running_runs
+    from chaos.engine import docker_client
+
+    if run_id:
+        return run_id
+    runs = running_runs(docker_client())
+    if len(runs) == 1:
+        return runs[0]
+    if not runs:
+        raise UsageError("no cluster is running: start one with `kafka-chaos cluster up`")
+    raise UsageError(f"{len(runs)} clusters are running ({', '.join(runs)}): name one")

@@ -1,0 +1,41 @@
+"""``kafka-chaos images``: build and list the images (built locally, never pulled)."""
+
+from __future__ import annotations
+
+import click
+
+from chaos.cli.common import emit, json_option, progress_for, quiet_option
+
+
+@click.group()
+def images() -> None:
+    """Build and list the images (built locally from package registries, never pulled)."""
+
+
+@images.command("build")
+@click.option("--kafka-version", default=None, help="Apache Kafka release (default: the newest 4.x tested).")
+@click.option("--force", is_flag=True, help="Rebuild even if the derived tag exists.")
+@json_option
+@quiet_option
+def images_build(kafka_version: str | None, force: bool, as_json: bool, quiet: bool) -> None:
+    """Build the base, Kafka and toxiproxy images; a no-op when their tags exist."""
+    from chaos.engine import docker_client
+    from chaos.images.builder import ImageBuilder
+    from chaos.images.recipes import DEFAULT_KAFKA_VERSION, check_kafka_version
+
+    version = check_kafka_version(kafka_version or DEFAULT_KAFKA_VERSION)
+    refs = ImageBuilder(docker_client(), progress=progress_for(quiet)).build_all(version, force=force)
+    text = f"kafka: {refs.kafka}\ntoxiproxy: {refs.toxiproxy}"
+    emit({"kafka": refs.kafka, "toxiproxy": refs.toxiproxy}, as_json, text)
+
+
+@images.command("list")
+@json_option
+def images_list(as_json: bool) -> None:
+    """List the images the harness built on this engine."""
+    from chaos.engine import docker_client
+    from chaos.images.builder import built_images
+
+    rows = built_images(docker_client())
+    text = "\n".join(f"{r['kind']:10} {r['tag']}  ({r['size_mb']} MB)" for r in rows) or "no images built"
+    emit(rows, as_json, text)

@@ -1,0 +1,171 @@
+"""``kafka-chaos run``, ``list``, ``report`` and ``reconcile``: experiments, their reports, verdicts."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from chaos.cli.common import check_version, emit, json_option, progress_for, quiet_option
+from chaos.errors import UsageError
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=str))
+@json_option
+def reconcile(run_dir: str, as_json: bool) -> None:
+    """Recompute RUN_DIR/verdict.json from the run's files alone (also after the harness died)."""
+    from chaos.oracle import reconcile_and_write
+
+    if not Path(run_dir).is_dir():
+        raise UsageError(f"{run_dir} is not a directory: pass a run directory such as reports/<run-id>")
+    verdict = reconcile_and_write(Path(run_dir))
+    c, loss, a = verdict.counts, verdict.loss, verdict.anomalies
+    text = "\n".join(
+        [
+            f"run {verdict.run_id}: {'PASSED' if verdict.passed else 'FAILED'}",
+            "counts: " + ", ".join(f"{k} {v}" for k, v in c.items()),
+            "loss:   " + ", ".join(f"{k} {v}" for k, v in loss.items()),
+            "anomalies: " + ", ".join(f"{k} {v}" for k, v in a.items()),
+            *(
+                f"  {'ok  ' if e['passed'] else 'FAIL'} {e['name']} (actual {e['actual']})"
+                for e in verdict.expectations
+            ),
+        ]
+    )
+    emit(verdict.as_dict(), as_json, text)
+    if not verdict.passed:
+        sys.exit(1)
+
+
+@click.command("run")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--repeat", default=1, type=click.IntRange(1, 1000), help="Run each experiment N times (loss rates).")
+@click.option("--seed", default=0, type=int, help="Seed for random targets and schedules (repetition i adds i-1).")
+@click.option(
+    "--keep-cluster", is_flag=True, help="Leave each cluster running for debugging (prints how to remove it)."
+)
+@click.option("--kafka-version", default=None, help="Override the Kafka release of every experiment.")
+@click.option(
+    "--reports", "reports_dir", default="reports", type=click.Path(path_type=Path), help="Where run directories go."
+)
+@click.option("-k", "select", default=None, help="Only experiments whose name contains this text.")
+@json_option
+@quiet_option
+def run_cmd(
+    paths: tuple[Path, ...],
+    repeat: int,
+    seed: int,
+    keep_cluster: bool,
+    kafka_version: str | None,
+    reports_dir: Path,
+    select: str | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Run experiment files (or directories of them) and write verdicts and reports.
+
+    Every file is checked before anything starts. Exit code: 0 every expectation met, 1 one failed,
+    2 a malformed file, 3 a run could not complete (Docker, images, cluster).
+    """
+    from chaos.experiments.model import load_suite
+    from chaos.experiments.runner import RunOptions, RunResult, run_suite
+
+    loaded = load_suite(paths)
+    if select:
+        loaded = [item for item in loaded if select in item.experiment.name]
+        if not loaded:
+            raise UsageError(f"no experiment name contains {select!r}: `kafka-chaos list` shows the names")
+    check_version(kafka_version)
+    options = RunOptions(
+        reports_dir=reports_dir,
+        seed=seed,
+        keep_cluster=keep_cluster,
+        kafka_version=kafka_version,
+        progress=progress_for(quiet),
+        status_every=0.0 if quiet else (2.0 if sys.stderr.isatty() else 5.0),
+    )
+
+    def one_line(result: RunResult) -> None:
+        v = result.verdict
+        detail = (
+            "loss "
+            + " ".join(f"{k}={n}" for k, n in v.loss.items())
+            + (
+                ""
+                if v.passed
+                else " · "
+                + "; ".join(f"expected {e['name']}, got {e['actual']}" for e in v.expectations if not e["passed"])
+            )
+            if v
+            else f"{result.error_kind}: {result.error}"
+        )
+        if not as_json:
+            click.echo(f"{result.status.upper():6} {result.run_dir.name:40} {result.seconds:6.0f}s  {detail}")
+
+    suite = run_suite(loaded, options, repeat=repeat, on_result=one_line)
+    passed = sum(r.status == "passed" for r in suite.results)
+    text = (
+        f"{passed}/{len(suite.results)} passed in {suite.seconds / 60:.1f} min · "
+        f"reports: {suite.suite_dir}/report.html, summary.md, junit.xml"
+    )
+    if as_json:
+        click.echo(json.dumps(json.loads((suite.suite_dir / "suite.json").read_text()), indent=2, sort_keys=True))
+    else:
+        click.echo(text)
+    if suite.exit_code:
+        sys.exit(suite.exit_code)
+
+
+@click.command("list")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@json_option
+def list_cmd(paths: tuple[Path, ...], as_json: bool) -> None:
+    """List (and check) experiment files: name, claim, faults, expectations. Default: experiments/."""
+    from chaos.experiments.model import load_suite
+
+    loaded = load_suite(paths or (Path("experiments"),))
+    rows: list[dict[str, Any]] = [
+        {
+            "name": item.experiment.name,
+            "file": str(item.path),
+            "claim": item.experiment.claim,
+            "faults": [s.kind for s in item.experiment.faults]
+            + ([f"random x{item.experiment.random_faults.count}"] if item.experiment.random_faults else []),
+            "expect": {k: str(v) for k, v in item.experiment.expect.items()},
+            "description": item.experiment.description.strip(),
+        }
+        for item in loaded
+    ]
+    text = "\n".join(
+        f"{r['name']:44} {r['claim'] or '':4} {', '.join(r['faults']) or 'no faults':24} "
+        + ", ".join(f"{k} {v if str(v)[:1] in '<>!=' else '== ' + str(v)}" for k, v in r["expect"].items())
+        for r in rows
+    )
+    emit(rows, as_json, text)
+
+
+@click.command("report")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+def report_cmd(run_dir: Path) -> None:
+    """Rewrite the reports of a run directory, or of a suite directory (holding suite.json)."""
+    from chaos.reports import load_run, rewrite_suite_reports, suite_runs, write_run_reports
+
+    if not run_dir.is_dir():
+        raise UsageError(f"{run_dir} is not a directory: pass reports/<suite> or reports/<suite>/<run>")
+    if (run_dir / "suite.json").exists():
+        problems = []
+        for run in suite_runs(run_dir):
+            problems += write_run_reports(run.run_dir)
+        problems += rewrite_suite_reports(run_dir)
+    else:
+        load_run(run_dir)
+        problems = write_run_reports(run_dir)
+    for problem in problems:
+        click.echo(f"kafka-chaos: {problem}", err=True)
+    click.echo(f"wrote {run_dir}/report.html, summary.md, junit.xml")
+    if problems:
+        sys.exit(1)

@@ -1,0 +1,418 @@
+"""The one executor: a topic on a running cluster, workload processes on it, faults against it, and
+the verdict — driven phase by phase from a :class:`~chaos.experiments.plan.Plan` by :func:`execute`
+(``kafka-chaos run``, validate's matrix, ``run_experiment``), or step by step through
+:class:`Execution`'s verbs by a :class:`~chaos.scenario.Scenario` (Python and pytest).
+
+Phases and their budgets are written down in ``docs/phases.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from chaos.cluster import KafkaCluster
+from chaos.errors import ChaosError, InfrastructureError
+from chaos.events import EventBus, EventKind
+from chaos.experiments.plan import Plan, TopicPlan
+from chaos.faults.base import Fault, FaultContext, Timeline, make_fault
+from chaos.faults.schedule import Nemesis, Step
+from chaos.oracle import Verdict, reconcile
+from chaos.waiting import WaitTimeout, wait_until
+from chaos.workloads.drain import drain
+from chaos.workloads.process import WorkloadProcess
+from chaos.workloads.spec import ConsumerSpec, ProducerSpec
+from chaos.workloads.totals import Totals, totals
+
+log = logging.getLogger(__name__)
+
+#: What :meth:`Execution.wait_for` can wait on.
+TOTALS = ("sent", "acked", "errors", "processed", "processed_distinct")
+
+
+class PhaseTimeout(InfrastructureError):
+    """A phase did not finish within its budget."""
+
+
+class Phases:
+    """Records phases (name, start, end, ok) in ``phases.json`` as they happen, and announces them."""
+
+    def __init__(self, run_dir: Path, bus: EventBus, label: str) -> None:
+        self.path = run_dir / "phases.json"
+        self.items: list[dict[str, Any]] = []
+        self.current = "start"
+        self.bus = bus
+        self.label = label
+
+    def _save(self) -> None:
+        self.path.write_text(json.dumps(self.items, indent=1))
+
+    @contextmanager
+    def phase(self, name: str, detail: str = "") -> Iterator[None]:
+        """Time the block as phase ``name``; an exception marks it failed and propagates."""
+        entry: dict[str, Any] = {"name": name, "start": time.time(), "end": None, "ok": None}
+        self.items.append(entry)
+        self.current = name
+        self._save()
+        self.bus.emit("phase_started", self.label, phase=name, detail=detail)
+        try:
+            yield
+            entry["ok"] = True
+        except BaseException as e:
+            entry["ok"] = False
+            entry["error"] = f"{type(e).__name__}: {e}"
+            raise
+        finally:
+            entry["end"] = time.time()
+            self._save()
+            self.bus.emit("phase_ended", self.label, phase=name, ok=entry["ok"], error=entry.get("error"))
+
+
+class Execution:
+    """A topic of its own on ``cluster``, its workloads and faults, and its run directory.
+
+    The verbs (:meth:`create_topic`, :meth:`add`, :meth:`inject`, :meth:`wait_for`, :meth:`drain` …)
+    are the only way anything in the harness runs workloads and faults. Leaving the ``with`` block
+    heals every fault and SIGKILLs every workload still running.
+    """
+
+    def __init__(
+        self,
+        cluster: KafkaCluster,
+        run_dir: Path,
+        topic: TopicPlan,
+        *,
+        run_id: str | None = None,
+        seed: int = 0,
+        bus: EventBus | None = None,
+        label: str | None = None,
+    ) -> None:
+        self.cluster = cluster
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.topic = topic
+        self.run_id = run_id or cluster.run_id
+        self.bus = bus or EventBus()
+        self.label = label or topic.name
+        self.processes: dict[str, WorkloadProcess] = {}
+        self.timeline = Timeline(self.run_dir, on_record=self._fault_event)
+        self.ctx = FaultContext(cluster, workloads=self.processes, rng=random.Random(seed), timeline=self.timeline)
+        self.nemesis = Nemesis(self.ctx)
+        #: "yes" when every partition had its full ISR again after healing, else what was wrong.
+        self.recovered = "yes"
+
+    def __enter__(self) -> Self:
+        self.nemesis.__enter__()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            self.nemesis.__exit__(exc_type, exc, tb)
+        finally:
+            self.kill_all()
+
+    def _fault_event(self, entry: dict[str, Any]) -> None:
+        kind: EventKind = "fault_event"
+        if entry["event"] in ("inject", "heal"):
+            kind = "fault_injected" if entry["event"] == "inject" else "fault_healed"
+        self.bus.emit(kind, self.label, **entry)
+
+    # -- topic and workloads ------------------------------------------------------------------------
+    def create_topic(self) -> None:
+        """Create the topic and wait for its full ISR.
+
+        Raises:
+            ClusterUnhealthy: the topic did not reach its full ISR.
+        """
+        t = self.topic
+        self.cluster.create_topic(t.name, t.partitions, t.replication_factor, t.config)
+
+    def add(self, spec: ProducerSpec | ConsumerSpec) -> WorkloadProcess:
+        """A workload process for ``spec`` (not started), known by its name (``producer-p0``)."""
+        process = WorkloadProcess(spec)
+        self.processes[process.name] = process
+        return process
+
+    def workloads(self, kind: str) -> list[WorkloadProcess]:
+        """The ``producer`` or ``consumer`` processes."""
+        return [p for p in self.processes.values() if p.kind == kind]
+
+    def start_all(self) -> None:
+        """Start every workload not running yet (consumers first, so none misses the first records)."""
+        for process in sorted(self.processes.values(), key=lambda p: p.kind != "consumer"):
+            if not process.alive:
+                process.start()
+
+    def kill_all(self) -> None:
+        """SIGKILL every workload still running."""
+        for process in self.processes.values():
+            try:
+                process.kill()
+            except Exception as e:  # teardown goes on
+                log.warning("could not kill %s: %s", process.name, e)
+
+    def totals(self, distinct: bool = False) -> Totals:
+        """Records sent, acknowledged, failed and processed so far (from the ledgers)."""
+        return totals(self.run_dir, distinct=distinct)
+
+    def wait_for(self, what: str, at_least: int, timeout: float = 120.0) -> int:
+        """Wait until the ``sent``, ``acked``, ``errors``, ``processed`` (every processing) or
+        ``processed_distinct`` total reaches ``at_least``; returns it.
+
+        Raises:
+            UsageError: ``what`` is not one of those totals.
+            WaitTimeout: not reached within ``timeout`` (the workloads' log tails attached).
+        """
+        from chaos.errors import UsageError
+
+        if what not in TOTALS:
+            raise UsageError(f"cannot wait for {what!r}: use one of {', '.join(TOTALS)}")
+        last = [0]
+
+        def reached() -> bool:
+            last[0] = int(getattr(self.totals(distinct=what == "processed_distinct"), what) or 0)
+            return last[0] >= at_least
+
+        try:
+            wait_until(reached, timeout, f"{what} to reach {at_least}", seen=lambda: f"{what} {last[0]}")
+        except ChaosError as e:
+            self._attach_logs(e)
+            raise
+        return last[0]
+
+    def _attach_logs(self, error: BaseException) -> None:
+        for process in self.processes.values():
+            error.add_note(f"--- {process.name} ---\n{process.log_tail()}")
+
+    # -- faults -----------------------------------------------------------------------------------
+    def inject(self, fault: Fault) -> Fault:
+        """Inject ``fault`` now (healed by :meth:`heal_all` or on exit); returns it.
+
+        Raises:
+            FaultError: it could not be applied or did not take effect.
+        """
+        self.nemesis.inject(fault)
+        return fault
+
+    def play(self, steps: Sequence[Step], window: float) -> None:
+        """Play a fault schedule, then let the rest of the ``window`` pass."""
+        started = time.monotonic()
+        self.nemesis.run(steps)
+        rest = window - (time.monotonic() - started)
+        if rest > 0:
+            time.sleep(rest)
+
+    def heal_all(self) -> list[str]:
+        """Heal every active fault; returns the errors of heals that failed."""
+        return self.nemesis.heal_all()
+
+    def recover(self, timeout: float) -> str:
+        """Start every broker that is down and wait for the topic's full ISR; returns ``"yes"`` or
+        what was still wrong (evidence for the verdict, not a reason to stop: the drain still reads
+        what the log holds)."""
+        for node in self.cluster.nodes:
+            if node.state != "running":
+                node.start()
+        try:
+            self.cluster.wait_for_isr(self.topic.name, self.topic.replication_factor, timeout=timeout)
+        except ChaosError as e:
+            self.recovered = str(e)
+            self.bus.emit("note", self.label, text=f"not fully recovered: {e}")
+        return self.recovered
+
+    # -- stopping and judging -----------------------------------------------------------------------
+    def stop_workloads(self, bounded: bool, stop_timeout: float, consume_timeout: float) -> None:
+        """Let bounded producers finish (else stop them), then let consumers catch up and stop them.
+
+        A consumer group has caught up when nothing new was processed for 3 s (or at the timeout).
+        """
+        producers, consumers = self.workloads("producer"), self.workloads("consumer")
+        if bounded:
+            done = lambda: not any(p.alive for p in producers)  # noqa: E731
+            try:
+                wait_until(done, stop_timeout, "the bounded producers to finish")
+            except ChaosError as e:
+                self.bus.emit("note", self.label, text=f"{e}; stopping them")
+        for producer in producers:
+            self._stop(producer, stop_timeout)
+        if consumers:
+            quiet = _Quiet(lambda: self.totals().processed, quiet_for=3.0)
+            with suppress(WaitTimeout):
+                wait_until(lambda: quiet() or not any(c.alive for c in consumers), consume_timeout, "catch-up")
+            for consumer in consumers:
+                self._stop(consumer, stop_timeout)
+
+    def _stop(self, process: WorkloadProcess, timeout: float) -> None:
+        process.stop(timeout)
+        if process.escalated:
+            self.bus.emit("note", self.label, text=f"{process.name} ignored SIGTERM for {timeout:.0f} s: SIGKILLed")
+
+    def drain(self, groups: Sequence[str], isolation_level: str = "read_uncommitted", timeout: float = 180.0) -> None:
+        """Read every partition of the topic from the beginning into the run directory.
+
+        Raises:
+            InfrastructureError: the drain could not read the topic to its end.
+        """
+        bootstrap = self.cluster.bootstrap_servers
+        drain(bootstrap, self.topic.name, self.run_id, self.run_dir, list(groups), isolation_level, timeout)
+
+    def judge(self, name: str | None = None, **details: Any) -> Verdict:
+        """Reconcile the run directory into a verdict, with what the run knows (and ``details``),
+        written to ``verdict.json``."""
+        verdict = reconcile(self.run_dir, name)
+        verdict.details.update(details)
+        verdict.details["workloads"] = {
+            name: {"starts": w.starts, "kills": w.kills, "exit_code": w.proc.returncode if w.proc else None}
+            for name, w in self.processes.items()
+        }
+        verdict.details["recovered"] = self.recovered
+        verdict.write(self.run_dir / "verdict.json")
+        return verdict
+
+
+class _Quiet:
+    """True once ``read()`` has not changed for ``quiet_for`` seconds."""
+
+    def __init__(self, read: Any, quiet_for: float) -> None:
+        self.read = read
+        self.quiet_for = quiet_for
+        self.last: object = object()
+        self.since = time.monotonic()
+
+    def __call__(self) -> bool:
+        now = self.read()
+        if now != self.last:
+            self.last, self.since = now, time.monotonic()
+            return False
+        return time.monotonic() - self.since > self.quiet_for
+
+
+class StatusTicker:
+    """Emits a ``status`` event (phase, totals, active faults) every ``every`` seconds while running."""
+
+    def __init__(self, execution: Execution, phases: Phases, every: float) -> None:
+        self.execution = execution
+        self.phases = phases
+        self.every = every
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start ticking (no-op when ``every`` is 0 or it already ticks)."""
+        if self.every <= 0 or self._thread is not None:
+            return
+
+        def loop() -> None:
+            ex = self.execution
+            while not self._stop.wait(self.every):
+                try:
+                    t = ex.totals()
+                    faults = [f.name for f in ex.nemesis.active]
+                    ex.bus.emit(
+                        "status",
+                        ex.label,
+                        phase=self.phases.current,
+                        sent=t.sent,
+                        acked=t.acked,
+                        errors=t.errors,
+                        processed=t.processed,
+                        faults=faults,
+                    )
+                except Exception as e:  # a status line is never worth a failed run
+                    log.debug("status line failed: %s", e)
+
+        self._thread = threading.Thread(target=loop, name="kafka-chaos-status", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop ticking."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+
+def fault_steps(plan: Plan) -> list[Step]:
+    """The plan's fault steps as faults to play.
+
+    Raises:
+        UsageError: a fault's parameters are malformed (loading checks this already).
+    """
+    return [Step(f.at, make_fault(f.kind, name=f.name, **f.params), f.duration) for f in plan.faults]
+
+
+def execute(plan: Plan, cluster: KafkaCluster, phases: Phases, bus: EventBus, status_every: float = 0.0) -> Verdict:
+    """Run ``plan`` on the running ``cluster``, phase by phase, and return its verdict.
+
+    Every fault is healed and every workload killed whatever happens; the cluster is left running.
+
+    Raises:
+        ChaosError: a phase failed (PhaseTimeout, ClusterUnhealthy, FaultError, drain errors…).
+    """
+    plan = plan.bind(cluster.bootstrap_servers)
+    b = plan.budgets
+    with Execution(
+        cluster, plan.run_dir, plan.topic, run_id=plan.run_id, seed=plan.seed, bus=bus, label=phases.label
+    ) as ex:
+        t = plan.topic
+        with phases.phase("topic", f"{t.name}: {t.partitions} partitions, RF {t.replication_factor}"):
+            ex.create_topic()
+        with phases.phase("workloads"):
+            specs: list[ProducerSpec | ConsumerSpec] = [*plan.consumers, *plan.producers]
+            for spec in specs:
+                ex.add(spec)
+            ex.start_all()
+        ticker = StatusTicker(ex, phases, status_every)
+        ticker.start()
+        try:
+            with phases.phase("steady", f"first acks, then {b.warmup:g} s"):
+                _steady(ex, plan)
+            with phases.phase("faults", f"{b.window:g} s window"):
+                ex.play(fault_steps(plan), b.window)
+            with phases.phase("heal"):
+                errors = ex.heal_all()
+                if errors:
+                    raise InfrastructureError(f"healing failed: {'; '.join(errors)}")
+                ex.recover(b.heal_timeout)
+            with phases.phase("settle", f"{b.settle:g} s"):
+                time.sleep(b.settle)
+            with phases.phase("stop"):
+                ex.stop_workloads(plan.bounded, b.stop_timeout, b.consume_timeout)
+        finally:
+            ticker.stop()
+        with phases.phase("drain"):
+            ex.drain(plan.groups, plan.isolation_level, b.drain_timeout)
+        with phases.phase("reconcile"):
+            verdict = ex.judge(plan.name, seed=plan.seed)
+    return verdict
+
+
+def _steady(ex: Execution, plan: Plan) -> None:
+    """First acks (a producer that dies first fails the phase), a consumer polling, then the warmup."""
+    producers = ex.workloads("producer")
+
+    def first_acks() -> bool:
+        for p in producers:
+            if not p.alive and p.proc is not None and p.proc.returncode not in (0, None):
+                raise InfrastructureError(f"{p.name} exited with {p.proc.returncode}:\n{p.log_tail()}")
+        return not plan.expects_acks or ex.totals().acked > 0
+
+    budget = plan.budgets.steady_timeout
+    wait_until(first_acks, budget, "the producer's first acknowledged records", error=PhaseTimeout)
+    if plan.consumers:
+        # A member that has been given records is in its group and consuming (it may process and
+        # commit much later): faults must not start before that.
+        ledgers = ex.run_dir / "ledgers"
+        polled = lambda: any(ledgers.glob("consumer-*.polled"))  # noqa: E731
+        wait_until(polled, budget, "the consumer group's first polled records", error=PhaseTimeout)
+    time.sleep(plan.budgets.warmup)

@@ -1,0 +1,190 @@
+"""Planning: an experiment becomes a :class:`Plan` — topic, consumer groups, workload specs, fault
+steps (a random schedule drawn from the seed), phase budgets and expectations — without Docker.
+
+The plan is all the executor (:mod:`chaos.experiments.executor`) needs besides a running cluster,
+and what ``kafka-chaos run`` would do can be read (and tested) before anything starts.
+
+>>> from chaos.experiments.model import Experiment
+>>> exp = Experiment.model_validate({"name": "b1", "producer": {"count": 10, "settings": {"acks": 0}},
+...     "faults": [{"kind": "broker_kill", "target": "leader", "at": 2, "duration": 5}]})
+>>> plan = plan_experiment(exp, run_id="r1", run_dir=Path("/tmp/r1"))
+>>> plan.topic.name, plan.producers[0].settings, plan.faults[0].params, plan.window
+('b1', {'acks': '0'}, {'target': 'leader:b1:0'}, 7.0)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from chaos.experiments.model import Experiment, as_properties, fault_params
+from chaos.faults.schedule import RANDOM_KINDS, random_schedule
+from chaos.faults.targets import expand_targets
+from chaos.workloads.spec import ConsumerSpec, ProducerSpec
+
+#: Workload specs in a plan carry this instead of the bootstrap address, which is only known once
+#: the cluster runs; :meth:`Plan.bind` fills it in.
+UNBOUND = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TopicPlan:
+    """The topic the workloads use, created before they start."""
+
+    name: str
+    partitions: int = 3
+    replication_factor: int = 3
+    config: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FaultPlan:
+    """Inject fault ``kind`` (parameters with targets expanded) at ``at`` s; heal ``duration`` s later."""
+
+    kind: str
+    name: str
+    params: dict[str, Any]
+    at: float
+    duration: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Budgets:
+    """How long each phase lasts or may take, in seconds (``docs/phases.md``)."""
+
+    warmup: float = 5.0
+    steady_timeout: float = 90.0
+    window: float = 0.0
+    heal_timeout: float = 120.0
+    settle: float = 5.0
+    stop_timeout: float = 90.0
+    consume_timeout: float = 90.0
+    drain_timeout: float = 180.0
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything one run does, as data."""
+
+    name: str
+    run_id: str
+    run_dir: Path
+    topic: TopicPlan
+    producers: tuple[ProducerSpec, ...]
+    consumers: tuple[ConsumerSpec, ...] = ()
+    faults: tuple[FaultPlan, ...] = ()
+    budgets: Budgets = field(default_factory=Budgets)
+    expect: dict[str, int | str] = field(default_factory=dict)
+    isolation_level: str = "read_uncommitted"
+    seed: int = 0
+    #: acks=0: no acknowledgement will ever come, so the steady phase does not wait for one.
+    expects_acks: bool = True
+
+    @property
+    def window(self) -> float:
+        """Length of the fault phase."""
+        return self.budgets.window
+
+    @property
+    def groups(self) -> list[str]:
+        """The consumer groups whose committed offsets the drain reads."""
+        return sorted({c.group for c in self.consumers})
+
+    @property
+    def bounded(self) -> bool:
+        """Whether the producers stop by themselves (a count or a duration)."""
+        return all(p.count is not None or p.duration_s is not None for p in self.producers)
+
+    def bind(self, bootstrap_servers: str) -> Plan:
+        """The plan with the cluster's bootstrap address in every workload spec."""
+        return replace(
+            self,
+            producers=tuple(replace(p, bootstrap_servers=bootstrap_servers) for p in self.producers),
+            consumers=tuple(replace(c, bootstrap_servers=bootstrap_servers) for c in self.consumers),
+        )
+
+
+def group_name(experiment: str, run_id: str) -> str:
+    """The consumer group of an experiment's run.
+
+    >>> group_name("c1", "20261127-120000-ab12")
+    'kc-c1-ab12'
+    """
+    return f"kc-{experiment}-{run_id[-4:]}"
+
+
+def plan_experiment(exp: Experiment, run_id: str, run_dir: Path, seed: int = 0) -> Plan:
+    """The plan of one run of ``exp``.
+
+    Raises:
+        UsageError: random faults that do not fit in the window (loading checks this already).
+    """
+    topic = exp.topic_name
+    consumers: list[ConsumerSpec] = []
+    if exp.consumer is not None:
+        c = exp.consumer
+        consumers = [
+            ConsumerSpec(
+                id=f"c{i}",
+                group=group_name(exp.name, run_id),
+                strategy=c.strategy,
+                settings=as_properties(c.settings),
+                batch_size=c.batch_size,
+                process_ms=c.process_ms,
+                topic=topic,
+                bootstrap_servers=UNBOUND,
+                run_id=run_id,
+                run_dir=str(run_dir),
+            )
+            for i in range(c.members)
+        ]
+    p = exp.producer
+    producer = ProducerSpec(
+        id="p0",
+        mode=p.mode,
+        settings=as_properties(p.settings),
+        count=p.count,
+        duration_s=p.duration,
+        rate=p.rate,
+        payload_size=p.payload_size,
+        keys=p.keys,
+        topic=topic,
+        bootstrap_servers=UNBOUND,
+        run_id=run_id,
+        run_dir=str(run_dir),
+    )
+    window = exp.fault_window()
+    faults = [
+        FaultPlan(s.kind, s.name or f"{s.kind}-{i}", fault_params(s, topic), s.at, s.duration)
+        for i, s in enumerate(exp.faults)
+    ]
+    if exp.random_faults is not None:
+        rf = exp.random_faults
+        kinds = [expand_targets(kind, topic) for kind in rf.kinds or RANDOM_KINDS]
+        for step in random_schedule(seed, window, rf.count, rf.min_duration, rf.max_duration, kinds, rf.gap):
+            faults.append(FaultPlan(step.fault.kind, step.fault.name, dict(step.fault.p), step.at, step.duration))
+    ph = exp.phases
+    return Plan(
+        name=exp.name,
+        run_id=run_id,
+        run_dir=Path(run_dir),
+        topic=TopicPlan(topic, exp.topic.partitions, exp.topic.replication_factor, as_properties(exp.topic.config)),
+        producers=(producer,),
+        consumers=tuple(consumers),
+        faults=tuple(faults),
+        budgets=Budgets(
+            warmup=ph.warmup,
+            steady_timeout=ph.steady_timeout,
+            window=window,
+            heal_timeout=ph.heal_timeout,
+            settle=ph.settle,
+            stop_timeout=ph.stop_timeout,
+            consume_timeout=ph.consume_timeout,
+            drain_timeout=ph.drain_timeout,
+        ),
+        expect=dict(exp.expect),
+        isolation_level=exp.isolation_level,
+        seed=seed,
+        expects_acks=str(producer.settings.get("acks", "all")) != "0",
+    )

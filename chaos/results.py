@@ -1,0 +1,78 @@
+"""What a run or a suite ended with, and the exit codes (``docs/exit-codes.md``).
+
+Here, below the runner and the reporters, so both can import them without an import circle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chaos.oracle.verdict import Verdict
+
+#: 0 every expectation met · 1 one failed · 2 usage or input error · 3 infrastructure error.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INFRA = 0, 1, 2, 3
+
+
+@dataclass(slots=True)
+class RunResult:
+    """The outcome of one experiment run: a verdict, or the error that stopped it."""
+
+    name: str
+    path: Path | None
+    run_dir: Path
+    run_id: str
+    repetition: int = 1
+    verdict: Verdict | None = None
+    error: str | None = None
+    error_kind: str | None = None
+    seconds: float = 0.0
+    phases: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """0 every expectation met · 1 one failed · 3 the run could not complete."""
+        if self.error is not None or self.verdict is None:
+            return EXIT_INFRA
+        return EXIT_OK if self.verdict.passed else EXIT_FAILED
+
+    @property
+    def status(self) -> str:
+        """``passed``, ``failed`` or ``error``."""
+        return {EXIT_OK: "passed", EXIT_FAILED: "failed"}.get(self.exit_code, "error")
+
+    def as_dict(self) -> dict[str, Any]:
+        """For ``suite.json``."""
+        return {
+            "name": self.name,
+            "file": str(self.path) if self.path else None,
+            "run_dir": str(self.run_dir),
+            "run_id": self.run_id,
+            "repetition": self.repetition,
+            "status": self.status,
+            "seconds": round(self.seconds, 1),
+            "error": self.error,
+            "loss": self.verdict.loss if self.verdict else None,
+            "counts": self.verdict.counts if self.verdict else None,
+            "anomalies": self.verdict.anomalies if self.verdict else None,
+            "expectations": self.verdict.expectations if self.verdict else [],
+        }
+
+
+@dataclass(slots=True)
+class SuiteResult:
+    """Every run of a suite, and where its reports are."""
+
+    suite_dir: Path
+    results: list[RunResult]
+    seconds: float
+    interrupted: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        """3 if a run could not complete, else 1 if an expectation failed, else 0."""
+        codes = {r.exit_code for r in self.results}
+        if EXIT_INFRA in codes:
+            return EXIT_INFRA
+        return EXIT_FAILED if EXIT_FAILED in codes else EXIT_OK

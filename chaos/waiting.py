@@ -1,0 +1,66 @@
+"""One place that waits: :func:`wait_until` polls a check until it holds or a deadline passes, and
+says what it was waiting for (and what it last saw) when it gives up.
+
+Hand-written rather than tenacity: every wait here is "poll a cheap check until truthy", and what a
+timeout must carry (what was awaited, the last observation, the kind of error) is the whole point;
+a retry library would need the same lines around it.
+
+>>> wait_until(lambda: 42, timeout=1, what="the answer")
+42
+>>> wait_until(lambda: None, timeout=0.05, what="nothing", interval=0.01)
+Traceback (most recent call last):
+...
+chaos.waiting.WaitTimeout: timed out after 0.05 s waiting for nothing
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from chaos.errors import InfrastructureError
+
+T = TypeVar("T")
+
+
+class WaitTimeout(InfrastructureError):
+    """A wait gave up: ``what`` it waited for, after ``timeout`` seconds, and what it ``last`` saw."""
+
+    def __init__(self, what: str, timeout: float, last: str = "") -> None:
+        shown = f"{timeout:.0f}" if timeout >= 1 else f"{timeout:g}"
+        super().__init__(f"timed out after {shown} s waiting for {what}" + (f" (last seen: {last})" if last else ""))
+        self.what = what
+        self.timeout = timeout
+        self.last = last
+
+
+def wait_until(
+    check: Callable[[], T | None],
+    timeout: float,
+    what: str,
+    *,
+    interval: float = 0.2,
+    seen: Callable[[], str] | None = None,
+    error: Callable[[str], Exception] | None = None,
+) -> T:
+    """Call ``check`` every ``interval`` seconds until it returns something truthy; return that.
+
+    ``seen`` describes the last observation for the timeout message; ``error`` builds another
+    exception from the message (a phase timeout, a cluster that is not healthy). An exception raised
+    by ``check`` itself propagates at once: a check raises when waiting longer cannot help.
+
+    Raises:
+        WaitTimeout: ``check`` stayed falsy for ``timeout`` seconds (or what ``error`` builds).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            timed_out = WaitTimeout(what, timeout, seen() if seen is not None else "")
+            if error is None:
+                raise timed_out
+            raise error(str(timed_out)) from timed_out
+        time.sleep(min(interval, max(0.0, deadline - time.monotonic())) or interval)
