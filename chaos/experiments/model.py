@@ -306,7 +306,6 @@ def _load_yaml(path: Path) -> tuple[Any, _Lines]:
 def _check_semantics(exp: Experiment, lines: _Lines) -> None:
     """Everything that can be checked without Docker, beyond the types."""
     from chaos.faults.base import make_fault
-    from chaos.faults.schedule import RANDOM_KINDS
     from chaos.workloads.settings import consumer_settings, producer_settings
 
     def check(loc: tuple[str | int, ...], fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -341,25 +340,31 @@ def _check_semantics(exp: Experiment, lines: _Lines) -> None:
         if step.at > 3600 or (step.duration or 0) > 3600:
             raise lines.error(("faults", i), "faults start and last at most 3600 s into the window")
     if exp.random_faults is not None:
-        rf = exp.random_faults
-        if rf.min_duration > rf.max_duration:
-            raise lines.error(("random_faults", "min_duration"), "must not exceed max_duration")
-        for j, kind in enumerate(rf.kinds or RANDOM_KINDS):
-            spec = expand_targets(kind, exp.topic_name)
-            if "kind" not in spec:
-                raise lines.error(("random_faults", "kinds", j), "each entry needs a kind")
-            check(("random_faults", "kinds", j), make_fault, spec.pop("kind"), **spec)
-        if exp.fault_window() < rf.count * (rf.min_duration + rf.gap):
-            raise lines.error(
-                ("phases", "fault_window"),
-                f"{rf.count} random faults of at least {rf.min_duration} s do not fit in {exp.fault_window()} s",
-            )
+        _check_random_faults(exp, exp.random_faults, lines, check)
     for metric, value in exp.expect.items():
         check(("expect", metric), parse_expectation, metric, value)
         if metric in CONSUMER_METRICS and exp.consumer is None:
             raise lines.error(("expect", metric), "is about consumers, but the experiment has no consumer section")
     if not exp.producer.count and not exp.producer.duration and exp.fault_window() == 0 and exp.phases.settle == 0:
         raise lines.error(("producer",), "an unbounded producer with no faults and no settle phase sends nothing")
+
+
+def _check_random_faults(exp: Experiment, rf: RandomFaultsModel, lines: _Lines, check: Any) -> None:
+    from chaos.faults.base import make_fault
+    from chaos.faults.schedule import RANDOM_KINDS
+
+    if rf.min_duration > rf.max_duration:
+        raise lines.error(("random_faults", "min_duration"), "must not exceed max_duration")
+    for j, kind in enumerate(rf.kinds or RANDOM_KINDS):
+        spec = expand_targets(kind, exp.topic_name)
+        if "kind" not in spec:
+            raise lines.error(("random_faults", "kinds", j), "each entry needs a kind")
+        check(("random_faults", "kinds", j), make_fault, spec.pop("kind"), **spec)
+    if exp.fault_window() < rf.count * (rf.min_duration + rf.gap):
+        raise lines.error(
+            ("phases", "fault_window"),
+            f"{rf.count} random faults of at least {rf.min_duration} s do not fit in {exp.fault_window()} s",
+        )
 
 
 def load_experiment(path: Path) -> Experiment:

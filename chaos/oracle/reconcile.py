@@ -270,6 +270,58 @@ def _example(producers: list[ProducerInfo], key: int, partition: int = -1, offse
     }
 
 
+@dataclass(slots=True)
+class _ConsumerOutcome:
+    """Consumer loss over every group, the records processed, duplicate processings, examples."""
+
+    lost: int
+    processed: I64
+    duplicates: int
+    examples: list[dict[str, Any]]
+
+
+def _consumer_loss(
+    groups: dict[str, dict[str, Any]],
+    committed: dict[str, dict[str, int]],
+    log: _Log,
+    sent: I64,
+    producers: list[ProducerInfo],
+) -> _ConsumerOutcome:
+    """Per group: records in the log below its committed offset that the group never processed."""
+    lost_parts: list[I64] = []
+    examples: list[dict[str, Any]] = []
+    processed_keys: list[I64] = []
+    duplicates = 0
+    for group, info in groups.items():
+        processed_keys.append(info["keys"])
+        duplicates += int(info["duplicates"])
+        below = np.zeros(len(log.keys), dtype=bool)
+        for part, off in committed.get(group, {}).items():
+            below |= (log.partition == int(part)) & (log.offset < int(off))
+        below &= log.known
+        below[below] = _in(log.keys[below], sent)  # a phantom is reported as such, not as loss
+        lost_mask = below.copy()
+        lost_mask[below] = ~_in(log.keys[below], info["keys"])
+        lost_parts.append(_unique(log.keys[lost_mask]))
+        for i in np.flatnonzero(lost_mask)[:EXAMPLES]:
+            examples.append(
+                {**_example(producers, int(log.keys[i]), int(log.partition[i]), int(log.offset[i])), "group": group}
+            )
+    return _ConsumerOutcome(sum(len(k) for k in lost_parts), _unique(_cat(processed_keys)), duplicates, examples)
+
+
+def _duplicate_examples(log: _Log, producers: list[ProducerInfo]) -> list[dict[str, Any]]:
+    """Where the second (and later) copies of records found more than once in the log are."""
+    known_idx = np.flatnonzero(log.known)
+    _, first = np.unique(log.keys[known_idx], return_index=True)
+    repeat = np.ones(len(known_idx), dtype=bool)
+    repeat[first] = False
+    return [
+        _example(producers, int(log.keys[i]), int(log.partition[i]), int(log.offset[i]))
+        for i in known_idx[repeat][:EXAMPLES]
+    ]
+
+
 def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
     """Compute the verdict of ``run_dir`` from its files alone; same files, same answer.
 
@@ -320,40 +372,10 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
 
     reordered, reorder_positions = _reordered(log)
 
-    # Consumer loss per group: in the log below the committed offset, never processed by the group.
     committed: dict[str, dict[str, int]] = drain_meta.get("committed", {})
     consumer_groups = _consumer_side(run_dir, tag_to_index)
-    consumer_lost_parts: list[I64] = []
-    consumer_examples: list[dict[str, Any]] = []
-    processed_keys: list[I64] = []
-    duplicates_processed = 0
-    for group, info in consumer_groups.items():
-        processed_keys.append(info["keys"])
-        duplicates_processed += int(info["duplicates"])
-        below = np.zeros(len(log.keys), dtype=bool)
-        for part, off in committed.get(group, {}).items():
-            below |= (log.partition == int(part)) & (log.offset < int(off))
-        below &= log.known
-        below[below] = _in(log.keys[below], side.sent)  # a phantom is reported as such, not as loss
-        lost_mask = below.copy()
-        lost_mask[below] = ~_in(log.keys[below], info["keys"])
-        lost_keys = _unique(log.keys[lost_mask])
-        consumer_lost_parts.append(lost_keys)
-        for i in np.flatnonzero(lost_mask)[:EXAMPLES]:
-            consumer_examples.append(
-                {**_example(producers, int(log.keys[i]), int(log.partition[i]), int(log.offset[i])), "group": group}
-            )
-    processed = _unique(_cat(processed_keys))
-    consumer_lost = sum(len(k) for k in consumer_lost_parts)
-
-    dup_positions: list[dict[str, Any]] = []
-    if duplicate_count:
-        known_idx = np.flatnonzero(log.known)
-        _, first = np.unique(log.keys[known_idx], return_index=True)
-        repeat = np.ones(len(known_idx), dtype=bool)
-        repeat[first] = False
-        for i in known_idx[repeat][:EXAMPLES]:
-            dup_positions.append(_example(producers, int(log.keys[i]), int(log.partition[i]), int(log.offset[i])))
+    consumer = _consumer_loss(consumer_groups, committed, log, side.sent, producers)
+    dup_positions = _duplicate_examples(log, producers) if duplicate_count else []
 
     def log_examples(mask: np.ndarray[Any, Any]) -> list[dict[str, Any]]:
         out = []
@@ -373,12 +395,12 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
             "send_errors": len(side.seen),
             "unknown": len(unknown),
             "in_log": len(in_log),
-            "processed": len(processed),
+            "processed": len(consumer.processed),
         },
-        loss={"producer": len(producer_lost), "broker": len(broker), "consumer": consumer_lost},
+        loss={"producer": len(producer_lost), "broker": len(broker), "consumer": consumer.lost},
         anomalies={
             "duplicates_in_log": duplicate_count,
-            "duplicates_processed": duplicates_processed,
+            "duplicates_processed": consumer.duplicates,
             "reordered": reordered,
             "corrupted": int(log.corrupted_mask.sum()),
             "phantom": int(phantom_mask.sum()),
@@ -386,7 +408,7 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
         examples={
             "broker": [_example(producers, int(k), *broker_positions.get(int(k), (-1, -1))) for k in broker[:EXAMPLES]],
             "producer": [_example(producers, int(k)) for k in producer_lost[:EXAMPLES]],
-            "consumer": consumer_examples[:EXAMPLES],
+            "consumer": consumer.examples[:EXAMPLES],
             "unknown": [_example(producers, int(k)) for k in unknown[:EXAMPLES]],
             "duplicates_in_log": dup_positions,
             "reordered": [

@@ -99,6 +99,36 @@ def expected(history: History) -> dict[str, dict[str, int]]:
     }
 
 
+def _place(
+    fates: Sequence[Fate],
+    partitions: int,
+    tag: int,
+    next_offset: list[int],
+    log_rows: list[tuple[int, int, int, int, int]],
+) -> dict[int, int]:
+    """Append one producer's records in the log to ``log_rows``: per partition in sequence order, a
+    REORDERED record swapped with its (OK) successor. Returns each placed record's offset by seq."""
+    positions: dict[int, int] = {}
+    by_partition: dict[int, list[int]] = {}
+    for seq, fate in enumerate(fates):
+        if fate in IN_LOG:
+            by_partition.setdefault(seq % partitions, []).append(seq)
+    for part, seqs in by_partition.items():
+        order = list(seqs)
+        i = 0
+        while i < len(order) - 1:
+            if fates[order[i]] is Fate.REORDERED and fates[order[i + 1]] is Fate.OK:
+                order[i], order[i + 1] = order[i + 1], order[i]
+                i += 2
+            else:
+                i += 1
+        for seq in order:
+            positions[seq] = next_offset[part]
+            log_rows.append((part, next_offset[part], tag, seq, Status.VALID))
+            next_offset[part] += 1
+    return positions
+
+
 def write(history: History, run_dir: Path) -> None:
     """Write the ledgers and drain ``history`` implies into ``run_dir``.
 
@@ -123,25 +153,7 @@ def write(history: History, run_dir: Path) -> None:
         n = len(p.fates)
         events: list[tuple[int, int, int, int, int, int, int]] = [(Kind.INTENT, 0, n, -1, -1, 0, 0)]
         acks: list[tuple[int, int, int, int, int, int, int]] = []
-        positions: dict[int, int] = {}
-        # Place records: per partition in sequence order, with REORDERED swapped with its successor.
-        by_partition: dict[int, list[int]] = {}
-        for seq, fate in enumerate(p.fates):
-            if fate in IN_LOG:
-                by_partition.setdefault(seq % history.partitions, []).append(seq)
-        for part, seqs in by_partition.items():
-            order = list(seqs)
-            i = 0
-            while i < len(order) - 1:
-                if p.fates[order[i]] is Fate.REORDERED and p.fates[order[i + 1]] is Fate.OK:
-                    order[i], order[i + 1] = order[i + 1], order[i]
-                    i += 2
-                else:
-                    i += 1
-            for seq in order:
-                positions[seq] = next_offset[part]
-                log_rows.append((part, next_offset[part], tag, seq, Status.VALID))
-                next_offset[part] += 1
+        positions = _place(p.fates, history.partitions, tag, next_offset, log_rows)
         for seq, fate in enumerate(p.fates):
             part = seq % history.partitions
             if fate is not Fate.UNKNOWN:

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chaos.errors import UsageError
+from chaos.validate.findings import Finding, TeamConfig
 from chaos.validate.matrix import FAULTS, Matrix, MatrixRun
 from chaos.validate.properties import Properties, PropertiesError, parse_properties, read_properties
-from chaos.validate.review import Finding, TeamConfig, recommended, review, settings_of
+from chaos.validate.review import recommended, review, settings_of
 
 if TYPE_CHECKING:
     from chaos.experiments.runner import RunOptions

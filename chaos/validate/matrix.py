@@ -18,7 +18,8 @@ from typing import Any
 from chaos.experiments.model import Experiment
 from chaos.experiments.runner import ExperimentRun, RunOptions
 from chaos.results import RunResult
-from chaos.validate.review import TeamConfig, recommended
+from chaos.validate.findings import TeamConfig
+from chaos.validate.review import recommended
 
 #: Records per second the matrix produces.
 RATE = 500

@@ -1,4 +1,7 @@
-"""Workloads, drain and oracle on a real cluster: the loss the oracle reports is the loss that happened."""
+"""Workloads, drain and oracle on a real cluster: the loss the oracle reports is the loss that happened.
+
+Every test runs on the ``scenario`` fixture, the same executor ``kafka-chaos run`` uses.
+"""
 
 from __future__ import annotations
 
@@ -6,99 +9,32 @@ import json
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
 
 from chaos.cluster import KafkaCluster
-from chaos.oracle import Verdict, reconcile, reconcile_and_write
-from chaos.workloads.drain import drain
-from chaos.workloads.ledger import write_meta
-from chaos.workloads.process import WorkloadProcess
-from chaos.workloads.spec import ConsumerSpec, ProducerSpec
+from chaos.oracle import reconcile
+from chaos.scenario import Scenario
+from chaos.waiting import wait_until
+from chaos.workloads.drain import committed_offsets
 
 pytestmark = pytest.mark.kafka_cluster(brokers=3)
-
-RUNS: list[Run] = []
 
 #: A killed member is evicted after 6 s (the broker's minimum) instead of 45 s, so its restarted
 #: successor is assigned partitions promptly.
 FAST_GROUP = {"session.timeout.ms": "6000", "heartbeat.interval.ms": "1500"}
 
 
-@pytest.fixture(autouse=True)
-def stop_workloads() -> Iterator[None]:
-    """A failing test must not leave its clients running into the next one."""
-    yield
-    while RUNS:
-        for process in RUNS.pop().processes:
-            process.kill()
-
-
-class Run:
-    """One measured scenario on the shared cluster: its own topic and run directory."""
-
-    def __init__(self, cluster: KafkaCluster, tmp_path: Path, partitions: int = 3) -> None:
-        self.processes: list[WorkloadProcess] = []
-        self.cluster = cluster
-        self.topic = f"w-{uuid.uuid4().hex[:8]}"
-        self.run_dir = tmp_path / self.topic
-        cluster.create_topic(self.topic, partitions, 3, {"min.insync.replicas": "2"})
-        write_meta(self.run_dir / "run.json", {"run_id": cluster.run_id, "experiment": self.topic})
-        self.groups: list[str] = []
-        RUNS.append(self)
-
-    def common(self) -> dict[str, str]:
-        return {
-            "topic": self.topic,
-            "bootstrap_servers": self.cluster.bootstrap_servers,
-            "run_id": self.cluster.run_id,
-            "run_dir": str(self.run_dir),
-        }
-
-    def producer(self, **kw: object) -> WorkloadProcess:
-        process = WorkloadProcess(ProducerSpec(**{"id": "p0", **kw, **self.common()}))  # type: ignore[arg-type]
-        self.processes.append(process)
-        return process
-
-    def consumer(self, **kw: object) -> WorkloadProcess:
-        spec = ConsumerSpec(**{"id": "c0", "group": f"g-{self.topic}", **kw, **self.common()})  # type: ignore[arg-type]
-        self.groups.append(spec.group)
-        process = WorkloadProcess(spec)
-        self.processes.append(process)
-        return process
-
-    def verdict(self) -> Verdict:
-        drain(self.cluster.bootstrap_servers, self.topic, self.cluster.run_id, self.run_dir, sorted(set(self.groups)))
-        return reconcile_and_write(self.run_dir)
-
-
-def wait_for(predicate: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
-def ledger_size(run: Run, name: str) -> int:
-    path = run.run_dir / "ledgers" / name
-    return path.stat().st_size if path.exists() else 0
-
-
-def test_ten_thousand_records_no_faults_everything_consistent(kafka_cluster: KafkaCluster, tmp_path: Path) -> None:
-    run = Run(kafka_cluster, tmp_path)
-    producer = run.producer(mode="async", count=10_000, settings={"acks": "all", "linger.ms": "5"})
-    consumer = run.consumer(strategy="after_process", batch_size=200)
+def test_ten_thousand_records_no_faults_everything_consistent(scenario: Scenario) -> None:
+    producer = scenario.producer(mode="async", count=10_000, settings={"acks": "all", "linger.ms": "5"})
+    consumer = scenario.consumer(strategy="after_process", batch_size=200)
     producer.start()
     consumer.start()
     assert producer.wait(300) == 0, producer.log_tail()
-    wait_for(lambda: ledger_size(run, "consumer-c0.processed") >= 10_000 * 29, 120, "consumer to catch up")
-    assert consumer.stop(60) == 0, consumer.log_tail()
-    v = run.verdict()
+    scenario.wait_for("processed_distinct", 10_000)
+    assert consumer.stop(60) == 0 and not consumer.escalated, consumer.log_tail()
+    v = scenario.verdict()
     assert v.counts == {
         "sent": 10_000,
         "acked": 10_000,
@@ -109,20 +45,19 @@ def test_ten_thousand_records_no_faults_everything_consistent(kafka_cluster: Kaf
     }
     assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}
     assert all(n == 0 for n in v.anomalies.values()), v.anomalies
-    assert json.loads((run.run_dir / "verdict.json").read_text())["counts"]["in_log"] == 10_000
+    assert json.loads((scenario.run_dir / "verdict.json").read_text())["counts"]["in_log"] == 10_000
 
 
-def test_fire_and_forget_killed_mid_flight_loses_in_the_producer(kafka_cluster: KafkaCluster, tmp_path: Path) -> None:
-    run = Run(kafka_cluster, tmp_path)
+def test_fire_and_forget_killed_mid_flight_loses_in_the_producer(scenario: Scenario) -> None:
     # A long linger and large batches keep thousands of records in the client's buffer at any time.
-    producer = run.producer(
+    producer = scenario.producer(
         mode="fire_and_forget", rate=5000, settings={"acks": "all", "linger.ms": "3000", "batch.size": "1048576"}
     )
     producer.start()
-    wait_for(lambda: ledger_size(run, "producer-p0.acks") > 0, 60, "first acks")
+    scenario.wait_for("acked", 1, timeout=60)
     time.sleep(1.0)
     producer.kill()
-    v = run.verdict()
+    v = scenario.verdict()
     assert v.loss["producer"] > 0, v.counts
     assert v.loss["broker"] == 0
     assert v.counts["in_log"] >= v.counts["acked"]  # a batch in flight at the kill may be written, never acked
@@ -130,28 +65,25 @@ def test_fire_and_forget_killed_mid_flight_loses_in_the_producer(kafka_cluster: 
     assert v.examples["producer"] and v.examples["producer"][0]["producer"] == "p0"
 
 
-def test_sync_producer_killed_loses_nothing(kafka_cluster: KafkaCluster, tmp_path: Path) -> None:
-    run = Run(kafka_cluster, tmp_path)
-    producer = run.producer(mode="sync", settings={"acks": "all"})
+def test_sync_producer_killed_loses_nothing(scenario: Scenario) -> None:
+    producer = scenario.producer(mode="sync", settings={"acks": "all"})
     producer.start()
-    # intent, ack and returned: three events of 37 bytes per synchronous send
-    wait_for(lambda: ledger_size(run, "producer-p0.events") > 3 * 37 * 300, 60, "a few hundred sync sends")
+    scenario.wait_for("acked", 300, timeout=60)
     producer.kill()
-    v = run.verdict()
+    v = scenario.verdict()
     assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}
     assert v.counts["unknown"] <= 1  # at most the one send the kill interrupted
     assert v.counts["in_log"] >= 300
 
 
-def test_outbox_producer_killed_and_restarted_loses_nothing(kafka_cluster: KafkaCluster, tmp_path: Path) -> None:
-    run = Run(kafka_cluster, tmp_path)
-    producer = run.producer(mode="outbox", count=3000, rate=3000, settings={"acks": "all", "linger.ms": "500"})
+def test_outbox_producer_killed_and_restarted_loses_nothing(scenario: Scenario) -> None:
+    producer = scenario.producer(mode="outbox", count=3000, rate=3000, settings={"acks": "all", "linger.ms": "500"})
     producer.start()
-    wait_for(lambda: ledger_size(run, "producer-p0.acks") > 0, 60, "first acks")
+    scenario.wait_for("acked", 1, timeout=60)
     producer.kill()
     producer.start()
     assert producer.wait(180) == 0, producer.log_tail()
-    v = run.verdict()
+    v = scenario.verdict()
     assert v.counts["sent"] == 3000
     assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}
     # A kill between the intent and the outbox commit leaves that batch unknown (never stored, so the
@@ -160,84 +92,90 @@ def test_outbox_producer_killed_and_restarted_loses_nothing(kafka_cluster: Kafka
     assert v.counts["in_log"] > 0
 
 
-def fill_topic(run: Run, count: int) -> None:
-    producer = run.producer(id="seed", mode="async", count=count, settings={"acks": "all", "linger.ms": "5"})
+def fill_topic(scenario: Scenario, count: int) -> None:
+    producer = scenario.producer(id="seed", mode="async", count=count, settings={"acks": "all", "linger.ms": "5"})
     producer.start()
     assert producer.wait(300) == 0, producer.log_tail()
 
 
 def test_auto_commit_consumer_with_batch_buffer_killed_loses_records(
-    kafka_cluster: KafkaCluster, tmp_path: Path
+    scenario: Scenario, kafka_cluster: KafkaCluster
 ) -> None:
-    run = Run(kafka_cluster, tmp_path)
     # A live producer at a steady rate: once the consumer has caught up, its buffer fills over seconds
     # while auto-commit (every 100 ms) commits what was polled.
-    producer = run.producer(mode="async", count=40_000, rate=2000, settings={"acks": "all", "linger.ms": "5"})
-    consumer = run.consumer(
+    producer = scenario.producer(mode="async", rate=2000, settings={"acks": "all", "linger.ms": "5"})
+    consumer = scenario.consumer(
         strategy="auto",
         batch_size=5000,
-        process_ms=300,
+        process_ms=2000,  # committed stays a whole batch ahead of processed for 2 s of each cycle
         settings={**FAST_GROUP, "auto.commit.interval.ms": "100", "max.poll.records": "500"},
     )
     producer.start()
     consumer.start()
-    group = run.groups[0]
-    admin = KafkaAdminClient(bootstrap_servers=kafka_cluster.bootstrap_servers.split(","))
+    seen = [""]
 
-    def committed_beyond_processed() -> int:
+    def committed_beyond_processed() -> bool:
+        processed = scenario.totals(distinct=True).processed_distinct or 0
         try:
-            offsets = admin.list_group_offsets({group: None}).get(group, {})
-        except KafkaError:  # the group's coordinator is still loading
-            return 0
-        committed = sum(om.offset for tp, om in offsets.items() if tp.topic == run.topic and om.offset >= 0)
-        return int(committed) - ledger_size(run, "consumer-c0.processed") // 29
+            committed = committed_offsets(kafka_cluster.bootstrap_servers, scenario.topic.name, [scenario.group])
+        except KafkaError as e:  # the group's coordinator is still loading
+            seen[0] = f"processed {processed}, committed offsets unreadable: {e!r}"
+            return False
+        ahead = sum(committed.get(scenario.group, {}).values())
+        seen[0] = f"processed {processed}, committed {ahead}, sent {scenario.totals().sent}"
+        return ahead - processed > 1000
 
     # Kill in the hazard itself: the client has auto-committed over 1000 records the application still
-    # holds unprocessed in its buffer (at 2000 records/s the next batch is then still seconds away).
+    # holds unprocessed in its buffer (the next batch is then still seconds away).
     try:
-        wait_for(lambda: committed_beyond_processed() > 1000, 120, "auto-commit to run ahead of processing")
-    finally:
-        admin.close()
+        wait_until(committed_beyond_processed, 120, "auto-commit to run ahead of processing", seen=lambda: seen[0])
+    except Exception as e:
+        e.add_note(f"--- consumer ---\n{consumer.log_tail(40)}\n--- producer ---\n{producer.log_tail()}")
+        raise
     consumer.kill()
-    at_kill = ledger_size(run, "consumer-c0.processed")
+    at_kill = scenario.totals().processed
     consumer.start()
     # Stop only once the restarted member has been assigned and processed from the committed offsets;
     # until the dead member is evicted the group has no assignment for it.
-    wait_for(lambda: ledger_size(run, "consumer-c0.processed") > at_kill, 120, "the restarted member to process")
-    consumer.stop(60)
-    assert producer.stop(60) == 0, producer.log_tail()
-    v = run.verdict()
+    scenario.wait_for("processed", at_kill + 1)
+    assert consumer.stop(60) == 0 and not consumer.escalated, consumer.log_tail()
+    assert producer.stop(60) == 0 and not producer.escalated, producer.log_tail()
+    v = scenario.verdict()
     assert v.loss["consumer"] > 1000, (v.counts, v.details)
     assert v.loss["producer"] == 0 and v.loss["broker"] == 0
-    assert v.examples["consumer"][0]["offset"] is not None
+    example = v.examples["consumer"][0]
+    end = json.loads((scenario.run_dir / "drain" / "drain.json").read_text())["end_offsets"][str(example["partition"])]
+    assert 0 <= example["offset"] < end
 
 
-def test_after_process_consumer_killed_and_restarted_loses_nothing(kafka_cluster: KafkaCluster, tmp_path: Path) -> None:
-    run = Run(kafka_cluster, tmp_path)
-    fill_topic(run, 20_000)
-    consumer = run.consumer(
+def test_after_process_consumer_killed_and_restarted_loses_nothing(scenario: Scenario) -> None:
+    fill_topic(scenario, 20_000)
+    consumer = scenario.consumer(
         strategy="after_process", batch_size=5000, process_ms=300, settings={"max.poll.records": "500"}
     )
     consumer.start()
-    wait_for(lambda: ledger_size(run, "consumer-c0.processed") > 0, 120, "a first processed batch")
+    scenario.wait_for("processed", 1)
     time.sleep(0.5)
     consumer.kill()
     consumer.start()
-    wait_for(lambda: ledger_size(run, "consumer-c0.processed") >= 20_000 * 29, 120, "the restarted member")
-    consumer.stop(60)
-    v = run.verdict()
+    # Distinct records: a batch processed before the kill but not committed is processed again, and
+    # counting every processing would end the wait before the last records were reached.
+    scenario.wait_for("processed_distinct", 20_000)
+    assert consumer.stop(60) == 0 and not consumer.escalated, consumer.log_tail()
+    processings = scenario.totals().processed
+    v = scenario.verdict()
     assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}
     assert v.counts["processed"] == 20_000
-    assert v.anomalies["duplicates_processed"] >= 0
+    # commitSync after processing: what was processed before the kill and not committed comes again.
+    assert v.anomalies["duplicates_processed"] == processings - 20_000
 
 
-def test_reconcile_cli_gives_the_same_answer_every_time(kafka_cluster: KafkaCluster, tmp_path: Path) -> None:
-    run = Run(kafka_cluster, tmp_path)
-    fill_topic(run, 500)
-    first = run.verdict().as_dict()
+def test_reconcile_cli_gives_the_same_answer_every_time(scenario: Scenario) -> None:
+    fill_topic(scenario, 500)
+    first = scenario.verdict().as_dict()
     for _ in range(2):
         proc = subprocess.run(
-            [sys.executable, "-m", "chaos.cli", "reconcile", str(run.run_dir), "--json"],
+            [sys.executable, "-m", "chaos.cli", "reconcile", str(scenario.run_dir), "--json"],
             capture_output=True,
             text=True,
             timeout=60,
@@ -245,4 +183,4 @@ def test_reconcile_cli_gives_the_same_answer_every_time(kafka_cluster: KafkaClus
         )
         assert proc.returncode == 0, proc.stderr
         assert json.loads(proc.stdout) == first
-    assert reconcile(run.run_dir).as_dict() == first
+    assert reconcile(scenario.run_dir).as_dict() == first
