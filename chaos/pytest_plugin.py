@@ -122,7 +122,7 @@ class ExperimentFailed(AssertionError):
 
 def _run_file(config: pytest.Config, node: pytest.Item, path: Path, check: bool = True) -> Verdict | None:
     from chaos.errors import ChaosError
-    from chaos.experiments.model import load_experiment
+    from chaos.experiments.loading import load_experiment
     from chaos.experiments.runner import ExperimentRun, RunOptions
     from chaos.labels import new_run_id
 
@@ -190,7 +190,7 @@ class ExperimentFile(pytest.File):
     """A YAML experiment file; a malformed one fails collection with the loader's message."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        from chaos.experiments.model import load_experiment
+        from chaos.experiments.loading import load_experiment
 
         exp = load_experiment(self.path)
         yield ExperimentItem.from_parent(self, name=exp.name, path=self.path)

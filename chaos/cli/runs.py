@@ -71,7 +71,7 @@ def run_cmd(
     Every file is checked before anything starts. Exit code: 0 every expectation met, 1 one failed,
     2 a malformed file, 3 a run could not complete (Docker, images, cluster).
     """
-    from chaos.experiments.model import load_suite
+    from chaos.experiments.loading import load_suite
     from chaos.experiments.runner import RunOptions, RunResult, run_suite
 
     loaded = load_suite(paths)
@@ -125,7 +125,7 @@ def run_cmd(
 @json_option
 def list_cmd(paths: tuple[Path, ...], as_json: bool) -> None:
     """List (and check) experiment files: name, claim, faults, expectations. Default: experiments/."""
-    from chaos.experiments.model import load_suite
+    from chaos.experiments.loading import load_suite
 
     loaded = load_suite(paths or (Path("experiments"),))
     rows: list[dict[str, Any]] = [

@@ -1,8 +1,10 @@
 """A real multi-broker Kafka cluster in Docker: spec, lifecycle, lookups, sweeper."""
 
-from chaos.cluster.cluster import HEALTH_TOPIC, KafkaCluster, PartitionState, running_runs
+from chaos.cluster.cluster import KafkaCluster
 from chaos.cluster.config import ClusterSpec, NodeSpec
+from chaos.cluster.metadata import HEALTH_TOPIC, PartitionState
 from chaos.cluster.node import Node
+from chaos.cluster.registry import running_runs
 from chaos.cluster.sweeper import SweepResult, sweep
 
 __all__ = [

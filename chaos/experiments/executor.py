@@ -8,13 +8,11 @@ Phases and their budgets are written down in ``docs/phases.md``.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
-import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Sequence
+from contextlib import suppress
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -22,6 +20,7 @@ from typing import Any, Self
 from chaos.cluster import KafkaCluster
 from chaos.errors import ChaosError, InfrastructureError
 from chaos.events import EventBus, EventKind
+from chaos.experiments.phases import Phases, PhaseTimeout, StatusTicker
 from chaos.experiments.plan import Plan, TopicPlan
 from chaos.faults.base import Fault, FaultContext, Timeline, make_fault
 from chaos.faults.schedule import Nemesis, Step
@@ -36,44 +35,6 @@ log = logging.getLogger(__name__)
 
 #: What :meth:`Execution.wait_for` can wait on.
 TOTALS = ("sent", "acked", "errors", "processed", "processed_distinct")
-
-
-class PhaseTimeout(InfrastructureError):
-    """A phase did not finish within its budget."""
-
-
-class Phases:
-    """Records phases (name, start, end, ok) in ``phases.json`` as they happen, and announces them."""
-
-    def __init__(self, run_dir: Path, bus: EventBus, label: str) -> None:
-        self.path = run_dir / "phases.json"
-        self.items: list[dict[str, Any]] = []
-        self.current = "start"
-        self.bus = bus
-        self.label = label
-
-    def _save(self) -> None:
-        self.path.write_text(json.dumps(self.items, indent=1))
-
-    @contextmanager
-    def phase(self, name: str, detail: str = "") -> Iterator[None]:
-        """Time the block as phase ``name``; an exception marks it failed and propagates."""
-        entry: dict[str, Any] = {"name": name, "start": time.time(), "end": None, "ok": None}
-        self.items.append(entry)
-        self.current = name
-        self._save()
-        self.bus.emit("phase_started", self.label, phase=name, detail=detail)
-        try:
-            yield
-            entry["ok"] = True
-        except BaseException as e:
-            entry["ok"] = False
-            entry["error"] = f"{type(e).__name__}: {e}"
-            raise
-        finally:
-            entry["end"] = time.time()
-            self._save()
-            self.bus.emit("phase_ended", self.label, phase=name, ok=entry["ok"], error=entry.get("error"))
 
 
 class Execution:
@@ -295,51 +256,6 @@ class _Quiet:
             self.last, self.since = now, time.monotonic()
             return False
         return time.monotonic() - self.since > self.quiet_for
-
-
-class StatusTicker:
-    """Emits a ``status`` event (phase, totals, active faults) every ``every`` seconds while running."""
-
-    def __init__(self, execution: Execution, phases: Phases, every: float) -> None:
-        self.execution = execution
-        self.phases = phases
-        self.every = every
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Start ticking (no-op when ``every`` is 0 or it already ticks)."""
-        if self.every <= 0 or self._thread is not None:
-            return
-
-        def loop() -> None:
-            ex = self.execution
-            while not self._stop.wait(self.every):
-                try:
-                    t = ex.totals()
-                    faults = [f.name for f in ex.nemesis.active]
-                    ex.bus.emit(
-                        "status",
-                        ex.label,
-                        phase=self.phases.current,
-                        sent=t.sent,
-                        acked=t.acked,
-                        errors=t.errors,
-                        processed=t.processed,
-                        faults=faults,
-                    )
-                except Exception as e:  # a status line is never worth a failed run
-                    log.debug("status line failed: %s", e)
-
-        self._thread = threading.Thread(target=loop, name="kafka-chaos-status", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop ticking."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
 
 
 def fault_steps(plan: Plan) -> list[Step]:

@@ -23,8 +23,10 @@ import yaml
 from chaos.cluster import KafkaCluster
 from chaos.errors import ChaosError, Interrupted
 from chaos.events import EventBus, Listener
-from chaos.experiments.executor import Phases, PhaseTimeout, execute
-from chaos.experiments.model import Experiment, LoadedExperiment
+from chaos.experiments.executor import execute
+from chaos.experiments.loading import LoadedExperiment
+from chaos.experiments.model import Experiment
+from chaos.experiments.phases import Phases, PhaseTimeout
 from chaos.experiments.plan import Plan, plan_experiment
 from chaos.labels import new_run_id
 from chaos.progress import Progress, ProgressListener, silent

@@ -64,7 +64,7 @@ def reachable(src: Node, ip: str, port: int = INTERNAL_PORT, timeout: float = 0.
 
 
 def flush_all_chains(nodes: list[Node]) -> None:
-    """Remove every chain this harness made on ``nodes`` (what ``kafka-chaos heal`` does)."""
+    """Remove every chain this harness made on ``nodes`` (what ``kafka-chaos cluster heal`` does)."""
     script = (
         f"for c in $(iptables -S | sed -n 's/^-N \\({CHAIN_PREFIX}[^ ]*\\).*/\\1/p'); do "
         "iptables -D INPUT -j $c 2>/dev/null; iptables -D OUTPUT -j $c 2>/dev/null; "

@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 import docker
-from chaos.cluster import ClusterSpec, KafkaCluster
-from chaos.cluster.cluster import HEALTH_TOPIC
+from chaos.cluster import HEALTH_TOPIC, ClusterSpec, KafkaCluster
 from chaos.cluster.proxy import start_toxiproxy
 from chaos.cluster.sweeper import sweep
 from chaos.errors import ClusterUnhealthy, InfrastructureError

@@ -16,8 +16,7 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 import docker
-from chaos.cluster import ClusterSpec, KafkaCluster
-from chaos.cluster.cluster import HEALTH_TOPIC
+from chaos.cluster import HEALTH_TOPIC, ClusterSpec, KafkaCluster
 from chaos.images.recipes import DEFAULT_KAFKA_VERSION, kafka_tag
 from chaos.labels import IMAGE_LABEL, new_run_id
 

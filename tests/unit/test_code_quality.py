@@ -31,7 +31,12 @@ def test_code_quality(command: list[str]) -> None:
 
 
 #: Modules allowed past 400 lines, each with the reason it is still one idea.
-LONG_MODULES: dict[str, str] = {}
+LONG_MODULES: dict[str, str] = {
+    "chaos/cluster/cluster.py": "the KafkaCluster facade: lifecycle verbs (start, health, teardown, attach) "
+    "plus one-line delegations to metadata.py, registry.py, status.py and node_files.py",
+    "chaos/oracle/reconcile.py": "the oracle's one pure function and the ledger readers whose arrays it "
+    "joins; each stage and anomaly is a function of its own",
+}
 
 
 def test_every_module_holds_one_idea_in_at_most_400_lines() -> None:

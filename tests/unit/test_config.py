@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from chaos.cluster.cluster import _spec_from_json, _spec_to_json
 from chaos.cluster.config import ClusterSpec, jvm_options, new_cluster_id, server_properties
+from chaos.cluster.registry import spec_from_json as _spec_from_json
+from chaos.cluster.registry import spec_to_json as _spec_to_json
 from chaos.errors import UsageError
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from chaos.cli import main
-from chaos.experiments.model import ExperimentFileError, load_experiment, load_suite
+from chaos.experiments.loading import load_experiment, load_suite
+from chaos.experiments.model import ExperimentFileError
 from chaos.faults.targets import expand_target
 
 GOOD = """\
@@ -27,6 +28,12 @@ faults:
 expect:
   broker_loss: 0
 """
+
+#: Aliases that expand tenfold per level: 100,000 values from 6 lines.
+LAUGHS = "".join(
+    f"{name}: &{name} [{', '.join([inner] * 10)}]\n"
+    for name, inner in (("a", "x"), ("b", "*a"), ("c", "*b"), ("d", "*c"), ("e", "*d"))
+)
 
 #: (file text, line the error must name, text the message must contain)
 MALFORMED: list[tuple[str, str, int, str]] = [
@@ -67,6 +74,16 @@ MALFORMED: list[tuple[str, str, int, str]] = [
     ),
     ("toxic-bad-type", "name: x\nfaults:\n  - {kind: toxic, type: jitter}\n", 3, "toxic type 'jitter'"),
     ("bad-kafka-version", "name: x\ncluster: {kafka_version: 'four'}\n", 2, "cluster"),
+    # Hostile YAML: refused with a sentence, never a RecursionError or a hang.
+    ("recursive-alias-mapping", "name: x\nproducer: &a\n  settings: *a\n", 3, "recursive alias"),
+    ("recursive-alias-list", "name: x\ntags: &t [a, *t]\n", 2, "recursive alias"),
+    ("deep-nesting", "name: x\nproducer: " + "[" * 100 + "]" * 100 + "\n", 2, "nested deeper than 32 levels"),
+    ("nesting-past-the-parser", "name: x\nproducer: " + "[" * 5000 + "]" * 5000 + "\n", 1, "nested too deeply"),
+    ("billion-laughs", "name: x\n" + LAUGHS, 2, "more than 20000 values once aliases are expanded"),
+    ("python-tag", "name: !!python/object:os.system x\n", 1, "not valid YAML"),
+    ("unhashable-key", "name: x\n? [a, b]\n: 1\n", 2, "not valid YAML"),
+    ("list-where-settings-go", "name: x\nproducer:\n  settings: [acks, all]\n", 3, "producer.settings"),
+    ("null-section", "name: x\nproducer:\n", 2, "producer"),
 ]
 
 
@@ -182,6 +199,27 @@ def test_list_prints_every_experiment(capsys: pytest.CaptureFixture[str]) -> Non
     out = capsys.readouterr().out
     assert main_rc == 0
     assert "c1-auto-commit-batched-consumer-kill" in out and "consumer_loss >0" in out
+
+
+@pytest.mark.parametrize(
+    ("case", "content", "fragment"),
+    [
+        ("not-utf8", b"name: x\n\xff\xfe\n", "make it a readable UTF-8 YAML file"),
+        ("over-a-mebibyte", b"name: x\n" + b"# padding\n" * 120_000, "larger than 1 MiB"),
+        ("nul-bytes", b"name: x\n\x00\x00\n", "not valid YAML"),
+    ],
+)
+def test_unreadable_files_exit_2_with_one_sentence(
+    case: str, content: bytes, fragment: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / f"{case}.yaml"
+    path.write_bytes(content)
+    code = run_cli(["run", str(path), "--reports", str(tmp_path / "reports"), "-q"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert err.startswith(f"kafka-chaos: {path}") and fragment in err, err
+    assert len(err.splitlines()) == 1, err
+    assert not (tmp_path / "reports").exists()
 
 
 def test_malformed_file_through_the_console_script_exits_2(tmp_path: Path) -> None:

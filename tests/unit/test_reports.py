@@ -137,7 +137,7 @@ def test_report_command_rebuilds_a_run_and_a_suite(tmp_path: Path) -> None:
 
 def test_repeat_runs_each_experiment_n_times_and_reports_rates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """--repeat: the suite runs N repetitions (seed + i), and the suite reports give loss rates."""
-    from chaos.experiments.model import LoadedExperiment, load_experiment
+    from chaos.experiments.loading import LoadedExperiment, load_experiment
     from chaos.experiments.runner import ExperimentRun, RunOptions, RunResult, run_suite
     from chaos.oracle import reconcile
 
@@ -166,7 +166,7 @@ def test_repeat_runs_each_experiment_n_times_and_reports_rates(tmp_path: Path, m
 
 def test_a_run_that_breaks_is_recorded_as_an_error_and_reported(tmp_path: Path) -> None:
     from chaos.cluster import KafkaCluster
-    from chaos.experiments.model import load_experiment
+    from chaos.experiments.loading import load_experiment
     from chaos.experiments.runner import ExperimentRun, RunOptions
 
     class BrokenCluster:

@@ -1,0 +1,267 @@
+"""What the cluster says about itself: the admin connection (the only code that touches
+kafka-python's internals), topics, partition state agreed across brokers, leaders, the controller,
+and waits on them. Part of :class:`~chaos.cluster.cluster.KafkaCluster`, which delegates here."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from kafka import KafkaAdminClient
+from kafka import errors as kafka_errors
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.protocol.metadata import MetadataRequest, MetadataResponse
+
+from chaos.errors import ClusterUnhealthy, UsageError
+from chaos.waiting import wait_until
+
+if TYPE_CHECKING:
+    from chaos.cluster.cluster import KafkaCluster
+
+T = TypeVar("T")
+
+#: The topic whose full ISR means "healthy" (created by the first health check).
+HEALTH_TOPIC = "__kafka_chaos_health"
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionState:
+    """Leader, replicas and in-sync replicas of one partition."""
+
+    topic: str
+    partition: int
+    leader: int
+    replicas: tuple[int, ...]
+    isr: tuple[int, ...]
+
+
+class Metadata:
+    """Admin calls and metadata lookups of one cluster."""
+
+    def __init__(self, cluster: KafkaCluster) -> None:
+        self.cluster = cluster
+        self._admin: KafkaAdminClient | None = None
+        self.health_topic_created = False
+
+    def admin(self) -> KafkaAdminClient:
+        """A kafka-python admin client connected through toxiproxy (made once, reused).
+
+        It bootstraps from running brokers only: a frozen broker's proxy accepts connections but
+        never answers, and a client bootstrapping there would wait for nothing.
+        """
+        if self._admin is None:
+            running = [
+                f"{self.cluster.host}:{port}"
+                for node_id, port in self.cluster._proxy_ports.items()
+                if node_id not in self.cluster._nodes or self.cluster._nodes[node_id].state == "running"
+            ]
+            self._admin = KafkaAdminClient(
+                bootstrap_servers=",".join(running) or self.cluster.bootstrap_servers,
+                client_id="kafka-chaos-admin",
+                request_timeout_ms=5_000,
+                retry_backoff_ms=100,
+                reconnect_backoff_max_ms=500,
+            )
+            # Every broker's address is known here: register it as a fallback, so a broker missing from
+            # the metadata the client last got (a cut-off broker answers with a stale, partial view)
+            # can still be asked directly by :meth:`partitions`.
+            fallback = self._admin._manager.cluster._bootstrap_brokers
+            for node_id, port in self.cluster._proxy_ports.items():
+                fallback[node_id] = MetadataResponse.MetadataResponseBroker(node_id, self.cluster.host, port, None)
+        return self._admin
+
+    def admin_call(self, fn: Callable[[KafkaAdminClient], T], attempts: int = 3) -> T:
+        """Run ``fn(admin)``, on a fresh admin client after a failure (kafka-python's admin can keep
+        stale broker metadata after brokers come and go).
+
+        Raises:
+            KafkaError: every attempt failed.
+        """
+        for attempt in range(attempts):
+            try:
+                return fn(self.admin())
+            except (KafkaError, OSError):
+                self.drop_admin()
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.2)
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        """Close the admin connection this handle holds; the cluster keeps running (see :meth:`destroy`)."""
+        self.drop_admin()
+
+    def drop_admin(self) -> None:
+        """Close the admin client; the next call makes a fresh one."""
+        if self._admin is not None:
+            with suppress(Exception):
+                self._admin.close()
+            self._admin = None
+
+    def partitions(self, topic: str, attempts: int = 3) -> list[PartitionState]:
+        """Leader, replicas and ISR of each partition of ``topic``, as the cluster agrees now.
+
+        Every running broker is asked and, per partition, the answer with the highest leader epoch
+        wins, and among those the leader's own: a broker cut off from the others keeps answering
+        with its stale view (in which it may still lead, or still be in the ISR), and a single
+        answer may come from it. Frozen brokers are not asked.
+
+        Raises:
+            KafkaError: no broker answered in ``attempts`` rounds, or the topic's metadata carries an error.
+        """
+        last: Exception | None = None
+        for _ in range(attempts):
+            best: dict[int, tuple[tuple[int, int], PartitionState]] = {}
+            errors: list[int] = []
+            for broker in self.cluster.brokers:
+                if broker.state != "running":
+                    continue
+                try:
+                    answer = self._metadata_from(broker.node_id, topic)
+                except (KafkaError, OSError) as e:
+                    last = e
+                    continue
+                for t in answer.get("topics", []):
+                    code = int(t.get("error_code", 0) or 0)
+                    if code:
+                        errors.append(code)
+                        continue
+                    for p in t["partitions"]:
+                        state = PartitionState(
+                            topic=topic,
+                            partition=int(p["partition_index"]),
+                            leader=int(p["leader_id"]),
+                            replicas=tuple(p["replica_nodes"]),
+                            isr=tuple(p["isr_nodes"]),
+                        )
+                        # Rank by leader epoch, then by whether the answer comes from the leader itself:
+                        # an ISR change keeps the epoch, and the leader's view of its ISR is current
+                        # while a cut-off broker's is not.
+                        rank = (int(p.get("leader_epoch", -1)), int(state.leader == broker.node_id))
+                        if state.partition not in best or rank > best[state.partition][0]:
+                            best[state.partition] = (rank, state)
+            if best:
+                return [state for _, (_, state) in sorted(best.items())]
+            if errors:
+                raise kafka_errors.for_code(errors[0])(f"metadata of {topic}")
+            self.drop_admin()
+        raise last or kafka_errors.KafkaConnectionError(f"no broker answered for the metadata of {topic}")
+
+    def _metadata_from(self, node_id: int, topic: str) -> dict[str, Any]:
+        """One broker's own metadata answer for ``topic`` (kafka-python's connection manager, pinned)."""
+        admin = self.admin()
+        request = MetadataRequest(
+            topics=[MetadataRequest.MetadataRequestTopic(name=topic)], allow_auto_topic_creation=False
+        )
+
+        async def fetch() -> dict[str, Any]:
+            response = await admin._manager.send(request, node_id=node_id, request_timeout_ms=3000)
+            answer: dict[str, Any] = response.to_dict()
+            return answer
+
+        result: dict[str, Any] = admin._manager.run(fetch)
+        return result
+
+    def partition(self, topic: str, partition: int) -> PartitionState:
+        """State of one partition.
+
+        Raises:
+            UsageError: the topic has no such partition.
+        """
+        for p in self.partitions(topic):
+            if p.partition == partition:
+                return p
+        raise UsageError(f"topic {topic!r} has no partition {partition}")
+
+    def create_topic(
+        self,
+        name: str,
+        partitions: int = 3,
+        replication_factor: int | None = None,
+        config: dict[str, str] | None = None,
+        timeout: float = 60.0,
+    ) -> None:
+        """Create ``name`` and wait until every partition has a leader and its full ISR.
+
+        Raises:
+            UsageError: replication factor above the broker count.
+            ClusterUnhealthy: the topic did not become fully replicated in time.
+        """
+        rf = replication_factor or self.cluster.spec.default_replication
+        if rf > self.cluster.spec.brokers:
+            raise UsageError(f"replication factor {rf} needs {rf} brokers, the cluster has {self.cluster.spec.brokers}")
+        tries = 0
+
+        def create(admin: KafkaAdminClient) -> None:
+            nonlocal tries
+            tries += 1
+            try:
+                admin.create_topics([NewTopic(name, partitions, rf, topic_configs=config or {})])
+            except TopicAlreadyExistsError:
+                if tries == 1:  # it was there before we asked: the caller's mistake
+                    raise UsageError(f"topic {name!r} already exists: pick another name") from None
+                # else an earlier attempt created it and only its answer was lost
+
+        self.admin_call(create)
+        self.wait_for_isr(name, rf, timeout)
+
+    def wait_for_isr(self, topic: str, size: int | None = None, timeout: float = 60.0) -> list[PartitionState]:
+        """Wait until every partition of ``topic`` has a leader and ``size`` in-sync replicas
+        (default: all its replicas).
+
+        Raises:
+            ClusterUnhealthy: not reached within ``timeout``.
+        """
+
+        def check() -> list[PartitionState] | None:
+            states = self.partitions(topic)
+            ok = states and all(p.leader >= 0 and len(p.isr) >= (size or len(p.replicas)) for p in states)
+            return states if ok else None
+
+        return self._await(check, timeout, f"{topic} to reach ISR {size or 'full'}")
+
+    def wait_for_leader(self, topic: str, partition: int, not_on: int | None = None, timeout: float = 60.0) -> int:
+        """Wait until ``topic``-``partition`` has a leader (other than node ``not_on``); return its id.
+
+        Raises:
+            ClusterUnhealthy: none within ``timeout``.
+        """
+
+        def check() -> int | None:
+            leader = self.partition(topic, partition).leader
+            return leader if leader >= 0 and leader != not_on else None
+
+        return self._await(check, timeout, f"a new leader of {topic}-{partition}")
+
+    def _await(self, check: Callable[[], T | None], timeout: float, what: str) -> T:
+        last = [""]
+
+        def attempt() -> T | None:
+            try:
+                return check()
+            except (KafkaError, OSError, UsageError) as e:
+                # Metadata is briefly incomplete around failovers: "no such partition" may mean "not yet".
+                last[0] = f"{type(e).__name__}: {e}"
+                return None
+
+        return wait_until(attempt, timeout, what, seen=lambda: last[0], error=ClusterUnhealthy)
+
+    def health_problem(self, rf: int) -> str:
+        """What keeps the cluster from being healthy now (empty: nothing): unregistered brokers, or a
+        health topic without its full ISR."""
+        admin = self.admin()
+        brokers = [b for b in admin.describe_cluster()["brokers"] if not b.get("is_fenced", False)]
+        if len(brokers) < self.cluster.spec.brokers:
+            return f"{len(brokers)} of {self.cluster.spec.brokers} brokers registered"
+        if not self.health_topic_created:
+            with suppress(TopicAlreadyExistsError):
+                admin.create_topics([NewTopic(HEALTH_TOPIC, 1, rf)])
+            self.health_topic_created = True
+        for p in self.partitions(HEALTH_TOPIC):
+            if p.leader < 0 or len(p.isr) < rf:
+                return f"health topic has ISR {list(p.isr)} of {rf} replicas"
+        return ""

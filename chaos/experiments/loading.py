@@ -1,0 +1,268 @@
+"""Loading experiment files: YAML parsed into the typed models of :mod:`.model`, with every mistake
+reported as one sentence naming the file, the line and the field (exit code 2, nothing started).
+
+Hostile input gets the same treatment as a typo: a file over 1 MiB, nesting deeper than
+:data:`MAX_DEPTH`, an anchor used inside itself (a recursive alias) or aliases that expand past
+:data:`MAX_NODES` nodes ("billion laughs") are refused before the models see them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from chaos.errors import UsageError
+from chaos.experiments.model import (
+    CONSUMER_METRICS,
+    Experiment,
+    ExperimentFileError,
+    RandomFaultsModel,
+    Scalar,
+    as_properties,
+    fault_params,
+)
+from chaos.faults.targets import expand_targets
+from chaos.oracle.verdict import parse_expectation
+
+#: Larger files are refused: an experiment is a page of YAML.
+MAX_BYTES = 1 << 20
+#: Deeper nesting is refused (an experiment nests five levels at most).
+MAX_DEPTH = 32
+#: More nodes, counting each alias as what it expands to, are refused.
+MAX_NODES = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedExperiment:
+    """An experiment and the file it came from."""
+
+    path: Path
+    experiment: Experiment
+
+
+class _Lines:
+    """Line numbers of the keys and items of a YAML document, by path (``("producer", "rate")``)."""
+
+    def __init__(self, node: yaml.Node, path: Path) -> None:
+        self.path = path
+        self.lines: dict[tuple[str | int, ...], int] = {}
+        self._nodes = 0
+        self._walk(node, (), ())
+
+    def _walk(self, node: yaml.Node, at: tuple[str | int, ...], above: tuple[int, ...]) -> None:
+        """Record lines; refuse duplicate keys, recursive aliases, too deep or too many nodes."""
+        if id(node) in above:
+            raise self.error(at, "an anchor is used inside itself (a recursive alias): remove the alias")
+        if len(at) > MAX_DEPTH:
+            raise self.error(at, f"nested deeper than {MAX_DEPTH} levels: an experiment needs five at most")
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            raise self.error(at, f"more than {MAX_NODES} values once aliases are expanded: write it out plainly")
+        self.lines.setdefault(at, node.start_mark.line + 1)
+        inside = (*above, id(node))
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key, value in node.value:
+                name = str(key.value)
+                line = key.start_mark.line + 1
+                if name in seen:
+                    where = ".".join(str(p) for p in (*at, name))
+                    raise ExperimentFileError(
+                        f"{self.path}:{line}: {where}: duplicate key (first at line {seen[name]}): keep one"
+                    )
+                seen[name] = line
+                self.lines[(*at, name)] = line
+                self._walk(value, (*at, name), inside)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self._walk(item, (*at, i), inside)
+
+    def line(self, loc: Sequence[str | int]) -> int:
+        """The line of ``loc`` or of its nearest ancestor present in the file."""
+        loc = tuple(loc)
+        while loc and loc not in self.lines:
+            loc = loc[:-1]
+        return self.lines.get(loc, 1)
+
+    def error(self, loc: Sequence[str | int], message: str) -> ExperimentFileError:
+        """An error naming file, line and field."""
+        field = ".".join(str(p) for p in loc) or "(file)"
+        return ExperimentFileError(f"{self.path}:{self.line(loc)}: {field}: {message}")
+
+
+def _pydantic_message(err: Mapping[str, Any]) -> str:
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        return "unknown key: remove it or check its spelling"
+    if kind == "missing":
+        return "is required"
+    if kind == "literal_error":
+        return str(err["msg"]).replace("Input should be", "must be")
+    msg = str(err.get("msg", "is invalid"))
+    msg = msg.replace("Input should be", "must be").replace("Value error, ", "")
+    return f"{msg} (got {err.get('input')!r})" if kind not in ("model_type", "dict_type") else msg
+
+
+def _load_yaml(path: Path) -> tuple[Any, _Lines]:
+    try:
+        if path.is_file() and path.stat().st_size > MAX_BYTES:
+            raise ExperimentFileError(f"{path}: larger than {MAX_BYTES >> 20} MiB: an experiment is a page of YAML")
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise ExperimentFileError(f"{path}: no such file: check the path") from e
+    except IsADirectoryError as e:
+        raise ExperimentFileError(f"{path}: is a directory: name the .yaml files in it, or pass it to run") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise ExperimentFileError(f"{path}: cannot read it ({e}): make it a readable UTF-8 YAML file") from e
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        lines = _Lines(node, path) if node is not None else None
+        # Only now is it safe to build Python values: the node graph has no cycle and a bounded size.
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ExperimentFileError(f"{path}{line}: not valid YAML ({problem}): fix the syntax") from e
+    except RecursionError as e:  # the YAML parser itself recurses per nesting level
+        raise ExperimentFileError(
+            f"{path}:1: (file): nested too deeply to parse (more than {MAX_DEPTH} levels): "
+            "an experiment needs five at most"
+        ) from e
+    if lines is None or not isinstance(data, dict):
+        raise ExperimentFileError(f"{path}:1: an experiment file must be a YAML mapping with at least a name")
+    return data, lines
+
+
+def _check_semantics(exp: Experiment, lines: _Lines) -> None:
+    """Everything that can be checked without Docker, beyond the types."""
+    from chaos.faults.base import make_fault
+    from chaos.workloads.settings import consumer_settings, producer_settings
+
+    def check(loc: tuple[str | int, ...], fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except UsageError as e:
+            raise lines.error(loc, str(e)) from None
+
+    check(("cluster",), exp.cluster.spec)
+    if exp.topic.replication_factor > exp.cluster.brokers:
+        raise lines.error(
+            ("topic", "replication_factor"),
+            f"{exp.topic.replication_factor} replicas need as many brokers; the cluster has {exp.cluster.brokers}",
+        )
+    sections: list[tuple[str, Mapping[str, Scalar], Any]] = [("producer", exp.producer.settings, producer_settings)]
+    if exp.consumer is not None:
+        sections.append(("consumer", exp.consumer.settings, consumer_settings))
+    for section, settings, resolve in sections:
+        for key, value in settings.items():  # one key at a time, so the error names its line
+            check((section, "settings", key), resolve, as_properties({key: value}))
+        check((section, "settings"), resolve, as_properties(settings))
+    names = exp.workload_names
+    for i, step in enumerate(exp.faults):
+        fault = check(("faults", i), make_fault, step.kind, name=step.name, **fault_params(step, exp.topic_name))
+        if step.kind == "client_kill":
+            wanted = fault.p["workload"]
+            if not any(n == wanted or n.split("-", 1)[1] == wanted for n in names):
+                raise lines.error(
+                    ("faults", i, "workload"),
+                    f"no workload {wanted!r} in this experiment: use one of {', '.join(names)}",
+                )
+        if step.at > 3600 or (step.duration or 0) > 3600:
+            raise lines.error(("faults", i), "faults start and last at most 3600 s into the window")
+    if exp.random_faults is not None:
+        _check_random_faults(exp, exp.random_faults, lines, check)
+    for metric, value in exp.expect.items():
+        check(("expect", metric), parse_expectation, metric, value)
+        if metric in CONSUMER_METRICS and exp.consumer is None:
+            raise lines.error(("expect", metric), "is about consumers, but the experiment has no consumer section")
+    if not exp.producer.count and not exp.producer.duration and exp.fault_window() == 0 and exp.phases.settle == 0:
+        raise lines.error(("producer",), "an unbounded producer with no faults and no settle phase sends nothing")
+
+
+def _check_random_faults(exp: Experiment, rf: RandomFaultsModel, lines: _Lines, check: Any) -> None:
+    from chaos.faults.base import make_fault
+    from chaos.faults.schedule import RANDOM_KINDS
+
+    if rf.min_duration > rf.max_duration:
+        raise lines.error(("random_faults", "min_duration"), "must not exceed max_duration")
+    for j, kind in enumerate(rf.kinds or RANDOM_KINDS):
+        spec = expand_targets(kind, exp.topic_name)
+        if "kind" not in spec:
+            raise lines.error(("random_faults", "kinds", j), "each entry needs a kind")
+        check(("random_faults", "kinds", j), make_fault, spec.pop("kind"), **spec)
+    if exp.fault_window() < rf.count * (rf.min_duration + rf.gap):
+        raise lines.error(
+            ("phases", "fault_window"),
+            f"{rf.count} random faults of at least {rf.min_duration} s do not fit in {exp.fault_window()} s",
+        )
+
+
+def load_experiment(path: Path) -> Experiment:
+    """Parse and check one experiment file.
+
+    Raises:
+        ExperimentFileError: unreadable, not YAML, an unknown key, a wrong type, an unknown client
+            setting, fault kind, fault parameter, target or expectation — naming file, line and field.
+
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "x.yaml"
+    >>> _ = f.write_text("name: x\\nproducer: {rate: -1}\\n")
+    >>> try:
+    ...     load_experiment(f)
+    ... except ExperimentFileError as e:
+    ...     print(str(e).split(": ", 1)[1])
+    producer.rate: must be greater than 0 (got -1)
+    """
+    path = Path(path)
+    data, lines = _load_yaml(path)
+    try:
+        exp = Experiment.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise lines.error(first["loc"], _pydantic_message(first)) from None
+    _check_semantics(exp, lines)
+    return exp
+
+
+def experiment_files(paths: Iterable[Path]) -> list[Path]:
+    """The experiment files named by ``paths`` (files, or directories searched for ``*.yaml``/``*.yml``).
+
+    Raises:
+        ExperimentFileError: a path does not exist, or a directory holds no experiment file.
+    """
+    files: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted([*p.glob("*.yaml"), *p.glob("*.yml")])
+            if not found:
+                raise ExperimentFileError(f"{p}: no *.yaml experiment files in this directory")
+            files.extend(found)
+        elif p.exists():
+            files.append(p)
+        else:
+            raise ExperimentFileError(f"{p}: no such file or directory: check the path")
+    return files
+
+
+def load_suite(paths: Iterable[Path]) -> list[LoadedExperiment]:
+    """Load every experiment named by ``paths``; all are checked before any runs.
+
+    Raises:
+        ExperimentFileError: see :func:`load_experiment`; also two experiments with the same name.
+    """
+    loaded: list[LoadedExperiment] = []
+    names: dict[str, Path] = {}
+    for path in experiment_files(paths):
+        exp = load_experiment(path)
+        if exp.name in names:
+            raise ExperimentFileError(f"{path}:1: name: {exp.name!r} is also the name of {names[exp.name]}: rename one")
+        names[exp.name] = path
+        loaded.append(LoadedExperiment(path, exp))
+    return loaded

@@ -1,0 +1,64 @@
+"""Every command the harness prints or documents as advice is a command that exists, with options
+that exist: each backticked ``kafka-chaos …`` in the package is resolved against the real CLI."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import click
+import pytest
+
+from chaos.cli import cli
+from chaos.experiments.runner import keep_hint
+
+ROOT = Path(__file__).resolve().parents[2]
+HINT = re.compile(r"`(kafka-chaos(?: [^`]*)?)`")
+
+
+def hints() -> list[str]:
+    found = set()
+    for path in (ROOT / "chaos").rglob("*.py"):
+        for match in HINT.finditer(path.read_text()):
+            found.add(re.sub(r"\{[^}]*\}", "X", match.group(1)))
+    return sorted(found)
+
+
+def resolve(hint: str) -> click.Command:
+    """The command ``hint`` names; raises AssertionError naming what does not exist."""
+    words = shlex.split(hint)[1:]
+    command: click.Command = cli
+    while words and isinstance(command, click.Group) and not words[0].startswith("-"):
+        sub = command.get_command(click.Context(command), words[0])
+        if sub is None:
+            if command is cli or words[0].isupper():
+                raise AssertionError(f"{hint!r}: no command {words[0]!r}")
+            break  # an argument (a run id, a path)
+        command, words = sub, words[1:]
+    options = {opt for param in command.params for opt in getattr(param, "opts", [])}
+    for word in words:
+        if word.startswith("-"):
+            assert word.split("=")[0] in options, f"{hint!r}: {command.name} has no option {word}"
+    return command
+
+
+def test_the_package_gives_hints() -> None:
+    assert len(hints()) >= 10
+
+
+@pytest.mark.parametrize("hint", hints())
+def test_every_hint_names_a_real_command(hint: str) -> None:
+    resolve(hint)
+
+
+def test_keep_cluster_hint_is_a_real_command() -> None:
+    command = resolve(keep_hint("20261127-120000-ab12"))
+    assert command.name == "down"
+
+
+def test_an_unknown_hint_is_caught() -> None:
+    with pytest.raises(AssertionError):
+        resolve("kafka-chaos cluster down --run-id X")
+    with pytest.raises(AssertionError):
+        resolve("kafka-chaos heal")
