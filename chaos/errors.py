@@ -1,7 +1,7 @@
 """The harness's one exception root and its families.
 
 Every error the harness raises on purpose derives from :class:`ChaosError` and carries the exit code
-the CLI returns for it (see DESIGN.md: 1 expectation failed, 2 usage or input, 3 infrastructure).
+the CLI returns for it (see docs/exit-codes.md: 1 expectation failed, 2 usage or input, 3 infrastructure).
 Messages are one sentence saying what is wrong and how to fix it; evidence such as broker log tails
 is attached with :meth:`BaseException.add_note` so the first line stays short.
 """

@@ -58,9 +58,17 @@ def run_labels(run_id: str, role: str | None = None, node_id: int | None = None)
     return labels
 
 
-def run_filter(run_id: str | None = None) -> dict[str, str | list[str] | bool]:
-    """A Docker ``filters=`` argument selecting one run's resources, or every run's."""
-    return {"label": [RUN_LABEL if run_id is None else f"{RUN_LABEL}={run_id}"]}
+def run_filter(run_id: str | None = None, role: str | None = None) -> dict[str, str | list[str] | bool]:
+    """A Docker ``filters=`` argument selecting one run's resources (or every run's), optionally of
+    one role (``network``, ``broker``, ``toxiproxy`` …).
+
+    >>> run_filter("r1", role="network")
+    {'label': ['kafka-chaos.run=r1', 'kafka-chaos.role=network']}
+    """
+    labels = [RUN_LABEL if run_id is None else f"{RUN_LABEL}={run_id}"]
+    if role is not None:
+        labels.append(f"{ROLE_LABEL}={role}")
+    return {"label": labels}
 
 
 def resource_name(run_id: str, what: str) -> str:

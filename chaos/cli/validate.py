@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from chaos.cli.common import check_version, json_option, progress_for, quiet_option
+from chaos.workloads.spec import PRODUCER_MODES
 
 DEFAULT_FAULTS = "leader_kill,broker_isolation,producer_kill,consumer_kill,client_blackhole"
 
@@ -23,7 +24,7 @@ DEFAULT_FAULTS = "leader_kill,broker_isolation,producer_kill,consumer_kill,clien
 @click.option("--faults", "fault_names", default=DEFAULT_FAULTS, help="Comma-separated faults of the matrix.")
 @click.option(
     "--producer-mode",
-    type=click.Choice(["sync", "async", "fire_and_forget", "outbox"]),
+    type=click.Choice(PRODUCER_MODES),
     default="sync",
     help="How the application sends (default sync: send().get(), as the brief recommends).",
 )

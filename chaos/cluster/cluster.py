@@ -45,7 +45,6 @@ from chaos.images.recipes import image_refs, kafka_tag, toxiproxy_tag
 from chaos.labels import (
     NODE_LABEL,
     ROLE_LABEL,
-    RUN_LABEL,
     SPEC_LABEL,
     new_run_id,
     resource_name,
@@ -55,6 +54,7 @@ from chaos.labels import (
 from chaos.progress import Progress, silent
 from chaos.signals import deferred_signals, sigterm_raises
 from chaos.toxiproxy import ToxiproxyClient
+from chaos.waiting import WaitTimeout, wait_until
 
 log = logging.getLogger(__name__)
 
@@ -245,27 +245,29 @@ class KafkaCluster:
         Raises:
             ClusterUnhealthy: a node exited, or ``timeout`` passed; the message says which check failed.
         """
-        deadline = time.monotonic() + (timeout or self.spec.health_timeout)
+        budget = timeout or self.spec.health_timeout
         rf = self.spec.default_replication
-        reason = "no broker answered yet"
-        while True:
+        reason = ["no broker answered yet"]
+
+        def healthy() -> bool:
             for node in self._nodes.values():
                 state = node.state
                 if state not in ("running", "paused"):
                     raise ClusterUnhealthy(f"{node.host} {state} while the cluster started: see its log below")
             try:
-                reason = self.metadata.health_problem(rf)
+                reason[0] = self.metadata.health_problem(rf)
             except (KafkaError, OSError) as e:
-                reason = f"{type(e).__name__}: {e}"
+                reason[0] = f"{type(e).__name__}: {e}"
                 self.metadata.drop_admin()
-            if reason == "":
-                return
-            if time.monotonic() > deadline:
-                raise ClusterUnhealthy(
-                    f"cluster {self.run_id} not healthy after {timeout or self.spec.health_timeout:.0f}s "
-                    f"({reason}): see the node logs below, or raise the health timeout"
-                )
-            time.sleep(0.25)
+            return reason[0] == ""
+
+        try:
+            wait_until(healthy, budget, f"cluster {self.run_id} to be healthy", interval=0.25)
+        except WaitTimeout:
+            raise ClusterUnhealthy(
+                f"cluster {self.run_id} not healthy after {budget:.0f}s "
+                f"({reason[0]}): see the node logs below, or raise the health timeout"
+            ) from None
 
     # -- lookups --------------------------------------------------------------------------------
     @property
@@ -401,7 +403,7 @@ class KafkaCluster:
         Raises:
             UsageError: a name in ``hosts`` is not a node of this run (the message names those there are).
         """
-        containers = self.client.containers.list(all=True, filters={"label": [f"{RUN_LABEL}={self.run_id}"]})
+        containers = self.client.containers.list(all=True, filters=run_filter(self.run_id))
         prefix = resource_name(self.run_id, "")
         by_host = {(c.name or c.id or "unknown").removeprefix(prefix): c for c in containers}
         unknown = sorted(set(hosts) - set(by_host))
@@ -462,7 +464,7 @@ class KafkaCluster:
             UsageError: no cluster with that run id runs on this engine.
         """
         client = client or docker_client()
-        networks = client.networks.list(filters={"label": [f"{RUN_LABEL}={run_id}", f"{ROLE_LABEL}=network"]})
+        networks = client.networks.list(filters=run_filter(run_id, role="network"))
         if not networks:
             raise UsageError(
                 f"no cluster with run id {run_id!r} on this engine: `kafka-chaos cluster status` lists them"
@@ -470,7 +472,7 @@ class KafkaCluster:
         spec = spec_from_json(networks[0].attrs["Labels"][SPEC_LABEL])
         cluster = cls(spec, run_id=run_id, client=client, run_dir=run_dir)
         by_id = {n.node_id: n for n in spec.nodes()}
-        for container in client.containers.list(all=True, filters={"label": [f"{RUN_LABEL}={run_id}"]}):
+        for container in client.containers.list(all=True, filters=run_filter(run_id)):
             role = container.labels.get(ROLE_LABEL)
             if role == "toxiproxy":
                 cluster._toxiproxy = container

@@ -9,6 +9,7 @@ from docker.models.containers import Container
 
 from chaos.cluster.config import NodeSpec
 from chaos.errors import InfrastructureError
+from chaos.waiting import wait_until
 
 
 class Node:
@@ -68,11 +69,13 @@ class Node:
                 time.sleep(0.2)
 
     def _wait_state(self, wanted: set[str], timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while (state := self.state) not in wanted:
-            if time.monotonic() > deadline:
-                raise InfrastructureError(f"{self.host} is {state}, expected {' or '.join(sorted(wanted))}")
-            time.sleep(0.05)
+        wait_until(
+            lambda: self.state in wanted,
+            timeout,
+            f"{self.host} to be {' or '.join(sorted(wanted))}",
+            interval=0.05,
+            seen=lambda: f"{self.host} is {self.state}",
+        )
 
     def kill(self, timeout: float = 10.0) -> None:
         """SIGKILL the Kafka process (a crash); returns when it is gone.

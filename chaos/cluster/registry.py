@@ -8,12 +8,12 @@ from dataclasses import asdict
 
 import docker
 from chaos.cluster.config import ClusterSpec
-from chaos.labels import ROLE_LABEL, RUN_LABEL
+from chaos.labels import RUN_LABEL, run_filter
 
 
 def running_runs(client: docker.DockerClient) -> list[str]:
     """Run ids of every cluster on the engine, oldest first."""
-    networks = client.networks.list(filters={"label": [RUN_LABEL, f"{ROLE_LABEL}=network"]})
+    networks = client.networks.list(filters=run_filter(role="network"))
     return sorted({str(n.attrs["Labels"][RUN_LABEL]) for n in networks})
 
 

@@ -209,7 +209,8 @@ class Execution:
         if consumers:
             quiet = _Quiet(lambda: self.totals().processed, quiet_for=3.0)
             with suppress(WaitTimeout):
-                wait_until(lambda: quiet() or not any(c.alive for c in consumers), consume_timeout, "catch-up")
+                caught_up = lambda: quiet() or not any(c.alive for c in consumers)  # noqa: E731
+                wait_until(caught_up, consume_timeout, "the consumers to catch up", interval=0.5)
             for consumer in consumers:
                 self._stop(consumer, stop_timeout)
 

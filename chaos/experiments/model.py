@@ -29,6 +29,7 @@ from chaos.errors import UsageError
 from chaos.faults.targets import expand_targets
 from chaos.images.recipes import DEFAULT_KAFKA_VERSION
 from chaos.oracle.verdict import Expectation, parse_expectation
+from chaos.workloads.spec import CommitStrategy, KeyStrategy, ProducerMode
 
 Scalar = str | int | float | bool
 
@@ -91,19 +92,19 @@ class ProducerModel(_Strict):
     Without ``count`` or ``duration`` it produces until the runner stops it after the settle phase.
     """
 
-    mode: Literal["fire_and_forget", "sync", "async", "outbox"] = "async"
+    mode: ProducerMode = "async"
     settings: dict[str, Scalar] = Field(default_factory=dict)
     rate: float | None = Field(None, gt=0)
     count: int | None = Field(None, ge=1)
     duration: float | None = Field(None, gt=0)
     payload_size: int = Field(100, ge=0, le=1 << 20)
-    keys: Literal["spread", "none", "pinned"] = "spread"
+    keys: KeyStrategy = "spread"
 
 
 class ConsumerModel(_Strict):
     """A consumer group of ``members`` processes with one commit strategy and client settings."""
 
-    strategy: Literal["auto", "after_process", "per_partition", "before_process"] = "after_process"
+    strategy: CommitStrategy = "after_process"
     members: int = Field(1, ge=1, le=8)
     settings: dict[str, Scalar] = Field(default_factory=dict)
     batch_size: int = Field(200, ge=1)

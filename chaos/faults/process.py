@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from functools import partial
 from typing import Any, ClassVar
 
 from chaos.cluster import Node
 from chaos.faults.base import Fault, FaultContext, FaultError, register
+from chaos.waiting import WaitTimeout, wait_until
 
 
 class _BrokerFault(Fault):
@@ -59,12 +61,14 @@ class BrokerStop(BrokerKill):
         assert ctx.timeline is not None
         deadline = time.monotonic() + float(self.p.get("timeout", 120))
         for node in self._hit:
-            while node.state not in ("exited", "dead"):
-                if time.monotonic() > deadline:
-                    node.kill()
-                    ctx.timeline.record("escalated", self, target=node.host, to="SIGKILL")
-                    break
-                time.sleep(0.05)
+            left = max(0.0, deadline - time.monotonic())
+            try:
+                wait_until(partial(_stopped, node), left, f"{node.host} to stop", interval=0.05)
+            except WaitTimeout:
+                # A clean shutdown that does not finish is escalated, and recorded as such: never
+                # passed off as a clean stop.
+                node.kill()
+                ctx.timeline.record("escalated", self, target=node.host, to="SIGKILL")
 
 
 @register
@@ -106,3 +110,7 @@ class RollingBounce(Fault):
         for node in ctx.cluster.brokers:
             if node.state in ("exited", "dead"):
                 node.start()
+
+
+def _stopped(node: Node) -> bool:
+    return node.state in ("exited", "dead")

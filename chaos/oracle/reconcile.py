@@ -7,7 +7,7 @@ Every record is identified by ``(producer, seq)``, packed into one int64 key
 * **acked**: the client reported it written. **send_errors**: failures the application saw.
 * **in_log**: found by the drain. **processed**: in some consumer's processed ledger.
 
-Loss, for a record sent but not in the log (DESIGN.md):
+Loss, for a record sent but not in the log (docs/verdict.md):
 
 * **broker** — it was acknowledged.
 * **producer** — not acknowledged, no error the application saw, and the application went on as if it

@@ -1,4 +1,4 @@
-"""The verdict: counts, loss by stage, anomalies, expectations, examples (DESIGN.md's contract)."""
+"""The verdict: counts, loss by stage, anomalies, expectations, examples (the contract in docs/verdict.md)."""
 
 from __future__ import annotations
 

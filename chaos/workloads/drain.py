@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
 
 from chaos.errors import InfrastructureError
 from chaos.workloads.envelope import Status, decode, producer_tag
@@ -50,8 +51,12 @@ def drain(
         fetch_max_bytes=16 << 20,
     )
     writer = LogWriter(run_dir)
+    deadline = time.monotonic() + timeout
+
+    def left_ms() -> int:
+        return max(1, int((deadline - time.monotonic()) * 1000))
+
     try:
-        deadline = time.monotonic() + timeout
         partitions = consumer.partitions_for_topic(topic)
         while not partitions and time.monotonic() < deadline:
             time.sleep(0.5)
@@ -61,13 +66,20 @@ def drain(
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
-        end = {tp.partition: int(o) for tp, o in consumer.end_offsets(tps).items()}
-        beginning = {tp.partition: int(o) for tp, o in consumer.beginning_offsets(tps).items()}
+        try:
+            # Bounded by the drain's own timeout: a partition without a leader answers no offsets.
+            end = {tp.partition: int(o) for tp, o in consumer.end_offsets(tps, timeout_ms=left_ms()).items()}
+            beginning = {tp.partition: int(o) for tp, o in consumer.beginning_offsets(tps, left_ms()).items()}
+        except KafkaError as e:
+            raise InfrastructureError(
+                f"the drain could not read the offsets of {topic} within {timeout:.0f}s "
+                f"(is a partition without a leader?): {type(e).__name__}: {e}"
+            ) from e
         records = 0
         remaining = {tp for tp in tps if end[tp.partition] > beginning[tp.partition]}
         while remaining:
             if time.monotonic() > deadline:
-                left = {tp.partition: f"{consumer.position(tp)}/{end[tp.partition]}" for tp in remaining}
+                left = {tp.partition: f"{_position(consumer, tp)}/{end[tp.partition]}" for tp in remaining}
                 raise InfrastructureError(f"the drain did not reach the end offsets in {timeout:.0f}s: {left}")
             for tp, batch in consumer.poll(timeout_ms=500, max_records=10_000).items():
                 for record in batch:
@@ -77,7 +89,7 @@ def drain(
                     tag = producer_tag(d.producer) if d.status == Status.VALID else 0
                     writer.add(tp.partition, int(record.offset), tag, d.seq, int(d.status))
                     records += 1
-            remaining = {tp for tp in remaining if consumer.position(tp) < end[tp.partition]}
+            remaining = {tp for tp in remaining if _position(consumer, tp) < end[tp.partition]}
         committed = committed_offsets(bootstrap_servers, topic, groups or [])
         result = DrainResult(records=records, beginning=beginning, end=end, committed=committed)
         writer.close()
@@ -116,3 +128,11 @@ def committed_offsets(bootstrap_servers: str, topic: str, groups: list[str]) -> 
         return out
     finally:
         admin.close()
+
+
+def _position(consumer: KafkaConsumer, tp: TopicPartition) -> int:
+    """The next offset to read, -1 while it cannot be known (the partition has no leader)."""
+    try:
+        return int(consumer.position(tp, timeout_ms=1000))
+    except KafkaError:
+        return -1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from kafka.errors import KafkaError
 
 import docker
 from chaos.toxiproxy import ToxiproxyClient
+from chaos.waiting import wait_until
 
 from .conftest import cli, labelled
 
@@ -35,17 +35,20 @@ def compose(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def wait_for_brokers(count: int, timeout: float = 120) -> KafkaAdminClient:
-    deadline = time.monotonic() + timeout
-    while True:
+    def registered() -> KafkaAdminClient | None:
         try:
             admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP, request_timeout_ms=5000)
+        except (KafkaError, OSError):
+            return None
+        try:
             if len(admin.describe_cluster()["brokers"]) == count:
                 return admin
-            admin.close()
         except (KafkaError, OSError):
             pass
-        assert time.monotonic() < deadline, f"{count} brokers did not register within {timeout:.0f}s"
-        time.sleep(1)
+        admin.close()
+        return None
+
+    return wait_until(registered, timeout, f"{count} brokers to register", interval=1.0)
 
 
 def test_compose_up_serves_records_and_clean_removes_it(engine: docker.DockerClient) -> None:
@@ -59,7 +62,8 @@ def test_compose_up_serves_records_and_clean_removes_it(engine: docker.DockerCli
         producer = KafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all", retries=10)
         futures = [producer.send(topic, f"r{i}".encode()) for i in range(300)]
         producer.flush(timeout=60)
-        assert len([f.get(timeout=30) for f in futures]) == 300
+        acked = [f.get(timeout=30) for f in futures]  # raises for any record not acknowledged
+        assert len({(m.partition, m.offset) for m in acked}) == 300
         producer.close()
         consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP, auto_offset_reset="earliest", consumer_timeout_ms=10_000)
         consumer.assign([TopicPartition(topic, p) for p in range(3)])

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from docker.models.containers import Container
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from chaos.cluster import KafkaCluster
 from chaos.faults import FaultContext, Nemesis, Step, Timeline, UnsupportedFault, make_fault, random_schedule
 from chaos.faults.network import harness_chains, node_ip, reachable
+from chaos.waiting import wait_until
 from chaos.workloads.process import WorkloadProcess
 from chaos.workloads.spec import ProducerSpec
 
@@ -33,21 +35,42 @@ def topic(cluster: KafkaCluster) -> str:
 
 
 def eventually(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
+    """Wait for ``check`` through transient Kafka errors (metadata moves during faults)."""
+
+    def attempt() -> bool:
         try:
-            if check():
-                return
+            return check()
         except KafkaError:
-            pass
-        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
-        time.sleep(0.3)
+            return False
+
+    wait_until(attempt, timeout, what, interval=0.3)
 
 
 @pytest.fixture
 def ctx(kafka_cluster: KafkaCluster, tmp_path: Path) -> FaultContext:
     """A context with a timeline of the test's own (the cluster is shared by the module)."""
     return FaultContext(kafka_cluster, timeline=Timeline(tmp_path))
+
+
+def started_at(container: Container) -> str:
+    """When Docker last started the container (RFC 3339: sortable as text; restarts are seconds apart)."""
+    container.reload()
+    return str(container.attrs["State"]["StartedAt"])
+
+
+@pytest.fixture(autouse=True)
+def leaves_the_cluster_as_it_found_it(kafka_cluster: KafkaCluster) -> Iterator[None]:
+    """The module shares one cluster: after every test each broker runs, no harness chain, qdisc or
+    toxic is left, every proxy is enabled and the cluster is healthy, so no test's outcome depends
+    on the one before it."""
+    yield
+    for node in kafka_cluster.nodes:
+        assert node.state == "running", f"{node.host} is {node.state} after the test"
+        assert harness_chains(node) == [], f"{node.host} kept harness chains"
+        assert "tbf" not in node.exec(["tc", "qdisc", "show", "dev", "eth0"])[1], f"{node.host} kept a qdisc"
+    proxies = kafka_cluster.toxiproxy.proxies()
+    assert all(p.enabled and not p.toxics for p in proxies.values()), proxies
+    kafka_cluster.wait_healthy(120)
 
 
 def recovered(cluster: KafkaCluster, name: str) -> None:
@@ -126,7 +149,7 @@ def test_blackhole_times_client_requests_out(kafka_cluster: KafkaCluster, ctx: F
         if producer is not None:
             producer.close(timeout=1)
     producer = client(kafka_cluster)
-    assert producer.send(t, b"after heal").get(timeout=30).offset >= 0
+    producer.send(t, b"after heal").get(timeout=30)  # raises unless written: the heal let clients back
     producer.close()
 
 
@@ -145,23 +168,28 @@ def timed_send(cluster: KafkaCluster, t: str, records: int, size: int, acks: int
 
 def test_bandwidth_toxic_slows_clients(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
     t = topic(kafka_cluster)
-    fast = timed_send(kafka_cluster, t, 30, 10_000)
     with Nemesis(ctx) as nemesis:
         nemesis.inject(
             make_fault("toxic", type="bandwidth", target="all", stream="upstream", attributes={"rate": 50})
         )  # KB/s: 300 KB take ~6 s
         slow = timed_send(kafka_cluster, t, 30, 10_000)
-    assert slow > 3 * fast and slow > 3.0, (fast, slow)
+    # What bytes / rate guarantee whatever the machine's load: 300 KB at 50 KB/s (toxiproxy's KB may
+    # be 1024 B: 5.9 s) cannot take less than 5 s; how much faster it was unfaulted is a benchmark.
+    assert slow >= 5.0, slow
 
 
 def test_proxy_down_refuses_clients(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
     t = topic(kafka_cluster)
     with Nemesis(ctx) as nemesis:
         nemesis.inject(make_fault("proxy_down", target="all"))
-        with pytest.raises(KafkaError):
-            client(kafka_cluster).send(t, b"x").get(timeout=10)
+        refused = client(kafka_cluster)
+        try:
+            with pytest.raises(KafkaError):
+                refused.send(t, b"x").get(timeout=10)
+        finally:
+            refused.close(timeout=1)  # not left reconnecting into the next test
     producer = client(kafka_cluster)
-    assert producer.send(t, b"after heal").get(timeout=30).offset >= 0
+    producer.send(t, b"after heal").get(timeout=30)  # raises unless written: the heal let clients back
     producer.close()
 
 
@@ -243,10 +271,14 @@ def test_schedule_injects_and_heals_in_order(kafka_cluster: KafkaCluster, ctx: F
 
 def test_rolling_bounce_keeps_the_cluster(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
     t = topic(kafka_cluster)
+    started_before = {b.host: started_at(b.container) for b in kafka_cluster.brokers}
     with Nemesis(ctx) as nemesis:
         fault = make_fault("rolling_bounce", hard=True)
         nemesis.inject(fault)
         assert fault.targets == ["broker-1", "broker-2", "broker-3"]
+    # Each broker really went down and came back: its container started again after the test began.
+    for broker in kafka_cluster.brokers:
+        assert started_at(broker.container) > started_before[broker.host], broker.host
     recovered(kafka_cluster, t)
 
 
@@ -287,10 +319,13 @@ def test_latency_toxic_delays_every_acknowledgement(kafka_cluster: KafkaCluster,
     with Nemesis(ctx) as nemesis:
         nemesis.inject(make_fault("toxic", type="latency", target="all", attributes={"latency": 300}))
         slowed = min(round_trip() for _ in range(5))
-    after = min(round_trip() for _ in range(5))
+    proxies = kafka_cluster.toxiproxy.proxies()
+    round_trip()  # raises unless the healed proxies carry traffic again
     producer.close()
-    assert slowed >= 0.3 > baseline, (baseline, slowed)
-    assert after < 0.3
+    # Guaranteed by the toxic itself: every acknowledgement waited 300 ms. How fast an unfaulted round
+    # trip is depends on the machine's load, so it is not asserted (benchmarks/fault_latency.py).
+    assert slowed >= 0.3, (baseline, slowed)
+    assert all(not p.toxics for p in proxies.values()), proxies
 
 
 def test_seeded_random_schedule_plays_and_heals_everything(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
@@ -316,7 +351,7 @@ def test_reset_peer_breaks_client_connections(kafka_cluster: KafkaCluster, ctx: 
             finally:
                 producer.close(timeout=1)
     producer = client(kafka_cluster)
-    assert producer.send(t, b"after heal").get(timeout=30).offset >= 0
+    producer.send(t, b"after heal").get(timeout=30)  # raises unless written: the heal let clients back
     producer.close()
 
 
@@ -335,12 +370,12 @@ def leader_and_followers(cluster: KafkaCluster, t: str) -> tuple[int, list[int]]
 def test_bandwidth_limit_on_the_leader_slows_acks_all_writes(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
     t = topic(kafka_cluster)
     leader, _ = leader_and_followers(kafka_cluster, t)
-    fast = timed_send(kafka_cluster, t, 20, 20_000, acks="all")
     with Nemesis(ctx) as nemesis:
-        # 400 KB must reach both followers through the leader's 1 Mbit/s egress: at least ~3 s.
+        # 400 KB must reach both followers through the leader's 1 Mbit/s egress: 6.4 Mbit, over 6 s
+        # less tbf's burst; bytes / rate bound it from below whatever the machine's load.
         nemesis.inject(make_fault("bandwidth_limit", target=f"broker:{leader}", rate="1mbit"))
         slow = timed_send(kafka_cluster, t, 20, 20_000, acks="all")
-    assert slow > 3 * fast and slow > 2.5, (fast, slow)
+    assert slow > 2.5, slow
     recovered(kafka_cluster, t)
 
 
@@ -358,7 +393,7 @@ def test_limit_data_cuts_connections_that_carry_more(kafka_cluster: KafkaCluster
         finally:
             producer.close(timeout=1)
     producer = client(kafka_cluster)
-    assert producer.send(t, b"x" * 20_000).get(timeout=30).offset >= 0
+    producer.send(t, b"x" * 20_000).get(timeout=30)  # raises unless written: connections carry it again
     producer.close()
 
 
@@ -372,6 +407,6 @@ def test_slow_close_is_on_every_proxy_while_clients_go_on(kafka_cluster: KafkaCl
         assert all(any(x["type"] == "slow_close" for x in p.toxics) for p in proxies.values()), proxies
         for _ in range(3):  # connections opened and closed under the toxic
             producer = client(kafka_cluster)
-            assert producer.send(t, b"x").get(timeout=30).offset >= 0
+            producer.send(t, b"x").get(timeout=30)  # raises unless written
             producer.close()
     assert all(not p.toxics for p in kafka_cluster.toxiproxy.proxies().values())

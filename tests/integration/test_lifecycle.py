@@ -18,6 +18,7 @@ from chaos.cluster import HEALTH_TOPIC, ClusterSpec, KafkaCluster
 from chaos.cluster.proxy import start_toxiproxy
 from chaos.cluster.sweeper import sweep
 from chaos.errors import ClusterUnhealthy, InfrastructureError
+from chaos.images.builder import missing_images
 from chaos.images.recipes import image_refs
 from chaos.labels import new_run_id, resource_name, run_labels
 
@@ -44,11 +45,11 @@ def test_exception_half_way_through_start_leaves_nothing(engine: docker.DockerCl
 def test_broker_that_dies_on_start_fails_fast_with_its_log(engine: docker.DockerClient, run_dir: Path) -> None:
     run_id = new_run_id()
     spec = ClusterSpec(brokers=3, node_config={3: {"num.network.threads": "0"}}, health_timeout=90)
-    started = time.monotonic()
     with pytest.raises(ClusterUnhealthy) as info:
         KafkaCluster(spec, run_id=run_id, run_dir=run_dir).start()
-    assert time.monotonic() - started < 60  # a dead node is noticed, not waited out
+    # A dead node is noticed, not waited out: the error is the exit, not the health timeout.
     assert "broker-3 exited while the cluster started" in str(info.value)
+    assert "not healthy after" not in str(info.value)
     notes = "\n".join(info.value.__notes__)
     assert "last lines of broker-3" in notes
     assert "num.network.threads" in notes
@@ -170,7 +171,9 @@ def test_clean_removes_what_a_sigkilled_harness_left(engine: docker.DockerClient
 
 
 def test_kafka_3_9_cluster(engine: docker.DockerClient, run_dir: Path) -> None:
-    cli("images", "build", "--kafka-version", "3.9.1", "-q", timeout=900)
+    # scripts/setup builds this image: a test never waits on a registry.
+    missing = missing_images(engine, image_refs("3.9.1"))
+    assert not missing, f"images {missing} are not built: run `kafka-chaos images build --kafka-version 3.9.1`"
     with KafkaCluster(ClusterSpec(brokers=3, kafka_version="3.9.1"), run_dir=run_dir) as cluster:
         cluster.create_topic("t39", partitions=1, replication_factor=3)
         leader = cluster.leader_of("t39", 0)

@@ -9,11 +9,13 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from kafka.errors import KafkaError
 
 from chaos.cluster import KafkaCluster
+from chaos.errors import InfrastructureError, UsageError
 from chaos.oracle import reconcile
 from chaos.scenario import Scenario
 from chaos.waiting import wait_until
@@ -189,3 +191,28 @@ def test_reconcile_cli_gives_the_same_answer_every_time(scenario: Scenario) -> N
         assert proc.returncode == 0, proc.stderr
         assert json.loads(proc.stdout) == first
     assert reconcile(scenario.run_dir).as_dict() == first
+
+
+def test_a_drain_that_cannot_read_a_partition_fails_within_its_timeout(
+    kafka_cluster: KafkaCluster, tmp_path: Path
+) -> None:
+    """A partition without a leader: the drain says so within its own timeout (never hangs on the
+    client's), writes no completed drain, and the oracle refuses to judge rather than report loss."""
+    with Scenario(kafka_cluster, tmp_path / "offline", partitions=1, replication_factor=1, topic_config={}) as s:
+        fill_topic(s, 200)
+        only = kafka_cluster.leader_of(s.topic.name, 0)
+        only.kill()
+        try:
+            started = time.monotonic()
+            with pytest.raises(InfrastructureError, match="drain"):
+                s.drain([], timeout=20)
+            # bounded by the drain's 20 s, not the client's 305 s request timeout
+            assert time.monotonic() - started < 120
+            assert not (s.run_dir / "drain" / "drain.json").exists()
+            with pytest.raises(UsageError, match="no completed drain"):
+                reconcile(s.run_dir)
+        finally:
+            only.start()
+            kafka_cluster.wait_healthy(120)
+        s.drain([], timeout=60)  # with its leader back, the same partition drains completely
+        assert reconcile(s.run_dir).counts["in_log"] == 200

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -145,6 +146,7 @@ def no_docker(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
 
 
+@pytest.mark.parametrize("kind", ["producer", "consumer", "topic", "broker"])
 @pytest.mark.parametrize(
     ("case", "fragment"),
     [
@@ -156,9 +158,9 @@ def no_docker(monkeypatch: pytest.MonkeyPatch) -> None:
     ],
 )
 def test_bad_files_exit_2_before_anything_starts(
-    case: str, fragment: str, tmp_path: Path, no_docker: None, capsys: pytest.CaptureFixture[str]
+    kind: str, case: str, fragment: str, tmp_path: Path, no_docker: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    bad = tmp_path / "producer.properties"
+    bad = tmp_path / f"{kind}.properties"
     if case == "directory":
         bad.mkdir()
     elif case == "binary":
@@ -168,13 +170,9 @@ def test_bad_files_exit_2_before_anything_starts(
     elif case == "unreadable":  # a path through a file: reading it fails whoever runs the test
         bad.write_text("acks=all\n")
         bad = bad / "inner.properties"
-    args = [
-        "validate",
-        "--producer-config",
-        str(bad),
-        "--consumer-config",
-        str(BRIEF / "consumer-manual-commit.properties"),
-    ]
+    files = {"producer": BRIEF / "producer-safe.properties", "consumer": BRIEF / "consumer-manual-commit.properties"}
+    files[kind] = bad
+    args = ["validate", *(a for k, path in files.items() for a in (f"--{k}-config", str(path)))]
     with pytest.raises(SystemExit) as exit_info:
         main([*args, "--reports", str(tmp_path / "r")])
     err = capsys.readouterr().err
@@ -221,3 +219,109 @@ def test_static_only_writes_the_reports_and_fails_on_a_loss_risk(tmp_path: Path,
     assert {"acks", "enable.auto.commit"} <= {f["setting"] for f in data["static"] if f["severity"] == "loss"}
     for name in ("validate.md", "report.html", "junit.xml"):
         assert (out / name).exists()
+
+
+def run_validate(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
+    try:
+        main(["validate", *args, "--json", "-q"])
+        code = 0
+    except SystemExit as e:
+        code = int(e.code or 0)
+    out = capsys.readouterr().out
+    return code, json.loads(out) if out.strip() else {}
+
+
+def test_static_only_passes_safe_settings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, data = run_validate(
+        [
+            "--producer-config",
+            str(BRIEF / "producer-safe.properties"),
+            "--consumer-config",
+            str(BRIEF / "consumer-manual-commit.properties"),
+            "--topic-config",
+            str(BRIEF / "topic-min-isr-2.properties"),
+            "--static-only",
+            "--reports",
+            str(tmp_path),
+        ],
+        capsys,
+    )
+    assert code == 0 and data["verdict"] == "PASS" and data["matrix"] == []
+    assert not [f for f in data["static"] if f["severity"] in ("loss", "config")]
+
+
+def test_a_setting_the_client_would_not_apply_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    producer = tmp_path / "producer.properties"
+    producer.write_text((BRIEF / "producer-safe.properties").read_text() + "enable.idempotance=true\n")
+    code, data = run_validate(
+        [
+            "--producer-config",
+            str(producer),
+            "--consumer-config",
+            str(BRIEF / "consumer-manual-commit.properties"),
+            "--topic-config",
+            str(BRIEF / "topic-min-isr-2.properties"),
+            "--static-only",
+            "--reports",
+            str(tmp_path / "r"),
+        ],
+        capsys,
+    )
+    assert code == 1 and data["verdict"] == "FAIL"
+    (config,) = [f for f in data["static"] if f["severity"] == "config"]
+    assert config["setting"] == "enable.idempotance" and "enable.idempotence" in config["fix"]
+
+
+def test_compare_plans_the_recommended_settings_beside_the_teams() -> None:
+    from chaos.validate.matrix import plan_matrix
+
+    cfg = review(
+        read_properties(BRIEF / "producer-acks1.properties"),
+        read_properties(BRIEF / "consumer-auto-commit.properties"),
+        read_properties(BRIEF / "topic-min-isr-2.properties"),
+    )
+    entries = plan_matrix(cfg, ["leader_kill", "consumer_kill"], compare=True)
+    assert [(e.fault, e.variant) for e in entries] == [
+        ("leader_kill", "team"),
+        ("leader_kill", "recommended"),
+        ("consumer_kill", "team"),
+        ("consumer_kill", "recommended"),
+    ]
+    team, fixed = entries[2].experiment, entries[3].experiment
+    assert team.producer.settings["acks"] == "1" and fixed.producer.settings["acks"] == "all"
+    assert team.consumer is not None and team.consumer.strategy == "auto"
+    assert fixed.consumer is not None and fixed.consumer.strategy == "after_process"
+
+
+def test_a_matrix_run_that_could_not_complete_exits_3_not_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An infrastructure failure is no verdict on the settings: exit 3, unlike a settings FAIL (1)."""
+    from chaos.results import RunResult
+    from chaos.validate import matrix
+
+    def broken(entries: list[matrix.MatrixEntry], cfg: object, out_dir: Path, options: object) -> matrix.Matrix:
+        runs = [
+            matrix.MatrixRun(
+                e.fault, e.variant, RunResult(e.experiment.name, None, out_dir, "r1", error="no Docker"), ""
+            )
+            for e in entries
+        ]
+        return matrix.Matrix(runs)
+
+    monkeypatch.setattr(matrix, "run_matrix", broken)
+    code, data = run_validate(
+        [
+            "--producer-config",
+            str(BRIEF / "producer-safe.properties"),
+            "--consumer-config",
+            str(BRIEF / "consumer-manual-commit.properties"),
+            "--faults",
+            "consumer_kill",
+            "--reports",
+            str(tmp_path),
+        ],
+        capsys,
+    )
+    assert code == 3, data
+    assert data["matrix"][0]["status"] == "ERROR" and data["matrix"][0]["error"] == "no Docker"

@@ -1,0 +1,93 @@
+"""The consumer stage's boundaries, on hand-made run directories: records above a group's committed
+offset that it has not processed yet are not loss; each group is judged against its own committed
+offsets; an incomplete drain is said so in the verdict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from chaos.oracle import reconcile
+from chaos.workloads.envelope import Status, producer_tag
+from chaos.workloads.ledger import DRAIN, LEDGERS, LOG_RECORD, PROCESSED, PRODUCER_EVENT, Kind, write_meta
+
+TAG = producer_tag("p0")
+
+
+def run_dir_with(
+    tmp_path: Path,
+    records: int,
+    processed: dict[str, list[int]],
+    committed: dict[str, int],
+    complete: bool = True,
+) -> Path:
+    """``records`` records of p0, all acked and in partition 0 at offset = seq; each group has one
+    member that processed ``processed[group]`` (offsets) and committed ``committed[group]``."""
+    run_dir = tmp_path / "run"
+    ledgers = run_dir / LEDGERS
+    ledgers.mkdir(parents=True)
+    write_meta(run_dir / "run.json", {"run_id": "r1", "experiment": "groups"})
+    write_meta(ledgers / "producer-p0.json", {"producer": "p0", "mode": "async", "start_ns": 0})
+    events = [(Kind.INTENT, 0, records, -1, -1, 0, 0), (Kind.RETURNED, 0, records, -1, -1, 0, 0)]
+    np.array(events, dtype=PRODUCER_EVENT).tofile(ledgers / "producer-p0.events")
+    acks = [(Kind.ACK, s, s + 1, 0, s, 0, 0) for s in range(records)]
+    np.array(acks, dtype=PRODUCER_EVENT).tofile(ledgers / "producer-p0.acks")
+    for group, offsets in processed.items():
+        member = f"{group}-c0"
+        write_meta(ledgers / f"consumer-{member}.json", {"member": member, "group": group, "start_ns": 0})
+        rows = [(0, o, TAG, o, Status.VALID, 0) for o in offsets]
+        np.array(rows, dtype=PROCESSED).tofile(ledgers / f"consumer-{member}.processed")
+    (run_dir / DRAIN).mkdir()
+    np.array([(0, s, TAG, s, Status.VALID) for s in range(records)], dtype=LOG_RECORD).tofile(
+        run_dir / DRAIN / "log.bin"
+    )
+    write_meta(
+        run_dir / DRAIN / "drain.json",
+        {
+            "complete": complete,
+            "end_offsets": {"0": records},
+            "committed": {g: {"0": off} for g, off in committed.items()},
+        },
+    )
+    return run_dir
+
+
+def test_unprocessed_records_above_the_committed_offset_are_not_loss(tmp_path: Path) -> None:
+    # processed 0..4, committed 7: offsets 5 and 6 were committed and never processed (loss);
+    # 7..9 the group had not reached yet (not loss, not processed).
+    v = reconcile(run_dir_with(tmp_path, 10, {"g1": [0, 1, 2, 3, 4]}, {"g1": 7}))
+    assert v.loss == {"producer": 0, "broker": 0, "consumer": 2}
+    assert v.counts["processed"] == 5
+    assert sorted(e["offset"] for e in v.examples["consumer"]) == [5, 6]
+
+
+def test_each_group_is_judged_against_its_own_committed_offsets(tmp_path: Path) -> None:
+    processed = {"g1": [0, 1, 2, 3, 4], "g2": list(range(10)), "g3": [], "g4": [0, 1, 1, 2]}
+    committed = {"g1": 7, "g2": 10, "g3": 0, "g4": 5}
+    v = reconcile(run_dir_with(tmp_path, 10, processed, committed))
+    # g1 loses 5 and 6; g2 processed all; g3 committed nothing (it starts over, nothing lost);
+    # g4 loses 3 and 4 and processed offset 1 twice.
+    assert v.loss["consumer"] == 4
+    assert sorted((e["group"], e["offset"]) for e in v.examples["consumer"]) == [
+        ("g1", 5),
+        ("g1", 6),
+        ("g4", 3),
+        ("g4", 4),
+    ]
+    assert v.anomalies["duplicates_processed"] == 1
+    assert v.counts["processed"] == 10  # distinct records processed by any group
+    assert sorted(v.details["groups"]) == ["g1", "g2", "g3", "g4"]
+
+
+def test_a_group_that_processed_beyond_its_committed_offset_lost_nothing(tmp_path: Path) -> None:
+    # commit-after-processing killed between processing and committing: processed ahead, no loss
+    v = reconcile(run_dir_with(tmp_path, 10, {"g1": list(range(10))}, {"g1": 3}))
+    assert v.loss["consumer"] == 0 and v.counts["processed"] == 10
+
+
+def test_an_incomplete_drain_is_said_so(tmp_path: Path) -> None:
+    v = reconcile(run_dir_with(tmp_path, 10, {"g1": list(range(10))}, {"g1": 10}, complete=False))
+    assert v.details["drain_complete"] is False
+    v = reconcile(run_dir_with(tmp_path / "b", 10, {"g1": list(range(10))}, {"g1": 10}))
+    assert v.details["drain_complete"] is True
