@@ -285,8 +285,7 @@ def execute(plan: Plan, cluster: KafkaCluster, phases: Phases, bus: EventBus, st
         with phases.phase("topic", f"{t.name}: {t.partitions} partitions, RF {t.replication_factor}"):
             ex.create_topic()
         with phases.phase("workloads"):
-            specs: list[ProducerSpec | ConsumerSpec] = [*plan.consumers, *plan.producers]
-            for spec in specs:
+            for spec in plan.workloads:
                 ex.add(spec)
             ex.start_all()
         ticker = StatusTicker(ex, phases, status_every)

@@ -92,6 +92,12 @@ class Plan:
         return sorted({c.group for c in self.consumers})
 
     @property
+    def workloads(self) -> tuple[ProducerSpec | ConsumerSpec, ...]:
+        """Every workload spec, consumers first (the order they start in: none misses a record)."""
+        specs: list[ProducerSpec | ConsumerSpec] = [*self.consumers, *self.producers]
+        return tuple(specs)
+
+    @property
     def bounded(self) -> bool:
         """Whether the producers stop by themselves (a count or a duration)."""
         return all(p.count is not None or p.duration_s is not None for p in self.producers)
