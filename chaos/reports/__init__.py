@@ -8,11 +8,15 @@ and the other reporters still write.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from chaos.errors import UsageError
@@ -75,6 +79,22 @@ def load_run(run_dir: Path) -> RunReport:
 Reporter = Callable[[RunReport], None]
 
 
+def reporters() -> list[ModuleType]:
+    """Every reporter of this package, in name order: a module of ``chaos.reports`` with
+    ``FILE`` (what it writes), ``write_run(run)`` and optionally ``write_suite(dir, runs, meta)``.
+    A new reporter is one such module: nothing else needs to name it.
+
+    >>> [r.FILE for r in reporters()]
+    ['report.html', 'junit.xml', 'summary.md']
+    """
+    found = []
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if callable(getattr(module, "write_run", None)) and isinstance(getattr(module, "FILE", None), str):
+            found.append(module)
+    return found
+
+
 def _guarded(problems: list[str], what: str, fn: Callable[[], None]) -> None:
     try:
         fn()
@@ -88,16 +108,13 @@ def write_run_reports(run_dir: Path) -> list[str]:
 
     Everything is read back from the run directory's files, as ``kafka-chaos report`` does.
     """
-    from chaos.reports import html, junit, markdown
-
     problems: list[str] = []
     try:
         run = load_run(run_dir)
     except Exception as e:
         return [f"reading {run_dir}: {e}"]
-    _guarded(problems, "junit.xml", lambda: junit.write_run(run))
-    _guarded(problems, "summary.md", lambda: markdown.write_run(run))
-    _guarded(problems, "report.html", lambda: html.write_run(run))
+    for reporter in reporters():
+        _guarded(problems, reporter.FILE, partial(reporter.write_run, run))
     return problems
 
 
@@ -135,17 +152,15 @@ def write_suite_reports(suite: SuiteResult) -> list[str]:
 
 def rewrite_suite_reports(suite_dir: Path) -> list[str]:
     """(Re)write a suite's JUnit, Markdown and HTML reports from its ``suite.json`` and run dirs."""
-    from chaos.reports import html, junit, markdown
-
     problems: list[str] = []
     try:
         runs = suite_runs(suite_dir)
         meta = json.loads((Path(suite_dir) / "suite.json").read_text())
     except Exception as e:
         return [f"reading {suite_dir}/suite.json: {e}"]
-    _guarded(problems, "suite junit.xml", lambda: junit.write_suite(Path(suite_dir), runs, meta))
-    _guarded(problems, "suite summary.md", lambda: markdown.write_suite(Path(suite_dir), runs, meta))
-    _guarded(problems, "suite report.html", lambda: html.write_suite(Path(suite_dir), runs, meta))
+    for reporter in reporters():
+        if hasattr(reporter, "write_suite"):
+            _guarded(problems, f"suite {reporter.FILE}", partial(reporter.write_suite, Path(suite_dir), runs, meta))
     return problems
 
 

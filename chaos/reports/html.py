@@ -14,6 +14,9 @@ from chaos.reports.series import Series, series
 if TYPE_CHECKING:
     from chaos.reports import RunReport
 
+#: What this reporter writes into a run (and a suite) directory.
+FILE = "report.html"
+
 COLORS = {"sent": "#1f77b4", "acked": "#2ca02c", "processed": "#ff7f0e", "errors": "#d62728"}
 STATUS_COLOR = {"passed": "#2ca02c", "failed": "#d62728", "error": "#7f7f7f"}
 FAULT_FILL = ("#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")

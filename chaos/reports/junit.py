@@ -10,6 +10,10 @@ if TYPE_CHECKING:
     from chaos.reports import RunReport
 
 
+#: What this reporter writes into a run (and a suite) directory.
+FILE = "junit.xml"
+
+
 def _case(run: RunReport, classname: str) -> ET.Element:
     case = ET.Element("testcase", name=run.run_dir.name, classname=classname, time=f"{run.seconds:.1f}")
     verdict = run.verdict

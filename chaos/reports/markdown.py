@@ -11,6 +11,9 @@ from chaos.reports.series import fault_windows
 if TYPE_CHECKING:
     from chaos.reports import RunReport
 
+#: What this reporter writes into a run (and a suite) directory.
+FILE = "summary.md"
+
 STAGES = ("producer", "broker", "consumer")
 ICON = {"passed": "PASS", "failed": "FAIL", "error": "ERROR"}
 

@@ -187,3 +187,18 @@ def test_a_run_that_breaks_is_recorded_as_an_error_and_reported(tmp_path: Path) 
     assert "metadata went away" in (tmp_path / "run" / "error.txt").read_text()
     case = ET.parse(tmp_path / "run" / "junit.xml").getroot().find("testcase/error")
     assert case is not None
+
+
+def test_a_reporter_is_one_module_found_by_its_names() -> None:
+    from chaos.reports import reporters
+
+    assert {r.FILE for r in reporters()} == {"junit.xml", "summary.md", "report.html"}
+    assert all(callable(r.write_run) and callable(r.write_suite) for r in reporters())
+
+
+def test_a_fault_kind_is_one_module_found_by_registration() -> None:
+    from chaos.faults import REGISTRY, load_kinds
+
+    assert load_kinds() is REGISTRY
+    modules = {cls.__module__ for cls in REGISTRY.values()}
+    assert modules == {"chaos.faults.client", "chaos.faults.network", "chaos.faults.process", "chaos.faults.toxics"}
