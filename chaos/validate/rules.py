@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from chaos.validate.findings import FAILOVER_SECONDS, Finding, TeamConfig
-from chaos.validate.findings import as_int as _int
+from chaos.validate.findings import FAILOVER_SECONDS, Finding, TeamConfig, as_int
 
 Rule = Callable[[TeamConfig, Callable[[Finding], None]], None]
 
@@ -39,7 +38,7 @@ def _retries_rule(cfg: TeamConfig, add: Callable[[Finding], None]) -> None:
     acks_v = (acks or "all").lower()
     idem, idem_at = cfg.effective("producer", "enable.idempotence", None)
     retries, retries_at = cfg.effective("producer", "retries", None)
-    retries_n = _int(retries, 2**31 - 1)
+    retries_n = as_int(retries, 2**31 - 1)
     idem_on = (idem or "").lower() == "true" if idem is not None else acks_v in ("all", "-1")
     if retries is not None and retries_n == 0:
         add(
@@ -96,10 +95,10 @@ def _in_flight_rule(cfg: TeamConfig, add: Callable[[Finding], None]) -> None:
     acks_v = (acks or "all").lower()
     idem, _ = cfg.effective("producer", "enable.idempotence", None)
     retries, _ = cfg.effective("producer", "retries", None)
-    retries_n = _int(retries, 2**31 - 1)
+    retries_n = as_int(retries, 2**31 - 1)
     idem_on = (idem or "").lower() == "true" if idem is not None else acks_v in ("all", "-1")
     inflight, inflight_at = cfg.effective("producer", "max.in.flight.requests.per.connection", "5")
-    if idem_on and _int(inflight, 5) > 5:
+    if idem_on and as_int(inflight, 5) > 5:
         add(
             Finding(
                 "config",
@@ -112,7 +111,7 @@ def _in_flight_rule(cfg: TeamConfig, add: Callable[[Finding], None]) -> None:
                 ("producer", "max.in.flight.requests.per.connection", "5"),
             )
         )
-    elif not idem_on and _int(inflight, 5) > 1 and retries_n > 0:
+    elif not idem_on and as_int(inflight, 5) > 1 and retries_n > 0:
         add(
             Finding(
                 "info",
@@ -131,7 +130,7 @@ def _timeouts_rule(cfg: TeamConfig, add: Callable[[Finding], None]) -> None:
     delivery, delivery_at = cfg.effective("producer", "delivery.timeout.ms", "120000")
     request, request_at = cfg.effective("producer", "request.timeout.ms", "30000")
     linger, _ = cfg.effective("producer", "linger.ms", "5")
-    if _int(delivery, 120000) < FAILOVER_SECONDS * 1000:
+    if as_int(delivery, 120000) < FAILOVER_SECONDS * 1000:
         add(
             Finding(
                 "loss",
@@ -145,7 +144,7 @@ def _timeouts_rule(cfg: TeamConfig, add: Callable[[Finding], None]) -> None:
                 ("producer", "delivery.timeout.ms", "120000"),
             )
         )
-    if _int(request, 30000) < 5000:
+    if as_int(request, 30000) < 5000:
         add(
             Finding(
                 "duplicates",
@@ -158,7 +157,7 @@ def _timeouts_rule(cfg: TeamConfig, add: Callable[[Finding], None]) -> None:
                 ("producer", "request.timeout.ms", "30000"),
             )
         )
-    if _int(delivery, 120000) < _int(linger, 5) + _int(request, 30000):
+    if as_int(delivery, 120000) < as_int(linger, 5) + as_int(request, 30000):
         add(
             Finding(
                 "config",
@@ -218,9 +217,9 @@ def _replication_rule(cfg: TeamConfig, add: Callable[[Finding], None]) -> None:
     broker_rf, broker_rf_at = cfg.effective("broker", "default.replication.factor", None)
     topic_rf, topic_rf_at = cfg.effective("topic", "replication.factor", None)
     rf_value, rf_at = (topic_rf, topic_rf_at) if topic_rf is not None else (broker_rf, broker_rf_at)
-    cfg.replication_factor = _int(rf_value, 3)
+    cfg.replication_factor = as_int(rf_value, 3)
     partitions, _ = cfg.effective("topic", "partitions", "3")
-    cfg.partitions = max(1, _int(partitions, 3))
+    cfg.partitions = max(1, as_int(partitions, 3))
     if rf_value is None:
         add(
             Finding(
@@ -253,7 +252,7 @@ def _min_insync_rule(cfg: TeamConfig, add: Callable[[Finding], None]) -> None:
     isr = cfg.effective("topic", "min.insync.replicas", None)
     if isr[0] is None:
         isr = cfg.effective("broker", "min.insync.replicas", "1")
-    min_isr, isr_at = _int(isr[0], 1), isr[1]
+    min_isr, isr_at = as_int(isr[0], 1), isr[1]
     if min_isr < 2:
         add(
             Finding(

@@ -3,8 +3,7 @@ from __future__ import annotations
 import pytest
 
 from chaos.cluster.config import ClusterSpec, jvm_options, new_cluster_id, server_properties
-from chaos.cluster.registry import spec_from_json as _spec_from_json
-from chaos.cluster.registry import spec_to_json as _spec_to_json
+from chaos.cluster.registry import spec_from_json, spec_to_json
 from chaos.errors import UsageError
 
 
@@ -115,4 +114,4 @@ def test_heap_is_bounded() -> None:
 
 def test_spec_survives_the_label_round_trip() -> None:
     spec = ClusterSpec(brokers=2, controllers=1, broker_config={"a": "1"}, node_config={2: {"b": "2"}})
-    assert _spec_from_json(_spec_to_json(spec)) == spec
+    assert spec_from_json(spec_to_json(spec)) == spec
