@@ -72,7 +72,7 @@ def run_cmd(
     2 a malformed file, 3 a run could not complete (Docker, images, cluster).
     """
     from chaos.experiments.loading import load_suite
-    from chaos.experiments.runner import RunOptions, RunResult, run_suite
+    from chaos.experiments.runner import RunOptions, RunResult, keep_hint, run_suite
 
     loaded = load_suite(paths)
     if select:
@@ -116,6 +116,9 @@ def run_cmd(
         click.echo(json.dumps(json.loads((suite.suite_dir / "suite.json").read_text()), indent=2, sort_keys=True))
     else:
         click.echo(text)
+    if keep_cluster:  # said even with -q: a kept cluster runs until someone removes it
+        for result in suite.results:
+            click.echo(f"cluster of {result.name} kept: remove it with `{keep_hint(result.run_id)}`", err=True)
     if suite.exit_code:
         sys.exit(suite.exit_code)
 

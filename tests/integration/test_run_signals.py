@@ -107,3 +107,18 @@ def test_a_sigkilled_run_takes_its_workloads_along_and_clean_removes_the_rest(
         assert labelled(engine, run_id) == []
     finally:
         cli("clean", "--run-id", run_id, check=False)
+
+
+def test_keep_cluster_prints_the_command_that_removes_it(engine: docker.DockerClient, tmp_path: Path) -> None:
+    path = tmp_path / "kept.yaml"
+    path.write_text("name: kept\nproducer: {mode: sync, count: 200, settings: {acks: all}}\nphases: {warmup: 0}\n")
+    proc = cli("run", str(path), "--reports", str(tmp_path / "reports"), "--keep-cluster", "-q")
+    (hint,) = [line for line in proc.stderr.splitlines() if "kept: remove it with" in line]
+    command = hint.split("`")[1]
+    run_id = command.split()[-1]
+    try:
+        assert labelled(engine, run_id), "the cluster is still there"
+        cli(*command.split()[1:])  # the printed command, exactly as printed
+        assert labelled(engine, run_id) == []
+    finally:
+        cli("clean", "--run-id", run_id, check=False)
