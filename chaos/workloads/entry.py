@@ -27,8 +27,10 @@ def workload_main(
     args = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kafka").setLevel(logging.ERROR)
-    # A failed auto-commit or commit is evidence for the verdict (why committed offsets lag): keep it.
-    logging.getLogger("kafka.coordinator.consumer").setLevel(logging.WARNING)
+    # Group membership is evidence for the verdict (why committed offsets lag, why records came
+    # twice): joins, rebalances, revocations and failed commits go to the workload's log. They are
+    # rare lines, written only when membership changes.
+    logging.getLogger("kafka.coordinator").setLevel(logging.INFO)
     spec = load_spec(Path(args[0]))
     if not isinstance(spec, spec_type):
         print(f"{args[0]} is not a {spec_type.__name__}", file=sys.stderr)

@@ -34,16 +34,25 @@ def topic(cluster: KafkaCluster) -> str:
     return name
 
 
-def eventually(check: Callable[[], bool], timeout: float, what: str) -> None:
-    """Wait for ``check`` through transient Kafka errors (metadata moves during faults)."""
+def eventually(check: Callable[[], bool], timeout: float, what: str, seen: Callable[[], object] | None = None) -> None:
+    """Wait for ``check`` through transient Kafka errors (metadata moves during faults); a timeout
+    says what ``seen`` last returned (the partition's state, say)."""
+    last = [""]
 
     def attempt() -> bool:
         try:
             return check()
-        except KafkaError:
+        except KafkaError as e:
+            last[0] = f"{type(e).__name__}: {e}"
             return False
+        finally:
+            if seen is not None:
+                try:
+                    last[0] = str(seen())
+                except KafkaError as e:
+                    last[0] = f"{type(e).__name__}: {e}"
 
-    wait_until(attempt, timeout, what, interval=0.3)
+    wait_until(attempt, timeout, what, interval=0.3, seen=lambda: last[0])
 
 
 @pytest.fixture

@@ -7,9 +7,11 @@ quorum. In combined mode the outcome also depended on which broker led the quoru
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pytest
+from kafka import KafkaProducer
 
 from chaos.cluster import KafkaCluster
 from chaos.faults import FaultContext, Nemesis, Timeline, make_fault
@@ -29,6 +31,18 @@ def ctx(kafka_cluster: KafkaCluster, tmp_path: Path) -> FaultContext:
     return FaultContext(kafka_cluster, timeline=Timeline(tmp_path))
 
 
+def advance_the_leader(cluster: KafkaCluster, t: str) -> None:
+    """Write one record (acks=1, the leader alone) so the leader's log end moves past a follower that
+    can no longer fetch. Kafka keeps a follower whose log end equals the leader's in the ISR however
+    long it has not fetched (``ReplicaState.isCaughtUp``): on an idle partition a cut follower would
+    stay in sync forever, and the test would depend on whether anything else wrote."""
+    producer = KafkaProducer(bootstrap_servers=cluster.bootstrap_servers.split(","), acks=1, linger_ms=0)
+    try:
+        producer.send(t, b"moves the leader's log end", partition=0).get(timeout=30)
+    finally:
+        producer.close(timeout=5)
+
+
 def leader_and_followers(cluster: KafkaCluster, t: str) -> tuple[int, list[int]]:
     state = cluster.partition(t, 0)
     return state.leader, sorted(r for r in state.replicas if r != state.leader)
@@ -43,8 +57,10 @@ def test_one_way_cut_from_follower_to_leader_drops_the_follower_from_the_isr(
         # The follower's fetch requests never reach the leader: it falls behind and the leader drops it
         # from the ISR, while the other follower, whose path is untouched, stays in it.
         nemesis.inject(make_fault("one_way", source=f"broker:{follower}", dest=f"broker:{leader}"))
-        eventually(lambda: set(kafka_cluster.partition(t, 0).isr) == {leader, other}, 60, "the follower to leave")
-        assert kafka_cluster.partition(t, 0).leader == leader
+        advance_the_leader(kafka_cluster, t)
+        state = partial(kafka_cluster.partition, t, 0)
+        eventually(lambda: set(state().isr) == {leader, other}, 60, f"broker {follower} to leave the ISR", state)
+        assert state().leader == leader
     recovered(kafka_cluster, t)
 
 
@@ -53,7 +69,9 @@ def test_packet_drop_starves_a_follower_out_of_the_isr(kafka_cluster: KafkaClust
     leader, (follower, other) = leader_and_followers(kafka_cluster, t)
     with Nemesis(ctx) as nemesis:
         nemesis.inject(make_fault("packet_drop", target=f"broker:{follower}", probability=1.0))
-        eventually(lambda: set(kafka_cluster.partition(t, 0).isr) == {leader, other}, 60, "the follower to leave")
+        advance_the_leader(kafka_cluster, t)
+        state = partial(kafka_cluster.partition, t, 0)
+        eventually(lambda: set(state().isr) == {leader, other}, 60, f"broker {follower} to leave the ISR", state)
     recovered(kafka_cluster, t)
 
 
@@ -68,6 +86,7 @@ def test_bridge_keeps_the_bridge_in_sync_and_fences_the_side_cut_from_the_contro
         fault = make_fault("bridge", target="broker:2")
         nemesis.inject(fault)
         assert fault.targets == ["broker-1", "broker-3 controller-1", "bridge broker-2"]
-        eventually(lambda: set(kafka_cluster.partition(t, 0).isr) == {2, 3}, 60, "broker-1 to leave the ISR")
+        state = partial(kafka_cluster.partition, t, 0)
+        eventually(lambda: set(state().isr) == {2, 3}, 60, "broker-1 to leave the ISR", state)
         assert kafka_cluster.partition(t, 0).leader in (2, 3)
     recovered(kafka_cluster, t)

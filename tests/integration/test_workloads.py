@@ -214,5 +214,6 @@ def test_a_drain_that_cannot_read_a_partition_fails_within_its_timeout(
         finally:
             only.start()
             kafka_cluster.wait_healthy(120)
+            kafka_cluster.wait_for_isr(s.topic.name, 1, timeout=120)  # its one replica leads again
         s.drain([], timeout=60)  # with its leader back, the same partition drains completely
         assert reconcile(s.run_dir).counts["in_log"] == 200
