@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from chaos.cluster import KafkaCluster
-from chaos.errors import ChaosError, InfrastructureError
+from chaos.errors import ChaosError, InfrastructureError, UsageError
 from chaos.events import EventBus, EventKind
 from chaos.experiments.phases import Phases, PhaseTimeout, StatusTicker
 from chaos.experiments.plan import Plan, TopicPlan
@@ -134,8 +134,6 @@ class Execution:
             UsageError: ``what`` is not one of those totals.
             WaitTimeout: not reached within ``timeout`` (the workloads' log tails attached).
         """
-        from chaos.errors import UsageError
-
         if what not in TOTALS:
             raise UsageError(f"cannot wait for {what!r}: use one of {', '.join(TOTALS)}")
         last = [0]
