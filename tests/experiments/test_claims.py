@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from chaos.oracle import Verdict
+from chaos.oracle.reconcile import EXAMPLES
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = ROOT / "experiments"
@@ -42,7 +43,7 @@ def test_b3_acks_all_min_isr_2_survives_leader_kill_and_isolation(run_experiment
 def test_p3_retries_without_idempotence_write_duplicates(run_experiment: Callable[..., Verdict]) -> None:
     v = run_experiment(EXPERIMENTS / "p3-no-idempotence-lost-responses.yaml")
     assert v.anomalies["duplicates_in_log"] > 0 and v.loss["broker"] == 0
-    assert len(v.examples["duplicates_in_log"]) == min(10, v.anomalies["duplicates_in_log"])
+    assert len(v.examples["duplicates_in_log"]) == min(EXAMPLES, v.anomalies["duplicates_in_log"])
 
 
 def test_p1_fire_and_forget_producer_kill_loses_in_the_producer(run_experiment: Callable[..., Verdict]) -> None:
