@@ -191,12 +191,14 @@ def test_proxy_down_refuses_clients(kafka_cluster: KafkaCluster, ctx: FaultConte
     t = topic(kafka_cluster)
     with Nemesis(ctx) as nemesis:
         nemesis.inject(make_fault("proxy_down", target="all"))
-        refused = client(kafka_cluster)
+        refused: list[KafkaProducer] = []
         try:
-            with pytest.raises(KafkaError):
-                refused.send(t, b"x").get(timeout=10)
+            with pytest.raises(KafkaError):  # no proxy answers: bootstrapping or the send fails
+                refused.append(client(kafka_cluster))
+                refused[0].send(t, b"x").get(timeout=10)
         finally:
-            refused.close(timeout=1)  # not left reconnecting into the next test
+            for producer in refused:
+                producer.close(timeout=1)  # not left reconnecting into the next test
     producer = client(kafka_cluster)
     producer.send(t, b"after heal").get(timeout=30)  # raises unless written: the heal let clients back
     producer.close()
