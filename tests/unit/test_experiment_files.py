@@ -111,10 +111,15 @@ def test_malformed_file_exits_2_naming_file_line_and_field(
 ) -> None:
     path = tmp_path / f"{case}.yaml"
     path.write_text(text)
+    assert_refused(path, f"{path}:{line}:", fragment, tmp_path, capsys)
+
+
+def assert_refused(path: Path, where: str, fragment: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``kafka-chaos run PATH`` exits 2 with one sentence starting at ``where``, nothing started."""
     code = run_cli(["run", str(path), "--reports", str(tmp_path / "reports"), "-q"])
     err = capsys.readouterr().err.strip()
     assert code == 2, err
-    assert err.startswith(f"kafka-chaos: {path}:{line}:"), err
+    assert err.startswith(f"kafka-chaos: {where}"), err
     assert fragment in err, err
     assert len(err.splitlines()) == 1, err
     assert not (tmp_path / "reports").exists()  # nothing ran, not even a run directory
@@ -214,12 +219,7 @@ def test_unreadable_files_exit_2_with_one_sentence(
 ) -> None:
     path = tmp_path / f"{case}.yaml"
     path.write_bytes(content)
-    code = run_cli(["run", str(path), "--reports", str(tmp_path / "reports"), "-q"])
-    err = capsys.readouterr().err.strip()
-    assert code == 2, err
-    assert err.startswith(f"kafka-chaos: {path}") and fragment in err, err
-    assert len(err.splitlines()) == 1, err
-    assert not (tmp_path / "reports").exists()
+    assert_refused(path, str(path), fragment, tmp_path, capsys)
 
 
 def test_malformed_file_through_the_console_script_exits_2(tmp_path: Path) -> None:

@@ -231,21 +231,23 @@ def run_validate(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[i
     return code, json.loads(out) if out.strip() else {}
 
 
+def static_only(producer: Path, reports: Path) -> list[str]:
+    """Arguments of a static review of ``producer`` beside the brief's safe consumer and topic files."""
+    return [
+        "--producer-config",
+        str(producer),
+        "--consumer-config",
+        str(BRIEF / "consumer-manual-commit.properties"),
+        "--topic-config",
+        str(BRIEF / "topic-min-isr-2.properties"),
+        "--static-only",
+        "--reports",
+        str(reports),
+    ]
+
+
 def test_static_only_passes_safe_settings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, data = run_validate(
-        [
-            "--producer-config",
-            str(BRIEF / "producer-safe.properties"),
-            "--consumer-config",
-            str(BRIEF / "consumer-manual-commit.properties"),
-            "--topic-config",
-            str(BRIEF / "topic-min-isr-2.properties"),
-            "--static-only",
-            "--reports",
-            str(tmp_path),
-        ],
-        capsys,
-    )
+    code, data = run_validate(static_only(BRIEF / "producer-safe.properties", tmp_path), capsys)
     assert code == 0 and data["verdict"] == "PASS" and data["matrix"] == []
     assert not [f for f in data["static"] if f["severity"] in ("loss", "config")]
 
@@ -253,20 +255,7 @@ def test_static_only_passes_safe_settings(tmp_path: Path, capsys: pytest.Capture
 def test_a_setting_the_client_would_not_apply_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     producer = tmp_path / "producer.properties"
     producer.write_text((BRIEF / "producer-safe.properties").read_text() + "enable.idempotance=true\n")
-    code, data = run_validate(
-        [
-            "--producer-config",
-            str(producer),
-            "--consumer-config",
-            str(BRIEF / "consumer-manual-commit.properties"),
-            "--topic-config",
-            str(BRIEF / "topic-min-isr-2.properties"),
-            "--static-only",
-            "--reports",
-            str(tmp_path / "r"),
-        ],
-        capsys,
-    )
+    code, data = run_validate(static_only(producer, tmp_path / "r"), capsys)
     assert code == 1 and data["verdict"] == "FAIL"
     (config,) = [f for f in data["static"] if f["severity"] == "config"]
     assert config["setting"] == "enable.idempotance" and "enable.idempotence" in config["fix"]
