@@ -57,12 +57,7 @@ def drain(
         return max(1, int((deadline - time.monotonic()) * 1000))
 
     try:
-        partitions = consumer.partitions_for_topic(topic)
-        while not partitions and time.monotonic() < deadline:
-            time.sleep(0.5)
-            partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            raise InfrastructureError(f"the drain found no topic {topic!r}")
+        partitions = _partitions(consumer, topic, deadline)
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
@@ -106,6 +101,8 @@ def drain(
             },
         )
         return result
+    except KafkaError as e:  # whatever the client raised on the way: the drain did not complete
+        raise InfrastructureError(f"the drain of {topic} failed: {type(e).__name__}: {e}") from e
     finally:
         writer.close()
         consumer.close()
@@ -136,3 +133,24 @@ def _position(consumer: KafkaConsumer, tp: TopicPartition) -> int:
         return int(consumer.position(tp, timeout_ms=1000))
     except KafkaError:
         return -1
+
+
+def _partitions(consumer: KafkaConsumer, topic: str, deadline: float) -> set[int]:
+    """The topic's partitions, asked again through connection errors (a broker in the bootstrap
+    list may be down) until ``deadline``.
+
+    Raises:
+        InfrastructureError: the topic is unknown, or no broker answered, by the deadline.
+    """
+    last = "no answer"
+    while True:
+        try:
+            partitions = consumer.partitions_for_topic(topic)
+            if partitions:
+                return set(partitions)
+            last = "the topic is unknown"
+        except KafkaError as e:
+            last = f"{type(e).__name__}: {e}"
+        if time.monotonic() >= deadline:
+            raise InfrastructureError(f"the drain found no partitions of topic {topic!r} ({last})")
+        time.sleep(0.5)
