@@ -76,9 +76,6 @@ def load_run(run_dir: Path) -> RunReport:
     return RunReport(run_dir, name, meta, verdict, error, read_phases(run_dir))
 
 
-Reporter = Callable[[RunReport], None]
-
-
 def reporters() -> list[ModuleType]:
     """Every reporter of this package, in name order: a module of ``chaos.reports`` with
     ``FILE`` (what it writes), ``write_run(run)`` and optionally ``write_suite(dir, runs, meta)``.

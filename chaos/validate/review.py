@@ -9,8 +9,6 @@ known one, because a misspelled ``enable.idempotance`` silently leaves the defau
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
-from typing import Any
 
 from chaos.errors import UsageError
 from chaos.validate.findings import (
@@ -144,16 +142,6 @@ def recommended(cfg: TeamConfig) -> dict[str, dict[str, str]]:
     return out
 
 
-def blocking(findings: list[Finding]) -> list[Finding]:
-    """Findings that make the static review fail: loss risks and configuration errors."""
-    return [f for f in findings if f.severity in ("loss", "config")]
-
-
 def settings_of(stage: str, findings: list[Finding]) -> list[Finding]:
     """The loss findings that explain a loss at ``stage``."""
     return [f for f in findings if f.stage == stage and f.severity == "loss" and f.explains]
-
-
-def as_mapping(findings: list[Finding]) -> list[Mapping[str, Any]]:
-    """For JSON."""
-    return [f.as_dict() for f in findings]
