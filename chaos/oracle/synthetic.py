@@ -33,7 +33,12 @@ class Fate(Enum):
     OK = "ok"  # acked, in the log once, processed once
     PRODUCER_LOST = "producer_lost"  # send returned, never acked, not in the log (goes-on modes only)
     SWALLOWED = "swallowed"  # failed, error never looked at, not in the log
-    BROKER_LOST = "broker_lost"  # acked, not in the log
+    BROKER_LOST = "broker_lost"  # acked at an offset past the log's end, not in the log
+    BELOW_START = "below_start"  # acked at an offset below the log start (retention, DeleteRecords)
+    OVERWRITTEN = "overwritten"  # acked at the offset its partition's next record now holds
+    UNCONFIRMED = "unconfirmed"  # "acked" with no offset (acks=0), not in the log
+    DAMAGED = "damaged"  # acked; its position holds a value that fails its checksum
+    MANGLED = "mangled"  # acked; its position holds a value that is not this run's (magic/run id hit)
     SEEN_ERROR = "seen_error"  # failed, the application saw it, not in the log
     UNKNOWN = "unknown"  # intended, send never returned, not in the log
     CONSUMER_LOST = "consumer_lost"  # in the log below the committed offset, never processed
@@ -43,7 +48,14 @@ class Fate(Enum):
 
 
 IN_LOG = frozenset({Fate.OK, Fate.CONSUMER_LOST, Fate.DUPLICATE_IN_LOG, Fate.DUPLICATE_PROCESSED, Fate.REORDERED})
-ACKED = IN_LOG | {Fate.BROKER_LOST}
+#: In the log at their acknowledged position, but not as a valid record of theirs.
+AT_POSITION_DAMAGED = frozenset({Fate.DAMAGED, Fate.MANGLED})
+BROKER = frozenset({Fate.BROKER_LOST, Fate.BELOW_START, Fate.OVERWRITTEN, Fate.UNCONFIRMED})
+ACKED = IN_LOG | AT_POSITION_DAMAGED | (BROKER - {Fate.UNCONFIRMED})
+#: Fates that need the next record of their partition (seq + partitions) to be OK and unshared.
+NEEDS_SUCCESSOR = frozenset({Fate.REORDERED, Fate.OVERWRITTEN})
+#: Offsets of every partition start here; BELOW_START records were acked below it.
+LOG_START = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,33 +80,49 @@ class History:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def expected(history: History) -> dict[str, dict[str, int]]:
+def expected(history: History) -> dict[str, dict[str, Any]]:
     """What the oracle must report for ``history``."""
     fates: Counter[Fate] = Counter()
+    outbox_errors = 0
     for p in history.producers:
         fates.update(p.fates)
-    sent = sum(fates.values())
+        if p.mode == "outbox":
+            outbox_errors += sum(1 for f in p.fates if f is Fate.SEEN_ERROR)
     in_log = sum(fates[f] for f in IN_LOG)
+    damaged = sum(fates[f] for f in AT_POSITION_DAMAGED)
     return {
         "counts": {
-            "sent": sent,
+            "sent": sum(fates.values()),
             "acked": sum(fates[f] for f in ACKED),
+            "unconfirmed": fates[Fate.UNCONFIRMED],
             "send_errors": fates[Fate.SEEN_ERROR],
-            "unknown": fates[Fate.UNKNOWN],
+            "failed": fates[Fate.SEEN_ERROR] - outbox_errors,
+            "unknown": fates[Fate.UNKNOWN] + outbox_errors,  # the outbox still holds them
             "in_log": in_log,
+            "damaged": damaged,
             "processed": in_log - fates[Fate.CONSUMER_LOST],
         },
         "loss": {
             "producer": fates[Fate.PRODUCER_LOST] + fates[Fate.SWALLOWED],
-            "broker": fates[Fate.BROKER_LOST],
+            "broker": sum(fates[f] for f in BROKER),
             "consumer": fates[Fate.CONSUMER_LOST],
+        },
+        "causes": {
+            "broker": {
+                "below_log_start": fates[Fate.BELOW_START],
+                "overwritten": fates[Fate.OVERWRITTEN],
+                "beyond_log_end": fates[Fate.BROKER_LOST],
+                "missing": 0,
+                "unconfirmed": fates[Fate.UNCONFIRMED],
+            }
         },
         "anomalies": {
             "duplicates_in_log": fates[Fate.DUPLICATE_IN_LOG],
             "duplicates_processed": fates[Fate.DUPLICATE_PROCESSED],
             "reordered": fates[Fate.REORDERED],
-            "corrupted": history.corrupted,
+            "corrupted": history.corrupted + damaged,
             "phantom": history.phantom,
+            "inconsistent_offsets": fates[Fate.OVERWRITTEN],
         },
     }
 
@@ -107,11 +135,12 @@ def _place(
     log_rows: list[tuple[int, int, int, int, int]],
 ) -> dict[int, int]:
     """Append one producer's records in the log to ``log_rows``: per partition in sequence order, a
-    REORDERED record swapped with its (OK) successor. Returns each placed record's offset by seq."""
+    REORDERED record swapped with its (OK) successor, a damaged record's position holding a corrupted
+    or foreign value. Returns each record's acknowledged offset by seq."""
     positions: dict[int, int] = {}
     by_partition: dict[int, list[int]] = {}
     for seq, fate in enumerate(fates):
-        if fate in IN_LOG:
+        if fate in IN_LOG or fate in AT_POSITION_DAMAGED:
             by_partition.setdefault(seq % partitions, []).append(seq)
     for part, seqs in by_partition.items():
         order = list(seqs)
@@ -124,8 +153,18 @@ def _place(
                 i += 1
         for seq in order:
             positions[seq] = next_offset[part]
-            log_rows.append((part, next_offset[part], tag, seq, Status.VALID))
+            if fates[seq] is Fate.DAMAGED:
+                log_rows.append((part, next_offset[part], 0, -1, Status.CORRUPTED))
+            elif fates[seq] is Fate.MANGLED:
+                log_rows.append((part, next_offset[part], 0, -1, Status.FOREIGN))
+            else:
+                log_rows.append((part, next_offset[part], tag, seq, Status.VALID))
             next_offset[part] += 1
+    for seq, fate in enumerate(fates):
+        if fate is Fate.OVERWRITTEN:
+            positions[seq] = positions[seq + partitions]  # its successor took its offset
+        elif fate is Fate.BELOW_START:
+            positions[seq] = seq % LOG_START
     return positions
 
 
@@ -145,7 +184,7 @@ def write(history: History, run_dir: Path) -> None:
     )
     log_rows: list[tuple[int, int, int, int, int]] = []
     processed_rows: list[tuple[int, int, int, int, int, int]] = []
-    next_offset = [0] * history.partitions
+    next_offset = [LOG_START] * history.partitions
     tail: list[tuple[int, int, int]] = []  # duplicate copies: (partition, tag, seq)
     for p in history.producers:
         tag = producer_tag(p.id)
@@ -160,6 +199,8 @@ def write(history: History, run_dir: Path) -> None:
                 events.append((Kind.RETURNED, seq, seq + 1, -1, -1, 0, 0))
             if fate in ACKED:
                 acks.append((Kind.ACK, seq, seq + 1, part, positions.get(seq, 10**9 + seq), 0, 0))
+            elif fate is Fate.UNCONFIRMED:
+                acks.append((Kind.ACK, seq, seq + 1, part, -1, 0, 0))
             elif fate is Fate.SEEN_ERROR:
                 acks.append((Kind.ERROR_SEEN, seq, seq + 1, -1, -1, 7, 0))
             elif fate is Fate.SWALLOWED:
@@ -192,9 +233,24 @@ def write(history: History, run_dir: Path) -> None:
     (run_dir / DRAIN).mkdir(parents=True, exist_ok=True)
     np.array(log_rows, dtype=LOG_RECORD).tofile(run_dir / DRAIN / "log.bin")
     np.array(processed_rows, dtype=PROCESSED).tofile(ledgers / f"consumer-{history.group}-0.processed")
-    end = {str(p): next_offset[p] for p in range(history.partitions)}
+    write_drain_meta(
+        run_dir, next_offset, {history.group: next_offset}, len(log_rows), [LOG_START] * history.partitions
+    )
+
+
+def write_drain_meta(
+    run_dir: Path, end: Sequence[int], committed: dict[str, Sequence[int]], records: int, begin: Sequence[int] = ()
+) -> None:
+    """The ``drain.json`` of a complete drain of partitions ``0..len(end)-1``."""
     write_meta(
-        run_dir / DRAIN / "drain.json", {"complete": True, "end_offsets": end, "committed": {history.group: end}}
+        run_dir / DRAIN / "drain.json",
+        {
+            "complete": True,
+            "records": records,
+            "beginning_offsets": {str(p): int(begin[p]) if begin else 0 for p in range(len(end))},
+            "end_offsets": {str(p): int(o) for p, o in enumerate(end)},
+            "committed": {g: {str(p): int(o) for p, o in enumerate(offs)} for g, offs in committed.items()},
+        },
     )
 
 
@@ -242,5 +298,4 @@ def write_large(run_dir: Path, records: int, producers: int = 4, partitions: int
             proc[name] = log[name]
         with (ledgers / "consumer-c0.processed").open("ab") as f:
             proc.tofile(f)
-    end = {str(p): int(offsets[p]) for p in range(partitions)}
-    write_meta(run_dir / DRAIN / "drain.json", {"complete": True, "end_offsets": end, "committed": {"g": end}})
+    write_drain_meta(run_dir, offsets.tolist(), {"g": offsets.tolist()}, int(offsets.sum()))

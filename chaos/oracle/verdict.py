@@ -12,9 +12,16 @@ from typing import Any
 
 from chaos.errors import UsageError
 
-COUNT_FIELDS = ("sent", "acked", "send_errors", "unknown", "in_log", "processed")
+COUNT_FIELDS = ("sent", "acked", "unconfirmed", "send_errors", "failed", "unknown", "in_log", "damaged", "processed")
 LOSS_FIELDS = ("producer", "broker", "consumer")
-ANOMALY_FIELDS = ("duplicates_in_log", "duplicates_processed", "reordered", "corrupted", "phantom")
+ANOMALY_FIELDS = (
+    "duplicates_in_log",
+    "duplicates_processed",
+    "reordered",
+    "corrupted",
+    "phantom",
+    "inconsistent_offsets",
+)
 
 #: Names an expectation may test, and where each lives in the verdict.
 METRICS: dict[str, tuple[str, str]] = {
@@ -77,7 +84,13 @@ def parse_expectations(raw: Mapping[str, object]) -> list[Expectation]:
 
 @dataclass(slots=True)
 class Verdict:
-    """What the oracle found in one run directory."""
+    """What the oracle found in one run directory.
+
+    An inconclusive verdict (``trust["conclusive"]`` false: the drain did not read the whole log, a
+    ledger is damaged) gives no loss figure: :meth:`as_dict` writes ``null`` for every stage, every
+    expectation fails with ``actual: null``, and the figures it could compute are kept, for
+    diagnosis only, under ``details.provisional_loss``.
+    """
 
     run_id: str
     experiment: str
@@ -87,39 +100,60 @@ class Verdict:
     examples: dict[str, list[dict[str, Any]]]
     expectations: list[dict[str, Any]] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+    causes: dict[str, dict[str, int]] = field(default_factory=dict)
+    trust: dict[str, Any] = field(default_factory=lambda: {"conclusive": True, "reasons": []})
+
+    @property
+    def conclusive(self) -> bool:
+        """Whether the verdict's inputs were whole (see the class docstring)."""
+        return bool(self.trust.get("conclusive", True))
 
     @property
     def passed(self) -> bool:
-        """Every expectation met (true when there are none)."""
-        return all(e["passed"] for e in self.expectations)
+        """Conclusive and every expectation met (true when there are none)."""
+        return self.conclusive and all(e["passed"] for e in self.expectations)
 
-    def metric(self, name: str) -> int:
-        """The value of an expectation metric."""
+    @property
+    def stated_loss(self) -> dict[str, int | None]:
+        """Loss by stage as the verdict states it: ``None`` for every stage when inconclusive."""
+        return {k: (v if self.conclusive else None) for k, v in self.loss.items()}
+
+    def metric(self, name: str) -> int | None:
+        """The value of an expectation metric (``None``: a loss figure an inconclusive verdict withholds)."""
         section, key = METRICS[name]
+        if section == "loss" and not self.conclusive:
+            return None
         if key == "*":
             return sum(self.loss.values())
-        value: int = getattr(self, section)[key]
+        value: int = getattr(self, section).get(key, 0)
         return value
 
     def judge(self, expectations: list[Expectation]) -> None:
         """Evaluate ``expectations`` against this verdict (replacing earlier results)."""
-        self.expectations = [
-            {"name": e.name, "passed": e.check(self.metric(e.metric)), "actual": self.metric(e.metric)}
-            for e in expectations
-        ]
+        results = []
+        for e in expectations:
+            actual = self.metric(e.metric)
+            results.append({"name": e.name, "passed": actual is not None and e.check(actual), "actual": actual})
+        self.expectations = results
 
     def as_dict(self) -> dict[str, Any]:
         """The verdict.json object."""
+        details = dict(self.details)
+        if not self.conclusive:
+            details["provisional_loss"] = self.loss
         return {
             "run_id": self.run_id,
             "experiment": self.experiment,
             "passed": self.passed,
+            "conclusive": self.conclusive,
             "counts": self.counts,
-            "loss": self.loss,
+            "loss": self.stated_loss,
+            "causes": self.causes if self.conclusive else {},
             "anomalies": self.anomalies,
+            "trust": self.trust,
             "expectations": self.expectations,
             "examples": self.examples,
-            "details": self.details,
+            "details": details,
         }
 
     def write(self, path: Path) -> None:

@@ -41,7 +41,7 @@ Row = tuple[int, int, int, int, int]
 
 def to_row(record: Any, run_id: str) -> Row:
     """(partition, offset, producer tag, seq, status) of a consumed record."""
-    decoded = decode(record.value, run_id)
+    decoded = decode(record.value, run_id, record.key)
     tag = producer_tag(decoded.producer) if decoded.status == Status.VALID else 0
     return int(record.partition), int(record.offset), tag, decoded.seq, int(decoded.status)
 

@@ -1,6 +1,12 @@
 """The drain: after faults heal and workloads stop, read every partition from its beginning to its
 end offset with a fresh reader and record what is really in the log, plus each group's committed
-offsets. Its files are what the oracle compares the ledgers with."""
+offsets. Its files are what the oracle compares the ledgers with.
+
+It never guesses: an offset out of range raises instead of jumping to the log's end
+(``auto_offset_reset="none"``); a damaged batch is read, not refused (``check_crcs=False``: the
+envelope's own checksum tells the oracle which records are corrupted); and it checks that the
+offsets it read cover ``[beginning, end)`` of every partition, in order. ``drain.json`` is removed
+before anything is read and written last, so it exists only beside a whole ``log.bin``."""
 
 from __future__ import annotations
 
@@ -41,16 +47,24 @@ def drain(
     Raises:
         InfrastructureError: the topic is unknown, or the end offsets were not reached in ``timeout``.
     """
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap_servers.split(","),
-        group_id=None,
-        enable_auto_commit=False,
-        isolation_level=isolation_level,
-        client_id="kafka-chaos-drain",
-        max_partition_fetch_bytes=4 << 20,
-        fetch_max_bytes=16 << 20,
-    )
+    meta_path = run_dir / DRAIN / "drain.json"
+    meta_path.unlink(missing_ok=True)
     writer = LogWriter(run_dir)
+    try:
+        consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap_servers.split(","),
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="none",
+            check_crcs=False,
+            isolation_level=isolation_level,
+            client_id="kafka-chaos-drain",
+            max_partition_fetch_bytes=4 << 20,
+            fetch_max_bytes=16 << 20,
+        )
+    except KafkaError as e:
+        writer.close()
+        raise InfrastructureError(f"the drain could not reach the cluster: {type(e).__name__}: {e}") from e
     deadline = time.monotonic() + timeout
 
     def left_ms() -> int:
@@ -71,6 +85,7 @@ def drain(
                 f"(is a partition without a leader?): {type(e).__name__}: {e}"
             ) from e
         records = 0
+        seen = _Coverage(beginning)
         remaining = {tp for tp in tps if end[tp.partition] > beginning[tp.partition]}
         while remaining:
             if time.monotonic() > deadline:
@@ -80,18 +95,22 @@ def drain(
                 for record in batch:
                     if record.offset >= end[tp.partition]:
                         continue
-                    d = decode(record.value, run_id)
+                    d = decode(record.value, run_id, record.key)
                     tag = producer_tag(d.producer) if d.status == Status.VALID else 0
                     writer.add(tp.partition, int(record.offset), tag, d.seq, int(d.status))
+                    seen.add(tp.partition, int(record.offset))
                     records += 1
             remaining = {tp for tp in remaining if _position(consumer, tp) < end[tp.partition]}
         committed = committed_offsets(bootstrap_servers, topic, groups or [])
         result = DrainResult(records=records, beginning=beginning, end=end, committed=committed)
         writer.close()
+        gaps = seen.gaps(end)
         write_meta(
-            run_dir / DRAIN / "drain.json",
+            meta_path,
             {
-                "complete": True,
+                "complete": not gaps,
+                "incomplete": f"offsets skipped: {gaps}" if gaps else None,
+                "gaps": gaps,
                 "topic": topic,
                 "records": records,
                 "isolation_level": isolation_level,
@@ -106,6 +125,30 @@ def drain(
     finally:
         writer.close()
         consumer.close()
+
+
+class _Coverage:
+    """Per partition, the offsets read so far must follow one another from the log start; the
+    first break is kept. A topic without transactions or compaction has no legitimate gap."""
+
+    def __init__(self, beginning: dict[int, int]) -> None:
+        self.next = dict(beginning)
+        self.breaks: dict[int, list[int]] = {}
+
+    def add(self, partition: int, offset: int) -> None:
+        """The drain read ``offset`` of ``partition``."""
+        expected = self.next.get(partition, offset)
+        if offset != expected and partition not in self.breaks:
+            self.breaks[partition] = [expected, offset]
+        self.next[partition] = offset + 1
+
+    def gaps(self, end: dict[int, int]) -> dict[str, list[int]]:
+        """Partition -> ``[expected, found]`` at its first break (found = end when it stopped short)."""
+        out = {str(p): pair for p, pair in self.breaks.items()}
+        for p, stop in end.items():
+            if str(p) not in out and self.next.get(p, stop) != stop:
+                out[str(p)] = [self.next[p], stop]
+        return out
 
 
 def committed_offsets(bootstrap_servers: str, topic: str, groups: list[str]) -> dict[str, dict[int, int]]:

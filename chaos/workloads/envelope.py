@@ -1,12 +1,13 @@
 """The record envelope: every value says which run and producer wrote it, its sequence number, and
 a checksum over all of that and the payload.
 
-Wire form (ASCII header, then the payload bytes)::
+Wire form of the value (ASCII header, then the payload bytes)::
 
-    kc1;<run-id>;<producer-id>;<seq>;<crc32 as 8 hex digits>;<payload>
+    kc2;<run-id>;<producer-id>;<seq>;<crc32 as 8 hex digits>;<payload>
 
-The checksum covers ``kc1;<run-id>;<producer-id>;<seq>;`` and the payload, so a flipped bit
-anywhere is caught. :func:`decode` never raises: a value that is not an envelope of this run is
+The checksum covers ``kc2;<run-id>;<producer-id>;<seq>;``, the record's key (``k`` + the key's
+bytes; nothing for a record without a key) and the payload, so a flipped bit anywhere in the value
+or the key is caught. :func:`decode` never raises: a value that is not an envelope of this run is
 ``FOREIGN``, one that is but fails its checksum or does not parse is ``CORRUPTED``.
 """
 
@@ -16,7 +17,9 @@ import zlib
 from dataclasses import dataclass
 from enum import IntEnum
 
-MAGIC = b"kc1"
+MAGIC = b"kc2"
+#: What the checksum covers for a key: nothing for no key, so ``None`` and ``b""`` differ.
+KEY_MARK = b"k"
 SEP = b";"
 
 
@@ -48,7 +51,7 @@ def payload_for(seq: int, size: int) -> bytes:
 class Encoder:
     """:func:`encode` for one producer, with the constant header prefix and its CRC state computed once.
 
-    >>> Encoder("r1", "p0", 2).encode(7) == encode("r1", "p0", 7, payload_for(0, 2))
+    >>> Encoder("r1", "p0", 2).encode(7, b"7") == encode("r1", "p0", 7, payload_for(0, 2), b"7")
     True
     """
 
@@ -58,29 +61,40 @@ class Encoder:
         # The payload need not vary per record: the CRC covers the sequence number in the header.
         self.payload = payload_for(0, payload_size)
 
-    def encode(self, seq: int) -> bytes:
-        """The value of record ``seq``."""
+    def encode(self, seq: int, key: bytes | None = None) -> bytes:
+        """The value of record ``seq`` sent with ``key``."""
         seq_part = b"%d;" % seq
-        crc = zlib.crc32(self.payload, zlib.crc32(seq_part, self.prefix_crc))
+        crc = zlib.crc32(seq_part, self.prefix_crc)
+        if key is not None:
+            crc = zlib.crc32(key, zlib.crc32(KEY_MARK, crc))
+        crc = zlib.crc32(self.payload, crc)
         return b"%s%s%08x;%s" % (self.prefix, seq_part, crc, self.payload)
 
 
-def encode(run_id: str, producer: str, seq: int, payload: bytes) -> bytes:
-    """The value of record ``seq`` of ``producer`` in run ``run_id``.
+def _crc(head: bytes, key: bytes | None, payload: bytes) -> int:
+    crc = zlib.crc32(head)
+    if key is not None:
+        crc = zlib.crc32(key, zlib.crc32(KEY_MARK, crc))
+    return zlib.crc32(payload, crc)
+
+
+def encode(run_id: str, producer: str, seq: int, payload: bytes, key: bytes | None = None) -> bytes:
+    """The value of record ``seq`` of ``producer`` in run ``run_id``, sent with ``key``.
 
     >>> encode("r1", "p0", 7, b"xy")
-    b'kc1;r1;p0;7;83efada1;xy'
+    b'kc2;r1;p0;7;f4717f51;xy'
     """
     head = b"%s;%s;%s;%d;" % (MAGIC, run_id.encode(), producer.encode(), seq)
-    crc = zlib.crc32(payload, zlib.crc32(head))
-    return b"%s%08x;%s" % (head, crc, payload)
+    return b"%s%08x;%s" % (head, _crc(head, key, payload), payload)
 
 
-def decode(value: bytes | None, run_id: str) -> Decoded:
-    """Classify a value read from the log. Never raises.
+def decode(value: bytes | None, run_id: str, key: bytes | None = None) -> Decoded:
+    """Classify a value read from the log with its ``key``. Never raises.
 
-    >>> decode(encode("r1", "p0", 7, b"xy"), "r1")
+    >>> decode(encode("r1", "p0", 7, b"xy", b"7"), "r1", b"7")
     Decoded(status=<Status.VALID: 0>, producer='p0', seq=7)
+    >>> decode(encode("r1", "p0", 7, b"xy", b"7"), "r1", b"8").status.name
+    'CORRUPTED'
     >>> decode(b"hello", "r1").status.name
     'FOREIGN'
     """
@@ -102,7 +116,7 @@ def decode(value: bytes | None, run_id: str) -> Decoded:
     head_len = len(MAGIC) + len(run) + len(producer) + len(seq_raw) + 4
     # Only the canonical spelling is valid: "0A" or "+7" parse to the same numbers but are corrupted bytes.
     canonical = crc_raw == b"%08x" % crc and seq_raw == b"%d" % seq
-    if not canonical or zlib.crc32(payload, zlib.crc32(value[:head_len])) != crc or seq < 0:
+    if not canonical or _crc(value[:head_len], key, payload) != crc or seq < 0:
         return Decoded(Status.CORRUPTED)
     return Decoded(Status.VALID, producer_id, seq)
 

@@ -1,9 +1,10 @@
 """Durable, append-only ledgers in the run directory, written so that killing the writer never makes
 the oracle claim a loss that did not happen.
 
-* Fixed-width binary records, each appended with one ``os.write`` on an ``O_APPEND`` descriptor: a
-  SIGKILL leaves at most one torn record at the end, which readers drop. Nothing is buffered in the
-  process, so nothing written is lost with it (only a crash of the machine could).
+* Fixed-width binary records, appended with ``os.write`` on an ``O_APPEND`` descriptor: a SIGKILL
+  leaves at most a torn record at the end, which readers drop and which a restarted writer cuts off
+  before it appends (so its records stay aligned). Producer acks are grouped for at most
+  ``ACK_FLUSH_S`` (see :class:`ProducerLedger`); nothing else waits in the process.
 * Every file has one writer thread. A producer has two files: ``events`` (the application thread:
   intents, returned sends, errors it saw) and ``acks`` (the client's callback thread).
 * Sends are sequential, so intents and returned sends are written as ranges ``[seq, seq_end)``:
@@ -16,6 +17,7 @@ Layout of a run directory::
     ledgers/producer-<id>.json      meta: mode, settings, start time
     ledgers/producer-<id>.events    ProducerEvent records
     ledgers/producer-<id>.acks      ProducerEvent records (ACK / ERROR_* from callbacks)
+    ledgers/producer-<id>.returned  two u64: [start, upto) of the current range whose sends returned
     ledgers/consumer-<id>.json      meta: group, strategy, start time
     ledgers/consumer-<id>.processed Processed records
     drain/log.bin                   LogRecord records, every record found in the log
@@ -78,12 +80,20 @@ assert _LOG_STRUCT.size == LOG_RECORD.itemsize
 
 
 class AppendFile:
-    """An ``O_APPEND`` file written with one ``os.write`` per call (no process-side buffer)."""
+    """An ``O_APPEND`` file written with one ``os.write`` per call (no process-side buffer).
 
-    def __init__(self, path: Path) -> None:
+    With ``record_size``, a torn tail left by a writer that was killed mid-write is cut off when the
+    file is opened, so what is appended next starts on a record boundary.
+    """
+
+    def __init__(self, path: Path, record_size: int | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        if record_size:
+            size = os.fstat(self._fd).st_size
+            if size % record_size:
+                os.ftruncate(self._fd, size - size % record_size)
 
     def write(self, data: bytes) -> None:
         """Append ``data`` whole (retrying a short write)."""
@@ -115,6 +125,45 @@ ACK_BATCH = 64
 ACK_FLUSH_S = 0.005
 
 
+class ReturnedMark:
+    """``[start, upto)``: the records of the current intent range whose ``send()`` has returned, in
+    a two-cell file mapped into memory. Updating it is a memory store, cheap enough for every record;
+    the pages belong to the kernel's page cache, so they survive a SIGKILL of the writer. A range's
+    ``RETURNED`` event still follows when the range ends; the mark covers a range cut short.
+
+    A writer that starts over first turns the mark its predecessor left into a ``RETURNED`` event.
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists() or path.stat().st_size != 16:
+            path.write_bytes(bytes(16))
+        self.cells: np.memmap[Any, np.dtype[np.uint64]] = np.memmap(path, dtype="<u8", mode="r+", shape=(2,))
+
+    def left_over(self) -> tuple[int, int] | None:
+        """The range a killed predecessor left, if it is not empty."""
+        start, upto = int(self.cells[0]), int(self.cells[1])
+        return (start, upto) if upto > start else None
+
+    def begin(self, start: int) -> None:
+        """A new range starts at ``start`` (nothing of it returned yet)."""
+        self.cells[0] = start
+        self.cells[1] = start
+
+    def close(self) -> None:
+        """Unmap the file (the data stays in it)."""
+        self.cells.flush()
+        del self.cells
+
+
+def read_returned_mark(path: Path) -> tuple[int, int] | None:
+    """The non-empty ``[start, upto)`` range in a ``.returned`` file, or None."""
+    if not path.exists() or path.stat().st_size != 16:
+        return None
+    start, upto = (int(x) for x in np.fromfile(path, dtype="<u8"))
+    return (start, upto) if upto > start else None
+
+
 class ProducerLedger:
     """The two files of one producer plus its meta; see the module docstring.
 
@@ -129,11 +178,29 @@ class ProducerLedger:
         base = run_dir / LEDGERS / f"producer-{producer}"
         self.clock = Clock()
         write_meta(base.with_suffix(".json"), {**meta, "producer": producer, "start_ns": self.clock.start_ns})
-        self._events = AppendFile(base.with_suffix(".events"))
-        self._acks = AppendFile(base.with_suffix(".acks"))
+        self._events = AppendFile(base.with_suffix(".events"), PRODUCER_EVENT.itemsize)
+        self._acks = AppendFile(base.with_suffix(".acks"), PRODUCER_EVENT.itemsize)
+        self.returned_mark = ReturnedMark(base.with_suffix(".returned"))
+        if (left := self.returned_mark.left_over()) is not None:
+            self.returned(*left)
+        self.returned_mark.begin(0)
         self._ack_buffer: list[bytes] = []
         self._ack_oldest = 0.0
-        self._ack_lock = threading.Lock()
+        self._ack_lock = threading.Condition()
+        self._closed = False
+        # Grouped acks reach the file within ACK_FLUSH_S even when no further ack arrives.
+        self._flusher = threading.Thread(target=self._flush_loop, name="ack-flusher", daemon=True)
+        self._flusher.start()
+
+    def _flush_loop(self) -> None:
+        while True:
+            with self._ack_lock:
+                while not self._ack_buffer and not self._closed:
+                    self._ack_lock.wait()
+                if self._closed:
+                    return
+            time.sleep(ACK_FLUSH_S)
+            self.flush_acks()
 
     def _pack(self, kind: Kind, seq: int, seq_end: int, partition: int = -1, offset: int = -1, code: int = 0) -> bytes:
         return _PRODUCER_STRUCT.pack(kind, seq, seq_end, partition, offset, code, self.clock.ms())
@@ -152,6 +219,7 @@ class ProducerLedger:
         with self._ack_lock:
             if not self._ack_buffer:
                 self._ack_oldest = time.monotonic()
+                self._ack_lock.notify()
             self._ack_buffer.append(record)
             if len(self._ack_buffer) >= ACK_BATCH or time.monotonic() - self._ack_oldest > ACK_FLUSH_S:
                 self._write_acks()
@@ -182,9 +250,14 @@ class ProducerLedger:
 
     def close(self) -> None:
         """Write grouped acks and close both files."""
+        with self._ack_lock:
+            self._closed = True
+            self._ack_lock.notify()
+        self._flusher.join()
         self.flush_acks()
         self._events.close()
         self._acks.close()
+        self.returned_mark.close()
 
 
 class ConsumerLedger:
@@ -197,7 +270,7 @@ class ConsumerLedger:
         start = read_meta(meta_path).get("start_ns") if meta_path.exists() else None
         self.clock = Clock(start if isinstance(start, int) else None)
         write_meta(meta_path, {**meta, "member": member, "start_ns": self.clock.start_ns})
-        self._file = AppendFile(base.with_suffix(".processed"))
+        self._file = AppendFile(base.with_suffix(".processed"), PROCESSED.itemsize)
         self._polled_marker = base.with_suffix(".polled")
         self._polled = False
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from chaos.errors import UsageError
 from chaos.oracle import reconcile, reconcile_and_write
-from chaos.oracle.synthetic import Fate, History, SyntheticProducer, expected, write
+from chaos.oracle.synthetic import NEEDS_SUCCESSOR, Fate, History, SyntheticProducer, expected, write
 
 GOES_ON = ("fire_and_forget", "async")
 WAITS = ("sync", "outbox")
@@ -21,25 +21,26 @@ WAITS = ("sync", "outbox")
 @st.composite
 def producers(draw: st.DrawFn, index: int) -> SyntheticProducer:
     mode = draw(st.sampled_from(GOES_ON + WAITS))
-    allowed: list[Fate] = [f for f in Fate if f is not Fate.REORDERED]
+    allowed: list[Fate] = [f for f in Fate if f not in NEEDS_SUCCESSOR]
     if mode not in GOES_ON:
         allowed.remove(Fate.PRODUCER_LOST)  # a waiting application never "went on"
     if mode != "fire_and_forget":
         allowed.remove(Fate.SWALLOWED)  # only fire-and-forget ignores errors
     fates = draw(st.lists(st.sampled_from(allowed), max_size=120))
-    # Reorder only where the swap partner (next record of the same partition) is OK.
-    flags = draw(st.lists(st.booleans(), min_size=len(fates), max_size=len(fates)))
-    fates = _place_reorders(fates, flags, partitions=3)
+    # Reorder or overwrite only where the partner (next record of the same partition) is OK.
+    flags = draw(st.lists(st.sampled_from([None, *NEEDS_SUCCESSOR]), min_size=len(fates), max_size=len(fates)))
+    fates = _place_successors(fates, flags, partitions=3)
     return SyntheticProducer(id=f"p{index}", mode=mode, fates=fates)
 
 
-def _place_reorders(fates: list[Fate], flags: list[bool], partitions: int) -> list[Fate]:
+def _place_successors(fates: list[Fate], flags: list[Fate | None], partitions: int) -> list[Fate]:
     fates = list(fates)
     used: set[int] = set()
     for seq in range(len(fates)):
         nxt = seq + partitions
+        flag = flags[seq]
         if (
-            flags[seq]
+            flag is not None
             and nxt < len(fates)
             and fates[seq] is Fate.OK
             and fates[nxt] is Fate.OK
@@ -47,7 +48,7 @@ def _place_reorders(fates: list[Fate], flags: list[bool], partitions: int) -> li
             and nxt not in used
         ):
             # the successor in the partition must be the very next in-log record of that partition
-            fates[seq] = Fate.REORDERED
+            fates[seq] = flag
             used.update({seq, nxt})
     return fates
 
@@ -72,9 +73,14 @@ def test_oracle_reports_exactly_what_was_injected(history: History) -> None:
         write(history, run)
         v = reconcile(run)
         want = expected(history)
+        assert v.conclusive, v.trust
         assert v.counts == want["counts"]
         assert v.loss == want["loss"]
+        assert v.causes == want["causes"]
         assert v.anomalies == want["anomalies"]
+        # every record sent ends in exactly one place
+        c, loss = v.counts, v.loss
+        assert c["sent"] == c["in_log"] + c["damaged"] + c["failed"] + c["unknown"] + loss["producer"] + loss["broker"]
 
 
 def test_clean_history_is_zero_everywhere(tmp_path: Path) -> None:
@@ -90,7 +96,9 @@ def test_examples_name_producer_seq_partition_offset(tmp_path: Path) -> None:
     fates = [Fate.OK] * 10 + [Fate.BROKER_LOST] + [Fate.OK] * 5 + [Fate.CONSUMER_LOST]
     write(History("r1", [SyntheticProducer("p0", "async", fates)]), tmp_path)
     v = reconcile(tmp_path)
-    assert v.examples["broker"] == [{"producer": "p0", "seq": 10, "partition": 1, "offset": 10**9 + 10}]
+    assert v.examples["broker"] == [
+        {"producer": "p0", "seq": 10, "partition": 1, "offset": 10**9 + 10, "cause": "beyond_log_end"}
+    ]
     consumer = v.examples["consumer"][0]
     assert (consumer["producer"], consumer["seq"], consumer["partition"]) == ("p0", 16, 1)
 

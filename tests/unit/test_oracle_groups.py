@@ -46,6 +46,8 @@ def run_dir_with(
         run_dir / DRAIN / "drain.json",
         {
             "complete": complete,
+            "records": records,
+            "beginning_offsets": {"0": 0},
             "end_offsets": {"0": records},
             "committed": {g: {"0": off} for g, off in committed.items()},
         },
@@ -86,8 +88,18 @@ def test_a_group_that_processed_beyond_its_committed_offset_lost_nothing(tmp_pat
     assert v.loss["consumer"] == 0 and v.counts["processed"] == 10
 
 
-def test_an_incomplete_drain_is_said_so(tmp_path: Path) -> None:
-    v = reconcile(run_dir_with(tmp_path, 10, {"g1": list(range(10))}, {"g1": 10}, complete=False))
-    assert v.details["drain_complete"] is False
+def test_an_incomplete_drain_gives_no_loss_figure(tmp_path: Path) -> None:
+    run_dir = run_dir_with(tmp_path, 10, {"g1": list(range(10))}, {"g1": 10}, complete=False)
+    (run_dir / "expectations.json").write_text('{"broker_loss": 0, "sent": 10}')
+    v = reconcile(run_dir)
+    assert v.details["drain_complete"] is False and not v.conclusive and not v.passed
+    data = v.as_dict()
+    assert data["loss"] == {"producer": None, "broker": None, "consumer": None}
+    assert data["details"]["provisional_loss"] == {"producer": 0, "broker": 0, "consumer": 0}
+    assert [(e["name"], e["passed"], e["actual"]) for e in data["expectations"]] == [
+        ("broker_loss == 0", False, None),
+        ("sent == 10", True, 10),
+    ]
+    assert "the drain did not complete" in data["trust"]["reasons"][0]
     v = reconcile(run_dir_with(tmp_path / "b", 10, {"g1": list(range(10))}, {"g1": 10}))
-    assert v.details["drain_complete"] is True
+    assert v.details["drain_complete"] is True and v.conclusive and v.passed

@@ -45,7 +45,15 @@ def test_other_runs_and_strangers_are_foreign() -> None:
     assert decode(encode("run-2", "p0", 1, b""), "run-1").status is Status.FOREIGN
     assert decode(b"hello", "run-1").status is Status.FOREIGN
     assert decode(None, "run-1").status is Status.FOREIGN
-    assert decode(b"kc1;run-1;p0;x;00000000;", "run-1").status is Status.CORRUPTED
+    assert decode(b"kc2;run-1;p0;x;00000000;", "run-1").status is Status.CORRUPTED
+
+
+@given(st.binary(max_size=40), st.binary(max_size=40) | st.none())
+def test_the_checksum_covers_the_key(key: bytes, other: bytes | None) -> None:
+    value = encode("run-1", "p0", 42, b"payload", key)
+    assert decode(value, "run-1", key).status is Status.VALID
+    if other != key:  # a key changed in flight (or dropped) makes the record corrupted
+        assert decode(value, "run-1", other).status is Status.CORRUPTED
 
 
 def test_payload_has_the_asked_size() -> None:

@@ -1,0 +1,171 @@
+"""The drained log (``drain/log.bin``) in position order, and what can be read from its order alone:
+duplicates and reordering."""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from chaos.oracle.keys import I64, SEQ_BITS, SEQ_MASK, Mask, positions
+from chaos.workloads.envelope import Status
+from chaos.workloads.ledger import DRAIN, LOG_RECORD, read_records
+
+
+class Log:
+    """Columns of the drained log, sorted by position (``partition << 40 | offset``).
+
+    ``keys`` is -1 where the record is not a valid record of a producer of this run; ``corrupted``
+    and ``foreign`` say what such a record was. ``repeated_positions`` counts positions read twice
+    (a drain never does that: the file is not one drain's output).
+    """
+
+    def __init__(self, run_dir: Path, tag_to_index: dict[int, int]) -> None:
+        path = run_dir / DRAIN / "log.bin"
+        n = path.stat().st_size // LOG_RECORD.itemsize if path.exists() else 0
+        self.pos: I64 = np.empty(n, dtype=np.int64)
+        self.keys: I64 = np.full(n, -1, dtype=np.int64)
+        status = np.empty(n, dtype=np.uint8)
+        unknown_tag = np.zeros(n, dtype=bool)
+        at = 0
+        for rec in read_records(path, LOG_RECORD):
+            end = at + len(rec)
+            index = _map_tags(rec["tag"], tag_to_index)
+            known = (rec["status"] == Status.VALID) & (index >= 0) & (rec["seq"] >= 0)
+            self.keys[at:end][known] = (index[known] << SEQ_BITS) | rec["seq"][known].astype(np.int64)
+            self.pos[at:end] = positions(rec["partition"], rec["offset"])
+            status[at:end] = rec["status"]
+            unknown_tag[at:end] = (rec["status"] == Status.VALID) & ~known
+            at = end
+        if n > 1 and not bool(np.all(self.pos[1:] >= self.pos[:-1])):
+            order = np.argsort(self.pos, kind="stable")
+            self.pos, self.keys, status, unknown_tag = (
+                self.pos[order],
+                self.keys[order],
+                status[order],
+                unknown_tag[order],
+            )
+            del order
+        self.corrupted: Mask = status == Status.CORRUPTED
+        self.foreign: Mask = (status == Status.FOREIGN) | unknown_tag
+        self.known: Mask = self.keys >= 0
+        self.repeated_positions = int(np.count_nonzero(self.pos[1:] == self.pos[:-1])) if n > 1 else 0
+
+    def __len__(self) -> int:
+        return len(self.pos)
+
+    def partition(self, i: int) -> int:
+        """The partition of record ``i``."""
+        return int(self.pos[i] >> SEQ_BITS)
+
+    def offset(self, i: int) -> int:
+        """The offset of record ``i``."""
+        return int(self.pos[i] & SEQ_MASK)
+
+    def partitions(self) -> dict[int, tuple[int, int]]:
+        """Each partition's slice ``[lo, hi)`` of the columns."""
+        if len(self.pos) == 0:
+            return {}
+        parts = np.unique(self.pos >> SEQ_BITS)
+        lo = np.searchsorted(self.pos, parts << SEQ_BITS)
+        hi = np.searchsorted(self.pos, (parts + 1) << SEQ_BITS)
+        return {int(p): (int(a), int(b)) for p, a, b in zip(parts, lo, hi, strict=True)}
+
+    def at(self, where: I64) -> I64:
+        """Index of the record at each position of ``where``, -1 where the log has none."""
+        out: I64 = np.full(len(where), -1, dtype=np.int64)
+        if len(self.pos) == 0:
+            return out
+        idx = np.minimum(np.searchsorted(self.pos, where), len(self.pos) - 1)
+        hit = self.pos[idx] == where
+        out[hit] = idx[hit]
+        return out
+
+
+def _map_tags(tags: np.ndarray[Any, Any], tag_to_index: dict[int, int]) -> I64:
+    out: I64 = np.full(len(tags), -1, dtype=np.int64)
+    for tag, idx in tag_to_index.items():
+        out[tags == tag] = idx
+    return out
+
+
+def duplicate_indexes(log: Log, limit: int) -> list[int]:
+    """Log indexes of up to ``limit`` second (and later) copies of records found more than once."""
+    known_idx = np.flatnonzero(log.known)
+    _, first = np.unique(log.keys[known_idx], return_index=True)
+    repeat = np.ones(len(known_idx), dtype=bool)
+    repeat[first] = False
+    return [int(i) for i in known_idx[repeat][:limit]]
+
+
+@dataclass(frozen=True, slots=True)
+class Reordering:
+    """Records out of their producer's order, and the log indexes of a few."""
+
+    count: int
+    examples: list[int]
+
+
+def reordered(log: Log, limit: int) -> Reordering:
+    """Per producer and partition, the fewest records that, moved, would leave the rest in sequence
+    order: n minus the longest increasing subsequence of sequence numbers in offset order (first
+    copies only: a duplicate counts as a duplicate, not again as reordered). One record written
+    early is one reordered record, however many follow it."""
+    total = 0
+    examples: list[int] = []
+    for lo, hi in log.partitions().values():
+        sel = lo + np.flatnonzero(log.known[lo:hi])
+        if len(sel) < 2:
+            continue
+        _, first = np.unique(log.keys[sel], return_index=True)
+        sel = sel[np.sort(first)]
+        keys = log.keys[sel]
+        order = np.argsort(keys >> SEQ_BITS, kind="stable")  # by producer, offset order kept inside
+        sel, keys = sel[order], keys[order]
+        producer = keys >> SEQ_BITS
+        cuts = np.flatnonzero(producer[1:] != producer[:-1]) + 1
+        for idx, seqs in zip(np.split(sel, cuts), np.split(keys & SEQ_MASK, cuts), strict=True):
+            out = _out_of_order(seqs)
+            total += len(out)
+            examples += [int(i) for i in idx[out][: limit - len(examples)]]
+    return Reordering(total, examples[:limit])
+
+
+def _out_of_order(seqs: I64) -> I64:
+    """Indexes (into ``seqs``, distinct values) of the elements outside one longest increasing
+    subsequence. Elements above everything before them and below everything after them are in
+    every such subsequence, so only the others go through the O(k log k) search."""
+    n = len(seqs)
+    if n < 2 or bool(np.all(seqs[1:] > seqs[:-1])):
+        return np.empty(0, np.int64)
+    before = np.empty(n, dtype=np.int64)
+    before[0] = -1
+    before[1:] = np.maximum.accumulate(seqs)[:-1]
+    after = np.empty(n, dtype=np.int64)
+    after[-1] = np.iinfo(np.int64).max
+    after[:-1] = np.minimum.accumulate(seqs[::-1])[::-1][1:]
+    pivot = (seqs > before) & (seqs < after)
+    rest = np.flatnonzero(~pivot)
+    values = seqs[rest].tolist()
+    tails: list[int] = []  # smallest tail value of an increasing run of each length
+    tail_at: list[int] = []  # its position in ``values``
+    back = [-1] * len(values)
+    for i, v in enumerate(values):
+        j = bisect.bisect_left(tails, v)
+        back[i] = tail_at[j - 1] if j else -1
+        if j == len(tails):
+            tails.append(v)
+            tail_at.append(i)
+        else:
+            tails[j] = v
+            tail_at[j] = i
+    keep = np.zeros(len(values), dtype=bool)
+    i = tail_at[-1] if tail_at else -1
+    while i >= 0:
+        keep[i] = True
+        i = back[i]
+    out: I64 = rest[~keep]
+    return out

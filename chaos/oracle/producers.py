@@ -1,0 +1,181 @@
+"""The producers' side of a run: what each producer intended, saw returned, had acknowledged, saw
+fail, from its ledgers (``docs/ledgers.md``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from chaos.oracle.keys import I64, SEQ_BITS, Ranges, keys, member, positions, union, unique
+from chaos.workloads.envelope import producer_tag
+from chaos.workloads.ledger import LEDGERS, PRODUCER_EVENT, Kind, read_meta, read_records, read_returned_mark
+
+#: Modes whose application goes on once send() returned, without waiting for the outcome.
+GOES_ON_AFTER_SEND = frozenset({"fire_and_forget", "async"})
+#: Modes that keep a failed record and send it again: an error they saw is not the record's end.
+RETRIES_FOREVER = frozenset({"outbox"})
+#: A range longer than this in one INTENT or RETURNED record is not one a producer writes.
+MAX_RANGE = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class ProducerInfo:
+    """A producer known from its meta file."""
+
+    index: int
+    id: str
+    mode: str
+    tag: int
+
+
+def load_producers(run_dir: Path) -> list[ProducerInfo]:
+    """Producers of the run, from ``ledgers/producer-*.json``, in a stable order."""
+    infos = []
+    for i, path in enumerate(sorted((run_dir / LEDGERS).glob("producer-*.json"))):
+        meta = read_meta(path)
+        pid = str(meta["producer"])
+        infos.append(ProducerInfo(index=i, id=pid, mode=str(meta.get("mode", "async")), tag=producer_tag(pid)))
+    return infos
+
+
+def _valid_rows(chunk: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Rows a producer can have written: a known kind, a sequence number below 2^40, a range that
+    is not reversed or absurdly long."""
+    kind, seq, end = chunk["kind"], chunk["seq"], chunk["seq_end"]
+    ok = (kind >= Kind.INTENT) & (kind <= Kind.ERROR_SWALLOWED) & (seq < (1 << SEQ_BITS)) & (end >= seq)
+    ok &= end - seq <= MAX_RANGE
+    return ok
+
+
+class ProducerSide:
+    """Per-record sets of every producer, sorted and unique.
+
+    Keys carry the producer index in their high bits, so each producer's sets, concatenated in
+    index order, stay sorted: every sort is the size of one producer's records.
+
+    * ``sent``: intended (or acknowledged, which proves a send whose intent a kill tore away).
+    * ``acked``: acknowledged at a real offset. ``unconfirmed``: "acknowledged" with no offset
+      (``acks=0``: the bytes reached the socket; the broker never answered).
+    * ``seen`` / ``swallowed``: failures the application saw / never looked at.
+    * ``returned``: ranges whose send() had returned.
+    * ``invalid_rows``: ledger rows no producer writes (a damaged ledger; the verdict is unsure).
+    """
+
+    def __init__(self, run_dir: Path, producers: list[ProducerInfo]) -> None:
+        self.run_dir = run_dir
+        self.producers = producers
+        self.invalid_rows = 0
+        parts: dict[str, list[I64]] = {n: [] for n in ("sent", "acked", "unconfirmed", "seen", "swallowed")}
+        returned_starts: list[I64] = []
+        returned_ends: list[I64] = []
+        for p in producers:
+            mine = self._one(p)
+            for name, found in parts.items():
+                found.append(mine.pop(name))
+            returned_starts.append(mine.pop("returned_starts"))
+            returned_ends.append(mine.pop("returned_ends"))
+        self.sent = _cat_sorted(parts["sent"])
+        self.acked = _cat_sorted(parts["acked"])
+        self.unconfirmed = _cat_sorted(parts["unconfirmed"])
+        self.seen = _cat_sorted(parts["seen"])
+        self.swallowed = _cat_sorted(parts["swallowed"])
+        self.returned = Ranges(_cat_sorted(returned_starts), _cat_sorted(returned_ends))
+        self.goes_on = np.array([p.mode in GOES_ON_AFTER_SEND for p in producers] or [False], dtype=bool)
+        self.retries = np.array([p.mode in RETRIES_FOREVER for p in producers] or [False], dtype=bool)
+
+    def _one(self, p: ProducerInfo) -> dict[str, I64]:
+        base = self.run_dir / LEDGERS / f"producer-{p.id}"
+        intent_s: list[I64] = []
+        intent_e: list[I64] = []
+        ret_s: list[I64] = []
+        ret_e: list[I64] = []
+        acked: list[I64] = []
+        unconfirmed: list[I64] = []
+        seen: list[I64] = []
+        swallowed: list[I64] = []
+        for rows in self.chunks(p):
+            ok = _valid_rows(rows)
+            self.invalid_rows += int(len(rows) - ok.sum())
+            chunk = rows[ok]
+            kind = chunk["kind"]
+            sel = chunk[kind == Kind.INTENT]
+            intent_s.append(keys(p.index, sel["seq"]))
+            intent_e.append(keys(p.index, sel["seq_end"]))
+            sel = chunk[kind == Kind.RETURNED]
+            ret_s.append(keys(p.index, sel["seq"]))
+            ret_e.append(keys(p.index, sel["seq_end"]))
+            sel = chunk[kind == Kind.ACK]
+            real = sel["offset"] >= 0
+            acked.append(keys(p.index, sel["seq"][real]))
+            unconfirmed.append(keys(p.index, sel["seq"][~real]))
+            seen.append(keys(p.index, chunk[kind == Kind.ERROR_SEEN]["seq"]))
+            swallowed.append(keys(p.index, chunk[kind == Kind.ERROR_SWALLOWED]["seq"]))
+        if (mark := read_returned_mark(base.with_suffix(".returned"))) is not None:
+            ret_s.append(keys(p.index, np.array([mark[0]], dtype=np.uint64)))
+            ret_e.append(keys(p.index, np.array([mark[1]], dtype=np.uint64)))
+        # Intents are ranges: merged, they give the sorted unique keys without a sort.
+        sent = Ranges(_cat(intent_s), _cat(intent_e)).materialise()
+        acked_keys = unique(_cat(acked), in_place=True)
+        unconfirmed_keys = unique(_cat(unconfirmed), in_place=True)
+        unconfirmed_keys = unconfirmed_keys[~member(unconfirmed_keys, acked_keys)]
+        # An ack proves a send whose intent record a kill tore away.
+        sent = union(union(sent, acked_keys), unconfirmed_keys)
+        return {
+            "sent": sent,
+            "acked": acked_keys,
+            "unconfirmed": unconfirmed_keys,
+            "seen": unique(_cat(seen), in_place=True),
+            "swallowed": unique(_cat(swallowed), in_place=True),
+            "returned_starts": _cat(ret_s),
+            "returned_ends": _cat(ret_e),
+        }
+
+    def chunks(self, p: ProducerInfo) -> Iterator[np.ndarray[Any, Any]]:
+        """The rows of both of ``p``'s ledgers, chunk by chunk."""
+        base = self.run_dir / LEDGERS / f"producer-{p.id}"
+        for suffix in (".events", ".acks"):
+            yield from read_records(base.with_suffix(suffix), PRODUCER_EVENT)
+
+    def acks(self) -> Iterator[tuple[I64, I64]]:
+        """``(keys, positions)`` of every acknowledgement at a real offset, chunk by chunk."""
+        for p in self.producers:
+            for chunk in self.chunks(p):
+                sel = chunk[(chunk["kind"] == Kind.ACK) & (chunk["offset"] >= 0) & _valid_rows(chunk)]
+                if len(sel):
+                    yield keys(p.index, sel["seq"]), positions(sel["partition"], sel["offset"])
+
+    def ack_positions(self, wanted: I64) -> I64:
+        """Where each of the sorted unique acknowledged keys ``wanted`` was acknowledged (its first
+        ack), aligned with ``wanted``; -1 for a key without one."""
+        found_keys: list[I64] = []
+        found_pos: list[I64] = []
+        if len(wanted):
+            for k, pos in self.acks():
+                hit = member(k, wanted)
+                found_keys.append(k[hit])
+                found_pos.append(pos[hit])
+        k, pos = _cat(found_keys), _cat(found_pos)
+        order = np.argsort(k, kind="stable")
+        k, pos = k[order], pos[order]
+        first = np.ones(len(k), dtype=bool)
+        first[1:] = k[1:] != k[:-1]
+        k, pos = k[first], pos[first]
+        out: I64 = np.full(len(wanted), -1, dtype=np.int64)
+        if len(k):
+            idx = np.minimum(np.searchsorted(k, wanted), len(k) - 1)
+            hit = k[idx] == wanted
+            out[hit] = pos[idx[hit]]
+        return out
+
+
+def _cat(parts: list[I64]) -> I64:
+    return np.concatenate(parts) if parts else np.empty(0, np.int64)
+
+
+def _cat_sorted(parts: list[I64]) -> I64:
+    """Per-producer sorted arrays, concatenated in producer order (sorted overall)."""
+    return _cat([p for p in parts if len(p)])

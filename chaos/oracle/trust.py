@@ -1,0 +1,96 @@
+"""How sure a verdict is: whether the drain read the whole log, whether the ledgers are whole, and
+whether an independent reader agrees. A verdict resting on anything less is inconclusive."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from chaos.oracle.log import Log
+
+#: At most this many reasons are listed (each names a partition or a file).
+MAX_REASONS = 10
+
+
+@dataclass(slots=True)
+class Trust:
+    """What the verdict rests on; ``reasons`` says what is wrong when it is not conclusive."""
+
+    drain_complete: bool
+    drain_contiguous: bool
+    ledgers_intact: bool
+    independent_count: bool | None
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def conclusive(self) -> bool:
+        """Every input whole and agreeing."""
+        return not self.reasons
+
+    def as_dict(self) -> dict[str, Any]:
+        """The verdict's ``trust`` field."""
+        return {
+            "conclusive": self.conclusive,
+            "drain_complete": self.drain_complete,
+            "drain_contiguous": self.drain_contiguous,
+            "ledgers_intact": self.ledgers_intact,
+            "independent_count": self.independent_count,
+            "reasons": self.reasons[:MAX_REASONS],
+        }
+
+
+def _offsets(drain: dict[str, Any], name: str) -> dict[int, int] | None:
+    raw = drain.get(name)
+    if not isinstance(raw, dict):
+        return None
+    return {int(p): int(o) for p, o in raw.items()}
+
+
+def assess(drain: dict[str, Any], log: Log, invalid_ledger_rows: int, kafka: dict[int, int] | None = None) -> Trust:
+    """Check the drain's record of itself, the log's shape and the ledgers' rows.
+
+    * the drain says it completed, and ``log.bin`` holds as many records as it says it wrote;
+    * per partition, the log holds every offset of ``[beginning, end)`` once, in order;
+    * no ledger row is one no writer produces;
+    * where Kafka's own tooling counted each partition's records (``kafka``: partition -> end
+      offset minus log start offset), the drain read as many.
+    """
+    reasons: list[str] = []
+    complete = bool(drain.get("complete", False))
+    if not complete:
+        reasons.append(f"the drain did not complete: {drain.get('incomplete', 'it says so in drain.json')}")
+    if "records" in drain and int(drain["records"]) != len(log):
+        reasons.append(
+            f"drain/log.bin holds {len(log)} records but the drain wrote {drain['records']} (a stale or partial file)"
+        )
+    begin, end = _offsets(drain, "beginning_offsets"), _offsets(drain, "end_offsets")
+    contiguous = begin is not None and end is not None and log.repeated_positions == 0
+    if begin is None or end is None:
+        reasons.append("drain.json lacks the beginning or end offsets: the log read cannot be checked for gaps")
+    else:
+        slices = log.partitions()
+        for part in sorted(set(end) | set(slices)):
+            lo, hi = slices.get(part, (0, 0))
+            want = end.get(part, 0) - begin.get(part, 0)
+            first = log.offset(lo) if hi > lo else begin.get(part, 0)
+            last = log.offset(hi - 1) if hi > lo else end.get(part, 0) - 1
+            if hi - lo != want or first != begin.get(part, 0) or last != end.get(part, 0) - 1:
+                contiguous = False
+                reasons.append(
+                    f"partition {part}: the drain read {hi - lo} records at offsets {first}..{last}, but the log "
+                    f"holds [{begin.get(part, 0)}, {end.get(part, 0)}): records were skipped"
+                )
+    if log.repeated_positions:
+        reasons.append(f"drain/log.bin has {log.repeated_positions} positions twice (not one drain's output)")
+    intact = invalid_ledger_rows == 0
+    if not intact:
+        reasons.append(f"{invalid_ledger_rows} ledger rows are not rows any writer produces (a damaged ledger)")
+    independent: bool | None = None
+    if kafka is not None:
+        slices = log.partitions()
+        counts = {p: hi - lo for p, (lo, hi) in slices.items()}
+        disagree = {p: (counts.get(p, 0), n) for p, n in kafka.items() if counts.get(p, 0) != n}
+        independent = not disagree
+        for p, (ours, theirs) in sorted(disagree.items()):
+            reasons.append(f"partition {p}: the drain read {ours} records, Kafka's own offsets say {theirs}")
+    return Trust(complete, contiguous, intact, independent, reasons)

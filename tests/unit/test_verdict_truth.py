@@ -1,0 +1,295 @@
+"""Each way the verdict was shown to mis-state loss, on a small hand-built run directory: every test
+here failed before the fix it names, and would fail again if the fix were undone."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+from chaos.oracle import reconcile
+from chaos.oracle.synthetic import LOG_START, Fate, History, SyntheticProducer, write, write_drain_meta
+from chaos.workloads.envelope import Status, producer_tag
+from chaos.workloads.ledger import (
+    ACK_FLUSH_S,
+    DRAIN,
+    LEDGERS,
+    LOG_RECORD,
+    PROCESSED,
+    PRODUCER_EVENT,
+    ConsumerLedger,
+    Kind,
+    ProducerLedger,
+    read_records,
+    write_meta,
+)
+from chaos.workloads.producer import OutboxForwarding, ProducerWorkload
+from chaos.workloads.spec import ProducerSpec
+
+TAG = producer_tag("p0")
+
+
+def one_partition_run(
+    run_dir: Path,
+    mode: str,
+    events: Sequence[tuple[int, int, int, int, int]],
+    acks: Sequence[tuple[int, int, int, int, int]],
+    log: Sequence[tuple[int, int, int]],
+    begin: int = 0,
+) -> Path:
+    """Producer p0 in ``mode`` writing to partition 0; rows are (kind, seq, seq_end, partition,
+    offset); ``log`` is (offset, seq, status) of what the drain found, [begin, end) contiguous."""
+    ledgers = run_dir / LEDGERS
+    ledgers.mkdir(parents=True, exist_ok=True)
+    write_meta(run_dir / "run.json", {"run_id": "r1", "experiment": "truth"})
+    write_meta(ledgers / "producer-p0.json", {"producer": "p0", "mode": mode, "start_ns": 0})
+    np.array([(*e, 0, 0) for e in events], dtype=PRODUCER_EVENT).tofile(ledgers / "producer-p0.events")
+    np.array([(*a, 0, 0) for a in acks], dtype=PRODUCER_EVENT).tofile(ledgers / "producer-p0.acks")
+    (run_dir / DRAIN).mkdir(exist_ok=True)
+    rows = [(0, off, TAG if st == Status.VALID else 0, seq, st) for off, seq, st in log]
+    np.array(rows, dtype=LOG_RECORD).tofile(run_dir / DRAIN / "log.bin")
+    end = max((off for off, _, _ in log), default=begin - 1) + 1
+    write_drain_meta(run_dir, [end], {}, len(rows), [begin])
+    return run_dir
+
+
+def acked(n: int) -> list[tuple[int, int, int, int, int]]:
+    return [(Kind.ACK, s, s + 1, 0, s) for s in range(n)]
+
+
+# 1 -- a torn ledger tail before a restart ------------------------------------------------------
+
+
+def test_a_restarted_consumer_appends_after_a_torn_batch_on_a_record_boundary(tmp_path: Path) -> None:
+    write(History("r1", [SyntheticProducer("p0", "async", [Fate.OK] * 1000)], partitions=1), tmp_path)
+    processed = tmp_path / LEDGERS / "consumer-g-0.processed"
+    rows = np.fromfile(processed, dtype=PROCESSED)
+    rows[:100].tofile(processed)
+    with processed.open("ab") as f:  # killed 14.5 KB into writing the next batch: 500 rows and a torn one
+        f.write(rows[100:].tobytes()[:14_513])
+    ledger = ConsumerLedger(tmp_path, "g-0", {"group": "g"})  # the restarted member goes on from 600
+    ledger.processed_many([(int(r["partition"]), int(r["offset"]), TAG, int(r["seq"]), 0) for r in rows[600:]])
+    ledger.close()
+    v = reconcile(tmp_path)
+    assert v.conclusive
+    assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}
+    assert v.anomalies["duplicates_processed"] == 0 and v.counts["processed"] == 1000
+
+
+def test_a_restarted_producer_appends_after_a_torn_ack_on_a_record_boundary(tmp_path: Path) -> None:
+    write(History("r1", [SyntheticProducer("p0", "async", [Fate.OK] * 10)], partitions=1), tmp_path)
+    acks = tmp_path / LEDGERS / "producer-p0.acks"
+    with acks.open("ab") as f:
+        f.write(b"\x03" * 20)  # a torn ack
+    ledger = ProducerLedger(tmp_path, "p0", {"mode": "async"})
+    ledger.ack(3, 0, LOG_START + 3)
+    ledger.close()
+    assert acks.stat().st_size % PRODUCER_EVENT.itemsize == 0
+    rows = np.concatenate(list(read_records(acks, PRODUCER_EVENT)))
+    assert set(rows["kind"].tolist()) == {Kind.ACK}
+    v = reconcile(tmp_path)
+    assert v.conclusive and v.counts["acked"] == 10 and v.loss["broker"] == 0
+
+
+WRITER = """
+import sys
+from pathlib import Path
+from chaos.workloads.ledger import ConsumerLedger
+ledger = ConsumerLedger(Path(sys.argv[1]), "c0", {"group": "g"})
+rows = [(0, i, 7, i, 0) for i in range(200_000)]
+print("ready", flush=True)
+while True:
+    ledger.processed_many(rows)
+"""
+
+
+def test_a_writer_killed_mid_write_leaves_a_ledger_the_next_writer_continues_cleanly(tmp_path: Path) -> None:
+    for attempt in range(3):
+        run_dir = tmp_path / str(attempt)
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(run_dir)], stdout=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
+        time.sleep(0.3 + 0.1 * attempt)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        ledger = ConsumerLedger(run_dir, "c0", {"group": "g"})
+        ledger.processed_many([(5, 123, 9, 123, 0)])
+        ledger.close()
+        rows = np.concatenate(list(read_records(run_dir / LEDGERS / "consumer-c0.processed", PROCESSED)))
+        # every row is one the writers wrote: aligned, whatever the kill tore
+        assert rows[-1]["partition"] == 5 and rows[-1]["offset"] == 123
+        assert set(rows["partition"][:-1].tolist()) <= {0} and set(rows["tag"][:-1].tolist()) <= {7}
+        assert bool(np.all(rows["offset"][:-1] == rows["seq"][:-1]))
+
+
+# 2, 3 -- a drain that skipped records, a stale drain.json -----------------------------------------
+
+
+def test_a_drain_that_skipped_offsets_is_inconclusive(tmp_path: Path) -> None:
+    log = [(o, o, Status.VALID) for o in range(100) if not 40 <= o < 60]
+    v = reconcile(one_partition_run(tmp_path, "async", [(Kind.INTENT, 0, 100, -1, -1)], acked(100), log))
+    assert not v.conclusive and v.as_dict()["loss"]["broker"] is None
+    assert any("records were skipped" in r for r in v.trust["reasons"])
+
+
+def test_a_log_shorter_than_its_drain_json_is_inconclusive(tmp_path: Path) -> None:
+    run_dir = one_partition_run(
+        tmp_path, "async", [(Kind.INTENT, 0, 1000, -1, -1)], acked(1000), [(o, o, Status.VALID) for o in range(1000)]
+    )
+    log = np.fromfile(run_dir / DRAIN / "log.bin", dtype=LOG_RECORD)
+    log[:300].tofile(run_dir / DRAIN / "log.bin")  # a later drain died after 300 records
+    v = reconcile(run_dir)
+    assert not v.conclusive and "stale or partial" in " ".join(v.trust["reasons"])
+
+
+# 4 -- records below the log start ---------------------------------------------------------------
+
+
+def test_broker_loss_says_which_records_fell_below_the_log_start(tmp_path: Path) -> None:
+    # 0..29 deleted (the log starts at 30), 90..99 truncated (the log ends at 90)
+    log = [(o, o, Status.VALID) for o in range(30, 90)]
+    v = reconcile(one_partition_run(tmp_path, "async", [(Kind.INTENT, 0, 100, -1, -1)], acked(100), log, begin=30))
+    assert v.conclusive and v.loss["broker"] == 40
+    assert v.causes["broker"] == {
+        "below_log_start": 30,
+        "overwritten": 0,
+        "beyond_log_end": 10,
+        "missing": 0,
+        "unconfirmed": 0,
+    }
+    assert v.examples["broker"][0]["cause"] == "below_log_start"
+
+
+# 5 -- a corrupted record counted twice -----------------------------------------------------------
+
+
+def test_a_corrupted_or_mangled_record_at_its_acked_offset_is_counted_once(tmp_path: Path) -> None:
+    log = [(o, o, Status.VALID) for o in range(10)]
+    log[4] = (4, -1, Status.CORRUPTED)  # checksum fails
+    log[7] = (7, -1, Status.FOREIGN)  # magic or run id hit: not recognisable as this run's
+    v = reconcile(one_partition_run(tmp_path, "async", [(Kind.INTENT, 0, 10, -1, -1)], acked(10), log))
+    assert v.loss["broker"] == 0
+    assert v.anomalies["corrupted"] == 2 and v.anomalies["phantom"] == 0
+    assert v.counts["damaged"] == 2 and v.counts["in_log"] == 8
+
+
+# 6 -- the outbox after a seen error ---------------------------------------------------------------
+
+
+def test_an_outbox_record_still_pending_after_a_seen_error_is_unknown(tmp_path: Path) -> None:
+    acks = [*acked(9), (Kind.ERROR_SEEN, 9, 10, -1, -1)]
+    log = [(o, o, Status.VALID) for o in range(9)]
+    run_dir = one_partition_run(
+        tmp_path, "outbox", [(Kind.INTENT, 0, 10, -1, -1), (Kind.RETURNED, 0, 10, -1, -1)], acks, log
+    )
+    v = reconcile(run_dir)
+    assert v.counts["unknown"] == 1 and v.counts["failed"] == 0
+    assert v.counts["sent"] == v.counts["in_log"] + v.counts["unknown"]
+
+
+# 7 -- acks waiting in the process ----------------------------------------------------------------
+
+
+def test_a_lone_ack_reaches_the_file_without_another_ack(tmp_path: Path) -> None:
+    ledger = ProducerLedger(tmp_path, "p0", {"mode": "async"})
+    ledger.ack(0, 0, 0)
+    time.sleep(ACK_FLUSH_S * 10)
+    rows = list(read_records(tmp_path / LEDGERS / "producer-p0.acks", PRODUCER_EVENT))
+    assert rows and int(rows[0][0]["kind"]) == Kind.ACK  # not closed: a kill now keeps it
+    ledger.close()
+
+
+def test_the_outbox_writes_an_ack_before_it_forgets_the_row(tmp_path: Path) -> None:
+    spec = ProducerSpec(
+        id="p0", topic="t", bootstrap_servers="127.0.0.1:1", run_id="r1", run_dir=str(tmp_path), mode="outbox"
+    )
+    outbox = OutboxForwarding(ProducerWorkload(spec))
+    db = outbox._connect()
+    db.execute("INSERT INTO outbox (seq) VALUES (0)")
+    db.commit()
+    outbox._acked_cb(0, SimpleNamespace(partition=0, offset=0))
+    outbox._settle(db)  # at once: well within the ack group's flush interval
+    assert db.execute("SELECT done FROM outbox").fetchone() == (1,)
+    assert len(list(read_records(tmp_path / LEDGERS / "producer-p0.acks", PRODUCER_EVENT))) == 1
+    db.close()
+
+
+# 8 -- acks=0 ---------------------------------------------------------------------------------------
+
+
+def test_acks_0_confirmations_are_counted_apart_from_acknowledgements(tmp_path: Path) -> None:
+    acks = [(Kind.ACK, s, s + 1, 0, -1) for s in range(10)]  # acks=0: success with offset -1
+    log = [(o, o, Status.VALID) for o in range(6)]
+    v = reconcile(one_partition_run(tmp_path, "async", [(Kind.INTENT, 0, 10, -1, -1)], acks, log))
+    assert v.counts["acked"] == 0 and v.counts["unconfirmed"] == 10
+    assert v.loss["broker"] == 4 and v.causes["broker"]["unconfirmed"] == 4
+
+
+# 9 -- a fire-and-forget producer killed inside a range ------------------------------------------
+
+
+def test_returned_sends_of_a_range_cut_short_by_a_kill_are_producer_loss(tmp_path: Path) -> None:
+    ledger = ProducerLedger(tmp_path, "p0", {"mode": "fire_and_forget"})
+    ledger.intent(0, 256)
+    ledger.returned_mark.begin(0)
+    ledger.returned_mark.cells[1] = 100  # send() returned for 0..99, then SIGKILL: no RETURNED event
+    (tmp_path / DRAIN).mkdir()
+    np.zeros(0, dtype=LOG_RECORD).tofile(tmp_path / DRAIN / "log.bin")
+    write_drain_meta(tmp_path, [0], {}, 0)
+    v = reconcile(tmp_path)
+    assert v.loss["producer"] == 100 and v.counts["unknown"] == 156
+    # a restarted producer keeps that knowledge in its events ledger and starts a fresh mark
+    ProducerLedger(tmp_path, "p0", {"mode": "fire_and_forget"}).close()
+    rows = np.concatenate(list(read_records(tmp_path / LEDGERS / "producer-p0.events", PRODUCER_EVENT)))
+    assert (Kind.RETURNED, 0, 100) in {(int(r["kind"]), int(r["seq"]), int(r["seq_end"])) for r in rows}
+    assert reconcile(tmp_path).loss["producer"] == 100
+
+
+# 10 -- one record out of place ---------------------------------------------------------------------
+
+
+def test_one_record_written_early_is_one_reordered_record(tmp_path: Path) -> None:
+    order = [99, *range(99)]  # seq 99 first, then 0..98
+    log = [(o, seq, Status.VALID) for o, seq in enumerate(order)]
+    acks = [(Kind.ACK, seq, seq + 1, 0, o) for o, seq in enumerate(order)]
+    v = reconcile(one_partition_run(tmp_path, "async", [(Kind.INTENT, 0, 100, -1, -1)], acks, log))
+    assert v.anomalies["reordered"] == 1
+    assert [e["seq"] for e in v.examples["reordered"]] == [99]
+
+
+# 11 -- the drain reads without the client's CRC check (the envelope covers the key: see
+#       test_workload_parts.test_the_checksum_covers_the_key)
+
+
+def test_the_drain_reads_damaged_batches_instead_of_stopping() -> None:
+    source = Path(__file__).parents[2] / "chaos" / "workloads" / "drain.py"
+    text = source.read_text()
+    assert "check_crcs=False" in text and 'auto_offset_reset="none"' in text
+
+
+# inconsistent offsets ------------------------------------------------------------------------------
+
+
+def test_an_acked_offset_that_holds_another_record_is_an_inconsistent_offset(tmp_path: Path) -> None:
+    # 0..9 acked at 0..9; the log was truncated to 5 and rewritten: offsets 5..9 now hold 10..14
+    acks = acked(10) + [(Kind.ACK, s, s + 1, 0, s - 5) for s in range(10, 15)]
+    log = [(o, o, Status.VALID) for o in range(5)] + [(o, o + 5, Status.VALID) for o in range(5, 10)]
+    v = reconcile(one_partition_run(tmp_path, "async", [(Kind.INTENT, 0, 15, -1, -1)], acks, log))
+    assert v.loss["broker"] == 5 and v.causes["broker"]["overwritten"] == 5
+    assert v.anomalies["inconsistent_offsets"] == 5
+    first = v.examples["inconsistent_offsets"][0]
+    assert (first["offset"], first["seq"], first["acked"]["seq"]) == (5, 10, 5)
+
+
+def test_verdict_json_states_trust_and_causes(tmp_path: Path) -> None:
+    write(History("r1", [SyntheticProducer("p0", "async", [Fate.OK, Fate.BELOW_START])]), tmp_path)
+    data = json.loads(json.dumps(reconcile(tmp_path).as_dict()))
+    assert data["conclusive"] is True and data["trust"]["reasons"] == []
+    assert data["causes"]["broker"]["below_log_start"] == 1
