@@ -11,8 +11,9 @@ from typing import Any
 
 from chaos.oracle.verdict import Verdict
 
-#: 0 every expectation met · 1 one failed · 2 usage or input error · 3 infrastructure error.
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INFRA = 0, 1, 2, 3
+#: 0 every expectation met · 1 one failed · 2 usage or input error · 3 infrastructure error ·
+#: 4 the verdict is inconclusive (its inputs were not whole: no loss figure to judge).
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INFRA, EXIT_INCONCLUSIVE = 0, 1, 2, 3, 4
 
 
 @dataclass(slots=True)
@@ -32,15 +33,19 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        """0 every expectation met · 1 one failed · 3 the run could not complete."""
+        """0 every expectation met · 1 one failed · 3 the run could not complete · 4 inconclusive."""
         if self.error is not None or self.verdict is None:
             return EXIT_INFRA
+        if not self.verdict.conclusive:
+            return EXIT_INCONCLUSIVE
         return EXIT_OK if self.verdict.passed else EXIT_FAILED
 
     @property
     def status(self) -> str:
-        """``passed``, ``failed`` or ``error``."""
-        return {EXIT_OK: "passed", EXIT_FAILED: "failed"}.get(self.exit_code, "error")
+        """``passed``, ``failed``, ``inconclusive`` or ``error``."""
+        return {EXIT_OK: "passed", EXIT_FAILED: "failed", EXIT_INCONCLUSIVE: "inconclusive"}.get(
+            self.exit_code, "error"
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """For ``suite.json``."""
@@ -53,7 +58,8 @@ class RunResult:
             "status": self.status,
             "seconds": round(self.seconds, 1),
             "error": self.error,
-            "loss": self.verdict.loss if self.verdict else None,
+            "loss": self.verdict.stated_loss if self.verdict else None,
+            "causes": self.verdict.causes if self.verdict and self.verdict.conclusive else None,
             "counts": self.verdict.counts if self.verdict else None,
             "anomalies": self.verdict.anomalies if self.verdict else None,
             "expectations": self.verdict.expectations if self.verdict else [],
@@ -71,8 +77,11 @@ class SuiteResult:
 
     @property
     def exit_code(self) -> int:
-        """3 if a run could not complete, else 1 if an expectation failed, else 0."""
+        """3 if a run could not complete, else 4 if a verdict was inconclusive, else 1 if an
+        expectation failed, else 0."""
         codes = {r.exit_code for r in self.results}
         if EXIT_INFRA in codes:
             return EXIT_INFRA
+        if EXIT_INCONCLUSIVE in codes:
+            return EXIT_INCONCLUSIVE
         return EXIT_FAILED if EXIT_FAILED in codes else EXIT_OK

@@ -19,16 +19,25 @@ from chaos.errors import UsageError
 def reconcile(run_dir: str, as_json: bool) -> None:
     """Recompute RUN_DIR/verdict.json from the run's files alone (also after the harness died)."""
     from chaos.oracle import reconcile_and_write
+    from chaos.results import EXIT_INCONCLUSIVE
 
     if not Path(run_dir).is_dir():
         raise UsageError(f"{run_dir} is not a directory: pass a run directory such as reports/<run-id>")
     verdict = reconcile_and_write(Path(run_dir))
-    c, loss, a = verdict.counts, verdict.loss, verdict.anomalies
+    c, a = verdict.counts, verdict.anomalies
+    outcome = "INCONCLUSIVE" if not verdict.conclusive else "PASSED" if verdict.passed else "FAILED"
+    causes = verdict.causes.get("broker", {})
     text = "\n".join(
         [
-            f"run {verdict.run_id}: {'PASSED' if verdict.passed else 'FAILED'}",
+            f"run {verdict.run_id}: {outcome}",
+            *(f"  unsure: {reason}" for reason in verdict.trust.get("reasons", [])),
             "counts: " + ", ".join(f"{k} {v}" for k, v in c.items()),
-            "loss:   " + ", ".join(f"{k} {v}" for k, v in loss.items()),
+            "loss:   " + ", ".join(f"{k} {'n/a' if v is None else v}" for k, v in verdict.stated_loss.items()),
+            *(
+                ["broker loss by cause: " + ", ".join(f"{k} {n}" for k, n in causes.items() if n)]
+                if verdict.conclusive and any(causes.values())
+                else []
+            ),
             "anomalies: " + ", ".join(f"{k} {v}" for k, v in a.items()),
             *(
                 f"  {'ok  ' if e['passed'] else 'FAIL'} {e['name']} (actual {e['actual']})"
@@ -37,6 +46,8 @@ def reconcile(run_dir: str, as_json: bool) -> None:
         ]
     )
     emit(verdict.as_dict(), as_json, text)
+    if not verdict.conclusive:
+        sys.exit(EXIT_INCONCLUSIVE)
     if not verdict.passed:
         sys.exit(1)
 
@@ -92,7 +103,9 @@ def run_cmd(
     def one_line(result: RunResult) -> None:
         v = result.verdict
         detail = (
-            "loss "
+            "inconclusive: " + "; ".join(v.trust.get("reasons", []))
+            if v and not v.conclusive
+            else "loss "
             + " ".join(f"{k}={n}" for k, n in v.loss.items())
             + (
                 ""

@@ -40,9 +40,11 @@ class RunReport:
 
     @property
     def status(self) -> str:
-        """``passed``, ``failed`` or ``error``."""
+        """``passed``, ``failed``, ``inconclusive`` or ``error``."""
         if self.verdict is None:
             return "error"
+        if self.verdict.get("conclusive") is False:
+            return "inconclusive"
         return "passed" if self.verdict.get("passed") else "failed"
 
     @property
@@ -174,9 +176,9 @@ def occurrence_rates(runs: list[RunReport]) -> dict[str, dict[str, Any]]:
         entry = out.setdefault(run.name, {"runs": 0, "passed": 0, "errors": 0, "loss_runs": {}})
         entry["runs"] += 1
         entry["passed"] += run.status == "passed"
-        entry["errors"] += run.status == "error"
+        entry["errors"] += run.status in ("error", "inconclusive")  # no loss figure to count
         for stage, n in ((run.verdict or {}).get("loss") or {}).items():
-            entry["loss_runs"][stage] = entry["loss_runs"].get(stage, 0) + (1 if n > 0 else 0)
+            entry["loss_runs"][stage] = entry["loss_runs"].get(stage, 0) + (1 if n else 0)
     for entry in out.values():
         done = entry["runs"] - entry["errors"]
         entry["loss_rate"] = {s: round(k / done, 3) if done else 0.0 for s, k in entry["loss_runs"].items()}

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 FILE = "report.html"
 
 COLORS = {"sent": "#1f77b4", "acked": "#2ca02c", "processed": "#ff7f0e", "errors": "#d62728"}
-STATUS_COLOR = {"passed": "#2ca02c", "failed": "#d62728", "error": "#7f7f7f"}
+STATUS_COLOR = {"passed": "#2ca02c", "failed": "#d62728", "inconclusive": "#ff7f0e", "error": "#7f7f7f"}
 FAULT_FILL = ("#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 
 CSS = """
@@ -102,6 +102,9 @@ def timeline_svg(s: Series, width: int = 1000, height: int = 300) -> str:
 
 def _loss_bars(verdict: dict[str, Any]) -> str:
     loss = verdict.get("loss") or {}
+    if verdict.get("conclusive") is False:
+        reasons = " ".join((verdict.get("trust") or {}).get("reasons") or [])
+        return f"<p class='fail'><b>Inconclusive: no loss figure.</b> {_e(reasons)}</p>"
     sent = max(1, int((verdict.get("counts") or {}).get("sent", 0)))
     rows = []
     for stage in STAGES:
@@ -143,6 +146,9 @@ def run_html(run: RunReport) -> str:
         parts.append(f"<p class='fail'>The run did not complete: {_e(run.error)}</p>")
     else:
         parts.append("<h2>Loss by stage</h2>" + _loss_bars(v))
+        causes = {k: n for k, n in ((v.get("causes") or {}).get("broker") or {}).items() if n}
+        if causes:
+            parts.append("<h3>Broker loss by cause</h3>" + _table(causes, ("cause", "records")))
         if v.get("expectations"):
             rows = "".join(
                 f"<tr><td><code>{_e(e['name'])}</code></td><td>{_e(e['actual'])}</td>"
@@ -202,7 +208,7 @@ def suite_html(suite_dir: Path, runs: list[RunReport], meta: dict[str, Any]) -> 
             f"<td>{_e(run.meta.get('claim') or '')}</td>"
             f"<td style='text-align:left'>{_e(settings_line(resolved_experiment(run)))}</td>"
             f"<td style='text-align:left'>{_e(faults_line(run.run_dir))}</td>"
-            + "".join(f"<td>{_e(loss.get(s, '-'))}</td>" for s in STAGES)
+            + "".join(f"<td>{_e('n/a' if loss.get(s, '-') is None else loss.get(s, '-'))}</td>" for s in STAGES)
             + f"<td>{_e((v.get('counts') or {}).get('send_errors', '-'))}</td>"
             f"<td>{_e(anomalies.get('duplicates_in_log', '-'))}</td>"
             f"<td style='color:{STATUS_COLOR[run.status]}'><b>{ICON[run.status]}</b> {_e(note)}</td></tr>"

@@ -25,8 +25,14 @@ def _case(run: RunReport, classname: str) -> ET.Element:
     for section in ("loss", "counts", "anomalies"):
         for key, value in (verdict.get(section) or {}).items():
             ET.SubElement(props, "property", name=f"{section}.{key}", value=str(value))
+    for key, value in ((verdict.get("causes") or {}).get("broker") or {}).items():
+        ET.SubElement(props, "property", name=f"causes.broker.{key}", value=str(value))
+    if verdict.get("conclusive") is False:
+        reasons = "; ".join((verdict.get("trust") or {}).get("reasons") or [])
+        err = ET.SubElement(case, "error", message=f"inconclusive: {reasons}"[:500], type="Inconclusive")
+        err.text = describe(verdict)
     failed = [e for e in verdict.get("expectations", []) if not e.get("passed")]
-    if failed:
+    if failed and verdict.get("conclusive") is not False:
         message = "; ".join(f"expected {e['name']}, got {e['actual']}" for e in failed)
         fail = ET.SubElement(case, "failure", message=message, type="ExpectationFailed")
         fail.text = describe(verdict)
@@ -37,8 +43,19 @@ def _case(run: RunReport, classname: str) -> ET.Element:
 
 def describe(verdict: dict[str, Any]) -> str:
     """Loss, counts, anomalies and expectations of a verdict, a line each."""
+    causes = (verdict.get("causes") or {}).get("broker") or {}
     lines = [
         "loss by stage: " + ", ".join(f"{k}={v}" for k, v in verdict.get("loss", {}).items()),
+        *(
+            ["broker loss by cause: " + ", ".join(f"{k}={n}" for k, n in causes.items() if n)]
+            if any(causes.values())
+            else []
+        ),
+        *(
+            [f"INCONCLUSIVE: {'; '.join(verdict.get('trust', {}).get('reasons', []))}"]
+            if verdict.get("conclusive") is False
+            else []
+        ),
         "counts: " + ", ".join(f"{k}={v}" for k, v in verdict.get("counts", {}).items()),
         "anomalies: " + ", ".join(f"{k}={v}" for k, v in verdict.get("anomalies", {}).items()),
     ]
@@ -53,7 +70,7 @@ def _suite_element(name: str, runs: list[RunReport], seconds: float) -> ET.Eleme
         name=name,
         tests=str(len(runs)),
         failures=str(sum(r.status == "failed" for r in runs)),
-        errors=str(sum(r.status == "error" for r in runs)),
+        errors=str(sum(r.status in ("error", "inconclusive") for r in runs)),
         skipped="0",
         time=f"{seconds:.1f}",
     )

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 FILE = "summary.md"
 
 STAGES = ("producer", "broker", "consumer")
-ICON = {"passed": "PASS", "failed": "FAIL", "error": "ERROR"}
+ICON = {"passed": "PASS", "failed": "FAIL", "inconclusive": "INCONCLUSIVE", "error": "ERROR"}
+#: Shown instead of a loss figure an inconclusive verdict withholds.
+WITHHELD = "n/a (inconclusive)"
 
 
 def settings_line(meta_exp: dict[str, Any]) -> str:
@@ -79,8 +81,16 @@ def run_markdown(run: RunReport) -> str:
         return "\n".join(lines) + "\n"
     v = run.verdict
     lines += [f"- run: `{run.run_dir}` ({run.seconds:.0f} s)", ""]
+    trust = v.get("trust") or {}
+    if v.get("conclusive") is False:
+        lines += ["**Inconclusive: no loss figure.** " + " ".join(trust.get("reasons") or []), ""]
     lines += ["| stage | lost |", "|---|---:|"]
-    lines += [f"| {s} | {v['loss'].get(s, 0)} |" for s in STAGES]
+    lines += [f"| {s} | {_loss(v, s)} |" for s in STAGES]
+    causes = (v.get("causes") or {}).get("broker") or {}
+    if any(causes.values()):
+        lines += ["", "Broker loss by cause: " + ", ".join(f"{k} {n}" for k, n in causes.items() if n)]
+        if causes.get("unconfirmed"):
+            lines.append(f"({causes['unconfirmed']} of them rest on no acknowledgement: acks=0.)")
     counts = {k: v["counts"][k] for k in COUNT_FIELDS if k in v["counts"]}
     lines += ["", "| " + " | ".join(counts) + " |", "|" + "---:|" * len(counts)]
     lines.append("| " + " | ".join(str(n) for n in counts.values()) + " |")
@@ -111,6 +121,12 @@ def _cell(d: dict[str, Any], k: str) -> str:
     return str(d.get(k, "-"))
 
 
+def _loss(verdict: dict[str, Any], stage: str) -> str:
+    """A stage's loss, or why there is none to show."""
+    n = (verdict.get("loss") or {}).get(stage, "-")
+    return WITHHELD if n is None else str(n)
+
+
 def claims_table(runs: list[RunReport]) -> str:
     """The measured claims table: settings, fault, loss by stage, key anomalies, outcome."""
     lines = [
@@ -120,13 +136,12 @@ def claims_table(runs: list[RunReport]) -> str:
     ]
     for run in runs:
         v = run.verdict or {}
-        loss = v.get("loss") or {}
         counts = v.get("counts") or {}
         anomalies = v.get("anomalies") or {}
         lines.append(
             f"| {run.meta.get('claim') or ''} | {run.run_dir.name} | {settings_line(resolved_experiment(run))} "
-            f"| {faults_line(run.run_dir)} | {_cell(loss, 'producer')} | {_cell(loss, 'broker')} "
-            f"| {_cell(loss, 'consumer')} | {_cell(counts, 'send_errors')} | {_cell(anomalies, 'duplicates_in_log')} "
+            f"| {faults_line(run.run_dir)} | {_loss(v, 'producer')} | {_loss(v, 'broker')} "
+            f"| {_loss(v, 'consumer')} | {_cell(counts, 'send_errors')} | {_cell(anomalies, 'duplicates_in_log')} "
             f"| {_cell(anomalies, 'duplicates_processed')} | {ICON[run.status]} |"
         )
     return "\n".join(lines) + "\n"

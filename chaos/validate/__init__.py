@@ -65,8 +65,8 @@ class ValidationReport:
         if v is None:
             return []
         found: list[Finding] = []
-        for stage, lost in v.loss.items():
-            if lost > 0:
+        for stage, lost in v.stated_loss.items():
+            if lost:
                 found += settings_of(stage, self.cfg.findings)
         return found
 

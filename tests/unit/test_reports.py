@@ -202,3 +202,35 @@ def test_a_fault_kind_is_one_module_found_by_registration() -> None:
     assert load_kinds() is REGISTRY
     modules = {cls.__module__ for cls in REGISTRY.values()}
     assert modules == {"chaos.faults.client", "chaos.faults.network", "chaos.faults.process", "chaos.faults.toxics"}
+
+
+def test_an_inconclusive_verdict_shows_no_loss_figure_anywhere(tmp_path: Path) -> None:
+    run_dir = tmp_path / "demo"
+    make_run(run_dir, {"broker_loss": 0})
+    drain = json.loads((run_dir / "drain" / "drain.json").read_text())
+    drain.update({"complete": False, "incomplete": "partition 1 was not read to its end"})
+    (run_dir / "drain" / "drain.json").write_text(json.dumps(drain))
+    reconcile_and_write(run_dir)
+    assert write_run_reports(run_dir) == []
+    verdict = json.loads((run_dir / "verdict.json").read_text())
+    assert verdict["conclusive"] is False and verdict["loss"]["broker"] is None
+    md = (run_dir / "summary.md").read_text()
+    assert "# demo: INCONCLUSIVE" in md and "partition 1 was not read to its end" in md
+    assert "| broker | n/a (inconclusive) |" in md
+    suite = ET.parse(run_dir / "junit.xml").getroot()
+    assert suite.get("errors") == "1" and suite.get("failures") == "0"
+    page = (run_dir / "report.html").read_text()
+    assert "Inconclusive: no loss figure." in page and ">20<" not in page
+    with pytest.raises(SystemExit) as exit_info:
+        main(["reconcile", str(run_dir)])
+    assert exit_info.value.code == 4
+
+
+def test_broker_loss_causes_are_in_every_report(tmp_path: Path) -> None:
+    run_dir = tmp_path / "demo"
+    make_run(run_dir, {"broker_loss": 0})
+    assert write_run_reports(run_dir) == []
+    assert "Broker loss by cause: beyond_log_end 20" in (run_dir / "summary.md").read_text()
+    assert "Broker loss by cause" in (run_dir / "report.html").read_text()
+    junit = (run_dir / "junit.xml").read_text()
+    assert 'name="causes.broker.beyond_log_end" value="20"' in junit
