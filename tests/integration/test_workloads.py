@@ -45,11 +45,15 @@ def test_ten_thousand_records_no_faults_everything_consistent(scenario: Scenario
     assert v.counts == {
         "sent": 10_000,
         "acked": 10_000,
+        "unconfirmed": 0,
         "send_errors": 0,
+        "failed": 0,
         "unknown": 0,
         "in_log": 10_000,
+        "damaged": 0,
         "processed": 10_000,
     }
+    assert v.conclusive and v.trust["drain_contiguous"], v.trust
     assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}
     assert all(n == 0 for n in v.anomalies.values()), v.anomalies
     assert json.loads((scenario.run_dir / "verdict.json").read_text())["counts"]["in_log"] == 10_000
