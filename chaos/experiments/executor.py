@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from chaos.cluster import KafkaCluster
+from chaos.cluster.kafka_tools import get_offsets
 from chaos.errors import ChaosError, InfrastructureError, UsageError
 from chaos.events import EventBus, EventKind
 from chaos.experiments.phases import Phases, PhaseTimeout, StatusTicker
@@ -27,6 +28,7 @@ from chaos.faults.schedule import Nemesis, Step
 from chaos.oracle import Verdict, reconcile
 from chaos.waiting import WaitTimeout, wait_until
 from chaos.workloads.drain import drain
+from chaos.workloads.ledger import DRAIN, write_meta
 from chaos.workloads.process import WorkloadProcess
 from chaos.workloads.spec import ConsumerSpec, ProducerSpec
 from chaos.workloads.totals import Totals, totals
@@ -225,6 +227,20 @@ class Execution:
         """
         bootstrap = self.cluster.bootstrap_servers
         drain(bootstrap, self.topic.name, self.run_id, self.run_dir, list(groups), isolation_level, timeout)
+        self.count_with_kafka()
+
+    def count_with_kafka(self) -> None:
+        """Ask Kafka's own offsets tool for the topic's log start and end offsets, a second reader
+        the oracle checks the drain against (``drain/kafka-offsets.json``). A tool that fails leaves
+        the check undone and says so; it does not fail the run."""
+        path = self.run_dir / DRAIN / "kafka-offsets.json"
+        try:
+            offsets = get_offsets(self.cluster.brokers, self.topic.name)
+        except ChaosError as e:
+            self.bus.emit("note", self.label, text=f"Kafka's offsets tool did not answer, the drain is unchecked: {e}")
+            write_meta(path, {"error": str(e)})
+            return
+        write_meta(path, {name: {str(p): o for p, o in by.items()} for name, by in offsets.items()})
 
     def judge(self, name: str | None = None, **details: Any) -> Verdict:
         """Reconcile the run directory into a verdict, with what the run knows (and ``details``),

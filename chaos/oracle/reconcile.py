@@ -102,6 +102,19 @@ def _broker_causes(
     return {"cause": cause, "counts": {c: int(np.count_nonzero(cause == c)) for c in BROKER_CAUSES}}
 
 
+def _kafka_counts(run_dir: Path) -> dict[int, int] | None:
+    """Records per partition by Kafka's own offsets (``drain/kafka-offsets.json``: end - beginning),
+    or None where that reader was not asked or did not answer."""
+    path = run_dir / DRAIN / "kafka-offsets.json"
+    if not path.exists():
+        return None
+    data = read_meta(path)
+    begin, end = data.get("beginning"), data.get("end")
+    if not isinstance(begin, dict) or not isinstance(end, dict):
+        return None
+    return {int(p): int(o) - int(begin.get(p, 0)) for p, o in end.items()}
+
+
 #: Why an acknowledged record is not in the log (docs/verdict.md).
 BROKER_CAUSES = ("below_log_start", "overwritten", "beyond_log_end", "missing", "unconfirmed")
 
@@ -172,7 +185,9 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
 
     broker_at = side.ack_positions(broker)
     causes = _broker_causes(broker, broker_at, log, broker_unconfirmed, drain_meta)
-    trust: Trust = assess(drain_meta, log, side.invalid_rows + sum(g.invalid_rows for g in groups))
+    trust: Trust = assess(
+        drain_meta, log, side.invalid_rows + sum(g.invalid_rows for g in groups), _kafka_counts(run_dir)
+    )
 
     examples = {
         "broker": [

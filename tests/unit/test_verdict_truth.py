@@ -293,3 +293,28 @@ def test_verdict_json_states_trust_and_causes(tmp_path: Path) -> None:
     data = json.loads(json.dumps(reconcile(tmp_path).as_dict()))
     assert data["conclusive"] is True and data["trust"]["reasons"] == []
     assert data["causes"]["broker"]["below_log_start"] == 1
+
+
+def test_a_drain_that_disagrees_with_kafkas_own_offsets_is_inconclusive(tmp_path: Path) -> None:
+    run_dir = one_partition_run(
+        tmp_path, "async", [(Kind.INTENT, 0, 10, -1, -1)], acked(10), [(o, o, Status.VALID) for o in range(10)]
+    )
+    write_meta(run_dir / DRAIN / "kafka-offsets.json", {"beginning": {"0": 0}, "end": {"0": 10}})
+    v = reconcile(run_dir)
+    assert v.conclusive and v.trust["independent_count"] is True
+    write_meta(run_dir / DRAIN / "kafka-offsets.json", {"beginning": {"0": 0}, "end": {"0": 12}})
+    v = reconcile(run_dir)
+    assert not v.conclusive and v.trust["independent_count"] is False
+    assert "Kafka's own offsets say 12" in v.trust["reasons"][0]
+    write_meta(run_dir / DRAIN / "kafka-offsets.json", {"error": "the tool did not answer"})
+    assert reconcile(run_dir).trust["independent_count"] is None
+
+
+def test_a_ledger_row_no_writer_produces_makes_the_verdict_inconclusive(tmp_path: Path) -> None:
+    run_dir = one_partition_run(
+        tmp_path, "async", [(Kind.INTENT, 0, 10, -1, -1)], acked(10), [(o, o, Status.VALID) for o in range(10)]
+    )
+    with (run_dir / LEDGERS / "producer-p0.acks").open("ab") as f:
+        f.write(np.array([(9, 5, 6, 0, 5, 0, 0)], dtype=PRODUCER_EVENT).tobytes())  # kind 9 does not exist
+    v = reconcile(run_dir)
+    assert not v.conclusive and not v.trust["ledgers_intact"]
