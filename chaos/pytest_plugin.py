@@ -92,7 +92,12 @@ def kafka_cluster_function(request: pytest.FixtureRequest) -> Iterator[KafkaClus
 # -- scenarios ------------------------------------------------------------------------------------
 @pytest.fixture
 def scenario(kafka_cluster: KafkaCluster, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Scenario]:
-    """A topic of its own on ``kafka_cluster`` with workloads and faults; healed and killed after."""
+    """A topic of its own on ``kafka_cluster`` with workloads and faults; healed and killed after.
+
+    The topic's shape comes from an indirect parameter when there is one:
+    ``@pytest.mark.parametrize("scenario", [{"partitions": 1}], indirect=True)`` (``Scenario``'s
+    ``partitions``, ``replication_factor``, ``topic_config``).
+    """
     from chaos.scenario import Scenario
 
     with Scenario(
@@ -100,6 +105,7 @@ def scenario(kafka_cluster: KafkaCluster, request: pytest.FixtureRequest, tmp_pa
         tmp_path / "scenario",
         seed=request.config.getoption("--kafka-chaos-seed"),
         name=request.node.name,
+        **getattr(request, "param", {}),
     ) as s:
         yield s
 
