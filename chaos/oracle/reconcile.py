@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from chaos.errors import UsageError
-from chaos.oracle.consumers import consumer_loss, load_groups
+from chaos.oracle.consumers import Group, consumer_loss, load_groups
 from chaos.oracle.keys import I64, SEQ_BITS, SEQ_MASK, member, unique
 from chaos.oracle.log import Log, duplicate_indexes, reordered
 from chaos.oracle.producers import ProducerInfo, ProducerSide, load_producers
@@ -47,6 +47,22 @@ def _log_example(log: Log, producers: list[ProducerInfo], i: int) -> dict[str, A
     key = int(log.keys[i])
     entry = _example(producers, key) if key >= 0 else {"producer": None, "seq": None}
     return {**entry, "partition": log.partition(i), "offset": log.offset(i)}
+
+
+def _poll_examples(groups: list[Group], kind: str) -> list[dict[str, Any]]:
+    out = []
+    for g in groups:
+        for who, before, after in getattr(g, kind):
+            out.append(
+                {
+                    "group": g.name,
+                    "member": who,
+                    "partition": before >> SEQ_BITS,
+                    "offset": before & SEQ_MASK,
+                    "next_offset": after & SEQ_MASK,
+                }
+            )
+    return out[:EXAMPLES]
 
 
 class _AckCheck:
@@ -179,9 +195,10 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
 
     order = reordered(log, EXAMPLES)
     committed: dict[str, dict[str, int]] = drain_meta.get("committed", {})
-    groups = load_groups(run_dir, tag_to_index)
+    groups = load_groups(run_dir, tag_to_index, log, EXAMPLES)
     consumer = consumer_loss(groups, committed, log, side.sent, EXAMPLES)
     processed = unique(np.concatenate([g.keys for g in groups]) if groups else np.empty(0, np.int64))
+    processed = processed[member(processed, side.sent)]  # a phantom processed is a phantom
 
     broker_at = side.ack_positions(broker)
     causes = _broker_causes(broker, broker_at, log, broker_unconfirmed, drain_meta)
@@ -208,6 +225,8 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
             for k, i in zip(checked.inconsistent_keys[:EXAMPLES], checked.inconsistent_at[:EXAMPLES], strict=True)
         ],
         "damaged": [_example(producers, int(k)) for k in damaged[:EXAMPLES]],
+        "poll_skips": _poll_examples(groups, "skip_examples"),
+        "nonmonotonic_polls": _poll_examples(groups, "back_examples"),
     }
     verdict = Verdict(
         run_id=str(run_meta.get("run_id") or run_dir.name),
@@ -231,6 +250,8 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
             "corrupted": int(log.corrupted.sum()) + int((log.foreign & ~phantom).sum()),
             "phantom": int(phantom.sum()),
             "inconsistent_offsets": len(checked.inconsistent_keys),
+            "poll_skips": sum(g.skips for g in groups),
+            "nonmonotonic_polls": sum(g.steps_back for g in groups),
         },
         causes={"broker": causes["counts"]},
         examples=examples,

@@ -18,6 +18,7 @@ import numpy as np
 from chaos.workloads.envelope import Status, producer_tag
 from chaos.workloads.ledger import (
     DRAIN,
+    EPOCH,
     LEDGERS,
     LOG_RECORD,
     PROCESSED,
@@ -123,6 +124,8 @@ def expected(history: History) -> dict[str, dict[str, Any]]:
             "corrupted": history.corrupted + damaged,
             "phantom": history.phantom,
             "inconsistent_offsets": fates[Fate.OVERWRITTEN],
+            "poll_skips": 0,
+            "nonmonotonic_polls": 0,
         },
     }
 
@@ -183,7 +186,8 @@ def write(history: History, run_dir: Path) -> None:
         {"member": f"{history.group}-0", "group": history.group, "strategy": "after_process", "start_ns": 0},
     )
     log_rows: list[tuple[int, int, int, int, int]] = []
-    processed_rows: list[tuple[int, int, int, int, int, int]] = []
+    unprocessed: set[tuple[int, int]] = set()  # (partition, offset) of consumer-lost records
+    twice: list[tuple[int, int]] = []  # (partition, offset) of records processed twice
     next_offset = [LOG_START] * history.partitions
     tail: list[tuple[int, int, int]] = []  # duplicate copies: (partition, tag, seq)
     for p in history.producers:
@@ -205,16 +209,16 @@ def write(history: History, run_dir: Path) -> None:
                 acks.append((Kind.ERROR_SEEN, seq, seq + 1, -1, -1, 7, 0))
             elif fate is Fate.SWALLOWED:
                 acks.append((Kind.ERROR_SWALLOWED, seq, seq + 1, -1, -1, 7, 0))
-            if fate in IN_LOG and fate is not Fate.CONSUMER_LOST:
-                copies = 2 if fate is Fate.DUPLICATE_PROCESSED else 1
-                processed_rows += [(part, positions[seq], tag, seq, Status.VALID, 0)] * copies
+            if fate is Fate.CONSUMER_LOST:
+                unprocessed.add((part, positions[seq]))
+            elif fate is Fate.DUPLICATE_PROCESSED:
+                twice.append((part, positions[seq]))
             if fate is Fate.DUPLICATE_IN_LOG:
                 tail.append((part, tag, seq))
         np.array(events, dtype=PRODUCER_EVENT).tofile(ledgers / f"producer-{p.id}.events")
         np.array(acks, dtype=PRODUCER_EVENT).tofile(ledgers / f"producer-{p.id}.acks")
     for part, tag, seq in tail:
         log_rows.append((part, next_offset[part], tag, seq, Status.VALID))
-        processed_rows.append((part, next_offset[part], tag, seq, Status.VALID, 0))
         next_offset[part] += 1
     for i in range(history.corrupted):
         part = i % history.partitions
@@ -232,10 +236,34 @@ def write(history: History, run_dir: Path) -> None:
         next_offset[part] += 1
     (run_dir / DRAIN).mkdir(parents=True, exist_ok=True)
     np.array(log_rows, dtype=LOG_RECORD).tofile(run_dir / DRAIN / "log.bin")
-    np.array(processed_rows, dtype=PROCESSED).tofile(ledgers / f"consumer-{history.group}-0.processed")
+    _write_processed(ledgers / f"consumer-{history.group}-0", log_rows, unprocessed, twice)
     write_drain_meta(
         run_dir, next_offset, {history.group: next_offset}, len(log_rows), [LOG_START] * history.partitions
     )
+
+
+def _write_processed(
+    base: Path,
+    log_rows: list[tuple[int, int, int, int, int]],
+    unprocessed: set[tuple[int, int]],
+    twice: list[tuple[int, int]],
+) -> None:
+    """A member that reads the log in offset order, processing what it polls; it restarts (a new
+    epoch, from later offsets) past each consumer-lost record, and processes each record of
+    ``twice`` again, alone, in an epoch of its own (a redelivery after a rebalance)."""
+    rows: list[tuple[int, int, int, int, int, int]] = []
+    epochs = [0]
+    by_position = {(r[0], r[1]): r for r in log_rows}
+    for part, offset, tag, seq, status in sorted(log_rows):
+        if (part, offset) in unprocessed:
+            epochs.append(len(rows))
+            continue
+        rows.append((part, offset, tag, seq, status, 0))
+    for position in twice:
+        epochs.append(len(rows))
+        rows.append((*by_position[position], 0))
+    np.array(rows, dtype=PROCESSED).tofile(base.with_suffix(".processed"))
+    np.array(epochs, dtype=EPOCH).tofile(base.with_suffix(".epochs"))
 
 
 def write_drain_meta(

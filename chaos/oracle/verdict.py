@@ -21,6 +21,8 @@ ANOMALY_FIELDS = (
     "corrupted",
     "phantom",
     "inconsistent_offsets",
+    "poll_skips",
+    "nonmonotonic_polls",
 )
 
 #: Names an expectation may test, and where each lives in the verdict.

@@ -77,6 +77,9 @@ class ConsumerWorkload:
             },
         )
         self.buffer: list[Row] = []
+        # Where, in the rows still to be processed, a new assignment epoch begins.
+        self.epoch_marks: list[int] = []
+        self._membership: tuple[int, frozenset[TopicPartition]] | None = None
         self.consumer: KafkaConsumer | None = None
 
     def process(self, rows: list[Row]) -> None:
@@ -85,7 +88,18 @@ class ConsumerWorkload:
             return
         if self.spec.process_ms:
             time.sleep(self.spec.process_ms / 1000)
-        self.ledger.processed_many(rows)
+        marks, self.epoch_marks = self.epoch_marks, []
+        self.ledger.processed_many(rows, marks)
+
+    def _note_membership(self) -> None:
+        """A new group generation or assignment starts a new epoch after the rows already buffered:
+        the client may now read a partition from its committed offset again."""
+        assert self.consumer is not None
+        now = (self.consumer.group_metadata().generation_id, frozenset(self.consumer.assignment()))
+        if now != self._membership:
+            if self._membership is not None:
+                self.epoch_marks.append(len(self.buffer))
+            self._membership = now
 
     def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata] | None = None) -> None:
         assert self.consumer is not None
@@ -127,6 +141,7 @@ class ConsumerWorkload:
                         self._flush_buffer(commit=self.spec.strategy == "after_process")
                     continue
                 last_record = time.monotonic()
+                self._note_membership()
                 self.ledger.polled()
                 processed += self._handle(batches)
             # Clean shutdown: finish what is buffered, commit it, leave the group.

@@ -20,6 +20,7 @@ Layout of a run directory::
     ledgers/producer-<id>.returned  two u64: [start, upto) of the current range whose sends returned
     ledgers/consumer-<id>.json      meta: group, strategy, start time
     ledgers/consumer-<id>.processed Processed records
+    ledgers/consumer-<id>.epochs    <u8 row indexes of .processed where an assignment epoch begins
     drain/log.bin                   LogRecord records, every record found in the log
     drain/drain.json                end offsets, committed offsets, completeness
 """
@@ -68,6 +69,8 @@ PRODUCER_EVENT = np.dtype(
 PROCESSED = np.dtype(
     [("partition", "<i4"), ("offset", "<i8"), ("tag", "<u4"), ("seq", "<i8"), ("status", "u1"), ("t_ms", "<u4")]
 )
+#: Where an assignment epoch of a consumer member begins: the index of its first processed row.
+EPOCH = np.dtype("<u8")
 #: One record found in the log by the drain.
 LOG_RECORD = np.dtype([("partition", "<i4"), ("offset", "<i8"), ("tag", "<u4"), ("seq", "<i8"), ("status", "u1")])
 
@@ -261,7 +264,11 @@ class ProducerLedger:
 
 
 class ConsumerLedger:
-    """The processed-records file of one consumer member plus its meta."""
+    """The processed-records file of one consumer member plus its meta, and where its assignment
+    epochs begin: each start of the process, and each change of its group generation or assignment,
+    after which the client may rightly read a partition from another offset (``.epochs``: the index
+    of the first processed row of each epoch). Within one epoch a partition's offsets must follow one
+    another; the oracle reports skips and steps back."""
 
     def __init__(self, run_dir: Path, member: str, meta: dict[str, Any]) -> None:
         base = run_dir / LEDGERS / f"consumer-{member}"
@@ -271,8 +278,17 @@ class ConsumerLedger:
         self.clock = Clock(start if isinstance(start, int) else None)
         write_meta(meta_path, {**meta, "member": member, "start_ns": self.clock.start_ns})
         self._file = AppendFile(base.with_suffix(".processed"), PROCESSED.itemsize)
+        self._epochs = AppendFile(base.with_suffix(".epochs"), EPOCH.itemsize)
+        self._rows = base.with_suffix(".processed").stat().st_size // PROCESSED.itemsize
+        self._mark_epochs([0])  # a (re)started process reads from its committed offsets
         self._polled_marker = base.with_suffix(".polled")
         self._polled = False
+
+    def _mark_epochs(self, at: list[int]) -> None:
+        # Written before the rows they point at: a kill in between leaves an extra boundary, which
+        # can only hide an anomaly, never invent one.
+        if at:
+            self._epochs.write(np.array([self._rows + i for i in at], dtype=EPOCH).tobytes())
 
     def polled(self) -> None:
         """Note (once per process) that the member has been given records: it is in its group and
@@ -281,14 +297,18 @@ class ConsumerLedger:
             self._polled_marker.write_text(str(time.time_ns()))
             self._polled = True
 
-    def processed_many(self, rows: list[tuple[int, int, int, int, int]]) -> None:
-        """Records the application has processed: (partition, offset, tag, seq, status) each."""
+    def processed_many(self, rows: list[tuple[int, int, int, int, int]], new_epoch_at: list[int] | None = None) -> None:
+        """Records the application has processed: (partition, offset, tag, seq, status) each;
+        ``new_epoch_at``: indexes into ``rows`` where a new assignment epoch begins."""
         t = self.clock.ms()
+        self._mark_epochs(new_epoch_at or [])
         self._file.write(b"".join(_PROCESSED_STRUCT.pack(p, o, tag, s, st, t) for p, o, tag, s, st in rows))
+        self._rows += len(rows)
 
     def close(self) -> None:
-        """Close the file."""
+        """Close the files."""
         self._file.close()
+        self._epochs.close()
 
 
 class LogWriter:

@@ -10,7 +10,7 @@ import numpy as np
 
 from chaos.oracle import reconcile
 from chaos.workloads.envelope import Status, producer_tag
-from chaos.workloads.ledger import DRAIN, LEDGERS, LOG_RECORD, PROCESSED, PRODUCER_EVENT, Kind, write_meta
+from chaos.workloads.ledger import DRAIN, EPOCH, LEDGERS, LOG_RECORD, PROCESSED, PRODUCER_EVENT, Kind, write_meta
 
 TAG = producer_tag("p0")
 
@@ -21,6 +21,7 @@ def run_dir_with(
     processed: dict[str, list[int]],
     committed: dict[str, int],
     complete: bool = True,
+    epochs: dict[str, list[int]] | None = None,
 ) -> Path:
     """``records`` records of p0, all acked and in partition 0 at offset = seq; each group has one
     member that processed ``processed[group]`` (offsets) and committed ``committed[group]``."""
@@ -38,6 +39,7 @@ def run_dir_with(
         write_meta(ledgers / f"consumer-{member}.json", {"member": member, "group": group, "start_ns": 0})
         rows = [(0, o, TAG, o, Status.VALID, 0) for o in offsets]
         np.array(rows, dtype=PROCESSED).tofile(ledgers / f"consumer-{member}.processed")
+        np.array([0, *(epochs or {}).get(group, [])], dtype=EPOCH).tofile(ledgers / f"consumer-{member}.epochs")
     (run_dir / DRAIN).mkdir()
     np.array([(0, s, TAG, s, Status.VALID) for s in range(records)], dtype=LOG_RECORD).tofile(
         run_dir / DRAIN / "log.bin"
@@ -103,3 +105,26 @@ def test_an_incomplete_drain_gives_no_loss_figure(tmp_path: Path) -> None:
     assert "the drain did not complete" in data["trust"]["reasons"][0]
     v = reconcile(run_dir_with(tmp_path / "b", 10, {"g1": list(range(10))}, {"g1": 10}))
     assert v.details["drain_complete"] is True and v.conclusive and v.passed
+
+
+def test_a_member_that_jumps_over_records_within_one_assignment_skipped_them(tmp_path: Path) -> None:
+    offsets = [*range(10), *range(15, 20)]
+    v = reconcile(run_dir_with(tmp_path / "a", 20, {"g1": offsets}, {"g1": 20}))
+    assert (v.anomalies["poll_skips"], v.anomalies["nonmonotonic_polls"]) == (1, 0)
+    assert v.examples["poll_skips"] == [
+        {"group": "g1", "member": "g1-c0", "partition": 0, "offset": 9, "next_offset": 15}
+    ]
+    assert v.loss["consumer"] == 5  # committed 20, never processed 10..14
+    # the same jump across a new assignment (a rebalance, a restart) is not a skip
+    v = reconcile(run_dir_with(tmp_path / "b", 20, {"g1": offsets}, {"g1": 20}, epochs={"g1": [10]}))
+    assert (v.anomalies["poll_skips"], v.anomalies["nonmonotonic_polls"]) == (0, 0)
+
+
+def test_a_member_that_goes_back_within_one_assignment_is_nonmonotonic(tmp_path: Path) -> None:
+    offsets = [*range(10), *range(5, 10)]
+    v = reconcile(run_dir_with(tmp_path / "a", 10, {"g1": offsets}, {"g1": 10}))
+    assert (v.anomalies["poll_skips"], v.anomalies["nonmonotonic_polls"]) == (0, 1)
+    assert v.anomalies["duplicates_processed"] == 5
+    v = reconcile(run_dir_with(tmp_path / "b", 10, {"g1": offsets}, {"g1": 10}, epochs={"g1": [10]}))
+    assert (v.anomalies["poll_skips"], v.anomalies["nonmonotonic_polls"]) == (0, 0)
+    assert v.anomalies["duplicates_processed"] == 5
