@@ -1,10 +1,11 @@
-"""Oracle time and peak memory on large synthetic runs (1M and 10M records by default).
+"""Oracle time and peak memory on large synthetic runs (1M and 10M records, from one producer and
+from four, by default).
 
-Each size is written once with numpy, then reconciled in a fresh process (so its peak RSS is the
+Each shape is written once with numpy, then reconciled in a fresh process (so its peak RSS is the
 oracle's alone) several times; prints the median time and the peak memory.
 
-Usage: python3 benchmarks/oracle_scale.py [--sizes 1000000 10000000] [--repeat 3] [--dir /tmp]
-Targets: <= 5 s at 1M, <= 60 s and <= 1 GiB at 10M.
+Usage: python3 benchmarks/oracle_scale.py [--sizes 1000000 10000000] [--producers 1 4] [--repeat 3]
+Targets: <= 2 s at 1M; <= 15 s and <= 1 GiB at 10M; for one producer and for four.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ print(json.dumps({"seconds": elapsed, "peak_mib": resource.getrusage(resource.RU
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--producers", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--dir", default=None, help="Where to write the synthetic runs (default: a temp dir).")
     args = parser.parse_args()
@@ -53,29 +55,36 @@ def main() -> None:
         ).stdout
     )
     print(f"interpreter + imports alone: {baseline:.0f} MiB")
-    for size in args.sizes:
-        root = Path(tempfile.mkdtemp(dir=args.dir, prefix="oracle-bench-"))
-        try:
-            t0 = time.perf_counter()
-            write_large(root, size)
-            written = time.perf_counter() - t0
-            disk = sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) / 2**20
-            runs = []
-            for _ in range(args.repeat):
-                out = subprocess.run(
-                    [sys.executable, "-c", CHILD, str(root)], capture_output=True, text=True, check=True
-                )
-                runs.append(json.loads(out.stdout))
-            seconds = statistics.median(r["seconds"] for r in runs)
-            peak = max(r["peak_mib"] for r in runs)
-            expected_loss = 4 * -(-(size // 4) // 1000)
-            assert runs[0]["sent"] == size - size % 4 and runs[0]["broker_loss"] == expected_loss, runs[0]
-            print(
-                f"{size:>11,} records: oracle median {seconds:6.2f}s over {args.repeat}, peak {peak:6.0f} MiB "
-                f"(files {disk:.0f} MiB, written in {written:.1f}s, {size / seconds / 1e6:.2f} M records/s)"
-            )
-        finally:
-            shutil.rmtree(root, ignore_errors=True)
+    for producers in args.producers:
+        for size in args.sizes:
+            measure(size, producers, args.repeat, args.dir)
+
+
+def measure(size: int, producers: int, repeat: int, where: str | None) -> None:
+    """Write one synthetic run and reconcile it ``repeat`` times, each in a fresh process."""
+    root = Path(tempfile.mkdtemp(dir=where, prefix="oracle-bench-"))
+    try:
+        t0 = time.perf_counter()
+        write_large(root, size, producers=producers)
+        written = time.perf_counter() - t0
+        disk = sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) / 2**20
+        runs = []
+        for _ in range(repeat):
+            out = subprocess.run([sys.executable, "-c", CHILD, str(root)], capture_output=True, text=True, check=True)
+            runs.append(json.loads(out.stdout))
+        seconds = statistics.median(r["seconds"] for r in runs)
+        peak = max(r["peak_mib"] for r in runs)
+        sent = size - size % producers
+        expected_loss = producers * -(-(size // producers) // 1000)
+        assert runs[0]["sent"] == sent and runs[0]["broker_loss"] == expected_loss, runs[0]
+        print(
+            f"{size:>11,} records, {producers} producer(s): oracle median {seconds:6.2f}s over {repeat}, "
+            f"peak {peak:6.0f} MiB (files {disk:.0f} MiB, written in {written:.1f}s, "
+            f"{size / seconds / 1e6:.2f} M records/s)",
+            flush=True,
+        )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

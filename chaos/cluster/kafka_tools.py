@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from chaos.cluster.config import INTERNAL_PORT
+from chaos.cluster.config import DATA_DIR, INTERNAL_PORT
 from chaos.cluster.node import Node
 from chaos.errors import InfrastructureError
 
@@ -52,3 +52,55 @@ def get_offsets(brokers: Sequence[Node], topic: str) -> dict[str, dict[int, int]
             raise InfrastructureError(f"Kafka's offsets tool failed on {running[0].host} (exit {code}): {text[-500:]}")
         out[name] = offsets
     return out
+
+
+#: Kafka's segment dump tool (``kafka-dump-log.sh``): in ``org.apache.kafka.tools`` since 4.x, in
+#: ``kafka.tools`` before; the first that loads is used.
+DUMP_LOG = ("org.apache.kafka.tools.DumpLogSegments", "kafka.tools.DumpLogSegments")
+
+_SEARCH = """
+files=$(for d in {dirs}; do ls "$d"/*.log 2>/dev/null; done | paste -sd, -)
+[ -z "$files" ] && exit 0
+cat > /tmp/kc-markers <<'MARKERS'
+{patterns}
+MARKERS
+dump() {{
+  java -Xmx256m -XX:TieredStopAtLevel=1 -cp '/opt/kafka/libs/*' "$1" --print-data-log --files "$files" \
+    2>/tmp/kc-err | grep -oF -f /tmp/kc-markers | sort -u > /tmp/kc-found
+  return "${{PIPESTATUS[0]}}"
+}}
+dump {first} || {{ grep -q 'find or load main class' /tmp/kc-err && dump {second}; }} \
+  || {{ tail -5 /tmp/kc-err; exit 1; }}
+cat /tmp/kc-found
+"""
+
+
+def search_segments(
+    brokers: Sequence[Node], topic: str, partitions: set[int], markers: list[str]
+) -> dict[str, list[str]]:
+    """Which brokers hold each of ``markers`` (ASCII prefixes of record values) in the segment files
+    of ``topic``'s ``partitions`` on their disks, as Kafka's own ``DumpLogSegments`` prints them.
+
+    Every running broker is searched, replica or not (a broker without the partition has no files).
+
+    Raises:
+        InfrastructureError: no broker is running, or the tool failed on one.
+    """
+    running = [b for b in brokers if b.is_running]
+    if not running:
+        raise InfrastructureError("no broker is running to search segment files on")
+    found: dict[str, list[str]] = {m: [] for m in markers}
+    script = _SEARCH.format(
+        dirs=" ".join(f"{DATA_DIR}/{topic}-{p}" for p in sorted(partitions)),
+        patterns="\n".join(markers),
+        first=DUMP_LOG[0],
+        second=DUMP_LOG[1],
+    )
+    for node in running:
+        code, out = node.exec(["bash", "-c", script])
+        if code != 0:
+            raise InfrastructureError(f"Kafka's DumpLogSegments failed on {node.host} (exit {code}): {out[-500:]}")
+        for line in out.splitlines():
+            if line in found:
+                found[line].append(node.host)
+    return found

@@ -23,6 +23,7 @@ from chaos.errors import ChaosError, InfrastructureError, UsageError
 from chaos.events import EventBus, EventKind
 from chaos.experiments.phases import Phases, PhaseTimeout, StatusTicker
 from chaos.experiments.plan import Plan, TopicPlan
+from chaos.experiments.witness import witness
 from chaos.faults.base import Fault, FaultContext, Timeline, make_fault
 from chaos.faults.schedule import Nemesis, Step
 from chaos.oracle import Verdict, reconcile
@@ -246,6 +247,8 @@ class Execution:
         """Reconcile the run directory into a verdict, with what the run knows (and ``details``),
         written to ``verdict.json``."""
         verdict = reconcile(self.run_dir, name)
+        if witness(self.cluster, self.topic.name, self.topic.partitions, self.run_id, self.run_dir, verdict):
+            verdict = reconcile(self.run_dir, name)  # with what the witness saw
         verdict.details.update(details)
         verdict.details["workloads"] = {
             name: {"starts": w.starts, "kills": w.kills, "exit_code": w.proc.returncode if w.proc else None}

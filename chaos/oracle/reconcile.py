@@ -27,7 +27,7 @@ from chaos.oracle.consumers import Group, consumer_loss, load_groups
 from chaos.oracle.keys import I64, SEQ_BITS, SEQ_MASK, member, unique
 from chaos.oracle.log import Log, duplicate_indexes, reordered
 from chaos.oracle.producers import ProducerInfo, ProducerSide, load_producers
-from chaos.oracle.trust import Trust, assess
+from chaos.oracle.trust import Trust, assess, witness_summary
 from chaos.oracle.verdict import Verdict, parse_expectations
 from chaos.workloads.ledger import DRAIN, LEDGERS, read_meta
 
@@ -205,6 +205,9 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
     trust: Trust = assess(
         drain_meta, log, side.invalid_rows + sum(g.invalid_rows for g in groups), _kafka_counts(run_dir)
     )
+    witness_path = run_dir / DRAIN / "witness.json"
+    witnessed = read_meta(witness_path) if witness_path.exists() else None
+    trust.witness = witness_summary(witnessed)
 
     examples = {
         "broker": [
@@ -262,6 +265,7 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
             "committed": committed,
             "log_records": len(log),
             "drain_complete": bool(drain_meta.get("complete", False)),
+            **({"witness": witnessed.get("checked", [])} if witnessed else {}),
         },
     )
     expectations_path = run_dir / "expectations.json"

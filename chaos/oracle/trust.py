@@ -21,6 +21,7 @@ class Trust:
     ledgers_intact: bool
     independent_count: bool | None
     reasons: list[str] = field(default_factory=list)
+    witness: dict[str, Any] | None = None
 
     @property
     def conclusive(self) -> bool:
@@ -35,6 +36,7 @@ class Trust:
             "drain_contiguous": self.drain_contiguous,
             "ledgers_intact": self.ledgers_intact,
             "independent_count": self.independent_count,
+            "witness": self.witness,
             "reasons": self.reasons[:MAX_REASONS],
         }
 
@@ -94,3 +96,21 @@ def assess(drain: dict[str, Any], log: Log, invalid_ledger_rows: int, kafka: dic
         for p, (ours, theirs) in sorted(disagree.items()):
             reasons.append(f"partition {p}: the drain read {ours} records, Kafka's own offsets say {theirs}")
     return Trust(complete, contiguous, intact, independent, reasons)
+
+
+def witness_summary(data: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the second witness (``drain/witness.json``) saw of the broker-loss sample: how many it
+    checked, how many are gone from every broker's disk, how many sit on some disk but are not in the
+    log clients read. It informs; it never makes a verdict inconclusive."""
+    if data is None:
+        return None
+    if "error" in data:
+        return {"tool": data.get("tool"), "error": data["error"]}
+    checked = data.get("checked") or []
+    on_disk = [c for c in checked if c.get("on_disk_of")]
+    return {
+        "tool": data.get("tool"),
+        "checked": len(checked),
+        "gone_from_every_replica": len(checked) - len(on_disk),
+        "on_a_disk_not_in_the_log": len(on_disk),
+    }

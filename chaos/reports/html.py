@@ -8,7 +8,7 @@ import html
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chaos.reports.markdown import ICON, STAGES, faults_line, resolved_experiment, settings_line
+from chaos.reports.markdown import ICON, STAGES, faults_line, resolved_experiment, settings_line, witness_line
 from chaos.reports.series import Series, series
 
 if TYPE_CHECKING:
@@ -149,6 +149,8 @@ def run_html(run: RunReport) -> str:
         causes = {k: n for k, n in ((v.get("causes") or {}).get("broker") or {}).items() if n}
         if causes:
             parts.append("<h3>Broker loss by cause</h3>" + _table(causes, ("cause", "records")))
+        if text := witness_line((v.get("trust") or {}).get("witness")):
+            parts.append(f"<p>{_e(text)}</p>")
         if v.get("expectations"):
             rows = "".join(
                 f"<tr><td><code>{_e(e['name'])}</code></td><td>{_e(e['actual'])}</td>"

@@ -6,6 +6,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chaos.reports.markdown import witness_line
+
 if TYPE_CHECKING:
     from chaos.reports import RunReport
 
@@ -51,6 +53,7 @@ def describe(verdict: dict[str, Any]) -> str:
             if any(causes.values())
             else []
         ),
+        *([line] if (line := witness_line((verdict.get("trust") or {}).get("witness"))) else []),
         *(
             [f"INCONCLUSIVE: {'; '.join(verdict.get('trust', {}).get('reasons', []))}"]
             if verdict.get("conclusive") is False

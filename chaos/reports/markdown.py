@@ -91,6 +91,8 @@ def run_markdown(run: RunReport) -> str:
         lines += ["", "Broker loss by cause: " + ", ".join(f"{k} {n}" for k, n in causes.items() if n)]
         if causes.get("unconfirmed"):
             lines.append(f"({causes['unconfirmed']} of them rest on no acknowledgement: acks=0.)")
+    if text := witness_line(trust.get("witness")):
+        lines += ["", text]
     counts = {k: v["counts"][k] for k in COUNT_FIELDS if k in v["counts"]}
     lines += ["", "| " + " | ".join(counts) + " |", "|" + "---:|" * len(counts)]
     lines.append("| " + " | ".join(str(n) for n in counts.values()) + " |")
@@ -115,6 +117,19 @@ def run_markdown(run: RunReport) -> str:
 def write_run(run: RunReport) -> None:
     """``<run_dir>/summary.md``."""
     (run.run_dir / "summary.md").write_text(run_markdown(run))
+
+
+def witness_line(witness: dict[str, Any] | None) -> str:
+    """The second witness's finding in one sentence ("" when it was not asked)."""
+    if not witness:
+        return ""
+    if witness.get("error"):
+        return f"Second witness ({witness.get('tool')}) gave no answer: {witness['error']}"
+    return (
+        f"Second witness ({witness.get('tool')} on every broker's disk): of {witness['checked']} broker-lost "
+        f"records checked, {witness['gone_from_every_replica']} are gone from every replica, "
+        f"{witness['on_a_disk_not_in_the_log']} are on a disk but not in the log clients read."
+    )
 
 
 def _cell(d: dict[str, Any], k: str) -> str:

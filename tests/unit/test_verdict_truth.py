@@ -318,3 +318,22 @@ def test_a_ledger_row_no_writer_produces_makes_the_verdict_inconclusive(tmp_path
         f.write(np.array([(9, 5, 6, 0, 5, 0, 0)], dtype=PRODUCER_EVENT).tobytes())  # kind 9 does not exist
     v = reconcile(run_dir)
     assert not v.conclusive and not v.trust["ledgers_intact"]
+
+
+def test_the_second_witness_is_summarised_in_trust(tmp_path: Path) -> None:
+    log = [(o, o, Status.VALID) for o in range(8)]
+    run_dir = one_partition_run(tmp_path, "async", [(Kind.INTENT, 0, 10, -1, -1)], acked(10), log)
+    checked = [
+        {"producer": "p0", "seq": 8, "partition": 0, "on_disk_of": []},
+        {"producer": "p0", "seq": 9, "partition": 0, "on_disk_of": ["broker-2"]},
+    ]
+    write_meta(run_dir / DRAIN / "witness.json", {"tool": "DumpLogSegments", "checked": checked})
+    v = reconcile(run_dir)
+    assert v.conclusive and v.loss["broker"] == 2
+    assert v.trust["witness"] == {
+        "tool": "DumpLogSegments",
+        "checked": 2,
+        "gone_from_every_replica": 1,
+        "on_a_disk_not_in_the_log": 1,
+    }
+    assert v.details["witness"] == checked
