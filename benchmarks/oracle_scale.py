@@ -23,13 +23,15 @@ from pathlib import Path
 from chaos.oracle.synthetic import write_large
 
 CHILD = """
-import json, resource, sys, time
+import json, re, sys, time
 from pathlib import Path
 from chaos.oracle import reconcile
 t0 = time.perf_counter()
 v = reconcile(Path(sys.argv[1]))
 elapsed = time.perf_counter() - t0
-print(json.dumps({"seconds": elapsed, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+# VmHWM: this process's own peak (ru_maxrss would carry the parent's size over fork and exec)
+hwm = int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1))
+print(json.dumps({"seconds": elapsed, "peak_mib": hwm / 1024,
                   "sent": v.counts["sent"], "broker_loss": v.loss["broker"]}))
 """
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,35 +31,40 @@ class Group:
     back_examples: list[tuple[str, int, int]] = field(default_factory=list)
 
 
-def _epochs(path: Path, rows: int) -> I64:
-    """The epoch of each of ``rows`` processed rows, from the member's ``.epochs`` file."""
-    starts = np.concatenate([chunk.astype(np.int64) for chunk in read_records(path, EPOCH)] or [np.zeros(0, np.int64)])
-    out: I64 = np.searchsorted(np.sort(starts), np.arange(rows, dtype=np.int64), side="right")
-    return out
+def _epoch_starts(path: Path, rows: int) -> list[int]:
+    """Where each assignment epoch of a member's ``rows`` processed rows begins (``.epochs``)."""
+    starts = {0}
+    for chunk in read_records(path, EPOCH):
+        starts.update(int(i) for i in chunk if int(i) < rows)
+    return sorted(starts)
 
 
-def _poll_anomalies(member: str, where: I64, epoch: I64, log: Log, group: Group, limit: int) -> None:
+def _poll_anomalies(
+    member: str, where: I64, partitions: np.ndarray[Any, Any], starts: list[int], log: Log, group: Group, limit: int
+) -> None:
     """Within one epoch of one member, a partition's processed offsets must follow one another:
     a later one that jumps over records the log holds is a skip, one at or below the previous a
-    step back (Jepsen's poll-skip and nonmonotonic-poll)."""
-    if len(where) < 2:
-        return
-    part = where >> SEQ_BITS
-    order = np.argsort((epoch << 23) | part, kind="stable")  # file order kept inside each (epoch, partition)
-    pos, ep, pt = where[order], epoch[order], part[order]
-    same = (ep[1:] == ep[:-1]) & (pt[1:] == pt[:-1])
-    step = pos[1:] - pos[:-1]
-    back = same & (step <= 0)
-    jump = np.flatnonzero(same & (step > 1))
-    # a jump is a skip only where the log holds a record strictly between the two offsets
-    between = np.searchsorted(log.pos, pos[jump + 1]) - np.searchsorted(log.pos, pos[jump] + 1)
-    skipped = jump[between > 0]
-    group.skips += len(skipped)
-    group.steps_back += int(back.sum())
-    for i in skipped[: max(0, limit - len(group.skip_examples))]:
-        group.skip_examples.append((member, int(pos[i]), int(pos[i + 1])))
-    for i in np.flatnonzero(back)[: max(0, limit - len(group.back_examples))]:
-        group.back_examples.append((member, int(pos[i]), int(pos[i + 1])))
+    step back (Jepsen's poll-skip and nonmonotonic-poll). One epoch and one partition at a time,
+    so the temporaries stay a fraction of the ledger."""
+    for lo, hi in zip(starts, [*starts[1:], len(where)], strict=True):
+        segment = where[lo:hi]
+        if len(segment) < 2:
+            continue
+        part = partitions[lo:hi]
+        for p in {*log.partitions(), int(part[0]), int(part[-1])}:
+            pos = segment[part == p]  # file order
+            step = pos[1:] - pos[:-1]
+            back = np.flatnonzero(step <= 0)
+            jump = np.flatnonzero(step > 1)
+            # a jump is a skip only where the log holds a record strictly between the two offsets
+            between = np.searchsorted(log.pos, pos[jump + 1]) - np.searchsorted(log.pos, pos[jump] + 1)
+            skipped = jump[between > 0]
+            group.skips += len(skipped)
+            group.steps_back += len(back)
+            for i in skipped[: max(0, limit - len(group.skip_examples))]:
+                group.skip_examples.append((member, int(pos[i]), int(pos[i + 1])))
+            for i in back[: max(0, limit - len(group.back_examples))]:
+                group.back_examples.append((member, int(pos[i]), int(pos[i + 1])))
 
 
 def load_groups(run_dir: Path, tag_to_index: dict[int, int], log: Log, limit: int) -> list[Group]:
@@ -71,27 +77,39 @@ def load_groups(run_dir: Path, tag_to_index: dict[int, int], log: Log, limit: in
         group = groups.setdefault(name, Group(name, np.empty(0, np.int64), 0, [], 0))
         keys, where = parts.setdefault(name, ([], []))
         group.members.append(member)
-        mine: list[I64] = []
-        for rows in read_records(meta_path.with_suffix(".processed"), PROCESSED):
+        path = meta_path.with_suffix(".processed")
+        # Filled in place, sized from the file: no list of chunks to concatenate.
+        rows_in_file = path.stat().st_size // PROCESSED.itemsize if path.exists() else 0
+        member_pos: I64 = np.empty(rows_in_file, np.int64)
+        member_keys: I64 = np.empty(rows_in_file, np.int64)
+        member_parts = np.empty(rows_in_file, np.int32)
+        at = nkeys = 0
+        for rows in read_records(path, PROCESSED):
             bad = (rows["status"] > Status.FOREIGN) | (rows["offset"] < 0) | (rows["partition"] < 0)
             group.invalid_rows += int(bad.sum())
-            chunk = rows[~bad]
+            chunk = rows[~bad] if bad.any() else rows
             index = _map_tags(chunk["tag"], tag_to_index)
             ok = (chunk["status"] == Status.VALID) & (index >= 0) & (chunk["seq"] >= 0)
-            keys.append((index[ok] << SEQ_BITS) | chunk["seq"][ok].astype(np.int64))
-            mine.append(positions(chunk["partition"], chunk["offset"]))
-        member_pos = cat(mine)
-        epoch = _epochs(meta_path.with_suffix(".epochs"), len(member_pos))
-        _poll_anomalies(member, member_pos, epoch, log, group, limit)
+            found = int(ok.sum())
+            member_keys[nkeys : nkeys + found] = (index[ok] << SEQ_BITS) | chunk["seq"][ok].astype(np.int64)
+            nkeys += found
+            member_pos[at : at + len(chunk)] = positions(chunk["partition"], chunk["offset"])
+            member_parts[at : at + len(chunk)] = chunk["partition"]
+            at += len(chunk)
+        member_pos = member_pos[:at]
+        keys.append(member_keys[:nkeys])
+        starts = _epoch_starts(meta_path.with_suffix(".epochs"), len(member_pos))
+        _poll_anomalies(member, member_pos, member_parts[:at], starts, log, group, limit)
+        del member_parts
         where.append(member_pos)
     for name, group in groups.items():
         keys, where = parts[name]
-        pos = cat(where)
+        pos = where[0] if len(where) == 1 else cat(where)  # one member: sort its own array in place
         where.clear()
         pos.sort()
         group.duplicates = int(np.count_nonzero(pos[1:] == pos[:-1]))
         del pos
-        all_keys = cat(keys)
+        all_keys = keys[0] if len(keys) == 1 else cat(keys)
         keys.clear()
         group.keys = unique(all_keys, in_place=True)
     return list(groups.values())

@@ -42,12 +42,10 @@ class Log:
             at = end
         if n > 1 and not bool(np.all(self.pos[1:] >= self.pos[:-1])):
             order = np.argsort(self.pos, kind="stable")
-            self.pos, self.keys, status, unknown_tag = (
-                self.pos[order],
-                self.keys[order],
-                status[order],
-                unknown_tag[order],
-            )
+            # one column at a time, so at most one extra copy is alive
+            self.keys = self.keys[order]
+            self.pos = self.pos[order]
+            status, unknown_tag = status[order], unknown_tag[order]
             del order
         self.corrupted: Mask = status == Status.CORRUPTED
         self.foreign: Mask = (status == Status.FOREIGN) | unknown_tag
@@ -67,12 +65,14 @@ class Log:
 
     def partitions(self) -> dict[int, tuple[int, int]]:
         """Each partition's slice ``[lo, hi)`` of the columns."""
-        if len(self.pos) == 0:
-            return {}
-        parts = np.unique(self.pos >> SEQ_BITS)
-        lo = np.searchsorted(self.pos, parts << SEQ_BITS)
-        hi = np.searchsorted(self.pos, (parts + 1) << SEQ_BITS)
-        return {int(p): (int(a), int(b)) for p, a, b in zip(parts, lo, hi, strict=True)}
+        out: dict[int, tuple[int, int]] = {}
+        lo = 0
+        while lo < len(self.pos):  # a binary search per partition, no temporaries
+            part = int(self.pos[lo] >> SEQ_BITS)
+            hi = int(np.searchsorted(self.pos, (part + 1) << SEQ_BITS))
+            out[part] = (lo, hi)
+            lo = hi
+        return out
 
     def at(self, where: I64) -> I64:
         """Index of the record at each position of ``where``, -1 where the log has none."""

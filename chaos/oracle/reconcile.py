@@ -17,6 +17,7 @@ inconclusive: it gives no loss figure.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,75 @@ def _kafka_counts(run_dir: Path) -> dict[int, int] | None:
 BROKER_CAUSES = ("below_log_start", "overwritten", "beyond_log_end", "missing", "unconfirmed")
 
 
+@dataclass(slots=True)
+class _Fates:
+    """Where the sent records ended: in the log (a count), damaged, failed, unknown, lost."""
+
+    in_log: int
+    duplicates: int
+    acked: int
+    damaged: I64
+    broker: I64
+    broker_unconfirmed: np.ndarray[Any, np.dtype[np.bool_]]
+    failed: I64
+    producer_lost: I64
+    unknown: I64
+
+
+def _fates(side: ProducerSide, log: Log, checked: _AckCheck) -> _Fates:
+    """Every sent record in exactly one place (docs/verdict.md). Frees the largest sets as soon as
+    they are used: the oracle's peak memory is their sum."""
+    log_keys = log.keys[log.known]
+    logged_copies = len(log_keys)
+    logged = unique(log_keys, in_place=True)
+    del log_keys
+    duplicates = logged_copies - len(logged)
+    in_log = logged[member(logged, side.sent)]  # a record nobody sent is a phantom, not in_log
+    del logged
+    missing = side.sent[~member(side.sent, in_log)]
+    in_log_count = len(in_log)
+    del in_log
+    damaged = missing[member(missing, checked.damaged)]
+    missing = missing[~member(missing, checked.damaged)]
+    confirmed = member(missing, side.acked)
+    unconfirmed = member(missing, side.unconfirmed)
+    broker = missing[confirmed | unconfirmed]
+    broker_unconfirmed = member(broker, side.unconfirmed) & ~member(broker, side.acked)
+    acked = len(side.acked)
+    side.acked = side.acked[:0]
+    rest = missing[~(confirmed | unconfirmed)]
+    del missing
+    producer_of = rest >> SEQ_BITS
+    # An error the application saw is final, except for a mode that keeps the record and resends it.
+    final_error = member(rest, side.seen) & ~side.retries[producer_of]
+    went_on = side.goes_on[producer_of] & side.returned.contains(rest)
+    swallowed = member(rest, side.swallowed)
+    return _Fates(
+        in_log=in_log_count,
+        duplicates=duplicates,
+        acked=acked,
+        damaged=damaged,
+        broker=broker,
+        broker_unconfirmed=broker_unconfirmed,
+        failed=rest[final_error],
+        producer_lost=rest[~final_error & (went_on | swallowed)],
+        unknown=rest[~final_error & ~(went_on | swallowed)],
+    )
+
+
+def _processed_count(groups: list[Group], sent: I64) -> int:
+    """Distinct sent records processed by any group (a phantom processed is a phantom); the groups'
+    key sets are released."""
+    if len(groups) == 1:
+        count = int(member(groups[0].keys, sent).sum())
+    else:
+        processed = unique(np.concatenate([g.keys for g in groups]) if groups else np.empty(0, np.int64))
+        count = int(member(processed, sent).sum())
+    for g in groups:
+        g.keys = g.keys[:0]
+    return count
+
+
 def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
     """Compute the verdict of ``run_dir`` from its files alone; same files, same answer.
 
@@ -161,31 +231,8 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
     log = Log(run_dir, tag_to_index)
     checked = _AckCheck(side, log)
 
-    log_keys = log.keys[log.known]
-    logged_copies = len(log_keys)
-    logged = unique(log_keys, in_place=True)
-    del log_keys
-    duplicate_count = logged_copies - len(logged)
-    in_log = logged[member(logged, side.sent)]  # a record nobody sent is a phantom, not in_log
-    del logged
-
-    missing = side.sent[~member(side.sent, in_log)]
-    damaged = missing[member(missing, checked.damaged)]
-    missing = missing[~member(missing, checked.damaged)]
-    confirmed = member(missing, side.acked)
-    unconfirmed = member(missing, side.unconfirmed)
-    broker = missing[confirmed | unconfirmed]
-    broker_unconfirmed = member(broker, side.unconfirmed) & ~member(broker, side.acked)
-    rest = missing[~(confirmed | unconfirmed)]
-    del missing
-    producer_of = rest >> SEQ_BITS
-    # An error the application saw is final, except for a mode that keeps the record and resends it.
-    final_error = member(rest, side.seen) & ~side.retries[producer_of]
-    went_on = side.goes_on[producer_of] & side.returned.contains(rest)
-    swallowed = member(rest, side.swallowed)
-    failed = rest[final_error]
-    producer_lost = rest[~final_error & (went_on | swallowed)]
-    unknown = rest[~final_error & ~(went_on | swallowed)]
+    fates = _fates(side, log, checked)
+    broker, producer_lost, unknown = fates.broker, fates.producer_lost, fates.unknown
 
     # Phantoms: records of this run nobody intended, and values of no producer of this run that
     # are not an acknowledged record's damaged copy.
@@ -197,11 +244,10 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
     committed: dict[str, dict[str, int]] = drain_meta.get("committed", {})
     groups = load_groups(run_dir, tag_to_index, log, EXAMPLES)
     consumer = consumer_loss(groups, committed, log, side.sent, EXAMPLES)
-    processed = unique(np.concatenate([g.keys for g in groups]) if groups else np.empty(0, np.int64))
-    processed = processed[member(processed, side.sent)]  # a phantom processed is a phantom
+    processed_count = _processed_count(groups, side.sent)
 
     broker_at = side.ack_positions(broker)
-    causes = _broker_causes(broker, broker_at, log, broker_unconfirmed, drain_meta)
+    causes = _broker_causes(broker, broker_at, log, fates.broker_unconfirmed, drain_meta)
     trust: Trust = assess(
         drain_meta, log, side.invalid_rows + sum(g.invalid_rows for g in groups), _kafka_counts(run_dir)
     )
@@ -218,7 +264,7 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
         "consumer": [{**_log_example(log, producers, i), "group": g} for i, g in consumer.examples[:EXAMPLES]],
         "unknown": [_example(producers, int(k)) for k in unknown[:EXAMPLES]],
         "duplicates_in_log": [
-            _log_example(log, producers, i) for i in (duplicate_indexes(log, EXAMPLES) if duplicate_count else [])
+            _log_example(log, producers, i) for i in (duplicate_indexes(log, EXAMPLES) if fates.duplicates else [])
         ],
         "reordered": [_log_example(log, producers, i) for i in order.examples],
         "corrupted": [_log_example(log, producers, int(i)) for i in np.flatnonzero(log.corrupted)[:EXAMPLES]],
@@ -227,7 +273,7 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
             {**_log_example(log, producers, int(i)), "acked": _example(producers, int(k))}
             for k, i in zip(checked.inconsistent_keys[:EXAMPLES], checked.inconsistent_at[:EXAMPLES], strict=True)
         ],
-        "damaged": [_example(producers, int(k)) for k in damaged[:EXAMPLES]],
+        "damaged": [_example(producers, int(k)) for k in fates.damaged[:EXAMPLES]],
         "poll_skips": _poll_examples(groups, "skip_examples"),
         "nonmonotonic_polls": _poll_examples(groups, "back_examples"),
     }
@@ -236,18 +282,18 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
         experiment=experiment or str(run_meta.get("experiment") or ""),
         counts={
             "sent": len(side.sent),
-            "acked": len(side.acked),
+            "acked": fates.acked,
             "unconfirmed": len(side.unconfirmed),
             "send_errors": len(side.seen),
-            "failed": len(failed),
+            "failed": len(fates.failed),
             "unknown": len(unknown),
-            "in_log": len(in_log),
-            "damaged": len(damaged),
-            "processed": len(processed),
+            "in_log": fates.in_log,
+            "damaged": len(fates.damaged),
+            "processed": processed_count,
         },
         loss={"producer": len(producer_lost), "broker": len(broker), "consumer": consumer.lost},
         anomalies={
-            "duplicates_in_log": duplicate_count,
+            "duplicates_in_log": fates.duplicates,
             "duplicates_processed": sum(g.duplicates for g in groups),
             "reordered": order.count,
             "corrupted": int(log.corrupted.sum()) + int((log.foreign & ~phantom).sum()),
