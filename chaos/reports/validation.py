@@ -30,6 +30,8 @@ def config_errors(data: dict[str, Any]) -> list[dict[str, Any]]:
 def _loss(row: dict[str, Any]) -> str:
     if row["loss"] is None:
         return f"run failed: {row['error']}"
+    if row.get("status") == "INCONCLUSIVE":
+        return "inconclusive, no loss figure: " + "; ".join(row.get("unsure") or [])
     loss = row["loss"]
     dup = (row["anomalies"] or {}).get("duplicates_in_log", 0)
     return f"producer {loss['producer']}, broker {loss['broker']}, consumer {loss['consumer']}; duplicates {dup}"
@@ -143,8 +145,8 @@ def write_junit(data: dict[str, Any], out_dir: Path) -> None:
             classname="validate.matrix",
             time=f"{r['seconds']:.1f}",
         )
-        if r["status"] == "ERROR":
-            ET.SubElement(case, "error", message=str(r["error"])[:500])
+        if r["status"] in ("ERROR", "INCONCLUSIVE"):
+            ET.SubElement(case, "error", message=(str(r["error"]) if r["status"] == "ERROR" else _loss(r))[:500])
             errors += 1
         elif r["status"] == "FAIL":
             fail = ET.SubElement(case, "failure", message=_loss(r))

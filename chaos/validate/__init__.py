@@ -77,9 +77,12 @@ class ValidationReport:
 
     @property
     def exit_code(self) -> int:
-        """0 PASS, 1 FAIL, 3 a matrix run could not complete (an infrastructure error is no FAIL)."""
+        """0 PASS, 1 FAIL, 3 a matrix run could not complete (an infrastructure error is no FAIL),
+        4 a matrix run's verdict was inconclusive (no loss figure to judge the settings by)."""
         if self.errored:
             return 3
+        if any(r.status == "INCONCLUSIVE" for r in (self.matrix.runs if self.matrix else [])):
+            return 4
         return 0 if self.passed else 1
 
     @property

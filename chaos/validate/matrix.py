@@ -79,6 +79,16 @@ class MatrixRun:
         """No loss at any stage and the run completed."""
         return self.result.verdict is not None and self.result.verdict.passed
 
+    @property
+    def status(self) -> str:
+        """``PASS``, ``FAIL``, ``INCONCLUSIVE`` (the log read back could not be trusted) or ``ERROR``."""
+        v = self.result.verdict
+        if v is None:
+            return "ERROR"
+        if not v.conclusive:
+            return "INCONCLUSIVE"
+        return "PASS" if v.passed else "FAIL"
+
     def as_dict(self) -> dict[str, Any]:
         """For validate.json."""
         v = self.result.verdict
@@ -86,8 +96,9 @@ class MatrixRun:
             "fault": self.fault,
             "variant": self.variant,
             "description": self.description,
-            "status": "PASS" if self.passed else ("ERROR" if v is None else "FAIL"),
-            "loss": v.loss if v else None,
+            "status": self.status,
+            "loss": v.stated_loss if v else None,
+            "unsure": v.trust.get("reasons", []) if v else [],
             "anomalies": v.anomalies if v else None,
             "counts": v.counts if v else None,
             "error": self.result.error,
