@@ -14,7 +14,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
+from kafka.errors import KafkaConnectionError
 
+from chaos.errors import InfrastructureError
 from chaos.oracle import reconcile
 from chaos.oracle.synthetic import LOG_START, Fate, History, SyntheticProducer, write, write_drain_meta
 from chaos.workloads.envelope import Status, producer_tag
@@ -264,14 +267,40 @@ def test_one_record_written_early_is_one_reordered_record(tmp_path: Path) -> Non
     assert [e["seq"] for e in v.examples["reordered"]] == [99]
 
 
-# 11 -- the drain reads without the client's CRC check (the envelope covers the key: see
-#       test_workload_parts.test_the_checksum_covers_the_key)
+# 2, 3, 11 -- how the drain reads (the envelope covers the key: see
+#              test_workload_parts.test_the_checksum_covers_the_key)
 
 
-def test_the_drain_reads_damaged_batches_instead_of_stopping() -> None:
-    source = Path(__file__).parents[2] / "chaos" / "workloads" / "drain.py"
-    text = source.read_text()
-    assert "check_crcs=False" in text and 'auto_offset_reset="none"' in text
+def test_the_drain_never_jumps_reads_damaged_batches_and_forgets_a_stale_drain_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import chaos.workloads.drain as drain_module
+
+    asked: dict[str, object] = {}
+
+    def consumer(**kwargs: object) -> None:
+        asked.update(kwargs)
+        raise KafkaConnectionError("nobody there")
+
+    monkeypatch.setattr(drain_module, "KafkaConsumer", consumer)
+    write_meta(tmp_path / DRAIN / "drain.json", {"complete": True, "records": 1000})  # a previous drain's
+    with pytest.raises(InfrastructureError, match="could not reach the cluster"):
+        drain_module.drain("127.0.0.1:1", "t", "r1", tmp_path)
+    assert asked["auto_offset_reset"] == "none"  # an out-of-range offset raises, never jumps to the end
+    assert asked["check_crcs"] is False  # a damaged batch is read; the envelope says which records
+    assert not (tmp_path / DRAIN / "drain.json").exists()
+
+
+def test_the_drain_notes_where_the_offsets_it_read_break() -> None:
+    from chaos.workloads.drain import _Coverage
+
+    seen = _Coverage({0: 0, 1: 100})
+    for offset in [*range(5), *range(7, 10)]:
+        seen.add(0, offset)
+    for offset in range(100, 150):
+        seen.add(1, offset)
+    assert seen.gaps({0: 10, 1: 200}) == {"0": [5, 7], "1": [150, 200]}
+    assert _Coverage({0: 0}).gaps({0: 0}) == {}
 
 
 # inconsistent offsets ------------------------------------------------------------------------------
