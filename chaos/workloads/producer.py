@@ -103,6 +103,9 @@ class ProducerWorkload:
             "bootstrap_servers": spec.bootstrap_servers.split(","),
             "client_id": f"kafka-chaos-{spec.id}",
         }
+        # With acks=0 the broker never answers: what the client reports is not an offset (kafka-python
+        # 3.0 reports the record's index in its batch). The ledger says so with offset -1.
+        self.unconfirmed = self.kwargs.get("acks") == 0
         self.gate = BufferGate(resolved.emulated.get("buffer.memory"), int(self.kwargs.get("max_block_ms", 60_000)))
         self.ledger = ProducerLedger(
             self.run_dir,
@@ -143,9 +146,13 @@ class ProducerWorkload:
                 self._errors_file.write(f"{code}\t{type(exc).__name__}\t{exc}\n".encode(errors="replace"))
         return code
 
+    def offset_of(self, metadata: Any) -> int:
+        """The offset an acknowledgement proves: -1 when nothing was acknowledged (acks=0)."""
+        return -1 if self.unconfirmed else int(metadata.offset)
+
     # -- callbacks (client's thread) ------------------------------------------------------------
     def _on_ack(self, seq: int, size: int, metadata: Any) -> None:
-        self.ledger.ack(seq, int(metadata.partition), int(metadata.offset))
+        self.ledger.ack(seq, int(metadata.partition), self.offset_of(metadata))
         self.gate.release(size)
 
     def _on_error(self, seq: int, size: int, seen: bool, exc: BaseException) -> None:
@@ -236,7 +243,7 @@ class ProducerWorkload:
                 metadata = self.producer.send(self.spec.topic, key=self.key_for(seq), value=self.value_for(seq)).get(
                     timeout=timeout
                 )
-                self.ledger.ack_in_thread(seq, int(metadata.partition), int(metadata.offset))
+                self.ledger.ack_in_thread(seq, int(metadata.partition), self.offset_of(metadata))
             except KafkaError as e:
                 self.ledger.error(seq, self.note_error(e), seen=True, from_callback=False)
             self.ledger.returned(seq)
@@ -334,7 +341,7 @@ class OutboxForwarding:
         db.close()
 
     def _acked_cb(self, seq: int, metadata: Any) -> None:
-        self.w.ledger.ack(seq, int(metadata.partition), int(metadata.offset))
+        self.w.ledger.ack(seq, int(metadata.partition), self.w.offset_of(metadata))
         with self._lock:
             self._acked.append(seq)
 

@@ -235,6 +235,17 @@ def test_acks_0_confirmations_are_counted_apart_from_acknowledgements(tmp_path: 
     assert v.loss["broker"] == 4 and v.causes["broker"]["unconfirmed"] == 4
 
 
+def test_an_acks_0_producer_writes_no_offset_whatever_the_client_reports(tmp_path: Path) -> None:
+    spec = ProducerSpec(
+        id="p0", topic="t", bootstrap_servers="127.0.0.1:1", run_id="r1", run_dir=str(tmp_path), settings={"acks": "0"}
+    )
+    workload = ProducerWorkload(spec)
+    workload._on_ack(0, 10, SimpleNamespace(partition=0, offset=7))  # kafka-python 3.0: the index in its batch
+    workload.ledger.close()
+    rows = np.concatenate(list(read_records(tmp_path / LEDGERS / "producer-p0.acks", PRODUCER_EVENT)))
+    assert rows["offset"].tolist() == [-1]
+
+
 # 9 -- a fire-and-forget producer killed inside a range ------------------------------------------
 
 
