@@ -21,10 +21,12 @@ import logging
 import sys
 import threading
 import time
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
+from kafka.coordinator.base import MemberState
 from kafka.errors import CommitFailedError
 from kafka.structs import OffsetAndMetadata
 
@@ -80,6 +82,10 @@ class ConsumerWorkload:
         # Where, in the rows still to be processed, a new assignment epoch begins.
         self.epoch_marks: list[int] = []
         self._membership: tuple[int, frozenset[TopicPartition]] | None = None
+        self._unsettled_since: float | None = None
+        self._unsettled_limit_s = (
+            int(self.kwargs.get("max_poll_interval_ms", 300_000)) + int(self.kwargs.get("session_timeout_ms", 10_000))
+        ) / 1000
         self.consumer: KafkaConsumer | None = None
 
     def process(self, rows: list[Row]) -> None:
@@ -101,6 +107,33 @@ class ConsumerWorkload:
                 self.epoch_marks.append(len(self.buffer))
             self._membership = now
 
+    def _watch_membership(self) -> None:
+        """Restart the client whose group membership has stayed unsettled for longer than a
+        rebalance may take (``max.poll.interval.ms`` + ``session.timeout.ms``), as an application's
+        liveness probe would. kafka-python 3.0.12 can leave a member in a rebalance whose SyncGroup
+        never completes: it goes on fetching its old assignment but can never commit again."""
+        assert self.consumer is not None
+        if self.consumer.group_metadata().state == MemberState.STABLE:
+            self._unsettled_since = None
+            return
+        now = time.monotonic()
+        if self._unsettled_since is None:
+            self._unsettled_since = now
+            return
+        if now - self._unsettled_since < self._unsettled_limit_s:
+            return
+        log.warning(
+            "group membership unsettled for %.0f s (%s): restarting the client, as a liveness probe would",
+            now - self._unsettled_since,
+            self.consumer.group_metadata(),
+        )
+        with suppress(Exception):  # whatever the stuck client does on the way out
+            self.consumer.close(autocommit=False, timeout_ms=5000)
+        self.consumer = self._subscribed_client()
+        self.epoch_marks.append(len(self.buffer))  # a new client reads from the committed offsets
+        self._membership = None
+        self._unsettled_since = None
+
     def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata] | None = None) -> None:
         assert self.consumer is not None
         try:
@@ -115,24 +148,31 @@ class ConsumerWorkload:
         if commit and rows:
             self._commit()
 
-    def run(self) -> int:
-        """Consume until stopped (or idle for ``idle_exit_s``); returns the records processed."""
-        self.consumer = KafkaConsumer(**self.kwargs)
-        # Join only once the topic's partitions are known: a member that joins first can be given an
-        # empty assignment, and kafka-python 3.0 may then stall in the rejoin that should follow.
+    def _subscribed_client(self) -> KafkaConsumer:
+        """A new client, subscribed once the topic's partitions are known: a member that joins first
+        can be given an empty assignment, and kafka-python 3.0 may then stall in the rejoin that
+        should follow. No ConsumerRebalanceListener: with one, kafka-python 3.0.x members can stall
+        after a rebalance (dpkp/kafka-python#3138); a commit that fails across a rebalance only
+        means redelivery."""
+        consumer = KafkaConsumer(**self.kwargs)
         deadline = time.monotonic() + 60
-        while not self.consumer.partitions_for_topic(self.spec.topic):
+        while not consumer.partitions_for_topic(self.spec.topic):
             if time.monotonic() > deadline or self.stop.is_set():
+                consumer.close(autocommit=False)
                 raise SystemExit(f"topic {self.spec.topic} has no partitions after 60 s")
             time.sleep(0.2)
-        # No ConsumerRebalanceListener: with one, kafka-python 3.0.x members can stall after a rebalance
-        # (dpkp/kafka-python#3138). A commit that fails across a rebalance only means redelivery.
-        self.consumer.subscribe([self.spec.topic])
+        consumer.subscribe([self.spec.topic])
+        return consumer
+
+    def run(self) -> int:
+        """Consume until stopped (or idle for ``idle_exit_s``); returns the records processed."""
+        self.consumer = self._subscribed_client()
         processed = 0
         last_record = time.monotonic()
         try:
             while not self.stop.is_set():
                 batches = self.consumer.poll(timeout_ms=self.spec.poll_timeout_ms)
+                self._watch_membership()
                 if not batches:
                     if self.spec.idle_exit_s is not None and time.monotonic() - last_record > self.spec.idle_exit_s:
                         break

@@ -196,3 +196,49 @@ def test_specs_validate_and_round_trip(tmp_path: Path) -> None:
     (tmp_path / "junk.json").write_text("{}")
     with pytest.raises(UsageError, match="not a workload spec"):
         load_spec(tmp_path / "junk.json")
+
+
+class _StuckClient:
+    """A kafka-python consumer whose group membership never settles (it still fetches)."""
+
+    def __init__(self, state: object) -> None:
+        self.state = state
+        self.closed = False
+
+    def group_metadata(self) -> Any:
+        from types import SimpleNamespace
+
+        return SimpleNamespace(state=self.state, generation_id=2)
+
+    def close(self, autocommit: bool = True, timeout_ms: int | None = None) -> None:
+        self.closed = True
+
+
+def test_a_member_stuck_in_a_rebalance_gets_a_new_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kafka.coordinator.base import MemberState
+
+    from chaos.workloads.consumer import ConsumerWorkload
+
+    spec = ConsumerSpec(
+        id="c0", group="g", topic="t", bootstrap_servers="127.0.0.1:1", run_id="r1", run_dir=str(tmp_path)
+    )
+    workload = ConsumerWorkload(spec)
+    assert workload._unsettled_limit_s == 310  # max.poll.interval.ms + session.timeout.ms, defaults
+    stuck, fresh = _StuckClient(MemberState.REBALANCING), _StuckClient(MemberState.STABLE)
+    workload.consumer = stuck
+    monkeypatch.setattr(workload, "_subscribed_client", lambda: fresh)
+    workload.buffer = [(0, 1, 2, 3, 0)] * 4
+    workload._unsettled_limit_s = 0.05
+    workload._watch_membership()  # first seen unsettled
+    assert workload.consumer is stuck
+    workload._watch_membership()  # not long enough yet
+    assert workload.consumer is stuck
+    import time
+
+    time.sleep(0.06)
+    workload._watch_membership()
+    assert workload.consumer is fresh and stuck.closed
+    assert workload.epoch_marks == [4]  # what the new client reads is a new epoch, after the buffer
+    workload._watch_membership()  # settled: nothing more happens
+    assert workload.consumer is fresh
+    workload.ledger.close()
