@@ -185,7 +185,8 @@ class Metadata:
         config: dict[str, str] | None = None,
         timeout: float = 60.0,
     ) -> None:
-        """Create ``name`` and wait until every partition has a leader and its full ISR.
+        """Create ``name`` and wait until every partition has a leader and its full ISR, and every
+        running broker's own metadata knows all of them.
 
         Raises:
             UsageError: replication factor above the broker count.
@@ -208,6 +209,36 @@ class Metadata:
 
         self.admin_call(create)
         self.wait_for_isr(name, rf, timeout)
+        self.wait_known_everywhere(name, partitions, timeout)
+
+    def wait_known_everywhere(self, topic: str, partitions: int, timeout: float = 60.0) -> None:
+        """Wait until every running broker answers metadata for ``topic`` with all ``partitions``,
+        each with a leader. A client that hears about a new topic from a broker still behind (no such
+        topic, fewer partitions) and then from one that is not sees the topic change under it: a
+        consumer group leader then rebalances at once, and kafka-python 3.0.12 can stall in that
+        rebalance.
+
+        Raises:
+            ClusterUnhealthy: some broker still did not know it within ``timeout``.
+        """
+
+        def check() -> bool:
+            for broker in self.cluster.brokers:
+                if broker.state != "running":
+                    continue
+                answer = self._metadata_from(broker.node_id, topic)
+                known = [
+                    p
+                    for t in answer.get("topics", [])
+                    if not int(t.get("error_code", 0) or 0)
+                    for p in t["partitions"]
+                    if int(p["leader_id"]) >= 0
+                ]
+                if len(known) < partitions:
+                    return False
+            return True
+
+        self._await(check, timeout, f"every broker to know {topic}'s {partitions} partitions")
 
     def wait_for_isr(self, topic: str, size: int | None = None, timeout: float = 60.0) -> list[PartitionState]:
         """Wait until every partition of ``topic`` has a leader and ``size`` in-sync replicas

@@ -27,7 +27,7 @@ from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.coordinator.base import MemberState
-from kafka.errors import CommitFailedError
+from kafka.errors import CommitFailedError, RebalanceInProgressError
 from kafka.structs import OffsetAndMetadata
 
 from chaos.workloads.entry import workload_main
@@ -138,7 +138,7 @@ class ConsumerWorkload:
         assert self.consumer is not None
         try:
             self.consumer.commit(offsets) if offsets else self.consumer.commit()
-        except CommitFailedError as e:
+        except (CommitFailedError, RebalanceInProgressError) as e:
             # The group rebalanced under us: these records will be delivered again (a duplicate, not a loss).
             log.warning("commit failed, records will be redelivered: %s", e)
 
