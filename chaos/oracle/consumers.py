@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from chaos.oracle.keys import I64, SEQ_BITS, cat, member, positions, unique
-from chaos.oracle.log import Log, _map_tags
+from chaos.oracle.log import Log, map_tags
 from chaos.workloads.envelope import Status
 from chaos.workloads.ledger import EPOCH, LEDGERS, PROCESSED, read_meta, read_records
 
@@ -88,7 +88,7 @@ def load_groups(run_dir: Path, tag_to_index: dict[int, int], log: Log, limit: in
             bad = (rows["status"] > Status.FOREIGN) | (rows["offset"] < 0) | (rows["partition"] < 0)
             group.invalid_rows += int(bad.sum())
             chunk = rows[~bad] if bad.any() else rows
-            index = _map_tags(chunk["tag"], tag_to_index)
+            index = map_tags(chunk["tag"], tag_to_index)
             ok = (chunk["status"] == Status.VALID) & (index >= 0) & (chunk["seq"] >= 0)
             found = int(ok.sum())
             member_keys[nkeys : nkeys + found] = (index[ok] << SEQ_BITS) | chunk["seq"][ok].astype(np.int64)

@@ -33,7 +33,7 @@ class Log:
         at = 0
         for rec in read_records(path, LOG_RECORD):
             end = at + len(rec)
-            index = _map_tags(rec["tag"], tag_to_index)
+            index = map_tags(rec["tag"], tag_to_index)
             known = (rec["status"] == Status.VALID) & (index >= 0) & (rec["seq"] >= 0)
             self.keys[at:end][known] = (index[known] << SEQ_BITS) | rec["seq"][known].astype(np.int64)
             self.pos[at:end] = positions(rec["partition"], rec["offset"])
@@ -85,7 +85,8 @@ class Log:
         return out
 
 
-def _map_tags(tags: np.ndarray[Any, Any], tag_to_index: dict[int, int]) -> I64:
+def map_tags(tags: np.ndarray[Any, Any], tag_to_index: dict[int, int]) -> I64:
+    """The producer index of each ledger ``tag`` (-1 for a tag of no producer of this run)."""
     out: I64 = np.full(len(tags), -1, dtype=np.int64)
     for tag, idx in tag_to_index.items():
         out[tags == tag] = idx

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from chaos.oracle.keys import I64, SEQ_BITS, Ranges, keys, member, positions, union, unique
+from chaos.oracle.keys import I64, SEQ_BITS, Ranges, cat, keys, member, positions, union, unique
 from chaos.workloads.envelope import producer_tag
 from chaos.workloads.ledger import LEDGERS, PRODUCER_EVENT, Kind, read_meta, read_records, read_returned_mark
 
@@ -78,12 +78,12 @@ class ProducerSide:
                 found.append(mine.pop(name))
             returned_starts.append(mine.pop("returned_starts"))
             returned_ends.append(mine.pop("returned_ends"))
-        self.sent = _cat_sorted(parts["sent"])
-        self.acked = _cat_sorted(parts["acked"])
-        self.unconfirmed = _cat_sorted(parts["unconfirmed"])
-        self.seen = _cat_sorted(parts["seen"])
-        self.swallowed = _cat_sorted(parts["swallowed"])
-        self.returned = Ranges(_cat_sorted(returned_starts), _cat_sorted(returned_ends))
+        self.sent = cat(parts["sent"])
+        self.acked = cat(parts["acked"])
+        self.unconfirmed = cat(parts["unconfirmed"])
+        self.seen = cat(parts["seen"])
+        self.swallowed = cat(parts["swallowed"])
+        self.returned = Ranges(cat(returned_starts), cat(returned_ends))
         self.goes_on = np.array([p.mode in GOES_ON_AFTER_SEND for p in producers] or [False], dtype=bool)
         self.retries = np.array([p.mode in RETRIES_FOREVER for p in producers] or [False], dtype=bool)
 
@@ -118,9 +118,9 @@ class ProducerSide:
             ret_s.append(keys(p.index, np.array([mark[0]], dtype=np.uint64)))
             ret_e.append(keys(p.index, np.array([mark[1]], dtype=np.uint64)))
         # Intents are ranges: merged, they give the sorted unique keys without a sort.
-        sent = Ranges(_cat(intent_s), _cat(intent_e)).materialise()
-        acked_keys = unique(_cat(acked), in_place=True)
-        unconfirmed_keys = unique(_cat(unconfirmed), in_place=True)
+        sent = Ranges(cat(intent_s), cat(intent_e)).materialise()
+        acked_keys = unique(cat(acked), in_place=True)
+        unconfirmed_keys = unique(cat(unconfirmed), in_place=True)
         unconfirmed_keys = unconfirmed_keys[~member(unconfirmed_keys, acked_keys)]
         # An ack proves a send whose intent record a kill tore away.
         sent = union(union(sent, acked_keys), unconfirmed_keys)
@@ -128,10 +128,10 @@ class ProducerSide:
             "sent": sent,
             "acked": acked_keys,
             "unconfirmed": unconfirmed_keys,
-            "seen": unique(_cat(seen), in_place=True),
-            "swallowed": unique(_cat(swallowed), in_place=True),
-            "returned_starts": _cat(ret_s),
-            "returned_ends": _cat(ret_e),
+            "seen": unique(cat(seen), in_place=True),
+            "swallowed": unique(cat(swallowed), in_place=True),
+            "returned_starts": cat(ret_s),
+            "returned_ends": cat(ret_e),
         }
 
     def chunks(self, p: ProducerInfo) -> Iterator[np.ndarray[Any, Any]]:
@@ -158,7 +158,7 @@ class ProducerSide:
                 hit = member(k, wanted)
                 found_keys.append(k[hit])
                 found_pos.append(pos[hit])
-        k, pos = _cat(found_keys), _cat(found_pos)
+        k, pos = cat(found_keys), cat(found_pos)
         order = np.argsort(k, kind="stable")
         k, pos = k[order], pos[order]
         first = np.ones(len(k), dtype=bool)
@@ -170,12 +170,3 @@ class ProducerSide:
             hit = k[idx] == wanted
             out[hit] = pos[idx[hit]]
         return out
-
-
-def _cat(parts: list[I64]) -> I64:
-    return np.concatenate(parts) if parts else np.empty(0, np.int64)
-
-
-def _cat_sorted(parts: list[I64]) -> I64:
-    """Per-producer sorted arrays, concatenated in producer order (sorted overall)."""
-    return _cat([p for p in parts if len(p)])

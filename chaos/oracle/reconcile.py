@@ -25,7 +25,7 @@ import numpy as np
 
 from chaos.errors import UsageError
 from chaos.oracle.consumers import Group, consumer_loss, load_groups
-from chaos.oracle.keys import I64, SEQ_BITS, SEQ_MASK, member, unique
+from chaos.oracle.keys import I64, SEQ_BITS, SEQ_MASK, cat, member, unique
 from chaos.oracle.log import Log, duplicate_indexes, reordered
 from chaos.oracle.producers import ProducerInfo, ProducerSide, load_producers
 from chaos.oracle.trust import Trust, assess, witness_summary
@@ -91,10 +91,10 @@ class _AckCheck:
             other = found & (holder >= 0) & (holder != k)
             inconsistent.append(k[other])
             where.append(idx[other])
-        self.damaged = unique(np.concatenate(damaged) if damaged else np.empty(0, np.int64), in_place=True)
-        self.claimed = unique(np.concatenate(claimed) if claimed else np.empty(0, np.int64), in_place=True)
-        keys = np.concatenate(inconsistent) if inconsistent else np.empty(0, np.int64)
-        at = np.concatenate(where) if where else np.empty(0, np.int64)
+        self.damaged = unique(cat(damaged), in_place=True)
+        self.claimed = unique(cat(claimed), in_place=True)
+        keys = cat(inconsistent)
+        at = cat(where)
         first = np.unique(keys, return_index=True)[1]
         self.inconsistent_keys: I64 = keys[np.sort(first)]
         self.inconsistent_at: I64 = at[np.sort(first)]
@@ -198,7 +198,7 @@ def _processed_count(groups: list[Group], sent: I64) -> int:
     if len(groups) == 1:
         count = int(member(groups[0].keys, sent).sum())
     else:
-        processed = unique(np.concatenate([g.keys for g in groups]) if groups else np.empty(0, np.int64))
+        processed = unique(cat([g.keys for g in groups]))
         count = int(member(processed, sent).sum())
     for g in groups:
         g.keys = g.keys[:0]
