@@ -27,6 +27,7 @@ from chaos.experiments.witness import witness
 from chaos.faults.base import Fault, FaultContext, Timeline, make_fault
 from chaos.faults.schedule import Nemesis, Step
 from chaos.oracle import Verdict, reconcile
+from chaos.oracle.reconcile import attach_witness
 from chaos.waiting import WaitTimeout, wait_until
 from chaos.workloads.drain import drain
 from chaos.workloads.ledger import DRAIN, write_meta
@@ -248,7 +249,7 @@ class Execution:
         written to ``verdict.json``."""
         verdict = reconcile(self.run_dir, name)
         if witness(self.cluster, self.topic.name, self.topic.partitions, self.run_id, self.run_dir, verdict):
-            verdict = reconcile(self.run_dir, name)  # with what the witness saw
+            attach_witness(verdict, self.run_dir)  # the same as reconciling again, without the second pass
         verdict.details.update(details)
         verdict.details["workloads"] = {
             name: {"starts": w.starts, "kills": w.kills, "exit_code": w.proc.returncode if w.proc else None}

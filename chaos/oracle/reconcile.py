@@ -251,9 +251,6 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
     trust: Trust = assess(
         drain_meta, log, side.invalid_rows + sum(g.invalid_rows for g in groups), _kafka_counts(run_dir)
     )
-    witness_path = run_dir / DRAIN / "witness.json"
-    witnessed = read_meta(witness_path) if witness_path.exists() else None
-    trust.witness = witness_summary(witnessed)
 
     examples = {
         "broker": [
@@ -311,13 +308,24 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
             "committed": committed,
             "log_records": len(log),
             "drain_complete": bool(drain_meta.get("complete", False)),
-            **({"witness": witnessed.get("checked", [])} if witnessed else {}),
         },
     )
+    attach_witness(verdict, run_dir)
     expectations_path = run_dir / "expectations.json"
     if expectations_path.exists():
         verdict.judge(parse_expectations(json.loads(expectations_path.read_text())))
     return verdict
+
+
+def attach_witness(verdict: Verdict, run_dir: Path) -> None:
+    """Add what the second witness saw (``drain/witness.json``) to ``verdict``: a summary under
+    ``trust.witness``, each record under ``details.witness``. It informs; the figures do not change,
+    so a harness that runs the witness after reconciling attaches it instead of reconciling again."""
+    path = Path(run_dir) / DRAIN / "witness.json"
+    witnessed = read_meta(path) if path.exists() else None
+    verdict.trust["witness"] = witness_summary(witnessed)
+    if witnessed:
+        verdict.details["witness"] = witnessed.get("checked", [])
 
 
 def reconcile_and_write(run_dir: Path) -> Verdict:
