@@ -1,6 +1,7 @@
 """The consumer workload: one consumer group member in its own OS process.
 
-Run as ``python -m chaos.workloads.consumer SPEC.json``. "Processing" a record is appending it to
+Run as ``python -m chaos.workloads.consumer SPEC.json``, with kafka-python or librdkafka (through
+:mod:`chaos.workloads.rdkafka`) as the spec's client says. "Processing" a record is appending it to
 the member's ``processed`` ledger: that is the application's side effect the oracle checks.
 Commit strategies, as an application would write them:
 
@@ -30,10 +31,10 @@ from kafka.coordinator.base import MemberState
 from kafka.errors import CommitFailedError, RebalanceInProgressError
 from kafka.structs import OffsetAndMetadata
 
+from chaos.workloads.clients import resolve_settings
 from chaos.workloads.entry import workload_main
 from chaos.workloads.envelope import Status, decode, producer_tag
 from chaos.workloads.ledger import ConsumerLedger
-from chaos.workloads.settings import consumer_settings
 from chaos.workloads.spec import ConsumerSpec
 
 log = logging.getLogger("chaos.consumer")
@@ -54,17 +55,30 @@ class ConsumerWorkload:
     def __init__(self, spec: ConsumerSpec, stop: threading.Event | None = None) -> None:
         self.spec = spec
         self.stop = stop or threading.Event()
-        resolved = consumer_settings(spec.settings)
-        kwargs: dict[str, Any] = {"auto_offset_reset": "earliest", **resolved.kwargs}
-        kwargs["enable_auto_commit"] = spec.strategy == "auto"
-        if spec.strategy == "auto" and resolved.kwargs.get("enable_auto_commit") is False:
-            kwargs["enable_auto_commit"] = False  # the team's file wins; the ledger records it
-        self.kwargs = {
-            **kwargs,
-            "bootstrap_servers": spec.bootstrap_servers.split(","),
-            "group_id": spec.group,
-            "client_id": f"kafka-chaos-{spec.id}",
-        }
+        resolved = resolve_settings(spec.client, "consumer", spec.settings)
+        self.rdkafka = spec.client == "librdkafka"
+        auto = "enable.auto.commit" if self.rdkafka else "enable_auto_commit"
+        kwargs: dict[str, Any] = {("auto.offset.reset" if self.rdkafka else "auto_offset_reset"): "earliest"}
+        kwargs |= resolved.kwargs
+        kwargs[auto] = spec.strategy == "auto"
+        if spec.strategy == "auto" and resolved.kwargs.get(auto) is False:
+            kwargs[auto] = False  # the team's file wins; the ledger records it
+        if self.rdkafka:
+            self.kwargs = {
+                **kwargs,
+                "bootstrap.servers": spec.bootstrap_servers,
+                "group.id": spec.group,
+                "client.id": f"kafka-chaos-{spec.id}",
+            }
+            self.max_poll_records = int(resolved.emulated.get("max.poll.records", 500))
+        else:
+            self.kwargs = {
+                **kwargs,
+                "bootstrap_servers": spec.bootstrap_servers.split(","),
+                "group_id": spec.group,
+                "client_id": f"kafka-chaos-{spec.id}",
+            }
+            self.max_poll_records = int(self.kwargs.get("max_poll_records", 500))
         self.ledger = ConsumerLedger(
             Path(spec.run_dir),
             spec.id,
@@ -86,7 +100,7 @@ class ConsumerWorkload:
         self._unsettled_limit_s = (
             int(self.kwargs.get("max_poll_interval_ms", 300_000)) + int(self.kwargs.get("session_timeout_ms", 10_000))
         ) / 1000
-        self.consumer: KafkaConsumer | None = None
+        self.consumer: Any = None  # a KafkaConsumer, or an RdConsumer with its interface
 
     def process(self, rows: list[Row]) -> None:
         """The application's processing: takes ``process_ms``, then its effect is durable."""
@@ -148,13 +162,20 @@ class ConsumerWorkload:
         if commit and rows:
             self._commit()
 
-    def _subscribed_client(self) -> KafkaConsumer:
+    def _new_client(self) -> Any:
+        if self.rdkafka:
+            from chaos.workloads.rdkafka import RdConsumer
+
+            return RdConsumer(self.kwargs, self.max_poll_records)
+        return KafkaConsumer(**self.kwargs)
+
+    def _subscribed_client(self) -> Any:
         """A new client, subscribed once the topic's partitions are known: a member that joins first
         can be given an empty assignment, and kafka-python 3.0 may then stall in the rejoin that
         should follow. No ConsumerRebalanceListener: with one, kafka-python 3.0.x members can stall
         after a rebalance (dpkp/kafka-python#3138); a commit that fails across a rebalance only
         means redelivery."""
-        consumer = KafkaConsumer(**self.kwargs)
+        consumer = self._new_client()
         deadline = time.monotonic() + 60
         while not consumer.partitions_for_topic(self.spec.topic):
             if time.monotonic() > deadline or self.stop.is_set():

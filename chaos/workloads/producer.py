@@ -1,5 +1,9 @@
 """The producer workload: one OS process sending checksum-tagged records and recording every step.
 
+The client is kafka-python or librdkafka (through :mod:`chaos.workloads.rdkafka`, which gives it
+kafka-python's ``send``/``flush``/``close``); the Java client has its own driver speaking the same
+ledger protocol.
+
 Run as ``python -m chaos.workloads.producer SPEC.json`` (the harness does this), so a fault can
 SIGKILL it like a crashing application. Modes, as an application would write them:
 
@@ -28,10 +32,10 @@ from typing import Any
 from kafka import KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError
 
+from chaos.workloads.clients import resolve_settings
 from chaos.workloads.entry import workload_main
 from chaos.workloads.envelope import Encoder
 from chaos.workloads.ledger import LEDGERS, PRODUCER_EVENT, AppendFile, Kind, ProducerLedger, read_records
-from chaos.workloads.settings import producer_settings
 from chaos.workloads.spec import ProducerSpec
 
 log = logging.getLogger("chaos.producer")
@@ -97,16 +101,33 @@ class ProducerWorkload:
         self.spec = spec
         self.run_dir = Path(spec.run_dir)
         self.stop = stop or threading.Event()
-        resolved = producer_settings(spec.settings)
-        self.kwargs: dict[str, Any] = {
-            **resolved.kwargs,
-            "bootstrap_servers": spec.bootstrap_servers.split(","),
-            "client_id": f"kafka-chaos-{spec.id}",
-        }
+        resolved = resolve_settings(spec.client, "producer", spec.settings)
+        self.rdkafka = spec.client == "librdkafka"
+        if self.rdkafka:
+            self.kwargs: dict[str, Any] = {
+                **resolved.kwargs,
+                "bootstrap.servers": spec.bootstrap_servers,
+                "client.id": f"kafka-chaos-{spec.id}",
+            }
+            max_block_ms = int(resolved.emulated.get("max.block.ms", 60_000))
+            # librdkafka bounds its own queue (buffer.memory is mapped onto it).
+            self.gate = BufferGate(None, max_block_ms)
+            timeout_ms = resolved.kwargs.get("delivery.timeout.ms", resolved.kwargs.get("message.timeout.ms"))
+        else:
+            self.kwargs = {
+                **resolved.kwargs,
+                "bootstrap_servers": spec.bootstrap_servers.split(","),
+                "client_id": f"kafka-chaos-{spec.id}",
+            }
+            max_block_ms = int(self.kwargs.get("max_block_ms", 60_000))
+            self.gate = BufferGate(resolved.emulated.get("buffer.memory"), max_block_ms)
+            timeout_ms = self.kwargs.get("delivery_timeout_ms")
+        self.max_block_ms = max_block_ms
+        #: How long the sync mode waits for one record's outcome.
+        self.sync_timeout_s = int(timeout_ms or 120_000) / 1000 + 5
         # With acks=0 the broker never answers: what the client reports is not an offset (kafka-python
-        # 3.0 reports the record's index in its batch). The ledger says so with offset -1.
-        self.unconfirmed = self.kwargs.get("acks") == 0
-        self.gate = BufferGate(resolved.emulated.get("buffer.memory"), int(self.kwargs.get("max_block_ms", 60_000)))
+        # 3.0 reports the record's index in its batch, librdkafka -1001). The ledger says so with -1.
+        self.unconfirmed = str(resolved.kwargs.get("acks")) == "0"
         self.ledger = ProducerLedger(
             self.run_dir,
             spec.id,
@@ -122,7 +143,7 @@ class ProducerWorkload:
         self._errors_file = AppendFile(self.run_dir / LEDGERS / f"producer-{spec.id}.errors")
         self._known_errors: set[int] = set()
         self._errors_lock = threading.Lock()
-        self.producer: KafkaProducer | None = None
+        self.producer: Any = None  # a KafkaProducer, or an RdProducer with its interface
         self.encoder = Encoder(spec.run_id, spec.id, spec.payload_size)
 
     # -- records ------------------------------------------------------------------------------
@@ -181,7 +202,12 @@ class ProducerWorkload:
 
     def run(self) -> int:
         """Send until the count, the duration or a stop; returns the number of records sent."""
-        self.producer = KafkaProducer(**self.kwargs)
+        if self.rdkafka:
+            from chaos.workloads.rdkafka import RdProducer
+
+            self.producer = RdProducer(self.kwargs, self.max_block_ms)
+        else:
+            self.producer = KafkaProducer(**self.kwargs)
         try:
             if self.spec.mode == "outbox":
                 return OutboxForwarding(self).run()
@@ -233,7 +259,7 @@ class ProducerWorkload:
         assert self.producer is not None
         seq = resumed = next_seq(self.run_dir, self.spec.id)
         sent, started = 0, time.monotonic()
-        timeout = self.kwargs.get("delivery_timeout_ms", 120_000) / 1000 + 5
+        timeout = self.sync_timeout_s
         while (n := self.budget(sent, started, resumed)) != -1:
             if n == 0:
                 time.sleep(0.002)

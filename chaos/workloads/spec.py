@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from chaos.errors import UsageError
+from chaos.workloads.clients import DEFAULT_CLIENT, check_client, check_mode
 
 ProducerMode = Literal["fire_and_forget", "sync", "async", "outbox"]
 CommitStrategy = Literal["auto", "after_process", "per_partition", "before_process"]
@@ -25,7 +26,7 @@ class ProducerSpec:
     ``count`` and ``duration_s`` bound the run (whichever comes first; neither: until SIGTERM).
     ``rate`` is records per second (``None``: as fast as the client goes). ``keys``: ``spread``
     (key = sequence number, hashed over partitions), ``none`` (no key) or ``pinned`` (key = producer
-    id: one partition).
+    id: one partition). ``client``: which Kafka client runs it (:mod:`chaos.workloads.clients`).
     """
 
     id: str
@@ -41,10 +42,12 @@ class ProducerSpec:
     payload_size: int = 100
     keys: KeyStrategy = "spread"
     close_timeout_s: float = 30.0
+    client: str = DEFAULT_CLIENT
 
     def __post_init__(self) -> None:
         if self.mode not in PRODUCER_MODES:
             raise UsageError(f"producer mode {self.mode!r} is not one of {', '.join(PRODUCER_MODES)}")
+        check_mode(self.client, self.mode)
         if self.keys not in KEY_STRATEGIES:
             raise UsageError(f"producer keys {self.keys!r} is not one of {', '.join(KEY_STRATEGIES)}")
         if self.count is not None and self.count < 0:
@@ -78,8 +81,10 @@ class ConsumerSpec:
     process_ms: int = 0
     poll_timeout_ms: int = 200
     idle_exit_s: float | None = None
+    client: str = DEFAULT_CLIENT
 
     def __post_init__(self) -> None:
+        check_client(self.client)
         if self.strategy not in COMMIT_STRATEGIES:
             raise UsageError(f"commit strategy {self.strategy!r} is not one of {', '.join(COMMIT_STRATEGIES)}")
         if self.batch_size < 1:
