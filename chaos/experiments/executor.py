@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from pathlib import Path
 from types import TracebackType
@@ -104,9 +104,18 @@ class Execution:
 
     def add(self, spec: ProducerSpec | ConsumerSpec) -> WorkloadProcess:
         """A workload process for ``spec`` (not started), known by its name (``producer-p0``)."""
-        process = WorkloadProcess(spec)
+        process = WorkloadProcess(spec, self._command(spec.client))
         self.processes[process.name] = process
         return process
+
+    def _command(self, client: str) -> Callable[[Path], list[str]] | None:
+        """How a workload of ``client`` is started: the Java driver of the cluster's release, or the
+        Python workload module (None). Raises InfrastructureError when the Java client has no JDK."""
+        if client != "java":
+            return None
+        from chaos.images.java_driver import build_java_driver
+
+        return build_java_driver(self.cluster.spec.kafka_version).command
 
     def workloads(self, kind: str) -> list[WorkloadProcess]:
         """The ``producer`` or ``consumer`` processes."""

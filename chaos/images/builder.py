@@ -47,6 +47,46 @@ def _run(cmd: list[str], what: str, fix: str, cwd: Path | None = None, env: dict
     return proc.stdout
 
 
+def resolve_kafka_jars(cache_dir: Path, version: str, progress: Progress = silent) -> Path:
+    """Resolve Kafka ``version``'s jars from Maven Central into the cache; return the libs dir.
+
+    The same jars make the Kafka image and run the Java client driver on the host.
+
+    Raises:
+        UsageError: Maven Central has no such Kafka release.
+        ImageBuildError: Maven is missing or failed for another reason.
+    """
+    workdir = cache_dir / f"kafka-{version}"
+    libs = workdir / "libs"
+    pom = recipes.kafka_pom(version)
+    stamp = workdir / "pom.xml"
+    if libs.is_dir() and stamp.is_file() and stamp.read_text() == pom and any(libs.glob("kafka_2.13-*.jar")):
+        return libs
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    stamp.write_text(pom)
+    progress(f"resolving Apache Kafka {version} jars from Maven Central …")
+    try:
+        _run(
+            ["mvn", "-q", "-B", "dependency:copy-dependencies", "-DoutputDirectory=libs", "-DincludeScope=runtime"],
+            f"resolving Kafka {version} with Maven",
+            "install Maven (`apt-get install maven`) and check that Maven Central is reachable",
+            cwd=workdir,
+        )
+    except ImageBuildError as e:
+        detail = "\n".join(getattr(e, "__notes__", []))
+        shutil.rmtree(workdir, ignore_errors=True)
+        if "kafka_2.13" in detail and (
+            "Could not find artifact" in detail or "could not be resolved" in detail or "was not found" in detail
+        ):
+            raise UsageError(
+                f"Kafka {version} is not a release on Maven Central: pick a released version such as "
+                f"{recipes.DEFAULT_KAFKA_VERSION} or 3.9.1"
+            ) from e
+        raise
+    return libs
+
+
 class ImageBuilder:
     """Builds (or finds) the base, Kafka and toxiproxy images on one Docker engine.
 
@@ -150,35 +190,7 @@ class ImageBuilder:
             UsageError: Maven Central has no such Kafka release.
             ImageBuildError: Maven is missing or failed for another reason.
         """
-        workdir = self.cache_dir / f"kafka-{version}"
-        libs = workdir / "libs"
-        pom = recipes.kafka_pom(version)
-        stamp = workdir / "pom.xml"
-        if libs.is_dir() and stamp.is_file() and stamp.read_text() == pom and any(libs.glob("kafka_2.13-*.jar")):
-            return libs
-        shutil.rmtree(workdir, ignore_errors=True)
-        workdir.mkdir(parents=True)
-        stamp.write_text(pom)
-        self.progress(f"resolving Apache Kafka {version} jars from Maven Central …")
-        try:
-            _run(
-                ["mvn", "-q", "-B", "dependency:copy-dependencies", "-DoutputDirectory=libs", "-DincludeScope=runtime"],
-                f"resolving Kafka {version} with Maven",
-                "install Maven (`apt-get install maven`) and check that Maven Central is reachable",
-                cwd=workdir,
-            )
-        except ImageBuildError as e:
-            detail = "\n".join(getattr(e, "__notes__", []))
-            shutil.rmtree(workdir, ignore_errors=True)
-            if "kafka_2.13" in detail and (
-                "Could not find artifact" in detail or "could not be resolved" in detail or "was not found" in detail
-            ):
-                raise UsageError(
-                    f"Kafka {version} is not a release on Maven Central: pick a released version such as "
-                    f"{recipes.DEFAULT_KAFKA_VERSION} or 3.9.1"
-                ) from e
-            raise
-        return libs
+        return resolve_kafka_jars(self.cache_dir, version, self.progress)
 
     def build_kafka(self, version: str = recipes.DEFAULT_KAFKA_VERSION, force: bool = False) -> str:
         """Build the Kafka image for ``version`` on top of the base.

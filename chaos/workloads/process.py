@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from chaos.errors import InfrastructureError
@@ -28,7 +29,9 @@ class WorkloadProcess:
     """One producer or consumer process: start, kill (SIGKILL), stop (SIGTERM), restart, wait.
 
     Its spec is written to ``<run_dir>/workloads/<kind>-<id>.json`` and its output appended to
-    ``<run_dir>/workloads/<kind>-<id>.log`` across restarts.
+    ``<run_dir>/workloads/<kind>-<id>.log`` across restarts. ``command`` gives the command line for
+    the spec file: kafka-python and librdkafka run ``python -m chaos.workloads.<kind>``, the Java
+    client its driver (:class:`chaos.images.java_driver.JavaDriver`).
 
     Example::
 
@@ -36,8 +39,10 @@ class WorkloadProcess:
         p.start(); time.sleep(2); p.kill(); p.start(); p.wait(60)
     """
 
-    def __init__(self, spec: ProducerSpec | ConsumerSpec) -> None:
+    def __init__(self, spec: ProducerSpec | ConsumerSpec, command: Callable[[Path], list[str]] | None = None) -> None:
         self.spec = spec
+        #: The command that runs the workload for a spec file (default: the Python workload module).
+        self.command = command or (lambda path: [sys.executable, "-m", f"chaos.workloads.{self.kind}", str(path)])
         self.kind = "producer" if isinstance(spec, ProducerSpec) else "consumer"
         base = Path(spec.run_dir) / "workloads" / f"{self.kind}-{spec.id}"
         self.spec_path = base.with_suffix(".json")
@@ -72,7 +77,7 @@ class WorkloadProcess:
             out.write(f"--- start {self.starts + 1} at {time.time():.3f} ---\n".encode())
             out.flush()
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", f"chaos.workloads.{self.kind}", str(self.spec_path)],
+                self.command(self.spec_path),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

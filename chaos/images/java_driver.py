@@ -1,0 +1,138 @@
+"""The Java client driver: compiled once per Kafka release against that release's own jars, run in a
+JVM on the host.
+
+Why the host: a workload must be an OS process the harness can SIGKILL like a crashing application,
+reach the cluster through the same toxiproxy listeners on loopback as the Python clients, and write
+its ledgers into the run directory. A host JVM does all three exactly as the Python workloads do; a
+container would put ``docker kill``, a bind mount and another network path between the fault and the
+client. The jars are the ones the Kafka image is built from (``resolve_kafka_jars``), so the client
+is the cluster's release; ``javac`` and ``java`` come from the host's JDK (``scripts/setup``
+installs one where it is missing).
+
+The compiled driver lives in ``<cache>/java-driver-<version>-<hash>/``; the hash covers the source,
+so a changed driver is compiled again and an unchanged one is reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from chaos.errors import ImageBuildError, InfrastructureError
+from chaos.images.builder import default_cache_dir, resolve_kafka_jars
+from chaos.progress import Progress, silent
+
+MAIN_CLASS = "KafkaChaosDriver"
+#: What the driver logs: warnings, and the group coordinator's joins and rebalances (evidence).
+LOG4J2 = """status = error
+appender.console.type = Console
+appender.console.name = console
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{ISO8601} %-5p %c{1}: %m%n
+rootLogger.level = warn
+rootLogger.appenderRef.console.ref = console
+logger.coordinator.name = org.apache.kafka.clients.consumer.internals.ConsumerCoordinator
+logger.coordinator.level = info
+"""
+#: A small heap and one GC thread: three brokers share these cores.
+JVM_OPTIONS = ("-Xms64m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=4")
+NO_JDK = (
+    "the java client runs Apache Kafka's own client in a JVM on this machine, and {what} is not installed: "
+    "install a JDK (`apt-get install default-jdk-headless`) or run `bash scripts/setup`"
+)
+
+
+def driver_source() -> bytes:
+    """The driver's Java source, shipped in the package."""
+    return (resources.files("chaos.images") / "java" / f"{MAIN_CLASS}.java").read_bytes()
+
+
+@dataclass(frozen=True, slots=True)
+class JavaDriver:
+    """A compiled driver and the jars it runs with."""
+
+    classes: Path
+    libs: Path
+    java: str
+
+    def command(self, spec_path: Path) -> list[str]:
+        """The command that runs the workload described by ``spec_path``."""
+        return [
+            self.java,
+            *JVM_OPTIONS,
+            f"-Dlog4j2.configurationFile={self.classes / 'log4j2.properties'}",
+            "-cp",
+            f"{self.classes}{os.pathsep}{self.libs}{os.sep}*",
+            MAIN_CLASS,
+            str(spec_path),
+        ]
+
+
+def find_jdk() -> tuple[str, str]:
+    """``java`` and ``javac`` on this machine (``JAVA_HOME`` first, then ``PATH``).
+
+    Raises:
+        InfrastructureError: either is missing (exit code 3), saying how to install a JDK.
+    """
+    home = os.environ.get("JAVA_HOME")
+    found: list[str] = []
+    for tool in ("java", "javac"):
+        candidate = Path(home) / "bin" / tool if home else None
+        path = str(candidate) if candidate and candidate.is_file() else shutil.which(tool)
+        if not path:
+            raise InfrastructureError(NO_JDK.format(what=f"`{tool}`"))
+        found.append(path)
+    return found[0], found[1]
+
+
+def build_java_driver(version: str, cache_dir: Path | None = None, progress: Progress = silent) -> JavaDriver:
+    """Compile the driver against Kafka ``version``'s jars (a no-op when it is compiled already).
+
+    Raises:
+        InfrastructureError: no JDK on this machine.
+        UsageError: ``version`` is not a Kafka release.
+        ImageBuildError: Maven could not resolve the jars, or the source did not compile.
+    """
+    java, javac = find_jdk()
+    cache = cache_dir or default_cache_dir()
+    libs = resolve_kafka_jars(cache, version, progress)
+    source = driver_source()
+    digest = hashlib.sha256(source + LOG4J2.encode() + version.encode()).hexdigest()[:12]
+    target = cache / f"java-driver-{version}-{digest}"
+    if (target / f"{MAIN_CLASS}.class").is_file():
+        return JavaDriver(target, libs, java)
+    progress(f"compiling the Java client driver against Kafka {version} …")
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="java-driver-", dir=cache) as tmp:
+        work = Path(tmp)
+        (work / f"{MAIN_CLASS}.java").write_bytes(source)
+        out = work / "classes"
+        proc = subprocess.run(
+            [
+                javac,
+                "-nowarn",
+                "-XDignore.symbol.file",
+                "-d",
+                str(out),
+                "-cp",
+                f"{libs}{os.sep}*",
+                str(work / f"{MAIN_CLASS}.java"),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            err = ImageBuildError(f"the Java client driver did not compile against Kafka {version}'s jars")
+            err.add_note((proc.stdout + proc.stderr)[-3000:])
+            raise err
+        (out / "log4j2.properties").write_text(LOG4J2)
+        shutil.rmtree(target, ignore_errors=True)
+        out.rename(target)
+    return JavaDriver(target, libs, java)
