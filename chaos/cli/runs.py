@@ -64,6 +64,13 @@ def reconcile(run_dir: str, as_json: bool) -> None:
     "--reports", "reports_dir", default="reports", type=click.Path(path_type=Path), help="Where run directories go."
 )
 @click.option("-k", "select", default=None, help="Only experiments whose name contains this text.")
+@click.option(
+    "--client",
+    default=None,
+    metavar="NAME",
+    help="Run every workload on this client: kafka-python, librdkafka, java, or all (each in turn). "
+    "Default: each file's own (kafka-python unless it says otherwise).",
+)
 @json_option
 @quiet_option
 def run_cmd(
@@ -74,6 +81,7 @@ def run_cmd(
     kafka_version: str | None,
     reports_dir: Path,
     select: str | None,
+    client: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -85,7 +93,7 @@ def run_cmd(
     from chaos.experiments.loading import load_suite
     from chaos.experiments.runner import RunOptions, RunResult, keep_hint, run_suite
 
-    loaded = load_suite(paths)
+    loaded = load_suite(paths, client)
     if select:
         loaded = [item for item in loaded if select in item.experiment.name]
         if not loaded:

@@ -39,10 +39,16 @@ MAX_NODES = 20_000
 
 @dataclass(frozen=True, slots=True)
 class LoadedExperiment:
-    """An experiment and the file it came from."""
+    """An experiment and the file it came from; ``label`` names its run directory (the experiment's
+    name, with the client after a dot when one suite runs the same file on several clients)."""
 
     path: Path
     experiment: Experiment
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", self.experiment.name)
 
 
 class _Lines:
@@ -141,8 +147,10 @@ def _load_yaml(path: Path) -> tuple[Any, _Lines]:
 
 def _check_semantics(exp: Experiment, lines: _Lines) -> None:
     """Everything that can be checked without Docker, beyond the types."""
+    from functools import partial
+
     from chaos.faults.base import make_fault
-    from chaos.workloads.settings import consumer_settings, producer_settings
+    from chaos.workloads.clients import check_mode, resolve_settings
 
     def check(loc: tuple[str | int, ...], fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -156,9 +164,12 @@ def _check_semantics(exp: Experiment, lines: _Lines) -> None:
             ("topic", "replication_factor"),
             f"{exp.topic.replication_factor} replicas need as many brokers; the cluster has {exp.cluster.brokers}",
         )
-    sections: list[tuple[str, Mapping[str, Scalar], Any]] = [("producer", exp.producer.settings, producer_settings)]
+    check(("producer", "mode"), check_mode, exp.producer.client, exp.producer.mode)
+    sections: list[tuple[str, Mapping[str, Scalar], Any]] = [
+        ("producer", exp.producer.settings, partial(resolve_settings, exp.producer.client, "producer"))
+    ]
     if exp.consumer is not None:
-        sections.append(("consumer", exp.consumer.settings, consumer_settings))
+        sections.append(("consumer", exp.consumer.settings, partial(resolve_settings, exp.consumer.client, "consumer")))
     for section, settings, resolve in sections:
         for key, value in settings.items():  # one key at a time, so the error names its line
             check((section, "settings", key), resolve, as_properties({key: value}))
@@ -203,8 +214,8 @@ def _check_random_faults(exp: Experiment, rf: RandomFaultsModel, lines: _Lines, 
         )
 
 
-def load_experiment(path: Path) -> Experiment:
-    """Parse and check one experiment file.
+def load_experiment(path: Path, client: str | None = None) -> Experiment:
+    """Parse and check one experiment file, its workloads on ``client`` (None: the file's own).
 
     Raises:
         ExperimentFileError: unreadable, not YAML, an unknown key, a wrong type, an unknown client
@@ -226,6 +237,7 @@ def load_experiment(path: Path) -> Experiment:
     except ValidationError as e:
         first = e.errors()[0]
         raise lines.error(first["loc"], _pydantic_message(first)) from None
+    exp = exp.for_client(client)
     _check_semantics(exp, lines)
     return exp
 
@@ -251,18 +263,34 @@ def experiment_files(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
-def load_suite(paths: Iterable[Path]) -> list[LoadedExperiment]:
+def load_suite(paths: Iterable[Path], client: str | None = None) -> list[LoadedExperiment]:
     """Load every experiment named by ``paths``; all are checked before any runs.
+
+    ``client`` puts every workload on that client (``all``: each experiment once per client, one
+    after the other, labelled ``<name>.<client>``); None keeps each file's own.
 
     Raises:
         ExperimentFileError: see :func:`load_experiment`; also two experiments with the same name.
+        UsageError: an unknown client name.
     """
+    from chaos.workloads.clients import CLIENTS, check_client
+
+    clients: list[str | None] = [None]
+    if client == "all":
+        clients = list(CLIENTS)
+    elif client is not None:
+        if client not in CLIENTS:
+            raise UsageError(f"unknown client {client!r}: use one of {', '.join(CLIENTS)}, or all")
+        clients = [check_client(client)]
     loaded: list[LoadedExperiment] = []
     names: dict[str, Path] = {}
     for path in experiment_files(paths):
-        exp = load_experiment(path)
-        if exp.name in names:
-            raise ExperimentFileError(f"{path}:1: name: {exp.name!r} is also the name of {names[exp.name]}: rename one")
-        names[exp.name] = path
-        loaded.append(LoadedExperiment(path, exp))
+        for c in clients:
+            exp = load_experiment(path, c)
+            if exp.name in names and c == clients[0]:
+                raise ExperimentFileError(
+                    f"{path}:1: name: {exp.name!r} is also the name of {names[exp.name]}: rename one"
+                )
+            names[exp.name] = path
+            loaded.append(LoadedExperiment(path, exp, f"{exp.name}.{c}" if len(clients) > 1 else exp.name))
     return loaded

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -29,6 +29,7 @@ from chaos.errors import UsageError
 from chaos.faults.targets import expand_targets
 from chaos.images.recipes import DEFAULT_KAFKA_VERSION
 from chaos.oracle.verdict import Expectation, parse_expectation
+from chaos.workloads.clients import DEFAULT_CLIENT, ClientName
 from chaos.workloads.spec import CommitStrategy, KeyStrategy, ProducerMode
 
 Scalar = str | int | float | bool
@@ -93,7 +94,10 @@ class ProducerModel(_Strict):
     """
 
     mode: ProducerMode = "async"
+    client: ClientName = DEFAULT_CLIENT
     settings: dict[str, Scalar] = Field(default_factory=dict)
+    #: Settings added for one client only (e.g. a client whose idempotent producer cannot take a fault).
+    client_settings: dict[ClientName, dict[str, Scalar]] = Field(default_factory=dict)
     rate: float | None = Field(None, gt=0)
     count: int | None = Field(None, ge=1)
     duration: float | None = Field(None, gt=0)
@@ -105,10 +109,15 @@ class ConsumerModel(_Strict):
     """A consumer group of ``members`` processes with one commit strategy and client settings."""
 
     strategy: CommitStrategy = "after_process"
+    client: ClientName = DEFAULT_CLIENT
     members: int = Field(1, ge=1, le=8)
     settings: dict[str, Scalar] = Field(default_factory=dict)
+    client_settings: dict[ClientName, dict[str, Scalar]] = Field(default_factory=dict)
     batch_size: int = Field(200, ge=1)
     process_ms: int = Field(0, ge=0, le=60_000)
+
+
+_S = TypeVar("_S", ProducerModel, ConsumerModel)
 
 
 class FaultStepModel(BaseModel):
@@ -194,6 +203,25 @@ class Experiment(_Strict):
         """``producer-p0`` and ``consumer-c0`` … ``consumer-c<members-1>``."""
         members = self.consumer.members if self.consumer else 0
         return ["producer-p0", *(f"consumer-c{i}" for i in range(members))]
+
+    @property
+    def client(self) -> str:
+        """The producer's client, or ``producer+consumer`` clients when they differ."""
+        c = self.consumer.client if self.consumer else self.producer.client
+        return self.producer.client if c == self.producer.client else f"{self.producer.client}+{c}"
+
+    def for_client(self, client: str | None = None) -> Experiment:
+        """This experiment with every workload on ``client`` (None: the file's own clients), each
+        section's ``client_settings`` for its client merged into its settings."""
+
+        def on(section: _S, chosen: str) -> _S:
+            extra = section.client_settings.get(chosen, {})  # type: ignore[call-overload]
+            update = {"client": chosen, "settings": {**section.settings, **extra}, "client_settings": {}}
+            return section.model_copy(update=update)
+
+        producer = on(self.producer, client or self.producer.client)
+        consumer = on(self.consumer, client or self.consumer.client) if self.consumer is not None else None
+        return self.model_copy(update={"producer": producer, "consumer": consumer})
 
     def expectations(self) -> list[Expectation]:
         """The parsed ``expect`` section."""

@@ -33,6 +33,7 @@ from chaos.progress import Progress, ProgressListener, silent
 from chaos.reports import ReportListener
 from chaos.results import EXIT_FAILED, EXIT_INFRA, EXIT_OK, EXIT_USAGE, RunResult, SuiteResult
 from chaos.signals import sigterm_raises
+from chaos.workloads.clients import DEFAULT_CLIENT
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,8 @@ class ExperimentRun:
         self.path = path
         self.repetition = repetition
         self.run_id = cluster.run_id if cluster is not None else (run_id or new_run_id())
-        self.label = exp.name if repetition == 1 else f"{exp.name}#{repetition}"
+        base = exp.name if exp.client == DEFAULT_CLIENT else f"{exp.name}.{exp.client}"
+        self.label = base if repetition == 1 else f"{base}#{repetition}"
         self.plan: Plan = plan_experiment(exp, self.run_id, self.run_dir, options.seed)
         self.bus = bus or options.bus()
         self.result = RunResult(exp.name, path, self.run_dir, self.run_id, repetition)
@@ -158,6 +160,7 @@ class ExperimentRun:
             "run_id": self.run_id,
             "experiment": exp.name,
             "claim": exp.claim,
+            "client": exp.client,
             "description": exp.description,
             "expected": exp.expected,
             "file": str(self.path) if self.path else None,
@@ -183,6 +186,24 @@ class ExperimentRun:
             cluster.destroy()
 
 
+def prepare_clients(experiments: Sequence[Experiment], options: RunOptions) -> None:
+    """Compile the Java client driver for each Kafka release an experiment runs it against, before
+    any cluster starts (a no-op when compiled already).
+
+    Raises:
+        InfrastructureError: no JDK on this machine, or the jars could not be resolved.
+    """
+    from chaos.images.java_driver import build_java_driver
+
+    versions = {
+        options.kafka_version or exp.cluster.kafka_version
+        for exp in experiments
+        if "java" in (exp.producer.client, exp.consumer.client if exp.consumer else "")
+    }
+    for version in sorted(versions):
+        build_java_driver(version, progress=options.progress)
+
+
 def run_suite(
     loaded: Sequence[LoadedExperiment],
     options: RunOptions,
@@ -196,6 +217,7 @@ def run_suite(
     every run (``suite_updated`` events), so an interrupted suite still has them. Ctrl-C or SIGTERM
     stop the suite after healing and tearing down the current run; the exception propagates.
     """
+    prepare_clients([item.experiment for item in loaded], options)
     suite_id = suite_id or new_run_id()
     suite_dir = Path(options.reports_dir) / suite_id
     suite_dir.mkdir(parents=True, exist_ok=True)
@@ -205,7 +227,7 @@ def run_suite(
     try:
         for item in loaded:
             for rep in range(1, repeat + 1):
-                name = item.experiment.name if repeat == 1 else f"{item.experiment.name}-{rep}"
+                name = item.label if repeat == 1 else f"{item.label}-{rep}"
                 run_options = replace(options, seed=options.seed + rep - 1)
                 run = ExperimentRun(item.experiment, suite_dir / name, run_options, item.path, rep, bus=bus)
                 result = run.run()

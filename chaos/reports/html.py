@@ -8,7 +8,16 @@ import html
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chaos.reports.markdown import ICON, STAGES, faults_line, resolved_experiment, settings_line, witness_line
+from chaos.reports.markdown import (
+    ICON,
+    STAGES,
+    by_client,
+    faults_line,
+    outcome_cell,
+    resolved_experiment,
+    settings_line,
+    witness_line,
+)
 from chaos.reports.series import Series, series
 
 if TYPE_CHECKING:
@@ -228,6 +237,18 @@ def suite_html(suite_dir: Path, runs: list[RunReport], meta: dict[str, Any]) -> 
             "<h2>How often each stage lost records</h2><table><tr><th>experiment</th><th>runs</th><th>passed</th>"
             f"<th>producer</th><th>broker</th><th>consumer</th></tr>{rate_rows}</table>"
         )
+    clients, by_name = by_client(runs)
+    clients_html = ""
+    if len(clients) > 1:
+        client_rows = "".join(
+            f"<tr><td>{_e(name)}</td>" + "".join(f"<td>{_e(outcome_cell(row.get(c)))}</td>" for c in clients) + "</tr>"
+            for name, row in by_name.items()
+        )
+        clients_html = (
+            "<h2>Side by side: loss as producer/broker/consumer</h2><table><tr><th>experiment</th>"
+            + "".join(f"<th>{_e(c)}</th>" for c in clients)
+            + f"</tr>{client_rows}</table>"
+        )
     status = "passed" if passed == len(runs) and runs else "failed"
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>kafka-chaos suite</title>"
@@ -237,7 +258,7 @@ def suite_html(suite_dir: Path, runs: list[RunReport], meta: dict[str, Any]) -> 
         + (" · interrupted" if meta.get("interrupted") else "")
         + "</div><h2>Runs</h2><table><tr><th>run</th><th>claim</th><th>settings</th><th>faults</th>"
         "<th>producer loss</th><th>broker loss</th><th>consumer loss</th><th>send errors</th><th>dup. in log</th>"
-        f"<th>result</th></tr>{''.join(rows)}</table>{rate_html}</body></html>"
+        f"<th>result</th></tr>{''.join(rows)}</table>{clients_html}{rate_html}</body></html>"
     )
 
 

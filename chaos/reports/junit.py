@@ -24,6 +24,7 @@ def _case(run: RunReport, classname: str) -> ET.Element:
         err.text = run.error or ""
         return case
     props = ET.SubElement(case, "properties")
+    ET.SubElement(props, "property", name="client", value=str(run.meta.get("client") or "kafka-python"))
     for section in ("loss", "counts", "anomalies"):
         for key, value in (verdict.get(section) or {}).items():
             ET.SubElement(props, "property", name=f"{section}.{key}", value=str(value))

@@ -24,14 +24,16 @@ def settings_line(meta_exp: dict[str, Any]) -> str:
     """The settings that matter for loss, in one line (from the resolved experiment)."""
     parts = []
     producer = meta_exp.get("producer") or {}
-    parts.append(f"producer {producer.get('mode', 'async')}")
+    parts.append(f"producer {producer.get('mode', 'async')} on {producer.get('client', 'kafka-python')}")
     parts += [f"{k}={_value(v)}" for k, v in (producer.get("settings") or {}).items()]
     topic_config = (meta_exp.get("topic") or {}).get("config") or {}
     parts += [f"{k}={_value(v)}" for k, v in topic_config.items()]
     parts += [f"{k}={_value(v)}" for k, v in ((meta_exp.get("cluster") or {}).get("broker_config") or {}).items()]
     consumer = meta_exp.get("consumer")
     if consumer:
-        parts.append(f"consumer {consumer.get('strategy', 'after_process')}")
+        parts.append(
+            f"consumer {consumer.get('strategy', 'after_process')} on {consumer.get('client', 'kafka-python')}"
+        )
         parts += [f"{k}={_value(v)}" for k, v in (consumer.get("settings") or {}).items()]
     return ", ".join(parts)
 
@@ -162,6 +164,50 @@ def claims_table(runs: list[RunReport]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def client_of(run: RunReport) -> str:
+    """The client a run's workloads ran on (``producer+consumer`` when they differ)."""
+    return str(run.meta.get("client") or "kafka-python")
+
+
+def by_client(runs: list[RunReport]) -> tuple[list[str], dict[str, dict[str, RunReport]]]:
+    """The clients of a suite and, per experiment, its run on each (the last one, with repetitions)."""
+    clients: list[str] = []
+    rows: dict[str, dict[str, RunReport]] = {}
+    for run in runs:
+        client = client_of(run)
+        if client not in clients:
+            clients.append(client)
+        rows.setdefault(run.name, {})[client] = run
+    return clients, rows
+
+
+def outcome_cell(run: RunReport | None) -> str:
+    """One run in a cell: its result and loss by stage (producer/broker/consumer)."""
+    if run is None:
+        return "-"
+    v = run.verdict or {}
+    loss = "/".join(_loss(v, s) if v else "-" for s in STAGES)
+    return f"{ICON[run.status]} {loss}"
+
+
+def clients_table(runs: list[RunReport]) -> str:
+    """Experiments down, clients across: result and producer/broker/consumer loss of each (empty
+    when the suite ran one client)."""
+    clients, rows = by_client(runs)
+    if len(clients) < 2:
+        return ""
+    lines = [
+        "Side by side, loss as producer/broker/consumer:",
+        "",
+        "| claim | experiment | " + " | ".join(clients) + " |",
+        "|---|---|" + "---|" * len(clients),
+    ]
+    for name, row in rows.items():
+        claim = next(iter(row.values())).meta.get("claim") or ""
+        lines.append(f"| {claim} | {name} | " + " | ".join(outcome_cell(row.get(c)) for c in clients) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def suite_markdown(suite_dir: Path, runs: list[RunReport], meta: dict[str, Any]) -> str:
     """The summary of a suite: outcome per run, the claims table, repetition rates."""
     from chaos.reports import occurrence_rates
@@ -175,6 +221,8 @@ def suite_markdown(suite_dir: Path, runs: list[RunReport], meta: dict[str, Any])
         "",
         claims_table(runs),
     ]
+    if table := clients_table(runs):
+        lines += [table]
     rates = occurrence_rates(runs)
     if any(entry["runs"] > 1 for entry in rates.values()):
         lines += ["How often each stage lost records over repetitions:", ""]

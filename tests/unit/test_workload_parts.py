@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from chaos.errors import UsageError
 from chaos.workloads.envelope import Status, decode, encode, payload_for, producer_tag
+from chaos.workloads.gate import BufferGate
 from chaos.workloads.ledger import PRODUCER_EVENT, Kind, ProducerLedger, read_records
-from chaos.workloads.producer import BufferGate, next_seq
+from chaos.workloads.producer import next_seq
 from chaos.workloads.settings import consumer_settings, producer_settings
 from chaos.workloads.spec import ConsumerSpec, ProducerSpec, load_spec, save_spec
 
