@@ -18,15 +18,19 @@ def images() -> None:
 @json_option
 @quiet_option
 def images_build(kafka_version: str | None, force: bool, as_json: bool, quiet: bool) -> None:
-    """Build the base, Kafka and toxiproxy images; a no-op when their tags exist."""
+    """Build the base, Kafka and toxiproxy images, and compile the Java client driver against the same
+    Kafka jars; a no-op when their tags (and the compiled driver) exist."""
     from chaos.engine import docker_client
     from chaos.images.builder import ImageBuilder
+    from chaos.images.java_driver import build_java_driver
     from chaos.images.recipes import DEFAULT_KAFKA_VERSION, check_kafka_version
 
     version = check_kafka_version(kafka_version or DEFAULT_KAFKA_VERSION)
-    refs = ImageBuilder(docker_client(), progress=progress_for(quiet)).build_all(version, force=force)
-    text = f"kafka: {refs.kafka}\ntoxiproxy: {refs.toxiproxy}"
-    emit({"kafka": refs.kafka, "toxiproxy": refs.toxiproxy}, as_json, text)
+    builder = ImageBuilder(docker_client(), progress=progress_for(quiet))
+    refs = builder.build_all(version, force=force)
+    driver = build_java_driver(version, builder.cache_dir, builder.progress)
+    text = f"kafka: {refs.kafka}\ntoxiproxy: {refs.toxiproxy}\njava client driver: {driver.classes}"
+    emit({"kafka": refs.kafka, "toxiproxy": refs.toxiproxy, "java_driver": str(driver.classes)}, as_json, text)
 
 
 @images.command("list")

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from chaos.cli.common import check_version, json_option, progress_for, quiet_option
+from chaos.workloads.clients import CLIENTS
 from chaos.workloads.spec import PRODUCER_MODES
 
 DEFAULT_FAULTS = "leader_kill,broker_isolation,producer_kill,consumer_kill,client_blackhole"
@@ -34,6 +35,13 @@ DEFAULT_FAULTS = "leader_kill,broker_isolation,producer_kill,consumer_kill,clien
     default="after_process",
     help="How the application commits when enable.auto.commit=false (default: commitSync after each batch).",
 )
+@click.option(
+    "--client",
+    type=click.Choice(CLIENTS),
+    default="java",
+    help="The client the files configure and the matrix runs (default java: .properties files are Java "
+    "client configuration; librdkafka also accepts librdkafka's own property names).",
+)
 @click.option("--kafka-version", default=None, help="Kafka release of the cluster.")
 @click.option("--reports", "reports_dir", default="reports", type=click.Path(path_type=Path), help="Output root.")
 @json_option
@@ -48,6 +56,7 @@ def validate(
     fault_names: str,
     producer_mode: str,
     consumer_commit: str,
+    client: str,
     kafka_version: str | None,
     reports_dir: Path,
     as_json: bool,
@@ -80,7 +89,7 @@ def validate(
         )
     out_dir = reports_dir / f"validate-{new_run_id()}"
     faults = [f.strip() for f in fault_names.split(",") if f.strip()]
-    report, problems = validate_files(files, out_dir, options, faults, compare, producer_mode, consumer_commit)
+    report, problems = validate_files(files, out_dir, options, faults, compare, producer_mode, consumer_commit, client)
     for problem in problems:
         click.echo(f"kafka-chaos: report not written: {problem}", err=True)
     data = report.as_dict()

@@ -40,6 +40,7 @@ def _loss(row: dict[str, Any]) -> str:
 def markdown(data: dict[str, Any]) -> str:
     """The Markdown page."""
     lines = [f"# kafka-chaos validate: {data['verdict']}", ""]
+    lines += [f"- client: {data.get('client', 'kafka-python')}"]
     lines += [f"- {kind}: `{path}`" for kind, path in data["files"].items()]
     lines.append("")
     fails = [r for r in data["matrix"] if r["variant"] == "team" and r["status"] != "PASS"]
@@ -97,7 +98,9 @@ def write_html(data: dict[str, Any], out_dir: Path) -> None:
         f"<!doctype html><html><head><meta charset='utf-8'><title>validate: {data['verdict']}</title>",
         f"<style>{CSS}</style></head><body>",
         f"<h1>kafka-chaos validate <span class='badge' style='background:{color}'>{data['verdict']}</span></h1>",
-        "<p>" + "<br>".join(f"{e(k)}: <code>{e(v)}</code>" for k, v in data["files"].items()) + "</p>",
+        f"<p>client: <b>{e(str(data.get('client', 'kafka-python')))}</b><br>"
+        + "<br>".join(f"{e(k)}: <code>{e(v)}</code>" for k, v in data["files"].items())
+        + "</p>",
     ]
     if data["matrix"]:
         rows = []
@@ -129,7 +132,10 @@ def write_html(data: dict[str, Any], out_dir: Path) -> None:
 
 def write_junit(data: dict[str, Any], out_dir: Path) -> None:
     """junit.xml: a testcase per fault and settings variant, and one for the settings themselves."""
-    suite = ET.Element("testsuite", name="kafka-chaos validate", time=f"{data['seconds']:.1f}")
+    client = str(data.get("client", "kafka-python"))
+    suite = ET.Element("testsuite", name=f"kafka-chaos validate ({client})", time=f"{data['seconds']:.1f}")
+    props = ET.SubElement(suite, "properties")
+    ET.SubElement(props, "property", name="client", value=client)
     config = ET.SubElement(suite, "testcase", name="settings are applied as written", classname="validate.static")
     errors_found = config_errors(data)
     if errors_found:

@@ -21,6 +21,7 @@ from chaos.validate.findings import Finding, TeamConfig
 from chaos.validate.matrix import FAULTS, Matrix, MatrixRun
 from chaos.validate.properties import Properties, PropertiesError, parse_properties, read_properties
 from chaos.validate.review import recommended, review, settings_of
+from chaos.workloads.clients import check_client
 
 if TYPE_CHECKING:
     from chaos.experiments.runner import RunOptions
@@ -100,6 +101,7 @@ class ValidationReport:
         runs = self.matrix.runs if self.matrix else []
         return {
             "verdict": "PASS" if self.passed else "FAIL",
+            "client": self.cfg.client,
             "files": self.files,
             "static": [f.as_dict() for f in self.cfg.findings],
             "matrix": [
@@ -129,9 +131,11 @@ def validate_files(
     compare: bool = False,
     producer_mode: str = "sync",
     commit: str = "after_process",
+    client: str = "java",
 ) -> tuple[ValidationReport, list[str]]:
     """Review the ``producer``/``consumer``/``topic``/``broker`` properties files, run the fault
-    matrix against them (``options`` None: static review only), write the reports into ``out_dir``.
+    matrix against them on ``client`` (``options`` None: static review only), write the reports into
+    ``out_dir``.
 
     Returns the report and the reporters' errors.
 
@@ -146,7 +150,9 @@ def validate_files(
     if unknown or not faults:
         raise UsageError(f"unknown fault {unknown[0] if unknown else '(none)'!r}: use some of {', '.join(FAULTS)}")
     parsed = {kind: read_properties(path) for kind, path in files.items()}
-    cfg = review(parsed["producer"], parsed["consumer"], parsed.get("topic"), parsed.get("broker"))
+    cfg = review(
+        parsed["producer"], parsed["consumer"], parsed.get("topic"), parsed.get("broker"), check_client(client)
+    )
     report = ValidationReport(cfg, {k: str(v) for k, v in files.items()})
     if options is not None:
         entries = plan_matrix(cfg, faults, compare, producer_mode, commit)

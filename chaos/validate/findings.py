@@ -133,6 +133,8 @@ class TeamConfig:
     partitions: int = 3
     replication_factor: int = 3
     substituted: list[str] = field(default_factory=list)
+    #: The client whose configuration the files are, and which runs the matrix.
+    client: str = "java"
 
     def effective(self, kind: str, key: str, default: str | None) -> tuple[str | None, str]:
         """The value in force and where it comes from (``file:line`` or ``default``)."""

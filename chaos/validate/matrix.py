@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from chaos.experiments.model import Experiment
-from chaos.experiments.runner import ExperimentRun, RunOptions
+from chaos.experiments.runner import ExperimentRun, RunOptions, prepare_clients
 from chaos.results import RunResult
 from chaos.validate.findings import TeamConfig
 from chaos.validate.review import recommended
@@ -145,8 +145,13 @@ def experiment_for(
                 "replication_factor": max(1, replication),
                 "config": topic_config,
             },
-            "producer": {"mode": producer_mode, "rate": RATE, "settings": settings["producer"]},
-            "consumer": {"strategy": _strategy(consumer, commit), "batch_size": BATCH, "settings": consumer},
+            "producer": {"mode": producer_mode, "rate": RATE, "settings": settings["producer"], "client": cfg.client},
+            "consumer": {
+                "strategy": _strategy(consumer, commit),
+                "batch_size": BATCH,
+                "settings": consumer,
+                "client": cfg.client,
+            },
             "faults": FAULTS[fault][1],
             "phases": {"warmup": 3, "settle": 5},
             "expect": {"total_loss": 0},
@@ -210,6 +215,7 @@ def run_matrix(entries: Sequence[MatrixEntry], cfg: TeamConfig, out_dir: Path, o
         broker_config=dict(cfg.broker_run),
         kafka_version=options.kafka_version or entries[0].experiment.cluster.kafka_version,
     )
+    prepare_clients([e.experiment for e in entries], options)
     bus = options.bus()
     with KafkaCluster(spec, run_dir=out_dir / "cluster", progress=options.progress) as cluster:
         for entry in entries:

@@ -20,6 +20,9 @@ from chaos.validate.findings import (
 )
 from chaos.validate.properties import Properties
 from chaos.validate.rules import RULES
+from chaos.workloads import rdkafka_settings
+from chaos.workloads.clients import resolve_settings
+from chaos.workloads.java_settings import JAVA_CONSUMER_KEYS, JAVA_PRODUCER_KEYS, foreign_classes
 from chaos.workloads.settings import (
     CONSUMER_KEYS,
     HARNESS_OWNED,
@@ -27,9 +30,24 @@ from chaos.workloads.settings import (
     PRODUCER_KEYS,
     SECURITY_PREFIXES,
     UNSUPPORTED,
-    consumer_settings,
-    producer_settings,
 )
+
+
+def _known(client: str, kind: str) -> set[str]:
+    """The keys ``client`` knows as a ``kind`` (producer or consumer)."""
+    producer = kind == "producer"
+    if client == "java":
+        return set(JAVA_PRODUCER_KEYS if producer else JAVA_CONSUMER_KEYS)
+    if client == "librdkafka":
+        r = rdkafka_settings
+        mapped = {**r.PRODUCER_MAP, **r.PRODUCER_EMULATED} if producer else {**r.CONSUMER_MAP, **r.CONSUMER_EMULATED}
+        return set(mapped) | set(r.NATIVE)
+    return set(PRODUCER_KEYS) | set(PRODUCER_EMULATED) if producer else set(CONSUMER_KEYS)
+
+
+def _not_exercised(client: str) -> dict[str, str]:
+    """Keys the client has but the harness does not run, with the reason."""
+    return {"kafka-python": UNSUPPORTED, "librdkafka": rdkafka_settings.REFUSED}.get(client, {})
 
 
 def _closest(key: str, known: frozenset[str] | set[str]) -> str:
@@ -38,21 +56,25 @@ def _closest(key: str, known: frozenset[str] | set[str]) -> str:
 
 
 def _client_keys(kind: str, props: Properties, out: TeamConfig) -> dict[str, str]:
-    """Check each client key on its own; returns the settings the workload can run with."""
-    resolve = producer_settings if kind == "producer" else consumer_settings
-    known = set(PRODUCER_KEYS) | set(PRODUCER_EMULATED) if kind == "producer" else set(CONSUMER_KEYS)
+    """Check each client key on its own against ``out.client``; returns the settings the workload
+    can run with."""
+    known = _known(out.client, kind)
+    skipped = _not_exercised(out.client)
     run: dict[str, str] = {}
     for key, value in props.values.items():
         if key in HARNESS_OWNED or key.startswith(SECURITY_PREFIXES):
             out.substituted.append(f"{kind} {key}")
             continue
-        if key in UNSUPPORTED:
+        reason = skipped.get(key)
+        if out.client == "java" and foreign_classes(key, value):
+            reason = "it names the application's own class, which the java client driver cannot load"
+        if reason:
             out.findings.append(
-                Finding("info", "config", key, value, props.where(key), f"not exercised: {UNSUPPORTED[key]}", "none")
+                Finding("info", "config", key, value, props.where(key), f"not exercised: {reason}", "none")
             )
             continue
         try:
-            resolve({key: value})
+            resolve_settings(out.client, kind, {key: value})
         except UsageError as e:
             message = str(e)
             if key not in known:
@@ -104,11 +126,15 @@ def _server_keys(kind: str, props: Properties, known: frozenset[str], out: TeamC
 
 
 def review(
-    producer: Properties, consumer: Properties, topic: Properties | None = None, broker: Properties | None = None
+    producer: Properties,
+    consumer: Properties,
+    topic: Properties | None = None,
+    broker: Properties | None = None,
+    client: str = "java",
 ) -> TeamConfig:
-    """Review the team's files; see the module docstring. Never raises for a risky setting: every
-    problem is a :class:`Finding`."""
-    cfg = TeamConfig(producer, consumer, topic, broker)
+    """Review the team's files as ``client``'s configuration; see the module docstring. Never raises
+    for a risky setting: every problem is a :class:`Finding`."""
+    cfg = TeamConfig(producer, consumer, topic, broker, client=client)
     cfg.producer_run = _client_keys("producer", producer, cfg)
     cfg.consumer_run = _client_keys("consumer", consumer, cfg)
     if topic is not None:

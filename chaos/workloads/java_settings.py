@@ -32,6 +32,30 @@ JAVA_PRODUCER_KEYS: frozenset[str] = frozenset(_NAMES["producer"])
 JAVA_CONSUMER_KEYS: frozenset[str] = frozenset(_NAMES["consumer"])
 
 
+#: Keys whose values name Java classes; the driver can load Kafka's own, not an application's.
+CLASS_KEYS = frozenset(
+    {
+        "partitioner.class",
+        "interceptor.classes",
+        "metric.reporters",
+        "partition.assignment.strategy",
+        "config.providers",
+    }
+)
+BUILT_IN = "org.apache.kafka."
+
+
+def foreign_classes(key: str, value: str) -> list[str]:
+    """The classes in ``value`` of a class-valued ``key`` that are not Kafka's own.
+
+    >>> foreign_classes("partitioner.class", "com.acme.Partitioner")
+    ['com.acme.Partitioner']
+    """
+    if key not in CLASS_KEYS:
+        return []
+    return [c.strip() for c in value.split(",") if c.strip() and not c.strip().startswith(BUILT_IN)]
+
+
 def _resolve(
     role: str, props: Mapping[str, object], names: frozenset[str], checks: Mapping[str, Converter]
 ) -> ClientSettings:
@@ -49,6 +73,12 @@ def _resolve(
                 f"unknown {role} setting {key}{hint}: "
                 f"the Java client of Kafka {JAVA_NAMES_VERSION} has no such property"
             )
+        if foreign := foreign_classes(key, value):
+            raise UsageError(
+                f"{role} setting {key} names {foreign[0]}, a class of the application's own: the java client "
+                "runs Apache Kafka's kafka-clients without the application's jars; use one of Kafka's own classes "
+                "or remove it"
+            )
         if key in checks:
             try:
                 checks[key](value)
@@ -64,8 +94,8 @@ def java_producer_settings(props: Mapping[str, object]) -> ClientSettings:
     Raises:
         UsageError: a key the Java producer does not have, or a malformed value of a key checked here.
 
-    >>> java_producer_settings({"acks": "all", "partitioner.class": "x.Y"}).kwargs
-    {'acks': 'all', 'partitioner.class': 'x.Y'}
+    >>> java_producer_settings({"acks": "all", "partitioner.ignore.keys": "true"}).kwargs
+    {'acks': 'all', 'partitioner.ignore.keys': 'true'}
     """
     checks = {k: conv for k, (_, conv) in PRODUCER_KEYS.items()} | dict(PRODUCER_EMULATED)
     return _resolve("producer", props, JAVA_PRODUCER_KEYS, checks)
