@@ -44,6 +44,7 @@ def diagnose() -> list[Check]:
     extras (crc32c, a compose), the images. Never raises: what fails is a failed check."""
     from chaos.engine import bind_address, docker_client, published_host
     from chaos.images.builder import ImageBuilder
+    from chaos.images.java_driver import find_jdk
     from chaos.images.recipes import DEFAULT_KAFKA_VERSION, base_tag, kafka_tag, toxiproxy_tag
 
     checks = [Check("python", sys.version_info >= (3, 11), platform.python_version(), "use Python 3.11 or newer")]
@@ -66,6 +67,19 @@ def diagnose() -> list[Check]:
     ]:
         path = shutil.which(tool)
         checks.append(Check(f"build tool {tool}", path is not None, path or "missing", fix, required=False))
+    try:
+        java, _ = find_jdk()
+        checks.append(Check("java client (JDK)", True, java, required=False))
+    except InfrastructureError:
+        fix = "apt-get install default-jdk-headless (only for the java client)"
+        checks.append(Check("java client (JDK)", False, "no java and javac", fix, required=False))
+    try:
+        import confluent_kafka
+
+        checks.append(Check("librdkafka client", True, f"librdkafka {confluent_kafka.libversion()[0]}", required=False))
+    except ImportError:
+        fix = "pip install confluent-kafka (only for the librdkafka client)"
+        checks.append(Check("librdkafka client", False, "confluent-kafka missing", fix, required=False))
     try:
         import crc32c  # noqa: F401 - only its presence matters
 

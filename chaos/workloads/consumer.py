@@ -85,6 +85,7 @@ class ConsumerWorkload:
             {
                 "group": spec.group,
                 "strategy": spec.strategy,
+                "client": spec.client,
                 "topic": spec.topic,
                 "settings": spec.settings,
                 "batch_size": spec.batch_size,

@@ -102,6 +102,7 @@ class ProducerWorkload:
             spec.id,
             {
                 "mode": spec.mode,
+                "client": spec.client,
                 "topic": spec.topic,
                 "settings": spec.settings,
                 "run_id": spec.run_id,

@@ -8,11 +8,14 @@ Java client and librdkafka.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from kafka.errors import KafkaError
 
 from chaos.cluster import KafkaCluster
+from chaos.images.java_driver import build_java_driver, driver_source
 from chaos.oracle import Verdict
 from chaos.scenario import Scenario
 from chaos.waiting import wait_until
@@ -27,6 +30,16 @@ OTHER_CLIENTS = ("java", "librdkafka")
 FAST_GROUP = {"session.timeout.ms": "6000", "heartbeat.interval.ms": "1500", "max.poll.interval.ms": "20000"}
 #: Records sit in the client's buffer for a second before they are sent: a kill always finds some.
 LINGERING = {"acks": "all", "linger.ms": "1000", "batch.size": "1048576"}
+
+
+def test_the_java_driver_is_compiled_once_per_source_and_release() -> None:
+    # Against the jars the Kafka image is built from; `kafka-chaos images build` compiled it already.
+    first = build_java_driver("4.4.0")
+    assert (first.classes / "KafkaChaosDriver.class").is_file()
+    assert first.command(Path("spec.json"))[-2:] == ["KafkaChaosDriver", "spec.json"]
+    assert (first.libs / "kafka-clients-4.4.0.jar").is_file()
+    assert build_java_driver("4.4.0") == first
+    assert b"public final class KafkaChaosDriver" in driver_source()
 
 
 def exact(scenario: Scenario, sent: int) -> Verdict:

@@ -1,0 +1,168 @@
+"""The Java and librdkafka producer workloads against their clients' own bare producers, side by side.
+
+* java: the driver (``KafkaChaosDriver``, mode async) against Apache Kafka's own
+  ``kafka-producer-perf-test`` (``org.apache.kafka.tools.ProducerPerformance``), both in a JVM on the
+  host with the same options and the cluster's kafka-clients jars, both timed from starting the JVM
+  to its exit (JVM start included on both sides).
+* librdkafka: the workload on confluent-kafka (in this process, like ``producer_throughput.py``)
+  against a bare confluent-kafka producer with a delivery callback, both timed from creating the
+  client to the last delivery report.
+
+Both sides send the same number of records of the same size (the bare side's values are as long
+as the workload's envelopes) with the same settings to a topic of their own. Runs alternate
+(bare, workload, bare, …) so drift hits both; prints medians and ratios.
+
+Usage: python3 benchmarks/client_throughput.py [--java-records 1000000] [--rd-records 200000] [--runs 3]
+Target: workload / bare >= 0.8 for each client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import confluent_kafka as ck
+
+from chaos.cluster import ClusterSpec, KafkaCluster
+from chaos.images.java_driver import JVM_OPTIONS, build_java_driver
+from chaos.workloads.envelope import Encoder
+from chaos.workloads.producer import ProducerWorkload
+from chaos.workloads.rdkafka_settings import rdkafka_producer_settings
+from chaos.workloads.spec import ProducerSpec, save_spec
+
+SETTINGS = {"acks": "all", "linger.ms": "5", "batch.size": "65536"}
+SIZE = 100
+
+
+def value_size(run_id: str) -> int:
+    """The length of a workload's value (envelope + payload) for a six-digit sequence number."""
+    return len(Encoder(run_id, "p000000", SIZE).encode(123456, b"123456"))
+
+
+def java_bare(cluster: KafkaCluster, topic: str, records: int, driver_libs: Path, java: str) -> float:
+    props = [f"{k}={v}" for k, v in SETTINGS.items()] + [f"bootstrap.servers={cluster.bootstrap_servers}"]
+    cmd = [
+        java,
+        *JVM_OPTIONS,
+        "-cp",
+        f"{driver_libs}/*",
+        "org.apache.kafka.tools.ProducerPerformance",
+        "--topic",
+        topic,
+        "--num-records",
+        str(records),
+        "--record-size",
+        str(value_size(cluster.run_id)),
+        "--throughput",
+        "-1",
+        "--producer-props",
+        *props,
+    ]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True)
+    return records / (time.perf_counter() - t0)
+
+
+def java_workload(cluster: KafkaCluster, topic: str, records: int, run_dir: Path) -> float:
+    driver = build_java_driver(cluster.spec.kafka_version)
+    spec = _spec(cluster, topic, records, run_dir, "java")
+    path = run_dir / "producer.json"
+    save_spec(spec, path)
+    t0 = time.perf_counter()
+    out = subprocess.run(driver.command(path), check=True, capture_output=True, text=True)
+    elapsed = time.perf_counter() - t0
+    assert f"sent {records}" in out.stdout, out.stdout + out.stderr
+    return records / elapsed
+
+
+def rd_bare(cluster: KafkaCluster, topic: str, records: int) -> float:
+    config = {**rdkafka_producer_settings(SETTINGS).kwargs, "bootstrap.servers": cluster.bootstrap_servers}
+    value = b"x" * value_size(cluster.run_id)
+    delivered = 0
+
+    def on_delivery(err: ck.KafkaError | None, msg: ck.Message) -> None:
+        nonlocal delivered
+        assert err is None, err
+        delivered += 1
+
+    t0 = time.perf_counter()
+    producer = ck.Producer(config)
+    for i in range(records):
+        while True:
+            try:
+                producer.produce(topic, key=b"%d" % i, value=value, on_delivery=on_delivery)
+                break
+            except BufferError:
+                producer.poll(0.001)
+        producer.poll(0)
+    producer.flush()
+    elapsed = time.perf_counter() - t0
+    assert delivered == records
+    return records / elapsed
+
+
+def rd_workload(cluster: KafkaCluster, topic: str, records: int, run_dir: Path) -> float:
+    w = ProducerWorkload(_spec(cluster, topic, records, run_dir, "librdkafka"))
+    t0 = time.perf_counter()
+    sent = w.run()
+    elapsed = time.perf_counter() - t0
+    assert sent == records
+    return records / elapsed
+
+
+def _spec(cluster: KafkaCluster, topic: str, records: int, run_dir: Path, client: str) -> ProducerSpec:
+    return ProducerSpec(
+        id=f"p{uuid.uuid4().hex[:6]}",
+        topic=topic,
+        bootstrap_servers=cluster.bootstrap_servers,
+        run_id=cluster.run_id,
+        run_dir=str(run_dir),
+        mode="async",
+        settings=SETTINGS,
+        count=records,
+        payload_size=SIZE,
+        client=client,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--java-records", type=int, default=1_000_000)
+    parser.add_argument("--rd-records", type=int, default=200_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    with tempfile.TemporaryDirectory() as tmp, KafkaCluster(ClusterSpec(brokers=3), run_dir=Path(tmp) / "c") as cluster:
+        driver = build_java_driver(cluster.spec.kafka_version)
+        rates: dict[str, list[float]] = {k: [] for k in ("java bare", "java workload", "rd bare", "rd workload")}
+        for i in range(args.runs):
+            run_dir = Path(tmp) / f"run-{i}"
+            run_dir.mkdir()
+            for t in ("jb", "jw", "rb", "rw"):
+                cluster.create_topic(f"{t}-{i}", partitions=3, replication_factor=3)
+            rates["java bare"].append(java_bare(cluster, f"jb-{i}", args.java_records, driver.libs, driver.java))
+            rates["java workload"].append(java_workload(cluster, f"jw-{i}", args.java_records, run_dir))
+            rates["rd bare"].append(rd_bare(cluster, f"rb-{i}", args.rd_records))
+            rates["rd workload"].append(rd_workload(cluster, f"rw-{i}", args.rd_records, run_dir))
+            print(f"run {i + 1}: " + "   ".join(f"{k} {v[-1]:8.0f} rec/s" for k, v in rates.items()), flush=True)
+        med = {k: statistics.median(v) for k, v in rates.items()}
+        print(f"\n{SETTINGS}, {SIZE} B payload, median of {args.runs}")
+        print(
+            f"java ({args.java_records} records): ProducerPerformance {med['java bare']:.0f} rec/s, "
+            f"workload {med['java workload']:.0f} rec/s, ratio {med['java workload'] / med['java bare']:.2f}"
+        )
+        print(
+            f"librdkafka ({args.rd_records} records): bare {med['rd bare']:.0f} rec/s, "
+            f"workload {med['rd workload']:.0f} rec/s, ratio {med['rd workload'] / med['rd bare']:.2f}"
+        )
+        print("target: each ratio >= 0.8")
+
+
+if __name__ == "__main__":
+    main()
