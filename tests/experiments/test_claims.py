@@ -156,3 +156,33 @@ def test_scenario_fixture_heals_and_judges(scenario: object) -> None:
     v = scenario.verdict(expect={"total_loss": 0})
     assert v.passed, v.as_dict()
     assert v.counts["in_log"] >= before + 300
+
+
+def test_client_all_runs_the_file_on_every_client_and_puts_them_side_by_side(tmp_path: Path) -> None:
+    # The same process kill reaches each client the same way; the suite report lines them up.
+    suite = tmp_path / "experiments"
+    suite.mkdir()
+    (suite / "a.yaml").write_text(SYNC.format(name="sync-kill-holds", expect="0"))
+    args = ["run", str(suite), "--client", "all", "--reports", str(tmp_path / "reports"), "-q"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "chaos.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "3/3 passed" in proc.stdout
+    (suite_dir,) = (tmp_path / "reports").iterdir()
+    clients = ("kafka-python", "librdkafka", "java")
+    for client in clients:
+        run_dir = suite_dir / f"sync-kill-holds.{client}"
+        meta = json.loads((run_dir / "ledgers" / "producer-p0.json").read_text())
+        assert meta["client"] == client and meta["mode"] == "sync"
+        assert json.loads((run_dir / "run.json").read_text())["client"] == client
+        events = [json.loads(line) for line in (run_dir / "timeline.jsonl").read_text().splitlines()]
+        assert any(e.get("kind") == "client_kill" and e.get("event") == "inject" for e in events), events
+    summary = (suite_dir / "summary.md").read_text()
+    assert "| claim | experiment | kafka-python | librdkafka | java |" in summary
+    assert "| | sync-kill-holds | " + " | ".join(["PASS 0/0/0"] * 3) + " |" in summary, summary
+    assert "<th>java</th>" in (suite_dir / "report.html").read_text()

@@ -147,6 +147,16 @@ def test_run_with_an_unknown_client_exits_2() -> None:
     assert proc.returncode == 2 and "unknown client 'go'" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_run_with_a_setting_the_client_cannot_honour_exits_2_naming_the_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, "name: x\nproducer:\n  settings:\n    interceptor.classes: com.acme.Audit\n")
+    for client, why in (("librdkafka", "cannot be honoured by librdkafka"), ("java", "a class of the application")):
+        proc = _cli("run", str(path), "--client", client, "--reports", str(tmp_path / "r"))
+        assert proc.returncode == 2, proc.stderr
+        assert "x.yaml:4: producer.settings.interceptor.classes: producer setting interceptor.classes" in proc.stderr
+        assert why in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "r").exists()
+
+
 def test_validate_with_an_unknown_client_exits_2(tmp_path: Path) -> None:
     (tmp_path / "p.properties").write_text("acks=all\n")
     (tmp_path / "c.properties").write_text("enable.auto.commit=false\n")
