@@ -112,9 +112,10 @@ def test_kafka_python_async_producer_killed_loses_what_it_buffered(scenario: Sce
 def test_waiting_producer_killed_loses_nothing(scenario: Scenario, client: str, mode: str) -> None:
     # A synchronous send waits for its batch, so it must not linger; the outbox's forwarder streams.
     settings = LINGERING if mode == "outbox" else {"acks": "all"}
-    producer = scenario.producer(mode=mode, count=3000, rate=1500, client=client, settings=settings)
+    count = 3000 if mode == "outbox" else 1000  # one round trip per synchronous send
+    producer = scenario.producer(mode=mode, count=count, rate=1500, client=client, settings=settings)
     _kill_mid_flight(scenario, producer) if mode == "outbox" else _kill_sync(scenario, producer)
-    v = exact(scenario, 3000)
+    v = exact(scenario, count)
     assert v.loss["producer"] == 0, v.loss
     assert v.counts["unknown"] <= (1 if mode == "sync" else 0), v.counts  # sync: the one record in flight
 
@@ -150,19 +151,23 @@ def _committed_ahead(scenario: Scenario, cluster: KafkaCluster, member: str, see
 def test_consumer_committing_ahead_killed_loses_records(
     scenario: Scenario, kafka_cluster: KafkaCluster, client: str, strategy: str
 ) -> None:
-    # The hazard is constructed, not hoped for: processing a batch takes 2 s while the commit already
-    # covers it (auto-commit every 100 ms of what was polled, or a commit before processing), and the
-    # kill comes only once over 500 committed records are observed unprocessed.
-    producer = scenario.producer(mode="async", count=8000, rate=2000, client=client, settings={"acks": "all"})
+    # The hazard is constructed, not hoped for: processing takes half a second or two while the commit
+    # already covers it (auto-commit every 100 ms of what was polled, or a commit before processing
+    # each poll of up to 500 records), and the kill comes only once over 200 committed records are
+    # observed unprocessed.
+    producer = scenario.producer(mode="async", count=5000, rate=2500, client=client, settings={"acks": "all"})
     settings = {**fast_group(client), "max.poll.records": "500"}
     if strategy == "auto":
         settings["auto.commit.interval.ms"] = "100"
-    consumer = scenario.consumer(strategy=strategy, batch_size=2000, process_ms=2000, client=client, settings=settings)
+    process_ms = 2000 if strategy == "auto" else 500  # per 2000-record batch, or per poll
+    consumer = scenario.consumer(
+        strategy=strategy, batch_size=2000, process_ms=process_ms, client=client, settings=settings
+    )
     consumer.start()
     producer.start()
     seen = [""]
     wait_until(
-        lambda: _committed_ahead(scenario, kafka_cluster, "c0", seen) > 500,
+        lambda: _committed_ahead(scenario, kafka_cluster, "c0", seen) > 200,
         120,
         "commits to run ahead of processing",
         seen=lambda: seen[0],
@@ -170,7 +175,7 @@ def test_consumer_committing_ahead_killed_loses_records(
     consumer.kill()
     consumer.start()
     scenario.stop_workloads(bounded=True, stop_timeout=120, consume_timeout=120)
-    v = exact(scenario, 8000)
+    v = exact(scenario, 5000)
     assert v.loss["consumer"] > 0 and v.loss["producer"] == 0, v.loss
 
 
