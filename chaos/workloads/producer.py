@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 import zlib
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,15 @@ class ProducerWorkload:
         self.ledger.error(seq, self.note_error(exc), seen=seen, from_callback=True)
         self.gate.release(size)
 
+    def _on_delivery(self, seq: int, seen: bool, err: Any, msg: Any) -> None:
+        """librdkafka's delivery report of record ``seq`` (streaming modes)."""
+        if err is None:
+            self.ledger.ack(seq, msg.partition(), -1 if self.unconfirmed else msg.offset())
+        else:
+            from chaos.workloads.rdkafka import as_exception
+
+            self.ledger.error(seq, self.note_error(as_exception(err)), seen=seen, from_callback=True)
+
     # -- pacing -------------------------------------------------------------------------------
     def budget(self, sent: int, started: float, resumed_at: int = 0) -> int:
         """How many more records may be sent now (0: wait a little, -1: done).
@@ -192,6 +202,7 @@ class ProducerWorkload:
         # Where send() has returned inside the current intent range, one memory store per record
         # (see ReturnedMark): a kill mid-range leaves no returned send uncounted.
         returned_mark = self.ledger.returned_mark.cells
+        rd, topic = self.rdkafka, self.spec.topic
         seq = resumed = next_seq(self.run_dir, self.spec.id)
         sent, started = 0, time.monotonic()
         while (n := self.budget(sent, started, resumed)) != -1:
@@ -205,8 +216,12 @@ class ProducerWorkload:
                 key = self.key_for(s)
                 value = self.encoder.encode(s, key)
                 try:
+                    if rd:  # librdkafka: its own callback per record, no future (a third of the cost)
+                        self.producer.produce(topic, key, value, partial(self._on_delivery, s, seen))
+                        returned_mark[1] = s + 1
+                        continue
                     self.gate.acquire(len(value))
-                    future = self.producer.send(self.spec.topic, key=key, value=value)
+                    future = self.producer.send(topic, key=key, value=value)
                 except KafkaError as e:
                     # send() itself raised: the application sees that, whatever its mode.
                     self.ledger.returned(start, s)

@@ -138,17 +138,33 @@ class RdProducer:
             self._p.poll(0.05)
 
     def send(self, topic: str, key: bytes | None = None, value: bytes | None = None) -> DeliveryFuture:
-        """Queue one record; blocks up to ``max.block.ms`` while librdkafka's queue is full.
+        """Queue one record, returning kafka-python's kind of future; see :meth:`produce`.
 
         Raises:
             KafkaError: the queue stayed full (``_QUEUE_FULL``) or librdkafka refused the record.
         """
         future = DeliveryFuture(self._lock)
+        self.produce(topic, key, value, future.deliver)
+        return future
+
+    def produce(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        on_delivery: Callable[[ck.KafkaError | None, ck.Message], None],
+    ) -> None:
+        """Queue one record with librdkafka's own delivery callback (the streaming modes' path: no
+        future per record); blocks up to ``max.block.ms`` while librdkafka's queue is full.
+
+        Raises:
+            KafkaError: the queue stayed full (``_QUEUE_FULL``) or librdkafka refused the record.
+        """
         deadline: float | None = None
         while True:
             try:
-                self._p.produce(topic, value=value, key=key, on_delivery=future.deliver)
-                return future
+                self._p.produce(topic, value=value, key=key, on_delivery=on_delivery)
+                return
             except BufferError:
                 now = time.monotonic()
                 deadline = deadline or now + self._max_block_s
