@@ -164,7 +164,8 @@ def rewrite_suite_reports(suite_dir: Path) -> list[str]:
 
 
 def occurrence_rates(runs: list[RunReport]) -> dict[str, dict[str, Any]]:
-    """Per experiment over its repetitions: runs, passed, and in how many runs each stage lost records.
+    """Per experiment (and client, ``<name>.<client>`` for any but kafka-python) over its repetitions:
+    runs, passed, and in how many runs each stage lost records.
 
     >>> r = RunReport(Path("x"), "b1", {}, {"passed": True, "loss": {"broker": 3, "producer": 0}}, None)
     >>> rates = occurrence_rates([r, RunReport(Path("y"), "b1", {}, {"passed": False, "loss": {"broker": 0}}, None)])
@@ -173,7 +174,10 @@ def occurrence_rates(runs: list[RunReport]) -> dict[str, dict[str, Any]]:
     """
     out: dict[str, dict[str, Any]] = {}
     for run in runs:
-        entry = out.setdefault(run.name, {"runs": 0, "passed": 0, "errors": 0, "loss_runs": {}})
+        # The same experiment on another client is another row, not a repetition.
+        client = run.meta.get("client")
+        key = run.name if client in (None, "kafka-python") else f"{run.name}.{client}"
+        entry = out.setdefault(key, {"runs": 0, "passed": 0, "errors": 0, "loss_runs": {}})
         entry["runs"] += 1
         entry["passed"] += run.status == "passed"
         entry["errors"] += run.status in ("error", "inconclusive")  # no loss figure to count

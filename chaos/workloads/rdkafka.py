@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import confluent_kafka as ck
@@ -270,8 +270,3 @@ class RdConsumer:
         """Leave the group (librdkafka commits stored offsets first when auto-commit is on)."""
         del autocommit, timeout_ms
         self._c.close()
-
-
-def config_of(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
-    """A librdkafka configuration: booleans and numbers as librdkafka takes them."""
-    return {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in pairs}

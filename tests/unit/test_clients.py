@@ -17,8 +17,8 @@ from chaos.errors import InfrastructureError, UsageError
 from chaos.experiments.loading import load_experiment, load_suite
 from chaos.experiments.model import ExperimentFileError
 from chaos.images.java_driver import find_jdk
-from chaos.reports import RunReport
-from chaos.reports.markdown import clients_table, settings_line
+from chaos.reports import RunReport, occurrence_rates
+from chaos.reports.markdown import clients_table, settings_line, suite_markdown
 from chaos.workloads.clients import CLIENTS, check_client, resolve_settings
 from chaos.workloads.java_settings import JAVA_CONSUMER_KEYS, JAVA_PRODUCER_KEYS
 from chaos.workloads.rdkafka import Delivered, DeliveryFuture, error_type
@@ -219,6 +219,9 @@ def test_the_suite_report_puts_clients_side_by_side(tmp_path: Path) -> None:
     assert "| claim | experiment | kafka-python | librdkafka | java |" in table
     assert "| B2 | b2 | " in table and "0/3/0" in table and "0/5/0" in table and "0/7/0" in table
     assert clients_table(runs[:1]) == ""
+    # three clients are three rows of the repetition rates, not three repetitions of one
+    assert sorted(occurrence_rates(runs)) == ["b2", "b2.java", "b2.librdkafka"]
+    assert "How often each stage" not in suite_markdown(tmp_path, runs, {})
     line = settings_line({"producer": {"mode": "sync", "client": "java"}, "consumer": {"client": "librdkafka"}})
     assert "producer sync on java" in line and "on librdkafka" in line
 
