@@ -149,6 +149,15 @@ def _committed_ahead(scenario: Scenario, cluster: KafkaCluster, member: str, see
     return sum(max(0, off - (high.get(part, -1) + 1)) for part, off in committed.items())
 
 
+def _committed_total(scenario: Scenario, cluster: KafkaCluster) -> int:
+    """The group's committed offsets summed over the partitions (0 while they cannot be read)."""
+    try:
+        offsets = committed_offsets(cluster.bootstrap_servers, scenario.topic.name, [scenario.group])
+    except KafkaError:
+        return 0
+    return sum(offsets.get(scenario.group, {}).values())
+
+
 @pytest.mark.parametrize(
     ("client", "strategy"),
     [(c, s) for c in OTHER_CLIENTS for s in ("auto", "before_process")] + [("kafka-python", "before_process")],
@@ -156,32 +165,37 @@ def _committed_ahead(scenario: Scenario, cluster: KafkaCluster, member: str, see
 def test_consumer_committing_ahead_killed_loses_records(
     scenario: Scenario, kafka_cluster: KafkaCluster, client: str, strategy: str
 ) -> None:
-    # The hazard is constructed, not hoped for: processing takes half a second or two while the commit
-    # already covers it (auto-commit every 100 ms of what was polled, or a commit before processing
-    # each poll of up to 500 records), and the kill comes only once over 200 committed records are
-    # observed unprocessed.
+    # The hazard is constructed, not hoped for. The whole topic is written before the first member
+    # starts, so its polls are full; its processing then takes a minute while its commit already
+    # covers what it polled (auto-commit every 100 ms of a 2000-record buffer, or a commit before
+    # processing each poll of up to 500 records). It is killed once committed records are observed
+    # unprocessed, which stays true for that whole minute. What it had committed but not processed
+    # is then fixed, and a second, quick member of the group reads on from the commit: exactly those
+    # records are lost.
     producer = scenario.producer(mode="async", count=5000, rate=2500, client=client, settings={"acks": "all"})
-    settings = {**fast_group(client), "max.poll.records": "500"}
+    settings = {**fast_group(client), "max.poll.records": "500", "max.poll.interval.ms": "300000"}
     if strategy == "auto":
         settings["auto.commit.interval.ms"] = "100"
-    process_ms = 2000 if strategy == "auto" else 500  # per 2000-record batch, or per poll
-    consumer = scenario.consumer(
-        strategy=strategy, batch_size=2000, process_ms=process_ms, client=client, settings=settings
+    slow = scenario.consumer(
+        "c0", strategy=strategy, batch_size=2000, process_ms=60_000, client=client, settings=settings
     )
-    consumer.start()
+    quick = scenario.consumer(
+        "c1", strategy="after_process", batch_size=500, process_ms=0, client=client, settings=fast_group(client)
+    )
     producer.start()
+    assert producer.wait(120) == 0, producer.log_tail()
+    slow.start()
     seen = [""]
-    wait_until(
-        lambda: _committed_ahead(scenario, kafka_cluster, "c0", seen) > 200,
-        120,
-        "commits to run ahead of processing",
-        seen=lambda: seen[0],
-    )
-    consumer.kill()
-    consumer.start()
-    scenario.stop_workloads(bounded=True, stop_timeout=120, consume_timeout=120)
+    ahead = lambda: _committed_ahead(scenario, kafka_cluster, "c0", seen)  # noqa: E731
+    wait_until(ahead, 120, "commits to run ahead of processing", seen=lambda: seen[0])
+    slow.kill()
+    lost = wait_until(ahead, 30, "the committed offsets after the kill", seen=lambda: seen[0])
+    quick.start()
+    # Caught up when the group's commits reach the end of the log (5000 records from offset 0).
+    wait_until(lambda: _committed_total(scenario, kafka_cluster) == 5000, 120, "the quick member to catch up")
+    assert quick.stop(60) == 0, quick.log_tail()
     v = exact(scenario, 5000)
-    assert v.loss["consumer"] > 0 and v.loss["producer"] == 0, v.loss
+    assert v.loss == {"producer": 0, "broker": 0, "consumer": lost}, (v.loss, seen[0])
 
 
 @pytest.mark.parametrize(
