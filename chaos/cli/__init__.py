@@ -8,6 +8,7 @@ Exit codes (``docs/exit-codes.md``): 0 success · 1 an expectation failed · 2 u
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 
@@ -39,24 +40,35 @@ for command in (images, cluster, reconcile, run_cmd, list_cmd, report_cmd, valid
     cli.add_command(command)
 
 
+def _fail(message: str, code: int, as_json: bool, notes: list[str] | None = None) -> None:
+    """One line on stderr (and, under ``--json``, ``{"error", "exit_code"}`` on stdout); exit ``code``."""
+    click.echo(message, err=True)
+    for note in notes or []:
+        click.echo(note, err=True)
+    if as_json:
+        click.echo(json.dumps({"error": message.removeprefix("kafka-chaos: "), "exit_code": code}, indent=2))
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI and turn harness errors into one line and an exit code."""
+    """Entry point: run the CLI and turn harness errors into one line and an exit code (and, for a
+    command given ``--json``, a JSON object on stdout, so a script reads every outcome the same way)."""
+    as_json = "--json" in (sys.argv[1:] if argv is None else argv)
     try:
         with sigterm_raises():
             cli.main(args=argv, prog_name="kafka-chaos", standalone_mode=False)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.ClickException as e:
+        if as_json:
+            _fail(f"kafka-chaos: {e.format_message()}", 2, as_json)
         e.show()
         sys.exit(2)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
     except ChaosError as e:
-        click.echo(f"kafka-chaos: {e}", err=True)
-        for note in getattr(e, "__notes__", []):
-            click.echo(note, err=True)
-        sys.exit(e.exit_code)
+        _fail(f"kafka-chaos: {e}", e.exit_code, as_json, getattr(e, "__notes__", []))
     except KeyboardInterrupt:
         click.echo("kafka-chaos: interrupted; everything this command started was removed", err=True)
         sys.exit(130)

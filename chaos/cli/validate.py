@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import click
 
 from chaos.cli.common import check_version, json_option, progress_for, quiet_option
+from chaos.validate.findings import PROCESSING
+
+if TYPE_CHECKING:
+    from chaos.validate.findings import Processing
 from chaos.workloads.clients import CLIENTS
 from chaos.workloads.spec import PRODUCER_MODES
 
@@ -42,7 +47,21 @@ DEFAULT_FAULTS = "leader_kill,broker_isolation,producer_kill,consumer_kill,clien
     help="The client the files configure and the matrix runs (default java: .properties files are Java "
     "client configuration; librdkafka also accepts librdkafka's own property names).",
 )
-@click.option("--kafka-version", default=None, help="Kafka release of the cluster.")
+@click.option(
+    "--processing",
+    type=click.Choice(PROCESSING),
+    default=None,
+    help="How the application processes what poll() returned: before the next poll (in-poll), buffered "
+    "into batches (batched), or on other threads (async). Auto-commit loses records only in the last two; "
+    "unstated, batched is assumed and the report says so.",
+)
+@click.option(
+    "--process-ms",
+    type=click.IntRange(min=0),
+    default=None,
+    help="How long the application takes to process one poll's records (or one batch), in ms.",
+)
+@click.option("--kafka-version", default=None, help="Kafka release of the cluster, whose definitions judge the files.")
 @click.option("--reports", "reports_dir", default="reports", type=click.Path(path_type=Path), help="Output root.")
 @json_option
 @quiet_option
@@ -57,6 +76,8 @@ def validate(
     producer_mode: str,
     consumer_commit: str,
     client: str,
+    processing: str | None,
+    process_ms: int | None,
     kafka_version: str | None,
     reports_dir: Path,
     as_json: bool,
@@ -64,8 +85,9 @@ def validate(
 ) -> None:
     """Will these settings lose messages? A static review, then a fault matrix run against exactly them.
 
-    Exit code: 0 PASS, 1 FAIL (a fault lost records, or a setting is not applied as written),
-    2 a malformed or unreadable file, 3 a matrix run could not complete (Docker, the cluster).
+    Exit code: 0 PASS, 1 FAIL (a fault lost records, or Kafka would refuse or ignore a setting),
+    2 a malformed or unreadable file, 3 a matrix run could not complete (Docker, the cluster, no JDK),
+    4 a matrix run's verdict was inconclusive.
     """
     from chaos.experiments.runner import RunOptions
     from chaos.labels import new_run_id
@@ -89,7 +111,19 @@ def validate(
         )
     out_dir = reports_dir / f"validate-{new_run_id()}"
     faults = [f.strip() for f in fault_names.split(",") if f.strip()]
-    report, problems = validate_files(files, out_dir, options, faults, compare, producer_mode, consumer_commit, client)
+    report, problems = validate_files(
+        files,
+        out_dir,
+        options,
+        faults,
+        compare,
+        producer_mode,
+        consumer_commit,
+        client,
+        processing=cast("Processing | None", processing),
+        process_ms=process_ms,
+        kafka_version=kafka_version,
+    )
     for problem in problems:
         click.echo(f"kafka-chaos: report not written: {problem}", err=True)
     data = report.as_dict()

@@ -1,4 +1,5 @@
-"""The Java client driver: compiled once per Kafka release against that release's own jars, run in a
+"""The Java client driver, and the tool that asks a Kafka release about its own configuration
+(``KafkaConfigTool``): compiled once per Kafka release against that release's own jars, run in a
 JVM on the host.
 
 Why the host: a workload must be an OS process the harness can SIGKILL like a crashing application,
@@ -29,6 +30,9 @@ from chaos.images.builder import default_cache_dir, resolve_kafka_jars
 from chaos.progress import Progress, silent
 
 MAIN_CLASS = "KafkaChaosDriver"
+#: Prints a release's ConfigDefs and judges settings the way the release does (``chaos.validate``).
+CONFIG_TOOL_CLASS = "KafkaConfigTool"
+SOURCES = (MAIN_CLASS, CONFIG_TOOL_CLASS)
 #: What the driver logs: warnings, and the group coordinator's joins and rebalances (evidence).
 LOG4J2 = """status = error
 appender.console.type = Console
@@ -48,9 +52,9 @@ NO_JDK = (
 )
 
 
-def driver_source() -> bytes:
-    """The driver's Java source, shipped in the package."""
-    return (resources.files("chaos.images") / "java" / f"{MAIN_CLASS}.java").read_bytes()
+def driver_source(name: str = MAIN_CLASS) -> bytes:
+    """The Java source of class ``name`` (the driver, or the config tool), shipped in the package."""
+    return (resources.files("chaos.images") / "java" / f"{name}.java").read_bytes()
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,20 @@ class JavaDriver:
             f"{self.classes}{os.pathsep}{self.libs}{os.sep}*",
             MAIN_CLASS,
             str(spec_path),
+        ]
+
+    def tool_command(self, *args: str) -> list[str]:
+        """The command that runs ``KafkaConfigTool`` with ``args`` (quick to start: no JIT tiers)."""
+        return [
+            self.java,
+            "-Xmx256m",
+            "-XX:+UseSerialGC",
+            "-XX:TieredStopAtLevel=1",
+            f"-Dlog4j2.configurationFile={self.classes / 'log4j2.properties'}",
+            "-cp",
+            f"{self.classes}{os.pathsep}{self.libs}{os.sep}*",
+            CONFIG_TOOL_CLASS,
+            *args,
         ]
 
 
@@ -102,16 +120,17 @@ def build_java_driver(version: str, cache_dir: Path | None = None, progress: Pro
     java, javac = find_jdk()
     cache = cache_dir or default_cache_dir()
     libs = resolve_kafka_jars(cache, version, progress)
-    source = driver_source()
-    digest = hashlib.sha256(source + LOG4J2.encode() + version.encode()).hexdigest()[:12]
+    sources = {name: driver_source(name) for name in SOURCES}
+    digest = hashlib.sha256(b"".join(sources.values()) + LOG4J2.encode() + version.encode()).hexdigest()[:12]
     target = cache / f"java-driver-{version}-{digest}"
-    if (target / f"{MAIN_CLASS}.class").is_file():
+    if all((target / f"{name}.class").is_file() for name in SOURCES):
         return JavaDriver(target, libs, java)
     progress(f"compiling the Java client driver against Kafka {version} …")
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="java-driver-", dir=cache) as tmp:
         work = Path(tmp)
-        (work / f"{MAIN_CLASS}.java").write_bytes(source)
+        for name, source in sources.items():
+            (work / f"{name}.java").write_bytes(source)
         out = work / "classes"
         proc = subprocess.run(
             [
@@ -122,7 +141,7 @@ def build_java_driver(version: str, cache_dir: Path | None = None, progress: Pro
                 str(out),
                 "-cp",
                 f"{libs}{os.sep}*",
-                str(work / f"{MAIN_CLASS}.java"),
+                *(str(work / f"{name}.java") for name in SOURCES),
             ],
             capture_output=True,
             text=True,

@@ -10,7 +10,7 @@ from typing import Any
 
 SEVERITY_ORDER = ("config", "loss", "duplicates", "availability", "info")
 LABEL = {
-    "config": "not applied",
+    "config": "refused / not applied",
     "loss": "loss risk",
     "duplicates": "duplicates",
     "availability": "availability",
@@ -27,6 +27,21 @@ def config_errors(data: dict[str, Any]) -> list[dict[str, Any]]:
     return [f for f in data["static"] if f["severity"] == "config"]
 
 
+def _context(data: dict[str, Any]) -> list[str]:
+    """What the verdict was judged by: client, Kafka release, how the application processes."""
+    processing = data.get("processing") or {}
+    how = processing.get("value", "batched")
+    said = "" if processing.get("stated") else " (assumed: say `--processing in-poll|batched|async`)"
+    out = [
+        f"client: {data.get('client', 'kafka-python')}",
+        f"judged by Kafka {data.get('kafka_version', '?')}'s own definitions",
+    ]
+    out.append(f"processing: {how}{said}")
+    if processing.get("process_ms") is not None:
+        out.append(f"processing time: {processing['process_ms']} ms per poll")
+    return out
+
+
 def _loss(row: dict[str, Any]) -> str:
     if row["loss"] is None:
         return f"run failed: {row['error']}"
@@ -40,7 +55,7 @@ def _loss(row: dict[str, Any]) -> str:
 def markdown(data: dict[str, Any]) -> str:
     """The Markdown page."""
     lines = [f"# kafka-chaos validate: {data['verdict']}", ""]
-    lines += [f"- client: {data.get('client', 'kafka-python')}"]
+    lines += [f"- {line}" for line in _context(data)]
     lines += [f"- {kind}: `{path}`" for kind, path in data["files"].items()]
     lines.append("")
     fails = [r for r in data["matrix"] if r["variant"] == "team" and r["status"] != "PASS"]
@@ -52,6 +67,10 @@ def markdown(data: dict[str, Any]) -> str:
             lines.append(f"- **{r['fault']}** lost records ({_loss(r)}). Cause and fix: {causes}")
         for f in config_errors(data):
             lines.append(f"- `{f['setting']}` ({f['where']}) is not applied: {f['why']}. Fix: {f['fix']}")
+        if data["static_only"]:
+            for f in data["static"]:
+                if f["severity"] == "loss":
+                    lines.append(f"- `{f['setting']}` ({f['where']}) risks loss: {f['why']}. Fix: {f['fix']}")
         lines.append("")
     shown = {c for r in data["matrix"] for c in r["causes"]}
     untriggered = [
@@ -98,7 +117,9 @@ def write_html(data: dict[str, Any], out_dir: Path) -> None:
         f"<!doctype html><html><head><meta charset='utf-8'><title>validate: {data['verdict']}</title>",
         f"<style>{CSS}</style></head><body>",
         f"<h1>kafka-chaos validate <span class='badge' style='background:{color}'>{data['verdict']}</span></h1>",
-        f"<p>client: <b>{e(str(data.get('client', 'kafka-python')))}</b><br>"
+        "<p>"
+        + "<br>".join(e(line) for line in _context(data))
+        + "<br>"
         + "<br>".join(f"{e(k)}: <code>{e(v)}</code>" for k, v in data["files"].items())
         + "</p>",
     ]
@@ -136,6 +157,9 @@ def write_junit(data: dict[str, Any], out_dir: Path) -> None:
     suite = ET.Element("testsuite", name=f"kafka-chaos validate ({client})", time=f"{data['seconds']:.1f}")
     props = ET.SubElement(suite, "properties")
     ET.SubElement(props, "property", name="client", value=client)
+    ET.SubElement(props, "property", name="kafka_version", value=str(data.get("kafka_version", "?")))
+    processing = data.get("processing") or {}
+    ET.SubElement(props, "property", name="processing", value=str(processing.get("value", "batched")))
     config = ET.SubElement(suite, "testcase", name="settings are applied as written", classname="validate.static")
     errors_found = config_errors(data)
     if errors_found:

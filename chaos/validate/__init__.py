@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chaos.errors import UsageError
-from chaos.validate.findings import Finding, TeamConfig
+from chaos.validate.findings import PROCESSING, Finding, Processing, TeamConfig
 from chaos.validate.matrix import FAULTS, Matrix, MatrixRun
 from chaos.validate.properties import Properties, PropertiesError, parse_properties, read_properties
 from chaos.validate.review import recommended, review, settings_of
@@ -28,7 +28,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FAULTS",
+    "PROCESSING",
     "Finding",
+    "Processing",
     "Properties",
     "PropertiesError",
     "TeamConfig",
@@ -102,6 +104,12 @@ class ValidationReport:
         return {
             "verdict": "PASS" if self.passed else "FAIL",
             "client": self.cfg.client,
+            "kafka_version": self.cfg.version,
+            "processing": {
+                "value": self.cfg.processing,
+                "stated": self.cfg.processing_stated,
+                "process_ms": self.cfg.process_ms,
+            },
             "files": self.files,
             "static": [f.as_dict() for f in self.cfg.findings],
             "matrix": [
@@ -132,26 +140,45 @@ def validate_files(
     producer_mode: str = "sync",
     commit: str = "after_process",
     client: str = "java",
+    processing: Processing | None = None,
+    process_ms: int | None = None,
+    kafka_version: str | None = None,
 ) -> tuple[ValidationReport, list[str]]:
-    """Review the ``producer``/``consumer``/``topic``/``broker`` properties files, run the fault
-    matrix against them on ``client`` (``options`` None: static review only), write the reports into
-    ``out_dir``.
+    """Review the ``producer``/``consumer``/``topic``/``broker`` properties files against Kafka
+    ``kafka_version``'s own definitions (default: the default release), run the fault matrix against
+    them on ``client`` (``options`` None: static review only), write the reports into ``out_dir``.
+    ``processing`` and ``process_ms`` say how the application processes records (None: not stated).
 
     Returns the report and the reporters' errors.
 
     Raises:
         UsageError: a file is unreadable or malformed, an unknown fault, or settings a client would
             refuse — all before any container starts.
-        InfrastructureError: the matrix's cluster could not start.
+        InfrastructureError: the matrix's cluster could not start, or Kafka's definitions could not
+            be read (no JDK).
     """
+    from chaos.images.recipes import DEFAULT_KAFKA_VERSION
+    from chaos.validate.kafka_configs import kafka_configs
     from chaos.validate.matrix import plan_matrix, run_matrix
 
     unknown = [f for f in faults if f not in FAULTS]
     if unknown or not faults:
         raise UsageError(f"unknown fault {unknown[0] if unknown else '(none)'!r}: use some of {', '.join(FAULTS)}")
+    if processing is not None and processing not in PROCESSING:
+        raise UsageError(f"unknown processing {processing!r}: use one of {', '.join(PROCESSING)}")
+    if process_ms is not None and process_ms < 0:
+        raise UsageError(f"--process-ms {process_ms} is negative: give the milliseconds one poll's records take")
     parsed = {kind: read_properties(path) for kind, path in files.items()}
+    kafka = kafka_configs(kafka_version or DEFAULT_KAFKA_VERSION)
     cfg = review(
-        parsed["producer"], parsed["consumer"], parsed.get("topic"), parsed.get("broker"), check_client(client)
+        parsed["producer"],
+        parsed["consumer"],
+        parsed.get("topic"),
+        parsed.get("broker"),
+        check_client(client),
+        kafka=kafka,
+        processing=processing,
+        process_ms=process_ms,
     )
     report = ValidationReport(cfg, {k: str(v) for k, v in files.items()})
     if options is not None:

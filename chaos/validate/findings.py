@@ -7,88 +7,22 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from chaos.cluster.config import OWNED_KEYS
+from chaos.validate.kafka_configs import KafkaConfigs
 from chaos.validate.properties import Properties
 
 Severity = Literal["loss", "duplicates", "availability", "config", "info"]
 Stage = Literal["producer", "broker", "consumer", "config"]
 
-#: Topic-level configs (kafka-topics --config), plus the two a topic file may state for creation.
-TOPIC_KEYS = frozenset(
-    {
-        "partitions",
-        "replication.factor",
-        "cleanup.policy",
-        "compression.type",
-        "delete.retention.ms",
-        "file.delete.delay.ms",
-        "flush.messages",
-        "flush.ms",
-        "follower.replication.throttled.replicas",
-        "index.interval.bytes",
-        "leader.replication.throttled.replicas",
-        "local.retention.bytes",
-        "local.retention.ms",
-        "max.compaction.lag.ms",
-        "max.message.bytes",
-        "message.timestamp.after.max.ms",
-        "message.timestamp.before.max.ms",
-        "message.timestamp.type",
-        "min.cleanable.dirty.ratio",
-        "min.compaction.lag.ms",
-        "min.insync.replicas",
-        "preallocate",
-        "remote.storage.enable",
-        "retention.bytes",
-        "retention.ms",
-        "segment.bytes",
-        "segment.index.bytes",
-        "segment.jitter.ms",
-        "segment.ms",
-        "unclean.leader.election.enable",
-    }
-)
 #: Topic keys a topic file may carry that are not topic configs (they shape the topic's creation).
 TOPIC_SHAPE = ("partitions", "replication.factor")
 
 #: Broker keys that wire a node into its cluster: the harness sets its own (the cluster refuses them).
-BROKER_WIRING = OWNED_KEYS | {"zookeeper.connect"}
-#: Broker configs reviewed or commonly set; others pass through to the brokers with a note.
-BROKER_KEYS = BROKER_WIRING | frozenset(
-    {
-        "default.replication.factor",
-        "min.insync.replicas",
-        "unclean.leader.election.enable",
-        "log.flush.interval.messages",
-        "log.flush.interval.ms",
-        "log.flush.scheduler.interval.ms",
-        "replica.lag.time.max.ms",
-        "offsets.topic.replication.factor",
-        "transaction.state.log.replication.factor",
-        "transaction.state.log.min.isr",
-        "num.partitions",
-        "auto.create.topics.enable",
-        "log.retention.hours",
-        "log.retention.ms",
-        "log.retention.bytes",
-        "log.segment.bytes",
-        "compression.type",
-        "message.max.bytes",
-        "num.network.threads",
-        "num.io.threads",
-        "num.replica.fetchers",
-        "replica.fetch.max.bytes",
-        "broker.rack",
-        "group.initial.rebalance.delay.ms",
-        "offsets.retention.minutes",
-        "broker.session.timeout.ms",
-        "broker.heartbeat.interval.ms",
-        "controlled.shutdown.enable",
-        "delete.topic.enable",
-        "leader.imbalance.check.interval.seconds",
-        "auto.leader.rebalance.enable",
-        "log.cleaner.enable",
-    }
-)
+BROKER_WIRING = OWNED_KEYS | {"zookeeper.connect", "zookeeper.connection.timeout.ms"}
+
+#: How the application processes what ``poll()`` returned: before the next ``poll()``
+#: (``in-poll``), buffered across polls (``batched``), or handed to other threads (``async``).
+Processing = Literal["in-poll", "batched", "async"]
+PROCESSING: tuple[Processing, ...] = ("in-poll", "batched", "async")
 
 #: The fault window the matrix uses: a delivery timeout shorter than a failover expires records.
 FAILOVER_SECONDS = 30
@@ -135,13 +69,42 @@ class TeamConfig:
     substituted: list[str] = field(default_factory=list)
     #: The client whose configuration the files are, and which runs the matrix.
     client: str = "java"
+    #: The release whose definitions judge the files (its defaults fill what the files leave out).
+    kafka: KafkaConfigs | None = None
+    #: How the application processes records, and whether the team said so (else it is assumed).
+    processing: Processing = "batched"
+    processing_stated: bool = False
+    #: How long the application takes to process one poll's records, when the team said.
+    process_ms: int | None = None
+    #: (kind, key) of the values Kafka refuses: the rules judge the default that stays in force.
+    refused: set[tuple[str, str]] = field(default_factory=set)
 
-    def effective(self, kind: str, key: str, default: str | None) -> tuple[str | None, str]:
-        """The value in force and where it comes from (``file:line`` or ``default``)."""
+    def effective(self, kind: str, key: str, default: str | None = None) -> tuple[str | None, str]:
+        """The value in force and where it comes from (``file:line``, or ``default``: then
+        ``default`` if given, else the release's own default for the key). A value Kafka refuses
+        is not in force."""
         props = {"producer": self.producer, "consumer": self.consumer, "topic": self.topic, "broker": self.broker}[kind]
-        if props is not None and key in props.values:
+        if props is not None and key in props.values and (kind, key) not in self.refused:
             return props.values[key].strip(), props.where(key)
+        if default is None and self.kafka is not None and key in self.kafka.keys(kind):
+            return self.kafka.default(kind, key), "default"
         return default, "default"
+
+    @property
+    def release(self) -> KafkaConfigs:
+        """The release's definitions.
+
+        Raises:
+            RuntimeError: the config was built without them (a programming error).
+        """
+        if self.kafka is None:
+            raise RuntimeError("TeamConfig built without Kafka's definitions")
+        return self.kafka
+
+    @property
+    def version(self) -> str:
+        """The Kafka release the files are judged by."""
+        return self.kafka.version if self.kafka is not None else "?"
 
 
 def as_int(value: str | None, default: int) -> int:

@@ -2,9 +2,11 @@
 ``--compare``, against the recommended ones), on one cluster, each fault with its own topic.
 
 Every fault must end with no loss at any stage. The application around the clients is modelled
-as the brief describes it: the producer sends synchronously (``--producer-mode`` picks another), the
-consumer processes in batches and commits per its ``enable.auto.commit`` — auto-commit, or
-``commitSync()`` after each processed batch.
+as the team says it is: the producer sends synchronously (``--producer-mode`` picks another); the
+consumer processes per ``--processing`` — each poll's records before the next poll (``in-poll``),
+or buffered into a batch a minute long (``batched``, the brief's; ``async`` hands records to other
+threads, the same hazard) — taking ``--process-ms`` per batch, and commits per its
+``enable.auto.commit``: auto-commit, or ``commitSync()`` after each processed batch.
 """
 
 from __future__ import annotations
@@ -148,7 +150,8 @@ def experiment_for(
             "producer": {"mode": producer_mode, "rate": RATE, "settings": settings["producer"], "client": cfg.client},
             "consumer": {
                 "strategy": _strategy(consumer, commit),
-                "batch_size": BATCH,
+                "batch_size": 1 if cfg.processing == "in-poll" else BATCH,
+                "process_ms": min(cfg.process_ms or 0, 60_000),
                 "settings": consumer,
                 "client": cfg.client,
             },

@@ -14,6 +14,7 @@ later duplicate key wins, as in Java — and is remembered, because a team rarel
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,14 @@ from chaos.errors import UsageError
 
 _ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "f": "\f"}
 _BLANKS = " \t\f"
+#: Java's ``LineReader`` ends a line at ``\n``, ``\r`` or ``\r\n`` only (not at the other breaks
+#: ``str.splitlines`` knows: ``\x85``, ``\x1c``-``\x1e``, form feed, ``\u2028`` …).
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+#: Control bytes (tab, line breaks and form feed excepted). Java reads them as characters like any
+#: other, and one may sit in a value; a file full of them is binary data, not a properties file.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_CONTROL_LIMIT = 3
+_BOM = "\ufeff"
 
 
 class PropertiesError(UsageError):
@@ -46,7 +55,7 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
     out: list[tuple[int, str]] = []
     pending: str | None = None
     start = 0
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(_LINE_BREAK.split(text), start=1):
         line = raw.lstrip(_BLANKS)
         if pending is None:
             if not line or line[0] in "#!":
@@ -86,7 +95,15 @@ def _unescape(text: str, source: str, line: int) -> str:
             continue
         out.append(_ESCAPES.get(nxt, nxt))
         i += 2
-    return "".join(out)
+    return _join_surrogates("".join(out))
+
+
+def _join_surrogates(text: str) -> str:
+    """Java strings are UTF-16: ``\\ud83d\\ude00`` is one character (😀). Join such pairs; a lone
+    half becomes U+FFFD, as it would on any output."""
+    if not any("\ud800" <= c <= "\udfff" for c in text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def _split(line: str) -> tuple[str, str]:
@@ -142,10 +159,23 @@ def read_properties(path: Path) -> Properties:
         raise PropertiesError(f"{path}: is a directory, not a properties file") from None
     except OSError as e:
         raise PropertiesError(f"{path}: cannot read it ({e.strerror}): check its permissions") from None
-    if b"\x00" in data:
-        raise PropertiesError(f"{path}: binary data, not a Java properties file (key=value lines)")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         text = data.decode("latin-1")
+    controls = list(_CONTROL.finditer(text))
+    if b"\x00" in data or len(controls) >= _CONTROL_LIMIT:
+        control = controls[0]
+        line = text.count("\n", 0, control.start()) + 1
+        raise PropertiesError(
+            f"{path}:{line}: binary data, not a Java properties file (key=value lines; byte "
+            f"0x{ord(control.group()):02x} is no text): check that this is the file you meant"
+        )
+    if text.startswith(_BOM):
+        first = next((line for _, line in _logical_lines(text[1:])), "")
+        key = _split(first)[0] if first else "the first key"
+        raise PropertiesError(
+            f"{path}: starts with a UTF-8 byte order mark, which Java reads as part of the first key, so "
+            f"{key!s} would be an unknown setting that the client ignores: save the file without a BOM"
+        )
     return parse_properties(text, str(path))

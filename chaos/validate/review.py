@@ -1,90 +1,187 @@
-"""Static review of a team's settings: each setting that risks loss or duplication, why, and the fix.
+"""Static review of a team's settings: is each one a setting Kafka has, with a value Kafka accepts,
+and which ones risk loss or duplication, why, and the fix.
 
-Defaults are the Java clients' and brokers' (Kafka 3.x/4.x): a setting left out is reviewed at its
-default value, and the finding says so. Keys the harness replaces (bootstrap servers, serializers,
-security, ids) are accepted and listed as substituted; unknown keys are flagged with the closest
-known one, because a misspelled ``enable.idempotance`` silently leaves the default in force.
+What is a key and what is a valid value is the cluster release's own answer (its ``ConfigDef`` s and
+its clients, :mod:`chaos.validate.kafka_configs`): a key the release does not define is reported
+with the closest one it does, because a misspelled ``enable.idempotance`` silently leaves the
+default in force; a value the release refuses is reported with Kafka's own message. A setting left
+out is reviewed at the release's default, and the finding says so. Keys the harness replaces
+(bootstrap servers, serializers, security, ids) are accepted and listed as substituted. The loss
+rules are the harness's own (:mod:`chaos.validate.rules`).
 """
 
 from __future__ import annotations
 
 import difflib
+import re
+from collections.abc import Mapping
 
 from chaos.errors import UsageError
-from chaos.validate.findings import (
-    BROKER_KEYS,
-    BROKER_WIRING,
-    TOPIC_KEYS,
-    Finding,
-    TeamConfig,
-)
+from chaos.validate.findings import BROKER_WIRING, TOPIC_SHAPE, Finding, Processing, TeamConfig
+from chaos.validate.kafka_configs import KafkaCheck, KafkaConfigs, kafka_check, kafka_configs
 from chaos.validate.properties import Properties
 from chaos.validate.rules import RULES
 from chaos.workloads import rdkafka_settings
 from chaos.workloads.clients import resolve_settings
-from chaos.workloads.java_settings import JAVA_CONSUMER_KEYS, JAVA_PRODUCER_KEYS, foreign_classes
-from chaos.workloads.settings import (
-    CONSUMER_KEYS,
-    HARNESS_OWNED,
-    PRODUCER_EMULATED,
-    PRODUCER_KEYS,
-    SECURITY_PREFIXES,
-    UNSUPPORTED,
-)
+from chaos.workloads.java_settings import CLASS_KEYS, foreign_classes
+from chaos.workloads.settings import HARNESS_OWNED, SECURITY_PREFIXES, UNSUPPORTED
+
+#: Keys whose value names a class of the application (a serializer, an interceptor …).
+_PLUGIN_CLASS_KEYS = CLASS_KEYS | {
+    "key.serializer",
+    "value.serializer",
+    "key.deserializer",
+    "value.deserializer",
+    "authorizer.class.name",
+    "principal.builder.class",
+    "client.quota.callback.class",
+    "create.topic.policy.class.name",
+    "alter.config.policy.class.name",
+}
+#: A value that goes on after a blank and a ``#`` or ``!``: an inline comment, which Java keeps.
+_INLINE_COMMENT = re.compile(r"\s[#!]")
 
 
-def _known(client: str, kind: str) -> set[str]:
-    """The keys ``client`` knows as a ``kind`` (producer or consumer)."""
-    producer = kind == "producer"
-    if client == "java":
-        return set(JAVA_PRODUCER_KEYS if producer else JAVA_CONSUMER_KEYS)
-    if client == "librdkafka":
-        r = rdkafka_settings
-        mapped = {**r.PRODUCER_MAP, **r.PRODUCER_EMULATED} if producer else {**r.CONSUMER_MAP, **r.CONSUMER_EMULATED}
-        return set(mapped) | set(r.NATIVE)
-    return set(PRODUCER_KEYS) | set(PRODUCER_EMULATED) if producer else set(CONSUMER_KEYS)
-
-
-def _not_exercised(client: str) -> dict[str, str]:
-    """Keys the client has but the harness does not run, with the reason."""
-    return {"kafka-python": UNSUPPORTED, "librdkafka": rdkafka_settings.REFUSED}.get(client, {})
-
-
-def _closest(key: str, known: frozenset[str] | set[str]) -> str:
-    match = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.7)
+def _closest(key: str, known: Mapping[str, object] | set[str]) -> str:
+    match = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.8)
     return f" (did you mean {match[0]}?)" if match else ""
 
 
-def _client_keys(kind: str, props: Properties, out: TeamConfig) -> dict[str, str]:
-    """Check each client key on its own against ``out.client``; returns the settings the workload
-    can run with."""
-    known = _known(out.client, kind)
+def _plugins(props: Properties) -> list[str]:
+    """Classes of the application's own the file names (its serializers, interceptors …)."""
+    found: list[str] = []
+    for key in _PLUGIN_CLASS_KEYS & set(props.values):
+        found += [
+            c.strip()
+            for c in props.values[key].split(",")
+            if c.strip() and not c.strip().startswith("org.apache.kafka.")
+        ]
+    return sorted(found)
+
+
+def _comment_hint(value: str) -> str:
+    if _INLINE_COMMENT.search(value):
+        return (
+            "; properties files have no inline comments, so the text after the value is part of it: "
+            "move the comment to a line of its own"
+        )
+    return ""
+
+
+def _refused(out: TeamConfig, kind: str, key: str, props: Properties, messages: list[str]) -> Finding:
+    out.refused.add((kind, key))
+    value, where, version = props.values[key], props.where(key), out.version
+    return Finding(
+        "config",
+        "config",
+        key,
+        value,
+        where,
+        f"Kafka {version} refuses it: {messages[0]}{_comment_hint(value)}",
+        f"give {key} a value Kafka accepts",
+    )
+
+
+def _not_exercised(client: str) -> dict[str, str]:
+    """Java keys the client has no equivalent for, with the reason."""
+    return {"kafka-python": UNSUPPORTED, "librdkafka": rdkafka_settings.REFUSED}.get(client, {})
+
+
+def _client_keys(kind: str, props: Properties, out: TeamConfig, check: KafkaCheck) -> dict[str, str]:
+    """Judge each client key by the release's ConfigDef and check; returns what the workload runs."""
+    defs = out.release.keys(kind)
+    plugins = _plugins(props)
     skipped = _not_exercised(out.client)
     run: dict[str, str] = {}
     for key, value in props.values.items():
-        if key in HARNESS_OWNED or key.startswith(SECURITY_PREFIXES):
+        errors = check.errors.get(key, [])
+        owned = key in HARNESS_OWNED or key.startswith(SECURITY_PREFIXES)
+        if errors:
+            out.findings.append(_refused(out, kind, key, props, errors))
+            continue
+        if owned:
             out.substituted.append(f"{kind} {key}")
+            continue
+        if key not in defs:
+            if out.client == "librdkafka" and key in rdkafka_settings.NATIVE:
+                run[key] = value
+                continue
+            hint = _closest(key, defs)
+            if plugins and not hint:
+                out.findings.append(
+                    Finding(
+                        "info",
+                        "config",
+                        key,
+                        value,
+                        props.where(key),
+                        f"not a Kafka {kind} setting: read by the application's own classes ({plugins[0]}), "
+                        "which the harness replaces",
+                        "none",
+                    )
+                )
+                continue
+            out.findings.append(
+                Finding(
+                    "config",
+                    "config",
+                    key,
+                    value,
+                    props.where(key),
+                    f"unknown {kind} setting{hint}: Kafka {out.release.version}'s {kind} has no such setting; the "
+                    "client logs it as unknown, ignores it and keeps the default",
+                    f"remove it or correct its spelling{hint}",
+                )
+            )
             continue
         reason = skipped.get(key)
         if out.client == "java" and foreign_classes(key, value):
             reason = "it names the application's own class, which the java client driver cannot load"
+        if not reason and out.client != "java":
+            try:
+                resolve_settings(out.client, kind, {key: value})
+            except UsageError as e:
+                reason = str(e)
         if reason:
             out.findings.append(
                 Finding("info", "config", key, value, props.where(key), f"not exercised: {reason}", "none")
             )
             continue
-        try:
-            resolve_settings(out.client, kind, {key: value})
-        except UsageError as e:
-            message = str(e)
-            if key not in known:
-                why = f"unknown {kind} setting{_closest(key, known)}: the client ignores it and keeps the default"
-                fix = f"remove it or correct its spelling{_closest(key, known)}"
-            else:
-                why, fix = message, f"give {key} a valid value"
-            out.findings.append(Finding("config", "config", key, value, props.where(key), why, fix))
-            continue
+        if hint := _comment_hint(value):
+            out.findings.append(
+                Finding("info", "config", key, value, props.where(key), f"Kafka takes the whole text{hint}", "none")
+            )
         run[key] = value
+    _cross_key(kind, props, out, check)
+    _duplicates(props, out)
+    return run
+
+
+def _cross_key(kind: str, props: Properties, out: TeamConfig, check: KafkaCheck) -> None:
+    """The release refused to build the configuration or the client: Kafka's message, on the key it
+    names (the first one of the file it mentions)."""
+    if check.refused is None or any(
+        check.refused.endswith(m) or m in check.refused for ms in check.errors.values() for m in ms
+    ):
+        return
+    message = check.refused
+    mentioned = (k for k in props.values if re.search(rf"(?<![\w.]){re.escape(k)}(?![\w.])", message))
+    named = sorted(mentioned, key=message.index)
+    key = named[0] if named else kind
+    out.findings.append(
+        Finding(
+            "config",
+            "config",
+            key,
+            props.values.get(key),
+            props.where(key) if named else props.source,
+            f"Kafka {out.release.version} refuses this {kind} configuration: {check.refused}",
+            "change the settings the message names",
+        )
+    )
+
+
+def _duplicates(props: Properties, out: TeamConfig) -> None:
     for key, lines in props.duplicates.items():
         out.findings.append(
             Finding(
@@ -97,31 +194,84 @@ def _client_keys(kind: str, props: Properties, out: TeamConfig) -> dict[str, str
                 "keep one",
             )
         )
+
+
+def _shape(props: Properties, out: TeamConfig) -> dict[str, str]:
+    """``partitions`` and ``replication.factor``: the topic's creation, whole numbers of at least 1."""
+    run: dict[str, str] = {}
+    for key in TOPIC_SHAPE:
+        if key not in props.values:
+            continue
+        value = props.values[key]
+        try:
+            number = int(value.strip())
+        except ValueError:
+            number = 0
+        if number < 1:
+            out.refused.add(("topic", key))
+            what = "partitions" if key == "partitions" else "replicas"
+            out.findings.append(
+                Finding(
+                    "config",
+                    "config",
+                    key,
+                    value,
+                    props.where(key),
+                    f"Kafka refuses it: {key} is a whole number of {what}, at least 1{_comment_hint(value)}",
+                    f"write a number, e.g. {key}=3",
+                )
+            )
+            continue
+        run[key] = str(number)
     return run
 
 
-def _server_keys(kind: str, props: Properties, known: frozenset[str], out: TeamConfig) -> dict[str, str]:
-    run: dict[str, str] = {}
+def _server_keys(kind: str, props: Properties, out: TeamConfig, check: KafkaCheck) -> dict[str, str]:
+    defs = out.release.keys(kind)
+    run = _shape(props, out) if kind == "topic" else {}
+    plugins = _plugins(props)
     for key, value in props.values.items():
+        if kind == "topic" and key in TOPIC_SHAPE:
+            continue
         if kind == "broker" and key in BROKER_WIRING:
             out.substituted.append(f"broker {key}")
             continue
-        if key not in known:
-            hint = _closest(key, known)
-            if hint or kind == "topic":
+        errors = check.errors.get(key)
+        if errors and not (key in _PLUGIN_CLASS_KEYS and plugins):
+            out.findings.append(_refused(out, kind, key, props, errors))
+            continue
+        if key not in defs:
+            hint = _closest(key, defs)
+            if kind == "broker" and not hint and (key.startswith("listener.name.") or plugins):
                 out.findings.append(
                     Finding(
-                        "config",
+                        "info",
                         "config",
                         key,
                         value,
                         props.where(key),
-                        f"unknown {kind} setting{hint}",
-                        f"remove it or correct its spelling{hint}",
+                        "not a setting of Kafka's own: a listener's or a plugin's, passed to it as it is",
+                        "none",
                     )
                 )
+                run[key] = value
                 continue
+            out.findings.append(
+                Finding(
+                    "config",
+                    "config",
+                    key,
+                    value,
+                    props.where(key),
+                    f"unknown {kind} setting{hint}: Kafka {out.release.version} has no such {kind} setting"
+                    + ("; the broker logs it as unknown and ignores it" if kind == "broker" else ""),
+                    f"remove it or correct its spelling{hint}",
+                )
+            )
+            continue
         run[key] = value
+    _cross_key(kind, props, out, check)
+    _duplicates(props, out)
     return run
 
 
@@ -131,19 +281,59 @@ def review(
     topic: Properties | None = None,
     broker: Properties | None = None,
     client: str = "java",
+    *,
+    kafka: KafkaConfigs | None = None,
+    processing: Processing | None = None,
+    process_ms: int | None = None,
 ) -> TeamConfig:
-    """Review the team's files as ``client``'s configuration; see the module docstring. Never raises
-    for a risky setting: every problem is a :class:`Finding`."""
-    cfg = TeamConfig(producer, consumer, topic, broker, client=client)
-    cfg.producer_run = _client_keys("producer", producer, cfg)
-    cfg.consumer_run = _client_keys("consumer", consumer, cfg)
+    """Review the team's files as ``client``'s configuration against Kafka ``kafka``'s own
+    definitions (default: the default release's); see the module docstring. ``processing`` is how
+    the application processes what ``poll()`` returned (None: not stated, judged as ``batched``);
+    ``process_ms`` how long one poll's records take to process, when known.
+
+    Never raises for a risky or refused setting: every problem is a :class:`Finding`.
+
+    Raises:
+        InfrastructureError: Kafka's definitions could not be read (no JDK).
+    """
+    from chaos.images.recipes import DEFAULT_KAFKA_VERSION
+
+    kafka = kafka or kafka_configs(DEFAULT_KAFKA_VERSION)
+    cfg = TeamConfig(producer, consumer, topic, broker, client=client, kafka=kafka)
+    cfg.processing = processing or "batched"
+    cfg.processing_stated = processing is not None
+    cfg.process_ms = process_ms
+    files = {"producer": producer, "consumer": consumer, "topic": topic, "broker": broker}
+    checks = kafka_check(
+        kafka.version,
+        {kind: _checkable(kind, p) for kind, p in files.items() if p is not None},
+    )
+    cfg.producer_run = _client_keys("producer", producer, cfg, checks["producer"])
+    cfg.consumer_run = _client_keys("consumer", consumer, cfg, checks["consumer"])
     if topic is not None:
-        cfg.topic_run = _server_keys("topic", topic, TOPIC_KEYS, cfg)
+        cfg.topic_run = _server_keys("topic", topic, cfg, checks["topic"])
     if broker is not None:
-        cfg.broker_run = _server_keys("broker", broker, BROKER_KEYS, cfg)
+        cfg.broker_run = _server_keys("broker", broker, cfg, checks["broker"])
     for rule in RULES:
         rule(cfg, cfg.findings.append)
     return cfg
+
+
+def _checkable(kind: str, props: Properties) -> dict[str, str]:
+    """What Kafka is asked about: the file's settings, but none that only wire the node or name a
+    class Kafka cannot load here (the application's own)."""
+    out: dict[str, str] = {}
+    for key, value in props.values.items():
+        if kind == "broker" and key in BROKER_WIRING:
+            continue
+        if kind == "topic" and key in TOPIC_SHAPE:
+            continue
+        if key in _PLUGIN_CLASS_KEYS and (foreign_classes(key, value) or key.endswith("serializer")):
+            continue
+        out[key] = value
+    if kind == "consumer":
+        out.setdefault("group.id", "the-application-sets-it")  # many applications set it in code
+    return out
 
 
 def recommended(cfg: TeamConfig) -> dict[str, dict[str, str]]:

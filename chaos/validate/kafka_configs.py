@@ -1,0 +1,153 @@
+"""What a Kafka release knows about its own configuration, asked of the release.
+
+:func:`kafka_configs` reads the ``ConfigDef`` s of the producer, consumer, topic and broker — keys,
+types, defaults, validators, importance, documentation — from the jars the Kafka image is built
+from, through ``KafkaConfigTool`` (compiled beside the Java client driver). It runs once per release
+and is cached beside the driver. :func:`kafka_check` hands settings to the same release and returns
+its verdict: Kafka's own message for each bad value (``ConfigDef.validateAll``) and the exception
+it throws when it builds the configuration and the client from them (cross-key rules such as
+idempotence with ``acks=1``). Nothing in either connects to a cluster.
+
+There is no hand-kept list of keys: what is a key, and what is a valid value, is whatever the
+release says.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from chaos.errors import InfrastructureError
+from chaos.images.java_driver import JavaDriver, build_java_driver
+from chaos.progress import Progress, silent
+
+Kind = Literal["producer", "consumer", "topic", "broker"]
+KINDS: tuple[Kind, ...] = ("producer", "consumer", "topic", "broker")
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigKey:
+    """One key of a ``ConfigDef``: its type (``INT``, ``STRING``, ``BOOLEAN`` …), its default as
+    Kafka writes it (None: no default), its validator as Kafka prints it, importance and doc."""
+
+    name: str
+    type: str
+    default: str | None
+    has_default: bool
+    valid: str | None
+    importance: str | None
+    internal: bool
+    doc: str
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaConfigs:
+    """The four ``ConfigDef`` s of one Kafka release."""
+
+    version: str
+    defs: Mapping[str, Mapping[str, ConfigKey]]
+
+    def keys(self, kind: str) -> Mapping[str, ConfigKey]:
+        """The keys of ``kind`` (producer, consumer, topic or broker)."""
+        return self.defs[kind]
+
+    def default(self, kind: str, key: str) -> str | None:
+        """The release's default for ``key`` of ``kind`` (None: no default, or no such key)."""
+        found = self.defs[kind].get(key)
+        return found.default if found is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaCheck:
+    """Kafka's verdict on one kind's settings: messages per bad key, and the message of the
+    exception it threw building the configuration or client (None: it accepted them)."""
+
+    errors: Mapping[str, list[str]]
+    refused: str | None
+
+
+def _driver(version: str, progress: Progress) -> JavaDriver:
+    return build_java_driver(version, progress=progress)
+
+
+def _run(driver: JavaDriver, *args: str, what: str) -> Any:
+    """Run the tool and parse its JSON.
+
+    Raises:
+        InfrastructureError: the JVM failed (its last words are in the message's notes).
+    """
+    proc = subprocess.run(driver.tool_command(*args), capture_output=True, text=True, check=False, timeout=120)
+    try:
+        if proc.returncode == 0:
+            return json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        pass
+    err = InfrastructureError(f"Kafka's configuration tool failed while {what} (exit {proc.returncode})")
+    err.add_note((proc.stdout[-500:] + proc.stderr[-2000:]).strip())
+    raise err
+
+
+def _parse(version: str, data: Mapping[str, Any]) -> KafkaConfigs:
+    defs: dict[str, dict[str, ConfigKey]] = {
+        kind: {
+            name: ConfigKey(
+                name,
+                k["type"],
+                k.get("default"),
+                "default" in k,
+                k.get("valid"),
+                k.get("importance"),
+                bool(k.get("internal")),
+                k.get("doc") or "",
+            )
+            for name, k in data[kind].items()
+        }
+        for kind in KINDS
+    }
+    return KafkaConfigs(version, defs)
+
+
+@functools.cache
+def kafka_configs(version: str, progress: Progress = silent) -> KafkaConfigs:
+    """The ConfigDefs of Kafka ``version``, read from its jars once and cached beside the driver.
+
+    Raises:
+        InfrastructureError: no JDK on this machine, or the tool failed.
+        UsageError: ``version`` is not a Kafka release.
+        ImageBuildError: Maven could not resolve the jars.
+    """
+    driver = _driver(version, progress)
+    cached = driver.classes / "configdefs.json"
+    if not cached.is_file():
+        progress(f"reading Kafka {version}'s configuration definitions …")
+        data = _run(driver, "defs", what=f"reading Kafka {version}'s configuration definitions")
+        tmp = cached.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        tmp.replace(cached)
+    return _parse(version, json.loads(cached.read_text()))
+
+
+def kafka_check(version: str, settings: Mapping[str, Mapping[str, str]]) -> dict[str, KafkaCheck]:
+    """Kafka ``version``'s own verdict on ``settings`` (kind → key → value), one JVM for all kinds.
+
+    Raises:
+        InfrastructureError: no JDK on this machine, or the tool failed.
+    """
+    driver = _driver(version, silent)
+    with tempfile.TemporaryDirectory(prefix="kafka-chaos-check-") as tmp:
+        path = Path(tmp) / "settings.json"
+        path.write_text(json.dumps({k: dict(v) for k, v in settings.items()}))
+        data = _run(driver, "check", str(path), what="checking the settings")
+    return {
+        kind: KafkaCheck(
+            {key: list(dict.fromkeys(msgs)) for key, msgs in answer.get("errors", {}).items()},
+            answer.get("refused"),
+        )
+        for kind, answer in data.items()
+    }
