@@ -18,17 +18,20 @@ def images() -> None:
 @json_option
 @quiet_option
 def images_build(kafka_version: str | None, force: bool, as_json: bool, quiet: bool) -> None:
-    """Build the base, Kafka and toxiproxy images, and compile the Java client driver against the same
-    Kafka jars; a no-op when their tags (and the compiled driver) exist."""
+    """Build the base, Kafka and toxiproxy images, compile the Java client driver against the same
+    Kafka jars and read that release's configuration definitions (for validate); a no-op when their
+    tags (and the compiled driver) exist."""
     from chaos.engine import docker_client
     from chaos.images.builder import ImageBuilder
     from chaos.images.java_driver import build_java_driver
     from chaos.images.recipes import DEFAULT_KAFKA_VERSION, check_kafka_version
+    from chaos.validate.kafka_configs import kafka_configs
 
     version = check_kafka_version(kafka_version or DEFAULT_KAFKA_VERSION)
     builder = ImageBuilder(docker_client(), progress=progress_for(quiet))
     refs = builder.build_all(version, force=force)
     driver = build_java_driver(version, builder.cache_dir, builder.progress)
+    kafka_configs(version, builder.progress)
     text = f"kafka: {refs.kafka}\ntoxiproxy: {refs.toxiproxy}\njava client driver: {driver.classes}"
     emit({"kafka": refs.kafka, "toxiproxy": refs.toxiproxy, "java_driver": str(driver.classes)}, as_json, text)
 

@@ -77,3 +77,23 @@ def test_brief_safe_settings_pass_the_standard_matrix(tmp_path: Path) -> None:
     assert code == 0 and data["verdict"] == "PASS", {f: r["loss"] for f, r in runs.items()}
     assert all(r["loss"] == {"producer": 0, "broker": 0, "consumer": 0} for r in runs.values())
     assert all(r["counts"]["acked"] > 0 and r["counts"]["processed"] > 0 for r in runs.values())
+
+
+def test_auto_commit_with_in_poll_processing_loses_nothing_when_the_consumer_dies(tmp_path: Path) -> None:
+    # The static review calls auto-commit at-least-once when each poll's records are processed before
+    # the next poll; the matrix models that application and a SIGKILLed consumer must agree.
+    code, data, _ = validate(
+        tmp_path,
+        "producer-safe.properties",
+        "consumer-auto-commit.properties",
+        "--faults",
+        "consumer_kill",
+        "--processing",
+        "in-poll",
+    )
+    (finding,) = [f for f in data["static"] if f["setting"] == "enable.auto.commit"]
+    assert finding["severity"] == "duplicates"
+    run = by_fault(data)["consumer_kill"]
+    assert code == 0 and run["status"] == "PASS", run
+    assert run["loss"] == {"producer": 0, "broker": 0, "consumer": 0} and run["counts"]["processed"] > 0
+    assert data["processing"] == {"value": "in-poll", "stated": True, "process_ms": None}
