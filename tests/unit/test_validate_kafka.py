@@ -426,3 +426,35 @@ def test_the_java_client_s_key_list_is_the_release_s_own() -> None:
     kafka = kafka_configs(JAVA_NAMES_VERSION)
     assert set(kafka.keys("producer")) == JAVA_PRODUCER_KEYS
     assert set(kafka.keys("consumer")) == JAVA_CONSUMER_KEYS
+
+
+def test_another_release_is_judged_by_its_own_definitions_and_defaults() -> None:
+    # scripts/setup builds 3.9.1 for the portability tests; its definitions differ from 4.4's.
+    old = kafka_configs("3.9.1")
+    assert (
+        old.default("producer", "linger.ms") == "0"
+        and kafka_configs(DEFAULT_KAFKA_VERSION).default("producer", "linger.ms") == "5"
+    )
+    assert "share.coordinator.state.topic.replication.factor" not in old.keys("broker")
+    cfg = review(
+        parse_properties("acks=all\n", "p"),
+        parse_properties(SAFE_CONSUMER, "c"),
+        parse_properties("replication.factor=3\nmin.insync.replicas=2\ncleanup.policy=delete\n", "t"),
+        kafka=old,
+    )
+    assert refused(cfg) == [] and cfg.version == "3.9.1"
+    assert of(cfg, "eligible.leader.replicas") == []  # ELR is a 4.1+ feature
+    assert cfg.effective("producer", "linger.ms") == ("0", "default")
+
+
+def test_a_release_without_its_jars_on_a_machine_without_a_jdk_is_exit_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # neither java nor javac
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    kafka_configs.cache_clear()
+    try:
+        code, data, err = run_cli(files(tmp_path, b"acks=all\n"), capsys)
+    finally:
+        kafka_configs.cache_clear()
+    assert code == 3 and "install a JDK" in err and data["exit_code"] == 3

@@ -160,14 +160,25 @@ public final class KafkaConfigTool {
     new KafkaConsumer<>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer()).close(Duration.ZERO);
   }
 
+  /** LogConfig.validate as the release has it: (Map) on 4.x, (Properties) on 3.x. */
   private static void validateTopic(Map<String, String> settings) throws Throwable {
     Map<String, String> props = new LinkedHashMap<>(settings);
     props.remove("partitions");
     props.remove("replication.factor");
     Class<?> log = Class.forName("org.apache.kafka.storage.internals.log.LogConfig");
-    Method validate = log.getMethod("validate", Map.class);
+    Method validate;
+    Object argument;
     try {
-      validate.invoke(null, props);
+      validate = log.getMethod("validate", Map.class);
+      argument = props;
+    } catch (NoSuchMethodException e) {
+      validate = log.getMethod("validate", Properties.class);
+      Properties p = new Properties();
+      p.putAll(props);
+      argument = p;
+    }
+    try {
+      validate.invoke(null, argument);
     } catch (java.lang.reflect.InvocationTargetException e) {
       throw e.getCause();
     }
