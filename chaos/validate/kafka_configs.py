@@ -151,3 +151,14 @@ def kafka_check(version: str, settings: Mapping[str, Mapping[str, str]]) -> dict
         )
         for kind, answer in data.items()
     }
+
+
+def java_properties(version: str, paths: list[Path]) -> dict[str, dict[str, str] | str]:
+    """Each file as ``java.util.Properties.load`` reads it (keys → values), or the message of the
+    error it raises: the reference the properties reader is tested against.
+
+    Raises:
+        InfrastructureError: no JDK on this machine, or the tool failed.
+    """
+    data = _run(_driver(version, silent), "props", *map(str, paths), what="reading properties files")
+    return {path: answer.get("values", answer.get("error", "")) for path, answer in data.items()}

@@ -63,7 +63,9 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
             start = number
         trailing = len(line) - len(line.rstrip("\\"))
         if trailing % 2 == 1:
-            pending = (pending or "") + line[:-1]
+            # Continuing a line that is still empty starts afresh, as in Java: the next line may
+            # be blank or a comment.
+            pending = ((pending or "") + line[:-1]) or None
             continue
         out.append((start, (pending or "") + line))
         pending = None

@@ -25,6 +25,8 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * <pre>
  *   KafkaConfigTool defs             the ConfigDefs of the producer, consumer, topic and broker as JSON
  *   KafkaConfigTool check FILE.json  Kafka's own verdict on settings {kind: {key: value}}, as JSON
+ *   KafkaConfigTool props FILE...    each file as java.util.Properties.load reads it (ISO-8859-1, as
+ *                                    Kafka's Utils.loadProps does), or the error it raises, as JSON
  * </pre>
  *
  * <p>{@code check} answers per kind: {@code errors}, Kafka's messages per key from
@@ -33,7 +35,10 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * Nothing connects anywhere: the clients are built against a loopback address and closed at once.
  */
 public final class KafkaConfigTool {
-  private static final ObjectMapper JSON = new ObjectMapper();
+  // Every character outside ASCII as a \\u escape: the answer survives any console encoding, and a
+  // lone UTF-16 surrogate (which Java strings may hold) comes through as it is.
+  private static final ObjectMapper JSON = new ObjectMapper()
+      .configure(com.fasterxml.jackson.core.json.JsonWriteFeature.ESCAPE_NON_ASCII.mappedFeature(), true);
   private static final String LOOPBACK = "127.0.0.1:1";
 
   private KafkaConfigTool() {}
@@ -57,8 +62,24 @@ public final class KafkaConfigTool {
         out.set(e.getKey(), check(e.getKey(), e.getValue()));
       }
       answer.println(JSON.writeValueAsString(out));
+    } else if (args.length >= 1 && args[0].equals("props")) {
+      ObjectNode out = JSON.createObjectNode();
+      for (int i = 1; i < args.length; i++) {
+        ObjectNode file = out.putObject(args[i]);
+        Properties props = new Properties();
+        try (java.io.InputStream in = new java.io.FileInputStream(args[i])) {
+          props.load(in);
+          ObjectNode values = file.putObject("values");
+          for (String key : props.stringPropertyNames()) {
+            values.put(key, props.getProperty(key));
+          }
+        } catch (IllegalArgumentException e) {
+          file.put("error", String.valueOf(e.getMessage()));
+        }
+      }
+      answer.println(JSON.writeValueAsString(out));
     } else {
-      System.err.println("usage: KafkaConfigTool defs | check FILE.json");
+      System.err.println("usage: KafkaConfigTool defs | check FILE.json | props FILE...");
       System.exit(2);
     }
   }
