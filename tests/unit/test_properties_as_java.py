@@ -42,8 +42,11 @@ def readable(answer: dict[str, str] | str) -> dict[str, str] | str:
     printed; a pair is one character for both)."""
     if isinstance(answer, str):
         return answer
-    fix = lambda s: s.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")  # noqa: E731
-    return {fix(k): fix(v) for k, v in answer.items() if k}
+    return {_whole(k): _whole(v) for k, v in answer.items() if k}
+
+
+def _whole(text: str) -> str:
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def ours(text: str) -> dict[str, str] | str:
