@@ -158,7 +158,7 @@ def validate_files(
             be read (no JDK).
     """
     from chaos.images.recipes import DEFAULT_KAFKA_VERSION
-    from chaos.validate.kafka_configs import kafka_configs
+    from chaos.validate.kafka_configs import kafka_configs, start_checking
     from chaos.validate.matrix import plan_matrix, run_matrix
 
     unknown = [f for f in faults if f not in FAULTS]
@@ -168,8 +168,10 @@ def validate_files(
         raise UsageError(f"unknown processing {processing!r}: use one of {', '.join(PROCESSING)}")
     if process_ms is not None and process_ms < 0:
         raise UsageError(f"--process-ms {process_ms} is negative: give the milliseconds one poll's records take")
+    version = kafka_version or DEFAULT_KAFKA_VERSION
+    start_checking(version)  # its JVM starts while the files and definitions are read
     parsed = {kind: read_properties(path) for kind, path in files.items()}
-    kafka = kafka_configs(kafka_version or DEFAULT_KAFKA_VERSION)
+    kafka = kafka_configs(version)
     cfg = review(
         parsed["producer"],
         parsed["consumer"],

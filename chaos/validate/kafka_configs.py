@@ -14,10 +14,13 @@ release says.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import functools
 import json
 import subprocess
 import tempfile
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,17 +136,78 @@ def kafka_configs(version: str, progress: Progress = silent) -> KafkaConfigs:
     return _parse(version, json.loads(cached.read_text()))
 
 
+class _Checker:
+    """``KafkaConfigTool serve`` for one release, started on first use and kept for this process:
+    a process that reviews many file sets (a test session) pays for one JVM. It ends when this
+    process closes its input (at exit, or when this process dies)."""
+
+    def __init__(self, driver: JavaDriver) -> None:
+        self._proc = subprocess.Popen(
+            driver.tool_command("serve"),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            encoding="utf-8",
+        )
+        self._lock = threading.Lock()
+        atexit.register(self.close)
+
+    def ask(self, request: str) -> str:
+        """One answer line, or "" when the JVM has gone."""
+        with self._lock:
+            if self._proc.poll() is not None or self._proc.stdin is None or self._proc.stdout is None:
+                return ""
+            try:
+                self._proc.stdin.write(request + "\n")
+                self._proc.stdin.flush()
+                return self._proc.stdout.readline()
+            except (BrokenPipeError, OSError):
+                return ""
+
+    def close(self) -> None:
+        """End the JVM: it holds nothing worth a graceful exit."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+        for stream in (self._proc.stdin, self._proc.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+
+
+_CHECKERS: dict[str, _Checker] = {}
+
+
+def start_checking(version: str) -> None:
+    """Start Kafka ``version``'s checker now, so its JVM starts while the caller does other work.
+
+    Raises:
+        InfrastructureError: no JDK on this machine.
+    """
+    if version not in _CHECKERS:
+        _CHECKERS[version] = _Checker(_driver(version, silent))
+
+
 def kafka_check(version: str, settings: Mapping[str, Mapping[str, str]]) -> dict[str, KafkaCheck]:
-    """Kafka ``version``'s own verdict on ``settings`` (kind → key → value), one JVM for all kinds.
+    """Kafka ``version``'s own verdict on ``settings`` (kind → key → value).
 
     Raises:
         InfrastructureError: no JDK on this machine, or the tool failed.
     """
-    driver = _driver(version, silent)
-    with tempfile.TemporaryDirectory(prefix="kafka-chaos-check-") as tmp:
-        path = Path(tmp) / "settings.json"
-        path.write_text(json.dumps({k: dict(v) for k, v in settings.items()}))
-        data = _run(driver, "check", str(path), what="checking the settings")
+    request = json.dumps({k: dict(v) for k, v in settings.items()})
+    start_checking(version)
+    checker = _CHECKERS[version]
+    line = checker.ask(request)
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError:
+        _CHECKERS.pop(version, None)
+        checker.close()
+        with tempfile.TemporaryDirectory(prefix="kafka-chaos-check-") as tmp:  # once more, on its own
+            path = Path(tmp) / "settings.json"
+            path.write_text(request)
+            data = _run(_driver(version, silent), "check", str(path), what="checking the settings")
     return {
         kind: KafkaCheck(
             {key: list(dict.fromkeys(msgs)) for key, msgs in answer.get("errors", {}).items()},

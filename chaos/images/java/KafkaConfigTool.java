@@ -25,6 +25,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * <pre>
  *   KafkaConfigTool defs             the ConfigDefs of the producer, consumer, topic and broker as JSON
  *   KafkaConfigTool check FILE.json  Kafka's own verdict on settings {kind: {key: value}}, as JSON
+ *   KafkaConfigTool serve            the same for each line of standard input, one line out each
  *   KafkaConfigTool props FILE...    each file as java.util.Properties.load reads it (ISO-8859-1, as
  *                                    Kafka's Utils.loadProps does), or the error it raises, as JSON
  * </pre>
@@ -57,11 +58,19 @@ public final class KafkaConfigTool {
     } else if (args.length == 2 && args[0].equals("check")) {
       @SuppressWarnings("unchecked")
       Map<String, Map<String, String>> input = JSON.readValue(new File(args[1]), Map.class);
-      ObjectNode out = JSON.createObjectNode();
-      for (Map.Entry<String, Map<String, String>> e : input.entrySet()) {
-        out.set(e.getKey(), check(e.getKey(), e.getValue()));
+      answer.println(JSON.writeValueAsString(checkAll(input)));
+    } else if (args.length == 1 && args[0].equals("serve")) {
+      // One check per line of standard input, one answer per line of output, until the input ends
+      // (the caller exited or closed it): a process that checks many file sets pays for one JVM.
+      // A first check of nothing loads the classes while the caller is still reading its files.
+      checkAll(Map.of("producer", Map.of(), "consumer", Map.of("group.id", "warm-up")));
+      java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in, "UTF-8"));
+      for (String line = in.readLine(); line != null; line = in.readLine()) {
+        @SuppressWarnings("unchecked")
+        Map<String, Map<String, String>> input = JSON.readValue(line, Map.class);
+        answer.println(JSON.writeValueAsString(checkAll(input)));
+        answer.flush();
       }
-      answer.println(JSON.writeValueAsString(out));
     } else if (args.length >= 1 && args[0].equals("props")) {
       ObjectNode out = JSON.createObjectNode();
       for (int i = 1; i < args.length; i++) {
@@ -112,6 +121,14 @@ public final class KafkaConfigTool {
       o.put("doc", k.documentation);
     }
     return keys;
+  }
+
+  private static ObjectNode checkAll(Map<String, Map<String, String>> input) {
+    ObjectNode out = JSON.createObjectNode();
+    for (Map.Entry<String, Map<String, String>> e : input.entrySet()) {
+      out.set(e.getKey(), check(e.getKey(), e.getValue()));
+    }
+    return out;
   }
 
   private static ObjectNode check(String kind, Map<String, String> settings) {
