@@ -47,16 +47,16 @@ def _closest(key: str, known: Mapping[str, object] | set[str]) -> str:
     return f" (did you mean {match[0]}?)" if match else ""
 
 
+def _app_classes(key: str, value: str) -> list[str]:
+    """The classes of the application's own (not Kafka's) that a class-valued ``key`` names."""
+    if key not in _PLUGIN_CLASS_KEYS:
+        return []
+    return [c.strip() for c in value.split(",") if c.strip() and not c.strip().startswith("org.apache.kafka.")]
+
+
 def _plugins(props: Properties) -> list[str]:
     """Classes of the application's own the file names (its serializers, interceptors …)."""
-    found: list[str] = []
-    for key in _PLUGIN_CLASS_KEYS & set(props.values):
-        found += [
-            c.strip()
-            for c in props.values[key].split(",")
-            if c.strip() and not c.strip().startswith("org.apache.kafka.")
-        ]
-    return sorted(found)
+    return sorted(c for key, value in props.values.items() for c in _app_classes(key, value))
 
 
 def _comment_hint(value: str) -> str:
@@ -236,8 +236,21 @@ def _server_keys(kind: str, props: Properties, out: TeamConfig, check: KafkaChec
         if kind == "broker" and key in BROKER_WIRING:
             out.substituted.append(f"broker {key}")
             continue
-        errors = check.errors.get(key)
-        if errors and not (key in _PLUGIN_CLASS_KEYS and plugins):
+        if classes := _app_classes(key, value):
+            out.findings.append(
+                Finding(
+                    "info",
+                    "config",
+                    key,
+                    value,
+                    props.where(key),
+                    f"not exercised: it names {classes[0]}, the team's own class, which the harness's brokers "
+                    "do not have",
+                    "none",
+                )
+            )
+            continue
+        if errors := check.errors.get(key):
             out.findings.append(_refused(out, kind, key, props, errors))
             continue
         if key not in defs:
@@ -328,7 +341,7 @@ def _checkable(kind: str, props: Properties) -> dict[str, str]:
             continue
         if kind == "topic" and key in TOPIC_SHAPE:
             continue
-        if key in _PLUGIN_CLASS_KEYS and (foreign_classes(key, value) or key.endswith("serializer")):
+        if _app_classes(key, value) or key.endswith("serializer"):
             continue
         out[key] = value
     if kind == "consumer":

@@ -458,3 +458,10 @@ def test_a_release_without_its_jars_on_a_machine_without_a_jdk_is_exit_3(
     finally:
         kafka_configs.cache_clear()
     assert code == 3 and "install a JDK" in err and data["exit_code"] == 3
+
+
+def test_a_broker_plugin_of_the_team_s_own_is_not_exercised_nor_refused() -> None:
+    cfg = judge(broker="authorizer.class.name=com.acme.Authorizer\nsuper.users=User:admin\n")
+    assert refused(cfg) == []
+    assert "not exercised" in of(cfg, "authorizer.class.name")[0].why
+    assert "authorizer.class.name" not in cfg.broker_run  # the brokers would not start with it
