@@ -13,12 +13,13 @@ rules are the harness's own (:mod:`chaos.validate.rules`).
 from __future__ import annotations
 
 import difflib
+import html
 import re
 from collections.abc import Mapping
 
 from chaos.errors import UsageError
 from chaos.validate.findings import BROKER_WIRING, TOPIC_SHAPE, Finding, Processing, TeamConfig
-from chaos.validate.kafka_configs import KafkaCheck, KafkaConfigs, kafka_check, kafka_configs
+from chaos.validate.kafka_configs import ConfigKey, KafkaCheck, KafkaConfigs, kafka_check, kafka_configs
 from chaos.validate.properties import Properties
 from chaos.validate.rules import RULES
 from chaos.workloads import rdkafka_settings
@@ -45,6 +46,17 @@ _INLINE_COMMENT = re.compile(r"\s[#!]")
 def _closest(key: str, known: Mapping[str, object] | set[str]) -> str:
     match = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.8)
     return f" (did you mean {match[0]}?)" if match else ""
+
+
+def _meaning(key: str, defs: Mapping[str, ConfigKey]) -> str:
+    """What Kafka's documentation says of the key ``key`` was probably meant to be: its first
+    sentence, for a misspelling's finding (empty without a close match)."""
+    match = difflib.get_close_matches(key, sorted(defs), n=1, cutoff=0.8)
+    if not match:
+        return ""
+    text = html.unescape(re.sub(r"<[^>]+>", "", defs[match[0]].doc)).strip()
+    first = re.split(r"(?<=\.)\s", text, maxsplit=1)[0]
+    return f". Kafka's documentation of {match[0]}: \u201c{first[:200]}\u201d" if first else ""
 
 
 def _app_classes(key: str, value: str) -> list[str]:
@@ -129,7 +141,7 @@ def _client_keys(kind: str, props: Properties, out: TeamConfig, check: KafkaChec
                     value,
                     props.where(key),
                     f"unknown {kind} setting{hint}: Kafka {out.release.version}'s {kind} has no such setting; the "
-                    "client logs it as unknown, ignores it and keeps the default",
+                    "client logs it as unknown, ignores it and keeps the default" + _meaning(key, defs),
                     f"remove it or correct its spelling{hint}",
                 )
             )
@@ -167,6 +179,9 @@ def _cross_key(kind: str, props: Properties, out: TeamConfig, check: KafkaCheck)
     message = check.refused
     mentioned = (k for k in props.values if re.search(rf"(?<![\w.]){re.escape(k)}(?![\w.])", message))
     named = sorted(mentioned, key=message.index)
+    reported = {f.setting for f in out.findings if f.severity == "config" and f.where.startswith(props.source)}
+    if named and named[0] in reported:  # e.g. LogConfig refusing a name already reported as unknown
+        return
     key = named[0] if named else kind
     out.findings.append(
         Finding(
@@ -277,7 +292,8 @@ def _server_keys(kind: str, props: Properties, out: TeamConfig, check: KafkaChec
                     value,
                     props.where(key),
                     f"unknown {kind} setting{hint}: Kafka {out.release.version} has no such {kind} setting"
-                    + ("; the broker logs it as unknown and ignores it" if kind == "broker" else ""),
+                    + ("; the broker logs it as unknown and ignores it" if kind == "broker" else "")
+                    + _meaning(key, defs),
                     f"remove it or correct its spelling{hint}",
                 )
             )

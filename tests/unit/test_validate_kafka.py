@@ -465,3 +465,9 @@ def test_a_broker_plugin_of_the_team_s_own_is_not_exercised_nor_refused() -> Non
     assert refused(cfg) == []
     assert "not exercised" in of(cfg, "authorizer.class.name")[0].why
     assert "authorizer.class.name" not in cfg.broker_run  # the brokers would not start with it
+
+
+def test_a_misspelling_quotes_kafka_s_documentation_of_the_key_meant_once() -> None:
+    cfg = judge(topic="retention.msec=1\n")
+    (finding,) = refused(cfg)  # LogConfig's own refusal of the name is the same finding
+    assert "did you mean retention.ms?" in finding.why and "Kafka's documentation of retention.ms" in finding.why
