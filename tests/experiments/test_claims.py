@@ -144,7 +144,10 @@ def test_scenario_fixture_heals_and_judges(scenario: object) -> None:
     from chaos.scenario import Scenario
 
     assert isinstance(scenario, Scenario)
-    producer = scenario.producer(mode="sync", rate=300, settings={"acks": "all"})
+    # librdkafka: kafka-python 3.0's sender can stay stuck after a leader that was killed and restarted
+    # within its metadata refresh (UnknownBrokerIdError for the old leader, raised on every loop and
+    # never followed by a metadata update; seen once in CI). This test is about the fixture.
+    producer = scenario.producer(mode="sync", rate=300, client="librdkafka", settings={"acks": "all"})
     producer.start()
     before = scenario.wait_for("acked", 100)  # the producer is running before the fault
     fault = scenario.inject("broker_kill", target="leader")
