@@ -94,6 +94,36 @@ def _refused(out: TeamConfig, kind: str, key: str, props: Properties, messages: 
     )
 
 
+def _note(props: Properties, key: str, why: str) -> Finding:
+    """An info finding on ``key`` of ``props``: nothing to fix."""
+    return Finding("info", "config", key, props.values[key], props.where(key), why, "none")
+
+
+#: What Kafka does with a key it does not define, by the file it is in.
+_IGNORED = {
+    "producer": "; the client logs it as unknown, ignores it and keeps the default",
+    "consumer": "; the client logs it as unknown, ignores it and keeps the default",
+    "broker": "; the broker logs it as unknown and ignores it",
+    "topic": "",
+}
+
+
+def _unknown(kind: str, key: str, props: Properties, out: TeamConfig) -> Finding:
+    """A key the release does not define, with the closest one it does and what that one means."""
+    defs = out.release.keys(kind)
+    hint = _closest(key, defs)
+    return Finding(
+        "config",
+        "config",
+        key,
+        props.values[key],
+        props.where(key),
+        f"unknown {kind} setting{hint}: Kafka {out.version} has no such {kind} setting{_IGNORED[kind]}"
+        + _meaning(key, defs),
+        f"remove it or correct its spelling{hint}",
+    )
+
+
 def _not_exercised(client: str) -> dict[str, str]:
     """Java keys the client has no equivalent for, with the reason."""
     return {"kafka-python": UNSUPPORTED, "librdkafka": rdkafka_settings.REFUSED}.get(client, {})
@@ -118,33 +148,11 @@ def _client_keys(kind: str, props: Properties, out: TeamConfig, check: KafkaChec
             if out.client == "librdkafka" and key in rdkafka_settings.NATIVE:
                 run[key] = value
                 continue
-            hint = _closest(key, defs)
-            if plugins and not hint:
-                out.findings.append(
-                    Finding(
-                        "info",
-                        "config",
-                        key,
-                        value,
-                        props.where(key),
-                        f"not a Kafka {kind} setting: read by the application's own classes ({plugins[0]}), "
-                        "which the harness replaces",
-                        "none",
-                    )
-                )
+            if plugins and not _closest(key, defs):
+                why = f"not a Kafka {kind} setting: read by the application's own classes ({plugins[0]}), "
+                out.findings.append(_note(props, key, why + "which the harness replaces"))
                 continue
-            out.findings.append(
-                Finding(
-                    "config",
-                    "config",
-                    key,
-                    value,
-                    props.where(key),
-                    f"unknown {kind} setting{hint}: Kafka {out.release.version}'s {kind} has no such setting; the "
-                    "client logs it as unknown, ignores it and keeps the default" + _meaning(key, defs),
-                    f"remove it or correct its spelling{hint}",
-                )
-            )
+            out.findings.append(_unknown(kind, key, props, out))
             continue
         reason = skipped.get(key)
         if out.client == "java" and foreign_classes(key, value):
@@ -155,14 +163,10 @@ def _client_keys(kind: str, props: Properties, out: TeamConfig, check: KafkaChec
             except UsageError as e:
                 reason = str(e)
         if reason:
-            out.findings.append(
-                Finding("info", "config", key, value, props.where(key), f"not exercised: {reason}", "none")
-            )
+            out.findings.append(_note(props, key, f"not exercised: {reason}"))
             continue
         if hint := _comment_hint(value):
-            out.findings.append(
-                Finding("info", "config", key, value, props.where(key), f"Kafka takes the whole text{hint}", "none")
-            )
+            out.findings.append(_note(props, key, f"Kafka takes the whole text{hint}"))
         run[key] = value
     _cross_key(kind, props, out, check)
     _duplicates(props, out)
@@ -252,51 +256,20 @@ def _server_keys(kind: str, props: Properties, out: TeamConfig, check: KafkaChec
             out.substituted.append(f"broker {key}")
             continue
         if classes := _app_classes(key, value):
-            out.findings.append(
-                Finding(
-                    "info",
-                    "config",
-                    key,
-                    value,
-                    props.where(key),
-                    f"not exercised: it names {classes[0]}, the team's own class, which the harness's brokers "
-                    "do not have",
-                    "none",
-                )
-            )
+            why = f"not exercised: it names {classes[0]}, the team's own class, which the harness's brokers do not have"
+            out.findings.append(_note(props, key, why))
             continue
         if errors := check.errors.get(key):
             out.findings.append(_refused(out, kind, key, props, errors))
             continue
         if key not in defs:
-            hint = _closest(key, defs)
-            if kind == "broker" and not hint and (key.startswith("listener.name.") or plugins):
-                out.findings.append(
-                    Finding(
-                        "info",
-                        "config",
-                        key,
-                        value,
-                        props.where(key),
-                        "not a setting of Kafka's own: a listener's or a plugin's, passed to it as it is",
-                        "none",
-                    )
-                )
+            passed_on = key.startswith("listener.name.") or plugins
+            if kind == "broker" and passed_on and not _closest(key, defs):
+                why = "not a setting of Kafka's own: a listener's or a plugin's, passed to it as it is"
+                out.findings.append(_note(props, key, why))
                 run[key] = value
                 continue
-            out.findings.append(
-                Finding(
-                    "config",
-                    "config",
-                    key,
-                    value,
-                    props.where(key),
-                    f"unknown {kind} setting{hint}: Kafka {out.release.version} has no such {kind} setting"
-                    + ("; the broker logs it as unknown and ignores it" if kind == "broker" else "")
-                    + _meaning(key, defs),
-                    f"remove it or correct its spelling{hint}",
-                )
-            )
+            out.findings.append(_unknown(kind, key, props, out))
             continue
         run[key] = value
     _cross_key(kind, props, out, check)
