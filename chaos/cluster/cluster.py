@@ -41,6 +41,7 @@ from chaos.cluster.registry import spec_from_json, spec_to_json
 from chaos.cluster.sweeper import SweepResult, sweep
 from chaos.engine import docker_client, published_host
 from chaos.errors import ClusterUnhealthy, ImageMissing, InfrastructureError, UsageError
+from chaos.images.kcfs import kcfs_binary, kcfs_container_options
 from chaos.images.recipes import image_refs, kafka_tag, toxiproxy_tag
 from chaos.labels import (
     NODE_LABEL,
@@ -223,17 +224,27 @@ class KafkaCluster:
             "log4j2.properties": packaged("log4j2.properties"),
             "log4j.properties": packaged("log4j.properties"),
         }
+        environment = {
+            "KAFKA_CHAOS_CLUSTER_ID": cluster_id,
+            "KAFKA_CHAOS_JVM_OPTS": jvm_options(self.spec),
+            "KAFKA_CHAOS_DISK": self.spec.disk,
+            "KAFKA_CHAOS_FORMAT_ARGS": self.spec.format_arguments(),
+        }
+        # Network faults run iptables and tc inside the node's own namespace.
+        extra: dict[str, Any] = {"cap_add": ["NET_ADMIN"]}
+        if self.spec.disk == "kcfs":
+            files["kcfs"] = kcfs_binary(progress=self.progress).read_bytes()
+            extra = kcfs_container_options()
         container = self.client.containers.create(
             image,
             ["sh", "/kafka-chaos/start.sh"],
             name=resource_name(self.run_id, node.host),
             hostname=node.host,
             labels=run_labels(self.run_id, node.role, node.node_id),
-            environment={"KAFKA_CHAOS_CLUSTER_ID": cluster_id, "KAFKA_CHAOS_JVM_OPTS": jvm_options(self.spec)},
+            environment=environment,
             network=network,
             networking_config={network: self.client.api.create_endpoint_config(aliases=[node.host])},
-            # Network faults run iptables and tc inside the node's own namespace.
-            cap_add=["NET_ADMIN"],
+            **extra,
         )
         container.put_archive("/", tar_dir("kafka-chaos", files))
         return Node(node, container)

@@ -23,6 +23,9 @@ CLIENT_PORT = 9092
 INTERNAL_PORT = 9091
 CONTROLLER_PORT = 9093
 DATA_DIR = "/var/lib/kafka/data"
+#: The data disks a cluster can run on: the container's own filesystem, or kcfs (a disk that can
+#: lose power and fail: the ``power_loss``, ``disk_full`` and ``disk_error`` faults need it).
+DISKS = ("plain", "kcfs")
 #: First port toxiproxy listens on inside its container; proxy i listens on PROXY_BASE_PORT + i.
 PROXY_BASE_PORT = 20000
 TOXIPROXY_API_PORT = 8474
@@ -94,6 +97,13 @@ class ClusterSpec:
     kafka_image: str | None = None
     toxiproxy_image: str | None = None
     health_timeout: float = 120.0
+    #: ``kcfs``: every broker's log directories sit on kcfs (see :mod:`chaos.images.kcfs`).
+    disk: str = "plain"
+    #: Log directories per broker (``log.dirs``); a second one lets a disk fault take one offline
+    #: while the broker goes on serving from the other.
+    log_dirs: int = 1
+    #: Feature levels the storage is formatted with, e.g. ``{"eligible.leader.replicas.version": 0}``.
+    features: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -122,6 +132,25 @@ class ClusterSpec:
             raise UsageError(f"node config names node {stray[0]}, but the cluster has nodes {sorted(known)}")
         if self.health_timeout <= 0:
             raise UsageError("health timeout must be positive")
+        if self.disk not in DISKS:
+            raise UsageError(f"disk {self.disk!r} is not one of {', '.join(DISKS)}")
+        if not isinstance(self.log_dirs, int) or not 1 <= self.log_dirs <= 4:
+            raise UsageError(f"log_dirs must be 1 to 4, not {self.log_dirs}")
+        for name, level in self.features.items():
+            if not name.replace(".", "").replace("_", "").isalnum() or not isinstance(level, int) or level < 0:
+                raise UsageError(f"feature {name}={level!r} is not a feature name with a level of 0 or more")
+
+    def data_dirs(self) -> list[str]:
+        """Every broker's log directories, the first one also holding the KRaft metadata log.
+
+        >>> ClusterSpec(log_dirs=2).data_dirs()
+        ['/var/lib/kafka/data', '/var/lib/kafka/data-2']
+        """
+        return [DATA_DIR] + [f"{DATA_DIR}-{i}" for i in range(2, self.log_dirs + 1)]
+
+    def format_arguments(self) -> str:
+        """Extra arguments of the storage format (``--feature name=level`` for each feature)."""
+        return " ".join(f"--feature {name}={level}" for name, level in sorted(self.features.items()))
 
     @property
     def quorum_size(self) -> int:
@@ -191,7 +220,7 @@ def server_properties(spec: ClusterSpec, node: NodeSpec, advertised_client: str 
         "node.id": str(node.node_id),
         "controller.quorum.voters": spec.voters(),
         "controller.listener.names": "CONTROLLER",
-        "log.dirs": DATA_DIR,
+        "log.dirs": ",".join(spec.data_dirs()),
         "listener.security.protocol.map": "INTERNAL:PLAINTEXT,CLIENT:PLAINTEXT,CONTROLLER:PLAINTEXT",
     }
     listeners: list[str] = []

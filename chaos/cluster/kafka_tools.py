@@ -104,3 +104,38 @@ def search_segments(
             if line in found:
                 found[line].append(node.host)
     return found
+
+
+_DUMP_BATCHES = """
+dir=$(for d in {dirs}; do [ -d "$d/{partition_dir}" ] && echo "$d/{partition_dir}"; done | head -1)
+[ -z "$dir" ] && {{ echo "NO-REPLICA"; exit 0; }}
+files=$(ls "$dir"/*.log 2>/dev/null | paste -sd, -)
+[ -z "$files" ] && exit 0
+dump() {{ java -Xmx256m -XX:TieredStopAtLevel=1 -cp '/opt/kafka/libs/*' "$1" --files "$files" 2>/tmp/kc-err; }}
+out=$(dump {first}) || {{ grep -q 'find or load main class' /tmp/kc-err && out=$(dump {second}); }} \\
+  || {{ tail -5 /tmp/kc-err; exit 1; }}
+printf '%s\\n' "$out" | grep -o 'baseOffset: [0-9]* lastOffset: [0-9]* count: [0-9]*'
+"""
+_BATCH = re.compile(r"baseOffset: (\d+) lastOffset: (\d+) count: (\d+)")
+
+
+def segment_offsets(node: Node, topic: str, partition: int, data_dirs: Sequence[str] = (DATA_DIR,)) -> list[int] | None:
+    """Every offset of ``topic``/``partition`` in ``node``'s segment files, as Kafka's own
+    ``DumpLogSegments`` reads them from disk (no broker involved); ``None`` where the node holds no
+    replica of it.
+
+    Raises:
+        InfrastructureError: the node is not running, or the tool failed.
+    """
+    script = _DUMP_BATCHES.format(
+        dirs=" ".join(data_dirs), partition_dir=f"{topic}-{partition}", first=DUMP_LOG[0], second=DUMP_LOG[1]
+    )
+    code, out = node.exec(["bash", "-c", script])
+    if code != 0:
+        raise InfrastructureError(f"Kafka's DumpLogSegments failed on {node.host} (exit {code}): {out[-500:]}")
+    if "NO-REPLICA" in out:
+        return None
+    offsets: list[int] = []
+    for m in _BATCH.finditer(out):
+        offsets.extend(range(int(m[1]), int(m[2]) + 1))
+    return offsets

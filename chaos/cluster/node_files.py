@@ -8,6 +8,9 @@ import tarfile
 import time
 from importlib import resources
 
+#: Files copied in that are programs, not scripts.
+EXECUTABLES = frozenset({"kcfs"})
+
 
 def packaged(name: str) -> bytes:
     """A file shipped in ``chaos/cluster/files``."""
@@ -23,6 +26,10 @@ def tar_dir(directory: str, files: dict[str, bytes]) -> bytes:
         tar.addfile(info)
         for name, data in files.items():
             info = tarfile.TarInfo(f"{directory}/{name}")
-            info.size, info.mode, info.mtime = len(data), 0o755 if name.endswith(".sh") else 0o644, int(time.time())
+            info.size, info.mode, info.mtime = (
+                len(data),
+                0o755 if name.endswith(".sh") or name in EXECUTABLES else 0o644,
+                int(time.time()),
+            )
             tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()

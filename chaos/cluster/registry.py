@@ -22,6 +22,7 @@ def spec_to_json(spec: ClusterSpec) -> str:
     raw = asdict(spec)
     raw["node_config"] = {str(k): dict(v) for k, v in spec.node_config.items()}
     raw["broker_config"] = dict(spec.broker_config)
+    raw["features"] = dict(spec.features)
     return json.dumps(raw, sort_keys=True)
 
 

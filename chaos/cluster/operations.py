@@ -1,0 +1,153 @@
+"""What an operator does to a running cluster, through Kafka's Admin API: move replicas, elect
+preferred leaders, throttle replication, and ask which log directories are offline.
+
+Each call returns once Kafka accepted it; the ``wait_*`` helpers observe the outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from kafka import TopicPartition
+from kafka.admin import ConfigResource, ConfigResourceType
+
+from chaos.errors import ClusterUnhealthy
+from chaos.waiting import wait_until
+
+if TYPE_CHECKING:
+    from chaos.cluster.cluster import KafkaCluster
+
+#: Kafka's replication quota (KIP-73): per broker, the rate; per topic, which replicas it holds back.
+THROTTLE_RATES = ("leader.replication.throttled.rate", "follower.replication.throttled.rate")
+THROTTLE_REPLICAS = ("leader.replication.throttled.replicas", "follower.replication.throttled.replicas")
+
+
+def reassign(cluster: KafkaCluster, topic: str, partition: int, replicas: Sequence[int]) -> None:
+    """Start moving ``topic``/``partition`` to ``replicas`` (the first is the preferred leader).
+
+    Raises:
+        KafkaError: Kafka refused the reassignment.
+    """
+    tp = TopicPartition(topic, partition)
+    cluster.admin_call(lambda a: a.alter_partition_reassignments({tp: list(replicas)}))
+
+
+def reassignments_pending(cluster: KafkaCluster, topic: str) -> list[int]:
+    """Partitions of ``topic`` whose reassignment is still under way."""
+    ongoing: dict[Any, Any] = cluster.admin_call(lambda a: a.list_partition_reassignments())
+    return sorted(tp.partition for tp in ongoing if tp.topic == topic)
+
+
+def wait_for_reassignment(cluster: KafkaCluster, topic: str, timeout: float = 120.0) -> None:
+    """Wait until no partition of ``topic`` is being reassigned.
+
+    Raises:
+        ClusterUnhealthy: a move is still under way after ``timeout``.
+    """
+    pending: list[int] = []
+
+    def done() -> bool:
+        pending[:] = reassignments_pending(cluster, topic)
+        return not pending
+
+    wait_until(
+        done,
+        timeout,
+        f"the reassignment of {topic} to finish",
+        seen=lambda: f"partitions {pending} moving",
+        error=ClusterUnhealthy,
+    )
+
+
+def elect_preferred(cluster: KafkaCluster, topic: str, partition: int) -> None:
+    """Move the leadership of ``topic``/``partition`` to its preferred replica, if that is in sync
+    (Kafka's preferred-leader election; a partition already led by it is left alone).
+
+    Raises:
+        KafkaError: the request failed as a whole.
+    """
+    cluster.admin_call(lambda a: a.elect_leaders(0, {topic: [partition]}, raise_errors=False))
+
+
+def wait_for_preferred_leader(cluster: KafkaCluster, topic: str, partition: int, timeout: float = 60.0) -> None:
+    """Wait until ``topic``/``partition`` is led by its preferred (first) replica.
+
+    Raises:
+        ClusterUnhealthy: not within ``timeout``.
+    """
+    seen = [""]
+
+    def preferred() -> bool:
+        p = cluster.partition(topic, partition)
+        seen[0] = f"leader {p.leader}, replicas {list(p.replicas)}"
+        return bool(p.replicas) and p.leader == p.replicas[0]
+
+    wait_until(
+        preferred,
+        timeout,
+        f"{topic}-{partition} led by its preferred replica",
+        seen=lambda: seen[0],
+        error=ClusterUnhealthy,
+    )
+
+
+def throttle(cluster: KafkaCluster, broker_ids: Sequence[int], topic: str, rate: int) -> None:
+    """Hold replication of ``topic`` back to ``rate`` bytes/s on ``broker_ids`` (leader and follower
+    side), with Kafka's own replication quota.
+
+    Raises:
+        KafkaError: Kafka refused a configuration change.
+    """
+    resources = [
+        ConfigResource(ConfigResourceType.BROKER, str(b), configs=dict.fromkeys(THROTTLE_RATES, str(rate)))
+        for b in broker_ids
+    ]
+    resources.append(ConfigResource(ConfigResourceType.TOPIC, topic, configs=dict.fromkeys(THROTTLE_REPLICAS, "*")))
+    cluster.admin_call(lambda a: a.alter_configs(resources, incremental=True))
+
+
+def unthrottle(cluster: KafkaCluster, broker_ids: Sequence[int], topic: str) -> None:
+    """Remove the quota :func:`throttle` set.
+
+    Raises:
+        KafkaError: Kafka refused a configuration change.
+    """
+    resources = [
+        ConfigResource(ConfigResourceType.BROKER, str(b), configs=dict.fromkeys(THROTTLE_RATES, ("DELETE", None)))
+        for b in broker_ids
+    ]
+    resources.append(
+        ConfigResource(ConfigResourceType.TOPIC, topic, configs=dict.fromkeys(THROTTLE_REPLICAS, ("DELETE", None)))
+    )
+    cluster.admin_call(lambda a: a.alter_configs(resources, incremental=True))
+
+
+def offline_log_dirs(cluster: KafkaCluster, broker_id: int) -> list[str]:
+    """The log directories broker ``broker_id`` reports offline (Kafka's KAFKA_STORAGE_ERROR)."""
+    answer: list[dict[str, Any]] = cluster.admin_call(lambda a: a.describe_log_dirs(brokers=[broker_id]))
+    offline = []
+    for response in answer:
+        for entry in response.get("log_dirs", response.get("results", [])):
+            if entry.get("error_code", 0) != 0:
+                offline.append(str(entry.get("log_dir")))
+    return offline
+
+
+def wait_for_full_isr(cluster: KafkaCluster, topics: Sequence[str], timeout: float = 120.0) -> None:
+    """Wait until every partition of ``topics`` has a leader and all its replicas in sync.
+
+    Raises:
+        ClusterUnhealthy: not within ``timeout``; the message names a partition still short.
+    """
+    short: list[str] = []
+
+    def full() -> bool:
+        short.clear()
+        for topic in topics:
+            for p in cluster.partitions(topic):
+                if p.leader < 0 or set(p.isr) != set(p.replicas):
+                    short.append(f"{topic}-{p.partition} ISR {list(p.isr)} of {list(p.replicas)}")
+        return not short
+
+    wait_until(full, timeout, "every replica back in sync", seen=lambda: "; ".join(short[:3]), error=ClusterUnhealthy)

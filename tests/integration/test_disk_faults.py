@@ -1,0 +1,134 @@
+"""The data disk as a fault: power loss, a full disk and a failing one, on kcfs, against real brokers.
+
+What survives is read back with Kafka's own ``DumpLogSegments`` from the segment files on each
+broker's disk: no broker, no client and no harness code sits between the fault and the count.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kafka import KafkaProducer
+from kafka.admin import ConfigResource, ConfigResourceType
+
+from chaos.cluster import KafkaCluster
+from chaos.cluster.kafka_tools import segment_offsets
+from chaos.cluster.operations import offline_log_dirs, wait_for_full_isr
+from chaos.faults import FaultContext, Nemesis, Timeline, UnsupportedFault, make_fault
+
+from .test_faults import eventually
+
+pytestmark = pytest.mark.kafka_cluster(brokers=3, disk="kcfs", log_dirs=2)
+
+
+@pytest.fixture
+def ctx(kafka_cluster: KafkaCluster, tmp_path: Path) -> FaultContext:
+    return FaultContext(kafka_cluster, timeline=Timeline(tmp_path))
+
+
+@pytest.fixture(autouse=True)
+def healthy_after(kafka_cluster: KafkaCluster) -> Iterator[None]:
+    """The module shares one cluster: every broker runs and is healthy after each test."""
+    yield
+    for node in kafka_cluster.brokers:
+        if not node.is_running:
+            node.start()
+    kafka_cluster.wait_healthy(180)
+
+
+def produce(cluster: KafkaCluster, topic: str, prefix: str, count: int, partitions: int = 1) -> None:
+    """``count`` records, each acknowledged by every in-sync replica before this returns."""
+    producer = KafkaProducer(bootstrap_servers=cluster.bootstrap_servers, acks="all", linger_ms=5, retries=20)
+    try:
+        futures = [producer.send(topic, f"{prefix}{i}".encode(), partition=i % partitions) for i in range(count)]
+        producer.flush(timeout=60)
+        for f in futures:
+            f.get(timeout=1)
+    finally:
+        producer.close(timeout=10)
+
+
+def offsets_everywhere(cluster: KafkaCluster, topic: str) -> dict[str, list[int] | None]:
+    return {n.host: segment_offsets(n, topic, 0, cluster.spec.data_dirs()) for n in cluster.brokers}
+
+
+def test_power_loss_keeps_exactly_what_was_fsynced(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
+    topic = f"pl-{uuid.uuid4().hex[:8]}"
+    # Certain by construction: the first 500 records are written with flush.messages=1 (Kafka fsyncs
+    # every append), the next 500 after the topic is set back to the default (never fsynced until a
+    # segment rolls, and a 1 GiB segment does not roll here).
+    kafka_cluster.create_topic(topic, partitions=1, replication_factor=3, config={"flush.messages": "1"})
+    produce(kafka_cluster, topic, "synced-", 500)
+    kafka_cluster.admin_call(
+        lambda a: a.alter_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic, configs={"flush.messages": ("DELETE", None)})],
+            incremental=True,
+        )
+    )
+    produce(kafka_cluster, topic, "cached-", 500)
+    before = offsets_everywhere(kafka_cluster, topic)
+    assert before == {n.host: list(range(1000)) for n in kafka_cluster.brokers}
+
+    fault = make_fault("power_loss", target="all")
+    with Nemesis(ctx) as nemesis:
+        nemesis.inject(fault)
+        assert all(not n.is_running for n in kafka_cluster.brokers)
+    wait_for_full_isr(kafka_cluster, [topic], 180)
+
+    after = offsets_everywhere(kafka_cluster, topic)
+    assert after == {n.host: list(range(500)) for n in kafka_cluster.brokers}, after
+    cuts = [e for e in ctx.timeline.events() if e["event"] == "power_cut"] if ctx.timeline else []
+    assert len(cuts) == 3 and all(e["bytes_dropped"] > 0 for e in cuts), cuts
+
+
+def test_a_crash_on_kcfs_keeps_what_was_not_fsynced(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
+    """kcfs loses nothing on a plain SIGKILL: the machine stays up and so does its page cache."""
+    topic = f"crash-{uuid.uuid4().hex[:8]}"
+    kafka_cluster.create_topic(topic, partitions=1, replication_factor=3)
+    produce(kafka_cluster, topic, "cached-", 500)
+    with Nemesis(ctx) as nemesis:
+        nemesis.inject(make_fault("broker_kill", target="all"))
+    wait_for_full_isr(kafka_cluster, [topic], 180)
+    assert offsets_everywhere(kafka_cluster, topic) == {n.host: list(range(500)) for n in kafka_cluster.brokers}
+
+
+@pytest.mark.parametrize("kind", ["disk_error", "disk_full"])
+def test_failing_log_dir_goes_offline_and_heals(kafka_cluster: KafkaCluster, ctx: FaultContext, kind: str) -> None:
+    topic = f"{kind}-{uuid.uuid4().hex[:8]}"
+    # Six partitions over two log directories per broker: Kafka puts a new partition in the directory
+    # holding fewest, so broker 1's second directory holds some of them (checked, not assumed).
+    kafka_cluster.create_topic(topic, partitions=6, replication_factor=3)
+    broker = kafka_cluster.broker(1)
+    second = kafka_cluster.spec.data_dirs()[1]
+    code, listing = broker.exec(["ls", second])
+    assert code == 0 and f"{topic}-" in listing, listing
+
+    with Nemesis(ctx) as nemesis:
+        nemesis.inject(make_fault(kind, target="broker:1", log_dir=2))
+        # Writes to every partition reach broker 1's failing directory (as leader or follower).
+        produce(kafka_cluster, topic, "during-", 600, partitions=6)
+        eventually(
+            lambda: offline_log_dirs(kafka_cluster, 1) == [second],
+            60,
+            f"broker 1 to report {second} offline",
+            seen=lambda: offline_log_dirs(kafka_cluster, 1),
+        )
+        # The broker goes on serving from its first directory, which also holds the metadata log.
+        assert broker.is_running
+    # Healing ended the failure and restarted the broker: the directory is back, every replica in sync.
+    assert offline_log_dirs(kafka_cluster, 1) == []
+    wait_for_full_isr(kafka_cluster, [topic], 180)
+    counts = [len(segment_offsets(n, topic, 0, kafka_cluster.spec.data_dirs()) or []) for n in kafka_cluster.brokers]
+    assert counts == [100, 100, 100], counts
+
+
+def test_disk_faults_refuse_a_cluster_without_kcfs(tmp_path: Path) -> None:
+    """On the container's own filesystem there is no power to cut: one sentence says what to add."""
+    from chaos.cluster.config import ClusterSpec
+
+    cluster = KafkaCluster(ClusterSpec(brokers=1), run_dir=tmp_path)
+    with pytest.raises(UnsupportedFault, match="add `disk: kcfs` to the experiment's cluster: section"):
+        make_fault("power_loss", target="all").inject(FaultContext(cluster, timeline=Timeline(tmp_path)))
