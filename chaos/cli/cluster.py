@@ -34,6 +34,17 @@ def cluster() -> None:
     help="Run brokers from this image instead of the built one (needs java and /opt/kafka/libs).",
 )
 @click.option("--toxiproxy-image", default=None, help="Run toxiproxy from this image instead of the built one.")
+@click.option(
+    "--disk",
+    type=click.Choice(["plain", "kcfs"]),
+    default="plain",
+    show_default=True,
+    help="Brokers' data disk; kcfs can lose power and fail (power_loss, disk_full, disk_error).",
+)
+@click.option("--log-dirs", type=click.IntRange(1, 4), default=1, show_default=True, help="Log directories per broker.")
+@click.option(
+    "--feature", "features", multiple=True, metavar="NAME=LEVEL", help="Feature level to format with, repeatable."
+)
 @json_option
 @quiet_option
 def cluster_up(
@@ -45,6 +56,9 @@ def cluster_up(
     health_timeout: float,
     kafka_image: str | None,
     toxiproxy_image: str | None,
+    disk: str,
+    log_dirs: int,
+    features: tuple[str, ...],
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -66,6 +80,9 @@ def cluster_up(
         health_timeout=health_timeout,
         kafka_image=kafka_image,
         toxiproxy_image=toxiproxy_image,
+        disk=disk,
+        log_dirs=log_dirs,
+        features=_levels(parse_pairs(features, "feature")),
     )
     handle = KafkaCluster(spec, run_id=run_id, progress=progress_for(quiet))
     handle.start()  # removes everything it made if it fails or is interrupted
@@ -76,6 +93,16 @@ def cluster_up(
         f"cluster {handle.run_id} is up\nbootstrap.servers={handle.bootstrap_servers}\n"
         f"toxiproxy API: {status['toxiproxy_api']}\ndown with: kafka-chaos cluster down {handle.run_id}",
     )
+
+
+def _levels(pairs: dict[str, str]) -> dict[str, int]:
+    """Feature levels as numbers. Raises UsageError for a level that is not one."""
+    levels = {}
+    for name, level in pairs.items():
+        if not level.isdigit():
+            raise UsageError(f"feature {name}={level}: the level is a whole number, e.g. {name}=1")
+        levels[name] = int(level)
+    return levels
 
 
 @cluster.command("status")

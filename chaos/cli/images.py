@@ -19,11 +19,12 @@ def images() -> None:
 @quiet_option
 def images_build(kafka_version: str | None, force: bool, as_json: bool, quiet: bool) -> None:
     """Build the base, Kafka and toxiproxy images, compile the Java client driver against the same
-    Kafka jars and read that release's configuration definitions (for validate); a no-op when their
-    tags (and the compiled driver) exist."""
+    Kafka jars, read that release's configuration definitions (for validate) and build kcfs (the
+    disk that can lose power); a no-op when their tags (and the built programs) exist."""
     from chaos.engine import docker_client
     from chaos.images.builder import ImageBuilder
     from chaos.images.java_driver import build_java_driver
+    from chaos.images.kcfs import kcfs_binary
     from chaos.images.recipes import DEFAULT_KAFKA_VERSION, check_kafka_version
     from chaos.validate.kafka_configs import kafka_configs
 
@@ -32,8 +33,10 @@ def images_build(kafka_version: str | None, force: bool, as_json: bool, quiet: b
     refs = builder.build_all(version, force=force)
     driver = build_java_driver(version, builder.cache_dir, builder.progress)
     kafka_configs(version, builder.progress)
-    text = f"kafka: {refs.kafka}\ntoxiproxy: {refs.toxiproxy}\njava client driver: {driver.classes}"
-    emit({"kafka": refs.kafka, "toxiproxy": refs.toxiproxy, "java_driver": str(driver.classes)}, as_json, text)
+    kcfs = kcfs_binary(builder.cache_dir, builder.progress)
+    text = f"kafka: {refs.kafka}\ntoxiproxy: {refs.toxiproxy}\njava client driver: {driver.classes}\nkcfs: {kcfs}"
+    built = {"kafka": refs.kafka, "toxiproxy": refs.toxiproxy, "java_driver": str(driver.classes), "kcfs": str(kcfs)}
+    emit(built, as_json, text)
 
 
 @images.command("list")

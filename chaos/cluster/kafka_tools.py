@@ -76,7 +76,11 @@ cat /tmp/kc-found
 
 
 def search_segments(
-    brokers: Sequence[Node], topic: str, partitions: set[int], markers: list[str]
+    brokers: Sequence[Node],
+    topic: str,
+    partitions: set[int],
+    markers: list[str],
+    data_dirs: Sequence[str] = (DATA_DIR,),
 ) -> dict[str, list[str]]:
     """Which brokers hold each of ``markers`` (ASCII prefixes of record values) in the segment files
     of ``topic``'s ``partitions`` on their disks, as Kafka's own ``DumpLogSegments`` prints them.
@@ -91,7 +95,7 @@ def search_segments(
         raise InfrastructureError("no broker is running to search segment files on")
     found: dict[str, list[str]] = {m: [] for m in markers}
     script = _SEARCH.format(
-        dirs=" ".join(f"{DATA_DIR}/{topic}-{p}" for p in sorted(partitions)),
+        dirs=" ".join(f"{d}/{topic}-{p}" for d in data_dirs for p in sorted(partitions)),
         patterns="\n".join(markers),
         first=DUMP_LOG[0],
         second=DUMP_LOG[1],

@@ -1,5 +1,5 @@
 """What an operator does to a running cluster, through Kafka's Admin API: move replicas, elect
-preferred leaders, throttle replication, and ask which log directories are offline.
+preferred leaders, and ask which log directories are offline.
 
 Each call returns once Kafka accepted it; the ``wait_*`` helpers observe the outcome.
 """
@@ -10,17 +10,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from kafka import TopicPartition
-from kafka.admin import ConfigResource, ConfigResourceType
 
 from chaos.errors import ClusterUnhealthy
 from chaos.waiting import wait_until
 
 if TYPE_CHECKING:
     from chaos.cluster.cluster import KafkaCluster
-
-#: Kafka's replication quota (KIP-73): per broker, the rate; per topic, which replicas it holds back.
-THROTTLE_RATES = ("leader.replication.throttled.rate", "follower.replication.throttled.rate")
-THROTTLE_REPLICAS = ("leader.replication.throttled.replicas", "follower.replication.throttled.replicas")
 
 
 def reassign(cluster: KafkaCluster, topic: str, partition: int, replicas: Sequence[int]) -> None:
@@ -90,37 +85,6 @@ def wait_for_preferred_leader(cluster: KafkaCluster, topic: str, partition: int,
         seen=lambda: seen[0],
         error=ClusterUnhealthy,
     )
-
-
-def throttle(cluster: KafkaCluster, broker_ids: Sequence[int], topic: str, rate: int) -> None:
-    """Hold replication of ``topic`` back to ``rate`` bytes/s on ``broker_ids`` (leader and follower
-    side), with Kafka's own replication quota.
-
-    Raises:
-        KafkaError: Kafka refused a configuration change.
-    """
-    resources = [
-        ConfigResource(ConfigResourceType.BROKER, str(b), configs=dict.fromkeys(THROTTLE_RATES, str(rate)))
-        for b in broker_ids
-    ]
-    resources.append(ConfigResource(ConfigResourceType.TOPIC, topic, configs=dict.fromkeys(THROTTLE_REPLICAS, "*")))
-    cluster.admin_call(lambda a: a.alter_configs(resources, incremental=True))
-
-
-def unthrottle(cluster: KafkaCluster, broker_ids: Sequence[int], topic: str) -> None:
-    """Remove the quota :func:`throttle` set.
-
-    Raises:
-        KafkaError: Kafka refused a configuration change.
-    """
-    resources = [
-        ConfigResource(ConfigResourceType.BROKER, str(b), configs=dict.fromkeys(THROTTLE_RATES, ("DELETE", None)))
-        for b in broker_ids
-    ]
-    resources.append(
-        ConfigResource(ConfigResourceType.TOPIC, topic, configs=dict.fromkeys(THROTTLE_REPLICAS, ("DELETE", None)))
-    )
-    cluster.admin_call(lambda a: a.alter_configs(resources, incremental=True))
 
 
 def offline_log_dirs(cluster: KafkaCluster, broker_id: int) -> list[str]:

@@ -63,6 +63,11 @@ class ClusterModel(_Strict):
     health_timeout: float = Field(120.0, gt=0)
     kafka_image: str | None = Field(None, min_length=1)
     toxiproxy_image: str | None = Field(None, min_length=1)
+    #: ``kcfs``: data directories on a disk that can lose power and fail (power_loss, disk_full, disk_error).
+    disk: Literal["plain", "kcfs"] = "plain"
+    log_dirs: int = Field(1, ge=1, le=4)
+    #: Feature levels the storage is formatted with, e.g. ``eligible.leader.replicas.version: 0``.
+    features: dict[str, int] = Field(default_factory=dict)
 
     def spec(self, kafka_version: str | None = None) -> ClusterSpec:
         """The :class:`ClusterSpec` (``kafka_version`` overrides the file's). Raises UsageError."""
@@ -75,6 +80,9 @@ class ClusterModel(_Strict):
             health_timeout=self.health_timeout,
             kafka_image=self.kafka_image,
             toxiproxy_image=self.toxiproxy_image,
+            disk=self.disk,
+            log_dirs=self.log_dirs,
+            features=dict(self.features),
         )
 
 

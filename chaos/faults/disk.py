@@ -127,6 +127,8 @@ class _DiskFailure(Fault):
             ctx.timeline.record("disk_failing", self, target=node.host, path=path, error=self.failure.upper())
 
     def _heal(self, ctx: FaultContext) -> None:
+        if not self._hit:
+            return  # refused before it touched a broker
         for node in self._hit:
             if node.state == "running":
                 kcfs_command(node, "heal")

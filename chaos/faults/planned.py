@@ -5,12 +5,11 @@
   until Kafka finished the move and every replica is in sync.
 * ``preferred_election``: give a partition back to its preferred replica (``target: leader:T:P``
   names the partition and its leader now); healing waits for the full ISR.
-* ``replication_throttle``: hold the target brokers' replication of a topic back to ``rate`` bytes/s
-  with Kafka's own replication quota, so followers fall behind while staying in the ISR for up to
-  ``replica.lag.time.max.ms``; healing lifts it and waits for the full ISR.
 
 A controlled shutdown of a leader is ``broker_stop`` with ``target: leader``; a rolling restart with
-controlled shutdown is ``rolling_bounce``.
+controlled shutdown is ``rolling_bounce``. (Kafka's replication quota cannot hold an in-sync follower
+back — it only throttles replicas outside the ISR — so a follower that lags inside the ISR is made by
+freezing it, ``broker_pause``, for less than ``replica.lag.time.max.ms`` and the broker session.)
 """
 
 from __future__ import annotations
@@ -95,28 +94,4 @@ class PreferredElection(Fault):
 
     def _heal(self, ctx: FaultContext) -> None:
         topic, _ = _partition(self)
-        operations.wait_for_full_isr(ctx.cluster, [topic], SETTLE_TIMEOUT)
-
-
-@register
-class ReplicationThrottle(Fault):
-    """Hold the target brokers' replication of the partition's topic back to ``rate`` bytes/s."""
-
-    kind = "replication_throttle"
-    params: ClassVar[Mapping[str, Any]] = {"target": str, "rate": int}
-    default_target = "followers"
-
-    def validate(self) -> None:
-        _partition(self)
-        if int(self.p.get("rate", 1024)) < 1:
-            raise UsageError(f"fault {self.kind}: rate is in bytes per second and must be at least 1")
-
-    def _inject(self, ctx: FaultContext) -> None:
-        topic, _ = _partition(self)
-        self._hit = self.target_nodes(ctx)
-        operations.throttle(ctx.cluster, [n.node_id for n in self._hit], topic, int(self.p.get("rate", 1024)))
-
-    def _heal(self, ctx: FaultContext) -> None:
-        topic, _ = _partition(self)
-        operations.unthrottle(ctx.cluster, [n.node_id for n in self._hit], topic)
         operations.wait_for_full_isr(ctx.cluster, [topic], SETTLE_TIMEOUT)

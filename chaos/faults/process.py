@@ -94,17 +94,20 @@ class BrokerPause(_BrokerFault):
 
 @register
 class RollingBounce(Fault):
-    """Restart every broker in turn, waiting for the cluster to be healthy in between."""
+    """Restart every broker in turn (a controlled shutdown, or SIGKILL with ``hard``), waiting for the
+    cluster to be healthy in between: a rolling restart."""
 
     kind = "rolling_bounce"
     params: ClassVar[Mapping[str, Any]] = {"hard": bool, "timeout": (int, float)}
 
     def _inject(self, ctx: FaultContext) -> None:
+        assert ctx.timeline is not None
         for node in ctx.cluster.brokers:
             self.targets.append(node.host)
             node.kill() if self.p.get("hard", False) else node.stop()
             node.start()
             ctx.cluster.wait_healthy(float(self.p.get("timeout", 120)))
+            ctx.timeline.record("restarted", self, target=node.host)
 
     def _heal(self, ctx: FaultContext) -> None:
         for node in ctx.cluster.brokers:

@@ -28,7 +28,13 @@ def settings_line(meta_exp: dict[str, Any]) -> str:
     parts += [f"{k}={_value(v)}" for k, v in (producer.get("settings") or {}).items()]
     topic_config = (meta_exp.get("topic") or {}).get("config") or {}
     parts += [f"{k}={_value(v)}" for k, v in topic_config.items()]
-    parts += [f"{k}={_value(v)}" for k, v in ((meta_exp.get("cluster") or {}).get("broker_config") or {}).items()]
+    cluster = meta_exp.get("cluster") or {}
+    parts += [f"{k}={_value(v)}" for k, v in (cluster.get("broker_config") or {}).items()]
+    parts += [f"feature {k}={v}" for k, v in (cluster.get("features") or {}).items()]
+    if cluster.get("disk", "plain") != "plain":
+        parts.append(f"data on {cluster['disk']}")
+    if cluster.get("log_dirs", 1) != 1:
+        parts.append(f"{cluster['log_dirs']} log dirs")
     consumer = meta_exp.get("consumer")
     if consumer:
         parts.append(

@@ -17,7 +17,7 @@ from kafka.admin import ConfigResource, ConfigResourceType
 from chaos.cluster import KafkaCluster
 from chaos.cluster.kafka_tools import segment_offsets
 from chaos.cluster.operations import offline_log_dirs, wait_for_full_isr
-from chaos.faults import FaultContext, Nemesis, Timeline, UnsupportedFault, make_fault
+from chaos.faults import FaultContext, Nemesis, Timeline, make_fault
 
 from .test_faults import eventually
 
@@ -123,12 +123,3 @@ def test_failing_log_dir_goes_offline_and_heals(kafka_cluster: KafkaCluster, ctx
     wait_for_full_isr(kafka_cluster, [topic], 180)
     counts = [len(segment_offsets(n, topic, 0, kafka_cluster.spec.data_dirs()) or []) for n in kafka_cluster.brokers]
     assert counts == [100, 100, 100], counts
-
-
-def test_disk_faults_refuse_a_cluster_without_kcfs(tmp_path: Path) -> None:
-    """On the container's own filesystem there is no power to cut: one sentence says what to add."""
-    from chaos.cluster.config import ClusterSpec
-
-    cluster = KafkaCluster(ClusterSpec(brokers=1), run_dir=tmp_path)
-    with pytest.raises(UnsupportedFault, match="add `disk: kcfs` to the experiment's cluster: section"):
-        make_fault("power_loss", target="all").inject(FaultContext(cluster, timeline=Timeline(tmp_path)))

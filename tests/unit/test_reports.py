@@ -201,7 +201,14 @@ def test_a_fault_kind_is_one_module_found_by_registration() -> None:
 
     assert load_kinds() is REGISTRY
     modules = {cls.__module__ for cls in REGISTRY.values()}
-    assert modules == {"chaos.faults.client", "chaos.faults.network", "chaos.faults.process", "chaos.faults.toxics"}
+    assert modules == {
+        "chaos.faults.client",
+        "chaos.faults.disk",
+        "chaos.faults.network",
+        "chaos.faults.planned",
+        "chaos.faults.process",
+        "chaos.faults.toxics",
+    }
 
 
 def test_an_inconclusive_verdict_shows_no_loss_figure_anywhere(tmp_path: Path) -> None:

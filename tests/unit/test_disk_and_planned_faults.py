@@ -1,0 +1,91 @@
+"""The kcfs disk option, disk faults and planned operations without Docker: spec, files, parameters,
+refusals and report lines."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chaos.cluster import KafkaCluster
+from chaos.cluster.config import ClusterSpec, NodeSpec, server_properties
+from chaos.cluster.registry import spec_from_json, spec_to_json
+from chaos.errors import UsageError
+from chaos.experiments.loading import load_experiment
+from chaos.faults import FaultContext, Timeline, UnsupportedFault, make_fault
+from chaos.images import kcfs
+from chaos.reports.markdown import settings_line
+
+
+def test_log_dirs_and_features_reach_the_broker_and_the_format() -> None:
+    spec = ClusterSpec(brokers=1, disk="kcfs", log_dirs=2, features={"eligible.leader.replicas.version": 0})
+    props = server_properties(spec, NodeSpec(1, "broker-1", True, True), "127.0.0.1:1")
+    assert "log.dirs=/var/lib/kafka/data,/var/lib/kafka/data-2\n" in props
+    assert spec.format_arguments() == "--feature eligible.leader.replicas.version=0"
+    assert spec_from_json(spec_to_json(spec)) == spec
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"disk": "ramdisk"}, "disk 'ramdisk' is not one of plain, kcfs"),
+        ({"log_dirs": 5}, "log_dirs must be 1 to 4"),
+        ({"features": {"elr; rm -rf /": 1}}, "is not a feature name"),
+        ({"features": {"x.version": -1}}, "is not a feature name"),
+    ],
+)
+def test_bad_disk_settings_are_one_sentence(fields: dict[str, object], message: str) -> None:
+    with pytest.raises(UsageError, match=message.replace("(", r"\(")):
+        ClusterSpec(**fields)  # type: ignore[arg-type]
+
+
+def test_experiment_files_ask_for_kcfs_in_their_cluster_section() -> None:
+    exp = load_experiment(Path("experiments/b6c-last-replica-standing-elr-off.yaml"))
+    spec = exp.cluster.spec()
+    assert (spec.disk, spec.features) == ("kcfs", {"eligible.leader.replicas.version": 0})
+    line = settings_line({"cluster": {"disk": "kcfs", "features": {"eligible.leader.replicas.version": 1}}})
+    assert "feature eligible.leader.replicas.version=1" in line and "data on kcfs" in line
+
+
+@pytest.mark.parametrize("kind", ["power_loss", "disk_full", "disk_error"])
+def test_disk_faults_refuse_a_cluster_without_kcfs(kind: str, tmp_path: Path) -> None:
+    cluster = KafkaCluster(ClusterSpec(brokers=1), run_dir=tmp_path)
+    fault = make_fault(kind, target="all")
+    with pytest.raises(UnsupportedFault, match=r"add `disk: kcfs` to the experiment's cluster: section"):
+        fault.inject(FaultContext(cluster, timeline=Timeline(tmp_path)))
+
+
+def test_disk_fault_parameters_are_checked_at_load() -> None:
+    with pytest.raises(UsageError, match="log_dir counts from 1"):
+        make_fault("disk_full", target="all", log_dir=0)
+    with pytest.raises(UsageError, match="has no parameter 'path'"):
+        make_fault("disk_error", path="/var/lib/kafka")
+
+
+@pytest.mark.parametrize("kind", ["partition_reassign", "preferred_election"])
+def test_planned_operations_need_a_partition(kind: str) -> None:
+    with pytest.raises(UsageError, match="names no partition: use a partition selector"):
+        make_fault(kind, target="all")
+    assert make_fault(kind, target="leader:orders:0").target == "leader:orders:0"
+
+
+def test_kcfs_is_shipped_with_the_package_and_hashed() -> None:
+    assert len(kcfs.source_hash()) == 12
+    assert b"func (d *disk) powerCut()" in (Path(kcfs.__file__).parent / "kcfs" / "main.go").read_bytes()
+    options = kcfs.kcfs_container_options()
+    assert "SYS_ADMIN" in options["cap_add"] and options["devices"] == ["/dev/fuse:/dev/fuse:rwm"]  # type: ignore[operator]
+
+
+def test_cluster_up_refuses_a_feature_level_that_is_not_a_number() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "chaos.cli", "cluster", "up", "--feature", "eligible.leader.replicas.version=on"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "the level is a whole number, e.g. eligible.leader.replicas.version=1" in result.stderr
+    assert "Traceback" not in result.stderr
