@@ -175,7 +175,12 @@ def cluster_heal(run_id: str | None, as_json: bool) -> None:
         as_json,
         f"healed cluster {report.run_id}: iptables chains and tc removed, toxiproxy reset"
         + (f", thawed {', '.join(report.thawed)}" if report.thawed else "")
-        + (f", started {', '.join(report.started)}" if report.started else ""),
+        + (f", started {', '.join(report.started)}" if report.started else "")
+        + (
+            f", ended disk failures on {', '.join(report.disks_healed)} and restarted them"
+            if report.disks_healed
+            else ""
+        ),
     )
 
 
@@ -203,8 +208,9 @@ def cluster_fault(
 ) -> None:
     """Inject one fault KIND into a running cluster, for --duration seconds or until `cluster heal`.
 
-    KIND is one of the broker and network faults of experiment files (broker_kill, broker_pause,
-    isolate, partition, latency, toxic, ...); client_kill needs a run's workloads, so it is not one.
+    KIND is one of the broker, disk and network faults of experiment files (broker_kill,
+    broker_pause, power_loss, disk_error, isolate, partition, toxic, preferred_election, ...);
+    client_kill needs a run's workloads, so it is not one.
     """
     import yaml
 

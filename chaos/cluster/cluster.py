@@ -41,7 +41,7 @@ from chaos.cluster.registry import spec_from_json, spec_to_json
 from chaos.cluster.sweeper import SweepResult, sweep
 from chaos.engine import docker_client, published_host
 from chaos.errors import ClusterUnhealthy, ImageMissing, InfrastructureError, UsageError
-from chaos.images.kcfs import kcfs_binary, kcfs_container_options
+from chaos.images.kcfs import kcfs_binary, kcfs_container_options, no_fuse
 from chaos.images.recipes import image_refs, kafka_tag, toxiproxy_tag
 from chaos.labels import (
     NODE_LABEL,
@@ -177,7 +177,13 @@ class KafkaCluster:
         for node_spec in self.spec.nodes():
             self._nodes[node_spec.node_id] = self._create_node(refs.kafka, network.name or "", node_spec, cluster_id)
         for node in self._nodes.values():
-            node.container.start()
+            try:
+                node.container.start()
+            except APIError as e:
+                refusal = no_fuse(e) if self.spec.disk == "kcfs" else None
+                if refusal is None:
+                    raise
+                raise refusal from e
             self.progress(f"started {node.host}")
         self.wait_healthy(self.spec.health_timeout)
         self.progress(f"healthy after {time.monotonic() - t0:.1f}s; bootstrap {self.bootstrap_servers}")

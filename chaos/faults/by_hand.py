@@ -12,6 +12,7 @@ from typing import Any
 from chaos.cluster import KafkaCluster
 from chaos.errors import UsageError
 from chaos.faults.base import Fault, FaultContext, FaultError, make_fault
+from chaos.faults.disk import kcfs_command
 from chaos.faults.network import flush_all_chains, harness_chains
 from chaos.signals import sigterm_raises
 
@@ -65,16 +66,26 @@ class HealReport:
     run_id: str
     thawed: list[str] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
+    #: Brokers whose kcfs disk was failing: the failure ended and the broker restarted.
+    disks_healed: list[str] = field(default_factory=list)
     chains_left: dict[str, list[str]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """For ``--json``."""
-        return {"run_id": self.run_id, "thawed": self.thawed, "started": self.started, "chains_left": self.chains_left}
+        return {
+            "run_id": self.run_id,
+            "thawed": self.thawed,
+            "started": self.started,
+            "disks_healed": self.disks_healed,
+            "chains_left": self.chains_left,
+        }
 
 
 def heal_everything(cluster: KafkaCluster) -> HealReport:
-    """Remove every fault from ``cluster``: thaw paused brokers, start stopped ones, remove every
-    harness iptables chain and tc qdisc, reset toxiproxy (enable proxies, remove toxics).
+    """Remove every fault from ``cluster``: thaw paused brokers, start stopped ones (a power cut
+    included), end kcfs disk failures and restart those brokers (Kafka brings an offline log
+    directory back only at start-up), remove every harness iptables chain and tc qdisc, reset
+    toxiproxy (enable proxies, remove toxics).
 
     Raises:
         FaultError: harness chains are still there afterwards, or could not be listed.
@@ -87,6 +98,15 @@ def heal_everything(cluster: KafkaCluster) -> HealReport:
         elif node.state in ("exited", "dead"):
             node.start()
             report.started.append(node.host)
+    if cluster.spec.disk == "kcfs":
+        failing = [n for n in cluster.brokers if n.is_running and kcfs_command(n, "stats").get("failure")]
+        for node in failing:
+            kcfs_command(node, "heal")
+            node.stop()
+            node.start()
+            report.disks_healed.append(node.host)
+        if failing:
+            cluster.wait_healthy()
     flush_all_chains(cluster.nodes)
     cluster.toxiproxy.reset()
     left = {n.host: harness_chains(n) for n in cluster.nodes if n.is_running}

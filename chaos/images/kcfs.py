@@ -21,7 +21,7 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from chaos.errors import ImageBuildError
+from chaos.errors import ImageBuildError, InfrastructureError
 from chaos.images.builder import default_cache_dir
 from chaos.progress import Progress, silent
 
@@ -45,6 +45,17 @@ def kcfs_container_options() -> dict[str, object]:
         "devices": ["/dev/fuse:/dev/fuse:rwm"],
         "security_opt": ["apparmor=unconfined"],
     }
+
+
+def no_fuse(error: Exception) -> InfrastructureError | None:
+    """The sentence for a broker container that could not start because the engine has no
+    ``/dev/fuse`` to give it (``None`` for any other failure)."""
+    if "/dev/fuse" not in str(error):
+        return None
+    return InfrastructureError(
+        "this Docker engine cannot give containers /dev/fuse, which `disk: kcfs` needs: load the FUSE module "
+        "on the engine's host (`modprobe fuse`), or run without `disk: kcfs`"
+    )
 
 
 def _source(name: str) -> bytes:

@@ -19,6 +19,7 @@ from chaos.cluster.kafka_tools import segment_offsets
 from chaos.cluster.operations import offline_log_dirs, wait_for_full_isr
 from chaos.faults import FaultContext, Nemesis, Timeline, make_fault
 
+from .conftest import cli
 from .test_faults import eventually
 
 pytestmark = pytest.mark.kafka_cluster(brokers=3, disk="kcfs", log_dirs=2)
@@ -123,3 +124,24 @@ def test_failing_log_dir_goes_offline_and_heals(kafka_cluster: KafkaCluster, ctx
     wait_for_full_isr(kafka_cluster, [topic], 180)
     counts = [len(segment_offsets(n, topic, 0, kafka_cluster.spec.data_dirs()) or []) for n in kafka_cluster.brokers]
     assert counts == [100, 100, 100], counts
+
+
+def test_disk_faults_by_hand_from_the_cli(kafka_cluster: KafkaCluster) -> None:
+    """`cluster fault` injects them into a running cluster; `cluster heal` (the command its output
+    names) ends a disk failure and restarts the broker; a power cut held for a second powers back on."""
+    run_id = kafka_cluster.run_id
+    topic = f"byhand-{uuid.uuid4().hex[:8]}"
+    kafka_cluster.create_topic(topic, partitions=6, replication_factor=3)
+    second = kafka_cluster.spec.data_dirs()[1]
+
+    out = cli("cluster", "fault", "disk_error", run_id, "-p", "target=broker:1", "-p", "log_dir=2").stdout
+    assert f"it stays until `kafka-chaos cluster heal {run_id}`" in out
+    produce(kafka_cluster, topic, "by-hand-", 600, partitions=6)
+    eventually(lambda: offline_log_dirs(kafka_cluster, 1) == [second], 60, f"{second} offline on broker 1")
+    healed = cli("cluster", "heal", run_id).stdout
+    assert "ended disk failures on broker-1 and restarted them" in healed
+    eventually(lambda: offline_log_dirs(kafka_cluster, 1) == [], 60, f"{second} back on broker 1")
+
+    out = cli("cluster", "fault", "power_loss", run_id, "-p", "target=broker:2", "--duration", "1").stdout
+    assert "injected power_loss on broker-2" in out and "healed after" in out
+    wait_for_full_isr(kafka_cluster, [topic], 180)

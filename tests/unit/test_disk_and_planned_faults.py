@@ -89,3 +89,15 @@ def test_cluster_up_refuses_a_feature_level_that_is_not_a_number() -> None:
     assert result.returncode == 2
     assert "the level is a whole number, e.g. eligible.leader.replicas.version=1" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_engine_without_fuse_is_refused_in_one_sentence() -> None:
+    from docker.errors import APIError
+
+    refused = APIError(
+        "500 Server Error",
+        explanation='error gathering device information while adding custom device "/dev/fuse": no such file',
+    )
+    error = kcfs.no_fuse(refused)
+    assert error is not None and "`modprobe fuse`" in str(error) and "\n" not in str(error)
+    assert kcfs.no_fuse(APIError("500 Server Error", explanation="port is already allocated")) is None
