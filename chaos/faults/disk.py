@@ -17,9 +17,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from typing import Any, ClassVar
 
-from chaos.cluster import Node
+from kafka.errors import KafkaError
+
+from chaos.cluster import Node, operations
 from chaos.errors import InfrastructureError, UsageError
 from chaos.faults.base import Fault, FaultContext, FaultError, UnsupportedFault, register
 from chaos.images import kcfs
@@ -129,6 +132,16 @@ class _DiskFailure(Fault):
     def _heal(self, ctx: FaultContext) -> None:
         if not self._hit:
             return  # refused before it touched a broker
+        assert ctx.timeline is not None
+        for node in self._hit:
+            # What Kafka made of the failure, as evidence in the timeline: a directory taken
+            # offline on a running broker, or a broker it stopped.
+            state = node.state
+            offline: list[str] = []
+            if state == "running":
+                with suppress(KafkaError, OSError):
+                    offline = operations.offline_log_dirs(ctx.cluster, node.node_id)
+            ctx.timeline.record("disk_outcome", self, target=node.host, broker=state, offline_log_dirs=offline)
         for node in self._hit:
             if node.state == "running":
                 kcfs_command(node, "heal")
