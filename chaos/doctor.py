@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from chaos.errors import InfrastructureError
@@ -87,6 +88,7 @@ def diagnose() -> list[Check]:
     except ImportError:
         detail = "missing: kafka-python checksums every batch in Python (about a third slower)"
         checks.append(Check("crc32c extension", False, detail, "pip install crc32c", required=False))
+    checks.append(_kcfs_check())
     compose = shutil.which("docker-compose") or (
         shutil.which("docker") and _succeeds(["docker", "compose", "version"]) and "docker compose"
     )
@@ -108,6 +110,21 @@ def diagnose() -> list[Check]:
             )
         )
     return checks
+
+
+def _kcfs_check() -> Check:
+    """Whether clusters with ``disk: kcfs`` (power loss, failing disks) can run here: kcfs built and
+    a FUSE device on this machine (where a local engine gives it to containers)."""
+    from chaos.images.builder import default_cache_dir
+    from chaos.images.kcfs import source_hash
+
+    built = (default_cache_dir() / f"kcfs-{source_hash()}" / "kcfs").is_file()
+    fuse = Path("/dev/fuse").exists()
+    if built and fuse:
+        return Check("kcfs disk (power_loss)", True, "built; /dev/fuse present", required=False)
+    detail = "not built" if not built else "no /dev/fuse on this machine"
+    fix = "run `kafka-chaos images build`" if not built else "load the FUSE module: `modprobe fuse`"
+    return Check("kcfs disk (power_loss)", False, detail, fix, required=False)
 
 
 def healthy(checks: list[Check]) -> bool:

@@ -101,3 +101,11 @@ def test_an_engine_without_fuse_is_refused_in_one_sentence() -> None:
     error = kcfs.no_fuse(refused)
     assert error is not None and "`modprobe fuse`" in str(error) and "\n" not in str(error)
     assert kcfs.no_fuse(APIError("500 Server Error", explanation="port is already allocated")) is None
+
+
+def test_doctor_says_whether_kcfs_can_run_here(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from chaos import doctor
+
+    monkeypatch.setattr("chaos.images.builder.default_cache_dir", lambda: tmp_path)
+    check = doctor._kcfs_check()
+    assert (check.check, check.ok, check.fix) == ("kcfs disk (power_loss)", False, "run `kafka-chaos images build`")
