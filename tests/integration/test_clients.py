@@ -174,10 +174,29 @@ def test_consumer_committing_ahead_killed_loses_records(
     # records are lost.
     producer = scenario.producer(mode="async", count=5000, rate=2500, client=client, settings={"acks": "all"})
     settings = {**fast_group(client), "max.poll.records": "500", "max.poll.interval.ms": "300000"}
+    poll_timeout_ms = 200
     if strategy == "auto":
-        settings["auto.commit.interval.ms"] = "100"
+        # The Java client auto-commits inside poll() only, once the interval has passed since its last
+        # commit, and a member flushes a part-filled buffer on an empty poll. So fetches are made slow
+        # (the broker holds each for 300 ms: it never has the 10 MiB asked for) and small, and polls
+        # wait longer than that: filling the 2000-record buffer takes many polls over seconds, every
+        # one after the first commits what the previous ones returned, and none returns empty while
+        # the written topic has records left. Commits run ahead of processing before it starts.
+        settings |= {
+            "auto.commit.interval.ms": "100",
+            "fetch.min.bytes": str(10 << 20),
+            "fetch.max.wait.ms": "300",
+            "max.partition.fetch.bytes": "8192",
+        }
+        poll_timeout_ms = 5000
     slow = scenario.consumer(
-        "c0", strategy=strategy, batch_size=2000, process_ms=60_000, client=client, settings=settings
+        "c0",
+        strategy=strategy,
+        batch_size=2000,
+        process_ms=60_000,
+        client=client,
+        settings=settings,
+        poll_timeout_ms=poll_timeout_ms,
     )
     quick = scenario.consumer(
         "c1", strategy="after_process", batch_size=500, process_ms=0, client=client, settings=fast_group(client)
