@@ -240,7 +240,8 @@ class KafkaCluster:
         extra: dict[str, Any] = {"cap_add": ["NET_ADMIN"]}
         if self.spec.disk == "kcfs":
             files["kcfs"] = kcfs_binary(progress=self.progress).read_bytes()
-            extra = kcfs_container_options()
+            kcfs = kcfs_container_options()
+            extra = {**kcfs, "cap_add": ["NET_ADMIN", *kcfs["cap_add"]]}
         container = self.client.containers.create(
             image,
             ["sh", "/kafka-chaos/start.sh"],

@@ -91,10 +91,10 @@ def offline_log_dirs(cluster: KafkaCluster, broker_id: int) -> list[str]:
     """The log directories broker ``broker_id`` reports offline (Kafka's KAFKA_STORAGE_ERROR)."""
     answer: list[dict[str, Any]] = cluster.admin_call(lambda a: a.describe_log_dirs(brokers=[broker_id]))
     offline = []
-    for response in answer:
-        for entry in response.get("log_dirs", response.get("results", [])):
-            if entry.get("error_code", 0) != 0:
-                offline.append(str(entry.get("log_dir")))
+    for response in answer:  # kafka-python: [{"broker": id, "log_dirs": [{"error_code", "log_dir", ...}]}]
+        for entry in response["log_dirs"]:
+            if entry["error_code"] != 0:
+                offline.append(str(entry["log_dir"]))
     return offline
 
 

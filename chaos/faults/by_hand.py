@@ -12,7 +12,7 @@ from typing import Any
 from chaos.cluster import KafkaCluster
 from chaos.errors import UsageError
 from chaos.faults.base import Fault, FaultContext, FaultError, make_fault
-from chaos.faults.disk import kcfs_command
+from chaos.faults.disk import kcfs_command, restore_disk
 from chaos.faults.network import flush_all_chains, harness_chains
 from chaos.signals import sigterm_raises
 
@@ -101,9 +101,7 @@ def heal_everything(cluster: KafkaCluster) -> HealReport:
     if cluster.spec.disk == "kcfs":
         failing = [n for n in cluster.brokers if n.is_running and kcfs_command(n, "stats").get("failure")]
         for node in failing:
-            kcfs_command(node, "heal")
-            node.stop()
-            node.start()
+            restore_disk(node)
             report.disks_healed.append(node.host)
         if failing:
             cluster.wait_healthy()

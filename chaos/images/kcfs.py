@@ -36,12 +36,12 @@ NO_GO = (
 )
 
 
-def kcfs_container_options() -> dict[str, object]:
-    """What a broker container needs to mount kcfs: the FUSE device and the right to mount (plus
-    NET_ADMIN, which every broker has for network faults). AppArmor's default Docker profile forbids
-    mounts, so the container runs unconfined by it (a no-op where AppArmor is off)."""
+def kcfs_container_options() -> dict[str, list[str]]:
+    """What a broker container needs, besides its own options, to mount kcfs: the FUSE device and the
+    right to mount. AppArmor's default Docker profile forbids mounts, so the container runs
+    unconfined by it (a no-op where AppArmor is off)."""
     return {
-        "cap_add": ["NET_ADMIN", "SYS_ADMIN"],
+        "cap_add": ["SYS_ADMIN"],
         "devices": ["/dev/fuse:/dev/fuse:rwm"],
         "security_opt": ["apparmor=unconfined"],
     }

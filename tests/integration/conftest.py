@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 import docker
+from chaos.cluster import KafkaCluster
 from chaos.engine import docker_client
+from chaos.faults import FaultContext, Timeline
 from chaos.images.builder import missing_images
 from chaos.images.recipes import image_refs
 from chaos.labels import RUN_LABEL
@@ -59,3 +61,20 @@ def cli(*args: str, timeout: float = 300, check: bool = True) -> subprocess.Comp
 @pytest.fixture
 def run_dir(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path / "run"
+
+
+@pytest.fixture
+def ctx(kafka_cluster: KafkaCluster, tmp_path: Path) -> FaultContext:
+    """A fault context with a timeline of the test's own (the cluster is shared by the module)."""
+    return FaultContext(kafka_cluster, timeline=Timeline(tmp_path))
+
+
+@pytest.fixture
+def brokers_back(kafka_cluster: KafkaCluster) -> Iterator[None]:
+    """For modules sharing one cluster through faults that stop brokers: after each test every
+    broker runs again and the cluster is healthy. Used with ``pytest.mark.usefixtures``."""
+    yield
+    for node in kafka_cluster.brokers:
+        if not node.is_running:
+            node.start()
+    kafka_cluster.wait_healthy(180)

@@ -7,8 +7,6 @@ broker's disk: no broker, no client and no harness code sits between the fault a
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from kafka import KafkaProducer
@@ -17,27 +15,12 @@ from kafka.admin import ConfigResource, ConfigResourceType
 from chaos.cluster import KafkaCluster
 from chaos.cluster.kafka_tools import segment_offsets
 from chaos.cluster.operations import offline_log_dirs, wait_for_full_isr
-from chaos.faults import FaultContext, Nemesis, Timeline, make_fault
+from chaos.faults import FaultContext, Nemesis, make_fault
 
 from .conftest import cli
 from .test_faults import eventually
 
-pytestmark = pytest.mark.kafka_cluster(brokers=3, disk="kcfs", log_dirs=2)
-
-
-@pytest.fixture
-def ctx(kafka_cluster: KafkaCluster, tmp_path: Path) -> FaultContext:
-    return FaultContext(kafka_cluster, timeline=Timeline(tmp_path))
-
-
-@pytest.fixture(autouse=True)
-def healthy_after(kafka_cluster: KafkaCluster) -> Iterator[None]:
-    """The module shares one cluster: every broker runs and is healthy after each test."""
-    yield
-    for node in kafka_cluster.brokers:
-        if not node.is_running:
-            node.start()
-    kafka_cluster.wait_healthy(180)
+pytestmark = [pytest.mark.kafka_cluster(brokers=3, disk="kcfs", log_dirs=2), pytest.mark.usefixtures("brokers_back")]
 
 
 def produce(cluster: KafkaCluster, topic: str, prefix: str, count: int, partitions: int = 1) -> None:

@@ -13,7 +13,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from chaos.cluster import KafkaCluster
-from chaos.faults import FaultContext, Nemesis, Step, Timeline, UnsupportedFault, make_fault, random_schedule
+from chaos.faults import FaultContext, Nemesis, Step, UnsupportedFault, make_fault, random_schedule
 from chaos.faults.network import harness_chains, node_ip, reachable
 from chaos.waiting import wait_until
 from chaos.workloads.process import WorkloadProcess
@@ -53,12 +53,6 @@ def eventually(check: Callable[[], bool], timeout: float, what: str, seen: Calla
                     last[0] = f"{type(e).__name__}: {e}"
 
     wait_until(attempt, timeout, what, interval=0.3, seen=lambda: last[0])
-
-
-@pytest.fixture
-def ctx(kafka_cluster: KafkaCluster, tmp_path: Path) -> FaultContext:
-    """A context with a timeline of the test's own (the cluster is shared by the module)."""
-    return FaultContext(kafka_cluster, timeline=Timeline(tmp_path))
 
 
 def started_at(container: Container) -> str:

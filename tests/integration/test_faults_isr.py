@@ -8,13 +8,12 @@ quorum. In combined mode the outcome also depended on which broker led the quoru
 from __future__ import annotations
 
 from functools import partial
-from pathlib import Path
 
 import pytest
 from kafka import KafkaProducer
 
 from chaos.cluster import KafkaCluster
-from chaos.faults import FaultContext, Nemesis, Timeline, make_fault
+from chaos.faults import FaultContext, Nemesis, make_fault
 
 from .test_faults import eventually, recovered, topic
 
@@ -23,12 +22,6 @@ pytestmark = pytest.mark.kafka_cluster(
     controllers=1,
     broker_config={"replica.lag.time.max.ms": "6000"},  # a follower that stops fetching leaves in 6 s
 )
-
-
-@pytest.fixture
-def ctx(kafka_cluster: KafkaCluster, tmp_path: Path) -> FaultContext:
-    """A context with a timeline of the test's own (the cluster is shared by the module)."""
-    return FaultContext(kafka_cluster, timeline=Timeline(tmp_path))
 
 
 def advance_the_leader(cluster: KafkaCluster, t: str) -> None:

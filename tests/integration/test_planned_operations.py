@@ -4,8 +4,6 @@ full ISR."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from kafka import KafkaProducer
@@ -13,23 +11,9 @@ from kafka import KafkaProducer
 from chaos.cluster import KafkaCluster
 from chaos.cluster.kafka_tools import get_offsets
 from chaos.cluster.operations import wait_for_full_isr
-from chaos.faults import FaultContext, Nemesis, Timeline, make_fault
+from chaos.faults import FaultContext, Nemesis, make_fault
 
-pytestmark = pytest.mark.kafka_cluster(brokers=3, controllers=1)
-
-
-@pytest.fixture
-def ctx(kafka_cluster: KafkaCluster, tmp_path: Path) -> FaultContext:
-    return FaultContext(kafka_cluster, timeline=Timeline(tmp_path))
-
-
-@pytest.fixture(autouse=True)
-def healthy_after(kafka_cluster: KafkaCluster) -> Iterator[None]:
-    yield
-    for node in kafka_cluster.brokers:
-        if not node.is_running:
-            node.start()
-    kafka_cluster.wait_healthy(180)
+pytestmark = [pytest.mark.kafka_cluster(brokers=3, controllers=1), pytest.mark.usefixtures("brokers_back")]
 
 
 def new_topic(cluster: KafkaCluster, rf: int = 3) -> str:

@@ -75,7 +75,7 @@ def test_kcfs_is_shipped_with_the_package_and_hashed() -> None:
     assert len(kcfs.source_hash()) == 12
     assert b"func (d *disk) powerCut()" in (Path(kcfs.__file__).parent / "kcfs" / "main.go").read_bytes()
     options = kcfs.kcfs_container_options()
-    assert "SYS_ADMIN" in options["cap_add"] and options["devices"] == ["/dev/fuse:/dev/fuse:rwm"]  # type: ignore[operator]
+    assert options["cap_add"] == ["SYS_ADMIN"] and options["devices"] == ["/dev/fuse:/dev/fuse:rwm"]
 
 
 def test_cluster_up_refuses_a_feature_level_that_is_not_a_number() -> None:
