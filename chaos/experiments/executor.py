@@ -237,7 +237,8 @@ class Execution:
             InfrastructureError: the drain could not read the topic to its end.
         """
         bootstrap = self.cluster.bootstrap_servers
-        drain(bootstrap, self.topic.name, self.run_id, self.run_dir, list(groups), isolation_level, timeout)
+        writers = sum(1 for w in self.processes.values() if getattr(w.spec, "mode", "") == "transactional")
+        drain(bootstrap, self.topic.name, self.run_id, self.run_dir, list(groups), isolation_level, timeout, writers)
         self.count_with_kafka()
 
     def count_with_kafka(self) -> None:

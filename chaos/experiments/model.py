@@ -111,6 +111,9 @@ class ProducerModel(_Strict):
     duration: float | None = Field(None, gt=0)
     payload_size: int = Field(100, ge=0, le=1 << 20)
     keys: KeyStrategy = "spread"
+    #: The transactional mode: records per transaction, and the fraction aborted on purpose.
+    transaction_size: int = Field(100, ge=1, le=1_000_000)
+    abort_ratio: float = Field(0.0, ge=0, le=1)
 
 
 class ConsumerModel(_Strict):

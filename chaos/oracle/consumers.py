@@ -25,6 +25,7 @@ class Group:
     duplicates: int
     members: list[str]
     invalid_rows: int
+    read_committed: bool = False
     skips: int = 0
     steps_back: int = 0
     skip_examples: list[tuple[str, int, int]] = field(default_factory=list)
@@ -67,14 +68,27 @@ def _poll_anomalies(
                 group.back_examples.append((member, int(pos[i]), int(pos[i + 1])))
 
 
-def load_groups(run_dir: Path, tag_to_index: dict[int, int], log: Log, limit: int) -> list[Group]:
-    """Every group of the run, from ``ledgers/consumer-*.json`` and the members' processed ledgers."""
+def reads_committed(meta: dict[str, Any]) -> bool:
+    """Whether a consumer member reads with ``isolation.level=read_committed``."""
+    settings = meta.get("settings") or {}
+    return str(settings.get("isolation.level", "read_uncommitted")) == "read_committed"
+
+
+def load_groups(
+    run_dir: Path, tag_to_index: dict[int, int], log: Log, limit: int, committed_log: Log | None = None
+) -> list[Group]:
+    """Every group of the run, from ``ledgers/consumer-*.json`` and the members' processed ledgers.
+
+    A group reading with ``isolation.level=read_committed`` is judged against ``committed_log`` (the
+    read_committed view of a transactional topic) where there is one: records of aborted
+    transactions and markers are not skipped records for it."""
     groups: dict[str, Group] = {}
     parts: dict[str, tuple[list[I64], list[I64]]] = {}
     for meta_path in sorted((run_dir / LEDGERS).glob("consumer-*.json")):
         meta = read_meta(meta_path)
         name, member = str(meta["group"]), str(meta["member"])
-        group = groups.setdefault(name, Group(name, np.empty(0, np.int64), 0, [], 0))
+        group = groups.setdefault(name, Group(name, np.empty(0, np.int64), 0, [], 0, reads_committed(meta)))
+        view = committed_log if group.read_committed and committed_log is not None else log
         keys, where = parts.setdefault(name, ([], []))
         group.members.append(member)
         path = meta_path.with_suffix(".processed")
@@ -99,7 +113,7 @@ def load_groups(run_dir: Path, tag_to_index: dict[int, int], log: Log, limit: in
         member_pos = member_pos[:at]
         keys.append(member_keys[:nkeys])
         starts = _epoch_starts(meta_path.with_suffix(".epochs"), len(member_pos))
-        _poll_anomalies(member, member_pos, member_parts[:at], starts, log, group, limit)
+        _poll_anomalies(member, member_pos, member_parts[:at], starts, view, group, limit)
         del member_parts
         where.append(member_pos)
     for name, group in groups.items():
@@ -117,28 +131,35 @@ def load_groups(run_dir: Path, tag_to_index: dict[int, int], log: Log, limit: in
 
 @dataclass(slots=True)
 class ConsumerLoss:
-    """Consumer loss summed over groups, and the log indexes (with their group) of a few."""
+    """Consumer loss summed over groups, and a few of them: the log view, index in it, and group."""
 
     lost: int
-    examples: list[tuple[int, str]]
+    examples: list[tuple[Log, int, str]]
 
 
 def consumer_loss(
-    groups: list[Group], committed: dict[str, dict[str, int]], log: Log, sent: I64, limit: int
+    groups: list[Group],
+    committed: dict[str, dict[str, int]],
+    log: Log,
+    sent: I64,
+    limit: int,
+    committed_log: Log | None = None,
 ) -> ConsumerLoss:
     """Per group: records of this run in the log below the group's committed offset that the group
-    never processed (a phantom below it is reported as a phantom, not as loss)."""
+    never processed (a phantom below it is reported as a phantom, not as loss). A read_committed
+    group is judged against ``committed_log`` where there is one."""
     lost = 0
-    examples: list[tuple[int, str]] = []
+    examples: list[tuple[Log, int, str]] = []
     for group in groups:
+        view = committed_log if group.read_committed and committed_log is not None else log
         lost_keys: list[I64] = []
         for part, off in committed.get(group.name, {}).items():
-            lo = int(np.searchsorted(log.pos, int(part) << SEQ_BITS))
-            hi = int(np.searchsorted(log.pos, (int(part) << SEQ_BITS) | int(off)))
-            idx = lo + np.flatnonzero(log.known[lo:hi])
-            idx = idx[member(log.keys[idx], sent)]
-            idx = idx[~member(log.keys[idx], group.keys)]
-            lost_keys.append(log.keys[idx])
-            examples += [(int(i), group.name) for i in idx[: max(0, limit - len(examples))]]
+            lo = int(np.searchsorted(view.pos, int(part) << SEQ_BITS))
+            hi = int(np.searchsorted(view.pos, (int(part) << SEQ_BITS) | int(off)))
+            idx = lo + np.flatnonzero(view.known[lo:hi])
+            idx = idx[member(view.keys[idx], sent)]
+            idx = idx[~member(view.keys[idx], group.keys)]
+            lost_keys.append(view.keys[idx])
+            examples += [(view, int(i), group.name) for i in idx[: max(0, limit - len(examples))]]
         lost += len(unique(cat(lost_keys), in_place=True))
     return ConsumerLoss(lost, examples)

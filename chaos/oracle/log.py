@@ -16,15 +16,16 @@ from chaos.workloads.ledger import DRAIN, LOG_RECORD, read_records
 
 
 class Log:
-    """Columns of the drained log, sorted by position (``partition << 40 | offset``).
+    """Columns of the drained log (``drain/log.bin``, or the read_committed view ``committed.bin``),
+    sorted by position (``partition << 40 | offset``).
 
     ``keys`` is -1 where the record is not a valid record of a producer of this run; ``corrupted``
     and ``foreign`` say what such a record was. ``repeated_positions`` counts positions read twice
     (a drain never does that: the file is not one drain's output).
     """
 
-    def __init__(self, run_dir: Path, tag_to_index: dict[int, int]) -> None:
-        path = run_dir / DRAIN / "log.bin"
+    def __init__(self, run_dir: Path, tag_to_index: dict[int, int], name: str = "log.bin") -> None:
+        path = run_dir / DRAIN / name
         n = path.stat().st_size // LOG_RECORD.itemsize if path.exists() else 0
         self.pos: I64 = np.empty(n, dtype=np.int64)
         self.keys: I64 = np.full(n, -1, dtype=np.int64)

@@ -42,11 +42,11 @@ def load_producers(run_dir: Path) -> list[ProducerInfo]:
     return infos
 
 
-def _valid_rows(chunk: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+def valid_rows(chunk: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """Rows a producer can have written: a known kind, a sequence number below 2^40, a range that
     is not reversed or absurdly long."""
     kind, seq, end = chunk["kind"], chunk["seq"], chunk["seq_end"]
-    ok = (kind >= Kind.INTENT) & (kind <= Kind.ERROR_SWALLOWED) & (seq < (1 << SEQ_BITS)) & (end >= seq)
+    ok = (kind >= Kind.INTENT) & (kind <= Kind.ABORTED) & (seq < (1 << SEQ_BITS)) & (end >= seq)
     ok &= end - seq <= MAX_RANGE
     return ok
 
@@ -98,7 +98,7 @@ class ProducerSide:
         seen: list[I64] = []
         swallowed: list[I64] = []
         for rows in self.chunks(p):
-            ok = _valid_rows(rows)
+            ok = valid_rows(rows)
             self.invalid_rows += int(len(rows) - ok.sum())
             chunk = rows[ok]
             kind = chunk["kind"]
@@ -144,7 +144,7 @@ class ProducerSide:
         """``(keys, positions)`` of every acknowledgement at a real offset, chunk by chunk."""
         for p in self.producers:
             for chunk in self.chunks(p):
-                sel = chunk[(chunk["kind"] == Kind.ACK) & (chunk["offset"] >= 0) & _valid_rows(chunk)]
+                sel = chunk[(chunk["kind"] == Kind.ACK) & (chunk["offset"] >= 0) & valid_rows(chunk)]
                 if len(sel):
                     yield keys(p.index, sel["seq"]), positions(sel["partition"], sel["offset"])
 

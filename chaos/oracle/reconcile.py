@@ -28,6 +28,13 @@ from chaos.oracle.consumers import Group, consumer_loss, load_groups
 from chaos.oracle.keys import I64, SEQ_BITS, SEQ_MASK, cat, member, unique
 from chaos.oracle.log import Log, duplicate_indexes, reordered
 from chaos.oracle.producers import ProducerInfo, ProducerSide, load_producers
+from chaos.oracle.transactions import (
+    ABORTED,
+    TransactionFindings,
+    TransactionLog,
+    judge_transactions,
+    load_transactions,
+)
 from chaos.oracle.trust import Trust, assess, witness_summary
 from chaos.oracle.verdict import Verdict, parse_expectations
 from chaos.workloads.ledger import DRAIN, LEDGERS, read_meta
@@ -149,6 +156,43 @@ class _Fates:
     failed: I64
     producer_lost: I64
     unknown: I64
+    aborted: int = 0
+
+
+def _set_aside_aborted(fates: _Fates, aborted: I64) -> None:
+    """Records of aborted transactions that are not in the log were never meant to be read: they
+    end as ``aborted``, not as loss, failure or unknown (an aborted transaction's records stay in
+    the log with its abort marker, so most are in_log)."""
+    keep = ~member(fates.broker, aborted)
+    fates.aborted = int((~keep).sum())
+    fates.broker, fates.broker_unconfirmed = fates.broker[keep], fates.broker_unconfirmed[keep]
+    for name in ("failed", "producer_lost", "unknown", "damaged"):
+        keys = getattr(fates, name)
+        out = member(keys, aborted)
+        fates.aborted += int(out.sum())
+        setattr(fates, name, keys[~out])
+
+
+def _judge_transactions(txns: TransactionLog, groups: list[Group], committed_log: Log | None) -> TransactionFindings:
+    """The transactions against the read_committed view and the groups' processing (before
+    :func:`_processed_count` releases the groups' keys)."""
+    view = unique(committed_log.keys[committed_log.known]) if committed_log is not None else np.empty(0, np.int64)
+    by_level: dict[bool, list[I64]] = {True: [], False: []}
+    for g in groups:
+        by_level[g.read_committed].append(g.keys)
+    rc, ru = (unique(cat(by_level[level])) for level in (True, False))
+    return judge_transactions(txns, view, rc, ru, EXAMPLES)
+
+
+def _transaction_examples(found: TransactionFindings, producers: list[ProducerInfo]) -> dict[str, list[dict[str, Any]]]:
+    return {
+        "aborted_read": [_example(producers, int(k)) for k in found.aborted_read[:EXAMPLES]],
+        "lost_committed_write": [_example(producers, int(k)) for k in found.lost_committed[:EXAMPLES]],
+        "torn_transaction": [
+            {**_example(producers, start), "records": size, "visible": seen}
+            for start, size, seen in found.torn_examples
+        ],
+    }
 
 
 def _fates(side: ProducerSide, log: Log, checked: _AckCheck) -> _Fates:
@@ -231,8 +275,13 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
     log = Log(run_dir, tag_to_index)
     checked = _AckCheck(side, log)
 
+    txns = load_transactions(side)
     fates = _fates(side, log, checked)
+    aborted = txns.records(ABORTED) if txns is not None else np.empty(0, np.int64)
+    if len(aborted):
+        _set_aside_aborted(fates, aborted)
     broker, producer_lost, unknown = fates.broker, fates.producer_lost, fates.unknown
+    committed_log = Log(run_dir, tag_to_index, "committed.bin") if drain_meta.get("committed_view") else None
 
     # Phantoms: records of this run nobody intended, and values of no producer of this run that
     # are not an acknowledged record's damaged copy.
@@ -242,14 +291,20 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
 
     order = reordered(log, EXAMPLES)
     committed: dict[str, dict[str, int]] = drain_meta.get("committed", {})
-    groups = load_groups(run_dir, tag_to_index, log, EXAMPLES)
-    consumer = consumer_loss(groups, committed, log, side.sent, EXAMPLES)
+    groups = load_groups(run_dir, tag_to_index, log, EXAMPLES, committed_log)
+    consumer = consumer_loss(groups, committed, log, side.sent, EXAMPLES, committed_log)
+    found = _judge_transactions(txns, groups, committed_log) if txns is not None else None
     processed_count = _processed_count(groups, side.sent)
 
     broker_at = side.ack_positions(broker)
     causes = _broker_causes(broker, broker_at, log, fates.broker_unconfirmed, drain_meta)
     trust: Trust = assess(
-        drain_meta, log, side.invalid_rows + sum(g.invalid_rows for g in groups), _kafka_counts(run_dir)
+        drain_meta,
+        log,
+        side.invalid_rows + sum(g.invalid_rows for g in groups),
+        _kafka_counts(run_dir),
+        committed_log,
+        transactional=txns is not None,
     )
 
     examples = {
@@ -258,7 +313,7 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
             for k, at, c in zip(broker[:EXAMPLES], broker_at[:EXAMPLES], causes["cause"][:EXAMPLES], strict=True)
         ],
         "producer": [_example(producers, int(k)) for k in producer_lost[:EXAMPLES]],
-        "consumer": [{**_log_example(log, producers, i), "group": g} for i, g in consumer.examples[:EXAMPLES]],
+        "consumer": [{**_log_example(view, producers, i), "group": g} for view, i, g in consumer.examples[:EXAMPLES]],
         "unknown": [_example(producers, int(k)) for k in unknown[:EXAMPLES]],
         "duplicates_in_log": [
             _log_example(log, producers, i) for i in (duplicate_indexes(log, EXAMPLES) if fates.duplicates else [])
@@ -273,6 +328,7 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
         "damaged": [_example(producers, int(k)) for k in fates.damaged[:EXAMPLES]],
         "poll_skips": _poll_examples(groups, "skip_examples"),
         "nonmonotonic_polls": _poll_examples(groups, "back_examples"),
+        **(_transaction_examples(found, producers) if found is not None else {}),
     }
     verdict = Verdict(
         run_id=str(run_meta.get("run_id") or run_dir.name),
@@ -286,6 +342,7 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
             "unknown": len(unknown),
             "in_log": fates.in_log,
             "damaged": len(fates.damaged),
+            "aborted": fates.aborted,
             "processed": processed_count,
         },
         loss={"producer": len(producer_lost), "broker": len(broker), "consumer": consumer.lost},
@@ -298,7 +355,11 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
             "inconsistent_offsets": len(checked.inconsistent_keys),
             "poll_skips": sum(g.skips for g in groups),
             "nonmonotonic_polls": sum(g.steps_back for g in groups),
+            "aborted_read": len(found.aborted_read) if found is not None else 0,
+            "lost_committed_write": len(found.lost_committed) if found is not None else 0,
+            "torn_transaction": found.torn if found is not None else 0,
         },
+        transactions=found.as_dict() if found is not None else {},
         causes={"broker": causes["counts"]},
         examples=examples,
         trust=trust.as_dict(),

@@ -101,6 +101,7 @@ def expected(history: History) -> dict[str, dict[str, Any]]:
             "unknown": fates[Fate.UNKNOWN] + outbox_errors,  # the outbox still holds them
             "in_log": in_log,
             "damaged": damaged,
+            "aborted": 0,
             "processed": in_log - fates[Fate.CONSUMER_LOST],
         },
         "loss": {
@@ -126,6 +127,9 @@ def expected(history: History) -> dict[str, dict[str, Any]]:
             "inconsistent_offsets": fates[Fate.OVERWRITTEN],
             "poll_skips": 0,
             "nonmonotonic_polls": 0,
+            "aborted_read": 0,
+            "lost_committed_write": 0,
+            "torn_transaction": 0,
         },
     }
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from chaos.oracle.log import Log
 
 #: At most this many reasons are listed (each names a partition or a file).
@@ -48,16 +50,27 @@ def _offsets(drain: dict[str, Any], name: str) -> dict[int, int] | None:
     return {int(p): int(o) for p, o in raw.items()}
 
 
-def assess(drain: dict[str, Any], log: Log, invalid_ledger_rows: int, kafka: dict[int, int] | None = None) -> Trust:
+def assess(
+    drain: dict[str, Any],
+    log: Log,
+    invalid_ledger_rows: int,
+    kafka: dict[int, int] | None = None,
+    committed_log: Log | None = None,
+    transactional: bool = False,
+) -> Trust:
     """Check the drain's record of itself, the log's shape and the ledgers' rows.
 
     * the drain says it completed, and ``log.bin`` holds as many records as it says it wrote;
-    * per partition, the log holds every offset of ``[beginning, end)`` once, in order;
+    * per partition, the log holds every offset of ``[beginning, end)`` once, in order, but for
+      the offsets the drain counted as transaction markers;
     * no ledger row is one no writer produces;
     * where Kafka's own tooling counted each partition's records (``kafka``: partition -> end
-      offset minus log start offset), the drain read as many.
+      offset minus log start offset), the drain read as many (with its markers);
+    * a ``transactional`` run has its read_committed view (``committed_log``), as long as the drain
+      says, and every record in it is the record the full read found at that position.
     """
     reasons: list[str] = []
+    markers = _offsets(drain, "markers") or {}
     complete = bool(drain.get("complete", False))
     if not complete:
         reasons.append(f"the drain did not complete: {drain.get('incomplete', 'it says so in drain.json')}")
@@ -73,10 +86,14 @@ def assess(drain: dict[str, Any], log: Log, invalid_ledger_rows: int, kafka: dic
         slices = log.partitions()
         for part in sorted(set(end) | set(slices)):
             lo, hi = slices.get(part, (0, 0))
-            want = end.get(part, 0) - begin.get(part, 0)
+            skipped = markers.get(part, 0)
+            want = end.get(part, 0) - begin.get(part, 0) - skipped
             first = log.offset(lo) if hi > lo else begin.get(part, 0)
             last = log.offset(hi - 1) if hi > lo else end.get(part, 0) - 1
-            if hi - lo != want or first != begin.get(part, 0) or last != end.get(part, 0) - 1:
+            bounds_ok = first >= begin.get(part, 0) and last <= end.get(part, 0) - 1
+            if not skipped:
+                bounds_ok = first == begin.get(part, 0) and last == end.get(part, 0) - 1
+            if hi - lo != want or not bounds_ok:
                 contiguous = False
                 reasons.append(
                     f"partition {part}: the drain read {hi - lo} records at offsets {first}..{last}, but the log "
@@ -90,12 +107,35 @@ def assess(drain: dict[str, Any], log: Log, invalid_ledger_rows: int, kafka: dic
     independent: bool | None = None
     if kafka is not None:
         slices = log.partitions()
-        counts = {p: hi - lo for p, (lo, hi) in slices.items()}
+        counts = {p: hi - lo + markers.get(p, 0) for p, (lo, hi) in slices.items()}
         disagree = {p: (counts.get(p, 0), n) for p, n in kafka.items() if counts.get(p, 0) != n}
         independent = not disagree
         for p, (ours, theirs) in sorted(disagree.items()):
             reasons.append(f"partition {p}: the drain read {ours} records, Kafka's own offsets say {theirs}")
+    if transactional:
+        reasons += _committed_view_reasons(drain, log, committed_log)
     return Trust(complete, contiguous, intact, independent, reasons)
+
+
+def _committed_view_reasons(drain: dict[str, Any], log: Log, committed_log: Log | None) -> list[str]:
+    """What is wrong with the read_committed view of a transactional run (nothing: empty)."""
+    view = drain.get("committed_view")
+    if committed_log is None or not isinstance(view, dict):
+        return ["the run has transactional producers but the drain read no read_committed view of the log"]
+    reasons = []
+    if int(view.get("records", -1)) != len(committed_log):
+        reasons.append(
+            f"drain/committed.bin holds {len(committed_log)} records but the drain wrote {view.get('records')}"
+        )
+    at = log.at(committed_log.pos)
+    elsewhere = int(np.count_nonzero(at < 0))
+    differ = int(np.count_nonzero((at >= 0) & (log.keys[np.maximum(at, 0)] != committed_log.keys)))
+    if elsewhere or differ:
+        reasons.append(
+            f"the read_committed view holds {elsewhere} records at positions the full read lacks and "
+            f"{differ} that differ from it: the two reads are not of one log"
+        )
+    return reasons
 
 
 def witness_summary(data: dict[str, Any] | None) -> dict[str, Any] | None:

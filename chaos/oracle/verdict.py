@@ -12,7 +12,18 @@ from typing import Any
 
 from chaos.errors import UsageError
 
-COUNT_FIELDS = ("sent", "acked", "unconfirmed", "send_errors", "failed", "unknown", "in_log", "damaged", "processed")
+COUNT_FIELDS = (
+    "sent",
+    "acked",
+    "unconfirmed",
+    "send_errors",
+    "failed",
+    "unknown",
+    "in_log",
+    "damaged",
+    "aborted",
+    "processed",
+)
 LOSS_FIELDS = ("producer", "broker", "consumer")
 ANOMALY_FIELDS = (
     "duplicates_in_log",
@@ -23,6 +34,20 @@ ANOMALY_FIELDS = (
     "inconsistent_offsets",
     "poll_skips",
     "nonmonotonic_polls",
+    "aborted_read",
+    "lost_committed_write",
+    "torn_transaction",
+)
+#: Figures of a run with transactional producers (``transactions`` in the verdict).
+TRANSACTION_FIELDS = (
+    "committed",
+    "aborted",
+    "unknown",
+    "committed_records",
+    "aborted_records",
+    "unknown_records",
+    "abandoned_records",
+    "aborted_processed",
 )
 
 #: Names an expectation may test, and where each lives in the verdict.
@@ -31,6 +56,7 @@ METRICS: dict[str, tuple[str, str]] = {
     **{f"{name}_loss": ("loss", name) for name in LOSS_FIELDS},
     "total_loss": ("loss", "*"),
     **{name: ("anomalies", name) for name in ANOMALY_FIELDS},
+    **{f"transactions_{name}": ("transactions", name) for name in TRANSACTION_FIELDS},
 }
 
 _OPS: dict[str, Callable[[int, int], bool]] = {
@@ -103,6 +129,7 @@ class Verdict:
     expectations: list[dict[str, Any]] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
     causes: dict[str, dict[str, int]] = field(default_factory=dict)
+    transactions: dict[str, int] = field(default_factory=dict)
     trust: dict[str, Any] = field(default_factory=lambda: {"conclusive": True, "reasons": []})
 
     @property
@@ -152,6 +179,7 @@ class Verdict:
             "loss": self.stated_loss,
             "causes": self.causes if self.conclusive else {},
             "anomalies": self.anomalies,
+            "transactions": self.transactions,
             "trust": self.trust,
             "expectations": self.expectations,
             "examples": self.examples,

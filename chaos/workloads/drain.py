@@ -41,31 +41,31 @@ def drain(
     groups: list[str] | None = None,
     isolation_level: str = "read_uncommitted",
     timeout: float = 180.0,
+    transactional_writers: int = 0,
 ) -> DrainResult:
     """Read all of ``topic`` into ``<run_dir>/drain/`` and return a summary.
+
+    A topic with ``transactional_writers`` (producers writing it in transactions) is read twice, once
+    waiting until every transaction is decided (the last stable offset has reached the end of every
+    partition): ``log.bin`` as ``isolation_level`` reads it, and ``committed.bin`` as a
+    read_committed reader does. Its commit and abort markers take an offset each that no reader
+    returns, so a run of at most ``2 * transactional_writers`` offsets skipped between records is
+    counted as markers (``markers`` in ``drain.json``), and a longer one is a gap.
 
     Raises:
         InfrastructureError: the topic is unknown, or the end offsets were not reached in ``timeout``.
     """
     meta_path = run_dir / DRAIN / "drain.json"
     meta_path.unlink(missing_ok=True)
+    (run_dir / DRAIN / "committed.bin").unlink(missing_ok=True)
+    deadline = time.monotonic() + timeout
+    open_transactions = _wait_for_decided(bootstrap_servers, topic, deadline) if transactional_writers else {}
     writer = LogWriter(run_dir)
     try:
-        consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap_servers.split(","),
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="none",
-            check_crcs=False,
-            isolation_level=isolation_level,
-            client_id="kafka-chaos-drain",
-            max_partition_fetch_bytes=4 << 20,
-            fetch_max_bytes=16 << 20,
-        )
+        consumer = _reader(bootstrap_servers, isolation_level)
     except KafkaError as e:
         writer.close()
         raise InfrastructureError(f"the drain could not reach the cluster: {type(e).__name__}: {e}") from e
-    deadline = time.monotonic() + timeout
 
     def left_ms() -> int:
         return max(1, int((deadline - time.monotonic()) * 1000))
@@ -84,33 +84,29 @@ def drain(
                 f"the drain could not read the offsets of {topic} within {timeout:.0f}s "
                 f"(is a partition without a leader?): {type(e).__name__}: {e}"
             ) from e
-        records = 0
-        seen = _Coverage(beginning)
-        remaining = {tp for tp in tps if end[tp.partition] > beginning[tp.partition]}
-        while remaining:
-            if time.monotonic() > deadline:
-                left = {tp.partition: f"{_position(consumer, tp)}/{end[tp.partition]}" for tp in remaining}
-                raise InfrastructureError(f"the drain did not reach the end offsets in {timeout:.0f}s: {left}")
-            for tp, batch in consumer.poll(timeout_ms=500, max_records=10_000).items():
-                for record in batch:
-                    if record.offset >= end[tp.partition]:
-                        continue
-                    d = decode(record.value, run_id, record.key)
-                    tag = producer_tag(d.producer) if d.status == Status.VALID else 0
-                    writer.add(tp.partition, int(record.offset), tag, d.seq, int(d.status))
-                    seen.add(tp.partition, int(record.offset))
-                    records += 1
-            remaining = {tp for tp in remaining if _position(consumer, tp) < end[tp.partition]}
+        seen = _Coverage(beginning, 2 * transactional_writers)
+        records = _read(consumer, tps, beginning, end, run_id, writer, seen, deadline, timeout)
+        committed_view = (
+            _committed_view(bootstrap_servers, tps, beginning, end, run_id, run_dir, deadline, timeout)
+            if transactional_writers
+            else None
+        )
         committed = committed_offsets(bootstrap_servers, topic, groups or [])
         result = DrainResult(records=records, beginning=beginning, end=end, committed=committed)
         writer.close()
         gaps = seen.gaps(end)
+        incomplete = f"offsets skipped: {gaps}" if gaps else None
+        if open_transactions:
+            incomplete = f"transactions still open after {timeout:.0f}s (last stable offset, end): {open_transactions}"
         write_meta(
             meta_path,
             {
-                "complete": not gaps,
-                "incomplete": f"offsets skipped: {gaps}" if gaps else None,
+                "complete": incomplete is None,
+                "incomplete": incomplete,
                 "gaps": gaps,
+                "markers": {str(p): n for p, n in seen.markers.items()},
+                "transactional_writers": transactional_writers,
+                "committed_view": committed_view,
                 "topic": topic,
                 "records": records,
                 "isolation_level": isolation_level,
@@ -129,26 +125,153 @@ def drain(
 
 class _Coverage:
     """Per partition, the offsets read so far must follow one another from the log start; the
-    first break is kept. A topic without transactions or compaction has no legitimate gap."""
+    first break is kept. A topic without transactions or compaction has no legitimate gap; in one
+    with transactions, a run of at most ``markers`` skipped offsets is taken as commit and abort
+    markers and counted.
 
-    def __init__(self, beginning: dict[int, int]) -> None:
+    >>> c = _Coverage({0: 0}, markers=2)
+    >>> for offset in (0, 1, 3, 4, 7, 8):
+    ...     c.add(0, offset)
+    >>> c.gaps({0: 10}), c.markers
+    ({}, {0: 4})
+    >>> c.add(0, 12)
+    >>> c.gaps({0: 13})
+    {'0': [9, 12]}
+    """
+
+    def __init__(self, beginning: dict[int, int], markers: int = 0) -> None:
         self.next = dict(beginning)
         self.breaks: dict[int, list[int]] = {}
+        self.allowed = markers
+        self.markers: dict[int, int] = {}
 
     def add(self, partition: int, offset: int) -> None:
         """The drain read ``offset`` of ``partition``."""
         expected = self.next.get(partition, offset)
         if offset != expected and partition not in self.breaks:
-            self.breaks[partition] = [expected, offset]
+            if expected < offset <= expected + self.allowed:
+                self.markers[partition] = self.markers.get(partition, 0) + offset - expected
+            else:
+                self.breaks[partition] = [expected, offset]
         self.next[partition] = offset + 1
 
     def gaps(self, end: dict[int, int]) -> dict[str, list[int]]:
-        """Partition -> ``[expected, found]`` at its first break (found = end when it stopped short)."""
+        """Partition -> ``[expected, found]`` at its first break (found = end when it stopped short;
+        markers may close a partition too)."""
         out = {str(p): pair for p, pair in self.breaks.items()}
         for p, stop in end.items():
-            if str(p) not in out and self.next.get(p, stop) != stop:
+            short = stop - self.next.get(p, stop)
+            if str(p) in out or short == 0:
+                continue
+            if 0 < short <= self.allowed:
+                self.markers[p] = self.markers.get(p, 0) + short
+            else:
                 out[str(p)] = [self.next[p], stop]
         return out
+
+
+def _reader(bootstrap_servers: str, isolation_level: str) -> KafkaConsumer:
+    """A group-less reader that never jumps (``auto_offset_reset=none``) and reads damaged batches."""
+    return KafkaConsumer(
+        bootstrap_servers=bootstrap_servers.split(","),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="none",
+        check_crcs=False,
+        isolation_level=isolation_level,
+        client_id="kafka-chaos-drain",
+        max_partition_fetch_bytes=4 << 20,
+        fetch_max_bytes=16 << 20,
+    )
+
+
+def _read(
+    consumer: KafkaConsumer,
+    tps: list[TopicPartition],
+    beginning: dict[int, int],
+    end: dict[int, int],
+    run_id: str,
+    writer: LogWriter,
+    seen: _Coverage | None,
+    deadline: float,
+    timeout: float,
+) -> int:
+    """Read the assigned partitions up to ``end`` into ``writer``; returns the records read.
+
+    Raises:
+        InfrastructureError: ``end`` was not reached by ``deadline``.
+    """
+    records = 0
+    remaining = {tp for tp in tps if end[tp.partition] > beginning[tp.partition]}
+    while remaining:
+        if time.monotonic() > deadline:
+            left = {tp.partition: f"{_position(consumer, tp)}/{end[tp.partition]}" for tp in remaining}
+            raise InfrastructureError(f"the drain did not reach the end offsets in {timeout:.0f}s: {left}")
+        for tp, batch in consumer.poll(timeout_ms=500, max_records=10_000).items():
+            for record in batch:
+                if record.offset >= end[tp.partition]:
+                    continue
+                d = decode(record.value, run_id, record.key)
+                tag = producer_tag(d.producer) if d.status == Status.VALID else 0
+                writer.add(tp.partition, int(record.offset), tag, d.seq, int(d.status))
+                if seen is not None:
+                    seen.add(tp.partition, int(record.offset))
+                records += 1
+        remaining = {tp for tp in remaining if _position(consumer, tp) < end[tp.partition]}
+    return records
+
+
+def _committed_view(
+    bootstrap_servers: str,
+    tps: list[TopicPartition],
+    beginning: dict[int, int],
+    end: dict[int, int],
+    run_id: str,
+    run_dir: Path,
+    deadline: float,
+    timeout: float,
+) -> dict[str, Any]:
+    """Read ``[beginning, end)`` of every partition as a read_committed reader into
+    ``drain/committed.bin`` (its offsets have gaps: aborted records and markers are not returned).
+
+    Raises:
+        InfrastructureError: the end was not reached by ``deadline``.
+    """
+    writer = LogWriter(run_dir, "committed.bin")
+    consumer = _reader(bootstrap_servers, "read_committed")
+    try:
+        consumer.assign(tps)
+        for tp in tps:
+            consumer.seek(tp, beginning[tp.partition])
+        records = _read(consumer, tps, beginning, end, run_id, writer, None, deadline, timeout)
+        return {"records": records, "isolation_level": "read_committed"}
+    finally:
+        writer.close()
+        consumer.close()
+
+
+def _wait_for_decided(bootstrap_servers: str, topic: str, deadline: float) -> dict[str, list[int]]:
+    """Wait until no transaction on ``topic`` is open: each partition's last stable offset (the end a
+    read_committed reader sees) equals its end. Returns the partitions still open at ``deadline``
+    as ``[last stable offset, end]`` (empty: all decided)."""
+    uncommitted = _reader(bootstrap_servers, "read_uncommitted")
+    committed = _reader(bootstrap_servers, "read_committed")
+    open_now: dict[str, list[int]] = {"?": [-1, -1]}
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(_partitions(uncommitted, topic, deadline))]
+        while open_now and time.monotonic() < deadline:
+            try:
+                high = uncommitted.end_offsets(tps)
+                stable = committed.end_offsets(tps)
+                open_now = {str(tp.partition): [int(stable[tp]), int(high[tp])] for tp in tps if stable[tp] != high[tp]}
+            except KafkaError:  # a leader moving: asked again
+                open_now = {"?": [-1, -1]}
+            if open_now:
+                time.sleep(0.5)
+        return open_now
+    finally:
+        uncommitted.close()
+        committed.close()
 
 
 def committed_offsets(bootstrap_servers: str, topic: str, groups: list[str]) -> dict[str, dict[int, int]]:

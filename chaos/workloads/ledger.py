@@ -22,6 +22,7 @@ Layout of a run directory::
     ledgers/consumer-<id>.processed Processed records
     ledgers/consumer-<id>.epochs    <u8 row indexes of .processed where an assignment epoch begins
     drain/log.bin                   LogRecord records, every record found in the log
+    drain/committed.bin             LogRecord records a read_committed reader finds (transactional runs)
     drain/drain.json                end offsets, committed offsets, completeness
 """
 
@@ -51,6 +52,13 @@ class Kind(IntEnum):
     ACK = 3  # the client reported the record written at (partition, offset)
     ERROR_SEEN = 4  # the send failed and the application saw the error (code: error class)
     ERROR_SWALLOWED = 5  # the send failed and the application never looked (fire-and-forget)
+    COMMITTING = 6  # the application is about to commit the transaction of [seq, seq_end)
+    COMMITTED = 7  # the commit of the transaction of [seq, seq_end) returned
+    ABORTED = 8  # the abort of the transaction of [seq, seq_end) returned
+
+
+#: The kinds that end (or are about to end) a transaction of the transactional mode.
+TRANSACTION_KINDS = (Kind.COMMITTING, Kind.COMMITTED, Kind.ABORTED)
 
 
 #: One producer event: kind, [seq, seq_end), partition, offset, error class code, ms since start.
@@ -215,6 +223,11 @@ class ProducerLedger:
         """After send() returned for ``[seq, seq_end)``."""
         self._events.write(self._pack(Kind.RETURNED, seq, seq_end if seq_end is not None else seq + 1))
 
+    def transaction(self, kind: Kind, seq: int, seq_end: int) -> None:
+        """The transaction of ``[seq, seq_end)`` is about to be committed, or its commit or abort
+        returned (``kind`` one of :data:`TRANSACTION_KINDS`)."""
+        self._events.write(self._pack(kind, seq, seq_end))
+
     def ack(self, seq: int, partition: int, offset: int) -> None:
         """From the delivery callback: the record is at ``partition``/``offset`` (grouped, see above)."""
         record = self._pack(Kind.ACK, seq, seq + 1, partition, offset)
@@ -308,10 +321,11 @@ class ConsumerLedger:
 
 
 class LogWriter:
-    """Writes ``drain/log.bin`` in chunks (the drain is a single thread)."""
+    """Writes ``drain/<name>`` (``log.bin``, or ``committed.bin`` for the read_committed view) in
+    chunks (the drain is a single thread)."""
 
-    def __init__(self, run_dir: Path) -> None:
-        path = run_dir / DRAIN / "log.bin"
+    def __init__(self, run_dir: Path, name: str = "log.bin") -> None:
+        path = run_dir / DRAIN / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)
         self._file = AppendFile(path)

@@ -11,6 +11,8 @@ SIGKILL it like a crashing application. Modes, as an application would write the
   records them, as *swallowed*).
 * ``async`` — ``send()`` with callbacks; the application sees errors in its errback.
 * ``sync`` — ``send().get()``: one record at a time, each acknowledged or failed before the next.
+* ``transactional`` — ``transaction_size`` records per transaction, a fraction aborted on purpose
+  (:mod:`chaos.workloads.transactional`).
 * ``outbox`` — the record is first committed to a local SQLite outbox; a forwarder thread sends
   what is pending and marks it done when acknowledged; after a restart it resends what is pending.
 
@@ -21,7 +23,6 @@ outbox, after the highest one in the outbox).
 from __future__ import annotations
 
 import logging
-import sqlite3
 import sys
 import threading
 import time
@@ -37,8 +38,9 @@ from chaos.workloads.clients import resolve_settings
 from chaos.workloads.entry import workload_main
 from chaos.workloads.envelope import Encoder
 from chaos.workloads.gate import BufferGate
-from chaos.workloads.ledger import LEDGERS, PRODUCER_EVENT, AppendFile, Kind, ProducerLedger, read_records
+from chaos.workloads.ledger import LEDGERS, AppendFile, ProducerLedger
 from chaos.workloads.spec import ProducerSpec
+from chaos.workloads.totals import next_seq
 
 log = logging.getLogger("chaos.producer")
 
@@ -52,16 +54,6 @@ INTENT_BATCH = 256
 def error_code(exc: BaseException) -> int:
     """A stable 31-bit code for an exception class (the names are kept in ``*.errors``)."""
     return zlib.crc32(type(exc).__name__.encode()) & 0x7FFFFFFF
-
-
-def next_seq(run_dir: Path, producer: str) -> int:
-    """The first sequence number a (re)started producer may use: after everything it ever intended."""
-    highest = -1
-    for chunk in read_records(run_dir / LEDGERS / f"producer-{producer}.events", PRODUCER_EVENT):
-        intents = chunk[chunk["kind"] == Kind.INTENT]
-        if len(intents):
-            highest = max(highest, int(intents["seq_end"].max()) - 1)
-    return highest + 1
 
 
 class ProducerWorkload:
@@ -83,6 +75,8 @@ class ProducerWorkload:
             # librdkafka bounds its own queue (buffer.memory is mapped onto it).
             self.gate = BufferGate(None, max_block_ms)
             timeout_ms = resolved.kwargs.get("delivery.timeout.ms", resolved.kwargs.get("message.timeout.ms"))
+            if spec.mode == "transactional":
+                self.kwargs["transactional.id"] = spec.transactional_id
         else:
             self.kwargs = {
                 **resolved.kwargs,
@@ -92,6 +86,8 @@ class ProducerWorkload:
             max_block_ms = int(self.kwargs.get("max_block_ms", 60_000))
             self.gate = BufferGate(resolved.emulated.get("buffer.memory"), max_block_ms)
             timeout_ms = self.kwargs.get("delivery_timeout_ms")
+            if spec.mode == "transactional":
+                self.kwargs["transactional_id"] = spec.transactional_id
         self.max_block_ms = max_block_ms
         #: How long the sync mode waits for one record's outcome.
         self.sync_timeout_s = int(timeout_ms or 120_000) / 1000 + 5
@@ -109,6 +105,11 @@ class ProducerWorkload:
                 "run_id": spec.run_id,
                 "substituted": resolved.substituted,
                 "emulated": sorted(resolved.emulated),
+                **(
+                    {"transaction_size": spec.transaction_size, "abort_ratio": spec.abort_ratio}
+                    if spec.mode == "transactional"
+                    else {}
+                ),
             },
         )
         self._errors_file = AppendFile(self.run_dir / LEDGERS / f"producer-{spec.id}.errors")
@@ -180,17 +181,26 @@ class ProducerWorkload:
             return max(0, min(left, due, INTENT_BATCH))
         return min(left, INTENT_BATCH)
 
-    def run(self) -> int:
-        """Send until the count, the duration or a stop; returns the number of records sent."""
+    def new_client(self) -> Any:
+        """A new client with the spec's settings (a ``KafkaProducer`` or an ``RdProducer``)."""
         if self.rdkafka:
             from chaos.workloads.rdkafka import RdProducer
 
-            self.producer = RdProducer(self.kwargs, self.max_block_ms)
-        else:
-            self.producer = KafkaProducer(**self.kwargs)
+            return RdProducer(self.kwargs, self.max_block_ms)
+        return KafkaProducer(**self.kwargs)
+
+    def run(self) -> int:
+        """Send until the count, the duration or a stop; returns the number of records sent."""
+        self.producer = self.new_client()
         try:
             if self.spec.mode == "outbox":
+                from chaos.workloads.outbox import OutboxForwarding
+
                 return OutboxForwarding(self).run()
+            if self.spec.mode == "transactional":
+                from chaos.workloads.transactional import TransactionalSending
+
+                return TransactionalSending(self).run()
             return self._run_streaming() if self.spec.mode != "sync" else self._run_sync()
         finally:
             self.producer.close(timeout=self.spec.close_timeout_s)
@@ -261,124 +271,6 @@ class ProducerWorkload:
             seq += 1
             sent += 1
         return sent
-
-
-class OutboxForwarding:
-    """The ``outbox`` mode: commit to SQLite first, forward from there, resend pending after a restart."""
-
-    def __init__(self, workload: ProducerWorkload) -> None:
-        self.w = workload
-        path = workload.run_dir / "outbox" / f"producer-{workload.spec.id}.sqlite"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        db = self._connect()
-        db.execute("CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, done INTEGER NOT NULL DEFAULT 0)")
-        db.commit()
-        db.close()
-        self._acked: list[int] = []
-        self._failed: list[int] = []
-        self._lock = threading.Lock()
-        self._in_flight: set[int] = set()
-        self._producing = True
-
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        return db
-
-    def run(self) -> int:
-        """Application thread writes the outbox; the forwarder thread sends from it."""
-        forwarder = threading.Thread(target=self._forward, name="outbox-forwarder", daemon=True)
-        forwarder.start()
-        try:
-            return self._write_outbox()
-        finally:
-            self._producing = False
-            forwarder.join(timeout=self.w.spec.close_timeout_s + 5)
-
-    def _write_outbox(self) -> int:
-        db = self._connect()
-        (highest,) = db.execute("SELECT COALESCE(MAX(seq), -1) FROM outbox").fetchone()
-        seq = resumed = max(int(highest) + 1, next_seq(self.w.run_dir, self.w.spec.id))
-        sent, started = 0, time.monotonic()
-        while (n := self.w.budget(sent, started, resumed)) != -1:
-            if n == 0:
-                time.sleep(0.002)
-                continue
-            self.w.ledger.intent(seq, seq + n)
-            db.executemany("INSERT INTO outbox (seq) VALUES (?)", [(s,) for s in range(seq, seq + n)])
-            db.commit()
-            self.w.ledger.returned(seq, seq + n)
-            seq += n
-            sent += n
-        db.close()
-        return sent
-
-    def _forward(self) -> None:
-        assert self.w.producer is not None
-        db = self._connect()
-        deadline: float | None = None
-        while True:
-            self._settle(db)
-            with self._lock:
-                busy = set(self._in_flight)
-            pending = [
-                s
-                for (s,) in db.execute("SELECT seq FROM outbox WHERE done = 0 ORDER BY seq LIMIT 2000")
-                if s not in busy
-            ]
-            for s in pending:
-                value = self.w.value_for(s)
-                with self._lock:
-                    self._in_flight.add(s)
-                try:
-                    future = self.w.producer.send(self.w.spec.topic, key=self.w.key_for(s), value=value)
-                except KafkaError as e:
-                    self._record_failure(s, e)
-                    continue
-                future.add_callback(self._acked_cb, s)
-                future.add_errback(self._failed_cb, s)
-            if not self._producing:
-                if deadline is None:
-                    self.w.producer.flush(timeout=self.w.spec.close_timeout_s)
-                    deadline = time.monotonic() + self.w.spec.close_timeout_s
-                self._settle(db)
-                (left,) = db.execute("SELECT COUNT(*) FROM outbox WHERE done = 0").fetchone()
-                if left == 0 or time.monotonic() > deadline:
-                    break
-            if not pending:
-                time.sleep(0.01)
-        db.close()
-
-    def _acked_cb(self, seq: int, metadata: Any) -> None:
-        self.w.ledger.ack(seq, int(metadata.partition), self.w.offset_of(metadata))
-        with self._lock:
-            self._acked.append(seq)
-
-    def _failed_cb(self, seq: int, exc: BaseException) -> None:
-        self._record_failure(seq, exc)
-
-    def _record_failure(self, seq: int, exc: BaseException) -> None:
-        # The outbox sees the failure and will resend: the record stays pending.
-        self.w.ledger.error(seq, self.w.note_error(exc), seen=True, from_callback=True)
-        with self._lock:
-            self._failed.append(seq)
-
-    def _settle(self, db: sqlite3.Connection) -> None:
-        with self._lock:
-            acked, self._acked = self._acked, []
-            failed, self._failed = self._failed, []
-            self._in_flight.difference_update(acked)
-            self._in_flight.difference_update(failed)
-        if acked:
-            # Their ACK records reach the ledger before the outbox forgets them: a kill in between
-            # must leave them acknowledged (broker loss if the log lacks them), not merely pending.
-            self.w.ledger.flush_acks()
-            db.executemany("UPDATE outbox SET done = 1 WHERE seq = ?", [(s,) for s in acked])
-            db.commit()
-        if failed:
-            time.sleep(0.1)  # back off before resending
 
 
 def main(argv: list[str] | None = None) -> int:

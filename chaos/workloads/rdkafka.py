@@ -180,6 +180,36 @@ class RdProducer:
         """Wait until every queued record is delivered or failed (at most ``timeout`` s)."""
         self._p.flush(-1 if timeout is None else timeout)
 
+    # -- transactions, under kafka-python's names ------------------------------------------------
+    def _txn(self, call: Callable[..., Any], *args: Any) -> None:
+        try:
+            call(*args)
+        except ck.KafkaException as e:
+            raise as_exception(e.args[0]) from None
+
+    def init_transactions(self) -> None:
+        """Register the ``transactional.id`` (fencing an earlier producer with it, whose open
+        transaction the coordinator aborts). Raises KafkaError."""
+        self._txn(self._p.init_transactions, self._max_block_s)
+
+    def begin_transaction(self) -> None:
+        """Start a transaction. Raises KafkaError."""
+        self._txn(self._p.begin_transaction)
+
+    def commit_transaction(self) -> None:
+        """Flush and commit the open transaction. Raises KafkaError."""
+        self._txn(self._p.commit_transaction, self._max_block_s)
+
+    def abort_transaction(self) -> None:
+        """Abort the open transaction (queued records are purged). Raises KafkaError."""
+        self._txn(self._p.abort_transaction, self._max_block_s)
+
+    def send_offsets_to_transaction(self, offsets: dict[TopicPartition, OffsetAndMetadata], group: Any) -> None:
+        """Commit a consumer's ``offsets`` in the open transaction; ``group`` is the consumer's
+        ``consumer_group_metadata()``. Raises KafkaError."""
+        parts = [ck.TopicPartition(tp.topic, tp.partition, om.offset) for tp, om in offsets.items()]
+        self._txn(self._p.send_offsets_to_transaction, parts, group, self._max_block_s)
+
     def close(self, timeout: float | None = None) -> None:
         """Flush, then stop serving deliveries."""
         self.flush(timeout)

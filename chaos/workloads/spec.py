@@ -10,11 +10,11 @@ from typing import Any, Literal
 from chaos.errors import UsageError
 from chaos.workloads.clients import DEFAULT_CLIENT, check_client, check_mode
 
-ProducerMode = Literal["fire_and_forget", "sync", "async", "outbox"]
+ProducerMode = Literal["fire_and_forget", "sync", "async", "outbox", "transactional"]
 CommitStrategy = Literal["auto", "after_process", "per_partition", "before_process"]
 KeyStrategy = Literal["spread", "none", "pinned"]
 
-PRODUCER_MODES: tuple[str, ...] = ("fire_and_forget", "sync", "async", "outbox")
+PRODUCER_MODES: tuple[str, ...] = ("fire_and_forget", "sync", "async", "outbox", "transactional")
 COMMIT_STRATEGIES: tuple[str, ...] = ("auto", "after_process", "per_partition", "before_process")
 KEY_STRATEGIES: tuple[str, ...] = ("spread", "none", "pinned")
 
@@ -43,6 +43,22 @@ class ProducerSpec:
     keys: KeyStrategy = "spread"
     close_timeout_s: float = 30.0
     client: str = DEFAULT_CLIENT
+    transaction_size: int = 100
+    abort_ratio: float = 0.0
+
+    @property
+    def transactional_id(self) -> str:
+        """The ``transactional.id`` of the transactional mode."""
+        return self.settings.get("transactional.id") or f"kc-{self.run_id}-{self.id}"
+
+    def aborts(self, index: int) -> bool:
+        """Whether transaction ``index`` (counted from 0 over the producer's restarts) is aborted on purpose.
+
+        >>> spec = ProducerSpec("p0", "t", "", "r", "/tmp", abort_ratio=0.25)
+        >>> [spec.aborts(i) for i in range(8)]
+        [False, False, False, True, False, False, False, True]
+        """
+        return int((index + 1) * self.abort_ratio) > int(index * self.abort_ratio)
 
     def __post_init__(self) -> None:
         if self.mode not in PRODUCER_MODES:
@@ -56,6 +72,10 @@ class ProducerSpec:
             raise UsageError(f"producer rate must be positive, not {self.rate}")
         if self.payload_size < 0:
             raise UsageError(f"payload size must be 0 or more, not {self.payload_size}")
+        if self.transaction_size < 1:
+            raise UsageError(f"transaction size must be at least 1, not {self.transaction_size}")
+        if not 0.0 <= self.abort_ratio <= 1.0:
+            raise UsageError(f"abort ratio must be between 0 and 1, not {self.abort_ratio}")
         if not self.id or any(c in self.id for c in ";/ \n"):
             raise UsageError(f"producer id {self.id!r} must be non-empty without ';', '/' or spaces")
 

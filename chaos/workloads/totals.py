@@ -47,3 +47,13 @@ def totals(run_dir: Path, distinct: bool = False) -> Totals:
     if distinct:
         out.processed_distinct = int(np.unique(np.concatenate(seen)).size) if seen else 0
     return out
+
+
+def next_seq(run_dir: Path, producer: str) -> int:
+    """The first sequence number a (re)started producer may use: after everything it ever intended."""
+    highest = -1
+    for chunk in read_records(run_dir / LEDGERS / f"producer-{producer}.events", PRODUCER_EVENT):
+        intents = chunk[chunk["kind"] == Kind.INTENT]
+        if len(intents):
+            highest = max(highest, int(intents["seq_end"].max()) - 1)
+    return highest + 1

@@ -53,6 +53,7 @@ def test_ten_thousand_records_no_faults_everything_consistent(scenario: Scenario
         "unknown": 0,
         "in_log": 10_000,
         "damaged": 0,
+        "aborted": 0,
         "processed": 10_000,
     }
     assert v.conclusive and v.trust["drain_contiguous"], v.trust

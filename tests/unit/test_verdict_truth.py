@@ -34,7 +34,8 @@ from chaos.workloads.ledger import (
     read_records,
     write_meta,
 )
-from chaos.workloads.producer import OutboxForwarding, ProducerWorkload
+from chaos.workloads.outbox import OutboxForwarding
+from chaos.workloads.producer import ProducerWorkload
 from chaos.workloads.spec import ProducerSpec
 
 TAG = producer_tag("p0")

@@ -14,9 +14,9 @@ from chaos.errors import UsageError
 from chaos.workloads.envelope import Status, decode, encode, payload_for, producer_tag
 from chaos.workloads.gate import BufferGate
 from chaos.workloads.ledger import PRODUCER_EVENT, Kind, ProducerLedger, read_records
-from chaos.workloads.producer import next_seq
 from chaos.workloads.settings import consumer_settings, producer_settings
 from chaos.workloads.spec import ConsumerSpec, ProducerSpec, load_spec, save_spec
+from chaos.workloads.totals import next_seq
 
 
 @given(
