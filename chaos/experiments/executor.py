@@ -29,7 +29,7 @@ from chaos.faults.schedule import Nemesis, Step
 from chaos.oracle import Verdict, reconcile
 from chaos.oracle.reconcile import attach_witness
 from chaos.waiting import WaitTimeout, wait_until
-from chaos.workloads.drain import drain
+from chaos.workloads.drain import drain, drain_output
 from chaos.workloads.ledger import DRAIN, write_meta
 from chaos.workloads.process import WorkloadProcess
 from chaos.workloads.spec import ConsumerSpec, ProducerSpec
@@ -73,6 +73,8 @@ class Execution:
         self.nemesis = Nemesis(self.ctx)
         #: "yes" when every partition had its full ISR again after healing, else what was wrong.
         self.recovered = "yes"
+        #: The consume-transform-produce output topic, once a transformer member was added.
+        self.output_topic: str | None = None
 
     def __enter__(self) -> Self:
         self.nemesis.__enter__()
@@ -104,9 +106,26 @@ class Execution:
 
     def add(self, spec: ProducerSpec | ConsumerSpec) -> WorkloadProcess:
         """A workload process for ``spec`` (not started), known by its name (``producer-p0``)."""
+        if isinstance(spec, ConsumerSpec) and spec.output_topic is not None:
+            self._create_output_topic(spec.output_topic)
         process = WorkloadProcess(spec, self._command(spec.client))
         self.processes[process.name] = process
         return process
+
+    def _create_output_topic(self, name: str) -> None:
+        """Create a consume-transform-produce output topic, shaped like the input topic (once).
+
+        Raises:
+            UsageError: another output topic was created already (a run has one).
+            ClusterUnhealthy: the topic did not reach its full ISR.
+        """
+        if self.output_topic == name:
+            return
+        if self.output_topic is not None:
+            raise UsageError(f"a run has one output topic: {self.output_topic} already, not also {name}")
+        t = self.topic
+        self.cluster.create_topic(name, t.partitions, t.replication_factor, t.config)
+        self.output_topic = name
 
     def _command(self, client: str) -> Callable[[Path], list[str]] | None:
         """How a workload of ``client`` is started: the Java driver of the cluster's release, or the
@@ -239,6 +258,11 @@ class Execution:
         bootstrap = self.cluster.bootstrap_servers
         writers = sum(1 for w in self.processes.values() if getattr(w.spec, "mode", "") == "transactional")
         drain(bootstrap, self.topic.name, self.run_id, self.run_dir, list(groups), isolation_level, timeout, writers)
+        transformers = [w.spec for w in self.processes.values() if getattr(w.spec, "output_topic", None)]
+        if transformers:
+            eos = any(getattr(t, "strategy", "") == "transactional" for t in transformers)
+            output = str(getattr(transformers[0], "output_topic", ""))
+            drain_output(bootstrap, output, self.run_id, self.run_dir, eos, timeout)
         self.count_with_kafka()
 
     def count_with_kafka(self) -> None:

@@ -26,6 +26,8 @@ class Group:
     members: list[str]
     invalid_rows: int
     read_committed: bool = False
+    #: A consume-transform-produce group: its processing is judged by its committed outputs.
+    transformer: bool = False
     skips: int = 0
     steps_back: int = 0
     skip_examples: list[tuple[str, int, int]] = field(default_factory=list)
@@ -88,6 +90,7 @@ def load_groups(
         meta = read_meta(meta_path)
         name, member = str(meta["group"]), str(meta["member"])
         group = groups.setdefault(name, Group(name, np.empty(0, np.int64), 0, [], 0, reads_committed(meta)))
+        group.transformer |= bool(meta.get("output_topic"))
         view = committed_log if group.read_committed and committed_log is not None else log
         keys, where = parts.setdefault(name, ([], []))
         group.members.append(member)

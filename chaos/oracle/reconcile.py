@@ -25,36 +25,17 @@ import numpy as np
 
 from chaos.errors import UsageError
 from chaos.oracle.consumers import Group, consumer_loss, load_groups
+from chaos.oracle.examples import example, log_example
 from chaos.oracle.keys import I64, SEQ_BITS, SEQ_MASK, cat, member, unique
 from chaos.oracle.log import Log, duplicate_indexes, reordered
-from chaos.oracle.producers import ProducerInfo, ProducerSide, load_producers
-from chaos.oracle.transactions import (
-    ABORTED,
-    TransactionFindings,
-    TransactionLog,
-    judge_transactions,
-    load_transactions,
-)
+from chaos.oracle.producers import ProducerSide, load_producers
+from chaos.oracle.transactions import ABORTED, judge_run, load_transactions, transaction_examples
+from chaos.oracle.transform import load_outputs, output_reasons
 from chaos.oracle.trust import Trust, assess, witness_summary
 from chaos.oracle.verdict import Verdict, parse_expectations
 from chaos.workloads.ledger import DRAIN, LEDGERS, read_meta
 
 EXAMPLES = 5
-
-
-def _example(producers: list[ProducerInfo], key: int, pos: int = -1) -> dict[str, Any]:
-    return {
-        "producer": producers[key >> SEQ_BITS].id,
-        "seq": key & SEQ_MASK,
-        "partition": pos >> SEQ_BITS if pos >= 0 else None,
-        "offset": pos & SEQ_MASK if pos >= 0 else None,
-    }
-
-
-def _log_example(log: Log, producers: list[ProducerInfo], i: int) -> dict[str, Any]:
-    key = int(log.keys[i])
-    entry = _example(producers, key) if key >= 0 else {"producer": None, "seq": None}
-    return {**entry, "partition": log.partition(i), "offset": log.offset(i)}
 
 
 def _poll_examples(groups: list[Group], kind: str) -> list[dict[str, Any]]:
@@ -173,28 +154,6 @@ def _set_aside_aborted(fates: _Fates, aborted: I64) -> None:
         setattr(fates, name, keys[~out])
 
 
-def _judge_transactions(txns: TransactionLog, groups: list[Group], committed_log: Log | None) -> TransactionFindings:
-    """The transactions against the read_committed view and the groups' processing (before
-    :func:`_processed_count` releases the groups' keys)."""
-    view = unique(committed_log.keys[committed_log.known]) if committed_log is not None else np.empty(0, np.int64)
-    by_level: dict[bool, list[I64]] = {True: [], False: []}
-    for g in groups:
-        by_level[g.read_committed].append(g.keys)
-    rc, ru = (unique(cat(by_level[level])) for level in (True, False))
-    return judge_transactions(txns, view, rc, ru, EXAMPLES)
-
-
-def _transaction_examples(found: TransactionFindings, producers: list[ProducerInfo]) -> dict[str, list[dict[str, Any]]]:
-    return {
-        "aborted_read": [_example(producers, int(k)) for k in found.aborted_read[:EXAMPLES]],
-        "lost_committed_write": [_example(producers, int(k)) for k in found.lost_committed[:EXAMPLES]],
-        "torn_transaction": [
-            {**_example(producers, start), "records": size, "visible": seen}
-            for start, size, seen in found.torn_examples
-        ],
-    }
-
-
 def _fates(side: ProducerSide, log: Log, checked: _AckCheck) -> _Fates:
     """Every sent record in exactly one place (docs/verdict.md). Frees the largest sets as soon as
     they are used: the oracle's peak memory is their sum."""
@@ -292,8 +251,12 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
     order = reordered(log, EXAMPLES)
     committed: dict[str, dict[str, int]] = drain_meta.get("committed", {})
     groups = load_groups(run_dir, tag_to_index, log, EXAMPLES, committed_log)
+    outputs = load_outputs(run_dir, tag_to_index, side.sent, EXAMPLES)
+    transformers = [g for g in groups if g.transformer]
+    for g in transformers:  # a transformer's processing is its committed outputs
+        g.keys = outputs.inputs.copy() if outputs is not None else g.keys[:0]
     consumer = consumer_loss(groups, committed, log, side.sent, EXAMPLES, committed_log)
-    found = _judge_transactions(txns, groups, committed_log) if txns is not None else None
+    found = judge_run(txns, groups, committed_log, EXAMPLES) if txns is not None else None
     processed_count = _processed_count(groups, side.sent)
 
     broker_at = side.ack_positions(broker)
@@ -306,29 +269,33 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
         committed_log,
         transactional=txns is not None,
     )
+    trust.reasons += output_reasons(outputs, bool(transformers))
 
     examples = {
         "broker": [
-            {**_example(producers, int(k), int(at)), "cause": str(c)}
+            {**example(producers, int(k), int(at)), "cause": str(c)}
             for k, at, c in zip(broker[:EXAMPLES], broker_at[:EXAMPLES], causes["cause"][:EXAMPLES], strict=True)
         ],
-        "producer": [_example(producers, int(k)) for k in producer_lost[:EXAMPLES]],
-        "consumer": [{**_log_example(view, producers, i), "group": g} for view, i, g in consumer.examples[:EXAMPLES]],
-        "unknown": [_example(producers, int(k)) for k in unknown[:EXAMPLES]],
+        "producer": [example(producers, int(k)) for k in producer_lost[:EXAMPLES]],
+        "consumer": [{**log_example(view, producers, i), "group": g} for view, i, g in consumer.examples[:EXAMPLES]],
+        "unknown": [example(producers, int(k)) for k in unknown[:EXAMPLES]],
         "duplicates_in_log": [
-            _log_example(log, producers, i) for i in (duplicate_indexes(log, EXAMPLES) if fates.duplicates else [])
+            log_example(log, producers, i) for i in (duplicate_indexes(log, EXAMPLES) if fates.duplicates else [])
         ],
-        "reordered": [_log_example(log, producers, i) for i in order.examples],
-        "corrupted": [_log_example(log, producers, int(i)) for i in np.flatnonzero(log.corrupted)[:EXAMPLES]],
-        "phantom": [_log_example(log, producers, int(i)) for i in np.flatnonzero(phantom)[:EXAMPLES]],
+        "reordered": [log_example(log, producers, i) for i in order.examples],
+        "corrupted": [log_example(log, producers, int(i)) for i in np.flatnonzero(log.corrupted)[:EXAMPLES]],
+        "phantom": [log_example(log, producers, int(i)) for i in np.flatnonzero(phantom)[:EXAMPLES]],
         "inconsistent_offsets": [
-            {**_log_example(log, producers, int(i)), "acked": _example(producers, int(k))}
+            {**log_example(log, producers, int(i)), "acked": example(producers, int(k))}
             for k, i in zip(checked.inconsistent_keys[:EXAMPLES], checked.inconsistent_at[:EXAMPLES], strict=True)
         ],
-        "damaged": [_example(producers, int(k)) for k in fates.damaged[:EXAMPLES]],
+        "damaged": [example(producers, int(k)) for k in fates.damaged[:EXAMPLES]],
         "poll_skips": _poll_examples(groups, "skip_examples"),
         "nonmonotonic_polls": _poll_examples(groups, "back_examples"),
-        **(_transaction_examples(found, producers) if found is not None else {}),
+        **(transaction_examples(found, producers, EXAMPLES) if found is not None else {}),
+        "duplicate_outputs": (
+            [log_example(outputs.log, producers, i) for i in outputs.duplicate_examples] if outputs else []
+        ),
     }
     verdict = Verdict(
         run_id=str(run_meta.get("run_id") or run_dir.name),
@@ -358,7 +325,9 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
             "aborted_read": len(found.aborted_read) if found is not None else 0,
             "lost_committed_write": len(found.lost_committed) if found is not None else 0,
             "torn_transaction": found.torn if found is not None else 0,
+            "duplicate_outputs": outputs.duplicates if outputs is not None else 0,
         },
+        transform=outputs.as_dict() if outputs is not None else {},
         transactions=found.as_dict() if found is not None else {},
         causes={"broker": causes["counts"]},
         examples=examples,

@@ -130,6 +130,7 @@ def expected(history: History) -> dict[str, dict[str, Any]]:
             "aborted_read": 0,
             "lost_committed_write": 0,
             "torn_transaction": 0,
+            "duplicate_outputs": 0,
         },
     }
 

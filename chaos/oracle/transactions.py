@@ -11,7 +11,7 @@ and the consumers' processed ledgers:
 * **lost committed write**: a record of a committed transaction a read_committed reader does not
   find;
 * **torn transaction**: a transaction of which a read_committed reader finds some records but not
-  all;
+  all (a run of abandoned records counts as one transaction);
 * **aborted read**: a record of an aborted transaction that a read_committed reader returned (the
   drain's read_committed pass, or a group reading with ``isolation.level=read_committed``);
 * **aborted processed**: records of aborted transactions processed by read_uncommitted groups, which
@@ -25,8 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from chaos.oracle.consumers import Group
+from chaos.oracle.examples import example
 from chaos.oracle.keys import I64, SEQ_BITS, Mask, Ranges, cat, keys, member, ranges, union, unique
-from chaos.oracle.producers import ProducerSide, valid_rows
+from chaos.oracle.log import Log
+from chaos.oracle.producers import ProducerInfo, ProducerSide, valid_rows
 from chaos.workloads.ledger import Kind
 
 COMMITTED, ABORTED, UNKNOWN = 0, 1, 2
@@ -118,8 +121,12 @@ def judge_transactions(
     (``committed_view``) and of what read_committed and read_uncommitted groups processed."""
     size = txns.ends - txns.starts
     seen = _visible(txns.starts, txns.ends, committed_view)
-    torn_mask: Mask = (seen > 0) & (seen < size)
     committed = txns.outcome == COMMITTED
+    # A run of abandoned records is one transaction (a producer abandons the one open at its kill).
+    runs = Ranges(txns.abandoned, txns.abandoned + 1)
+    all_starts, all_sizes = np.concatenate((txns.starts, runs.starts)), np.concatenate((size, runs.ends - runs.starts))
+    all_seen = np.concatenate((seen, _visible(runs.starts, runs.ends, committed_view)))
+    torn_mask: Mask = (all_seen > 0) & (all_seen < all_sizes)
     committed_keys = txns.records(COMMITTED)
     lost = committed_keys[~member(committed_keys, committed_view)]
     aborted = txns.records(ABORTED)
@@ -134,5 +141,29 @@ def judge_transactions(
         "aborted_processed": int(member(aborted, read_uncommitted).sum()),
     }
     torn_idx = np.flatnonzero(torn_mask)[:limit]
-    examples = [(int(txns.starts[i]), int(size[i]), int(seen[i])) for i in torn_idx]
+    examples = [(int(all_starts[i]), int(all_sizes[i]), int(all_seen[i])) for i in torn_idx]
     return TransactionFindings(counts, lost, int(torn_mask.sum()), aborted_read, aborted, examples)
+
+
+def judge_run(txns: TransactionLog, groups: list[Group], committed_log: Log | None, limit: int) -> TransactionFindings:
+    """The transactions against the read_committed view and the groups' processing (before the
+    oracle releases the groups' keys)."""
+    view = unique(committed_log.keys[committed_log.known]) if committed_log is not None else np.empty(0, np.int64)
+    by_level: dict[bool, list[I64]] = {True: [], False: []}
+    for g in groups:
+        by_level[g.read_committed].append(g.keys)
+    rc, ru = (unique(cat(by_level[level])) for level in (True, False))
+    return judge_transactions(txns, view, rc, ru, limit)
+
+
+def transaction_examples(
+    found: TransactionFindings, producers: list[ProducerInfo], limit: int
+) -> dict[str, list[dict[str, Any]]]:
+    """The verdict's examples of the three transactional anomalies."""
+    return {
+        "aborted_read": [example(producers, int(k)) for k in found.aborted_read[:limit]],
+        "lost_committed_write": [example(producers, int(k)) for k in found.lost_committed[:limit]],
+        "torn_transaction": [
+            {**example(producers, start), "records": size, "visible": seen} for start, size, seen in found.torn_examples
+        ],
+    }

@@ -37,6 +37,7 @@ ANOMALY_FIELDS = (
     "aborted_read",
     "lost_committed_write",
     "torn_transaction",
+    "duplicate_outputs",
 )
 #: Figures of a run with transactional producers (``transactions`` in the verdict).
 TRANSACTION_FIELDS = (
@@ -130,6 +131,7 @@ class Verdict:
     details: dict[str, Any] = field(default_factory=dict)
     causes: dict[str, dict[str, int]] = field(default_factory=dict)
     transactions: dict[str, int] = field(default_factory=dict)
+    transform: dict[str, Any] = field(default_factory=dict)
     trust: dict[str, Any] = field(default_factory=lambda: {"conclusive": True, "reasons": []})
 
     @property
@@ -180,6 +182,7 @@ class Verdict:
             "causes": self.causes if self.conclusive else {},
             "anomalies": self.anomalies,
             "transactions": self.transactions,
+            "transform": self.transform,
             "trust": self.trust,
             "expectations": self.expectations,
             "examples": self.examples,

@@ -89,6 +89,7 @@ class ConsumerWorkload:
                 "topic": spec.topic,
                 "settings": spec.settings,
                 "batch_size": spec.batch_size,
+                "output_topic": spec.output_topic,
                 "substituted": resolved.substituted,
                 "run_id": spec.run_id,
             },
@@ -241,7 +242,16 @@ class ConsumerWorkload:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the consumer process: ``python -m chaos.workloads.consumer SPEC.json``."""
-    return workload_main(argv, ConsumerSpec, lambda spec, stop: ConsumerWorkload(spec, stop).run(), "processed")
+    return workload_main(argv, ConsumerSpec, lambda spec, stop: _workload(spec, stop).run(), "processed")
+
+
+def _workload(spec: ConsumerSpec, stop: threading.Event) -> ConsumerWorkload:
+    """A consumer, or a consume-transform-produce member when the spec names an output topic."""
+    if spec.output_topic is None:
+        return ConsumerWorkload(spec, stop)
+    from chaos.workloads.transform import TransformWorkload
+
+    return TransformWorkload(spec, stop)
 
 
 if __name__ == "__main__":

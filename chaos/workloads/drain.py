@@ -320,3 +320,48 @@ def _partitions(consumer: KafkaConsumer, topic: str, deadline: float) -> set[int
         if time.monotonic() >= deadline:
             raise InfrastructureError(f"the drain found no partitions of topic {topic!r} ({last})")
         time.sleep(0.5)
+
+
+def drain_output(
+    bootstrap_servers: str, topic: str, run_id: str, run_dir: Path, transactional: bool, timeout: float = 180.0
+) -> int:
+    """Read a consume-transform-produce output ``topic`` as a read_committed reader sees it into
+    ``drain/output.bin`` (each output record names its input record) and ``drain/output.json``
+    (``topic``, ``records``, ``end_offsets``, ``complete``, ``incomplete``); with ``transactional``
+    writers, once no transaction is open. Returns the records read.
+
+    Raises:
+        InfrastructureError: the topic is unknown, or its end was not reached in ``timeout``.
+    """
+    meta_path = run_dir / DRAIN / "output.json"
+    meta_path.unlink(missing_ok=True)
+    deadline = time.monotonic() + timeout
+    still_open = _wait_for_decided(bootstrap_servers, topic, deadline) if transactional else {}
+    writer = LogWriter(run_dir, "output.bin")
+    consumer = _reader(bootstrap_servers, "read_committed")
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(_partitions(consumer, topic, deadline))]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        end = {tp.partition: int(o) for tp, o in consumer.end_offsets(tps).items()}
+        beginning = {tp.partition: int(o) for tp, o in consumer.beginning_offsets(tps).items()}
+        records = _read(consumer, tps, beginning, end, run_id, writer, None, deadline, timeout)
+        writer.close()
+        incomplete = f"transactions still open (last stable offset, end): {still_open}" if still_open else None
+        write_meta(
+            meta_path,
+            {
+                "topic": topic,
+                "records": records,
+                "isolation_level": "read_committed",
+                "end_offsets": {str(k): v for k, v in end.items()},
+                "complete": incomplete is None,
+                "incomplete": incomplete,
+            },
+        )
+        return records
+    except KafkaError as e:
+        raise InfrastructureError(f"the drain of the output topic {topic} failed: {type(e).__name__}: {e}") from e
+    finally:
+        writer.close()
+        consumer.close()

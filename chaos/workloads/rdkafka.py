@@ -292,6 +292,25 @@ class RdConsumer:
         """The assignment generation as counted here; librdkafka settles rebalances itself."""
         return _Membership(self._generation, MemberState.STABLE)
 
+    def transaction_metadata(self) -> Any:
+        """What a transactional producer's ``send_offsets_to_transaction`` needs of this member."""
+        return self._c.consumer_group_metadata()
+
+    def rewind(self) -> None:
+        """Seek every assigned partition back to its committed offset (after an aborted transaction).
+
+        Raises:
+            KafkaError: the committed offsets could not be read.
+        """
+        try:
+            for tp in self._c.committed(self._c.assignment(), timeout=30):
+                if tp.offset >= 0:
+                    self._c.seek(tp)
+                else:
+                    self._c.seek(ck.TopicPartition(tp.topic, tp.partition, ck.OFFSET_BEGINNING))
+        except ck.KafkaException as e:
+            raise as_exception(e.args[0]) from None
+
     def assignment(self) -> set[TopicPartition]:
         """The partitions assigned to this member now."""
         return {TopicPartition(tp.topic, tp.partition) for tp in self._c.assignment()}

@@ -11,11 +11,11 @@ from chaos.errors import UsageError
 from chaos.workloads.clients import DEFAULT_CLIENT, check_client, check_mode
 
 ProducerMode = Literal["fire_and_forget", "sync", "async", "outbox", "transactional"]
-CommitStrategy = Literal["auto", "after_process", "per_partition", "before_process"]
+CommitStrategy = Literal["auto", "after_process", "per_partition", "before_process", "transactional"]
 KeyStrategy = Literal["spread", "none", "pinned"]
 
 PRODUCER_MODES: tuple[str, ...] = ("fire_and_forget", "sync", "async", "outbox", "transactional")
-COMMIT_STRATEGIES: tuple[str, ...] = ("auto", "after_process", "per_partition", "before_process")
+COMMIT_STRATEGIES: tuple[str, ...] = ("auto", "after_process", "per_partition", "before_process", "transactional")
 KEY_STRATEGIES: tuple[str, ...] = ("spread", "none", "pinned")
 
 
@@ -87,6 +87,12 @@ class ConsumerSpec:
     ``batch_size`` is the application's own buffer (the brief's ``minBatchSize``): records are
     processed when that many have been polled. ``process_ms`` is the time one batch takes to
     process. ``idle_exit_s``: exit cleanly after that long without a record (``None``: until SIGTERM).
+
+    With ``output_topic`` the member is a consume-transform-produce application: processing a
+    record is writing a derived record to ``output_topic`` (producer settings ``output_settings``).
+    Strategy ``transactional`` (exactly once) writes each poll's outputs and commits its input
+    offsets in one transaction; ``after_process`` (at least once) writes a batch's outputs, flushes,
+    then commits.
     """
 
     id: str
@@ -102,11 +108,31 @@ class ConsumerSpec:
     poll_timeout_ms: int = 200
     idle_exit_s: float | None = None
     client: str = DEFAULT_CLIENT
+    output_topic: str | None = None
+    output_settings: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def transactional_id(self) -> str:
+        """The ``transactional.id`` of an exactly-once transformer member."""
+        return self.output_settings.get("transactional.id") or f"kc-{self.run_id}-{self.id}"
 
     def __post_init__(self) -> None:
         check_client(self.client)
         if self.strategy not in COMMIT_STRATEGIES:
             raise UsageError(f"commit strategy {self.strategy!r} is not one of {', '.join(COMMIT_STRATEGIES)}")
+        if self.output_topic is None and self.strategy == "transactional":
+            raise UsageError(
+                "commit strategy transactional commits offsets in an output transaction: give an output topic"
+            )
+        if self.output_topic is not None and self.strategy not in ("transactional", "after_process"):
+            raise UsageError(
+                f"a consume-transform-produce member commits transactional (exactly once) or after_process "
+                f"(at least once), not {self.strategy}"
+            )
+        if self.output_topic is not None and self.client == "java":
+            raise UsageError(
+                "the Java driver has no consume-transform-produce member yet; use kafka-python or librdkafka"
+            )
         if self.batch_size < 1:
             raise UsageError(f"consumer batch size must be at least 1, not {self.batch_size}")
         if not self.id or any(c in self.id for c in ";/ \n"):

@@ -1,0 +1,76 @@
+"""Consume-transform-produce: what the output topic holds for each input record.
+
+Each output record names its input (``chaos.workloads.transform``), so ``drain/output.bin`` — the
+output topic as a read_committed reader sees it — is read by input key. A transformer group's
+processing is its committed outputs: its consumer loss is the input records below its committed
+offsets that have no output, and an input with more than one output is a duplicate output (what
+exactly-once promises never to give).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chaos.oracle.keys import I64, member, unique
+from chaos.oracle.log import Log, duplicate_indexes
+from chaos.workloads.ledger import DRAIN, read_meta
+
+
+@dataclass(slots=True)
+class Outputs:
+    """The output topic read back: its input keys (sorted unique, of sent records), copies beyond
+    the first, outputs naming no sent input, and the drain's own account."""
+
+    log: Log
+    inputs: I64
+    duplicates: int
+    unknown_inputs: int
+    meta: dict[str, Any] = field(default_factory=dict)
+    duplicate_examples: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The verdict's ``transform`` field."""
+        return {
+            "topic": self.meta.get("topic"),
+            "records": len(self.log),
+            "inputs_with_output": len(self.inputs),
+            "duplicate_outputs": self.duplicates,
+            "outputs_of_no_input": self.unknown_inputs,
+        }
+
+
+def load_outputs(run_dir: Path, tag_to_index: dict[int, int], sent: I64, limit: int) -> Outputs | None:
+    """The output topic's drain (None: the run had no transformer, or its output was not drained)."""
+    meta_path = run_dir / DRAIN / "output.json"
+    if not meta_path.exists():
+        return None
+    out = Log(run_dir, tag_to_index, "output.bin")
+    keys = out.keys[out.known]
+    distinct = unique(keys)
+    known = member(distinct, sent)
+    return Outputs(
+        log=out,
+        inputs=distinct[known],
+        duplicates=len(keys) - len(distinct),
+        unknown_inputs=int((~known).sum()) + int((~out.known).sum()),
+        meta=read_meta(meta_path),
+        duplicate_examples=duplicate_indexes(out, limit),
+    )
+
+
+def output_reasons(outputs: Outputs | None, transformers: bool) -> list[str]:
+    """What makes a verdict on a transformer's outputs unsure (empty: nothing)."""
+    if not transformers:
+        return []
+    if outputs is None:
+        return ["the run has a consume-transform-produce member but its output topic was not drained"]
+    reasons = []
+    if not outputs.meta.get("complete", False):
+        reasons.append(f"the drain of the output topic did not complete: {outputs.meta.get('incomplete')}")
+    if int(outputs.meta.get("records", -1)) != len(outputs.log):
+        reasons.append(
+            f"drain/output.bin holds {len(outputs.log)} records but the drain wrote {outputs.meta.get('records')}"
+        )
+    return reasons

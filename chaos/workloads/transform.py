@@ -1,0 +1,187 @@
+"""A consume-transform-produce member: it reads the input topic as a consumer group member and, for
+each record, writes a derived record to an output topic. The derived record is an envelope naming
+the *input* record (its producer and sequence number), so the drain of the output topic says which
+input each output came from, and the oracle can tell an input transformed once, twice or never.
+
+* ``transactional`` (exactly once): each poll's outputs and the input offsets after them are
+  written in one transaction (``send_offsets_to_transaction``, with the member's group metadata so
+  a zombie is fenced, KIP-447), committed, then the input records are appended to the processed
+  ledger. A failed transaction is aborted and the member rewinds to its committed offsets.
+* ``after_process`` (at least once): a batch's outputs are sent and flushed, then the input offsets
+  committed. A kill between the two writes the batch's outputs again after the restart.
+
+Run through the consumer entry point (``python -m chaos.workloads.consumer SPEC.json``); the spec's
+``output_topic`` makes the member a transformer.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from contextlib import suppress
+from typing import Any
+
+from kafka import KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
+
+from chaos.workloads.clients import resolve_settings
+from chaos.workloads.consumer import ConsumerWorkload, Row, to_row
+from chaos.workloads.envelope import Decoded, Status, decode, encode
+from chaos.workloads.spec import ConsumerSpec
+
+log = logging.getLogger("chaos.transform")
+
+#: What an output record's value carries after the input's envelope fields.
+Output = tuple[Decoded, bytes | None]
+
+
+class TransformWorkload(ConsumerWorkload):
+    """A :class:`ConsumerWorkload` whose processing writes derived records to ``output_topic``."""
+
+    def __init__(self, spec: ConsumerSpec, stop: threading.Event | None = None) -> None:
+        assert spec.output_topic is not None
+        self.eos = spec.strategy == "transactional"
+        settings = dict(spec.settings)
+        if self.eos:
+            settings.setdefault("isolation.level", "read_committed")
+        super().__init__(_with_settings(spec, settings), stop)
+        self.output_topic = spec.output_topic
+        self.payload = b"by:%s" % spec.id.encode()
+        self.pending: list[Output] = []
+        self.rewound = False
+        produced = resolve_settings(spec.client, "producer", {"acks": "all", **spec.output_settings})
+        if self.rdkafka:
+            self.producer_kwargs: dict[str, Any] = {
+                **produced.kwargs,
+                "bootstrap.servers": spec.bootstrap_servers,
+                "client.id": f"kafka-chaos-{spec.id}-out",
+            }
+            if self.eos:
+                self.producer_kwargs["transactional.id"] = spec.transactional_id
+        else:
+            self.producer_kwargs = {
+                **produced.kwargs,
+                "bootstrap_servers": spec.bootstrap_servers.split(","),
+                "client_id": f"kafka-chaos-{spec.id}-out",
+            }
+            if self.eos:
+                self.producer_kwargs["transactional_id"] = spec.transactional_id
+        self.producer: Any = None
+
+    def _new_producer(self) -> Any:
+        if self.rdkafka:
+            from chaos.workloads.rdkafka import RdProducer
+
+            producer: Any = RdProducer(self.producer_kwargs)
+        else:
+            producer = KafkaProducer(**self.producer_kwargs)
+        if self.eos:
+            producer.init_transactions()
+        return producer
+
+    def run(self) -> int:
+        """Transform until stopped; returns the input records processed."""
+        self.producer = self._new_producer()
+        try:
+            return super().run()
+        finally:
+            with suppress(Exception):
+                self.producer.close(timeout=30)
+
+    # -- records --------------------------------------------------------------------------------
+    def _read(self, batches: dict[TopicPartition, list[Any]]) -> tuple[list[Row], list[Output]]:
+        rows: list[Row] = []
+        outs: list[Output] = []
+        for records in batches.values():
+            for r in records:
+                rows.append(to_row(r, self.spec.run_id))
+                outs.append((decode(r.value, self.spec.run_id, r.key), r.key))
+        return rows, outs
+
+    def _send_outputs(self, outs: list[Output]) -> None:
+        """Send one derived record per valid input (a corrupted or foreign input has none)."""
+        for d, key in outs:
+            if d.status == Status.VALID:
+                value = encode(self.spec.run_id, d.producer, d.seq, self.payload, key)
+                self.producer.send(self.output_topic, key=key, value=value)
+
+    def _handle(self, batches: dict[TopicPartition, list[Any]]) -> int:
+        rows, outs = self._read(batches)
+        if self.eos:
+            offsets = {tp: OffsetAndMetadata(records[-1].offset + 1, "", -1) for tp, records in batches.items()}
+            self._transaction(rows, outs, offsets)
+            return len(rows)
+        self.buffer.extend(rows)
+        self.pending.extend(outs)
+        if len(self.buffer) >= self.spec.batch_size:
+            n = len(self.buffer)
+            self._flush_buffer(commit=True)
+            return n
+        return 0
+
+    # -- at least once --------------------------------------------------------------------------
+    def _flush_buffer(self, commit: bool) -> None:
+        rows, self.buffer = self.buffer, []
+        outs, self.pending = self.pending, []
+        if not rows:
+            return
+        self._send_outputs(outs)
+        if self.spec.process_ms:
+            time.sleep(self.spec.process_ms / 1000)
+        self.producer.flush()
+        if commit:
+            self._commit()
+        marks, self.epoch_marks = self.epoch_marks, []
+        self.ledger.processed_many(rows, marks)
+
+    # -- exactly once ---------------------------------------------------------------------------
+    def _group_metadata(self) -> Any:
+        return self.consumer.transaction_metadata() if self.rdkafka else self.consumer.group_metadata()
+
+    def _transaction(self, rows: list[Row], outs: list[Output], offsets: dict[TopicPartition, Any]) -> None:
+        """Outputs and input offsets in one transaction; on failure abort and rewind."""
+        try:
+            self.producer.begin_transaction()
+            self._send_outputs(outs)
+            if self.spec.process_ms:
+                time.sleep(self.spec.process_ms / 1000)
+            self.producer.send_offsets_to_transaction(offsets, self._group_metadata())
+            self.producer.commit_transaction()
+        except KafkaError as e:
+            log.warning("transaction failed, aborting and rewinding to the committed offsets: %s", e)
+            self._abort()
+            return
+        marks, self.epoch_marks = self.epoch_marks, []
+        if self.rewound:  # read again from the committed offsets: a new epoch
+            marks, self.rewound = [0, *marks], False
+        self.ledger.processed_many(rows, marks)
+
+    def _abort(self) -> None:
+        try:
+            self.producer.abort_transaction()
+        except KafkaError as e:
+            log.warning("abort failed, starting a new producer: %s", e)
+            with suppress(Exception):
+                self.producer.close(timeout=5)
+            self.producer = self._new_producer()
+        self._rewind()
+
+    def _rewind(self) -> None:
+        if self.rdkafka:
+            self.consumer.rewind()
+        else:
+            for tp in self.consumer.assignment():
+                committed = self.consumer.committed(tp)
+                if committed is None:
+                    self.consumer.seek_to_beginning(tp)
+                else:
+                    self.consumer.seek(tp, committed)
+        self.rewound = True
+
+
+def _with_settings(spec: ConsumerSpec, settings: dict[str, str]) -> ConsumerSpec:
+    from dataclasses import replace
+
+    return replace(spec, settings=settings)
