@@ -35,7 +35,7 @@ from chaos.workloads.spec import CommitStrategy, KeyStrategy, ProducerMode
 Scalar = str | int | float | bool
 
 #: Metrics about consumers; an expectation on one needs a consumer in the experiment.
-CONSUMER_METRICS = ("processed", "consumer_loss", "duplicates_processed")
+CONSUMER_METRICS = ("processed", "unprocessed", "consumer_loss", "duplicates_processed", "duplicate_outputs")
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
 
 
@@ -126,6 +126,10 @@ class ConsumerModel(_Strict):
     client_settings: dict[ClientName, dict[str, Scalar]] = Field(default_factory=dict)
     batch_size: int = Field(200, ge=1)
     process_ms: int = Field(0, ge=0, le=60_000)
+    #: A consume-transform-produce group: each input record gives one record in this topic.
+    output_topic: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,200}$")
+    #: Producer settings (Java names) of the transformer's output.
+    output_settings: dict[str, Scalar] = Field(default_factory=dict)
 
 
 _S = TypeVar("_S", ProducerModel, ConsumerModel)

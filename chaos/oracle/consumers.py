@@ -138,6 +138,8 @@ class ConsumerLoss:
 
     lost: int
     examples: list[tuple[Log, int, str]]
+    #: Records in the log above a group's committed offset it never processed (summed over groups).
+    unprocessed: int = 0
 
 
 def consumer_loss(
@@ -149,9 +151,10 @@ def consumer_loss(
     committed_log: Log | None = None,
 ) -> ConsumerLoss:
     """Per group: records of this run in the log below the group's committed offset that the group
-    never processed (a phantom below it is reported as a phantom, not as loss). A read_committed
-    group is judged against ``committed_log`` where there is one."""
-    lost = 0
+    never processed (a phantom below it is reported as a phantom, not as loss), and those at or
+    above it it never processed (``unprocessed``). A read_committed group is judged against
+    ``committed_log`` where there is one."""
+    lost = unprocessed = 0
     examples: list[tuple[Log, int, str]] = []
     for group in groups:
         view = committed_log if group.read_committed and committed_log is not None else log
@@ -165,4 +168,19 @@ def consumer_loss(
             lost_keys.append(view.keys[idx])
             examples += [(view, int(i), group.name) for i in idx[: max(0, limit - len(examples))]]
         lost += len(unique(cat(lost_keys), in_place=True))
-    return ConsumerLoss(lost, examples)
+        unprocessed += _unprocessed(view, committed.get(group.name, {}), sent, group.keys)
+    return ConsumerLoss(lost, examples, unprocessed)
+
+
+def _unprocessed(view: Log, committed: dict[str, int], sent: I64, processed: I64) -> int:
+    """Sent records in ``view`` at or above the committed offset of their partition (all of a
+    partition without one) that the group never processed: it had not got there."""
+    unprocessed: list[I64] = []
+    for part, (start, hi) in view.partitions().items():
+        off = committed.get(str(part))
+        lo = start if off is None else max(start, int(np.searchsorted(view.pos, (part << SEQ_BITS) | int(off))))
+        idx = lo + np.flatnonzero(view.known[lo:hi])
+        keys = view.keys[idx]
+        keys = keys[member(keys, sent)]
+        unprocessed.append(keys[~member(keys, processed)])
+    return len(unique(cat(unprocessed), in_place=True))

@@ -311,6 +311,7 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
             "damaged": len(fates.damaged),
             "aborted": fates.aborted,
             "processed": processed_count,
+            "unprocessed": consumer.unprocessed,
         },
         loss={"producer": len(producer_lost), "broker": len(broker), "consumer": consumer.lost},
         anomalies={

@@ -23,6 +23,7 @@ COUNT_FIELDS = (
     "damaged",
     "aborted",
     "processed",
+    "unprocessed",
 )
 LOSS_FIELDS = ("producer", "broker", "consumer")
 ANOMALY_FIELDS = (

@@ -91,8 +91,8 @@ class ConsumerSpec:
     With ``output_topic`` the member is a consume-transform-produce application: processing a
     record is writing a derived record to ``output_topic`` (producer settings ``output_settings``).
     Strategy ``transactional`` (exactly once) writes each poll's outputs and commits its input
-    offsets in one transaction; ``after_process`` (at least once) writes a batch's outputs, flushes,
-    then commits.
+    offsets in one transaction; ``after_process`` (at least once) writes outputs as it polls and
+    commits every ``batch_size`` records, after flushing them.
     """
 
     id: str
@@ -129,6 +129,8 @@ class ConsumerSpec:
                 f"a consume-transform-produce member commits transactional (exactly once) or after_process "
                 f"(at least once), not {self.strategy}"
             )
+        if self.output_topic == self.topic:
+            raise UsageError(f"the output topic must differ from the input topic {self.topic}")
         if self.output_topic is not None and self.client == "java":
             raise UsageError(
                 "the Java driver has no consume-transform-produce member yet; use kafka-python or librdkafka"

@@ -7,8 +7,9 @@ input each output came from, and the oracle can tell an input transformed once, 
   written in one transaction (``send_offsets_to_transaction``, with the member's group metadata so
   a zombie is fenced, KIP-447), committed, then the input records are appended to the processed
   ledger. A failed transaction is aborted and the member rewinds to its committed offsets.
-* ``after_process`` (at least once): a batch's outputs are sent and flushed, then the input offsets
-  committed. A kill between the two writes the batch's outputs again after the restart.
+* ``after_process`` (at least once): outputs are sent as the records are polled; once
+  ``batch_size`` records are in, the outputs are flushed and the input offsets committed. A kill
+  before that commit writes those outputs again after the restart.
 
 Run through the consumer entry point (``python -m chaos.workloads.consumer SPEC.json``); the spec's
 ``output_topic`` makes the member a transformer.
@@ -49,7 +50,6 @@ class TransformWorkload(ConsumerWorkload):
         super().__init__(_with_settings(spec, settings), stop)
         self.output_topic = spec.output_topic
         self.payload = b"by:%s" % spec.id.encode()
-        self.pending: list[Output] = []
         self.rewound = False
         produced = resolve_settings(spec.client, "producer", {"acks": "all", **spec.output_settings})
         if self.rdkafka:
@@ -108,13 +108,18 @@ class TransformWorkload(ConsumerWorkload):
                 self.producer.send(self.output_topic, key=key, value=value)
 
     def _handle(self, batches: dict[TopicPartition, list[Any]]) -> int:
+        # The group metadata of the poll that returned these records: if the group moves on while
+        # they are processed, the broker refuses their offsets and the transaction aborts (KIP-447).
+        # Taken at commit time instead, a member whose partitions were revoked and given back in the
+        # meantime commits, then reads the same records again: duplicates, seen with librdkafka.
+        generation = self._group_metadata() if self.eos else None
         rows, outs = self._read(batches)
         if self.eos:
             offsets = {tp: OffsetAndMetadata(records[-1].offset + 1, "", -1) for tp, records in batches.items()}
-            self._transaction(rows, outs, offsets)
+            self._transaction(rows, outs, offsets, generation)
             return len(rows)
+        self._send_outputs(outs)  # as the records come; their input offsets wait for the batch
         self.buffer.extend(rows)
-        self.pending.extend(outs)
         if len(self.buffer) >= self.spec.batch_size:
             n = len(self.buffer)
             self._flush_buffer(commit=True)
@@ -124,10 +129,8 @@ class TransformWorkload(ConsumerWorkload):
     # -- at least once --------------------------------------------------------------------------
     def _flush_buffer(self, commit: bool) -> None:
         rows, self.buffer = self.buffer, []
-        outs, self.pending = self.pending, []
         if not rows:
             return
-        self._send_outputs(outs)
         if self.spec.process_ms:
             time.sleep(self.spec.process_ms / 1000)
         self.producer.flush()
@@ -140,14 +143,16 @@ class TransformWorkload(ConsumerWorkload):
     def _group_metadata(self) -> Any:
         return self.consumer.transaction_metadata() if self.rdkafka else self.consumer.group_metadata()
 
-    def _transaction(self, rows: list[Row], outs: list[Output], offsets: dict[TopicPartition, Any]) -> None:
+    def _transaction(
+        self, rows: list[Row], outs: list[Output], offsets: dict[TopicPartition, Any], generation: Any
+    ) -> None:
         """Outputs and input offsets in one transaction; on failure abort and rewind."""
         try:
             self.producer.begin_transaction()
             self._send_outputs(outs)
             if self.spec.process_ms:
                 time.sleep(self.spec.process_ms / 1000)
-            self.producer.send_offsets_to_transaction(offsets, self._group_metadata())
+            self.producer.send_offsets_to_transaction(offsets, generation)
             self.producer.commit_transaction()
         except KafkaError as e:
             log.warning("transaction failed, aborting and rewinding to the committed offsets: %s", e)

@@ -1,12 +1,18 @@
 """Transactions on a real cluster: a transactional producer committing and aborting on purpose, read
 by a read_uncommitted and a read_committed group; the producer killed mid-transaction. The oracle
 must count each transaction's ending, see the aborted records the read_uncommitted group processed
-(claim T2) and none in the read_committed group (T3), and never call an aborted record lost."""
+(claim T2) and none in the read_committed group (T3), and never call an aborted record lost.
+Consume-transform-produce members: exactly once, killed mid-transaction, outputs each input once
+(T1); at least once, killed before its commit, writes outputs again (T4)."""
 
 from __future__ import annotations
 
-import pytest
+import time
 
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+
+from chaos.cluster import KafkaCluster
 from chaos.oracle import Verdict
 from chaos.scenario import Scenario
 from chaos.waiting import wait_until
@@ -88,3 +94,87 @@ def test_producer_killed_mid_transaction_leaves_it_aborted_and_nothing_lost(scen
     assert t["abandoned_records"] >= abandoned and (t["committed"], t["unknown"]) == (1, 0), t
     assert t["aborted_processed"] >= abandoned, t  # read_uncommitted took the abandoned records too
     assert v.counts["processed"] >= acked and v.counts["in_log"] >= acked
+
+
+def open_transactions(bootstrap: str, topic: str) -> int:
+    """How many partitions of ``topic`` have an open transaction (last stable offset below the end)."""
+    ends = []
+    for isolation in ("read_uncommitted", "read_committed"):
+        reader = KafkaConsumer(bootstrap_servers=bootstrap.split(","), isolation_level=isolation)
+        tps = [TopicPartition(topic, p) for p in sorted(reader.partitions_for_topic(topic) or [])]
+        ends.append(reader.end_offsets(tps))
+        reader.close()
+    return sum(1 for tp, end in ends[0].items() if ends[1][tp] != end)
+
+
+def output_of(scenario: Scenario) -> str:
+    return f"{scenario.topic.name}-out"
+
+
+@pytest.mark.parametrize("client", TRANSACTIONAL_CLIENTS)
+def test_exactly_once_transformer_killed_mid_transaction_outputs_each_input_once(
+    scenario: Scenario, kafka_cluster: KafkaCluster, client: str
+) -> None:
+    producer = scenario.producer(rate=2000, count=12_000, settings={"acks": "all", "linger.ms": "5"})
+    # A transaction stays open for the 1.5 s each poll's records are "processed": the kill finds one.
+    member = scenario.consumer(
+        client=client,
+        strategy="transactional",
+        process_ms=1500,
+        output_topic=output_of(scenario),
+        output_settings={"transaction.timeout.ms": "10000"},
+        settings={"session.timeout.ms": "6000", "heartbeat.interval.ms": "1500"},
+    )
+    member.start()
+    producer.start()
+    for attempt in range(1, 4):
+        scenario.wait_for("processed", 1 + scenario.totals().processed, timeout=60)
+        time.sleep(0.5)  # into the next transaction's processing
+        member.kill()
+        if open_transactions(kafka_cluster.bootstrap_servers, output_of(scenario)):
+            break
+        assert attempt < 3, "no transaction was open at any of three kills"
+        member.start()
+    member.start()  # its init_transactions() fences the dead member's transaction, which is aborted
+    assert producer.wait(120) == 0, producer.log_tail()
+    scenario.wait_for("processed_distinct", 12_000, timeout=120)
+    assert member.stop(60) == 0, member.log_tail()
+    v = scenario.verdict()
+    assert v.conclusive, v.trust
+    assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}, (v.counts, v.examples)
+    assert v.anomalies["duplicate_outputs"] == 0, v.examples["duplicate_outputs"]  # T1
+    assert v.transform["inputs_with_output"] == 12_000 and v.transform["records"] == 12_000, v.transform
+    assert v.counts["processed"] == 12_000
+
+
+def test_at_least_once_transformer_killed_writes_duplicate_outputs(
+    scenario: Scenario, kafka_cluster: KafkaCluster
+) -> None:
+    producer = scenario.producer(rate=2000, count=8000, settings={"acks": "all", "linger.ms": "5"})
+    # Outputs go out as records are polled; offsets are committed every 100,000 records (never,
+    # before the kill): every output written so far is of an uncommitted input.
+    member = scenario.consumer(
+        strategy="after_process",
+        batch_size=100_000,
+        output_topic=output_of(scenario),
+        settings={"session.timeout.ms": "6000", "heartbeat.interval.ms": "1500"},
+    )
+    member.start()
+    producer.start()
+    scenario.wait_for("acked", 3000, timeout=60)
+    member.kill()
+    written = sum(
+        KafkaConsumer(bootstrap_servers=kafka_cluster.bootstrap_servers.split(","))
+        .end_offsets([TopicPartition(output_of(scenario), p) for p in range(3)])
+        .values()
+    )
+    assert written > 0, "the member had written no output before the kill"
+    member.start()  # reads again from the committed offsets (none): every output is written again
+    assert producer.wait(120) == 0, producer.log_tail()
+    scenario.wait_for("processed_distinct", 8000, timeout=120)
+    assert member.stop(60) == 0, member.log_tail()
+    v = scenario.verdict()
+    assert v.conclusive, v.trust
+    assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}, (v.counts, v.examples)
+    assert v.anomalies["duplicate_outputs"] >= written, v.transform  # T4
+    assert v.transform["inputs_with_output"] == 8000
