@@ -32,7 +32,7 @@ from chaos.progress import Progress, silent
 MAIN_CLASS = "KafkaChaosDriver"
 #: Prints a release's ConfigDefs and judges settings the way the release does (``chaos.validate``).
 CONFIG_TOOL_CLASS = "KafkaConfigTool"
-SOURCES = (MAIN_CLASS, CONFIG_TOOL_CLASS)
+SOURCES = (MAIN_CLASS, "KafkaChaosTransactions", CONFIG_TOOL_CLASS)
 #: What the driver logs: warnings, and the group coordinator's joins and rebalances (evidence).
 LOG4J2 = """status = error
 appender.console.type = Console

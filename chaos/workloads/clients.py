@@ -34,9 +34,7 @@ _RESOLVERS: dict[tuple[str, str], Callable[[Mapping[str, object]], ClientSetting
 }
 
 #: Producer modes a client does not offer here, with the reason.
-UNSUPPORTED_MODES: dict[tuple[str, str], str] = {
-    ("java", "transactional"): "the Java driver does not write transactions yet; use kafka-python or librdkafka",
-}
+UNSUPPORTED_MODES: dict[tuple[str, str], str] = {}
 
 
 def check_client(name: str) -> ClientName:

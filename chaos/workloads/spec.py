@@ -131,10 +131,6 @@ class ConsumerSpec:
             )
         if self.output_topic == self.topic:
             raise UsageError(f"the output topic must differ from the input topic {self.topic}")
-        if self.output_topic is not None and self.client == "java":
-            raise UsageError(
-                "the Java driver has no consume-transform-produce member yet; use kafka-python or librdkafka"
-            )
         if self.batch_size < 1:
             raise UsageError(f"consumer batch size must be at least 1, not {self.batch_size}")
         if not self.id or any(c in self.id for c in ";/ \n"):

@@ -334,6 +334,9 @@ public final class KafkaChaosDriver {
             props.put("client.id", "kafka-chaos-" + id);
             props.put("key.serializer", ByteArraySerializer.class.getName());
             props.put("value.serializer", ByteArraySerializer.class.getName());
+            if ("transactional".equals(mode)) {
+                props.putIfAbsent("transactional.id", "kc-" + runId + "-" + id);
+            }
             // With acks=0 the broker never answers: the offset the client reports proves nothing.
             unconfirmed = "0".equals(settings.get("acks"));
             prefix = ("kc2;" + runId + ";" + id + ";").getBytes(StandardCharsets.UTF_8);
@@ -349,6 +352,10 @@ public final class KafkaChaosDriver {
             meta.put("substituted", substituted);
             meta.put("emulated", List.of());
             meta.put("client", "java");
+            if ("transactional".equals(mode)) {
+                meta.put("transaction_size", spec.get("transaction_size"));
+                meta.put("abort_ratio", spec.get("abort_ratio"));
+            }
             ledger = new ProducerLedger(runDir, id, meta);
         }
 
@@ -396,6 +403,7 @@ public final class KafkaChaosDriver {
             KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props);
             try {
                 if ("outbox".equals(mode)) return new Outbox(this, producer).run(seq);
+                if ("transactional".equals(mode)) return new KafkaChaosTransactions.Producing(this, producer).run(seq);
                 return "sync".equals(mode) ? runSync(producer, seq) : runStreaming(producer, seq);
             } finally {
                 producer.close(Duration.ofMillis((long) (closeTimeoutS * 1000)));
@@ -681,6 +689,7 @@ public final class KafkaChaosDriver {
     static final class Consuming {
         final String id, topic, strategy, group;
         final byte[] runId;
+        final KafkaChaosTransactions.Transformer transformer;
         final int batchSize, processMs, pollTimeoutMs;
         final Double idleExitS;
         final Properties props = new Properties();
@@ -707,6 +716,7 @@ public final class KafkaChaosDriver {
             List<String> substituted = new ArrayList<>();
             Map<String, String> settings = settings(spec, substituted);
             props.put("auto.offset.reset", "earliest");
+            if ("transactional".equals(strategy)) props.put("isolation.level", "read_committed");
             props.putAll(settings);
             boolean auto = "auto".equals(strategy) && !"false".equals(settings.get("enable.auto.commit"));
             props.put("enable.auto.commit", Boolean.toString(auto));
@@ -727,8 +737,12 @@ public final class KafkaChaosDriver {
             meta.put("group", group);
             meta.put("strategy", strategy);
             meta.put("topic", topic);
-            meta.put("settings", spec.getOrDefault("settings", Map.of()));
+            @SuppressWarnings("unchecked")
+            Map<String, Object> metaSettings = new TreeMap<>((Map<String, Object>) spec.getOrDefault("settings", Map.of()));
+            if ("transactional".equals(strategy)) metaSettings.putIfAbsent("isolation.level", "read_committed");
+            meta.put("settings", metaSettings);
             meta.put("batch_size", batchSize);
+            meta.put("output_topic", spec.get("output_topic"));
             meta.put("substituted", substituted);
             meta.put("run_id", spec.get("run_id"));
             meta.put("member", id);
@@ -740,6 +754,7 @@ public final class KafkaChaosDriver {
             rows = Files.size(base.resolve("consumer-" + id + ".processed")) / PROCESSED;
             markEpochs(List.of(0));  // a (re)started process reads from its committed offsets
             polledMarker = base.resolve("consumer-" + id + ".polled");
+            transformer = spec.get("output_topic") == null ? null : new KafkaChaosTransactions.Transformer(this, spec);
         }
 
         void markEpochs(List<Integer> at) {
@@ -752,8 +767,14 @@ public final class KafkaChaosDriver {
         void process(List<Row> batch) throws InterruptedException {
             if (batch.isEmpty()) return;
             if (processMs > 0) Thread.sleep(processMs);
+            record(batch, false);
+        }
+
+        /** Append processed rows; {@code newEpoch}: they were read again from the committed offsets. */
+        void record(List<Row> batch, boolean newEpoch) {
             List<Integer> marks = new ArrayList<>(epochMarks);
             epochMarks.clear();
+            if (newEpoch) marks.add(0, 0);
             int t = clock.ms();
             markEpochs(marks);
             ByteBuffer b = ByteBuffer.allocate(PROCESSED * batch.size()).order(ByteOrder.LITTLE_ENDIAN);
@@ -776,6 +797,10 @@ public final class KafkaChaosDriver {
         }
 
         void flushBuffer(boolean commit) throws InterruptedException {
+            if (transformer != null) {
+                transformer.flushBuffer(commit);
+                return;
+            }
             List<Row> batch = new ArrayList<>(buffer);
             buffer.clear();
             process(batch);
@@ -802,6 +827,7 @@ public final class KafkaChaosDriver {
                 Thread.sleep(200);
             }
             consumer.subscribe(List.of(topic));
+            if (transformer != null) transformer.start();
             long count = 0, lastRecord = System.nanoTime();
             try {
                 while (!STOP.get()) {
@@ -819,13 +845,14 @@ public final class KafkaChaosDriver {
                         Files.writeString(polledMarker, Long.toString(nowNs()));
                         polled = true;
                     }
-                    count += handle(records);
+                    count += transformer != null ? transformer.handle(records) : handle(records);
                 }
                 if (!buffer.isEmpty()) {  // clean shutdown: finish what is buffered, commit it, leave
                     count += buffer.size();
                     flushBuffer(!"auto".equals(strategy));
                 }
             } finally {
+                if (transformer != null) transformer.close();
                 consumer.close();
                 processed.close();
                 epochs.close();
