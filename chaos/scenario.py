@@ -93,8 +93,18 @@ class Scenario(Execution):
             FaultError: it could not be applied or did not take effect.
         """
         if isinstance(fault, str):
-            fault = make_fault(fault, **expand_targets(params, self.topic.name))
+            fault = make_fault(fault, **expand_targets(params, self.topic.name, self.group, self._transactional_id()))
         return super().inject(fault)
+
+    def _transactional_id(self) -> str | None:
+        """The transactional id of the first transactional producer or exactly-once member."""
+        for p in self.processes.values():
+            spec = p.spec
+            if (isinstance(spec, ProducerSpec) and spec.mode == "transactional") or (
+                isinstance(spec, ConsumerSpec) and spec.strategy == "transactional"
+            ):
+                return spec.transactional_id
+        return None
 
     @property
     def groups(self) -> list[str]:

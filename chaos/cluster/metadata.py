@@ -166,6 +166,21 @@ class Metadata:
         result: dict[str, Any] = admin._manager.run(fetch)
         return result
 
+    def coordinator(self, kind: str, key: str) -> int:
+        """The broker id coordinating group ``key`` (``kind`` ``group``) or transactional id ``key``
+        (``transaction``), as FindCoordinator answers now.
+
+        Raises:
+            UsageError: ``kind`` is neither.
+            KafkaError: no broker answered, or there is no coordinator yet.
+        """
+        from kafka.admin.client import CoordinatorType
+
+        types = {"group": CoordinatorType.GROUP, "transaction": CoordinatorType.TRANSACTION}
+        if kind not in types:
+            raise UsageError(f"a coordinator is of a group or a transaction, not {kind!r}")
+        return int(self.admin_call(lambda a: a._find_coordinator_id(key, types[kind])))
+
     def partition(self, topic: str, partition: int) -> PartitionState:
         """State of one partition.
 

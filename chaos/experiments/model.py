@@ -257,6 +257,9 @@ class Experiment(_Strict):
         return self.schedule_end()
 
 
-def fault_params(step: FaultStepModel, topic: str) -> dict[str, Any]:
-    """A step's parameters with target selectors expanded to the experiment's topic."""
-    return expand_targets(step.params, topic)
+def fault_params(
+    step: FaultStepModel, topic: str, group: str | None = None, transactional_id: str | None = None
+) -> dict[str, Any]:
+    """A step's parameters with target selectors expanded to the experiment's topic (and its run's
+    group and transactional id, once a plan knows them)."""
+    return expand_targets(step.params, topic, group, transactional_id)

@@ -120,6 +120,15 @@ def group_name(experiment: str, run_id: str) -> str:
     return f"kc-{experiment}-{run_id[-4:]}"
 
 
+def transactional_id(producer: ProducerSpec, consumers: list[ConsumerSpec]) -> str | None:
+    """The transactional id a ``transaction_coordinator`` target names: the producer's in the
+    transactional mode, else the first exactly-once member's (None: the run has no transactions)."""
+    if producer.mode == "transactional":
+        return producer.transactional_id
+    members = [c for c in consumers if c.strategy == "transactional"]
+    return members[0].transactional_id if members else None
+
+
 def plan_experiment(exp: Experiment, run_id: str, run_dir: Path, seed: int = 0) -> Plan:
     """The plan of one run of ``exp``.
 
@@ -167,13 +176,15 @@ def plan_experiment(exp: Experiment, run_id: str, run_dir: Path, seed: int = 0) 
         run_dir=str(run_dir),
     )
     window = exp.fault_window()
+    group = group_name(exp.name, run_id)
+    txn_id = transactional_id(producer, consumers)
     faults = [
-        FaultPlan(s.kind, s.name or f"{s.kind}-{i}", fault_params(s, topic), s.at, s.duration)
+        FaultPlan(s.kind, s.name or f"{s.kind}-{i}", fault_params(s, topic, group, txn_id), s.at, s.duration)
         for i, s in enumerate(exp.faults)
     ]
     if exp.random_faults is not None:
         rf = exp.random_faults
-        kinds = [expand_targets(kind, topic) for kind in rf.kinds or RANDOM_KINDS]
+        kinds = [expand_targets(kind, topic, group, txn_id) for kind in rf.kinds or RANDOM_KINDS]
         for step in random_schedule(seed, window, rf.count, rf.min_duration, rf.max_duration, kinds, rf.gap):
             faults.append(FaultPlan(step.fault.kind, step.fault.name, dict(step.fault.p), step.at, step.duration))
     ph = exp.phases

@@ -3,8 +3,12 @@
 ``broker:N`` (or ``N``), ``leader:TOPIC:PARTITION``, ``followers:TOPIC:PARTITION``,
 ``follower:TOPIC:PARTITION`` (one of them, chosen by the seeded RNG),
 ``isr:TOPIC:PARTITION`` (the in-sync replicas now), ``out_of_sync:TOPIC:PARTITION`` (replicas
-outside the ISR now), ``controller``, ``random``, ``minority``, ``majority``, ``all``. Random
-choices use the context's seeded RNG.
+outside the ISR now), ``coordinator:group:GROUP`` and ``coordinator:transaction:TRANSACTIONAL_ID``
+(the broker coordinating them now), ``controller``, ``random``, ``minority``, ``majority``, ``all``.
+Random choices use the context's seeded RNG.
+
+In experiment files and scenarios, ``group_coordinator`` and ``transaction_coordinator`` name the
+coordinators of the run's group and of its transactional producer (or exactly-once member).
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ SELECTORS = (
     "follower:TOPIC:PARTITION",
     "isr:TOPIC:PARTITION",
     "out_of_sync:TOPIC:PARTITION",
+    "coordinator:group:GROUP",
+    "coordinator:transaction:TRANSACTIONAL_ID",
+    "group_coordinator",
+    "transaction_coordinator",
     "controller",
     "random",
     "minority",
@@ -32,12 +40,19 @@ SELECTORS = (
 )
 
 
-def expand_target(selector: str, topic: str) -> str:
-    """Fill in the experiment's topic: ``leader`` → ``leader:TOPIC:0``, ``leader:2`` → ``leader:TOPIC:2``.
+def expand_target(selector: str, topic: str, group: str | None = None, transactional_id: str | None = None) -> str:
+    """Fill in the experiment's topic: ``leader`` → ``leader:TOPIC:0``, ``leader:2`` → ``leader:TOPIC:2``;
+    and its group and transactional id: ``group_coordinator`` → ``coordinator:group:GROUP``.
 
     >>> expand_target("leader", "orders"), expand_target("followers:1", "orders"), expand_target("random", "x")
     ('leader:orders:0', 'followers:orders:1', 'random')
+    >>> expand_target("transaction_coordinator", "orders", "g", "kc-r-p0")
+    'coordinator:transaction:kc-r-p0'
     """
+    if selector == "group_coordinator" and group is not None:
+        return f"coordinator:group:{group}"
+    if selector == "transaction_coordinator" and transactional_id is not None:
+        return f"coordinator:transaction:{transactional_id}"
     head, _, rest = selector.partition(":")
     if head not in PARTITION_SELECTORS:
         return selector
@@ -48,12 +63,15 @@ def expand_target(selector: str, topic: str) -> str:
     return selector
 
 
-def expand_targets(params: Mapping[str, Any], topic: str) -> dict[str, Any]:
-    """Fault parameters with every selector (``target``, ``source``, ``dest``) expanded to ``topic``."""
+def expand_targets(
+    params: Mapping[str, Any], topic: str, group: str | None = None, transactional_id: str | None = None
+) -> dict[str, Any]:
+    """Fault parameters with every selector (``target``, ``source``, ``dest``) expanded to ``topic``
+    (and the run's ``group`` and ``transactional_id``, where known)."""
     out = dict(params)
     for key in ("target", "source", "dest"):
         if isinstance(out.get(key), str):
-            out[key] = expand_target(out[key], topic)
+            out[key] = expand_target(out[key], topic, group, transactional_id)
     return out
 
 
@@ -69,6 +87,8 @@ def check_selector(selector: str) -> str:
         or (head == "broker" and rest.isdigit())
         or (head in PARTITION_SELECTORS and rest.count(":") >= 1 and rest.rsplit(":", 1)[1].isdigit())
         or selector in ("controller", "random", "minority", "majority", "all")
+        or (head == "coordinator" and rest.partition(":")[0] in ("group", "transaction") and rest.partition(":")[2])
+        or selector in ("group_coordinator", "transaction_coordinator")
     )
     if not ok:
         raise UsageError(f"target {selector!r} is not a selector: use one of {', '.join(SELECTORS)}")
@@ -102,6 +122,11 @@ def resolve(selector: str, cluster: KafkaCluster, rng: random.Random) -> list[No
         if head == "isr":
             return [cluster.node(r) for r in state.isr]
         return [cluster.node(r) for r in state.replicas if r not in state.isr]
+    if head == "coordinator":
+        kind, _, key = rest.partition(":")
+        return [cluster.node(cluster.metadata.coordinator(kind, key))]
+    if selector in ("group_coordinator", "transaction_coordinator"):
+        raise UsageError(f"target {selector} names the run's coordinator: use it in an experiment file or a scenario")
     if selector == "controller":
         return [cluster.controller()]
     if selector == "random":
