@@ -173,6 +173,10 @@ def run_html(run: RunReport) -> str:
     if v is not None:
         parts.append("<h2>Counts</h2>" + _table(v.get("counts", {}), ("count", "records")))
         parts.append("<h2>Anomalies</h2>" + _table(v.get("anomalies", {}), ("anomaly", "count")))
+        if v.get("transactions"):
+            parts.append("<h2>Transactions</h2>" + _table(v["transactions"], ("transactions", "count")))
+        if v.get("transform"):
+            parts.append("<h2>Consume-transform-produce</h2>" + _table(v["transform"], ("output", "")))
         examples = {k: xs for k, xs in (v.get("examples") or {}).items() if xs}
         if examples:
             rows = "".join(

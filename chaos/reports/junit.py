@@ -25,7 +25,7 @@ def _case(run: RunReport, classname: str) -> ET.Element:
         return case
     props = ET.SubElement(case, "properties")
     ET.SubElement(props, "property", name="client", value=str(run.meta.get("client") or "kafka-python"))
-    for section in ("loss", "counts", "anomalies"):
+    for section in ("loss", "counts", "anomalies", "transactions", "transform"):
         for key, value in (verdict.get(section) or {}).items():
             ET.SubElement(props, "property", name=f"{section}.{key}", value=str(value))
     for key, value in ((verdict.get("causes") or {}).get("broker") or {}).items():

@@ -106,6 +106,10 @@ def run_markdown(run: RunReport) -> str:
     lines.append("| " + " | ".join(str(n) for n in counts.values()) + " |")
     lines += ["", "| anomaly | count |", "|---|---:|"]
     lines += [f"| {k} | {n} |" for k, n in v["anomalies"].items()]
+    for title, section in (("transactions", "transactions"), ("consume-transform-produce", "transform")):
+        if v.get(section):
+            lines += ["", f"| {title} | |", "|---|---:|"]
+            lines += [f"| {k} | {n} |" for k, n in v[section].items()]
     if v.get("expectations"):
         lines += ["", "| expectation | actual | result |", "|---|---:|---|"]
         lines += [

@@ -241,3 +241,19 @@ def test_broker_loss_causes_are_in_every_report(tmp_path: Path) -> None:
     assert "Broker loss by cause" in (run_dir / "report.html").read_text()
     junit = (run_dir / "junit.xml").read_text()
     assert 'name="causes.broker.beyond_log_end" value="20"' in junit
+
+
+def test_a_transactional_run_shows_its_transactions_in_every_format(tmp_path: Path) -> None:
+    from chaos.oracle.synthetic_txn import SyntheticTxn, write_transactions
+
+    run_dir = tmp_path / "txn"
+    write_transactions([SyntheticTxn(5, "committed"), SyntheticTxn(4, "aborted", visible=1)], run_dir)
+    (run_dir / "expectations.json").write_text(json.dumps({"aborted_read": 0}))
+    reconcile_and_write(run_dir)
+    assert write_run_reports(run_dir) == []
+    props = {p.get("name"): p.get("value") for p in ET.parse(run_dir / "junit.xml").getroot().iter("property")}
+    assert props["transactions.committed"] == "1" and props["anomalies.aborted_read"] == "1"
+    md = (run_dir / "summary.md").read_text()
+    assert "| transactions | |" in md and "| aborted_records | 4 |" in md and "| aborted_read | 1 |" in md
+    page = (run_dir / "report.html").read_text()
+    assert "<h2>Transactions</h2>" in page and "aborted_processed" in page
