@@ -179,7 +179,15 @@ class Metadata:
         types = {"group": CoordinatorType.GROUP, "transaction": CoordinatorType.TRANSACTION}
         if kind not in types:
             raise UsageError(f"a coordinator is of a group or a transaction, not {kind!r}")
-        return int(self.admin_call(lambda a: a._find_coordinator_id(key, types[kind])))
+
+        def ask(admin: KafkaAdminClient) -> int:
+            async def find() -> int:
+                return int(await admin._find_coordinator_id(key, types[kind]))
+
+            found: int = admin._manager.run(find)
+            return found
+
+        return self.admin_call(ask)
 
     def partition(self, topic: str, partition: int) -> PartitionState:
         """State of one partition.

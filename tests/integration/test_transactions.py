@@ -17,6 +17,7 @@ from chaos.oracle import Verdict
 from chaos.scenario import Scenario
 from chaos.waiting import wait_until
 from chaos.workloads.ledger import LEDGERS, PROCESSED, PRODUCER_EVENT, Kind, read_records
+from chaos.workloads.spec import ProducerSpec
 
 pytestmark = pytest.mark.kafka_cluster(brokers=3)
 
@@ -182,3 +183,28 @@ def test_at_least_once_transformer_killed_writes_duplicate_outputs(
     assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}, (v.counts, v.examples)
     assert v.anomalies["duplicate_outputs"] >= before_kill, v.transform  # T4
     assert v.transform["inputs_with_output"] == 8000
+
+
+def test_the_transaction_coordinator_target_kills_the_broker_coordinating_the_producer(
+    scenario: Scenario, kafka_cluster: KafkaCluster
+) -> None:
+    producer = scenario.producer(
+        mode="transactional", client="librdkafka", rate=1000, transaction_size=200, settings=TXN
+    )
+    readers(scenario, "librdkafka")
+    producer.start()
+    scenario.wait_for("acked", 1000, timeout=60)
+    spec = producer.spec
+    assert isinstance(spec, ProducerSpec)
+    coordinator = kafka_cluster.metadata.coordinator("transaction", spec.transactional_id)
+    fault = scenario.inject("broker_kill", target="transaction_coordinator")
+    assert fault.targets == [kafka_cluster.node(coordinator).host]
+    assert kafka_cluster.node(coordinator).state != "running"
+    scenario.heal_all()
+    scenario.recover(120)
+    at_heal = scenario.totals().acked
+    scenario.wait_for("acked", at_heal + 1000, timeout=90)  # the producer found its new coordinator
+    assert producer.stop(60) == 0, producer.log_tail()
+    v = scenario.verdict()
+    clean(v)
+    assert v.transactions["committed"] >= 5, v.transactions
