@@ -118,9 +118,10 @@ files=$(ls "$dir"/*.log 2>/dev/null | paste -sd, -)
 dump() {{ java -Xmx256m -XX:TieredStopAtLevel=1 -cp '/opt/kafka/libs/*' "$1" --files "$files" 2>/tmp/kc-err; }}
 out=$(dump {first}) || {{ grep -q 'find or load main class' /tmp/kc-err && out=$(dump {second}); }} \\
   || {{ tail -5 /tmp/kc-err; exit 1; }}
-printf '%s\\n' "$out" | grep -o 'baseOffset: [0-9]* lastOffset: [0-9]* count: [0-9]*'
+printf '%s\\n' "$out" | grep -oE 'baseOffset: [0-9]+ lastOffset: [0-9]+ count: [0-9]+|isControl: (true|false)'
 """
 _BATCH = re.compile(r"baseOffset: (\d+) lastOffset: (\d+) count: (\d+)")
+_BATCH_CONTROL = re.compile(r"baseOffset: (\d+) lastOffset: (\d+) count: \d+\s+isControl: (true|false)")
 
 
 def segment_offsets(node: Node, topic: str, partition: int, data_dirs: Sequence[str] = (DATA_DIR,)) -> list[int] | None:
@@ -143,3 +144,26 @@ def segment_offsets(node: Node, topic: str, partition: int, data_dirs: Sequence[
     for m in _BATCH.finditer(out):
         offsets.extend(range(int(m[1]), int(m[2]) + 1))
     return offsets
+
+
+def control_offsets(node: Node, topic: str, partition: int, data_dirs: Sequence[str] = (DATA_DIR,)) -> set[int] | None:
+    """The offsets of ``topic``/``partition`` that hold control records (transaction commit and abort
+    markers) in ``node``'s segment files, as ``DumpLogSegments`` reads them; ``None`` where the node
+    holds no replica of it.
+
+    Raises:
+        InfrastructureError: the node is not running, or the tool failed.
+    """
+    script = _DUMP_BATCHES.format(
+        dirs=" ".join(data_dirs), partition_dir=f"{topic}-{partition}", first=DUMP_LOG[0], second=DUMP_LOG[1]
+    )
+    code, out = node.exec(["bash", "-c", script])
+    if code != 0:
+        raise InfrastructureError(f"Kafka's DumpLogSegments failed on {node.host} (exit {code}): {out[-500:]}")
+    if "NO-REPLICA" in out:
+        return None
+    found: set[int] = set()
+    for m in _BATCH_CONTROL.finditer(out):
+        if m[3] == "true":
+            found.update(range(int(m[1]), int(m[2]) + 1))
+    return found

@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from chaos.cluster import KafkaCluster
-from chaos.cluster.kafka_tools import get_offsets
+from chaos.cluster.kafka_tools import control_offsets, get_offsets
 from chaos.errors import ChaosError, InfrastructureError, UsageError
 from chaos.events import EventBus, EventKind
 from chaos.experiments.phases import Phases, PhaseTimeout, StatusTicker
@@ -29,8 +29,9 @@ from chaos.faults.schedule import Nemesis, Step
 from chaos.oracle import Verdict, reconcile
 from chaos.oracle.reconcile import attach_witness
 from chaos.waiting import WaitTimeout, wait_until
-from chaos.workloads.drain import drain, drain_output
+from chaos.workloads.drain import drain, verify_markers
 from chaos.workloads.ledger import DRAIN, write_meta
+from chaos.workloads.output_drain import drain_output
 from chaos.workloads.process import WorkloadProcess
 from chaos.workloads.spec import ConsumerSpec, ProducerSpec
 from chaos.workloads.totals import Totals, totals
@@ -258,12 +259,24 @@ class Execution:
         bootstrap = self.cluster.bootstrap_servers
         writers = sum(1 for w in self.processes.values() if getattr(w.spec, "mode", "") == "transactional")
         drain(bootstrap, self.topic.name, self.run_id, self.run_dir, list(groups), isolation_level, timeout, writers)
+        if writers:
+            verify_markers(self.run_dir, self._control_offsets)
         transformers = [w.spec for w in self.processes.values() if getattr(w.spec, "output_topic", None)]
         if transformers:
             eos = any(getattr(t, "strategy", "") == "transactional" for t in transformers)
             output = str(getattr(transformers[0], "output_topic", ""))
             drain_output(bootstrap, output, self.run_id, self.run_dir, eos, timeout)
         self.count_with_kafka()
+
+    def _control_offsets(self, partition: int) -> set[int] | None:
+        """The control records (transaction markers) of a partition, as Kafka's segment dump reads
+        the leader's files; None where it cannot say (the tool failed, or no leader)."""
+        try:
+            node = self.cluster.leader_of(self.topic.name, partition)
+            return control_offsets(node, self.topic.name, partition, self.cluster.spec.data_dirs())
+        except ChaosError as e:
+            self.bus.emit("note", self.label, text=f"transaction markers of partition {partition} unchecked: {e}")
+            return None
 
     def count_with_kafka(self) -> None:
         """Ask Kafka's own offsets tool for the topic's log start and end offsets, a second reader

@@ -153,6 +153,7 @@ def write_transactions(txns: list[SyntheticTxn], run_dir: Path, partitions: int 
     write_drain_meta(run_dir, next_offset, {"ru": next_offset, "rc": next_offset}, len(log_rows))
     drain = read_meta(run_dir / DRAIN / "drain.json")
     drain["markers"] = {str(p): n for p, n in enumerate(markers) if n}
+    drain["markers_verified"] = True  # as Kafka's segment dump confirms for a real drain
     drain["transactional_writers"] = 1
     drain["committed_view"] = {"records": len(view_rows), "isolation_level": "read_committed"}
     write_meta(run_dir / DRAIN / "drain.json", drain)

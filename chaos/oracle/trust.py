@@ -123,6 +123,11 @@ def _committed_view_reasons(drain: dict[str, Any], log: Log, committed_log: Log 
     if committed_log is None or not isinstance(view, dict):
         return ["the run has transactional producers but the drain read no read_committed view of the log"]
     reasons = []
+    if drain.get("markers") and drain.get("markers_verified") is not True:
+        reasons.append(
+            "the drain skipped offsets of a transactional topic that Kafka's segment dump did not confirm as "
+            f"transaction markers (partitions {drain.get('markers_unverified_partitions') or 'unchecked'})"
+        )
     if int(view.get("records", -1)) != len(committed_log):
         reasons.append(
             f"drain/committed.bin holds {len(committed_log)} records but the drain wrote {view.get('records')}"

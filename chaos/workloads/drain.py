@@ -11,6 +11,7 @@ before anything is read and written last, so it exists only beside a whole ``log
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from kafka.errors import KafkaError
 
 from chaos.errors import InfrastructureError
 from chaos.workloads.envelope import Status, decode, producer_tag
-from chaos.workloads.ledger import DRAIN, LogWriter, write_meta
+from chaos.workloads.ledger import DRAIN, LogWriter, read_meta, write_meta
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +50,9 @@ def drain(
     waiting until every transaction is decided (the last stable offset has reached the end of every
     partition): ``log.bin`` as ``isolation_level`` reads it, and ``committed.bin`` as a
     read_committed reader does. Its commit and abort markers take an offset each that no reader
-    returns, so a run of at most ``2 * transactional_writers`` offsets skipped between records is
-    counted as markers (``markers`` in ``drain.json``), and a longer one is a gap.
+    returns: the offsets skipped between records are listed (``skipped`` in ``drain.json``) and
+    counted as ``markers``, and ``markers_verified`` stays null until Kafka's own segment dump has
+    confirmed that each is a control record (the executor does, :func:`verify_markers`).
 
     Raises:
         InfrastructureError: the topic is unknown, or the end offsets were not reached in ``timeout``.
@@ -59,10 +61,10 @@ def drain(
     meta_path.unlink(missing_ok=True)
     (run_dir / DRAIN / "committed.bin").unlink(missing_ok=True)
     deadline = time.monotonic() + timeout
-    open_transactions = _wait_for_decided(bootstrap_servers, topic, deadline) if transactional_writers else {}
+    open_transactions = wait_for_decided(bootstrap_servers, topic, deadline) if transactional_writers else {}
     writer = LogWriter(run_dir)
     try:
-        consumer = _reader(bootstrap_servers, isolation_level)
+        consumer = reader(bootstrap_servers, isolation_level)
     except KafkaError as e:
         writer.close()
         raise InfrastructureError(f"the drain could not reach the cluster: {type(e).__name__}: {e}") from e
@@ -71,7 +73,7 @@ def drain(
         return max(1, int((deadline - time.monotonic()) * 1000))
 
     try:
-        partitions = _partitions(consumer, topic, deadline)
+        partitions = topic_partitions(consumer, topic, deadline)
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
@@ -84,8 +86,8 @@ def drain(
                 f"the drain could not read the offsets of {topic} within {timeout:.0f}s "
                 f"(is a partition without a leader?): {type(e).__name__}: {e}"
             ) from e
-        seen = _Coverage(beginning, 2 * transactional_writers)
-        records = _read(consumer, tps, beginning, end, run_id, writer, seen, deadline, timeout)
+        seen = _Coverage(beginning, MARKERS_UNBOUNDED if transactional_writers else 0)
+        records = read_partitions(consumer, tps, beginning, end, run_id, writer, seen, deadline, timeout)
         committed_view = (
             _committed_view(bootstrap_servers, tps, beginning, end, run_id, run_dir, deadline, timeout)
             if transactional_writers
@@ -105,6 +107,8 @@ def drain(
                 "incomplete": incomplete,
                 "gaps": gaps,
                 "markers": {str(p): n for p, n in seen.markers.items()},
+                "skipped": {str(p): runs for p, runs in seen.skipped.items()},
+                "markers_verified": None if seen.markers else bool(transactional_writers) or None,
                 "transactional_writers": transactional_writers,
                 "committed_view": committed_view,
                 "topic": topic,
@@ -132,8 +136,8 @@ class _Coverage:
     >>> c = _Coverage({0: 0}, markers=2)
     >>> for offset in (0, 1, 3, 4, 7, 8):
     ...     c.add(0, offset)
-    >>> c.gaps({0: 10}), c.markers
-    ({}, {0: 4})
+    >>> c.gaps({0: 10}), c.markers, c.skipped
+    ({}, {0: 4}, {0: [[2, 3], [5, 7], [9, 10]]})
     >>> c.add(0, 12)
     >>> c.gaps({0: 13})
     {'0': [9, 12]}
@@ -144,13 +148,19 @@ class _Coverage:
         self.breaks: dict[int, list[int]] = {}
         self.allowed = markers
         self.markers: dict[int, int] = {}
+        #: ``[start, end)`` of each run of offsets taken as markers, per partition.
+        self.skipped: dict[int, list[list[int]]] = {}
+
+    def _skip(self, partition: int, start: int, end: int) -> None:
+        self.markers[partition] = self.markers.get(partition, 0) + end - start
+        self.skipped.setdefault(partition, []).append([start, end])
 
     def add(self, partition: int, offset: int) -> None:
         """The drain read ``offset`` of ``partition``."""
         expected = self.next.get(partition, offset)
         if offset != expected and partition not in self.breaks:
             if expected < offset <= expected + self.allowed:
-                self.markers[partition] = self.markers.get(partition, 0) + offset - expected
+                self._skip(partition, expected, offset)
             else:
                 self.breaks[partition] = [expected, offset]
         self.next[partition] = offset + 1
@@ -164,13 +174,42 @@ class _Coverage:
             if str(p) in out or short == 0:
                 continue
             if 0 < short <= self.allowed:
-                self.markers[p] = self.markers.get(p, 0) + short
+                self._skip(p, self.next[p], stop)
             else:
                 out[str(p)] = [self.next[p], stop]
         return out
 
 
-def _reader(bootstrap_servers: str, isolation_level: str) -> KafkaConsumer:
+#: In a transactional topic every run of skipped offsets is listed, then checked against the segments.
+MARKERS_UNBOUNDED = 1 << 40
+
+
+def verify_markers(run_dir: Path, control: Callable[[int], set[int] | None]) -> None:
+    """Check the offsets a transactional topic's drain skipped against ``control(partition)`` (the
+    offsets Kafka's segment dump says are control records; None: it could not say) and record the
+    outcome in ``drain.json``: ``markers_verified``, and an incomplete drain naming the offsets that
+    are not markers."""
+    meta_path = run_dir / DRAIN / "drain.json"
+    meta = read_meta(meta_path)
+    unexplained: dict[str, list[int]] = {}
+    unknown: list[str] = []
+    for part, runs in (meta.get("skipped") or {}).items():
+        controls = control(int(part))
+        if controls is None:
+            unknown.append(part)
+            continue
+        missing = [o for start, end in runs for o in range(start, end) if o not in controls]
+        if missing:
+            unexplained[part] = missing[:10]
+    if unexplained:
+        meta["complete"] = False
+        meta["incomplete"] = f"offsets skipped that Kafka's segments do not hold as markers: {unexplained}"
+    meta["markers_verified"] = not unexplained and not unknown
+    meta["markers_unverified_partitions"] = unknown
+    write_meta(meta_path, meta)
+
+
+def reader(bootstrap_servers: str, isolation_level: str) -> KafkaConsumer:
     """A group-less reader that never jumps (``auto_offset_reset=none``) and reads damaged batches."""
     return KafkaConsumer(
         bootstrap_servers=bootstrap_servers.split(","),
@@ -185,7 +224,7 @@ def _reader(bootstrap_servers: str, isolation_level: str) -> KafkaConsumer:
     )
 
 
-def _read(
+def read_partitions(
     consumer: KafkaConsumer,
     tps: list[TopicPartition],
     beginning: dict[int, int],
@@ -238,27 +277,27 @@ def _committed_view(
         InfrastructureError: the end was not reached by ``deadline``.
     """
     writer = LogWriter(run_dir, "committed.bin")
-    consumer = _reader(bootstrap_servers, "read_committed")
+    consumer = reader(bootstrap_servers, "read_committed")
     try:
         consumer.assign(tps)
         for tp in tps:
             consumer.seek(tp, beginning[tp.partition])
-        records = _read(consumer, tps, beginning, end, run_id, writer, None, deadline, timeout)
+        records = read_partitions(consumer, tps, beginning, end, run_id, writer, None, deadline, timeout)
         return {"records": records, "isolation_level": "read_committed"}
     finally:
         writer.close()
         consumer.close()
 
 
-def _wait_for_decided(bootstrap_servers: str, topic: str, deadline: float) -> dict[str, list[int]]:
+def wait_for_decided(bootstrap_servers: str, topic: str, deadline: float) -> dict[str, list[int]]:
     """Wait until no transaction on ``topic`` is open: each partition's last stable offset (the end a
     read_committed reader sees) equals its end. Returns the partitions still open at ``deadline``
     as ``[last stable offset, end]`` (empty: all decided)."""
-    uncommitted = _reader(bootstrap_servers, "read_uncommitted")
-    committed = _reader(bootstrap_servers, "read_committed")
+    uncommitted = reader(bootstrap_servers, "read_uncommitted")
+    committed = reader(bootstrap_servers, "read_committed")
     open_now: dict[str, list[int]] = {"?": [-1, -1]}
     try:
-        tps = [TopicPartition(topic, p) for p in sorted(_partitions(uncommitted, topic, deadline))]
+        tps = [TopicPartition(topic, p) for p in sorted(topic_partitions(uncommitted, topic, deadline))]
         while open_now and time.monotonic() < deadline:
             try:
                 high = uncommitted.end_offsets(tps)
@@ -301,7 +340,7 @@ def _position(consumer: KafkaConsumer, tp: TopicPartition) -> int:
         return -1
 
 
-def _partitions(consumer: KafkaConsumer, topic: str, deadline: float) -> set[int]:
+def topic_partitions(consumer: KafkaConsumer, topic: str, deadline: float) -> set[int]:
     """The topic's partitions, asked again through connection errors (a broker in the bootstrap
     list may be down) until ``deadline``.
 
@@ -320,48 +359,3 @@ def _partitions(consumer: KafkaConsumer, topic: str, deadline: float) -> set[int
         if time.monotonic() >= deadline:
             raise InfrastructureError(f"the drain found no partitions of topic {topic!r} ({last})")
         time.sleep(0.5)
-
-
-def drain_output(
-    bootstrap_servers: str, topic: str, run_id: str, run_dir: Path, transactional: bool, timeout: float = 180.0
-) -> int:
-    """Read a consume-transform-produce output ``topic`` as a read_committed reader sees it into
-    ``drain/output.bin`` (each output record names its input record) and ``drain/output.json``
-    (``topic``, ``records``, ``end_offsets``, ``complete``, ``incomplete``); with ``transactional``
-    writers, once no transaction is open. Returns the records read.
-
-    Raises:
-        InfrastructureError: the topic is unknown, or its end was not reached in ``timeout``.
-    """
-    meta_path = run_dir / DRAIN / "output.json"
-    meta_path.unlink(missing_ok=True)
-    deadline = time.monotonic() + timeout
-    still_open = _wait_for_decided(bootstrap_servers, topic, deadline) if transactional else {}
-    writer = LogWriter(run_dir, "output.bin")
-    consumer = _reader(bootstrap_servers, "read_committed")
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(_partitions(consumer, topic, deadline))]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        end = {tp.partition: int(o) for tp, o in consumer.end_offsets(tps).items()}
-        beginning = {tp.partition: int(o) for tp, o in consumer.beginning_offsets(tps).items()}
-        records = _read(consumer, tps, beginning, end, run_id, writer, None, deadline, timeout)
-        writer.close()
-        incomplete = f"transactions still open (last stable offset, end): {still_open}" if still_open else None
-        write_meta(
-            meta_path,
-            {
-                "topic": topic,
-                "records": records,
-                "isolation_level": "read_committed",
-                "end_offsets": {str(k): v for k, v in end.items()},
-                "complete": incomplete is None,
-                "incomplete": incomplete,
-            },
-        )
-        return records
-    except KafkaError as e:
-        raise InfrastructureError(f"the drain of the output topic {topic} failed: {type(e).__name__}: {e}") from e
-    finally:
-        writer.close()
-        consumer.close()

@@ -78,3 +78,34 @@ def test_a_missing_read_committed_view_makes_a_transactional_verdict_unsure(tmp_
     v = reconcile(tmp_path)
     assert not v.conclusive
     assert any("committed.bin holds 0 records" in r for r in v.trust["reasons"]), v.trust
+
+
+def test_skipped_offsets_not_confirmed_as_markers_make_the_verdict_unsure(tmp_path: Path) -> None:
+    import json
+
+    write_transactions([SyntheticTxn(5, "committed"), SyntheticTxn(3, "aborted")], tmp_path)
+    meta_path = tmp_path / "drain" / "drain.json"
+    meta = json.loads(meta_path.read_text())
+    meta["markers_verified"] = False
+    meta_path.write_text(json.dumps(meta))
+    v = reconcile(tmp_path)
+    assert not v.conclusive
+    assert any("did not confirm as transaction markers" in r for r in v.trust["reasons"]), v.trust
+
+
+def test_verify_markers_accepts_control_records_and_names_the_rest(tmp_path: Path) -> None:
+    import json
+
+    from chaos.workloads.drain import verify_markers
+
+    drain = tmp_path / "drain"
+    drain.mkdir()
+    skipped = {"0": [[4, 6], [9, 10]], "1": [[2, 3]]}
+    meta = {"complete": True, "incomplete": None, "markers": {"0": 3, "1": 1}, "skipped": skipped}
+    (drain / "drain.json").write_text(json.dumps(meta))
+    verify_markers(tmp_path, lambda p: {4, 5, 9} if p == 0 else {2})
+    assert json.loads((drain / "drain.json").read_text())["markers_verified"] is True
+    verify_markers(tmp_path, lambda p: {4, 5} if p == 0 else None)
+    out = json.loads((drain / "drain.json").read_text())
+    assert out["markers_verified"] is False and not out["complete"]
+    assert "{'0': [9]}" in out["incomplete"] and out["markers_unverified_partitions"] == ["1"]
