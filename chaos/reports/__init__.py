@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import math
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -130,14 +131,23 @@ def suite_runs(suite_dir: Path) -> list[RunReport]:
     return runs
 
 
+def _report_of(run_dir: Path, name: str) -> RunReport:
+    try:
+        return load_run(run_dir)
+    except UsageError:
+        return RunReport(run_dir, name, {}, None, "no run directory")
+
+
 def write_suite_json(suite: SuiteResult) -> None:
-    """``suite.json``: every run's outcome, the wall time and whether the suite was interrupted."""
+    """``suite.json``: every run's outcome, the wall time, whether the suite was interrupted, and
+    per experiment how often each stage lost records over its repetitions (``rates``)."""
     data = {
         "suite_dir": str(suite.suite_dir),
         "seconds": round(suite.seconds, 1),
         "interrupted": suite.interrupted,
         "exit_code": suite.exit_code if suite.results else None,
         "runs": [r.as_dict() for r in suite.results],
+        "rates": occurrence_rates([_report_of(r.run_dir, r.name) for r in suite.results]),
     }
     (suite.suite_dir / "suite.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
@@ -165,7 +175,7 @@ def rewrite_suite_reports(suite_dir: Path) -> list[str]:
 
 def occurrence_rates(runs: list[RunReport]) -> dict[str, dict[str, Any]]:
     """Per experiment (and client, ``<name>.<client>`` for any but kafka-python) over its repetitions:
-    runs, passed, and in how many runs each stage lost records.
+    runs, passed, in how many runs each stage lost records, that rate, and its 95% Wilson interval.
 
     >>> r = RunReport(Path("x"), "b1", {}, {"passed": True, "loss": {"broker": 3, "producer": 0}}, None)
     >>> rates = occurrence_rates([r, RunReport(Path("y"), "b1", {}, {"passed": False, "loss": {"broker": 0}}, None)])
@@ -186,7 +196,37 @@ def occurrence_rates(runs: list[RunReport]) -> dict[str, dict[str, Any]]:
     for entry in out.values():
         done = entry["runs"] - entry["errors"]
         entry["loss_rate"] = {s: round(k / done, 3) if done else 0.0 for s, k in entry["loss_runs"].items()}
+        entry["loss_interval"] = {s: list(wilson_interval(k, done)) for s, k in entry["loss_runs"].items()}
     return out
+
+
+def rate_cell(entry: dict[str, Any], stage: str) -> str:
+    """How often ``stage`` lost records over an experiment's repetitions, with its 95% interval.
+
+    >>> rate_cell({"runs": 5, "errors": 0, "loss_runs": {"broker": 3}, "loss_rate": {"broker": 0.6},
+    ...            "loss_interval": {"broker": [0.231, 0.882]}}, "broker")
+    '3/5 · 60% (23-88%)'
+    """
+    done = entry["runs"] - entry["errors"]
+    k = entry["loss_runs"].get(stage, 0)
+    lo, hi = entry["loss_interval"].get(stage, wilson_interval(k, done))
+    return f"{k}/{done} · {entry['loss_rate'].get(stage, 0.0):.0%} ({lo * 100:.0f}-{hi:.0%})"
+
+
+def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval (95% for ``z`` 1.96) of a rate seen ``k`` times in ``n`` runs,
+    rounded to three places; ``(0.0, 1.0)`` without runs. Unlike ``k/n ± …`` it stays inside
+    [0, 1] and is not empty at 0 of n or n of n, which is what a handful of repetitions gives.
+
+    >>> wilson_interval(0, 5), wilson_interval(5, 5), wilson_interval(3, 5)
+    ((0.0, 0.434), (0.566, 1.0), (0.231, 0.882))
+    """
+    if n <= 0:
+        return 0.0, 1.0
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return round(max(0.0, centre - half), 3), round(min(1.0, centre + half), 3)
 
 
 class ReportListener:

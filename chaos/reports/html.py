@@ -208,7 +208,7 @@ def write_run(run: RunReport) -> None:
 
 def suite_html(suite_dir: Path, runs: list[RunReport], meta: dict[str, Any]) -> str:
     """The page of a suite: one row per run, linking to its page."""
-    from chaos.reports import occurrence_rates
+    from chaos.reports import occurrence_rates, rate_cell
 
     passed = sum(r.status == "passed" for r in runs)
     rows = []
@@ -233,12 +233,13 @@ def suite_html(suite_dir: Path, runs: list[RunReport], meta: dict[str, Any]) -> 
     if any(e["runs"] > 1 for e in rates.values()):
         rate_rows = "".join(
             f"<tr><td>{_e(n)}</td><td>{e['runs']}</td><td>{e['passed']}</td>"
-            + "".join(f"<td>{e['loss_rate'].get(s, 0.0):.0%}</td>" for s in STAGES)
+            + "".join(f"<td>{_e(rate_cell(e, s))}</td>" for s in STAGES)
             + "</tr>"
             for n, e in rates.items()
         )
         rate_html = (
-            "<h2>How often each stage lost records</h2><table><tr><th>experiment</th><th>runs</th><th>passed</th>"
+            "<h2>How often each stage lost records (95% Wilson interval)</h2><table><tr><th>experiment</th>"
+            "<th>runs</th><th>passed</th>"
             f"<th>producer</th><th>broker</th><th>consumer</th></tr>{rate_rows}</table>"
         )
     clients, by_name = by_client(runs)

@@ -95,5 +95,25 @@ def write_run(run: RunReport) -> None:
 
 
 def write_suite(suite_dir: Path, runs: list[RunReport], meta: dict[str, Any]) -> None:
-    """``<suite_dir>/junit.xml`` with a testcase per experiment run."""
-    _write(_suite_element("kafka-chaos", runs, float(meta.get("seconds", 0.0))), suite_dir / "junit.xml")
+    """``<suite_dir>/junit.xml`` with a testcase per experiment run; an experiment repeated
+    (``--repeat``) gives each of its testcases ``rate.<stage>``, ``rate.<stage>.low`` and
+    ``rate.<stage>.high`` (the 95% Wilson interval) over its repetitions."""
+    from chaos.reports import occurrence_rates
+
+    element = _suite_element("kafka-chaos", runs, float(meta.get("seconds", 0.0)))
+    rates = occurrence_rates(runs)
+    for run, case in zip(runs, element.findall("testcase"), strict=True):
+        client = run.meta.get("client")
+        entry = rates.get(run.name if client in (None, "kafka-python") else f"{run.name}.{client}")
+        if entry is None or entry["runs"] < 2:
+            continue
+        props = case.find("properties")
+        if props is None:
+            props = ET.SubElement(case, "properties")
+        ET.SubElement(props, "property", name="rate.runs", value=str(entry["runs"] - entry["errors"]))
+        for stage, rate in entry["loss_rate"].items():
+            lo, hi = entry["loss_interval"][stage]
+            ET.SubElement(props, "property", name=f"rate.{stage}", value=str(rate))
+            ET.SubElement(props, "property", name=f"rate.{stage}.low", value=str(lo))
+            ET.SubElement(props, "property", name=f"rate.{stage}.high", value=str(hi))
+    _write(element, suite_dir / "junit.xml")

@@ -220,7 +220,7 @@ def clients_table(runs: list[RunReport]) -> str:
 
 def suite_markdown(suite_dir: Path, runs: list[RunReport], meta: dict[str, Any]) -> str:
     """The summary of a suite: outcome per run, the claims table, repetition rates."""
-    from chaos.reports import occurrence_rates
+    from chaos.reports import occurrence_rates, rate_cell
 
     passed = sum(r.status == "passed" for r in runs)
     lines = [
@@ -235,13 +235,12 @@ def suite_markdown(suite_dir: Path, runs: list[RunReport], meta: dict[str, Any])
         lines += [table]
     rates = occurrence_rates(runs)
     if any(entry["runs"] > 1 for entry in rates.values()):
-        lines += ["How often each stage lost records over repetitions:", ""]
+        lines += ["How often each stage lost records over repetitions (95% Wilson interval):", ""]
         lines += ["| experiment | runs | passed | producer | broker | consumer |", "|---|---:|---:|---:|---:|---:|"]
         for name, entry in rates.items():
-            r = entry["loss_rate"]
             lines.append(
                 f"| {name} | {entry['runs']} | {entry['passed']} | "
-                + " | ".join(f"{r.get(s, 0.0):.0%}" for s in STAGES)
+                + " | ".join(rate_cell(entry, s) for s in STAGES)
                 + " |"
             )
         lines.append("")

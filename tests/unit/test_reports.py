@@ -161,7 +161,17 @@ def test_repeat_runs_each_experiment_n_times_and_reports_rates(tmp_path: Path, m
     assert [r.run_dir.name for r in suite.results] == ["flaky-1", "flaky-2", "flaky-3"]
     assert suite.exit_code == 1  # repetition 2 expected no loss and found some
     md = (suite.suite_dir / "summary.md").read_text()
-    assert "2/3 passed" in md and "| flaky | 3 | 2 |" in md
+    # every repetition lost records in the broker: 3 of 3, with its 95% Wilson interval
+    assert "2/3 passed" in md and "| flaky | 3 | 2 | 0/3 · 0% (0-56%) | 3/3 · 100% (44-100%) |" in md
+    rates = json.loads((suite.suite_dir / "suite.json").read_text())["rates"]["flaky"]
+    assert rates["loss_runs"]["broker"] == 3 and rates["loss_interval"]["broker"] == [0.438, 1.0]
+    props = [
+        {p.get("name"): p.get("value") for p in case.iter("property")}
+        for case in ET.parse(suite.suite_dir / "junit.xml").getroot().iter("testcase")
+    ]
+    assert all(p["rate.broker"] == "1.0" and p["rate.broker.low"] == "0.438" for p in props), props
+    page = (suite.suite_dir / "report.html").read_text()
+    assert "95% Wilson interval" in page and "3/3 · 100% (44-100%)" in page
 
 
 def test_a_run_that_breaks_is_recorded_as_an_error_and_reported(tmp_path: Path) -> None:
