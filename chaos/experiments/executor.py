@@ -21,6 +21,7 @@ from chaos.cluster import KafkaCluster
 from chaos.cluster.kafka_tools import control_offsets, get_offsets
 from chaos.errors import ChaosError, InfrastructureError, UsageError
 from chaos.events import EventBus, EventKind
+from chaos.experiments.isr_watch import IsrWatch
 from chaos.experiments.phases import Phases, PhaseTimeout, StatusTicker
 from chaos.experiments.plan import Plan, TopicPlan
 from chaos.experiments.witness import witness
@@ -355,9 +356,11 @@ def execute(plan: Plan, cluster: KafkaCluster, phases: Phases, bus: EventBus, st
             ex.start_all()
         ticker = StatusTicker(ex, phases, status_every)
         ticker.start()
+        isr = IsrWatch(ex)
         try:
             with phases.phase("steady", f"first acks, then {b.warmup:g} s"):
                 _steady(ex, plan)
+            isr.start()
             with phases.phase("faults", f"{b.window:g} s window"):
                 ex.play(fault_steps(plan), b.window)
             with phases.phase("heal"):
@@ -365,12 +368,14 @@ def execute(plan: Plan, cluster: KafkaCluster, phases: Phases, bus: EventBus, st
                 if errors:
                     raise InfrastructureError(f"healing failed: {'; '.join(errors)}")
                 ex.recover(b.heal_timeout)
+                isr.stop()
             with phases.phase("settle", f"{b.settle:g} s"):
                 time.sleep(b.settle)
             with phases.phase("stop"):
                 ex.stop_workloads(plan.bounded, b.stop_timeout, b.consume_timeout)
         finally:
             ticker.stop()
+            isr.stop()
         with phases.phase("drain"):
             ex.drain(plan.groups, plan.isolation_level, b.drain_timeout)
         with phases.phase("reconcile"):

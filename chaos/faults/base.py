@@ -51,6 +51,13 @@ class Timeline:
         if self._on_record is not None:
             self._on_record(entry)
 
+    def note(self, event: str, **detail: Any) -> None:
+        """An event of the run that belongs to no fault (``isr``: the topic's under-replicated
+        partitions changed); written, not announced to listeners."""
+        entry = {"t": time.time(), "event": event, **detail}
+        with self._lock, self.path.open("a") as f:
+            f.write(json.dumps(entry, sort_keys=True, default=str) + "\n")
+
     def events(self) -> list[dict[str, Any]]:
         """Everything recorded so far."""
         if not self.path.exists():

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from chaos.errors import UsageError
+from chaos.oracle.availability import availability, lost_timeline
 from chaos.oracle.consumers import Group, consumer_loss, load_groups
 from chaos.oracle.examples import example, log_example
 from chaos.oracle.keys import I64, SEQ_BITS, SEQ_MASK, cat, member, unique
@@ -329,6 +330,10 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
             "duplicate_outputs": outputs.duplicates if outputs is not None else 0,
         },
         transform=outputs.as_dict() if outputs is not None else {},
+        availability=availability(run_dir),
+        lost_sent=lost_timeline(
+            run_dir, [(p.index, p.id) for p in producers], {"broker": broker, "producer": producer_lost}
+        ),
         transactions=found.as_dict() if found is not None else {},
         causes={"broker": causes["counts"]},
         examples=examples,

@@ -133,6 +133,9 @@ class Verdict:
     causes: dict[str, dict[str, int]] = field(default_factory=dict)
     transactions: dict[str, int] = field(default_factory=dict)
     transform: dict[str, Any] = field(default_factory=dict)
+    availability: list[dict[str, Any]] = field(default_factory=list)
+    #: When each stage's lost records were sent: ``[[epoch second, records], ...]`` per stage.
+    lost_sent: dict[str, list[list[int]]] = field(default_factory=dict)
     trust: dict[str, Any] = field(default_factory=lambda: {"conclusive": True, "reasons": []})
 
     @property
@@ -184,6 +187,8 @@ class Verdict:
             "anomalies": self.anomalies,
             "transactions": self.transactions,
             "transform": self.transform,
+            "availability": self.availability,
+            "lost_sent": self.lost_sent if self.conclusive else {},
             "trust": self.trust,
             "expectations": self.expectations,
             "examples": self.examples,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from chaos.reports.markdown import (
     ICON,
     STAGES,
+    availability_rows,
     by_client,
     faults_line,
     outcome_cell,
@@ -29,6 +30,8 @@ FILE = "report.html"
 COLORS = {"sent": "#1f77b4", "acked": "#2ca02c", "processed": "#ff7f0e", "errors": "#d62728"}
 STATUS_COLOR = {"passed": "#2ca02c", "failed": "#d62728", "inconclusive": "#ff7f0e", "error": "#7f7f7f"}
 FAULT_FILL = ("#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+#: Ticks under the timeline where lost records were sent, by the stage that lost them.
+LOST_COLOR = {"broker": "#b00020", "producer": "#e65100"}
 
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}
@@ -45,8 +48,11 @@ def _e(text: object) -> str:
     return html.escape(str(text))
 
 
-def timeline_svg(s: Series, width: int = 1000, height: int = 300) -> str:
-    """The timeline plot as an inline ``<svg>``."""
+def timeline_svg(
+    s: Series, width: int = 1000, height: int = 300, lost: dict[str, list[list[int]]] | None = None
+) -> str:
+    """The timeline plot as an inline ``<svg>``; ``lost`` (the verdict's ``lost_sent``) marks, under
+    the plot, each second in which records later lost were sent."""
     left, right, top, bottom = 60, 16, 34, 34
     plot_w, plot_h = width - left - right, height - top - bottom
     seconds = max(s.seconds, 1)
@@ -91,6 +97,14 @@ def timeline_svg(s: Series, width: int = 1000, height: int = 300) -> str:
             continue
         points = " ".join(f"{x(i + 0.5):.1f},{y(v):.1f}" for i, v in enumerate(values))
         out.append(f'<polyline points="{points}" fill="none" stroke="{COLORS[name]}" stroke-width="1.6"/>')
+    for stage, bins in (lost or {}).items():
+        color = LOST_COLOR.get(stage, "#c00")
+        for second, n in bins:
+            lx_ = x(second - s.t0 + 0.5)
+            out.append(
+                f'<line x1="{lx_:.1f}" y1="{top + plot_h - 8}" x2="{lx_:.1f}" y2="{top + plot_h}" stroke="{color}" '
+                f'stroke-width="2"><title>{n} records sent here were lost by the {_e(stage)}</title></line>'
+            )
     for frac in (0, 0.5, 1):
         v = peak * frac
         out.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" font-size="10" text-anchor="end">{v:,.0f}</text>')
@@ -103,7 +117,8 @@ def timeline_svg(s: Series, width: int = 1000, height: int = 300) -> str:
         out.append(f'<text x="{lx + 14}" y="{height - 3}" font-size="11">{name}/s</text>')
         lx += 95
     out.append(
-        f'<text x="{lx + 10}" y="{height - 3}" font-size="11" fill="#777">shaded: fault active · dashed: phase</text>'
+        f'<text x="{lx + 10}" y="{height - 3}" font-size="11" fill="#777">shaded: fault active · dashed: phase'
+        f"{' · red ticks: lost records, when sent' if lost else ''}</text>"
     )
     out.append("</svg>")
     return "\n".join(out)
@@ -169,10 +184,18 @@ def run_html(run: RunReport) -> str:
             parts.append(
                 f"<h2>Expectations</h2><table><tr><th>expectation</th><th>actual</th><th></th></tr>{rows}</table>"
             )
-    parts.append("<h2>Timeline</h2>" + timeline_svg(series(run.run_dir)))
+    lost = (v or {}).get("lost_sent") or {}
+    parts.append("<h2>Timeline</h2>" + timeline_svg(series(run.run_dir), lost=lost))
     if v is not None:
         parts.append("<h2>Counts</h2>" + _table(v.get("counts", {}), ("count", "records")))
         parts.append("<h2>Anomalies</h2>" + _table(v.get("anomalies", {}), ("anomaly", "count")))
+        if cells := availability_rows(v.get("availability") or []):
+            head = "".join(
+                f"<th>{h}</th>"
+                for h in ("fault", "no acks (s)", "p50/p99 ms before", "during", "after", "heal to full ISR (s)")
+            )
+            body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in r) + "</tr>" for r in cells)
+            parts.append(f"<h2>Availability</h2><table><tr>{head}</tr>{body}</table>")
         if v.get("transactions"):
             parts.append("<h2>Transactions</h2>" + _table(v["transactions"], ("transactions", "count")))
         if v.get("transform"):

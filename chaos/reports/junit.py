@@ -28,6 +28,14 @@ def _case(run: RunReport, classname: str) -> ET.Element:
     for section in ("loss", "counts", "anomalies", "transactions", "transform"):
         for key, value in (verdict.get(section) or {}).items():
             ET.SubElement(props, "property", name=f"{section}.{key}", value=str(value))
+    for f in verdict.get("availability") or []:
+        base = f"availability.{f['fault']}"
+        ET.SubElement(props, "property", name=f"{base}.no_ack_s", value=str(f["no_ack_s"]))
+        ET.SubElement(props, "property", name=f"{base}.heal_to_full_isr_s", value=str(f["heal_to_full_isr_s"]))
+        for period, p in (f.get("latency_ms") or {}).items():
+            for q in ("p50", "p99"):
+                value = str(p[q]) if p else "None"
+                ET.SubElement(props, "property", name=f"{base}.latency_ms.{period}.{q}", value=value)
     for key, value in ((verdict.get("causes") or {}).get("broker") or {}).items():
         ET.SubElement(props, "property", name=f"causes.broker.{key}", value=str(value))
     if verdict.get("conclusive") is False:

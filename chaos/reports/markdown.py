@@ -106,6 +106,12 @@ def run_markdown(run: RunReport) -> str:
     lines.append("| " + " | ".join(str(n) for n in counts.values()) + " |")
     lines += ["", "| anomaly | count |", "|---|---:|"]
     lines += [f"| {k} | {n} |" for k, n in v["anomalies"].items()]
+    if rows := availability_rows(v.get("availability") or []):
+        lines += [
+            "",
+            "| fault | no acks (s) | ack latency p50/p99 ms: before | during | after | heal to full ISR (s) |",
+        ]
+        lines += ["|---|---:|---:|---:|---:|---:|", *("| " + " | ".join(r) + " |" for r in rows)]
     for title, section in (("transactions", "transactions"), ("consume-transform-produce", "transform")):
         if v.get(section):
             lines += ["", f"| {title} | |", "|---|---:|"]
@@ -216,6 +222,33 @@ def clients_table(runs: list[RunReport]) -> str:
         claim = next(iter(row.values())).meta.get("claim") or ""
         lines.append(f"| {claim} | {name} | " + " | ".join(outcome_cell(row.get(c)) for c in clients) + " |")
     return "\n".join(lines) + "\n"
+
+
+def availability_rows(figures: list[dict[str, Any]]) -> list[list[str]]:
+    """The verdict's availability figures as table cells, a row per fault.
+
+    >>> availability_rows([{"fault": "kill-0", "kind": "broker_kill", "targets": ["broker-1"], "no_ack_s": 6.0,
+    ...   "latency_ms": {"before": {"p50": 5.0, "p99": 9.0}, "during": None, "after": None},
+    ...   "heal_to_full_isr_s": 3.5}])
+    [['kill-0 (broker_kill broker-1)', '6.0', '5/9', '-', '-', '3.5']]
+    """
+
+    def lat(p: dict[str, Any] | None) -> str:
+        return f"{p['p50']:g}/{p['p99']:g}" if p else "-"
+
+    rows = []
+    for f in figures:
+        latency = f.get("latency_ms") or {}
+        isr = f.get("heal_to_full_isr_s")
+        rows.append(
+            [
+                f"{f['fault']} ({f['kind']} {', '.join(f.get('targets') or [])})".replace(" )", ")"),
+                f"{f['no_ack_s']:.1f}",
+                *(lat(latency.get(k)) for k in ("before", "during", "after")),
+                "-" if isr is None else f"{isr:.1f}",
+            ]
+        )
+    return rows
 
 
 def suite_markdown(suite_dir: Path, runs: list[RunReport], meta: dict[str, Any]) -> str:

@@ -190,8 +190,11 @@ class ProducerLedger:
 
     def __init__(self, run_dir: Path, producer: str, meta: dict[str, Any]) -> None:
         base = run_dir / LEDGERS / f"producer-{producer}"
-        self.clock = Clock()
-        write_meta(base.with_suffix(".json"), {**meta, "producer": producer, "start_ns": self.clock.start_ns})
+        meta_path = base.with_suffix(".json")
+        # A restarted producer keeps its first start time: every row's t_ms is on one clock.
+        start = read_meta(meta_path).get("start_ns") if meta_path.exists() else None
+        self.clock = Clock(start if isinstance(start, int) else None)
+        write_meta(meta_path, {**meta, "producer": producer, "start_ns": self.clock.start_ns})
         self._events = AppendFile(base.with_suffix(".events"), PRODUCER_EVENT.itemsize)
         self._acks = AppendFile(base.with_suffix(".acks"), PRODUCER_EVENT.itemsize)
         self.returned_mark = ReturnedMark(base.with_suffix(".returned"))

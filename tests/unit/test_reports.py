@@ -69,6 +69,12 @@ def test_run_reports_are_written_and_say_what_was_lost(tmp_path: Path) -> None:
     assert len(shaded) == 2  # one window per fault
     assert "<script" not in page and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
     assert f"{verdict['loss']['broker']:,}" in page
+    # the lost records marked where they were sent (the synthetic run sent everything at its start)
+    assert sum(n for _, n in verdict["lost_sent"]["broker"]) == 20
+    assert "20 records sent here were lost by the broker" in page
+    # availability: a row per fault (the synthetic acks carry no times, so no gap is measured)
+    assert [f["fault"] for f in verdict["availability"]] == ["kill-0", "cut"]
+    assert "<h2>Availability</h2>" in page and "| kill-0 (broker_kill broker-2) |" in md
 
 
 def test_series_and_totals_follow_the_ledgers(tmp_path: Path) -> None:

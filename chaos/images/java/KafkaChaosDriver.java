@@ -160,7 +160,7 @@ public final class KafkaChaosDriver {
     static final int EVENT = 37, INTENT = 1, RETURNED = 2, ACK = 3, ERROR_SEEN = 4, ERROR_SWALLOWED = 5;
 
     static final class ProducerLedger {
-        final Clock clock = new Clock(nowNs());
+        final Clock clock;
         final AppendFile events, acks, errors;
         final MappedByteBuffer mark;
         final ByteBuffer ackBuf = ByteBuffer.allocate(64 * EVENT).order(ByteOrder.LITTLE_ENDIAN);
@@ -171,6 +171,14 @@ public final class KafkaChaosDriver {
 
         ProducerLedger(Path runDir, String id, Map<String, Object> meta) throws IOException {
             Path base = runDir.resolve("ledgers");
+            // A restarted producer keeps its first start time: every row's t_ms is on one clock.
+            Path metaPath = base.resolve("producer-" + id + ".json");
+            long firstStart = nowNs();
+            if (Files.exists(metaPath)) {
+                Object s = JSON.readValue(metaPath.toFile(), Map.class).get("start_ns");
+                if (s instanceof Number) firstStart = ((Number) s).longValue();
+            }
+            clock = new Clock(firstStart);
             Map<String, Object> m = new LinkedHashMap<>(meta);
             m.put("producer", id);
             m.put("start_ns", clock.startNs);

@@ -1,0 +1,184 @@
+"""Availability as well as loss: per fault, how long no record was acknowledged, how long
+acknowledgements took before, during and after it, and how long after its heal the topic had its
+full ISR again. From the producers' ledgers and ``timeline.jsonl`` alone, like the rest of the
+oracle.
+
+* ``no_ack_s``: the longest stretch without any acknowledgement that overlaps the fault, counted
+  from the fault's injection at the earliest (to the end of the run when none came after it).
+* ``latency_ms``: percentiles (p50, p99) of acknowledgement latency, from the record's ``INTENT``
+  to its ``ACK``, of the records sent ``before`` the fault (the same length of time before its
+  injection, at least 10 s), ``during`` it and ``after`` its heal (as long again).
+* :func:`lost_timeline`: when the records each stage lost were sent, per second (the HTML
+  timeline marks them).
+* ``heal_to_full_isr_s``: from the heal to the first ``isr`` event of the timeline that saw no
+  under-replicated partition (0 when none was under-replicated then; null without ``isr`` events).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from chaos.oracle.keys import I64, SEQ_BITS, SEQ_MASK
+from chaos.workloads.ledger import LEDGERS, PRODUCER_EVENT, Kind, read_meta, read_records
+
+#: The least length of the ``before`` and ``after`` periods, in seconds.
+MIN_PERIOD_S = 10.0
+
+F64 = np.ndarray[Any, np.dtype[np.float64]]
+
+
+def _acks_and_latencies(run_dir: Path) -> tuple[F64, F64, F64]:
+    """Epoch seconds of every acknowledgement at a real offset, and for each the send time of its
+    record and its latency, across producers (sorted by acknowledgement)."""
+    ack_t: list[F64] = []
+    sent_t: list[F64] = []
+    for meta_path in sorted((run_dir / LEDGERS).glob("producer-*.json")):
+        try:
+            start = int(read_meta(meta_path)["start_ns"]) / 1e9
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        intents: list[np.ndarray[Any, Any]] = []
+        acks: list[np.ndarray[Any, Any]] = []
+        for suffix in (".events", ".acks"):
+            for chunk in read_records(meta_path.with_suffix(suffix), PRODUCER_EVENT):
+                intents.append(chunk[chunk["kind"] == Kind.INTENT])
+                acks.append(chunk[(chunk["kind"] == Kind.ACK) & (chunk["offset"] >= 0)])
+        if not acks:
+            continue
+        ack = np.concatenate(acks)
+        intent = np.concatenate(intents) if intents else np.empty(0, PRODUCER_EVENT)
+        intent = intent[np.argsort(intent["seq"], kind="stable")]
+        t_ack = start + ack["t_ms"].astype(np.float64) / 1000
+        # the INTENT range holding each acknowledged record (the last one starting at or below it)
+        at = np.searchsorted(intent["seq"], ack["seq"], side="right") - 1
+        known = (at >= 0) & (ack["seq"] < intent["seq_end"][np.maximum(at, 0)]) if len(intent) else at >= 0
+        t_sent = np.full(len(ack), np.nan)
+        if len(intent):
+            t_sent[known] = start + intent["t_ms"][at[known]].astype(np.float64) / 1000
+        ack_t.append(t_ack)
+        sent_t.append(t_sent)
+    if not ack_t:
+        empty: F64 = np.empty(0)
+        return empty, empty, empty
+    t, s = np.concatenate(ack_t), np.concatenate(sent_t)
+    order = np.argsort(t, kind="stable")
+    t, s = t[order], s[order]
+    latency: F64 = (t - s) * 1000
+    return t, s, latency
+
+
+def _timeline(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / "timeline.jsonl"
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # a line cut by a crash
+        if isinstance(entry, dict) and isinstance(entry.get("t"), int | float):
+            out.append(entry)
+    return out
+
+
+def _percentiles(latency: F64) -> dict[str, float] | None:
+    ok = latency[~np.isnan(latency)]
+    if len(ok) == 0:
+        return None
+    p50, p99 = np.percentile(ok, [50, 99])
+    return {"p50": round(float(p50), 1), "p99": round(float(p99), 1), "records": len(ok)}
+
+
+def _no_ack(acks: F64, start: float, end: float, run_end: float) -> float:
+    """The longest stretch without an acknowledgement overlapping ``[start, end]``, from ``start``."""
+    times = np.concatenate(([-np.inf], acks, [run_end]))
+    gap_start, gap_end = times[:-1], times[1:]
+    overlapping = (gap_end > start) & (gap_start < end)
+    if not overlapping.any():
+        return 0.0
+    lengths = gap_end[overlapping] - np.maximum(gap_start[overlapping], start)
+    return round(float(max(0.0, lengths.max())), 1)
+
+
+def _heal_to_full_isr(isr: list[tuple[float, int]], healed: float | None) -> float | None:
+    if healed is None or not isr:
+        return None
+    before = [n for t, n in isr if t <= healed]
+    if before and before[-1] == 0 and not any(n for t, n in isr if t > healed):
+        return 0.0
+    full = [t for t, n in isr if t > healed and n == 0]
+    return round(full[0] - healed, 1) if full else None
+
+
+def availability(run_dir: Path) -> list[dict[str, Any]]:
+    """Per injected fault, in the order injected: ``fault``, ``kind``, ``targets``, ``injected``,
+    ``healed`` (epoch s), ``no_ack_s``, ``latency_ms`` (``before``/``during``/``after``: p50, p99,
+    records; null where no record was acknowledged) and ``heal_to_full_isr_s``."""
+    run_dir = Path(run_dir)
+    events = _timeline(run_dir)
+    faults: dict[str, dict[str, Any]] = {}
+    isr: list[tuple[float, int]] = []
+    for e in events:
+        if e.get("event") == "inject":
+            faults.setdefault(str(e.get("fault")), {"kind": e.get("kind"), "targets": e.get("targets"), "t": e["t"]})
+        elif e.get("event") == "heal" and str(e.get("fault")) in faults:
+            faults[str(e.get("fault"))].setdefault("healed", e["t"])
+        elif e.get("event") == "isr":
+            isr.append((float(e["t"]), int(e.get("under_replicated", 0))))
+    if not faults:
+        return []
+    acks, sent, latency = _acks_and_latencies(run_dir)
+    run_end = float(max([acks[-1] if len(acks) else 0.0, *(e["t"] for e in events)]))
+    out = []
+    for name, f in faults.items():
+        start, healed = float(f["t"]), f.get("healed")
+        end = float(healed) if healed is not None else run_end
+        period = max(MIN_PERIOD_S, end - start)
+        windows = {"before": (start - period, start), "during": (start, end), "after": (end, end + period)}
+        out.append(
+            {
+                "fault": name,
+                "kind": f["kind"],
+                "targets": f["targets"],
+                "injected": round(start, 3),
+                "healed": round(float(healed), 3) if healed is not None else None,
+                "no_ack_s": _no_ack(acks, start, end, run_end),
+                "latency_ms": {k: _percentiles(latency[(sent >= lo) & (sent < hi)]) for k, (lo, hi) in windows.items()},
+                "heal_to_full_isr_s": _heal_to_full_isr(isr, float(healed) if healed is not None else None),
+            }
+        )
+    return out
+
+
+def lost_timeline(run_dir: Path, producers: list[tuple[int, str]], lost: dict[str, I64]) -> dict[str, list[list[int]]]:
+    """Per loss stage, when its lost records were sent: ``[[epoch second, records], ...]`` from each
+    record's ``INTENT`` (``producers``: index and id of each producer, as the keys number them)."""
+    intents: dict[int, tuple[float, np.ndarray[Any, Any]]] = {}
+    for index, pid in producers:
+        meta_path = run_dir / LEDGERS / f"producer-{pid}.json"
+        try:
+            start = int(read_meta(meta_path)["start_ns"]) / 1e9
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        chunks = [c[c["kind"] == Kind.INTENT] for c in read_records(meta_path.with_suffix(".events"), PRODUCER_EVENT)]
+        found = np.concatenate(chunks) if chunks else np.empty(0, PRODUCER_EVENT)
+        intents[index] = (start, found[np.argsort(found["seq"], kind="stable")])
+    out: dict[str, list[list[int]]] = {}
+    for stage, keys in lost.items():
+        seconds: list[np.ndarray[Any, Any]] = []
+        for index, (start, ranges) in intents.items():
+            seqs = keys[(keys >> SEQ_BITS) == index] & SEQ_MASK
+            if not len(seqs) or not len(ranges):
+                continue
+            at = np.searchsorted(ranges["seq"], seqs, side="right") - 1
+            ok = (at >= 0) & (seqs < ranges["seq_end"][np.maximum(at, 0)])
+            seconds.append((start + ranges["t_ms"][at[ok]].astype(np.float64) / 1000).astype(np.int64))
+        if seconds:
+            sec, n = np.unique(np.concatenate(seconds), return_counts=True)
+            out[stage] = [[int(a), int(b)] for a, b in zip(sec, n, strict=True)]
+    return out

@@ -1,0 +1,65 @@
+"""Availability figures from a synthetic run: acknowledgements stop during a fault and resume,
+latency grows while it lasts, the ISR comes back some seconds after the heal."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from chaos.oracle.availability import availability
+from chaos.workloads.ledger import PRODUCER_EVENT, Kind, write_meta
+
+START_NS = 1_800_000_000 * 10**9
+T0 = START_NS / 1e9
+
+
+def write_run(run: Path) -> None:
+    """One producer sending a record every 10 ms for 30 s: acked 5 ms later, except those sent
+    from 10 s to 14 s, all acked at 16 s (no ack from 10.005 s to 16 s)."""
+    ledgers = run / "ledgers"
+    write_meta(ledgers / "producer-p0.json", {"producer": "p0", "mode": "async", "start_ns": START_NS})
+    seqs = np.arange(3000)
+    sent_ms = seqs * 10
+    ack_ms = np.where((sent_ms >= 10_000) & (sent_ms < 14_000), 16_000, sent_ms + 5)
+    keep = ~((sent_ms >= 14_000) & (sent_ms < 16_000))  # nothing was sent while blocked
+    events = np.zeros(int(keep.sum()), PRODUCER_EVENT)
+    events["kind"], events["seq"], events["seq_end"], events["t_ms"] = (
+        Kind.INTENT,
+        seqs[keep],
+        seqs[keep] + 1,
+        sent_ms[keep],
+    )
+    acks = np.zeros(int(keep.sum()), PRODUCER_EVENT)
+    acks["kind"], acks["seq"], acks["seq_end"] = Kind.ACK, seqs[keep], seqs[keep] + 1
+    acks["offset"], acks["t_ms"] = seqs[keep], ack_ms[keep]
+    events.tofile(ledgers / "producer-p0.events")
+    acks.tofile(ledgers / "producer-p0.acks")
+    timeline = [
+        {"t": T0 + 10.0, "event": "inject", "fault": "kill-0", "kind": "broker_kill", "targets": ["broker-1"]},
+        {"t": T0 + 10.5, "event": "isr", "under_replicated": 3},
+        {"t": T0 + 14.0, "event": "heal", "fault": "kill-0", "kind": "broker_kill", "targets": ["broker-1"]},
+        {"t": T0 + 17.5, "event": "isr", "under_replicated": 0},
+        {"t": T0 + 20.0, "event": "inject", "fault": "pause-1", "kind": "broker_pause", "targets": ["broker-2"]},
+    ]
+    (run / "timeline.jsonl").write_text("".join(json.dumps(e) + "\n" for e in timeline) + '{"t": 1, "ev')
+
+
+def test_each_fault_has_its_unavailability_latency_and_time_to_full_isr(tmp_path: Path) -> None:
+    write_run(tmp_path)
+    kill, pause = availability(tmp_path)
+    assert (kill["fault"], kill["kind"], kill["targets"]) == ("kill-0", "broker_kill", ["broker-1"])
+    assert kill["no_ack_s"] == 6.0  # from the injection at 10 s to the first ack at 16 s
+    lat = kill["latency_ms"]
+    assert lat["before"] == {"p50": 5.0, "p99": 5.0, "records": 1000}  # 10 s before the injection
+    assert lat["during"]["p50"] == 4005.0 and lat["during"]["records"] == 400  # sent 10-14 s, acked at 16 s
+    assert lat["after"]["p50"] == 5.0 and lat["after"]["records"] == 800  # 14-24 s, but nothing was sent 14-16 s
+    assert kill["heal_to_full_isr_s"] == 3.5
+    assert pause["healed"] is None and pause["no_ack_s"] == 0.0  # acks went on through it, to the run's end
+    assert pause["heal_to_full_isr_s"] is None
+
+
+def test_a_run_without_faults_has_no_availability_figures(tmp_path: Path) -> None:
+    (tmp_path / "ledgers").mkdir()
+    assert availability(tmp_path) == []
