@@ -16,6 +16,7 @@ import click
 
 from chaos import __version__
 from chaos.cli.cluster import cluster
+from chaos.cli.explore import explore_cmd
 from chaos.cli.images import images
 from chaos.cli.maintenance import clean, doctor
 from chaos.cli.runs import list_cmd, reconcile, report_cmd, run_cmd
@@ -36,7 +37,7 @@ def cli(verbose: int) -> None:
     logging.getLogger("kafka").setLevel(logging.DEBUG if verbose > 1 else logging.CRITICAL)
 
 
-for command in (images, cluster, reconcile, run_cmd, list_cmd, report_cmd, validate, clean, doctor):
+for command in (images, cluster, reconcile, run_cmd, explore_cmd, list_cmd, report_cmd, validate, clean, doctor):
     cli.add_command(command)
 
 

@@ -32,6 +32,12 @@ def test_b2_acks1_leader_kill_loses_acknowledged_records_in_the_broker(run_exper
     # An example names where the broker acknowledged the record it then lost: a real position.
     example = v.examples["broker"][0]
     assert example["producer"] == "p0" and example["offset"] >= 0 and example["partition"] in (0, 1, 2)
+    # availability of each fault: the frozen followers and the killed leader, healed and back in the ISR
+    assert [f["kind"] for f in v.availability] == ["broker_pause", "broker_kill"], v.availability
+    for f in v.availability:
+        assert f["healed"] is not None and f["heal_to_full_isr_s"] is not None, f
+        assert f["latency_ms"]["before"] is not None and f["latency_ms"]["before"]["p99"] >= 0, f
+    assert sum(n for _, n in v.lost_sent["broker"]) == v.loss["broker"]
 
 
 def test_b3_acks_all_min_isr_2_survives_leader_kill_and_isolation(run_experiment: Callable[..., Verdict]) -> None:

@@ -1,0 +1,86 @@
+"""``kafka-chaos explore``: search fault schedules for one that breaks a file's expectations."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+
+from chaos.cli.common import emit, json_option, progress_for, quiet_option
+from chaos.errors import UsageError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$")
+
+
+def parse_budget(text: str) -> float:
+    """``90``, ``90s``, ``10m`` or ``1h`` in seconds.
+
+    Raises:
+        UsageError: anything else.
+
+    >>> parse_budget("10m"), parse_budget("45"), parse_budget("1.5h")
+    (600.0, 45.0, 5400.0)
+    """
+    m = _DURATION.match(text)
+    if m is None or float(m.group(1)) <= 0:
+        raise UsageError(f"budget {text!r} is not a duration such as 90s, 10m or 1h")
+    return float(m.group(1)) * {"s": 1, "m": 60, "h": 3600}[m.group(2) or "s"]
+
+
+@click.command("explore")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--budget", default="10m", show_default=True, help="Wall time of the search: 90s, 10m, 1h.")
+@click.option("--seed", default=0, type=int, help="Seed of the search (the same seed replays it).")
+@click.option("--confirm", default=3, type=click.IntRange(0, 100), help="Runs of the minimal schedule again.")
+@click.option("--client", default=None, metavar="NAME", help="Run every workload on this client.")
+@click.option("--kafka-version", default=None, help="Override the file's Kafka release.")
+@click.option("--reports", "reports_dir", default="reports", type=click.Path(path_type=Path), help="Where results go.")
+@json_option
+@quiet_option
+def explore_cmd(
+    path: Path,
+    budget: str,
+    seed: int,
+    confirm: int,
+    client: str | None,
+    kafka_version: str | None,
+    reports_dir: Path,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Draw fault schedules for PATH's settings, run each on one cluster, and shrink the first whose
+    expectations fail to a minimal schedule, written out as an experiment file.
+
+    Exit code: 0 no schedule failed within the budget, 1 one did (the file says which), 2 bad input,
+    3 the cluster could not run.
+    """
+    from chaos.experiments.explore import describe, explore_file
+    from chaos.experiments.runner import RunOptions
+
+    seconds = parse_budget(budget)
+    if not path.is_file():
+        raise UsageError(f"{path} is not an experiment file")
+    options = RunOptions(reports_dir=reports_dir, seed=seed, kafka_version=kafka_version, progress=progress_for(quiet))
+    found, out = explore_file(path, seconds, seed, options, client, confirm)
+    data = {
+        "directory": str(out),
+        "seed": seed,
+        "runs": found.runs,
+        "seconds": round(found.seconds, 1),
+        "budget_spent": found.budget_spent,
+        "schedule": found.schedule,
+        "failures": found.failures,
+        "confirmations": found.confirmations,
+    }
+    if found.schedule is None:
+        text = f"no failing schedule in {found.runs} runs ({found.seconds / 60:.1f} min); log: {out}/explore.log"
+    else:
+        text = (
+            f"minimal failing schedule after {found.runs} runs: {describe(found.schedule)}\n"
+            f"it failed {found.failures} of {found.confirmations} runs again; "
+            f"run it with: kafka-chaos run {next(out.glob('*-explored-*.yaml'))}"
+        )
+    emit(data, as_json, text)
+    if found.schedule is not None:
+        raise SystemExit(1)
