@@ -64,3 +64,20 @@ def wait_until(
                 raise timed_out
             raise error(str(timed_out)) from timed_out
         time.sleep(min(interval, max(0.0, deadline - time.monotonic())) or interval)
+
+
+class Quiet:
+    """True once ``read()`` has not changed for ``quiet_for`` seconds."""
+
+    def __init__(self, read: Callable[[], object], quiet_for: float) -> None:
+        self.read = read
+        self.quiet_for = quiet_for
+        self.last: object = object()
+        self.since = time.monotonic()
+
+    def __call__(self) -> bool:
+        now = self.read()
+        if now != self.last:
+            self.last, self.since = now, time.monotonic()
+            return False
+        return time.monotonic() - self.since > self.quiet_for

@@ -29,7 +29,7 @@ from chaos.faults.base import Fault, FaultContext, Timeline, make_fault
 from chaos.faults.schedule import Nemesis, Step
 from chaos.oracle import Verdict, reconcile
 from chaos.oracle.reconcile import attach_witness
-from chaos.waiting import WaitTimeout, wait_until
+from chaos.waiting import Quiet, WaitTimeout, wait_until
 from chaos.workloads.drain import drain, verify_markers
 from chaos.workloads.ledger import DRAIN, write_meta
 from chaos.workloads.output_drain import drain_output
@@ -239,7 +239,7 @@ class Execution:
         for producer in producers:
             self._stop(producer, stop_timeout)
         if consumers:
-            quiet = _Quiet(lambda: self.totals().processed, quiet_for=3.0)
+            quiet = Quiet(lambda: self.totals().processed, quiet_for=3.0)
             with suppress(WaitTimeout):
                 caught_up = lambda: quiet() or not any(c.alive for c in consumers)  # noqa: E731
                 wait_until(caught_up, consume_timeout, "the consumers to catch up", interval=0.5)
@@ -306,23 +306,6 @@ class Execution:
         verdict.details["recovered"] = self.recovered
         verdict.write(self.run_dir / "verdict.json")
         return verdict
-
-
-class _Quiet:
-    """True once ``read()`` has not changed for ``quiet_for`` seconds."""
-
-    def __init__(self, read: Any, quiet_for: float) -> None:
-        self.read = read
-        self.quiet_for = quiet_for
-        self.last: object = object()
-        self.since = time.monotonic()
-
-    def __call__(self) -> bool:
-        now = self.read()
-        if now != self.last:
-            self.last, self.since = now, time.monotonic()
-            return False
-        return time.monotonic() - self.since > self.quiet_for
 
 
 def fault_steps(plan: Plan) -> list[Step]:
