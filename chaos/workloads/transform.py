@@ -21,6 +21,7 @@ import logging
 import threading
 import time
 from contextlib import suppress
+from dataclasses import replace
 from typing import Any
 
 from kafka import KafkaProducer, TopicPartition
@@ -47,7 +48,7 @@ class TransformWorkload(ConsumerWorkload):
         settings = dict(spec.settings)
         if self.eos:
             settings.setdefault("isolation.level", "read_committed")
-        super().__init__(_with_settings(spec, settings), stop)
+        super().__init__(replace(spec, settings=settings), stop)
         self.output_topic = spec.output_topic
         self.payload = b"by:%s" % spec.id.encode()
         self.rewound = False
@@ -184,9 +185,3 @@ class TransformWorkload(ConsumerWorkload):
                 else:
                     self.consumer.seek(tp, committed)
         self.rewound = True
-
-
-def _with_settings(spec: ConsumerSpec, settings: dict[str, str]) -> ConsumerSpec:
-    from dataclasses import replace
-
-    return replace(spec, settings=settings)
