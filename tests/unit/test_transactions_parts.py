@@ -111,3 +111,33 @@ def test_a_bad_abort_ratio_in_a_file_exits_2_naming_the_line(tmp_path: Path) -> 
     )
     assert proc.returncode == 2, proc.stderr
     assert "bad.yaml:4: producer.abort_ratio" in proc.stderr and "Traceback" not in proc.stderr
+
+
+class DumpingNode:
+    """A broker whose ``exec`` answers what the segment-dump script prints."""
+
+    host = "broker-1"
+
+    def __init__(self, out: str, code: int = 0) -> None:
+        self.out, self.code = out, code
+
+    def exec(self, cmd: list[str]) -> tuple[int, str]:
+        assert "isControl" in cmd[-1]  # the script keeps each batch's control flag
+        return self.code, self.out
+
+
+def test_control_offsets_are_the_batches_kafka_marks_as_control() -> None:
+    from chaos.cluster.kafka_tools import control_offsets, segment_offsets
+
+    out = (
+        "baseOffset: 0 lastOffset: 99 count: 100\nisControl: false\n"
+        "baseOffset: 100 lastOffset: 100 count: 1\nisControl: true\n"
+        "baseOffset: 101 lastOffset: 101 count: 1\nisControl: true\n"
+        "baseOffset: 102 lastOffset: 110 count: 9\nisControl: false\n"
+    )
+    node: Any = DumpingNode(out)
+    assert control_offsets(node, "t", 0) == {100, 101}
+    assert segment_offsets(node, "t", 0) == list(range(111))
+    assert control_offsets(DumpingNode("NO-REPLICA\n"), "t", 0) is None  # type: ignore[arg-type]
+    with pytest.raises(Exception, match="DumpLogSegments failed"):
+        control_offsets(DumpingNode("boom", code=1), "t", 0)  # type: ignore[arg-type]
