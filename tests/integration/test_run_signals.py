@@ -79,7 +79,7 @@ def test_a_signal_during_a_fault_heals_it_and_leaves_nothing(
     proc.send_signal(signum)
     assert proc.wait(timeout=300) == code, (tmp_path / "run.log").read_text()
     events = [json.loads(line) for line in (run_dir / "timeline.jsonl").read_text().splitlines()]
-    assert [e["event"] for e in events if e["fault"] == "cut"][-1] == "heal"
+    assert [e["event"] for e in events if e.get("fault") == "cut"][-1] == "heal"
     assert labelled(engine, run_id) == []
     assert processes_of(run_dir) == []
     phases = {p["name"]: p for p in json.loads((run_dir / "phases.json").read_text())}
