@@ -120,35 +120,15 @@ out=$(dump {first}) || {{ grep -q 'find or load main class' /tmp/kc-err && out=$
   || {{ tail -5 /tmp/kc-err; exit 1; }}
 printf '%s\\n' "$out" | grep -oE 'baseOffset: [0-9]+ lastOffset: [0-9]+ count: [0-9]+|isControl: (true|false)'
 """
-_BATCH = re.compile(r"baseOffset: (\d+) lastOffset: (\d+) count: (\d+)")
-_BATCH_CONTROL = re.compile(r"baseOffset: (\d+) lastOffset: (\d+) count: \d+\s+isControl: (true|false)")
+_BATCH = re.compile(r"baseOffset: (\d+) lastOffset: (\d+) count: \d+\s+isControl: (true|false)")
 
 
-def segment_offsets(node: Node, topic: str, partition: int, data_dirs: Sequence[str] = (DATA_DIR,)) -> list[int] | None:
-    """Every offset of ``topic``/``partition`` in ``node``'s segment files, as Kafka's own
-    ``DumpLogSegments`` reads them from disk (no broker involved); ``None`` where the node holds no
-    replica of it.
-
-    Raises:
-        InfrastructureError: the node is not running, or the tool failed.
-    """
-    script = _DUMP_BATCHES.format(
-        dirs=" ".join(data_dirs), partition_dir=f"{topic}-{partition}", first=DUMP_LOG[0], second=DUMP_LOG[1]
-    )
-    code, out = node.exec(["bash", "-c", script])
-    if code != 0:
-        raise InfrastructureError(f"Kafka's DumpLogSegments failed on {node.host} (exit {code}): {out[-500:]}")
-    if "NO-REPLICA" in out:
-        return None
-    offsets: list[int] = []
-    for m in _BATCH.finditer(out):
-        offsets.extend(range(int(m[1]), int(m[2]) + 1))
-    return offsets
-
-
-def control_offsets(node: Node, topic: str, partition: int, data_dirs: Sequence[str] = (DATA_DIR,)) -> set[int] | None:
-    """The offsets of ``topic``/``partition`` that hold control records (transaction commit and abort
-    markers) in ``node``'s segment files, as ``DumpLogSegments`` reads them; ``None`` where the node
+def segment_batches(
+    node: Node, topic: str, partition: int, data_dirs: Sequence[str] = (DATA_DIR,)
+) -> list[tuple[int, int, bool]] | None:
+    """Each record batch of ``topic``/``partition`` in ``node``'s segment files as Kafka's own
+    ``DumpLogSegments`` reads them from disk (no broker involved): base offset, last offset, and
+    whether it is a control batch (a transaction's commit or abort marker); ``None`` where the node
     holds no replica of it.
 
     Raises:
@@ -162,8 +142,27 @@ def control_offsets(node: Node, topic: str, partition: int, data_dirs: Sequence[
         raise InfrastructureError(f"Kafka's DumpLogSegments failed on {node.host} (exit {code}): {out[-500:]}")
     if "NO-REPLICA" in out:
         return None
-    found: set[int] = set()
-    for m in _BATCH_CONTROL.finditer(out):
-        if m[3] == "true":
-            found.update(range(int(m[1]), int(m[2]) + 1))
-    return found
+    return [(int(m[1]), int(m[2]), m[3] == "true") for m in _BATCH.finditer(out)]
+
+
+def segment_offsets(node: Node, topic: str, partition: int, data_dirs: Sequence[str] = (DATA_DIR,)) -> list[int] | None:
+    """Every offset of ``topic``/``partition`` in ``node``'s segment files (:func:`segment_batches`).
+
+    Raises:
+        InfrastructureError: the node is not running, or the tool failed.
+    """
+    batches = segment_batches(node, topic, partition, data_dirs)
+    return None if batches is None else [o for base, last, _ in batches for o in range(base, last + 1)]
+
+
+def control_offsets(node: Node, topic: str, partition: int, data_dirs: Sequence[str] = (DATA_DIR,)) -> set[int] | None:
+    """The offsets of ``topic``/``partition`` that hold control records (transaction commit and abort
+    markers) in ``node``'s segment files (:func:`segment_batches`).
+
+    Raises:
+        InfrastructureError: the node is not running, or the tool failed.
+    """
+    batches = segment_batches(node, topic, partition, data_dirs)
+    if batches is None:
+        return None
+    return {o for base, last, control in batches if control for o in range(base, last + 1)}
