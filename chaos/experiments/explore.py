@@ -6,9 +6,9 @@ a target, when it starts and how long it lasts. Each schedule runs the experimen
 on one shared cluster (a topic of its own per run, every fault healed and the full ISR back before
 the next). When a run's expectations fail, Hypothesis shrinks the schedule with its own machinery:
 toward fewer faults, simpler kinds and targets (earlier in :data:`KINDS`, :data:`TARGETS`), shorter
-faults and later starts, each candidate run for real. Its example database
-(``<reports>/.explore-examples``, keyed by the file's name and the seed) lets a later search with the
-same seed replay what was found first. The minimal schedule is
+faults and later starts, each candidate run for real. The seed fixes the schedules drawn, and the
+example database (``<reports>/.explore-examples``, keyed by the file's name and the seed) lets a
+later search with the same seed replay what was found first. The minimal schedule is
 then run again ``confirm`` times to say how often it fails, and written out as a ready-to-run
 experiment file naming the seed that found it.
 
@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 from hypothesis import HealthCheck, Phase, Verbosity, find, settings
+from hypothesis import core as hypothesis_core
 from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import NoSuchExample
@@ -134,12 +135,17 @@ def explore(
         suppress_health_check=list(HealthCheck),
         verbosity=Verbosity.quiet,
     )
+    # The seed drives Hypothesis's own random generator through ``core.global_force_seed`` (what its
+    # ``--hypothesis-seed`` option sets): the same seed draws the same schedules. Hypothesis's
+    # ``seed()`` decorator and ``find(random=…)`` would also switch its example database off, and
+    # with it the replay of what an earlier search with this seed found.
+    forced, hypothesis_core.global_force_seed = hypothesis_core.global_force_seed, seed
     try:
-        # No fixed random seed: Hypothesis replays nothing from its database under one. The seed names
-        # the search instead, so a later search with the same seed replays what this one found.
         found.schedule = find(schedules(span), fails, settings=config, database_key=f"{exp.name}:{seed}".encode())
     except NoSuchExample:
         found.schedule = None
+    finally:
+        hypothesis_core.global_force_seed = forced
     if found.schedule is not None:
         for _ in range(confirm):
             failed, line = trial(with_schedule(exp, found.schedule))

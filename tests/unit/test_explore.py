@@ -105,3 +105,10 @@ def test_a_schedule_keeps_its_first_outcome(tmp_path: Path) -> None:
     found = explore(EXP, once, budget_s=60, seed=6, database=tmp_path / "db", window=10)
     assert found.schedule == [{"kind": "broker_kill", "target": "leader", "at": 9.0, "duration": 3.0}]
     assert found.failures == 0 and found.confirmations == 3  # measured again: it held every time
+
+
+def test_the_seed_fixes_the_schedules_drawn(tmp_path: Path) -> None:
+    one = explore(EXP, leader_kill_fails, budget_s=60, seed=3, database=tmp_path / "a", window=10, confirm=0)
+    two = explore(EXP, leader_kill_fails, budget_s=60, seed=3, database=tmp_path / "b", window=10, confirm=0)
+    other = explore(EXP, leader_kill_fails, budget_s=60, seed=4, database=tmp_path / "c", window=10, confirm=0)
+    assert one.log == two.log and one.log != other.log
