@@ -3,15 +3,19 @@
 Cheap to import: nothing of Docker or Kafka loads until a fixture is used.
 
 Fixtures:
-    kafka_cluster: a healthy cluster for the test module (removed afterwards). Brokers, controllers,
-        Kafka version and broker settings come from ``@pytest.mark.kafka_cluster(brokers=…,
-        broker_config={…})`` on the module, or from the command-line options.
+    kafka_cluster: a healthy cluster for the test module. Brokers, controllers, Kafka version and
+        broker settings come from ``@pytest.mark.kafka_cluster(brokers=…, broker_config={…})`` on
+        the module, or from the command-line options. Modules and experiment tests with the same
+        shape share one cluster, reset between them (see ``docs/cluster-reuse.md``);
+        ``--kafka-chaos-fresh-cluster`` gives each its own.
     kafka_cluster_session: one cluster for the whole session (command-line options only).
     kafka_cluster_function: a fresh cluster for each test (marker or options).
     scenario: a :class:`~chaos.scenario.Scenario` — its own topic on ``kafka_cluster``, workloads
         and faults that are healed and killed after the test.
     run_experiment: ``run_experiment("experiments/c1.yaml") -> Verdict`` runs an experiment file
         end to end, fails the test when an expectation fails, and attaches the verdict to the report.
+        Consecutive experiment tests with the same cluster shape share one cluster, reset between
+        them (``--kafka-chaos-fresh-cluster``: a cluster each).
 
 Experiment files are tests too: ``pytest experiments/`` collects every ``*.yaml`` in a directory
 named ``experiments`` as one test named after the experiment, so ``pytest experiments/ -k c1`` runs
@@ -27,11 +31,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from chaos.cluster import KafkaCluster
+    from chaos.cluster import ClusterSpec, KafkaCluster
+    from chaos.experiments.pool import ClusterPool
     from chaos.oracle import Verdict
     from chaos.scenario import Scenario
 
 VERDICT_KEY = pytest.StashKey[dict[str, Any]]()
+POOL_KEY = pytest.StashKey["ClusterPool"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,6 +50,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Directory for run directories (broker logs, verdicts, reports). Default: reports.",
     )
     group.addoption("--kafka-chaos-seed", type=int, default=0, help="Seed for random fault targets and schedules.")
+    group.addoption(
+        "--kafka-chaos-fresh-cluster",
+        action="store_true",
+        help="A cluster of its own for every experiment, instead of one per shape reset between them.",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -55,26 +66,39 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 # -- clusters -------------------------------------------------------------------------------------
-def _cluster(request: pytest.FixtureRequest, use_marker: bool = True) -> Iterator[KafkaCluster]:
-    from chaos.cluster import ClusterSpec, KafkaCluster
+def _spec(request: pytest.FixtureRequest, use_marker: bool = True) -> ClusterSpec:
+    from chaos.cluster import ClusterSpec
     from chaos.images.recipes import DEFAULT_KAFKA_VERSION
-    from chaos.labels import new_run_id
 
     marker = request.node.get_closest_marker("kafka_cluster") if use_marker else None
     fields: dict[str, Any] = dict(marker.kwargs) if marker else {}
     fields.setdefault("kafka_version", request.config.getoption("--kafka-version") or DEFAULT_KAFKA_VERSION)
     if request.config.getoption("--kafka-brokers"):
         fields.setdefault("brokers", request.config.getoption("--kafka-brokers"))
+    return ClusterSpec(**fields)
+
+
+def _cluster(request: pytest.FixtureRequest, use_marker: bool = True) -> Iterator[KafkaCluster]:
+    from chaos.cluster import KafkaCluster
+    from chaos.labels import new_run_id
+
     run_id = new_run_id()
     run_dir = Path(request.config.getoption("--kafka-chaos-reports")) / run_id
-    with KafkaCluster(ClusterSpec(**fields), run_id=run_id, run_dir=run_dir) as cluster:
+    with KafkaCluster(_spec(request, use_marker), run_id=run_id, run_dir=run_dir) as cluster:
         yield cluster
 
 
 @pytest.fixture(scope="module")
 def kafka_cluster(request: pytest.FixtureRequest) -> Iterator[KafkaCluster]:
-    """A healthy cluster for the module; broker logs land in ``<reports>/<run-id>/logs``."""
-    yield from _cluster(request)
+    """A healthy cluster for the module, from the session's pool: modules (and experiment tests) with
+    the same cluster shape share one, reset between them; broker logs land in
+    ``<reports>/clusters/<run-id>/logs`` when the pool removes it."""
+    pool = _pool(request.config)
+    lease = pool.acquire(_spec(request))
+    try:
+        yield lease.cluster
+    finally:
+        pool.release(lease)
 
 
 @pytest.fixture(scope="session")
@@ -126,6 +150,37 @@ class ExperimentFailed(AssertionError):
     """An experiment's expectations were not met (the message lists which, with the actual values)."""
 
 
+def _pool(config: pytest.Config) -> ClusterPool:
+    """The session's cluster pool: experiment tests and test modules with the same cluster shape
+    share a cluster, reset between them (``--kafka-chaos-fresh-cluster``: one each)."""
+    from chaos.cluster import KafkaCluster
+    from chaos.experiments.pool import ClusterPool
+    from chaos.labels import new_run_id
+
+    if POOL_KEY not in config.stash:
+        reports = Path(config.getoption("--kafka-chaos-reports"))
+
+        def make(spec: ClusterSpec) -> KafkaCluster:
+            run_id = new_run_id()
+            return KafkaCluster(spec, run_id=run_id, run_dir=reports / "clusters" / run_id)
+
+        pool = ClusterPool(make, fresh=bool(config.getoption("--kafka-chaos-fresh-cluster")))
+        config.stash[POOL_KEY] = pool
+        config.add_cleanup(pool.close)
+    return config.stash[POOL_KEY]
+
+
+def _runs_experiments(item: pytest.Item | None) -> bool:
+    return item is not None and (
+        isinstance(item, ExperimentItem) or "run_experiment" in getattr(item, "fixturenames", ())
+    )
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    if POOL_KEY in item.config.stash and not _runs_experiments(nextitem):
+        item.config.stash[POOL_KEY].close()
+
+
 def _run_file(config: pytest.Config, node: pytest.Item, path: Path, check: bool = True) -> Verdict | None:
     from chaos.errors import ChaosError
     from chaos.experiments.loading import load_experiment
@@ -139,7 +194,7 @@ def _run_file(config: pytest.Config, node: pytest.Item, path: Path, check: bool 
         kafka_version=config.getoption("--kafka-version"),
     )
     run_id = new_run_id()
-    run = ExperimentRun(exp, options.reports_dir / run_id / exp.name, options, path, run_id=run_id)
+    run = ExperimentRun(exp, options.reports_dir / run_id / exp.name, options, path, run_id=run_id, pool=_pool(config))
     result = run.run()
     data: dict[str, Any] = {"run_dir": str(result.run_dir), "error": result.error}
     if result.verdict is not None:
@@ -148,6 +203,7 @@ def _run_file(config: pytest.Config, node: pytest.Item, path: Path, check: bool 
     for key in ("producer", "broker", "consumer"):
         node.user_properties.append((f"loss.{key}", (data.get("loss") or {}).get(key)))
     node.user_properties.append(("run_dir", str(result.run_dir)))
+    node.user_properties.append(("cluster", result.cluster))
     if result.error is not None:
         raise ChaosError(f"{exp.name} could not complete: {result.error} (see {result.run_dir})")
     if check and result.verdict is not None and not result.verdict.passed:
@@ -158,7 +214,8 @@ def _run_file(config: pytest.Config, node: pytest.Item, path: Path, check: bool 
 
 @pytest.fixture
 def run_experiment(request: pytest.FixtureRequest) -> Callable[..., Verdict | None]:
-    """``run_experiment(path, check=True)``: run an experiment file on its own cluster; fails the test
+    """``run_experiment(path, check=True)``: run an experiment file (on the session pool's cluster of
+    its shape, reset after the experiment before); fails the test
     when an expectation fails (``check=False``: just return the verdict)."""
     request.node.add_marker("experiment")
 

@@ -30,6 +30,11 @@ class RunResult:
     error_kind: str | None = None
     seconds: float = 0.0
     phases: list[dict[str, Any]] = field(default_factory=list)
+    #: How the run got its cluster: ``fresh``, ``reused`` (a suite's, reset after the run before),
+    #: ``fresh (reset of … failed: …)`` or ``shared`` (explore, scenarios).
+    cluster: str = ""
+    #: The run id of the cluster it ran on (its containers' label; the run's own id when fresh).
+    cluster_id: str = ""
 
     @property
     def exit_code(self) -> int:
@@ -57,6 +62,8 @@ class RunResult:
             "repetition": self.repetition,
             "status": self.status,
             "seconds": round(self.seconds, 1),
+            "cluster": self.cluster,
+            "cluster_id": self.cluster_id,
             "error": self.error,
             "loss": self.verdict.stated_loss if self.verdict else None,
             "causes": self.verdict.causes if self.verdict and self.verdict.conclusive else None,

@@ -81,3 +81,47 @@ class Quiet:
             self.last, self.since = now, time.monotonic()
             return False
         return time.monotonic() - self.since > self.quiet_for
+
+
+class Flowing:
+    """True once ``read()`` has risen at every call for ``for_s`` seconds (calls ``interval`` apart):
+    records flowing steadily, not in a burst.
+
+    >>> counts = iter([1, 2, 3, 4, 5])
+    >>> flowing = Flowing(lambda: next(counts), for_s=0.0)
+    >>> [flowing() for _ in range(3)]
+    [False, True, True]
+    """
+
+    def __init__(self, read: Callable[[], int], for_s: float) -> None:
+        self.read = read
+        self.for_s = for_s
+        self.last: int | None = None
+        self.since: float | None = None
+
+    def __call__(self) -> bool:
+        now, at = self.read(), time.monotonic()
+        rising = self.last is not None and now > self.last
+        self.last = now
+        if not rising:
+            self.since = None
+            return False
+        if self.since is None:
+            self.since = at
+        return at - self.since >= self.for_s
+
+
+def wait_at_most(check: Callable[[], bool], upper: float, interval: float = 0.25) -> float:
+    """Wait until ``check()`` holds, ``upper`` seconds at most (then go on: the fixed figure is the
+    bound, not a failure); returns the seconds waited.
+
+    >>> wait_at_most(lambda: True, 5.0)
+    0.0
+    """
+    started = time.monotonic()
+    while not check():
+        left = upper - (time.monotonic() - started)
+        if left <= 0:
+            break
+        time.sleep(min(interval, left))
+    return round(time.monotonic() - started, 2)

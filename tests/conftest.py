@@ -3,6 +3,8 @@ the images, and fails loudly without them. Deselect a tier with ``-m "not integr
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -12,3 +14,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "/integration/" in str(item.path) or "/experiments/" in str(item.path):
             item.add_marker(pytest.mark.integration)
+    items[:] = by_cluster_shape(items)
+
+
+def _shape(item: pytest.Item) -> str:
+    marker = item.get_closest_marker("kafka_cluster")
+    return json.dumps(marker.kwargs if marker else {}, sort_keys=True)
+
+
+def by_cluster_shape(items: list[pytest.Item]) -> list[pytest.Item]:
+    """The integration modules grouped by the cluster shape they ask for, so the plugin's pool starts
+    each shape once; each module's tests stay together and in order, and the tiers stay in order."""
+    modules: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        modules.setdefault(str(item.path), []).append(item)
+    shapes: dict[str, int] = {}
+    for path, module in modules.items():
+        shapes.setdefault(_shape(module[0]) if "/integration/" in path else path, len(shapes))
+
+    def key(path: str) -> int:
+        return shapes[_shape(modules[path][0]) if "/integration/" in path else path]
+
+    return [item for path in sorted(modules, key=key) for item in modules[path]]

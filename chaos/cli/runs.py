@@ -59,6 +59,11 @@ def reconcile(run_dir: str, as_json: bool) -> None:
 @click.option(
     "--keep-cluster", is_flag=True, help="Leave each cluster running for debugging (prints how to remove it)."
 )
+@click.option(
+    "--fresh-cluster",
+    is_flag=True,
+    help="Start a cluster for every run instead of reusing one per cluster shape, reset between runs.",
+)
 @click.option("--kafka-version", default=None, help="Override the Kafka release of every experiment.")
 @click.option(
     "--reports", "reports_dir", default="reports", type=click.Path(path_type=Path), help="Where run directories go."
@@ -78,6 +83,7 @@ def run_cmd(
     repeat: int,
     seed: int,
     keep_cluster: bool,
+    fresh_cluster: bool,
     kafka_version: str | None,
     reports_dir: Path,
     select: str | None,
@@ -89,6 +95,10 @@ def run_cmd(
 
     Every file is checked before anything starts. Exit code: 0 every expectation met, 1 one failed,
     2 a malformed file, 3 a run could not complete (Docker, images, cluster).
+
+    Experiments with the same cluster shape run on one cluster, reset between runs (every fault
+    healed, the run's topics and groups deleted, every replica in sync); a reset that fails falls
+    back to a fresh cluster. The runs are grouped by shape, in the order the shapes first appear.
     """
     from chaos.experiments.loading import load_suite
     from chaos.experiments.runner import RunOptions, RunResult, keep_hint, run_suite
@@ -103,6 +113,7 @@ def run_cmd(
         reports_dir=reports_dir,
         seed=seed,
         keep_cluster=keep_cluster,
+        fresh_cluster=fresh_cluster,
         kafka_version=kafka_version,
         progress=progress_for(quiet),
         status_every=0.0 if quiet else (2.0 if sys.stderr.isatty() else 5.0),
@@ -139,7 +150,10 @@ def run_cmd(
         click.echo(text)
     if keep_cluster:  # said even with -q: a kept cluster runs until someone removes it
         for result in suite.results:
-            click.echo(f"cluster of {result.name} kept: remove it with `{keep_hint(result.run_id)}`", err=True)
+            click.echo(
+                f"cluster of {result.name} kept: remove it with `{keep_hint(result.cluster_id or result.run_id)}`",
+                err=True,
+            )
     if suite.exit_code:
         sys.exit(suite.exit_code)
 

@@ -414,9 +414,12 @@ class KafkaCluster:
         return self.node(self.metadata.wait_for_leader(topic, partition, not_on, timeout))
 
     # -- teardown -------------------------------------------------------------------------------
-    def node_logs(self, hosts: Sequence[str] = (), tail: int | None = None) -> dict[str, str]:
+    def node_logs(
+        self, hosts: Sequence[str] = (), tail: int | None = None, since: float | None = None
+    ) -> dict[str, str]:
         """The logs of this run's containers (every restart), by node name (``broker-2``,
-        ``toxiproxy``), all of them or only ``hosts``; ``tail``: only the last lines of each.
+        ``toxiproxy``), all of them or only ``hosts``; ``tail``: only the last lines of each;
+        ``since``: only what was logged from that Unix time on.
 
         Raises:
             UsageError: a name in ``hosts`` is not a node of this run (the message names those there are).
@@ -430,16 +433,18 @@ class KafkaCluster:
         out: dict[str, str] = {}
         for host in sorted(hosts or by_host):
             try:
-                out[host] = by_host[host].logs(tail=tail if tail is not None else "all").decode(errors="replace")
+                text = by_host[host].logs(tail=tail if tail is not None else "all", since=since)
+                out[host] = text.decode(errors="replace")
             except (NotFound, APIError):
                 continue
         return out
 
-    def collect_logs(self) -> list[Path]:
-        """Copy every node's log (and toxiproxy's) into ``<run_dir>/logs``; returns the files written."""
+    def collect_logs(self, into: Path | None = None, since: float | None = None) -> list[Path]:
+        """Copy every node's log (and toxiproxy's) into ``<into or run_dir>/logs`` (``since``: only
+        what was logged from that Unix time on); returns the files written."""
         written: list[Path] = []
-        logs = self.run_dir / "logs"
-        for host, text in self.node_logs().items():
+        logs = (into or self.run_dir) / "logs"
+        for host, text in self.node_logs(since=since).items():
             logs.mkdir(parents=True, exist_ok=True)
             path = logs / f"{host}.log"
             path.write_text(text)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from chaos.cluster import KafkaCluster
+from chaos.cluster import ClusterSpec, KafkaCluster
 from chaos.errors import ChaosError, Interrupted
 from chaos.events import EventBus, Listener
 from chaos.experiments.executor import execute
@@ -28,6 +28,7 @@ from chaos.experiments.loading import LoadedExperiment
 from chaos.experiments.model import Experiment
 from chaos.experiments.phases import Phases, PhaseTimeout
 from chaos.experiments.plan import Plan, plan_experiment
+from chaos.experiments.pool import ClusterPool, Lease, shape
 from chaos.labels import new_run_id
 from chaos.progress import Progress, ProgressListener, silent
 from chaos.reports import ReportListener
@@ -62,6 +63,9 @@ class RunOptions:
     progress: Progress = silent
     #: Seconds between live status lines (0: none).
     status_every: float = 5.0
+    #: A cluster of its own for every run of a suite (``--fresh-cluster``), instead of one per shape
+    #: reset between runs.
+    fresh_cluster: bool = False
     #: Further listeners of the lifecycle events (progress and reports are always subscribed).
     listeners: tuple[Listener, ...] = ()
 
@@ -94,16 +98,20 @@ class ExperimentRun:
         run_id: str | None = None,
         cluster: KafkaCluster | None = None,
         bus: EventBus | None = None,
+        pool: ClusterPool | None = None,
     ) -> None:
         """``cluster``: run on this running cluster (its own topic) instead of starting one; it is
-        left running afterwards."""
+        left running afterwards. ``pool``: take the cluster from this pool (a suite's, shared with
+        the runs before and after) instead of starting one of its own."""
         self.exp = exp
         self.shared_cluster = cluster
+        self.pool = pool
         self.run_dir = Path(run_dir)
         self.options = options
         self.path = path
         self.repetition = repetition
         self.run_id = cluster.run_id if cluster is not None else (run_id or new_run_id())
+        self.started = time.time()
         base = exp.name if exp.client == DEFAULT_CLIENT else f"{exp.name}.{exp.client}"
         self.label = base if repetition == 1 else f"{base}#{repetition}"
         self.plan: Plan = plan_experiment(exp, self.run_id, self.run_dir, options.seed)
@@ -113,25 +121,27 @@ class ExperimentRun:
     def run(self) -> RunResult:
         """Run every phase; see ``docs/phases.md``."""
         t0 = time.monotonic()
+        self.started = time.time()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._write_inputs()
         phases = Phases(self.run_dir, self.bus, self.label)
         try:
             with sigterm_raises():
-                cluster = self.shared_cluster or KafkaCluster(
-                    self.exp.cluster.spec(self.options.kafka_version),
-                    run_id=self.run_id,
-                    run_dir=self.run_dir,
-                    progress=self.options.progress,
-                )
+                lease = self._lease(phases)
+                cluster = lease.cluster
+                self.result.cluster = lease.how
+                self.result.cluster_id = cluster.run_id
+                if lease.healed:
+                    left = "; ".join(lease.healed)
+                    self.bus.emit("note", self.label, text=f"the run before left faults on the cluster, healed: {left}")
+                broken = False
                 try:
-                    if self.shared_cluster is None:
-                        detail = f"{self.exp.cluster.brokers} brokers, Kafka {cluster.spec.kafka_version}"
-                        with phases.phase("cluster", detail):
-                            cluster.start()
                     self.result.verdict = execute(self.plan, cluster, phases, self.bus, self.options.status_every)
+                except BaseException as e:  # not a ChaosError: a bug or an interrupt, the state is unknown
+                    broken = not isinstance(e, ChaosError)
+                    raise
                 finally:
-                    self._teardown(cluster, phases)
+                    self._teardown(lease, phases, broken)
         except Exception as e:  # a broken run is recorded and the suite goes on; Ctrl-C/SIGTERM propagate
             self.result.error = str(e) or repr(e)
             self.result.error_kind = type(e).__name__
@@ -144,6 +154,7 @@ class ExperimentRun:
         if self.result.verdict is not None:
             self.result.verdict.details["seconds"] = round(self.result.seconds, 1)
             self.result.verdict.details["phases"] = phases.items
+            self.result.verdict.details["cluster"] = self.result.cluster
             self.result.verdict.write(self.run_dir / "verdict.json")
         elif self.result.error is not None:
             (self.run_dir / "error.txt").write_text(f"{self.result.error_kind}: {self.result.error}\n")
@@ -171,7 +182,28 @@ class ExperimentRun:
         }
         (self.run_dir / "run.json").write_text(json.dumps(run_meta, indent=2, sort_keys=True))
 
-    def _teardown(self, cluster: KafkaCluster, phases: Phases) -> None:
+    def _lease(self, phases: Phases) -> Lease:
+        """The cluster this run uses: the shared one, one from the pool, or a fresh one of its own."""
+        if self.shared_cluster is not None:
+            return Lease(self.shared_cluster, "shared", [])
+        spec = self.exp.cluster.spec(self.options.kafka_version)
+        detail = f"{self.exp.cluster.brokers} brokers, Kafka {spec.kafka_version}"
+        with phases.phase("cluster", detail):
+            return self._pool.acquire(spec)
+
+    @property
+    def _pool(self) -> ClusterPool:
+        if self.pool is None:
+            options = self.options
+
+            def own(spec: ClusterSpec) -> KafkaCluster:
+                return KafkaCluster(spec, run_id=self.run_id, run_dir=self.run_dir, progress=options.progress)
+
+            self.pool = ClusterPool(own, fresh=True, progress=options.progress)
+        return self.pool
+
+    def _teardown(self, lease: Lease, phases: Phases, broken: bool) -> None:
+        cluster = lease.cluster
         if self.shared_cluster is not None:
             return
         if self.options.keep_cluster and cluster.nodes:
@@ -179,11 +211,16 @@ class ExperimentRun:
                 "note",
                 self.label,
                 text=f"cluster kept (--keep-cluster): bootstrap {cluster.bootstrap_servers}; "
-                f"remove it with `{keep_hint(self.run_id)}`",
+                f"remove it with `{keep_hint(cluster.run_id)}`",
             )
             return
         with phases.phase("teardown"):
-            cluster.destroy()
+            if cluster.run_id != self.run_id:  # a pool's cluster: this run's part of the broker logs
+                try:
+                    cluster.collect_logs(into=self.run_dir, since=self.started)
+                except Exception as e:  # evidence is precious but never blocks the teardown
+                    log.warning("could not collect the logs of %s: %s", self.label, e)
+            self._pool.release(lease, broken)
 
 
 def prepare_clients(experiments: Sequence[Experiment], options: RunOptions) -> None:
@@ -224,12 +261,18 @@ def run_suite(
     bus = options.bus()
     t0 = time.monotonic()
     suite = SuiteResult(suite_dir, [], 0.0)
+
+    def make(spec: ClusterSpec) -> KafkaCluster:
+        run_id = new_run_id()
+        return KafkaCluster(spec, run_id=run_id, run_dir=suite_dir / "clusters" / run_id, progress=options.progress)
+
+    pool = ClusterPool(make, fresh=options.fresh_cluster, progress=options.progress)
     try:
-        for item in loaded:
+        for item in by_shape(loaded, options.kafka_version):
             for rep in range(1, repeat + 1):
                 name = item.label if repeat == 1 else f"{item.label}-{rep}"
                 run_options = replace(options, seed=options.seed + rep - 1)
-                run = ExperimentRun(item.experiment, suite_dir / name, run_options, item.path, rep, bus=bus)
+                run = ExperimentRun(item.experiment, suite_dir / name, run_options, item.path, rep, bus=bus, pool=pool)
                 result = run.run()
                 suite.results.append(result)
                 suite.seconds = time.monotonic() - t0
@@ -241,6 +284,18 @@ def run_suite(
         suite.seconds = time.monotonic() - t0
         bus.emit("suite_updated", "", suite=suite)
         raise
+    finally:
+        if not options.keep_cluster:
+            pool.close()
     suite.seconds = time.monotonic() - t0
     bus.emit("suite_updated", "", suite=suite)
     return suite
+
+
+def by_shape(loaded: Sequence[LoadedExperiment], kafka_version: str | None = None) -> list[LoadedExperiment]:
+    """The experiments grouped by cluster shape, shapes in the order they first appear and the
+    experiments of a shape in their own order, so a suite starts each shape's cluster once."""
+    groups: dict[str, list[LoadedExperiment]] = {}
+    for item in loaded:
+        groups.setdefault(shape(item.experiment.cluster.spec(kafka_version)), []).append(item)
+    return [item for group in groups.values() for item in group]

@@ -245,3 +245,25 @@ class ReportListener:
         elif event.kind == "suite_updated":
             for problem in write_suite_reports(event.data["suite"]):
                 self.progress(f"suite report not written: {problem}")
+
+
+def clusters_line(meta: dict[str, Any]) -> str:
+    """How a suite's runs got their clusters, from ``suite.json`` (empty for older suites).
+
+    >>> clusters_line({"runs": [{"name": "a", "cluster": "fresh", "cluster_id": "c1"},
+    ...     {"name": "b", "cluster": "reused", "cluster_id": "c1"},
+    ...     {"name": "c", "cluster": "fresh (reset of c1 failed: x)", "cluster_id": "c2"}]})
+    '3 runs on 2 clusters, 1 reused after a reset; c started afresh: reset of c1 failed: x'
+    """
+    runs = [r for r in meta.get("runs") or [] if r.get("cluster")]
+    if not runs:
+        return ""
+    clusters = {r.get("cluster_id") or r["name"] for r in runs}
+    reused = sum(r["cluster"] == "reused" for r in runs)
+    line = (
+        f"{len(runs)} runs on {len(clusters)} cluster{'s' if len(clusters) > 1 else ''}, {reused} reused after a reset"
+    )
+    failed = [r for r in runs if str(r["cluster"]).startswith("fresh (")]
+    for r in failed:
+        line += f"; {r['name']} started afresh: {str(r['cluster'])[len('fresh (') : -1]}"
+    return line

@@ -156,6 +156,7 @@ def run_html(run: RunReport) -> str:
         f"<style>{CSS}</style></head><body>",
         f"<h1>{_e(run.name)} <span class='badge' style='background:{STATUS_COLOR[status]}'>{ICON[status]}</span></h1>",
         f"<div class='muted'>{_e(run.run_dir)} · {run.seconds:.0f} s"
+        + (f" · cluster {_e(cluster)}" if (cluster := (run.verdict or {}).get("details", {}).get("cluster")) else "")
         + (f" · claim {_e(run.meta['claim'])}" if run.meta.get("claim") else "")
         + "</div>",
     ]
@@ -231,7 +232,7 @@ def write_run(run: RunReport) -> None:
 
 def suite_html(suite_dir: Path, runs: list[RunReport], meta: dict[str, Any]) -> str:
     """The page of a suite: one row per run, linking to its page."""
-    from chaos.reports import occurrence_rates, rate_cell
+    from chaos.reports import clusters_line, occurrence_rates, rate_cell
 
     passed = sum(r.status == "passed" for r in runs)
     rows = []
@@ -283,6 +284,7 @@ def suite_html(suite_dir: Path, runs: list[RunReport], meta: dict[str, Any]) -> 
         f"<style>{CSS}</style></head><body><h1>kafka-chaos suite <span class='badge' "
         f"style='background:{STATUS_COLOR[status]}'>{passed}/{len(runs)} passed</span></h1>"
         f"<div class='muted'>{_e(suite_dir)} · {float(meta.get('seconds', 0)) / 60:.1f} min"
+        + (f" · {_e(clusters_line(meta))}" if clusters_line(meta) else "")
         + (" · interrupted" if meta.get("interrupted") else "")
         + "</div><h2>Runs</h2><table><tr><th>run</th><th>claim</th><th>settings</th><th>faults</th>"
         "<th>producer loss</th><th>broker loss</th><th>consumer loss</th><th>send errors</th><th>dup. in log</th>"

@@ -25,6 +25,8 @@ def _case(run: RunReport, classname: str) -> ET.Element:
         return case
     props = ET.SubElement(case, "properties")
     ET.SubElement(props, "property", name="client", value=str(run.meta.get("client") or "kafka-python"))
+    if cluster := (verdict.get("details") or {}).get("cluster"):
+        ET.SubElement(props, "property", name="cluster", value=str(cluster))
     for section in ("loss", "counts", "anomalies", "transactions", "transform"):
         for key, value in (verdict.get(section) or {}).items():
             ET.SubElement(props, "property", name=f"{section}.{key}", value=str(value))

@@ -88,7 +88,8 @@ def run_markdown(run: RunReport) -> str:
         lines += ["", f"The run did not complete: {run.error}"]
         return "\n".join(lines) + "\n"
     v = run.verdict
-    lines += [f"- run: `{run.run_dir}` ({run.seconds:.0f} s)", ""]
+    cluster = (v.get("details") or {}).get("cluster")
+    lines += [f"- run: `{run.run_dir}` ({run.seconds:.0f} s{f', cluster {cluster}' if cluster else ''})", ""]
     trust = v.get("trust") or {}
     if v.get("conclusive") is False:
         lines += ["**Inconclusive: no loss figure.** " + " ".join(trust.get("reasons") or []), ""]
@@ -253,13 +254,15 @@ def availability_rows(figures: list[dict[str, Any]]) -> list[list[str]]:
 
 def suite_markdown(suite_dir: Path, runs: list[RunReport], meta: dict[str, Any]) -> str:
     """The summary of a suite: outcome per run, the claims table, repetition rates."""
-    from chaos.reports import occurrence_rates, rate_cell
+    from chaos.reports import clusters_line, occurrence_rates, rate_cell
 
     passed = sum(r.status == "passed" for r in runs)
+    clusters = clusters_line(meta)
     lines = [
         f"# kafka-chaos suite: {passed}/{len(runs)} passed",
         "",
         f"{suite_dir} · {float(meta.get('seconds', 0)) / 60:.1f} min"
+        + (f" · {clusters}" if clusters else "")
         + (" · **interrupted**" if meta.get("interrupted") else ""),
         "",
         claims_table(runs),

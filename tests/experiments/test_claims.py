@@ -97,6 +97,11 @@ def test_cli_suite_writes_every_report_and_exits_1_when_an_expectation_fails(tmp
     (suite_dir,) = (tmp_path / "reports").iterdir()
     data = json.loads((suite_dir / "suite.json").read_text())
     assert [r["status"] for r in data["runs"]] == ["passed", "failed"]
+    # one shape, one cluster: the second run had it reset, and every report says so
+    assert [r["cluster"] for r in data["runs"]] == ["fresh", "reused"]
+    assert data["runs"][0]["cluster_id"] == data["runs"][1]["cluster_id"]
+    assert "2 runs on 1 cluster, 1 reused after a reset" in (suite_dir / "summary.md").read_text()
+    assert "cluster reused" in (Path(data["runs"][1]["run_dir"]) / "report.html").read_text()
     for run in data["runs"]:
         run_dir = Path(run["run_dir"])
         for name in ("verdict.json", "junit.xml", "summary.md", "report.html", "timeline.jsonl", "phases.json"):

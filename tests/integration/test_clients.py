@@ -24,7 +24,9 @@ from chaos.workloads.ledger import LEDGERS, PROCESSED, read_meta, read_records
 from chaos.workloads.process import WorkloadProcess
 
 #: The brokers let a group evict a killed member after 2 s rather than the 6 s minimum.
-pytestmark = pytest.mark.kafka_cluster(brokers=3, broker_config={"group.min.session.timeout.ms": "2000"})
+from .conftest import QUICK
+
+pytestmark = QUICK
 
 OTHER_CLIENTS = ("java", "librdkafka")
 

@@ -13,15 +13,9 @@ from chaos.cluster import HEALTH_TOPIC, KafkaCluster
 from chaos.errors import UsageError
 from chaos.waiting import wait_until
 
-from .conftest import labelled
+from .conftest import QUICK, labelled
 
-pytestmark = pytest.mark.kafka_cluster(
-    brokers=3,
-    broker_config={
-        # Followers that stop fetching leave the ISR after 6 s instead of 30 s, so tests observe it quickly.
-        "replica.lag.time.max.ms": "6000",
-    },
-)
+pytestmark = QUICK  # a follower that stops fetching leaves the ISR after 6 s, so tests see it quickly
 
 
 def topic_name() -> str:

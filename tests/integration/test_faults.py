@@ -19,13 +19,9 @@ from chaos.waiting import wait_until
 from chaos.workloads.process import WorkloadProcess
 from chaos.workloads.spec import ProducerSpec
 
-pytestmark = pytest.mark.kafka_cluster(
-    brokers=3,
-    broker_config={
-        # Followers that stop fetching leave the ISR after 6 s instead of 30 s, so effects show quickly.
-        "replica.lag.time.max.ms": "6000",
-    },
-)
+from .conftest import QUICK
+
+pytestmark = QUICK  # a follower that stops fetching leaves the ISR after 6 s, so effects show quickly
 
 
 def topic(cluster: KafkaCluster) -> str:

@@ -9,19 +9,15 @@ from __future__ import annotations
 
 from functools import partial
 
-import pytest
 from kafka import KafkaProducer
 
 from chaos.cluster import KafkaCluster
 from chaos.faults import FaultContext, Nemesis, make_fault
 
+from .conftest import QUICK_WITH_CONTROLLER
 from .test_faults import eventually, recovered, topic
 
-pytestmark = pytest.mark.kafka_cluster(
-    brokers=3,
-    controllers=1,
-    broker_config={"replica.lag.time.max.ms": "6000"},  # a follower that stops fetching leaves in 6 s
-)
+pytestmark = QUICK_WITH_CONTROLLER  # a follower that stops fetching leaves the ISR in 6 s
 
 
 def advance_the_leader(cluster: KafkaCluster, t: str) -> None:

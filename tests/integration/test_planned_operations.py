@@ -13,7 +13,9 @@ from chaos.cluster.kafka_tools import get_offsets
 from chaos.cluster.operations import wait_for_full_isr
 from chaos.faults import FaultContext, Nemesis, make_fault
 
-pytestmark = [pytest.mark.kafka_cluster(brokers=3, controllers=1), pytest.mark.usefixtures("brokers_back")]
+from .conftest import QUICK_WITH_CONTROLLER
+
+pytestmark = [QUICK_WITH_CONTROLLER, pytest.mark.usefixtures("brokers_back")]
 
 
 def new_topic(cluster: KafkaCluster, rf: int = 3) -> str:

@@ -1,0 +1,198 @@
+"""Clusters shared by the runs of a suite: one cluster per shape, reset between runs.
+
+A reset (:func:`reset_cluster`) heals whatever a run left (paused or stopped brokers, failing kcfs
+disks, iptables chains, tc qdiscs, toxics), waits until every broker is registered and in sync,
+deletes the run's topics and consumer groups and checks that every partition left (Kafka's own
+internal topics) has its full ISR. A reset that cannot show all of that raises
+:class:`ResetFailed`; the pool then removes that cluster and starts a fresh one, and the run says
+so (``RunResult.cluster``, shown in every report). ``docs/cluster-reuse.md`` has the contract.
+
+Runs on one cluster never meet: each has its own run id, which names its consumer groups and
+transactional ids and is stamped in every record it writes, and the drain reads only its own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from kafka.admin import MemberToRemove
+from kafka.errors import KafkaError
+
+from chaos.cluster import KafkaCluster
+from chaos.cluster.config import ClusterSpec
+from chaos.cluster.operations import wait_for_full_isr
+from chaos.errors import ChaosError
+from chaos.faults.by_hand import heal_everything
+from chaos.progress import Progress, silent
+from chaos.waiting import WaitTimeout, wait_until
+
+log = logging.getLogger(__name__)
+
+
+class ResetFailed(ChaosError):
+    """A shared cluster could not be shown to be clean; the message says what was wrong."""
+
+
+def _user_topics(cluster: KafkaCluster) -> list[str]:
+    topics: list[str] = cluster.admin_call(lambda a: a.list_topics())
+    return sorted(t for t in topics if not t.startswith("__"))
+
+
+def _groups(cluster: KafkaCluster) -> list[str]:
+    groups: list[dict[str, Any]] = cluster.admin_call(lambda a: a.list_groups())
+    return sorted(str(g["group_id"]) for g in groups)
+
+
+def _empty_and_delete_groups(cluster: KafkaCluster, groups: list[str]) -> list[str]:
+    """Remove every member still in ``groups`` (a SIGKILLed consumer stays a member until its session
+    times out), then delete them; returns the groups still there."""
+    if not groups:
+        return []
+    described: dict[str, dict[str, Any]] = cluster.admin_call(lambda a: a.describe_groups(groups))
+    for group, description in described.items():
+        members = [MemberToRemove(member_id=m["member_id"]) for m in description.get("members") or []]
+        if members:
+            cluster.admin_call(lambda a, g=group, m=members: a.remove_group_members(g, m))  # type: ignore[misc]
+    cluster.admin_call(lambda a: a.delete_groups(groups))
+    return _groups(cluster)
+
+
+def reset_cluster(cluster: KafkaCluster, timeout: float = 120.0) -> list[str]:
+    """Make a cluster a previous run used as good as fresh; returns what had to be healed (empty
+    when the run had left nothing behind).
+
+    Raises:
+        ResetFailed: healing failed, a broker did not come back or catch up, or a topic or group
+            of the previous run could not be deleted within ``timeout``.
+    """
+    deadline = time.monotonic() + timeout
+
+    def left() -> float:
+        return max(1.0, deadline - time.monotonic())
+
+    def no_topics() -> bool:
+        return not _user_topics(cluster)
+
+    def no_groups() -> bool:
+        return not _empty_and_delete_groups(cluster, _groups(cluster))
+
+    try:
+        report = heal_everything(cluster)
+        found = {"thawed": report.thawed, "started": report.started, "disk healed": report.disks_healed}
+        healed = [f"{what}: {', '.join(hosts)}" for what, hosts in found.items() if hosts]
+        cluster.wait_healthy(left())
+        topics = _user_topics(cluster)
+        if topics:
+            cluster.admin_call(lambda a: a.delete_topics(topics, timeout_ms=30_000, raise_errors=False))
+        wait_until(
+            no_topics, left(), "the run before's topics to be deleted", seen=lambda: ", ".join(_user_topics(cluster))
+        )
+        groups = _groups(cluster)
+        wait_until(
+            no_groups,
+            left(),
+            "the run before's consumer groups to be deleted",
+            seen=lambda: ", ".join(_groups(cluster)),
+        )
+        internal: list[str] = cluster.admin_call(lambda a: a.list_topics())
+        wait_for_full_isr(cluster, sorted(internal), left())
+    except (ChaosError, WaitTimeout, KafkaError, OSError) as e:
+        raise ResetFailed(f"{type(e).__name__}: {e}") from e
+    log.info("reset cluster %s: deleted %d topics, %d groups", cluster.run_id, len(topics), len(groups))
+    return healed
+
+
+def shape(spec: ClusterSpec) -> str:
+    """What makes two clusters interchangeable: every field of the spec.
+
+    >>> shape(ClusterSpec(brokers=3)) == shape(ClusterSpec(brokers=3)) != shape(ClusterSpec(brokers=1))
+    True
+    """
+    return json.dumps(asdict(spec), sort_keys=True, default=str)
+
+
+@dataclass(slots=True)
+class Lease:
+    """A cluster for one run, and how it was obtained (``RunResult.cluster``)."""
+
+    cluster: KafkaCluster
+    #: ``fresh``, ``reused`` or ``fresh (reset failed: …)``.
+    how: str
+    #: What the reset found left over by the previous run and healed.
+    healed: list[str]
+
+
+class ClusterPool:
+    """One running cluster per shape at a time, shared by consecutive runs of that shape.
+
+    ``fresh=True`` (``--fresh-cluster``) starts a cluster for every run and removes it after, as a
+    run on its own does. :meth:`close` removes every cluster the pool holds.
+    """
+
+    def __init__(
+        self,
+        make: Callable[[ClusterSpec], KafkaCluster],
+        fresh: bool = False,
+        progress: Progress = silent,
+        reset: Callable[[KafkaCluster], list[str]] = reset_cluster,
+    ) -> None:
+        self.make = make
+        self.fresh = fresh
+        self.progress = progress
+        self.reset = reset
+        self.idle: dict[str, KafkaCluster] = {}
+
+    def acquire(self, spec: ClusterSpec) -> Lease:
+        """A healthy, clean cluster of ``spec``: the idle one reset, else a new one (started).
+
+        Clusters of other shapes are removed first (one cluster runs at a time).
+
+        Raises:
+            InfrastructureError: a new cluster could not start.
+        """
+        key = shape(spec)
+        for other in [s for s in self.idle if s != key]:
+            self._remove(self.idle.pop(other))
+        cluster = self.idle.pop(key, None)
+        how = "fresh"
+        healed: list[str] = []
+        if cluster is not None:
+            try:
+                healed = self.reset(cluster)
+                return Lease(cluster, "reused", healed)
+            except ResetFailed as e:
+                how = f"fresh (reset of {cluster.run_id} failed: {e})"
+                self.progress(f"cluster {cluster.run_id} could not be reset ({e}): starting a fresh one")
+                self._remove(cluster)
+        cluster = self.make(spec)
+        try:
+            cluster.start()
+        except BaseException:
+            self._remove(cluster)
+            raise
+        return Lease(cluster, how, healed)
+
+    def release(self, lease: Lease, broken: bool = False) -> None:
+        """Give a cluster back after its run: kept for the next run of its shape, or removed (fresh
+        mode, or ``broken``: the run stopped in a way that leaves its state unknown)."""
+        if self.fresh or broken:
+            self._remove(lease.cluster)
+        else:
+            self.idle[shape(lease.cluster.spec)] = lease.cluster
+
+    def close(self) -> None:
+        """Remove every idle cluster."""
+        while self.idle:
+            _, cluster = self.idle.popitem()
+            self._remove(cluster)
+
+    def _remove(self, cluster: KafkaCluster) -> None:
+        try:
+            cluster.destroy()
+        except Exception as e:  # teardown goes on; `kafka-chaos clean` removes what is left
+            log.warning("could not remove cluster %s: %s", cluster.run_id, e)

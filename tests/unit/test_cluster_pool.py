@@ -1,0 +1,118 @@
+"""The suite's cluster pool without Docker: which runs share a cluster, what a failed reset does,
+and the order a suite runs its experiments in. The reset itself runs against a real cluster in
+tests/integration/test_cluster_reuse.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chaos.cluster import ClusterSpec
+from chaos.experiments.loading import LoadedExperiment
+from chaos.experiments.model import Experiment
+from chaos.experiments.pool import ClusterPool, ResetFailed
+from chaos.experiments.runner import by_shape
+
+
+class FakeCluster:
+    def __init__(self, spec: ClusterSpec, n: int) -> None:
+        self.spec, self.run_id = spec, f"c{n}"
+        self.started = self.destroyed = 0
+
+    def start(self) -> None:
+        self.started += 1
+
+    def destroy(self) -> None:
+        self.destroyed += 1
+
+
+class Clusters:
+    def __init__(self, reset_fails: bool = False) -> None:
+        self.made: list[FakeCluster] = []
+        self.reset_fails = reset_fails
+
+    def make(self, spec: ClusterSpec) -> Any:
+        self.made.append(FakeCluster(spec, len(self.made) + 1))
+        return self.made[-1]
+
+    def reset(self, cluster: Any) -> list[str]:
+        if self.reset_fails:
+            raise ResetFailed("broker-2 did not come back")
+        return ["thawed: broker-2"]
+
+
+THREE, ONE = ClusterSpec(brokers=3), ClusterSpec(brokers=1)
+
+
+def test_runs_of_one_shape_share_a_cluster_reset_between_them() -> None:
+    c = Clusters()
+    pool = ClusterPool(c.make, reset=c.reset)
+    first = pool.acquire(THREE)
+    pool.release(first)
+    second = pool.acquire(ClusterSpec(brokers=3))
+    assert (first.how, second.how) == ("fresh", "reused") and second.cluster is first.cluster
+    assert second.healed == ["thawed: broker-2"] and len(c.made) == 1
+    pool.release(second)
+    pool.close()
+    assert c.made[0].destroyed == 1
+
+
+def test_another_shape_removes_the_idle_cluster_first() -> None:
+    c = Clusters()
+    pool = ClusterPool(c.make, reset=c.reset)
+    pool.release(pool.acquire(THREE))
+    lease = pool.acquire(ONE)
+    assert lease.how == "fresh" and c.made[0].destroyed == 1 and c.made[1].spec == ONE
+
+
+def test_a_failed_reset_starts_a_fresh_cluster_and_says_why() -> None:
+    c = Clusters(reset_fails=True)
+    pool = ClusterPool(c.make, reset=c.reset)
+    pool.release(pool.acquire(THREE))
+    lease = pool.acquire(THREE)
+    assert lease.how == "fresh (reset of c1 failed: broker-2 did not come back)"
+    assert c.made[0].destroyed == 1 and lease.cluster.run_id == "c2" and c.made[1].started == 1
+
+
+def test_fresh_mode_and_a_broken_run_never_hand_a_cluster_on() -> None:
+    c = Clusters()
+    fresh = ClusterPool(c.make, fresh=True, reset=c.reset)
+    fresh.release(fresh.acquire(THREE))
+    assert fresh.acquire(THREE).how == "fresh" and c.made[0].destroyed == 1
+    pool = ClusterPool(c.make, reset=c.reset)
+    pool.release(pool.acquire(THREE), broken=True)
+    assert pool.acquire(THREE).how == "fresh"
+
+
+def test_a_cluster_that_cannot_start_is_removed() -> None:
+    class Broken(FakeCluster):
+        def start(self) -> None:
+            raise RuntimeError("no Docker")
+
+    made: list[Broken] = []
+
+    def make(spec: ClusterSpec) -> Any:
+        made.append(Broken(spec, 1))
+        return made[-1]
+
+    with pytest.raises(RuntimeError):
+        ClusterPool(make).acquire(THREE)
+    assert made[0].destroyed == 1
+
+
+def _loaded(name: str, cluster: dict[str, Any] | None = None) -> LoadedExperiment:
+    exp = Experiment.model_validate({"name": name, "producer": {"rate": 10}, "cluster": cluster or {}})
+    return LoadedExperiment(Path(f"{name}.yaml"), exp)
+
+
+def test_a_suite_runs_shapes_in_the_order_they_first_appear() -> None:
+    items = [
+        _loaded("b1", {"controllers": 1}),
+        _loaded("b3"),
+        _loaded("b4", {"controllers": 1}),
+        _loaded("b6", {"disk": "kcfs"}),
+        _loaded("c1"),
+    ]
+    assert [i.experiment.name for i in by_shape(items)] == ["b1", "b4", "b3", "c1", "b6"]
