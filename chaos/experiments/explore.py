@@ -139,7 +139,8 @@ def explore(
     # ``--hypothesis-seed`` option sets): the same seed draws the same schedules. Hypothesis's
     # ``seed()`` decorator and ``find(random=…)`` would also switch its example database off, and
     # with it the replay of what an earlier search with this seed found.
-    forced, hypothesis_core.global_force_seed = hypothesis_core.global_force_seed, seed
+    forced = hypothesis_core.global_force_seed
+    hypothesis_core.global_force_seed = seed  # type: ignore[assignment]  # typed None: only its plugin sets it
     try:
         found.schedule = find(schedules(span), fails, settings=config, database_key=f"{exp.name}:{seed}".encode())
     except NoSuchExample:
