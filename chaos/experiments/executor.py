@@ -22,14 +22,15 @@ from chaos.cluster.kafka_tools import control_offsets, get_offsets
 from chaos.errors import ChaosError, InfrastructureError, UsageError
 from chaos.events import EventBus, EventKind
 from chaos.experiments.isr_watch import IsrWatch
-from chaos.experiments.phases import Phases, PhaseTimeout, StatusTicker
+from chaos.experiments.phases import Phases, StatusTicker
 from chaos.experiments.plan import Plan, TopicPlan
+from chaos.experiments.steady import steady, wait_flowing
 from chaos.experiments.witness import witness
 from chaos.faults.base import Fault, FaultContext, Timeline, make_fault
 from chaos.faults.schedule import Nemesis, Step
 from chaos.oracle import Verdict, reconcile
 from chaos.oracle.reconcile import attach_witness
-from chaos.waiting import Flowing, Quiet, WaitTimeout, wait_at_most, wait_until
+from chaos.waiting import Quiet, WaitTimeout, wait_until
 from chaos.workloads.drain import drain, verify_markers
 from chaos.workloads.ledger import DRAIN, write_meta
 from chaos.workloads.output_drain import drain_output
@@ -223,32 +224,6 @@ class Execution:
             self.bus.emit("note", self.label, text=f"not fully recovered: {e}")
         return self.recovered
 
-    # -- adaptive waits ------------------------------------------------------------------------------
-    def wait_flowing(self, acks: bool, upper: float, for_s: float = 1.0) -> float:
-        """Wait until the producers' acks (``acks=False``: sends) and the consumers' processing have
-        risen steadily for ``for_s`` seconds, or a producer has finished; ``upper`` seconds at most.
-        Returns the seconds waited.
-
-        This is the steady state faults start in, and after healing the sign that the workloads are
-        back: a fixed sleep would wait as long when they flow at once, and too little when not.
-        """
-        now: list[Totals] = []
-        producing = Flowing(lambda: int(getattr(now[-1], "acked" if acks else "sent")), for_s)
-        processing = Flowing(lambda: now[-1].processed, for_s)
-        producers, consumers = self.workloads("producer"), self.workloads("consumer")
-
-        def steady() -> bool:
-            now[:] = [self.totals()]
-            sending, consuming = producing(), processing()  # both sampled at every tick
-            done = any(not p.alive for p in producers)  # a bounded producer that has finished
-            return (done or sending) and (not consumers or done or consuming)
-
-        return wait_at_most(steady, upper)
-
-    def settle(self, acks: bool, upper: float) -> float:
-        """After healing: wait until acks (and processing) flow again, ``upper`` seconds at most."""
-        return self.wait_flowing(acks, upper)
-
     # -- stopping and judging -----------------------------------------------------------------------
     def stop_workloads(self, bounded: bool, stop_timeout: float, consume_timeout: float) -> None:
         """Let bounded producers finish (else stop them), then let consumers catch up and stop them.
@@ -368,7 +343,7 @@ def execute(plan: Plan, cluster: KafkaCluster, phases: Phases, bus: EventBus, st
         isr = IsrWatch(ex)
         try:
             with phases.phase("steady", f"first acks, then {b.warmup:g} s"):
-                _steady(ex, plan)
+                steady(ex, plan)
             isr.start()
             with phases.phase("faults", f"{b.window:g} s window"):
                 ex.play(fault_steps(plan), b.window)
@@ -379,7 +354,7 @@ def execute(plan: Plan, cluster: KafkaCluster, phases: Phases, bus: EventBus, st
                 ex.recover(b.heal_timeout)
                 isr.stop()
             with phases.phase("settle", f"until acks resume, {b.settle:g} s at most"):
-                ex.settle(plan.expects_acks, b.settle)
+                wait_flowing(ex, plan.expects_acks, b.settle)
             with phases.phase("stop"):
                 ex.stop_workloads(plan.bounded, b.stop_timeout, b.consume_timeout)
         finally:
@@ -390,24 +365,3 @@ def execute(plan: Plan, cluster: KafkaCluster, phases: Phases, bus: EventBus, st
         with phases.phase("reconcile"):
             verdict = ex.judge(plan.name, seed=plan.seed)
     return verdict
-
-
-def _steady(ex: Execution, plan: Plan) -> None:
-    """First acks (a producer that dies first fails the phase), a consumer polling, then the warmup."""
-    producers = ex.workloads("producer")
-
-    def first_acks() -> bool:
-        for p in producers:
-            if not p.alive and p.proc is not None and p.proc.returncode not in (0, None):
-                raise InfrastructureError(f"{p.name} exited with {p.proc.returncode}:\n{p.log_tail()}")
-        return not plan.expects_acks or ex.totals().acked > 0
-
-    budget = plan.budgets.steady_timeout
-    wait_until(first_acks, budget, "the producer's first acknowledged records", error=PhaseTimeout)
-    if plan.consumers:
-        # A member that has been given records is in its group and consuming (it may process and
-        # commit much later): faults must not start before that.
-        ledgers = ex.run_dir / "ledgers"
-        polled = lambda: any(ledgers.glob("consumer-*.polled"))  # noqa: E731
-        wait_until(polled, budget, "the consumer group's first polled records", error=PhaseTimeout)
-    ex.wait_flowing(plan.expects_acks, plan.budgets.warmup)
