@@ -228,7 +228,8 @@ class Execution:
     def stop_workloads(self, bounded: bool, stop_timeout: float, consume_timeout: float) -> None:
         """Let bounded producers finish (else stop them), then let consumers catch up and stop them.
 
-        A consumer group has caught up when nothing new was processed for 3 s (or at the timeout).
+        The consumers have caught up when as many distinct records were processed as were
+        acknowledged, or nothing new was processed for 3 s (or at the timeout).
         """
         producers, consumers = self.workloads("producer"), self.workloads("consumer")
         if bounded:
@@ -241,8 +242,13 @@ class Execution:
             self._stop(producer, stop_timeout)
         if consumers:
             quiet = Quiet(lambda: self.totals().processed, quiet_for=3.0)
+
+            def caught_up() -> bool:
+                done = self.totals(distinct=True)
+                every_ack_processed = done.acked > 0 and (done.processed_distinct or 0) >= done.acked
+                return every_ack_processed or quiet() or not any(c.alive for c in consumers)
+
             with suppress(WaitTimeout):
-                caught_up = lambda: quiet() or not any(c.alive for c in consumers)  # noqa: E731
                 wait_until(caught_up, consume_timeout, "the consumers to catch up", interval=0.5)
             for consumer in consumers:
                 self._stop(consumer, stop_timeout)
