@@ -92,8 +92,9 @@ def search_segments(
         first=DUMP_LOG[0],
         second=DUMP_LOG[1],
     )
-    for node in running:
-        code, out = node.exec(["bash", "-c", script])
+    with ThreadPoolExecutor(len(running)) as pool:  # one JVM per broker, side by side
+        answers = list(pool.map(lambda node: node.exec(["bash", "-c", script]), running))
+    for node, (code, out) in zip(running, answers, strict=True):
         if code != 0:
             raise InfrastructureError(f"Kafka's DumpLogSegments failed on {node.host} (exit {code}): {out[-500:]}")
         for line in out.splitlines():
