@@ -31,9 +31,12 @@ MIN_PERIOD_S = 10.0
 F64 = np.ndarray[Any, np.dtype[np.float64]]
 
 
-def _acks_and_latencies(run_dir: Path) -> tuple[F64, F64, F64]:
+def _acks_and_latencies(run_dir: Path) -> tuple[F64, F64, F64, str]:
     """Epoch seconds of every acknowledgement at a real offset, and for each the send time of its
-    record and its latency, across producers (sorted by acknowledgement)."""
+    record and its latency, across producers (sorted by acknowledgement), and what they count:
+    ``ack``, or ``send`` where a producer's completions carry no offset at all (``acks=0``: the
+    client calls a record done once it is handed to the network, so that is the progress there is)."""
+    basis = "ack"
     ack_t: list[F64] = []
     sent_t: list[F64] = []
     for meta_path in sorted((run_dir / LEDGERS).glob("producer-*.json")):
@@ -50,6 +53,10 @@ def _acks_and_latencies(run_dir: Path) -> tuple[F64, F64, F64]:
         if not acks:
             continue
         ack = np.concatenate(acks)
+        if not len(ack):  # acks=0: every completion has offset -1
+            done = [c[c["kind"] == Kind.ACK] for c in read_records(meta_path.with_suffix(".acks"), PRODUCER_EVENT)]
+            ack = np.concatenate(done) if done else ack
+            basis = "send" if len(ack) else basis
         intent = np.concatenate(intents) if intents else np.empty(0, PRODUCER_EVENT)
         intent = intent[np.argsort(intent["seq"], kind="stable")]
         t_ack = start + ack["t_ms"].astype(np.float64) / 1000
@@ -63,12 +70,12 @@ def _acks_and_latencies(run_dir: Path) -> tuple[F64, F64, F64]:
         sent_t.append(t_sent)
     if not ack_t:
         empty: F64 = np.empty(0)
-        return empty, empty, empty
+        return empty, empty, empty, basis
     t, s = np.concatenate(ack_t), np.concatenate(sent_t)
     order = np.argsort(t, kind="stable")
     t, s = t[order], s[order]
     latency: F64 = (t - s) * 1000
-    return t, s, latency
+    return t, s, latency, basis
 
 
 def _timeline(run_dir: Path) -> list[dict[str, Any]]:
@@ -118,7 +125,8 @@ def _heal_to_full_isr(isr: list[tuple[float, int]], healed: float | None) -> flo
 def availability(run_dir: Path) -> list[dict[str, Any]]:
     """Per injected fault, in the order injected: ``fault``, ``kind``, ``targets``, ``injected``,
     ``healed`` (epoch s), ``no_ack_s``, ``latency_ms`` (``before``/``during``/``after``: p50, p99,
-    records; null where no record was acknowledged) and ``heal_to_full_isr_s``."""
+    records; null where no record was acknowledged), ``heal_to_full_isr_s`` and ``basis`` (``ack``,
+    or ``send`` with ``acks=0``, where no acknowledgement comes and completions are counted)."""
     run_dir = Path(run_dir)
     events = _timeline(run_dir)
     faults: dict[str, dict[str, Any]] = {}
@@ -132,7 +140,7 @@ def availability(run_dir: Path) -> list[dict[str, Any]]:
             isr.append((float(e["t"]), int(e.get("under_replicated", 0))))
     if not faults:
         return []
-    acks, sent, latency = _acks_and_latencies(run_dir)
+    acks, sent, latency, basis = _acks_and_latencies(run_dir)
     run_end = float(max([acks[-1] if len(acks) else 0.0, *(e["t"] for e in events)]))
     out = []
     for name, f in faults.items():
@@ -150,6 +158,7 @@ def availability(run_dir: Path) -> list[dict[str, Any]]:
                 "no_ack_s": _no_ack(acks, start, end, run_end),
                 "latency_ms": {k: _percentiles(latency[(sent >= lo) & (sent < hi)]) for k, (lo, hi) in windows.items()},
                 "heal_to_full_isr_s": _heal_to_full_isr(isr, float(healed) if healed is not None else None),
+                "basis": basis,
             }
         )
     return out

@@ -244,7 +244,7 @@ def availability_rows(figures: list[dict[str, Any]]) -> list[list[str]]:
         rows.append(
             [
                 f"{f['fault']} ({f['kind']} {', '.join(f.get('targets') or [])})".replace(" )", ")"),
-                f"{f['no_ack_s']:.1f}",
+                f"{f['no_ack_s']:.1f}" + (" (sends, acks=0)" if f.get("basis") == "send" else ""),
                 *(lat(latency.get(k)) for k in ("before", "during", "after")),
                 "-" if isr is None else f"{isr:.1f}",
             ]

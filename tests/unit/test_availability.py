@@ -63,3 +63,18 @@ def test_each_fault_has_its_unavailability_latency_and_time_to_full_isr(tmp_path
 def test_a_run_without_faults_has_no_availability_figures(tmp_path: Path) -> None:
     (tmp_path / "ledgers").mkdir()
     assert availability(tmp_path) == []
+
+
+def test_with_acks_0_the_figures_count_completed_sends_and_say_so(tmp_path: Path) -> None:
+    write_run(tmp_path)
+    acks = np.fromfile(tmp_path / "ledgers" / "producer-p0.acks", PRODUCER_EVENT)
+    acks["offset"] = -1  # acks=0: the client completes records without an offset
+    acks.tofile(tmp_path / "ledgers" / "producer-p0.acks")
+    kill, _ = availability(tmp_path)
+    assert kill["basis"] == "send" and kill["no_ack_s"] == 6.0
+    assert kill["latency_ms"]["during"]["records"] == 400
+
+
+def test_acknowledged_records_are_the_basis_otherwise(tmp_path: Path) -> None:
+    write_run(tmp_path)
+    assert {f["basis"] for f in availability(tmp_path)} == {"ack"}
