@@ -131,6 +131,7 @@ class ExperimentRun:
                 cluster = lease.cluster
                 self.result.cluster = lease.how
                 self.result.cluster_id = cluster.run_id
+                self._write_cluster(lease)
                 if lease.healed:
                     left = "; ".join(lease.healed)
                     self.bus.emit("note", self.label, text=f"the run before left faults on the cluster, healed: {left}")
@@ -181,6 +182,14 @@ class ExperimentRun:
             "started": time.time(),
         }
         (self.run_dir / "run.json").write_text(json.dumps(run_meta, indent=2, sort_keys=True))
+
+    def _write_cluster(self, lease: Lease) -> None:
+        """Add to ``run.json`` the cluster the run got: its run id (the containers' label, which
+        ``kafka-chaos clean --run-id`` takes) and how (``fresh``, ``reused`` …)."""
+        path = self.run_dir / "run.json"
+        meta = json.loads(path.read_text())
+        meta.update(cluster_id=lease.cluster.run_id, cluster=lease.how)
+        path.write_text(json.dumps(meta, indent=2, sort_keys=True))
 
     def _lease(self, phases: Phases) -> Lease:
         """The cluster this run uses: the shared one, one from the pool, or a fresh one of its own."""

@@ -66,7 +66,7 @@ def start_run(tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path, str]:
         return None
 
     run_dir = wait_until(verified, 240, "the run's fault to be injected and verified")
-    run_id = str(json.loads((run_dir / "run.json").read_text())["run_id"])
+    run_id = str(json.loads((run_dir / "run.json").read_text())["cluster_id"])  # what its containers carry
     assert processes_of(run_dir), "the producer runs during the fault"
     return proc, run_dir, run_id
 
