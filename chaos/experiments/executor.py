@@ -348,7 +348,7 @@ def execute(plan: Plan, cluster: KafkaCluster, phases: Phases, bus: EventBus, st
         ticker.start()
         isr = IsrWatch(ex)
         try:
-            with phases.phase("steady", f"first acks, then {b.warmup:g} s"):
+            with phases.phase("steady", f"first acks, then until they flow, {b.warmup:g} s at most"):
                 steady(ex, plan)
             isr.start()
             with phases.phase("faults", f"{b.window:g} s window"):
