@@ -3,9 +3,9 @@ fail, and shrink it to a minimal one.
 
 Schedules are drawn with Hypothesis strategies (:func:`schedules`): one to four faults, each a kind,
 a target, when it starts and how long it lasts. Each schedule runs the experiment file's settings
-on one shared cluster (a topic of its own per run, every fault healed and the full ISR back before
-the next). When a run's expectations fail, Hypothesis shrinks the schedule with its own machinery:
-toward fewer faults, simpler kinds and targets (earlier in :data:`KINDS`, :data:`TARGETS`), shorter
+on one shared cluster, reset before every schedule (:mod:`chaos.experiments.pool`: every fault
+healed, the run before's topics and groups deleted, the full ISR back). When a run's expectations
+fail, Hypothesis shrinks the schedule with its own machinery: toward fewer faults, simpler kinds and targets (earlier in :data:`KINDS`, :data:`TARGETS`), shorter
 faults and later starts, each candidate run for real. The seed fixes the schedules drawn, and the
 example database (``<reports>/.explore-examples``, keyed by the file's name and the seed) lets a
 later search with the same seed replay what was found first. The minimal schedule is
@@ -182,18 +182,20 @@ def experiment_file(exp: Experiment, found: Exploration, source: Path | None) ->
 def explore_file(
     path: Path, budget_s: float, seed: int, options: Any, client: str | None = None, confirm: int = 3
 ) -> tuple[Exploration, Path]:
-    """Load ``path``, start one cluster of its shape, search (:func:`explore`) and write what was
+    """Load ``path``, search (:func:`explore`) on one cluster of its shape, reset before every
+    schedule (a fresh one when a reset fails), and write what was
     found under ``<reports>/explore-<id>/``: a run directory per schedule, ``explore.log``, and, when
     a schedule failed, ``<name>-explored-<seed>.yaml``. Returns the search and that directory.
 
     Raises:
-        UsageError: a malformed file.
-        InfrastructureError: the cluster could not start.
+        UsageError: a malformed file. (A cluster that cannot start fails that schedule's run, which
+        then has no verdict and counts as holding; ``explore.log`` says why.)
     """
     from dataclasses import replace
 
-    from chaos.cluster import KafkaCluster
+    from chaos.cluster import ClusterSpec, KafkaCluster
     from chaos.experiments.loading import load_experiment
+    from chaos.experiments.pool import ClusterPool
     from chaos.experiments.runner import ExperimentRun
     from chaos.labels import new_run_id
 
@@ -203,25 +205,32 @@ def explore_file(
     count = [0]
     quiet = replace(options, status_every=0.0)
 
-    with KafkaCluster(
-        exp.cluster.spec(options.kafka_version), run_dir=out / "cluster", progress=options.progress
-    ) as cluster:
+    def make(spec: ClusterSpec) -> KafkaCluster:
+        run_id = new_run_id()
+        return KafkaCluster(spec, run_id=run_id, run_dir=out / "clusters" / run_id, progress=options.progress)
 
-        def trial(candidate: Experiment) -> tuple[bool, str]:
-            count[0] += 1
-            name = f"{exp.name}-{count[0]}"[:63]
-            run = ExperimentRun(candidate.model_copy(update={"name": name}), out / name, quiet, path, cluster=cluster)
-            result = run.run()
-            v = result.verdict
-            if v is None:
-                return False, f"{name}: no verdict ({result.error})"
-            failed = v.conclusive and not v.passed
-            wrong = [f"{e['name']} got {e['actual']}" for e in v.expectations if not e["passed"]]
-            options.progress(f"explore: {name} {'FAILS' if failed else 'holds'} {'; '.join(wrong)}")
-            return failed, f"{name}: " + ("; ".join(wrong) or ("holds" if v.conclusive else "inconclusive"))
+    # One cluster for the search, reset before every schedule: a schedule whose faults could not all
+    # be applied or healed must not leave the next one a broken cluster (a failed reset: a fresh one).
+    pool = ClusterPool(make, progress=options.progress)
 
+    def trial(candidate: Experiment) -> tuple[bool, str]:
+        count[0] += 1
+        name = f"{exp.name}-{count[0]}"[:63]
+        run = ExperimentRun(candidate.model_copy(update={"name": name}), out / name, quiet, path, pool=pool)
+        result = run.run()
+        v = result.verdict
+        if v is None:
+            return False, f"{name}: no verdict ({result.error})"
+        failed = v.conclusive and not v.passed
+        wrong = [f"{e['name']} got {e['actual']}" for e in v.expectations if not e["passed"]]
+        options.progress(f"explore: {name} {'FAILS' if failed else 'holds'} {'; '.join(wrong)}")
+        return failed, f"{name}: " + ("; ".join(wrong) or ("holds" if v.conclusive else "inconclusive"))
+
+    try:
         database = Path(options.reports_dir) / ".explore-examples"
         found = explore(exp, trial, budget_s, seed, database, confirm=confirm)
+    finally:
+        pool.close()
     (out / "explore.log").write_text("\n".join(found.log) + "\n")
     if found.schedule is not None:
         (out / f"{exp.name}-explored-{seed}.yaml").write_text(experiment_file(exp, found, path))
