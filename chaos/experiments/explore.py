@@ -5,8 +5,9 @@ Schedules are drawn with Hypothesis strategies (:func:`schedules`): one to four 
 a target, when it starts and how long it lasts. Each schedule runs the experiment file's settings
 on one shared cluster, reset before every schedule (:mod:`chaos.experiments.pool`: every fault
 healed, the run before's topics and groups deleted, the full ISR back). When a run's expectations
-fail, Hypothesis shrinks the schedule with its own machinery: toward fewer faults, simpler kinds and targets (earlier in :data:`KINDS`, :data:`TARGETS`), shorter
-faults and later starts, each candidate run for real. The seed fixes the schedules drawn, and the
+fail, Hypothesis shrinks the schedule with its own machinery: toward fewer faults, simpler kinds
+and targets (earlier in :data:`KINDS`, :data:`TARGETS`), shorter faults and later starts, each
+candidate run for real. The seed fixes the schedules drawn, and the
 example database (``<reports>/.explore-examples``, keyed by the file's name and the seed) lets a
 later search with the same seed replay what was found first. The minimal schedule is
 then run again ``confirm`` times to say how often it fails, and written out as a ready-to-run
