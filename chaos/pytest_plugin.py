@@ -153,18 +153,11 @@ class ExperimentFailed(AssertionError):
 def _pool(config: pytest.Config) -> ClusterPool:
     """The session's cluster pool: experiment tests and test modules with the same cluster shape
     share a cluster, reset between them (``--kafka-chaos-fresh-cluster``: one each)."""
-    from chaos.cluster import KafkaCluster
     from chaos.experiments.pool import ClusterPool
-    from chaos.labels import new_run_id
 
     if POOL_KEY not in config.stash:
         reports = Path(config.getoption("--kafka-chaos-reports"))
-
-        def make(spec: ClusterSpec) -> KafkaCluster:
-            run_id = new_run_id()
-            return KafkaCluster(spec, run_id=run_id, run_dir=reports / "clusters" / run_id)
-
-        pool = ClusterPool(make, fresh=bool(config.getoption("--kafka-chaos-fresh-cluster")))
+        pool = ClusterPool.under(reports, fresh=bool(config.getoption("--kafka-chaos-fresh-cluster")))
         config.stash[POOL_KEY] = pool
         config.add_cleanup(pool.close)
     return config.stash[POOL_KEY]

@@ -194,7 +194,6 @@ def explore_file(
     """
     from dataclasses import replace
 
-    from chaos.cluster import ClusterSpec, KafkaCluster
     from chaos.experiments.loading import load_experiment
     from chaos.experiments.pool import ClusterPool
     from chaos.experiments.runner import ExperimentRun
@@ -206,13 +205,9 @@ def explore_file(
     count = [0]
     quiet = replace(options, status_every=0.0)
 
-    def make(spec: ClusterSpec) -> KafkaCluster:
-        run_id = new_run_id()
-        return KafkaCluster(spec, run_id=run_id, run_dir=out / "clusters" / run_id, progress=options.progress)
-
     # One cluster for the search, reset before every schedule: a schedule whose faults could not all
     # be applied or healed must not leave the next one a broken cluster (a failed reset: a fresh one).
-    pool = ClusterPool(make, progress=options.progress)
+    pool = ClusterPool.under(out, progress=options.progress)
 
     def trial(candidate: Experiment) -> tuple[bool, str]:
         count[0] += 1

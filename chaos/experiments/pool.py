@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from kafka.admin import MemberToRemove
@@ -28,6 +29,7 @@ from chaos.cluster.config import ClusterSpec
 from chaos.cluster.operations import wait_for_full_isr
 from chaos.errors import ChaosError
 from chaos.faults.by_hand import heal_everything
+from chaos.labels import new_run_id
 from chaos.progress import Progress, silent
 from chaos.waiting import WaitTimeout, wait_until
 
@@ -184,6 +186,17 @@ class ClusterPool:
             self._remove(lease.cluster)
         else:
             self.idle[shape(lease.cluster.spec)] = lease.cluster
+
+    @classmethod
+    def under(cls, base: Path, fresh: bool = False, progress: Progress = silent) -> ClusterPool:
+        """A pool whose clusters each get a new run id and keep their logs in
+        ``<base>/clusters/<run id>/`` (a suite's, a search's or a test session's directory)."""
+
+        def make(spec: ClusterSpec) -> KafkaCluster:
+            run_id = new_run_id()
+            return KafkaCluster(spec, run_id=run_id, run_dir=Path(base) / "clusters" / run_id, progress=progress)
+
+        return cls(make, fresh=fresh, progress=progress)
 
     def close(self) -> None:
         """Remove every idle cluster."""

@@ -271,11 +271,7 @@ def run_suite(
     t0 = time.monotonic()
     suite = SuiteResult(suite_dir, [], 0.0)
 
-    def make(spec: ClusterSpec) -> KafkaCluster:
-        run_id = new_run_id()
-        return KafkaCluster(spec, run_id=run_id, run_dir=suite_dir / "clusters" / run_id, progress=options.progress)
-
-    pool = ClusterPool(make, fresh=options.fresh_cluster, progress=options.progress)
+    pool = ClusterPool.under(suite_dir, fresh=options.fresh_cluster, progress=options.progress)
     try:
         for item in by_shape(loaded, options.kafka_version):
             for rep in range(1, repeat + 1):

@@ -116,3 +116,9 @@ def test_a_suite_runs_shapes_in_the_order_they_first_appear() -> None:
         _loaded("c1"),
     ]
     assert [i.experiment.name for i in by_shape(items)] == ["b1", "b4", "b3", "c1", "b6"]
+
+
+def test_a_pool_under_a_directory_names_each_cluster_and_keeps_its_logs_there(tmp_path: Path) -> None:
+    pool = ClusterPool.under(tmp_path)
+    one, two = pool.make(THREE), pool.make(THREE)
+    assert one.run_id != two.run_id and one.run_dir == tmp_path / "clusters" / one.run_id
