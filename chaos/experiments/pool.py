@@ -45,8 +45,17 @@ def _user_topics(cluster: KafkaCluster) -> list[str]:
     return sorted(t for t in topics if not t.startswith("__"))
 
 
-def _groups(cluster: KafkaCluster) -> list[str]:
-    groups: list[dict[str, Any]] = cluster.admin_call(lambda a: a.list_groups())
+def consumer_groups(cluster: KafkaCluster) -> list[str]:
+    """The ids of every group any running broker coordinates.
+
+    Each running broker is named: kafka-python's ``list_groups()`` asks only the brokers in its
+    metadata cache, which is empty on a fresh admin client, and would answer "no groups".
+
+    Raises:
+        KafkaError: a broker did not answer.
+    """
+    running = [b.node_id for b in cluster.brokers if b.state == "running"]
+    groups: list[dict[str, Any]] = cluster.admin_call(lambda a: a.list_groups(broker_ids=running))
     return sorted(str(g["group_id"]) for g in groups)
 
 
@@ -61,7 +70,7 @@ def _empty_and_delete_groups(cluster: KafkaCluster, groups: list[str]) -> list[s
         if members:
             cluster.admin_call(lambda a, g=group, m=members: a.remove_group_members(g, m))  # type: ignore[misc]
     cluster.admin_call(lambda a: a.delete_groups(groups))
-    return _groups(cluster)
+    return consumer_groups(cluster)
 
 
 def reset_cluster(cluster: KafkaCluster, timeout: float = 120.0) -> list[str]:
@@ -81,7 +90,7 @@ def reset_cluster(cluster: KafkaCluster, timeout: float = 120.0) -> list[str]:
         return not _user_topics(cluster)
 
     def no_groups() -> bool:
-        return not _empty_and_delete_groups(cluster, _groups(cluster))
+        return not _empty_and_delete_groups(cluster, consumer_groups(cluster))
 
     try:
         report = heal_everything(cluster)
@@ -94,12 +103,12 @@ def reset_cluster(cluster: KafkaCluster, timeout: float = 120.0) -> list[str]:
         wait_until(
             no_topics, left(), "the run before's topics to be deleted", seen=lambda: ", ".join(_user_topics(cluster))
         )
-        groups = _groups(cluster)
+        groups = consumer_groups(cluster)
         wait_until(
             no_groups,
             left(),
             "the run before's consumer groups to be deleted",
-            seen=lambda: ", ".join(_groups(cluster)),
+            seen=lambda: ", ".join(consumer_groups(cluster)),
         )
         internal: list[str] = cluster.admin_call(lambda a: a.list_topics())
         wait_for_full_isr(cluster, sorted(internal), left())

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import docker
 from chaos.cluster import HEALTH_TOPIC, ClusterSpec, KafkaCluster
-from chaos.experiments.pool import ClusterPool
+from chaos.experiments.pool import ClusterPool, consumer_groups
 from chaos.faults import FaultContext, make_fault
 from chaos.faults.network import harness_chains
 from chaos.labels import new_run_id
@@ -58,8 +58,7 @@ def test_a_reset_heals_and_empties_what_a_run_left_and_a_failed_one_starts_afres
         assert lease.how == "fresh"
         cluster.create_topic("left-behind", 3, 3)
         a_member_that_never_leaves(cluster.bootstrap_servers)
-        groups = cluster.admin_call(lambda a: a.list_groups())
-        assert [g["group_id"] for g in groups] == ["kc-left-behind"]
+        assert consumer_groups(cluster) == ["kc-left-behind"]
         ctx = FaultContext(cluster)
         make_fault("isolate", target="broker:1").inject(ctx)
         make_fault("toxic", type="latency", target="all").inject(ctx)
@@ -73,7 +72,7 @@ def test_a_reset_heals_and_empties_what_a_run_left_and_a_failed_one_starts_afres
         assert all(harness_chains(n) == [] for n in cluster.nodes)
         assert not any(p.toxics for p in cluster.toxiproxy.proxies().values())
         assert [t for t in cluster.admin_call(lambda a: a.list_topics()) if not t.startswith("__")] == []
-        assert cluster.admin_call(lambda a: a.list_groups()) == []
+        assert consumer_groups(cluster) == []
         cluster.create_topic("left-behind", 3, 3)  # the next run may use the same name
         pool.release(again)
 
