@@ -24,11 +24,22 @@ pytestmark = [pytest.mark.kafka_cluster(brokers=3, disk="kcfs", log_dirs=2), pyt
 
 
 def produce(cluster: KafkaCluster, topic: str, prefix: str, count: int, partitions: int = 1) -> None:
-    """``count`` records, each acknowledged by every in-sync replica before this returns."""
-    producer = KafkaProducer(bootstrap_servers=cluster.bootstrap_servers, acks="all", linger_ms=5, retries=20)
+    """``count`` records, each acknowledged by every in-sync replica before this returns, each once.
+
+    A failing log directory answers KAFKA_STORAGE_ERROR until the controller moves its partitions'
+    leadership away, which can take longer than a retry count covers: the producer retries until
+    its delivery timeout instead, idempotent so that a retry never writes a record twice.
+    """
+    producer = KafkaProducer(
+        bootstrap_servers=cluster.bootstrap_servers,
+        acks="all",
+        linger_ms=5,
+        enable_idempotence=True,
+        delivery_timeout_ms=60_000,
+    )
     try:
         futures = [producer.send(topic, f"{prefix}{i}".encode(), partition=i % partitions) for i in range(count)]
-        producer.flush(timeout=60)
+        producer.flush(timeout=70)  # past the delivery timeout: every future is done
         for f in futures:
             f.get(timeout=1)
     finally:
