@@ -345,8 +345,8 @@ class KafkaCluster:
         return self.metadata.admin_call(fn, attempts)
 
     def close(self) -> None:
-        """Close the admin connection this handle holds; the cluster keeps running (see :meth:`destroy`)."""
-        self.metadata.drop_admin()
+        """Close the admin connections this handle holds; the cluster keeps running (see :meth:`destroy`)."""
+        self.metadata.close()
 
     def partitions(self, topic: str, attempts: int = 3) -> list[PartitionState]:
         """Leader, replicas and ISR of each partition of ``topic``, as the cluster agrees now.
@@ -457,7 +457,7 @@ class KafkaCluster:
         Ctrl-C and SIGTERM are held until it finishes, so a teardown is never cut in half.
         """
         with deferred_signals():
-            self.metadata.drop_admin()
+            self.metadata.close()
             if collect_logs:
                 try:
                     self.collect_logs()

@@ -4,6 +4,7 @@ and waits on them. Part of :class:`~chaos.cluster.cluster.KafkaCluster`, which d
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from contextlib import suppress
@@ -44,35 +45,53 @@ class Metadata:
 
     def __init__(self, cluster: KafkaCluster) -> None:
         self.cluster = cluster
-        self._admin: KafkaAdminClient | None = None
+        # One admin client per thread (the ISR watch asks while the run's own thread does): a thread
+        # that drops its client after a failure must not close one another thread is using.
+        # ``drop_admin`` bumps the generation, so every thread makes a fresh one at its next call.
+        self._admins: dict[int, tuple[int, KafkaAdminClient]] = {}
+        self._generation = 0
+        self._lock = threading.Lock()
         self.health_topic_created = False
 
     def admin(self) -> KafkaAdminClient:
-        """A kafka-python admin client connected through toxiproxy (made once, reused).
+        """This thread's kafka-python admin client, connected through toxiproxy (made once, reused).
 
         It bootstraps from running brokers only: a frozen broker's proxy accepts connections but
         never answers, and a client bootstrapping there would wait for nothing.
         """
-        if self._admin is None:
-            running = [
-                f"{self.cluster.host}:{port}"
-                for node_id, port in self.cluster._proxy_ports.items()
-                if node_id not in self.cluster._nodes or self.cluster._nodes[node_id].state == "running"
-            ]
-            self._admin = KafkaAdminClient(
-                bootstrap_servers=",".join(running) or self.cluster.bootstrap_servers,
-                client_id="kafka-chaos-admin",
-                request_timeout_ms=5_000,
-                retry_backoff_ms=100,
-                reconnect_backoff_max_ms=500,
-            )
-            # Every broker's address is known here: register it as a fallback, so a broker missing from
-            # the metadata the client last got (a cut-off broker answers with a stale, partial view)
-            # can still be asked directly by :meth:`partitions`.
-            fallback = self._admin._manager.cluster._bootstrap_brokers
-            for node_id, port in self.cluster._proxy_ports.items():
-                fallback[node_id] = MetadataResponse.MetadataResponseBroker(node_id, self.cluster.host, port, None)
-        return self._admin
+        me = threading.get_ident()
+        with self._lock:
+            held = self._admins.get(me)
+            if held is not None and held[0] == self._generation:
+                return held[1]
+            alive = {t.ident for t in threading.enumerate()}
+            stale = [a for tid, (_, a) in self._admins.items() if tid == me or tid not in alive]
+            self._admins = {tid: h for tid, h in self._admins.items() if tid != me and tid in alive}
+            generation = self._generation
+        for old in stale:
+            with suppress(Exception):
+                old.close()
+        running = [
+            f"{self.cluster.host}:{port}"
+            for node_id, port in self.cluster._proxy_ports.items()
+            if node_id not in self.cluster._nodes or self.cluster._nodes[node_id].state == "running"
+        ]
+        admin = KafkaAdminClient(
+            bootstrap_servers=",".join(running) or self.cluster.bootstrap_servers,
+            client_id="kafka-chaos-admin",
+            request_timeout_ms=5_000,
+            retry_backoff_ms=100,
+            reconnect_backoff_max_ms=500,
+        )
+        # Every broker's address is known here: register it as a fallback, so a broker missing from
+        # the metadata the client last got (a cut-off broker answers with a stale, partial view)
+        # can still be asked directly by :meth:`partitions`.
+        fallback = admin._manager.cluster._bootstrap_brokers
+        for node_id, port in self.cluster._proxy_ports.items():
+            fallback[node_id] = MetadataResponse.MetadataResponseBroker(node_id, self.cluster.host, port, None)
+        with self._lock:
+            self._admins[me] = (generation, admin)
+        return admin
 
     def admin_call(self, fn: Callable[[KafkaAdminClient], T], attempts: int = 3) -> T:
         """Run ``fn(admin)``, on a fresh admin client after a failure (kafka-python's admin can keep
@@ -91,16 +110,24 @@ class Metadata:
                 time.sleep(0.2)
         raise AssertionError("unreachable")
 
-    def close(self) -> None:
-        """Close the admin connection this handle holds; the cluster keeps running (see :meth:`destroy`)."""
-        self.drop_admin()
-
     def drop_admin(self) -> None:
-        """Close the admin client; the next call makes a fresh one."""
-        if self._admin is not None:
+        """Close this thread's admin client; every thread's next call makes a fresh one (another
+        thread's client is closed by that thread, never under a call it has in flight)."""
+        with self._lock:
+            self._generation += 1
+            held = self._admins.pop(threading.get_ident(), None)
+        if held is not None:
             with suppress(Exception):
-                self._admin.close()
-            self._admin = None
+                held[1].close()
+
+    def close(self) -> None:
+        """Close every thread's admin client; the cluster keeps running."""
+        with self._lock:
+            held, self._admins = list(self._admins.values()), {}
+            self._generation += 1
+        for _, admin in held:
+            with suppress(Exception):
+                admin.close()
 
     def partitions(self, topic: str, attempts: int = 3) -> list[PartitionState]:
         """Leader, replicas and ISR of each partition of ``topic``, as the cluster agrees now.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import pytest
@@ -111,6 +112,32 @@ def test_clean_stop_and_start(kafka_cluster: KafkaCluster) -> None:
     broker.start()
     kafka_cluster.wait_healthy(90)
     assert broker.is_running
+
+
+def test_one_thread_dropping_its_admin_client_leaves_another_threads_calls_alone(kafka_cluster: KafkaCluster) -> None:
+    """A run's ISR watch asks for partitions while the run's own thread drops a failed admin client:
+    each thread has its own, so the watch's call in flight is never closed under it."""
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            try:
+                kafka_cluster.partitions(HEALTH_TOPIC)
+            except BaseException as e:  # what must not happen, whatever it is
+                errors.append(e)
+                return
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        for _ in range(60):
+            assert len(kafka_cluster.partitions(HEALTH_TOPIC)) == 1
+            kafka_cluster.metadata.drop_admin()
+    finally:
+        stop.set()
+        watcher.join(30)
+    assert errors == []
 
 
 def test_lookups(kafka_cluster: KafkaCluster) -> None:
