@@ -110,6 +110,10 @@ def test_cluster_ids_are_kraft_shaped_and_unique() -> None:
 def test_heap_is_bounded() -> None:
     assert "-Xmx512m" in jvm_options(ClusterSpec())
     assert "-Xmx256m" in jvm_options(ClusterSpec(heap="256m"))
+    # C1 only, one compiler and one GC thread: a broker's CPU goes to serving, not to the JIT.
+    assert "-XX:TieredStopAtLevel=1" in jvm_options(ClusterSpec()) and "-XX:ParallelGCThreads=1" in jvm_options(
+        ClusterSpec()
+    )
 
 
 def test_spec_survives_the_label_round_trip() -> None:
