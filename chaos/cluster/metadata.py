@@ -54,7 +54,8 @@ class Metadata:
         self.health_topic_created = False
 
     def admin(self) -> KafkaAdminClient:
-        """This thread's kafka-python admin client, connected through toxiproxy (made once, reused).
+        """This thread's kafka-python admin client, connected through toxiproxy (made once, reused until
+        :meth:`drop_admin`).
 
         It bootstraps from running brokers only: a frozen broker's proxy accepts connections but
         never answers, and a client bootstrapping there would wait for nothing.

@@ -48,8 +48,9 @@ def _user_topics(cluster: KafkaCluster) -> list[str]:
 def consumer_groups(cluster: KafkaCluster) -> list[str]:
     """The ids of every group any running broker coordinates.
 
-    Each running broker is named: kafka-python's ``list_groups()`` asks only the brokers in its
-    metadata cache, which is empty on a fresh admin client, and would answer "no groups".
+    Each running broker is named: kafka-python's ``list_groups()`` asks only the brokers in the
+    metadata its admin client last got, which can lack the group's coordinator, and then answers
+    without that group (a reset would call the cluster clean).
 
     Raises:
         KafkaError: a broker did not answer.
