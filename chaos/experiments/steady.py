@@ -17,20 +17,26 @@ if TYPE_CHECKING:
 
 
 def wait_flowing(ex: Execution, acks: bool, upper: float, for_s: float = 1.0) -> float:
-    """Wait until the producers' acks (``acks=False``: sends) and the consumers' processing have
-    risen at every check for ``for_s`` seconds, or a producer has finished; ``upper`` seconds at
-    most. Returns the seconds waited.
+    """Wait until the producers' acks (``acks=False``: sends) and the records the consumers are
+    given (or, for a member that writes no poll count, process) have risen at every check for
+    ``for_s`` seconds, or a producer has finished; ``upper`` seconds at most. Returns the seconds
+    waited.
 
     A fixed sleep waits as long when the workloads flow at once, and too little when they do not.
+    Polls rather than processing: a consumer that buffers a minute of records before it processes
+    them flows all the while.
     """
     now: list[Totals] = []
     producing = Flowing(lambda: int(getattr(now[-1], "acked" if acks else "sent")), for_s)
+    polling = Flowing(lambda: now[-1].polled, for_s)
     processing = Flowing(lambda: now[-1].processed, for_s)
     producers, consumers = ex.workloads("producer"), ex.workloads("consumer")
 
     def flowing() -> bool:
         now[:] = [ex.totals()]
-        sending, consuming = producing(), processing()  # both sampled at every check
+        # every counter sampled at every check, so a rise is always against the previous check
+        sending, polled, processed = producing(), polling(), processing()
+        consuming = polled or processed
         done = any(not p.alive for p in producers)  # a bounded producer that has finished
         return (done or sending) and (not consumers or done or consuming)
 

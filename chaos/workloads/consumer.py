@@ -205,7 +205,7 @@ class ConsumerWorkload:
                     continue
                 last_record = time.monotonic()
                 self._note_membership()
-                self.ledger.polled()
+                self.ledger.polled(sum(len(records) for records in batches.values()))
                 processed += self._handle(batches)
             # Clean shutdown: finish what is buffered, commit it, leave the group.
             if self.buffer:

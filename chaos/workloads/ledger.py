@@ -40,6 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from chaos.workloads.polled import PollCount
+
 LEDGERS = "ledgers"
 DRAIN = "drain"
 
@@ -293,8 +295,7 @@ class ConsumerLedger:
         self._epochs = AppendFile(base.with_suffix(".epochs"), EPOCH.itemsize)
         self._rows = base.with_suffix(".processed").stat().st_size // PROCESSED.itemsize
         self._mark_epochs([0])  # a (re)started process reads from its committed offsets
-        self._polled_marker = base.with_suffix(".polled")
-        self._polled = False
+        self._polled = PollCount(base.with_suffix(".polled"))
 
     def _mark_epochs(self, at: list[int]) -> None:
         # Written before the rows they point at: a kill in between leaves an extra boundary, which
@@ -302,12 +303,9 @@ class ConsumerLedger:
         if at:
             self._epochs.write(np.array([self._rows + i for i in at], dtype=EPOCH).tobytes())
 
-    def polled(self) -> None:
-        """Note (once per process) that the member has been given records: it is in its group and
-        consuming, which is what a harness waits for before it injects faults."""
-        if not self._polled:
-            self._polled_marker.write_text(str(time.time_ns()))
-            self._polled = True
+    def polled(self, records: int) -> None:
+        """Note that a poll gave the member ``records`` (``.polled``, :mod:`chaos.workloads.polled`)."""
+        self._polled.add(records)
 
     def processed_many(self, rows: list[tuple[int, int, int, int, int]], new_epoch_at: list[int] | None = None) -> None:
         """Records the application has processed: (partition, offset, tag, seq, status) each;
@@ -318,7 +316,9 @@ class ConsumerLedger:
         self._rows += len(rows)
 
     def close(self) -> None:
-        """Close the files."""
+        """Close the files (and write the last poll count)."""
+        if self._polled.count:
+            self._polled.write()
         self._file.close()
         self._epochs.close()
 

@@ -9,20 +9,24 @@ from pathlib import Path
 import numpy as np
 
 from chaos.workloads.ledger import LEDGERS, PROCESSED, PRODUCER_EVENT, Kind, read_records
+from chaos.workloads.polled import read_polled
 
 
 @dataclass(slots=True)
 class Totals:
-    """Records sent (send called), acknowledged, failed with an error, and processed so far.
+    """Records sent (send called), acknowledged, failed with an error, given to consumers by their
+    polls, and processed so far.
 
     ``processed`` counts every processing, a record processed twice twice; ``processed_distinct``
-    (only computed when asked for) counts distinct records.
+    (only computed when asked for) counts distinct records. ``polled`` lags a poll by up to
+    ``chaos.workloads.polled.POLLED_EVERY_S`` and rises while processing waits for a batch to fill.
     """
 
     sent: int = 0
     acked: int = 0
     errors: int = 0
     processed: int = 0
+    polled: int = 0
     processed_distinct: int | None = None
 
 
@@ -37,6 +41,8 @@ def totals(run_dir: Path, distinct: bool = False) -> Totals:
             out.acked += int(width[chunk["kind"] == Kind.ACK].sum())
             errors = (chunk["kind"] == Kind.ERROR_SEEN) | (chunk["kind"] == Kind.ERROR_SWALLOWED)
             out.errors += int(width[errors].sum())
+    for path in sorted(ledgers.glob("consumer-*.polled")):
+        out.polled += read_polled(path)
     seen: list[np.ndarray[tuple[int], np.dtype[np.int64]]] = []
     for path in sorted(ledgers.glob("consumer-*.processed")):
         out.processed += path.stat().st_size // PROCESSED.itemsize

@@ -50,6 +50,8 @@ public final class KafkaChaosDriver {
     static final AtomicBoolean STOP = new AtomicBoolean();
     static final ObjectMapper JSON = new ObjectMapper();
     static final int INTENT_BATCH = 256;
+    /** How often at most a consumer rewrites its .polled count (the harness checks 4 times a second). */
+    static final long POLLED_EVERY_NS = 100_000_000L;
     static final Set<String> HARNESS_OWNED = Set.of(
         "bootstrap.servers", "key.serializer", "value.serializer", "key.deserializer", "value.deserializer",
         "client.id", "group.id", "client.dns.lookup");
@@ -703,9 +705,10 @@ public final class KafkaChaosDriver {
         final Properties props = new Properties();
         final Clock clock;
         final AppendFile processed, epochs;
-        final Path polledMarker;
+        final Path polledPath;
         long rows;
-        boolean polled;
+        long polledCount, polledWrittenNs;
+        boolean polledWritten;
         final List<Row> buffer = new ArrayList<>();
         final List<Integer> epochMarks = new ArrayList<>();
         Object membership;
@@ -761,7 +764,9 @@ public final class KafkaChaosDriver {
             epochs = new AppendFile(base.resolve("consumer-" + id + ".epochs"), 8);
             rows = Files.size(base.resolve("consumer-" + id + ".processed")) / PROCESSED;
             markEpochs(List.of(0));  // a (re)started process reads from its committed offsets
-            polledMarker = base.resolve("consumer-" + id + ".polled");
+            polledPath = base.resolve("consumer-" + id + ".polled");
+            // A restarted member goes on from its last count, so the total only ever rises.
+            polledCount = readPolled(polledPath);
             transformer = spec.get("output_topic") == null ? null : new KafkaChaosTransactions.Transformer(this, spec);
         }
 
@@ -849,9 +854,11 @@ public final class KafkaChaosDriver {
                     }
                     lastRecord = System.nanoTime();
                     noteMembership();
-                    if (!polled) {
-                        Files.writeString(polledMarker, Long.toString(nowNs()));
-                        polled = true;
+                    polledCount += records.count();
+                    if (!polledWritten || System.nanoTime() - polledWrittenNs >= POLLED_EVERY_NS) {
+                        writePolled();
+                        polledWritten = true;
+                        polledWrittenNs = System.nanoTime();
                     }
                     count += transformer != null ? transformer.handle(records) : handle(records);
                 }
@@ -862,10 +869,27 @@ public final class KafkaChaosDriver {
             } finally {
                 if (transformer != null) transformer.close();
                 consumer.close();
+                if (polledCount > 0) writePolled();
                 processed.close();
                 epochs.close();
             }
             return count;
+        }
+
+        /** .polled: the records every process of the member was given by polls, replaced whole. */
+        void writePolled() throws IOException {
+            Path tmp = polledPath.resolveSibling(polledPath.getFileName() + ".tmp");
+            Files.writeString(tmp, Long.toString(polledCount));
+            Files.move(tmp, polledPath, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        }
+
+        static long readPolled(Path path) throws IOException {
+            if (!Files.exists(path)) return 0;
+            try {
+                return Long.parseLong(Files.readString(path).trim());
+            } catch (NumberFormatException e) {
+                return 0;
+            }
         }
 
         long handle(ConsumerRecords<byte[], byte[]> records) throws InterruptedException {
