@@ -16,7 +16,7 @@ import pytest
 from chaos.errors import InfrastructureError, UsageError
 from chaos.experiments.loading import load_experiment, load_suite
 from chaos.experiments.model import ExperimentFileError
-from chaos.images.java_driver import find_jdk
+from chaos.images.java_driver import JavaDriver, find_jdk
 from chaos.reports import RunReport, occurrence_rates
 from chaos.reports.markdown import clients_table, settings_line, suite_markdown
 from chaos.workloads.clients import CLIENTS, check_client, resolve_settings
@@ -276,3 +276,9 @@ def test_without_a_jdk_the_java_client_says_how_to_get_one(monkeypatch: pytest.M
     monkeypatch.setenv("JAVA_HOME", str(tmp_path / "none"))
     with pytest.raises(InfrastructureError, match="`java` is not installed: install a JDK"):
         find_jdk()
+
+
+def test_the_java_workload_jvm_is_light_on_shared_cores(tmp_path: Path) -> None:
+    command = JavaDriver(tmp_path, tmp_path, "java").command(tmp_path / "spec.json")
+    assert "-XX:TieredStopAtLevel=1" in command and "-XX:+UseSerialGC" in command
+    assert command[-2:] == ["KafkaChaosDriver", str(tmp_path / "spec.json")]
