@@ -58,7 +58,7 @@ class OutboxForwarding:
         sent, started = 0, time.monotonic()
         while (n := self.w.budget(sent, started, resumed)) != -1:
             if n == 0:
-                time.sleep(0.002)
+                self.w.wait_turn()
                 continue
             self.w.ledger.intent(seq, seq + n)
             db.executemany("INSERT INTO outbox (seq) VALUES (?)", [(s,) for s in range(seq, seq + n)])

@@ -65,7 +65,7 @@ class TransactionalSending:
                     done = True
                     break
                 if n == 0:
-                    time.sleep(0.002)
+                    w.wait_turn()
                     continue
                 n = min(n, self.size - (seq - start))
                 failed = not self._send_range(seq, seq + n)

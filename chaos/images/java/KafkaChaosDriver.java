@@ -50,6 +50,8 @@ public final class KafkaChaosDriver {
     static final AtomicBoolean STOP = new AtomicBoolean();
     static final ObjectMapper JSON = new ObjectMapper();
     static final int INTENT_BATCH = 256;
+    /** How long a send loop waits when ahead of its rate (the Python driver's PACE_S). */
+    static final long PACE_MS = 20;
     /** How often at most a consumer rewrites its .polled count (the harness checks 4 times a second). */
     static final long POLLED_EVERY_NS = 100_000_000L;
     static final Set<String> HARNESS_OWNED = Set.of(
@@ -426,7 +428,7 @@ public final class KafkaChaosDriver {
             long resumed = seq, sent = 0, started = System.nanoTime(), n;
             while ((n = budget(sent, started, resumed)) != -1) {
                 if (n == 0) {
-                    Thread.sleep(2);
+                    Thread.sleep(PACE_MS);
                     continue;
                 }
                 long start = seq, end = seq + n;
@@ -463,7 +465,7 @@ public final class KafkaChaosDriver {
             long resumed = seq, sent = 0, started = System.nanoTime(), n;
             while ((n = budget(sent, started, resumed)) != -1) {
                 if (n == 0) {
-                    Thread.sleep(2);
+                    Thread.sleep(PACE_MS);
                     continue;
                 }
                 ledger.intent(seq, seq + 1);
@@ -535,7 +537,7 @@ public final class KafkaChaosDriver {
             try {
                 while ((n = w.budget(sent, started, resumed)) != -1) {
                     if (n == 0) {
-                        Thread.sleep(2);
+                        Thread.sleep(PACE_MS);
                         continue;
                     }
                     w.ledger.intent(seq, seq + n);

@@ -63,7 +63,7 @@ final class KafkaChaosTransactions {
                             break;
                         }
                         if (n == 0) {
-                            Thread.sleep(2);
+                            Thread.sleep(KafkaChaosDriver.PACE_MS);
                             continue;
                         }
                         n = Math.min(n, size - (seq - start));
