@@ -4,17 +4,26 @@ the images, and fails loudly without them. Deselect a tier with ``-m "not integr
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 pytest_plugins = ["pytester"]
 
+TESTS = Path(__file__).resolve().parent
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if "/integration/" in str(item.path) or "/experiments/" in str(item.path):
+        if _needs_docker(item):
             item.add_marker(pytest.mark.integration)
     items[:] = by_cluster_shape(items)
+
+
+def _needs_docker(item: pytest.Item) -> bool:
+    """A test under tests/integration or tests/experiments (not a doctest of chaos/experiments)."""
+    path = Path(item.path)
+    return path.is_relative_to(TESTS / "integration") or path.is_relative_to(TESTS / "experiments")
 
 
 def _shape(item: pytest.Item) -> str:
@@ -23,16 +32,19 @@ def _shape(item: pytest.Item) -> str:
 
 
 def by_cluster_shape(items: list[pytest.Item]) -> list[pytest.Item]:
-    """The integration modules grouped by the cluster shape they ask for, so the plugin's pool starts
-    each shape once; each module's tests stay together and in order, and the tiers stay in order."""
+    """The integration modules grouped by the cluster shape they ask for, so that run serially
+    (``-n 0``) the plugin's pool starts each shape once; each module's tests stay together and in
+    order, and the tiers stay in order. Under xdist each worker has its own pool, and xdist hands
+    the modules out most tests first; a worker's pool still reuses its cluster when consecutive
+    modules share a shape."""
     modules: dict[str, list[pytest.Item]] = {}
     for item in items:
         modules.setdefault(str(item.path), []).append(item)
     shapes: dict[str, int] = {}
     for path, module in modules.items():
-        shapes.setdefault(_shape(module[0]) if "/integration/" in path else path, len(shapes))
+        shapes.setdefault(_shape(module[0]) if Path(path).is_relative_to(TESTS / "integration") else path, len(shapes))
 
     def key(path: str) -> int:
-        return shapes[_shape(modules[path][0]) if "/integration/" in path else path]
+        return shapes[_shape(modules[path][0]) if Path(path).is_relative_to(TESTS / "integration") else path]
 
     return [item for path in sorted(modules, key=key) for item in modules[path]]
