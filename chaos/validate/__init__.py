@@ -18,13 +18,24 @@ from typing import TYPE_CHECKING, Any
 
 from chaos.errors import UsageError
 from chaos.validate.findings import PROCESSING, Finding, Processing, TeamConfig
-from chaos.validate.matrix import FAULTS, Matrix, MatrixRun
 from chaos.validate.properties import Properties, PropertiesError, parse_properties, read_properties
 from chaos.validate.review import recommended, review, settings_of
 from chaos.workloads.clients import check_client
 
 if TYPE_CHECKING:
     from chaos.experiments.runner import RunOptions
+    from chaos.validate.matrix import FAULTS, Matrix, MatrixRun
+
+
+def __getattr__(name: str) -> Any:
+    """``FAULTS`` on first use: the matrix module brings the whole runner (Docker, Kafka clients),
+    which the static review and the command line's start-up do without."""
+    if name == "FAULTS":
+        from chaos.validate.matrix import FAULTS
+
+        return FAULTS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "FAULTS",
@@ -159,7 +170,7 @@ def validate_files(
     """
     from chaos.images.recipes import DEFAULT_KAFKA_VERSION
     from chaos.validate.kafka_configs import kafka_configs, start_checking
-    from chaos.validate.matrix import plan_matrix, run_matrix
+    from chaos.validate.matrix import FAULTS, plan_matrix, run_matrix
 
     unknown = [f for f in faults if f not in FAULTS]
     if unknown or not faults:
