@@ -44,7 +44,11 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """An exported name, imported from its module on first use."""
+    """An exported name, imported from its module on first use.
+
+    Raises:
+        AttributeError: a name the package does not export.
+    """
     if name in _HOMES:
         value = getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
         globals()[name] = value

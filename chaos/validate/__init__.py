@@ -29,7 +29,11 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     """``FAULTS`` on first use: the matrix module brings the whole runner (Docker, Kafka clients),
-    which the static review and the command line's start-up do without."""
+    which the static review and the command line's start-up do without.
+
+    Raises:
+        AttributeError: any other name.
+    """
     if name == "FAULTS":
         from chaos.validate.matrix import FAULTS
 
