@@ -40,11 +40,11 @@ def by_cluster_shape(items: list[pytest.Item]) -> list[pytest.Item]:
     modules: dict[str, list[pytest.Item]] = {}
     for item in items:
         modules.setdefault(str(item.path), []).append(item)
+
+    def group(path: str) -> str:
+        return _shape(modules[path][0]) if Path(path).is_relative_to(TESTS / "integration") else path
+
     shapes: dict[str, int] = {}
-    for path, module in modules.items():
-        shapes.setdefault(_shape(module[0]) if Path(path).is_relative_to(TESTS / "integration") else path, len(shapes))
-
-    def key(path: str) -> int:
-        return shapes[_shape(modules[path][0]) if Path(path).is_relative_to(TESTS / "integration") else path]
-
-    return [item for path in sorted(modules, key=key) for item in modules[path]]
+    for path in modules:
+        shapes.setdefault(group(path), len(shapes))
+    return [item for path in sorted(modules, key=lambda p: shapes[group(p)]) for item in modules[path]]
