@@ -102,7 +102,12 @@ def test_records_damaged_on_disk_are_corrupted_not_lost(scenario: Scenario) -> N
 
 def test_ledgers_torn_before_restarts_give_no_false_loss(scenario: Scenario) -> None:
     producer = scenario.producer(mode="sync", count=1500, settings={"acks": "all"})
-    consumer = scenario.consumer(strategy="after_process", batch_size=50)
+    # The killed member is evicted after 6 s (the group minimum), not the client's 45 s default.
+    consumer = scenario.consumer(
+        strategy="after_process",
+        batch_size=50,
+        settings={"session.timeout.ms": "6000", "heartbeat.interval.ms": "1500"},
+    )
     producer.start()
     consumer.start()
     scenario.wait_for("processed_distinct", 400)

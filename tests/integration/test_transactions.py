@@ -127,7 +127,7 @@ def test_exactly_once_transformer_killed_mid_transaction_outputs_each_input_once
         process_ms=1500,
         output_topic=output_of(scenario),
         output_settings={"transaction.timeout.ms": "10000"},
-        settings={"session.timeout.ms": "6000", "heartbeat.interval.ms": "1500"},
+        settings={"session.timeout.ms": "6000", "heartbeat.interval.ms": "1500", "max.poll.records": "2000"},
     )
     member.start()
     producer.start()
