@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
 import uuid
+from contextlib import suppress
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -71,15 +74,44 @@ def test_sigkill_leader_elects_new_leader_and_isr_recovers(kafka_cluster: KafkaC
     topic = topic_name()
     kafka_cluster.create_topic(topic, partitions=1, replication_factor=3)
     leader = kafka_cluster.leader_of(topic, 0)
-    leader.kill()
-    assert leader.state == "exited"
-    new_leader = kafka_cluster.wait_for_leader(topic, 0, not_on=leader.node_id, timeout=60)
-    assert new_leader.node_id != leader.node_id
-    assert leader.node_id not in kafka_cluster.partition(topic, 0).isr
-    leader.start()
-    states = kafka_cluster.wait_for_isr(topic, 3, timeout=90)
-    assert len(states[0].isr) == 3
+    brokers = kafka_cluster.admin_call(lambda a: a.describe_cluster()["brokers"])
+    address = next((b["host"], b["port"]) for b in brokers if b["broker_id"] == leader.node_id)
+    # Traffic to the leader up to its death, as in an experiment: toxiproxy knows its address well.
+    stop = threading.Event()
+    load = threading.Thread(target=send_until, args=(kafka_cluster.bootstrap_servers, topic, stop), daemon=True)
+    load.start()
+    time.sleep(2)
+    try:
+        leader.kill()
+        assert leader.state == "exited"
+        # A new client of the dead broker is turned away within seconds: toxiproxy's dial to the
+        # address the container took with it gives up after 3 s instead of holding that proxy's
+        # accept loop, and every later client of that broker, for minutes.
+        started = time.monotonic()
+        with socket.create_connection(address, timeout=30) as s:
+            s.settimeout(30)
+            assert s.recv(1) == b""  # closed by the proxy, not timed out
+        assert time.monotonic() - started < 6
+        new_leader = kafka_cluster.wait_for_leader(topic, 0, not_on=leader.node_id, timeout=60)
+        assert new_leader.node_id != leader.node_id
+        assert leader.node_id not in kafka_cluster.partition(topic, 0).isr
+        leader.start()
+        states = kafka_cluster.wait_for_isr(topic, 3, timeout=90)
+        assert len(states[0].isr) == 3
+    finally:
+        stop.set()
+        load.join(30)
     kafka_cluster.wait_healthy(60)
+
+
+def send_until(bootstrap: str, topic: str, stop: threading.Event) -> None:
+    """acks=0 records to ``topic`` until ``stop`` (the producer never waits for a broker)."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=0, linger_ms=5)
+    while not stop.is_set():
+        producer.send(topic, b"x" * 100)
+        time.sleep(0.001)
+    with suppress(KafkaError):  # records for the dead leader may still be queued
+        producer.close(timeout=1)
 
 
 def test_paused_follower_leaves_isr_and_returns_after_unpause(kafka_cluster: KafkaCluster) -> None:
