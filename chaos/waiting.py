@@ -84,8 +84,10 @@ class Quiet:
 
 
 class Flowing:
-    """True once ``read()`` has risen at every call for ``for_s`` seconds (calls ``interval`` apart):
-    records flowing steadily, not in a burst.
+    """True once ``read()`` has risen and then never stood still for more than ``gap_s`` seconds, for
+    ``for_s`` seconds: records flowing steadily, not in a burst. With ``gap_s`` 0 it must rise at
+    every call; a producer that batches for its linger acknowledges in bursts that far apart.
+    ``start`` is the count before the first call (``None``: the first call only reads it).
 
     >>> counts = iter([1, 2, 3, 4, 5])
     >>> flowing = Flowing(lambda: next(counts), for_s=0.0)
@@ -93,22 +95,25 @@ class Flowing:
     [False, True, True]
     """
 
-    def __init__(self, read: Callable[[], int], for_s: float) -> None:
+    def __init__(self, read: Callable[[], int], for_s: float, gap_s: float = 0.0, start: int | None = None) -> None:
         self.read = read
         self.for_s = for_s
-        self.last: int | None = None
+        self.gap_s = gap_s
+        self.last: int | None = start
+        self.rose: float | None = None
         self.since: float | None = None
 
     def __call__(self) -> bool:
         now, at = self.read(), time.monotonic()
-        rising = self.last is not None and now > self.last
+        if self.last is not None and now > self.last:
+            self.rose = at
+            if self.since is None:
+                self.since = at
         self.last = now
-        if not rising:
+        if self.rose is None or at - self.rose > self.gap_s:
             self.since = None
             return False
-        if self.since is None:
-            self.since = at
-        return at - self.since >= self.for_s
+        return self.since is not None and at - self.since >= self.for_s
 
 
 def wait_at_most(check: Callable[[], bool], upper: float, interval: float = 0.25) -> float:

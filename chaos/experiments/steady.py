@@ -4,6 +4,8 @@ phases). The experiment's ``warmup`` and ``settle`` are upper bounds, not fixed 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from typing import TYPE_CHECKING
 
 from chaos.errors import InfrastructureError
@@ -15,22 +17,52 @@ from chaos.workloads.totals import Totals
 if TYPE_CHECKING:
     from chaos.experiments.executor import Execution
 
+#: Seconds between two looks at the workloads' counts.
+CHECK_S = 0.25
 
-def wait_flowing(ex: Execution, acks: bool, upper: float, for_s: float = 1.0) -> float:
+
+#: Settings that hold a producer's records back to batch them, in milliseconds (Java's name, which
+#: every client here takes, and librdkafka's own).
+LINGER_SETTINGS = ("linger.ms", "queue.buffering.max.ms")
+
+
+def burst_gap(settings: Sequence[Mapping[str, str]], check_s: float = CHECK_S) -> float:
+    """How long the workloads' counts may stand still while they flow: a producer that lingers sends
+    (and is acknowledged, and its records are polled) in bursts that far apart, plus a second for
+    the batch's round trip. 0 when no linger is longer than one check: then every check must see a rise.
+
+    >>> burst_gap([{"linger.ms": "3000"}, {"acks": "all"}])
+    4.0
+    >>> burst_gap([{"linger.ms": "5"}])
+    0.0
+    """
+    longest = 0.0
+    for values in settings:
+        for name in LINGER_SETTINGS:
+            with suppress(KeyError, ValueError):
+                longest = max(longest, float(values[name]) / 1000)
+    return longest + 1.0 if longest > check_s else 0.0
+
+
+def wait_flowing(ex: Execution, acks: bool, upper: float, for_s: float = 1.0, from_zero: bool = False) -> float:
     """Wait until the producers' acks (``acks=False``: sends) and the records the consumers are
     given (or, for a member that writes no poll count, process) have risen at every check for
     ``for_s`` seconds, or a producer has finished; ``upper`` seconds at most. Returns the seconds
-    waited.
+    waited. A lingering producer's counts rise in bursts: they may stand still for
+    :func:`burst_gap` between checks. ``from_zero``: the counts began at 0 (the steady phase: what
+    the first check reads has already risen), else the first check is the baseline.
 
     A fixed sleep waits as long when the workloads flow at once, and too little when they do not.
     Polls rather than processing: a consumer that buffers a minute of records before it processes
     them flows all the while.
     """
     now: list[Totals] = []
-    producing = Flowing(lambda: int(getattr(now[-1], "acked" if acks else "sent")), for_s)
-    polling = Flowing(lambda: now[-1].polled, for_s)
-    processing = Flowing(lambda: now[-1].processed, for_s)
     producers, consumers = ex.workloads("producer"), ex.workloads("consumer")
+    gap = burst_gap([p.spec.settings for p in producers])
+    start = 0 if from_zero else None
+    producing = Flowing(lambda: int(getattr(now[-1], "acked" if acks else "sent")), for_s, gap, start)
+    polling = Flowing(lambda: now[-1].polled, for_s, gap, start)
+    processing = Flowing(lambda: now[-1].processed, for_s, gap, start)
 
     def flowing() -> bool:
         now[:] = [ex.totals()]
@@ -40,7 +72,7 @@ def wait_flowing(ex: Execution, acks: bool, upper: float, for_s: float = 1.0) ->
         done = any(not p.alive for p in producers)  # a bounded producer that has finished
         return (done or sending) and (not consumers or done or consuming)
 
-    return wait_at_most(flowing, upper)
+    return wait_at_most(flowing, upper, CHECK_S)
 
 
 def steady(ex: Execution, plan: Plan) -> None:
@@ -67,4 +99,4 @@ def steady(ex: Execution, plan: Plan) -> None:
         ledgers = ex.run_dir / "ledgers"
         polled = lambda: any(ledgers.glob("consumer-*.polled"))  # noqa: E731
         wait_until(polled, budget, "the consumer group's first polled records", error=PhaseTimeout)
-    wait_flowing(ex, plan.expects_acks, plan.budgets.warmup)
+    wait_flowing(ex, plan.expects_acks, plan.budgets.warmup, from_zero=True)

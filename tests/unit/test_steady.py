@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +30,14 @@ def test_a_members_poll_count_adds_up_across_its_restarts(tmp_path: Path) -> Non
 
 
 @dataclass
+class Spec:
+    settings: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class Worker:
     alive: bool = True
+    spec: Spec = field(default_factory=Spec)
 
 
 @dataclass
@@ -40,9 +47,12 @@ class FakeExecution:
     polled: Iterator[int] | None
     processed: Iterator[int] | None
     acked: Iterator[int] = field(default_factory=lambda: itertools.count(0, 100))
+    producer_settings: dict[str, str] = field(default_factory=dict)
 
     def workloads(self, kind: str) -> list[Worker]:
-        return [Worker()]
+        if kind == "consumer" and self.polled is None and self.processed is None:
+            return []  # a producer alone
+        return [Worker(spec=Spec(self.producer_settings))]
 
     def totals(self) -> Totals:
         return Totals(
@@ -67,3 +77,33 @@ def test_a_consumer_without_a_poll_count_flows_by_what_it_processes() -> None:
 
 def test_a_consumer_given_nothing_keeps_the_phase_waiting_to_its_bound() -> None:
     assert flowing_after(FakeExecution(polled=itertools.repeat(7), processed=itertools.repeat(0)), upper=2.0) >= 2.0
+
+
+def bursts(every_s: float, first: int = 0) -> Iterator[int]:
+    """Acks as a lingering producer gets them: ``first``, then 100 more each ``every_s`` seconds."""
+    started = time.monotonic()
+    while True:
+        yield first + 100 * int((time.monotonic() - started) / every_s)
+
+
+def test_a_lingering_producers_bursts_flow_before_the_bound() -> None:
+    # linger.ms=1000: acks every second, standing still between: flowing, not a stalled producer.
+    lingering = FakeExecution(polled=None, processed=None, acked=bursts(1.0), producer_settings={"linger.ms": "1000"})
+    assert flowing_after(lingering, upper=4.0) < 3.0
+
+
+def test_bursts_a_second_apart_without_a_linger_to_explain_them_wait_to_the_bound() -> None:
+    stuttering = FakeExecution(polled=None, processed=None, acked=bursts(1.0), producer_settings={"linger.ms": "5"})
+    assert flowing_after(stuttering, upper=3.0) >= 3.0
+
+
+def test_the_steady_phase_counts_the_first_burst_as_a_rise_from_zero() -> None:
+    # The first acks are in before the first check; the next burst is 2 s away.
+    def lingering() -> Any:
+        return cast(
+            Any,
+            FakeExecution(polled=None, processed=None, acked=bursts(2.0, 100), producer_settings={"linger.ms": "2000"}),
+        )
+
+    assert wait_flowing(lingering(), acks=True, upper=4.0, for_s=0.5, from_zero=True) < 1.5
+    assert wait_flowing(lingering(), acks=True, upper=4.0, for_s=0.5) >= 2.0  # the settle phase's baseline
