@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from chaos.cluster.config import PROXY_BASE_PORT, ClusterSpec, server_properties
+from chaos.cluster.proxy import PROXY_SYSCTLS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,3 +34,5 @@ def test_compose_wires_each_proxy_to_its_broker_and_labels_everything() -> None:
     for name, service in services.items():
         assert service["labels"]["kafka-chaos.run"] == "compose", name
     assert compose["networks"]["default"]["labels"]["kafka-chaos.run"] == "compose"
+    # toxiproxy's kernel settings are the harness's own
+    assert services["toxiproxy"]["sysctls"] == PROXY_SYSCTLS
