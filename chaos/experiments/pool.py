@@ -145,7 +145,8 @@ class ClusterPool:
     """One running cluster per shape at a time, shared by consecutive runs of that shape.
 
     ``fresh=True`` (``--fresh-cluster``) starts a cluster for every run and removes it after, as a
-    run on its own does. :meth:`close` removes every cluster the pool holds.
+    run on its own does. :meth:`close` removes every cluster the pool holds, idle or still leased
+    (a caller that failed before giving its lease back).
     """
 
     def __init__(
@@ -160,6 +161,7 @@ class ClusterPool:
         self.progress = progress
         self.reset = reset
         self.idle: dict[str, KafkaCluster] = {}
+        self.leased: dict[str, KafkaCluster] = {}
 
     def acquire(self, spec: ClusterSpec) -> Lease:
         """A healthy, clean cluster of ``spec``: the idle one reset, else a new one (started).
@@ -178,6 +180,7 @@ class ClusterPool:
         if cluster is not None:
             try:
                 healed = self.reset(cluster)
+                self.leased[cluster.run_id] = cluster
                 return Lease(cluster, "reused", healed)
             except ResetFailed as e:
                 how = f"fresh (reset of {cluster.run_id} failed: {e})"
@@ -189,11 +192,13 @@ class ClusterPool:
         except BaseException:
             self._remove(cluster)
             raise
+        self.leased[cluster.run_id] = cluster
         return Lease(cluster, how, healed)
 
     def release(self, lease: Lease, broken: bool = False) -> None:
         """Give a cluster back after its run: kept for the next run of its shape, or removed (fresh
         mode, or ``broken``: the run stopped in a way that leaves its state unknown)."""
+        self.leased.pop(lease.cluster.run_id, None)
         if self.fresh or broken:
             self._remove(lease.cluster)
         else:
@@ -211,9 +216,12 @@ class ClusterPool:
         return cls(make, fresh=fresh, progress=progress)
 
     def close(self) -> None:
-        """Remove every idle cluster."""
+        """Remove every cluster: the idle ones and any never given back."""
         while self.idle:
             _, cluster = self.idle.popitem()
+            self._remove(cluster)
+        while self.leased:
+            _, cluster = self.leased.popitem()
             self._remove(cluster)
 
     def _remove(self, cluster: KafkaCluster) -> None:

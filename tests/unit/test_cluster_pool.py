@@ -46,6 +46,16 @@ class Clusters:
 THREE, ONE = ClusterSpec(brokers=3), ClusterSpec(brokers=1)
 
 
+def test_closing_removes_a_cluster_whose_lease_was_never_given_back() -> None:
+    c = Clusters()
+    pool = ClusterPool(c.make, reset=c.reset)
+    pool.acquire(THREE)  # its holder failed before releasing it
+    pool.close()
+    assert c.made[0].destroyed == 1
+    pool.close()
+    assert c.made[0].destroyed == 1  # once
+
+
 def test_runs_of_one_shape_share_a_cluster_reset_between_them() -> None:
     c = Clusters()
     pool = ClusterPool(c.make, reset=c.reset)
