@@ -171,7 +171,7 @@ def _runs_experiments(item: pytest.Item | None) -> bool:
 
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
     if POOL_KEY in item.config.stash and not _runs_experiments(nextitem):
-        item.config.stash[POOL_KEY].close()
+        item.config.stash[POOL_KEY].close_idle()  # a module's leased cluster stays for its next test
 
 
 def _run_file(config: pytest.Config, node: pytest.Item, path: Path, check: bool = True) -> Verdict | None:

@@ -215,11 +215,16 @@ class ClusterPool:
 
         return cls(make, fresh=fresh, progress=progress)
 
-    def close(self) -> None:
-        """Remove every cluster: the idle ones and any never given back."""
+    def close_idle(self) -> None:
+        """Remove every idle cluster; a leased one stays with its holder."""
         while self.idle:
             _, cluster = self.idle.popitem()
             self._remove(cluster)
+
+    def close(self) -> None:
+        """Remove every cluster: the idle ones and any never given back (the end of a session or
+        suite; between tests use :meth:`close_idle`)."""
+        self.close_idle()
         while self.leased:
             _, cluster = self.leased.popitem()
             self._remove(cluster)

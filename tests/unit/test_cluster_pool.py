@@ -132,3 +132,54 @@ def test_a_pool_under_a_directory_names_each_cluster_and_keeps_its_logs_there(tm
     pool = ClusterPool.under(tmp_path)
     one, two = pool.make(THREE), pool.make(THREE)
     assert one.run_id != two.run_id and one.run_dir == tmp_path / "clusters" / one.run_id
+
+
+def test_closing_the_idle_clusters_leaves_a_leased_one_with_its_holder() -> None:
+    c = Clusters()
+    pool = ClusterPool(c.make, reset=c.reset)
+    lease = pool.acquire(THREE)
+    pool.close_idle()
+    assert c.made[0].destroyed == 0
+    pool.release(lease)
+    pool.close_idle()
+    assert c.made[0].destroyed == 1
+
+
+#: A module of two tests on the plugin's module-scoped ``kafka_cluster``, with the session's pool
+#: replaced by one of fakes: what the plugin does between the tests must not remove the cluster.
+PLUGIN_CONFTEST = """
+from chaos.cluster import ClusterSpec
+from chaos.experiments.pool import ClusterPool
+from chaos.pytest_plugin import POOL_KEY
+
+class Fake:
+    def __init__(self, spec: ClusterSpec) -> None:
+        self.spec, self.run_id, self.destroyed = spec, "fake", 0
+    def start(self) -> None:
+        pass
+    def destroy(self) -> None:
+        self.destroyed += 1
+
+def pytest_configure(config):
+    config.stash[POOL_KEY] = ClusterPool(Fake, reset=lambda cluster: [])
+"""
+
+PLUGIN_MODULE = """
+seen = []
+
+def test_first(kafka_cluster):
+    seen.append(kafka_cluster)
+
+def test_second(kafka_cluster):
+    assert kafka_cluster is seen[0]
+    assert kafka_cluster.destroyed == 0, "removed between two tests of its module"
+
+def test_third_without_a_cluster():
+    assert seen[0].destroyed == 0, "the pool is closed at the session's end, not before"
+"""
+
+
+def test_the_plugin_keeps_a_modules_cluster_between_its_tests(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(PLUGIN_CONFTEST)
+    pytester.makepyfile(test_module=PLUGIN_MODULE)
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=3)
