@@ -131,11 +131,31 @@ class Node:
         As root whatever user the image runs Kafka as: network faults need iptables and tc.
 
         Raises:
-            InfrastructureError: Docker could not run it (e.g. the container is not running).
+            InfrastructureError: Docker could not run it (e.g. the container is not running), or
+                did not report its exit within 10 s of its output ending.
         """
+        if self.container.client is None:
+            raise InfrastructureError(f"could not run {cmd[0]} in {self.host}: its container has no Docker client")
+        api = self.container.client.api
         try:
-            result = self.container.exec_run(cmd, user="root")
+            exec_id = api.exec_create(self.container.id, cmd, user="root")["Id"]
+            out: bytes = api.exec_start(exec_id)
+
+            def exit_code() -> int | None:
+                code = api.exec_inspect(exec_id)["ExitCode"]
+                return None if code is None else int(code)
+
+            # The engine may answer the inspection before it has recorded the exit (seen under
+            # load): an unknown exit code is waited for, never taken for success.
+            code = exit_code()
+            if code is None:
+                code = wait_until(
+                    lambda: (c,) if (c := exit_code()) is not None else None,
+                    10,
+                    f"the exit code of {cmd[0]} in {self.host}",
+                    interval=0.1,
+                    error=InfrastructureError,
+                )[0]
         except APIError as e:
             raise InfrastructureError(f"could not run {cmd[0]} in {self.host}: {e.explanation}") from e
-        out = result.output if isinstance(result.output, bytes) else b"".join(result.output)
-        return int(result.exit_code or 0), out.decode(errors="replace")
+        return code, out.decode(errors="replace")

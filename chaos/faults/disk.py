@@ -32,13 +32,19 @@ from chaos.images import kcfs
 def kcfs_command(node: Node, *args: str) -> dict[str, Any]:
     """Send one command to ``node``'s kcfs and return its JSON answer.
 
+    Every kcfs command may be sent twice (a second ``cut`` gets the first one's answer), so a
+    success whose output Docker lost (seen under load: exit 0, nothing printed) is asked again once.
+
     Raises:
         FaultError: kcfs did not answer or refused the command.
     """
-    try:
-        code, out = node.exec([kcfs.BINARY, "ctl", kcfs.SOCKET, *args])
-    except InfrastructureError as e:
-        raise FaultError(f"kcfs on {node.host} did not answer {' '.join(args)!r}: {e}") from e
+    for _ in range(2):
+        try:
+            code, out = node.exec([kcfs.BINARY, "ctl", kcfs.SOCKET, *args])
+        except InfrastructureError as e:
+            raise FaultError(f"kcfs on {node.host} did not answer {' '.join(args)!r}: {e}") from e
+        if code != 0 or out.strip():
+            break
     try:
         answer: dict[str, Any] = json.loads(out.strip().splitlines()[0])
     except (json.JSONDecodeError, IndexError):

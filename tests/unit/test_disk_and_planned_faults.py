@@ -14,7 +14,8 @@ from chaos.cluster.config import ClusterSpec, NodeSpec, server_properties
 from chaos.cluster.registry import spec_from_json, spec_to_json
 from chaos.errors import UsageError
 from chaos.experiments.loading import load_experiment
-from chaos.faults import FaultContext, Timeline, UnsupportedFault, make_fault
+from chaos.faults import FaultContext, FaultError, Timeline, UnsupportedFault, make_fault
+from chaos.faults.disk import kcfs_command
 from chaos.images import kcfs
 from chaos.reports.markdown import settings_line
 
@@ -109,3 +110,35 @@ def test_doctor_says_whether_kcfs_can_run_here(monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.setattr("chaos.images.builder.default_cache_dir", lambda: tmp_path)
     check = doctor._kcfs_check()
     assert (check.check, check.ok, check.fix) == ("kcfs disk (power_loss)", False, "run `kafka-chaos images build`")
+
+
+class Answers:
+    """A node whose ``exec`` gives the next of ``outputs`` (exit code, output)."""
+
+    host = "broker-1"
+
+    def __init__(self, *outputs: tuple[int, str]) -> None:
+        self.outputs, self.calls = list(outputs), 0
+
+    def exec(self, cmd: list[str]) -> tuple[int, str]:
+        self.calls += 1
+        return self.outputs.pop(0)
+
+
+def test_a_kcfs_answer_lost_on_the_way_is_asked_for_again() -> None:
+    cut = '{"files":2,"bytes_dropped":4096,"blocks_restored":0,"fsyncs":3,"cut":true}\n'
+    node = Answers((0, ""), (0, cut))
+    assert kcfs_command(node, "cut")["bytes_dropped"] == 4096  # type: ignore[arg-type]
+    assert node.calls == 2
+
+
+@pytest.mark.parametrize(
+    ("outputs", "calls"),
+    [([(0, ""), (0, "")], 2), ([(1, "kcfs: dial unix /run/kcfs.sock: connect: no such file")], 1)],
+    ids=["lost twice", "refused"],
+)
+def test_a_kcfs_command_without_an_answer_is_a_fault_error(outputs: list[tuple[int, str]], calls: int) -> None:
+    node = Answers(*outputs)
+    with pytest.raises(FaultError, match="kcfs on broker-1 refused 'cut'"):
+        kcfs_command(node, "cut")  # type: ignore[arg-type]
+    assert node.calls == calls

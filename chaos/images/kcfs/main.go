@@ -17,6 +17,9 @@
 //
 //	kcfs mount STORE MOUNTPOINT SOCKET   serve until killed; answer commands on SOCKET
 //	kcfs ctl SOCKET COMMAND [ARG]        send one command, print the JSON answer
+//
+// After a cut the server is gone; "cut" asked again prints the answer the cut gave (kept in
+// SOCKET.cut until the next mount).
 package main
 
 import (
@@ -464,8 +467,13 @@ func (d *disk) command(line string) report {
 	return report{Error: "unknown command " + words[0]}
 }
 
+// cutRecord is where the answer to a cut is kept: the server exits right after giving it, and a
+// caller whose answer was lost on the way finds it there (see control).
+func cutRecord(socket string) string { return socket + ".cut" }
+
 func serveControl(d *disk, socket string) error {
 	_ = os.Remove(socket)
+	_ = os.Remove(cutRecord(socket)) // powered on again
 	l, err := net.Listen("unix", socket)
 	if err != nil {
 		return err
@@ -479,6 +487,11 @@ func serveControl(d *disk, socket string) error {
 			go func() {
 				line, _ := bufio.NewReader(c).ReadString('\n')
 				answer := d.command(line)
+				if answer.Cut {
+					if b, err := json.Marshal(answer); err == nil {
+						_ = os.WriteFile(cutRecord(socket), append(b, '\n'), 0o644)
+					}
+				}
 				_ = json.NewEncoder(c).Encode(answer)
 				c.Close()
 				if answer.Cut {
@@ -532,6 +545,11 @@ func mount(store, mnt, socket string) error {
 func control(socket string, args []string) error {
 	c, err := net.DialTimeout("unix", socket, 5*time.Second)
 	if err != nil {
+		// The power is already off: a cut asked again gets the answer the cut gave.
+		if answer, readErr := os.ReadFile(cutRecord(socket)); readErr == nil && args[0] == "cut" {
+			fmt.Print(string(answer))
+			return nil
+		}
 		return err
 	}
 	defer c.Close()
