@@ -16,11 +16,20 @@ from chaos.cluster import KafkaCluster
 from chaos.cluster.kafka_tools import segment_offsets
 from chaos.cluster.operations import offline_log_dirs, wait_for_full_isr
 from chaos.faults import FaultContext, Nemesis, make_fault
+from chaos.faults.disk import kcfs_command
 
 from .conftest import cli
 from .test_faults import eventually
 
-pytestmark = [pytest.mark.kafka_cluster(brokers=3, disk="kcfs", log_dirs=2), pytest.mark.usefixtures("brokers_back")]
+#: A follower whose log directory failed stops fetching; its leader goes on holding the high
+#: watermark for it while it counts as caught up (``replica.lag.time.max.ms``) and looks again only
+#: when the partition next moves (docs/disks.md), so an acks=all write waits for its producer's
+#: retry. By default both are 30 s, and a retry that came first waited again until the delivery
+#: timeout. Here the replica counts as caught up for 6 s and the producer retries after 10 s.
+pytestmark = [
+    pytest.mark.kafka_cluster(brokers=3, disk="kcfs", log_dirs=2, broker_config={"replica.lag.time.max.ms": "6000"}),
+    pytest.mark.usefixtures("brokers_back"),
+]
 
 
 def produce(cluster: KafkaCluster, topic: str, prefix: str, count: int, partitions: int = 1) -> None:
@@ -28,13 +37,15 @@ def produce(cluster: KafkaCluster, topic: str, prefix: str, count: int, partitio
 
     A failing log directory answers KAFKA_STORAGE_ERROR until the controller moves its partitions'
     leadership away, which can take longer than a retry count covers: the producer retries until
-    its delivery timeout instead, idempotent so that a retry never writes a record twice.
+    its delivery timeout instead, idempotent so that a retry never writes a record twice. A request
+    times out after 10 s, past the 6 s a failed follower holds the high watermark (``pytestmark``).
     """
     producer = KafkaProducer(
         bootstrap_servers=cluster.bootstrap_servers,
         acks="all",
         linger_ms=5,
         enable_idempotence=True,
+        request_timeout_ms=10_000,
         delivery_timeout_ms=60_000,
     )
     try:
@@ -77,6 +88,23 @@ def test_power_loss_keeps_exactly_what_was_fsynced(kafka_cluster: KafkaCluster, 
     assert after == {n.host: list(range(500)) for n in kafka_cluster.brokers}, after
     cuts = [e for e in ctx.timeline.events() if e["event"] == "power_cut"] if ctx.timeline else []
     assert len(cuts) == 3 and all(e["bytes_dropped"] > 0 for e in cuts), cuts
+
+
+@pytest.mark.timeout(180)  # a second cut that waits for the first one's lock never answers
+def test_a_cut_asked_for_twice_is_one_cut_with_one_answer(kafka_cluster: KafkaCluster) -> None:
+    """A caller whose answer Docker lost asks again: the second cut answers at once, with the first
+    one's figures, and puts nothing more back."""
+    topic = f"twice-{uuid.uuid4().hex[:8]}"
+    kafka_cluster.create_topic(topic, partitions=1, replication_factor=3)
+    produce(kafka_cluster, topic, "cached-", 200)
+    node = kafka_cluster.broker(3)  # the brokers_back fixture starts it again
+    try:
+        first = kcfs_command(node, "cut")
+        again = kcfs_command(node, "cut")
+    finally:
+        node.kill()
+    assert first["cut"] is True and first["bytes_dropped"] > 0, first
+    assert again == first
 
 
 def test_a_crash_on_kcfs_keeps_what_was_not_fsynced(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
