@@ -333,12 +333,23 @@ class Metadata:
         return wait_until(attempt, timeout, what, seen=lambda: last[0], error=ClusterUnhealthy)
 
     def health_problem(self, rf: int) -> str:
-        """What keeps the cluster from being healthy now (empty: nothing): unregistered brokers, or a
-        health topic without its full ISR."""
+        """What keeps the cluster from being healthy now (empty: nothing): unregistered brokers, a
+        running broker that does not answer, or a health topic without its full ISR.
+
+        Registration alone is not enough: a broker killed and started again within its session
+        timeout is still registered, unfenced and in the ISR while its new process is starting.
+        """
         admin = self.admin()
         brokers = [b for b in admin.describe_cluster()["brokers"] if not b.get("is_fenced", False)]
         if len(brokers) < self.cluster.spec.brokers:
             return f"{len(brokers)} of {self.cluster.spec.brokers} brokers registered"
+        for node in self.cluster.brokers:
+            if node.state != "running":
+                continue
+            try:
+                self._metadata_from(node.node_id, HEALTH_TOPIC)
+            except (KafkaError, OSError) as e:
+                return f"{node.host} does not answer ({type(e).__name__})"
         if not self.health_topic_created:
             with suppress(TopicAlreadyExistsError):
                 admin.create_topics([NewTopic(HEALTH_TOPIC, 1, rf)])

@@ -146,6 +146,18 @@ def test_clean_stop_and_start(kafka_cluster: KafkaCluster) -> None:
     assert broker.is_running
 
 
+def test_a_broker_started_again_is_healthy_only_once_it_answers(kafka_cluster: KafkaCluster) -> None:
+    """Killed and started at once, a broker is still registered, unfenced and in the ISR (its session
+    has not timed out) while its new process starts: health waits until it answers."""
+    broker = kafka_cluster.broker(3)
+    broker.kill()
+    broker.start()  # the container runs; the JVM needs seconds before it listens
+    problem = kafka_cluster.metadata.health_problem(kafka_cluster.spec.default_replication)
+    assert problem.startswith("broker-3 does not answer"), problem
+    kafka_cluster.wait_healthy(90)
+    kafka_cluster.create_topic(f"answers-{uuid.uuid4().hex[:8]}", partitions=3, replication_factor=3)
+
+
 def test_one_thread_dropping_its_admin_client_leaves_another_threads_calls_alone(kafka_cluster: KafkaCluster) -> None:
     """A run's ISR watch asks for partitions while the run's own thread drops a failed admin client:
     each thread has its own, so the watch's call in flight is never closed under it."""
