@@ -62,8 +62,12 @@ def test_c1_auto_commit_consumer_kill_loses_in_the_consumer(run_experiment: Call
     assert v.loss["consumer"] > 0 and v.loss["broker"] == 0
 
 
+#: A producer kill on one broker: these tests are about the CLI, the plugin and the reports, which
+#: do not depend on the cluster's size (the claims above run on three).
 SYNC = """\
 name: {name}
+cluster: {{brokers: 1}}
+topic: {{replication_factor: 1}}
 producer:
   mode: sync
   rate: 200
