@@ -31,7 +31,8 @@ class RunResult:
     seconds: float = 0.0
     phases: list[dict[str, Any]] = field(default_factory=list)
     #: How the run got its cluster: ``fresh``, ``reused`` (a suite's, reset after the run before),
-    #: ``fresh (reset of … failed: …)`` or ``shared`` (explore, scenarios).
+    #: ``fresh (reset of … failed: …)``, ``given`` (the cluster of ``--cluster``, reset before the
+    #: run) or ``shared`` (a validate matrix's, scenarios).
     cluster: str = ""
     #: The run id of the cluster it ran on (its containers' label; the run's own id when fresh).
     cluster_id: str = ""

@@ -109,24 +109,44 @@ def _levels(pairs: dict[str, str]) -> dict[str, int]:
 @click.argument("run_id", required=False)
 @json_option
 def cluster_status(run_id: str | None, as_json: bool) -> None:
-    """Show a cluster's nodes, their states and the bootstrap address."""
+    """Show a cluster's nodes, their states, the bootstrap address and whether it is healthy.
+
+    Without RUN_ID: the one running cluster; when several run, each of them as Docker sees it,
+    without asking the cluster or checking its health (``--json``: a list).
+    """
+    import docker
     from chaos.cluster import KafkaCluster, running_runs
     from chaos.engine import docker_client
 
     client = docker_client()
-    if run_id is None and not running_runs(client):
+    runs = [run_id] if run_id else running_runs(client)
+    if not runs:
         emit([], as_json, "no cluster is running")
         return
-    status = KafkaCluster.attach(pick_run(run_id), client).status(check_health=True)
-    lines = [
-        f"cluster {status['run_id']} (Kafka {status['kafka_version']}) "
-        f"{'healthy' if status['healthy'] else 'NOT healthy'}",
-        f"bootstrap.servers={status['bootstrap_servers']}",
-    ]
-    lines += [
-        f"  {n['host']:14} node {n['node_id']:<5} {n['state']}" for n in status["brokers"] + status["controllers"]
-    ]
-    emit(status, as_json, "\n".join(lines))
+    several = len(runs) > 1
+    statuses = []
+    for r in runs:
+        try:
+            # several: what Docker knows, quickly, whatever state each is in (one may be mid-fault)
+            statuses.append(KafkaCluster.attach(r, client).status(check_health=not several, ask=not several))
+        except (UsageError, docker.errors.DockerException):
+            if not several:
+                raise
+            continue  # being removed since it was listed
+    if not statuses:
+        emit([], as_json, "no cluster is running")
+        return
+    lines = [f"{len(statuses)} clusters are running; `kafka-chaos cluster status RUN_ID` checks one's health"] * several
+    for status in statuses:
+        health = "" if several else (" healthy" if status["healthy"] else " NOT healthy")
+        lines += [
+            f"cluster {status['run_id']} (Kafka {status['kafka_version']}){health}",
+            f"bootstrap.servers={status['bootstrap_servers']}",
+        ]
+        lines += [
+            f"  {n['host']:14} node {n['node_id']:<5} {n['state']}" for n in status["brokers"] + status["controllers"]
+        ]
+    emit(statuses if several else statuses[0], as_json, "\n".join(lines))
 
 
 @cluster.command("logs")

@@ -77,3 +77,26 @@ def pick_run(run_id: str | None) -> str:
     if not runs:
         raise UsageError("no cluster is running: start one with `kafka-chaos cluster up`")
     raise UsageError(f"{len(runs)} clusters are running ({', '.join(runs)}): name one")
+
+
+def cluster_option(f: F) -> F:
+    """``--cluster RUN_ID``: run on a cluster already up instead of starting one."""
+    return click.option(
+        "--cluster",
+        "cluster_id",
+        default=None,
+        metavar="RUN_ID",
+        help="Run on this running cluster (e.g. from `kafka-chaos cluster up`; `kafka-chaos cluster status` "
+        "lists them) instead of starting one: reset before each run, left running. Its shape must match.",
+    )(f)
+
+
+def given_version(run_id: str) -> str:
+    """The Kafka release of the running cluster ``run_id``.
+
+    Raises:
+        UsageError: no cluster with that run id runs.
+    """
+    from chaos.cluster import KafkaCluster
+
+    return KafkaCluster.attach(run_id).spec.kafka_version

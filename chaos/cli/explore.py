@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from chaos.cli.common import emit, json_option, progress_for, quiet_option
+from chaos.cli.common import cluster_option, emit, json_option, progress_for, quiet_option
 from chaos.errors import UsageError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$")
@@ -36,6 +36,7 @@ def parse_budget(text: str) -> float:
 @click.option("--client", default=None, metavar="NAME", help="Run every workload on this client.")
 @click.option("--kafka-version", default=None, help="Override the file's Kafka release.")
 @click.option("--reports", "reports_dir", default="reports", type=click.Path(path_type=Path), help="Where results go.")
+@cluster_option
 @json_option
 @quiet_option
 def explore_cmd(
@@ -46,6 +47,7 @@ def explore_cmd(
     client: str | None,
     kafka_version: str | None,
     reports_dir: Path,
+    cluster_id: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -61,7 +63,13 @@ def explore_cmd(
     seconds = parse_budget(budget)
     if not path.is_file():
         raise UsageError(f"{path} is not an experiment file")
-    options = RunOptions(reports_dir=reports_dir, seed=seed, kafka_version=kafka_version, progress=progress_for(quiet))
+    options = RunOptions(
+        reports_dir=reports_dir,
+        seed=seed,
+        kafka_version=kafka_version,
+        progress=progress_for(quiet),
+        cluster=cluster_id,
+    )
     found, out = explore_file(path, seconds, seed, options, client, confirm)
     data = {
         "directory": str(out),

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from chaos.cli.common import check_version, emit, json_option, progress_for, quiet_option
+from chaos.cli.common import check_version, cluster_option, emit, json_option, progress_for, quiet_option
 from chaos.errors import UsageError
 
 
@@ -76,6 +76,7 @@ def reconcile(run_dir: str, as_json: bool) -> None:
     help="Run every workload on this client: kafka-python, librdkafka, java, or all (each in turn). "
     "Default: each file's own (kafka-python unless it says otherwise).",
 )
+@cluster_option
 @json_option
 @quiet_option
 def run_cmd(
@@ -88,6 +89,7 @@ def run_cmd(
     reports_dir: Path,
     select: str | None,
     client: str | None,
+    cluster_id: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -99,6 +101,7 @@ def run_cmd(
     Experiments with the same cluster shape run on one cluster, reset between runs (every fault
     healed, the run's topics and groups deleted, every replica in sync); a reset that fails falls
     back to a fresh cluster. The runs are grouped by shape, in the order the shapes first appear.
+    ``--cluster RUN_ID`` runs them all on a cluster already up, reset before each and left running.
     """
     from chaos.experiments.loading import load_suite
     from chaos.experiments.runner import RunOptions, RunResult, keep_hint, run_suite
@@ -117,6 +120,7 @@ def run_cmd(
         kafka_version=kafka_version,
         progress=progress_for(quiet),
         status_every=0.0 if quiet else (2.0 if sys.stderr.isatty() else 5.0),
+        cluster=cluster_id,
     )
 
     def one_line(result: RunResult) -> None:

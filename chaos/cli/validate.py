@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, cast
 
 import click
 
-from chaos.cli.common import check_version, json_option, progress_for, quiet_option
+from chaos.cli.common import check_version, cluster_option, given_version, json_option, progress_for, quiet_option
+from chaos.errors import UsageError
 from chaos.validate.findings import PROCESSING
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ DEFAULT_FAULTS = "leader_kill,broker_isolation,producer_kill,consumer_kill,clien
 )
 @click.option("--kafka-version", default=None, help="Kafka release of the cluster, whose definitions judge the files.")
 @click.option("--reports", "reports_dir", default="reports", type=click.Path(path_type=Path), help="Output root.")
+@cluster_option
 @json_option
 @quiet_option
 def validate(
@@ -80,6 +82,7 @@ def validate(
     process_ms: int | None,
     kafka_version: str | None,
     reports_dir: Path,
+    cluster_id: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -95,6 +98,10 @@ def validate(
     from chaos.validate import validate_files
 
     check_version(kafka_version)
+    if cluster_id is not None:
+        if static_only:
+            raise UsageError("--static-only runs no fault matrix, so it needs no --cluster: drop one of them")
+        kafka_version = kafka_version or given_version(cluster_id)  # its release judges the files
     files = {"producer": producer_config, "consumer": consumer_config}
     if topic_config:
         files["topic"] = topic_config
@@ -108,6 +115,7 @@ def validate(
             kafka_version=kafka_version,
             progress=progress_for(quiet),
             status_every=status_every,
+            cluster=cluster_id,
         )
     out_dir = reports_dir / f"validate-{new_run_id()}"
     faults = [f.strip() for f in fault_names.split(",") if f.strip()]

@@ -507,9 +507,9 @@ class KafkaCluster:
         cluster._nodes = dict(sorted(cluster._nodes.items()))
         return cluster
 
-    def status(self, check_health: bool = False) -> dict[str, Any]:
+    def status(self, check_health: bool = False, ask: bool = True) -> dict[str, Any]:
         """Nodes, their states, addresses and bootstrap (``cluster status --json``); ``check_health``
-        adds ``healthy``. See :func:`chaos.cluster.status.describe`."""
+        adds ``healthy``; ``ask=False`` asks Docker only. See :func:`chaos.cluster.status.describe`."""
         from chaos.cluster.status import describe
 
-        return describe(self, check_health)
+        return describe(self, check_health, ask)

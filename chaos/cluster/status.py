@@ -13,14 +13,15 @@ if TYPE_CHECKING:
     from chaos.cluster.cluster import KafkaCluster
 
 
-def describe(cluster: KafkaCluster, check_health: bool = False) -> dict[str, Any]:
+def describe(cluster: KafkaCluster, check_health: bool = False, ask: bool = True) -> dict[str, Any]:
     """A plain description for ``cluster status --json``: nodes, states, addresses, bootstrap;
     ``check_health`` adds ``healthy`` (healthy within 5 s).
 
-    Brokers carry ``registered``: known to the controller and not fenced, asked of the cluster.
+    Brokers carry ``registered``: known to the controller and not fenced, asked of the cluster
+    (``ask=False``: what Docker alone knows, and ``registered`` is None).
     """
     registered: set[int] | None = None
-    if cluster._api_port is not None:
+    if ask and cluster._api_port is not None:
         try:
             brokers = cluster.metadata.admin().describe_cluster()["brokers"]
             registered = {int(b["broker_id"]) for b in brokers if not b.get("is_fenced", False)}
@@ -36,7 +37,7 @@ def describe(cluster: KafkaCluster, check_health: bool = False) -> dict[str, Any
             "state": n.state,
         }
         if n.spec.broker:
-            entry["registered"] = registered is not None and n.node_id in registered
+            entry["registered"] = (registered is not None and n.node_id in registered) if ask else None
             entry["address"] = (
                 f"{cluster.host}:{cluster._proxy_ports[n.node_id]}" if n.node_id in cluster._proxy_ports else None
             )

@@ -189,25 +189,24 @@ def explore_file(
     a schedule failed, ``<name>-explored-<seed>.yaml``. Returns the search and that directory.
 
     Raises:
-        UsageError: a malformed file. (A cluster that cannot start fails that schedule's run, which
+        UsageError: a malformed file, or ``--cluster`` names no running cluster or one of another
+        shape. (A cluster that cannot start fails that schedule's run, which
         then has no verdict and counts as holding; ``explore.log`` says why.)
     """
     from dataclasses import replace
 
     from chaos.experiments.loading import load_experiment
-    from chaos.experiments.pool import ClusterPool
-    from chaos.experiments.runner import ExperimentRun
+    from chaos.experiments.runner import ExperimentRun, pool_for
     from chaos.labels import new_run_id
 
     exp = load_experiment(path).for_client(client)
     out = Path(options.reports_dir) / f"explore-{new_run_id()}"
+    # One cluster for the search, reset before every schedule: a schedule whose faults could not all
+    # be applied or healed must not leave the next one a broken cluster (a failed reset: a fresh one).
+    pool = pool_for(options, out, [(exp.name, exp.cluster.spec(options.kafka_version))])
     out.mkdir(parents=True)
     count = [0]
     quiet = replace(options, status_every=0.0)
-
-    # One cluster for the search, reset before every schedule: a schedule whose faults could not all
-    # be applied or healed must not leave the next one a broken cluster (a failed reset: a fresh one).
-    pool = ClusterPool.under(out, progress=options.progress)
 
     def trial(candidate: Experiment) -> tuple[bool, str]:
         count[0] += 1

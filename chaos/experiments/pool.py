@@ -27,7 +27,7 @@ from kafka.errors import KafkaError
 from chaos.cluster import KafkaCluster
 from chaos.cluster.config import ClusterSpec
 from chaos.cluster.operations import wait_for_full_isr
-from chaos.errors import ChaosError
+from chaos.errors import ChaosError, InfrastructureError, UsageError
 from chaos.faults.by_hand import heal_everything
 from chaos.labels import new_run_id
 from chaos.progress import Progress, silent
@@ -130,6 +130,37 @@ def shape(spec: ClusterSpec) -> str:
     return json.dumps(asdict(spec), sort_keys=True, default=str)
 
 
+#: Spec fields that say how the harness waits for a cluster, not what the cluster is.
+_NOT_SHAPE = ("health_timeout",)
+
+
+def differences(wanted: ClusterSpec, have: ClusterSpec) -> list[str]:
+    """How a running cluster (``have``) differs from the one a run wants, field by field.
+
+    >>> differences(ClusterSpec(brokers=1), ClusterSpec(brokers=3))
+    ['brokers 1 (the cluster has 3)']
+    >>> differences(ClusterSpec(brokers=3, health_timeout=5), ClusterSpec(brokers=3))
+    []
+    """
+    want, got = asdict(wanted), asdict(have)
+    differ = [key for key in want if key not in _NOT_SHAPE and want[key] != got[key]]
+    return [f"{key} {want[key]} (the cluster has {got[key]})" for key in differ]
+
+
+def check_fits(cluster: KafkaCluster, wanted: ClusterSpec, who: str) -> None:
+    """Refuse to run ``who`` on a given cluster of another shape.
+
+    Raises:
+        UsageError: the cluster differs from ``wanted``; the message says how.
+    """
+    diff = differences(wanted, cluster.spec)
+    if diff:
+        raise UsageError(
+            f"{who} wants another cluster than {cluster.run_id} ({'; '.join(diff)}): start one with "
+            "`kafka-chaos cluster up` and the same settings, or run without --cluster"
+        )
+
+
 @dataclass(slots=True)
 class Lease:
     """A cluster for one run, and how it was obtained (``RunResult.cluster``)."""
@@ -215,6 +246,21 @@ class ClusterPool:
 
         return cls(make, fresh=fresh, progress=progress)
 
+    @classmethod
+    def given(
+        cls,
+        cluster: KafkaCluster,
+        progress: Progress = silent,
+        reset: Callable[[KafkaCluster], list[str]] = reset_cluster,
+    ) -> ClusterPool:
+        """A pool of one cluster someone else started (``--cluster RUN_ID``): reset before every run,
+        since whatever used it last may have left faults, topics or groups; never removed.
+
+        A failed reset is an :class:`~chaos.errors.InfrastructureError`: there is no other cluster to
+        fall back to.
+        """
+        return _GivenPool(cluster, progress, reset)
+
     def close_idle(self) -> None:
         """Remove every idle cluster; a leased one stays with its holder."""
         while self.idle:
@@ -234,3 +280,37 @@ class ClusterPool:
             cluster.destroy()
         except Exception as e:  # teardown goes on; `kafka-chaos clean` removes what is left
             log.warning("could not remove cluster %s: %s", cluster.run_id, e)
+
+
+class _GivenPool(ClusterPool):
+    """:meth:`ClusterPool.given`: one cluster, reset for each run, left running at the end."""
+
+    def __init__(self, cluster: KafkaCluster, progress: Progress, reset: Callable[[KafkaCluster], list[str]]) -> None:
+        super().__init__(lambda spec: cluster, progress=progress, reset=reset)
+        self.cluster = cluster
+
+    def acquire(self, spec: ClusterSpec) -> Lease:
+        """The given cluster, reset.
+
+        Raises:
+            UsageError: it is not of ``spec``'s shape.
+            InfrastructureError: it could not be reset.
+        """
+        check_fits(self.cluster, spec, "this run")
+        try:
+            healed = self.reset(self.cluster)
+        except ResetFailed as e:
+            raise InfrastructureError(
+                f"cluster {self.cluster.run_id} could not be reset ({e}): see `kafka-chaos cluster status "
+                f"{self.cluster.run_id}`, or run without --cluster on a fresh one"
+            ) from e
+        return Lease(self.cluster, "given", healed)
+
+    def release(self, lease: Lease, broken: bool = False) -> None:
+        """Nothing to give back: the cluster stays, and the next run resets it."""
+
+    def close_idle(self) -> None:
+        """The given cluster is not the pool's to remove."""
+
+    def close(self) -> None:
+        """The given cluster is not the pool's to remove."""

@@ -21,14 +21,14 @@ from pathlib import Path
 import yaml
 
 from chaos.cluster import ClusterSpec, KafkaCluster
-from chaos.errors import ChaosError, Interrupted
+from chaos.errors import ChaosError, Interrupted, UsageError
 from chaos.events import EventBus, Listener
 from chaos.experiments.executor import execute
 from chaos.experiments.loading import LoadedExperiment
 from chaos.experiments.model import Experiment
 from chaos.experiments.phases import Phases, PhaseTimeout
 from chaos.experiments.plan import Plan, plan_experiment
-from chaos.experiments.pool import ClusterPool, Lease, shape
+from chaos.experiments.pool import ClusterPool, Lease, check_fits, shape
 from chaos.labels import new_run_id
 from chaos.progress import Progress, ProgressListener, silent
 from chaos.reports import ReportListener
@@ -66,6 +66,9 @@ class RunOptions:
     #: A cluster of its own for every run of a suite (``--fresh-cluster``), instead of one per shape
     #: reset between runs.
     fresh_cluster: bool = False
+    #: The run id of a running cluster to run on (``--cluster``), e.g. one from ``kafka-chaos cluster
+    #: up``: reset before every run and left running; None starts clusters of the runs' own.
+    cluster: str | None = None
     #: Further listeners of the lifecycle events (progress and reports are always subscribed).
     listeners: tuple[Listener, ...] = ()
 
@@ -232,6 +235,25 @@ class ExperimentRun:
             self._pool.release(lease, broken)
 
 
+def pool_for(options: RunOptions, base: Path, wanted: Sequence[tuple[str, ClusterSpec]]) -> ClusterPool:
+    """The clusters a suite, a search or a matrix runs on: the one given with ``--cluster`` (checked
+    against each ``(name, spec)`` wanted before anything runs), else one per shape, started under
+    ``base``.
+
+    Raises:
+        UsageError: no cluster of that run id runs, it is not of a wanted shape, or ``--fresh-cluster``
+            was asked for as well.
+    """
+    if options.cluster is None:
+        return ClusterPool.under(base, fresh=options.fresh_cluster, progress=options.progress)
+    if options.fresh_cluster:
+        raise UsageError("--cluster runs on a cluster already up and --fresh-cluster starts new ones: pick one")
+    cluster = KafkaCluster.attach(options.cluster, run_dir=Path(base) / "clusters" / options.cluster)
+    for name, spec in wanted:
+        check_fits(cluster, spec, name)
+    return ClusterPool.given(cluster, progress=options.progress)
+
+
 def prepare_clients(experiments: Sequence[Experiment], options: RunOptions) -> None:
     """Compile the Java client driver for each Kafka release an experiment runs it against, before
     any cluster starts (a no-op when compiled already).
@@ -262,18 +284,24 @@ def run_suite(
     Suite reports (``suite.json``, ``junit.xml``, ``summary.md``, ``report.html``) are written after
     every run (``suite_updated`` events), so an interrupted suite still has them. Ctrl-C or SIGTERM
     stop the suite after healing and tearing down the current run; the exception propagates.
+
+    Raises:
+        UsageError: ``--cluster`` names no running cluster or one of another shape (before anything
+            runs).
+        InfrastructureError: the Java client driver could not be compiled.
     """
-    prepare_clients([item.experiment for item in loaded], options)
     suite_id = suite_id or new_run_id()
     suite_dir = Path(options.reports_dir) / suite_id
+    ordered = by_shape(loaded, options.kafka_version)
+    wanted = [(item.experiment.name, item.experiment.cluster.spec(options.kafka_version)) for item in ordered]
+    pool = pool_for(options, suite_dir, wanted)
+    prepare_clients([item.experiment for item in loaded], options)
     suite_dir.mkdir(parents=True, exist_ok=True)
     bus = options.bus()
     t0 = time.monotonic()
     suite = SuiteResult(suite_dir, [], 0.0)
-
-    pool = ClusterPool.under(suite_dir, fresh=options.fresh_cluster, progress=options.progress)
     try:
-        for item in by_shape(loaded, options.kafka_version):
+        for item in ordered:
             for rep in range(1, repeat + 1):
                 name = item.label if repeat == 1 else f"{item.label}-{rep}"
                 run_options = replace(options, seed=options.seed + rep - 1)

@@ -254,11 +254,16 @@ def clusters_line(meta: dict[str, Any]) -> str:
     ...     {"name": "b", "cluster": "reused", "cluster_id": "c1"},
     ...     {"name": "c", "cluster": "fresh (reset of c1 failed: x)", "cluster_id": "c2"}]})
     '3 runs on 2 clusters, 1 reused after a reset; c started afresh: reset of c1 failed: x'
+    >>> clusters_line({"runs": [{"name": "a", "cluster": "given", "cluster_id": "c1"}]})
+    '1 run on cluster c1 (--cluster), reset before each'
     """
     runs = [r for r in meta.get("runs") or [] if r.get("cluster")]
     if not runs:
         return ""
     clusters = {r.get("cluster_id") or r["name"] for r in runs}
+    if all(r["cluster"] == "given" for r in runs):
+        plural = "s" if len(runs) > 1 else ""
+        return f"{len(runs)} run{plural} on cluster {', '.join(sorted(clusters))} (--cluster), reset before each"
     reused = sum(r["cluster"] == "reused" for r in runs)
     line = (
         f"{len(runs)} runs on {len(clusters)} cluster{'s' if len(clusters) > 1 else ''}, {reused} reused after a reset"

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from chaos.experiments.model import Experiment
-from chaos.experiments.runner import ExperimentRun, RunOptions, prepare_clients
+from chaos.experiments.runner import ExperimentRun, RunOptions, pool_for, prepare_clients
 from chaos.results import RunResult
 from chaos.validate.findings import TeamConfig
 from chaos.validate.review import recommended
@@ -203,10 +203,13 @@ def plan_matrix(
 
 
 def run_matrix(entries: Sequence[MatrixEntry], cfg: TeamConfig, out_dir: Path, options: RunOptions) -> Matrix:
-    """Run the planned ``entries`` on one fresh cluster, each on its own topic.
+    """Run the planned ``entries`` on one fresh cluster, each on its own topic (``--cluster``: on
+    that running cluster, reset first and left running).
 
     Raises:
-        InfrastructureError: the cluster could not be started (runs that fail later are recorded).
+        UsageError: ``--cluster`` names no running cluster, or one of another shape.
+        InfrastructureError: the cluster could not be started or reset (runs that fail later are
+            recorded).
     """
     from chaos.cluster import ClusterSpec, KafkaCluster
 
@@ -218,12 +221,20 @@ def run_matrix(entries: Sequence[MatrixEntry], cfg: TeamConfig, out_dir: Path, o
         broker_config=dict(cfg.broker_run),
         kafka_version=options.kafka_version or entries[0].experiment.cluster.kafka_version,
     )
+    given = pool_for(options, out_dir, [("the fault matrix", spec)]) if options.cluster else None
     prepare_clients([e.experiment for e in entries], options)
     bus = options.bus()
-    with KafkaCluster(spec, run_dir=out_dir / "cluster", progress=options.progress) as cluster:
+
+    def run_all(cluster: KafkaCluster) -> None:
         for entry in entries:
             exp = entry.experiment
             run = ExperimentRun(exp, out_dir / exp.name, options, cluster=cluster, bus=bus)
             matrix.runs.append(MatrixRun(entry.fault, entry.variant, run.run(), FAULTS[entry.fault][0]))
+
+    if given is not None:
+        run_all(given.acquire(spec).cluster)
+    else:
+        with KafkaCluster(spec, run_dir=out_dir / "cluster", progress=options.progress) as cluster:
+            run_all(cluster)
     matrix.seconds = time.monotonic() - t0
     return matrix

@@ -1,4 +1,8 @@
-"""validate end to end on a real cluster, with the brief's Java examples as the team's files."""
+"""validate end to end on a real cluster, with the brief's Java examples as the team's files.
+
+The module's three matrices run on one cluster of the matrix's shape (three brokers and a KRaft
+controller) that the plugin starts, given to ``validate`` with ``--cluster``: each reset first.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,20 @@ from typing import Any
 
 import pytest
 
+from chaos.cluster import KafkaCluster
+
 BRIEF = Path(__file__).resolve().parents[2] / "examples" / "brief"
 
-pytestmark = pytest.mark.experiment
+pytestmark = [pytest.mark.experiment, pytest.mark.kafka_cluster(brokers=3, controllers=1)]
 
 
-def validate(tmp_path: Path, producer: str, consumer: str, *extra: str) -> tuple[int, dict[str, Any], Path]:
+@pytest.fixture
+def given(kafka_cluster: KafkaCluster) -> str:
+    """The run id of the module's cluster, for ``--cluster``."""
+    return kafka_cluster.run_id
+
+
+def validate(tmp_path: Path, given: str, producer: str, consumer: str, *extra: str) -> tuple[int, dict[str, Any], Path]:
     proc = subprocess.run(
         [
             sys.executable,
@@ -32,6 +44,8 @@ def validate(tmp_path: Path, producer: str, consumer: str, *extra: str) -> tuple
             str(tmp_path),
             "--json",
             "-q",
+            "--cluster",
+            given,
             *extra,
         ],
         capture_output=True,
@@ -48,9 +62,10 @@ def by_fault(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {r["fault"]: r for r in data["matrix"] if r["variant"] == "team"}
 
 
-def test_brief_risky_settings_fail_and_name_the_setting_that_lost(tmp_path: Path) -> None:
+def test_brief_risky_settings_fail_and_name_the_setting_that_lost(tmp_path: Path, given: str) -> None:
     code, data, out = validate(
         tmp_path,
+        given,
         "producer-acks1.properties",
         "consumer-auto-commit.properties",
         "--faults",
@@ -70,8 +85,8 @@ def test_brief_risky_settings_fail_and_name_the_setting_that_lost(tmp_path: Path
     assert (out / "report.html").exists() and (out / "junit.xml").exists()
 
 
-def test_brief_safe_settings_pass_the_standard_matrix(tmp_path: Path) -> None:
-    code, data, _ = validate(tmp_path, "producer-safe.properties", "consumer-manual-commit.properties")
+def test_brief_safe_settings_pass_the_standard_matrix(tmp_path: Path, given: str) -> None:
+    code, data, _ = validate(tmp_path, given, "producer-safe.properties", "consumer-manual-commit.properties")
     runs = by_fault(data)
     assert set(runs) == {"leader_kill", "broker_isolation", "producer_kill", "consumer_kill", "client_blackhole"}
     assert code == 0 and data["verdict"] == "PASS", {f: r["loss"] for f, r in runs.items()}
@@ -79,11 +94,12 @@ def test_brief_safe_settings_pass_the_standard_matrix(tmp_path: Path) -> None:
     assert all(r["counts"]["acked"] > 0 and r["counts"]["processed"] > 0 for r in runs.values())
 
 
-def test_auto_commit_with_in_poll_processing_loses_nothing_when_the_consumer_dies(tmp_path: Path) -> None:
+def test_auto_commit_with_in_poll_processing_loses_nothing_when_the_consumer_dies(tmp_path: Path, given: str) -> None:
     # The static review calls auto-commit at-least-once when each poll's records are processed before
     # the next poll; the matrix models that application and a SIGKILLed consumer must agree.
     code, data, _ = validate(
         tmp_path,
+        given,
         "producer-safe.properties",
         "consumer-auto-commit.properties",
         "--faults",

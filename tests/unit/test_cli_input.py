@@ -70,3 +70,18 @@ def test_the_command_line_starts_without_the_runner_or_a_kafka_client() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     assert proc.stdout.strip() == "[]", proc.stdout
+
+
+def test_a_given_cluster_with_options_that_start_their_own_or_run_none_exits_2() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    b2 = root / "experiments" / "b2-acks1-leader-kill-lagging-followers.yaml"
+    proc = run("run", str(b2), "--cluster", "20261129-000000-abcd", "--fresh-cluster")
+    assert proc.returncode == 2 and "--fresh-cluster starts new ones: pick one" in proc.stderr, proc.stderr
+    brief = root / "examples" / "brief"
+    files = ["--producer-config", str(brief / "producer-safe.properties")]
+    files += ["--consumer-config", str(brief / "consumer-manual-commit.properties")]
+    proc = run("validate", *files, "--static-only", "--cluster", "20261129-000000-abcd")
+    assert proc.returncode == 2 and "--static-only runs no fault matrix" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr

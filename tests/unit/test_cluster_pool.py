@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from chaos.cluster import ClusterSpec
+from chaos.errors import InfrastructureError, UsageError
 from chaos.experiments.loading import LoadedExperiment
 from chaos.experiments.model import Experiment
 from chaos.experiments.pool import ClusterPool, ResetFailed
-from chaos.experiments.runner import by_shape
+from chaos.experiments.runner import RunOptions, by_shape, pool_for
 
 
 class FakeCluster:
@@ -183,3 +184,45 @@ def test_the_plugin_keeps_a_modules_cluster_between_its_tests(pytester: pytest.P
     pytester.makeconftest(PLUGIN_CONFTEST)
     pytester.makepyfile(test_module=PLUGIN_MODULE)
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=3)
+
+
+def test_a_given_cluster_is_reset_before_every_run_and_never_removed() -> None:
+    c = Clusters()
+    given = c.make(THREE)
+    pool = ClusterPool.given(given, reset=c.reset)
+    first = pool.acquire(ClusterSpec(brokers=3, health_timeout=5))  # how long to wait is not a shape
+    pool.release(first)
+    second = pool.acquire(THREE)
+    # reset before the first run too: whoever used the cluster before may have left anything
+    assert (first.how, second.how) == ("given", "given") and first.healed == ["thawed: broker-2"]
+    assert first.cluster is second.cluster is given
+    pool.release(second, broken=True)
+    pool.close_idle()
+    pool.close()
+    assert c.made[0].destroyed == 0 and c.made[0].started == 0 and len(c.made) == 1
+
+
+def test_a_given_cluster_of_another_shape_is_refused_saying_how_it_differs() -> None:
+    c = Clusters()
+    pool = ClusterPool.given(c.make(THREE), reset=c.reset)
+    with pytest.raises(UsageError) as e:
+        pool.acquire(ClusterSpec(brokers=1, controllers=1))
+    assert "brokers 1 (the cluster has 3); controllers 1 (the cluster has 0)" in str(e.value)
+    assert "`kafka-chaos cluster up`" in str(e.value) and "without --cluster" in str(e.value)
+
+
+def test_a_given_cluster_that_cannot_be_reset_fails_the_run_and_is_left_alone() -> None:
+    c = Clusters(reset_fails=True)
+    pool = ClusterPool.given(c.make(THREE), reset=c.reset)
+    with pytest.raises(InfrastructureError) as e:
+        pool.acquire(THREE)
+    assert "cluster c1 could not be reset (broker-2 did not come back)" in str(e.value)
+    assert "`kafka-chaos cluster status c1`" in str(e.value)
+    assert len(c.made) == 1 and c.made[0].destroyed == 0
+
+
+def test_fresh_clusters_and_a_given_one_are_not_asked_for_together(tmp_path: Path) -> None:
+    options = RunOptions(reports_dir=tmp_path, fresh_cluster=True, cluster="20261129-000000-abcd")
+    with pytest.raises(UsageError, match="--fresh-cluster starts new ones: pick one"):
+        pool_for(options, tmp_path, [("b2", THREE)])
+    assert isinstance(pool_for(RunOptions(reports_dir=tmp_path), tmp_path, [("b2", THREE)]), ClusterPool)

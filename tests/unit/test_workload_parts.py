@@ -269,10 +269,17 @@ class _RecordingProducer:
         pass
 
 
-def test_the_send_loop_keeps_its_rate_in_bursts_of_one_pacing_tick(tmp_path: Path) -> None:
+def test_the_send_loop_keeps_its_rate_in_bursts_of_one_pacing_tick(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # A send loop that woke every 2 ms cost the producer and the brokers twice the CPU at 2000/s.
-    from chaos.workloads.producer import ProducerWorkload
+    # The clock only moves when the loop waits its turn, so a loaded machine cannot change the count.
+    import time
 
+    from chaos.workloads.producer import PACE_S, ProducerWorkload
+
+    clock = [0.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
     (tmp_path / "ledgers").mkdir()
     spec = ProducerSpec(
         id="p0",
@@ -287,9 +294,16 @@ def test_the_send_loop_keeps_its_rate_in_bursts_of_one_pacing_tick(tmp_path: Pat
     workload = ProducerWorkload(spec)
     fake = _RecordingProducer()
     workload.producer = fake
+    ticks = []
+
+    def wait_turn() -> None:
+        ticks.append(clock[0])
+        clock[0] += PACE_S
+
+    monkeypatch.setattr(workload, "wait_turn", wait_turn)
     sent = workload._run_streaming()
     workload.ledger.close()
-    assert sent == len(fake.sent_at) and 1800 <= sent <= 2100
-    gaps = np.diff(np.array(fake.sent_at))
-    bursts = int((gaps > 0.001).sum()) + 1  # the loop slept between them
-    assert bursts <= 1.0 / 0.02 + 5, bursts  # one per PACE_S of 20 ms; a 2 ms tick gives hundreds
+    assert sent == len(fake.sent_at) and 1900 <= sent <= 2001, sent  # 2000/s for 1 s, less the last tick
+    assert len(ticks) <= 1.0 / PACE_S + 1, len(ticks)  # one wait per PACE_S; a 2 ms tick gives hundreds
+    bursts = len(set(fake.sent_at))
+    assert bursts == len(ticks), (bursts, len(ticks))  # every wait is followed by one burst of sends
