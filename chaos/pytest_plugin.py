@@ -163,15 +163,20 @@ def _pool(config: pytest.Config) -> ClusterPool:
     return config.stash[POOL_KEY]
 
 
-def _runs_experiments(item: pytest.Item | None) -> bool:
+def _uses_the_pool(item: pytest.Item | None) -> bool:
+    """Whether ``item`` takes a cluster from the session's pool: an experiment, or a test on
+    ``kafka_cluster`` (``scenario`` included)."""
+    names = getattr(item, "fixturenames", ())
     return item is not None and (
-        isinstance(item, ExperimentItem) or "run_experiment" in getattr(item, "fixturenames", ())
+        isinstance(item, ExperimentItem) or "run_experiment" in names or "kafka_cluster" in names
     )
 
 
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    if POOL_KEY in item.config.stash and not _runs_experiments(nextitem):
-        item.config.stash[POOL_KEY].close_idle()  # a module's leased cluster stays for its next test
+    # An idle cluster waits only for a next test that may reuse it (the pool removes one of another
+    # shape itself); a module's leased cluster stays for its next test either way.
+    if POOL_KEY in item.config.stash and not _uses_the_pool(nextitem):
+        item.config.stash[POOL_KEY].close_idle()
 
 
 def _run_file(config: pytest.Config, node: pytest.Item, path: Path, check: bool = True) -> Verdict | None:

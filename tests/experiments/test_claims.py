@@ -26,42 +26,6 @@ EXPERIMENTS = ROOT / "experiments"
 pytestmark = pytest.mark.experiment
 
 
-def test_b2_acks1_leader_kill_loses_acknowledged_records_in_the_broker(run_experiment: Callable[..., Verdict]) -> None:
-    v = run_experiment(EXPERIMENTS / "b2-acks1-leader-kill-lagging-followers.yaml")
-    assert v.loss["broker"] > 0 and v.loss["producer"] == 0
-    # An example names where the broker acknowledged the record it then lost: a real position.
-    example = v.examples["broker"][0]
-    assert example["producer"] == "p0" and example["offset"] >= 0 and example["partition"] in (0, 1, 2)
-    # availability of each fault: the frozen followers and the killed leader, healed and back in the ISR
-    assert [f["kind"] for f in v.availability] == ["broker_pause", "broker_kill"], v.availability
-    for f in v.availability:
-        assert f["healed"] is not None and f["heal_to_full_isr_s"] is not None, f
-        assert f["latency_ms"]["before"] is not None and f["latency_ms"]["before"]["p99"] >= 0, f
-    assert sum(n for _, n in v.lost_sent["broker"]) == v.loss["broker"]
-
-
-def test_b3_acks_all_min_isr_2_survives_leader_kill_and_isolation(run_experiment: Callable[..., Verdict]) -> None:
-    v = run_experiment(EXPERIMENTS / "b3-acks-all-min-isr-2-leader-kill-isolation.yaml")
-    assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}
-    assert v.counts["acked"] > 0 and v.counts["in_log"] >= v.counts["acked"]
-
-
-def test_p3_retries_without_idempotence_write_duplicates(run_experiment: Callable[..., Verdict]) -> None:
-    v = run_experiment(EXPERIMENTS / "p3-no-idempotence-lost-responses.yaml")
-    assert v.anomalies["duplicates_in_log"] > 0 and v.loss["broker"] == 0
-    assert len(v.examples["duplicates_in_log"]) == min(EXAMPLES, v.anomalies["duplicates_in_log"])
-
-
-def test_p1_fire_and_forget_producer_kill_loses_in_the_producer(run_experiment: Callable[..., Verdict]) -> None:
-    v = run_experiment(EXPERIMENTS / "p1-fire-and-forget-producer-kill.yaml")
-    assert v.loss["producer"] > 0 and v.loss["broker"] == 0
-
-
-def test_c1_auto_commit_consumer_kill_loses_in_the_consumer(run_experiment: Callable[..., Verdict]) -> None:
-    v = run_experiment(EXPERIMENTS / "c1-auto-commit-batched-consumer-kill.yaml")
-    assert v.loss["consumer"] > 0 and v.loss["broker"] == 0
-
-
 #: A producer kill on one broker: these tests are about the CLI, the plugin and the reports, which
 #: do not depend on the cluster's size (the claims above run on three).
 SYNC = """\
@@ -155,27 +119,6 @@ def test_a_malformed_experiment_file_fails_collection_with_its_line(pytester: py
     result.stdout.fnmatch_lines(["*bad.yaml:3: producer.rate: must be greater than 0*"])
 
 
-def test_scenario_fixture_heals_and_judges(scenario: object) -> None:
-    from chaos.scenario import Scenario
-
-    assert isinstance(scenario, Scenario)
-    # librdkafka: kafka-python 3.0's sender can stay stuck after a leader that was killed and restarted
-    # within its metadata refresh (UnknownBrokerIdError for the old leader, raised on every loop and
-    # never followed by a metadata update; seen once in CI). This test is about the fixture.
-    producer = scenario.producer(mode="sync", rate=300, client="librdkafka", settings={"acks": "all"})
-    producer.start()
-    before = scenario.wait_for("acked", 100)  # the producer is running before the fault
-    fault = scenario.inject("broker_kill", target="leader")
-    assert fault.active and fault.targets
-    scenario.heal_all()
-    assert not fault.active
-    scenario.wait_for("acked", before + 300)  # and goes on after the heal
-    assert producer.stop(60) == 0, producer.log_tail()
-    v = scenario.verdict(expect={"total_loss": 0})
-    assert v.passed, v.as_dict()
-    assert v.counts["in_log"] >= before + 300
-
-
 def test_client_all_runs_the_file_on_every_client_and_puts_them_side_by_side(tmp_path: Path) -> None:
     # The same process kill reaches each client the same way; the suite report lines them up.
     suite = tmp_path / "experiments"
@@ -205,3 +148,63 @@ def test_client_all_runs_the_file_on_every_client_and_puts_them_side_by_side(tmp
     assert "|  | sync-kill-holds | " + " | ".join(["PASS 0/0/0"] * 3) + " |" in summary, summary
     assert "How often each stage" not in summary  # three clients are not three repetitions
     assert "<th>java</th>" in (suite_dir / "report.html").read_text()
+
+
+# The claims, each on the session pool's cluster of its shape (b3, p3, p1 and c1 share one).
+def test_b2_acks1_leader_kill_loses_acknowledged_records_in_the_broker(run_experiment: Callable[..., Verdict]) -> None:
+    v = run_experiment(EXPERIMENTS / "b2-acks1-leader-kill-lagging-followers.yaml")
+    assert v.loss["broker"] > 0 and v.loss["producer"] == 0
+    # An example names where the broker acknowledged the record it then lost: a real position.
+    example = v.examples["broker"][0]
+    assert example["producer"] == "p0" and example["offset"] >= 0 and example["partition"] in (0, 1, 2)
+    # availability of each fault: the frozen followers and the killed leader, healed and back in the ISR
+    assert [f["kind"] for f in v.availability] == ["broker_pause", "broker_kill"], v.availability
+    for f in v.availability:
+        assert f["healed"] is not None and f["heal_to_full_isr_s"] is not None, f
+        assert f["latency_ms"]["before"] is not None and f["latency_ms"]["before"]["p99"] >= 0, f
+    assert sum(n for _, n in v.lost_sent["broker"]) == v.loss["broker"]
+
+
+def test_b3_acks_all_min_isr_2_survives_leader_kill_and_isolation(run_experiment: Callable[..., Verdict]) -> None:
+    v = run_experiment(EXPERIMENTS / "b3-acks-all-min-isr-2-leader-kill-isolation.yaml")
+    assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}
+    assert v.counts["acked"] > 0 and v.counts["in_log"] >= v.counts["acked"]
+
+
+def test_p3_retries_without_idempotence_write_duplicates(run_experiment: Callable[..., Verdict]) -> None:
+    v = run_experiment(EXPERIMENTS / "p3-no-idempotence-lost-responses.yaml")
+    assert v.anomalies["duplicates_in_log"] > 0 and v.loss["broker"] == 0
+    assert len(v.examples["duplicates_in_log"]) == min(EXAMPLES, v.anomalies["duplicates_in_log"])
+
+
+def test_p1_fire_and_forget_producer_kill_loses_in_the_producer(run_experiment: Callable[..., Verdict]) -> None:
+    v = run_experiment(EXPERIMENTS / "p1-fire-and-forget-producer-kill.yaml")
+    assert v.loss["producer"] > 0 and v.loss["broker"] == 0
+
+
+def test_c1_auto_commit_consumer_kill_loses_in_the_consumer(run_experiment: Callable[..., Verdict]) -> None:
+    v = run_experiment(EXPERIMENTS / "c1-auto-commit-batched-consumer-kill.yaml")
+    assert v.loss["consumer"] > 0 and v.loss["broker"] == 0
+
+
+# Last, right after the experiments: the fixture's cluster is the one they ran on (same shape), reset,
+# and it is removed with the module instead of idling through the tests above.
+def test_scenario_fixture_heals_and_judges(scenario: object) -> None:
+    from chaos.scenario import Scenario
+
+    assert isinstance(scenario, Scenario)
+    # librdkafka: kafka-python 3.0's sender can stay stuck after a leader that was killed and restarted
+    # within its metadata refresh (UnknownBrokerIdError for the old leader, raised on every loop and
+    # never followed by a metadata update; seen once in CI). This test is about the fixture.
+    producer = scenario.producer(mode="sync", rate=300, client="librdkafka", settings={"acks": "all"})
+    producer.start()
+    before = scenario.wait_for("acked", 100)  # the producer is running before the fault
+    fault = scenario.inject("broker_kill", target="leader")
+    assert fault.active and fault.targets
+    scenario.heal_all()
+    assert not fault.active
+    scenario.wait_for("acked", before + 300)  # and goes on after the heal
+    assert producer.stop(60) == 0, producer.log_tail()
+    v = scenario.verdict(expect={"total_loss": 0})
+    assert v.passed, v.as_dict()
+    assert v.counts["in_log"] >= before + 300

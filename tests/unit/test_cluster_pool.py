@@ -226,3 +226,36 @@ def test_fresh_clusters_and_a_given_one_are_not_asked_for_together(tmp_path: Pat
     with pytest.raises(UsageError, match="--fresh-cluster starts new ones: pick one"):
         pool_for(options, tmp_path, [("b2", THREE)])
     assert isinstance(pool_for(RunOptions(reports_dir=tmp_path), tmp_path, [("b2", THREE)]), ClusterPool)
+
+
+PLUGIN_IDLE_MODULE = """
+from chaos.cluster import ClusterSpec
+from chaos.pytest_plugin import POOL_KEY
+
+seen = []
+
+def borrow(request):
+    # what run_experiment does: take a cluster for one run and give it back
+    pool = request.config.stash[POOL_KEY]
+    lease = pool.acquire(ClusterSpec())
+    seen.append(lease.cluster)
+    pool.release(lease)
+
+def test_an_experiment(request):
+    borrow(request)
+
+def test_a_scenario_after_it(kafka_cluster):
+    assert kafka_cluster is seen[0], "the idle cluster was removed although this test takes one"
+
+def test_another_experiment(request):
+    borrow(request)
+
+def test_nothing_of_the_pool():
+    assert seen[1].destroyed == 1, "an idle cluster kept for a test that takes none"
+"""
+
+
+def test_the_plugin_keeps_an_idle_cluster_only_for_a_next_test_that_takes_one(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(PLUGIN_CONFTEST)
+    pytester.makepyfile(test_module=PLUGIN_IDLE_MODULE)
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=4)
