@@ -11,7 +11,11 @@ is the cluster's release; ``javac`` and ``java`` come from the host's JDK (``scr
 installs one where it is missing).
 
 The compiled driver lives in ``<cache>/java-driver-<version>-<hash>/``; the hash covers the source,
-so a changed driver is compiled again and an unchanged one is reused.
+so a changed driver is compiled again and an unchanged one is reused. Its classes are packed into
+``driver.jar``, and one run of the driver's ``--train`` mode (a producer and a consumer with no
+cluster) leaves an AppCDS archive, ``driver.jsa``, of the classes a workload loads: a workload JVM
+maps them instead of parsing and verifying them (1.25 CPU-s to 0.65 per start here). A JVM that
+cannot use the archive (another JDK since) starts as it would without it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -59,6 +64,14 @@ def driver_source(name: str = MAIN_CLASS) -> bytes:
     return (resources.files("chaos.images") / "java" / f"{name}.java").read_bytes()
 
 
+#: The driver's classes as one jar: AppCDS archives only classes from jars, never from a directory.
+JAR = "driver.jar"
+#: The AppCDS archive of what a workload loads, made by the driver's ``--train`` run.
+ARCHIVE = "driver.jsa"
+#: Silence the JVM's note when an archive cannot be used (it then starts without one).
+_QUIET_CDS = ("-Xlog:cds=off", "-Xlog:cds+dynamic=off")
+
+
 @dataclass(frozen=True, slots=True)
 class JavaDriver:
     """A compiled driver and the jars it runs with."""
@@ -67,14 +80,24 @@ class JavaDriver:
     libs: Path
     java: str
 
+    @property
+    def classpath(self) -> str:
+        """The driver's jar and the release's jars, as every driver JVM is started with."""
+        return f"{self.classes / JAR}{os.pathsep}{self.libs}{os.sep}*"
+
+    def _shared(self) -> tuple[str, ...]:
+        archive = self.classes / ARCHIVE
+        return (f"-XX:SharedArchiveFile={archive}", *_QUIET_CDS) if archive.is_file() else ()
+
     def command(self, spec_path: Path) -> list[str]:
         """The command that runs the workload described by ``spec_path``."""
         return [
             self.java,
             *JVM_OPTIONS,
+            *self._shared(),
             f"-Dlog4j2.configurationFile={self.classes / 'log4j2.properties'}",
             "-cp",
-            f"{self.classes}{os.pathsep}{self.libs}{os.sep}*",
+            self.classpath,
             MAIN_CLASS,
             str(spec_path),
         ]
@@ -86,12 +109,40 @@ class JavaDriver:
             "-Xmx256m",
             "-XX:+UseSerialGC",
             "-XX:TieredStopAtLevel=1",
+            *self._shared(),
             f"-Dlog4j2.configurationFile={self.classes / 'log4j2.properties'}",
             "-cp",
-            f"{self.classes}{os.pathsep}{self.libs}{os.sep}*",
+            self.classpath,
             CONFIG_TOOL_CLASS,
             *args,
         ]
+
+    def train(self, progress: Progress = silent) -> None:
+        """Make ``driver.jsa`` with one ``--train`` run of the driver (written under a temporary name
+        and renamed, so a concurrent build never sees half an archive). A run that fails leaves no
+        archive, and workloads start without one; it is said, not raised."""
+        tmp = self.classes / f"{ARCHIVE}.{os.getpid()}.tmp"
+        cmd = [
+            self.java,
+            *JVM_OPTIONS,
+            f"-XX:ArchiveClassesAtExit={tmp}",
+            *_QUIET_CDS,
+            f"-Dlog4j2.configurationFile={self.classes / 'log4j2.properties'}",
+            "-cp",
+            self.classpath,
+            MAIN_CLASS,
+            "--train",
+        ]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+            if proc.returncode == 0 and tmp.is_file():
+                tmp.replace(self.classes / ARCHIVE)
+                return
+            reason = f"exit {proc.returncode}: {(proc.stdout + proc.stderr).strip()[-300:]}"
+        except (OSError, subprocess.TimeoutExpired) as e:
+            reason = str(e)
+        tmp.unlink(missing_ok=True)
+        progress(f"no class archive for the Java client driver ({reason}): its workloads start without one")
 
 
 def find_jdk() -> tuple[str, str]:
@@ -125,7 +176,7 @@ def build_java_driver(version: str, cache_dir: Path | None = None, progress: Pro
     sources = {name: driver_source(name) for name in SOURCES}
     digest = hashlib.sha256(b"".join(sources.values()) + LOG4J2.encode() + version.encode()).hexdigest()[:12]
     target = cache / f"java-driver-{version}-{digest}"
-    if all((target / f"{name}.class").is_file() for name in SOURCES):
+    if (target / JAR).is_file():
         return JavaDriver(target, libs, java)
     progress(f"compiling the Java client driver against Kafka {version} …")
     cache.mkdir(parents=True, exist_ok=True)
@@ -154,6 +205,11 @@ def build_java_driver(version: str, cache_dir: Path | None = None, progress: Pro
             err.add_note((proc.stdout + proc.stderr)[-3000:])
             raise err
         (out / "log4j2.properties").write_text(LOG4J2)
+        with zipfile.ZipFile(out / JAR, "w") as jar:  # a jar is a zip; no manifest is needed on -cp
+            for cls in sorted(out.glob("*.class")):
+                jar.write(cls, cls.name)
         shutil.rmtree(target, ignore_errors=True)
         out.rename(target)
-    return JavaDriver(target, libs, java)
+    driver = JavaDriver(target, libs, java)
+    driver.train(progress)  # after the rename: an archive is valid only for the classpath it was made with
+    return driver

@@ -8,6 +8,7 @@ Java client and librdkafka.
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +57,13 @@ def test_the_java_driver_is_compiled_once_per_source_and_release() -> None:
     assert (first.libs / "kafka-clients-4.4.0.jar").is_file()
     assert build_java_driver("4.4.0") == first
     assert b"public final class KafkaChaosDriver" in driver_source()
+    # Workloads start from the class archive the driver's --train run left; -Xshare:on fails a JVM
+    # that cannot map it (another classpath, a damaged file), where workloads would quietly go without.
+    command = first.command(Path("spec.json"))
+    assert f"-XX:SharedArchiveFile={first.classes / 'driver.jsa'}" in command
+    strict = [command[0], "-Xshare:on", *(a for a in command[1:-1] if not a.startswith("-Xlog:cds")), "--train"]
+    proc = subprocess.run(strict, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def exact(scenario: Scenario, sent: int) -> Verdict:

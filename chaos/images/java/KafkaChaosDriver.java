@@ -59,6 +59,10 @@ public final class KafkaChaosDriver {
         "client.id", "group.id", "client.dns.lookup");
 
     public static void main(String[] args) throws Exception {
+        if (args.length == 1 && "--train".equals(args[0])) {
+            train();
+            return;
+        }
         sun.misc.Signal.handle(new sun.misc.Signal("TERM"), s -> STOP.set(true));
         sun.misc.Signal.handle(new sun.misc.Signal("INT"), s -> STOP.set(true));
         @SuppressWarnings("unchecked")
@@ -76,6 +80,39 @@ public final class KafkaChaosDriver {
         System.out.println(kind + " " + spec.get("id") + ": " + done + " " + n);
         System.out.flush();
         System.exit(0);
+    }
+
+    /**
+     * Load what a workload loads, with no cluster: a spec read as JSON, a producer whose send times
+     * out, a consumer that polls nothing. Run once after compiling with -XX:ArchiveClassesAtExit, so
+     * workloads start from an AppCDS archive of these classes.
+     */
+    static void train() throws Exception {
+        @SuppressWarnings("unchecked")
+        Map<String, Object> spec = JSON.readValue("{\"kind\": \"producer\", \"settings\": {\"acks\": \"all\"}}", Map.class);
+        Properties common = new Properties();
+        common.put("bootstrap.servers", "127.0.0.1:1");
+        common.put("client.dns.lookup", "use_all_dns_ips");
+        Properties p = new Properties();
+        p.putAll(common);
+        p.put("max.block.ms", "100");
+        p.put("acks", String.valueOf(((Map<?, ?>) spec.get("settings")).get("acks")));
+        KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
+        try {
+            producer.send(new ProducerRecord<>("train", new byte[1], new byte[1])).get();
+        } catch (ExecutionException | org.apache.kafka.common.KafkaException e) {
+            // nothing listens there: the timeout is expected
+        }
+        producer.close(Duration.ofMillis(100));
+        Properties c = new Properties();
+        c.putAll(common);
+        c.put("group.id", "kafka-chaos-train");
+        c.put("enable.auto.commit", "false");
+        KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(c, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+        consumer.subscribe(List.of("train"));
+        consumer.poll(Duration.ofMillis(100));
+        consumer.close(Duration.ofMillis(100));
+        new CRC32().update(new byte[1]);
     }
 
     // -- helpers ---------------------------------------------------------------------------------------
