@@ -55,6 +55,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="A cluster of its own for every experiment, instead of one per shape reset between them.",
     )
+    group.addoption(
+        "--kafka-chaos-cluster",
+        default=None,
+        metavar="RUN_ID",
+        help="Run experiments and the kafka_cluster and scenario fixtures on this running cluster (e.g. from "
+        "`kafka-chaos cluster up`), reset before each, instead of starting clusters; its shape must match.",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -152,12 +159,24 @@ class ExperimentFailed(AssertionError):
 
 def _pool(config: pytest.Config) -> ClusterPool:
     """The session's cluster pool: experiment tests and test modules with the same cluster shape
-    share a cluster, reset between them (``--kafka-chaos-fresh-cluster``: one each)."""
-    from chaos.experiments.pool import ClusterPool
+    share a cluster, reset between them (``--kafka-chaos-fresh-cluster``: one each;
+    ``--kafka-chaos-cluster``: the given one, reset before each).
+
+    Raises:
+        UsageError: ``--kafka-chaos-cluster`` names no running cluster, or comes with
+            ``--kafka-chaos-fresh-cluster``.
+    """
 
     if POOL_KEY not in config.stash:
+        from chaos.experiments.runner import RunOptions, pool_for
+
         reports = Path(config.getoption("--kafka-chaos-reports"))
-        pool = ClusterPool.under(reports, fresh=bool(config.getoption("--kafka-chaos-fresh-cluster")))
+        options = RunOptions(
+            reports_dir=reports,
+            fresh_cluster=bool(config.getoption("--kafka-chaos-fresh-cluster")),
+            cluster=config.getoption("--kafka-chaos-cluster"),
+        )
+        pool = pool_for(options, reports, [])  # a given cluster's shape is checked as each test takes it
         config.stash[POOL_KEY] = pool
         config.add_cleanup(pool.close)
     return config.stash[POOL_KEY]

@@ -90,27 +90,6 @@ def test_cli_suite_writes_every_report_and_exits_1_when_an_expectation_fails(tmp
     assert "sync-kill-expected-to-lose" in (suite_dir / "summary.md").read_text()
 
 
-def test_pytest_k_runs_one_experiment_file_as_a_test(pytester: pytest.Pytester) -> None:
-    experiments = pytester.mkdir("experiments")
-    (experiments / "one.yaml").write_text(SYNC.format(name="picked", expect="0"))
-    (experiments / "two.yaml").write_text(SYNC.format(name="other", expect="0"))
-    result = pytester.runpytest_subprocess(
-        "experiments",
-        "-k",
-        "picked",
-        "-p",
-        "no:cacheprovider",
-        "--junitxml=out.xml",
-        f"--kafka-chaos-reports={pytester.path / 'reports'}",
-        "-rA",
-        timeout=600,
-    )
-    result.assert_outcomes(passed=1, deselected=1)
-    result.stdout.fnmatch_lines(["*kafka-chaos verdict*", "*PASS producer_loss == 0*"])
-    props = ET.parse(pytester.path / "out.xml").getroot().findall(".//property")
-    assert ("loss.producer", "0") in {(p.get("name"), p.get("value")) for p in props}
-
-
 def test_a_malformed_experiment_file_fails_collection_with_its_line(pytester: pytest.Pytester) -> None:
     experiments = pytester.mkdir("experiments")
     (experiments / "bad.yaml").write_text("name: bad\nproducer:\n  rate: -1\n")

@@ -1,10 +1,11 @@
-"""``kafka-chaos run --cluster RUN_ID`` on a real cluster started by someone else (here the plugin):
-reset before the run, the run's verdict as usual, the cluster left running; a cluster of another
-shape, or none, is refused before anything runs."""
+"""``kafka-chaos run --cluster RUN_ID`` (and pytest's ``--kafka-chaos-cluster``) on a real cluster
+started by someone else (here the plugin): reset before the run, the run's verdict as usual, the
+cluster left running; a cluster of another shape, or none, is refused before anything runs."""
 
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,28 @@ def test_a_given_cluster_of_another_shape_or_none_is_refused_before_anything_run
     finally:
         cli("clean", "--run-id", other)
     assert labelled(engine, other) == []
+
+
+def test_pytest_k_runs_one_experiment_file_as_a_test_on_a_given_cluster(
+    kafka_cluster: KafkaCluster, pytester: pytest.Pytester
+) -> None:
+    experiments = pytester.mkdir("experiments")
+    (experiments / "one.yaml").write_text(ONE_BROKER.replace("on-a-given-cluster", "picked"))
+    (experiments / "two.yaml").write_text(ONE_BROKER.replace("on-a-given-cluster", "other"))
+    result = pytester.runpytest_subprocess(
+        "experiments",
+        "-k",
+        "picked",
+        "-p",
+        "no:cacheprovider",
+        "--junitxml=out.xml",
+        f"--kafka-chaos-reports={pytester.path / 'reports'}",
+        f"--kafka-chaos-cluster={kafka_cluster.run_id}",
+        "-rA",
+        timeout=600,
+    )
+    result.assert_outcomes(passed=1, deselected=1)
+    result.stdout.fnmatch_lines(["*kafka-chaos verdict*", "*PASS producer_loss == 0*"])
+    props = {(p.get("name"), p.get("value")) for p in ET.parse(pytester.path / "out.xml").getroot().iter("property")}
+    assert {("loss.producer", "0"), ("cluster", "given")} <= props, props
+    assert [n.state for n in kafka_cluster.nodes] == ["running"]  # the session ended; the cluster stays
