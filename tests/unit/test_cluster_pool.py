@@ -180,10 +180,15 @@ def test_third_without_a_cluster():
 """
 
 
-def test_the_plugin_keeps_a_modules_cluster_between_its_tests(pytester: pytest.Pytester) -> None:
+def run_on_fakes(pytester: pytest.Pytester, module: str) -> pytest.RunResult:
+    """Run ``module`` as a test file under the plugin, its session pool made of fakes."""
     pytester.makeconftest(PLUGIN_CONFTEST)
-    pytester.makepyfile(test_module=PLUGIN_MODULE)
-    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=3)
+    pytester.makepyfile(test_module=module)
+    return pytester.runpytest("-p", "no:cacheprovider")
+
+
+def test_the_plugin_keeps_a_modules_cluster_between_its_tests(pytester: pytest.Pytester) -> None:
+    run_on_fakes(pytester, PLUGIN_MODULE).assert_outcomes(passed=3)
 
 
 def test_a_given_cluster_is_reset_before_every_run_and_never_removed() -> None:
@@ -256,6 +261,4 @@ def test_nothing_of_the_pool():
 
 
 def test_the_plugin_keeps_an_idle_cluster_only_for_a_next_test_that_takes_one(pytester: pytest.Pytester) -> None:
-    pytester.makeconftest(PLUGIN_CONFTEST)
-    pytester.makepyfile(test_module=PLUGIN_IDLE_MODULE)
-    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=4)
+    run_on_fakes(pytester, PLUGIN_IDLE_MODULE).assert_outcomes(passed=4)
