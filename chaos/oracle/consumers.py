@@ -11,6 +11,7 @@ import numpy as np
 
 from chaos.oracle.keys import I64, SEQ_BITS, cat, member, positions, unique
 from chaos.oracle.log import Log, map_tags
+from chaos.workloads.clients import DEFAULT_CLIENT, isolation_level
 from chaos.workloads.envelope import Status
 from chaos.workloads.ledger import EPOCH, LEDGERS, PROCESSED, read_meta, read_records
 
@@ -71,9 +72,13 @@ def _poll_anomalies(
 
 
 def reads_committed(meta: dict[str, Any]) -> bool:
-    """Whether a consumer member reads with ``isolation.level=read_committed``."""
-    settings = meta.get("settings") or {}
-    return str(settings.get("isolation.level", "read_uncommitted")) == "read_committed"
+    """Whether a consumer member reads with ``isolation.level=read_committed``: the level its meta
+    records it used (``isolation_level``), or, in a meta without it, its setting in any case, or
+    else its client's default (librdkafka's is read_committed)."""
+    level = meta.get("isolation_level")
+    if level is None:
+        level = isolation_level(str(meta.get("client") or DEFAULT_CLIENT), meta.get("settings") or {})
+    return str(level).lower() == "read_committed"
 
 
 def load_groups(

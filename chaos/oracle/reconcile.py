@@ -252,8 +252,9 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
     order = reordered(log, EXAMPLES)
     committed: dict[str, dict[str, int]] = drain_meta.get("committed", {})
     groups = load_groups(run_dir, tag_to_index, log, EXAMPLES, committed_log)
-    outputs = load_outputs(run_dir, tag_to_index, side.sent, EXAMPLES)
     transformers = [g for g in groups if g.transformer]
+    read_by_transformer = committed_log if transformers and transformers[0].read_committed and committed_log else log
+    outputs = load_outputs(run_dir, tag_to_index, side.sent, EXAMPLES, read_by_transformer)
     for g in transformers:  # a transformer's processing is its committed outputs
         g.keys = outputs.inputs.copy() if outputs is not None else g.keys[:0]
     consumer = consumer_loss(groups, committed, log, side.sent, EXAMPLES, committed_log)

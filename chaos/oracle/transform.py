@@ -3,8 +3,10 @@
 Each output record names its input (``chaos.workloads.transform``), so ``drain/output.bin`` — the
 output topic as a read_committed reader sees it — is read by input key. A transformer group's
 processing is its committed outputs: its consumer loss is the input records below its committed
-offsets that have no output, and an input with more than one output is a duplicate output (what
-exactly-once promises never to give).
+offsets that have no output, and an input with more outputs than it has copies in the input log is a
+duplicate output (what exactly-once promises never to give). An input written twice (a producer's
+retry without idempotence) is two inputs to the transformer, and one output for each is what
+exactly-once gives: those copies are the input log's duplicates, not the transformer's.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chaos.oracle.keys import I64, member, unique
-from chaos.oracle.log import Log, duplicate_indexes
+import numpy as np
+
+from chaos.oracle.keys import I64, member
+from chaos.oracle.log import Log
 from chaos.workloads.ledger import DRAIN, read_meta
 
 
@@ -41,22 +45,38 @@ class Outputs:
         }
 
 
-def load_outputs(run_dir: Path, tag_to_index: dict[int, int], sent: I64, limit: int) -> Outputs | None:
-    """The output topic's drain (None: the run had no transformer, or its output was not drained)."""
+def load_outputs(
+    run_dir: Path, tag_to_index: dict[int, int], sent: I64, limit: int, input_view: Log | None = None
+) -> Outputs | None:
+    """The output topic's drain (None: the run had no transformer, or its output was not drained).
+
+    ``input_view`` is the input topic as the transformer read it: an input it holds ``n`` times may
+    have ``n`` outputs (without it, one)."""
     meta_path = run_dir / DRAIN / "output.json"
     if not meta_path.exists():
         return None
     out = Log(run_dir, tag_to_index, "output.bin")
-    keys = out.keys[out.known]
-    distinct = unique(keys)
+    known_idx = np.flatnonzero(out.known)
+    order = np.argsort(out.keys[known_idx], kind="stable")  # by input, output order kept inside
+    by_input = out.keys[known_idx][order]
+    distinct, first, outputs = np.unique(by_input, return_index=True, return_counts=True)
+    allowed = np.ones(len(distinct), dtype=np.int64)
+    if input_view is not None:
+        copies = np.sort(input_view.keys[input_view.known])
+        allowed = np.maximum(np.searchsorted(copies, distinct, "right") - np.searchsorted(copies, distinct), 1)
+    excess = np.maximum(outputs - allowed, 0)
+    examples: list[int] = []
+    for i in np.flatnonzero(excess)[:limit]:  # the copies beyond the allowed ones, in output order
+        lo = int(first[i] + allowed[i])
+        examples += [int(known_idx[j]) for j in order[lo : lo + int(excess[i])]]
     known = member(distinct, sent)
     return Outputs(
         log=out,
         inputs=distinct[known],
-        duplicates=len(keys) - len(distinct),
+        duplicates=int(excess.sum()),
         unknown_inputs=int((~known).sum()) + int((~out.known).sum()),
         meta=read_meta(meta_path),
-        duplicate_examples=duplicate_indexes(out, limit),
+        duplicate_examples=examples[:limit],
     )
 
 

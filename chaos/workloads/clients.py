@@ -33,6 +33,14 @@ _RESOLVERS: dict[tuple[str, str], Callable[[Mapping[str, object]], ClientSetting
     ("java", "consumer"): java_consumer_settings,
 }
 
+#: What each client reads with when ``isolation.level`` is not set: librdkafka's default is
+#: read_committed, the Java client's and kafka-python's read_uncommitted.
+DEFAULT_ISOLATION: dict[str, str] = {
+    "kafka-python": "read_uncommitted",
+    "librdkafka": "read_committed",
+    "java": "read_uncommitted",
+}
+
 #: Producer modes a client does not offer here, with the reason.
 UNSUPPORTED_MODES: dict[tuple[str, str], str] = {}
 
@@ -58,6 +66,21 @@ def resolve_settings(client: str, role: str, props: Mapping[str, object]) -> Cli
         UsageError: an unknown client, or a setting the client does not have or cannot honour.
     """
     return _RESOLVERS[(check_client(client), role)](props)
+
+
+def isolation_level(client: str, settings: Mapping[str, object]) -> str:
+    """The isolation level ``client`` reads with under ``settings`` (Java names): the setting as the
+    client takes it (kafka-python and librdkafka accept any case), else the client's own default.
+
+    >>> isolation_level("librdkafka", {})
+    'read_committed'
+    >>> isolation_level("kafka-python", {"isolation.level": "READ_COMMITTED"})
+    'read_committed'
+    """
+    value = settings.get("isolation.level")
+    if value is None:
+        return DEFAULT_ISOLATION.get(client, "read_uncommitted")
+    return str(value).strip().lower()
 
 
 def check_mode(client: str, mode: str) -> None:

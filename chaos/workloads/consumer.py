@@ -31,7 +31,7 @@ from kafka.coordinator.base import MemberState
 from kafka.errors import CommitFailedError, RebalanceInProgressError
 from kafka.structs import OffsetAndMetadata
 
-from chaos.workloads.clients import resolve_settings
+from chaos.workloads.clients import isolation_level, resolve_settings
 from chaos.workloads.entry import workload_main
 from chaos.workloads.envelope import Status, decode, producer_tag
 from chaos.workloads.ledger import ConsumerLedger
@@ -88,6 +88,8 @@ class ConsumerWorkload:
                 "client": spec.client,
                 "topic": spec.topic,
                 "settings": spec.settings,
+                # what the client reads with, its default included: the oracle judges by this
+                "isolation_level": isolation_level(spec.client, spec.settings),
                 "batch_size": spec.batch_size,
                 "output_topic": spec.output_topic,
                 "substituted": resolved.substituted,

@@ -1,0 +1,90 @@
+"""The second review's ways the verdict mis-stated the truth, each on a small hand-built run
+directory: every test here failed before the fix it names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from chaos.oracle import reconcile
+from chaos.oracle.synthetic_txn import SyntheticTxn, write_transactions
+from chaos.workloads.ledger import DRAIN, LEDGERS, LOG_RECORD, PROCESSED, PRODUCER_EVENT, Kind, read_meta, write_meta
+from tests.unit.test_verdict_truth import TAG, one_partition_run
+
+# 1 -- a read_committed consumer judged as read_uncommitted -------------------------------------
+
+
+def _rc_member_meta(run_dir: Path, **meta: object) -> None:
+    """Rewrite the read_committed group's meta as another client or spelling would have written it."""
+    path = run_dir / LEDGERS / "consumer-rc-0.json"
+    old = read_meta(path)
+    write_meta(path, {**{k: v for k, v in old.items() if k != "settings"}, **meta})
+
+
+TXNS = [SyntheticTxn(6, "committed"), SyntheticTxn(4, "aborted"), SyntheticTxn(6, "committed")]
+TXNS += [SyntheticTxn(4, "aborted"), SyntheticTxn(5, "committed")]
+
+
+def test_a_librdkafka_consumer_relying_on_its_default_reads_committed(tmp_path: Path) -> None:
+    write_transactions(TXNS, tmp_path)
+    _rc_member_meta(tmp_path, client="librdkafka", settings={})  # librdkafka's default: read_committed
+    v = reconcile(tmp_path)
+    assert v.conclusive, v.trust
+    assert v.loss["consumer"] == 0, v.examples["consumer"]
+    assert v.anomalies["poll_skips"] == 0
+    assert v.transactions["aborted_processed"] == 8  # the read_uncommitted group's, not the librdkafka one's
+
+
+def test_an_isolation_level_in_capitals_is_the_level_the_client_used(tmp_path: Path) -> None:
+    write_transactions(TXNS, tmp_path)
+    _rc_member_meta(tmp_path, client="kafka-python", settings={"isolation.level": "READ_COMMITTED"})
+    v = reconcile(tmp_path)
+    assert v.loss["consumer"] == 0 and v.anomalies["poll_skips"] == 0
+
+
+def test_the_level_a_member_recorded_wins_over_its_settings(tmp_path: Path) -> None:
+    write_transactions(TXNS, tmp_path)
+    _rc_member_meta(tmp_path, client="librdkafka", settings={}, isolation_level="read_committed")
+    assert reconcile(tmp_path).loss["consumer"] == 0
+    # and a consumer that did read uncommitted, processing only committed records, did lose them
+    _rc_member_meta(tmp_path, client="librdkafka", settings={}, isolation_level="read_uncommitted")
+    assert reconcile(tmp_path).loss["consumer"] == 8
+
+
+# 2 -- an exactly-once transformer blamed for its input's duplicates ----------------------------
+
+
+def _transformed(run_dir: Path, outputs_of: list[int]) -> Path:
+    """p0 wrote seq 0..9 to partition 0, seq 5 twice (offsets 5 and 6: a retry without
+    idempotence); an exactly-once transformer read all 11 and committed an output for each seq in
+    ``outputs_of`` (in that order)."""
+    log = [(o, o, 0) for o in range(6)] + [(o, o - 1, 0) for o in range(6, 11)]
+    one_partition_run(run_dir, "async", [(Kind.INTENT, 0, 10, -1, -1), (Kind.RETURNED, 0, 10, -1, -1)], [], log)
+    acks = [(Kind.ACK, s, s + 1, 0, s if s <= 5 else s + 1, 0, 0) for s in range(10)]
+    np.array(acks, dtype=PRODUCER_EVENT).tofile(run_dir / LEDGERS / "producer-p0.acks")
+    meta = {"member": "t-0", "group": "t", "strategy": "transactional", "client": "java", "start_ns": 0}
+    write_meta(run_dir / LEDGERS / "consumer-t-0.json", {**meta, "output_topic": "out", "isolation_level": "read_committed"})
+    rows = [(0, off, TAG, seq, 0, 0) for off, seq, _ in log]
+    np.array(rows, dtype=PROCESSED).tofile(run_dir / LEDGERS / "consumer-t-0.processed")
+    out = [(0, i, TAG, seq, 0) for i, seq in enumerate(outputs_of)]
+    np.array(out, dtype=LOG_RECORD).tofile(run_dir / DRAIN / "output.bin")
+    write_meta(run_dir / DRAIN / "output.json", {"topic": "out", "records": len(out), "complete": True})
+    drain = read_meta(run_dir / DRAIN / "drain.json")
+    write_meta(run_dir / DRAIN / "drain.json", {**drain, "committed": {"t": {"0": 11}}})
+    return run_dir
+
+
+def test_an_input_written_twice_may_have_two_outputs(tmp_path: Path) -> None:
+    v = reconcile(_transformed(tmp_path, [0, 1, 2, 3, 4, 5, 5, 6, 7, 8, 9]))
+    assert v.conclusive, v.trust
+    assert v.anomalies["duplicates_in_log"] == 1
+    assert v.anomalies["duplicate_outputs"] == 0, v.examples["duplicate_outputs"]
+    assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}
+
+
+def test_outputs_beyond_an_input_s_copies_are_duplicate_outputs(tmp_path: Path) -> None:
+    v = reconcile(_transformed(tmp_path, [0, 1, 1, 2, 3, 4, 5, 5, 5, 6, 7, 8, 9]))
+    assert v.anomalies["duplicate_outputs"] == 2
+    # the examples are the copies beyond what was allowed: the second output of seq 1, the third of 5
+    assert [(e["seq"], e["offset"]) for e in v.examples["duplicate_outputs"]] == [(1, 2), (5, 8)]
