@@ -35,7 +35,14 @@ from chaos.workloads.spec import CommitStrategy, KeyStrategy, ProducerMode
 Scalar = str | int | float | bool
 
 #: Metrics about consumers; an expectation on one needs a consumer in the experiment.
-CONSUMER_METRICS = ("processed", "unprocessed", "consumer_loss", "duplicates_processed", "duplicate_outputs")
+CONSUMER_METRICS = (
+    "processed",
+    "unprocessed",
+    "overwritten_unread",
+    "consumer_loss",
+    "duplicates_processed",
+    "duplicate_outputs",
+)
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
 
 

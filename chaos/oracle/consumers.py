@@ -33,6 +33,8 @@ class Group:
     steps_back: int = 0
     skip_examples: list[tuple[str, int, int]] = field(default_factory=list)
     back_examples: list[tuple[str, int, int]] = field(default_factory=list)
+    #: Sorted unique log positions the group processed (whatever record they held then).
+    positions: I64 = field(default_factory=lambda: np.empty(0, np.int64))
 
 
 def _epoch_starts(path: Path, rows: int) -> list[int]:
@@ -130,6 +132,7 @@ def load_groups(
         where.clear()
         pos.sort()
         group.duplicates = int(np.count_nonzero(pos[1:] == pos[:-1]))
+        group.positions = unique(pos, in_place=True)
         del pos
         all_keys = keys[0] if len(keys) == 1 else cat(keys)
         keys.clear()
@@ -145,6 +148,9 @@ class ConsumerLoss:
     examples: list[tuple[Log, int, str]]
     #: Records in the log above a group's committed offset it never processed (summed over groups).
     unprocessed: int = 0
+    #: Records below a group's committed offset at positions it processed while they held another
+    #: record: the log was rewritten under the group after it passed (summed over groups).
+    overwritten_unread: int = 0
 
 
 def consumer_loss(
@@ -158,8 +164,14 @@ def consumer_loss(
     """Per group: records of this run in the log below the group's committed offset that the group
     never processed (a phantom below it is reported as a phantom, not as loss), and those at or
     above it it never processed (``unprocessed``). A read_committed group is judged against
-    ``committed_log`` where there is one."""
-    lost = unprocessed = 0
+    ``committed_log`` where there is one.
+
+    A record at a position the group processed while it held another record was written there
+    after the group passed it (the log was truncated and rewritten under the committed offset: an
+    unclean election, a power cut): the group did not skip it, the broker moved it under the group.
+    It is ``overwritten_unread``, not consumer loss (broker loss and inconsistent offsets say what
+    happened). The groups' positions are released."""
+    lost = unprocessed = overwritten = 0
     examples: list[tuple[Log, int, str]] = []
     for group in groups:
         view = committed_log if group.read_committed and committed_log is not None else log
@@ -170,11 +182,15 @@ def consumer_loss(
             idx = lo + np.flatnonzero(view.known[lo:hi])
             idx = idx[member(view.keys[idx], sent)]
             idx = idx[~member(view.keys[idx], group.keys)]
+            rewritten = member(view.pos[idx], group.positions)
+            overwritten += int(rewritten.sum())
+            idx = idx[~rewritten]
             lost_keys.append(view.keys[idx])
             examples += [(view, int(i), group.name) for i in idx[: max(0, limit - len(examples))]]
+        group.positions = group.positions[:0]
         lost += len(unique(cat(lost_keys), in_place=True))
         unprocessed += _unprocessed(view, committed.get(group.name, {}), sent, group.keys)
-    return ConsumerLoss(lost, examples, unprocessed)
+    return ConsumerLoss(lost, examples, unprocessed, overwritten)
 
 
 def _unprocessed(view: Log, committed: dict[str, int], sent: I64, processed: I64) -> int:

@@ -258,7 +258,7 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
     for g in transformers:  # a transformer's processing is its committed outputs
         g.keys = outputs.inputs.copy() if outputs is not None else g.keys[:0]
     consumer = consumer_loss(groups, committed, log, side.sent, EXAMPLES, committed_log)
-    found = judge_run(txns, groups, committed_log, EXAMPLES) if txns is not None else None
+    found = judge_run(txns, groups, committed_log, EXAMPLES, fates.damaged) if txns is not None else None
     processed_count = _processed_count(groups, side.sent)
 
     broker_at = side.ack_positions(broker)
@@ -314,6 +314,7 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
             "aborted": fates.aborted,
             "processed": processed_count,
             "unprocessed": consumer.unprocessed,
+            "overwritten_unread": consumer.overwritten_unread,
         },
         loss={"producer": len(producer_lost), "broker": len(broker), "consumer": consumer.lost},
         anomalies={

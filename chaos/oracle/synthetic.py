@@ -104,6 +104,7 @@ def expected(history: History) -> dict[str, dict[str, Any]]:
             "aborted": 0,
             "processed": in_log - fates[Fate.CONSUMER_LOST],
             "unprocessed": 0,
+            "overwritten_unread": 0,
         },
         "loss": {
             "producer": fates[Fate.PRODUCER_LOST] + fates[Fate.SWALLOWED],

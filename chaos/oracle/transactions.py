@@ -115,20 +115,29 @@ def _visible(starts: I64, ends: I64, view: I64) -> I64:
 
 
 def judge_transactions(
-    txns: TransactionLog, committed_view: I64, read_committed: I64, read_uncommitted: I64, limit: int
+    txns: TransactionLog,
+    committed_view: I64,
+    read_committed: I64,
+    read_uncommitted: I64,
+    limit: int,
+    damaged: I64 | None = None,
 ) -> TransactionFindings:
     """Judge ``txns`` against the sorted unique keys of the read_committed view of the log
-    (``committed_view``) and of what read_committed and read_uncommitted groups processed."""
+    (``committed_view``) and of what read_committed and read_uncommitted groups processed.
+
+    A ``damaged`` record (its position holds a value that fails its checksum) is there: counted
+    once, as corrupted, it is neither a lost committed write nor a hole that tears its transaction."""
     size = txns.ends - txns.starts
-    seen = _visible(txns.starts, txns.ends, committed_view)
+    there = union(committed_view, damaged) if damaged is not None and len(damaged) else committed_view
+    seen = _visible(txns.starts, txns.ends, there)
     committed = txns.outcome == COMMITTED
     # A run of abandoned records is one transaction (a producer abandons the one open at its kill).
     runs = Ranges(txns.abandoned, txns.abandoned + 1)
     all_starts, all_sizes = np.concatenate((txns.starts, runs.starts)), np.concatenate((size, runs.ends - runs.starts))
-    all_seen = np.concatenate((seen, _visible(runs.starts, runs.ends, committed_view)))
+    all_seen = np.concatenate((seen, _visible(runs.starts, runs.ends, there)))
     torn_mask: Mask = (all_seen > 0) & (all_seen < all_sizes)
     committed_keys = txns.records(COMMITTED)
-    lost = committed_keys[~member(committed_keys, committed_view)]
+    lost = committed_keys[~member(committed_keys, there)]
     aborted = txns.records(ABORTED)
     readers = unique(cat([committed_view, read_committed]), in_place=True)
     aborted_read = aborted[member(aborted, readers)]
@@ -145,15 +154,17 @@ def judge_transactions(
     return TransactionFindings(counts, lost, int(torn_mask.sum()), aborted_read, aborted, examples)
 
 
-def judge_run(txns: TransactionLog, groups: list[Group], committed_log: Log | None, limit: int) -> TransactionFindings:
+def judge_run(
+    txns: TransactionLog, groups: list[Group], committed_log: Log | None, limit: int, damaged: I64 | None = None
+) -> TransactionFindings:
     """The transactions against the read_committed view and the groups' processing (before the
-    oracle releases the groups' keys)."""
+    oracle releases the groups' keys); ``damaged``: sorted keys of records there but damaged."""
     view = unique(committed_log.keys[committed_log.known]) if committed_log is not None else np.empty(0, np.int64)
     by_level: dict[bool, list[I64]] = {True: [], False: []}
     for g in groups:
         by_level[g.read_committed].append(g.keys)
     rc, ru = (unique(cat(by_level[level])) for level in (True, False))
-    return judge_transactions(txns, view, rc, ru, limit)
+    return judge_transactions(txns, view, rc, ru, limit, damaged)
 
 
 def transaction_examples(

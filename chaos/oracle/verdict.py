@@ -24,6 +24,7 @@ COUNT_FIELDS = (
     "aborted",
     "processed",
     "unprocessed",
+    "overwritten_unread",
 )
 LOSS_FIELDS = ("producer", "broker", "consumer")
 ANOMALY_FIELDS = (

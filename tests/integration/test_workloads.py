@@ -56,6 +56,7 @@ def test_ten_thousand_records_no_faults_everything_consistent(scenario: Scenario
         "aborted": 0,
         "processed": 10_000,
         "unprocessed": 0,
+        "overwritten_unread": 0,
     }
     assert v.conclusive and v.trust["drain_contiguous"], v.trust
     assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}

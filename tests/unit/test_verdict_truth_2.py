@@ -9,6 +9,7 @@ import numpy as np
 
 from chaos.oracle import reconcile
 from chaos.oracle.synthetic_txn import SyntheticTxn, write_transactions
+from chaos.workloads.envelope import Status
 from chaos.workloads.ledger import DRAIN, LEDGERS, LOG_RECORD, PROCESSED, PRODUCER_EVENT, Kind, read_meta, write_meta
 from tests.unit.test_verdict_truth import TAG, one_partition_run
 
@@ -88,3 +89,48 @@ def test_outputs_beyond_an_input_s_copies_are_duplicate_outputs(tmp_path: Path) 
     assert v.anomalies["duplicate_outputs"] == 2
     # the examples are the copies beyond what was allowed: the second output of seq 1, the third of 5
     assert [(e["seq"], e["offset"]) for e in v.examples["duplicate_outputs"]] == [(1, 2), (5, 8)]
+
+
+# 3 -- offsets rewritten under a group's committed offset ---------------------------------------
+
+
+def test_records_rewritten_under_a_group_s_commit_are_not_consumer_loss(tmp_path: Path) -> None:
+    """The group processed offsets 0..99 (seq 0..99) and committed 100; the log was then cut back
+    to 60 and rewritten with seq 100..139 (an unclean election)."""
+    log = [(o, o, 0) for o in range(60)] + [(o, o + 40, 0) for o in range(60, 100)]
+    intents = [(Kind.INTENT, 0, 140, -1, -1), (Kind.RETURNED, 0, 140, -1, -1)]
+    acks = [(Kind.ACK, s, s + 1, 0, s if s < 100 else s - 40) for s in range(140)]
+    one_partition_run(tmp_path, "async", intents, acks, log)
+    meta = {"member": "g-0", "group": "g", "strategy": "after_process", "client": "java", "start_ns": 0}
+    write_meta(tmp_path / LEDGERS / "consumer-g-0.json", meta)
+    np.array([(0, s, TAG, s, 0, 0) for s in range(100)], dtype=PROCESSED).tofile(tmp_path / LEDGERS / "consumer-g-0.processed")
+    drain = read_meta(tmp_path / DRAIN / "drain.json")
+    write_meta(tmp_path / DRAIN / "drain.json", {**drain, "committed": {"g": {"0": 100}}})
+    v = reconcile(tmp_path)
+    assert v.conclusive, v.trust
+    assert v.loss["broker"] == 40 and v.causes["broker"]["overwritten"] == 40
+    assert v.anomalies["inconsistent_offsets"] == 40
+    assert v.loss["consumer"] == 0, v.examples["consumer"]
+    assert v.counts["overwritten_unread"] == 40
+    # a record the group never reached at a position it never processed is still consumer loss
+    rows = [(0, s, TAG, s, 0, 0) for s in range(100) if s != 30]
+    np.array(rows, dtype=PROCESSED).tofile(tmp_path / LEDGERS / "consumer-g-0.processed")
+    v = reconcile(tmp_path)
+    assert v.loss["consumer"] == 1 and v.counts["overwritten_unread"] == 40
+
+
+# 4 -- a damaged record of a committed transaction counted three times ---------------------------
+
+
+def test_a_damaged_record_of_a_committed_transaction_is_counted_once(tmp_path: Path) -> None:
+    write_transactions([SyntheticTxn(6, "committed"), SyntheticTxn(3, "aborted")], tmp_path, partitions=1)
+    for name in ("log.bin", "committed.bin"):  # seq 2, at offset 2, fails its checksum in both reads
+        rows = np.fromfile(tmp_path / DRAIN / name, dtype=LOG_RECORD)
+        rows[2]["status"], rows[2]["tag"] = Status.CORRUPTED, 0
+        rows.tofile(tmp_path / DRAIN / name)
+    v = reconcile(tmp_path)
+    assert v.conclusive, v.trust
+    assert v.counts["damaged"] == 1 and v.anomalies["corrupted"] == 1
+    assert v.anomalies["lost_committed_write"] == 0, v.examples["lost_committed_write"]
+    assert v.anomalies["torn_transaction"] == 0, v.examples["torn_transaction"]
+    assert v.loss["broker"] == 0
