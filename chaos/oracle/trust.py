@@ -124,10 +124,22 @@ def _committed_view_reasons(drain: dict[str, Any], log: Log, committed_log: Log 
         return ["the run has transactional producers but the drain read no read_committed view of the log"]
     reasons = []
     if drain.get("markers") and drain.get("markers_verified") is not True:
-        reasons.append(
-            "the drain skipped offsets of a transactional topic that Kafka's segment dump did not confirm as "
-            f"transaction markers (partitions {drain.get('markers_unverified_partitions') or 'unchecked'})"
-        )
+        unchecked = drain.get("markers_unverified_partitions")
+        if unchecked:
+            reasons.append(
+                "the drain skipped offsets of a transactional topic that Kafka's segment dump could not check "
+                f"as transaction markers (partitions {unchecked} unchecked)"
+            )
+        elif drain.get("markers_verified") is None:
+            reasons.append(
+                "the drain skipped offsets of a transactional topic that were never checked against Kafka's "
+                "segments as transaction markers"
+            )
+        elif drain.get("complete", False):  # an incomplete drain's own reason names the offsets
+            reasons.append(
+                "the drain skipped offsets of a transactional topic that Kafka's segment dump did not confirm "
+                "as transaction markers"
+            )
     if int(view.get("records", -1)) != len(committed_log):
         reasons.append(
             f"drain/committed.bin holds {len(committed_log)} records but the drain wrote {view.get('records')}"

@@ -48,8 +48,9 @@ def drain(
 
     A topic with ``transactional_writers`` (producers writing it in transactions) is read twice, once
     waiting until every transaction is decided (the last stable offset has reached the end of every
-    partition): ``log.bin`` as ``isolation_level`` reads it, and ``committed.bin`` as a
-    read_committed reader does. Its commit and abort markers take an offset each that no reader
+    partition): ``log.bin`` as a read_uncommitted reader reads it, whatever ``isolation_level``
+    says (a read_committed reader skips aborted records too, which no segment dump can tell from a
+    gap), and ``committed.bin`` as a read_committed reader does. Its commit and abort markers take an offset each that no reader
     returns: the offsets skipped between records are listed (``skipped`` in ``drain.json``) and
     counted as ``markers``, and ``markers_verified`` stays null until Kafka's own segment dump has
     confirmed that each is a control record (the executor does, :func:`verify_markers`).
@@ -62,6 +63,8 @@ def drain(
     (run_dir / DRAIN / "committed.bin").unlink(missing_ok=True)
     deadline = time.monotonic() + timeout
     open_transactions = wait_for_decided(bootstrap_servers, topic, deadline) if transactional_writers else {}
+    if transactional_writers:
+        isolation_level = "read_uncommitted"  # the whole log; committed.bin is the read_committed view
     writer = LogWriter(run_dir)
     try:
         consumer = reader(bootstrap_servers, isolation_level)

@@ -6,11 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+import chaos.workloads.drain as drain_module
 from chaos.oracle import reconcile
 from chaos.oracle.synthetic_txn import SyntheticTxn, write_transactions
 from chaos.workloads.envelope import Status
 from chaos.workloads.ledger import DRAIN, LEDGERS, LOG_RECORD, PROCESSED, PRODUCER_EVENT, Kind, read_meta, write_meta
+from tests.unit.fake_kafka import FakeLog
 from tests.unit.test_verdict_truth import TAG, one_partition_run
 
 # 1 -- a read_committed consumer judged as read_uncommitted -------------------------------------
@@ -134,3 +137,60 @@ def test_a_damaged_record_of_a_committed_transaction_is_counted_once(tmp_path: P
     assert v.anomalies["lost_committed_write"] == 0, v.examples["lost_committed_write"]
     assert v.anomalies["torn_transaction"] == 0, v.examples["torn_transaction"]
     assert v.loss["broker"] == 0
+
+
+# 5, 6, 7 -- what the drain of a transactional topic reads, and what its markers prove ------------
+
+
+def _txn_ledgers(run_dir: Path, fake: FakeLog, txns: list[tuple[int, str]], partitions: int = 1) -> None:
+    """Transactional producer p0 writes ``txns`` (size, ``committed`` or ``aborted``) through
+    ``fake``, record ``seq`` to partition ``seq % partitions``, and its ledger says so."""
+    ledgers = run_dir / LEDGERS
+    ledgers.mkdir(parents=True, exist_ok=True)
+    write_meta(run_dir / "run.json", {"run_id": "r1", "experiment": "truth"})
+    write_meta(ledgers / "producer-p0.json", {"producer": "p0", "mode": "transactional", "start_ns": 0})
+    events, acks, seq = [], [], 0
+    for txn, (size, outcome) in enumerate(txns):
+        events += [(Kind.INTENT, seq, seq + size, -1, -1, 0, 0), (Kind.RETURNED, seq, seq + size, -1, -1, 0, 0)]
+        for s in range(seq, seq + size):
+            acks.append((Kind.ACK, s, s + 1, s % partitions, fake.write(s % partitions, "p0", s, txn), 0, 0))
+        ends = [Kind.COMMITTING, Kind.COMMITTED] if outcome == "committed" else [Kind.ABORTED]
+        events += [(k, seq, seq + size, -1, -1, 0, 0) for k in ends]
+        fake.end_txn(txn, outcome, sorted({s % partitions for s in range(seq, seq + size)}))
+        seq += size
+    np.array(events, dtype=PRODUCER_EVENT).tofile(ledgers / "producer-p0.events")
+    np.array(acks, dtype=PRODUCER_EVENT).tofile(ledgers / "producer-p0.acks")
+
+
+def _drain(run_dir: Path, fake: FakeLog, monkeypatch: pytest.MonkeyPatch, isolation: str) -> None:
+    """The real drain and marker check, over ``fake``."""
+    monkeypatch.setattr(drain_module, "KafkaConsumer", fake.consumer)
+    drain_module.drain("127.0.0.1:1", "t", "r1", run_dir, [], isolation, 5.0, transactional_writers=1)
+    drain_module.verify_markers(run_dir, fake.markers)
+
+
+@pytest.mark.parametrize("isolation", ["read_uncommitted", "read_committed"])
+def test_a_drain_asked_to_read_committed_is_conclusive_beside_aborted_transactions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolation: str
+) -> None:
+    fake = FakeLog()
+    _txn_ledgers(tmp_path, fake, [(3, "committed"), (3, "aborted"), (2, "committed"), (4, "aborted")])
+    _drain(tmp_path, fake, monkeypatch, isolation)
+    v = reconcile(tmp_path)
+    assert v.conclusive, v.trust["reasons"]
+    assert v.counts["in_log"] == 12 and v.transactions["aborted_records"] == 7
+    assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}
+
+
+def test_offsets_that_are_not_markers_are_named_as_such(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeLog()
+    _txn_ledgers(tmp_path, fake, [(3, "committed"), (2, "committed")])
+    monkeypatch.setattr(drain_module, "KafkaConsumer", fake.consumer)
+    drain_module.drain("127.0.0.1:1", "t", "r1", tmp_path, [], "read_uncommitted", 5.0, transactional_writers=1)
+    drain_module.verify_markers(tmp_path, lambda p: set())  # the segments hold no marker there
+    reasons = reconcile(tmp_path).trust["reasons"]
+    assert any("do not hold as markers" in r for r in reasons), reasons
+    assert not any("unchecked" in r for r in reasons), reasons
+    drain_module.verify_markers(tmp_path, lambda p: None)  # the segment dump could not answer
+    reasons = reconcile(tmp_path).trust["reasons"]
+    assert any("partitions ['0'] unchecked" in r for r in reasons), reasons
