@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from chaos.oracle.keys import I64, SEQ_BITS, SEQ_MASK, Mask, positions
+from chaos.oracle.keys import I64, SEQ_BITS, SEQ_MASK, Mask, positions, ranges
 from chaos.workloads.envelope import Status
 from chaos.workloads.ledger import DRAIN, LOG_RECORD, read_records
 
@@ -84,6 +84,22 @@ class Log:
         hit = self.pos[idx] == where
         out[hit] = idx[hit]
         return out
+
+
+def marker_positions(drain: dict[str, Any]) -> I64:
+    """Sorted positions of the offsets a transactional topic's drain skipped as commit and abort
+    markers (``drain.json``'s ``skipped``: ``[start, end)`` runs per partition)."""
+    runs = [(int(p), int(a), int(b)) for p, spans in (drain.get("skipped") or {}).items() for a, b in spans]
+    if not runs:
+        return np.empty(0, np.int64)
+    parts = np.array([p for p, _, _ in runs], dtype=np.int64)
+    out: I64 = np.sort(
+        ranges(
+            positions(parts, np.array([a for _, a, _ in runs], dtype=np.int64)),
+            positions(parts, np.array([b for _, _, b in runs], dtype=np.int64)),
+        )
+    )
+    return out
 
 
 def map_tags(tags: np.ndarray[Any, Any], tag_to_index: dict[int, int]) -> I64:

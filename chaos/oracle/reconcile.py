@@ -26,9 +26,9 @@ import numpy as np
 from chaos.errors import UsageError
 from chaos.oracle.availability import availability, lost_timeline
 from chaos.oracle.consumers import Group, consumer_loss, load_groups
-from chaos.oracle.examples import example, log_example
+from chaos.oracle.examples import example, log_example, position_example
 from chaos.oracle.keys import I64, SEQ_BITS, SEQ_MASK, cat, member, unique
-from chaos.oracle.log import Log, duplicate_indexes, reordered
+from chaos.oracle.log import Log, duplicate_indexes, marker_positions, reordered
 from chaos.oracle.producers import ProducerSide, load_producers
 from chaos.oracle.transactions import ABORTED, judge_run, load_transactions, transaction_examples
 from chaos.oracle.transform import load_outputs, output_reasons
@@ -60,11 +60,12 @@ class _AckCheck:
 
     * ``damaged``: acked records whose position holds a corrupted or foreign value: the record is
       there, damaged (counted once, as corrupted; such a foreign value is not a phantom).
-    * ``inconsistent``: acked records whose position holds a *different* record of this run: the
-      log was truncated and rewritten under an acknowledged write (Jepsen's inconsistent offsets).
+    * ``inconsistent``: acked records whose position holds a *different* record of this run, or a
+      transaction marker (``markers``: sorted positions): the log was truncated and rewritten under
+      an acknowledged write (Jepsen's inconsistent offsets). ``inconsistent_at``: those positions.
     """
 
-    def __init__(self, side: ProducerSide, log: Log) -> None:
+    def __init__(self, side: ProducerSide, log: Log, markers: I64) -> None:
         damaged: list[I64] = []
         claimed: list[I64] = []
         inconsistent: list[I64] = []
@@ -77,9 +78,9 @@ class _AckCheck:
             bad = found & (holder < 0)
             damaged.append(k[bad])
             claimed.append(idx[bad])
-            other = found & (holder >= 0) & (holder != k)
+            other = (found & (holder >= 0) & (holder != k)) | (~found & member(pos, markers))
             inconsistent.append(k[other])
-            where.append(idx[other])
+            where.append(pos[other])
         self.damaged = unique(cat(damaged), in_place=True)
         self.claimed = unique(cat(claimed), in_place=True)
         keys = cat(inconsistent)
@@ -90,9 +91,10 @@ class _AckCheck:
 
 
 def _broker_causes(
-    lost: I64, at: I64, log: Log, unconfirmed: np.ndarray[Any, Any], drain: dict[str, Any]
+    lost: I64, at: I64, log: Log, unconfirmed: np.ndarray[Any, Any], drain: dict[str, Any], markers: I64
 ) -> dict[str, Any]:
-    """Why each broker-lost record is absent, from its acknowledged position ``at``."""
+    """Why each broker-lost record is absent, from its acknowledged position ``at`` (a position
+    that now holds a transaction marker, of ``markers``, was rewritten too)."""
     begin = {int(p): int(o) for p, o in drain.get("beginning_offsets", {}).items()}
     end = {int(p): int(o) for p, o in drain.get("end_offsets", {}).items()}
     cause = np.full(len(lost), "missing", dtype=object)
@@ -102,7 +104,7 @@ def _broker_causes(
     ends = np.array([end.get(int(p), np.iinfo(np.int64).max) for p in part], dtype=np.int64)
     cause[known_pos & (off >= ends)] = "beyond_log_end"
     held = log.at(at)
-    cause[known_pos & (held >= 0)] = "overwritten"
+    cause[known_pos & ((held >= 0) | member(at, markers))] = "overwritten"
     cause[known_pos & (off < starts)] = "below_log_start"
     cause[unconfirmed] = "unconfirmed"
     return {"cause": cause, "counts": {c: int(np.count_nonzero(cause == c)) for c in BROKER_CAUSES}}
@@ -233,7 +235,8 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
 
     side = ProducerSide(run_dir, producers)
     log = Log(run_dir, tag_to_index)
-    checked = _AckCheck(side, log)
+    markers = marker_positions(drain_meta)
+    checked = _AckCheck(side, log, markers)
 
     txns = load_transactions(side)
     fates = _fates(side, log, checked)
@@ -262,7 +265,7 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
     processed_count = _processed_count(groups, side.sent)
 
     broker_at = side.ack_positions(broker)
-    causes = _broker_causes(broker, broker_at, log, fates.broker_unconfirmed, drain_meta)
+    causes = _broker_causes(broker, broker_at, log, fates.broker_unconfirmed, drain_meta, markers)
     trust: Trust = assess(
         drain_meta,
         log,
@@ -288,8 +291,8 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
         "corrupted": [log_example(log, producers, int(i)) for i in np.flatnonzero(log.corrupted)[:EXAMPLES]],
         "phantom": [log_example(log, producers, int(i)) for i in np.flatnonzero(phantom)[:EXAMPLES]],
         "inconsistent_offsets": [
-            {**log_example(log, producers, int(i)), "acked": example(producers, int(k))}
-            for k, i in zip(checked.inconsistent_keys[:EXAMPLES], checked.inconsistent_at[:EXAMPLES], strict=True)
+            {**position_example(log, producers, int(at)), "acked": example(producers, int(k))}
+            for k, at in zip(checked.inconsistent_keys[:EXAMPLES], checked.inconsistent_at[:EXAMPLES], strict=True)
         ],
         "damaged": [example(producers, int(k)) for k in fates.damaged[:EXAMPLES]],
         "poll_skips": _poll_examples(groups, "skip_examples"),

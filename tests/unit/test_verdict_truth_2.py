@@ -194,3 +194,26 @@ def test_offsets_that_are_not_markers_are_named_as_such(tmp_path: Path, monkeypa
     drain_module.verify_markers(tmp_path, lambda p: None)  # the segment dump could not answer
     reasons = reconcile(tmp_path).trust["reasons"]
     assert any("partitions ['0'] unchecked" in r for r in reasons), reasons
+
+
+def test_an_acked_position_that_now_holds_a_marker_was_overwritten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Transactions A (seq 0..2), B (3..9) and C (10..16), all committed; B was acknowledged at
+    offsets 3..9, then the log was cut back to 3 and rewritten: A's marker at 3, C at 4..10."""
+    fake = FakeLog()
+    _txn_ledgers(tmp_path, fake, [(3, "committed"), (7, "committed"), (7, "committed")])
+    del fake.partitions[0][4:12]  # B and its marker, gone
+    acks_path = tmp_path / LEDGERS / "producer-p0.acks"
+    acks = np.fromfile(acks_path, dtype=PRODUCER_EVENT)
+    acks["offset"][3:10] -= 1
+    acks["offset"][10:] -= 8
+    acks.tofile(acks_path)
+    _drain(tmp_path, fake, monkeypatch, "read_uncommitted")
+    v = reconcile(tmp_path)
+    assert v.conclusive, v.trust["reasons"]
+    assert v.loss["broker"] == 7
+    assert v.causes["broker"]["overwritten"] == 7 and v.causes["broker"]["missing"] == 0
+    assert v.anomalies["inconsistent_offsets"] == 7
+    assert v.examples["inconsistent_offsets"][0]["marker"] is True
+    assert v.examples["inconsistent_offsets"][0]["acked"]["seq"] == 3
