@@ -13,7 +13,7 @@ from chaos.oracle import reconcile
 from chaos.oracle.synthetic_txn import SyntheticTxn, write_transactions
 from chaos.workloads.envelope import Status
 from chaos.workloads.ledger import DRAIN, LEDGERS, LOG_RECORD, PROCESSED, PRODUCER_EVENT, Kind, read_meta, write_meta
-from tests.unit.fake_kafka import FakeLog
+from tests.unit.fake_kafka import Entry, FakeLog
 from tests.unit.test_verdict_truth import TAG, one_partition_run
 
 # 1 -- a read_committed consumer judged as read_uncommitted -------------------------------------
@@ -217,3 +217,18 @@ def test_an_acked_position_that_now_holds_a_marker_was_overwritten(
     assert v.anomalies["inconsistent_offsets"] == 7
     assert v.examples["inconsistent_offsets"][0]["marker"] is True
     assert v.examples["inconsistent_offsets"][0]["acked"]["seq"] == 3
+
+
+def test_a_partition_holding_only_markers_agrees_with_kafka_s_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Partition 1 holds one abort marker and no record: a transaction added it and was aborted
+    before its records arrived."""
+    fake = FakeLog()
+    _txn_ledgers(tmp_path, fake, [(3, "committed"), (2, "aborted")])
+    fake.partitions[1] = [Entry(marker=True)]
+    _drain(tmp_path, fake, monkeypatch, "read_uncommitted")
+    write_meta(tmp_path / DRAIN / "kafka-offsets.json", {"beginning": {"0": 0, "1": 0}, "end": {"0": 7, "1": 1}})
+    v = reconcile(tmp_path)
+    assert v.conclusive, v.trust["reasons"]
+    assert v.trust["independent_count"] is True
