@@ -3,11 +3,15 @@ acknowledgements took before, during and after it, and how long after its heal t
 full ISR again. From the producers' ledgers and ``timeline.jsonl`` alone, like the rest of the
 oracle.
 
-* ``no_ack_s``: the longest stretch without any acknowledgement that overlaps the fault, counted
-  from the fault's injection at the earliest (to the end of the run when none came after it).
+* ``no_ack_s``: the longest stretch without any acknowledgement while a producer was waiting for
+  one (it had records sent and not yet completed), that overlaps the fault, counted from the
+  fault's injection at the earliest (to the end of the run when none came after it). A producer
+  that had finished, or was not sending, is not an outage.
 * ``latency_ms``: percentiles (p50, p99) of acknowledgement latency, from the record's ``INTENT``
-  to its ``ACK``, of the records sent ``before`` the fault (the same length of time before its
-  injection, at least 10 s), ``during`` it and ``after`` its heal (as long again).
+  to its ``ACK``, by when the record was in flight: ``before`` the fault (sent and acknowledged
+  before its injection, sent at most as long before it as the fault lasted, at least 10 s),
+  ``during`` it (acknowledged after its injection, sent before its heal) and ``after`` its heal
+  (sent after it, as long again).
 * :func:`lost_timeline`: when the records each stage lost were sent, per second (the HTML
   timeline marks them).
 * ``heal_to_full_isr_s``: from the heal to the first ``isr`` event of the timeline that saw no
@@ -101,15 +105,71 @@ def _percentiles(latency: F64) -> dict[str, float] | None:
     return {"p50": round(float(p50), 1), "p99": round(float(p99), 1), "records": len(ok)}
 
 
-def _no_ack(acks: F64, start: float, end: float, run_end: float) -> float:
-    """The longest stretch without an acknowledgement overlapping ``[start, end]``, from ``start``."""
-    times = np.concatenate(([-np.inf], acks, [run_end]))
-    gap_start, gap_end = times[:-1], times[1:]
-    overlapping = (gap_end > start) & (gap_start < end)
-    if not overlapping.any():
-        return 0.0
-    lengths = gap_end[overlapping] - np.maximum(gap_start[overlapping], start)
-    return round(float(max(0.0, lengths.max())), 1)
+def _waiting(run_dir: Path, run_end: float) -> tuple[F64, F64]:
+    """``(starts, ends)`` of the disjoint, sorted stretches in which some producer was waiting:
+    it had called send for more records than had completed (acknowledged, with or without an
+    offset, or failed). Records that never completed keep it waiting to ``run_end``.
+
+    Counted per producer from its ledgers' rows (each covers ``seq_end - seq`` records); a record
+    completed twice (an outbox resend after a seen error) can only shorten a stretch, never make
+    one where the producer was idle."""
+    spans: list[tuple[F64, F64]] = []
+    for meta_path in sorted((run_dir / LEDGERS).glob("producer-*.json")):
+        try:
+            start = int(read_meta(meta_path)["start_ns"]) / 1e9
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        t: list[F64] = []
+        n: list[np.ndarray[Any, Any]] = []
+        for suffix in (".events", ".acks"):
+            for c in read_records(meta_path.with_suffix(suffix), PRODUCER_EVENT):
+                done = (c["kind"] == Kind.ACK) | (c["kind"] == Kind.ERROR_SEEN) | (c["kind"] == Kind.ERROR_SWALLOWED)
+                rows = c[(c["kind"] == Kind.INTENT) | done]
+                count = (rows["seq_end"].astype(np.int64) - rows["seq"].astype(np.int64)).clip(0)
+                t.append(start + rows["t_ms"].astype(np.float64) / 1000)
+                n.append(np.where(rows["kind"] == Kind.INTENT, count, -count))
+        if not t:
+            continue
+        times, steps = np.concatenate(t), np.concatenate(n)
+        order = np.argsort(times, kind="stable")
+        times, steps = times[order], steps[order]
+        # completions at the same instant as intents are applied together: sum steps per instant
+        instants, first = np.unique(times, return_index=True)
+        pending = np.cumsum(np.add.reduceat(steps, first)) if len(first) else np.empty(0, np.int64)
+        busy = pending > 0
+        edges = np.diff(np.concatenate(([False], busy, [False])).astype(np.int8))
+        bounds = np.concatenate((instants, [run_end]))
+        spans.append((bounds[np.flatnonzero(edges == 1)], bounds[np.flatnonzero(edges == -1)]))
+    if not spans:
+        return np.empty(0), np.empty(0)
+    starts, ends = np.concatenate([a for a, _ in spans]), np.concatenate([b for _, b in spans])
+    order = np.argsort(starts, kind="stable")
+    starts, ends = starts[order], np.maximum(ends[order], starts[order])
+    reach = np.maximum.accumulate(ends)  # merge overlapping producers' stretches
+    new = np.ones(len(starts), dtype=bool)
+    new[1:] = starts[1:] > reach[:-1]
+    run = np.cumsum(new) - 1
+    merged_ends: F64 = np.zeros(int(new.sum()))
+    np.maximum.at(merged_ends, run, ends)
+    return starts[new], merged_ends
+
+
+def _no_ack(acks: F64, waiting: tuple[F64, F64], start: float, end: float) -> float:
+    """The longest stretch without an acknowledgement, inside one of the ``waiting`` stretches,
+    overlapping ``[start, end]``, counted from ``start``."""
+    best = 0.0
+    w_start, w_end = waiting
+    for i in np.flatnonzero((w_end > start) & (w_start < end)):
+        lo, hi = max(float(w_start[i]), start), float(w_end[i])
+        inside = acks[(acks > lo) & (acks < hi)]
+        points = np.concatenate(([lo], inside, [hi]))
+        gaps_end = points[1:]
+        gaps = gaps_end - points[:-1]
+        # only stretches that overlap the fault: one ending after its injection and starting before its heal
+        overlap = (gaps_end > start) & (points[:-1] < end)
+        if overlap.any():
+            best = max(best, float(gaps[overlap].max()))
+    return round(best, 1)
 
 
 def _heal_to_full_isr(isr: list[tuple[float, int]], healed: float | None) -> float | None:
@@ -142,12 +202,17 @@ def availability(run_dir: Path) -> list[dict[str, Any]]:
         return []
     acks, sent, latency, basis = _acks_and_latencies(run_dir)
     run_end = float(max([acks[-1] if len(acks) else 0.0, *(e["t"] for e in events)]))
+    waiting = _waiting(run_dir, run_end)
     out = []
     for name, f in faults.items():
         start, healed = float(f["t"]), f.get("healed")
         end = float(healed) if healed is not None else run_end
         period = max(MIN_PERIOD_S, end - start)
-        windows = {"before": (start - period, start), "during": (start, end), "after": (end, end + period)}
+        in_flight = {
+            "before": (sent >= start - period) & (sent < start) & (acks < start),
+            "during": (sent >= start - period) & (sent < end) & (acks >= start),
+            "after": (sent >= end) & (sent < end + period),
+        }
         out.append(
             {
                 "fault": name,
@@ -155,8 +220,8 @@ def availability(run_dir: Path) -> list[dict[str, Any]]:
                 "targets": f["targets"],
                 "injected": round(start, 3),
                 "healed": round(float(healed), 3) if healed is not None else None,
-                "no_ack_s": _no_ack(acks, start, end, run_end),
-                "latency_ms": {k: _percentiles(latency[(sent >= lo) & (sent < hi)]) for k, (lo, hi) in windows.items()},
+                "no_ack_s": _no_ack(acks, waiting, start, end),
+                "latency_ms": {k: _percentiles(latency[sel]) for k, sel in in_flight.items()},
                 "heal_to_full_isr_s": _heal_to_full_isr(isr, float(healed) if healed is not None else None),
                 "basis": basis,
             }

@@ -78,3 +78,53 @@ def test_with_acks_0_the_figures_count_completed_sends_and_say_so(tmp_path: Path
 def test_acknowledged_records_are_the_basis_otherwise(tmp_path: Path) -> None:
     write_run(tmp_path)
     assert {f["basis"] for f in availability(tmp_path)} == {"ack"}
+
+
+def _producer(run: Path, sent_ms: np.ndarray, ack_ms: np.ndarray) -> None:
+    """Producer p0 sent record i at ``sent_ms[i]``, acknowledged at ``ack_ms[i]``."""
+    ledgers = run / "ledgers"
+    write_meta(ledgers / "producer-p0.json", {"producer": "p0", "mode": "async", "start_ns": START_NS})
+    seqs = np.arange(len(sent_ms))
+    for suffix, kind, t, offset in ((".events", Kind.INTENT, sent_ms, -1), (".acks", Kind.ACK, ack_ms, seqs)):
+        rows = np.zeros(len(seqs), PRODUCER_EVENT)
+        rows["kind"], rows["seq"], rows["seq_end"], rows["offset"], rows["t_ms"] = kind, seqs, seqs + 1, offset, t
+        rows.tofile(ledgers / f"producer-p0{suffix}")
+
+
+def _fault(run: Path, injected: float, healed: float, end: float) -> None:
+    timeline = [
+        {"t": T0 + injected, "event": "inject", "fault": "kill-0", "kind": "broker_kill", "targets": ["broker-1"]},
+        {"t": T0 + healed, "event": "heal", "fault": "kill-0", "kind": "broker_kill", "targets": ["broker-1"]},
+        {"t": T0 + end, "event": "isr", "under_replicated": 0},
+    ]
+    (run / "timeline.jsonl").write_text("".join(json.dumps(e) + "\n" for e in timeline))
+
+
+def test_a_producer_that_had_finished_before_the_fault_saw_no_outage(tmp_path: Path) -> None:
+    sent = np.arange(0, 10_000, 10)
+    _producer(tmp_path, sent, sent + 5)  # done at 10 s
+    _fault(tmp_path, injected=15.0, healed=25.0, end=30.0)
+    (kill,) = availability(tmp_path)
+    assert kill["no_ack_s"] == 0.0
+
+
+def test_records_still_unacknowledged_keep_the_outage_going_to_the_run_s_end(tmp_path: Path) -> None:
+    sent = np.arange(0, 16_000, 10)
+    _producer(tmp_path, sent, sent + 5)
+    acks = np.fromfile(tmp_path / "ledgers" / "producer-p0.acks", PRODUCER_EVENT)
+    acks[sent < 15_000].tofile(tmp_path / "ledgers" / "producer-p0.acks")  # those sent from 15 s: never
+    _fault(tmp_path, injected=15.0, healed=25.0, end=30.0)
+    (kill,) = availability(tmp_path)
+    assert kill["no_ack_s"] == 15.0  # waiting from the injection to the run's end
+
+
+def test_a_record_sent_before_the_fault_and_acknowledged_in_it_counts_during_it(tmp_path: Path) -> None:
+    sent = np.arange(0, 30_000, 10)
+    ack = np.where((sent >= 9_500) & (sent < 14_000), 16_000, sent + 5)  # in flight at the injection
+    _producer(tmp_path, sent, ack)
+    _fault(tmp_path, injected=10.0, healed=14.0, end=30.0)
+    (kill,) = availability(tmp_path)
+    lat = kill["latency_ms"]
+    assert lat["before"] == {"p50": 5.0, "p99": 5.0, "records": 950}  # sent 0-9.5 s, acked before 10 s
+    assert lat["during"]["records"] == 450 and lat["during"]["p99"] > 6000
+    assert kill["no_ack_s"] == 4.0  # from 10 s to the first ack of a record sent after the heal
