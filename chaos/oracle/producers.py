@@ -43,11 +43,13 @@ def load_producers(run_dir: Path) -> list[ProducerInfo]:
 
 
 def valid_rows(chunk: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """Rows a producer can have written: a known kind, a sequence number below 2^40, a range that
-    is not reversed or absurdly long."""
+    """Rows a producer can have written: a known kind, a range of sequence numbers below 2^40 that
+    is not reversed or absurdly long, and a position that packs into a key (an offset below 2^40):
+    anything past those bounds would spill into another producer's or partition's keys."""
     kind, seq, end = chunk["kind"], chunk["seq"], chunk["seq_end"]
     ok = (kind >= Kind.INTENT) & (kind <= Kind.ABORTED) & (seq < (1 << SEQ_BITS)) & (end >= seq)
-    ok &= end - seq <= MAX_RANGE
+    ok &= (end <= (1 << SEQ_BITS)) & (end - seq <= MAX_RANGE)
+    ok &= (chunk["offset"] < (1 << SEQ_BITS)) & (chunk["partition"] < (1 << 23))
     return ok
 
 

@@ -75,6 +75,7 @@ def assess(
     if not complete:
         reasons.append(f"the drain did not complete: {drain.get('incomplete', 'it says so in drain.json')}")
     if "records" in drain and int(drain["records"]) != len(log):
+        complete = False  # drain.json's word is for the log.bin it wrote, and this is not that one
         reasons.append(
             f"drain/log.bin holds {len(log)} records but the drain wrote {drain['records']} (a stale or partial file)"
         )
@@ -148,7 +149,9 @@ def _committed_view_reasons(drain: dict[str, Any], log: Log, committed_log: Log 
         )
     at = log.at(committed_log.pos)
     elsewhere = int(np.count_nonzero(at < 0))
-    differ = int(np.count_nonzero((at >= 0) & (log.keys[np.maximum(at, 0)] != committed_log.keys)))
+    differ = 0
+    if len(log):  # an empty full read holds nothing to compare with (every position is elsewhere)
+        differ = int(np.count_nonzero((at >= 0) & (log.keys[np.maximum(at, 0)] != committed_log.keys)))
     if elsewhere or differ:
         reasons.append(
             f"the read_committed view holds {elsewhere} records at positions the full read lacks and "

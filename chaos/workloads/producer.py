@@ -145,8 +145,10 @@ class ProducerWorkload:
         return code
 
     def offset_of(self, metadata: Any) -> int:
-        """The offset an acknowledgement proves: -1 when nothing was acknowledged (acks=0)."""
-        return -1 if self.unconfirmed else int(metadata.offset)
+        """The offset an acknowledgement proves: -1 when nothing was acknowledged (acks=0) or the
+        client reported no offset (the record counts as unconfirmed, never as acked at offset 0)."""
+        offset = getattr(metadata, "offset", None)
+        return -1 if self.unconfirmed or offset is None or int(offset) < 0 else int(offset)
 
     # -- callbacks (client's thread) ------------------------------------------------------------
     def _on_ack(self, seq: int, size: int, metadata: Any) -> None:
@@ -160,7 +162,9 @@ class ProducerWorkload:
     def _on_delivery(self, seq: int, seen: bool, err: Any, msg: Any) -> None:
         """librdkafka's delivery report of record ``seq`` (streaming modes)."""
         if err is None:
-            self.ledger.ack(seq, msg.partition(), -1 if self.unconfirmed else msg.offset())
+            from chaos.workloads.rdkafka import known_offset
+
+            self.ledger.ack(seq, msg.partition(), -1 if self.unconfirmed else known_offset(msg.offset()))
         else:
             from chaos.workloads.rdkafka import as_exception
 

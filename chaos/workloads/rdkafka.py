@@ -44,6 +44,15 @@ def as_exception(err: ck.KafkaError) -> KafkaError:
     return error_type(err.name())(err.str())
 
 
+def known_offset(offset: int | None) -> int:
+    """A reported offset, or -1 where librdkafka reports none (None, or a negative sentinel).
+
+    >>> known_offset(None), known_offset(-1001), known_offset(7)
+    (-1, -1, 7)
+    """
+    return -1 if offset is None or offset < 0 else int(offset)
+
+
 class Delivered(NamedTuple):
     """Where a record was written, as kafka-python's ``RecordMetadata`` says it."""
 
@@ -111,7 +120,9 @@ class DeliveryFuture:
             if err is not None:
                 self.exception = as_exception(err)
             else:
-                self.value = Delivered(msg.topic() or "", msg.partition() or 0, msg.offset() or 0)
+                # no offset in a report of success (acks=0, or librdkafka's OFFSET_INVALID): -1,
+                # never 0, which is a real position another record may hold
+                self.value = Delivered(msg.topic() or "", msg.partition() or 0, known_offset(msg.offset()))
             callbacks = self._callbacks if err is None else self._errbacks
             self._callbacks, self._errbacks = [], []
             event = self._event

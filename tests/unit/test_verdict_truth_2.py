@@ -3,6 +3,8 @@ directory: every test here failed before the fix it names."""
 
 from __future__ import annotations
 
+import threading
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,20 @@ import chaos.workloads.drain as drain_module
 from chaos.oracle import reconcile
 from chaos.oracle.synthetic_txn import SyntheticTxn, write_transactions
 from chaos.workloads.envelope import Status
-from chaos.workloads.ledger import DRAIN, LEDGERS, LOG_RECORD, PROCESSED, PRODUCER_EVENT, Kind, read_meta, write_meta
+from chaos.workloads.ledger import (
+    DRAIN,
+    LEDGERS,
+    LOG_RECORD,
+    PROCESSED,
+    PRODUCER_EVENT,
+    Kind,
+    read_meta,
+    read_records,
+    write_meta,
+)
+from chaos.workloads.producer import ProducerWorkload
+from chaos.workloads.rdkafka import DeliveryFuture
+from chaos.workloads.spec import ProducerSpec
 from tests.unit.fake_kafka import Entry, FakeLog
 from tests.unit.test_verdict_truth import TAG, one_partition_run
 
@@ -232,3 +247,59 @@ def test_a_partition_holding_only_markers_agrees_with_kafka_s_count(
     v = reconcile(tmp_path)
     assert v.conclusive, v.trust["reasons"]
     assert v.trust["independent_count"] is True
+
+
+# suspected, and settled --------------------------------------------------------------------------
+
+
+class _NoOffset:
+    """A librdkafka delivery report of success without an offset."""
+
+    def topic(self) -> str:
+        return "t"
+
+    def partition(self) -> int:
+        return 0
+
+    def offset(self) -> int | None:
+        return None
+
+
+def test_a_librdkafka_success_without_an_offset_is_unconfirmed_not_offset_0(tmp_path: Path) -> None:
+    spec = ProducerSpec(
+        id="p0", topic="t", bootstrap_servers="127.0.0.1:1", run_id="r1", run_dir=str(tmp_path), client="librdkafka"
+    )
+    workload = ProducerWorkload(spec)
+    workload._on_delivery(0, False, None, _NoOffset())  # raised TypeError in the poller thread
+    future = DeliveryFuture(threading.Lock())
+    future.add_callback(partial(workload._on_ack, 1, 10))
+    future.deliver(None, _NoOffset())  # type: ignore[arg-type]
+    workload.ledger.close()
+    rows = np.concatenate(list(read_records(tmp_path / LEDGERS / "producer-p0.acks", PRODUCER_EVENT)))
+    assert rows["offset"].tolist() == [-1, -1]  # was offset 0: a real position, another record's
+
+
+def test_an_empty_full_read_beside_a_read_committed_view_is_inconclusive_not_a_crash(tmp_path: Path) -> None:
+    write_transactions([SyntheticTxn(5, "committed")], tmp_path)
+    (tmp_path / DRAIN / "log.bin").write_bytes(b"")  # raised IndexError
+    v = reconcile(tmp_path)
+    assert not v.conclusive
+    assert any("5 records at positions the full read lacks" in r for r in v.trust["reasons"]), v.trust
+
+
+def test_a_short_log_bin_is_not_a_complete_drain(tmp_path: Path) -> None:
+    log = [(o, o, 0) for o in range(10)]
+    run = one_partition_run(tmp_path, "async", [(Kind.INTENT, 0, 10, -1, -1)], [], log)
+    rows = np.fromfile(run / DRAIN / "log.bin", dtype=LOG_RECORD)
+    rows[:6].tofile(run / DRAIN / "log.bin")
+    v = reconcile(run)
+    assert not v.conclusive and v.trust["drain_complete"] is False
+
+
+def test_a_range_reaching_past_2_to_the_40_is_a_damaged_row_not_another_producer_s_records(tmp_path: Path) -> None:
+    top = (1 << 40) - 2
+    run = one_partition_run(tmp_path, "async", [(Kind.INTENT, 0, 4, -1, -1), (Kind.INTENT, top, top + 10, -1, -1)], [], [])
+    write_meta(run / LEDGERS / "producer-p1.json", {"producer": "p1", "mode": "async", "start_ns": 0})
+    v = reconcile(run)
+    assert v.trust["ledgers_intact"] is False and not v.conclusive
+    assert v.counts["sent"] == 4  # p1 (the next producer's key range) was never given records
