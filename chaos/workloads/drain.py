@@ -50,9 +50,9 @@ def drain(
     waiting until every transaction is decided (the last stable offset has reached the end of every
     partition): ``log.bin`` as a read_uncommitted reader reads it, whatever ``isolation_level``
     says (a read_committed reader skips aborted records too, which no segment dump can tell from a
-    gap), and ``committed.bin`` as a read_committed reader does. Its commit and abort markers take an offset each that no reader
-    returns: the offsets skipped between records are listed (``skipped`` in ``drain.json``) and
-    counted as ``markers``, and ``markers_verified`` stays null until Kafka's own segment dump has
+    gap), and ``committed.bin`` as a read_committed reader does. Its commit and abort markers take
+    an offset each that no reader returns: the offsets skipped between records are listed
+    (``skipped`` in ``drain.json``) and counted as ``markers``, and ``markers_verified`` stays null until Kafka's own segment dump has
     confirmed that each is a control record (the executor does, :func:`verify_markers`).
 
     Raises:

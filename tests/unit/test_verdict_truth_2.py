@@ -83,7 +83,9 @@ def _transformed(run_dir: Path, outputs_of: list[int]) -> Path:
     acks = [(Kind.ACK, s, s + 1, 0, s if s <= 5 else s + 1, 0, 0) for s in range(10)]
     np.array(acks, dtype=PRODUCER_EVENT).tofile(run_dir / LEDGERS / "producer-p0.acks")
     meta = {"member": "t-0", "group": "t", "strategy": "transactional", "client": "java", "start_ns": 0}
-    write_meta(run_dir / LEDGERS / "consumer-t-0.json", {**meta, "output_topic": "out", "isolation_level": "read_committed"})
+    write_meta(
+        run_dir / LEDGERS / "consumer-t-0.json", {**meta, "output_topic": "out", "isolation_level": "read_committed"}
+    )
     rows = [(0, off, TAG, seq, 0, 0) for off, seq, _ in log]
     np.array(rows, dtype=PROCESSED).tofile(run_dir / LEDGERS / "consumer-t-0.processed")
     out = [(0, i, TAG, seq, 0) for i, seq in enumerate(outputs_of)]
@@ -121,7 +123,9 @@ def test_records_rewritten_under_a_group_s_commit_are_not_consumer_loss(tmp_path
     one_partition_run(tmp_path, "async", intents, acks, log)
     meta = {"member": "g-0", "group": "g", "strategy": "after_process", "client": "java", "start_ns": 0}
     write_meta(tmp_path / LEDGERS / "consumer-g-0.json", meta)
-    np.array([(0, s, TAG, s, 0, 0) for s in range(100)], dtype=PROCESSED).tofile(tmp_path / LEDGERS / "consumer-g-0.processed")
+    np.array([(0, s, TAG, s, 0, 0) for s in range(100)], dtype=PROCESSED).tofile(
+        tmp_path / LEDGERS / "consumer-g-0.processed"
+    )
     drain = read_meta(tmp_path / DRAIN / "drain.json")
     write_meta(tmp_path / DRAIN / "drain.json", {**drain, "committed": {"g": {"0": 100}}})
     v = reconcile(tmp_path)
@@ -298,7 +302,9 @@ def test_a_short_log_bin_is_not_a_complete_drain(tmp_path: Path) -> None:
 
 def test_a_range_reaching_past_2_to_the_40_is_a_damaged_row_not_another_producer_s_records(tmp_path: Path) -> None:
     top = (1 << 40) - 2
-    run = one_partition_run(tmp_path, "async", [(Kind.INTENT, 0, 4, -1, -1), (Kind.INTENT, top, top + 10, -1, -1)], [], [])
+    run = one_partition_run(
+        tmp_path, "async", [(Kind.INTENT, 0, 4, -1, -1), (Kind.INTENT, top, top + 10, -1, -1)], [], []
+    )
     write_meta(run / LEDGERS / "producer-p1.json", {"producer": "p1", "mode": "async", "start_ns": 0})
     v = reconcile(run)
     assert v.trust["ledgers_intact"] is False and not v.conclusive
