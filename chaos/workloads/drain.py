@@ -52,8 +52,9 @@ def drain(
     says (a read_committed reader skips aborted records too, which no segment dump can tell from a
     gap), and ``committed.bin`` as a read_committed reader does. Its commit and abort markers take
     an offset each that no reader returns: the offsets skipped between records are listed
-    (``skipped`` in ``drain.json``) and counted as ``markers``, and ``markers_verified`` stays null until Kafka's own segment dump has
-    confirmed that each is a control record (the executor does, :func:`verify_markers`).
+    (``skipped`` in ``drain.json``) and counted as ``markers``, and ``markers_verified`` stays
+    null until Kafka's own segment dump has confirmed that each is a control record (the executor
+    does, :func:`verify_markers`).
 
     Raises:
         InfrastructureError: the topic is unknown, or the end offsets were not reached in ``timeout``.
