@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from chaos.oracle.keys import I64, SEQ_BITS, SEQ_MASK
+from chaos.oracle.keys import I64, SEQ_BITS, SEQ_MASK, Ranges
 from chaos.workloads.ledger import LEDGERS, PRODUCER_EVENT, Kind, read_meta, read_records
 
 #: The least length of the ``before`` and ``after`` periods, in seconds.
@@ -142,16 +142,9 @@ def _waiting(run_dir: Path, run_end: float) -> tuple[F64, F64]:
         spans.append((bounds[np.flatnonzero(edges == 1)], bounds[np.flatnonzero(edges == -1)]))
     if not spans:
         return np.empty(0), np.empty(0)
-    starts, ends = np.concatenate([a for a, _ in spans]), np.concatenate([b for _, b in spans])
-    order = np.argsort(starts, kind="stable")
-    starts, ends = starts[order], np.maximum(ends[order], starts[order])
-    reach = np.maximum.accumulate(ends)  # merge overlapping producers' stretches
-    new = np.ones(len(starts), dtype=bool)
-    new[1:] = starts[1:] > reach[:-1]
-    run = np.cumsum(new) - 1
-    merged_ends: F64 = np.zeros(int(new.sum()))
-    np.maximum.at(merged_ends, run, ends)
-    return starts[new], merged_ends
+    # the producers' stretches merged, in whole microseconds
+    merged = Ranges(*(np.round(np.concatenate(side) * 1e6).astype(np.int64) for side in zip(*spans, strict=True)))
+    return merged.starts / 1e6, merged.ends / 1e6
 
 
 def _no_ack(acks: F64, waiting: tuple[F64, F64], start: float, end: float) -> float:
