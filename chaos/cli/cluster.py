@@ -91,6 +91,7 @@ def cluster_up(
         status,
         as_json,
         f"cluster {handle.run_id} is up\nbootstrap.servers={handle.bootstrap_servers}\n"
+        f"direct (no proxy): bootstrap.servers={handle.direct_bootstrap_servers}\n"
         f"toxiproxy API: {status['toxiproxy_api']}\ndown with: kafka-chaos cluster down {handle.run_id}",
     )
 
@@ -142,6 +143,7 @@ def cluster_status(run_id: str | None, as_json: bool) -> None:
         lines += [
             f"cluster {status['run_id']} (Kafka {status['kafka_version']}){health}",
             f"bootstrap.servers={status['bootstrap_servers']}",
+            f"direct (no proxy): bootstrap.servers={status['direct_bootstrap_servers'] or 'none'}",
         ]
         lines += [
             f"  {n['host']:14} node {n['node_id']:<5} {n['state']}" for n in status["brokers"] + status["controllers"]

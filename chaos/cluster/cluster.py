@@ -1,7 +1,8 @@
 """``KafkaCluster``: a real multi-broker KRaft cluster in Docker, behind a toxiproxy.
 
 Lifecycle: :meth:`KafkaCluster.start` creates a network, a toxiproxy container (one proxy per
-broker, published on 127.0.0.1, or on a remote engine's host) and one container per node, then waits
+broker, published on 127.0.0.1, or on a remote engine's host) and one container per node, each broker
+also publishing its own direct listener on a port fixed for the cluster's life, then waits
 until the cluster is healthy: every broker registered and a topic replicated to ``min(3, brokers)``
 nodes has its full ISR. A start that fails half-way removes everything it made before re-raising.
 :meth:`KafkaCluster.destroy` copies every node's log into the run directory, then removes every
@@ -24,9 +25,12 @@ from kafka.errors import KafkaError
 
 import docker
 from chaos.cluster.config import (
+    CLIENT_PATHS,
     CLIENT_PORT,
+    DIRECT_PORT,
     PROXY_BASE_PORT,
     TOXIPROXY_API_PORT,
+    ClientPath,
     ClusterSpec,
     NodeSpec,
     jvm_options,
@@ -36,10 +40,11 @@ from chaos.cluster.config import (
 from chaos.cluster.metadata import Metadata, PartitionState
 from chaos.cluster.node import Node
 from chaos.cluster.node_files import packaged, tar_dir
+from chaos.cluster.ports import published_port, reserve_ports
 from chaos.cluster.proxy import start_toxiproxy
 from chaos.cluster.registry import spec_from_json, spec_to_json
 from chaos.cluster.sweeper import SweepResult, sweep
-from chaos.engine import docker_client, published_host
+from chaos.engine import bind_address, docker_client, published_host
 from chaos.errors import ClusterUnhealthy, ImageMissing, InfrastructureError, UsageError
 from chaos.images.kcfs import kcfs_binary, kcfs_container_options, no_fuse
 from chaos.images.recipes import image_refs, kafka_tag, toxiproxy_tag
@@ -101,6 +106,8 @@ class KafkaCluster:
         self._nodes: dict[int, Node] = {}
         self._toxiproxy: Container | None = None
         self._proxy_ports: dict[int, int] = {}
+        #: Host port of each broker's own DIRECT listener (the direct client path), by node id.
+        self._direct_ports: dict[int, int] = {}
         self._api_port: int | None = None
         #: Admin calls and metadata lookups (see :mod:`chaos.cluster.metadata`).
         self.metadata = Metadata(self)
@@ -173,6 +180,7 @@ class KafkaCluster:
             labels={**run_labels(self.run_id, "network"), SPEC_LABEL: spec_to_json(self.spec)},
         )
         self._start_toxiproxy(refs.toxiproxy, network.name or "")
+        self._reserve_direct_ports(refs.toxiproxy, network.name or "")
         cluster_id = new_cluster_id()
         for node_spec in self.spec.nodes():
             self._nodes[node_spec.node_id] = self._create_node(refs.kafka, network.name or "", node_spec, cluster_id)
@@ -186,7 +194,10 @@ class KafkaCluster:
                 raise refusal from e
             self.progress(f"started {node.host}")
         self.wait_healthy(self.spec.health_timeout)
-        self.progress(f"healthy after {time.monotonic() - t0:.1f}s; bootstrap {self.bootstrap_servers}")
+        self.progress(
+            f"healthy after {time.monotonic() - t0:.1f}s; bootstrap {self.bootstrap_servers} "
+            f"(direct, no proxy: {self.direct_bootstrap_servers})"
+        )
 
     def _start_toxiproxy(self, image: str, network: str) -> None:
         self.progress("starting toxiproxy")
@@ -208,6 +219,19 @@ class KafkaCluster:
             if name not in existing:
                 api.create_proxy(name, listen=f"0.0.0.0:{PROXY_BASE_PORT + i}", upstream=f"broker-{i}:{CLIENT_PORT}")
 
+    def _reserve_direct_ports(self, image: str, network: str) -> None:
+        """Fix the host port of each broker's direct listener before its properties are written."""
+        ports = reserve_ports(
+            self.client,
+            image,
+            self.spec.brokers,
+            bind=bind_address(self.host),
+            name=resource_name(self.run_id, "ports"),
+            network=network,
+            labels=run_labels(self.run_id, "ports"),
+        )
+        self._direct_ports = dict(zip(range(1, self.spec.brokers + 1), ports, strict=True))
+
     def _read_toxiproxy_ports(self) -> None:
         assert self._toxiproxy is not None
         self._toxiproxy.reload()
@@ -224,8 +248,9 @@ class KafkaCluster:
 
     def _create_node(self, image: str, network: str, node: NodeSpec, cluster_id: str) -> Node:
         advertised = f"{self.host}:{self._proxy_ports[node.node_id]}" if node.broker else None
+        direct = f"{self.host}:{self._direct_ports[node.node_id]}" if node.broker else None
         files = {
-            "server.properties": server_properties(self.spec, node, advertised).encode(),
+            "server.properties": server_properties(self.spec, node, advertised, direct).encode(),
             "start.sh": packaged("start.sh"),
             "log4j2.properties": packaged("log4j2.properties"),
             "log4j.properties": packaged("log4j.properties"),
@@ -242,6 +267,10 @@ class KafkaCluster:
             files["kcfs"] = kcfs_binary(progress=self.progress).read_bytes()
             kcfs = kcfs_container_options()
             extra = {**kcfs, "cap_add": ["NET_ADMIN", *kcfs["cap_add"]]}
+        if node.broker:
+            # The port fixed for this broker, not one the engine picks: a restart must bind the
+            # address the broker advertises again.
+            extra["ports"] = {f"{DIRECT_PORT}/tcp": (bind_address(self.host), self._direct_ports[node.node_id])}
         container = self.client.containers.create(
             image,
             ["sh", "/kafka-chaos/start.sh"],
@@ -292,6 +321,31 @@ class KafkaCluster:
     def bootstrap_servers(self) -> str:
         """``host:port,…`` for clients on this machine (every address crosses toxiproxy)."""
         return ",".join(f"{self.host}:{port}" for port in self._proxy_ports.values())
+
+    @property
+    def direct_bootstrap_servers(self) -> str:
+        """``host:port,…`` of the brokers' own direct listeners: a client bootstrapping here is told
+        only direct addresses, so none of its bytes cross toxiproxy (empty: a cluster started before
+        brokers had direct listeners)."""
+        return ",".join(f"{self.host}:{port}" for port in self._direct_ports.values())
+
+    def bootstrap(self, client_path: ClientPath = "proxy") -> str:
+        """The bootstrap address of ``client_path``: toxiproxy's listeners or the brokers' own.
+
+        Raises:
+            UsageError: an unknown client path.
+            InfrastructureError: ``direct`` on a cluster whose brokers have no direct listener.
+        """
+        if client_path not in CLIENT_PATHS:
+            raise UsageError(f"client path {client_path!r} is not one of {', '.join(CLIENT_PATHS)}")
+        if client_path == "proxy":
+            return self.bootstrap_servers
+        if not self._direct_ports:
+            raise InfrastructureError(
+                f"cluster {self.run_id} has no direct listeners (started by an older kafka-chaos): "
+                "start one with `kafka-chaos cluster up`, or run through the proxy"
+            )
+        return self.direct_bootstrap_servers
 
     @property
     def toxiproxy(self) -> ToxiproxyClient:
@@ -504,7 +558,11 @@ class KafkaCluster:
             elif role in ("broker", "controller"):
                 node_id = int(container.labels[NODE_LABEL])
                 cluster._nodes[node_id] = Node(by_id[node_id], container)
+                direct = published_port(container, DIRECT_PORT) if role == "broker" else None
+                if direct is not None:
+                    cluster._direct_ports[node_id] = direct
         cluster._nodes = dict(sorted(cluster._nodes.items()))
+        cluster._direct_ports = dict(sorted(cluster._direct_ports.items()))
         return cluster
 
     def status(self, check_health: bool = False, ask: bool = True) -> dict[str, Any]:

@@ -2,11 +2,20 @@
 
 Listeners, per node:
 
-* ``CLIENT`` (9092): what clients use. Advertised as ``127.0.0.1:<port>``, a host port published by
-  the toxiproxy container whose proxy forwards to this listener, so every client byte crosses
-  toxiproxy and client-side network faults reach it.
+* ``CLIENT`` (9092): the proxied client path (``client_path: proxy``, the default). Advertised as
+  ``127.0.0.1:<port>``, a host port published by the toxiproxy container whose proxy forwards to this
+  listener, so every client byte crosses toxiproxy and client-side network faults reach it.
+* ``DIRECT`` (9094): the direct client path (``client_path: direct``). Advertised as
+  ``127.0.0.1:<port>``, a host port the broker's own container publishes, so a client that
+  bootstraps here is told only direct addresses and never crosses toxiproxy, also after a metadata
+  redirect to another broker. The port is fixed when the container is created (see
+  :mod:`chaos.cluster.ports`), so the advertised address stays true across restarts.
 * ``INTERNAL`` (9091): replication between brokers, on the run's Docker network, never proxied.
 * ``CONTROLLER`` (9093): the KRaft quorum, never proxied.
+
+Every cluster serves both client paths: which one a run's clients use is a property of the run,
+not of the cluster, so one cluster (a suite's, or one given with ``--cluster``) serves runs of
+either.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ import base64
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from chaos.errors import UsageError
 from chaos.images.recipes import DEFAULT_KAFKA_VERSION, check_kafka_version
@@ -22,6 +32,11 @@ from chaos.images.recipes import DEFAULT_KAFKA_VERSION, check_kafka_version
 CLIENT_PORT = 9092
 INTERNAL_PORT = 9091
 CONTROLLER_PORT = 9093
+DIRECT_PORT = 9094
+#: How a run's clients (workloads and drain) reach the brokers: through toxiproxy's listeners, or
+#: the brokers' own ``DIRECT`` listeners.
+ClientPath = Literal["proxy", "direct"]
+CLIENT_PATHS: tuple[ClientPath, ...] = ("proxy", "direct")
 DATA_DIR = "/var/lib/kafka/data"
 #: The data disks a cluster can run on: the container's own filesystem, or kcfs (a disk that can
 #: lose power and fail: the ``power_loss``, ``disk_full`` and ``disk_error`` faults need it).
@@ -206,14 +221,17 @@ def _defaults(spec: ClusterSpec) -> dict[str, str]:
     }
 
 
-def server_properties(spec: ClusterSpec, node: NodeSpec, advertised_client: str | None) -> str:
+def server_properties(
+    spec: ClusterSpec, node: NodeSpec, advertised_client: str | None, advertised_direct: str | None
+) -> str:
     """server.properties for ``node``.
 
-    ``advertised_client`` is ``host:port`` clients reach this broker at (through toxiproxy); it is
-    required for brokers and ignored for dedicated controllers.
+    ``advertised_client`` is ``host:port`` clients reach this broker at through toxiproxy,
+    ``advertised_direct`` the ``host:port`` its container publishes for its ``DIRECT`` listener;
+    both are required for brokers and ignored for dedicated controllers.
 
     Raises:
-        ValueError: a broker without an advertised client address.
+        ValueError: a broker without both advertised client addresses.
     """
     wiring: dict[str, str] = {
         "process.roles": node.process_roles,
@@ -221,15 +239,23 @@ def server_properties(spec: ClusterSpec, node: NodeSpec, advertised_client: str 
         "controller.quorum.voters": spec.voters(),
         "controller.listener.names": "CONTROLLER",
         "log.dirs": ",".join(spec.data_dirs()),
-        "listener.security.protocol.map": "INTERNAL:PLAINTEXT,CLIENT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "listener.security.protocol.map": "INTERNAL:PLAINTEXT,CLIENT:PLAINTEXT,DIRECT:PLAINTEXT,CONTROLLER:PLAINTEXT",
     }
     listeners: list[str] = []
     advertised: list[str] = []
     if node.broker:
-        if not advertised_client:
-            raise ValueError(f"broker {node.node_id} needs an advertised client address")
-        listeners += [f"INTERNAL://0.0.0.0:{INTERNAL_PORT}", f"CLIENT://0.0.0.0:{CLIENT_PORT}"]
-        advertised += [f"INTERNAL://{node.host}:{INTERNAL_PORT}", f"CLIENT://{advertised_client}"]
+        if not advertised_client or not advertised_direct:
+            raise ValueError(f"broker {node.node_id} needs an advertised address for each client path")
+        listeners += [
+            f"INTERNAL://0.0.0.0:{INTERNAL_PORT}",
+            f"CLIENT://0.0.0.0:{CLIENT_PORT}",
+            f"DIRECT://0.0.0.0:{DIRECT_PORT}",
+        ]
+        advertised += [
+            f"INTERNAL://{node.host}:{INTERNAL_PORT}",
+            f"CLIENT://{advertised_client}",
+            f"DIRECT://{advertised_direct}",
+        ]
         wiring["inter.broker.listener.name"] = "INTERNAL"
     if node.controller:
         listeners.append(f"CONTROLLER://0.0.0.0:{CONTROLLER_PORT}")

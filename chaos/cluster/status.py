@@ -41,11 +41,15 @@ def describe(cluster: KafkaCluster, check_health: bool = False, ask: bool = True
             entry["address"] = (
                 f"{cluster.host}:{cluster._proxy_ports[n.node_id]}" if n.node_id in cluster._proxy_ports else None
             )
+            entry["direct_address"] = (
+                f"{cluster.host}:{cluster._direct_ports[n.node_id]}" if n.node_id in cluster._direct_ports else None
+            )
         nodes.append(entry)
     status: dict[str, Any] = {
         "run_id": cluster.run_id,
         "kafka_version": cluster.spec.kafka_version,
         "bootstrap_servers": cluster.bootstrap_servers,
+        "direct_bootstrap_servers": cluster.direct_bootstrap_servers,
         "toxiproxy_api": cluster.toxiproxy.url if cluster._api_port else None,
         "brokers": [n for n in nodes if n["role"] == "broker"],
         "controllers": [n for n in nodes if n["role"] == "controller"],

@@ -22,7 +22,7 @@ from chaos.reports.markdown import settings_line
 
 def test_log_dirs_and_features_reach_the_broker_and_the_format() -> None:
     spec = ClusterSpec(brokers=1, disk="kcfs", log_dirs=2, features={"eligible.leader.replicas.version": 0})
-    props = server_properties(spec, NodeSpec(1, "broker-1", True, True), "127.0.0.1:1")
+    props = server_properties(spec, NodeSpec(1, "broker-1", True, True), "127.0.0.1:1", "127.0.0.1:2")
     assert "log.dirs=/var/lib/kafka/data,/var/lib/kafka/data-2\n" in props
     assert spec.format_arguments() == "--feature eligible.leader.replicas.version=0"
     assert spec_from_json(spec_to_json(spec)) == spec

@@ -1,0 +1,179 @@
+"""Each broker's direct listener without Docker: the port it publishes is fixed before it is created
+(so a restart binds the address it advertises again), found again by ``attach``, and the bootstrap
+address of each client path. A real cluster's direct path is tests/integration/test_client_path.py."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+import docker
+from chaos.cluster import ClusterSpec, KafkaCluster
+from chaos.cluster.config import DIRECT_PORT
+from chaos.cluster.ports import published_port, reserve_ports
+from chaos.cluster.registry import spec_to_json
+from chaos.errors import InfrastructureError, UsageError
+from chaos.labels import NODE_LABEL, ROLE_LABEL, SPEC_LABEL
+
+
+class FakeContainer:
+    def __init__(self, attrs: dict[str, Any] | None = None, labels: dict[str, str] | None = None) -> None:
+        self.attrs = attrs or {}
+        self.labels = labels or {}
+        self.status = "running"
+        self.removed = False
+        self.archives: list[bytes] = []
+
+    def reload(self) -> None:
+        pass
+
+    def remove(self, force: bool = False) -> None:
+        self.removed = force
+
+    def put_archive(self, path: str, data: bytes) -> None:
+        self.archives.append(data)
+
+
+class FakeContainers:
+    """``containers.run`` publishes what ``publish`` says for the ports asked; ``create`` records."""
+
+    def __init__(self, publish: Any = None, listed: list[FakeContainer] | None = None) -> None:
+        self.publish = publish
+        self.listed = listed or []
+        self.runs: list[dict[str, Any]] = []
+        self.created: list[dict[str, Any]] = []
+        self.last = FakeContainer()
+
+    def run(self, image: str, command: list[str], **kwargs: Any) -> FakeContainer:
+        self.runs.append({"image": image, "command": command, **kwargs})
+        self.last = FakeContainer({"NetworkSettings": {"Ports": self.publish(kwargs["ports"])}})
+        return self.last
+
+    def create(self, image: str, command: list[str], **kwargs: Any) -> FakeContainer:
+        self.created.append(kwargs)
+        return FakeContainer()
+
+    def list(self, **kwargs: Any) -> list[FakeContainer]:
+        return self.listed
+
+
+class FakeClient:
+    def __init__(self, containers: FakeContainers, networks: list[Any] | None = None) -> None:
+        self.containers = containers
+        self.networks = type("Networks", (), {"list": lambda _self, **kw: networks or []})()
+        self.api = type("Api", (), {"create_endpoint_config": lambda _self, **kw: kw})()
+
+
+def engine_picks(first: int) -> Any:
+    """An engine that publishes the ports asked on consecutive host ports from ``first``."""
+
+    def publish(asked: dict[str, tuple[str, None]]) -> dict[str, list[dict[str, str]]]:
+        return {
+            port: [{"HostIp": bind, "HostPort": str(first + i)}] for i, (port, (bind, _)) in enumerate(asked.items())
+        }
+
+    return publish
+
+
+def reserve(containers: FakeContainers, count: int = 3) -> list[int]:
+    client = cast("docker.DockerClient", FakeClient(containers))
+    return reserve_ports(client, "toxiproxy:x", count, bind="127.0.0.1", name="r-ports", network="r-net", labels={})
+
+
+def test_the_engine_picks_the_direct_ports_and_the_reservation_is_removed() -> None:
+    containers = FakeContainers(engine_picks(40000))
+    assert reserve(containers) == [40000, 40001, 40002]
+    (run,) = containers.runs
+    # every port on the bind address, the host side left to the engine; a process that keeps running
+    assert set(run["ports"].values()) == {("127.0.0.1", None)} and len(run["ports"]) == 3
+    assert run["command"] == ["-host=127.0.0.1"] and run["detach"] is True
+    assert containers.last.removed
+
+
+def test_a_port_the_engine_did_not_publish_fails_the_start_and_still_removes_the_reservation() -> None:
+    containers = FakeContainers(lambda asked: {})
+    with pytest.raises(InfrastructureError, match="did not publish a port of r-ports"):
+        reserve(containers)
+    assert containers.last.removed
+
+
+def test_a_published_port_is_read_from_the_containers_configuration_also_while_it_is_stopped() -> None:
+    pinned = FakeContainer(
+        {"HostConfig": {"PortBindings": {"9094/tcp": [{"HostIp": "127.0.0.1", "HostPort": "40001"}]}}}
+    )
+    picked_each_start = FakeContainer({"HostConfig": {"PortBindings": {"9094/tcp": [{"HostPort": ""}]}}})
+    older = FakeContainer({"HostConfig": {"PortBindings": None}})
+    assert published_port(cast("Any", pinned), DIRECT_PORT) == 40001
+    assert published_port(cast("Any", picked_each_start), DIRECT_PORT) is None
+    assert published_port(cast("Any", older), DIRECT_PORT) is None
+
+
+def cluster_with_ports(tmp_path: Path, containers: FakeContainers | None = None, direct: bool = True) -> KafkaCluster:
+    client = cast("docker.DockerClient", FakeClient(containers or FakeContainers()))
+    cluster = KafkaCluster(ClusterSpec(brokers=3), run_id="r-direct", run_dir=tmp_path, client=client)
+    cluster._proxy_ports = {1: 30001, 2: 30002, 3: 30003}
+    cluster._direct_ports = {1: 40001, 2: 40002, 3: 40003} if direct else {}
+    return cluster
+
+
+def test_each_client_path_has_its_own_bootstrap_address(tmp_path: Path) -> None:
+    cluster = cluster_with_ports(tmp_path)
+    assert cluster.bootstrap("proxy") == cluster.bootstrap_servers == "127.0.0.1:30001,127.0.0.1:30002,127.0.0.1:30003"
+    assert cluster.bootstrap("direct") == "127.0.0.1:40001,127.0.0.1:40002,127.0.0.1:40003"
+    with pytest.raises(UsageError, match="client path 'sideways' is not one of proxy, direct"):
+        cluster.bootstrap("sideways")  # type: ignore[arg-type]
+
+
+def test_the_direct_path_on_a_cluster_without_direct_listeners_says_what_to_do(tmp_path: Path) -> None:
+    cluster = cluster_with_ports(tmp_path, direct=False)
+    assert cluster.bootstrap("proxy")  # the proxied path is there as ever
+    with pytest.raises(InfrastructureError, match=r"no direct listeners .*`kafka-chaos cluster up`"):
+        cluster.bootstrap("direct")
+
+
+def _properties(archive: bytes) -> str:
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        member = tar.extractfile("kafka-chaos/server.properties")
+        assert member is not None
+        return member.read().decode()
+
+
+def test_a_broker_publishes_its_fixed_port_and_advertises_it(tmp_path: Path) -> None:
+    containers = FakeContainers()
+    cluster = cluster_with_ports(tmp_path, containers)
+    broker = cluster._create_node("kafka:x", "r-net", cluster.spec.nodes()[1], "cluster-id")
+    (created,) = containers.created
+    # the port fixed for broker 2, not one the engine picks at each start
+    assert created["ports"] == {f"{DIRECT_PORT}/tcp": ("127.0.0.1", 40002)}
+    properties = _properties(cast("FakeContainer", broker.container).archives[0])
+    assert "CLIENT://127.0.0.1:30002,DIRECT://127.0.0.1:40002," in properties
+
+
+def test_a_dedicated_controller_publishes_nothing(tmp_path: Path) -> None:
+    containers = FakeContainers()
+    client = cast("docker.DockerClient", FakeClient(containers))
+    cluster = KafkaCluster(ClusterSpec(brokers=1, controllers=1), run_id="r-c", run_dir=tmp_path, client=client)
+    cluster._proxy_ports, cluster._direct_ports = {1: 30001}, {1: 40001}
+    cluster._create_node("kafka:x", "r-net", cluster.spec.nodes()[1], "cluster-id")
+    assert "ports" not in containers.created[0]
+
+
+def test_attach_finds_each_brokers_direct_port_again(tmp_path: Path) -> None:
+    spec = ClusterSpec(brokers=2)
+
+    def broker(i: int) -> FakeContainer:
+        bindings = {"9094/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(40000 + i)}]}
+        container = FakeContainer(
+            {"HostConfig": {"PortBindings": bindings}}, {ROLE_LABEL: "broker", NODE_LABEL: str(i)}
+        )
+        container.status = "exited"  # a killed broker still says where it will listen again
+        return container
+
+    network = type("Network", (), {"attrs": {"Labels": {SPEC_LABEL: spec_to_json(spec)}}})()
+    client = FakeClient(FakeContainers(listed=[broker(2), broker(1)]), networks=[network])
+    cluster = KafkaCluster.attach("r-attach", client=cast("docker.DockerClient", client), run_dir=tmp_path)
+    assert cluster.direct_bootstrap_servers == "127.0.0.1:40001,127.0.0.1:40002"
