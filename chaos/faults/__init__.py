@@ -10,6 +10,7 @@ from chaos.faults.base import (
     UnsupportedFault,
     load_kinds,
     make_fault,
+    proxy_kinds,
 )
 from chaos.faults.schedule import Nemesis, Step, random_schedule, steps_from
 
@@ -24,6 +25,7 @@ __all__ = [
     "UnsupportedFault",
     "load_kinds",
     "make_fault",
+    "proxy_kinds",
     "random_schedule",
     "steps_from",
 ]

@@ -94,6 +94,9 @@ class Fault(ABC):
     params: ClassVar[Mapping[str, Any]] = {}
     #: The selector used when a fault that takes ``target`` is given none.
     default_target: ClassVar[str] = "random"
+    #: Whether it acts on the proxied client path (toxiproxy): clients that take the direct path
+    #: (``client_path: direct``) never meet it, so experiment files on that path refuse it.
+    acts_on_proxy: ClassVar[bool] = False
 
     def __init__(self, name: str | None = None, **params: Any) -> None:
         unknown = sorted(set(params) - set(self.params))
@@ -198,6 +201,15 @@ def load_kinds() -> dict[str, type[Fault]]:
     for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
         importlib.import_module(f"chaos.faults.{info.name}")
     return REGISTRY
+
+
+def proxy_kinds() -> list[str]:
+    """The fault kinds that act on the proxied client path, in name order.
+
+    >>> proxy_kinds()
+    ['proxy_down', 'toxic']
+    """
+    return sorted(kind for kind, cls in load_kinds().items() if cls.acts_on_proxy)
 
 
 def make_fault(kind: str, name: str | None = None, **params: Any) -> Fault:

@@ -5,6 +5,10 @@
 ``reset_peer`` (timeout ms, then TCP RST), ``slow_close`` (delay ms), ``limit_data`` (bytes).
 ``proxy_down`` disables the proxies (connections refused and cut). Healing removes exactly what
 was added.
+
+Both act on the proxied client path only: clients of a run with ``client_path: direct`` reach the
+brokers' own listeners and never meet them, so experiment files on that path refuse them
+(``acts_on_proxy``).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ class Toxic(Fault):
     }
 
     default_target = "all"
+    acts_on_proxy = True
 
     def validate(self) -> None:
         kind = str(self.p.get("type", ""))
@@ -90,6 +95,7 @@ class ProxyDown(Fault):
     params: ClassVar[Mapping[str, Any]] = {"target": str}
 
     default_target = "all"
+    acts_on_proxy = True
 
     def _inject(self, ctx: FaultContext) -> None:
         self.target_nodes(ctx)
