@@ -125,9 +125,10 @@ def kafka_cluster_function(request: pytest.FixtureRequest) -> Iterator[KafkaClus
 def scenario(kafka_cluster: KafkaCluster, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Scenario]:
     """A topic of its own on ``kafka_cluster`` with workloads and faults; healed and killed after.
 
-    The topic's shape comes from an indirect parameter when there is one:
+    The topic's shape and the client path come from an indirect parameter when there is one:
     ``@pytest.mark.parametrize("scenario", [{"partitions": 1}], indirect=True)`` (``Scenario``'s
-    ``partitions``, ``replication_factor``, ``topic_config``).
+    ``partitions``, ``replication_factor``, ``topic_config``, and ``client_path``: ``"direct"`` puts
+    the workloads and the drain on the brokers' own listeners, past toxiproxy).
     """
     from chaos.scenario import Scenario
 

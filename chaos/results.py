@@ -36,6 +36,8 @@ class RunResult:
     cluster: str = ""
     #: The run id of the cluster it ran on (its containers' label; the run's own id when fresh).
     cluster_id: str = ""
+    #: How its clients reached the brokers: ``proxy`` (through toxiproxy) or ``direct``.
+    client_path: str = "proxy"
 
     @property
     def exit_code(self) -> int:
@@ -65,6 +67,7 @@ class RunResult:
             "seconds": round(self.seconds, 1),
             "cluster": self.cluster,
             "cluster_id": self.cluster_id,
+            "client_path": self.client_path,
             "error": self.error,
             "loss": self.verdict.stated_loss if self.verdict else None,
             "causes": self.verdict.causes if self.verdict and self.verdict.conclusive else None,

@@ -15,6 +15,10 @@ Example::
         verdict = s.verdict(expect={"broker_loss": 0})
 
 Leaving the ``with`` block heals every fault and kills every workload still running.
+
+``Scenario(..., client_path="direct")`` puts its workloads and drain on the brokers' own listeners,
+past toxiproxy. Faults are not checked against the path here, unlike in experiment files: a
+scenario may inject ``proxy_down`` on purpose, to show its clients never cross the proxy.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from chaos.cluster import KafkaCluster
+from chaos.cluster.config import ClientPath
 from chaos.experiments.executor import Execution
 from chaos.experiments.plan import TopicPlan
 from chaos.faults.base import Fault, make_fault
@@ -41,6 +46,7 @@ class Scenario(Execution):
 
     Raises (on construction):
         ClusterUnhealthy: the topic did not reach its full ISR.
+        InfrastructureError: ``client_path="direct"`` on a cluster whose brokers have no direct listener.
     """
 
     def __init__(
@@ -54,6 +60,7 @@ class Scenario(Execution):
         topic_config: dict[str, str] | None = None,
         seed: int = 0,
         name: str | None = None,
+        client_path: ClientPath = "proxy",
     ) -> None:
         plan = TopicPlan(
             topic or f"s-{uuid.uuid4().hex[:8]}",
@@ -61,16 +68,17 @@ class Scenario(Execution):
             replication_factor,
             topic_config if topic_config is not None else {"min.insync.replicas": "2"},
         )
-        super().__init__(cluster, run_dir, plan, seed=seed, label=name)
+        super().__init__(cluster, run_dir, plan, seed=seed, label=name, client_path=client_path)
         self.name = name or plan.name
         self.group = f"g-{plan.name}"
         self.create_topic()
-        write_meta(self.run_dir / "run.json", {"run_id": self.run_id, "experiment": self.name, "topic": plan.name})
+        meta = {"run_id": self.run_id, "experiment": self.name, "topic": plan.name, "client_path": client_path}
+        write_meta(self.run_dir / "run.json", meta)
 
     def _common(self) -> dict[str, Any]:
         return {
             "topic": self.topic.name,
-            "bootstrap_servers": self.cluster.bootstrap_servers,
+            "bootstrap_servers": self.bootstrap,
             "run_id": self.run_id,
             "run_dir": str(self.run_dir),
         }

@@ -91,6 +91,19 @@ def cluster_option(f: F) -> F:
     )(f)
 
 
+def client_path_option(f: F) -> F:
+    """``--client-path proxy|direct``: how every run's clients reach the brokers, overriding the files."""
+    return click.option(
+        "--client-path",
+        "client_path",
+        type=click.Choice(["proxy", "direct"]),
+        default=None,
+        help="How every workload and the drain reach the brokers: through toxiproxy (proxy) or the brokers' own "
+        "listeners (direct; a fault on the proxied path is then refused). Default: each file's client_path "
+        "(proxy unless it says otherwise).",
+    )(f)
+
+
 def given_version(run_id: str) -> str:
     """The Kafka release of the running cluster ``run_id``.
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from chaos.cli.common import cluster_option, emit, json_option, progress_for, quiet_option
+from chaos.cli.common import client_path_option, cluster_option, emit, json_option, progress_for, quiet_option
 from chaos.errors import UsageError
+
+if TYPE_CHECKING:
+    from chaos.cluster.config import ClientPath
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$")
 
@@ -36,6 +40,7 @@ def parse_budget(text: str) -> float:
 @click.option("--client", default=None, metavar="NAME", help="Run every workload on this client.")
 @click.option("--kafka-version", default=None, help="Override the file's Kafka release.")
 @click.option("--reports", "reports_dir", default="reports", type=click.Path(path_type=Path), help="Where results go.")
+@client_path_option
 @cluster_option
 @json_option
 @quiet_option
@@ -47,6 +52,7 @@ def explore_cmd(
     client: str | None,
     kafka_version: str | None,
     reports_dir: Path,
+    client_path: ClientPath | None,
     cluster_id: str | None,
     as_json: bool,
     quiet: bool,
@@ -70,7 +76,7 @@ def explore_cmd(
         progress=progress_for(quiet),
         cluster=cluster_id,
     )
-    found, out = explore_file(path, seconds, seed, options, client, confirm)
+    found, out = explore_file(path, seconds, seed, options, client, confirm, client_path)
     data = {
         "directory": str(out),
         "seed": seed,

@@ -5,12 +5,23 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from chaos.cli.common import check_version, cluster_option, emit, json_option, progress_for, quiet_option
+from chaos.cli.common import (
+    check_version,
+    client_path_option,
+    cluster_option,
+    emit,
+    json_option,
+    progress_for,
+    quiet_option,
+)
 from chaos.errors import UsageError
+
+if TYPE_CHECKING:
+    from chaos.cluster.config import ClientPath
 
 
 @click.command()
@@ -76,6 +87,7 @@ def reconcile(run_dir: str, as_json: bool) -> None:
     help="Run every workload on this client: kafka-python, librdkafka, java, or all (each in turn). "
     "Default: each file's own (kafka-python unless it says otherwise).",
 )
+@client_path_option
 @cluster_option
 @json_option
 @quiet_option
@@ -89,6 +101,7 @@ def run_cmd(
     reports_dir: Path,
     select: str | None,
     client: str | None,
+    client_path: ClientPath | None,
     cluster_id: str | None,
     as_json: bool,
     quiet: bool,
@@ -106,7 +119,7 @@ def run_cmd(
     from chaos.experiments.loading import load_suite
     from chaos.experiments.runner import RunOptions, RunResult, keep_hint, run_suite
 
-    loaded = load_suite(paths, client)
+    loaded = load_suite(paths, client, client_path)
     if select:
         loaded = [item for item in loaded if select in item.experiment.name]
         if not loaded:

@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from chaos.cluster import KafkaCluster
+from chaos.cluster.config import ClientPath
 from chaos.cluster.kafka_tools import control_offsets, get_offsets
 from chaos.errors import ChaosError, InfrastructureError, UsageError
 from chaos.events import EventBus, EventKind
@@ -50,6 +51,13 @@ class Execution:
     The verbs (:meth:`create_topic`, :meth:`add`, :meth:`inject`, :meth:`wait_for`, :meth:`drain` …)
     are the only way anything in the harness runs workloads and faults. Leaving the ``with`` block
     heals every fault and SIGKILLs every workload still running.
+
+    ``client_path`` is how the drain (and the workloads a caller adds with :attr:`bootstrap`) reach
+    the brokers: through toxiproxy, or the brokers' own listeners. The harness's own admin calls
+    (topics, metadata, the ISR watch) always go through toxiproxy.
+
+    Raises (on construction):
+        InfrastructureError: the direct path on a cluster whose brokers have no direct listener.
     """
 
     def __init__(
@@ -62,8 +70,12 @@ class Execution:
         seed: int = 0,
         bus: EventBus | None = None,
         label: str | None = None,
+        client_path: ClientPath = "proxy",
     ) -> None:
         self.cluster = cluster
+        self.client_path = client_path
+        #: Where this run's clients bootstrap: the address of its client path.
+        self.bootstrap = cluster.bootstrap(client_path)
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.topic = topic
@@ -264,7 +276,7 @@ class Execution:
         Raises:
             InfrastructureError: the drain could not read the topic to its end.
         """
-        bootstrap = self.cluster.bootstrap_servers
+        bootstrap = self.bootstrap
         writers = sum(1 for w in self.processes.values() if getattr(w.spec, "mode", "") == "transactional")
         drain(bootstrap, self.topic.name, self.run_id, self.run_dir, list(groups), isolation_level, timeout, writers)
         if writers:
@@ -306,6 +318,7 @@ class Execution:
         if witness(self.cluster, self.topic.name, self.topic.partitions, self.run_id, self.run_dir, verdict):
             attach_witness(verdict, self.run_dir)  # the same as reconciling again, without the second pass
         verdict.details.update(details)
+        verdict.details["client_path"] = self.client_path
         verdict.details["workloads"] = {
             name: {"starts": w.starts, "kills": w.kills, "exit_code": w.proc.returncode if w.proc else None}
             for name, w in self.processes.items()
@@ -332,15 +345,23 @@ def execute(plan: Plan, cluster: KafkaCluster, phases: Phases, bus: EventBus, st
     Raises:
         ChaosError: a phase failed (PhaseTimeout, ClusterUnhealthy, FaultError, drain errors…).
     """
-    plan = plan.bind(cluster.bootstrap_servers)
     b = plan.budgets
     with Execution(
-        cluster, plan.run_dir, plan.topic, run_id=plan.run_id, seed=plan.seed, bus=bus, label=phases.label
+        cluster,
+        plan.run_dir,
+        plan.topic,
+        run_id=plan.run_id,
+        seed=plan.seed,
+        bus=bus,
+        label=phases.label,
+        client_path=plan.client_path,
     ) as ex:
+        plan = plan.bind(ex.bootstrap)
         t = plan.topic
         with phases.phase("topic", f"{t.name}: {t.partitions} partitions, RF {t.replication_factor}"):
             ex.create_topic()
-        with phases.phase("workloads"):
+        path = "direct to the brokers, no proxy" if plan.client_path == "direct" else "through toxiproxy"
+        with phases.phase("workloads", f"clients {path}"):
             for spec in plan.workloads:
                 ex.add(spec)
             ex.start_all()

@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import NoSuchExample
 
+from chaos.cluster.config import ClientPath
 from chaos.experiments.model import Experiment, FaultStepModel
 
 #: Fault kinds a schedule draws from, the simplest first (shrinking moves toward the front).
@@ -181,17 +182,27 @@ def experiment_file(exp: Experiment, found: Exploration, source: Path | None) ->
 
 
 def explore_file(
-    path: Path, budget_s: float, seed: int, options: Any, client: str | None = None, confirm: int = 3
+    path: Path,
+    budget_s: float,
+    seed: int,
+    options: Any,
+    client: str | None = None,
+    confirm: int = 3,
+    client_path: ClientPath | None = None,
 ) -> tuple[Exploration, Path]:
     """Load ``path``, search (:func:`explore`) on one cluster of its shape, reset before every
     schedule (a fresh one when a reset fails), and write what was
     found under ``<reports>/explore-<id>/``: a run directory per schedule, ``explore.log``, and, when
     a schedule failed, ``<name>-explored-<seed>.yaml``. Returns the search and that directory.
 
+    ``client_path`` puts the clients of every schedule's run on that path (None: the file's own).
+    The schedules draw no kind that acts on the proxied client path, so they suit either.
+
     Raises:
-        UsageError: a malformed file, or ``--cluster`` names no running cluster or one of another
-        shape. (A cluster that cannot start fails that schedule's run, which
-        then has no verdict and counts as holding; ``explore.log`` says why.)
+        UsageError: a malformed file (also one with a fault on the proxied client path and the
+        direct one), or ``--cluster`` names no running cluster or one of another shape. (A cluster
+        that cannot start fails that schedule's run, which then has no verdict and counts as
+        holding; ``explore.log`` says why.)
     """
     from dataclasses import replace
 
@@ -199,7 +210,7 @@ def explore_file(
     from chaos.experiments.runner import ExperimentRun, pool_for
     from chaos.labels import new_run_id
 
-    exp = load_experiment(path).for_client(client)
+    exp = load_experiment(path, client_path=client_path).for_client(client)
     out = Path(options.reports_dir) / f"explore-{new_run_id()}"
     # One cluster for the search, reset before every schedule: a schedule whose faults could not all
     # be applied or healed must not leave the next one a broken cluster (a failed reset: a fresh one).

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from chaos.cluster.config import ClientPath
 from chaos.errors import UsageError
 from chaos.experiments.model import (
     CONSUMER_METRICS,
@@ -145,8 +146,9 @@ def _load_yaml(path: Path) -> tuple[Any, _Lines]:
     return data, lines
 
 
-def _check_semantics(exp: Experiment, lines: _Lines) -> None:
-    """Everything that can be checked without Docker, beyond the types."""
+def _check_semantics(exp: Experiment, lines: _Lines, path_given: bool = False) -> None:
+    """Everything that can be checked without Docker, beyond the types (``path_given``: the client
+    path came from the command line, not the file)."""
     from functools import partial
 
     from chaos.faults.base import make_fault
@@ -188,6 +190,8 @@ def _check_semantics(exp: Experiment, lines: _Lines) -> None:
             raise lines.error(("faults", i), "faults start and last at most 3600 s into the window")
     if exp.random_faults is not None:
         _check_random_faults(exp, exp.random_faults, lines, check)
+    if exp.client_path == "direct":
+        _check_direct_path(exp, lines, path_given)
     for metric, value in exp.expect.items():
         check(("expect", metric), parse_expectation, metric, value)
         if metric in CONSUMER_METRICS and exp.consumer is None:
@@ -214,12 +218,47 @@ def _check_random_faults(exp: Experiment, rf: RandomFaultsModel, lines: _Lines, 
         )
 
 
-def load_experiment(path: Path, client: str | None = None) -> Experiment:
-    """Parse and check one experiment file, its workloads on ``client`` (None: the file's own).
+def _check_direct_path(exp: Experiment, lines: _Lines, path_given: bool) -> None:
+    """Refuse a fault that acts on the proxied client path in a run whose clients bypass the proxy:
+    it would be injected and verified, yet reach no client, and the verdict would credit the
+    settings with surviving a fault they never met."""
+    from chaos.faults.base import proxy_kinds
+    from chaos.faults.schedule import RANDOM_KINDS
+
+    on_proxy = proxy_kinds()
+    if path_given:
+        why, fix = "--client-path direct", "remove it, or run without --client-path direct"
+    else:
+        why, fix = "client_path: direct", "remove it, or set client_path: proxy"
+    for i, step in enumerate(exp.faults):
+        if step.kind in on_proxy:
+            raise lines.error(
+                ("faults", i, "kind"), f"{step.kind} acts on the proxied client path, which {why} bypasses: {fix}"
+            )
+    rf = exp.random_faults
+    for j, kind in enumerate((rf.kinds or RANDOM_KINDS) if rf is not None else ()):
+        name = str(kind.get("kind", ""))
+        if name in on_proxy and rf is not None and rf.kinds:
+            raise lines.error(
+                ("random_faults", "kinds", j, "kind"),
+                f"{name} acts on the proxied client path, which {why} bypasses: {fix}",
+            )
+        if name in on_proxy:
+            raise lines.error(
+                ("random_faults",),
+                f"the default kinds include {name}, which acts on the proxied client path that {why} "
+                f"bypasses: list kinds without {' or '.join(on_proxy)}",
+            )
+
+
+def load_experiment(path: Path, client: str | None = None, client_path: ClientPath | None = None) -> Experiment:
+    """Parse and check one experiment file, its workloads on ``client`` and its clients on
+    ``client_path`` (None: the file's own).
 
     Raises:
         ExperimentFileError: unreadable, not YAML, an unknown key, a wrong type, an unknown client
-            setting, fault kind, fault parameter, target or expectation — naming file, line and field.
+            setting, fault kind, fault parameter, target or expectation, or a fault on the proxied
+            client path with the direct one — naming file, line and field.
 
     >>> import tempfile, pathlib
     >>> f = pathlib.Path(tempfile.mkdtemp()) / "x.yaml"
@@ -237,8 +276,8 @@ def load_experiment(path: Path, client: str | None = None) -> Experiment:
     except ValidationError as e:
         first = e.errors()[0]
         raise lines.error(first["loc"], _pydantic_message(first)) from None
-    exp = exp.for_client(client)
-    _check_semantics(exp, lines)
+    exp = exp.for_client(client).on_path(client_path)
+    _check_semantics(exp, lines, path_given=client_path is not None)
     return exp
 
 
@@ -263,11 +302,14 @@ def experiment_files(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
-def load_suite(paths: Iterable[Path], client: str | None = None) -> list[LoadedExperiment]:
+def load_suite(
+    paths: Iterable[Path], client: str | None = None, client_path: ClientPath | None = None
+) -> list[LoadedExperiment]:
     """Load every experiment named by ``paths``; all are checked before any runs.
 
     ``client`` puts every workload on that client (``all``: each experiment once per client, one
-    after the other, labelled ``<name>.<client>``); None keeps each file's own.
+    after the other, labelled ``<name>.<client>``); None keeps each file's own. ``client_path``
+    puts every run's clients on that path; None keeps each file's own.
 
     Raises:
         ExperimentFileError: see :func:`load_experiment`; also two experiments with the same name.
@@ -286,7 +328,7 @@ def load_suite(paths: Iterable[Path], client: str | None = None) -> list[LoadedE
     names: dict[str, Path] = {}
     for path in experiment_files(paths):
         for c in clients:
-            exp = load_experiment(path, c)
+            exp = load_experiment(path, c, client_path)
             if exp.name in names and c == clients[0]:
                 raise ExperimentFileError(
                     f"{path}:1: name: {exp.name!r} is also the name of {names[exp.name]}: rename one"

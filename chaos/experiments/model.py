@@ -24,7 +24,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from chaos.cluster.config import ClusterSpec
+from chaos.cluster.config import ClientPath, ClusterSpec
 from chaos.errors import UsageError
 from chaos.faults.targets import expand_targets
 from chaos.images.recipes import DEFAULT_KAFKA_VERSION
@@ -199,6 +199,11 @@ class Experiment(_Strict):
     phases: PhasesModel = Field(default_factory=PhasesModel)  # type: ignore[arg-type]
     expect: dict[str, int | str] = Field(default_factory=dict)
     isolation_level: Literal["read_uncommitted", "read_committed"] = "read_uncommitted"
+    #: How every client of the run (workloads and drain) reaches the brokers: ``proxy`` through
+    #: toxiproxy, ``direct`` to the brokers' own listeners. A property of the run, not of the cluster
+    #: (every cluster serves both), so it sits here rather than in ``cluster:``, and one cluster
+    #: serves runs of either path.
+    client_path: ClientPath = "proxy"
 
     @field_validator("name")
     @classmethod
@@ -244,6 +249,10 @@ class Experiment(_Strict):
         producer = on(self.producer, client or self.producer.client)
         consumer = on(self.consumer, client or self.consumer.client) if self.consumer is not None else None
         return self.model_copy(update={"producer": producer, "consumer": consumer})
+
+    def on_path(self, client_path: ClientPath | None = None) -> Experiment:
+        """This experiment with its clients on ``client_path`` (None: the file's own)."""
+        return self if client_path is None else self.model_copy(update={"client_path": client_path})
 
     def expectations(self) -> list[Expectation]:
         """The parsed ``expect`` section."""

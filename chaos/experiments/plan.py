@@ -8,8 +8,8 @@ and what ``kafka-chaos run`` would do can be read (and tested) before anything s
 >>> exp = Experiment.model_validate({"name": "b1", "producer": {"count": 10, "settings": {"acks": 0}},
 ...     "faults": [{"kind": "broker_kill", "target": "leader", "at": 2, "duration": 5}]})
 >>> plan = plan_experiment(exp, run_id="r1", run_dir=Path("/tmp/r1"))
->>> plan.topic.name, plan.producers[0].settings, plan.faults[0].params, plan.window
-('b1', {'acks': '0'}, {'target': 'leader:b1:0'}, 7.0)
+>>> plan.topic.name, plan.producers[0].settings, plan.faults[0].params, plan.window, plan.client_path
+('b1', {'acks': '0'}, {'target': 'leader:b1:0'}, 7.0, 'proxy')
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from chaos.cluster.config import ClientPath
 from chaos.experiments.model import Experiment, as_properties, fault_params
 from chaos.faults.schedule import RANDOM_KINDS, random_schedule
 from chaos.faults.targets import expand_targets
 from chaos.workloads.spec import ConsumerSpec, ProducerSpec
 
 #: Workload specs in a plan carry this instead of the bootstrap address, which is only known once
-#: the cluster runs; :meth:`Plan.bind` fills it in.
+#: the cluster runs; :meth:`Plan.bind` fills it in (the address of the plan's client path).
 UNBOUND = ""
 
 
@@ -80,6 +81,8 @@ class Plan:
     seed: int = 0
     #: acks=0: no acknowledgement will ever come, so the steady phase does not wait for one.
     expects_acks: bool = True
+    #: How every workload and the drain reach the brokers: through toxiproxy or directly.
+    client_path: ClientPath = "proxy"
 
     @property
     def window(self) -> float:
@@ -103,7 +106,7 @@ class Plan:
         return all(p.count is not None or p.duration_s is not None for p in self.producers)
 
     def bind(self, bootstrap_servers: str) -> Plan:
-        """The plan with the cluster's bootstrap address in every workload spec."""
+        """The plan with the cluster's bootstrap address (of :attr:`client_path`) in every workload spec."""
         return replace(
             self,
             producers=tuple(replace(p, bootstrap_servers=bootstrap_servers) for p in self.producers),
@@ -210,4 +213,5 @@ def plan_experiment(exp: Experiment, run_id: str, run_dir: Path, seed: int = 0) 
         isolation_level=exp.isolation_level,
         seed=seed,
         expects_acks=str(producer.settings.get("acks", "all")) != "0",
+        client_path=exp.client_path,
     )

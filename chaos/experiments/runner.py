@@ -119,7 +119,7 @@ class ExperimentRun:
         self.label = base if repetition == 1 else f"{base}#{repetition}"
         self.plan: Plan = plan_experiment(exp, self.run_id, self.run_dir, options.seed)
         self.bus = bus or options.bus()
-        self.result = RunResult(exp.name, path, self.run_dir, self.run_id, repetition)
+        self.result = RunResult(exp.name, path, self.run_dir, self.run_id, repetition, client_path=exp.client_path)
 
     def run(self) -> RunResult:
         """Run every phase; see ``docs/phases.md``."""
@@ -176,6 +176,7 @@ class ExperimentRun:
             "experiment": exp.name,
             "claim": exp.claim,
             "client": exp.client,
+            "client_path": exp.client_path,
             "description": exp.description,
             "expected": exp.expected,
             "file": str(self.path) if self.path else None,

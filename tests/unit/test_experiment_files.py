@@ -84,6 +84,33 @@ MALFORMED: list[tuple[str, str, int, str]] = [
     ("unhashable-key", "name: x\n? [a, b]\n: 1\n", 2, "not valid YAML"),
     ("list-where-settings-go", "name: x\nproducer:\n  settings: [acks, all]\n", 3, "producer.settings"),
     ("null-section", "name: x\nproducer:\n", 2, "producer"),
+    # The direct client path bypasses toxiproxy: a fault acting there would reach no client.
+    ("unknown-client-path", "name: x\nclient_path: sideways\n", 2, "client_path: must be 'proxy' or 'direct'"),
+    (
+        "direct-path-toxic",
+        "name: x\nclient_path: direct\nfaults:\n  - {kind: toxic, type: latency}\n",
+        4,
+        "faults.0.kind: toxic acts on the proxied client path, which client_path: direct bypasses",
+    ),
+    (
+        "direct-path-proxy-down",
+        "name: x\nclient_path: direct\nfaults:\n  - kind: broker_kill\n    at: 1\n  - kind: proxy_down\n    at: 2\n",
+        6,
+        "faults.1.kind: proxy_down acts on the proxied client path",
+    ),
+    (
+        "direct-path-random-kind",
+        "name: x\nclient_path: direct\nrandom_faults:\n  count: 1\n  kinds:\n    - {kind: broker_kill}\n"
+        "    - {kind: toxic, type: latency}\n",
+        7,
+        "random_faults.kinds.1.kind: toxic acts on the proxied client path",
+    ),
+    (
+        "direct-path-default-random-kinds",
+        "name: x\nclient_path: direct\nrandom_faults: {count: 2}\n",
+        3,
+        "random_faults: the default kinds include toxic, which acts on the proxied client path",
+    ),
 ]
 
 
@@ -123,6 +150,21 @@ def assert_refused(path: Path, where: str, fragment: str, tmp_path: Path, capsys
     assert fragment in err, err
     assert len(err.splitlines()) == 1, err
     assert not (tmp_path / "reports").exists()  # nothing ran, not even a run directory
+
+
+def test_the_direct_path_from_the_command_line_refuses_a_proxy_fault_the_same_way(
+    tmp_path: Path, no_docker: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "toxic.yaml"
+    path.write_text(GOOD.replace("faults:\n", "faults:\n  - {kind: toxic, type: timeout, at: 1, duration: 2}\n"))
+    code = run_cli(["run", str(path), "--client-path", "direct", "--reports", str(tmp_path / "reports"), "-q"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert err.startswith(f"kafka-chaos: {path}:9: faults.0.kind: toxic acts on the proxied client path"), err
+    assert "--client-path direct bypasses" in err
+    assert not (tmp_path / "reports").exists()
+    assert run_cli(["run", str(path), "--client-path", "sideways"]) == 2
+    assert "'sideways' is not one of 'proxy', 'direct'" in capsys.readouterr().err
 
 
 def test_a_good_file_loads_and_fills_in_the_topic(tmp_path: Path) -> None:

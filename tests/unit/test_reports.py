@@ -187,8 +187,10 @@ def test_a_run_that_breaks_is_recorded_as_an_error_and_reported(tmp_path: Path) 
 
     class BrokenCluster:
         run_id = "20261127-000000-abcd"
-        bootstrap_servers = "127.0.0.1:1"
         nodes: tuple[object, ...] = ()
+
+        def bootstrap(self, client_path: str = "proxy") -> str:
+            return "127.0.0.1:1"
 
         def create_topic(self, *args: object, **kwargs: object) -> None:
             raise RuntimeError("metadata went away")
