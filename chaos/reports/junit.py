@@ -25,6 +25,7 @@ def _case(run: RunReport, classname: str) -> ET.Element:
         return case
     props = ET.SubElement(case, "properties")
     ET.SubElement(props, "property", name="client", value=str(run.meta.get("client") or "kafka-python"))
+    ET.SubElement(props, "property", name="client_path", value=str(run.meta.get("client_path") or "proxy"))
     if cluster := (verdict.get("details") or {}).get("cluster"):
         ET.SubElement(props, "property", name="cluster", value=str(cluster))
     for section in ("loss", "counts", "anomalies", "transactions", "transform"):

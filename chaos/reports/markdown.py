@@ -20,8 +20,25 @@ ICON = {"passed": "PASS", "failed": "FAIL", "inconclusive": "INCONCLUSIVE", "err
 WITHHELD = "n/a (inconclusive)"
 
 
+#: How the clients of a run reached the brokers, as its reports say it (a run directory from before
+#: there was a choice has no ``client_path``: its clients went through toxiproxy).
+CLIENT_PATH_WORDS = {"proxy": "clients through toxiproxy", "direct": "clients direct to the brokers (no proxy)"}
+
+
+def client_path_words(meta_exp: dict[str, Any]) -> str:
+    """How the clients reached the brokers, in words, from the resolved experiment.
+
+    >>> client_path_words({"client_path": "direct"}), client_path_words({})
+    ('clients direct to the brokers (no proxy)', 'clients through toxiproxy')
+    """
+    path = str(meta_exp.get("client_path") or "proxy")
+    return CLIENT_PATH_WORDS.get(path, f"clients on path {path}")
+
+
 def settings_line(meta_exp: dict[str, Any]) -> str:
-    """The settings that matter for loss, in one line (from the resolved experiment)."""
+    """The settings that matter for loss, in one line (from the resolved experiment), ending with
+    how the clients reached the brokers: a figure measured through the proxy is not one measured
+    without it."""
     parts = []
     producer = meta_exp.get("producer") or {}
     parts.append(f"producer {producer.get('mode', 'async')} on {producer.get('client', 'kafka-python')}")
@@ -41,6 +58,7 @@ def settings_line(meta_exp: dict[str, Any]) -> str:
             f"consumer {consumer.get('strategy', 'after_process')} on {consumer.get('client', 'kafka-python')}"
         )
         parts += [f"{k}={_value(v)}" for k, v in (consumer.get("settings") or {}).items()]
+    parts.append(client_path_words(meta_exp))
     return ", ".join(parts)
 
 
