@@ -3,7 +3,8 @@
 JVM on the host.
 
 Why the host: a workload must be an OS process the harness can SIGKILL like a crashing application,
-reach the cluster through the same toxiproxy listeners on loopback as the Python clients, and write
+reach the cluster through the same listeners on loopback as the Python clients (toxiproxy's, or the
+brokers' own on the direct client path), and write
 its ledgers into the run directory. A host JVM does all three exactly as the Python workloads do; a
 container would put ``docker kill``, a bind mount and another network path between the fault and the
 client. The jars are the ones the Kafka image is built from (``resolve_kafka_jars``), so the client
