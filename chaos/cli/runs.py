@@ -179,8 +179,8 @@ def run_cmd(
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @json_option
 def list_cmd(paths: tuple[Path, ...], as_json: bool) -> None:
-    """List (and check) experiment files: name, claim, faults, expectations (--json: also the client).
-    Default: experiments/."""
+    """List (and check) experiment files: name, claim, faults, expectations (--json: also the client
+    and the client path). Default: experiments/."""
     from chaos.experiments.loading import load_suite
 
     loaded = load_suite(paths or (Path("experiments"),))
@@ -190,6 +190,7 @@ def list_cmd(paths: tuple[Path, ...], as_json: bool) -> None:
             "file": str(item.path),
             "claim": item.experiment.claim,
             "client": item.experiment.client,
+            "client_path": item.experiment.client_path,
             "faults": [s.kind for s in item.experiment.faults]
             + ([f"random x{item.experiment.random_faults.count}"] if item.experiment.random_faults else []),
             "expect": {k: str(v) for k, v in item.experiment.expect.items()},

@@ -194,3 +194,13 @@ def test_the_settings_line_says_how_the_clients_reached_the_brokers() -> None:
     assert settings_line({"client_path": "direct"}).endswith("clients direct to the brokers (no proxy)")
     # a run directory from before there was a choice went through the proxy
     assert settings_line({}).endswith("clients through toxiproxy")
+
+
+def test_list_says_each_files_client_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from chaos.cli import main
+
+    write(tmp_path)
+    write(tmp_path, "client_path: direct\n" + FILE.replace("both-ways", "direct"), "direct.yaml")
+    main(["list", str(tmp_path), "--json"])  # returns: standalone mode is off
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["name"]: r["client_path"] for r in rows} == {"both-ways": "proxy", "direct": "direct"}
