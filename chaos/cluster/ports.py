@@ -16,6 +16,10 @@ to the next container. Two windows remain in which something else on the engine'
 a port: between the reservation and the brokers' start, and while a broker is down. A broker's
 start then fails, saying so (:meth:`chaos.cluster.node.Node.start`); nothing advertises a wrong
 address.
+
+Docker's publishing still relays the bytes (with its default userland proxy, a ``docker-proxy``
+process per port), but only while the broker's container runs: a client of a killed broker is
+refused at once, where toxiproxy's listener stays up, accepts, and dials a vanished address.
 """
 
 from __future__ import annotations

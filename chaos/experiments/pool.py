@@ -122,7 +122,8 @@ def reset_cluster(cluster: KafkaCluster, timeout: float = 120.0) -> list[str]:
 
 
 def shape(spec: ClusterSpec) -> str:
-    """What makes two clusters interchangeable: every field of the spec.
+    """What makes two clusters interchangeable: every field of the spec. A run's client path is not
+    one: every cluster serves both (each broker has a proxied and a direct listener).
 
     >>> shape(ClusterSpec(brokers=3)) == shape(ClusterSpec(brokers=3)) != shape(ClusterSpec(brokers=1))
     True
