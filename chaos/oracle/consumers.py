@@ -33,8 +33,9 @@ class Group:
     steps_back: int = 0
     skip_examples: list[tuple[str, int, int]] = field(default_factory=list)
     back_examples: list[tuple[str, int, int]] = field(default_factory=list)
-    #: Sorted unique log positions the group processed (whatever record they held then).
-    positions: I64 = field(default_factory=lambda: np.empty(0, np.int64))
+    #: Sorted unique positions where the group processed a record the log no longer holds there
+    #: (it now holds another one: the log was rewritten after the group read it).
+    rewritten_at: I64 = field(default_factory=lambda: np.empty(0, np.int64))
 
 
 def _epoch_starts(path: Path, rows: int) -> list[int]:
@@ -93,13 +94,17 @@ def load_groups(
     transactions and markers are not skipped records for it."""
     groups: dict[str, Group] = {}
     parts: dict[str, tuple[list[I64], list[I64]]] = {}
+    # (position, key) of rows that name another record than the log now holds at that position
+    rewritten: dict[str, tuple[list[I64], list[I64]]] = {}
+    views: dict[str, Log] = {}
     for meta_path in sorted((run_dir / LEDGERS).glob("consumer-*.json")):
         meta = read_meta(meta_path)
         name, member = str(meta["group"]), str(meta["member"])
         group = groups.setdefault(name, Group(name, np.empty(0, np.int64), 0, [], 0, reads_committed(meta)))
         group.transformer |= bool(meta.get("output_topic"))
-        view = committed_log if group.read_committed and committed_log is not None else log
+        view = views.setdefault(name, committed_log if group.read_committed and committed_log is not None else log)
         keys, where = parts.setdefault(name, ([], []))
+        moved_pos, moved_keys = rewritten.setdefault(name, ([], []))
         group.members.append(member)
         path = meta_path.with_suffix(".processed")
         # Filled in place, sized from the file: no list of chunks to concatenate.
@@ -115,9 +120,17 @@ def load_groups(
             index = map_tags(chunk["tag"], tag_to_index)
             ok = (chunk["status"] == Status.VALID) & (index >= 0) & (chunk["seq"] >= 0)
             found = int(ok.sum())
-            member_keys[nkeys : nkeys + found] = (index[ok] << SEQ_BITS) | chunk["seq"][ok].astype(np.int64)
+            row_keys = (index[ok] << SEQ_BITS) | chunk["seq"][ok].astype(np.int64)
+            member_keys[nkeys : nkeys + found] = row_keys
             nkeys += found
             member_pos[at : at + len(chunk)] = positions(chunk["partition"], chunk["offset"])
+            row_pos = member_pos[at : at + len(chunk)][ok]
+            there = view.at(row_pos)
+            holder = np.where(there >= 0, view.keys[np.maximum(there, 0)] if len(view) else -1, -1)
+            moved = (holder >= 0) & (holder != row_keys)
+            if moved.any():
+                moved_pos.append(row_pos[moved])
+                moved_keys.append(row_keys[moved])
             member_parts[at : at + len(chunk)] = chunk["partition"]
             at += len(chunk)
         member_pos = member_pos[:at]
@@ -131,13 +144,33 @@ def load_groups(
         pos = where[0] if len(where) == 1 else cat(where)  # one member: sort its own array in place
         where.clear()
         pos.sort()
-        group.duplicates = int(np.count_nonzero(pos[1:] == pos[:-1]))
-        group.positions = unique(pos, in_place=True)
+        repeated_positions = int(np.count_nonzero(pos[1:] == pos[:-1]))
         del pos
         all_keys = keys[0] if len(keys) == 1 else cat(keys)
         keys.clear()
         group.keys = unique(all_keys, in_place=True)
+        group.rewritten_at, other_records = _rewritten(*rewritten[name], views[name], group.keys)
+        # a position read again holding another record (after a rewrite) is not a record processed twice
+        group.duplicates = repeated_positions - other_records
     return list(groups.values())
+
+
+def _rewritten(moved_pos: list[I64], moved_keys: list[I64], view: Log, processed: I64) -> tuple[I64, int]:
+    """The positions where a group processed records the log no longer holds there (sorted
+    unique), and how many more distinct records it processed at those positions than one each:
+    the rows there beyond one per distinct record (the old ones, and the record the log holds now
+    if the group processed it too)."""
+    if not moved_pos:
+        return np.empty(0, np.int64), 0
+    pos, keys = cat(moved_pos), cat(moved_keys)
+    order = np.lexsort((keys, pos))
+    pos, keys = pos[order], keys[order]
+    distinct = np.ones(len(pos), dtype=bool)
+    distinct[1:] = (pos[1:] != pos[:-1]) | (keys[1:] != keys[:-1])
+    at, old_records = np.unique(pos[distinct], return_counts=True)
+    now = view.keys[view.at(at)]
+    current_read = member(now, processed).astype(np.int64)
+    return at, int((old_records + current_read - 1).sum())
 
 
 @dataclass(slots=True)
@@ -170,25 +203,29 @@ def consumer_loss(
     after the group passed it (the log was truncated and rewritten under the committed offset: an
     unclean election, a power cut): the group did not skip it, the broker moved it under the group.
     It is ``overwritten_unread``, not consumer loss (broker loss and inconsistent offsets say what
-    happened). The groups' positions are released."""
+    happened). Counted in records, once each: a record with a skipped copy elsewhere is loss."""
     lost = unprocessed = overwritten = 0
     examples: list[tuple[Log, int, str]] = []
     for group in groups:
         view = committed_log if group.read_committed and committed_log is not None else log
         lost_keys: list[I64] = []
+        moved_keys: list[I64] = []
         for part, off in committed.get(group.name, {}).items():
             lo = int(np.searchsorted(view.pos, int(part) << SEQ_BITS))
             hi = int(np.searchsorted(view.pos, (int(part) << SEQ_BITS) | int(off)))
             idx = lo + np.flatnonzero(view.known[lo:hi])
             idx = idx[member(view.keys[idx], sent)]
             idx = idx[~member(view.keys[idx], group.keys)]
-            rewritten = member(view.pos[idx], group.positions)
-            overwritten += int(rewritten.sum())
+            rewritten = member(view.pos[idx], group.rewritten_at)
+            moved_keys.append(view.keys[idx[rewritten]])
             idx = idx[~rewritten]
             lost_keys.append(view.keys[idx])
             examples += [(view, int(i), group.name) for i in idx[: max(0, limit - len(examples))]]
-        group.positions = group.positions[:0]
-        lost += len(unique(cat(lost_keys), in_place=True))
+        group.rewritten_at = group.rewritten_at[:0]
+        group_lost = unique(cat(lost_keys), in_place=True)
+        moved = unique(cat(moved_keys), in_place=True)
+        overwritten += int((~member(moved, group_lost)).sum())  # records, each once; a skipped copy is loss
+        lost += len(group_lost)
         unprocessed += _unprocessed(view, committed.get(group.name, {}), sent, group.keys)
     return ConsumerLoss(lost, examples, unprocessed, overwritten)
 
