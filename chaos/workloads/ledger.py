@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from chaos.workloads.polled import PollCount
+from chaos.workloads.returned import ReturnedMark
 
 LEDGERS = "ledgers"
 DRAIN = "drain"
@@ -86,10 +87,11 @@ LOG_RECORD = np.dtype([("partition", "<i4"), ("offset", "<i8"), ("tag", "<u4"), 
 
 _PRODUCER_STRUCT = struct.Struct("<BQQiqiI")
 _PROCESSED_STRUCT = struct.Struct("<iqIqBI")
-_LOG_STRUCT = struct.Struct("<iqIqB")
+#: How the drain packs one LOG_RECORD (chaos.workloads.drain.LogWriter).
+LOG_STRUCT = struct.Struct("<iqIqB")
 assert _PRODUCER_STRUCT.size == PRODUCER_EVENT.itemsize
 assert _PROCESSED_STRUCT.size == PROCESSED.itemsize
-assert _LOG_STRUCT.size == LOG_RECORD.itemsize
+assert LOG_STRUCT.size == LOG_RECORD.itemsize
 
 
 class AppendFile:
@@ -138,45 +140,6 @@ class Clock:
 ACK_BATCH = 64
 ACK_FLUSH_S = 0.005
 ACK_TIMER_S = 0.025
-
-
-class ReturnedMark:
-    """``[start, upto)``: the records of the current intent range whose ``send()`` has returned, in
-    a two-cell file mapped into memory. Updating it is a memory store, cheap enough for every record;
-    the pages belong to the kernel's page cache, so they survive a SIGKILL of the writer. A range's
-    ``RETURNED`` event still follows when the range ends; the mark covers a range cut short.
-
-    A writer that starts over first turns the mark its predecessor left into a ``RETURNED`` event.
-    """
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists() or path.stat().st_size != 16:
-            path.write_bytes(bytes(16))
-        self.cells: np.memmap[Any, np.dtype[np.uint64]] = np.memmap(path, dtype="<u8", mode="r+", shape=(2,))
-
-    def left_over(self) -> tuple[int, int] | None:
-        """The range a killed predecessor left, if it is not empty."""
-        start, upto = int(self.cells[0]), int(self.cells[1])
-        return (start, upto) if upto > start else None
-
-    def begin(self, start: int) -> None:
-        """A new range starts at ``start`` (nothing of it returned yet)."""
-        self.cells[0] = start
-        self.cells[1] = start
-
-    def close(self) -> None:
-        """Unmap the file (the data stays in it)."""
-        self.cells.flush()
-        del self.cells
-
-
-def read_returned_mark(path: Path) -> tuple[int, int] | None:
-    """The non-empty ``[start, upto)`` range in a ``.returned`` file, or None."""
-    if not path.exists() or path.stat().st_size != 16:
-        return None
-    start, upto = (int(x) for x in np.fromfile(path, dtype="<u8"))
-    return (start, upto) if upto > start else None
 
 
 class ProducerLedger:
@@ -321,35 +284,6 @@ class ConsumerLedger:
             self._polled.write()
         self._file.close()
         self._epochs.close()
-
-
-class LogWriter:
-    """Writes ``drain/<name>`` (``log.bin``, or ``committed.bin`` for the read_committed view) in
-    chunks (the drain is a single thread)."""
-
-    def __init__(self, run_dir: Path, name: str = "log.bin") -> None:
-        path = run_dir / DRAIN / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.unlink(missing_ok=True)
-        self._file = AppendFile(path)
-        self._pending: list[bytes] = []
-
-    def add(self, partition: int, offset: int, tag: int, seq: int, status: int) -> None:
-        """One record found in the log."""
-        self._pending.append(_LOG_STRUCT.pack(partition, offset, tag, seq, status))
-        if len(self._pending) >= 4096:
-            self.flush()
-
-    def flush(self) -> None:
-        """Write what is pending."""
-        if self._pending:
-            self._file.write(b"".join(self._pending))
-            self._pending.clear()
-
-    def close(self) -> None:
-        """Flush and close."""
-        self.flush()
-        self._file.close()
 
 
 def write_meta(path: Path, meta: dict[str, Any]) -> None:
