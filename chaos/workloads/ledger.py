@@ -18,6 +18,7 @@ Layout of a run directory::
     ledgers/producer-<id>.events    ProducerEvent records
     ledgers/producer-<id>.acks      ProducerEvent records (ACK / ERROR_* from callbacks)
     ledgers/producer-<id>.returned  two u64: [start, upto) of the current range whose sends returned
+    ledgers/producer-<id>.errors    one line per distinct error class: <code>\t<name>\t<message>
     ledgers/consumer-<id>.json      meta: group, strategy, start time
     ledgers/consumer-<id>.processed Processed records
     ledgers/consumer-<id>.epochs    <u8 row indexes of .processed where an assignment epoch begins
@@ -33,6 +34,7 @@ import os
 import struct
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from enum import IntEnum
 from pathlib import Path
@@ -135,6 +137,15 @@ class Clock:
         return min((time.time_ns() - self.start_ns) // 1_000_000, 0xFFFFFFFF)
 
 
+def error_code(name: str) -> int:
+    """A stable 31-bit code for an error class name (the names are kept in ``.errors``).
+
+    >>> error_code("KafkaTimeoutError") == zlib.crc32(b"KafkaTimeoutError") & 0x7FFFFFFF
+    True
+    """
+    return zlib.crc32(name.encode()) & 0x7FFFFFFF
+
+
 #: Acks are written in groups of this many, or once the oldest waited ACK_FLUSH_S when the next
 #: ack arrives; when no further ack arrives, a timer thread writes them within ACK_TIMER_S.
 ACK_BATCH = 64
@@ -151,6 +162,10 @@ class ProducerLedger:
     and costs a fifth of the throughput. A kill loses at most that window of ack *records*: those
     records are then judged as never acknowledged, which can move a real loss from the broker to the
     producer stage but never invents one. A writer that acts on an ack (the outbox) flushes first.
+    ``.errors`` names each distinct error class once.
+
+    Raises:
+        OSError: the ledger directory cannot be written.
     """
 
     def __init__(self, run_dir: Path, producer: str, meta: dict[str, Any]) -> None:
@@ -162,6 +177,9 @@ class ProducerLedger:
         write_meta(meta_path, {**meta, "producer": producer, "start_ns": self.clock.start_ns})
         self._events = AppendFile(base.with_suffix(".events"), PRODUCER_EVENT.itemsize)
         self._acks = AppendFile(base.with_suffix(".acks"), PRODUCER_EVENT.itemsize)
+        self._errors = AppendFile(base.with_suffix(".errors"))
+        self._known_errors: set[int] = set()
+        self._errors_lock = threading.Lock()
         self.returned_mark = ReturnedMark(base.with_suffix(".returned"))
         if (left := self.returned_mark.left_over()) is not None:
             self.returned(*left)
@@ -220,8 +238,23 @@ class ProducerLedger:
         """An ack the application thread observed itself (sync mode): written to ``events``."""
         self._events.write(self._pack(Kind.ACK, seq, seq + 1, partition, offset))
 
-    def error(self, seq: int, code: int, seen: bool, from_callback: bool) -> None:
-        """A failed send; ``seen``: the application observed the failure."""
+    def note_error(self, exc: BaseException) -> int:
+        """The code of ``exc``'s class; the first time the class is seen, ``<code>\\t<name>\\t<message>``
+        goes to ``.errors`` as one line (a newline in the message becomes a space)."""
+        name = type(exc).__name__
+        code = error_code(name)
+        with self._errors_lock:
+            if code not in self._known_errors:
+                self._known_errors.add(code)
+                message = str(exc).replace("\n", " ")
+                self._errors.write(f"{code}\t{name}\t{message}\n".encode(errors="replace"))
+        return code
+
+    def error(self, seq: int, exc: BaseException, seen: bool, from_callback: bool) -> None:
+        """A failed send of ``seq``, its class noted in ``.errors``. ``seen``: the application
+        observed the failure; ``from_callback``: the client reported it on its own thread (written to
+        ``acks`` at once, after the acks waiting there)."""
+        code = self.note_error(exc)
         kind = Kind.ERROR_SEEN if seen else Kind.ERROR_SWALLOWED
         if from_callback:
             with self._ack_lock:
@@ -231,12 +264,13 @@ class ProducerLedger:
             self._events.write(self._pack(kind, seq, seq + 1, code=code))
 
     def close(self) -> None:
-        """Write grouped acks and close both files."""
+        """Write grouped acks and close the files."""
         self._closed.set()
         self._flusher.join()
         self.flush_acks()
         self._events.close()
         self._acks.close()
+        self._errors.close()
         self.returned_mark.close()
 
 
