@@ -43,17 +43,6 @@ from chaos.workloads.totals import next_seq
 
 log = logging.getLogger("chaos.producer")
 
-#: Records declared per INTENT range in the streaming modes (one write covers this many sends).
-#: Each ledger write releases the GIL to the client's I/O thread, so fewer, larger ranges keep the
-#: send loop near a bare client's speed; a kill inside a range can only make more records
-#: ``unknown``, never a false loss. Rate-limited producers send smaller ranges anyway.
-INTENT_BATCH = 256
-#: How long a send loop waits when it is ahead of its rate, so records go out in bursts of
-#: ``rate * PACE_S`` (40 at 2000 records/s). Each burst wakes the client's sender thread once: a
-#: kafka-python producer at 2000 records/s took 10.4 CPU-s over 20 s on a 2 ms tick and 5.3 on this
-#: one, and an outbox commits its table once per burst. 20 ms is far below any fault's timing.
-PACE_S = 0.02
-
 
 class ProducerWorkload:
     """Drives one ``KafkaProducer`` according to a :class:`ProducerSpec`."""
@@ -110,6 +99,7 @@ class ProducerWorkload:
                     else {}
                 ),
             },
+            spec.protocol,
         )
         self.producer: Any = None  # a KafkaProducer, or an RdProducer with its interface
         self.encoder = Encoder(spec.run_id, spec.id, spec.payload_size)
@@ -165,18 +155,18 @@ class ProducerWorkload:
             return -1
         if spec.duration_s is not None and time.monotonic() - started >= spec.duration_s:
             return -1
-        left = INTENT_BATCH if spec.count is None else spec.count - resumed_at - sent
+        batch = spec.protocol.intent_batch
+        left = batch if spec.count is None else spec.count - resumed_at - sent
         if left <= 0:
             return -1
         if spec.rate is not None:
             due = int((time.monotonic() - started) * spec.rate) + 1 - sent
-            return max(0, min(left, due, INTENT_BATCH))
-        return min(left, INTENT_BATCH)
+            return max(0, min(left, due, batch))
+        return min(left, batch)
 
-    @staticmethod
-    def wait_turn() -> None:
-        """Wait one pacing tick (``PACE_S``): the loop is ahead of its rate."""
-        time.sleep(PACE_S)
+    def wait_turn(self) -> None:
+        """Wait one pacing tick (the spec's ``protocol.pace_ms``): the loop is ahead of its rate."""
+        time.sleep(self.spec.protocol.pace_ms / 1000)
 
     def new_client(self) -> Any:
         """A new client with the spec's settings (a ``KafkaProducer`` or an ``RdProducer``)."""
