@@ -38,7 +38,18 @@ from chaos.progress import Progress, silent
 MAIN_CLASS = "KafkaChaosDriver"
 #: Prints a release's ConfigDefs and judges settings the way the release does (``chaos.validate``).
 CONFIG_TOOL_CLASS = "KafkaConfigTool"
-SOURCES = (MAIN_CLASS, "KafkaChaosTransactions", CONFIG_TOOL_CLASS)
+#: The driver's parts that need the JDK only: the spec reader and the ledger writers, which
+#: ``tests/unit/test_ledger_golden.py`` compiles alone and holds to the Python writers' bytes.
+JDK_ONLY_SOURCES = ("KafkaChaosJson", "KafkaChaosSpec", "KafkaChaosLedger")
+SOURCES = (
+    MAIN_CLASS,
+    *JDK_ONLY_SOURCES,
+    "KafkaChaosProducer",
+    "KafkaChaosOutbox",
+    "KafkaChaosConsumer",
+    "KafkaChaosTransactions",
+    CONFIG_TOOL_CLASS,
+)
 #: What the driver logs: warnings, and the group coordinator's joins and rebalances (evidence).
 LOG4J2 = """status = error
 appender.console.type = Console
@@ -61,7 +72,7 @@ NO_JDK = (
 
 
 def driver_source(name: str = MAIN_CLASS) -> bytes:
-    """The Java source of class ``name`` (the driver, or the config tool), shipped in the package."""
+    """The Java source of class ``name`` (one of :data:`SOURCES`), shipped in the package."""
     return (resources.files("chaos.images") / "java" / f"{name}.java").read_bytes()
 
 

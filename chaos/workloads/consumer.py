@@ -95,6 +95,7 @@ class ConsumerWorkload:
                 "substituted": resolved.substituted,
                 "run_id": spec.run_id,
             },
+            spec.protocol,
         )
         self.buffer: list[Row] = []
         # Where, in the rows still to be processed, a new assignment epoch begins.

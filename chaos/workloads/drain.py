@@ -21,7 +21,36 @@ from kafka.errors import KafkaError
 
 from chaos.errors import InfrastructureError
 from chaos.workloads.envelope import Status, decode, producer_tag
-from chaos.workloads.ledger import DRAIN, LogWriter, read_meta, write_meta
+from chaos.workloads.ledger import DRAIN, LOG_STRUCT, AppendFile, read_meta, write_meta
+
+
+class LogWriter:
+    """Writes ``drain/<name>`` (``log.bin``, or ``committed.bin`` for the read_committed view) in
+    chunks (the drain is a single thread)."""
+
+    def __init__(self, run_dir: Path, name: str = "log.bin") -> None:
+        path = run_dir / DRAIN / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        self._file = AppendFile(path)
+        self._pending: list[bytes] = []
+
+    def add(self, partition: int, offset: int, tag: int, seq: int, status: int) -> None:
+        """One record found in the log."""
+        self._pending.append(LOG_STRUCT.pack(partition, offset, tag, seq, status))
+        if len(self._pending) >= 4096:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is pending."""
+        if self._pending:
+            self._file.write(b"".join(self._pending))
+            self._pending.clear()
+
+    def close(self) -> None:
+        """Flush and close."""
+        self.flush()
+        self._file.close()
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,8 +3,8 @@ the oracle claim a loss that did not happen.
 
 * Fixed-width binary records, appended with ``os.write`` on an ``O_APPEND`` descriptor: a SIGKILL
   leaves at most a torn record at the end, which readers drop and which a restarted writer cuts off
-  before it appends (so its records stay aligned). Producer acks are grouped for at most
-  ``ACK_FLUSH_S`` (see :class:`ProducerLedger`); nothing else waits in the process.
+  before it appends (so its records stay aligned). Producer acks are grouped as the spec's
+  ``protocol`` says (see :class:`ProducerLedger`); nothing else waits in the process.
 * Every file has one writer thread. A producer has two files: ``events`` (the application thread:
   intents, returned sends, errors it saw) and ``acks`` (the client's callback thread).
 * Sends are sequential, so intents and returned sends are written as ranges ``[seq, seq_end)``:
@@ -18,9 +18,11 @@ Layout of a run directory::
     ledgers/producer-<id>.events    ProducerEvent records
     ledgers/producer-<id>.acks      ProducerEvent records (ACK / ERROR_* from callbacks)
     ledgers/producer-<id>.returned  two u64: [start, upto) of the current range whose sends returned
+    ledgers/producer-<id>.errors    one line per distinct error class: <code>\t<name>\t<message>
     ledgers/consumer-<id>.json      meta: group, strategy, start time
     ledgers/consumer-<id>.processed Processed records
     ledgers/consumer-<id>.epochs    <u8 row indexes of .processed where an assignment epoch begins
+    ledgers/consumer-<id>.polled    records the member's polls gave it, as decimal text
     drain/log.bin                   LogRecord records, every record found in the log
     drain/committed.bin             LogRecord records a read_committed reader finds (transactional runs)
     drain/drain.json                end offsets, committed offsets, completeness
@@ -32,7 +34,7 @@ import json
 import os
 import struct
 import threading
-import time
+import zlib
 from collections.abc import Iterator
 from enum import IntEnum
 from pathlib import Path
@@ -40,7 +42,10 @@ from typing import Any
 
 import numpy as np
 
+from chaos.workloads.clocks import SYSTEM_CLOCKS, Clock, Clocks
 from chaos.workloads.polled import PollCount
+from chaos.workloads.protocol import DriverProtocol
+from chaos.workloads.returned import ReturnedMark
 
 LEDGERS = "ledgers"
 DRAIN = "drain"
@@ -86,10 +91,11 @@ LOG_RECORD = np.dtype([("partition", "<i4"), ("offset", "<i8"), ("tag", "<u4"), 
 
 _PRODUCER_STRUCT = struct.Struct("<BQQiqiI")
 _PROCESSED_STRUCT = struct.Struct("<iqIqBI")
-_LOG_STRUCT = struct.Struct("<iqIqB")
+#: How the drain packs one LOG_RECORD (chaos.workloads.drain.LogWriter).
+LOG_STRUCT = struct.Struct("<iqIqB")
 assert _PRODUCER_STRUCT.size == PRODUCER_EVENT.itemsize
 assert _PROCESSED_STRUCT.size == PROCESSED.itemsize
-assert _LOG_STRUCT.size == LOG_RECORD.itemsize
+assert LOG_STRUCT.size == LOG_RECORD.itemsize
 
 
 class AppendFile:
@@ -122,100 +128,74 @@ class AppendFile:
             self._fd = -1
 
 
-class Clock:
-    """Milliseconds since a start time recorded in the writer's meta file."""
+def error_code(name: str) -> int:
+    """A stable 31-bit code for an error class name (the names are kept in ``.errors``).
 
-    def __init__(self, start_ns: int | None = None) -> None:
-        self.start_ns = start_ns if start_ns is not None else time.time_ns()
-
-    def ms(self) -> int:
-        """Milliseconds since start (saturating at 2^32-1, ~49 days)."""
-        return min((time.time_ns() - self.start_ns) // 1_000_000, 0xFFFFFFFF)
-
-
-#: Acks are written in groups of this many, or once the oldest waited ACK_FLUSH_S when the next
-#: ack arrives; when no further ack arrives, a timer thread writes them within ACK_TIMER_S.
-ACK_BATCH = 64
-ACK_FLUSH_S = 0.005
-ACK_TIMER_S = 0.025
-
-
-class ReturnedMark:
-    """``[start, upto)``: the records of the current intent range whose ``send()`` has returned, in
-    a two-cell file mapped into memory. Updating it is a memory store, cheap enough for every record;
-    the pages belong to the kernel's page cache, so they survive a SIGKILL of the writer. A range's
-    ``RETURNED`` event still follows when the range ends; the mark covers a range cut short.
-
-    A writer that starts over first turns the mark its predecessor left into a ``RETURNED`` event.
+    >>> error_code("KafkaTimeoutError") == zlib.crc32(b"KafkaTimeoutError") & 0x7FFFFFFF
+    True
     """
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists() or path.stat().st_size != 16:
-            path.write_bytes(bytes(16))
-        self.cells: np.memmap[Any, np.dtype[np.uint64]] = np.memmap(path, dtype="<u8", mode="r+", shape=(2,))
-
-    def left_over(self) -> tuple[int, int] | None:
-        """The range a killed predecessor left, if it is not empty."""
-        start, upto = int(self.cells[0]), int(self.cells[1])
-        return (start, upto) if upto > start else None
-
-    def begin(self, start: int) -> None:
-        """A new range starts at ``start`` (nothing of it returned yet)."""
-        self.cells[0] = start
-        self.cells[1] = start
-
-    def close(self) -> None:
-        """Unmap the file (the data stays in it)."""
-        self.cells.flush()
-        del self.cells
+    return zlib.crc32(name.encode()) & 0x7FFFFFFF
 
 
-def read_returned_mark(path: Path) -> tuple[int, int] | None:
-    """The non-empty ``[start, upto)`` range in a ``.returned`` file, or None."""
-    if not path.exists() or path.stat().st_size != 16:
-        return None
-    start, upto = (int(x) for x in np.fromfile(path, dtype="<u8"))
-    return (start, upto) if upto > start else None
+def _clock_of(meta_path: Path, clocks: Clocks) -> Clock:
+    # A restarted writer keeps its first start time: every row's t_ms is on one clock.
+    start = read_meta(meta_path).get("start_ns") if meta_path.exists() else None
+    return Clock(start if isinstance(start, int) else None, clocks.wall_ns)
 
 
 class ProducerLedger:
-    """The two files of one producer plus its meta; see the module docstring.
+    """The files of one producer plus its meta; see the module docstring.
 
     ``events`` is written by the application thread, ``acks`` by the client's callback thread.
-    Acks are grouped (``ACK_BATCH`` records, ``ACK_FLUSH_S`` while acks keep coming, ``ACK_TIMER_S``
-    once they stop): one write per ack hands the GIL back and forth with the client's I/O thread
-    and costs a fifth of the throughput. A kill loses at most that window of ack *records*: those
-    records are then judged as never acknowledged, which can move a real loss from the broker to the
-    producer stage but never invents one. A writer that acts on an ack (the outbox) flushes first.
+    Acks are grouped as ``protocol`` says (:class:`~chaos.workloads.protocol.DriverProtocol`:
+    ``ack_batch`` records, ``ack_flush_ms`` while acks keep coming, a timer every ``ack_timer_ms``
+    once they stop). A writer that acts on an ack (the outbox) flushes first. ``.errors`` names each
+    distinct error class once.
+
+    Raises:
+        OSError: the ledger directory cannot be written.
     """
 
-    def __init__(self, run_dir: Path, producer: str, meta: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        producer: str,
+        meta: dict[str, Any],
+        protocol: DriverProtocol | None = None,
+        clocks: Clocks = SYSTEM_CLOCKS,
+    ) -> None:
+        protocol = protocol or DriverProtocol()
+        self._batch = protocol.ack_batch
+        self._flush_ns = protocol.ack_flush_ms * 1_000_000
+        self._monotonic_ns = clocks.monotonic_ns
         base = run_dir / LEDGERS / f"producer-{producer}"
         meta_path = base.with_suffix(".json")
-        # A restarted producer keeps its first start time: every row's t_ms is on one clock.
-        start = read_meta(meta_path).get("start_ns") if meta_path.exists() else None
-        self.clock = Clock(start if isinstance(start, int) else None)
+        self.clock = _clock_of(meta_path, clocks)
         write_meta(meta_path, {**meta, "producer": producer, "start_ns": self.clock.start_ns})
         self._events = AppendFile(base.with_suffix(".events"), PRODUCER_EVENT.itemsize)
         self._acks = AppendFile(base.with_suffix(".acks"), PRODUCER_EVENT.itemsize)
+        self._errors = AppendFile(base.with_suffix(".errors"))
+        self._known_errors: set[int] = set()
+        self._errors_lock = threading.Lock()
         self.returned_mark = ReturnedMark(base.with_suffix(".returned"))
         if (left := self.returned_mark.left_over()) is not None:
             self.returned(*left)
         self.returned_mark.begin(0)
         self._ack_buffer: list[bytes] = []
-        self._ack_oldest = 0.0
+        self._ack_oldest = 0
         self._ack_lock = threading.Lock()
         self._closed = threading.Event()
-        # Grouped acks reach the file within ACK_TIMER_S even when no further ack arrives.
-        self._flusher = threading.Thread(target=self._flush_loop, name="ack-flusher", daemon=True)
+        # Grouped acks reach the file within a tick of the timer even when no further ack arrives.
+        tick_s = protocol.ack_timer_ms / 1000
+        self._flusher = threading.Thread(target=self._flush_loop, args=(tick_s,), name="ack-flusher", daemon=True)
         self._flusher.start()
 
-    def _flush_loop(self) -> None:
-        while not self._closed.wait(ACK_TIMER_S):
-            # read without the lock: a stale answer only delays one tick
-            if self._ack_buffer and time.monotonic() - self._ack_oldest > ACK_FLUSH_S:
-                self.flush_acks()
+    def _flush_loop(self, tick_s: float) -> None:
+        while not self._closed.wait(tick_s):
+            self.flush_acks(only_if_stale=True)
+
+    def _stale(self) -> bool:
+        return self._monotonic_ns() - self._ack_oldest > self._flush_ns
 
     def _pack(self, kind: Kind, seq: int, seq_end: int, partition: int = -1, offset: int = -1, code: int = 0) -> bytes:
         return _PRODUCER_STRUCT.pack(kind, seq, seq_end, partition, offset, code, self.clock.ms())
@@ -238,15 +218,15 @@ class ProducerLedger:
         record = self._pack(Kind.ACK, seq, seq + 1, partition, offset)
         with self._ack_lock:
             if not self._ack_buffer:
-                self._ack_oldest = time.monotonic()
+                self._ack_oldest = self._monotonic_ns()
             self._ack_buffer.append(record)
-            if len(self._ack_buffer) >= ACK_BATCH or time.monotonic() - self._ack_oldest > ACK_FLUSH_S:
+            if len(self._ack_buffer) >= self._batch or self._stale():
                 self._write_acks()
 
     def flush_acks(self, only_if_stale: bool = False) -> None:
-        """Write grouped acks now (or only if the oldest has waited ``ACK_FLUSH_S``)."""
+        """Write grouped acks now (or, as the timer does, only if the oldest has waited ``ack_flush_ms``)."""
         with self._ack_lock:
-            if self._ack_buffer and (not only_if_stale or time.monotonic() - self._ack_oldest > ACK_FLUSH_S):
+            if self._ack_buffer and (not only_if_stale or self._stale()):
                 self._write_acks()
 
     def _write_acks(self) -> None:
@@ -257,8 +237,23 @@ class ProducerLedger:
         """An ack the application thread observed itself (sync mode): written to ``events``."""
         self._events.write(self._pack(Kind.ACK, seq, seq + 1, partition, offset))
 
-    def error(self, seq: int, code: int, seen: bool, from_callback: bool) -> None:
-        """A failed send; ``seen``: the application observed the failure."""
+    def note_error(self, exc: BaseException) -> int:
+        """The code of ``exc``'s class; the first time the class is seen, ``<code>\\t<name>\\t<message>``
+        goes to ``.errors`` as one line (a newline in the message becomes a space)."""
+        name = type(exc).__name__
+        code = error_code(name)
+        with self._errors_lock:
+            if code not in self._known_errors:
+                self._known_errors.add(code)
+                message = str(exc).replace("\n", " ")
+                self._errors.write(f"{code}\t{name}\t{message}\n".encode(errors="replace"))
+        return code
+
+    def error(self, seq: int, exc: BaseException, seen: bool, from_callback: bool) -> None:
+        """A failed send of ``seq``, its class noted in ``.errors``. ``seen``: the application
+        observed the failure; ``from_callback``: the client reported it on its own thread (written to
+        ``acks`` at once, after the acks waiting there)."""
+        code = self.note_error(exc)
         kind = Kind.ERROR_SEEN if seen else Kind.ERROR_SWALLOWED
         if from_callback:
             with self._ack_lock:
@@ -268,12 +263,13 @@ class ProducerLedger:
             self._events.write(self._pack(kind, seq, seq + 1, code=code))
 
     def close(self) -> None:
-        """Write grouped acks and close both files."""
+        """Write grouped acks and close the files."""
         self._closed.set()
         self._flusher.join()
         self.flush_acks()
         self._events.close()
         self._acks.close()
+        self._errors.close()
         self.returned_mark.close()
 
 
@@ -282,20 +278,32 @@ class ConsumerLedger:
     epochs begin: each start of the process, and each change of its group generation or assignment,
     after which the client may rightly read a partition from another offset (``.epochs``: the index
     of the first processed row of each epoch). Within one epoch a partition's offsets must follow one
-    another; the oracle reports skips and steps back."""
+    another; the oracle reports skips and steps back. ``.polled`` is rewritten at most every
+    ``protocol.polled_every_ms``.
 
-    def __init__(self, run_dir: Path, member: str, meta: dict[str, Any]) -> None:
+    Raises:
+        OSError: the ledger directory cannot be written.
+    """
+
+    def __init__(
+        self,
+        run_dir: Path,
+        member: str,
+        meta: dict[str, Any],
+        protocol: DriverProtocol | None = None,
+        clocks: Clocks = SYSTEM_CLOCKS,
+    ) -> None:
+        protocol = protocol or DriverProtocol()
         base = run_dir / LEDGERS / f"consumer-{member}"
         meta_path = base.with_suffix(".json")
-        # A restarted member keeps its first start time, so its timeline stays one line.
-        start = read_meta(meta_path).get("start_ns") if meta_path.exists() else None
-        self.clock = Clock(start if isinstance(start, int) else None)
+        self.clock = _clock_of(meta_path, clocks)
         write_meta(meta_path, {**meta, "member": member, "start_ns": self.clock.start_ns})
         self._file = AppendFile(base.with_suffix(".processed"), PROCESSED.itemsize)
         self._epochs = AppendFile(base.with_suffix(".epochs"), EPOCH.itemsize)
         self._rows = base.with_suffix(".processed").stat().st_size // PROCESSED.itemsize
         self._mark_epochs([0])  # a (re)started process reads from its committed offsets
-        self._polled = PollCount(base.with_suffix(".polled"))
+        every_ns = protocol.polled_every_ms * 1_000_000
+        self._polled = PollCount(base.with_suffix(".polled"), every_ns, clocks.monotonic_ns)
 
     def _mark_epochs(self, at: list[int]) -> None:
         # Written before the rows they point at: a kill in between leaves an extra boundary, which
@@ -321,35 +329,6 @@ class ConsumerLedger:
             self._polled.write()
         self._file.close()
         self._epochs.close()
-
-
-class LogWriter:
-    """Writes ``drain/<name>`` (``log.bin``, or ``committed.bin`` for the read_committed view) in
-    chunks (the drain is a single thread)."""
-
-    def __init__(self, run_dir: Path, name: str = "log.bin") -> None:
-        path = run_dir / DRAIN / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.unlink(missing_ok=True)
-        self._file = AppendFile(path)
-        self._pending: list[bytes] = []
-
-    def add(self, partition: int, offset: int, tag: int, seq: int, status: int) -> None:
-        """One record found in the log."""
-        self._pending.append(_LOG_STRUCT.pack(partition, offset, tag, seq, status))
-        if len(self._pending) >= 4096:
-            self.flush()
-
-    def flush(self) -> None:
-        """Write what is pending."""
-        if self._pending:
-            self._file.write(b"".join(self._pending))
-            self._pending.clear()
-
-    def close(self) -> None:
-        """Flush and close."""
-        self.flush()
-        self._file.close()
 
 
 def write_meta(path: Path, meta: dict[str, Any]) -> None:

@@ -115,7 +115,7 @@ class OutboxForwarding:
 
     def _record_failure(self, seq: int, exc: BaseException) -> None:
         # The outbox sees the failure and will resend: the record stays pending.
-        self.w.ledger.error(seq, self.w.note_error(exc), seen=True, from_callback=True)
+        self.w.ledger.error(seq, exc, seen=True, from_callback=True)
         with self._lock:
             self._failed.append(seq)
 

@@ -10,8 +10,8 @@ from kafka import TopicPartition
 from kafka.errors import KafkaError
 
 from chaos.errors import InfrastructureError
-from chaos.workloads.drain import read_partitions, reader, topic_partitions, wait_for_decided
-from chaos.workloads.ledger import DRAIN, LogWriter, write_meta
+from chaos.workloads.drain import LogWriter, read_partitions, reader, topic_partitions, wait_for_decided
+from chaos.workloads.ledger import DRAIN, write_meta
 
 
 def drain_output(

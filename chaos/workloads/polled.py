@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-
-#: How often at most the count is rewritten: a harness checks it 4 times a second.
-POLLED_EVERY_S = 0.1
 
 
 def read_polled(path: Path) -> int:
@@ -23,20 +21,22 @@ def read_polled(path: Path) -> int:
 
 class PollCount:
     """The count one process keeps, going on from what an earlier process of the member wrote, so
-    it only ever rises. Never raises for a missing file; ``OSError`` if the ledger directory cannot
-    be written."""
+    it only ever rises; rewritten at most every ``every_ns`` of ``monotonic_ns`` (the spec's
+    ``protocol.polled_every_ms``: a harness checks it 4 times a second). Never raises for a missing
+    file; ``OSError`` if the ledger directory cannot be written."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, every_ns: int, monotonic_ns: Callable[[], int] = time.monotonic_ns) -> None:
         self.path = path
         self.count = read_polled(path)
-        self._written = -POLLED_EVERY_S
+        self._every_ns = every_ns
+        self._monotonic_ns = monotonic_ns
+        self._written: int | None = None
 
     def add(self, records: int) -> None:
-        """A poll gave ``records``: written at once the first time, then at most every
-        ``POLLED_EVERY_S``."""
+        """A poll gave ``records``: written at once the first time, then at most every ``every_ns``."""
         self.count += records
-        now = time.monotonic()
-        if now - self._written >= POLLED_EVERY_S:
+        now = self._monotonic_ns()
+        if self._written is None or now - self._written >= self._every_ns:
             self.write()
             self._written = now
 

@@ -26,7 +26,6 @@ import logging
 import sys
 import threading
 import time
-import zlib
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -38,27 +37,11 @@ from chaos.workloads.clients import resolve_settings
 from chaos.workloads.entry import workload_main
 from chaos.workloads.envelope import Encoder
 from chaos.workloads.gate import BufferGate
-from chaos.workloads.ledger import LEDGERS, AppendFile, ProducerLedger
+from chaos.workloads.ledger import ProducerLedger
 from chaos.workloads.spec import ProducerSpec
 from chaos.workloads.totals import next_seq
 
 log = logging.getLogger("chaos.producer")
-
-#: Records declared per INTENT range in the streaming modes (one write covers this many sends).
-#: Each ledger write releases the GIL to the client's I/O thread, so fewer, larger ranges keep the
-#: send loop near a bare client's speed; a kill inside a range can only make more records
-#: ``unknown``, never a false loss. Rate-limited producers send smaller ranges anyway.
-INTENT_BATCH = 256
-#: How long a send loop waits when it is ahead of its rate, so records go out in bursts of
-#: ``rate * PACE_S`` (40 at 2000 records/s). Each burst wakes the client's sender thread once: a
-#: kafka-python producer at 2000 records/s took 10.4 CPU-s over 20 s on a 2 ms tick and 5.3 on this
-#: one, and an outbox commits its table once per burst. 20 ms is far below any fault's timing.
-PACE_S = 0.02
-
-
-def error_code(exc: BaseException) -> int:
-    """A stable 31-bit code for an exception class (the names are kept in ``*.errors``)."""
-    return zlib.crc32(type(exc).__name__.encode()) & 0x7FFFFFFF
 
 
 class ProducerWorkload:
@@ -116,10 +99,8 @@ class ProducerWorkload:
                     else {}
                 ),
             },
+            spec.protocol,
         )
-        self._errors_file = AppendFile(self.run_dir / LEDGERS / f"producer-{spec.id}.errors")
-        self._known_errors: set[int] = set()
-        self._errors_lock = threading.Lock()
         self.producer: Any = None  # a KafkaProducer, or an RdProducer with its interface
         self.encoder = Encoder(spec.run_id, spec.id, spec.payload_size)
 
@@ -136,14 +117,6 @@ class ProducerWorkload:
         """The enveloped value of record ``seq`` (its checksum covers ``key_for(seq)`` too)."""
         return self.encoder.encode(seq, self.key_for(seq))
 
-    def note_error(self, exc: BaseException) -> int:
-        code = error_code(exc)
-        with self._errors_lock:
-            if code not in self._known_errors:
-                self._known_errors.add(code)
-                self._errors_file.write(f"{code}\t{type(exc).__name__}\t{exc}\n".encode(errors="replace"))
-        return code
-
     def offset_of(self, metadata: Any) -> int:
         """The offset an acknowledgement proves: -1 when nothing was acknowledged (acks=0) or the
         client reported no offset (the record counts as unconfirmed, never as acked at offset 0)."""
@@ -156,7 +129,7 @@ class ProducerWorkload:
         self.gate.release(size)
 
     def _on_error(self, seq: int, size: int, seen: bool, exc: BaseException) -> None:
-        self.ledger.error(seq, self.note_error(exc), seen=seen, from_callback=True)
+        self.ledger.error(seq, exc, seen=seen, from_callback=True)
         self.gate.release(size)
 
     def _on_delivery(self, seq: int, seen: bool, err: Any, msg: Any) -> None:
@@ -168,7 +141,7 @@ class ProducerWorkload:
         else:
             from chaos.workloads.rdkafka import as_exception
 
-            self.ledger.error(seq, self.note_error(as_exception(err)), seen=seen, from_callback=True)
+            self.ledger.error(seq, as_exception(err), seen=seen, from_callback=True)
 
     # -- pacing -------------------------------------------------------------------------------
     def budget(self, sent: int, started: float, resumed_at: int = 0) -> int:
@@ -182,18 +155,18 @@ class ProducerWorkload:
             return -1
         if spec.duration_s is not None and time.monotonic() - started >= spec.duration_s:
             return -1
-        left = INTENT_BATCH if spec.count is None else spec.count - resumed_at - sent
+        batch = spec.protocol.intent_batch
+        left = batch if spec.count is None else spec.count - resumed_at - sent
         if left <= 0:
             return -1
         if spec.rate is not None:
             due = int((time.monotonic() - started) * spec.rate) + 1 - sent
-            return max(0, min(left, due, INTENT_BATCH))
-        return min(left, INTENT_BATCH)
+            return max(0, min(left, due, batch))
+        return min(left, batch)
 
-    @staticmethod
-    def wait_turn() -> None:
-        """Wait one pacing tick (``PACE_S``): the loop is ahead of its rate."""
-        time.sleep(PACE_S)
+    def wait_turn(self) -> None:
+        """Wait one pacing tick (the spec's ``protocol.pace_ms``): the loop is ahead of its rate."""
+        time.sleep(self.spec.protocol.pace_ms / 1000)
 
     def new_client(self) -> Any:
         """A new client with the spec's settings (a ``KafkaProducer`` or an ``RdProducer``)."""
@@ -249,7 +222,7 @@ class ProducerWorkload:
                 except KafkaError as e:
                     # send() itself raised: the application sees that, whatever its mode.
                     self.ledger.returned(start, s)
-                    self.ledger.error(s, self.note_error(e), seen=True, from_callback=False)
+                    self.ledger.error(s, e, seen=True, from_callback=False)
                     start = s + 1
                     returned_mark[1] = start
                     continue
@@ -280,7 +253,7 @@ class ProducerWorkload:
                 )
                 self.ledger.ack_in_thread(seq, int(metadata.partition), self.offset_of(metadata))
             except KafkaError as e:
-                self.ledger.error(seq, self.note_error(e), seen=True, from_callback=False)
+                self.ledger.error(seq, e, seen=True, from_callback=False)
             self.ledger.returned(seq)
             seq += 1
             sent += 1

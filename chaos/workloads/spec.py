@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from chaos.errors import UsageError
 from chaos.workloads.clients import DEFAULT_CLIENT, check_client, check_mode
+from chaos.workloads.protocol import DriverProtocol
 
 ProducerMode = Literal["fire_and_forget", "sync", "async", "outbox", "transactional"]
 CommitStrategy = Literal["auto", "after_process", "per_partition", "before_process", "transactional"]
@@ -27,6 +28,7 @@ class ProducerSpec:
     ``rate`` is records per second (``None``: as fast as the client goes). ``keys``: ``spread``
     (key = sequence number, hashed over partitions), ``none`` (no key) or ``pinned`` (key = producer
     id: one partition). ``client``: which Kafka client runs it (:mod:`chaos.workloads.clients`).
+    ``protocol``: the driver protocol's tunables (:mod:`chaos.workloads.protocol`).
     """
 
     id: str
@@ -45,11 +47,12 @@ class ProducerSpec:
     client: str = DEFAULT_CLIENT
     transaction_size: int = 100
     abort_ratio: float = 0.0
+    protocol: DriverProtocol = field(default_factory=DriverProtocol)
 
     @property
     def transactional_id(self) -> str:
         """The ``transactional.id`` of the transactional mode."""
-        return self.settings.get("transactional.id") or f"kc-{self.run_id}-{self.id}"
+        return self.settings.get("transactional.id") or self.protocol.transactional_id_of(self.run_id, self.id)
 
     def aborts(self, index: int) -> bool:
         """Whether transaction ``index`` (counted from 0 over the producer's restarts) is aborted on purpose.
@@ -92,7 +95,8 @@ class ConsumerSpec:
     record is writing a derived record to ``output_topic`` (producer settings ``output_settings``).
     Strategy ``transactional`` (exactly once) writes each poll's outputs and commits its input
     offsets in one transaction; ``after_process`` (at least once) writes outputs as it polls and
-    commits every ``batch_size`` records, after flushing them.
+    commits every ``batch_size`` records, after flushing them. ``protocol``: the driver protocol's
+    tunables (:mod:`chaos.workloads.protocol`).
     """
 
     id: str
@@ -110,11 +114,12 @@ class ConsumerSpec:
     client: str = DEFAULT_CLIENT
     output_topic: str | None = None
     output_settings: dict[str, str] = field(default_factory=dict)
+    protocol: DriverProtocol = field(default_factory=DriverProtocol)
 
     @property
     def transactional_id(self) -> str:
         """The ``transactional.id`` of an exactly-once transformer member."""
-        return self.output_settings.get("transactional.id") or f"kc-{self.run_id}-{self.id}"
+        return self.output_settings.get("transactional.id") or self.protocol.transactional_id_of(self.run_id, self.id)
 
     def __post_init__(self) -> None:
         check_client(self.client)
@@ -138,21 +143,25 @@ class ConsumerSpec:
 
 
 def save_spec(spec: ProducerSpec | ConsumerSpec, path: Path) -> None:
-    """Write a spec as JSON for the workload process to read."""
+    """Write a spec as JSON for the workload process to read, with its ``"protocol"`` object (what a
+    driver must not copy, :meth:`DriverProtocol.to_json`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     kind = "producer" if isinstance(spec, ProducerSpec) else "consumer"
-    path.write_text(json.dumps({"kind": kind, **asdict(spec)}, indent=2, sort_keys=True))
+    raw = {"kind": kind, **asdict(spec), "protocol": spec.protocol.to_json()}
+    path.write_text(json.dumps(raw, indent=2, sort_keys=True))
 
 
 def load_spec(path: Path) -> ProducerSpec | ConsumerSpec:
     """Read a spec written by :func:`save_spec`.
 
     Raises:
-        UsageError: unreadable or not a spec.
+        UsageError: unreadable or not a spec, or its ``"protocol"`` is not this harness's.
     """
     try:
         raw: dict[str, Any] = json.loads(path.read_text())
         kind = raw.pop("kind")
+        if "protocol" in raw:
+            raw["protocol"] = DriverProtocol.from_json(raw["protocol"])
         return ProducerSpec(**raw) if kind == "producer" else ConsumerSpec(**raw)
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise UsageError(f"{path} is not a workload spec: {e}") from e

@@ -19,7 +19,7 @@ class Totals:
 
     ``processed`` counts every processing, a record processed twice twice; ``processed_distinct``
     (only computed when asked for) counts distinct records. ``polled`` lags a poll by up to
-    ``chaos.workloads.polled.POLLED_EVERY_S`` and rises while processing waits for a batch to fill.
+    the spec's ``protocol.polled_every_ms`` and rises while processing waits for a batch to fill.
     """
 
     sent: int = 0

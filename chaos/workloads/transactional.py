@@ -103,7 +103,7 @@ class TransactionalSending:
                     future.add_errback(w._on_error, s, len(value), True)
             except KafkaError as e:
                 w.ledger.returned(start, s)
-                w.ledger.error(s, w.note_error(e), seen=True, from_callback=False)
+                w.ledger.error(s, e, seen=True, from_callback=False)
                 mark[1] = s + 1
                 return False
             mark[1] = s + 1
@@ -126,14 +126,14 @@ class TransactionalSending:
                 w.ledger.transaction(Kind.COMMITTED, start, end)
                 return
             except KafkaError as e:
-                w.note_error(e)
+                w.ledger.note_error(e)
                 log.warning("commit of [%d, %d) failed, aborting: %s", start, end, e)
         try:
             w.producer.abort_transaction()
             w.ledger.transaction(Kind.ABORTED, start, end)
         except KafkaError as e:
             # The outcome stays unknown here; a new client's init_transactions() settles it.
-            w.note_error(e)
+            w.ledger.note_error(e)
             log.warning("abort of [%d, %d) failed, starting a new client: %s", start, end, e)
             with suppress(Exception):
                 w.producer.close(timeout=5)

@@ -19,7 +19,7 @@ def test_a_members_poll_count_adds_up_across_its_restarts(tmp_path: Path) -> Non
     first = ConsumerLedger(tmp_path, "c0", {"group": "g"})
     first.polled(3)  # written at once: the steady phase waits for the file
     assert (tmp_path / "ledgers" / "consumer-c0.polled").read_text() == "3"
-    first.polled(4)  # within POLLED_EVERY_S of the last write: counted, written later
+    first.polled(4)  # within polled_every_ms of the last write: counted, written later
     first.close()
     restarted = ConsumerLedger(tmp_path, "c0", {"group": "g"})
     restarted.polled(2)

@@ -22,7 +22,6 @@ from chaos.oracle import reconcile
 from chaos.oracle.synthetic import LOG_START, Fate, History, SyntheticProducer, write, write_drain_meta
 from chaos.workloads.envelope import Status, producer_tag
 from chaos.workloads.ledger import (
-    ACK_TIMER_S,
     DRAIN,
     LEDGERS,
     LOG_RECORD,
@@ -36,6 +35,7 @@ from chaos.workloads.ledger import (
 )
 from chaos.workloads.outbox import OutboxForwarding
 from chaos.workloads.producer import ProducerWorkload
+from chaos.workloads.protocol import DriverProtocol
 from chaos.workloads.spec import ProducerSpec
 
 TAG = producer_tag("p0")
@@ -204,7 +204,7 @@ def test_an_outbox_record_still_pending_after_a_seen_error_is_unknown(tmp_path: 
 def test_a_lone_ack_reaches_the_file_without_another_ack(tmp_path: Path) -> None:
     ledger = ProducerLedger(tmp_path, "p0", {"mode": "async"})
     ledger.ack(0, 0, 0)
-    time.sleep(ACK_TIMER_S * 4)
+    time.sleep(DriverProtocol().ack_timer_ms / 1000 * 4)
     rows = list(read_records(tmp_path / LEDGERS / "producer-p0.acks", PRODUCER_EVENT))
     assert rows and int(rows[0][0]["kind"]) == Kind.ACK  # not closed: a kill now keeps it
     ledger.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,8 @@ from chaos.errors import UsageError
 from chaos.workloads.envelope import Status, decode, encode, payload_for, producer_tag
 from chaos.workloads.gate import BufferGate
 from chaos.workloads.ledger import PRODUCER_EVENT, Kind, ProducerLedger, read_records
-from chaos.workloads.settings import consumer_settings, producer_settings
+from chaos.workloads.protocol import DriverProtocol
+from chaos.workloads.settings import HARNESS_OWNED, consumer_settings, producer_settings
 from chaos.workloads.spec import ConsumerSpec, ProducerSpec, load_spec, save_spec
 from chaos.workloads.totals import next_seq
 
@@ -172,9 +174,25 @@ def test_specs_validate_and_round_trip(tmp_path: Path) -> None:
         mode="outbox",
         count=10,
         settings={"acks": "all"},
+        protocol=DriverProtocol(intent_batch=7, pace_ms=3, transactional_id="tx-{id}"),
     )
     save_spec(spec, tmp_path / "p.json")
     assert load_spec(tmp_path / "p.json") == spec
+    # A driver in another language reads its tunables and the keys the harness owns from the file.
+    written = json.loads((tmp_path / "p.json").read_text())["protocol"]
+    assert written["intent_batch"] == 7 and written["ack_batch"] == 64
+    assert written["harness_owned"] == sorted(HARNESS_OWNED) and written["harness_owned_prefixes"] == [
+        "security.",
+        "ssl.",
+        "sasl.",
+    ]
+    assert spec.transactional_id == "tx-p0"
+    with pytest.raises(UsageError, match="must contain"):
+        DriverProtocol(transactional_id="fixed")
+    with pytest.raises(UsageError, match="ack_batch must be a whole number of at least 1"):
+        DriverProtocol(ack_batch=0)
+    with pytest.raises(UsageError, match="not this harness's"):  # a spec of another version
+        DriverProtocol.from_json({**written, "harness_owned": ["client.id"]})
     cases: list[tuple[dict[str, Any], str]] = [
         ({"mode": "yolo"}, "producer mode"),
         ({"keys": "random"}, "producer keys"),
@@ -276,7 +294,7 @@ def test_the_send_loop_keeps_its_rate_in_bursts_of_one_pacing_tick(
     # The clock only moves when the loop waits its turn, so a loaded machine cannot change the count.
     import time
 
-    from chaos.workloads.producer import PACE_S, ProducerWorkload
+    from chaos.workloads.producer import ProducerWorkload
 
     clock = [0.0]
     monkeypatch.setattr(time, "monotonic", lambda: clock[0])
@@ -292,18 +310,19 @@ def test_the_send_loop_keeps_its_rate_in_bursts_of_one_pacing_tick(
         duration_s=1.0,
     )
     workload = ProducerWorkload(spec)
+    pace_s = spec.protocol.pace_ms / 1000
     fake = _RecordingProducer()
     workload.producer = fake
     ticks = []
 
     def wait_turn() -> None:
         ticks.append(clock[0])
-        clock[0] += PACE_S
+        clock[0] += pace_s
 
     monkeypatch.setattr(workload, "wait_turn", wait_turn)
     sent = workload._run_streaming()
     workload.ledger.close()
     assert sent == len(fake.sent_at) and 1900 <= sent <= 2001, sent  # 2000/s for 1 s, less the last tick
-    assert len(ticks) <= 1.0 / PACE_S + 1, len(ticks)  # one wait per PACE_S; a 2 ms tick gives hundreds
+    assert len(ticks) <= 1.0 / pace_s + 1, len(ticks)  # one wait per tick; a 2 ms tick gives hundreds
     bursts = len(set(fake.sent_at))
     assert bursts == len(ticks), (bursts, len(ticks))  # every wait is followed by one burst of sends

@@ -23,8 +23,6 @@ import java.util.Properties;
 import java.util.zip.CRC32;
 
 final class KafkaChaosTransactions {
-    static final int COMMITTING = 6, COMMITTED = 7, ABORTED = 8;
-
     private KafkaChaosTransactions() {}
 
     /** Whether transaction {@code index} is aborted on purpose (as ProducerSpec.aborts does). */
@@ -34,16 +32,16 @@ final class KafkaChaosTransactions {
 
     // -- the transactional producer mode ---------------------------------------------------------------
     static final class Producing {
-        final KafkaChaosDriver.Producing p;
+        final KafkaChaosProducer p;
         final int size;
         final double ratio;
         KafkaProducer<byte[], byte[]> producer;
 
-        Producing(KafkaChaosDriver.Producing p, KafkaProducer<byte[], byte[]> producer) {
+        Producing(KafkaChaosProducer p, KafkaProducer<byte[], byte[]> producer) {
             this.p = p;
             this.producer = producer;
-            size = ((Number) p.spec.get("transaction_size")).intValue();
-            ratio = ((Number) p.spec.get("abort_ratio")).doubleValue();
+            size = (int) p.spec.integer("transaction_size");
+            ratio = p.spec.number("abort_ratio");
         }
 
         long run(long seq) throws InterruptedException {
@@ -63,7 +61,7 @@ final class KafkaChaosTransactions {
                             break;
                         }
                         if (n == 0) {
-                            Thread.sleep(KafkaChaosDriver.PACE_MS);
+                            p.waitTurn();
                             continue;
                         }
                         n = Math.min(n, size - (seq - start));
@@ -91,7 +89,7 @@ final class KafkaChaosTransactions {
         }
 
         boolean sendRange(long start, long end) {
-            KafkaChaosDriver.ProducerLedger ledger = p.ledger;
+            KafkaChaosLedger.ProducerLedger ledger = p.ledger;
             ledger.intent(start, end);
             ledger.begin(start);
             for (long s = start; s < end; s++) {
@@ -117,7 +115,7 @@ final class KafkaChaosTransactions {
         /** Commit (or abort) the transaction of [start, end); an abort on purpose flushes first, so its
          *  records are in the log for a read_uncommitted reader. */
         void end(long start, long end, boolean abort, boolean onPurpose) {
-            KafkaChaosDriver.ProducerLedger ledger = p.ledger;
+            KafkaChaosLedger.ProducerLedger ledger = p.ledger;
             if (onPurpose) {
                 try {
                     producer.flush();
@@ -126,10 +124,10 @@ final class KafkaChaosTransactions {
                 }
             }
             if (!abort) {
-                ledger.event(ledger.events, COMMITTING, start, end, -1, -1, 0);
+                ledger.transaction(KafkaChaosLedger.COMMITTING, start, end);
                 try {
                     producer.commitTransaction();
-                    ledger.event(ledger.events, COMMITTED, start, end, -1, -1, 0);
+                    ledger.transaction(KafkaChaosLedger.COMMITTED, start, end);
                     return;
                 } catch (KafkaException e) {
                     ledger.noteError(e);
@@ -138,7 +136,7 @@ final class KafkaChaosTransactions {
             }
             try {
                 producer.abortTransaction();
-                ledger.event(ledger.events, ABORTED, start, end, -1, -1, 0);
+                ledger.transaction(KafkaChaosLedger.ABORTED, start, end);
             } catch (KafkaException e) {
                 // The outcome stays unknown here; a new client's initTransactions() settles it.
                 ledger.noteError(e);
@@ -154,7 +152,7 @@ final class KafkaChaosTransactions {
     /** The output of a consumer member with an output topic: one derived record per valid input,
      *  exactly once (strategy transactional) or at least once (after_process). */
     static final class Transformer {
-        final KafkaChaosDriver.Consuming c;
+        final KafkaChaosConsumer c;
         final String outputTopic, runId;
         final boolean eos;
         final Properties props = new Properties();
@@ -162,21 +160,21 @@ final class KafkaChaosTransactions {
         KafkaProducer<byte[], byte[]> producer;
         boolean rewound;
 
-        Transformer(KafkaChaosDriver.Consuming c, Map<String, Object> spec) {
+        Transformer(KafkaChaosConsumer c, KafkaChaosSpec spec) {
             this.c = c;
-            outputTopic = (String) spec.get("output_topic");
-            runId = (String) spec.get("run_id");
-            eos = "transactional".equals(spec.get("strategy"));
-            payload = ("by:" + spec.get("id")).getBytes(StandardCharsets.UTF_8);
+            outputTopic = spec.string("output_topic");
+            runId = spec.string("run_id");
+            eos = "transactional".equals(spec.string("strategy"));
+            payload = ("by:" + spec.string("id")).getBytes(StandardCharsets.UTF_8);
             props.put("acks", "all");
-            @SuppressWarnings("unchecked")
-            Map<String, Object> out = (Map<String, Object>) spec.getOrDefault("output_settings", Map.of());
-            for (Map.Entry<String, Object> e : out.entrySet()) props.put(e.getKey(), String.valueOf(e.getValue()));
-            props.put("bootstrap.servers", spec.get("bootstrap_servers"));
-            props.put("client.id", "kafka-chaos-" + spec.get("id") + "-out");
+            // The keys the harness owns are its own here too, as the Python transformer's resolver has it.
+            Map<String, String> out = spec.settings("output_settings", new ArrayList<>());
+            props.putAll(out);
+            props.put("bootstrap.servers", spec.string("bootstrap_servers"));
+            props.put("client.id", "kafka-chaos-" + spec.string("id") + "-out");
             props.put("key.serializer", ByteArraySerializer.class.getName());
             props.put("value.serializer", ByteArraySerializer.class.getName());
-            if (eos) props.putIfAbsent("transactional.id", "kc-" + runId + "-" + spec.get("id"));
+            if (eos) props.put("transactional.id", spec.transactionalId(out));
         }
 
         void start() {
@@ -213,7 +211,7 @@ final class KafkaChaosTransactions {
             return ByteBuffer.allocate(head.length + sum.length + payload.length).put(head).put(sum).put(payload).array();
         }
 
-        void sendOutputs(List<ConsumerRecord<byte[], byte[]>> records, List<KafkaChaosDriver.Row> rows) {
+        void sendOutputs(List<ConsumerRecord<byte[], byte[]>> records, List<KafkaChaosConsumer.Row> rows) {
             for (int i = 0; i < rows.size(); i++) {
                 long[] d = rows.get(i).decoded;
                 if (d[2] != 0) continue;  // a corrupted or foreign input has no output
@@ -227,11 +225,11 @@ final class KafkaChaosTransactions {
             // on while they are processed, the broker refuses their offsets and the transaction aborts).
             ConsumerGroupMetadata generation = c.consumer.groupMetadata();
             List<ConsumerRecord<byte[], byte[]>> list = new ArrayList<>();
-            List<KafkaChaosDriver.Row> rows = new ArrayList<>();
+            List<KafkaChaosConsumer.Row> rows = new ArrayList<>();
             Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
             for (ConsumerRecord<byte[], byte[]> r : records) {
                 list.add(r);
-                rows.add(new KafkaChaosDriver.Row(r, c.runId));
+                rows.add(new KafkaChaosConsumer.Row(r, c.runId));
                 offsets.put(new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(r.offset() + 1));
             }
             if (eos) {
@@ -249,7 +247,7 @@ final class KafkaChaosTransactions {
         }
 
         void flushBuffer(boolean commit) throws InterruptedException {
-            List<KafkaChaosDriver.Row> batch = new ArrayList<>(c.buffer);
+            List<KafkaChaosConsumer.Row> batch = new ArrayList<>(c.buffer);
             c.buffer.clear();
             if (batch.isEmpty()) return;
             if (c.processMs > 0) Thread.sleep(c.processMs);
@@ -258,7 +256,7 @@ final class KafkaChaosTransactions {
             c.record(batch, false);
         }
 
-        void transaction(List<ConsumerRecord<byte[], byte[]>> records, List<KafkaChaosDriver.Row> rows,
+        void transaction(List<ConsumerRecord<byte[], byte[]>> records, List<KafkaChaosConsumer.Row> rows,
                          Map<TopicPartition, OffsetAndMetadata> offsets, ConsumerGroupMetadata generation)
                 throws InterruptedException {
             try {
