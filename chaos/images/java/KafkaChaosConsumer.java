@@ -140,6 +140,8 @@ final class KafkaChaosConsumer {
         Map<String, Object> metaSettings = new TreeMap<>(spec.map("settings"));
         if ("transactional".equals(strategy)) metaSettings.putIfAbsent("isolation.level", "read_committed");
         meta.put("settings", metaSettings);
+        // what this client reads with, its default included: the oracle judges the group by it
+        meta.put("isolation_level", props.getProperty("isolation.level", "read_uncommitted"));
         meta.put("batch_size", batchSize);
         meta.put("output_topic", spec.optString("output_topic"));
         meta.put("substituted", substituted);
