@@ -81,8 +81,16 @@ class _AckCheck:
             other = (found & (holder >= 0) & (holder != k)) | (~found & member(pos, markers))
             inconsistent.append(k[other])
             where.append(pos[other])
-        self.damaged = unique(cat(damaged), in_place=True)
-        self.claimed = unique(cat(claimed), in_place=True)
+        # One damaged value is the copy of one record: where several were acknowledged at its
+        # position (the log was rewritten in between), the last sent (the highest key) is the one
+        # damaged; the earlier ones were overwritten and are broker loss.
+        keys_damaged, at_damaged = cat(damaged), cat(claimed)
+        order = np.lexsort((keys_damaged, at_damaged))
+        keys_damaged, at_damaged = keys_damaged[order], at_damaged[order]
+        last = np.ones(len(order), dtype=bool)
+        last[:-1] = at_damaged[1:] != at_damaged[:-1]
+        self.damaged = unique(keys_damaged[last], in_place=True)
+        self.claimed = unique(at_damaged, in_place=True)
         keys = cat(inconsistent)
         at = cat(where)
         first = np.unique(keys, return_index=True)[1]
