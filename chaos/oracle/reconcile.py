@@ -27,7 +27,7 @@ from chaos.errors import UsageError
 from chaos.oracle.availability import availability, lost_timeline
 from chaos.oracle.consumers import Group, consumer_loss, load_groups
 from chaos.oracle.examples import example, log_example, position_example
-from chaos.oracle.keys import I64, SEQ_BITS, SEQ_MASK, cat, member, unique
+from chaos.oracle.keys import I64, SEQ_BITS, SEQ_MASK, Mask, cat, member, union, unique
 from chaos.oracle.log import Log, duplicate_indexes, marker_positions, reordered
 from chaos.oracle.producers import ProducerSide, load_producers
 from chaos.oracle.transactions import ABORTED, judge_run, load_transactions, transaction_examples
@@ -100,7 +100,7 @@ class _AckCheck:
 
 def _broker_causes(
     lost: I64, at: I64, log: Log, unconfirmed: np.ndarray[Any, Any], drain: dict[str, Any], markers: I64
-) -> dict[str, Any]:
+) -> np.ndarray[Any, Any]:
     """Why each broker-lost record is absent, from its acknowledged position ``at`` (a position
     that now holds a transaction marker, of ``markers``, was rewritten too)."""
     begin = {int(p): int(o) for p, o in drain.get("beginning_offsets", {}).items()}
@@ -115,7 +115,7 @@ def _broker_causes(
     cause[known_pos & ((held >= 0) | member(at, markers))] = "overwritten"
     cause[known_pos & (off < starts)] = "below_log_start"
     cause[unconfirmed] = "unconfirmed"
-    return {"cause": cause, "counts": {c: int(np.count_nonzero(cause == c)) for c in BROKER_CAUSES}}
+    return cause
 
 
 def _kafka_counts(run_dir: Path) -> dict[int, int] | None:
@@ -206,6 +206,14 @@ def _fates(side: ProducerSide, log: Log, checked: _AckCheck) -> _Fates:
     )
 
 
+def _processed_by_any(groups: list[Group], keys: I64) -> Mask:
+    """Which of ``keys`` some group processed (before the groups' keys are released)."""
+    done = np.zeros(len(keys), dtype=bool)
+    for g in groups:
+        done |= member(keys, g.keys)
+    return done
+
+
 def _processed_count(groups: list[Group], sent: I64) -> int:
     """Distinct sent records processed by any group (a phantom processed is a phantom); the groups'
     key sets are released."""
@@ -269,11 +277,19 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
     for g in transformers:  # a transformer's processing is its committed outputs
         g.keys = outputs.inputs.copy() if outputs is not None else g.keys[:0]
     consumer = consumer_loss(groups, committed, log, side.sent, EXAMPLES, committed_log)
-    found = judge_run(txns, groups, committed_log, EXAMPLES, fates.damaged) if txns is not None else None
-    processed_count = _processed_count(groups, side.sent)
-
     broker_at = side.ack_positions(broker)
-    causes = _broker_causes(broker, broker_at, log, fates.broker_unconfirmed, drain_meta, markers)
+    cause = _broker_causes(broker, broker_at, log, fates.broker_unconfirmed, drain_meta, markers)
+    below_start = cause == "below_log_start"
+    # Records retention removed are not missing from a transaction: they were there, and went.
+    there = union(fates.damaged, broker[below_start])
+    found = judge_run(txns, groups, committed_log, EXAMPLES, there) if txns is not None else None
+    # Records a group processed before retention removed them were delivered: expired, not lost.
+    delivered = below_start.copy()
+    delivered[below_start] = _processed_by_any(groups, broker[below_start])
+    expired = int(delivered.sum())
+    broker, broker_at, cause = broker[~delivered], broker_at[~delivered], cause[~delivered]
+    processed_count = _processed_count(groups, side.sent)
+    causes = {"cause": cause, "counts": {c: int(np.count_nonzero(cause == c)) for c in BROKER_CAUSES}}
     trust: Trust = assess(
         drain_meta,
         log,
@@ -323,6 +339,7 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
             "in_log": fates.in_log,
             "damaged": len(fates.damaged),
             "aborted": fates.aborted,
+            "expired": expired,
             "processed": processed_count,
             "unprocessed": consumer.unprocessed,
             "overwritten_unread": consumer.overwritten_unread,

@@ -22,6 +22,7 @@ COUNT_FIELDS = (
     "in_log",
     "damaged",
     "aborted",
+    "expired",
     "processed",
     "unprocessed",
     "overwritten_unread",

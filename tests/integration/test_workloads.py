@@ -54,6 +54,7 @@ def test_ten_thousand_records_no_faults_everything_consistent(scenario: Scenario
         "in_log": 10_000,
         "damaged": 0,
         "aborted": 0,
+        "expired": 0,
         "processed": 10_000,
         "unprocessed": 0,
         "overwritten_unread": 0,
