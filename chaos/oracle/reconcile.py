@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from chaos.errors import UsageError
+from chaos.oracle.acked import BROKER_CAUSES, AckCheck, broker_causes
 from chaos.oracle.availability import availability, lost_timeline
 from chaos.oracle.consumers import Group, consumer_loss, load_groups
 from chaos.oracle.examples import example, log_example, position_example
@@ -55,69 +56,6 @@ def _poll_examples(groups: list[Group], kind: str) -> list[dict[str, Any]]:
     return out[:EXAMPLES]
 
 
-class _AckCheck:
-    """One pass over every acknowledgement at a real offset, against what the log holds there.
-
-    * ``damaged``: acked records whose position holds a corrupted or foreign value: the record is
-      there, damaged (counted once, as corrupted; such a foreign value is not a phantom).
-    * ``inconsistent``: acked records whose position holds a *different* record of this run, or a
-      transaction marker (``markers``: sorted positions): the log was truncated and rewritten under
-      an acknowledged write (Jepsen's inconsistent offsets). ``inconsistent_at``: those positions.
-    """
-
-    def __init__(self, side: ProducerSide, log: Log, markers: I64) -> None:
-        damaged: list[I64] = []
-        claimed: list[I64] = []
-        inconsistent: list[I64] = []
-        where: list[I64] = []
-        for k, pos in side.acks():
-            idx = log.at(pos)
-            found = idx >= 0
-            holder = log.keys[idx] if len(log) else idx  # where found; -1 elsewhere, as idx is
-            holder = np.where(found, holder, -1)
-            bad = found & (holder < 0)
-            damaged.append(k[bad])
-            claimed.append(idx[bad])
-            other = (found & (holder >= 0) & (holder != k)) | (~found & member(pos, markers))
-            inconsistent.append(k[other])
-            where.append(pos[other])
-        # One damaged value is the copy of one record: where several were acknowledged at its
-        # position (the log was rewritten in between), the last sent (the highest key) is the one
-        # damaged; the earlier ones were overwritten and are broker loss.
-        keys_damaged, at_damaged = cat(damaged), cat(claimed)
-        order = np.lexsort((keys_damaged, at_damaged))
-        keys_damaged, at_damaged = keys_damaged[order], at_damaged[order]
-        last = np.ones(len(order), dtype=bool)
-        last[:-1] = at_damaged[1:] != at_damaged[:-1]
-        self.damaged = unique(keys_damaged[last], in_place=True)
-        self.claimed = unique(at_damaged, in_place=True)
-        keys = cat(inconsistent)
-        at = cat(where)
-        first = np.unique(keys, return_index=True)[1]
-        self.inconsistent_keys: I64 = keys[np.sort(first)]
-        self.inconsistent_at: I64 = at[np.sort(first)]
-
-
-def _broker_causes(
-    lost: I64, at: I64, log: Log, unconfirmed: np.ndarray[Any, Any], drain: dict[str, Any], markers: I64
-) -> np.ndarray[Any, Any]:
-    """Why each broker-lost record is absent, from its acknowledged position ``at`` (a position
-    that now holds a transaction marker, of ``markers``, was rewritten too)."""
-    begin = {int(p): int(o) for p, o in drain.get("beginning_offsets", {}).items()}
-    end = {int(p): int(o) for p, o in drain.get("end_offsets", {}).items()}
-    cause = np.full(len(lost), "missing", dtype=object)
-    part, off = at >> SEQ_BITS, at & SEQ_MASK
-    known_pos = at >= 0
-    starts = np.array([begin.get(int(p), 0) for p in part], dtype=np.int64)
-    ends = np.array([end.get(int(p), np.iinfo(np.int64).max) for p in part], dtype=np.int64)
-    cause[known_pos & (off >= ends)] = "beyond_log_end"
-    held = log.at(at)
-    cause[known_pos & ((held >= 0) | member(at, markers))] = "overwritten"
-    cause[known_pos & (off < starts)] = "below_log_start"
-    cause[unconfirmed] = "unconfirmed"
-    return cause
-
-
 def _kafka_counts(run_dir: Path) -> dict[int, int] | None:
     """Records per partition by Kafka's own offsets (``drain/kafka-offsets.json``: end - beginning),
     or None where that reader was not asked or did not answer."""
@@ -129,10 +67,6 @@ def _kafka_counts(run_dir: Path) -> dict[int, int] | None:
     if not isinstance(begin, dict) or not isinstance(end, dict):
         return None
     return {int(p): int(o) - int(begin.get(p, 0)) for p, o in end.items()}
-
-
-#: Why an acknowledged record is not in the log (docs/verdict.md).
-BROKER_CAUSES = ("below_log_start", "overwritten", "beyond_log_end", "missing", "unconfirmed")
 
 
 @dataclass(slots=True)
@@ -165,7 +99,7 @@ def _set_aside_aborted(fates: _Fates, aborted: I64) -> None:
         setattr(fates, name, keys[~out])
 
 
-def _fates(side: ProducerSide, log: Log, checked: _AckCheck) -> _Fates:
+def _fates(side: ProducerSide, log: Log, checked: AckCheck) -> _Fates:
     """Every sent record in exactly one place (docs/verdict.md). Frees the largest sets as soon as
     they are used: the oracle's peak memory is their sum."""
     log_keys = log.keys[log.known]
@@ -252,7 +186,7 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
     side = ProducerSide(run_dir, producers)
     log = Log(run_dir, tag_to_index)
     markers = marker_positions(drain_meta)
-    checked = _AckCheck(side, log, markers)
+    checked = AckCheck(side, log, markers)
 
     txns = load_transactions(side)
     fates = _fates(side, log, checked)
@@ -278,7 +212,7 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
         g.keys = outputs.inputs.copy() if outputs is not None else g.keys[:0]
     consumer = consumer_loss(groups, committed, log, side.sent, EXAMPLES, committed_log)
     broker_at = side.ack_positions(broker)
-    cause = _broker_causes(broker, broker_at, log, fates.broker_unconfirmed, drain_meta, markers)
+    cause = broker_causes(broker, broker_at, log, fates.broker_unconfirmed, drain_meta, markers)
     below_start = cause == "below_log_start"
     # Records retention removed are not missing from a transaction: they were there, and went.
     there = union(fates.damaged, broker[below_start])
