@@ -210,7 +210,10 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
     outputs = load_outputs(run_dir, tag_to_index, side.sent, EXAMPLES, read_by_transformer)
     for g in transformers:  # a transformer's processing is its committed outputs
         g.keys = outputs.inputs.copy() if outputs is not None else g.keys[:0]
-    consumer = consumer_loss(groups, committed, log, side.sent, EXAMPLES, committed_log)
+    # a record of an aborted transaction was never meant to be read: no group loses it
+    meant = side.sent[~member(side.sent, aborted)] if len(aborted) else side.sent
+    consumer = consumer_loss(groups, committed, log, meant, EXAMPLES, committed_log)
+    del meant
     broker_at = side.ack_positions(broker)
     cause = broker_causes(broker, broker_at, log, fates.broker_unconfirmed, drain_meta, markers)
     below_start = cause == "below_log_start"

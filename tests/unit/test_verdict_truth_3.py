@@ -13,6 +13,7 @@ import pytest
 
 import chaos.workloads.drain as drain_module
 from chaos.oracle import reconcile
+from chaos.oracle.synthetic_txn import SyntheticTxn, write_transactions
 from chaos.workloads.envelope import Status, producer_tag
 from chaos.workloads.ledger import (
     DRAIN,
@@ -284,3 +285,19 @@ def test_overwritten_unread_counts_records_not_copies(tmp_path: Path) -> None:
     assert v.conclusive, v.trust
     assert v.anomalies["duplicates_in_log"] == 1 and v.loss["consumer"] == 0
     assert v.counts["overwritten_unread"] == 4
+
+
+# a read_uncommitted group that never processed aborted records lost nothing ----------------------
+
+
+def test_aborted_records_a_read_uncommitted_group_never_processed_are_not_consumer_loss(tmp_path: Path) -> None:
+    txns = [SyntheticTxn(4, "committed"), SyntheticTxn(3, "aborted"), SyntheticTxn(4, "committed")]
+    write_transactions(txns, tmp_path, partitions=1)
+    # the read_uncommitted group processed the committed records only
+    rows = np.fromfile(tmp_path / LEDGERS / "consumer-ru-0.processed", dtype=PROCESSED)
+    keep = (rows["seq"] < 4) | (rows["seq"] >= 7)
+    rows[keep].tofile(tmp_path / LEDGERS / "consumer-ru-0.processed")
+    v = reconcile(tmp_path)
+    assert v.conclusive, v.trust
+    assert v.loss["consumer"] == 0, v.examples["consumer"]
+    assert v.transactions["aborted_processed"] == 0
