@@ -11,11 +11,14 @@ marker: its offset is simply not returned, as Kafka does.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 from kafka import TopicPartition
 
 from chaos.workloads.envelope import encode
+from chaos.workloads.ledger import LEDGERS, PRODUCER_EVENT, Kind, write_meta
 
 
 @dataclass
@@ -130,3 +133,23 @@ class FakeConsumer:
 
     def close(self) -> None:
         pass
+
+
+def write_transactional(run_dir: Path, fake: FakeLog, txns: list[tuple[int, str]], partitions: int = 1) -> None:
+    """Transactional producer p0 writes ``txns`` (size, ``committed`` or ``aborted``) through
+    ``fake``, record ``seq`` to partition ``seq % partitions``, and its ledger says so."""
+    ledgers = run_dir / LEDGERS
+    ledgers.mkdir(parents=True, exist_ok=True)
+    write_meta(run_dir / "run.json", {"run_id": "r1", "experiment": "truth"})
+    write_meta(ledgers / "producer-p0.json", {"producer": "p0", "mode": "transactional", "start_ns": 0})
+    events, acks, seq = [], [], 0
+    for txn, (size, outcome) in enumerate(txns):
+        events += [(Kind.INTENT, seq, seq + size, -1, -1, 0, 0), (Kind.RETURNED, seq, seq + size, -1, -1, 0, 0)]
+        for s in range(seq, seq + size):
+            acks.append((Kind.ACK, s, s + 1, s % partitions, fake.write(s % partitions, "p0", s, txn), 0, 0))
+        ends = [Kind.COMMITTING, Kind.COMMITTED] if outcome == "committed" else [Kind.ABORTED]
+        events += [(k, seq, seq + size, -1, -1, 0, 0) for k in ends]
+        fake.end_txn(txn, outcome, sorted({s % partitions for s in range(seq, seq + size)}))
+        seq += size
+    np.array(events, dtype=PRODUCER_EVENT).tofile(ledgers / "producer-p0.events")
+    np.array(acks, dtype=PRODUCER_EVENT).tofile(ledgers / "producer-p0.acks")

@@ -25,7 +25,7 @@ from chaos.workloads.ledger import (
     Kind,
     write_meta,
 )
-from tests.unit.fake_kafka import Entry, FakeLog
+from tests.unit.fake_kafka import Entry, FakeLog, write_transactional
 
 TAG = producer_tag("p0")
 
@@ -146,25 +146,6 @@ def test_records_the_group_processed_before_retention_deleted_them_are_not_broke
     assert v.loss["broker"] == 0, v.causes
 
 
-def _txn_run(run_dir: Path, fake: FakeLog, txns: list[tuple[int, str]]) -> None:
-    """Transactional producer p0 writes ``txns`` (size, committed/aborted) to partition 0 of ``fake``."""
-    ledgers = run_dir / LEDGERS
-    ledgers.mkdir(parents=True, exist_ok=True)
-    write_meta(run_dir / "run.json", {"run_id": "r1", "experiment": "review"})
-    write_meta(ledgers / "producer-p0.json", {"producer": "p0", "mode": "transactional", "start_ns": 0})
-    events, acks, seq = [], [], 0
-    for txn, (size, outcome) in enumerate(txns):
-        events += [(Kind.INTENT, seq, seq + size, -1, -1, 0, 0), (Kind.RETURNED, seq, seq + size, -1, -1, 0, 0)]
-        for s in range(seq, seq + size):
-            acks.append((Kind.ACK, s, s + 1, 0, fake.write(0, "p0", s, txn), 0, 0))
-        ends = [Kind.COMMITTING, Kind.COMMITTED] if outcome == "committed" else [Kind.ABORTED]
-        events += [(k, seq, seq + size, -1, -1, 0, 0) for k in ends]
-        fake.end_txn(txn, outcome, [0])
-        seq += size
-    np.array(events, dtype=PRODUCER_EVENT).tofile(ledgers / "producer-p0.events")
-    np.array(acks, dtype=PRODUCER_EVENT).tofile(ledgers / "producer-p0.acks")
-
-
 def test_retention_cutting_a_transaction_a_group_read_whole_is_not_a_torn_transaction(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -176,7 +157,7 @@ def test_retention_cutting_a_transaction_a_group_read_whole_is_not_a_torn_transa
     The oracle (real drain over the fake log): broker loss 3, lost_committed_write 3 and
     torn_transaction 1 - an atomicity violation Kafka never committed."""
     fake = FakeLog()
-    _txn_run(tmp_path, fake, [(6, "committed"), (6, "committed")])
+    write_transactional(tmp_path, fake, [(6, "committed"), (6, "committed")])
     fake.partitions[0] = fake.partitions[0][3:]
     fake.start[0] = 3
     monkeypatch.setattr(drain_module, "KafkaConsumer", fake.consumer)
