@@ -32,7 +32,8 @@ from chaos.faults.schedule import Nemesis, Step
 from chaos.oracle import Verdict, reconcile
 from chaos.oracle.reconcile import attach_witness
 from chaos.waiting import Quiet, WaitTimeout, wait_until
-from chaos.workloads.drain import drain, verify_markers
+from chaos.workloads.coverage import verify_markers
+from chaos.workloads.drain import drain
 from chaos.workloads.ledger import DRAIN, write_meta
 from chaos.workloads.output_drain import drain_output
 from chaos.workloads.process import WorkloadProcess

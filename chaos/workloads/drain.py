@@ -11,7 +11,6 @@ before anything is read and written last, so it exists only beside a whole ``log
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,9 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from chaos.errors import InfrastructureError
+from chaos.workloads.coverage import MARKERS_UNBOUNDED, Coverage
 from chaos.workloads.envelope import Status, decode, producer_tag
-from chaos.workloads.ledger import DRAIN, LOG_STRUCT, AppendFile, read_meta, write_meta
+from chaos.workloads.ledger import DRAIN, LOG_STRUCT, AppendFile, write_meta
 
 
 class LogWriter:
@@ -119,7 +119,7 @@ def drain(
                 f"the drain could not read the offsets of {topic} within {timeout:.0f}s "
                 f"(is a partition without a leader?): {type(e).__name__}: {e}"
             ) from e
-        seen = _Coverage(beginning, MARKERS_UNBOUNDED if transactional_writers else 0)
+        seen = Coverage(beginning, MARKERS_UNBOUNDED if transactional_writers else 0)
         records = read_partitions(consumer, tps, beginning, end, run_id, writer, seen, deadline, timeout)
         committed_view = (
             _committed_view(bootstrap_servers, tps, beginning, end, run_id, run_dir, deadline, timeout)
@@ -160,88 +160,6 @@ def drain(
         consumer.close()
 
 
-class _Coverage:
-    """Per partition, the offsets read so far must follow one another from the log start; the
-    first break is kept. A topic without transactions or compaction has no legitimate gap; in one
-    with transactions, a run of at most ``markers`` skipped offsets is taken as commit and abort
-    markers and counted.
-
-    >>> c = _Coverage({0: 0}, markers=2)
-    >>> for offset in (0, 1, 3, 4, 7, 8):
-    ...     c.add(0, offset)
-    >>> c.gaps({0: 10}), c.markers, c.skipped
-    ({}, {0: 4}, {0: [[2, 3], [5, 7], [9, 10]]})
-    >>> c.add(0, 12)
-    >>> c.gaps({0: 13})
-    {'0': [9, 12]}
-    """
-
-    def __init__(self, beginning: dict[int, int], markers: int = 0) -> None:
-        self.next = dict(beginning)
-        self.breaks: dict[int, list[int]] = {}
-        self.allowed = markers
-        self.markers: dict[int, int] = {}
-        #: ``[start, end)`` of each run of offsets taken as markers, per partition.
-        self.skipped: dict[int, list[list[int]]] = {}
-
-    def _skip(self, partition: int, start: int, end: int) -> None:
-        self.markers[partition] = self.markers.get(partition, 0) + end - start
-        self.skipped.setdefault(partition, []).append([start, end])
-
-    def add(self, partition: int, offset: int) -> None:
-        """The drain read ``offset`` of ``partition``."""
-        expected = self.next.get(partition, offset)
-        if offset != expected and partition not in self.breaks:
-            if expected < offset <= expected + self.allowed:
-                self._skip(partition, expected, offset)
-            else:
-                self.breaks[partition] = [expected, offset]
-        self.next[partition] = offset + 1
-
-    def gaps(self, end: dict[int, int]) -> dict[str, list[int]]:
-        """Partition -> ``[expected, found]`` at its first break (found = end when it stopped short;
-        markers may close a partition too)."""
-        out = {str(p): pair for p, pair in self.breaks.items()}
-        for p, stop in end.items():
-            short = stop - self.next.get(p, stop)
-            if str(p) in out or short == 0:
-                continue
-            if 0 < short <= self.allowed:
-                self._skip(p, self.next[p], stop)
-            else:
-                out[str(p)] = [self.next[p], stop]
-        return out
-
-
-#: In a transactional topic every run of skipped offsets is listed, then checked against the segments.
-MARKERS_UNBOUNDED = 1 << 40
-
-
-def verify_markers(run_dir: Path, control: Callable[[int], set[int] | None]) -> None:
-    """Check the offsets a transactional topic's drain skipped against ``control(partition)`` (the
-    offsets Kafka's segment dump says are control records; None: it could not say) and record the
-    outcome in ``drain.json``: ``markers_verified``, and an incomplete drain naming the offsets that
-    are not markers."""
-    meta_path = run_dir / DRAIN / "drain.json"
-    meta = read_meta(meta_path)
-    unexplained: dict[str, list[int]] = {}
-    unknown: list[str] = []
-    for part, runs in (meta.get("skipped") or {}).items():
-        controls = control(int(part))
-        if controls is None:
-            unknown.append(part)
-            continue
-        missing = [o for start, end in runs for o in range(start, end) if o not in controls]
-        if missing:
-            unexplained[part] = missing[:10]
-    if unexplained:
-        meta["complete"] = False
-        meta["incomplete"] = f"offsets skipped that Kafka's segments do not hold as markers: {unexplained}"
-    meta["markers_verified"] = not unexplained and not unknown
-    meta["markers_unverified_partitions"] = unknown
-    write_meta(meta_path, meta)
-
-
 def reader(bootstrap_servers: str, isolation_level: str) -> KafkaConsumer:
     """A group-less reader that never jumps (``auto_offset_reset=none``) and reads damaged batches."""
     return KafkaConsumer(
@@ -264,7 +182,7 @@ def read_partitions(
     end: dict[int, int],
     run_id: str,
     writer: LogWriter,
-    seen: _Coverage | None,
+    seen: Coverage | None,
     deadline: float,
     timeout: float,
 ) -> int:

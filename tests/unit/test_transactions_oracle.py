@@ -96,7 +96,7 @@ def test_skipped_offsets_not_confirmed_as_markers_make_the_verdict_unsure(tmp_pa
 def test_verify_markers_accepts_control_records_and_names_the_rest(tmp_path: Path) -> None:
     import json
 
-    from chaos.workloads.drain import verify_markers
+    from chaos.workloads.coverage import verify_markers
 
     drain = tmp_path / "drain"
     drain.mkdir()

@@ -304,15 +304,15 @@ def test_the_drain_never_jumps_reads_damaged_batches_and_forgets_a_stale_drain_j
 
 
 def test_the_drain_notes_where_the_offsets_it_read_break() -> None:
-    from chaos.workloads.drain import _Coverage
+    from chaos.workloads.coverage import Coverage
 
-    seen = _Coverage({0: 0, 1: 100})
+    seen = Coverage({0: 0, 1: 100})
     for offset in [*range(5), *range(7, 10)]:
         seen.add(0, offset)
     for offset in range(100, 150):
         seen.add(1, offset)
     assert seen.gaps({0: 10, 1: 200}) == {"0": [5, 7], "1": [150, 200]}
-    assert _Coverage({0: 0}).gaps({0: 0}) == {}
+    assert Coverage({0: 0}).gaps({0: 0}) == {}
 
 
 # inconsistent offsets ------------------------------------------------------------------------------

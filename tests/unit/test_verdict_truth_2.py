@@ -13,6 +13,7 @@ import pytest
 import chaos.workloads.drain as drain_module
 from chaos.oracle import reconcile
 from chaos.oracle.synthetic_txn import SyntheticTxn, write_transactions
+from chaos.workloads.coverage import verify_markers
 from chaos.workloads.envelope import Status
 from chaos.workloads.ledger import (
     DRAIN,
@@ -167,7 +168,7 @@ def _drain(run_dir: Path, fake: FakeLog, monkeypatch: pytest.MonkeyPatch, isolat
     """The real drain and marker check, over ``fake``."""
     monkeypatch.setattr(drain_module, "KafkaConsumer", fake.consumer)
     drain_module.drain("127.0.0.1:1", "t", "r1", run_dir, [], isolation, 5.0, transactional_writers=1)
-    drain_module.verify_markers(run_dir, fake.markers)
+    verify_markers(run_dir, fake.markers)
 
 
 @pytest.mark.parametrize("isolation", ["read_uncommitted", "read_committed"])
@@ -188,11 +189,11 @@ def test_offsets_that_are_not_markers_are_named_as_such(tmp_path: Path, monkeypa
     write_transactional(tmp_path, fake, [(3, "committed"), (2, "committed")])
     monkeypatch.setattr(drain_module, "KafkaConsumer", fake.consumer)
     drain_module.drain("127.0.0.1:1", "t", "r1", tmp_path, [], "read_uncommitted", 5.0, transactional_writers=1)
-    drain_module.verify_markers(tmp_path, lambda p: set())  # the segments hold no marker there
+    verify_markers(tmp_path, lambda p: set())  # the segments hold no marker there
     reasons = reconcile(tmp_path).trust["reasons"]
     assert any("do not hold as markers" in r for r in reasons), reasons
     assert not any("unchecked" in r for r in reasons), reasons
-    drain_module.verify_markers(tmp_path, lambda p: None)  # the segment dump could not answer
+    verify_markers(tmp_path, lambda p: None)  # the segment dump could not answer
     reasons = reconcile(tmp_path).trust["reasons"]
     assert any("partitions ['0'] unchecked" in r for r in reasons), reasons
 

@@ -14,6 +14,7 @@ import pytest
 import chaos.workloads.drain as drain_module
 from chaos.oracle import reconcile
 from chaos.oracle.synthetic_txn import SyntheticTxn, write_transactions
+from chaos.workloads.coverage import verify_markers
 from chaos.workloads.envelope import Status, producer_tag
 from chaos.workloads.ledger import (
     DRAIN,
@@ -162,7 +163,7 @@ def test_retention_cutting_a_transaction_a_group_read_whole_is_not_a_torn_transa
     fake.start[0] = 3
     monkeypatch.setattr(drain_module, "KafkaConsumer", fake.consumer)
     drain_module.drain("127.0.0.1:1", "t", "r1", tmp_path, [], "read_uncommitted", 5.0, transactional_writers=1)
-    drain_module.verify_markers(tmp_path, fake.markers)
+    verify_markers(tmp_path, fake.markers)
     rows = [(o, o) for o in range(6)] + [(o, o - 1) for o in range(7, 13)]
     _member(tmp_path, "rc-0", "rc", rows, 14, isolation_level="read_committed")
     v = reconcile(tmp_path)
