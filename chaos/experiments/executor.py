@@ -277,10 +277,12 @@ class Execution:
         Raises:
             InfrastructureError: the drain could not read the topic to its end.
         """
-        bootstrap = self.bootstrap
+        bootstrap, t = self.bootstrap, self.topic
         writers = sum(1 for w in self.processes.values() if getattr(w.spec, "mode", "") == "transactional")
-        drain(bootstrap, self.topic.name, self.run_id, self.run_dir, list(groups), isolation_level, timeout, writers)
-        if writers:
+        drain(
+            bootstrap, t.name, self.run_id, self.run_dir, list(groups), isolation_level, timeout, writers, t.compacted
+        )
+        if writers and not t.compacted:
             verify_markers(self.run_dir, self._control_offsets)
         transformers = [w.spec for w in self.processes.values() if getattr(w.spec, "output_topic", None)]
         if transformers:

@@ -38,6 +38,11 @@ class TopicPlan:
     replication_factor: int = 3
     config: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def compacted(self) -> bool:
+        """Whether Kafka's cleaner compacts it (``cleanup.policy`` ``compact`` or ``compact,delete``)."""
+        return "compact" in str(self.config.get("cleanup.policy", ""))
+
 
 @dataclass(frozen=True, slots=True)
 class FaultPlan:

@@ -31,15 +31,21 @@ class ProducerInfo:
     id: str
     mode: str
     tag: int
+    #: How it keyed its records (``spread``, ``pinned``, ``none``), from its workload spec (None: unknown).
+    keys: str | None = None
 
 
 def load_producers(run_dir: Path) -> list[ProducerInfo]:
-    """Producers of the run, from ``ledgers/producer-*.json``, in a stable order."""
+    """Producers of the run, from ``ledgers/producer-*.json`` (and how each keyed its records, from
+    ``workloads/producer-<id>.json`` where the run kept it), in a stable order."""
     infos = []
     for i, path in enumerate(sorted((run_dir / LEDGERS).glob("producer-*.json"))):
         meta = read_meta(path)
         pid = str(meta["producer"])
-        infos.append(ProducerInfo(index=i, id=pid, mode=str(meta.get("mode", "async")), tag=producer_tag(pid)))
+        spec_path = run_dir / "workloads" / f"producer-{pid}.json"
+        keys = read_meta(spec_path).get("keys") if spec_path.exists() else None
+        mode = str(meta.get("mode", "async"))
+        infos.append(ProducerInfo(i, pid, mode, producer_tag(pid), str(keys) if keys is not None else None))
     return infos
 
 

@@ -26,11 +26,12 @@ import numpy as np
 from chaos.errors import UsageError
 from chaos.oracle.acked import BROKER_CAUSES, AckCheck, broker_causes
 from chaos.oracle.availability import availability, lost_timeline
+from chaos.oracle.compaction import key_in_log, superseded, unknown_strategies
 from chaos.oracle.consumers import Group, consumer_loss, load_groups
 from chaos.oracle.examples import example, log_example, position_example
 from chaos.oracle.keys import I64, SEQ_BITS, SEQ_MASK, Mask, cat, member, union, unique
 from chaos.oracle.log import Log, duplicate_indexes, marker_positions, reordered
-from chaos.oracle.producers import ProducerSide, load_producers
+from chaos.oracle.producers import ProducerInfo, ProducerSide, load_producers
 from chaos.oracle.transactions import ABORTED, judge_run, load_transactions, transaction_examples
 from chaos.oracle.transform import load_outputs, output_reasons
 from chaos.oracle.trust import Trust, assess, witness_summary
@@ -140,6 +141,40 @@ def _fates(side: ProducerSide, log: Log, checked: AckCheck) -> _Fates:
     )
 
 
+@dataclass(slots=True)
+class _Compaction:
+    """What a compacted topic's cleaner explains: broker-lost records ``superseded`` by a later
+    record of their key (a mask of them), sends never acknowledged whose key the log holds
+    (``doubtful``: written and cleaned, or never written; no one can tell, so unknown), and why the
+    verdict cannot judge the rest."""
+
+    superseded: Mask
+    doubtful_mask: Mask
+    doubtful: I64
+    reasons: list[str]
+
+
+def _compaction(
+    drain: dict[str, Any], producers: list[ProducerInfo], log: Log, broker: I64, at: I64, cause: Any, unacked: I64
+) -> _Compaction:
+    """See :class:`_Compaction` (nothing, for a topic that is not compacted)."""
+    none = _Compaction(np.zeros(len(broker), dtype=bool), np.zeros(len(unacked), dtype=bool), unacked[:0], [])
+    if not drain.get("compacted"):
+        return none
+    missing = np.flatnonzero(cause == "missing")
+    unknown = unknown_strategies(producers)
+    if unknown and len(missing):
+        none.reasons.append(
+            f"the topic is compacted and the run kept no key strategy of producers {unknown}: records missing "
+            "inside the log cannot be told superseded or lost"
+        )
+        return none
+    none.superseded[missing] = superseded(broker[missing], at[missing], log, producers)
+    none.doubtful_mask = key_in_log(unacked, log, producers)
+    none.doubtful = unacked[none.doubtful_mask]
+    return none
+
+
 def _processed_by_any(groups: list[Group], keys: I64) -> Mask:
     """Which of ``keys`` some group processed (before the groups' keys are released)."""
     done = np.zeros(len(keys), dtype=bool)
@@ -225,6 +260,10 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
     delivered[below_start] = _processed_by_any(groups, broker[below_start])
     expired = int(delivered.sum())
     broker, broker_at, cause = broker[~delivered], broker_at[~delivered], cause[~delivered]
+    compaction = _compaction(drain_meta, producers, log, broker, broker_at, cause, producer_lost)
+    keep = ~compaction.superseded
+    broker, broker_at, cause = broker[keep], broker_at[keep], cause[keep]
+    unknown, producer_lost = union(unknown, compaction.doubtful), producer_lost[~compaction.doubtful_mask]
     processed_count = _processed_count(groups, side.sent)
     causes = {"cause": cause, "counts": {c: int(np.count_nonzero(cause == c)) for c in BROKER_CAUSES}}
     trust: Trust = assess(
@@ -235,7 +274,7 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
         committed_log,
         transactional=txns is not None,
     )
-    trust.reasons += output_reasons(outputs, bool(transformers))
+    trust.reasons += output_reasons(outputs, bool(transformers)) + compaction.reasons
 
     examples = {
         "broker": [
@@ -277,6 +316,7 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
             "damaged": len(fates.damaged),
             "aborted": fates.aborted,
             "expired": expired,
+            "superseded": int(compaction.superseded.sum()),
             "processed": processed_count,
             "unprocessed": consumer.unprocessed,
             "overwritten_unread": consumer.overwritten_unread,

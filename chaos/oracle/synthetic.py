@@ -103,6 +103,7 @@ def expected(history: History) -> dict[str, dict[str, Any]]:
             "damaged": damaged,
             "aborted": 0,
             "expired": 0,
+            "superseded": 0,
             "processed": in_log - fates[Fate.CONSUMER_LOST],
             "unprocessed": 0,
             "overwritten_unread": 0,

@@ -71,6 +71,8 @@ def assess(
     """
     reasons: list[str] = []
     markers = _offsets(drain, "markers") or {}
+    for p, n in (_offsets(drain, "cleaned") or {}).items():  # a compacted topic's holes, skipped alike
+        markers[p] = markers.get(p, 0) + n
     complete = bool(drain.get("complete", False))
     if not complete:
         reasons.append(f"the drain did not complete: {drain.get('incomplete', 'it says so in drain.json')}")

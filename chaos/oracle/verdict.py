@@ -23,6 +23,7 @@ COUNT_FIELDS = (
     "damaged",
     "aborted",
     "expired",
+    "superseded",
     "processed",
     "unprocessed",
     "overwritten_unread",

@@ -72,6 +72,7 @@ def drain(
     isolation_level: str = "read_uncommitted",
     timeout: float = 180.0,
     transactional_writers: int = 0,
+    compacted: bool = False,
 ) -> DrainResult:
     """Read all of ``topic`` into ``<run_dir>/drain/`` and return a summary.
 
@@ -84,6 +85,11 @@ def drain(
     (``skipped`` in ``drain.json``) and counted as ``markers``, and ``markers_verified`` stays
     null until Kafka's own segment dump has confirmed that each is a control record (the executor
     does, :func:`verify_markers`).
+
+    A ``compacted`` topic (``cleanup.policy=compact``) has holes where its cleaner removed records
+    superseded by a later one of the same key: every run of offsets not read is listed as
+    ``cleaned`` (no reader is given them any more, and no segment holds them to check), and the
+    oracle decides whether each missing record was superseded (``docs/verdict.md``).
 
     Raises:
         InfrastructureError: the topic is unknown, or the end offsets were not reached in ``timeout``.
@@ -119,7 +125,7 @@ def drain(
                 f"the drain could not read the offsets of {topic} within {timeout:.0f}s "
                 f"(is a partition without a leader?): {type(e).__name__}: {e}"
             ) from e
-        seen = Coverage(beginning, MARKERS_UNBOUNDED if transactional_writers else 0)
+        seen = Coverage(beginning, MARKERS_UNBOUNDED if transactional_writers or compacted else 0)
         records = read_partitions(consumer, tps, beginning, end, run_id, writer, seen, deadline, timeout)
         committed_view = (
             _committed_view(bootstrap_servers, tps, beginning, end, run_id, run_dir, deadline, timeout)
@@ -139,9 +145,13 @@ def drain(
                 "complete": incomplete is None,
                 "incomplete": incomplete,
                 "gaps": gaps,
-                "markers": {str(p): n for p, n in seen.markers.items()},
-                "skipped": {str(p): runs for p, runs in seen.skipped.items()},
-                "markers_verified": None if seen.markers else bool(transactional_writers) or None,
+                # a compacted topic's holes are the cleaner's (markers among them cannot be told apart)
+                "markers": {} if compacted else {str(p): n for p, n in seen.markers.items()},
+                "skipped": {} if compacted else {str(p): runs for p, runs in seen.skipped.items()},
+                "markers_verified": None if seen.markers and not compacted else bool(transactional_writers) or None,
+                "compacted": compacted,
+                "cleaned": {str(p): n for p, n in seen.markers.items()} if compacted else {},
+                "cleaned_runs": {str(p): runs for p, runs in seen.skipped.items()} if compacted else {},
                 "transactional_writers": transactional_writers,
                 "committed_view": committed_view,
                 "topic": topic,

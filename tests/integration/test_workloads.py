@@ -55,6 +55,7 @@ def test_ten_thousand_records_no_faults_everything_consistent(scenario: Scenario
         "damaged": 0,
         "aborted": 0,
         "expired": 0,
+        "superseded": 0,
         "processed": 10_000,
         "unprocessed": 0,
         "overwritten_unread": 0,

@@ -1,7 +1,6 @@
 """A third review's false figures (transformers, retention, rewrites under damaged and processed
 offsets, compaction), each on a small hand-built run directory with the project's own dtypes and
-writers: every test here but F3's failed before its fix, for the reason its docstring gives. F3 holds
-what the verdict does with a compacted topic today: no figure rather than a false one."""
+writers: every test here failed before its fix, for the reason its docstring gives."""
 
 from __future__ import annotations
 
@@ -174,32 +173,61 @@ def test_retention_cutting_a_transaction_a_group_read_whole_is_not_a_torn_transa
     assert v.loss["broker"] == 0
 
 
-# F3 -- a compacted topic: the cleaner's holes make the verdict inconclusive, never a loss figure --
+# F3 -- a compacted topic: values superseded by a later one of their key are not lost ------------
 
 
-def test_a_compacted_partition_gives_no_loss_figure_rather_than_a_false_one(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """cleanup.policy=compact, every record of p0 under one key: seq 0..9 acked at offsets 0..9,
-    the cleaner removed 0..8, superseded by seq 9 (a compacted topic keeps the last value of each
-    key). Nothing was lost, but the oracle cannot tell "superseded" from "lost" (the log rows carry
-    no key): the verdict must be inconclusive with the holes named, not broker loss 9."""
-    ledgers = tmp_path / LEDGERS
+def _compacted_run(run_dir: Path, monkeypatch: pytest.MonkeyPatch, keys: str | None, cleaned: list[int]) -> None:
+    """p0 (key strategy ``keys``; None: the run kept no spec) wrote seq 0..9 at offsets 0..9 of a
+    compacted partition, all acknowledged; the cleaner then removed ``cleaned``."""
+    ledgers = run_dir / LEDGERS
     ledgers.mkdir(parents=True)
-    write_meta(tmp_path / "run.json", {"run_id": "r1", "experiment": "review"})
-    write_meta(ledgers / "producer-p0.json", {"producer": "p0", "mode": "async", "start_ns": 0, "keys": "pinned"})
+    write_meta(run_dir / "run.json", {"run_id": "r1", "experiment": "review"})
+    write_meta(ledgers / "producer-p0.json", {"producer": "p0", "mode": "async", "start_ns": 0})
+    if keys is not None:
+        write_meta(run_dir / "workloads" / "producer-p0.json", {"id": "p0", "keys": keys})
     events = [(Kind.INTENT, 0, 10, -1, -1, 0, 0), (Kind.RETURNED, 0, 10, -1, -1, 0, 0)]
     np.array(events, dtype=PRODUCER_EVENT).tofile(ledgers / "producer-p0.events")
     fake = FakeLog()
     acks = [(Kind.ACK, s, s + 1, 0, fake.write(0, "p0", s), 0, 0) for s in range(10)]
     np.array(acks, dtype=PRODUCER_EVENT).tofile(ledgers / "producer-p0.acks")
-    for o in range(9):  # the cleaner's holes: offsets no reader is given any more
+    for o in cleaned:  # the cleaner's holes: offsets no reader is given any more
         fake.partitions[0][o] = Entry(marker=True)
     monkeypatch.setattr(drain_module, "KafkaConsumer", fake.consumer)
-    drain_module.drain("127.0.0.1:1", "t", "r1", tmp_path, [], "read_uncommitted", 5.0)
+    drain_module.drain("127.0.0.1:1", "t", "r1", run_dir, [], "read_uncommitted", 5.0, compacted=True)
+    write_meta(run_dir / DRAIN / "kafka-offsets.json", {"beginning": {"0": 0}, "end": {"0": 10}})
+
+
+def test_values_a_compacted_topic_superseded_are_not_lost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every record of p0 under one key (``pinned``): the cleaner kept seq 9, the key's last value,
+    and removed 0..8 (Kafka's contract for a compacted topic). Nothing was lost. It was
+    inconclusive: the drain took the cleaner's holes for skipped offsets."""
+    _compacted_run(tmp_path, monkeypatch, "pinned", list(range(9)))
+    v = reconcile(tmp_path)
+    assert v.conclusive, v.trust["reasons"]
+    assert v.counts["superseded"] == 9 and v.counts["in_log"] == 1
+    assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}
+    assert v.trust["independent_count"] is True
+
+
+def test_a_hole_in_a_compacted_topic_with_no_later_value_of_its_key_is_loss(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keys ``spread``: every record has a key of its own, so the cleaner has nothing to remove; a
+    record missing at offset 4 was lost, not superseded."""
+    _compacted_run(tmp_path, monkeypatch, "spread", [4])
+    v = reconcile(tmp_path)
+    assert v.conclusive, v.trust["reasons"]
+    assert v.counts["superseded"] == 0
+    assert v.loss["broker"] == 1 and v.causes["broker"]["missing"] == 1
+
+
+def test_a_compacted_topic_without_the_producers_key_strategies_is_inconclusive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _compacted_run(tmp_path, monkeypatch, None, list(range(9)))
     v = reconcile(tmp_path)
     assert not v.conclusive and v.stated_loss == {"producer": None, "broker": None, "consumer": None}
-    assert any("offsets skipped" in r for r in v.trust["reasons"]), v.trust["reasons"]
+    assert any("no key strategy" in r for r in v.trust["reasons"]), v.trust["reasons"]
 
 
 # F4 (definition) -- duplicates_processed counts positions, not records ---------------------------
@@ -283,3 +311,16 @@ def test_aborted_records_a_read_uncommitted_group_never_processed_are_not_consum
     assert v.conclusive, v.trust
     assert v.loss["consumer"] == 0, v.examples["consumer"]
     assert v.transactions["aborted_processed"] == 0
+
+
+def test_a_send_never_acknowledged_whose_key_a_compacted_log_holds_is_unknown_not_producer_loss(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As above, pinned, but only seq 9 was acknowledged: 0..8 may have been written and cleaned,
+    or never written; nobody can tell, so they are unknown, not producer loss."""
+    _compacted_run(tmp_path, monkeypatch, "pinned", list(range(9)))
+    acks = np.fromfile(tmp_path / LEDGERS / "producer-p0.acks", dtype=PRODUCER_EVENT)
+    acks[9:].tofile(tmp_path / LEDGERS / "producer-p0.acks")
+    v = reconcile(tmp_path)
+    assert v.conclusive, v.trust["reasons"]
+    assert v.loss["producer"] == 0 and v.counts["unknown"] == 9
