@@ -31,7 +31,8 @@ class AckCheck:
         claimed: list[I64] = []
         inconsistent: list[I64] = []
         where: list[I64] = []
-        for k, pos in side.acks():
+        when: list[I64] = []
+        for k, pos, t in side.acks():
             idx = log.at(pos)
             found = idx >= 0
             holder = log.keys[idx] if len(log) else idx  # where found; -1 elsewhere, as idx is
@@ -39,14 +40,15 @@ class AckCheck:
             bad = found & (holder < 0)
             damaged.append(k[bad])
             claimed.append(idx[bad])
+            when.append(t[bad])
             other = (found & (holder >= 0) & (holder != k)) | (~found & member(pos, markers))
             inconsistent.append(k[other])
             where.append(pos[other])
         # One damaged value is the copy of one record: where several were acknowledged at its
-        # position (the log was rewritten in between), the last sent (the highest key) is the one
+        # position (the log was rewritten in between), the one acknowledged last is the one
         # damaged; the earlier ones were overwritten and are broker loss.
-        keys_damaged, at_damaged = cat(damaged), cat(claimed)
-        order = np.lexsort((keys_damaged, at_damaged))
+        keys_damaged, at_damaged, t_damaged = cat(damaged), cat(claimed), cat(when)
+        order = np.lexsort((t_damaged, at_damaged))
         keys_damaged, at_damaged = keys_damaged[order], at_damaged[order]
         last = np.ones(len(order), dtype=bool)
         last[:-1] = at_damaged[1:] != at_damaged[:-1]

@@ -3,14 +3,16 @@ skipped below its committed offsets (consumer loss)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from chaos.oracle.keys import I64, SEQ_BITS, cat, member, positions, unique
+from chaos.oracle.keys import I64, SEQ_BITS, Mask, cat, member, positions, unique
 from chaos.oracle.log import Log, map_tags
+from chaos.oracle.rewrites import Rewrites, rewrites
 from chaos.workloads.clients import DEFAULT_CLIENT, isolation_level
 from chaos.workloads.envelope import Status
 from chaos.workloads.ledger import EPOCH, LEDGERS, PROCESSED, read_meta, read_records
@@ -33,9 +35,12 @@ class Group:
     steps_back: int = 0
     skip_examples: list[tuple[str, int, int]] = field(default_factory=list)
     back_examples: list[tuple[str, int, int]] = field(default_factory=list)
-    #: Sorted unique positions where the group processed a record the log no longer holds there
-    #: (it now holds another one: the log was rewritten after the group read it).
-    rewritten_at: I64 = field(default_factory=lambda: np.empty(0, np.int64))
+    #: Where the log was rewritten under the group (:mod:`chaos.oracle.rewrites`).
+    rewritten: Rewrites = field(default_factory=Rewrites)
+    #: Each member's processed ledger and the wall-clock ms its ``t_ms`` count from.
+    sources: list[tuple[Path, int]] = field(default_factory=list)
+    #: A transformer's inputs (sorted unique keys) and at how many distinct positions it read each.
+    read_copies: tuple[I64, I64] | None = None
 
 
 def _epoch_starts(path: Path, rows: int) -> list[int]:
@@ -93,84 +98,39 @@ def load_groups(
     read_committed view of a transactional topic) where there is one: records of aborted
     transactions and markers are not skipped records for it."""
     groups: dict[str, Group] = {}
-    parts: dict[str, tuple[list[I64], list[I64]]] = {}
-    # (position, key) of rows that name another record than the log now holds at that position
-    rewritten: dict[str, tuple[list[I64], list[I64]]] = {}
-    views: dict[str, Log] = {}
+    readings: dict[str, _Reading] = {}
     for meta_path in sorted((run_dir / LEDGERS).glob("consumer-*.json")):
         meta = read_meta(meta_path)
         name, member = str(meta["group"]), str(meta["member"])
         group = groups.setdefault(name, Group(name, np.empty(0, np.int64), 0, [], 0, reads_committed(meta)))
         group.transformer |= bool(meta.get("output_topic"))
-        view = views.setdefault(name, committed_log if group.read_committed and committed_log is not None else log)
-        keys, where = parts.setdefault(name, ([], []))
-        moved_pos, moved_keys = rewritten.setdefault(name, ([], []))
+        reading = readings.setdefault(
+            name, _Reading(committed_log if group.read_committed and committed_log is not None else log)
+        )
         group.members.append(member)
         path = meta_path.with_suffix(".processed")
-        # Filled in place, sized from the file: no list of chunks to concatenate.
-        rows_in_file = path.stat().st_size // PROCESSED.itemsize if path.exists() else 0
-        member_pos: I64 = np.empty(rows_in_file, np.int64)
-        member_keys: I64 = np.empty(rows_in_file, np.int64)
-        member_parts = np.empty(rows_in_file, np.int32)
-        at = nkeys = 0
-        for rows in read_records(path, PROCESSED):
-            bad = (rows["status"] > Status.FOREIGN) | (rows["offset"] < 0) | (rows["partition"] < 0)
-            group.invalid_rows += int(bad.sum())
-            chunk = rows[~bad] if bad.any() else rows
-            index = map_tags(chunk["tag"], tag_to_index)
-            ok = (chunk["status"] == Status.VALID) & (index >= 0) & (chunk["seq"] >= 0)
-            found = int(ok.sum())
-            row_keys = (index[ok] << SEQ_BITS) | chunk["seq"][ok].astype(np.int64)
-            member_keys[nkeys : nkeys + found] = row_keys
-            nkeys += found
-            member_pos[at : at + len(chunk)] = positions(chunk["partition"], chunk["offset"])
-            row_pos = member_pos[at : at + len(chunk)][ok]
-            there = view.at(row_pos)
-            holder = np.where(there >= 0, view.keys[np.maximum(there, 0)] if len(view) else -1, -1)
-            moved = (holder >= 0) & (holder != row_keys)
-            if moved.any():
-                moved_pos.append(row_pos[moved])
-                moved_keys.append(row_keys[moved])
-            member_parts[at : at + len(chunk)] = chunk["partition"]
-            at += len(chunk)
-        member_pos = member_pos[:at]
-        keys.append(member_keys[:nkeys])
+        group.sources.append((path, int(meta.get("start_ns") or 0) // 1_000_000))
+        member_pos, member_parts = _read_member(path, tag_to_index, group, reading)
         starts = _epoch_starts(meta_path.with_suffix(".epochs"), len(member_pos))
-        _poll_anomalies(member, member_pos, member_parts[:at], starts, view, group, limit)
+        _poll_anomalies(member, member_pos, member_parts, starts, reading.view, group, limit)
         del member_parts
-        where.append(member_pos)
+        reading.where.append(member_pos)
     for name, group in groups.items():
-        keys, where = parts[name]
-        pos = where[0] if len(where) == 1 else cat(where)  # one member: sort its own array in place
-        where.clear()
+        r = readings.pop(name)
+        pos = r.where[0] if len(r.where) == 1 else cat(r.where)  # one member: sort its own array in place
+        r.where.clear()
         pos.sort()
         repeated_positions = int(np.count_nonzero(pos[1:] == pos[:-1]))
         del pos
-        all_keys = keys[0] if len(keys) == 1 else cat(keys)
-        keys.clear()
+        all_keys = r.keys[0] if len(r.keys) == 1 else cat(r.keys)
+        r.keys.clear()
         group.keys = unique(all_keys, in_place=True)
-        group.rewritten_at, other_records = _rewritten(*rewritten[name], views[name], group.keys)
+        group.rewritten = rewrites(r.moved_pos, r.moved_keys, r.view, group.sources, tag_to_index)
+        if group.transformer:
+            group.read_copies = _copies(r.read_keys, r.read_pos)
         # a position read again holding another record (after a rewrite) is not a record processed twice
-        group.duplicates = repeated_positions - other_records
+        group.duplicates = repeated_positions - group.rewritten.other_records
     return list(groups.values())
-
-
-def _rewritten(moved_pos: list[I64], moved_keys: list[I64], view: Log, processed: I64) -> tuple[I64, int]:
-    """The positions where a group processed records the log no longer holds there (sorted
-    unique), and how many more distinct records it processed at those positions than one each:
-    the rows there beyond one per distinct record (the old ones, and the record the log holds now
-    if the group processed it too)."""
-    if not moved_pos:
-        return np.empty(0, np.int64), 0
-    pos, keys = cat(moved_pos), cat(moved_keys)
-    order = np.lexsort((keys, pos))
-    pos, keys = pos[order], keys[order]
-    distinct = np.ones(len(pos), dtype=bool)
-    distinct[1:] = (pos[1:] != pos[:-1]) | (keys[1:] != keys[:-1])
-    at, old_records = np.unique(pos[distinct], return_counts=True)
-    now = view.keys[view.at(at)]
-    current_read = member(now, processed).astype(np.int64)
-    return at, int((old_records + current_read - 1).sum())
 
 
 @dataclass(slots=True)
@@ -193,6 +153,7 @@ def consumer_loss(
     sent: I64,
     limit: int,
     committed_log: Log | None = None,
+    acked_ms: Callable[[I64], I64] | None = None,
 ) -> ConsumerLoss:
     """Per group: records of this run in the log below the group's committed offset that the group
     never processed (a phantom below it is reported as a phantom, not as loss), and those at or
@@ -200,10 +161,13 @@ def consumer_loss(
     ``committed_log`` where there is one.
 
     A record at a position the group processed while it held another record was written there
-    after the group passed it (the log was truncated and rewritten under the committed offset: an
-    unclean election, a power cut): the group did not skip it, the broker moved it under the group.
-    It is ``overwritten_unread``, not consumer loss (broker loss and inconsistent offsets say what
-    happened). Counted in records, once each: a record with a skipped copy elsewhere is loss."""
+    after the group read it (the log was truncated and rewritten under the committed offset: an
+    unclean election, a power cut). Unless the group processed a lower offset of that partition
+    after the record was acknowledged (``acked_ms``: wall-clock ms of each sorted unique key's first
+    ack, -1 for none; it was still behind it then, and passed it), the group did not skip it: the
+    broker moved it under the group. It is ``overwritten_unread``, not consumer loss (broker loss
+    and inconsistent offsets say what happened). Counted in records, once each: a record with a
+    skipped copy elsewhere is loss."""
     lost = unprocessed = overwritten = 0
     examples: list[tuple[Log, int, str]] = []
     for group in groups:
@@ -216,18 +180,98 @@ def consumer_loss(
             idx = lo + np.flatnonzero(view.known[lo:hi])
             idx = idx[member(view.keys[idx], sent)]
             idx = idx[~member(view.keys[idx], group.keys)]
-            rewritten = member(view.pos[idx], group.rewritten_at)
+            rewritten = _moved_under(group.rewritten, view.pos[idx], view.keys[idx], acked_ms)
             moved_keys.append(view.keys[idx[rewritten]])
             idx = idx[~rewritten]
             lost_keys.append(view.keys[idx])
             examples += [(view, int(i), group.name) for i in idx[: max(0, limit - len(examples))]]
-        group.rewritten_at = group.rewritten_at[:0]
+        group.rewritten = Rewrites()
         group_lost = unique(cat(lost_keys), in_place=True)
         moved = unique(cat(moved_keys), in_place=True)
         overwritten += int((~member(moved, group_lost)).sum())  # records, each once; a skipped copy is loss
         lost += len(group_lost)
         unprocessed += _unprocessed(view, committed.get(group.name, {}), sent, group.keys)
     return ConsumerLoss(lost, examples, unprocessed, overwritten)
+
+
+@dataclass(slots=True)
+class _Reading:
+    """What :func:`load_groups` gathers of one group while reading its members' ledgers: the log
+    view it judges the group by, the keys and positions of every row, the rows that name another
+    record than the view holds at their position, and (a transformer) every valid row's key and
+    position."""
+
+    view: Log
+    keys: list[I64] = field(default_factory=list)
+    where: list[I64] = field(default_factory=list)
+    moved_pos: list[I64] = field(default_factory=list)
+    moved_keys: list[I64] = field(default_factory=list)
+    read_keys: list[I64] = field(default_factory=list)
+    read_pos: list[I64] = field(default_factory=list)
+
+
+def _read_member(
+    path: Path, tag_to_index: dict[int, int], group: Group, r: _Reading
+) -> tuple[I64, np.ndarray[Any, Any]]:
+    """One member's processed rows: their positions and partitions in file order; their keys, the
+    rows that name another record than ``r.view`` holds there, and a transformer's rows go to ``r``."""
+    # Filled in place, sized from the file: no list of chunks to concatenate.
+    rows_in_file = path.stat().st_size // PROCESSED.itemsize if path.exists() else 0
+    member_pos: I64 = np.empty(rows_in_file, np.int64)
+    member_keys: I64 = np.empty(rows_in_file, np.int64)
+    member_parts = np.empty(rows_in_file, np.int32)
+    at = nkeys = 0
+    for rows in read_records(path, PROCESSED):
+        bad = (rows["status"] > Status.FOREIGN) | (rows["offset"] < 0) | (rows["partition"] < 0)
+        group.invalid_rows += int(bad.sum())
+        chunk = rows[~bad] if bad.any() else rows
+        index = map_tags(chunk["tag"], tag_to_index)
+        ok = (chunk["status"] == Status.VALID) & (index >= 0) & (chunk["seq"] >= 0)
+        found = int(ok.sum())
+        row_keys = (index[ok] << SEQ_BITS) | chunk["seq"][ok].astype(np.int64)
+        member_keys[nkeys : nkeys + found] = row_keys
+        nkeys += found
+        member_pos[at : at + len(chunk)] = positions(chunk["partition"], chunk["offset"])
+        row_pos = member_pos[at : at + len(chunk)][ok]
+        there = r.view.at(row_pos)
+        holder = np.where(there >= 0, r.view.keys[np.maximum(there, 0)] if len(r.view) else -1, -1)
+        moved = (holder >= 0) & (holder != row_keys)
+        if moved.any():
+            r.moved_pos.append(row_pos[moved])
+            r.moved_keys.append(row_keys[moved])
+        if group.transformer:
+            r.read_keys.append(row_keys)
+            r.read_pos.append(row_pos)
+        member_parts[at : at + len(chunk)] = chunk["partition"]
+        at += len(chunk)
+    r.keys.append(member_keys[:nkeys])
+    return member_pos[:at], member_parts[:at]
+
+
+def _copies(keys: list[I64], where: list[I64]) -> tuple[I64, I64]:
+    """Sorted unique ``keys`` and at how many distinct positions (``where``) each was read."""
+    k, pos = cat(keys), cat(where)
+    order = np.lexsort((pos, k))
+    k, pos = k[order], pos[order]
+    distinct = np.ones(len(k), dtype=bool)
+    distinct[1:] = (k[1:] != k[:-1]) | (pos[1:] != pos[:-1])
+    found, counts = np.unique(k[distinct], return_counts=True)
+    return found, counts.astype(np.int64)
+
+
+def _moved_under(rw: Rewrites, pos: I64, keys: I64, acked_ms: Callable[[I64], I64] | None) -> Mask:
+    """Which records (at ``pos``, never processed by the group) the broker wrote under the group:
+    at a rewritten position, acknowledged after the group last processed a lower offset there."""
+    moved = member(pos, rw.at)
+    if not moved.any():
+        return moved
+    sel = np.flatnonzero(moved)
+    wanted = np.unique(keys[sel])
+    ack = acked_ms(wanted) if acked_ms is not None else np.full(len(wanted), -1, dtype=np.int64)
+    ack_of = ack[np.searchsorted(wanted, keys[sel])]
+    behind = rw.behind_ms[np.searchsorted(rw.at, pos[sel])]
+    moved[sel] = (ack_of >= 0) & (behind <= ack_of)
+    return moved
 
 
 def _unprocessed(view: Log, committed: dict[str, int], sent: I64, processed: I64) -> int:

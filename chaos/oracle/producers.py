@@ -33,6 +33,8 @@ class ProducerInfo:
     tag: int
     #: How it keyed its records (``spread``, ``pinned``, ``none``), from its workload spec (None: unknown).
     keys: str | None = None
+    #: Wall-clock milliseconds its ledgers' ``t_ms`` count from.
+    start_ms: int = 0
 
 
 def load_producers(run_dir: Path) -> list[ProducerInfo]:
@@ -45,7 +47,8 @@ def load_producers(run_dir: Path) -> list[ProducerInfo]:
         spec_path = run_dir / "workloads" / f"producer-{pid}.json"
         keys = read_meta(spec_path).get("keys") if spec_path.exists() else None
         mode = str(meta.get("mode", "async"))
-        infos.append(ProducerInfo(i, pid, mode, producer_tag(pid), str(keys) if keys is not None else None))
+        start_ms = int(meta.get("start_ns") or 0) // 1_000_000
+        infos.append(ProducerInfo(i, pid, mode, producer_tag(pid), str(keys) if keys is not None else None, start_ms))
     return infos
 
 
@@ -149,33 +152,38 @@ class ProducerSide:
         for suffix in (".events", ".acks"):
             yield from read_records(base.with_suffix(suffix), PRODUCER_EVENT)
 
-    def acks(self) -> Iterator[tuple[I64, I64]]:
-        """``(keys, positions)`` of every acknowledgement at a real offset, chunk by chunk."""
+    def acks(self) -> Iterator[tuple[I64, I64, I64]]:
+        """``(keys, positions, wall-clock ms)`` of every acknowledgement at a real offset, chunk by chunk."""
         for p in self.producers:
             for chunk in self.chunks(p):
                 sel = chunk[(chunk["kind"] == Kind.ACK) & (chunk["offset"] >= 0) & valid_rows(chunk)]
                 if len(sel):
-                    yield keys(p.index, sel["seq"]), positions(sel["partition"], sel["offset"])
+                    at = positions(sel["partition"], sel["offset"])
+                    yield keys(p.index, sel["seq"]), at, p.start_ms + sel["t_ms"].astype(np.int64)
 
     def ack_positions(self, wanted: I64) -> I64:
         """Where each of the sorted unique acknowledged keys ``wanted`` was acknowledged (its first
         ack), aligned with ``wanted``; -1 for a key without one."""
-        found_keys: list[I64] = []
-        found_pos: list[I64] = []
+        return self.first_acks(wanted)[0]
+
+    def first_acks(self, wanted: I64) -> tuple[I64, I64]:
+        """Where and when (wall-clock ms) each of the sorted unique keys ``wanted`` was first
+        acknowledged, aligned with ``wanted``; -1 for a key without an ack."""
+        found: list[tuple[I64, I64, I64]] = []
         if len(wanted):
-            for k, pos in self.acks():
+            for k, pos, t in self.acks():
                 hit = member(k, wanted)
-                found_keys.append(k[hit])
-                found_pos.append(pos[hit])
-        k, pos = cat(found_keys), cat(found_pos)
+                found.append((k[hit], pos[hit], t[hit]))
+        k, pos, t = (cat([f[i] for f in found]) for i in range(3))
         order = np.argsort(k, kind="stable")
-        k, pos = k[order], pos[order]
+        k, pos, t = k[order], pos[order], t[order]
         first = np.ones(len(k), dtype=bool)
         first[1:] = k[1:] != k[:-1]
-        k, pos = k[first], pos[first]
-        out: I64 = np.full(len(wanted), -1, dtype=np.int64)
+        k, pos, t = k[first], pos[first], t[first]
+        out_pos: I64 = np.full(len(wanted), -1, dtype=np.int64)
+        out_t: I64 = np.full(len(wanted), -1, dtype=np.int64)
         if len(k):
             idx = np.minimum(np.searchsorted(k, wanted), len(k) - 1)
             hit = k[idx] == wanted
-            out[hit] = pos[idx[hit]]
-        return out
+            out_pos[hit], out_t[hit] = pos[idx[hit]], t[idx[hit]]
+        return out_pos, out_t

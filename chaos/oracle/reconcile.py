@@ -175,12 +175,22 @@ def _compaction(
     return none
 
 
-def _processed_by_any(groups: list[Group], keys: I64) -> Mask:
-    """Which of ``keys`` some group processed (before the groups' keys are released)."""
-    done = np.zeros(len(keys), dtype=bool)
+def _delivered(groups: list[Group], committed: dict[str, dict[str, int]], keys: I64, at: I64) -> Mask:
+    """Which of ``keys`` (acknowledged at ``at``) were delivered before retention removed them: some
+    group processed each, and so did every group whose committed offset is past it (a group that
+    passed one without processing it lost it). Before the groups' keys are released."""
+    some = np.zeros(len(keys), dtype=bool)
+    every = np.ones(len(keys), dtype=bool)
+    part, off = at >> SEQ_BITS, at & SEQ_MASK
     for g in groups:
-        done |= member(keys, g.keys)
-    return done
+        processed = member(keys, g.keys)
+        offsets = committed.get(g.name, {})
+        commit = np.full(len(keys), -1, dtype=np.int64)
+        for p in np.unique(part):
+            commit[part == p] = int(offsets.get(str(int(p)), -1))
+        some |= processed
+        every &= processed | (off >= commit)
+    return some & every
 
 
 def _processed_count(groups: list[Group], sent: I64) -> int:
@@ -242,12 +252,15 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
     groups = load_groups(run_dir, tag_to_index, log, EXAMPLES, committed_log)
     transformers = [g for g in groups if g.transformer]
     read_by_transformer = committed_log if transformers and transformers[0].read_committed and committed_log else log
-    outputs = load_outputs(run_dir, tag_to_index, side.sent, EXAMPLES, read_by_transformer)
+    read_copies = transformers[0].read_copies if transformers else None
+    outputs = load_outputs(run_dir, tag_to_index, side.sent, EXAMPLES, read_by_transformer, read_copies)
     for g in transformers:  # a transformer's processing is its committed outputs
         g.keys = outputs.inputs.copy() if outputs is not None else g.keys[:0]
     # a record of an aborted transaction was never meant to be read: no group loses it
     meant = side.sent[~member(side.sent, aborted)] if len(aborted) else side.sent
-    consumer = consumer_loss(groups, committed, log, meant, EXAMPLES, committed_log)
+    consumer = consumer_loss(
+        groups, committed, log, meant, EXAMPLES, committed_log, lambda keys: side.first_acks(keys)[1]
+    )
     del meant
     broker_at = side.ack_positions(broker)
     cause = broker_causes(broker, broker_at, log, fates.broker_unconfirmed, drain_meta, markers)
@@ -257,7 +270,7 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
     found = judge_run(txns, groups, committed_log, EXAMPLES, there) if txns is not None else None
     # Records a group processed before retention removed them were delivered: expired, not lost.
     delivered = below_start.copy()
-    delivered[below_start] = _processed_by_any(groups, broker[below_start])
+    delivered[below_start] = _delivered(groups, committed, broker[below_start], broker_at[below_start])
     expired = int(delivered.sum())
     broker, broker_at, cause = broker[~delivered], broker_at[~delivered], cause[~delivered]
     compaction = _compaction(drain_meta, producers, log, broker, broker_at, cause, producer_lost)

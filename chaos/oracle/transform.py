@@ -46,12 +46,19 @@ class Outputs:
 
 
 def load_outputs(
-    run_dir: Path, tag_to_index: dict[int, int], sent: I64, limit: int, input_view: Log | None = None
+    run_dir: Path,
+    tag_to_index: dict[int, int],
+    sent: I64,
+    limit: int,
+    input_view: Log | None = None,
+    read_copies: tuple[I64, I64] | None = None,
 ) -> Outputs | None:
     """The output topic's drain (None: the run had no transformer, or its output was not drained).
 
-    ``input_view`` is the input topic as the transformer read it: an input it holds ``n`` times may
-    have ``n`` outputs (without it, one)."""
+    An input may have as many outputs as copies of it the transformer read: those ``input_view``
+    (the input topic as it reads it) holds, or those at distinct positions its processed rows name
+    (``read_copies``: sorted unique input keys and their counts; retention may have removed a copy
+    it read), whichever is more; one at least."""
     meta_path = run_dir / DRAIN / "output.json"
     if not meta_path.exists():
         return None
@@ -64,6 +71,10 @@ def load_outputs(
     if input_view is not None:
         copies = np.sort(input_view.keys[input_view.known])
         allowed = np.maximum(np.searchsorted(copies, distinct, "right") - np.searchsorted(copies, distinct), 1)
+    if read_copies is not None and len(read_copies[0]):
+        read_keys, read_counts = read_copies
+        at = np.minimum(np.searchsorted(read_keys, distinct), len(read_keys) - 1)
+        allowed = np.maximum(allowed, np.where(read_keys[at] == distinct, read_counts[at], 1))
     excess = np.maximum(outputs - allowed, 0)
     examples: list[int] = []
     for i in np.flatnonzero(excess)[:limit]:  # the copies beyond the allowed ones, in output order
