@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from chaos.oracle.keys import I64, SEQ_BITS, SEQ_MASK, Ranges
+from chaos.oracle.producers import RETRIES_FOREVER
 from chaos.workloads.ledger import LEDGERS, PRODUCER_EVENT, Kind, read_meta, read_records
 
 #: The least length of the ``before`` and ``after`` periods, in seconds.
@@ -58,7 +59,11 @@ def _acks_and_latencies(run_dir: Path) -> tuple[F64, F64, F64, str]:
             continue
         ack = np.concatenate(acks)
         if not len(ack):  # acks=0: every completion has offset -1
-            done = [c[c["kind"] == Kind.ACK] for c in read_records(meta_path.with_suffix(".acks"), PRODUCER_EVENT)]
+            done = [  # a sync producer writes its completions to .events
+                c[c["kind"] == Kind.ACK]
+                for suffix in (".events", ".acks")
+                for c in read_records(meta_path.with_suffix(suffix), PRODUCER_EVENT)
+            ]
             ack = np.concatenate(done) if done else ack
             basis = "send" if len(ack) else basis
         intent = np.concatenate(intents) if intents else np.empty(0, PRODUCER_EVENT)
@@ -107,44 +112,76 @@ def _percentiles(latency: F64) -> dict[str, float] | None:
 
 def _waiting(run_dir: Path, run_end: float) -> tuple[F64, F64]:
     """``(starts, ends)`` of the disjoint, sorted stretches in which some producer was waiting:
-    it had called send for more records than had completed (acknowledged, with or without an
-    offset, or failed). Records that never completed keep it waiting to ``run_end``.
-
-    Counted per producer from its ledgers' rows (each covers ``seq_end - seq`` records); a record
-    completed twice (an outbox resend after a seen error) can only shorten a stretch, never make
-    one where the producer was idle."""
-    spans: list[tuple[F64, F64]] = []
+    records it had handed to its client (their send returned, or they were acknowledged or failed)
+    were not yet complete. A record waits from its ``INTENT`` to its first acknowledgement (with or
+    without an offset) or, in a mode that does not send a failed record again, its first failure;
+    one that never completes waits to ``run_end``. Records of an earlier range that were never
+    handed over (a send that raised ends a transaction's range) keep nothing waiting; the last range
+    intended waits whole (a sync send blocked there has neither returned nor completed)."""
+    spans: list[tuple[I64, I64]] = []
     for meta_path in sorted((run_dir / LEDGERS).glob("producer-*.json")):
         try:
-            start = int(read_meta(meta_path)["start_ns"]) / 1e9
+            meta = read_meta(meta_path)
+            start_ms = int(meta["start_ns"]) // 1_000_000
         except (OSError, ValueError, KeyError, TypeError):
             continue
-        t: list[F64] = []
-        n: list[np.ndarray[Any, Any]] = []
-        for suffix in (".events", ".acks"):
-            for c in read_records(meta_path.with_suffix(suffix), PRODUCER_EVENT):
-                done = (c["kind"] == Kind.ACK) | (c["kind"] == Kind.ERROR_SEEN) | (c["kind"] == Kind.ERROR_SWALLOWED)
-                rows = c[(c["kind"] == Kind.INTENT) | done]
-                count = (rows["seq_end"].astype(np.int64) - rows["seq"].astype(np.int64)).clip(0)
-                t.append(start + rows["t_ms"].astype(np.float64) / 1000)
-                n.append(np.where(rows["kind"] == Kind.INTENT, count, -count))
-        if not t:
-            continue
-        times, steps = np.concatenate(t), np.concatenate(n)
-        order = np.argsort(times, kind="stable")
-        times, steps = times[order], steps[order]
-        # completions at the same instant as intents are applied together: sum steps per instant
-        instants, first = np.unique(times, return_index=True)
-        pending = np.cumsum(np.add.reduceat(steps, first)) if len(first) else np.empty(0, np.int64)
-        busy = pending > 0
-        edges = np.diff(np.concatenate(([False], busy, [False])).astype(np.int8))
-        bounds = np.concatenate((instants, [run_end]))
-        spans.append((bounds[np.flatnonzero(edges == 1)], bounds[np.flatnonzero(edges == -1)]))
+        rows = [
+            c for suffix in (".events", ".acks") for c in read_records(meta_path.with_suffix(suffix), PRODUCER_EVENT)
+        ]
+        if rows:
+            spans.append(_waiting_of(np.concatenate(rows), start_ms, str(meta.get("mode")) in RETRIES_FOREVER))
     if not spans:
         return np.empty(0), np.empty(0)
-    # the producers' stretches merged, in whole microseconds
-    merged = Ranges(*(np.round(np.concatenate(side) * 1e6).astype(np.int64) for side in zip(*spans, strict=True)))
-    return merged.starts / 1e6, merged.ends / 1e6
+    end_ms = int(run_end * 1000) + 1
+    starts = np.concatenate([a for a, _ in spans])
+    ends = np.concatenate([np.where(b < 0, end_ms, b) for _, b in spans])
+    merged = Ranges(starts, ends)  # the producers' stretches merged
+    return merged.starts / 1000, merged.ends / 1000
+
+
+def _waiting_of(rows: np.ndarray[Any, Any], start_ms: int, resends: bool) -> tuple[I64, I64]:
+    """One producer's waiting stretches in wall-clock ms (an end of -1: to the run's end)."""
+    kind, t = rows["kind"], start_ms + rows["t_ms"].astype(np.int64)
+    seq, seq_end = rows["seq"].astype(np.int64), rows["seq_end"].astype(np.int64)
+    done_kinds = (kind == Kind.ACK) if resends else np.isin(kind, (Kind.ACK, Kind.ERROR_SEEN, Kind.ERROR_SWALLOWED))
+    done_seq, done_t = seq[done_kinds], t[done_kinds]
+    order = np.lexsort((done_t, done_seq))  # each record's first completion
+    done_seq, done_t = done_seq[order], done_t[order]
+    first = np.ones(len(done_seq), dtype=bool)
+    first[1:] = done_seq[1:] != done_seq[:-1]
+    done_seq, done_t = done_seq[first], done_t[first]
+    # handed over: returned, or completed (acknowledged or failed, however the send went), or in
+    # the last range intended (a send still blocked there, or cut by a kill, has not returned yet)
+    ret = kind == Kind.RETURNED
+    ever_done = np.isin(kind, (Kind.ACK, Kind.ERROR_SEEN, Kind.ERROR_SWALLOWED))
+    intent = kind == Kind.INTENT
+    last = np.flatnonzero(intent)[np.argmax(seq_end[intent])] if intent.any() else None
+    tail_s, tail_e = (seq[last : last + 1], seq_end[last : last + 1]) if last is not None else (seq[:0], seq[:0])
+    handed = Ranges(
+        np.concatenate((seq[ret], seq[ever_done], tail_s)), np.concatenate((seq_end[ret], seq[ever_done] + 1, tail_e))
+    )
+    # per INTENT range, how many of its records were handed over: the length of handed inside it
+    lengths = np.cumsum(np.concatenate(([0], handed.ends - handed.starts)))
+    inside = _covered(handed, lengths, seq_end[intent]) - _covered(handed, lengths, seq[intent])
+    times = np.concatenate((t[intent], done_t))
+    steps = np.concatenate((inside, -np.ones(len(done_t), dtype=np.int64)))
+    order = np.argsort(times, kind="stable")
+    times, steps = times[order], steps[order]
+    instants, at = np.unique(times, return_index=True)
+    pending = np.cumsum(np.add.reduceat(steps, at)) if len(at) else np.empty(0, np.int64)
+    edges = np.diff(np.concatenate(([False], pending > 0, [False])).astype(np.int8))
+    bounds = np.concatenate((instants, [-1]))
+    return bounds[np.flatnonzero(edges == 1)], bounds[np.flatnonzero(edges == -1)]
+
+
+def _covered(ranges: Ranges, lengths: I64, x: I64) -> I64:
+    """How many keys of the merged ``ranges`` lie below each ``x`` (``lengths``: the cumulative
+    lengths of the ranges, from 0)."""
+    i = np.searchsorted(ranges.starts, x, side="right")  # ranges starting at or below x
+    full = lengths[np.maximum(i - 1, 0)]
+    last = np.where(i > 0, np.minimum(x, ranges.ends[np.maximum(i - 1, 0)]) - ranges.starts[np.maximum(i - 1, 0)], 0)
+    out: I64 = np.where(i > 0, full + np.maximum(last, 0), 0)
+    return out
 
 
 def _no_ack(acks: F64, waiting: tuple[F64, F64], start: float, end: float) -> float:

@@ -81,14 +81,22 @@ def test_acknowledged_records_are_the_basis_otherwise(tmp_path: Path) -> None:
 
 
 def _producer(run: Path, sent_ms: np.ndarray, ack_ms: np.ndarray) -> None:
-    """Producer p0 sent record i at ``sent_ms[i]``, acknowledged at ``ack_ms[i]``."""
+    """Producer p0 sent record i at ``sent_ms[i]`` (its send returned at once), acknowledged at
+    ``ack_ms[i]``."""
     ledgers = run / "ledgers"
     write_meta(ledgers / "producer-p0.json", {"producer": "p0", "mode": "async", "start_ns": START_NS})
     seqs = np.arange(len(sent_ms))
-    for suffix, kind, t, offset in ((".events", Kind.INTENT, sent_ms, -1), (".acks", Kind.ACK, ack_ms, seqs)):
+    files: dict[str, list[np.ndarray]] = {".events": [], ".acks": []}
+    for suffix, kind, t, offset in (
+        (".events", Kind.INTENT, sent_ms, -1),
+        (".events", Kind.RETURNED, sent_ms, -1),
+        (".acks", Kind.ACK, ack_ms, seqs),
+    ):
         rows = np.zeros(len(seqs), PRODUCER_EVENT)
         rows["kind"], rows["seq"], rows["seq_end"], rows["offset"], rows["t_ms"] = kind, seqs, seqs + 1, offset, t
-        rows.tofile(ledgers / f"producer-p0{suffix}")
+        files[suffix].append(rows)
+    for suffix, parts in files.items():
+        np.concatenate(parts).tofile(ledgers / f"producer-p0{suffix}")
 
 
 def _fault(run: Path, injected: float, healed: float, end: float) -> None:
@@ -128,3 +136,20 @@ def test_a_record_sent_before_the_fault_and_acknowledged_in_it_counts_during_it(
     assert lat["before"] == {"p50": 5.0, "p99": 5.0, "records": 950}  # sent 0-9.5 s, acked before 10 s
     assert lat["during"]["records"] == 450 and lat["during"]["p99"] > 6000
     assert kill["no_ack_s"] == 4.0  # from 10 s to the first ack of a record sent after the heal
+
+
+def test_a_sync_producer_blocked_in_send_through_the_fault_was_waiting(tmp_path: Path) -> None:
+    """A sync producer: each record intended, acknowledged, then returned; the one intended at 10 s
+    is acknowledged (and returns) only at 16 s, and nothing is sent meanwhile."""
+    ledgers = tmp_path / "ledgers"
+    write_meta(ledgers / "producer-p0.json", {"producer": "p0", "mode": "sync", "start_ns": START_NS})
+    sent = np.concatenate((np.arange(0, 10_010, 10), np.arange(16_010, 30_000, 10)))
+    done = np.where(sent == 10_000, 16_000, sent + 5)
+    rows = []
+    for i, (t_sent, t_done) in enumerate(zip(sent.tolist(), done.tolist(), strict=True)):
+        rows += [(Kind.INTENT, i, i + 1, -1, -1, 0, t_sent), (Kind.ACK, i, i + 1, 0, i, 0, t_done)]
+        rows += [(Kind.RETURNED, i, i + 1, -1, -1, 0, t_done)]
+    np.array(rows, dtype=PRODUCER_EVENT).tofile(ledgers / "producer-p0.events")
+    _fault(tmp_path, injected=10.0, healed=14.0, end=30.0)
+    (kill,) = availability(tmp_path)
+    assert kill["no_ack_s"] == 6.0
