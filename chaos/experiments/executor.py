@@ -238,11 +238,13 @@ class Execution:
         return self.recovered
 
     # -- stopping and judging -----------------------------------------------------------------------
-    def stop_workloads(self, bounded: bool, stop_timeout: float, consume_timeout: float) -> None:
+    def stop_workloads(
+        self, bounded: bool, stop_timeout: float, consume_timeout: float, consume_quiet: float = 3.0
+    ) -> None:
         """Let bounded producers finish (else stop them), then let consumers catch up and stop them.
 
         The consumers have caught up when as many distinct records were processed as were
-        acknowledged, or nothing new was processed for 3 s (or at the timeout).
+        acknowledged, or nothing new was processed for ``consume_quiet`` s (or at the timeout).
         """
         producers, consumers = self.workloads("producer"), self.workloads("consumer")
         if bounded:
@@ -254,7 +256,7 @@ class Execution:
         for producer in producers:
             self._stop(producer, stop_timeout)
         if consumers:
-            quiet = Quiet(lambda: self.totals().processed, quiet_for=3.0)
+            quiet = Quiet(lambda: self.totals().processed, quiet_for=consume_quiet)
 
             def caught_up() -> bool:
                 done = self.totals(distinct=True)
@@ -386,7 +388,7 @@ def execute(plan: Plan, cluster: KafkaCluster, phases: Phases, bus: EventBus, st
             with phases.phase("settle", f"until acks resume, {b.settle:g} s at most"):
                 wait_flowing(ex, plan.expects_acks, b.settle)
             with phases.phase("stop"):
-                ex.stop_workloads(plan.bounded, b.stop_timeout, b.consume_timeout)
+                ex.stop_workloads(plan.bounded, b.stop_timeout, b.consume_timeout, b.consume_quiet)
         finally:
             ticker.stop()
             isr.stop()

@@ -179,6 +179,9 @@ class PhasesModel(_Strict):
     settle: float = Field(5.0, ge=0, description="workloads keep running after healing")
     stop_timeout: float = Field(90.0, gt=0, description="a bounded producer finishes, a stopped one exits")
     consume_timeout: float = Field(90.0, gt=0, description="consumers catch up after the producer stopped")
+    consume_quiet: float = Field(
+        3.0, gt=0, description="a consumer that processed nothing new for this long has caught up (or never will)"
+    )
     drain_timeout: float = Field(180.0, gt=0, description="the drain reads every partition to its end")
 
 

@@ -66,6 +66,7 @@ class Budgets:
     settle: float = 5.0
     stop_timeout: float = 90.0
     consume_timeout: float = 90.0
+    consume_quiet: float = 3.0
     drain_timeout: float = 180.0
 
 
@@ -212,6 +213,7 @@ def plan_experiment(exp: Experiment, run_id: str, run_dir: Path, seed: int = 0) 
             settle=ph.settle,
             stop_timeout=ph.stop_timeout,
             consume_timeout=ph.consume_timeout,
+            consume_quiet=ph.consume_quiet,
             drain_timeout=ph.drain_timeout,
         ),
         expect=dict(exp.expect),

@@ -31,6 +31,7 @@ def test_every_shipped_experiment_plans_what_its_file_says(path: Path, tmp_path:
     for spec in plan.workloads:
         assert spec.bootstrap_servers == UNBOUND and spec.run_dir == str(plan.run_dir)
         assert spec.topic == plan.topic.name
+    assert plan.budgets.consume_quiet == exp.phases.consume_quiet  # T1 waits 25 s for a recovering member
     bound = plan.bind("127.0.0.1:9092")
     assert {s.bootstrap_servers for s in bound.workloads} == {"127.0.0.1:9092"}
     # targets name partitions of the experiment's own topic
