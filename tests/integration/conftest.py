@@ -21,12 +21,18 @@ from chaos.labels import RUN_LABEL
 
 logging.getLogger("kafka").setLevel(logging.CRITICAL)
 
-#: The shape of the modules that watch replicas and groups react: a follower that stops fetching
-#: leaves the ISR after 6 s instead of 30 s, and a group may evict a killed member after 2 s rather
-#: than the 6 s minimum. Modules of one shape share one cluster (the plugin's pool resets it between
-#: them), so a module picks an existing shape unless it needs its own.
+#: The shape of the modules that watch replicas, groups and the log cleaner react: a follower that
+#: stops fetching leaves the ISR after 6 s instead of 30 s, a group may evict a killed member after
+#: 2 s rather than the 6 s minimum, and an idle log cleaner looks for work every second instead of
+#: every 15. Modules of one shape share one cluster (the plugin's pool resets it between them), so a
+#: module picks an existing shape unless it needs its own.
 QUICK = pytest.mark.kafka_cluster(
-    brokers=3, broker_config={"replica.lag.time.max.ms": "6000", "group.min.session.timeout.ms": "2000"}
+    brokers=3,
+    broker_config={
+        "replica.lag.time.max.ms": "6000",
+        "group.min.session.timeout.ms": "2000",
+        "log.cleaner.backoff.ms": "1000",
+    },
 )
 #: The same with a dedicated KRaft controller, so killing or stopping any broker keeps the quorum.
 QUICK_WITH_CONTROLLER = pytest.mark.kafka_cluster(

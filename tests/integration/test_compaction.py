@@ -11,7 +11,9 @@ from kafka import KafkaConsumer, TopicPartition
 from chaos.scenario import Scenario
 from chaos.waiting import wait_until
 
-pytestmark = pytest.mark.kafka_cluster(brokers=3)
+from .conftest import QUICK
+
+pytestmark = QUICK  # its idle cleaner looks for work every second
 
 RECORDS = 300
 COMPACTED = {
@@ -42,7 +44,7 @@ def test_values_the_cleaner_removed_are_superseded_not_lost(scenario: Scenario) 
     producer = scenario.producer(mode="async", count=RECORDS, rate=100, keys="pinned", settings={"acks": "all"})
     producer.start()
     assert producer.wait(120) == 0, producer.log_tail()
-    # the cleaner runs every 15 s at most while idle: wait until it is seen to have removed values
+    # wait until the cleaner is seen to have removed values
     seen = [RECORDS]
 
     def cleaned() -> bool:
