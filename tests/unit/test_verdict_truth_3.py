@@ -14,10 +14,9 @@ import chaos.workloads.drain as drain_module
 from chaos.oracle import reconcile
 from chaos.oracle.synthetic_txn import SyntheticTxn, write_transactions
 from chaos.workloads.coverage import verify_markers
-from chaos.workloads.envelope import Status, producer_tag
+from chaos.workloads.envelope import Status
 from chaos.workloads.ledger import (
     DRAIN,
-    EPOCH,
     LEDGERS,
     LOG_RECORD,
     PROCESSED,
@@ -26,8 +25,7 @@ from chaos.workloads.ledger import (
     write_meta,
 )
 from tests.unit.fake_kafka import Entry, FakeLog, write_transactional
-
-TAG = producer_tag("p0")
+from tests.unit.handmade import TAG, write_log, write_member
 
 
 def _run(
@@ -51,45 +49,8 @@ def _run(
     np.array(events, dtype=PRODUCER_EVENT).tofile(ledgers / "producer-p0.events")
     rows = [(Kind.ACK, s, s + 1, p, o, 0, 0) for s, p, o in acks]
     np.array(rows, dtype=PRODUCER_EVENT).tofile(ledgers / "producer-p0.acks")
-    (run_dir / DRAIN).mkdir(exist_ok=True)
-    logged = [(0, off, TAG if st == Status.VALID else 0, seq, st) for off, seq, st in log]
-    np.array(logged, dtype=LOG_RECORD).tofile(run_dir / DRAIN / "log.bin")
-    end = max((off for off, _, _ in log), default=begin - 1) + 1
-    write_meta(
-        run_dir / DRAIN / "drain.json",
-        {
-            "complete": True,
-            "records": len(logged),
-            "beginning_offsets": {"0": begin},
-            "end_offsets": {"0": end},
-            "committed": {},
-        },
-    )
+    write_log(run_dir, log, begin)
     return run_dir
-
-
-def _member(
-    run_dir: Path,
-    member: str,
-    group: str,
-    rows: list[tuple[int, int]],
-    committed: int,
-    epochs: list[int] | None = None,
-    **meta: object,
-) -> None:
-    """A member of ``group`` that processed ``rows`` ((offset, seq) of partition 0, valid records of
-    p0) and the group's committed offset of partition 0."""
-    base = {"member": member, "group": group, "strategy": "after_process", "client": "java", "start_ns": 0}
-    write_meta(run_dir / LEDGERS / f"consumer-{member}.json", {**base, **meta})
-    processed = [(0, off, TAG, seq, Status.VALID, 0) for off, seq in rows]
-    np.array(processed, dtype=PROCESSED).tofile(run_dir / LEDGERS / f"consumer-{member}.processed")
-    np.array([0, *(epochs or [])], dtype=EPOCH).tofile(run_dir / LEDGERS / f"consumer-{member}.epochs")
-    path = run_dir / DRAIN / "drain.json"
-    import json
-
-    drain = json.loads(path.read_text())
-    drain["committed"][group] = {"0": committed}
-    write_meta(path, drain)
 
 
 # F1 -- a transformer's input without an output, below its committed offset, is not consumer loss --
@@ -107,7 +68,7 @@ def test_an_input_the_transformer_committed_past_without_an_output_is_consumer_l
     consumer_loss takes seq 3 (processed position, key not in the group's keys) for a record the
     broker rewrote under the group."""
     run = _run(tmp_path, [(s, 0, s) for s in range(10)], [(o, o, Status.VALID) for o in range(10)], 10)
-    _member(
+    write_member(
         run,
         "t-0",
         "t",
@@ -139,7 +100,7 @@ def test_records_the_group_processed_before_retention_deleted_them_are_not_broke
 
     The oracle: broker loss 50 (below_log_start) beside processed 100."""
     run = _run(tmp_path, [(s, 0, s) for s in range(100)], [(o, o, Status.VALID) for o in range(50, 100)], 100, begin=50)
-    _member(run, "g-0", "g", [(o, o) for o in range(100)], 100)
+    write_member(run, "g-0", "g", [(o, o) for o in range(100)], 100)
     v = reconcile(run)
     assert v.conclusive, v.trust
     assert v.counts["processed"] == 100
@@ -164,7 +125,7 @@ def test_retention_cutting_a_transaction_a_group_read_whole_is_not_a_torn_transa
     drain_module.drain("127.0.0.1:1", "t", "r1", tmp_path, [], "read_uncommitted", 5.0, transactional_writers=1)
     verify_markers(tmp_path, fake.markers)
     rows = [(o, o) for o in range(6)] + [(o, o - 1) for o in range(7, 13)]
-    _member(tmp_path, "rc-0", "rc", rows, 14, isolation_level="read_committed")
+    write_member(tmp_path, "rc-0", "rc", rows, 14, isolation_level="read_committed")
     v = reconcile(tmp_path)
     assert v.conclusive, v.trust["reasons"]
     assert v.counts["processed"] == 12
@@ -247,7 +208,7 @@ def test_two_different_records_processed_at_one_rewritten_offset_are_not_a_dupli
     log = [(o, o, Status.VALID) for o in range(60)] + [(o, o + 40, Status.VALID) for o in range(60, 100)]
     run = _run(tmp_path, acks, log, 140)
     rows = [(o, o) for o in range(100)] + [(o, o + 40) for o in range(60, 100)]
-    _member(run, "g-0", "g", rows, 100, epochs=[100])
+    write_member(run, "g-0", "g", rows, 100, epochs=[100])
     v = reconcile(run)
     assert v.conclusive, v.trust
     assert v.loss["broker"] == 40 and v.loss["consumer"] == 0
@@ -290,7 +251,7 @@ def test_overwritten_unread_counts_records_not_copies(tmp_path: Path) -> None:
     log += [(5, 10, Status.VALID), (6, 10, Status.VALID), (7, 11, Status.VALID), (8, 12, Status.VALID)]
     log += [(9, 13, Status.VALID)]
     run = _run(tmp_path, acks, log, 14)
-    _member(run, "g-0", "g", [(o, o) for o in range(10)], 10)
+    write_member(run, "g-0", "g", [(o, o) for o in range(10)], 10)
     v = reconcile(run)
     assert v.conclusive, v.trust
     assert v.anomalies["duplicates_in_log"] == 1 and v.loss["consumer"] == 0

@@ -13,10 +13,9 @@ import numpy as np
 
 from chaos.oracle import reconcile
 from chaos.oracle.availability import availability
-from chaos.workloads.envelope import Status, producer_tag
+from chaos.workloads.envelope import Status
 from chaos.workloads.ledger import (
     DRAIN,
-    EPOCH,
     LEDGERS,
     LOG_RECORD,
     PROCESSED,
@@ -25,8 +24,7 @@ from chaos.workloads.ledger import (
     read_meta,
     write_meta,
 )
-
-TAG = producer_tag("p0")
+from tests.unit.handmade import TAG, write_log, write_member
 
 
 def _run(
@@ -50,38 +48,8 @@ def _run(
     np.array([(k, s, e, p, o, 0, t) for k, s, e, p, o, t in acks], dtype=PRODUCER_EVENT).tofile(
         ledgers / "producer-p0.acks"
     )
-    (run_dir / DRAIN).mkdir(exist_ok=True)
-    rows = [(0, off, TAG if st == Status.VALID else 0, seq, st) for off, seq, st in log]
-    np.array(rows, dtype=LOG_RECORD).tofile(run_dir / DRAIN / "log.bin")
-    end = max((off for off, _, _ in log), default=begin - 1) + 1
-    write_meta(
-        run_dir / DRAIN / "drain.json",
-        {
-            "complete": True,
-            "records": len(rows),
-            "beginning_offsets": {"0": begin},
-            "end_offsets": {"0": end},
-            "committed": {},
-        },
-    )
+    write_log(run_dir, log, begin)
     return run_dir
-
-
-def _member(
-    run_dir: Path, member: str, group: str, rows: Sequence[tuple[int, ...]], committed: int, epochs: Sequence[int] = ()
-) -> None:
-    """A member of ``group`` (Java client, read_uncommitted) that processed ``rows`` ((offset, seq)
-    of partition 0, valid records of p0, or (offset, seq, t_ms)); the group's committed offset of
-    partition 0."""
-    meta = {"member": member, "group": group, "strategy": "after_process", "client": "java", "start_ns": 0}
-    write_meta(run_dir / LEDGERS / f"consumer-{member}.json", {**meta, "isolation_level": "read_uncommitted"})
-    np.array([(0, r[0], TAG, r[1], Status.VALID, r[2] if len(r) > 2 else 0) for r in rows], dtype=PROCESSED).tofile(
-        run_dir / LEDGERS / f"consumer-{member}.processed"
-    )
-    np.array([0, *epochs], dtype=EPOCH).tofile(run_dir / LEDGERS / f"consumer-{member}.epochs")
-    drain = read_meta(run_dir / DRAIN / "drain.json")
-    drain["committed"][group] = {"0": committed}
-    write_meta(run_dir / DRAIN / "drain.json", drain)
 
 
 def _acked(seqs: Sequence[int], t_ms: int = 0) -> list[tuple[int, int, int, int, int, int]]:
@@ -144,8 +112,8 @@ def test_a_record_one_group_skipped_is_lost_to_it_though_another_group_read_it_b
     log = [(o, o, Status.VALID) for o in range(50, 100)]
     events = [(Kind.INTENT, 0, 100, -1, -1, 0), (Kind.RETURNED, 0, 100, -1, -1, 0)]
     run = _run(tmp_path, "async", events, _acked(range(100)), log, begin=50)
-    _member(run, "a-0", "a", [(o, o) for o in range(100)], 100)
-    _member(run, "b-0", "b", [(o, o) for o in range(100) if o != 30], 100)
+    write_member(run, "a-0", "a", [(o, o) for o in range(100)], 100)
+    write_member(run, "b-0", "b", [(o, o) for o in range(100) if o != 30], 100)
     v = reconcile(run)
     assert v.conclusive, v.trust
     _equation(v)
@@ -170,7 +138,7 @@ def test_duplicates_processed_is_never_negative_after_a_rewrite_with_a_duplicate
     events = [(Kind.INTENT, 0, 14, -1, -1, 0), (Kind.RETURNED, 0, 14, -1, -1, 0)]
     run = _run(tmp_path, "async", events, acks, log)
     rows = [(o, o) for o in range(10)] + [(6, 10), (7, 11), (8, 12), (9, 13)]
-    _member(run, "g-0", "g", rows, 10, epochs=[10])
+    write_member(run, "g-0", "g", rows, 10, epochs=[10])
     v = reconcile(run)
     assert v.conclusive, v.trust
     assert v.anomalies["duplicates_processed"] == 0, v.anomalies
@@ -185,7 +153,7 @@ def test_a_real_duplicate_processing_is_not_cancelled_by_a_rewritten_position(tm
     events = [(Kind.INTENT, 0, 14, -1, -1, 0), (Kind.RETURNED, 0, 14, -1, -1, 0)]
     run = _run(tmp_path, "async", events, acks, log)
     rows = [(o, o) for o in range(10)] + [(6, 10), (7, 11), (8, 12), (9, 13), (9, 13)]
-    _member(run, "g-0", "g", rows, 10, epochs=[10, 14])
+    write_member(run, "g-0", "g", rows, 10, epochs=[10, 14])
     v = reconcile(run)
     assert v.anomalies["duplicates_processed"] == 1, v.anomalies
 
@@ -345,7 +313,7 @@ def test_a_rewritten_record_the_group_skipped_after_the_rewrite_is_consumer_loss
     events = [(Kind.INTENT, 0, 15, -1, -1, 0), (Kind.RETURNED, 0, 15, -1, -1, 0)]
     run = _run(tmp_path, "async", events, acks, log)
     rows = [(o, o, 0) for o in range(10)] + [(5, 10, 2000), (6, 11, 2000), (8, 13, 2000), (9, 14, 2000)]
-    _member(run, "g-0", "g", rows, 10, epochs=[10])
+    write_member(run, "g-0", "g", rows, 10, epochs=[10])
     v = reconcile(run)
     assert v.conclusive, v.trust
     assert v.anomalies["poll_skips"] == 1
@@ -363,7 +331,7 @@ def test_a_group_already_past_the_rewrite_only_reads_on_and_skips_nothing(tmp_pa
     events = [(Kind.INTENT, 0, 20, -1, -1, 0), (Kind.RETURNED, 0, 20, -1, -1, 0)]
     run = _run(tmp_path, "async", events, acks, log)
     rows = [(o, o, 0) for o in range(10)] + [(o, o + 5, 5000) for o in range(10, 15)]
-    _member(run, "g-0", "g", rows, 15)
+    write_member(run, "g-0", "g", rows, 15)
     v = reconcile(run)
     assert v.conclusive, v.trust
     assert v.loss["consumer"] == 0 and v.counts["overwritten_unread"] == 5
