@@ -153,13 +153,16 @@ class ConsumerWorkload:
         self._membership = None
         self._unsettled_since = None
 
-    def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata] | None = None) -> None:
+    def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata] | None = None) -> bool:
+        """Commit synchronously; False when the group rebalanced under the commit."""
         assert self.consumer is not None
         try:
             self.consumer.commit(offsets) if offsets else self.consumer.commit()
         except (CommitFailedError, RebalanceInProgressError) as e:
             # The group rebalanced under us: these records will be delivered again (a duplicate, not a loss).
             log.warning("commit failed, records will be redelivered: %s", e)
+            return False
+        return True
 
     def _flush_buffer(self, commit: bool) -> None:
         rows, self.buffer = self.buffer, []
@@ -232,7 +235,11 @@ class ConsumerWorkload:
             return n
         rows = [to_row(r, run_id) for records in batches.values() for r in records]
         if strategy == "before_process":
-            self._commit()
+            # Commit, then process: a poll whose commit failed (a rebalance) is not processed; the
+            # rejoined member is given its records again. Processing it anyway would block the poll
+            # loop for the whole processing and stall the rebalance that failed the commit.
+            if not self._commit():
+                return 0
             self.process(rows)
             return len(rows)
         self.buffer.extend(rows)

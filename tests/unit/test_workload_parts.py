@@ -263,6 +263,48 @@ def test_a_member_stuck_in_a_rebalance_gets_a_new_client(tmp_path: Path, monkeyp
     workload.ledger.close()
 
 
+class _RebalancingClient:
+    """A kafka-python consumer whose commits fail: its group is rebalancing."""
+
+    def __init__(self) -> None:
+        self.commits = 0
+
+    def commit(self, offsets: Any = None) -> None:
+        from kafka.errors import RebalanceInProgressError
+
+        self.commits += 1
+        raise RebalanceInProgressError("the group is rebalancing")
+
+
+def test_a_poll_whose_commit_failed_is_not_processed_before_process(tmp_path: Path) -> None:
+    """Commit, then process: a member that processed a poll whose commit failed blocked its poll
+    loop for the whole processing and stalled the rebalance that failed the commit (seen in CI:
+    no commit in 120 s). The records come again once the member has rejoined."""
+    from types import SimpleNamespace
+
+    from kafka import TopicPartition
+
+    from chaos.workloads.consumer import ConsumerWorkload
+
+    spec = ConsumerSpec(
+        id="c0",
+        group="g",
+        topic="t",
+        bootstrap_servers="127.0.0.1:1",
+        run_id="r1",
+        run_dir=str(tmp_path),
+        strategy="before_process",
+    )
+    workload = ConsumerWorkload(spec)
+    client = _RebalancingClient()
+    workload.consumer = client
+    record = SimpleNamespace(partition=0, offset=7, key=None, value=b"x")
+    assert workload._handle({TopicPartition("t", 0): [record]}) == 0
+    workload.ledger.close()
+    assert client.commits == 1
+    assert (tmp_path / "ledgers" / "consumer-c0.processed").stat().st_size == 0
+
+
 class _Future:
     def add_callback(self, *args: Any) -> None:
         pass

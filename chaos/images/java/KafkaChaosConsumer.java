@@ -166,13 +166,16 @@ final class KafkaChaosConsumer {
         ledger.processedMany(batch, marks);
     }
 
-    void commit(Map<TopicPartition, OffsetAndMetadata> offsets) {
+    /** Commit synchronously; false when the group rebalanced under the commit. */
+    boolean commit(Map<TopicPartition, OffsetAndMetadata> offsets) {
         try {
             if (offsets == null) consumer.commitSync();
             else consumer.commitSync(offsets);
+            return true;
         } catch (CommitFailedException | RebalanceInProgressException e) {
             // The group rebalanced under us: these records will be delivered again (a duplicate, not a loss).
             System.err.println("commit failed, records will be redelivered: " + e);
+            return false;
         }
     }
 
@@ -255,7 +258,9 @@ final class KafkaChaosConsumer {
         List<Row> batch = new ArrayList<>();
         for (ConsumerRecord<byte[], byte[]> r : records) batch.add(new Row(r, runId));
         if ("before_process".equals(strategy)) {
-            commit(null);
+            // Commit, then process: a poll whose commit failed (a rebalance) is not processed; the
+            // rejoined member is given its records again.
+            if (!commit(null)) return 0;
             process(batch);
             return batch.size();
         }
