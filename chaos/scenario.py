@@ -28,6 +28,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from chaos import rundir
 from chaos.cluster import KafkaCluster
 from chaos.cluster.config import ClientPath
 from chaos.experiments.executor import Execution
@@ -73,7 +74,7 @@ class Scenario(Execution):
         self.group = f"g-{plan.name}"
         self.create_topic()
         meta = {"run_id": self.run_id, "experiment": self.name, "topic": plan.name, "client_path": client_path}
-        write_meta(self.run_dir / "run.json", meta)
+        write_meta(self.run_dir / rundir.RUN, meta)
 
     def _common(self) -> dict[str, Any]:
         return {
@@ -128,6 +129,6 @@ class Scenario(Execution):
         """
         if expect is not None:
             parse_expectations(expect)
-            (self.run_dir / "expectations.json").write_text(json.dumps(expect))
+            (self.run_dir / rundir.EXPECTATIONS).write_text(json.dumps(expect))
         self.drain(self.groups, timeout=timeout)
         return self.judge(self.name)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from chaos import rundir
 from chaos.cli.common import (
     check_version,
     client_path_option,
@@ -162,7 +163,7 @@ def run_cmd(
         f"reports: {suite.suite_dir}/report.html, summary.md, junit.xml"
     )
     if as_json:
-        click.echo(json.dumps(json.loads((suite.suite_dir / "suite.json").read_text()), indent=2, sort_keys=True))
+        click.echo(json.dumps(json.loads((suite.suite_dir / rundir.SUITE).read_text()), indent=2, sort_keys=True))
     else:
         click.echo(text)
     if keep_cluster:  # said even with -q: a kept cluster runs until someone removes it
@@ -214,7 +215,7 @@ def report_cmd(run_dir: Path) -> None:
 
     if not run_dir.is_dir():
         raise UsageError(f"{run_dir} is not a directory: pass reports/<suite> or reports/<suite>/<run>")
-    if (run_dir / "suite.json").exists():
+    if (run_dir / rundir.SUITE).exists():
         problems = []
         for run in suite_runs(run_dir):
             problems += write_run_reports(run.run_dir)

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from chaos import rundir
 from chaos.cluster import KafkaCluster
 from chaos.cluster.config import ClientPath
 from chaos.cluster.kafka_tools import control_offsets, get_offsets
@@ -34,7 +35,7 @@ from chaos.oracle.reconcile import attach_witness
 from chaos.waiting import Quiet, WaitTimeout, wait_until
 from chaos.workloads.coverage import verify_markers
 from chaos.workloads.drain import drain
-from chaos.workloads.ledger import DRAIN, write_meta
+from chaos.workloads.ledger import write_meta
 from chaos.workloads.output_drain import drain_output
 from chaos.workloads.process import WorkloadProcess
 from chaos.workloads.spec import ConsumerSpec, ProducerSpec
@@ -307,7 +308,7 @@ class Execution:
         """Ask Kafka's own offsets tool for the topic's log start and end offsets, a second reader
         the oracle checks the drain against (``drain/kafka-offsets.json``). A tool that fails leaves
         the check undone and says so; it does not fail the run."""
-        path = self.run_dir / DRAIN / "kafka-offsets.json"
+        path = self.run_dir / rundir.DRAIN / rundir.KAFKA_OFFSETS
         try:
             offsets = get_offsets(self.cluster.brokers, self.topic.name)
         except ChaosError as e:
@@ -329,7 +330,7 @@ class Execution:
             for name, w in self.processes.items()
         }
         verdict.details["recovered"] = self.recovered
-        verdict.write(self.run_dir / "verdict.json")
+        verdict.write(self.run_dir / rundir.VERDICT)
         return verdict
 
 

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chaos import rundir
 from chaos.errors import InfrastructureError
 from chaos.events import EventBus
 
@@ -29,7 +30,7 @@ class Phases:
     """Records phases (name, start, end, ok) in ``phases.json`` as they happen, and announces them."""
 
     def __init__(self, run_dir: Path, bus: EventBus, label: str) -> None:
-        self.path = run_dir / "phases.json"
+        self.path = run_dir / rundir.PHASES
         self.items: list[dict[str, Any]] = []
         self.current = "start"
         self.bus = bus

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import yaml
 
+from chaos import rundir
 from chaos.cluster import ClusterSpec, KafkaCluster
 from chaos.errors import ChaosError, Interrupted, UsageError
 from chaos.events import EventBus, Listener
@@ -159,18 +160,18 @@ class ExperimentRun:
             self.result.verdict.details["seconds"] = round(self.result.seconds, 1)
             self.result.verdict.details["phases"] = phases.items
             self.result.verdict.details["cluster"] = self.result.cluster
-            self.result.verdict.write(self.run_dir / "verdict.json")
+            self.result.verdict.write(self.run_dir / rundir.VERDICT)
         elif self.result.error is not None:
-            (self.run_dir / "error.txt").write_text(f"{self.result.error_kind}: {self.result.error}\n")
+            (self.run_dir / rundir.ERROR).write_text(f"{self.result.error_kind}: {self.result.error}\n")
         self.bus.emit("run_finished", self.label, result=self.result)
         return self.result
 
     def _write_inputs(self) -> None:
         exp = self.exp
-        (self.run_dir / "experiment.yaml").write_text(
+        (self.run_dir / rundir.EXPERIMENT).write_text(
             yaml.safe_dump(exp.model_dump(mode="json", exclude_none=True), sort_keys=False)
         )
-        (self.run_dir / "expectations.json").write_text(json.dumps(exp.expect, indent=2, sort_keys=True))
+        (self.run_dir / rundir.EXPECTATIONS).write_text(json.dumps(exp.expect, indent=2, sort_keys=True))
         run_meta = {
             "run_id": self.run_id,
             "experiment": exp.name,
@@ -185,12 +186,12 @@ class ExperimentRun:
             "topic": self.plan.topic.name,
             "started": time.time(),
         }
-        (self.run_dir / "run.json").write_text(json.dumps(run_meta, indent=2, sort_keys=True))
+        (self.run_dir / rundir.RUN).write_text(json.dumps(run_meta, indent=2, sort_keys=True))
 
     def _write_cluster(self, lease: Lease) -> None:
         """Add to ``run.json`` the cluster the run got: its run id (the containers' label, which
         ``kafka-chaos clean --run-id`` takes) and how (``fresh``, ``reused`` …)."""
-        path = self.run_dir / "run.json"
+        path = self.run_dir / rundir.RUN
         meta = json.loads(path.read_text())
         meta.update(cluster_id=lease.cluster.run_id, cluster=lease.how)
         path.write_text(json.dumps(meta, indent=2, sort_keys=True))

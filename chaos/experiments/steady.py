@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from chaos.errors import InfrastructureError
 from chaos.experiments.phases import PhaseTimeout
 from chaos.experiments.plan import Plan
+from chaos.rundir import LEDGERS
 from chaos.waiting import Flowing, wait_at_most, wait_until
 from chaos.workloads.totals import Totals
 
@@ -96,7 +97,7 @@ def steady(ex: Execution, plan: Plan) -> None:
     if plan.consumers:
         # A member that has been given records is in its group and consuming (it may process and
         # commit much later): faults must not start before that.
-        ledgers = ex.run_dir / "ledgers"
+        ledgers = ex.run_dir / LEDGERS
         polled = lambda: any(ledgers.glob("consumer-*.polled"))  # noqa: E731
         wait_until(polled, budget, "the consumer group's first polled records", error=PhaseTimeout)
     wait_flowing(ex, plan.expects_acks, plan.budgets.warmup, from_zero=True)

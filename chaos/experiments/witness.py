@@ -7,16 +7,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from chaos import rundir
 from chaos.cluster import KafkaCluster
 from chaos.cluster.kafka_tools import search_segments
 from chaos.errors import ChaosError
 from chaos.oracle import Verdict
 from chaos.oracle.producers import load_producers
+from chaos.rundir import DRAIN
 from chaos.workloads.envelope import MAGIC, Status
-from chaos.workloads.ledger import DRAIN, LOG_RECORD, read_records, write_meta
+from chaos.workloads.ledger import LOG_RECORD, read_records, write_meta
 
 #: Where the oracle finds what the witness saw (``docs/ledgers.md``).
-WITNESS_FILE = "witness.json"
+WITNESS_FILE = rundir.WITNESS
 
 
 def witness(cluster: KafkaCluster, topic: str, partitions: int, run_id: str, run_dir: Path, verdict: Verdict) -> bool:
@@ -54,7 +56,7 @@ def witness(cluster: KafkaCluster, topic: str, partitions: int, run_id: str, run
 def _a_record_in_the_log(run_dir: Path, run_id: str, partitions: set[int]) -> str | None:
     """The value prefix of the first valid record of this run the drain read in ``partitions``."""
     tags = {p.tag: p.id for p in load_producers(run_dir)}
-    for chunk in read_records(run_dir / DRAIN / "log.bin", LOG_RECORD):
+    for chunk in read_records(run_dir / DRAIN / rundir.DRAIN_LOG, LOG_RECORD):
         for row in chunk[(chunk["status"] == Status.VALID)][:1000]:
             if int(row["partition"]) in partitions and int(row["tag"]) in tags:
                 return f"{MAGIC.decode()};{run_id};{tags[int(row['tag'])]};{int(row['seq'])};"

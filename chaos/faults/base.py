@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from chaos import rundir
 from chaos.cluster import KafkaCluster, Node
 from chaos.errors import InfrastructureError, UsageError
 from chaos.faults.targets import check_selector, resolve
@@ -39,7 +40,7 @@ class Timeline:
     def __init__(self, run_dir: Path, on_record: Callable[[dict[str, Any]], None] | None = None) -> None:
         """``on_record`` also gets every entry as it is written (the runner's lifecycle events)."""
         run_dir.mkdir(parents=True, exist_ok=True)
-        self.path = run_dir / "timeline.jsonl"
+        self.path = run_dir / rundir.TIMELINE
         self._lock = threading.Lock()
         self._on_record = on_record
 

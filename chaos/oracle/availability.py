@@ -26,9 +26,11 @@ from typing import Any
 
 import numpy as np
 
+from chaos import rundir
 from chaos.oracle.keys import I64, SEQ_BITS, SEQ_MASK, Ranges
 from chaos.oracle.producers import RETRIES_FOREVER
-from chaos.workloads.ledger import LEDGERS, PRODUCER_EVENT, Kind, read_meta, read_records
+from chaos.rundir import LEDGERS
+from chaos.workloads.ledger import PRODUCER_EVENT, Kind, read_meta, read_records
 
 #: The least length of the ``before`` and ``after`` periods, in seconds.
 MIN_PERIOD_S = 10.0
@@ -88,7 +90,7 @@ def _acks_and_latencies(run_dir: Path) -> tuple[F64, F64, F64, str]:
 
 
 def _timeline(run_dir: Path) -> list[dict[str, Any]]:
-    path = run_dir / "timeline.jsonl"
+    path = run_dir / rundir.TIMELINE
     if not path.exists():
         return []
     out = []

@@ -13,9 +13,10 @@ import numpy as np
 from chaos.oracle.keys import I64, SEQ_BITS, Mask, cat, member, positions, unique
 from chaos.oracle.log import Log, map_tags
 from chaos.oracle.rewrites import Rewrites, rewrites
+from chaos.rundir import LEDGERS
 from chaos.workloads.clients import DEFAULT_CLIENT, isolation_level
 from chaos.workloads.envelope import Status
-from chaos.workloads.ledger import EPOCH, LEDGERS, PROCESSED, read_meta, read_records
+from chaos.workloads.ledger import EPOCH, PROCESSED, read_meta, read_records
 
 
 @dataclass(slots=True)

@@ -10,9 +10,11 @@ from typing import Any
 
 import numpy as np
 
+from chaos import rundir
 from chaos.oracle.keys import I64, SEQ_BITS, SEQ_MASK, Mask, positions, ranges
+from chaos.rundir import DRAIN
 from chaos.workloads.envelope import Status
-from chaos.workloads.ledger import DRAIN, LOG_RECORD, read_records
+from chaos.workloads.ledger import LOG_RECORD, read_records
 
 
 class Log:
@@ -24,7 +26,7 @@ class Log:
     (a drain never does that: the file is not one drain's output).
     """
 
-    def __init__(self, run_dir: Path, tag_to_index: dict[int, int], name: str = "log.bin") -> None:
+    def __init__(self, run_dir: Path, tag_to_index: dict[int, int], name: str = rundir.DRAIN_LOG) -> None:
         path = run_dir / DRAIN / name
         n = path.stat().st_size // LOG_RECORD.itemsize if path.exists() else 0
         self.pos: I64 = np.empty(n, dtype=np.int64)

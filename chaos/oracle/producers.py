@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 
 from chaos.oracle.keys import I64, SEQ_BITS, Ranges, cat, keys, member, positions, union, unique
+from chaos.rundir import LEDGERS
 from chaos.workloads.envelope import producer_tag
-from chaos.workloads.ledger import LEDGERS, PRODUCER_EVENT, Kind, read_meta, read_records
+from chaos.workloads.ledger import PRODUCER_EVENT, Kind, read_meta, read_records
 from chaos.workloads.returned import read_returned_mark
 
 #: Modes whose application goes on once send() returned, without waiting for the outcome.

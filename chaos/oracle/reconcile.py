@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from chaos import rundir
 from chaos.errors import UsageError
 from chaos.oracle.acked import BROKER_CAUSES, AckCheck, broker_causes
 from chaos.oracle.availability import availability, lost_timeline
@@ -36,7 +37,8 @@ from chaos.oracle.transactions import ABORTED, judge_run, load_transactions, tra
 from chaos.oracle.transform import load_outputs, output_reasons
 from chaos.oracle.trust import Trust, assess, witness_summary
 from chaos.oracle.verdict import Verdict, parse_expectations
-from chaos.workloads.ledger import DRAIN, LEDGERS, read_meta
+from chaos.rundir import DRAIN, LEDGERS
+from chaos.workloads.ledger import read_meta
 
 EXAMPLES = 5
 
@@ -60,7 +62,7 @@ def _poll_examples(groups: list[Group], kind: str) -> list[dict[str, Any]]:
 def _kafka_counts(run_dir: Path) -> dict[int, int] | None:
     """Records per partition by Kafka's own offsets (``drain/kafka-offsets.json``: end - beginning),
     or None where that reader was not asked or did not answer."""
-    path = run_dir / DRAIN / "kafka-offsets.json"
+    path = run_dir / DRAIN / rundir.KAFKA_OFFSETS
     if not path.exists():
         return None
     data = read_meta(path)
@@ -215,7 +217,7 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
         UsageError: the directory has no drain (the run ended before it), or is not a run directory.
     """
     run_dir = Path(run_dir)
-    drain_meta_path = run_dir / DRAIN / "drain.json"
+    drain_meta_path = run_dir / DRAIN / rundir.DRAIN_META
     if not (run_dir / LEDGERS).is_dir():
         raise UsageError(f"{run_dir} is not a run directory (no {LEDGERS}/): pass reports/<run-id>")
     if not drain_meta_path.exists():
@@ -224,7 +226,7 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
             "nothing can be reconciled; re-run the experiment"
         )
     drain_meta = read_meta(drain_meta_path)
-    run_meta = read_meta(run_dir / "run.json") if (run_dir / "run.json").exists() else {}
+    run_meta = read_meta(run_dir / rundir.RUN) if (run_dir / rundir.RUN).exists() else {}
     producers = load_producers(run_dir)
     tag_to_index = {p.tag: p.index for p in producers}
 
@@ -239,7 +241,7 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
     if len(aborted):
         _set_aside_aborted(fates, aborted)
     broker, producer_lost, unknown = fates.broker, fates.producer_lost, fates.unknown
-    committed_log = Log(run_dir, tag_to_index, "committed.bin") if drain_meta.get("committed_view") else None
+    committed_log = Log(run_dir, tag_to_index, rundir.DRAIN_COMMITTED) if drain_meta.get("committed_view") else None
 
     # Phantoms: records of this run nobody intended, and values of no producer of this run that
     # are not an acknowledged record's damaged copy.
@@ -367,7 +369,7 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
         },
     )
     attach_witness(verdict, run_dir)
-    expectations_path = run_dir / "expectations.json"
+    expectations_path = run_dir / rundir.EXPECTATIONS
     if expectations_path.exists():
         verdict.judge(parse_expectations(json.loads(expectations_path.read_text())))
     return verdict
@@ -377,7 +379,7 @@ def attach_witness(verdict: Verdict, run_dir: Path) -> None:
     """Add what the second witness saw (``drain/witness.json``) to ``verdict``: a summary under
     ``trust.witness``, each record under ``details.witness``. It informs; the figures do not change,
     so a harness that runs the witness after reconciling attaches it instead of reconciling again."""
-    path = Path(run_dir) / DRAIN / "witness.json"
+    path = Path(run_dir) / DRAIN / rundir.WITNESS
     witnessed = read_meta(path) if path.exists() else None
     verdict.trust["witness"] = witness_summary(witnessed)
     if witnessed:
@@ -387,5 +389,5 @@ def attach_witness(verdict: Verdict, run_dir: Path) -> None:
 def reconcile_and_write(run_dir: Path) -> Verdict:
     """:func:`reconcile`, then (re)write ``run_dir/verdict.json``."""
     verdict = reconcile(run_dir)
-    verdict.write(Path(run_dir) / "verdict.json")
+    verdict.write(Path(run_dir) / rundir.VERDICT)
     return verdict

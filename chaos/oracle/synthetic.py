@@ -15,17 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from chaos import rundir
+from chaos.rundir import DRAIN, LEDGERS
 from chaos.workloads.envelope import Status, producer_tag
-from chaos.workloads.ledger import (
-    DRAIN,
-    EPOCH,
-    LEDGERS,
-    LOG_RECORD,
-    PROCESSED,
-    PRODUCER_EVENT,
-    Kind,
-    write_meta,
-)
+from chaos.workloads.ledger import EPOCH, LOG_RECORD, PROCESSED, PRODUCER_EVENT, Kind, write_meta
 
 
 class Fate(Enum):
@@ -189,7 +182,7 @@ def write(history: History, run_dir: Path) -> None:
     """
     ledgers = run_dir / LEDGERS
     ledgers.mkdir(parents=True, exist_ok=True)
-    write_meta(run_dir / "run.json", {"run_id": history.run_id, "experiment": "synthetic"})
+    write_meta(run_dir / rundir.RUN, {"run_id": history.run_id, "experiment": "synthetic"})
     write_meta(
         ledgers / f"consumer-{history.group}-0.json",
         {"member": f"{history.group}-0", "group": history.group, "strategy": "after_process", "start_ns": 0},
@@ -244,7 +237,7 @@ def write(history: History, run_dir: Path) -> None:
             log_rows.append((part, next_offset[part], producer_tag(known.id), len(known.fates) + i, Status.VALID))
         next_offset[part] += 1
     (run_dir / DRAIN).mkdir(parents=True, exist_ok=True)
-    np.array(log_rows, dtype=LOG_RECORD).tofile(run_dir / DRAIN / "log.bin")
+    np.array(log_rows, dtype=LOG_RECORD).tofile(run_dir / DRAIN / rundir.DRAIN_LOG)
     _write_processed(ledgers / f"consumer-{history.group}-0", log_rows, unprocessed, twice)
     write_drain_meta(
         run_dir, next_offset, {history.group: next_offset}, len(log_rows), [LOG_START] * history.partitions
@@ -280,7 +273,7 @@ def write_drain_meta(
 ) -> None:
     """The ``drain.json`` of a complete drain of partitions ``0..len(end)-1``."""
     write_meta(
-        run_dir / DRAIN / "drain.json",
+        run_dir / DRAIN / rundir.DRAIN_META,
         {
             "complete": True,
             "records": records,
@@ -296,10 +289,10 @@ def write_large(run_dir: Path, records: int, producers: int = 4, partitions: int
     record of each producer is lost by the broker, everything else is acked, logged and processed."""
     ledgers = run_dir / LEDGERS
     ledgers.mkdir(parents=True, exist_ok=True)
-    write_meta(run_dir / "run.json", {"run_id": "large", "experiment": "synthetic-large"})
+    write_meta(run_dir / rundir.RUN, {"run_id": "large", "experiment": "synthetic-large"})
     write_meta(ledgers / "consumer-c0.json", {"member": "c0", "group": "g", "start_ns": 0})
     per = records // producers
-    log_path = run_dir / DRAIN / "log.bin"
+    log_path = run_dir / DRAIN / rundir.DRAIN_LOG
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.unlink(missing_ok=True)
     (ledgers / "consumer-c0.processed").unlink(missing_ok=True)

@@ -17,19 +17,11 @@ from typing import Any, Literal
 
 import numpy as np
 
+from chaos import rundir
 from chaos.oracle.synthetic import write_drain_meta
+from chaos.rundir import DRAIN, LEDGERS
 from chaos.workloads.envelope import Status, producer_tag
-from chaos.workloads.ledger import (
-    DRAIN,
-    EPOCH,
-    LEDGERS,
-    LOG_RECORD,
-    PROCESSED,
-    PRODUCER_EVENT,
-    Kind,
-    read_meta,
-    write_meta,
-)
+from chaos.workloads.ledger import EPOCH, LOG_RECORD, PROCESSED, PRODUCER_EVENT, Kind, read_meta, write_meta
 
 Ending = Literal["committed", "aborted", "unknown", "abandoned"]
 
@@ -106,7 +98,7 @@ def write_transactions(txns: list[SyntheticTxn], run_dir: Path, partitions: int 
     """Write the ledgers and both drains of one transactional producer ``p0`` with ``txns``."""
     ledgers = run_dir / LEDGERS
     ledgers.mkdir(parents=True, exist_ok=True)
-    write_meta(run_dir / "run.json", {"run_id": "txn", "experiment": "synthetic-transactions"})
+    write_meta(run_dir / rundir.RUN, {"run_id": "txn", "experiment": "synthetic-transactions"})
     write_meta(ledgers / "producer-p0.json", {"producer": "p0", "mode": "transactional", "start_ns": 0})
     tag = producer_tag("p0")
     events: list[tuple[int, int, int, int, int, int, int]] = []
@@ -142,8 +134,8 @@ def write_transactions(txns: list[SyntheticTxn], run_dir: Path, partitions: int 
     np.array(events, dtype=PRODUCER_EVENT).tofile(ledgers / "producer-p0.events")
     np.array(acks, dtype=PRODUCER_EVENT).tofile(ledgers / "producer-p0.acks")
     (run_dir / DRAIN).mkdir(parents=True, exist_ok=True)
-    np.array(log_rows, dtype=LOG_RECORD).tofile(run_dir / DRAIN / "log.bin")
-    np.array(view_rows, dtype=LOG_RECORD).tofile(run_dir / DRAIN / "committed.bin")
+    np.array(log_rows, dtype=LOG_RECORD).tofile(run_dir / DRAIN / rundir.DRAIN_LOG)
+    np.array(view_rows, dtype=LOG_RECORD).tofile(run_dir / DRAIN / rundir.DRAIN_COMMITTED)
     for group, rows, isolation in (("ru", log_rows, "read_uncommitted"), ("rc", view_rows, "read_committed")):
         meta = {"member": f"{group}-0", "group": group, "strategy": "after_process", "start_ns": 0}
         write_meta(ledgers / f"consumer-{group}-0.json", {**meta, "settings": {"isolation.level": isolation}})
@@ -151,9 +143,9 @@ def write_transactions(txns: list[SyntheticTxn], run_dir: Path, partitions: int 
         np.array(processed, dtype=PROCESSED).tofile(ledgers / f"consumer-{group}-0.processed")
         np.array([0], dtype=EPOCH).tofile(ledgers / f"consumer-{group}-0.epochs")
     write_drain_meta(run_dir, next_offset, {"ru": next_offset, "rc": next_offset}, len(log_rows))
-    drain = read_meta(run_dir / DRAIN / "drain.json")
+    drain = read_meta(run_dir / DRAIN / rundir.DRAIN_META)
     drain["markers"] = {str(p): n for p, n in enumerate(markers) if n}
     drain["markers_verified"] = True  # as Kafka's segment dump confirms for a real drain
     drain["transactional_writers"] = 1
     drain["committed_view"] = {"records": len(view_rows), "isolation_level": "read_committed"}
-    write_meta(run_dir / DRAIN / "drain.json", drain)
+    write_meta(run_dir / DRAIN / rundir.DRAIN_META, drain)

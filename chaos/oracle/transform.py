@@ -17,9 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from chaos import rundir
 from chaos.oracle.keys import I64, member
 from chaos.oracle.log import Log
-from chaos.workloads.ledger import DRAIN, read_meta
+from chaos.rundir import DRAIN
+from chaos.workloads.ledger import read_meta
 
 
 @dataclass(slots=True)
@@ -59,10 +61,10 @@ def load_outputs(
     (the input topic as it reads it) holds, or those at distinct positions its processed rows name
     (``read_copies``: sorted unique input keys and their counts; retention may have removed a copy
     it read), whichever is more; one at least."""
-    meta_path = run_dir / DRAIN / "output.json"
+    meta_path = run_dir / DRAIN / rundir.DRAIN_OUTPUT_META
     if not meta_path.exists():
         return None
-    out = Log(run_dir, tag_to_index, "output.bin")
+    out = Log(run_dir, tag_to_index, rundir.DRAIN_OUTPUT)
     known_idx = np.flatnonzero(out.known)
     order = np.argsort(out.keys[known_idx], kind="stable")  # by input, output order kept inside
     by_input = out.keys[known_idx][order]

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from chaos import rundir
 from chaos.errors import UsageError
 from chaos.events import Event
 from chaos.progress import Progress, silent
@@ -66,13 +67,13 @@ def load_run(run_dir: Path) -> RunReport:
     from chaos.reports.series import read_phases
 
     run_dir = Path(run_dir)
-    if not (run_dir / "run.json").exists() and not (run_dir / "verdict.json").exists():
+    if not (run_dir / rundir.RUN).exists() and not (run_dir / rundir.VERDICT).exists():
         raise UsageError(f"{run_dir} is not a run directory (no run.json or verdict.json): pass reports/<suite>/<run>")
     meta: dict[str, Any] = {}
-    if (run_dir / "run.json").exists():
-        meta = json.loads((run_dir / "run.json").read_text())
-    verdict = json.loads((run_dir / "verdict.json").read_text()) if (run_dir / "verdict.json").exists() else None
-    error = (run_dir / "error.txt").read_text().strip() if (run_dir / "error.txt").exists() else None
+    if (run_dir / rundir.RUN).exists():
+        meta = json.loads((run_dir / rundir.RUN).read_text())
+    verdict = json.loads((run_dir / rundir.VERDICT).read_text()) if (run_dir / rundir.VERDICT).exists() else None
+    error = (run_dir / rundir.ERROR).read_text().strip() if (run_dir / rundir.ERROR).exists() else None
     if verdict is None and error is None:
         error = "the run ended before a verdict (see its phases and logs)"
     name = str(meta.get("experiment") or (verdict or {}).get("experiment") or run_dir.name)
@@ -120,7 +121,7 @@ def write_run_reports(run_dir: Path) -> list[str]:
 
 def suite_runs(suite_dir: Path) -> list[RunReport]:
     """The runs of a suite, in the order they ran (from ``suite.json``)."""
-    data = json.loads((Path(suite_dir) / "suite.json").read_text())
+    data = json.loads((Path(suite_dir) / rundir.SUITE).read_text())
     runs = []
     for entry in data.get("runs", []):
         run_dir = Path(suite_dir) / Path(entry["run_dir"]).name
@@ -149,13 +150,13 @@ def write_suite_json(suite: SuiteResult) -> None:
         "runs": [r.as_dict() for r in suite.results],
         "rates": occurrence_rates([_report_of(r.run_dir, r.name) for r in suite.results]),
     }
-    (suite.suite_dir / "suite.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    (suite.suite_dir / rundir.SUITE).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def write_suite_reports(suite: SuiteResult) -> list[str]:
     """Write ``suite.json``, ``junit.xml``, ``summary.md`` and ``report.html`` of a suite."""
     problems: list[str] = []
-    _guarded(problems, "suite.json", lambda: write_suite_json(suite))
+    _guarded(problems, rundir.SUITE, lambda: write_suite_json(suite))
     return problems + rewrite_suite_reports(suite.suite_dir)
 
 
@@ -164,7 +165,7 @@ def rewrite_suite_reports(suite_dir: Path) -> list[str]:
     problems: list[str] = []
     try:
         runs = suite_runs(suite_dir)
-        meta = json.loads((Path(suite_dir) / "suite.json").read_text())
+        meta = json.loads((Path(suite_dir) / rundir.SUITE).read_text())
     except Exception as e:
         return [f"reading {suite_dir}/suite.json: {e}"]
     for reporter in reporters():

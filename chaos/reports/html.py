@@ -8,6 +8,7 @@ import html
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chaos import rundir
 from chaos.reports.markdown import (
     ICON,
     STAGES,
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from chaos.reports import RunReport
 
 #: What this reporter writes into a run (and a suite) directory.
-FILE = "report.html"
+FILE = rundir.REPORT
 
 COLORS = {"sent": "#1f77b4", "acked": "#2ca02c", "processed": "#ff7f0e", "errors": "#d62728"}
 STATUS_COLOR = {"passed": "#2ca02c", "failed": "#d62728", "inconclusive": "#ff7f0e", "error": "#7f7f7f"}
@@ -215,7 +216,7 @@ def run_html(run: RunReport) -> str:
             )
     files = [
         f
-        for f in ("verdict.json", "summary.md", "junit.xml", "timeline.jsonl", "experiment.yaml")
+        for f in (rundir.VERDICT, rundir.SUMMARY, rundir.JUNIT, rundir.TIMELINE, rundir.EXPERIMENT)
         if (run.run_dir / f).exists()
     ]
     links = " · ".join(f"<a href='{f}'>{f}</a>" for f in files)
@@ -227,7 +228,7 @@ def run_html(run: RunReport) -> str:
 
 def write_run(run: RunReport) -> None:
     """``<run_dir>/report.html``."""
-    (run.run_dir / "report.html").write_text(run_html(run))
+    (run.run_dir / rundir.REPORT).write_text(run_html(run))
 
 
 def suite_html(suite_dir: Path, runs: list[RunReport], meta: dict[str, Any]) -> str:
@@ -294,4 +295,4 @@ def suite_html(suite_dir: Path, runs: list[RunReport], meta: dict[str, Any]) -> 
 
 def write_suite(suite_dir: Path, runs: list[RunReport], meta: dict[str, Any]) -> None:
     """``<suite_dir>/report.html``."""
-    (suite_dir / "report.html").write_text(suite_html(suite_dir, runs, meta))
+    (suite_dir / rundir.REPORT).write_text(suite_html(suite_dir, runs, meta))

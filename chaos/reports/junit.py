@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chaos import rundir
 from chaos.reports.markdown import witness_line
 
 if TYPE_CHECKING:
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
 
 
 #: What this reporter writes into a run (and a suite) directory.
-FILE = "junit.xml"
+FILE = rundir.JUNIT
 
 
 def _case(run: RunReport, classname: str) -> ET.Element:
@@ -102,7 +103,7 @@ def _write(element: ET.Element, path: Path) -> None:
 
 def write_run(run: RunReport) -> None:
     """``<run_dir>/junit.xml`` with the run's one testcase."""
-    _write(_suite_element("kafka-chaos", [run], run.seconds), run.run_dir / "junit.xml")
+    _write(_suite_element("kafka-chaos", [run], run.seconds), run.run_dir / rundir.JUNIT)
 
 
 def write_suite(suite_dir: Path, runs: list[RunReport], meta: dict[str, Any]) -> None:
@@ -127,4 +128,4 @@ def write_suite(suite_dir: Path, runs: list[RunReport], meta: dict[str, Any]) ->
             ET.SubElement(props, "property", name=f"rate.{stage}", value=str(rate))
             ET.SubElement(props, "property", name=f"rate.{stage}.low", value=str(lo))
             ET.SubElement(props, "property", name=f"rate.{stage}.high", value=str(hi))
-    _write(element, suite_dir / "junit.xml")
+    _write(element, suite_dir / rundir.JUNIT)

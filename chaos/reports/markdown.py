@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chaos import rundir
 from chaos.oracle.verdict import COUNT_FIELDS
 from chaos.reports.series import fault_windows
 
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
     from chaos.reports import RunReport
 
 #: What this reporter writes into a run (and a suite) directory.
-FILE = "summary.md"
+FILE = rundir.SUMMARY
 
 STAGES = ("producer", "broker", "consumer")
 ICON = {"passed": "PASS", "failed": "FAIL", "inconclusive": "INCONCLUSIVE", "error": "ERROR"}
@@ -85,7 +86,7 @@ def faults_line(run_dir: Path) -> str:
 def resolved_experiment(run: RunReport) -> dict[str, Any]:
     import yaml
 
-    path = run.run_dir / "experiment.yaml"
+    path = run.run_dir / rundir.EXPERIMENT
     try:
         data = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError):
@@ -153,7 +154,7 @@ def run_markdown(run: RunReport) -> str:
 
 def write_run(run: RunReport) -> None:
     """``<run_dir>/summary.md``."""
-    (run.run_dir / "summary.md").write_text(run_markdown(run))
+    (run.run_dir / rundir.SUMMARY).write_text(run_markdown(run))
 
 
 def witness_line(witness: dict[str, Any] | None) -> str:
@@ -312,4 +313,4 @@ def suite_markdown(suite_dir: Path, runs: list[RunReport], meta: dict[str, Any])
 
 def write_suite(suite_dir: Path, runs: list[RunReport], meta: dict[str, Any]) -> None:
     """``<suite_dir>/summary.md``."""
-    (suite_dir / "summary.md").write_text(suite_markdown(suite_dir, runs, meta))
+    (suite_dir / rundir.SUMMARY).write_text(suite_markdown(suite_dir, runs, meta))

@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from chaos.workloads.ledger import LEDGERS, PROCESSED, PRODUCER_EVENT, Kind, read_meta, read_records
+from chaos import rundir
+from chaos.rundir import LEDGERS
+from chaos.workloads.ledger import PROCESSED, PRODUCER_EVENT, Kind, read_meta, read_records
 from chaos.workloads.totals import Totals, totals
 
 __all__ = ["MAX_SECONDS", "Series", "Totals", "fault_windows", "series", "totals"]
@@ -54,7 +56,7 @@ def _bin(times_s: list[np.ndarray[Any, Any]], weights: list[np.ndarray[Any, Any]
 
 def fault_windows(run_dir: Path) -> list[dict[str, Any]]:
     """Each injected fault with ``start`` and ``end`` (epoch s; ``end`` None if never healed)."""
-    path = Path(run_dir) / "timeline.jsonl"
+    path = Path(run_dir) / rundir.TIMELINE
     if not path.exists():
         return []
     open_faults: dict[str, dict[str, Any]] = {}
@@ -93,7 +95,7 @@ def fault_windows(run_dir: Path) -> list[dict[str, Any]]:
 
 def read_phases(run_dir: Path) -> list[dict[str, Any]]:
     """The runner's phases (``name``, ``start``, ``end`` epoch s, ``ok``), if recorded."""
-    path = Path(run_dir) / "phases.json"
+    path = Path(run_dir) / rundir.PHASES
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):

@@ -8,6 +8,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from chaos import rundir
+
 SEVERITY_ORDER = ("config", "loss", "duplicates", "availability", "info")
 LABEL = {
     "config": "refused / not applied",
@@ -104,7 +106,7 @@ def markdown(data: dict[str, Any]) -> str:
 
 def write_markdown(data: dict[str, Any], out_dir: Path) -> None:
     """validate.md."""
-    (out_dir / "validate.md").write_text(markdown(data))
+    (out_dir / rundir.VALIDATE_MD).write_text(markdown(data))
 
 
 def write_html(data: dict[str, Any], out_dir: Path) -> None:
@@ -148,7 +150,7 @@ def write_html(data: dict[str, Any], out_dir: Path) -> None:
         "<h2>Settings reviewed</h2><table><tr><th></th><th>setting</th><th>value</th><th>where</th><th>why</th>"
         f"<th>fix</th></tr>{''.join(rows)}</table></body></html>"
     )
-    (out_dir / "report.html").write_text("\n".join(parts))
+    (out_dir / rundir.REPORT).write_text("\n".join(parts))
 
 
 def write_junit(data: dict[str, Any], out_dir: Path) -> None:
@@ -187,14 +189,14 @@ def write_junit(data: dict[str, Any], out_dir: Path) -> None:
     suite.set("errors", str(errors))
     tree = ET.ElementTree(suite)
     ET.indent(tree)
-    tree.write(out_dir / "junit.xml", encoding="utf-8", xml_declaration=True)
+    tree.write(out_dir / rundir.JUNIT, encoding="utf-8", xml_declaration=True)
 
 
 def write_validation_reports(data: dict[str, Any], out_dir: Path) -> list[str]:
     """Write validate.md, report.html and junit.xml from ``data``; returns reporter errors (a failing
     reporter never hides the verdict)."""
     problems: list[str] = []
-    for name, write in (("validate.md", write_markdown), ("report.html", write_html), ("junit.xml", write_junit)):
+    for name, write in ((rundir.VALIDATE_MD, write_markdown), (rundir.REPORT, write_html), (rundir.JUNIT, write_junit)):
         try:
             write(data, out_dir)
         except Exception as e:

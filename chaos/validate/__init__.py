@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chaos import rundir
 from chaos.errors import UsageError
 from chaos.validate.findings import PROCESSING, Finding, Processing, TeamConfig
 from chaos.validate.properties import Properties, PropertiesError, parse_properties, read_properties
@@ -142,7 +143,7 @@ class ValidationReport:
 
         out_dir.mkdir(parents=True, exist_ok=True)
         data = self.as_dict()
-        (out_dir / "validate.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        (out_dir / rundir.VALIDATE).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
         return write_validation_reports(data, out_dir)
 
 

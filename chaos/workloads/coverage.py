@@ -8,7 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from chaos.workloads.ledger import DRAIN, read_meta, write_meta
+from chaos import rundir
+from chaos.rundir import DRAIN
+from chaos.workloads.ledger import read_meta, write_meta
 
 
 class Coverage:
@@ -73,7 +75,7 @@ def verify_markers(run_dir: Path, control: Callable[[int], set[int] | None]) -> 
     offsets Kafka's segment dump says are control records; None: it could not say) and record the
     outcome in ``drain.json``: ``markers_verified``, and an incomplete drain naming the offsets that
     are not markers."""
-    meta_path = run_dir / DRAIN / "drain.json"
+    meta_path = run_dir / DRAIN / rundir.DRAIN_META
     meta = read_meta(meta_path)
     unexplained: dict[str, list[int]] = {}
     unknown: list[str] = []

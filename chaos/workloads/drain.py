@@ -18,17 +18,19 @@ from typing import Any
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
+from chaos import rundir
 from chaos.errors import InfrastructureError
+from chaos.rundir import DRAIN
 from chaos.workloads.coverage import MARKERS_UNBOUNDED, Coverage
 from chaos.workloads.envelope import Status, decode, producer_tag
-from chaos.workloads.ledger import DRAIN, LOG_STRUCT, AppendFile, write_meta
+from chaos.workloads.ledger import LOG_STRUCT, AppendFile, write_meta
 
 
 class LogWriter:
     """Writes ``drain/<name>`` (``log.bin``, or ``committed.bin`` for the read_committed view) in
     chunks (the drain is a single thread)."""
 
-    def __init__(self, run_dir: Path, name: str = "log.bin") -> None:
+    def __init__(self, run_dir: Path, name: str = rundir.DRAIN_LOG) -> None:
         path = run_dir / DRAIN / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)
@@ -94,9 +96,9 @@ def drain(
     Raises:
         InfrastructureError: the topic is unknown, or the end offsets were not reached in ``timeout``.
     """
-    meta_path = run_dir / DRAIN / "drain.json"
+    meta_path = run_dir / DRAIN / rundir.DRAIN_META
     meta_path.unlink(missing_ok=True)
-    (run_dir / DRAIN / "committed.bin").unlink(missing_ok=True)
+    (run_dir / DRAIN / rundir.DRAIN_COMMITTED).unlink(missing_ok=True)
     deadline = time.monotonic() + timeout
     open_transactions = wait_for_decided(bootstrap_servers, topic, deadline) if transactional_writers else {}
     if transactional_writers:
@@ -237,7 +239,7 @@ def _committed_view(
     Raises:
         InfrastructureError: the end was not reached by ``deadline``.
     """
-    writer = LogWriter(run_dir, "committed.bin")
+    writer = LogWriter(run_dir, rundir.DRAIN_COMMITTED)
     consumer = reader(bootstrap_servers, "read_committed")
     try:
         consumer.assign(tps)

@@ -42,13 +42,11 @@ from typing import Any
 
 import numpy as np
 
+from chaos.rundir import LEDGERS
 from chaos.workloads.clocks import SYSTEM_CLOCKS, Clock, Clocks
 from chaos.workloads.polled import PollCount
 from chaos.workloads.protocol import DriverProtocol
 from chaos.workloads.returned import ReturnedMark
-
-LEDGERS = "ledgers"
-DRAIN = "drain"
 
 
 class Kind(IntEnum):

@@ -9,9 +9,11 @@ from pathlib import Path
 from kafka import TopicPartition
 from kafka.errors import KafkaError
 
+from chaos import rundir
 from chaos.errors import InfrastructureError
+from chaos.rundir import DRAIN
 from chaos.workloads.drain import LogWriter, read_partitions, reader, topic_partitions, wait_for_decided
-from chaos.workloads.ledger import DRAIN, write_meta
+from chaos.workloads.ledger import write_meta
 
 
 def drain_output(
@@ -25,11 +27,11 @@ def drain_output(
     Raises:
         InfrastructureError: the topic is unknown, or its end was not reached in ``timeout``.
     """
-    meta_path = run_dir / DRAIN / "output.json"
+    meta_path = run_dir / DRAIN / rundir.DRAIN_OUTPUT_META
     meta_path.unlink(missing_ok=True)
     deadline = time.monotonic() + timeout
     still_open = wait_for_decided(bootstrap_servers, topic, deadline) if transactional else {}
-    writer = LogWriter(run_dir, "output.bin")
+    writer = LogWriter(run_dir, rundir.DRAIN_OUTPUT)
     consumer = reader(bootstrap_servers, "read_committed")
     try:
         tps = [TopicPartition(topic, p) for p in sorted(topic_partitions(consumer, topic, deadline))]

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from chaos.workloads.ledger import LEDGERS, PROCESSED, PRODUCER_EVENT, Kind, read_records
+from chaos.rundir import LEDGERS
+from chaos.workloads.ledger import PROCESSED, PRODUCER_EVENT, Kind, read_records
 from chaos.workloads.polled import read_polled
 
 

@@ -18,10 +18,11 @@ from kafka.errors import KafkaError
 from chaos.cluster import KafkaCluster
 from chaos.images.java_driver import build_java_driver, driver_source
 from chaos.oracle import Verdict
+from chaos.rundir import LEDGERS
 from chaos.scenario import Scenario
 from chaos.waiting import wait_until
 from chaos.workloads.drain import committed_offsets
-from chaos.workloads.ledger import LEDGERS, PROCESSED, read_meta, read_records
+from chaos.workloads.ledger import PROCESSED, read_meta, read_records
 from chaos.workloads.process import WorkloadProcess
 
 #: The brokers let a group evict a killed member after 2 s rather than the 6 s minimum.

@@ -10,9 +10,9 @@ from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
 from chaos.cluster.config import DATA_DIR
+from chaos.rundir import LEDGERS
 from chaos.scenario import Scenario
 from chaos.workloads.envelope import encode
-from chaos.workloads.ledger import LEDGERS
 
 pytestmark = pytest.mark.kafka_cluster(brokers=3)
 

@@ -15,9 +15,10 @@ from kafka import KafkaConsumer, TopicPartition
 
 from chaos.cluster import KafkaCluster
 from chaos.oracle import Verdict
+from chaos.rundir import LEDGERS
 from chaos.scenario import Scenario
 from chaos.waiting import wait_until
-from chaos.workloads.ledger import LEDGERS, PROCESSED, PRODUCER_EVENT, Kind, read_records
+from chaos.workloads.ledger import PROCESSED, PRODUCER_EVENT, Kind, read_records
 from chaos.workloads.spec import ProducerSpec
 
 pytestmark = pytest.mark.kafka_cluster(brokers=3)

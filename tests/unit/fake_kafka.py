@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 from kafka import TopicPartition
 
+from chaos.rundir import LEDGERS
 from chaos.workloads.envelope import encode
-from chaos.workloads.ledger import LEDGERS, PRODUCER_EVENT, Kind, write_meta
+from chaos.workloads.ledger import PRODUCER_EVENT, Kind, write_meta
 
 
 @dataclass

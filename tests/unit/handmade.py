@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from chaos.rundir import DRAIN, LEDGERS
 from chaos.workloads.envelope import Status, producer_tag
-from chaos.workloads.ledger import DRAIN, EPOCH, LEDGERS, LOG_RECORD, PROCESSED, read_meta, write_meta
+from chaos.workloads.ledger import EPOCH, LOG_RECORD, PROCESSED, read_meta, write_meta
 
 TAG = producer_tag("p0")
 

@@ -24,19 +24,11 @@ from typing import Any
 import numpy as np
 
 from chaos.images.java_driver import JDK_ONLY_SOURCES, driver_source, find_jdk
+from chaos.rundir import LEDGERS
 from chaos.workloads.clients import resolve_settings
 from chaos.workloads.clocks import Clocks
 from chaos.workloads.envelope import producer_tag
-from chaos.workloads.ledger import (
-    EPOCH,
-    LEDGERS,
-    PROCESSED,
-    PRODUCER_EVENT,
-    ConsumerLedger,
-    Kind,
-    ProducerLedger,
-    read_records,
-)
+from chaos.workloads.ledger import EPOCH, PROCESSED, PRODUCER_EVENT, ConsumerLedger, Kind, ProducerLedger, read_records
 from chaos.workloads.protocol import DriverProtocol
 from chaos.workloads.spec import ProducerSpec, load_spec, save_spec
 from chaos.workloads.totals import next_seq

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from chaos.oracle import reconcile
+from chaos.rundir import DRAIN, LEDGERS
 from chaos.workloads.envelope import Status, producer_tag
-from chaos.workloads.ledger import DRAIN, EPOCH, LEDGERS, LOG_RECORD, PROCESSED, PRODUCER_EVENT, Kind, write_meta
+from chaos.workloads.ledger import EPOCH, LOG_RECORD, PROCESSED, PRODUCER_EVENT, Kind, write_meta
 
 TAG = producer_tag("p0")
 

@@ -20,10 +20,9 @@ from kafka.errors import KafkaConnectionError
 from chaos.errors import InfrastructureError
 from chaos.oracle import reconcile
 from chaos.oracle.synthetic import LOG_START, Fate, History, SyntheticProducer, write, write_drain_meta
+from chaos.rundir import DRAIN, LEDGERS
 from chaos.workloads.envelope import Status, producer_tag
 from chaos.workloads.ledger import (
-    DRAIN,
-    LEDGERS,
     LOG_RECORD,
     PROCESSED,
     PRODUCER_EVENT,

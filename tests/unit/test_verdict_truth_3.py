@@ -13,17 +13,10 @@ import pytest
 import chaos.workloads.drain as drain_module
 from chaos.oracle import reconcile
 from chaos.oracle.synthetic_txn import SyntheticTxn, write_transactions
+from chaos.rundir import DRAIN, LEDGERS
 from chaos.workloads.coverage import verify_markers
 from chaos.workloads.envelope import Status
-from chaos.workloads.ledger import (
-    DRAIN,
-    LEDGERS,
-    LOG_RECORD,
-    PROCESSED,
-    PRODUCER_EVENT,
-    Kind,
-    write_meta,
-)
+from chaos.workloads.ledger import LOG_RECORD, PROCESSED, PRODUCER_EVENT, Kind, write_meta
 from tests.unit.fake_kafka import Entry, FakeLog, write_transactional
 from tests.unit.handmade import TAG, write_log, write_member
 

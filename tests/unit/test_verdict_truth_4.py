@@ -13,17 +13,9 @@ import numpy as np
 
 from chaos.oracle import reconcile
 from chaos.oracle.availability import availability
+from chaos.rundir import DRAIN, LEDGERS
 from chaos.workloads.envelope import Status
-from chaos.workloads.ledger import (
-    DRAIN,
-    LEDGERS,
-    LOG_RECORD,
-    PROCESSED,
-    PRODUCER_EVENT,
-    Kind,
-    read_meta,
-    write_meta,
-)
+from chaos.workloads.ledger import LOG_RECORD, PROCESSED, PRODUCER_EVENT, Kind, read_meta, write_meta
 from tests.unit.handmade import TAG, write_log, write_member
 
 

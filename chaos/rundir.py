@@ -1,0 +1,41 @@
+"""The names of the files and folders in a run directory and a suite directory, in one place.
+
+docs/run-directory.md says who writes each, when, and who reads it; every module that opens one of
+them spells its name through this module, so a rename is one line and a test can list them all.
+"""
+
+from __future__ import annotations
+
+# A run directory.
+EXPERIMENT = "experiment.yaml"
+RUN = "run.json"
+EXPECTATIONS = "expectations.json"
+PHASES = "phases.json"
+TIMELINE = "timeline.jsonl"
+WORKLOADS = "workloads"
+OUTBOX = "outbox"
+LEDGERS = "ledgers"
+DRAIN = "drain"
+VERDICT = "verdict.json"
+ERROR = "error.txt"
+LOGS = "logs"
+
+# Inside ``drain/``.
+DRAIN_LOG = "log.bin"
+DRAIN_META = "drain.json"
+DRAIN_COMMITTED = "committed.bin"
+DRAIN_OUTPUT = "output.bin"
+DRAIN_OUTPUT_META = "output.json"
+WITNESS = "witness.json"
+KAFKA_OFFSETS = "kafka-offsets.json"
+
+# The reports written next to the data, in a run, suite or validate directory.
+JUNIT = "junit.xml"
+SUMMARY = "summary.md"
+REPORT = "report.html"
+
+# A suite directory and a validate directory.
+SUITE = "suite.json"
+CLUSTERS = "clusters"
+VALIDATE = "validate.json"
+VALIDATE_MD = "validate.md"
