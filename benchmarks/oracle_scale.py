@@ -32,7 +32,7 @@ elapsed = time.perf_counter() - t0
 # VmHWM: this process's own peak (ru_maxrss would carry the parent's size over fork and exec)
 hwm = int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1))
 print(json.dumps({"seconds": elapsed, "peak_mib": hwm / 1024,
-                  "sent": v.counts["sent"], "broker_loss": v.loss["broker"]}))
+                  "sent": v.counts.sent, "broker_loss": v.figures.broker}))
 """
 
 

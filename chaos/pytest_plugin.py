@@ -216,7 +216,7 @@ def _run_file(config: pytest.Config, node: pytest.Item, path: Path, check: bool 
     result = run.run()
     data: dict[str, Any] = {"run_dir": str(result.run_dir), "error": result.error}
     if result.verdict is not None:
-        data.update(result.verdict.as_dict())
+        data.update(result.verdict.model_dump(mode="json"))
     node.stash[VERDICT_KEY] = data
     for key in ("producer", "broker", "consumer"):
         node.user_properties.append((f"loss.{key}", (data.get("loss") or {}).get(key)))
@@ -225,8 +225,8 @@ def _run_file(config: pytest.Config, node: pytest.Item, path: Path, check: bool 
     if result.error is not None:
         raise ChaosError(f"{exp.name} could not complete: {result.error} (see {result.run_dir})")
     if check and result.verdict is not None and not result.verdict.passed:
-        failed = [e for e in result.verdict.expectations if not e["passed"]]
-        raise ExperimentFailed(f"{exp.name}: " + "; ".join(f"expected {e['name']}, got {e['actual']}" for e in failed))
+        failed = result.verdict.failed_expectations()
+        raise ExperimentFailed(f"{exp.name}: " + "; ".join(e.sentence() for e in failed))
     return result.verdict
 
 

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from chaos.oracle.verdict import Verdict
+from pydantic import BaseModel, ConfigDict, Field
+
+from chaos.oracle.verdict import Counts, ExpectationResult, Loss, Verdict
 
 #: 0 every expectation met · 1 one failed · 2 usage or input error · 3 infrastructure error ·
 #: 4 the verdict is inconclusive (its inputs were not whole: no loss figure to judge).
+Status = Literal["passed", "failed", "inconclusive", "error"]
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INFRA, EXIT_INCONCLUSIVE = 0, 1, 2, 3, 4
 
 
@@ -49,32 +52,84 @@ class RunResult:
         return EXIT_OK if self.verdict.passed else EXIT_FAILED
 
     @property
-    def status(self) -> str:
+    def status(self) -> Status:
         """``passed``, ``failed``, ``inconclusive`` or ``error``."""
-        return {EXIT_OK: "passed", EXIT_FAILED: "failed", EXIT_INCONCLUSIVE: "inconclusive"}.get(
-            self.exit_code, "error"
-        )
+        statuses: dict[int, Status] = {EXIT_OK: "passed", EXIT_FAILED: "failed", EXIT_INCONCLUSIVE: "inconclusive"}
+        return statuses.get(self.exit_code, "error")
 
     def as_dict(self) -> dict[str, Any]:
         """For ``suite.json``."""
-        return {
-            "name": self.name,
-            "file": str(self.path) if self.path else None,
-            "run_dir": str(self.run_dir),
-            "run_id": self.run_id,
-            "repetition": self.repetition,
-            "status": self.status,
-            "seconds": round(self.seconds, 1),
-            "cluster": self.cluster,
-            "cluster_id": self.cluster_id,
-            "client_path": self.client_path,
-            "error": self.error,
-            "loss": self.verdict.stated_loss if self.verdict else None,
-            "causes": self.verdict.causes if self.verdict and self.verdict.conclusive else None,
-            "counts": self.verdict.counts if self.verdict else None,
-            "anomalies": self.verdict.anomalies if self.verdict else None,
-            "expectations": self.verdict.expectations if self.verdict else [],
-        }
+        return self.outcome().model_dump(mode="json")
+
+    def outcome(self) -> RunOutcome:
+        """Its row of ``suite.json``, typed."""
+        v = self.verdict
+        return RunOutcome(
+            name=self.name,
+            file=str(self.path) if self.path else None,
+            run_dir=str(self.run_dir),
+            run_id=self.run_id,
+            repetition=self.repetition,
+            status=self.status,
+            seconds=round(self.seconds, 1),
+            cluster=self.cluster,
+            cluster_id=self.cluster_id,
+            client_path=self.client_path,
+            error=self.error,
+            loss=v.loss if v else None,
+            causes=v.causes if v and v.conclusive else None,
+            counts=v.counts if v else None,
+            anomalies=v.anomalies if v else None,
+            expectations=v.expectations if v else [],
+        )
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RunOutcome(_Model):
+    """One run of a suite, as ``suite.json`` lists it."""
+
+    name: str
+    file: str | None = Field(description="the experiment file, where it came from one")
+    run_dir: str
+    run_id: str
+    repetition: int
+    status: Status
+    seconds: float
+    cluster: str = Field(description="how the run got its cluster")
+    cluster_id: str
+    client_path: str
+    error: str | None
+    loss: Loss | None
+    causes: dict[str, dict[str, int]] | None
+    counts: Counts | None
+    anomalies: dict[str, int] | None
+    expectations: list[ExpectationResult]
+
+
+class Rate(_Model):
+    """How often each stage lost records over an experiment's repetitions."""
+
+    runs: int
+    passed: int
+    errors: int = Field(description="runs with no loss figure (errors and inconclusive verdicts)")
+    loss_runs: dict[str, int]
+    loss_rate: dict[str, float]
+    loss_interval: dict[str, list[float]] = Field(description="stage -> 95% Wilson interval [low, high]")
+
+
+class SuiteFile(_Model):
+    """``suite.json``."""
+
+    schema_version: Literal[1] = 1
+    suite_dir: str
+    seconds: float
+    interrupted: bool
+    exit_code: int | None
+    runs: list[RunOutcome]
+    rates: dict[str, Rate] = Field(description="experiment (and client) -> rates")
 
 
 @dataclass(slots=True)

@@ -36,7 +36,8 @@ from chaos.experiments.plan import TopicPlan
 from chaos.faults.base import Fault, make_fault
 from chaos.faults.targets import expand_targets
 from chaos.oracle import Verdict
-from chaos.oracle.verdict import parse_expectations
+from chaos.oracle.expectations import parse_expectations
+from chaos.oracle.files import write_verdict
 from chaos.workloads.ledger import write_meta
 from chaos.workloads.process import WorkloadProcess
 from chaos.workloads.spec import ConsumerSpec, ProducerSpec
@@ -131,4 +132,6 @@ class Scenario(Execution):
             parse_expectations(expect)
             (self.run_dir / rundir.EXPECTATIONS).write_text(json.dumps(expect))
         self.drain(self.groups, timeout=timeout)
-        return self.judge(self.name)
+        verdict = self.judge(self.name)
+        write_verdict(self.run_dir, verdict)
+        return verdict

@@ -20,6 +20,7 @@ from chaos.cli.explore import explore_cmd
 from chaos.cli.images import images
 from chaos.cli.maintenance import clean, doctor
 from chaos.cli.runs import list_cmd, reconcile, report_cmd, run_cmd
+from chaos.cli.schema import schema_cmd
 from chaos.cli.validate import validate
 from chaos.errors import ChaosError, Interrupted
 from chaos.signals import sigterm_raises
@@ -37,7 +38,19 @@ def cli(verbose: int) -> None:
     logging.getLogger("kafka").setLevel(logging.DEBUG if verbose > 1 else logging.CRITICAL)
 
 
-for command in (images, cluster, reconcile, run_cmd, explore_cmd, list_cmd, report_cmd, validate, clean, doctor):
+for command in (
+    images,
+    cluster,
+    reconcile,
+    run_cmd,
+    explore_cmd,
+    list_cmd,
+    report_cmd,
+    validate,
+    clean,
+    doctor,
+    schema_cmd,
+):
     cli.add_command(command)
 
 

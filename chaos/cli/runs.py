@@ -42,22 +42,19 @@ def reconcile(run_dir: str, as_json: bool) -> None:
     text = "\n".join(
         [
             f"run {verdict.run_id}: {outcome}",
-            *(f"  unsure: {reason}" for reason in verdict.trust.get("reasons", [])),
-            "counts: " + ", ".join(f"{k} {v}" for k, v in c.items()),
-            "loss:   " + ", ".join(f"{k} {'n/a' if v is None else v}" for k, v in verdict.stated_loss.items()),
+            *(f"  unsure: {reason}" for reason in verdict.trust.reasons),
+            "counts: " + ", ".join(f"{k} {v}" for k, v in c.model_dump().items()),
+            "loss:   " + ", ".join(f"{k} {'n/a' if v is None else v}" for k, v in verdict.loss.model_dump().items()),
             *(
                 ["broker loss by cause: " + ", ".join(f"{k} {n}" for k, n in causes.items() if n)]
                 if verdict.conclusive and any(causes.values())
                 else []
             ),
             "anomalies: " + ", ".join(f"{k} {v}" for k, v in a.items()),
-            *(
-                f"  {'ok  ' if e['passed'] else 'FAIL'} {e['name']} (actual {e['actual']})"
-                for e in verdict.expectations
-            ),
+            *(f"  {'ok  ' if e.passed else 'FAIL'} {e.name} (actual {e.actual})" for e in verdict.expectations),
         ]
     )
-    emit(verdict.as_dict(), as_json, text)
+    emit(verdict.model_dump(mode="json"), as_json, text)
     if not verdict.conclusive:
         sys.exit(EXIT_INCONCLUSIVE)
     if not verdict.passed:
@@ -140,16 +137,11 @@ def run_cmd(
     def one_line(result: RunResult) -> None:
         v = result.verdict
         detail = (
-            "inconclusive: " + "; ".join(v.trust.get("reasons", []))
+            "inconclusive: " + "; ".join(v.trust.reasons)
             if v and not v.conclusive
             else "loss "
-            + " ".join(f"{k}={n}" for k, n in v.loss.items())
-            + (
-                ""
-                if v.passed
-                else " · "
-                + "; ".join(f"expected {e['name']}, got {e['actual']}" for e in v.expectations if not e["passed"])
-            )
+            + " ".join(f"{k}={n}" for k, n in v.loss.model_dump().items())
+            + ("" if v.passed else " · " + "; ".join(e.sentence() for e in v.failed_expectations()))
             if v
             else f"{result.error_kind}: {result.error}"
         )

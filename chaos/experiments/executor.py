@@ -31,7 +31,8 @@ from chaos.experiments.witness import witness
 from chaos.faults.base import Fault, FaultContext, Timeline, make_fault
 from chaos.faults.schedule import Nemesis, Step
 from chaos.oracle import Verdict, reconcile
-from chaos.oracle.reconcile import attach_witness
+from chaos.oracle.reconcile import with_witness
+from chaos.oracle.verdict import WorkloadOutcome
 from chaos.waiting import Quiet, WaitTimeout, wait_until
 from chaos.workloads.coverage import verify_markers
 from chaos.workloads.drain import drain
@@ -317,21 +318,20 @@ class Execution:
             return
         write_meta(path, {name: {str(p): o for p, o in by.items()} for name, by in offsets.items()})
 
-    def judge(self, name: str | None = None, **details: Any) -> Verdict:
-        """Reconcile the run directory into a verdict, with what the run knows (and ``details``),
-        written to ``verdict.json``."""
+    def judge(self, name: str | None = None, seed: int | None = None) -> Verdict:
+        """Reconcile the run directory into a verdict, with what the run knows (its ``seed``, the
+        client path, each workload's starts and kills, whether the cluster recovered). Writing
+        ``verdict.json`` is the caller's: the runner once it adds its own details, a Scenario at once."""
         verdict = reconcile(self.run_dir, name)
         if witness(self.cluster, self.topic.name, self.topic.partitions, self.run_id, self.run_dir, verdict):
-            attach_witness(verdict, self.run_dir)  # the same as reconciling again, without the second pass
-        verdict.details.update(details)
-        verdict.details["client_path"] = self.client_path
-        verdict.details["workloads"] = {
-            name: {"starts": w.starts, "kills": w.kills, "exit_code": w.proc.returncode if w.proc else None}
+            verdict = with_witness(verdict, self.run_dir)  # the same as reconciling again, without the second pass
+        workloads = {
+            name: WorkloadOutcome(starts=w.starts, kills=w.kills, exit_code=w.proc.returncode if w.proc else None)
             for name, w in self.processes.items()
         }
-        verdict.details["recovered"] = self.recovered
-        verdict.write(self.run_dir / rundir.VERDICT)
-        return verdict
+        return verdict.with_details(
+            seed=seed, client_path=self.client_path, workloads=workloads, recovered=self.recovered
+        )
 
 
 def fault_steps(plan: Plan) -> list[Step]:

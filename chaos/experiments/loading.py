@@ -28,7 +28,7 @@ from chaos.experiments.model import (
     fault_params,
 )
 from chaos.faults.targets import expand_targets
-from chaos.oracle.verdict import parse_expectation
+from chaos.oracle.expectations import parse_expectation
 
 #: Larger files are refused: an experiment is a page of YAML.
 MAX_BYTES = 1 << 20

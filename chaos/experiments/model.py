@@ -28,7 +28,7 @@ from chaos.cluster.config import ClientPath, ClusterSpec
 from chaos.errors import UsageError
 from chaos.faults.targets import expand_targets
 from chaos.images.recipes import DEFAULT_KAFKA_VERSION
-from chaos.oracle.verdict import Expectation, parse_expectation
+from chaos.oracle.expectations import Expectation, parse_expectation
 from chaos.workloads.clients import DEFAULT_CLIENT, ClientName
 from chaos.workloads.spec import CommitStrategy, KeyStrategy, ProducerMode
 

@@ -31,6 +31,7 @@ from chaos.experiments.phases import Phases, PhaseTimeout
 from chaos.experiments.plan import Plan, plan_experiment
 from chaos.experiments.pool import ClusterPool, Lease, check_fits, shape
 from chaos.labels import new_run_id
+from chaos.oracle.files import write_verdict
 from chaos.progress import Progress, ProgressListener, silent
 from chaos.reports import ReportListener
 from chaos.results import EXIT_FAILED, EXIT_INFRA, EXIT_OK, EXIT_USAGE, RunResult, SuiteResult
@@ -157,10 +158,10 @@ class ExperimentRun:
             self.result.seconds = time.monotonic() - t0
             self.result.phases = phases.items
         if self.result.verdict is not None:
-            self.result.verdict.details["seconds"] = round(self.result.seconds, 1)
-            self.result.verdict.details["phases"] = phases.items
-            self.result.verdict.details["cluster"] = self.result.cluster
-            self.result.verdict.write(self.run_dir / rundir.VERDICT)
+            self.result.verdict = self.result.verdict.with_details(
+                seconds=round(self.result.seconds, 1), phases=phases.items, cluster=self.result.cluster
+            )
+            write_verdict(self.run_dir, self.result.verdict)  # the one place a run's verdict.json is written
         elif self.result.error is not None:
             (self.run_dir / rundir.ERROR).write_text(f"{self.result.error_kind}: {self.result.error}\n")
         self.bus.emit("run_finished", self.label, result=self.result)

@@ -31,7 +31,7 @@ def witness(cluster: KafkaCluster, topic: str, partitions: int, run_id: str, run
     if not lost:
         return False
     markers = {f"{MAGIC.decode()};{run_id};{e['producer']};{e['seq']};": e for e in lost}
-    where = {e["partition"] for e in lost if e.get("partition") is not None}
+    where = {p for e in lost if isinstance(p := e.get("partition"), int)}
     if len(where) < len(lost):  # a record acknowledged without an offset: any partition
         where = set(range(partitions))
     out: dict[str, Any] = {"tool": "DumpLogSegments", "brokers": [b.host for b in cluster.brokers if b.is_running]}

@@ -26,37 +26,24 @@ import numpy as np
 from chaos import rundir
 from chaos.errors import UsageError
 from chaos.oracle.acked import BROKER_CAUSES, AckCheck, broker_causes
+from chaos.oracle.anomalies import EXAMPLES, Evidence, find_all
 from chaos.oracle.availability import availability, lost_timeline
 from chaos.oracle.compaction import key_in_log, superseded, unknown_strategies
 from chaos.oracle.consumers import Group, consumer_loss, load_groups
-from chaos.oracle.examples import example, log_example, position_example
+from chaos.oracle.examples import example, log_example
+from chaos.oracle.expectations import parse_expectations
+from chaos.oracle.files import write_verdict
 from chaos.oracle.keys import I64, SEQ_BITS, SEQ_MASK, Mask, cat, member, union, unique
-from chaos.oracle.log import Log, duplicate_indexes, marker_positions, reordered
+from chaos.oracle.log import Log, marker_positions, reordered
 from chaos.oracle.producers import ProducerInfo, ProducerSide, load_producers
-from chaos.oracle.transactions import ABORTED, judge_run, load_transactions, transaction_examples
-from chaos.oracle.transform import load_outputs, output_reasons
-from chaos.oracle.trust import Trust, assess, witness_summary
-from chaos.oracle.verdict import Verdict, parse_expectations
+from chaos.oracle.transactions import ABORTED, TransactionLog, judge_run, load_transactions
+from chaos.oracle.transform import Outputs, load_outputs, output_reasons
+from chaos.oracle.trust import assess, witness_summary
+from chaos.oracle.verdict import Counts, Verdict, Witness
 from chaos.rundir import DRAIN, LEDGERS
 from chaos.workloads.ledger import read_meta
 
-EXAMPLES = 5
-
-
-def _poll_examples(groups: list[Group], kind: str) -> list[dict[str, Any]]:
-    out = []
-    for g in groups:
-        for who, before, after in getattr(g, kind):
-            out.append(
-                {
-                    "group": g.name,
-                    "member": who,
-                    "partition": before >> SEQ_BITS,
-                    "offset": before & SEQ_MASK,
-                    "next_offset": after & SEQ_MASK,
-                }
-            )
-    return out[:EXAMPLES]
+StrArray = np.ndarray[Any, np.dtype[np.str_]]
 
 
 def _kafka_counts(run_dir: Path) -> dict[int, int] | None:
@@ -208,6 +195,88 @@ def _processed_count(groups: list[Group], sent: I64) -> int:
     return count
 
 
+def _read_drain(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``drain.json`` and ``run.json`` (empty where the run wrote none).
+
+    Raises:
+        UsageError: the directory has no drain (the run ended before it), or is not a run directory.
+    """
+    drain_meta_path = run_dir / DRAIN / rundir.DRAIN_META
+    if not (run_dir / LEDGERS).is_dir():
+        raise UsageError(f"{run_dir} is not a run directory (no {LEDGERS}/): pass reports/<run-id>")
+    if not drain_meta_path.exists():
+        raise UsageError(
+            f"{run_dir} has ledgers but no completed drain: the run ended before reading the log back, so "
+            "nothing can be reconciled; re-run the experiment"
+        )
+    run_meta = read_meta(run_dir / rundir.RUN) if (run_dir / rundir.RUN).exists() else {}
+    return read_meta(drain_meta_path), run_meta
+
+
+def _phantoms(log: Log, checked: AckCheck, sent: I64) -> Mask:
+    """Records of this run nobody intended, and values of no producer of this run that are not an
+    acknowledged record's damaged copy."""
+    phantom = log.foreign.copy()
+    phantom[checked.claimed] = False
+    phantom[log.known] |= ~member(log.keys[log.known], sent)
+    return phantom
+
+
+@dataclass(slots=True)
+class _Broker:
+    """The broker-lost records (key, acknowledged position, cause) once retention's deliveries and
+    compaction's supersessions are set aside."""
+
+    keys: I64
+    at: I64
+    cause: StrArray
+    counts: dict[str, int]
+    expired: int
+    superseded: int
+
+
+def _broker_loss(
+    missing: tuple[I64, I64, StrArray],
+    producers: list[ProducerInfo],
+    producer_lost: I64,
+    log: Log,
+    drain: dict[str, Any],
+    groups: list[Group],
+) -> tuple[_Broker, _Compaction]:
+    """Which broker-lost records (keys, acknowledged positions, causes) were not lost after all:
+    delivered before retention removed them (expired) or superseded by a later record of their key."""
+    broker, at, cause = missing
+    below_start = cause == "below_log_start"
+    committed: dict[str, dict[str, int]] = drain.get("committed", {})
+    delivered = below_start.copy()
+    delivered[below_start] = _delivered(groups, committed, broker[below_start], at[below_start])
+    broker, at, cause = broker[~delivered], at[~delivered], cause[~delivered]
+    compaction = _compaction(drain, producers, log, broker, at, cause, producer_lost)
+    keep = ~compaction.superseded
+    broker, at, cause = broker[keep], at[keep], cause[keep]
+    counts = {c: int(np.count_nonzero(cause == c)) for c in BROKER_CAUSES}
+    lost = _Broker(broker, at, cause, counts, int(delivered.sum()), int(compaction.superseded.sum()))
+    return lost, compaction
+
+
+def _meant(sent: I64, aborted: I64) -> I64:
+    """The records meant to be read: a record of an aborted transaction was never meant to be."""
+    return sent[~member(sent, aborted)] if len(aborted) else sent
+
+
+def _loss_examples(
+    producers: list[ProducerInfo], lost: _Broker, producer_lost: I64, unknown: I64, damaged: I64
+) -> dict[str, list[dict[str, Any]]]:
+    """A few records of each loss stage, of the unknown and of the damaged."""
+    shown = zip(lost.keys[:EXAMPLES], lost.at[:EXAMPLES], lost.cause[:EXAMPLES], strict=True)
+    return {
+        "broker": [{**example(producers, int(k), int(at)), "cause": str(c)} for k, at, c in shown],
+        "producer": [example(producers, int(k)) for k in producer_lost[:EXAMPLES]],
+        "unknown": [example(producers, int(k)) for k in unknown[:EXAMPLES]],
+        "damaged": [example(producers, int(k)) for k in damaged[:EXAMPLES]],
+    }
+
+
 def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
     """Compute the verdict of ``run_dir`` from its files alone; same files, same answer.
 
@@ -217,16 +286,7 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
         UsageError: the directory has no drain (the run ended before it), or is not a run directory.
     """
     run_dir = Path(run_dir)
-    drain_meta_path = run_dir / DRAIN / rundir.DRAIN_META
-    if not (run_dir / LEDGERS).is_dir():
-        raise UsageError(f"{run_dir} is not a run directory (no {LEDGERS}/): pass reports/<run-id>")
-    if not drain_meta_path.exists():
-        raise UsageError(
-            f"{run_dir} has ledgers but no completed drain: the run ended before reading the log back, so "
-            "nothing can be reconciled; re-run the experiment"
-        )
-    drain_meta = read_meta(drain_meta_path)
-    run_meta = read_meta(run_dir / rundir.RUN) if (run_dir / rundir.RUN).exists() else {}
+    drain_meta, run_meta = _read_drain(run_dir)
     producers = load_producers(run_dir)
     tag_to_index = {p.tag: p.index for p in producers}
 
@@ -237,51 +297,34 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
 
     txns = load_transactions(side)
     fates = _fates(side, log, checked)
-    aborted = txns.records(ABORTED) if txns is not None else np.empty(0, np.int64)
-    if len(aborted):
-        _set_aside_aborted(fates, aborted)
-    broker, producer_lost, unknown = fates.broker, fates.producer_lost, fates.unknown
-    committed_log = Log(run_dir, tag_to_index, rundir.DRAIN_COMMITTED) if drain_meta.get("committed_view") else None
-
-    # Phantoms: records of this run nobody intended, and values of no producer of this run that
-    # are not an acknowledged record's damaged copy.
-    phantom = log.foreign.copy()
-    phantom[checked.claimed] = False
-    phantom[log.known] |= ~member(log.keys[log.known], side.sent)
-
-    order = reordered(log, EXAMPLES)
+    aborted = _aborted(txns)
+    _set_aside_aborted(fates, aborted)
+    committed_log = _committed_view(run_dir, tag_to_index, drain_meta)
+    phantom = _phantoms(log, checked, side.sent)
     committed: dict[str, dict[str, int]] = drain_meta.get("committed", {})
     groups = load_groups(run_dir, tag_to_index, log, EXAMPLES, committed_log)
-    transformers = [g for g in groups if g.transformer]
-    read_by_transformer = committed_log if transformers and transformers[0].read_committed and committed_log else log
-    read_copies = transformers[0].read_copies if transformers else None
-    outputs = load_outputs(run_dir, tag_to_index, side.sent, EXAMPLES, read_by_transformer, read_copies)
-    for g in transformers:  # a transformer's processing is its committed outputs
-        g.keys = outputs.inputs.copy() if outputs is not None else g.keys[:0]
-    # a record of an aborted transaction was never meant to be read: no group loses it
-    meant = side.sent[~member(side.sent, aborted)] if len(aborted) else side.sent
+    outputs = _transformed(run_dir, tag_to_index, side.sent, groups, log, committed_log)
     consumer = consumer_loss(
-        groups, committed, log, meant, EXAMPLES, committed_log, lambda keys: side.first_acks(keys)[1]
+        groups,
+        committed,
+        log,
+        _meant(side.sent, aborted),
+        EXAMPLES,
+        committed_log,
+        lambda keys: side.first_acks(keys)[1],
     )
-    del meant
-    broker_at = side.ack_positions(broker)
-    cause = broker_causes(broker, broker_at, log, fates.broker_unconfirmed, drain_meta, markers)
-    below_start = cause == "below_log_start"
+    at = side.ack_positions(fates.broker)
+    cause = broker_causes(fates.broker, at, log, fates.broker_unconfirmed, drain_meta, markers)
     # Records retention removed are not missing from a transaction: they were there, and went.
-    there = union(fates.damaged, broker[below_start])
+    there = union(fates.damaged, fates.broker[cause == "below_log_start"])
     found = judge_run(txns, groups, committed_log, EXAMPLES, there) if txns is not None else None
-    # Records a group processed before retention removed them were delivered: expired, not lost.
-    delivered = below_start.copy()
-    delivered[below_start] = _delivered(groups, committed, broker[below_start], broker_at[below_start])
-    expired = int(delivered.sum())
-    broker, broker_at, cause = broker[~delivered], broker_at[~delivered], cause[~delivered]
-    compaction = _compaction(drain_meta, producers, log, broker, broker_at, cause, producer_lost)
-    keep = ~compaction.superseded
-    broker, broker_at, cause = broker[keep], broker_at[keep], cause[keep]
-    unknown, producer_lost = union(unknown, compaction.doubtful), producer_lost[~compaction.doubtful_mask]
-    processed_count = _processed_count(groups, side.sent)
-    causes = {"cause": cause, "counts": {c: int(np.count_nonzero(cause == c)) for c in BROKER_CAUSES}}
-    trust: Trust = assess(
+    lost, compaction = _broker_loss((fates.broker, at, cause), producers, fates.producer_lost, log, drain_meta, groups)
+    unknown, producer_lost = union(fates.unknown, compaction.doubtful), fates.producer_lost[~compaction.doubtful_mask]
+    evidence = Evidence(
+        log, producers, groups, checked, phantom, reordered(log, EXAMPLES), fates.duplicates, found, outputs
+    )
+    cases = find_all(evidence)
+    trust = assess(
         drain_meta,
         log,
         side.invalid_rows + sum(g.invalid_rows for g in groups),
@@ -289,77 +332,44 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
         committed_log,
         transactional=txns is not None,
     )
-    trust.reasons += output_reasons(outputs, bool(transformers)) + compaction.reasons
-
+    trust.reasons += output_reasons(outputs, any(g.transformer for g in groups)) + compaction.reasons
+    counts = Counts(
+        sent=len(side.sent),
+        acked=fates.acked,
+        unconfirmed=len(side.unconfirmed),
+        send_errors=len(side.seen),
+        failed=len(fates.failed),
+        unknown=len(unknown),
+        in_log=fates.in_log,
+        damaged=len(fates.damaged),
+        aborted=fates.aborted,
+        expired=lost.expired,
+        superseded=lost.superseded,
+        processed=_processed_count(groups, side.sent),
+        unprocessed=consumer.unprocessed,
+        overwritten_unread=consumer.overwritten_unread,
+    )
     examples = {
-        "broker": [
-            {**example(producers, int(k), int(at)), "cause": str(c)}
-            for k, at, c in zip(broker[:EXAMPLES], broker_at[:EXAMPLES], causes["cause"][:EXAMPLES], strict=True)
-        ],
-        "producer": [example(producers, int(k)) for k in producer_lost[:EXAMPLES]],
+        **_loss_examples(producers, lost, producer_lost, unknown, fates.damaged),
         "consumer": [{**log_example(view, producers, i), "group": g} for view, i, g in consumer.examples[:EXAMPLES]],
-        "unknown": [example(producers, int(k)) for k in unknown[:EXAMPLES]],
-        "duplicates_in_log": [
-            log_example(log, producers, i) for i in (duplicate_indexes(log, EXAMPLES) if fates.duplicates else [])
-        ],
-        "reordered": [log_example(log, producers, i) for i in order.examples],
-        "corrupted": [log_example(log, producers, int(i)) for i in np.flatnonzero(log.corrupted)[:EXAMPLES]],
-        "phantom": [log_example(log, producers, int(i)) for i in np.flatnonzero(phantom)[:EXAMPLES]],
-        "inconsistent_offsets": [
-            {**position_example(log, producers, int(at)), "acked": example(producers, int(k))}
-            for k, at in zip(checked.inconsistent_keys[:EXAMPLES], checked.inconsistent_at[:EXAMPLES], strict=True)
-        ],
-        "damaged": [example(producers, int(k)) for k in fates.damaged[:EXAMPLES]],
-        "poll_skips": _poll_examples(groups, "skip_examples"),
-        "nonmonotonic_polls": _poll_examples(groups, "back_examples"),
-        **(transaction_examples(found, producers, EXAMPLES) if found is not None else {}),
-        "duplicate_outputs": (
-            [log_example(outputs.log, producers, i) for i in outputs.duplicate_examples] if outputs else []
-        ),
+        **{name: c.examples for name, c in cases.items()},
     }
-    verdict = Verdict(
-        run_id=str(run_meta.get("run_id") or run_dir.name),
-        experiment=experiment or str(run_meta.get("experiment") or ""),
-        counts={
-            "sent": len(side.sent),
-            "acked": fates.acked,
-            "unconfirmed": len(side.unconfirmed),
-            "send_errors": len(side.seen),
-            "failed": len(fates.failed),
-            "unknown": len(unknown),
-            "in_log": fates.in_log,
-            "damaged": len(fates.damaged),
-            "aborted": fates.aborted,
-            "expired": expired,
-            "superseded": int(compaction.superseded.sum()),
-            "processed": processed_count,
-            "unprocessed": consumer.unprocessed,
-            "overwritten_unread": consumer.overwritten_unread,
-        },
-        loss={"producer": len(producer_lost), "broker": len(broker), "consumer": consumer.lost},
-        anomalies={
-            "duplicates_in_log": fates.duplicates,
-            "duplicates_processed": sum(g.duplicates for g in groups),
-            "reordered": order.count,
-            "corrupted": int(log.corrupted.sum()) + int((log.foreign & ~phantom).sum()),
-            "phantom": int(phantom.sum()),
-            "inconsistent_offsets": len(checked.inconsistent_keys),
-            "poll_skips": sum(g.skips for g in groups),
-            "nonmonotonic_polls": sum(g.steps_back for g in groups),
-            "aborted_read": len(found.aborted_read) if found is not None else 0,
-            "lost_committed_write": len(found.lost_committed) if found is not None else 0,
-            "torn_transaction": found.torn if found is not None else 0,
-            "duplicate_outputs": outputs.duplicates if outputs is not None else 0,
-        },
-        transform=outputs.as_dict() if outputs is not None else {},
+    run_id, name = _names(run_dir, run_meta, experiment)
+    verdict = Verdict.build(
+        run_id=run_id,
+        experiment=name,
+        counts=counts,
+        loss={"producer": len(producer_lost), "broker": len(lost.keys), "consumer": consumer.lost},
+        anomalies={name: c.count for name, c in cases.items()},
+        transform=outputs and outputs.as_dict(),
         availability=availability(run_dir),
         lost_sent=lost_timeline(
-            run_dir, [(p.index, p.id) for p in producers], {"broker": broker, "producer": producer_lost}
+            run_dir, [(p.index, p.id) for p in producers], {"broker": lost.keys, "producer": producer_lost}
         ),
-        transactions=found.as_dict() if found is not None else {},
-        causes={"broker": causes["counts"]},
+        transactions=found and found.as_dict(),
+        causes={"broker": lost.counts},
         examples=examples,
-        trust=trust.as_dict(),
+        trust=trust.model(),
         details={
             "producers": {p.id: p.mode for p in producers},
             "groups": {g.name: g.members for g in groups},
@@ -368,26 +378,58 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
             "drain_complete": bool(drain_meta.get("complete", False)),
         },
     )
-    attach_witness(verdict, run_dir)
-    expectations_path = run_dir / rundir.EXPECTATIONS
-    if expectations_path.exists():
-        verdict.judge(parse_expectations(json.loads(expectations_path.read_text())))
-    return verdict
+    return _judged(with_witness(verdict, run_dir), run_dir)
 
 
-def attach_witness(verdict: Verdict, run_dir: Path) -> None:
-    """Add what the second witness saw (``drain/witness.json``) to ``verdict``: a summary under
+def _aborted(txns: TransactionLog | None) -> I64:
+    """The records of aborted transactions (none in a run without transactional producers)."""
+    return txns.records(ABORTED) if txns is not None else np.empty(0, np.int64)
+
+
+def _committed_view(run_dir: Path, tag_to_index: dict[int, int], drain: dict[str, Any]) -> Log | None:
+    """The drain's read_committed view of the log, where it read one."""
+    return Log(run_dir, tag_to_index, rundir.DRAIN_COMMITTED) if drain.get("committed_view") else None
+
+
+def _names(run_dir: Path, run_meta: dict[str, Any], experiment: str | None) -> tuple[str, str]:
+    """The verdict's ``run_id`` and ``experiment``: as given, as ``run.json`` says, or the folder's name."""
+    return str(run_meta.get("run_id") or run_dir.name), experiment or str(run_meta.get("experiment") or "")
+
+
+def _judged(verdict: Verdict, run_dir: Path) -> Verdict:
+    """``verdict`` judged by ``expectations.json``, where the run wrote one."""
+    path = run_dir / rundir.EXPECTATIONS
+    return verdict.judged(parse_expectations(json.loads(path.read_text()))) if path.exists() else verdict
+
+
+def _transformed(
+    run_dir: Path, tag_to_index: dict[int, int], sent: I64, groups: list[Group], log: Log, committed_log: Log | None
+) -> Outputs | None:
+    """The transformer's outputs; a transformer group's processing becomes its committed outputs."""
+    transformers = [g for g in groups if g.transformer]
+    read_by_transformer = log
+    if transformers and transformers[0].read_committed and committed_log:
+        read_by_transformer = committed_log
+    read_copies = transformers[0].read_copies if transformers else None
+    outputs = load_outputs(run_dir, tag_to_index, sent, EXAMPLES, read_by_transformer, read_copies)
+    for g in transformers:  # a transformer's processing is its committed outputs
+        g.keys = outputs.inputs.copy() if outputs is not None else g.keys[:0]
+    return outputs
+
+
+def with_witness(verdict: Verdict, run_dir: Path) -> Verdict:
+    """``verdict`` with what the second witness saw (``drain/witness.json``): a summary under
     ``trust.witness``, each record under ``details.witness``. It informs; the figures do not change,
-    so a harness that runs the witness after reconciling attaches it instead of reconciling again."""
+    so a harness that runs the witness after reconciling adds it instead of reconciling again."""
     path = Path(run_dir) / DRAIN / rundir.WITNESS
     witnessed = read_meta(path) if path.exists() else None
-    verdict.trust["witness"] = witness_summary(witnessed)
-    if witnessed:
-        verdict.details["witness"] = witnessed.get("checked", [])
+    summary = witness_summary(witnessed)
+    verdict = verdict.with_trust(verdict.trust.model_copy(update={"witness": Witness(**summary) if summary else None}))
+    return verdict.with_details(witness=witnessed.get("checked", [])) if witnessed else verdict
 
 
 def reconcile_and_write(run_dir: Path) -> Verdict:
     """:func:`reconcile`, then (re)write ``run_dir/verdict.json``."""
     verdict = reconcile(run_dir)
-    verdict.write(Path(run_dir) / rundir.VERDICT)
+    write_verdict(run_dir, verdict)
     return verdict

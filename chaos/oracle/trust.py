@@ -9,38 +9,33 @@ from typing import Any
 import numpy as np
 
 from chaos.oracle.log import Log
+from chaos.oracle.verdict import Trust
 
 #: At most this many reasons are listed (each names a partition or a file).
 MAX_REASONS = 10
 
 
 @dataclass(slots=True)
-class Trust:
-    """What the verdict rests on; ``reasons`` says what is wrong when it is not conclusive."""
+class Assessment:
+    """What the verdict rests on, as the oracle works it out; ``reasons`` says what is wrong when it
+    is not conclusive."""
 
     drain_complete: bool
     drain_contiguous: bool
     ledgers_intact: bool
     independent_count: bool | None
     reasons: list[str] = field(default_factory=list)
-    witness: dict[str, Any] | None = None
 
-    @property
-    def conclusive(self) -> bool:
-        """Every input whole and agreeing."""
-        return not self.reasons
-
-    def as_dict(self) -> dict[str, Any]:
-        """The verdict's ``trust`` field."""
-        return {
-            "conclusive": self.conclusive,
-            "drain_complete": self.drain_complete,
-            "drain_contiguous": self.drain_contiguous,
-            "ledgers_intact": self.ledgers_intact,
-            "independent_count": self.independent_count,
-            "witness": self.witness,
-            "reasons": self.reasons[:MAX_REASONS],
-        }
+    def model(self) -> Trust:
+        """The verdict's ``trust`` block (at most :data:`MAX_REASONS` reasons)."""
+        return Trust(
+            conclusive=not self.reasons,
+            drain_complete=self.drain_complete,
+            drain_contiguous=self.drain_contiguous,
+            ledgers_intact=self.ledgers_intact,
+            independent_count=self.independent_count,
+            reasons=self.reasons[:MAX_REASONS],
+        )
 
 
 def _offsets(drain: dict[str, Any], name: str) -> dict[int, int] | None:
@@ -57,7 +52,7 @@ def assess(
     kafka: dict[int, int] | None = None,
     committed_log: Log | None = None,
     transactional: bool = False,
-) -> Trust:
+) -> Assessment:
     """Check the drain's record of itself, the log's shape and the ledgers' rows.
 
     * the drain says it completed, and ``log.bin`` holds as many records as it says it wrote;
@@ -119,7 +114,7 @@ def assess(
             reasons.append(f"partition {p}: the drain read {ours} records, Kafka's own offsets say {theirs}")
     if transactional:
         reasons += _committed_view_reasons(drain, log, committed_log)
-    return Trust(complete, contiguous, intact, independent, reasons)
+    return Assessment(complete, contiguous, intact, independent, reasons)
 
 
 def _committed_view_reasons(drain: dict[str, Any], log: Log, committed_log: Log | None) -> list[str]:

@@ -1,203 +1,316 @@
-"""The verdict: counts, loss by stage, anomalies, expectations, examples (the contract in docs/verdict.md)."""
+"""The verdict: counts, loss by stage, anomalies, expectations, examples (the contract in docs/verdict.md).
+
+The verdict is a frozen, typed model; ``verdict.json`` is its JSON form and reads back into the same
+model (:meth:`Verdict.read`), so the oracle, the runner, the reporters and a CI job read one contract,
+whose JSON Schema ``kafka-chaos schema verdict`` prints (docs/schemas/verdict.json).
+"""
 
 from __future__ import annotations
 
 import json
-import operator
-import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from chaos.errors import UsageError
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
-COUNT_FIELDS = (
-    "sent",
-    "acked",
-    "unconfirmed",
-    "send_errors",
-    "failed",
-    "unknown",
-    "in_log",
-    "damaged",
-    "aborted",
-    "expired",
-    "superseded",
-    "processed",
-    "unprocessed",
-    "overwritten_unread",
-)
-LOSS_FIELDS = ("producer", "broker", "consumer")
-ANOMALY_FIELDS = (
-    "duplicates_in_log",
-    "duplicates_processed",
-    "reordered",
-    "corrupted",
-    "phantom",
-    "inconsistent_offsets",
-    "poll_skips",
-    "nonmonotonic_polls",
-    "aborted_read",
-    "lost_committed_write",
-    "torn_transaction",
-    "duplicate_outputs",
-)
-#: Figures of a run with transactional producers (``transactions`` in the verdict).
-TRANSACTION_FIELDS = (
-    "committed",
-    "aborted",
-    "unknown",
-    "committed_records",
-    "aborted_records",
-    "unknown_records",
-    "abandoned_records",
-    "aborted_processed",
+from chaos.oracle.expectations import (
+    METRICS,
+    Expectation,
 )
 
-#: Names an expectation may test, and where each lives in the verdict.
-METRICS: dict[str, tuple[str, str]] = {
-    **{name: ("counts", name) for name in COUNT_FIELDS},
-    **{f"{name}_loss": ("loss", name) for name in LOSS_FIELDS},
-    "total_loss": ("loss", "*"),
-    **{name: ("anomalies", name) for name in ANOMALY_FIELDS},
-    **{f"transactions_{name}": ("transactions", name) for name in TRANSACTION_FIELDS},
-}
-
-_OPS: dict[str, Callable[[int, int], bool]] = {
-    "==": operator.eq,
-    "!=": operator.ne,
-    ">=": operator.ge,
-    "<=": operator.le,
-    ">": operator.gt,
-    "<": operator.lt,
-}
-_EXPR = re.compile(r"^\s*(==|!=|>=|<=|>|<)?\s*(\d+)\s*$")
+#: The version of the verdict's JSON form; it changes when a field changes meaning or goes away.
+SCHEMA_VERSION: Literal[1] = 1
 
 
-@dataclass(frozen=True, slots=True)
-class Expectation:
-    """``metric op value``, e.g. ``broker_loss == 0`` or ``consumer_loss > 0``."""
+class _Model(BaseModel):
+    """A frozen part of the verdict's contract: unknown fields are an error, not ignored."""
 
-    metric: str
-    op: str
-    value: int
-
-    @property
-    def name(self) -> str:
-        """Human form, e.g. ``broker_loss == 0``."""
-        return f"{self.metric} {self.op} {self.value}"
-
-    def check(self, actual: int) -> bool:
-        """Whether ``actual`` meets it."""
-        return _OPS[self.op](actual, self.value)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-def parse_expectation(metric: str, spec: object) -> Expectation:
-    """Parse ``{"broker_loss": 0}`` or ``{"consumer_loss": ">0"}`` style entries.
+class Counts(_Model):
+    """What happened to the records, by fate (docs/verdict.md says what each counts)."""
 
-    Raises:
-        UsageError: unknown metric or a condition that is not ``[op] integer``.
+    sent: int = Field(ge=0, description="records the application asked to send (its intents)")
+    acked: int = Field(default=0, ge=0, description="records the client reported written at an offset")
+    unconfirmed: int = Field(default=0, ge=0, description="records reported written with no offset (acks=0)")
+    send_errors: int = Field(default=0, ge=0, description="records whose send failed and the application saw it")
+    failed: int = Field(default=0, ge=0, description="sent records absent after an error the application saw")
+    unknown: int = Field(default=0, ge=0, description="sent records absent whose fate no one can tell")
+    in_log: int = Field(default=0, ge=0, description="distinct sent records the drain found")
+    damaged: int = Field(default=0, ge=0, description="records whose acknowledged position holds a corrupted value")
+    aborted: int = Field(default=0, ge=0, description="records of aborted transactions not in the log")
+    expired: int = Field(default=0, ge=0, description="records processed by every group before retention removed them")
+    superseded: int = Field(default=0, ge=0, description="compacted records replaced by a later one of their key")
+    processed: int = Field(default=0, ge=0, description="distinct sent records some consumer processed")
+    unprocessed: int = Field(default=0, ge=0, description="records in the log no group processed and none passed")
+    overwritten_unread: int = Field(default=0, ge=0, description="records rewritten in place before a group read them")
 
-    >>> parse_expectation("consumer_loss", ">0").name
-    'consumer_loss > 0'
+
+class Loss(_Model):
+    """Records lost, by the stage that lost them; ``null`` in a verdict that is not conclusive."""
+
+    producer: int | None = Field(description="sent, never written, and the application went on")
+    broker: int | None = Field(description="acknowledged (or unconfirmed with acks=0), and not in the log")
+    consumer: int | None = Field(description="in the log, passed by a group's committed offset, never processed")
+
+    def total(self) -> int | None:
+        """The sum of the three stages (``None`` where the verdict withholds them)."""
+        stages = (self.producer, self.broker, self.consumer)
+        return None if any(v is None for v in stages) else sum(v or 0 for v in stages)
+
+
+class Figures(_Model):
+    """Records lost, by stage, as the oracle computed them."""
+
+    producer: int
+    broker: int
+    consumer: int
+
+
+class Transactions(_Model):
+    """The figures of a run with transactional producers."""
+
+    committed: int = 0
+    aborted: int = 0
+    unknown: int = 0
+    committed_records: int = 0
+    aborted_records: int = 0
+    unknown_records: int = 0
+    abandoned_records: int = 0
+    aborted_processed: int = 0
+
+
+class Transform(_Model):
+    """The output topic of a consume-transform-produce member."""
+
+    topic: str | None = None
+    records: int = 0
+    inputs_with_output: int = 0
+    duplicate_outputs: int = 0
+    outputs_of_no_input: int = 0
+
+
+class Latency(_Model):
+    """Acknowledgement latency of the records of one window."""
+
+    p50: float
+    p99: float
+    records: int
+
+
+class Availability(_Model):
+    """How one injected fault looked from the producers (docs/verdict.md, ``availability``)."""
+
+    fault: str
+    kind: str | None
+    targets: JsonValue
+    injected: float
+    healed: float | None
+    no_ack_s: float | None
+    latency_ms: dict[Literal["before", "during", "after"], Latency | None]
+    heal_to_full_isr_s: float | None
+    basis: Literal["ack", "send"]
+
+
+class Witness(_Model):
+    """What Kafka's segment dump saw of a sample of the broker-lost records."""
+
+    tool: str | None = None
+    error: str | None = None
+    checked: int | None = None
+    gone_from_every_replica: int | None = None
+    on_a_disk_not_in_the_log: int | None = None
+
+
+class Trust(_Model):
+    """What the verdict rests on; ``reasons`` says what is wrong when it is not conclusive."""
+
+    conclusive: bool = True
+    drain_complete: bool = True
+    drain_contiguous: bool = True
+    ledgers_intact: bool = True
+    independent_count: bool | None = None
+    witness: Witness | None = None
+    reasons: list[str] = Field(default_factory=list)
+
+
+class ExpectationResult(_Model):
+    """One expectation of the experiment, judged."""
+
+    name: str = Field(description="the expectation as written, e.g. 'broker_loss == 0'")
+    passed: bool
+    actual: int | None = Field(description="the metric's value; null where an inconclusive verdict withholds it")
+
+    def sentence(self) -> str:
+        """``expected broker_loss == 0, got 3``: how every report says a failed expectation."""
+        return f"expected {self.name}, got {self.actual}"
+
+
+class WorkloadOutcome(_Model):
+    """How often a workload process started and was killed, and how it last exited."""
+
+    starts: int
+    kills: int
+    exit_code: int | None
+
+
+class Details(_Model):
+    """What the run knew besides the figures: for diagnosis and reports, never judged."""
+
+    producers: dict[str, str] = Field(default_factory=dict, description="producer id -> mode")
+    groups: dict[str, list[str]] = Field(default_factory=dict, description="consumer group -> member ids")
+    committed: dict[str, dict[str, int]] = Field(default_factory=dict, description="group -> partition -> offset")
+    log_records: int = 0
+    drain_complete: bool = False
+    provisional_loss: Figures | None = Field(
+        default=None, description="an inconclusive verdict's figures (diagnosis only)"
+    )
+    witness: list[dict[str, JsonValue]] | None = None
+    client_path: Literal["proxy", "direct"] | None = None
+    workloads: dict[str, WorkloadOutcome] | None = None
+    recovered: str | None = Field(default=None, description="'yes', or why the cluster did not fully recover")
+    seed: int | None = None
+    seconds: float | None = None
+    phases: list[dict[str, JsonValue]] | None = None
+    cluster: str | None = Field(default=None, description="how the run got its cluster")
+
+
+class Verdict(_Model):
+    """What the oracle found in one run directory: the ``verdict.json`` contract.
+
+    An inconclusive verdict (``trust.conclusive`` false: the drain did not read the whole log, a
+    ledger is damaged) gives no loss figure: every stage is ``null``, every expectation fails with
+    ``actual: null``, and the figures it could compute are kept, for diagnosis only, under
+    ``details.provisional_loss``.
     """
-    if metric not in METRICS:
-        raise UsageError(f"unknown expectation {metric!r}: use one of {', '.join(METRICS)}")
-    m = _EXPR.match(str(spec)) if not isinstance(spec, bool) else None
-    if m is None:
-        raise UsageError(f"expectation {metric}: {spec!r} is not a number or a comparison such as '>0' or '<=5'")
-    return Expectation(metric, m.group(1) or "==", int(m.group(2)))
 
-
-def parse_expectations(raw: Mapping[str, object]) -> list[Expectation]:
-    """Parse a mapping of metric to condition (see :func:`parse_expectation`)."""
-    return [parse_expectation(k, v) for k, v in raw.items()]
-
-
-@dataclass(slots=True)
-class Verdict:
-    """What the oracle found in one run directory.
-
-    An inconclusive verdict (``trust["conclusive"]`` false: the drain did not read the whole log, a
-    ledger is damaged) gives no loss figure: :meth:`as_dict` writes ``null`` for every stage, every
-    expectation fails with ``actual: null``, and the figures it could compute are kept, for
-    diagnosis only, under ``details.provisional_loss``.
-    """
-
+    schema_version: Literal[1] = SCHEMA_VERSION
     run_id: str
     experiment: str
-    counts: dict[str, int]
-    loss: dict[str, int]
-    anomalies: dict[str, int]
-    examples: dict[str, list[dict[str, Any]]]
-    expectations: list[dict[str, Any]] = field(default_factory=list)
-    details: dict[str, Any] = field(default_factory=dict)
-    causes: dict[str, dict[str, int]] = field(default_factory=dict)
-    transactions: dict[str, int] = field(default_factory=dict)
-    transform: dict[str, Any] = field(default_factory=dict)
-    availability: list[dict[str, Any]] = field(default_factory=list)
-    #: When each stage's lost records were sent: ``[[epoch second, records], ...]`` per stage.
-    lost_sent: dict[str, list[list[int]]] = field(default_factory=dict)
-    trust: dict[str, Any] = field(default_factory=lambda: {"conclusive": True, "reasons": []})
+    passed: bool = Field(description="conclusive, and every expectation met")
+    conclusive: bool
+    counts: Counts
+    loss: Loss
+    causes: dict[str, dict[str, int]] = Field(default_factory=dict, description="stage -> cause -> records")
+    anomalies: dict[str, int] = Field(description="anomaly -> cases (chaos.oracle.anomalies names each)")
+    transactions: Transactions | None = None
+    transform: Transform | None = None
+    availability: list[Availability] = Field(default_factory=list)
+    lost_sent: dict[str, list[list[int]]] = Field(
+        default_factory=dict, description="stage -> [[epoch second the lost records were sent, records], ...]"
+    )
+    trust: Trust = Field(default_factory=Trust)
+    expectations: list[ExpectationResult] = Field(default_factory=list)
+    examples: dict[str, list[dict[str, Any]]] = Field(
+        default_factory=dict, description="a few records of each loss stage and anomaly"
+    )
+    details: Details = Field(default_factory=Details)
+
+    @field_validator("transactions", "transform", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        """Verdicts written before there was a schema spelled "none" as ``{}``."""
+        return None if value == {} else value
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        loss: dict[str, int],
+        trust: Trust,
+        expectations: list[ExpectationResult] | None = None,
+        **fields: Any,
+    ) -> Verdict:
+        """A verdict from the oracle's figures: ``loss`` is withheld (kept as provisional) when
+        ``trust`` is not conclusive, and ``passed`` follows from trust and expectations.
+
+        Raises:
+            pydantic.ValidationError: a field does not fit the contract (a bug of the caller).
+        """
+        figures = Figures(**loss)
+        conclusive = trust.conclusive
+        results = expectations or []
+        details = Details.model_validate(fields.pop("details", {}))
+        if not conclusive:  # no loss figure, so no cause or timeline of one either
+            details = details.model_copy(update={"provisional_loss": figures})
+            fields.update(causes={}, lost_sent={})
+        return cls(
+            loss=Loss(**figures.model_dump()) if conclusive else Loss(producer=None, broker=None, consumer=None),
+            trust=trust,
+            conclusive=conclusive,
+            passed=conclusive and all(e.passed for e in results),
+            expectations=results,
+            details=details,
+            **fields,
+        )
 
     @property
-    def conclusive(self) -> bool:
-        """Whether the verdict's inputs were whole (see the class docstring)."""
-        return bool(self.trust.get("conclusive", True))
+    def figures(self) -> Figures:
+        """Loss by stage as computed, also where the verdict withholds it (for diagnosis only)."""
+        if self.details.provisional_loss is not None:
+            return self.details.provisional_loss
+        return Figures(producer=self.loss.producer or 0, broker=self.loss.broker or 0, consumer=self.loss.consumer or 0)
 
     @property
-    def passed(self) -> bool:
-        """Conclusive and every expectation met (true when there are none)."""
-        return self.conclusive and all(e["passed"] for e in self.expectations)
+    def transaction_figures(self) -> Transactions:
+        """The transactions' figures: zeros where the run had no transactional producer."""
+        return self.transactions or Transactions()
 
     @property
-    def stated_loss(self) -> dict[str, int | None]:
-        """Loss by stage as the verdict states it: ``None`` for every stage when inconclusive."""
-        return {k: (v if self.conclusive else None) for k, v in self.loss.items()}
+    def transform_figures(self) -> Transform:
+        """The output topic's figures: zeros where the run had no transformer."""
+        return self.transform or Transform()
 
     def metric(self, name: str) -> int | None:
         """The value of an expectation metric (``None``: a loss figure an inconclusive verdict withholds)."""
         section, key = METRICS[name]
-        if section == "loss" and not self.conclusive:
-            return None
-        if key == "*":
-            return sum(self.loss.values())
-        value: int = getattr(self, section).get(key, 0)
+        if section == "loss":
+            return self.loss.total() if key == "*" else getattr(self.loss, key)
+        if section == "anomalies":
+            return self.anomalies.get(key, 0)
+        if section == "transactions":
+            return int(getattr(self.transaction_figures, key))
+        value: int = getattr(getattr(self, section), key)
         return value
 
-    def judge(self, expectations: list[Expectation]) -> None:
-        """Evaluate ``expectations`` against this verdict (replacing earlier results)."""
+    def judged(self, expectations: list[Expectation]) -> Verdict:
+        """This verdict with ``expectations`` evaluated (replacing earlier results)."""
         results = []
         for e in expectations:
             actual = self.metric(e.metric)
-            results.append({"name": e.name, "passed": actual is not None and e.check(actual), "actual": actual})
-        self.expectations = results
+            results.append(ExpectationResult(name=e.name, passed=actual is not None and e.check(actual), actual=actual))
+        return self.model_copy(
+            update={"expectations": results, "passed": self.conclusive and all(r.passed for r in results)}
+        )
 
-    def as_dict(self) -> dict[str, Any]:
-        """The verdict.json object."""
-        details = dict(self.details)
-        if not self.conclusive:
-            details["provisional_loss"] = self.loss
-        return {
-            "run_id": self.run_id,
-            "experiment": self.experiment,
-            "passed": self.passed,
-            "conclusive": self.conclusive,
-            "counts": self.counts,
-            "loss": self.stated_loss,
-            "causes": self.causes if self.conclusive else {},
-            "anomalies": self.anomalies,
-            "transactions": self.transactions,
-            "transform": self.transform,
-            "availability": self.availability,
-            "lost_sent": self.lost_sent if self.conclusive else {},
-            "trust": self.trust,
-            "expectations": self.expectations,
-            "examples": self.examples,
-            "details": details,
-        }
+    def with_details(self, **extra: object) -> Verdict:
+        """This verdict with ``extra`` added to its details.
 
-    def write(self, path: Path) -> None:
-        """Write verdict.json."""
-        path.write_text(json.dumps(self.as_dict(), indent=2, sort_keys=True) + "\n")
+        Raises:
+            pydantic.ValidationError: a detail that is not in the contract, or of the wrong type.
+        """
+        details = Details.model_validate({**self.details.model_dump(exclude_none=True), **extra})
+        return self.model_copy(update={"details": details})
+
+    def with_trust(self, trust: Trust) -> Verdict:
+        """This verdict with another trust block (the witness's summary added): it informs only."""
+        return self.model_copy(update={"trust": trust})
+
+    def failed_expectations(self) -> list[ExpectationResult]:
+        """The expectations not met, in order."""
+        return [e for e in self.expectations if not e.passed]
+
+    def to_json(self) -> str:
+        """The ``verdict.json`` text (keys sorted, so two verdicts of one run diff cleanly)."""
+        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def read(cls, path: Path) -> Verdict:
+        """A ``verdict.json`` read back.
+
+        Raises:
+            OSError: it cannot be read.
+            pydantic.ValidationError: it is not a verdict of this contract.
+        """
+        return cls.model_validate_json(path.read_text())

@@ -24,7 +24,7 @@ from chaos import rundir
 from chaos.errors import UsageError
 from chaos.events import Event
 from chaos.progress import Progress, silent
-from chaos.results import RunResult, SuiteResult
+from chaos.results import Rate, RunResult, SuiteFile, SuiteResult
 
 log = logging.getLogger(__name__)
 
@@ -142,15 +142,17 @@ def _report_of(run_dir: Path, name: str) -> RunReport:
 def write_suite_json(suite: SuiteResult) -> None:
     """``suite.json``: every run's outcome, the wall time, whether the suite was interrupted, and
     per experiment how often each stage lost records over its repetitions (``rates``)."""
-    data = {
-        "suite_dir": str(suite.suite_dir),
-        "seconds": round(suite.seconds, 1),
-        "interrupted": suite.interrupted,
-        "exit_code": suite.exit_code if suite.results else None,
-        "runs": [r.as_dict() for r in suite.results],
-        "rates": occurrence_rates([_report_of(r.run_dir, r.name) for r in suite.results]),
-    }
-    (suite.suite_dir / rundir.SUITE).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    reports = [_report_of(r.run_dir, r.name) for r in suite.results]
+    data = SuiteFile(
+        suite_dir=str(suite.suite_dir),
+        seconds=round(suite.seconds, 1),
+        interrupted=suite.interrupted,
+        exit_code=suite.exit_code if suite.results else None,
+        runs=[r.outcome() for r in suite.results],
+        rates={k: Rate.model_validate(v) for k, v in occurrence_rates(reports).items()},
+    )
+    text = json.dumps(data.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+    (suite.suite_dir / rundir.SUITE).write_text(text)  # its one writer
 
 
 def write_suite_reports(suite: SuiteResult) -> list[str]:

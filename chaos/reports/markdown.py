@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chaos import rundir
-from chaos.oracle.verdict import COUNT_FIELDS
+from chaos.oracle.expectations import COUNT_FIELDS
 from chaos.reports.series import fault_windows
 
 if TYPE_CHECKING:

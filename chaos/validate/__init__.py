@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from chaos import rundir
 from chaos.errors import UsageError
 from chaos.validate.findings import PROCESSING, Finding, Processing, TeamConfig
+from chaos.validate.output import HowProcessed, MatrixRow, StaticFinding, ValidateFile
 from chaos.validate.properties import Properties, PropertiesError, parse_properties, read_properties
 from chaos.validate.review import recommended, review, settings_of
 from chaos.workloads.clients import check_client
@@ -84,7 +85,7 @@ class ValidationReport:
         if v is None:
             return []
         found: list[Finding] = []
-        for stage, lost in v.stated_loss.items():
+        for stage, lost in v.loss.model_dump().items():
             if lost:
                 found += settings_of(stage, self.cfg.findings)
         return found
@@ -115,27 +116,35 @@ class ValidationReport:
         return all(r.passed for r in self.team_runs())
 
     def as_dict(self) -> dict[str, Any]:
-        """validate.json."""
+        """validate.json, as data."""
+        return self.output().model_dump(mode="json")
+
+    def output(self) -> ValidateFile:
+        """validate.json, as its typed model.
+
+        Raises:
+            pydantic.ValidationError: the outcome does not fit the contract (a bug, not bad input).
+        """
         runs = self.matrix.runs if self.matrix else []
-        return {
-            "verdict": "PASS" if self.passed else "FAIL",
-            "client": self.cfg.client,
-            "kafka_version": self.cfg.version,
-            "processing": {
-                "value": self.cfg.processing,
-                "stated": self.cfg.processing_stated,
-                "process_ms": self.cfg.process_ms,
-            },
-            "files": self.files,
-            "static": [f.as_dict() for f in self.cfg.findings],
-            "matrix": [
-                {**r.as_dict(), "causes": [f"{c.setting}={c.value} ({c.where}): {c.fix}" for c in self.causes(r)]}
+        return ValidateFile(
+            verdict="PASS" if self.passed else "FAIL",
+            client=self.cfg.client,
+            kafka_version=self.cfg.version,
+            processing=HowProcessed(
+                value=self.cfg.processing, stated=self.cfg.processing_stated, process_ms=self.cfg.process_ms
+            ),
+            files=self.files,
+            static=[StaticFinding.model_validate(f.as_dict()) for f in self.cfg.findings],
+            matrix=[
+                MatrixRow.model_validate(
+                    {**r.as_dict(), "causes": [f"{c.setting}={c.value} ({c.where}): {c.fix}" for c in self.causes(r)]}
+                )
                 for r in runs
             ],
-            "recommended": recommended(self.cfg),
-            "seconds": round(self.matrix.seconds, 1) if self.matrix else 0.0,
-            "static_only": self.matrix is None,
-        }
+            recommended=recommended(self.cfg),
+            seconds=round(self.matrix.seconds, 1) if self.matrix else 0.0,
+            static_only=self.matrix is None,
+        )
 
     def write(self, out_dir: Path) -> list[str]:
         """Write validate.json, validate.md, report.html and junit.xml; returns reporter errors."""
@@ -143,7 +152,7 @@ class ValidationReport:
 
         out_dir.mkdir(parents=True, exist_ok=True)
         data = self.as_dict()
-        (out_dir / rundir.VALIDATE).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        (out_dir / rundir.VALIDATE).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")  # its one writer
         return write_validation_reports(data, out_dir)
 
 

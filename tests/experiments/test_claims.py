@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from chaos.oracle import Verdict
-from chaos.oracle.reconcile import EXAMPLES
+from chaos.oracle.anomalies import EXAMPLES
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = ROOT / "experiments"
@@ -132,38 +132,38 @@ def test_client_all_runs_the_file_on_every_client_and_puts_them_side_by_side(tmp
 # The claims, each on the session pool's cluster of its shape (b3, p3, p1 and c1 share one).
 def test_b2_acks1_leader_kill_loses_acknowledged_records_in_the_broker(run_experiment: Callable[..., Verdict]) -> None:
     v = run_experiment(EXPERIMENTS / "b2-acks1-leader-kill-lagging-followers.yaml")
-    assert v.loss["broker"] > 0 and v.loss["producer"] == 0
+    assert v.figures.broker > 0 and v.figures.producer == 0
     # An example names where the broker acknowledged the record it then lost: a real position.
     example = v.examples["broker"][0]
     assert example["producer"] == "p0" and example["offset"] >= 0 and example["partition"] in (0, 1, 2)
     # availability of each fault: the frozen followers and the killed leader, healed and back in the ISR
-    assert [f["kind"] for f in v.availability] == ["broker_pause", "broker_kill"], v.availability
+    assert [f.kind for f in v.availability] == ["broker_pause", "broker_kill"], v.availability
     for f in v.availability:
-        assert f["healed"] is not None and f["heal_to_full_isr_s"] is not None, f
-        assert f["latency_ms"]["before"] is not None and f["latency_ms"]["before"]["p99"] >= 0, f
-    assert sum(n for _, n in v.lost_sent["broker"]) == v.loss["broker"]
+        assert f.healed is not None and f.heal_to_full_isr_s is not None, f
+        assert f.latency_ms["before"] is not None and f.latency_ms["before"].p99 >= 0, f
+    assert sum(n for _, n in v.lost_sent["broker"]) == v.figures.broker
 
 
 def test_b3_acks_all_min_isr_2_survives_leader_kill_and_isolation(run_experiment: Callable[..., Verdict]) -> None:
     v = run_experiment(EXPERIMENTS / "b3-acks-all-min-isr-2-leader-kill-isolation.yaml")
-    assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}
-    assert v.counts["acked"] > 0 and v.counts["in_log"] >= v.counts["acked"]
+    assert v.loss.model_dump() == {"producer": 0, "broker": 0, "consumer": 0}
+    assert v.counts.acked > 0 and v.counts.in_log >= v.counts.acked
 
 
 def test_p3_retries_without_idempotence_write_duplicates(run_experiment: Callable[..., Verdict]) -> None:
     v = run_experiment(EXPERIMENTS / "p3-no-idempotence-lost-responses.yaml")
-    assert v.anomalies["duplicates_in_log"] > 0 and v.loss["broker"] == 0
+    assert v.anomalies["duplicates_in_log"] > 0 and v.figures.broker == 0
     assert len(v.examples["duplicates_in_log"]) == min(EXAMPLES, v.anomalies["duplicates_in_log"])
 
 
 def test_p1_fire_and_forget_producer_kill_loses_in_the_producer(run_experiment: Callable[..., Verdict]) -> None:
     v = run_experiment(EXPERIMENTS / "p1-fire-and-forget-producer-kill.yaml")
-    assert v.loss["producer"] > 0 and v.loss["broker"] == 0
+    assert v.figures.producer > 0 and v.figures.broker == 0
 
 
 def test_c1_auto_commit_consumer_kill_loses_in_the_consumer(run_experiment: Callable[..., Verdict]) -> None:
     v = run_experiment(EXPERIMENTS / "c1-auto-commit-batched-consumer-kill.yaml")
-    assert v.loss["consumer"] > 0 and v.loss["broker"] == 0
+    assert v.figures.consumer > 0 and v.figures.broker == 0
 
 
 # Last, right after the experiments: the fixture's cluster is the one they ran on (same shape), reset,
@@ -185,5 +185,5 @@ def test_scenario_fixture_heals_and_judges(scenario: object) -> None:
     scenario.wait_for("acked", before + 300)  # and goes on after the heal
     assert producer.stop(60) == 0, producer.log_tail()
     v = scenario.verdict(expect={"total_loss": 0})
-    assert v.passed, v.as_dict()
-    assert v.counts["in_log"] >= before + 300
+    assert v.passed, v.model_dump(mode="json")
+    assert v.counts.in_log >= before + 300

@@ -64,6 +64,6 @@ def test_a_direct_client_never_crosses_the_proxy(scenario: Scenario, kafka_clust
     v = scenario.verdict()  # the drain and the group's committed offsets, read through broker 1's direct address
     # toxiproxy's API has a port of its own: every proxy was still off when the drain had read it all
     assert not any(p.enabled for p in kafka_cluster.toxiproxy.proxies().values())
-    assert (v.counts["acked"], v.counts["in_log"], v.counts["processed"]) == (RECORDS, RECORDS, RECORDS), v.counts
-    assert v.conclusive and v.loss == {"producer": 0, "broker": 0, "consumer": 0}, v.trust
-    assert v.details["client_path"] == "direct"
+    assert (v.counts.acked, v.counts.in_log, v.counts.processed) == (RECORDS, RECORDS, RECORDS), v.counts
+    assert v.conclusive and v.loss.model_dump() == {"producer": 0, "broker": 0, "consumer": 0}, v.trust
+    assert v.details.client_path == "direct"

@@ -72,13 +72,13 @@ def exact(scenario: Scenario, sent: int) -> Verdict:
     conclusive, intact ledgers, every sent record in exactly one place, nothing lost by the broker,
     nothing in the log that was not sent."""
     v = scenario.verdict()
-    c = v.counts
-    assert v.conclusive and v.trust["ledgers_intact"], v.trust
+    c = v.counts.model_dump()
+    assert v.conclusive and v.trust.ledgers_intact, v.trust
     assert c["sent"] == sent, c
-    assert v.loss["broker"] == 0, (v.loss, v.examples)
+    assert v.figures.broker == 0, (v.loss, v.examples)
     assert v.anomalies["phantom"] == 0 and v.anomalies["corrupted"] == 0, v.anomalies
     assert v.anomalies["inconsistent_offsets"] == 0, v.anomalies
-    placed = c["in_log"] + c["damaged"] + c["failed"] + c["unknown"] + v.loss["producer"] + v.loss["broker"]
+    placed = c["in_log"] + c["damaged"] + c["failed"] + c["unknown"] + v.figures.producer + v.figures.broker
     assert placed == c["sent"], (c, v.loss)
     return v
 
@@ -93,8 +93,8 @@ def test_round_trip(scenario: Scenario, client: str) -> None:
     scenario.wait_for("processed_distinct", 3000)
     assert consumer.stop(60) == 0 and not consumer.escalated, consumer.log_tail()
     v = scenario.verdict()
-    assert v.counts["acked"] == 3000 and v.counts["in_log"] == 3000 and v.counts["processed"] == 3000, v.counts
-    assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}
+    assert v.counts.acked == 3000 and v.counts.in_log == 3000 and v.counts.processed == 3000, v.counts
+    assert v.loss.model_dump() == {"producer": 0, "broker": 0, "consumer": 0}
     assert all(n == 0 for n in v.anomalies.values()), v.anomalies
     meta = read_meta(scenario.run_dir / LEDGERS / "producer-p0.json")
     assert meta["mode"] == "async" and meta["settings"] == {"acks": "all", "linger.ms": "5"}
@@ -126,13 +126,13 @@ def test_streaming_producer_killed_loses_what_it_buffered(scenario: Scenario, cl
     v = exact(scenario, 6000)
     # Every send that returned before the kill sat in the client's buffer; with 300 intended, at least
     # the first range of them (at most 256 are intended at once) had returned.
-    assert v.loss["producer"] > 0, v.loss
+    assert v.figures.producer > 0, v.loss
 
 
 def test_kafka_python_async_producer_killed_loses_what_it_buffered(scenario: Scenario) -> None:
     producer = scenario.producer(mode="async", count=6000, rate=2000, settings=BUFFERING)
     _kill_while_buffered(scenario, producer)
-    assert exact(scenario, 6000).loss["producer"] > 0
+    assert exact(scenario, 6000).figures.producer > 0
 
 
 @pytest.mark.parametrize("client", OTHER_CLIENTS)
@@ -144,13 +144,13 @@ def test_waiting_producer_killed_loses_nothing(scenario: Scenario, client: str, 
     producer = scenario.producer(mode=mode, count=count, rate=1500, client=client, settings=settings)
     _kill_mid_flight(scenario, producer) if mode == "outbox" else _kill_sync(scenario, producer)
     v = exact(scenario, count)
-    assert v.loss["producer"] == 0, v.loss
+    assert v.figures.producer == 0, v.loss
     # Everything the application went on from reached the log. What is unknown is what the kill cut
     # before the application went on: the one synchronous send in flight, or the outbox's rows
     # intended but not yet committed to it (never stored, so never sent).
-    assert v.counts["in_log"] + v.counts["unknown"] == count, v.counts
+    assert v.counts.in_log + v.counts.unknown == count, v.counts
     if mode == "sync":
-        assert v.counts["unknown"] <= 1, v.counts
+        assert v.counts.unknown <= 1, v.counts
 
 
 def _kill_sync(scenario: Scenario, producer: WorkloadProcess) -> None:
@@ -242,7 +242,7 @@ def test_consumer_committing_ahead_killed_loses_records(
     wait_until(lambda: _committed_total(scenario, kafka_cluster) == 5000, 120, "the quick member to catch up")
     assert quick.stop(60) == 0, quick.log_tail()
     v = exact(scenario, 5000)
-    assert v.loss == {"producer": 0, "broker": 0, "consumer": lost}, (v.loss, seen[0])
+    assert v.loss.model_dump() == {"producer": 0, "broker": 0, "consumer": lost}, (v.loss, seen[0])
 
 
 @pytest.mark.parametrize(
@@ -266,5 +266,5 @@ def test_consumer_committing_after_processing_killed_loses_nothing(
     scenario.wait_for("processed_distinct", 8000, timeout=120)
     assert consumer.stop(60) == 0, consumer.log_tail()
     v = exact(scenario, 8000)
-    assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}
-    assert v.counts["processed"] == 8000, v.counts
+    assert v.loss.model_dump() == {"producer": 0, "broker": 0, "consumer": 0}
+    assert v.counts.processed == 8000, v.counts

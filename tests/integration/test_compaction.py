@@ -55,8 +55,8 @@ def test_values_the_cleaner_removed_are_superseded_not_lost(scenario: Scenario) 
         cleaned, 90, "Kafka's cleaner to compact the topic", interval=1, seen=lambda: f"{seen[0]} records in the log"
     )
     v = scenario.verdict()
-    assert v.conclusive, v.trust["reasons"]
-    assert v.counts["acked"] == RECORDS
-    assert v.counts["superseded"] >= RECORDS // 2 and v.counts["in_log"] + v.counts["superseded"] == RECORDS
-    assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}, v.examples["broker"]
-    assert v.trust["independent_count"] is True  # Kafka's own offsets: read records + cleaned holes
+    assert v.conclusive, v.trust.reasons
+    assert v.counts.acked == RECORDS
+    assert v.counts.superseded >= RECORDS // 2 and v.counts.in_log + v.counts.superseded == RECORDS
+    assert v.loss.model_dump() == {"producer": 0, "broker": 0, "consumer": 0}, v.examples["broker"]
+    assert v.trust.independent_count is True  # Kafka's own offsets: read records + cleaned holes

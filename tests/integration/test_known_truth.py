@@ -25,7 +25,7 @@ def assert_whole(v: object) -> None:
 
     assert isinstance(v, Verdict)
     assert v.conclusive, v.trust
-    assert v.trust["independent_count"] is True, v.trust
+    assert v.trust.independent_count is True, v.trust
 
 
 def test_records_deleted_mid_run_are_broker_loss_below_the_log_start(scenario: Scenario) -> None:
@@ -39,7 +39,7 @@ def test_records_deleted_mid_run_are_broker_loss_below_the_log_start(scenario: S
     v = scenario.verdict()
     assert_whole(v)
     deleted = 300 * scenario.topic.partitions
-    assert v.loss == {"producer": 0, "broker": deleted, "consumer": 0}
+    assert v.loss.model_dump() == {"producer": 0, "broker": deleted, "consumer": 0}
     assert v.causes["broker"]["below_log_start"] == deleted
     assert {e["cause"] for e in v.examples["broker"]} == {"below_log_start"}
 
@@ -63,9 +63,9 @@ def test_foreign_and_corrupted_records_produced_out_of_band_are_counted_once(sce
         stranger.close()
     v = scenario.verdict()
     assert_whole(v)
-    assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}
-    assert (v.anomalies["phantom"], v.anomalies["corrupted"], v.counts["damaged"]) == (8, 5, 0)
-    assert v.counts["in_log"] == 1000
+    assert v.loss.model_dump() == {"producer": 0, "broker": 0, "consumer": 0}
+    assert (v.anomalies["phantom"], v.anomalies["corrupted"], v.counts.damaged) == (8, 5, 0)
+    assert v.counts.in_log == 1000
 
 
 def _flip(scenario: Scenario, marker: bytes, skip: int, byte: bytes) -> None:
@@ -95,9 +95,9 @@ def test_records_damaged_on_disk_are_corrupted_not_lost(scenario: Scenario) -> N
     _flip(scenario, head + b"200;", 1, b"x")  # the magic: no longer reads as this run's
     v = scenario.verdict()
     assert_whole(v)
-    assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}
-    assert (v.counts["damaged"], v.anomalies["corrupted"], v.anomalies["phantom"]) == (2, 2, 0)
-    assert v.counts["in_log"] == 298
+    assert v.loss.model_dump() == {"producer": 0, "broker": 0, "consumer": 0}
+    assert (v.counts.damaged, v.anomalies["corrupted"], v.anomalies["phantom"]) == (2, 2, 0)
+    assert v.counts.in_log == 298
 
 
 def test_ledgers_torn_before_restarts_give_no_false_loss(scenario: Scenario) -> None:
@@ -124,8 +124,8 @@ def test_ledgers_torn_before_restarts_give_no_false_loss(scenario: Scenario) -> 
     assert consumer.stop(60) == 0, consumer.log_tail()
     v = scenario.verdict()
     assert_whole(v)
-    assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}
-    assert v.counts["unknown"] <= 1  # at most the one record inside the killed send()
+    assert v.loss.model_dump() == {"producer": 0, "broker": 0, "consumer": 0}
+    assert v.counts.unknown <= 1  # at most the one record inside the killed send()
 
 
 @pytest.mark.parametrize("scenario", [ONE_PARTITION], indirect=True)
@@ -151,5 +151,5 @@ def test_committed_offsets_moved_forward_while_the_member_is_down_are_consumer_l
     assert consumer.stop(60) == 0, consumer.log_tail()
     v = scenario.verdict()
     assert_whole(v)
-    assert v.loss == {"producer": 0, "broker": 0, "consumer": 120}
+    assert v.loss.model_dump() == {"producer": 0, "broker": 0, "consumer": 120}
     assert {(e["producer"], e["group"]) for e in v.examples["consumer"]} == {("p1", scenario.group)}

@@ -42,7 +42,7 @@ def readers(scenario: Scenario, client: str) -> None:
 def clean(v: Verdict) -> None:
     """Conclusive, nothing lost anywhere, no transactional anomaly."""
     assert v.conclusive, v.trust
-    assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}, (v.counts, v.examples)
+    assert v.loss.model_dump() == {"producer": 0, "broker": 0, "consumer": 0}, (v.counts, v.examples)
     assert v.anomalies["aborted_read"] == 0, v.examples["aborted_read"]
     assert v.anomalies["lost_committed_write"] == 0, v.examples["lost_committed_write"]
     assert v.anomalies["torn_transaction"] == 0
@@ -61,12 +61,12 @@ def test_aborted_transactions_reach_read_uncommitted_readers_only(scenario: Scen
     scenario.wait_for("processed", 3000 + 2100, timeout=120)
     v = scenario.verdict()
     clean(v)
-    t = v.transactions
+    t = v.transaction_figures.model_dump()
     assert (t["committed"], t["aborted"], t["unknown"]) == (21, 9, 0), t
     assert t["committed_records"] == 2100 and t["aborted_records"] == 900
     assert t["aborted_processed"] == 900, t  # T2: read_uncommitted hands aborted records to the application
-    assert v.counts["in_log"] == 3000 and v.counts["aborted"] == 0  # an aborted record stays in the log
-    assert v.details["log_records"] == 3000
+    assert v.counts.in_log == 3000 and v.counts.aborted == 0  # an aborted record stays in the log
+    assert v.details.log_records == 3000
     # every offset the drain skipped is a commit or abort marker in the leader's segment files
     drain = json.loads((scenario.run_dir / "drain" / "drain.json").read_text())
     assert drain["markers_verified"] is True and sum(drain["markers"].values()) >= 30, drain
@@ -95,10 +95,10 @@ def test_producer_killed_mid_transaction_leaves_it_aborted_and_nothing_lost(scen
     )
     v = scenario.verdict()
     clean(v)
-    t = v.transactions
+    t = v.transaction_figures.model_dump()
     assert t["abandoned_records"] >= abandoned and (t["committed"], t["unknown"]) == (1, 0), t
     assert t["aborted_processed"] >= abandoned, t  # read_uncommitted took the abandoned records too
-    assert v.counts["processed"] >= acked and v.counts["in_log"] >= acked
+    assert v.counts.processed >= acked and v.counts.in_log >= acked
 
 
 def open_transactions(bootstrap: str, topic: str) -> int:
@@ -146,10 +146,10 @@ def test_exactly_once_transformer_killed_mid_transaction_outputs_each_input_once
     assert member.stop(60) == 0, member.log_tail()
     v = scenario.verdict()
     assert v.conclusive, v.trust
-    assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}, (v.counts, v.examples)
+    assert v.loss.model_dump() == {"producer": 0, "broker": 0, "consumer": 0}, (v.counts, v.examples)
     assert v.anomalies["duplicate_outputs"] == 0, v.examples["duplicate_outputs"]  # T1
-    assert v.transform["inputs_with_output"] == 12_000 and v.transform["records"] == 12_000, v.transform
-    assert v.counts["processed"] == 12_000
+    assert v.transform_figures.inputs_with_output == 12_000 and v.transform_figures.records == 12_000, v.transform
+    assert v.counts.processed == 12_000
 
 
 @pytest.mark.parametrize("client", ["kafka-python", "java"])
@@ -184,9 +184,9 @@ def test_at_least_once_transformer_killed_writes_duplicate_outputs(
     assert member.stop(60) == 0, member.log_tail()
     v = scenario.verdict()
     assert v.conclusive, v.trust
-    assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}, (v.counts, v.examples)
+    assert v.loss.model_dump() == {"producer": 0, "broker": 0, "consumer": 0}, (v.counts, v.examples)
     assert v.anomalies["duplicate_outputs"] >= before_kill, v.transform  # T4
-    assert v.transform["inputs_with_output"] == 8000
+    assert v.transform_figures.inputs_with_output == 8000
 
 
 def test_the_transaction_coordinator_target_kills_the_broker_coordinating_the_producer(
@@ -211,4 +211,4 @@ def test_the_transaction_coordinator_target_kills_the_broker_coordinating_the_pr
     assert producer.stop(60) == 0, producer.log_tail()
     v = scenario.verdict()
     clean(v)
-    assert v.transactions["committed"] >= 5, v.transactions
+    assert v.transaction_figures.committed >= 5, v.transactions

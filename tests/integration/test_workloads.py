@@ -44,7 +44,7 @@ def test_ten_thousand_records_no_faults_everything_consistent(scenario: Scenario
     scenario.wait_for("processed_distinct", 10_000)
     assert consumer.stop(60) == 0 and not consumer.escalated, consumer.log_tail()
     v = scenario.verdict()
-    assert v.counts == {
+    assert v.counts.model_dump() == {
         "sent": 10_000,
         "acked": 10_000,
         "unconfirmed": 0,
@@ -60,8 +60,8 @@ def test_ten_thousand_records_no_faults_everything_consistent(scenario: Scenario
         "unprocessed": 0,
         "overwritten_unread": 0,
     }
-    assert v.conclusive and v.trust["drain_contiguous"], v.trust
-    assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}
+    assert v.conclusive and v.trust.drain_contiguous, v.trust
+    assert v.loss.model_dump() == {"producer": 0, "broker": 0, "consumer": 0}
     assert all(n == 0 for n in v.anomalies.values()), v.anomalies
     assert json.loads((scenario.run_dir / "verdict.json").read_text())["counts"]["in_log"] == 10_000
 
@@ -76,10 +76,10 @@ def test_fire_and_forget_killed_mid_flight_loses_in_the_producer(scenario: Scena
     time.sleep(1.0)
     producer.kill()
     v = scenario.verdict()
-    assert v.loss["producer"] > 0, v.counts
-    assert v.loss["broker"] == 0
-    assert v.counts["in_log"] >= v.counts["acked"]  # a batch in flight at the kill may be written, never acked
-    assert v.loss["producer"] + v.counts["in_log"] + v.counts["unknown"] == v.counts["sent"]
+    assert v.figures.producer > 0, v.counts
+    assert v.figures.broker == 0
+    assert v.counts.in_log >= v.counts.acked  # a batch in flight at the kill may be written, never acked
+    assert v.figures.producer + v.counts.in_log + v.counts.unknown == v.counts.sent
     assert v.examples["producer"] and v.examples["producer"][0]["producer"] == "p0"
 
 
@@ -89,9 +89,9 @@ def test_sync_producer_killed_loses_nothing(scenario: Scenario) -> None:
     scenario.wait_for("acked", 300, timeout=60)
     producer.kill()
     v = scenario.verdict()
-    assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}
-    assert v.counts["unknown"] <= 1  # at most the one send the kill interrupted
-    assert v.counts["in_log"] >= 300
+    assert v.loss.model_dump() == {"producer": 0, "broker": 0, "consumer": 0}
+    assert v.counts.unknown <= 1  # at most the one send the kill interrupted
+    assert v.counts.in_log >= 300
 
 
 def test_outbox_producer_killed_and_restarted_loses_nothing(scenario: Scenario) -> None:
@@ -102,12 +102,12 @@ def test_outbox_producer_killed_and_restarted_loses_nothing(scenario: Scenario) 
     producer.start()
     assert producer.wait(180) == 0, producer.log_tail()
     v = scenario.verdict()
-    assert v.counts["sent"] == 3000
-    assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}
+    assert v.counts.sent == 3000
+    assert v.loss.model_dump() == {"producer": 0, "broker": 0, "consumer": 0}
     # A kill between the intent and the outbox commit leaves that batch unknown (never stored, so the
     # application never went on); everything stored reached the log.
-    assert v.counts["in_log"] + v.counts["unknown"] == 3000
-    assert v.counts["in_log"] > 0
+    assert v.counts.in_log + v.counts.unknown == 3000
+    assert v.counts.in_log > 0
 
 
 def fill_topic(scenario: Scenario, count: int) -> None:
@@ -178,8 +178,8 @@ def test_auto_commit_consumer_with_batch_buffer_killed_loses_records(
     assert consumer.stop(60) == 0 and not consumer.escalated, consumer.log_tail()
     assert producer.stop(60) == 0 and not producer.escalated, producer.log_tail()
     v = scenario.verdict()
-    assert v.loss["consumer"] > 1000, (v.counts, v.details)
-    assert v.loss["producer"] == 0 and v.loss["broker"] == 0
+    assert v.figures.consumer > 1000, (v.counts, v.details)
+    assert v.figures.producer == 0 and v.figures.broker == 0
     example = v.examples["consumer"][0]
     end = json.loads((scenario.run_dir / "drain" / "drain.json").read_text())["end_offsets"][str(example["partition"])]
     assert 0 <= example["offset"] < end
@@ -201,8 +201,8 @@ def test_after_process_consumer_killed_and_restarted_loses_nothing(scenario: Sce
     assert consumer.stop(60) == 0 and not consumer.escalated, consumer.log_tail()
     processings = scenario.totals().processed
     v = scenario.verdict()
-    assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}
-    assert v.counts["processed"] == 20_000
+    assert v.loss.model_dump() == {"producer": 0, "broker": 0, "consumer": 0}
+    assert v.counts.processed == 20_000
     # commitSync after processing: what was processed before the kill and not committed comes again.
     assert v.anomalies["duplicates_processed"] == processings - 20_000
 
@@ -212,7 +212,7 @@ def test_reconcile_cli_gives_the_same_answer_every_time(scenario: Scenario) -> N
     judged = scenario.verdict()
     # reconcile recomputes from files alone: what the run knew besides them (workload restarts,
     # recovery) is not part of its answer, everything else is.
-    first = reconcile(scenario.run_dir).as_dict()
+    first = reconcile(scenario.run_dir).model_dump(mode="json")
     assert (first["counts"], first["loss"], first["anomalies"]) == (judged.counts, judged.loss, judged.anomalies)
     assert first["counts"]["in_log"] == 500
     for _ in range(2):
@@ -225,7 +225,7 @@ def test_reconcile_cli_gives_the_same_answer_every_time(scenario: Scenario) -> N
         )
         assert proc.returncode == 0, proc.stderr
         assert json.loads(proc.stdout) == first
-    assert reconcile(scenario.run_dir).as_dict() == first
+    assert reconcile(scenario.run_dir).model_dump(mode="json") == first
 
 
 def test_a_drain_that_cannot_read_a_partition_fails_within_its_timeout(
@@ -251,4 +251,4 @@ def test_a_drain_that_cannot_read_a_partition_fails_within_its_timeout(
             kafka_cluster.wait_healthy(120)
             kafka_cluster.wait_for_isr(s.topic.name, 1, timeout=120)  # its one replica leads again
         s.drain([], timeout=60)  # with its leader back, the same partition drains completely
-        assert reconcile(s.run_dir).counts["in_log"] == 200
+        assert reconcile(s.run_dir).counts.in_log == 200

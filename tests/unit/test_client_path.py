@@ -23,6 +23,7 @@ from chaos.experiments.pool import shape
 from chaos.experiments.runner import ExperimentRun, RunOptions
 from chaos.faults import proxy_kinds
 from chaos.faults.schedule import RANDOM_KINDS
+from chaos.oracle.verdict import Counts, Trust, Verdict
 from chaos.reports.markdown import settings_line
 from chaos.scenario import Scenario
 from chaos.workloads.spec import load_spec
@@ -176,18 +177,19 @@ def test_junit_names_the_path_of_each_testcase(tmp_path: Path) -> None:
 
 
 def test_a_verdict_records_the_path_it_was_measured_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    class Judged:
-        def __init__(self) -> None:
-            self.details: dict[str, Any] = {}
-
-        def write(self, path: Path) -> None:
-            pass
-
-    monkeypatch.setattr("chaos.experiments.executor.reconcile", lambda run_dir, name: Judged())
+    judged = Verdict.build(
+        run_id="r",
+        experiment="x",
+        counts=Counts(sent=0),
+        loss={"producer": 0, "broker": 0, "consumer": 0},
+        anomalies={},
+        trust=Trust(),
+    )
+    monkeypatch.setattr("chaos.experiments.executor.reconcile", lambda run_dir, name: judged)
     monkeypatch.setattr("chaos.experiments.executor.witness", lambda *args: False)
     with Execution(two_paths(), tmp_path, TopicPlan("t"), client_path="direct") as ex:
         verdict = ex.judge("x")
-    assert verdict.details["client_path"] == "direct"
+    assert verdict.details.client_path == "direct"
 
 
 def test_the_settings_line_says_how_the_clients_reached_the_brokers() -> None:

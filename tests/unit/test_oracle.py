@@ -74,12 +74,12 @@ def test_oracle_reports_exactly_what_was_injected(history: History) -> None:
         v = reconcile(run)
         want = expected(history)
         assert v.conclusive, v.trust
-        assert v.counts == want["counts"]
-        assert v.loss == want["loss"]
+        assert v.counts.model_dump() == want["counts"]
+        assert v.loss.model_dump() == want["loss"]
         assert v.causes == want["causes"]
         assert v.anomalies == want["anomalies"]
         # every record sent ends in exactly one place
-        c, loss = v.counts, v.loss
+        c, loss = v.counts.model_dump(), v.figures.model_dump()
         assert c["sent"] == c["in_log"] + c["damaged"] + c["failed"] + c["unknown"] + loss["producer"] + loss["broker"]
 
 
@@ -87,9 +87,9 @@ def test_clean_history_is_zero_everywhere(tmp_path: Path) -> None:
     history = History("r1", [SyntheticProducer("p0", "async", [Fate.OK] * 500)])
     write(history, tmp_path)
     v = reconcile(tmp_path)
-    assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}
+    assert v.loss.model_dump() == {"producer": 0, "broker": 0, "consumer": 0}
     assert set(v.anomalies.values()) == {0}
-    assert v.counts["sent"] == v.counts["acked"] == v.counts["in_log"] == v.counts["processed"] == 500
+    assert v.counts.sent == v.counts.acked == v.counts.in_log == v.counts.processed == 500
 
 
 def test_examples_name_producer_seq_partition_offset(tmp_path: Path) -> None:
@@ -114,8 +114,8 @@ def test_torn_last_records_are_ignored(tmp_path: Path) -> None:
         with (tmp_path / name).open("ab") as f:
             f.write(b"\x03\x01\x02")  # a writer killed mid-record
     v = reconcile(tmp_path)
-    assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}
-    assert v.counts["in_log"] == 50
+    assert v.loss.model_dump() == {"producer": 0, "broker": 0, "consumer": 0}
+    assert v.counts.in_log == 50
 
 
 def test_same_files_same_answer(tmp_path: Path) -> None:
@@ -128,16 +128,16 @@ def test_same_files_same_answer(tmp_path: Path) -> None:
         ),
         tmp_path,
     )
-    first = reconcile_and_write(tmp_path).as_dict()
+    first = reconcile_and_write(tmp_path).model_dump(mode="json")
     assert json.loads((tmp_path / "verdict.json").read_text()) == first
-    assert reconcile(tmp_path).as_dict() == first
+    assert reconcile(tmp_path).model_dump(mode="json") == first
 
 
 def test_expectations_are_judged(tmp_path: Path) -> None:
     write(History("r1", [SyntheticProducer("p0", "async", [Fate.OK, Fate.BROKER_LOST])]), tmp_path)
     (tmp_path / "expectations.json").write_text(json.dumps({"broker_loss": ">0", "consumer_loss": 0, "sent": 3}))
     v = reconcile(tmp_path)
-    assert [(e["name"], e["passed"], e["actual"]) for e in v.expectations] == [
+    assert [(e.name, e.passed, e.actual) for e in v.expectations] == [
         ("broker_loss > 0", True, 1),
         ("consumer_loss == 0", True, 0),
         ("sent == 3", False, 2),

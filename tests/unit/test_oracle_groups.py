@@ -62,8 +62,8 @@ def test_unprocessed_records_above_the_committed_offset_are_not_loss(tmp_path: P
     # processed 0..4, committed 7: offsets 5 and 6 were committed and never processed (loss);
     # 7..9 the group had not reached yet (not loss, not processed).
     v = reconcile(run_dir_with(tmp_path, 10, {"g1": [0, 1, 2, 3, 4]}, {"g1": 7}))
-    assert v.loss == {"producer": 0, "broker": 0, "consumer": 2}
-    assert v.counts["processed"] == 5
+    assert v.loss.model_dump() == {"producer": 0, "broker": 0, "consumer": 2}
+    assert v.counts.processed == 5
     assert sorted(e["offset"] for e in v.examples["consumer"]) == [5, 6]
 
 
@@ -73,7 +73,7 @@ def test_each_group_is_judged_against_its_own_committed_offsets(tmp_path: Path) 
     v = reconcile(run_dir_with(tmp_path, 10, processed, committed))
     # g1 loses 5 and 6; g2 processed all; g3 committed nothing (it starts over, nothing lost);
     # g4 loses 3 and 4 and processed offset 1 twice.
-    assert v.loss["consumer"] == 4
+    assert v.figures.consumer == 4
     assert sorted((e["group"], e["offset"]) for e in v.examples["consumer"]) == [
         ("g1", 5),
         ("g1", 6),
@@ -81,22 +81,22 @@ def test_each_group_is_judged_against_its_own_committed_offsets(tmp_path: Path) 
         ("g4", 4),
     ]
     assert v.anomalies["duplicates_processed"] == 1
-    assert v.counts["processed"] == 10  # distinct records processed by any group
-    assert sorted(v.details["groups"]) == ["g1", "g2", "g3", "g4"]
+    assert v.counts.processed == 10  # distinct records processed by any group
+    assert sorted(v.details.groups) == ["g1", "g2", "g3", "g4"]
 
 
 def test_a_group_that_processed_beyond_its_committed_offset_lost_nothing(tmp_path: Path) -> None:
     # commit-after-processing killed between processing and committing: processed ahead, no loss
     v = reconcile(run_dir_with(tmp_path, 10, {"g1": list(range(10))}, {"g1": 3}))
-    assert v.loss["consumer"] == 0 and v.counts["processed"] == 10
+    assert v.figures.consumer == 0 and v.counts.processed == 10
 
 
 def test_an_incomplete_drain_gives_no_loss_figure(tmp_path: Path) -> None:
     run_dir = run_dir_with(tmp_path, 10, {"g1": list(range(10))}, {"g1": 10}, complete=False)
     (run_dir / "expectations.json").write_text('{"broker_loss": 0, "sent": 10}')
     v = reconcile(run_dir)
-    assert v.details["drain_complete"] is False and not v.conclusive and not v.passed
-    data = v.as_dict()
+    assert v.details.drain_complete is False and not v.conclusive and not v.passed
+    data = v.model_dump(mode="json")
     assert data["loss"] == {"producer": None, "broker": None, "consumer": None}
     assert data["details"]["provisional_loss"] == {"producer": 0, "broker": 0, "consumer": 0}
     assert [(e["name"], e["passed"], e["actual"]) for e in data["expectations"]] == [
@@ -105,7 +105,7 @@ def test_an_incomplete_drain_gives_no_loss_figure(tmp_path: Path) -> None:
     ]
     assert "the drain did not complete" in data["trust"]["reasons"][0]
     v = reconcile(run_dir_with(tmp_path / "b", 10, {"g1": list(range(10))}, {"g1": 10}))
-    assert v.details["drain_complete"] is True and v.conclusive and v.passed
+    assert v.details.drain_complete is True and v.conclusive and v.passed
 
 
 def test_a_member_that_jumps_over_records_within_one_assignment_skipped_them(tmp_path: Path) -> None:
@@ -115,7 +115,7 @@ def test_a_member_that_jumps_over_records_within_one_assignment_skipped_them(tmp
     assert v.examples["poll_skips"] == [
         {"group": "g1", "member": "g1-c0", "partition": 0, "offset": 9, "next_offset": 15}
     ]
-    assert v.loss["consumer"] == 5  # committed 20, never processed 10..14
+    assert v.figures.consumer == 5  # committed 20, never processed 10..14
     # the same jump across a new assignment (a rebalance, a restart) is not a skip
     v = reconcile(run_dir_with(tmp_path / "b", 20, {"g1": offsets}, {"g1": 20}, epochs={"g1": [10]}))
     assert (v.anomalies["poll_skips"], v.anomalies["nonmonotonic_polls"]) == (0, 0)

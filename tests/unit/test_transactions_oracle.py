@@ -34,13 +34,13 @@ def test_the_oracle_reports_exactly_the_injected_transactional_anomalies(txns: l
         v = reconcile(run)
         want = expected_transactions(txns)
         assert v.conclusive, v.trust
-        assert v.transactions == want["transactions"]
+        assert v.transaction_figures.model_dump() == want["transactions"]
         for name, n in want["anomalies"].items():
             assert v.anomalies[name] == n, (name, v.examples.get(name))
-        assert v.counts["aborted"] == want["aborted"]
+        assert v.counts.aborted == want["aborted"]
         # Aborted records absent from the log, and committed ones a read_committed reader lacks, are
         # not broker, producer or consumer loss: the read_uncommitted log still has every sent one.
-        assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}, (v.counts, v.examples)
+        assert v.loss.model_dump() == {"producer": 0, "broker": 0, "consumer": 0}, (v.counts, v.examples)
         assert v.anomalies["poll_skips"] == 0 and v.anomalies["nonmonotonic_polls"] == 0
 
 
@@ -50,9 +50,9 @@ def test_a_clean_history_with_every_ending(tmp_path: Path) -> None:
     write_transactions(txns, tmp_path)
     v = reconcile(tmp_path)
     assert v.conclusive, v.trust
-    assert (v.transactions["committed"], v.transactions["aborted"], v.transactions["unknown"]) == (1, 2, 1)
-    assert v.transactions["aborted_records"] == 12 and v.transactions["aborted_processed"] == 6
-    assert v.counts["aborted"] == 6 and v.counts["in_log"] == 14
+    assert (v.transaction_figures.committed, v.transaction_figures.aborted, v.transaction_figures.unknown) == (1, 2, 1)
+    assert v.transaction_figures.aborted_records == 12 and v.transaction_figures.aborted_processed == 6
+    assert v.counts.aborted == 6 and v.counts.in_log == 14
     assert all(v.anomalies[k] == 0 for k in ("aborted_read", "lost_committed_write", "torn_transaction"))
 
 
@@ -77,7 +77,7 @@ def test_a_missing_read_committed_view_makes_a_transactional_verdict_unsure(tmp_
     (tmp_path / "drain" / "committed.bin").write_bytes(b"")
     v = reconcile(tmp_path)
     assert not v.conclusive
-    assert any("committed.bin holds 0 records" in r for r in v.trust["reasons"]), v.trust
+    assert any("committed.bin holds 0 records" in r for r in v.trust.reasons), v.trust
 
 
 def test_skipped_offsets_not_confirmed_as_markers_make_the_verdict_unsure(tmp_path: Path) -> None:
@@ -90,7 +90,7 @@ def test_skipped_offsets_not_confirmed_as_markers_make_the_verdict_unsure(tmp_pa
     meta_path.write_text(json.dumps(meta))
     v = reconcile(tmp_path)
     assert not v.conclusive
-    assert any("did not confirm as transaction markers" in r for r in v.trust["reasons"]), v.trust
+    assert any("did not confirm as transaction markers" in r for r in v.trust.reasons), v.trust
 
 
 def test_verify_markers_accepts_control_records_and_names_the_rest(tmp_path: Path) -> None:

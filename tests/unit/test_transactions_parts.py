@@ -14,7 +14,7 @@ from chaos.errors import UsageError
 from chaos.experiments.loading import load_experiment
 from chaos.experiments.plan import plan_experiment
 from chaos.faults.targets import check_selector, expand_target
-from chaos.oracle.verdict import METRICS, parse_expectation
+from chaos.oracle.expectations import METRICS, parse_expectation
 from chaos.workloads.ledger import PRODUCER_EVENT, Kind, ProducerLedger, read_records
 from chaos.workloads.spec import ConsumerSpec, ProducerSpec
 

@@ -83,8 +83,8 @@ def test_a_restarted_consumer_appends_after_a_torn_batch_on_a_record_boundary(tm
     ledger.close()
     v = reconcile(tmp_path)
     assert v.conclusive
-    assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}
-    assert v.anomalies["duplicates_processed"] == 0 and v.counts["processed"] == 1000
+    assert v.loss.model_dump() == {"producer": 0, "broker": 0, "consumer": 0}
+    assert v.anomalies["duplicates_processed"] == 0 and v.counts.processed == 1000
 
 
 def test_a_restarted_producer_appends_after_a_torn_ack_on_a_record_boundary(tmp_path: Path) -> None:
@@ -99,7 +99,7 @@ def test_a_restarted_producer_appends_after_a_torn_ack_on_a_record_boundary(tmp_
     rows = np.concatenate(list(read_records(acks, PRODUCER_EVENT)))
     assert set(rows["kind"].tolist()) == {Kind.ACK}
     v = reconcile(tmp_path)
-    assert v.conclusive and v.counts["acked"] == 10 and v.loss["broker"] == 0
+    assert v.conclusive and v.counts.acked == 10 and v.figures.broker == 0
 
 
 WRITER = """
@@ -138,8 +138,8 @@ def test_a_writer_killed_mid_write_leaves_a_ledger_the_next_writer_continues_cle
 def test_a_drain_that_skipped_offsets_is_inconclusive(tmp_path: Path) -> None:
     log = [(o, o, Status.VALID) for o in range(100) if not 40 <= o < 60]
     v = reconcile(one_partition_run(tmp_path, "async", [(Kind.INTENT, 0, 100, -1, -1)], acked(100), log))
-    assert not v.conclusive and v.as_dict()["loss"]["broker"] is None
-    assert any("records were skipped" in r for r in v.trust["reasons"])
+    assert not v.conclusive and v.model_dump(mode="json")["loss"]["broker"] is None
+    assert any("records were skipped" in r for r in v.trust.reasons)
 
 
 def test_a_log_shorter_than_its_drain_json_is_inconclusive(tmp_path: Path) -> None:
@@ -149,7 +149,7 @@ def test_a_log_shorter_than_its_drain_json_is_inconclusive(tmp_path: Path) -> No
     log = np.fromfile(run_dir / DRAIN / "log.bin", dtype=LOG_RECORD)
     log[:300].tofile(run_dir / DRAIN / "log.bin")  # a later drain died after 300 records
     v = reconcile(run_dir)
-    assert not v.conclusive and "stale or partial" in " ".join(v.trust["reasons"])
+    assert not v.conclusive and "stale or partial" in " ".join(v.trust.reasons)
 
 
 # 4 -- records below the log start ---------------------------------------------------------------
@@ -159,7 +159,7 @@ def test_broker_loss_says_which_records_fell_below_the_log_start(tmp_path: Path)
     # 0..29 deleted (the log starts at 30), 90..99 truncated (the log ends at 90)
     log = [(o, o, Status.VALID) for o in range(30, 90)]
     v = reconcile(one_partition_run(tmp_path, "async", [(Kind.INTENT, 0, 100, -1, -1)], acked(100), log, begin=30))
-    assert v.conclusive and v.loss["broker"] == 40
+    assert v.conclusive and v.figures.broker == 40
     assert v.causes["broker"] == {
         "below_log_start": 30,
         "overwritten": 0,
@@ -178,9 +178,9 @@ def test_a_corrupted_or_mangled_record_at_its_acked_offset_is_counted_once(tmp_p
     log[4] = (4, -1, Status.CORRUPTED)  # checksum fails
     log[7] = (7, -1, Status.FOREIGN)  # magic or run id hit: not recognisable as this run's
     v = reconcile(one_partition_run(tmp_path, "async", [(Kind.INTENT, 0, 10, -1, -1)], acked(10), log))
-    assert v.loss["broker"] == 0
+    assert v.figures.broker == 0
     assert v.anomalies["corrupted"] == 2 and v.anomalies["phantom"] == 0
-    assert v.counts["damaged"] == 2 and v.counts["in_log"] == 8
+    assert v.counts.damaged == 2 and v.counts.in_log == 8
 
 
 # 6 -- the outbox after a seen error ---------------------------------------------------------------
@@ -193,8 +193,8 @@ def test_an_outbox_record_still_pending_after_a_seen_error_is_unknown(tmp_path: 
         tmp_path, "outbox", [(Kind.INTENT, 0, 10, -1, -1), (Kind.RETURNED, 0, 10, -1, -1)], acks, log
     )
     v = reconcile(run_dir)
-    assert v.counts["unknown"] == 1 and v.counts["failed"] == 0
-    assert v.counts["sent"] == v.counts["in_log"] + v.counts["unknown"]
+    assert v.counts.unknown == 1 and v.counts.failed == 0
+    assert v.counts.sent == v.counts.in_log + v.counts.unknown
 
 
 # 7 -- acks waiting in the process ----------------------------------------------------------------
@@ -231,8 +231,8 @@ def test_acks_0_confirmations_are_counted_apart_from_acknowledgements(tmp_path: 
     acks = [(Kind.ACK, s, s + 1, 0, -1) for s in range(10)]  # acks=0: success with offset -1
     log = [(o, o, Status.VALID) for o in range(6)]
     v = reconcile(one_partition_run(tmp_path, "async", [(Kind.INTENT, 0, 10, -1, -1)], acks, log))
-    assert v.counts["acked"] == 0 and v.counts["unconfirmed"] == 10
-    assert v.loss["broker"] == 4 and v.causes["broker"]["unconfirmed"] == 4
+    assert v.counts.acked == 0 and v.counts.unconfirmed == 10
+    assert v.figures.broker == 4 and v.causes["broker"]["unconfirmed"] == 4
 
 
 def test_an_acks_0_producer_writes_no_offset_whatever_the_client_reports(tmp_path: Path) -> None:
@@ -258,12 +258,12 @@ def test_returned_sends_of_a_range_cut_short_by_a_kill_are_producer_loss(tmp_pat
     np.zeros(0, dtype=LOG_RECORD).tofile(tmp_path / DRAIN / "log.bin")
     write_drain_meta(tmp_path, [0], {}, 0)
     v = reconcile(tmp_path)
-    assert v.loss["producer"] == 100 and v.counts["unknown"] == 156
+    assert v.figures.producer == 100 and v.counts.unknown == 156
     # a restarted producer keeps that knowledge in its events ledger and starts a fresh mark
     ProducerLedger(tmp_path, "p0", {"mode": "fire_and_forget"}).close()
     rows = np.concatenate(list(read_records(tmp_path / LEDGERS / "producer-p0.events", PRODUCER_EVENT)))
     assert (Kind.RETURNED, 0, 100) in {(int(r["kind"]), int(r["seq"]), int(r["seq_end"])) for r in rows}
-    assert reconcile(tmp_path).loss["producer"] == 100
+    assert reconcile(tmp_path).figures.producer == 100
 
 
 # 10 -- one record out of place ---------------------------------------------------------------------
@@ -322,7 +322,7 @@ def test_an_acked_offset_that_holds_another_record_is_an_inconsistent_offset(tmp
     acks = acked(10) + [(Kind.ACK, s, s + 1, 0, s - 5) for s in range(10, 15)]
     log = [(o, o, Status.VALID) for o in range(5)] + [(o, o + 5, Status.VALID) for o in range(5, 10)]
     v = reconcile(one_partition_run(tmp_path, "async", [(Kind.INTENT, 0, 15, -1, -1)], acks, log))
-    assert v.loss["broker"] == 5 and v.causes["broker"]["overwritten"] == 5
+    assert v.figures.broker == 5 and v.causes["broker"]["overwritten"] == 5
     assert v.anomalies["inconsistent_offsets"] == 5
     first = v.examples["inconsistent_offsets"][0]
     assert (first["offset"], first["seq"], first["acked"]["seq"]) == (5, 10, 5)
@@ -330,7 +330,7 @@ def test_an_acked_offset_that_holds_another_record_is_an_inconsistent_offset(tmp
 
 def test_verdict_json_states_trust_and_causes(tmp_path: Path) -> None:
     write(History("r1", [SyntheticProducer("p0", "async", [Fate.OK, Fate.BELOW_START])]), tmp_path)
-    data = json.loads(json.dumps(reconcile(tmp_path).as_dict()))
+    data = json.loads(json.dumps(reconcile(tmp_path).model_dump(mode="json")))
     assert data["conclusive"] is True and data["trust"]["reasons"] == []
     assert data["causes"]["broker"]["below_log_start"] == 1
 
@@ -341,13 +341,13 @@ def test_a_drain_that_disagrees_with_kafkas_own_offsets_is_inconclusive(tmp_path
     )
     write_meta(run_dir / DRAIN / "kafka-offsets.json", {"beginning": {"0": 0}, "end": {"0": 10}})
     v = reconcile(run_dir)
-    assert v.conclusive and v.trust["independent_count"] is True
+    assert v.conclusive and v.trust.independent_count is True
     write_meta(run_dir / DRAIN / "kafka-offsets.json", {"beginning": {"0": 0}, "end": {"0": 12}})
     v = reconcile(run_dir)
-    assert not v.conclusive and v.trust["independent_count"] is False
-    assert "Kafka's own offsets say 12" in v.trust["reasons"][0]
+    assert not v.conclusive and v.trust.independent_count is False
+    assert "Kafka's own offsets say 12" in v.trust.reasons[0]
     write_meta(run_dir / DRAIN / "kafka-offsets.json", {"error": "the tool did not answer"})
-    assert reconcile(run_dir).trust["independent_count"] is None
+    assert reconcile(run_dir).trust.independent_count is None
 
 
 def test_a_ledger_row_no_writer_produces_makes_the_verdict_inconclusive(tmp_path: Path) -> None:
@@ -357,7 +357,7 @@ def test_a_ledger_row_no_writer_produces_makes_the_verdict_inconclusive(tmp_path
     with (run_dir / LEDGERS / "producer-p0.acks").open("ab") as f:
         f.write(np.array([(9, 5, 6, 0, 5, 0, 0)], dtype=PRODUCER_EVENT).tobytes())  # kind 9 does not exist
     v = reconcile(run_dir)
-    assert not v.conclusive and not v.trust["ledgers_intact"]
+    assert not v.conclusive and not v.trust.ledgers_intact
 
 
 def test_the_second_witness_is_summarised_in_trust(tmp_path: Path) -> None:
@@ -369,11 +369,11 @@ def test_the_second_witness_is_summarised_in_trust(tmp_path: Path) -> None:
     ]
     write_meta(run_dir / DRAIN / "witness.json", {"tool": "DumpLogSegments", "checked": checked})
     v = reconcile(run_dir)
-    assert v.conclusive and v.loss["broker"] == 2
-    assert v.trust["witness"] == {
+    assert v.conclusive and v.figures.broker == 2
+    assert v.trust.witness is not None and v.trust.witness.model_dump(exclude_none=True) == {
         "tool": "DumpLogSegments",
         "checked": 2,
         "gone_from_every_replica": 1,
         "on_a_disk_not_in_the_log": 1,
     }
-    assert v.details["witness"] == checked
+    assert v.details.witness == checked

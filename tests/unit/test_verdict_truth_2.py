@@ -42,27 +42,27 @@ def test_a_librdkafka_consumer_relying_on_its_default_reads_committed(tmp_path: 
     _rc_member_meta(tmp_path, client="librdkafka", settings={})  # librdkafka's default: read_committed
     v = reconcile(tmp_path)
     assert v.conclusive, v.trust
-    assert v.loss["consumer"] == 0, v.examples["consumer"]
+    assert v.figures.consumer == 0, v.examples["consumer"]
     assert v.anomalies["poll_skips"] == 0
-    assert v.transactions["aborted_processed"] == 8  # the read_uncommitted group's, not the librdkafka one's
+    assert v.transaction_figures.aborted_processed == 8  # the read_uncommitted group's, not the librdkafka one's
 
 
 def test_an_isolation_level_in_capitals_is_the_level_the_client_used(tmp_path: Path) -> None:
     write_transactions(TXNS, tmp_path)
     _rc_member_meta(tmp_path, client="kafka-python", settings={"isolation.level": "READ_COMMITTED"})
     v = reconcile(tmp_path)
-    assert v.loss["consumer"] == 0 and v.anomalies["poll_skips"] == 0
+    assert v.figures.consumer == 0 and v.anomalies["poll_skips"] == 0
 
 
 def test_the_level_a_member_recorded_wins_over_its_settings(tmp_path: Path) -> None:
     write_transactions(TXNS, tmp_path)
     _rc_member_meta(tmp_path, client="librdkafka", settings={}, isolation_level="read_committed")
-    assert reconcile(tmp_path).loss["consumer"] == 0
+    assert reconcile(tmp_path).figures.consumer == 0
     # a consumer that did read uncommitted yet processed only committed records skipped records it
     # was given (aborted ones: not loss, but Jepsen's poll skips)
     _rc_member_meta(tmp_path, client="librdkafka", settings={}, isolation_level="read_uncommitted")
     v = reconcile(tmp_path)
-    assert v.loss["consumer"] == 0 and v.anomalies["poll_skips"] > 0
+    assert v.figures.consumer == 0 and v.anomalies["poll_skips"] > 0
 
 
 # 2 -- an exactly-once transformer blamed for its input's duplicates ----------------------------
@@ -95,7 +95,7 @@ def test_an_input_written_twice_may_have_two_outputs(tmp_path: Path) -> None:
     assert v.conclusive, v.trust
     assert v.anomalies["duplicates_in_log"] == 1
     assert v.anomalies["duplicate_outputs"] == 0, v.examples["duplicate_outputs"]
-    assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}
+    assert v.loss.model_dump() == {"producer": 0, "broker": 0, "consumer": 0}
 
 
 def test_outputs_beyond_an_input_s_copies_are_duplicate_outputs(tmp_path: Path) -> None:
@@ -124,15 +124,15 @@ def test_records_rewritten_under_a_group_s_commit_are_not_consumer_loss(tmp_path
     write_meta(tmp_path / DRAIN / "drain.json", {**drain, "committed": {"g": {"0": 100}}})
     v = reconcile(tmp_path)
     assert v.conclusive, v.trust
-    assert v.loss["broker"] == 40 and v.causes["broker"]["overwritten"] == 40
+    assert v.figures.broker == 40 and v.causes["broker"]["overwritten"] == 40
     assert v.anomalies["inconsistent_offsets"] == 40
-    assert v.loss["consumer"] == 0, v.examples["consumer"]
-    assert v.counts["overwritten_unread"] == 40
+    assert v.figures.consumer == 0, v.examples["consumer"]
+    assert v.counts.overwritten_unread == 40
     # a record the group never reached at a position it never processed is still consumer loss
     rows = [(0, s, TAG, s, 0, 0) for s in range(100) if s != 30]
     np.array(rows, dtype=PROCESSED).tofile(tmp_path / LEDGERS / "consumer-g-0.processed")
     v = reconcile(tmp_path)
-    assert v.loss["consumer"] == 1 and v.counts["overwritten_unread"] == 40
+    assert v.figures.consumer == 1 and v.counts.overwritten_unread == 40
 
 
 # 4 -- a damaged record of a committed transaction counted three times ---------------------------
@@ -146,10 +146,10 @@ def test_a_damaged_record_of_a_committed_transaction_is_counted_once(tmp_path: P
         rows.tofile(tmp_path / DRAIN / name)
     v = reconcile(tmp_path)
     assert v.conclusive, v.trust
-    assert v.counts["damaged"] == 1 and v.anomalies["corrupted"] == 1
+    assert v.counts.damaged == 1 and v.anomalies["corrupted"] == 1
     assert v.anomalies["lost_committed_write"] == 0, v.examples["lost_committed_write"]
     assert v.anomalies["torn_transaction"] == 0, v.examples["torn_transaction"]
-    assert v.loss["broker"] == 0
+    assert v.figures.broker == 0
 
 
 # 5, 6, 7 -- what the drain of a transactional topic reads, and what its markers prove ------------
@@ -170,9 +170,9 @@ def test_a_drain_asked_to_read_committed_is_conclusive_beside_aborted_transactio
     write_transactional(tmp_path, fake, [(3, "committed"), (3, "aborted"), (2, "committed"), (4, "aborted")])
     _drain(tmp_path, fake, monkeypatch, isolation)
     v = reconcile(tmp_path)
-    assert v.conclusive, v.trust["reasons"]
-    assert v.counts["in_log"] == 12 and v.transactions["aborted_records"] == 7
-    assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}
+    assert v.conclusive, v.trust.reasons
+    assert v.counts.in_log == 12 and v.transaction_figures.aborted_records == 7
+    assert v.loss.model_dump() == {"producer": 0, "broker": 0, "consumer": 0}
 
 
 def test_offsets_that_are_not_markers_are_named_as_such(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -181,11 +181,11 @@ def test_offsets_that_are_not_markers_are_named_as_such(tmp_path: Path, monkeypa
     monkeypatch.setattr(drain_module, "KafkaConsumer", fake.consumer)
     drain_module.drain("127.0.0.1:1", "t", "r1", tmp_path, [], "read_uncommitted", 5.0, transactional_writers=1)
     verify_markers(tmp_path, lambda p: set())  # the segments hold no marker there
-    reasons = reconcile(tmp_path).trust["reasons"]
+    reasons = reconcile(tmp_path).trust.reasons
     assert any("do not hold as markers" in r for r in reasons), reasons
     assert not any("unchecked" in r for r in reasons), reasons
     verify_markers(tmp_path, lambda p: None)  # the segment dump could not answer
-    reasons = reconcile(tmp_path).trust["reasons"]
+    reasons = reconcile(tmp_path).trust.reasons
     assert any("partitions ['0'] unchecked" in r for r in reasons), reasons
 
 
@@ -204,8 +204,8 @@ def test_an_acked_position_that_now_holds_a_marker_was_overwritten(
     acks.tofile(acks_path)
     _drain(tmp_path, fake, monkeypatch, "read_uncommitted")
     v = reconcile(tmp_path)
-    assert v.conclusive, v.trust["reasons"]
-    assert v.loss["broker"] == 7
+    assert v.conclusive, v.trust.reasons
+    assert v.figures.broker == 7
     assert v.causes["broker"]["overwritten"] == 7 and v.causes["broker"]["missing"] == 0
     assert v.anomalies["inconsistent_offsets"] == 7
     assert v.examples["inconsistent_offsets"][0]["marker"] is True
@@ -223,8 +223,8 @@ def test_a_partition_holding_only_markers_agrees_with_kafka_s_count(
     _drain(tmp_path, fake, monkeypatch, "read_uncommitted")
     write_meta(tmp_path / DRAIN / "kafka-offsets.json", {"beginning": {"0": 0, "1": 0}, "end": {"0": 7, "1": 1}})
     v = reconcile(tmp_path)
-    assert v.conclusive, v.trust["reasons"]
-    assert v.trust["independent_count"] is True
+    assert v.conclusive, v.trust.reasons
+    assert v.trust.independent_count is True
 
 
 # suspected, and settled --------------------------------------------------------------------------
@@ -262,7 +262,7 @@ def test_an_empty_full_read_beside_a_read_committed_view_is_inconclusive_not_a_c
     (tmp_path / DRAIN / "log.bin").write_bytes(b"")  # raised IndexError
     v = reconcile(tmp_path)
     assert not v.conclusive
-    assert any("5 records at positions the full read lacks" in r for r in v.trust["reasons"]), v.trust
+    assert any("5 records at positions the full read lacks" in r for r in v.trust.reasons), v.trust
 
 
 def test_a_short_log_bin_is_not_a_complete_drain(tmp_path: Path) -> None:
@@ -271,7 +271,7 @@ def test_a_short_log_bin_is_not_a_complete_drain(tmp_path: Path) -> None:
     rows = np.fromfile(run / DRAIN / "log.bin", dtype=LOG_RECORD)
     rows[:6].tofile(run / DRAIN / "log.bin")
     v = reconcile(run)
-    assert not v.conclusive and v.trust["drain_complete"] is False
+    assert not v.conclusive and v.trust.drain_complete is False
 
 
 def test_a_range_reaching_past_2_to_the_40_is_a_damaged_row_not_another_producer_s_records(tmp_path: Path) -> None:
@@ -281,5 +281,5 @@ def test_a_range_reaching_past_2_to_the_40_is_a_damaged_row_not_another_producer
     )
     write_meta(run / LEDGERS / "producer-p1.json", {"producer": "p1", "mode": "async", "start_ns": 0})
     v = reconcile(run)
-    assert v.trust["ledgers_intact"] is False and not v.conclusive
-    assert v.counts["sent"] == 4  # p1 (the next producer's key range) was never given records
+    assert v.trust.ledgers_intact is False and not v.conclusive
+    assert v.counts.sent == 4  # p1 (the next producer's key range) was never given records

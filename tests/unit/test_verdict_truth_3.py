@@ -76,9 +76,9 @@ def test_an_input_the_transformer_committed_past_without_an_output_is_consumer_l
     write_meta(run / DRAIN / "output.json", {"topic": "out", "records": len(outputs), "complete": True})
     v = reconcile(run)
     assert v.conclusive, v.trust
-    assert v.transform["inputs_with_output"] == 9
-    assert v.loss["consumer"] == 1, (v.loss, v.counts["overwritten_unread"])
-    assert v.counts["overwritten_unread"] == 0
+    assert v.transform_figures.inputs_with_output == 9
+    assert v.figures.consumer == 1, (v.loss, v.counts.overwritten_unread)
+    assert v.counts.overwritten_unread == 0
     assert [e["seq"] for e in v.examples["consumer"]] == [3]
 
 
@@ -96,8 +96,8 @@ def test_records_the_group_processed_before_retention_deleted_them_are_not_broke
     write_member(run, "g-0", "g", [(o, o) for o in range(100)], 100)
     v = reconcile(run)
     assert v.conclusive, v.trust
-    assert v.counts["processed"] == 100
-    assert v.loss["broker"] == 0, v.causes
+    assert v.counts.processed == 100
+    assert v.figures.broker == 0, v.causes
 
 
 def test_retention_cutting_a_transaction_a_group_read_whole_is_not_a_torn_transaction(
@@ -120,11 +120,11 @@ def test_retention_cutting_a_transaction_a_group_read_whole_is_not_a_torn_transa
     rows = [(o, o) for o in range(6)] + [(o, o - 1) for o in range(7, 13)]
     write_member(tmp_path, "rc-0", "rc", rows, 14, isolation_level="read_committed")
     v = reconcile(tmp_path)
-    assert v.conclusive, v.trust["reasons"]
-    assert v.counts["processed"] == 12
+    assert v.conclusive, v.trust.reasons
+    assert v.counts.processed == 12
     assert v.anomalies["torn_transaction"] == 0, v.examples["torn_transaction"]
     assert v.anomalies["lost_committed_write"] == 0
-    assert v.loss["broker"] == 0
+    assert v.figures.broker == 0
 
 
 # F3 -- a compacted topic: values superseded by a later one of their key are not lost ------------
@@ -157,10 +157,10 @@ def test_values_a_compacted_topic_superseded_are_not_lost(tmp_path: Path, monkey
     inconclusive: the drain took the cleaner's holes for skipped offsets."""
     _compacted_run(tmp_path, monkeypatch, "pinned", list(range(9)))
     v = reconcile(tmp_path)
-    assert v.conclusive, v.trust["reasons"]
-    assert v.counts["superseded"] == 9 and v.counts["in_log"] == 1
-    assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}
-    assert v.trust["independent_count"] is True
+    assert v.conclusive, v.trust.reasons
+    assert v.counts.superseded == 9 and v.counts.in_log == 1
+    assert v.loss.model_dump() == {"producer": 0, "broker": 0, "consumer": 0}
+    assert v.trust.independent_count is True
 
 
 def test_a_hole_in_a_compacted_topic_with_no_later_value_of_its_key_is_loss(
@@ -170,9 +170,9 @@ def test_a_hole_in_a_compacted_topic_with_no_later_value_of_its_key_is_loss(
     record missing at offset 4 was lost, not superseded."""
     _compacted_run(tmp_path, monkeypatch, "spread", [4])
     v = reconcile(tmp_path)
-    assert v.conclusive, v.trust["reasons"]
-    assert v.counts["superseded"] == 0
-    assert v.loss["broker"] == 1 and v.causes["broker"]["missing"] == 1
+    assert v.conclusive, v.trust.reasons
+    assert v.counts.superseded == 0
+    assert v.figures.broker == 1 and v.causes["broker"]["missing"] == 1
 
 
 def test_a_compacted_topic_without_the_producers_key_strategies_is_inconclusive(
@@ -180,8 +180,8 @@ def test_a_compacted_topic_without_the_producers_key_strategies_is_inconclusive(
 ) -> None:
     _compacted_run(tmp_path, monkeypatch, None, list(range(9)))
     v = reconcile(tmp_path)
-    assert not v.conclusive and v.stated_loss == {"producer": None, "broker": None, "consumer": None}
-    assert any("no key strategy" in r for r in v.trust["reasons"]), v.trust["reasons"]
+    assert not v.conclusive and v.loss.model_dump() == {"producer": None, "broker": None, "consumer": None}
+    assert any("no key strategy" in r for r in v.trust.reasons), v.trust.reasons
 
 
 # F4 (definition) -- duplicates_processed counts positions, not records ---------------------------
@@ -204,7 +204,7 @@ def test_two_different_records_processed_at_one_rewritten_offset_are_not_a_dupli
     write_member(run, "g-0", "g", rows, 100, epochs=[100])
     v = reconcile(run)
     assert v.conclusive, v.trust
-    assert v.loss["broker"] == 40 and v.loss["consumer"] == 0
+    assert v.figures.broker == 40 and v.figures.consumer == 0
     assert v.anomalies["duplicates_processed"] == 0
 
 
@@ -225,8 +225,8 @@ def test_a_damaged_value_is_the_damaged_copy_of_one_record_not_of_every_record_a
     v = reconcile(_run(tmp_path, acks, log, 15))
     assert v.conclusive, v.trust
     assert v.anomalies["corrupted"] == 1
-    assert v.counts["damaged"] <= v.anomalies["corrupted"], v.counts
-    assert v.loss["broker"] == 5 and v.causes["broker"]["overwritten"] == 5
+    assert v.counts.damaged <= v.anomalies["corrupted"], v.counts
+    assert v.figures.broker == 5 and v.causes["broker"]["overwritten"] == 5
 
 
 # F6 -- overwritten_unread counts copies, where every other count counts records ----------------------
@@ -247,8 +247,8 @@ def test_overwritten_unread_counts_records_not_copies(tmp_path: Path) -> None:
     write_member(run, "g-0", "g", [(o, o) for o in range(10)], 10)
     v = reconcile(run)
     assert v.conclusive, v.trust
-    assert v.anomalies["duplicates_in_log"] == 1 and v.loss["consumer"] == 0
-    assert v.counts["overwritten_unread"] == 4
+    assert v.anomalies["duplicates_in_log"] == 1 and v.figures.consumer == 0
+    assert v.counts.overwritten_unread == 4
 
 
 # a read_uncommitted group that never processed aborted records lost nothing ----------------------
@@ -263,8 +263,8 @@ def test_aborted_records_a_read_uncommitted_group_never_processed_are_not_consum
     rows[keep].tofile(tmp_path / LEDGERS / "consumer-ru-0.processed")
     v = reconcile(tmp_path)
     assert v.conclusive, v.trust
-    assert v.loss["consumer"] == 0, v.examples["consumer"]
-    assert v.transactions["aborted_processed"] == 0
+    assert v.figures.consumer == 0, v.examples["consumer"]
+    assert v.transaction_figures.aborted_processed == 0
 
 
 def test_a_send_never_acknowledged_whose_key_a_compacted_log_holds_is_unknown_not_producer_loss(
@@ -276,5 +276,5 @@ def test_a_send_never_acknowledged_whose_key_a_compacted_log_holds_is_unknown_no
     acks = np.fromfile(tmp_path / LEDGERS / "producer-p0.acks", dtype=PRODUCER_EVENT)
     acks[9:].tofile(tmp_path / LEDGERS / "producer-p0.acks")
     v = reconcile(tmp_path)
-    assert v.conclusive, v.trust["reasons"]
-    assert v.loss["producer"] == 0 and v.counts["unknown"] == 9
+    assert v.conclusive, v.trust.reasons
+    assert v.figures.producer == 0 and v.counts.unknown == 9

@@ -49,7 +49,7 @@ def _acked(seqs: Sequence[int], t_ms: int = 0) -> list[tuple[int, int, int, int,
 
 
 def _equation(v) -> None:  # type: ignore[no-untyped-def]
-    c, loss = v.counts, v.loss
+    c, loss = v.counts.model_dump(), v.figures.model_dump()
     parts = ("in_log", "damaged", "failed", "unknown", "aborted", "expired")
     assert c["sent"] == sum(c[k] for k in parts) + loss["producer"] + loss["broker"], (c, loss)
 
@@ -81,8 +81,8 @@ def test_the_damaged_value_is_the_copy_of_the_record_acknowledged_there_last_not
     assert v.conclusive, v.trust
     _equation(v)
     assert v.anomalies["corrupted"] == 1
-    assert v.loss["broker"] == 1 and v.causes["broker"]["overwritten"] == 1, (v.loss, v.counts)
-    assert v.counts["damaged"] == 0
+    assert v.figures.broker == 1 and v.causes["broker"]["overwritten"] == 1, (v.loss, v.counts)
+    assert v.counts.damaged == 0
 
 
 # R2 -- expired: "processed by some group" hides another group's loss --------------------------
@@ -109,7 +109,7 @@ def test_a_record_one_group_skipped_is_lost_to_it_though_another_group_read_it_b
     v = reconcile(run)
     assert v.conclusive, v.trust
     _equation(v)
-    assert v.loss["consumer"] + v.loss["broker"] == 1, (v.loss, v.counts["expired"])
+    assert v.figures.consumer + v.figures.broker == 1, (v.loss, v.counts.expired)
 
 
 # R3 -- duplicates_processed goes negative (and hides real duplicates) after a rewrite -----------
@@ -184,7 +184,7 @@ def test_two_outputs_of_an_input_the_transformer_read_twice_are_not_duplicates_a
     write_meta(run / DRAIN / "drain.json", {**drain, "committed": {"t": {"0": 11}}})
     v = reconcile(run)
     assert v.conclusive, v.trust
-    assert v.loss == {"producer": 0, "broker": 0, "consumer": 0}
+    assert v.loss.model_dump() == {"producer": 0, "broker": 0, "consumer": 0}
     assert v.anomalies["duplicate_outputs"] == 0, v.examples["duplicate_outputs"]
 
 
@@ -309,7 +309,7 @@ def test_a_rewritten_record_the_group_skipped_after_the_rewrite_is_consumer_loss
     v = reconcile(run)
     assert v.conclusive, v.trust
     assert v.anomalies["poll_skips"] == 1
-    assert v.loss["consumer"] == 1, (v.loss, v.counts["overwritten_unread"])
+    assert v.figures.consumer == 1, (v.loss, v.counts.overwritten_unread)
 
 
 def test_a_group_already_past_the_rewrite_only_reads_on_and_skips_nothing(tmp_path: Path) -> None:
@@ -326,7 +326,7 @@ def test_a_group_already_past_the_rewrite_only_reads_on_and_skips_nothing(tmp_pa
     write_member(run, "g-0", "g", rows, 15)
     v = reconcile(run)
     assert v.conclusive, v.trust
-    assert v.loss["consumer"] == 0 and v.counts["overwritten_unread"] == 5
+    assert v.figures.consumer == 0 and v.counts.overwritten_unread == 5
 
 
 # R8 -- availability of a sync producer with acks=0 ---------------------------------------------
