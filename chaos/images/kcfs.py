@@ -26,11 +26,11 @@ from chaos.images.builder import default_cache_dir
 from chaos.progress import Progress, silent
 
 SOURCES = ("main.go", "go.mod", "go.sum")
-#: Where the binary, its store and its control socket are inside a broker container.
+#: Where the binary, its control socket and its mount point are inside a broker container: the
+#: cluster's start.sh mounts kcfs at these paths (a unit test holds the two to each other).
 BINARY = "/kafka-chaos/kcfs"
 SOCKET = "/run/kcfs.sock"
 MOUNT = "/var/lib/kafka"
-STORE = "/kcfs-store"
 NO_GO = (
     "building kcfs, the power-loss disk, needs Go: install it (`apt-get install golang-go`) or run `bash scripts/setup`"
 )
