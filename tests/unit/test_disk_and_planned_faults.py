@@ -75,7 +75,9 @@ def test_planned_operations_need_a_partition(kind: str) -> None:
 
 def test_kcfs_is_shipped_with_the_package_and_hashed() -> None:
     assert len(kcfs.source_hash()) == 12
-    assert b"func (d *disk) powerCut()" in (Path(kcfs.__file__).parent / "kcfs" / "main.go").read_bytes()
+    assert b"func (d *disk) powerCut()" in (Path(kcfs.__file__).parent / "kcfs" / "disk.go").read_bytes()
+    # every file of the Go package is built and hashed, and nothing else of the directory
+    assert kcfs.sources() == ["control.go", "disk.go", "go.mod", "go.sum", "loopback.go", "main.go"]
     options = kcfs.kcfs_container_options()
     assert options["cap_add"] == ["SYS_ADMIN"] and options["devices"] == ["/dev/fuse:/dev/fuse:rwm"]
 
