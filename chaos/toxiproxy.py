@@ -94,10 +94,6 @@ class ToxiproxyClient:
         """Enable or disable a proxy (disabled: it closes connections and refuses new ones)."""
         return _proxy(self._request("POST", f"/proxies/{name}", {"enabled": enabled}))
 
-    def delete_proxy(self, name: str) -> None:
-        """Remove a proxy."""
-        self._request("DELETE", f"/proxies/{name}")
-
     def add_toxic(
         self,
         proxy: str,

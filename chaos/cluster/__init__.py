@@ -7,7 +7,7 @@ does not bring in the Docker and Kafka clients.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from chaos.cluster.cluster import KafkaCluster
@@ -43,8 +43,8 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """An exported name, imported from its module on first use.
+def __getattr__(name: str) -> object:
+    """An exported name, imported from its module on first use (type checkers see the imports above).
 
     Raises:
         AttributeError: a name the package does not export.

@@ -1,27 +1,28 @@
-"""What the cluster says about itself: the admin connection (the only code that touches
-kafka-python's internals), topics, partition state agreed across brokers, leaders, the controller,
-and waits on them. Part of :class:`~chaos.cluster.cluster.KafkaCluster`, which delegates here."""
+"""What the cluster says about itself: one admin connection per thread, topics, partition state
+agreed across brokers, leaders, coordinators, and waits on them.
+
+:class:`~chaos.cluster.cluster.KafkaCluster` delegates here. What a :class:`Metadata` needs of the
+cluster it is handed as narrow pieces: a factory of admin clients, the brokers as they are now, and
+the spec; kafka-python itself is reached through :mod:`chaos.cluster.admin`."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TypeVar
 
-from kafka import KafkaAdminClient
 from kafka import errors as kafka_errors
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
-from kafka.protocol.metadata import MetadataRequest, MetadataResponse
 
+from chaos.cluster.admin import Admin, coordinator_finder, metadata_from
+from chaos.cluster.config import ClusterSpec
+from chaos.cluster.node import Node
 from chaos.errors import ClusterUnhealthy, UsageError
 from chaos.waiting import wait_until
-
-if TYPE_CHECKING:
-    from chaos.cluster.cluster import KafkaCluster
 
 T = TypeVar("T")
 
@@ -41,24 +42,30 @@ class PartitionState:
 
 
 class Metadata:
-    """Admin calls and metadata lookups of one cluster."""
+    """Admin calls and metadata lookups of one cluster.
 
-    def __init__(self, cluster: KafkaCluster) -> None:
-        self.cluster = cluster
+    ``connect`` makes a new admin client (see :func:`chaos.cluster.admin.connect`); ``brokers``
+    answers the cluster's brokers as they are at the time of the call; ``spec`` is the cluster's.
+    """
+
+    def __init__(self, connect: Callable[[], Admin], brokers: Callable[[], Sequence[Node]], spec: ClusterSpec) -> None:
+        self._connect = connect
+        self._brokers = brokers
+        self.spec = spec
         # One admin client per thread (the ISR watch asks while the run's own thread does): a thread
         # that drops its client after a failure must not close one another thread is using.
         # ``drop_admin`` bumps the generation, so every thread makes a fresh one at its next call.
-        self._admins: dict[int, tuple[int, KafkaAdminClient]] = {}
+        self._admins: dict[int, tuple[int, Admin]] = {}
         self._generation = 0
         self._lock = threading.Lock()
         self.health_topic_created = False
 
-    def admin(self) -> KafkaAdminClient:
-        """This thread's kafka-python admin client, connected through toxiproxy (made once, reused until
-        :meth:`drop_admin`).
+    def admin(self) -> Admin:
+        """This thread's kafka-python admin client, made by ``connect`` once and reused until
+        :meth:`drop_admin`.
 
-        It bootstraps from running brokers only: a frozen broker's proxy accepts connections but
-        never answers, and a client bootstrapping there would wait for nothing.
+        Raises:
+            KafkaError: a new client's bootstrap servers did not answer.
         """
         me = threading.get_ident()
         with self._lock:
@@ -72,29 +79,12 @@ class Metadata:
         for old in stale:
             with suppress(Exception):
                 old.close()
-        running = [
-            f"{self.cluster.host}:{port}"
-            for node_id, port in self.cluster._proxy_ports.items()
-            if node_id not in self.cluster._nodes or self.cluster._nodes[node_id].state == "running"
-        ]
-        admin = KafkaAdminClient(
-            bootstrap_servers=",".join(running) or self.cluster.bootstrap_servers,
-            client_id="kafka-chaos-admin",
-            request_timeout_ms=5_000,
-            retry_backoff_ms=100,
-            reconnect_backoff_max_ms=500,
-        )
-        # Every broker's address is known here: register it as a fallback, so a broker missing from
-        # the metadata the client last got (a cut-off broker answers with a stale, partial view)
-        # can still be asked directly by :meth:`partitions`.
-        fallback = admin._manager.cluster._bootstrap_brokers
-        for node_id, port in self.cluster._proxy_ports.items():
-            fallback[node_id] = MetadataResponse.MetadataResponseBroker(node_id, self.cluster.host, port, None)
+        admin = self._connect()
         with self._lock:
             self._admins[me] = (generation, admin)
         return admin
 
-    def admin_call(self, fn: Callable[[KafkaAdminClient], T], attempts: int = 3) -> T:
+    def admin_call(self, fn: Callable[[Admin], T], attempts: int = 3) -> T:
         """Run ``fn(admin)``, on a fresh admin client after a failure (kafka-python's admin can keep
         stale broker metadata after brokers come and go).
 
@@ -145,11 +135,11 @@ class Metadata:
         for _ in range(attempts):
             best: dict[int, tuple[tuple[int, int], PartitionState]] = {}
             errors: list[int] = []
-            for broker in self.cluster.brokers:
+            for broker in self._brokers():
                 if broker.state != "running":
                     continue
                 try:
-                    answer = self._metadata_from(broker.node_id, topic)
+                    answer = metadata_from(self.admin(), broker.node_id, topic)
                 except (KafkaError, OSError) as e:
                     last = e
                     continue
@@ -179,21 +169,6 @@ class Metadata:
             self.drop_admin()
         raise last or kafka_errors.KafkaConnectionError(f"no broker answered for the metadata of {topic}")
 
-    def _metadata_from(self, node_id: int, topic: str) -> dict[str, Any]:
-        """One broker's own metadata answer for ``topic`` (kafka-python's connection manager, pinned)."""
-        admin = self.admin()
-        request = MetadataRequest(
-            topics=[MetadataRequest.MetadataRequestTopic(name=topic)], allow_auto_topic_creation=False
-        )
-
-        async def fetch() -> dict[str, Any]:
-            response = await admin._manager.send(request, node_id=node_id, request_timeout_ms=3000)
-            answer: dict[str, Any] = response.to_dict()
-            return answer
-
-        result: dict[str, Any] = admin._manager.run(fetch)
-        return result
-
     def coordinator(self, kind: str, key: str) -> int:
         """The broker id coordinating group ``key`` (``kind`` ``group``) or transactional id ``key``
         (``transaction``), as FindCoordinator answers now.
@@ -202,20 +177,7 @@ class Metadata:
             UsageError: ``kind`` is neither.
             KafkaError: no broker answered, or there is no coordinator yet.
         """
-        from kafka.admin.client import CoordinatorType
-
-        types = {"group": CoordinatorType.GROUP, "transaction": CoordinatorType.TRANSACTION}
-        if kind not in types:
-            raise UsageError(f"a coordinator is of a group or a transaction, not {kind!r}")
-
-        def ask(admin: KafkaAdminClient) -> int:
-            async def find() -> int:
-                return int(await admin._find_coordinator_id(key, types[kind]))
-
-            found: int = admin._manager.run(find)
-            return found
-
-        return self.admin_call(ask)
+        return self.admin_call(coordinator_finder(kind, key))
 
     def partition(self, topic: str, partition: int) -> PartitionState:
         """State of one partition.
@@ -243,12 +205,12 @@ class Metadata:
             UsageError: replication factor above the broker count.
             ClusterUnhealthy: the topic did not become fully replicated in time.
         """
-        rf = replication_factor or self.cluster.spec.default_replication
-        if rf > self.cluster.spec.brokers:
-            raise UsageError(f"replication factor {rf} needs {rf} brokers, the cluster has {self.cluster.spec.brokers}")
+        rf = replication_factor or self.spec.default_replication
+        if rf > self.spec.brokers:
+            raise UsageError(f"replication factor {rf} needs {rf} brokers, the cluster has {self.spec.brokers}")
         tries = 0
 
-        def create(admin: KafkaAdminClient) -> None:
+        def create(admin: Admin) -> None:
             nonlocal tries
             tries += 1
             try:
@@ -274,10 +236,10 @@ class Metadata:
         """
 
         def check() -> bool:
-            for broker in self.cluster.brokers:
+            for broker in self._brokers():
                 if broker.state != "running":
                     continue
-                answer = self._metadata_from(broker.node_id, topic)
+                answer = metadata_from(self.admin(), broker.node_id, topic)
                 known = [
                     p
                     for t in answer.get("topics", [])
@@ -341,13 +303,13 @@ class Metadata:
         """
         admin = self.admin()
         brokers = [b for b in admin.describe_cluster()["brokers"] if not b.get("is_fenced", False)]
-        if len(brokers) < self.cluster.spec.brokers:
-            return f"{len(brokers)} of {self.cluster.spec.brokers} brokers registered"
-        for node in self.cluster.brokers:
+        if len(brokers) < self.spec.brokers:
+            return f"{len(brokers)} of {self.spec.brokers} brokers registered"
+        for node in self._brokers():
             if node.state != "running":
                 continue
             try:
-                self._metadata_from(node.node_id, HEALTH_TOPIC)
+                metadata_from(self.admin(), node.node_id, HEALTH_TOPIC)
             except (KafkaError, OSError) as e:
                 return f"{node.host} does not answer ({type(e).__name__})"
         if not self.health_topic_created:
@@ -358,3 +320,13 @@ class Metadata:
             if p.leader < 0 or len(p.isr) < rf:
                 return f"health topic has ISR {list(p.isr)} of {rf} replicas"
         return ""
+
+    def registered_brokers(self) -> set[int] | None:
+        """The ids of the brokers the controller knows and has not fenced (None: no answer; the
+        admin client is dropped then)."""
+        try:
+            brokers = self.admin().describe_cluster()["brokers"]
+        except (KafkaError, OSError):
+            self.drop_admin()
+            return None
+        return {int(b["broker_id"]) for b in brokers if not b.get("is_fenced", False)}

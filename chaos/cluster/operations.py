@@ -1,24 +1,35 @@
 """What an operator does to a running cluster, through Kafka's Admin API: move replicas, elect
 preferred leaders, and ask which log directories are offline.
 
-Each call returns once Kafka accepted it; the ``wait_*`` helpers observe the outcome.
+Each call returns once Kafka accepted it; the ``wait_*`` helpers observe the outcome. Each takes
+what it asks through: :class:`AdminCalls` (a :class:`~chaos.cluster.cluster.KafkaCluster`, or its
+:class:`~chaos.cluster.metadata.Metadata`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
 
 from kafka import TopicPartition
 
+from chaos.cluster.admin import Admin
+from chaos.cluster.metadata import PartitionState
 from chaos.errors import ClusterUnhealthy
 from chaos.waiting import wait_until
 
-if TYPE_CHECKING:
-    from chaos.cluster.cluster import KafkaCluster
+T = TypeVar("T")
 
 
-def reassign(cluster: KafkaCluster, topic: str, partition: int, replicas: Sequence[int]) -> None:
+class AdminCalls(Protocol):
+    """Admin calls with retries, and partition state as the brokers agree on it."""
+
+    def admin_call(self, fn: Callable[[Admin], T], attempts: int = 3) -> T: ...
+    def partitions(self, topic: str, attempts: int = 3) -> list[PartitionState]: ...
+    def partition(self, topic: str, partition: int) -> PartitionState: ...
+
+
+def reassign(cluster: AdminCalls, topic: str, partition: int, replicas: Sequence[int]) -> None:
     """Start moving ``topic``/``partition`` to ``replicas`` (the first is the preferred leader).
 
     Raises:
@@ -28,13 +39,13 @@ def reassign(cluster: KafkaCluster, topic: str, partition: int, replicas: Sequen
     cluster.admin_call(lambda a: a.alter_partition_reassignments({tp: list(replicas)}))
 
 
-def reassignments_pending(cluster: KafkaCluster, topic: str) -> list[int]:
+def reassignments_pending(cluster: AdminCalls, topic: str) -> list[int]:
     """Partitions of ``topic`` whose reassignment is still under way."""
-    ongoing: dict[Any, Any] = cluster.admin_call(lambda a: a.list_partition_reassignments())
+    ongoing = cluster.admin_call(lambda a: a.list_partition_reassignments())
     return sorted(tp.partition for tp in ongoing if tp.topic == topic)
 
 
-def wait_for_reassignment(cluster: KafkaCluster, topic: str, timeout: float = 120.0) -> None:
+def wait_for_reassignment(cluster: AdminCalls, topic: str, timeout: float = 120.0) -> None:
     """Wait until no partition of ``topic`` is being reassigned.
 
     Raises:
@@ -55,7 +66,7 @@ def wait_for_reassignment(cluster: KafkaCluster, topic: str, timeout: float = 12
     )
 
 
-def elect_preferred(cluster: KafkaCluster, topic: str, partition: int) -> None:
+def elect_preferred(cluster: AdminCalls, topic: str, partition: int) -> None:
     """Move the leadership of ``topic``/``partition`` to its preferred replica, if that is in sync
     (Kafka's preferred-leader election; a partition already led by it is left alone).
 
@@ -65,7 +76,7 @@ def elect_preferred(cluster: KafkaCluster, topic: str, partition: int) -> None:
     cluster.admin_call(lambda a: a.elect_leaders(0, {topic: [partition]}, raise_errors=False))
 
 
-def wait_for_preferred_leader(cluster: KafkaCluster, topic: str, partition: int, timeout: float = 60.0) -> None:
+def wait_for_preferred_leader(cluster: AdminCalls, topic: str, partition: int, timeout: float = 60.0) -> None:
     """Wait until ``topic``/``partition`` is led by its preferred (first) replica.
 
     Raises:
@@ -87,9 +98,9 @@ def wait_for_preferred_leader(cluster: KafkaCluster, topic: str, partition: int,
     )
 
 
-def offline_log_dirs(cluster: KafkaCluster, broker_id: int) -> list[str]:
+def offline_log_dirs(cluster: AdminCalls, broker_id: int) -> list[str]:
     """The log directories broker ``broker_id`` reports offline (Kafka's KAFKA_STORAGE_ERROR)."""
-    answer: list[dict[str, Any]] = cluster.admin_call(lambda a: a.describe_log_dirs(brokers=[broker_id]))
+    answer = cluster.admin_call(lambda a: a.describe_log_dirs(brokers=[broker_id]))
     offline = []
     for response in answer:  # kafka-python: [{"broker": id, "log_dirs": [{"error_code", "log_dir", ...}]}]
         for entry in response["log_dirs"]:
@@ -98,7 +109,7 @@ def offline_log_dirs(cluster: KafkaCluster, broker_id: int) -> list[str]:
     return offline
 
 
-def wait_for_full_isr(cluster: KafkaCluster, topics: Sequence[str], timeout: float = 120.0) -> None:
+def wait_for_full_isr(cluster: AdminCalls, topics: Sequence[str], timeout: float = 120.0) -> None:
     """Wait until every partition of ``topics`` has a leader and all its replicas in sync.
 
     Raises:

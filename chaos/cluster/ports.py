@@ -24,8 +24,6 @@ refused at once, where toxiproxy's listener stays up, accepts, and dials a vanis
 
 from __future__ import annotations
 
-from typing import Any
-
 from docker.models.containers import Container
 
 import docker
@@ -58,9 +56,15 @@ def reserve_ports(
     """
     inside = [_FIRST + i for i in range(count)]
     # docker-py takes (host_ip, None) for "this address, any free port"; its stubs type ports only.
-    publish: dict[str, Any] = {f"{port}/tcp": (bind, None) for port in inside}
-    container: Container = client.containers.run(
-        image, ["-host=127.0.0.1"], detach=True, name=name, labels=labels, network=network, ports=publish
+    publish = {f"{port}/tcp": (bind, None) for port in inside}
+    container: Container = client.containers.run(  # type: ignore[call-overload]
+        image,
+        ["-host=127.0.0.1"],
+        detach=True,
+        name=name,
+        labels=labels,
+        network=network,
+        ports=publish,
     )
     try:
         container.reload()

@@ -1,4 +1,5 @@
-"""The toxiproxy container of a cluster, started through testcontainers.
+"""The toxiproxy container of a cluster, started through testcontainers, its published ports, and
+one proxy per broker.
 
 testcontainers serves one container well: create it, start it and wait for a readiness check with a
 deadline, and attach the container's log to the error when the wait times out. The toxiproxy
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Self
+from typing import Self
 
 from docker.models.containers import Container
 from testcontainers.core.config import testcontainers_config
@@ -23,8 +24,10 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.wait_strategies import HttpWaitStrategy
 
 import docker
+from chaos.cluster.config import CLIENT_PORT, PROXY_BASE_PORT, TOXIPROXY_API_PORT
 from chaos.engine import LOOPBACK, bind_address
 from chaos.errors import InfrastructureError
+from chaos.toxiproxy import ToxiproxyClient
 
 #: Kernel settings of toxiproxy's own network namespace. toxiproxy 2.5 dials a new client's upstream
 #: inside its accept loop, without a timeout: while one dial waits, no other client of that proxy is
@@ -43,8 +46,8 @@ class PublishedContainer(DockerContainer):
     proxies listen on 127.0.0.1 only, so they are not reachable from other machines.
     """
 
-    def __init__(self, image: str, *, host: str, **kwargs: Any) -> None:
-        super().__init__(image, **kwargs)
+    def __init__(self, image: str, *, host: str, name: str) -> None:
+        super().__init__(image, name=name)
         self._host = host
         self._bind = bind_address(host)
 
@@ -111,3 +114,43 @@ def start_toxiproxy(
     finally:
         container.get_docker_client().client.close()
     return client.containers.get(container.get_container_id())
+
+
+def proxy_ports(container: Container, brokers: int) -> tuple[int, dict[int, int]]:
+    """The host ports toxiproxy's ``container`` publishes: its API's, and each broker's proxy's by
+    broker id (1..``brokers``).
+
+    Raises:
+        InfrastructureError: Docker did not publish one of them.
+    """
+    container.reload()
+    bound = container.attrs["NetworkSettings"]["Ports"] or {}
+
+    def host_port(port: int) -> int:
+        entries = bound.get(f"{port}/tcp") or []
+        if not entries:
+            raise InfrastructureError(f"Docker did not publish toxiproxy port {port}")
+        return int(entries[0]["HostPort"])
+
+    return host_port(TOXIPROXY_API_PORT), {i: host_port(PROXY_BASE_PORT + i) for i in range(1, brokers + 1)}
+
+
+def create_proxies(api: ToxiproxyClient, brokers: int) -> None:
+    """Remove every toxic and enable every proxy, then make the proxy of each broker (1..``brokers``)
+    that is missing: ``broker-<i>`` listening on ``PROXY_BASE_PORT + i``, its upstream the broker's
+    client listener.
+
+    Raises:
+        ToxiproxyError: the API refused a call.
+    """
+    api.reset()
+    existing = api.proxies()
+    for i in range(1, brokers + 1):
+        name = f"broker-{i}"
+        if name not in existing:
+            api.create_proxy(name, listen=f"0.0.0.0:{PROXY_BASE_PORT + i}", upstream=f"broker-{i}:{CLIENT_PORT}")
+
+
+def toxiproxy_ports(brokers: int) -> list[int]:
+    """The ports toxiproxy's container publishes: its API first, then one proxy per broker."""
+    return [TOXIPROXY_API_PORT, *(PROXY_BASE_PORT + i for i in range(1, brokers + 1))]

@@ -1,35 +1,63 @@
 """A plain description of a running cluster for ``cluster status``: nodes, states, addresses,
-whether brokers are registered, and (on request) whether it is healthy."""
+whether brokers are registered. Built from values the cluster hands over, so it can be read
+(and tested) without a cluster."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import NotRequired, TypedDict
 
-from kafka.errors import KafkaError
-
-from chaos.errors import ChaosError
-
-if TYPE_CHECKING:
-    from chaos.cluster.cluster import KafkaCluster
+from chaos.cluster.node import Node
 
 
-def describe(cluster: KafkaCluster, check_health: bool = False, ask: bool = True) -> dict[str, Any]:
-    """A plain description for ``cluster status --json``: nodes, states, addresses, bootstrap;
-    ``check_health`` adds ``healthy`` (healthy within 5 s).
+class NodeStatus(TypedDict):
+    """One node in ``cluster status --json``; the last three keys are a broker's only."""
 
-    Brokers carry ``registered``: known to the controller and not fenced, asked of the cluster
-    (``ask=False``: what Docker alone knows, and ``registered`` is None).
+    node_id: int
+    host: str
+    role: str
+    container: str
+    state: str
+    registered: NotRequired[bool | None]
+    address: NotRequired[str | None]
+    direct_address: NotRequired[str | None]
+
+
+class ClusterStatus(TypedDict):
+    """``cluster status --json`` of one cluster; ``healthy`` only when health was checked."""
+
+    run_id: str
+    kafka_version: str
+    bootstrap_servers: str
+    direct_bootstrap_servers: str
+    toxiproxy_api: str | None
+    brokers: list[NodeStatus]
+    controllers: list[NodeStatus]
+    healthy: NotRequired[bool]
+
+
+def describe(
+    *,
+    run_id: str,
+    kafka_version: str,
+    nodes: Sequence[Node],
+    host: str,
+    bootstrap_servers: str,
+    direct_bootstrap_servers: str,
+    proxy_ports: Mapping[int, int],
+    direct_ports: Mapping[int, int],
+    toxiproxy_api: str | None,
+    registered: set[int] | None,
+    ask: bool = True,
+) -> ClusterStatus:
+    """A plain description for ``cluster status --json``: nodes, states, addresses, bootstrap.
+
+    Brokers carry ``registered``: in ``registered`` (the brokers known to the controller and not
+    fenced; None: the cluster did not answer), or None when the cluster was not asked (``ask=False``).
     """
-    registered: set[int] | None = None
-    if ask and cluster._api_port is not None:
-        try:
-            brokers = cluster.metadata.admin().describe_cluster()["brokers"]
-            registered = {int(b["broker_id"]) for b in brokers if not b.get("is_fenced", False)}
-        except (KafkaError, OSError):
-            cluster.metadata.drop_admin()
-    nodes: list[dict[str, Any]] = []
-    for n in cluster.nodes:
-        entry: dict[str, Any] = {
+    entries: list[NodeStatus] = []
+    for n in nodes:
+        entry: NodeStatus = {
             "node_id": n.node_id,
             "host": n.host,
             "role": n.spec.role,
@@ -38,26 +66,15 @@ def describe(cluster: KafkaCluster, check_health: bool = False, ask: bool = True
         }
         if n.spec.broker:
             entry["registered"] = (registered is not None and n.node_id in registered) if ask else None
-            entry["address"] = (
-                f"{cluster.host}:{cluster._proxy_ports[n.node_id]}" if n.node_id in cluster._proxy_ports else None
-            )
-            entry["direct_address"] = (
-                f"{cluster.host}:{cluster._direct_ports[n.node_id]}" if n.node_id in cluster._direct_ports else None
-            )
-        nodes.append(entry)
-    status: dict[str, Any] = {
-        "run_id": cluster.run_id,
-        "kafka_version": cluster.spec.kafka_version,
-        "bootstrap_servers": cluster.bootstrap_servers,
-        "direct_bootstrap_servers": cluster.direct_bootstrap_servers,
-        "toxiproxy_api": cluster.toxiproxy.url if cluster._api_port else None,
-        "brokers": [n for n in nodes if n["role"] == "broker"],
-        "controllers": [n for n in nodes if n["role"] == "controller"],
+            entry["address"] = f"{host}:{proxy_ports[n.node_id]}" if n.node_id in proxy_ports else None
+            entry["direct_address"] = f"{host}:{direct_ports[n.node_id]}" if n.node_id in direct_ports else None
+        entries.append(entry)
+    return {
+        "run_id": run_id,
+        "kafka_version": kafka_version,
+        "bootstrap_servers": bootstrap_servers,
+        "direct_bootstrap_servers": direct_bootstrap_servers,
+        "toxiproxy_api": toxiproxy_api,
+        "brokers": [n for n in entries if n["role"] == "broker"],
+        "controllers": [n for n in entries if n["role"] == "controller"],
     }
-    if check_health:
-        try:
-            cluster.wait_healthy(timeout=5)
-            status["healthy"] = True
-        except ChaosError:
-            status["healthy"] = False
-    return status

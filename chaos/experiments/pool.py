@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from kafka.admin import MemberToRemove
 from kafka.errors import KafkaError
@@ -56,7 +55,7 @@ def consumer_groups(cluster: KafkaCluster) -> list[str]:
         KafkaError: a broker did not answer.
     """
     running = [b.node_id for b in cluster.brokers if b.state == "running"]
-    groups: list[dict[str, Any]] = cluster.admin_call(lambda a: a.list_groups(broker_ids=running))
+    groups = cluster.admin_call(lambda a: a.list_groups(broker_ids=running))
     return sorted(str(g["group_id"]) for g in groups)
 
 
@@ -65,7 +64,7 @@ def _empty_and_delete_groups(cluster: KafkaCluster, groups: list[str]) -> list[s
     times out), then delete them; returns the groups still there."""
     if not groups:
         return []
-    described: dict[str, dict[str, Any]] = cluster.admin_call(lambda a: a.describe_groups(groups))
+    described = cluster.admin_call(lambda a: a.describe_groups(groups))
     for group, description in described.items():
         members = [MemberToRemove(member_id=m["member_id"]) for m in description.get("members") or []]
         if members:

@@ -1,4 +1,4 @@
-"""kcfs, the brokers' data disk that can lose power and fail (``chaos/images/kcfs/main.go``).
+"""kcfs, the brokers' data disk that can lose power and fail (the Go package ``chaos/images/kcfs/``).
 
 A static Go binary, built once here from the Go module proxy and cached per source hash in
 ``<cache>/kcfs-<hash>/kcfs``, then copied into each broker container of a cluster whose ``disk`` is
@@ -25,12 +25,11 @@ from chaos.errors import ImageBuildError, InfrastructureError
 from chaos.images.builder import default_cache_dir
 from chaos.progress import Progress, silent
 
-SOURCES = ("main.go", "go.mod", "go.sum")
-#: Where the binary, its store and its control socket are inside a broker container.
+#: Where the binary, its control socket and its mount point are inside a broker container: the
+#: cluster's start.sh mounts kcfs at these paths (a unit test holds the two to each other).
 BINARY = "/kafka-chaos/kcfs"
 SOCKET = "/run/kcfs.sock"
 MOUNT = "/var/lib/kafka"
-STORE = "/kcfs-store"
 NO_GO = (
     "building kcfs, the power-loss disk, needs Go: install it (`apt-get install golang-go`) or run `bash scripts/setup`"
 )
@@ -58,6 +57,13 @@ def no_fuse(error: Exception) -> InfrastructureError | None:
     )
 
 
+def sources() -> list[str]:
+    """The files ``go build`` reads: every ``.go`` file of the package, ``go.mod`` and ``go.sum``
+    (listed from the directory, so a file added to the package is built and hashed too)."""
+    names = (entry.name for entry in (resources.files("chaos.images") / "kcfs").iterdir())
+    return sorted(name for name in names if name.endswith(".go") or name in ("go.mod", "go.sum"))
+
+
 def _source(name: str) -> bytes:
     return (resources.files("chaos.images") / "kcfs" / name).read_bytes()
 
@@ -65,7 +71,7 @@ def _source(name: str) -> bytes:
 def source_hash() -> str:
     """A hash of kcfs's sources: a changed filesystem is built again."""
     h = hashlib.sha256()
-    for name in SOURCES:
+    for name in sources():
         h.update(name.encode() + b"\0" + _source(name))
     return h.hexdigest()[:12]
 
@@ -87,7 +93,7 @@ def kcfs_binary(cache_dir: Path | None = None, progress: Progress = silent) -> P
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="kcfs-src-", dir=out_dir.parent) as tmp:
         src = Path(tmp)
-        for name in SOURCES:
+        for name in sources():
             (src / name).write_bytes(_source(name))
         env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-trimpath -mod=mod"}
         built = src / "kcfs"

@@ -14,6 +14,8 @@ import pytest
 import docker
 from chaos.cluster import ClusterSpec, KafkaCluster
 from chaos.cluster.config import DIRECT_PORT
+from chaos.cluster.containers import create_node
+from chaos.cluster.node import Node
 from chaos.cluster.ports import published_port, reserve_ports
 from chaos.cluster.registry import spec_to_json
 from chaos.errors import InfrastructureError, UsageError
@@ -142,10 +144,26 @@ def _properties(archive: bytes) -> str:
         return member.read().decode()
 
 
-def test_a_broker_publishes_its_fixed_port_and_advertises_it(tmp_path: Path) -> None:
+def create(containers: FakeContainers, spec: ClusterSpec, node_id: int, proxy: int | None, direct: int | None) -> Node:
+    client = cast("docker.DockerClient", FakeClient(containers))
+    (node,) = (n for n in spec.nodes() if n.node_id == node_id)
+    return create_node(
+        client,
+        "kafka:x",
+        "r-net",
+        spec=spec,
+        node=node,
+        run_id="r-direct",
+        cluster_id="cluster-id",
+        host="127.0.0.1",
+        proxy_port=proxy,
+        direct_port=direct,
+    )
+
+
+def test_a_broker_publishes_its_fixed_port_and_advertises_it() -> None:
     containers = FakeContainers()
-    cluster = cluster_with_ports(tmp_path, containers)
-    broker = cluster._create_node("kafka:x", "r-net", cluster.spec.nodes()[1], "cluster-id")
+    broker = create(containers, ClusterSpec(brokers=3), 2, 30002, 40002)
     (created,) = containers.created
     # the port fixed for broker 2, not one the engine picks at each start
     assert created["ports"] == {f"{DIRECT_PORT}/tcp": ("127.0.0.1", 40002)}
@@ -153,12 +171,11 @@ def test_a_broker_publishes_its_fixed_port_and_advertises_it(tmp_path: Path) -> 
     assert "CLIENT://127.0.0.1:30002,DIRECT://127.0.0.1:40002," in properties
 
 
-def test_a_dedicated_controller_publishes_nothing(tmp_path: Path) -> None:
+def test_a_dedicated_controller_publishes_nothing() -> None:
     containers = FakeContainers()
-    client = cast("docker.DockerClient", FakeClient(containers))
-    cluster = KafkaCluster(ClusterSpec(brokers=1, controllers=1), run_id="r-c", run_dir=tmp_path, client=client)
-    cluster._proxy_ports, cluster._direct_ports = {1: 30001}, {1: 40001}
-    cluster._create_node("kafka:x", "r-net", cluster.spec.nodes()[1], "cluster-id")
+    spec = ClusterSpec(brokers=1, controllers=1)
+    (controller,) = (n for n in spec.nodes() if not n.broker)
+    create(containers, spec, controller.node_id, None, None)
     assert "ports" not in containers.created[0]
 
 

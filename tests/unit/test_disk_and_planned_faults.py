@@ -11,6 +11,7 @@ import pytest
 
 from chaos.cluster import KafkaCluster
 from chaos.cluster.config import ClusterSpec, NodeSpec, server_properties
+from chaos.cluster.node_files import packaged
 from chaos.cluster.registry import spec_from_json, spec_to_json
 from chaos.errors import UsageError
 from chaos.experiments.loading import load_experiment
@@ -74,9 +75,18 @@ def test_planned_operations_need_a_partition(kind: str) -> None:
 
 def test_kcfs_is_shipped_with_the_package_and_hashed() -> None:
     assert len(kcfs.source_hash()) == 12
-    assert b"func (d *disk) powerCut()" in (Path(kcfs.__file__).parent / "kcfs" / "main.go").read_bytes()
+    assert b"func (d *disk) powerCut()" in (Path(kcfs.__file__).parent / "kcfs" / "disk.go").read_bytes()
+    # every file of the Go package is built and hashed, and nothing else of the directory
+    assert kcfs.sources() == ["control.go", "disk.go", "go.mod", "go.sum", "loopback.go", "main.go"]
     options = kcfs.kcfs_container_options()
     assert options["cap_add"] == ["SYS_ADMIN"] and options["devices"] == ["/dev/fuse:/dev/fuse:rwm"]
+
+
+def test_the_brokers_start_script_mounts_kcfs_where_the_disk_faults_look_for_it() -> None:
+    # start.sh is shell: it names the paths itself, held here to the ones the faults use
+    script = packaged("start.sh").decode()
+    assert f"{kcfs.BINARY} mount /kcfs-store {kcfs.MOUNT} {kcfs.SOCKET} " in script
+    assert f"until [ -S {kcfs.SOCKET} ]" in script
 
 
 def test_cluster_up_refuses_a_feature_level_that_is_not_a_number() -> None:

@@ -1,0 +1,113 @@
+"""What a cluster's start makes of its images: the images checked on the engine, and each node's
+container, with its files, environment, capabilities and (a broker's) direct listener's port."""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+from docker.errors import ImageNotFound
+
+import docker
+from chaos.cluster.config import DIRECT_PORT, ClusterSpec, NodeSpec, jvm_options, server_properties
+from chaos.cluster.node import Node
+from chaos.cluster.node_files import packaged, tar_dir
+from chaos.engine import bind_address
+from chaos.errors import ImageMissing
+from chaos.images.kcfs import kcfs_binary, kcfs_container_options
+from chaos.images.recipes import ImageRefs, image_refs, kafka_tag, toxiproxy_tag
+from chaos.labels import resource_name, run_labels
+from chaos.progress import Progress, silent
+
+
+class _HostOptions(TypedDict, total=False):
+    """The container options that differ by node and disk; an option a node does not need is not passed."""
+
+    cap_add: list[str]
+    devices: list[str]
+    security_opt: list[str]
+    ports: dict[str, tuple[str, int]]
+
+
+def required_images(client: docker.DockerClient, spec: ClusterSpec) -> ImageRefs:
+    """The Kafka and toxiproxy images of ``spec``, each checked to be on the engine (never pulled).
+
+    Raises:
+        ImageMissing: an image is not on the engine; the message names the command that puts it there.
+    """
+    refs = image_refs(spec.kafka_version, spec.kafka_image, spec.toxiproxy_image)
+    built = (kafka_tag(spec.kafka_version), toxiproxy_tag())
+    for ref in (refs.kafka, refs.toxiproxy):
+        try:
+            client.images.get(ref)
+        except ImageNotFound:
+            if ref in built:
+                fix = f"run `kafka-chaos images build --kafka-version {spec.kafka_version}` first"
+            else:
+                fix = f"`docker pull {ref}` or `docker load` it first (the harness never pulls)"
+            raise ImageMissing(f"image {ref} is not on this Docker engine: {fix}") from None
+    return refs
+
+
+def create_node(
+    client: docker.DockerClient,
+    image: str,
+    network: str,
+    *,
+    spec: ClusterSpec,
+    node: NodeSpec,
+    run_id: str,
+    cluster_id: str,
+    host: str,
+    proxy_port: int | None,
+    direct_port: int | None,
+    progress: Progress = silent,
+) -> Node:
+    """Create (not start) ``node``'s container on ``network`` with its files copied in. A broker
+    advertises ``host``:``proxy_port`` (its toxiproxy listener) and ``host``:``direct_port`` (its own
+    direct listener, published on that fixed port); a controller takes neither.
+
+    Raises:
+        docker.errors.APIError: the engine refused to create the container.
+        ImageBuildError: kcfs had to be built and could not be.
+    """
+    advertised = f"{host}:{proxy_port}" if node.broker else None
+    direct = f"{host}:{direct_port}" if node.broker else None
+    files = {
+        "server.properties": server_properties(spec, node, advertised, direct).encode(),
+        "start.sh": packaged("start.sh"),
+        "log4j2.properties": packaged("log4j2.properties"),
+        "log4j.properties": packaged("log4j.properties"),
+    }
+    environment = {
+        "KAFKA_CHAOS_CLUSTER_ID": cluster_id,
+        "KAFKA_CHAOS_JVM_OPTS": jvm_options(spec),
+        "KAFKA_CHAOS_DISK": spec.disk,
+        "KAFKA_CHAOS_FORMAT_ARGS": spec.format_arguments(),
+    }
+    # Network faults run iptables and tc inside the node's own namespace.
+    extra: _HostOptions = {"cap_add": ["NET_ADMIN"]}
+    if spec.disk == "kcfs":
+        files["kcfs"] = kcfs_binary(progress=progress).read_bytes()
+        kcfs = kcfs_container_options()
+        extra = {
+            "cap_add": ["NET_ADMIN", *kcfs["cap_add"]],
+            "devices": kcfs["devices"],
+            "security_opt": kcfs["security_opt"],
+        }
+    if node.broker and direct_port is not None:
+        # The port fixed for this broker, not one the engine picks: a restart must bind the
+        # address the broker advertises again.
+        extra["ports"] = {f"{DIRECT_PORT}/tcp": (bind_address(host), direct_port)}
+    container = client.containers.create(
+        image,
+        ["sh", "/kafka-chaos/start.sh"],
+        name=resource_name(run_id, node.host),
+        hostname=node.host,
+        labels=run_labels(run_id, node.role, node.node_id),
+        environment=environment,
+        network=network,
+        networking_config={network: client.api.create_endpoint_config(aliases=[node.host])},
+        **extra,
+    )
+    container.put_archive("/", tar_dir("kafka-chaos", files))
+    return Node(node, container)
