@@ -371,12 +371,13 @@ def execute(plan: Plan, cluster: KafkaCluster, phases: Phases, bus: EventBus, st
             for spec in plan.workloads:
                 ex.add(spec)
             ex.start_all()
-        ticker = StatusTicker(ex, phases, status_every)
+        ticker = StatusTicker(phases, ex.totals, lambda: [f.name for f in ex.nemesis.active], status_every)
         ticker.start()
-        isr = IsrWatch(ex)
+        isr = IsrWatch(lambda: cluster.partitions(t.name, attempts=1), t.replication_factor, ex.timeline)
+        producers = ex.workloads("producer")
         try:
             with phases.phase("steady", f"first acks, then until they flow, {b.warmup:g} s at most"):
-                steady(ex, plan)
+                steady(ex.totals, producers, ex.run_dir / rundir.LEDGERS, plan)
             isr.start()
             with phases.phase("faults", f"{b.window:g} s window"):
                 ex.play(fault_steps(plan), b.window)
@@ -387,7 +388,7 @@ def execute(plan: Plan, cluster: KafkaCluster, phases: Phases, bus: EventBus, st
                 ex.recover(b.heal_timeout)
                 isr.stop()
             with phases.phase("settle", f"until acks resume, {b.settle:g} s at most"):
-                wait_flowing(ex, plan.expects_acks, b.settle)
+                wait_flowing(ex.totals, producers, bool(plan.consumers), plan.expects_acks, b.settle)
             with phases.phase("stop"):
                 ex.stop_workloads(plan.bounded, b.stop_timeout, b.consume_timeout, b.consume_quiet)
         finally:

@@ -7,17 +7,15 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from chaos import rundir
 from chaos.errors import InfrastructureError
 from chaos.events import EventBus
-
-if TYPE_CHECKING:
-    from chaos.experiments.executor import Execution
+from chaos.workloads.totals import Totals
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +59,15 @@ class Phases:
 
 
 class StatusTicker:
-    """Emits a ``status`` event (phase, totals, active faults) every ``every`` seconds while running."""
+    """Emits a ``status`` event (the current phase, ``totals()``, the names ``faults()`` gives of the
+    active faults) on the phases' bus every ``every`` seconds while running."""
 
-    def __init__(self, execution: Execution, phases: Phases, every: float) -> None:
-        self.execution = execution
+    def __init__(
+        self, phases: Phases, totals: Callable[[], Totals], faults: Callable[[], Sequence[str]], every: float
+    ) -> None:
         self.phases = phases
+        self.totals = totals
+        self.faults = faults
         self.every = every
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -76,20 +78,19 @@ class StatusTicker:
             return
 
         def loop() -> None:
-            ex = self.execution
+            phases = self.phases
             while not self._stop.wait(self.every):
                 try:
-                    t = ex.totals()
-                    faults = [f.name for f in ex.nemesis.active]
-                    ex.bus.emit(
+                    t = self.totals()
+                    phases.bus.emit(
                         "status",
-                        ex.label,
-                        phase=self.phases.current,
+                        phases.label,
+                        phase=phases.current,
                         sent=t.sent,
                         acked=t.acked,
                         errors=t.errors,
                         processed=t.processed,
-                        faults=faults,
+                        faults=list(self.faults()),
                     )
                 except Exception as e:  # a status line is never worth a failed run
                     log.debug("status line failed: %s", e)
