@@ -343,16 +343,24 @@ def fault_steps(plan: Plan) -> list[Step]:
     return [Step(f.at, make_fault(f.kind, name=f.name, **f.params), f.duration) for f in plan.faults]
 
 
-def execute(plan: Plan, cluster: KafkaCluster, phases: Phases, bus: EventBus, status_every: float = 0.0) -> Verdict:
+def execute(
+    plan: Plan,
+    cluster: KafkaCluster,
+    phases: Phases,
+    bus: EventBus,
+    status_every: float = 0.0,
+    execution: type[Execution] = Execution,
+) -> Verdict:
     """Run ``plan`` on the running ``cluster``, phase by phase, and return its verdict.
 
     Every fault is healed and every workload killed whatever happens; the cluster is left running.
+    ``execution`` is what runs the verbs (a test's, with fake workload processes).
 
     Raises:
         ChaosError: a phase failed (PhaseTimeout, ClusterUnhealthy, FaultError, drain errors…).
     """
     b = plan.budgets
-    with Execution(
+    with execution(
         cluster,
         plan.run_dir,
         plan.topic,
