@@ -292,3 +292,12 @@ def test_a_phase_over_its_budget_fails_naming_the_phase(run: Run) -> None:
     assert ended.data["error"].startswith("PhaseTimeout: timed out after 0.1 s")
     assert "inject f1" not in run.journal
     assert run.journal[-2:] == ["kill consumer-c0", "kill producer-p0"]
+
+
+def test_a_bounded_producer_still_running_at_its_stop_budget_is_stopped_and_a_note_says_so(run: Run) -> None:
+    plan = run.plan()
+    budgets = replace(plan.budgets, stop_timeout=0.05)
+    run(replace(plan, producers=tuple(replace(p, count=10) for p in plan.producers), budgets=budgets))
+    notes = [e.data["text"] for e in run.events if e.kind == "note"]
+    assert notes == ["timed out after 0.05 s waiting for the bounded producers to finish; stopping them"]
+    assert run.journal[-3:] == ["stop producer-p0", "stop consumer-c0", "drain"]
