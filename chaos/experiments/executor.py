@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 from chaos import rundir
 from chaos.cluster import KafkaCluster
@@ -105,7 +105,7 @@ class Execution:
         finally:
             self.kill_all()
 
-    def _fault_event(self, entry: dict[str, Any]) -> None:
+    def _fault_event(self, entry: dict[str, object]) -> None:
         kind: EventKind = "fault_event"
         if entry["event"] in ("inject", "heal"):
             kind = "fault_injected" if entry["event"] == "inject" else "fault_healed"
@@ -296,7 +296,7 @@ class Execution:
             return
         write_meta(path, {name: {str(p): o for p, o in by.items()} for name, by in offsets.items()})
 
-    def judge(self, name: str | None = None, **details: Any) -> Verdict:
+    def judge(self, name: str | None = None, **details: object) -> Verdict:
         """Reconcile the run directory into a verdict, with what the run knows (and ``details``),
         written to ``verdict.json``."""
         verdict = reconcile(self.run_dir, name)

@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from chaos import rundir
 from chaos.errors import InfrastructureError
@@ -29,7 +28,7 @@ class Phases:
 
     def __init__(self, run_dir: Path, bus: EventBus, label: str) -> None:
         self.path = run_dir / rundir.PHASES
-        self.items: list[dict[str, Any]] = []
+        self.items: list[dict[str, object]] = []
         self.current = "start"
         self.bus = bus
         self.label = label
@@ -40,7 +39,7 @@ class Phases:
     @contextmanager
     def phase(self, name: str, detail: str = "") -> Iterator[None]:
         """Time the block as phase ``name``; an exception marks it failed and propagates."""
-        entry: dict[str, Any] = {"name": name, "start": time.time(), "end": None, "ok": None}
+        entry: dict[str, object] = {"name": name, "start": time.time(), "end": None, "ok": None}
         self.items.append(entry)
         self.current = name
         self._save()

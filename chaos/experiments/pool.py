@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from kafka.admin import MemberToRemove
 from kafka.errors import KafkaError
@@ -34,6 +34,19 @@ from chaos.progress import Progress, silent
 from chaos.waiting import WaitTimeout, wait_until
 
 log = logging.getLogger(__name__)
+
+
+class _Member(TypedDict):
+    """A member of a consumer group, as kafka-python's ``describe_groups`` gives it (what is read here)."""
+
+    member_id: str
+
+
+class _Group(TypedDict, total=False):
+    """A consumer group as kafka-python's ``list_groups`` and ``describe_groups`` give it (what is read here)."""
+
+    group_id: str
+    members: list[_Member]
 
 
 class ResetFailed(ChaosError):
@@ -56,7 +69,7 @@ def consumer_groups(cluster: KafkaCluster) -> list[str]:
         KafkaError: a broker did not answer.
     """
     running = [b.node_id for b in cluster.brokers if b.state == "running"]
-    groups: list[dict[str, Any]] = cluster.admin_call(lambda a: a.list_groups(broker_ids=running))
+    groups: list[_Group] = cluster.admin_call(lambda a: a.list_groups(broker_ids=running))
     return sorted(str(g["group_id"]) for g in groups)
 
 
@@ -65,7 +78,7 @@ def _empty_and_delete_groups(cluster: KafkaCluster, groups: list[str]) -> list[s
     times out), then delete them; returns the groups still there."""
     if not groups:
         return []
-    described: dict[str, dict[str, Any]] = cluster.admin_call(lambda a: a.describe_groups(groups))
+    described: dict[str, _Group] = cluster.admin_call(lambda a: a.describe_groups(groups))
     for group, description in described.items():
         members = [MemberToRemove(member_id=m["member_id"]) for m in description.get("members") or []]
         if members:
