@@ -87,7 +87,8 @@ class Flowing:
     """True once ``read()`` has risen and then never stood still for more than ``gap_s`` seconds, for
     ``for_s`` seconds: records flowing steadily, not in a burst. With ``gap_s`` 0 it must rise at
     every call; a producer that batches for its linger acknowledges in bursts that far apart.
-    ``start`` is the count before the first call (``None``: the first call only reads it).
+    ``start`` is the count before the first call (``None``: the first call only reads it); ``clock``
+    tells the time.
 
     >>> counts = iter([1, 2, 3, 4, 5])
     >>> flowing = Flowing(lambda: next(counts), for_s=0.0)
@@ -95,8 +96,16 @@ class Flowing:
     [False, True, True]
     """
 
-    def __init__(self, read: Callable[[], int], for_s: float, gap_s: float = 0.0, start: int | None = None) -> None:
+    def __init__(
+        self,
+        read: Callable[[], int],
+        for_s: float,
+        gap_s: float = 0.0,
+        start: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.read = read
+        self.clock = clock
         self.for_s = for_s
         self.gap_s = gap_s
         self.last: int | None = start
@@ -104,7 +113,7 @@ class Flowing:
         self.since: float | None = None
 
     def __call__(self) -> bool:
-        now, at = self.read(), time.monotonic()
+        now, at = self.read(), self.clock()
         if self.last is not None and now > self.last:
             self.rose = at
             if self.since is None:
@@ -116,17 +125,23 @@ class Flowing:
         return self.since is not None and at - self.since >= self.for_s
 
 
-def wait_at_most(check: Callable[[], bool], upper: float, interval: float = 0.25) -> float:
+def wait_at_most(
+    check: Callable[[], bool],
+    upper: float,
+    interval: float = 0.25,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> float:
     """Wait until ``check()`` holds, ``upper`` seconds at most (then go on: the fixed figure is the
-    bound, not a failure); returns the seconds waited.
+    bound, not a failure); returns the seconds waited (by ``clock``, sleeping with ``sleep``).
 
     >>> wait_at_most(lambda: True, 5.0)
     0.0
     """
-    started = time.monotonic()
+    started = clock()
     while not check():
-        left = upper - (time.monotonic() - started)
+        left = upper - (clock() - started)
         if left <= 0:
             break
-        time.sleep(min(interval, left))
-    return round(time.monotonic() - started, 2)
+        sleep(min(interval, left))
+    return round(clock() - started, 2)

@@ -12,10 +12,9 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
-from contextlib import suppress
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 from chaos import rundir
 from chaos.cluster import KafkaCluster
@@ -23,6 +22,7 @@ from chaos.cluster.config import ClientPath
 from chaos.cluster.kafka_tools import control_offsets, get_offsets
 from chaos.errors import ChaosError, InfrastructureError, UsageError
 from chaos.events import EventBus, EventKind
+from chaos.experiments import stopping
 from chaos.experiments.isr_watch import IsrWatch
 from chaos.experiments.phases import Phases, StatusTicker
 from chaos.experiments.plan import Plan, TopicPlan
@@ -33,7 +33,7 @@ from chaos.faults.schedule import Nemesis, Step
 from chaos.oracle import Verdict, reconcile
 from chaos.oracle.reconcile import with_witness
 from chaos.oracle.verdict import WorkloadOutcome
-from chaos.waiting import Quiet, WaitTimeout, wait_until
+from chaos.waiting import wait_until
 from chaos.workloads.coverage import verify_markers
 from chaos.workloads.drain import drain
 from chaos.workloads.ledger import write_meta
@@ -106,11 +106,15 @@ class Execution:
         finally:
             self.kill_all()
 
-    def _fault_event(self, entry: dict[str, Any]) -> None:
+    def _fault_event(self, entry: dict[str, object]) -> None:
         kind: EventKind = "fault_event"
         if entry["event"] in ("inject", "heal"):
             kind = "fault_injected" if entry["event"] == "inject" else "fault_healed"
         self.bus.emit(kind, self.label, **entry)
+
+    def note(self, text: str) -> None:
+        """Tell whoever watches the run something that did not go to plan (a ``note`` event)."""
+        self.bus.emit("note", self.label, text=text)
 
     # -- topic and workloads ------------------------------------------------------------------------
     def create_topic(self) -> None:
@@ -236,44 +240,19 @@ class Execution:
             self.cluster.wait_for_isr(self.topic.name, self.topic.replication_factor, timeout=timeout)
         except ChaosError as e:
             self.recovered = str(e)
-            self.bus.emit("note", self.label, text=f"not fully recovered: {e}")
+            self.note(f"not fully recovered: {e}")
         return self.recovered
 
     # -- stopping and judging -----------------------------------------------------------------------
     def stop_workloads(
         self, bounded: bool, stop_timeout: float, consume_timeout: float, consume_quiet: float = 3.0
     ) -> None:
-        """Let bounded producers finish (else stop them), then let consumers catch up and stop them.
-
-        The consumers have caught up when as many distinct records were processed as were
-        acknowledged, or nothing new was processed for ``consume_quiet`` s (or at the timeout).
-        """
+        """Let bounded producers finish (else stop them), then let consumers catch up and stop them
+        (:func:`chaos.experiments.stopping.stop_workloads`)."""
         producers, consumers = self.workloads("producer"), self.workloads("consumer")
-        if bounded:
-            done = lambda: not any(p.alive for p in producers)  # noqa: E731
-            try:
-                wait_until(done, stop_timeout, "the bounded producers to finish")
-            except ChaosError as e:
-                self.bus.emit("note", self.label, text=f"{e}; stopping them")
-        for producer in producers:
-            self._stop(producer, stop_timeout)
-        if consumers:
-            quiet = Quiet(lambda: self.totals().processed, quiet_for=consume_quiet)
-
-            def caught_up() -> bool:
-                done = self.totals(distinct=True)
-                every_ack_processed = done.acked > 0 and (done.processed_distinct or 0) >= done.acked
-                return every_ack_processed or quiet() or not any(c.alive for c in consumers)
-
-            with suppress(WaitTimeout):
-                wait_until(caught_up, consume_timeout, "the consumers to catch up", interval=0.5)
-            for consumer in consumers:
-                self._stop(consumer, stop_timeout)
-
-    def _stop(self, process: WorkloadProcess, timeout: float) -> None:
-        process.stop(timeout)
-        if process.escalated:
-            self.bus.emit("note", self.label, text=f"{process.name} ignored SIGTERM for {timeout:.0f} s: SIGKILLed")
+        stopping.stop_workloads(
+            producers, consumers, self.totals, self.note, bounded, stop_timeout, consume_timeout, consume_quiet
+        )
 
     def drain(self, groups: Sequence[str], isolation_level: str = "read_uncommitted", timeout: float = 180.0) -> None:
         """Read every partition of the topic from the beginning into the run directory.
@@ -302,7 +281,7 @@ class Execution:
             node = self.cluster.leader_of(self.topic.name, partition)
             return control_offsets(node, self.topic.name, partition, self.cluster.spec.data_dirs())
         except ChaosError as e:
-            self.bus.emit("note", self.label, text=f"transaction markers of partition {partition} unchecked: {e}")
+            self.note(f"transaction markers of partition {partition} unchecked: {e}")
             return None
 
     def count_with_kafka(self) -> None:
@@ -313,7 +292,7 @@ class Execution:
         try:
             offsets = get_offsets(self.cluster.brokers, self.topic.name)
         except ChaosError as e:
-            self.bus.emit("note", self.label, text=f"Kafka's offsets tool did not answer, the drain is unchecked: {e}")
+            self.note(f"Kafka's offsets tool did not answer, the drain is unchecked: {e}")
             write_meta(path, {"error": str(e)})
             return
         write_meta(path, {name: {str(p): o for p, o in by.items()} for name, by in offsets.items()})
@@ -343,16 +322,24 @@ def fault_steps(plan: Plan) -> list[Step]:
     return [Step(f.at, make_fault(f.kind, name=f.name, **f.params), f.duration) for f in plan.faults]
 
 
-def execute(plan: Plan, cluster: KafkaCluster, phases: Phases, bus: EventBus, status_every: float = 0.0) -> Verdict:
+def execute(
+    plan: Plan,
+    cluster: KafkaCluster,
+    phases: Phases,
+    bus: EventBus,
+    status_every: float = 0.0,
+    execution: type[Execution] = Execution,
+) -> Verdict:
     """Run ``plan`` on the running ``cluster``, phase by phase, and return its verdict.
 
     Every fault is healed and every workload killed whatever happens; the cluster is left running.
+    ``execution`` is what runs the verbs (a test's, with fake workload processes).
 
     Raises:
         ChaosError: a phase failed (PhaseTimeout, ClusterUnhealthy, FaultError, drain errors…).
     """
     b = plan.budgets
-    with Execution(
+    with execution(
         cluster,
         plan.run_dir,
         plan.topic,
@@ -371,12 +358,13 @@ def execute(plan: Plan, cluster: KafkaCluster, phases: Phases, bus: EventBus, st
             for spec in plan.workloads:
                 ex.add(spec)
             ex.start_all()
-        ticker = StatusTicker(ex, phases, status_every)
+        ticker = StatusTicker(phases, ex.totals, lambda: [f.name for f in ex.nemesis.active], status_every)
         ticker.start()
-        isr = IsrWatch(ex)
+        isr = IsrWatch(lambda: cluster.partitions(t.name, attempts=1), t.replication_factor, ex.timeline)
+        producers = ex.workloads("producer")
         try:
             with phases.phase("steady", f"first acks, then until they flow, {b.warmup:g} s at most"):
-                steady(ex, plan)
+                steady(ex.totals, producers, ex.run_dir / rundir.LEDGERS, plan)
             isr.start()
             with phases.phase("faults", f"{b.window:g} s window"):
                 ex.play(fault_steps(plan), b.window)
@@ -387,7 +375,7 @@ def execute(plan: Plan, cluster: KafkaCluster, phases: Phases, bus: EventBus, st
                 ex.recover(b.heal_timeout)
                 isr.stop()
             with phases.phase("settle", f"until acks resume, {b.settle:g} s at most"):
-                wait_flowing(ex, plan.expects_acks, b.settle)
+                wait_flowing(ex.totals, producers, bool(plan.consumers), plan.expects_acks, b.settle)
             with phases.phase("stop"):
                 ex.stop_workloads(plan.bounded, b.stop_timeout, b.consume_timeout, b.consume_quiet)
         finally:

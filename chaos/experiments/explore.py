@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import yaml
 from hypothesis import HealthCheck, Phase, Verbosity, find, settings
@@ -33,14 +33,27 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import NoSuchExample
 
 from chaos.cluster.config import ClientPath
+from chaos.experiments.loading import load_experiment
 from chaos.experiments.model import Experiment, FaultStepModel
+from chaos.experiments.runner import ExperimentRun, RunOptions, pool_for
+from chaos.labels import new_run_id
 
 #: Fault kinds a schedule draws from, the simplest first (shrinking moves toward the front).
 KINDS = ("broker_kill", "broker_pause", "broker_stop", "isolate")
 #: Targets, the simplest first.
 TARGETS = ("leader", "followers", "follower", "random")
 
-Schedule = list[dict[str, Any]]
+
+class ScheduledFault(TypedDict):
+    """One fault of a drawn schedule: a kind against a target, from ``at`` s for ``duration`` s."""
+
+    kind: str
+    target: str
+    at: float
+    duration: float
+
+
+Schedule = list[ScheduledFault]
 #: Runs ``exp`` and says whether its expectations failed, with a line about the run.
 Trial = Callable[[Experiment], tuple[bool, str]]
 
@@ -53,12 +66,9 @@ def schedules(window: int, max_faults: int = 4) -> st.SearchStrategy[Schedule]:
     """
     last = max(window - 1, 0)
     step = st.builds(
-        lambda kind, target, early, longer: {
-            "kind": kind,
-            "target": target,
-            "at": float(last - early),
-            "duration": float(1 + longer),
-        },
+        lambda kind, target, early, longer: ScheduledFault(
+            kind=kind, target=target, at=float(last - early), duration=float(1 + longer)
+        ),
         st.sampled_from(KINDS),
         st.sampled_from(TARGETS),
         st.integers(0, last),
@@ -69,8 +79,8 @@ def schedules(window: int, max_faults: int = 4) -> st.SearchStrategy[Schedule]:
 
 def with_schedule(exp: Experiment, schedule: Schedule, name: str | None = None) -> Experiment:
     """``exp`` with ``schedule`` as its faults (and no random ones)."""
-    faults = [FaultStepModel(**step) for step in schedule]
-    update: dict[str, Any] = {"faults": faults, "random_faults": None}
+    faults = [FaultStepModel.model_validate(step) for step in schedule]
+    update: dict[str, object] = {"faults": faults, "random_faults": None}
     if name is not None:
         update["name"] = name
     return exp.model_copy(update=update)
@@ -185,7 +195,7 @@ def explore_file(
     path: Path,
     budget_s: float,
     seed: int,
-    options: Any,
+    options: RunOptions,
     client: str | None = None,
     confirm: int = 3,
     client_path: ClientPath | None = None,
@@ -204,12 +214,6 @@ def explore_file(
         that cannot start fails that schedule's run, which then has no verdict and counts as
         holding; ``explore.log`` says why.)
     """
-    from dataclasses import replace
-
-    from chaos.experiments.loading import load_experiment
-    from chaos.experiments.runner import ExperimentRun, pool_for
-    from chaos.labels import new_run_id
-
     exp = load_experiment(path, client_path=client_path).for_client(client)
     out = Path(options.reports_dir) / f"explore-{new_run_id()}"
     # One cluster for the search, reset before every schedule: a schedule whose faults could not all

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from chaos.experiments.executor import Execution
+from chaos.faults.base import Timeline
 
 log = logging.getLogger(__name__)
 
@@ -17,11 +17,31 @@ log = logging.getLogger(__name__)
 INTERVAL_S = 1.0
 
 
-class IsrWatch:
-    """A thread that samples the topic's ISR every :data:`INTERVAL_S` until stopped."""
+class Replicated(Protocol):
+    """A partition as the cluster's metadata describes it (its in-sync replicas)."""
 
-    def __init__(self, execution: Execution, interval: float = INTERVAL_S) -> None:
-        self.execution = execution
+    @property
+    def isr(self) -> Sequence[int]: ...
+
+
+class IsrWatch:
+    """A thread that samples the topic's ISR every :data:`INTERVAL_S` until stopped.
+
+    ``partitions`` asks the cluster for the topic's partitions now (it may raise: a broker down
+    mid-fault); an ``isr`` entry goes to ``timeline`` each time the count of partitions with fewer
+    than ``replication_factor`` in-sync replicas changes.
+    """
+
+    def __init__(
+        self,
+        partitions: Callable[[], Sequence[Replicated]],
+        replication_factor: int,
+        timeline: Timeline,
+        interval: float = INTERVAL_S,
+    ) -> None:
+        self.partitions = partitions
+        self.replication_factor = replication_factor
+        self.timeline = timeline
         self.interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -30,15 +50,14 @@ class IsrWatch:
     def sample(self) -> None:
         """Look once; record an ``isr`` event when the count changed (a broker that does not answer
         is looked at again next time)."""
-        ex = self.execution
         try:
-            states = ex.cluster.partitions(ex.topic.name, attempts=1)
+            states = self.partitions()
         except Exception as e:  # a broker down mid-fault is expected here: look again next time
             log.debug("ISR sample failed: %s", e)
             return
-        under = sum(1 for p in states if len(p.isr) < ex.topic.replication_factor)
+        under = sum(1 for p in states if len(p.isr) < self.replication_factor)
         if under != self.last:
-            ex.timeline.note("isr", under_replicated=under, partitions=len(states))
+            self.timeline.note("isr", under_replicated=under, partitions=len(states))
             self.last = under
 
     def start(self) -> None:

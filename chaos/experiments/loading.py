@@ -8,13 +8,14 @@ Hostile input gets the same treatment as a typo: a file over 1 MiB, nesting deep
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import ParamSpec, TypeVar
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from chaos.cluster.config import ClientPath
 from chaos.errors import UsageError
@@ -23,12 +24,14 @@ from chaos.experiments.model import (
     Experiment,
     ExperimentFileError,
     RandomFaultsModel,
-    Scalar,
     as_properties,
     fault_params,
 )
 from chaos.faults.targets import expand_targets
 from chaos.oracle.expectations import parse_expectation
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 #: Larger files are refused: an experiment is a page of YAML.
 MAX_BYTES = 1 << 20
@@ -101,8 +104,19 @@ class _Lines:
         field = ".".join(str(p) for p in loc) or "(file)"
         return ExperimentFileError(f"{self.path}:{self.line(loc)}: {field}: {message}")
 
+    def check(self, loc: Sequence[str | int], fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        """``fn(*args, **kwargs)``.
 
-def _pydantic_message(err: Mapping[str, Any]) -> str:
+        Raises:
+            ExperimentFileError: ``fn`` raised a UsageError; its sentence, naming ``loc``'s line.
+        """
+        try:
+            return fn(*args, **kwargs)
+        except UsageError as e:
+            raise self.error(loc, str(e)) from None
+
+
+def _pydantic_message(err: ErrorDetails) -> str:
     kind = err.get("type", "")
     if kind == "extra_forbidden":
         return "unknown key: remove it or check its spelling"
@@ -115,7 +129,7 @@ def _pydantic_message(err: Mapping[str, Any]) -> str:
     return f"{msg} (got {err.get('input')!r})" if kind not in ("model_type", "dict_type") else msg
 
 
-def _load_yaml(path: Path) -> tuple[Any, _Lines]:
+def _load_yaml(path: Path) -> tuple[dict[str, object], _Lines]:
     try:
         if path.is_file() and path.stat().st_size > MAX_BYTES:
             raise ExperimentFileError(f"{path}: larger than {MAX_BYTES >> 20} MiB: an experiment is a page of YAML")
@@ -148,37 +162,53 @@ def _load_yaml(path: Path) -> tuple[Any, _Lines]:
 
 def _check_semantics(exp: Experiment, lines: _Lines, path_given: bool = False) -> None:
     """Everything that can be checked without Docker, beyond the types (``path_given``: the client
-    path came from the command line, not the file)."""
-    from functools import partial
+    path came from the command line, not the file).
 
-    from chaos.faults.base import make_fault
+    Raises:
+        ExperimentFileError: the first mistake, naming its line.
+    """
+    _check_workloads(exp, lines)
+    _check_faults(exp, lines)
+    if exp.random_faults is not None:
+        _check_random_faults(exp, exp.random_faults, lines)
+    if exp.client_path == "direct":
+        _check_direct_path(exp, lines, path_given)
+    for metric, value in exp.expect.items():
+        lines.check(("expect", metric), parse_expectation, metric, value)
+        if metric in CONSUMER_METRICS and exp.consumer is None:
+            raise lines.error(("expect", metric), "is about consumers, but the experiment has no consumer section")
+    if not exp.producer.count and not exp.producer.duration and exp.fault_window() == 0 and exp.phases.settle == 0:
+        raise lines.error(("producer",), "an unbounded producer with no faults and no settle phase sends nothing")
+
+
+def _check_workloads(exp: Experiment, lines: _Lines) -> None:
+    """The cluster's shape, the producer's mode and every client setting, for the client that runs it."""
     from chaos.workloads.clients import check_mode, resolve_settings
 
-    def check(loc: tuple[str | int, ...], fn: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except UsageError as e:
-            raise lines.error(loc, str(e)) from None
-
-    check(("cluster",), exp.cluster.spec)
+    lines.check(("cluster",), exp.cluster.spec)
     if exp.topic.replication_factor > exp.cluster.brokers:
         raise lines.error(
             ("topic", "replication_factor"),
             f"{exp.topic.replication_factor} replicas need as many brokers; the cluster has {exp.cluster.brokers}",
         )
-    check(("producer", "mode"), check_mode, exp.producer.client, exp.producer.mode)
-    sections: list[tuple[str, Mapping[str, Scalar], Any]] = [
-        ("producer", exp.producer.settings, partial(resolve_settings, exp.producer.client, "producer"))
-    ]
+    lines.check(("producer", "mode"), check_mode, exp.producer.client, exp.producer.mode)
+    sections = [("producer", exp.producer.client, exp.producer.settings)]
     if exp.consumer is not None:
-        sections.append(("consumer", exp.consumer.settings, partial(resolve_settings, exp.consumer.client, "consumer")))
-    for section, settings, resolve in sections:
+        sections.append(("consumer", exp.consumer.client, exp.consumer.settings))
+    for role, client, settings in sections:
         for key, value in settings.items():  # one key at a time, so the error names its line
-            check((section, "settings", key), resolve, as_properties({key: value}))
-        check((section, "settings"), resolve, as_properties(settings))
+            lines.check((role, "settings", key), resolve_settings, client, role, as_properties({key: value}))
+        lines.check((role, "settings"), resolve_settings, client, role, as_properties(settings))
+
+
+def _check_faults(exp: Experiment, lines: _Lines) -> None:
+    """Each fault step's kind and parameters, the workload a ``client_kill`` names, its times."""
+    from chaos.faults.base import make_fault
+
     names = exp.workload_names
     for i, step in enumerate(exp.faults):
-        fault = check(("faults", i), make_fault, step.kind, name=step.name, **fault_params(step, exp.topic_name))
+        params = fault_params(step, exp.topic_name)
+        fault = lines.check(("faults", i), make_fault, step.kind, step.name, **params)
         if step.kind == "client_kill":
             wanted = fault.p["workload"]
             if not any(n == wanted or n.split("-", 1)[1] == wanted for n in names):
@@ -188,19 +218,9 @@ def _check_semantics(exp: Experiment, lines: _Lines, path_given: bool = False) -
                 )
         if step.at > 3600 or (step.duration or 0) > 3600:
             raise lines.error(("faults", i), "faults start and last at most 3600 s into the window")
-    if exp.random_faults is not None:
-        _check_random_faults(exp, exp.random_faults, lines, check)
-    if exp.client_path == "direct":
-        _check_direct_path(exp, lines, path_given)
-    for metric, value in exp.expect.items():
-        check(("expect", metric), parse_expectation, metric, value)
-        if metric in CONSUMER_METRICS and exp.consumer is None:
-            raise lines.error(("expect", metric), "is about consumers, but the experiment has no consumer section")
-    if not exp.producer.count and not exp.producer.duration and exp.fault_window() == 0 and exp.phases.settle == 0:
-        raise lines.error(("producer",), "an unbounded producer with no faults and no settle phase sends nothing")
 
 
-def _check_random_faults(exp: Experiment, rf: RandomFaultsModel, lines: _Lines, check: Any) -> None:
+def _check_random_faults(exp: Experiment, rf: RandomFaultsModel, lines: _Lines) -> None:
     from chaos.faults.base import make_fault
     from chaos.faults.schedule import RANDOM_KINDS
 
@@ -210,7 +230,7 @@ def _check_random_faults(exp: Experiment, rf: RandomFaultsModel, lines: _Lines, 
         spec = expand_targets(kind, exp.topic_name)
         if "kind" not in spec:
             raise lines.error(("random_faults", "kinds", j), "each entry needs a kind")
-        check(("random_faults", "kinds", j), make_fault, spec.pop("kind"), **spec)
+        lines.check(("random_faults", "kinds", j), make_fault, spec.pop("kind"), **spec)
     if exp.fault_window() < rf.count * (rf.min_duration + rf.gap):
         raise lines.error(
             ("phases", "fault_window"),

@@ -7,17 +7,14 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from chaos import rundir
 from chaos.errors import InfrastructureError
 from chaos.events import EventBus
-
-if TYPE_CHECKING:
-    from chaos.experiments.executor import Execution
+from chaos.workloads.totals import Totals
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +28,7 @@ class Phases:
 
     def __init__(self, run_dir: Path, bus: EventBus, label: str) -> None:
         self.path = run_dir / rundir.PHASES
-        self.items: list[dict[str, Any]] = []
+        self.items: list[dict[str, object]] = []
         self.current = "start"
         self.bus = bus
         self.label = label
@@ -42,7 +39,7 @@ class Phases:
     @contextmanager
     def phase(self, name: str, detail: str = "") -> Iterator[None]:
         """Time the block as phase ``name``; an exception marks it failed and propagates."""
-        entry: dict[str, Any] = {"name": name, "start": time.time(), "end": None, "ok": None}
+        entry: dict[str, object] = {"name": name, "start": time.time(), "end": None, "ok": None}
         self.items.append(entry)
         self.current = name
         self._save()
@@ -61,11 +58,15 @@ class Phases:
 
 
 class StatusTicker:
-    """Emits a ``status`` event (phase, totals, active faults) every ``every`` seconds while running."""
+    """Emits a ``status`` event (the current phase, ``totals()``, the names ``faults()`` gives of the
+    active faults) on the phases' bus every ``every`` seconds while running."""
 
-    def __init__(self, execution: Execution, phases: Phases, every: float) -> None:
-        self.execution = execution
+    def __init__(
+        self, phases: Phases, totals: Callable[[], Totals], faults: Callable[[], Sequence[str]], every: float
+    ) -> None:
         self.phases = phases
+        self.totals = totals
+        self.faults = faults
         self.every = every
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -76,20 +77,19 @@ class StatusTicker:
             return
 
         def loop() -> None:
-            ex = self.execution
+            phases = self.phases
             while not self._stop.wait(self.every):
                 try:
-                    t = ex.totals()
-                    faults = [f.name for f in ex.nemesis.active]
-                    ex.bus.emit(
+                    t = self.totals()
+                    phases.bus.emit(
                         "status",
-                        ex.label,
-                        phase=self.phases.current,
+                        phases.label,
+                        phase=phases.current,
                         sent=t.sent,
                         acked=t.acked,
                         errors=t.errors,
                         processed=t.processed,
-                        faults=faults,
+                        faults=list(self.faults()),
                     )
                 except Exception as e:  # a status line is never worth a failed run
                     log.debug("status line failed: %s", e)

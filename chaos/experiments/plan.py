@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from chaos.cluster.config import ClientPath
 from chaos.experiments.model import Experiment, as_properties, fault_params
@@ -50,7 +49,7 @@ class FaultPlan:
 
     kind: str
     name: str
-    params: dict[str, Any]
+    params: dict[str, object]
     at: float
     duration: float | None
 

@@ -5,7 +5,6 @@ whether each is gone from every replica or still on a disk but not in the log cl
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from chaos import rundir
 from chaos.cluster import KafkaCluster
@@ -34,7 +33,7 @@ def witness(cluster: KafkaCluster, topic: str, partitions: int, run_id: str, run
     where = {p for e in lost if isinstance(p := e.get("partition"), int)}
     if len(where) < len(lost):  # a record acknowledged without an offset: any partition
         where = set(range(partitions))
-    out: dict[str, Any] = {"tool": "DumpLogSegments", "brokers": [b.host for b in cluster.brokers if b.is_running]}
+    out: dict[str, object] = {"tool": "DumpLogSegments", "brokers": [b.host for b in cluster.brokers if b.is_running]}
     # A control: a record the drain read must show up, or an empty search proves nothing.
     control = _a_record_in_the_log(run_dir, run_id, where)
     try:
