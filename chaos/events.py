@@ -1,13 +1,16 @@
 """Lifecycle events of runs and suites, and the listeners that subscribe to them.
 
 The runner says what happens (a phase started or ended, a fault was injected or healed, a status
-line's totals, a run finished, a suite's results changed); progress output, live status and reporters are listeners.
-A listener that raises is logged and dropped from that one call: it never stops a run.
+line's totals, a run finished, a suite's results changed); progress output, live status and
+reporters are listeners. Each event is a frozen, typed payload: a listener matches on its class and
+reads its fields, which mypy checks. A listener that raises is logged and dropped from that one
+call: it never stops a run. The events that carry a run's or a suite's result
+(:class:`chaos.results.RunFinished`, :class:`chaos.results.SuiteUpdated`) live with those results.
 
 >>> seen = []
 >>> bus = EventBus([seen.append, lambda e: 1 / 0])
->>> bus.emit("phase_started", "b1", phase="faults")
->>> seen[0].kind, seen[0].data["phase"]
+>>> bus.emit(PhaseStarted(run="b1", phase="faults"))
+>>> seen[0].kind, seen[0].phase
 ('phase_started', 'faults')
 """
 
@@ -15,33 +18,97 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import ClassVar
 
 log = logging.getLogger(__name__)
 
-EventKind = Literal[
-    "phase_started",  # data: phase, detail
-    "phase_ended",  # data: phase, ok, error
-    "fault_injected",  # data: fault, kind, targets
-    "fault_healed",  # data: fault, kind, targets
-    "fault_event",  # any other timeline entry (verified, inject_failed, escalated)
-    "status",  # data: phase, sent, acked, errors, processed, faults
-    "note",  # data: text (something a person watching should know)
-    "run_finished",  # data: result (a chaos.results.RunResult)
-    "suite_updated",  # data: suite (a chaos.results.SuiteResult), after every run and at the end
-]
 
-
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Event:
-    """One thing that happened in run ``run`` (an experiment's label; ``""`` for a suite)."""
+    """Something that happened in run ``run`` (an experiment's label; ``""`` for a suite)."""
 
-    kind: EventKind
+    kind: ClassVar[str] = "event"
     run: str
-    data: dict[str, Any] = field(default_factory=dict)
     t: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PhaseStarted(Event):
+    """A phase began (``detail``: what it does, when worth saying)."""
+
+    kind: ClassVar[str] = "phase_started"
+    phase: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PhaseEnded(Event):
+    """A phase ended, passed or with the error that ended it."""
+
+    kind: ClassVar[str] = "phase_ended"
+    phase: str
+    ok: bool
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FaultHappened(Event):
+    """A timeline entry of a fault: ``event`` is ``inject``, ``verify``, ``heal``, ``inject_failed``,
+    ``escalated`` or a fault's own (``power_cut`` ...); ``detail`` holds the rest of the entry."""
+
+    kind: ClassVar[str] = "fault_event"
+    event: str
+    fault: str
+    fault_kind: str | None = None
+    targets: tuple[str, ...] = ()
+    detail: Mapping[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, run: str, entry: Mapping[str, object]) -> FaultHappened:
+        """The event of one timeline entry (``event``, ``fault``, ``kind``, ``targets``, the rest)."""
+        targets = entry.get("targets")
+        rest = {k: v for k, v in entry.items() if k not in ("event", "fault", "kind", "targets", "t")}
+        return cls(
+            run=run,
+            event=str(entry.get("event")),
+            fault=str(entry.get("fault")),
+            fault_kind=None if entry.get("kind") is None else str(entry.get("kind")),
+            targets=tuple(str(t) for t in targets) if isinstance(targets, list | tuple) else (),
+            detail=rest,
+        )
+
+    @property
+    def injected(self) -> bool:
+        """An inject (the fault is on)."""
+        return self.event == "inject"
+
+    @property
+    def healed(self) -> bool:
+        """A heal (the fault is off)."""
+        return self.event == "heal"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Status(Event):
+    """A status line's totals: records sent, acknowledged, failed and processed so far."""
+
+    kind: ClassVar[str] = "status"
+    phase: str | None
+    sent: int
+    acked: int
+    errors: int
+    processed: int
+    faults: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Note(Event):
+    """Something a person watching should know."""
+
+    kind: ClassVar[str] = "note"
+    text: str
 
 
 Listener = Callable[[Event], None]
@@ -57,11 +124,10 @@ class EventBus:
         """Add ``listener`` (it sees every later event)."""
         self.listeners.append(listener)
 
-    def emit(self, kind: EventKind, run: str, /, **data: Any) -> None:
-        """Deliver one event."""
-        event = Event(kind, run, data)
+    def emit(self, event: Event) -> None:
+        """Deliver ``event``."""
         for listener in list(self.listeners):
             try:
                 listener(event)
             except Exception as e:  # a listener is never worth a failed run
-                log.warning("event listener %r failed on %s: %s", listener, kind, e)
+                log.warning("event listener %r failed on %s: %s", listener, event.kind, e)

@@ -6,7 +6,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from chaos.events import Event
+from chaos.events import Event, Note, PhaseStarted, Status
 
 Progress = Callable[[str], None]
 
@@ -44,22 +44,22 @@ class ProgressListener:
     def line(event: Event) -> str:
         """The progress line of ``event`` (empty: none).
 
-        >>> from chaos.events import Event
-        >>> ProgressListener.line(Event("phase_started", "b1", {"phase": "drain", "detail": ""}))
+        >>> from chaos.events import PhaseStarted, Status
+        >>> ProgressListener.line(PhaseStarted(run="b1", phase="drain"))
         'b1: drain'
-        >>> ProgressListener.line(Event("status", "b1", {"phase": "faults", "sent": 9, "acked": 8,
-        ...     "errors": 0, "processed": 7, "faults": ["broker_kill-0"]}))
+        >>> ProgressListener.line(Status(run="b1", phase="faults", sent=9, acked=8, errors=0, processed=7,
+        ...     faults=("broker_kill-0",)))
         'b1: faults · sent 9 acked 8 errors 0 processed 7 · faults: broker_kill-0'
         """
-        d = event.data
-        if event.kind == "phase_started":
-            return f"{event.run}: {d['phase']}" + (f" · {d['detail']}" if d.get("detail") else "")
-        if event.kind == "status":
-            faults = ", ".join(d.get("faults") or [])
-            return (
-                f"{event.run}: {d['phase']} · sent {d['sent']} acked {d['acked']} errors {d['errors']} "
-                f"processed {d['processed']}" + (f" · faults: {faults}" if faults else "")
-            )
-        if event.kind == "note":
-            return f"{event.run}: {d['text']}" if event.run else str(d["text"])
+        match event:
+            case PhaseStarted(phase=phase, detail=detail):
+                return f"{event.run}: {phase}" + (f" · {detail}" if detail else "")
+            case Status():
+                faults = ", ".join(event.faults)
+                return (
+                    f"{event.run}: {event.phase} · sent {event.sent} acked {event.acked} errors {event.errors} "
+                    f"processed {event.processed}" + (f" · faults: {faults}" if faults else "")
+                )
+            case Note(text=text):
+                return f"{event.run}: {text}" if event.run else text
         return ""

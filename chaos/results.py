@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chaos.events import Event
 from chaos.oracle.verdict import Counts, ExpectationResult, Loss, Verdict
 
 #: 0 every expectation met · 1 one failed · 2 usage or input error · 3 infrastructure error ·
@@ -151,3 +152,19 @@ class SuiteResult:
         if EXIT_INCONCLUSIVE in codes:
             return EXIT_INCONCLUSIVE
         return EXIT_FAILED if EXIT_FAILED in codes else EXIT_OK
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunFinished(Event):
+    """A run ended, with its result (a verdict, or the error that stopped it)."""
+
+    kind: ClassVar[str] = "run_finished"
+    result: RunResult
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SuiteUpdated(Event):
+    """A suite's results changed: after every run, and at its end."""
+
+    kind: ClassVar[str] = "suite_updated"
+    suite: SuiteResult

@@ -21,7 +21,7 @@ from chaos.cluster import KafkaCluster
 from chaos.cluster.config import ClientPath
 from chaos.cluster.kafka_tools import control_offsets, get_offsets
 from chaos.errors import ChaosError, InfrastructureError, UsageError
-from chaos.events import EventBus, EventKind
+from chaos.events import EventBus, FaultHappened, Note
 from chaos.experiments import stopping
 from chaos.experiments.isr_watch import IsrWatch
 from chaos.experiments.phases import Phases, StatusTicker
@@ -107,14 +107,11 @@ class Execution:
             self.kill_all()
 
     def _fault_event(self, entry: dict[str, object]) -> None:
-        kind: EventKind = "fault_event"
-        if entry["event"] in ("inject", "heal"):
-            kind = "fault_injected" if entry["event"] == "inject" else "fault_healed"
-        self.bus.emit(kind, self.label, **entry)
+        self.bus.emit(FaultHappened.of(self.label, entry))
 
     def note(self, text: str) -> None:
         """Tell whoever watches the run something that did not go to plan (a ``note`` event)."""
-        self.bus.emit("note", self.label, text=text)
+        self.bus.emit(Note(run=self.label, text=text))
 
     # -- topic and workloads ------------------------------------------------------------------------
     def create_topic(self) -> None:

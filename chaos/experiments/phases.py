@@ -13,7 +13,7 @@ from pathlib import Path
 
 from chaos import rundir
 from chaos.errors import InfrastructureError
-from chaos.events import EventBus
+from chaos.events import EventBus, PhaseEnded, PhaseStarted, Status
 from chaos.workloads.totals import Totals
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ class Phases:
         self.items.append(entry)
         self.current = name
         self._save()
-        self.bus.emit("phase_started", self.label, phase=name, detail=detail)
+        self.bus.emit(PhaseStarted(run=self.label, phase=name, detail=detail))
         try:
             yield
             entry["ok"] = True
@@ -54,7 +54,12 @@ class Phases:
         finally:
             entry["end"] = time.time()
             self._save()
-            self.bus.emit("phase_ended", self.label, phase=name, ok=entry["ok"], error=entry.get("error"))
+            error = entry.get("error")
+            self.bus.emit(
+                PhaseEnded(
+                    run=self.label, phase=name, ok=bool(entry["ok"]), error=None if error is None else str(error)
+                )
+            )
 
 
 class StatusTicker:
@@ -82,14 +87,15 @@ class StatusTicker:
                 try:
                     t = self.totals()
                     phases.bus.emit(
-                        "status",
-                        phases.label,
-                        phase=phases.current,
-                        sent=t.sent,
-                        acked=t.acked,
-                        errors=t.errors,
-                        processed=t.processed,
-                        faults=list(self.faults()),
+                        Status(
+                            run=phases.label,
+                            phase=phases.current,
+                            sent=t.sent,
+                            acked=t.acked,
+                            errors=t.errors,
+                            processed=t.processed,
+                            faults=tuple(self.faults()),
+                        )
                     )
                 except Exception as e:  # a status line is never worth a failed run
                     log.debug("status line failed: %s", e)

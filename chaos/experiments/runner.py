@@ -23,7 +23,7 @@ import yaml
 from chaos import rundir
 from chaos.cluster import ClusterSpec, KafkaCluster
 from chaos.errors import ChaosError, Interrupted, UsageError
-from chaos.events import EventBus, Listener
+from chaos.events import EventBus, Listener, Note
 from chaos.experiments.executor import execute
 from chaos.experiments.loading import LoadedExperiment
 from chaos.experiments.model import Experiment
@@ -34,7 +34,16 @@ from chaos.labels import new_run_id
 from chaos.oracle.files import write_verdict
 from chaos.progress import Progress, ProgressListener, silent
 from chaos.reports import ReportListener
-from chaos.results import EXIT_FAILED, EXIT_INFRA, EXIT_OK, EXIT_USAGE, RunResult, SuiteResult
+from chaos.results import (
+    EXIT_FAILED,
+    EXIT_INFRA,
+    EXIT_OK,
+    EXIT_USAGE,
+    RunFinished,
+    RunResult,
+    SuiteResult,
+    SuiteUpdated,
+)
 from chaos.signals import sigterm_raises
 from chaos.workloads.clients import DEFAULT_CLIENT
 
@@ -139,7 +148,9 @@ class ExperimentRun:
                 self._write_cluster(lease)
                 if lease.healed:
                     left = "; ".join(lease.healed)
-                    self.bus.emit("note", self.label, text=f"the run before left faults on the cluster, healed: {left}")
+                    self.bus.emit(
+                        Note(run=self.label, text=f"the run before left faults on the cluster, healed: {left}")
+                    )
                 broken = False
                 try:
                     self.result.verdict = execute(self.plan, cluster, phases, self.bus, self.options.status_every)
@@ -164,7 +175,7 @@ class ExperimentRun:
             write_verdict(self.run_dir, self.result.verdict)  # the one place a run's verdict.json is written
         elif self.result.error is not None:
             (self.run_dir / rundir.ERROR).write_text(f"{self.result.error_kind}: {self.result.error}\n")
-        self.bus.emit("run_finished", self.label, result=self.result)
+        self.bus.emit(RunFinished(run=self.label, result=self.result))
         return self.result
 
     def _write_inputs(self) -> None:
@@ -223,10 +234,11 @@ class ExperimentRun:
             return
         if self.options.keep_cluster and cluster.nodes:
             self.bus.emit(
-                "note",
-                self.label,
-                text=f"cluster kept (--keep-cluster): bootstrap {cluster.bootstrap_servers}; "
-                f"remove it with `{keep_hint(cluster.run_id)}`",
+                Note(
+                    run=self.label,
+                    text=f"cluster kept (--keep-cluster): bootstrap {cluster.bootstrap_servers}; "
+                    f"remove it with `{keep_hint(cluster.run_id)}`",
+                )
             )
             return
         with phases.phase("teardown"):
@@ -312,19 +324,19 @@ def run_suite(
                 result = run.run()
                 suite.results.append(result)
                 suite.seconds = time.monotonic() - t0
-                bus.emit("suite_updated", "", suite=suite)
+                bus.emit(SuiteUpdated(run="", suite=suite))
                 if on_result is not None:
                     on_result(result)
     except (KeyboardInterrupt, Interrupted):
         suite.interrupted = True
         suite.seconds = time.monotonic() - t0
-        bus.emit("suite_updated", "", suite=suite)
+        bus.emit(SuiteUpdated(run="", suite=suite))
         raise
     finally:
         if not options.keep_cluster:
             pool.close()
     suite.seconds = time.monotonic() - t0
-    bus.emit("suite_updated", "", suite=suite)
+    bus.emit(SuiteUpdated(run="", suite=suite))
     return suite
 
 

@@ -24,7 +24,7 @@ from chaos import rundir
 from chaos.errors import UsageError
 from chaos.events import Event
 from chaos.progress import Progress, silent
-from chaos.results import Rate, RunResult, SuiteFile, SuiteResult
+from chaos.results import Rate, RunFinished, SuiteFile, SuiteResult, SuiteUpdated
 
 log = logging.getLogger(__name__)
 
@@ -241,12 +241,12 @@ class ReportListener:
 
     def __call__(self, event: Event) -> None:
         """Write the reports ``event`` calls for."""
-        if event.kind == "run_finished":
-            result: RunResult = event.data["result"]
+        if isinstance(event, RunFinished):
+            result = event.result
             for problem in write_run_reports(result.run_dir):
                 self.progress(f"{event.run}: report not written: {problem}")
-        elif event.kind == "suite_updated":
-            for problem in write_suite_reports(event.data["suite"]):
+        elif isinstance(event, SuiteUpdated):
+            for problem in write_suite_reports(event.suite):
                 self.progress(f"suite report not written: {problem}")
 
 

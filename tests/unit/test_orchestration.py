@@ -19,7 +19,7 @@ import pytest
 from chaos import rundir
 from chaos.cluster import KafkaCluster
 from chaos.errors import Interrupted
-from chaos.events import Event, EventBus
+from chaos.events import Event, EventBus, FaultHappened, Note, PhaseEnded, PhaseStarted
 from chaos.experiments.executor import Execution, execute
 from chaos.experiments.phases import Phases, PhaseTimeout
 from chaos.experiments.plan import UNBOUND, Budgets, FaultPlan, Plan, TopicPlan
@@ -186,9 +186,18 @@ class Run:
         """The events, as ``kind subject`` (a phase's name or a fault's, and the fault event)."""
         out = []
         for e in self.events:
-            subject = e.data.get("phase") or f"{e.data.get('fault')} {e.data.get('event')}"
-            out.append(f"{e.kind} {subject}" + ("" if e.data.get("ok", True) else " failed"))
+            match e:
+                case PhaseStarted(phase=phase):
+                    out.append(f"{e.kind} {phase}")
+                case PhaseEnded(phase=phase, ok=ok):
+                    out.append(f"{e.kind} {phase}" + ("" if ok else " failed"))
+                case FaultHappened(fault=fault, event=event):
+                    out.append(f"{self._fault_kind(event)} {fault} {event}")
         return out
+
+    @staticmethod
+    def _fault_kind(event: str) -> str:
+        return {"inject": "fault_injected", "heal": "fault_healed"}.get(event, "fault_event")
 
 
 @pytest.fixture
@@ -292,9 +301,9 @@ def test_a_phase_over_its_budget_fails_naming_the_phase(run: Run) -> None:
     with pytest.raises(PhaseTimeout, match="first acknowledged records"):
         run(replace(plan, budgets=replace(plan.budgets, steady_timeout=0.1)), acks=False)
     assert run.phases[-1] == ("steady", False)
-    ended = [e for e in run.events if e.kind == "phase_ended"][-1]
-    assert (ended.data["phase"], ended.data["ok"]) == ("steady", False)
-    assert ended.data["error"].startswith("PhaseTimeout: timed out after 0.1 s")
+    ended = [e for e in run.events if isinstance(e, PhaseEnded)][-1]
+    assert (ended.phase, ended.ok) == ("steady", False)
+    assert ended.error is not None and ended.error.startswith("PhaseTimeout: timed out after 0.1 s")
     assert "inject f1" not in run.journal
     assert run.journal[-2:] == ["kill consumer-c0", "kill producer-p0"]
 
@@ -303,6 +312,6 @@ def test_a_bounded_producer_still_running_at_its_stop_budget_is_stopped_and_a_no
     plan = run.plan()
     budgets = replace(plan.budgets, stop_timeout=0.05)
     run(replace(plan, producers=tuple(replace(p, count=10) for p in plan.producers), budgets=budgets))
-    notes = [e.data["text"] for e in run.events if e.kind == "note"]
+    notes = [e.text for e in run.events if isinstance(e, Note)]
     assert notes == ["timed out after 0.05 s waiting for the bounded producers to finish; stopping them"]
     assert run.journal[-3:] == ["stop producer-p0", "stop consumer-c0", "drain"]
