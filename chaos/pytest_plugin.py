@@ -144,9 +144,11 @@ def scenario(kafka_cluster: KafkaCluster, request: pytest.FixtureRequest, tmp_pa
 
 # -- experiments ----------------------------------------------------------------------------------
 def _verdict_text(data: dict[str, Any]) -> str:
+    from chaos.oracle.verdict import Verdict
     from chaos.reports.junit import describe
 
-    text = describe(data) if data.get("loss") is not None else ""
+    verdict = {k: v for k, v in data.items() if k not in ("run_dir", "error")}
+    text = describe(Verdict.model_validate(verdict)) if data.get("loss") is not None else ""
     if data.get("run_dir"):
         text += f"run directory: {data['run_dir']} (report.html, summary.md, verdict.json)\n"
     if data.get("error"):

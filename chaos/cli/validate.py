@@ -134,11 +134,11 @@ def validate(
     )
     for problem in problems:
         click.echo(f"kafka-chaos: report not written: {problem}", err=True)
-    data = report.as_dict()
+    output = report.output()
     if as_json:
-        click.echo(json.dumps(data, indent=2, sort_keys=True))
+        click.echo(json.dumps(output.model_dump(mode="json"), indent=2, sort_keys=True))
     else:
-        click.echo(markdown(data).rstrip())
+        click.echo(markdown(output).rstrip())
         click.echo(f"\nreports: {out_dir}/report.html, validate.md, validate.json, junit.xml")
     if report.exit_code:
         sys.exit(report.exit_code)

@@ -13,16 +13,20 @@ import json
 import logging
 import math
 import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
+
+from pydantic import ValidationError
 
 from chaos import rundir
 from chaos.errors import UsageError
 from chaos.events import Event
+from chaos.oracle.files import read_verdict
+from chaos.oracle.verdict import Verdict
 from chaos.progress import Progress, silent
 from chaos.results import Rate, RunFinished, SuiteFile, SuiteResult, SuiteUpdated
 
@@ -36,7 +40,7 @@ class RunReport:
     run_dir: Path
     name: str
     meta: dict[str, Any]
-    verdict: dict[str, Any] | None
+    verdict: Verdict | None
     error: str | None
     phases: list[dict[str, Any]] = field(default_factory=list)
 
@@ -45,9 +49,9 @@ class RunReport:
         """``passed``, ``failed``, ``inconclusive`` or ``error``."""
         if self.verdict is None:
             return "error"
-        if self.verdict.get("conclusive") is False:
+        if not self.verdict.conclusive:
             return "inconclusive"
-        return "passed" if self.verdict.get("passed") else "failed"
+        return "passed" if self.verdict.passed else "failed"
 
     @property
     def seconds(self) -> float:
@@ -58,11 +62,39 @@ class RunReport:
         return end - float(self.phases[0]["start"])
 
 
+class UnfitFile(UsageError):
+    """A file of a run or suite directory that does not fit its contract (``docs/schemas/``)."""
+
+
+def first_problem(path: Path, error: ValidationError) -> str:
+    """What is wrong with ``path``, in one line: the first field pydantic refused, and how many more.
+
+    >>> try:
+    ...     Verdict.model_validate_json('{"run_id": "r"}')
+    ... except ValidationError as e:
+    ...     print(first_problem(Path("verdict.json"), e))
+    verdict.json does not fit its contract: experiment: Field required (and 5 more)
+    """
+    problems = error.errors()
+    where = ".".join(str(part) for part in problems[0]["loc"]) or "the file"
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"{path} does not fit its contract: {where}: {problems[0]['msg']}{more}"
+
+
+def _verdict_of(run_dir: Path) -> Verdict | None:
+    try:
+        return read_verdict(run_dir)
+    except ValidationError as e:
+        raise UnfitFile(first_problem(run_dir / rundir.VERDICT, e)) from None
+
+
 def load_run(run_dir: Path) -> RunReport:
-    """Read a run directory for the reporters.
+    """Read a run directory for the reporters: its ``verdict.json`` as a typed :class:`Verdict` (a
+    verdict written before there was a schema reads too).
 
     Raises:
         UsageError: ``run_dir`` is not a run directory.
+        UnfitFile: its ``verdict.json`` does not fit the verdict's contract (one line says where).
     """
     from chaos.reports.series import read_phases
 
@@ -72,11 +104,11 @@ def load_run(run_dir: Path) -> RunReport:
     meta: dict[str, Any] = {}
     if (run_dir / rundir.RUN).exists():
         meta = json.loads((run_dir / rundir.RUN).read_text())
-    verdict = json.loads((run_dir / rundir.VERDICT).read_text()) if (run_dir / rundir.VERDICT).exists() else None
+    verdict = _verdict_of(run_dir)
     error = (run_dir / rundir.ERROR).read_text().strip() if (run_dir / rundir.ERROR).exists() else None
     if verdict is None and error is None:
         error = "the run ended before a verdict (see its phases and logs)"
-    name = str(meta.get("experiment") or (verdict or {}).get("experiment") or run_dir.name)
+    name = str(meta.get("experiment") or (verdict.experiment if verdict else "") or run_dir.name)
     return RunReport(run_dir, name, meta, verdict, error, read_phases(run_dir))
 
 
@@ -119,24 +151,41 @@ def write_run_reports(run_dir: Path) -> list[str]:
     return problems
 
 
-def suite_runs(suite_dir: Path) -> list[RunReport]:
-    """The runs of a suite, in the order they ran (from ``suite.json``)."""
-    data = json.loads((Path(suite_dir) / rundir.SUITE).read_text())
+def read_suite(suite_dir: Path) -> SuiteFile:
+    """A suite directory's ``suite.json``, typed.
+
+    Raises:
+        OSError: it cannot be read.
+        UnfitFile: it does not fit the contract of ``suite.json`` (one line says where).
+    """
+    path = Path(suite_dir) / rundir.SUITE
+    try:
+        return SuiteFile.model_validate_json(path.read_text())
+    except ValidationError as e:
+        raise UnfitFile(first_problem(path, e)) from None
+
+
+def suite_runs(suite_dir: Path, suite: SuiteFile | None = None) -> list[RunReport]:
+    """The runs of a suite, in the order they ran (from ``suite``, else its ``suite.json``); a run
+    whose directory is gone, or whose verdict does not fit the contract, is an error row.
+
+    Raises:
+        OSError, UnfitFile: ``suite.json`` is needed and cannot be read (:func:`read_suite`).
+    """
     runs = []
-    for entry in data.get("runs", []):
-        run_dir = Path(suite_dir) / Path(entry["run_dir"]).name
-        try:
-            runs.append(load_run(run_dir))
-        except UsageError:
-            runs.append(RunReport(run_dir, entry["name"], {}, None, entry.get("error") or "no run directory"))
+    for entry in (suite or read_suite(suite_dir)).runs:
+        run_dir = Path(suite_dir) / Path(entry.run_dir).name
+        runs.append(_report_of(run_dir, entry.name, entry.error or "no run directory"))
     return runs
 
 
-def _report_of(run_dir: Path, name: str) -> RunReport:
+def _report_of(run_dir: Path, name: str, missing: str = "no run directory") -> RunReport:
     try:
         return load_run(run_dir)
+    except UnfitFile as e:
+        return RunReport(run_dir, name, {}, None, str(e))
     except UsageError:
-        return RunReport(run_dir, name, {}, None, "no run directory")
+        return RunReport(run_dir, name, {}, None, missing)
 
 
 def write_suite_json(suite: SuiteResult) -> None:
@@ -149,7 +198,7 @@ def write_suite_json(suite: SuiteResult) -> None:
         interrupted=suite.interrupted,
         exit_code=suite.exit_code if suite.results else None,
         runs=[r.outcome() for r in suite.results],
-        rates={k: Rate.model_validate(v) for k, v in occurrence_rates(reports).items()},
+        rates=occurrence_rates(reports),
     )
     text = json.dumps(data.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
     (suite.suite_dir / rundir.SUITE).write_text(text)  # its one writer
@@ -166,54 +215,71 @@ def rewrite_suite_reports(suite_dir: Path) -> list[str]:
     """(Re)write a suite's JUnit, Markdown and HTML reports from its ``suite.json`` and run dirs."""
     problems: list[str] = []
     try:
-        runs = suite_runs(suite_dir)
-        meta = json.loads((Path(suite_dir) / rundir.SUITE).read_text())
+        suite = read_suite(suite_dir)
+        runs = suite_runs(suite_dir, suite)
     except Exception as e:
         return [f"reading {suite_dir}/suite.json: {e}"]
     for reporter in reporters():
         if hasattr(reporter, "write_suite"):
-            _guarded(problems, f"suite {reporter.FILE}", partial(reporter.write_suite, Path(suite_dir), runs, meta))
+            _guarded(problems, f"suite {reporter.FILE}", partial(reporter.write_suite, Path(suite_dir), runs, suite))
     return problems
 
 
-def occurrence_rates(runs: list[RunReport]) -> dict[str, dict[str, Any]]:
+def rate_key(run: RunReport) -> str:
+    """An experiment's row of the rates: the same experiment on another client is another row, not
+    a repetition (``<name>.<client>`` for any client but kafka-python)."""
+    client = run.meta.get("client")
+    return run.name if client in (None, "kafka-python") else f"{run.name}.{client}"
+
+
+def occurrence_rates(runs: list[RunReport]) -> dict[str, Rate]:
     """Per experiment (and client, ``<name>.<client>`` for any but kafka-python) over its repetitions:
     runs, passed, in how many runs each stage lost records, that rate, and its 95% Wilson interval.
 
-    >>> r = RunReport(Path("x"), "b1", {}, {"passed": True, "loss": {"broker": 3, "producer": 0}}, None)
-    >>> rates = occurrence_rates([r, RunReport(Path("y"), "b1", {}, {"passed": False, "loss": {"broker": 0}}, None)])
-    >>> rates["b1"]["runs"], rates["b1"]["passed"], rates["b1"]["loss_rate"]
-    (2, 1, {'broker': 0.5, 'producer': 0.0})
+    >>> from chaos.oracle.verdict import Counts, Loss
+    >>> def run(broker: int) -> RunReport:
+    ...     loss = Loss(producer=0, broker=broker, consumer=0)
+    ...     v = Verdict(run_id="r", experiment="b1", passed=not broker, conclusive=True, counts=Counts(sent=9),
+    ...                 loss=loss, anomalies={})
+    ...     return RunReport(Path("x"), "b1", {}, v, None)
+    >>> rates = occurrence_rates([run(3), run(0)])
+    >>> rates["b1"].runs, rates["b1"].passed, rates["b1"].loss_rate
+    (2, 1, {'producer': 0.0, 'broker': 0.5, 'consumer': 0.0})
     """
-    out: dict[str, dict[str, Any]] = {}
+    counted: dict[str, dict[str, Any]] = {}
     for run in runs:
-        # The same experiment on another client is another row, not a repetition.
-        client = run.meta.get("client")
-        key = run.name if client in (None, "kafka-python") else f"{run.name}.{client}"
-        entry = out.setdefault(key, {"runs": 0, "passed": 0, "errors": 0, "loss_runs": {}})
+        entry = counted.setdefault(rate_key(run), {"runs": 0, "passed": 0, "errors": 0, "loss_runs": {}})
         entry["runs"] += 1
         entry["passed"] += run.status == "passed"
         entry["errors"] += run.status in ("error", "inconclusive")  # no loss figure to count
-        for stage, n in ((run.verdict or {}).get("loss") or {}).items():
+        for stage, n in (run.verdict.loss.model_dump() if run.verdict else {}).items():
             entry["loss_runs"][stage] = entry["loss_runs"].get(stage, 0) + (1 if n else 0)
-    for entry in out.values():
-        done = entry["runs"] - entry["errors"]
-        entry["loss_rate"] = {s: round(k / done, 3) if done else 0.0 for s, k in entry["loss_runs"].items()}
-        entry["loss_interval"] = {s: list(wilson_interval(k, done)) for s, k in entry["loss_runs"].items()}
-    return out
+    return {key: _rate(**entry) for key, entry in counted.items()}
 
 
-def rate_cell(entry: dict[str, Any], stage: str) -> str:
+def _rate(runs: int, passed: int, errors: int, loss_runs: dict[str, int]) -> Rate:
+    done = runs - errors
+    return Rate(
+        runs=runs,
+        passed=passed,
+        errors=errors,
+        loss_runs=loss_runs,
+        loss_rate={s: round(k / done, 3) if done else 0.0 for s, k in loss_runs.items()},
+        loss_interval={s: list(wilson_interval(k, done)) for s, k in loss_runs.items()},
+    )
+
+
+def rate_cell(entry: Rate, stage: str) -> str:
     """How often ``stage`` lost records over an experiment's repetitions, with its 95% interval.
 
-    >>> rate_cell({"runs": 5, "errors": 0, "loss_runs": {"broker": 3}, "loss_rate": {"broker": 0.6},
-    ...            "loss_interval": {"broker": [0.231, 0.882]}}, "broker")
+    >>> rate_cell(Rate(runs=5, errors=0, passed=2, loss_runs={"broker": 3}, loss_rate={"broker": 0.6},
+    ...                loss_interval={"broker": [0.231, 0.882]}), "broker")
     '3/5 · 60% (23-88%)'
     """
-    done = entry["runs"] - entry["errors"]
-    k = entry["loss_runs"].get(stage, 0)
-    lo, hi = entry["loss_interval"].get(stage, wilson_interval(k, done))
-    return f"{k}/{done} · {entry['loss_rate'].get(stage, 0.0):.0%} ({lo * 100:.0f}-{hi:.0%})"
+    done = entry.runs - entry.errors
+    k = entry.loss_runs.get(stage, 0)
+    lo, hi = entry.loss_interval.get(stage, wilson_interval(k, done))
+    return f"{k}/{done} · {entry.loss_rate.get(stage, 0.0):.0%} ({lo * 100:.0f}-{hi:.0%})"
 
 
 def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -250,28 +316,41 @@ class ReportListener:
                 self.progress(f"suite report not written: {problem}")
 
 
-def clusters_line(meta: dict[str, Any]) -> str:
-    """How a suite's runs got their clusters, from ``suite.json`` (empty for older suites).
+class Placement(Protocol):
+    """Where a run of a suite ran (a row of ``suite.json``, :class:`chaos.results.RunOutcome`)."""
 
-    >>> clusters_line({"runs": [{"name": "a", "cluster": "fresh", "cluster_id": "c1"},
-    ...     {"name": "b", "cluster": "reused", "cluster_id": "c1"},
-    ...     {"name": "c", "cluster": "fresh (reset of c1 failed: x)", "cluster_id": "c2"}]})
+    @property
+    def name(self) -> str: ...
+    @property
+    def cluster(self) -> str: ...
+    @property
+    def cluster_id(self) -> str: ...
+
+
+def clusters_line(runs: Sequence[Placement]) -> str:
+    """How a suite's runs got their clusters, from ``suite.json``'s runs (empty for older suites).
+
+    >>> from types import SimpleNamespace as Run
+    >>> clusters_line([Run(name="a", cluster="fresh", cluster_id="c1"),
+    ...     Run(name="b", cluster="reused", cluster_id="c1"),
+    ...     Run(name="c", cluster="fresh (reset of c1 failed: x)", cluster_id="c2")])
     '3 runs on 2 clusters, 1 reused after a reset; c started afresh: reset of c1 failed: x'
-    >>> clusters_line({"runs": [{"name": "a", "cluster": "given", "cluster_id": "c1"}]})
+    >>> clusters_line([Run(name="a", cluster="given", cluster_id="c1")])
     '1 run on cluster c1 (--cluster), reset before each'
     """
-    runs = [r for r in meta.get("runs") or [] if r.get("cluster")]
-    if not runs:
+    placed = [r for r in runs if r.cluster]
+    if not placed:
         return ""
-    clusters = {r.get("cluster_id") or r["name"] for r in runs}
-    if all(r["cluster"] == "given" for r in runs):
-        plural = "s" if len(runs) > 1 else ""
-        return f"{len(runs)} run{plural} on cluster {', '.join(sorted(clusters))} (--cluster), reset before each"
-    reused = sum(r["cluster"] == "reused" for r in runs)
+    clusters = {r.cluster_id or r.name for r in placed}
+    if all(r.cluster == "given" for r in placed):
+        plural = "s" if len(placed) > 1 else ""
+        return f"{len(placed)} run{plural} on cluster {', '.join(sorted(clusters))} (--cluster), reset before each"
+    reused = sum(r.cluster == "reused" for r in placed)
     line = (
-        f"{len(runs)} runs on {len(clusters)} cluster{'s' if len(clusters) > 1 else ''}, {reused} reused after a reset"
+        f"{len(placed)} runs on {len(clusters)} cluster{'s' if len(clusters) > 1 else ''}, "
+        f"{reused} reused after a reset"
     )
-    failed = [r for r in runs if str(r["cluster"]).startswith("fresh (")]
-    for r in failed:
-        line += f"; {r['name']} started afresh: {str(r['cluster'])[len('fresh (') : -1]}"
+    for r in placed:
+        if r.cluster.startswith("fresh ("):
+            line += f"; {r.name} started afresh: {r.cluster[len('fresh (') : -1]}"
     return line

@@ -5,13 +5,16 @@ external assets: the file can be attached to a CI run and opened anywhere."""
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chaos import rundir
+from chaos.oracle.verdict import Verdict
 from chaos.reports.markdown import (
     ICON,
     STAGES,
+    anomaly_rows,
     availability_rows,
     by_client,
     faults_line,
@@ -24,6 +27,7 @@ from chaos.reports.series import Series, series
 
 if TYPE_CHECKING:
     from chaos.reports import RunReport
+    from chaos.results import SuiteFile
 
 #: What this reporter writes into a run (and a suite) directory.
 FILE = rundir.REPORT
@@ -54,28 +58,51 @@ def timeline_svg(
 ) -> str:
     """The timeline plot as an inline ``<svg>``; ``lost`` (the verdict's ``lost_sent``) marks, under
     the plot, each second in which records later lost were sent."""
-    left, right, top, bottom = 60, 16, 34, 34
-    plot_w, plot_h = width - left - right, height - top - bottom
-    seconds = max(s.seconds, 1)
-    peak = max([1, *s.sent, *s.acked, *s.processed, *s.errors])
-
-    def x(t: float) -> float:
-        return left + plot_w * min(max(t, 0.0), seconds) / seconds
-
-    def y(v: float) -> float:
-        return top + plot_h * (1 - v / peak)
-
+    plot = _Plot(s, width, height)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-        f'aria-label="records per second over time, fault windows shaded">'
+        f'aria-label="records per second over time, fault windows shaded">',
+        f'<rect x="{plot.left}" y="{plot.top}" width="{plot.w}" height="{plot.h}" fill="#fafafa" stroke="#ccc"/>',
+        *_fault_windows(plot),
+        *_phase_marks(plot),
+        *_rate_lines(plot),
+        *_lost_ticks(plot, lost or {}),
+        *_axes(plot),
+        *_legend(plot, bool(lost)),
+        "</svg>",
     ]
-    out.append(f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#fafafa" stroke="#ccc"/>')
+    return "\n".join(out)
+
+
+class _Plot:
+    """The timeline's geometry: where a second and a rate land in the ``<svg>``."""
+
+    left, right, top, bottom = 60, 16, 34, 34
+
+    def __init__(self, s: Series, width: int, height: int) -> None:
+        self.s, self.width, self.height = s, width, height
+        self.w, self.h = width - self.left - self.right, height - self.top - self.bottom
+        self.seconds = max(s.seconds, 1)
+        self.peak = max([1, *s.sent, *s.acked, *s.processed, *s.errors])
+
+    def x(self, t: float) -> float:
+        """Seconds since the series' start, across."""
+        return self.left + self.w * min(max(t, 0.0), self.seconds) / self.seconds
+
+    def y(self, v: float) -> float:
+        """Records per second, up."""
+        return self.top + self.h * (1 - v / self.peak)
+
+
+def _fault_windows(plot: _Plot) -> list[str]:
+    out = []
+    s, top, x = plot.s, plot.top, plot.x
     for i, f in enumerate(s.faults):
         start = f["start"] - s.t0
-        end = (f["end"] if f.get("end") else s.t0 + seconds) - s.t0
+        end = (f["end"] if f.get("end") else s.t0 + plot.seconds) - s.t0
         color = FAULT_FILL[i % len(FAULT_FILL)]
         out.append(
-            f'<rect x="{x(start):.1f}" y="{top}" width="{max(x(end) - x(start), 1.5):.1f}" height="{plot_h}" '
+            f'<rect x="{x(start):.1f}" y="{top}" width="{max(x(end) - x(start), 1.5):.1f}" height="{plot.h}" '
             f'fill="{color}" fill-opacity="0.14"><title>{_e(f["name"])} on {_e(",".join(f.get("targets") or []))}: '
             f"{start:.1f}s to {end:.1f}s</title></rect>"
         )
@@ -83,36 +110,68 @@ def timeline_svg(
             f'<text x="{x(start) + 3:.1f}" y="{top + 13 + 13 * (i % 4)}" font-size="11" fill="{color}">'
             f"{_e(f['kind'])} {_e(','.join(f.get('targets') or []))}</text>"
         )
-    for p in s.phases:
-        px = x(float(p["start"]) - s.t0)
+    return out
+
+
+def _phase_marks(plot: _Plot) -> list[str]:
+    out = []
+    top = plot.top
+    for p in plot.s.phases:
+        px = plot.x(float(p["start"]) - plot.s.t0)
         out.append(
-            f'<line x1="{px:.1f}" y1="{top}" x2="{px:.1f}" y2="{top + plot_h}" stroke="#bbb" stroke-dasharray="3,3"/>'
+            f'<line x1="{px:.1f}" y1="{top}" x2="{px:.1f}" y2="{top + plot.h}" stroke="#bbb" stroke-dasharray="3,3"/>'
         )
         out.append(
             f'<text x="{px + 2:.1f}" y="{top - 6}" font-size="10" fill="#777" '
             f'transform="rotate(-20 {px + 2:.1f} {top - 6})">{_e(p["name"])}</text>'
         )
+    return out
+
+
+def _rate_lines(plot: _Plot) -> list[str]:
+    out = []
     for name in ("sent", "acked", "processed", "errors"):
-        values = getattr(s, name)
+        values = getattr(plot.s, name)
         if not any(values):
             continue
-        points = " ".join(f"{x(i + 0.5):.1f},{y(v):.1f}" for i, v in enumerate(values))
+        points = " ".join(f"{plot.x(i + 0.5):.1f},{plot.y(v):.1f}" for i, v in enumerate(values))
         out.append(f'<polyline points="{points}" fill="none" stroke="{COLORS[name]}" stroke-width="1.6"/>')
-    for stage, bins in (lost or {}).items():
+    return out
+
+
+def _lost_ticks(plot: _Plot, lost: dict[str, list[list[int]]]) -> list[str]:
+    out = []
+    bottom = plot.top + plot.h
+    for stage, bins in lost.items():
         color = LOST_COLOR.get(stage, "#c00")
         for second, n in bins:
-            lx_ = x(second - s.t0 + 0.5)
+            lx = plot.x(second - plot.s.t0 + 0.5)
             out.append(
-                f'<line x1="{lx_:.1f}" y1="{top + plot_h - 8}" x2="{lx_:.1f}" y2="{top + plot_h}" stroke="{color}" '
+                f'<line x1="{lx:.1f}" y1="{bottom - 8}" x2="{lx:.1f}" y2="{bottom}" stroke="{color}" '
                 f'stroke-width="2"><title>{n} records sent here were lost by the {_e(stage)}</title></line>'
             )
+    return out
+
+
+def _axes(plot: _Plot) -> list[str]:
+    out = []
     for frac in (0, 0.5, 1):
-        v = peak * frac
-        out.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" font-size="10" text-anchor="end">{v:,.0f}</text>')
+        v = plot.peak * frac
+        out.append(
+            f'<text x="{plot.left - 6}" y="{plot.y(v) + 4:.1f}" font-size="10" text-anchor="end">{v:,.0f}</text>'
+        )
+    seconds = plot.seconds
     step = max(1, round(seconds / 10 / 5) * 5) if seconds > 20 else 2
     for t in range(0, seconds + 1, step):
-        out.append(f'<text x="{x(t):.1f}" y="{top + plot_h + 14}" font-size="10" text-anchor="middle">{t}s</text>')
-    lx = left
+        out.append(
+            f'<text x="{plot.x(t):.1f}" y="{plot.top + plot.h + 14}" font-size="10" text-anchor="middle">{t}s</text>'
+        )
+    return out
+
+
+def _legend(plot: _Plot, lost: bool) -> list[str]:
+    out = []
+    lx, height = plot.left, plot.height
     for name, color in COLORS.items():
         out.append(f'<rect x="{lx}" y="{height - 12}" width="10" height="10" fill="{color}"/>')
         out.append(f'<text x="{lx + 14}" y="{height - 3}" font-size="11">{name}/s</text>')
@@ -121,19 +180,16 @@ def timeline_svg(
         f'<text x="{lx + 10}" y="{height - 3}" font-size="11" fill="#777">shaded: fault active · dashed: phase'
         f"{' · red ticks: lost records, when sent' if lost else ''}</text>"
     )
-    out.append("</svg>")
-    return "\n".join(out)
+    return out
 
 
-def _loss_bars(verdict: dict[str, Any]) -> str:
-    loss = verdict.get("loss") or {}
-    if verdict.get("conclusive") is False:
-        reasons = " ".join((verdict.get("trust") or {}).get("reasons") or [])
-        return f"<p class='fail'><b>Inconclusive: no loss figure.</b> {_e(reasons)}</p>"
-    sent = max(1, int((verdict.get("counts") or {}).get("sent", 0)))
+def _loss_bars(verdict: Verdict) -> str:
+    if not verdict.conclusive:
+        return f"<p class='fail'><b>Inconclusive: no loss figure.</b> {_e(' '.join(verdict.trust.reasons))}</p>"
+    sent = max(1, verdict.counts.sent)
     rows = []
     for stage in STAGES:
-        n = int(loss.get(stage, 0))
+        n = int(getattr(verdict.loss, stage) or 0)
         width = 0 if n == 0 else max(2, round(400 * n / sent))
         cls = "fail" if n else "pass"
         rows.append(
@@ -144,86 +200,107 @@ def _loss_bars(verdict: dict[str, Any]) -> str:
     return "<table><tr><th>stage</th><th>lost</th><th>of sent</th><th></th></tr>" + "".join(rows) + "</table>"
 
 
-def _table(mapping: dict[str, Any], head: tuple[str, str]) -> str:
-    rows = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in mapping.items())
-    return f"<table><tr><th>{head[0]}</th><th>{head[1]}</th></tr>{rows}</table>"
+def _table(mapping: dict[str, Any], head: tuple[str, ...]) -> str:
+    return _rows_table([(k, v) for k, v in mapping.items()], head)
+
+
+def _rows_table(rows: Sequence[Sequence[object]], head: tuple[str, ...]) -> str:
+    cells = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return "<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + f"</tr>{cells}</table>"
 
 
 def run_html(run: RunReport) -> str:
     """The page of one run."""
+    v = run.verdict
+    parts = [*_head(run), *_intro(run)]
+    if v is None:
+        parts.append(f"<p class='fail'>The run did not complete: {_e(run.error)}</p>")
+    else:
+        parts += _judgement(v)
+    lost = v.lost_sent if v else {}
+    parts.append("<h2>Timeline</h2>" + timeline_svg(series(run.run_dir), lost=lost))
+    if v is not None:
+        parts += _figures(v)
+    parts.append(f"<h2>Files</h2><p>{_links(run.run_dir)}</p></body></html>")
+    return "\n".join(parts)
+
+
+def _head(run: RunReport) -> list[str]:
     status = run.status
-    parts = [
+    cluster = run.verdict.details.cluster if run.verdict else None
+    return [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{_e(run.name)}: {status}</title>",
         f"<style>{CSS}</style></head><body>",
         f"<h1>{_e(run.name)} <span class='badge' style='background:{STATUS_COLOR[status]}'>{ICON[status]}</span></h1>",
         f"<div class='muted'>{_e(run.run_dir)} · {run.seconds:.0f} s"
-        + (f" · cluster {_e(cluster)}" if (cluster := (run.verdict or {}).get("details", {}).get("cluster")) else "")
+        + (f" · cluster {_e(cluster)}" if cluster else "")
         + (f" · claim {_e(run.meta['claim'])}" if run.meta.get("claim") else "")
         + "</div>",
     ]
+
+
+def _intro(run: RunReport) -> list[str]:
+    parts = []
     if run.meta.get("description"):
         parts.append(f"<p>{_e(run.meta['description'])}</p>")
     if run.meta.get("expected"):
         parts.append(f"<p><b>Expected:</b> {_e(run.meta['expected'])}</p>")
     settings = settings_line(resolved_experiment(run))
     parts.append(f"<p><b>Settings:</b> {_e(settings)}<br><b>Faults:</b> {_e(faults_line(run.run_dir))}</p>")
-    v = run.verdict
-    if v is None:
-        parts.append(f"<p class='fail'>The run did not complete: {_e(run.error)}</p>")
-    else:
-        parts.append("<h2>Loss by stage</h2>" + _loss_bars(v))
-        causes = {k: n for k, n in ((v.get("causes") or {}).get("broker") or {}).items() if n}
-        if causes:
-            parts.append("<h3>Broker loss by cause</h3>" + _table(causes, ("cause", "records")))
-        if text := witness_line((v.get("trust") or {}).get("witness")):
-            parts.append(f"<p>{_e(text)}</p>")
-        if v.get("expectations"):
-            rows = "".join(
-                f"<tr><td><code>{_e(e['name'])}</code></td><td>{_e(e['actual'])}</td>"
-                f"<td class='{'pass' if e['passed'] else 'fail'}'>{'pass' if e['passed'] else 'FAIL'}</td></tr>"
-                for e in v["expectations"]
-            )
-            parts.append(
-                f"<h2>Expectations</h2><table><tr><th>expectation</th><th>actual</th><th></th></tr>{rows}</table>"
-            )
-    lost = (v or {}).get("lost_sent") or {}
-    parts.append("<h2>Timeline</h2>" + timeline_svg(series(run.run_dir), lost=lost))
-    if v is not None:
-        parts.append("<h2>Counts</h2>" + _table(v.get("counts", {}), ("count", "records")))
-        parts.append("<h2>Anomalies</h2>" + _table(v.get("anomalies", {}), ("anomaly", "count")))
-        if cells := availability_rows(v.get("availability") or []):
-            head = "".join(
-                f"<th>{h}</th>"
-                for h in ("fault", "no acks (s)", "p50/p99 ms before", "during", "after", "heal to full ISR (s)")
-            )
-            body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in r) + "</tr>" for r in cells)
-            parts.append(f"<h2>Availability</h2><table><tr>{head}</tr>{body}</table>")
-        if v.get("transactions"):
-            parts.append("<h2>Transactions</h2>" + _table(v["transactions"], ("transactions", "count")))
-        if v.get("transform"):
-            parts.append("<h2>Consume-transform-produce</h2>" + _table(v["transform"], ("output", "")))
-        examples = {k: xs for k, xs in (v.get("examples") or {}).items() if xs}
-        if examples:
-            rows = "".join(
-                f"<tr><td>{_e(kind)}</td><td>{_e(x.get('producer'))}</td><td>{_e(x.get('seq'))}</td>"
-                f"<td>{_e(x.get('partition'))}</td><td>{_e(x.get('offset'))}</td></tr>"
-                for kind, xs in examples.items()
-                for x in xs[:5]
-            )
-            parts.append(
-                "<h2>Examples</h2><table><tr><th>kind</th><th>producer</th><th>seq</th><th>partition</th>"
-                f"<th>offset</th></tr>{rows}</table>"
-            )
+    return parts
+
+
+def _judgement(v: Verdict) -> list[str]:
+    """Loss by stage and its causes, the second witness, the expectations."""
+    parts = ["<h2>Loss by stage</h2>" + _loss_bars(v)]
+    causes = {k: n for k, n in (v.causes.get("broker") or {}).items() if n}
+    if causes:
+        parts.append("<h3>Broker loss by cause</h3>" + _table(causes, ("cause", "records")))
+    if text := witness_line(v.trust.witness):
+        parts.append(f"<p>{_e(text)}</p>")
+    if v.expectations:
+        rows = "".join(
+            f"<tr><td><code>{_e(e.name)}</code></td><td>{_e(e.actual)}</td>"
+            f"<td class='{'pass' if e.passed else 'fail'}'>{'pass' if e.passed else 'FAIL'}</td></tr>"
+            for e in v.expectations
+        )
+        parts.append(f"<h2>Expectations</h2><table><tr><th>expectation</th><th>actual</th><th></th></tr>{rows}</table>")
+    return parts
+
+
+def _figures(v: Verdict) -> list[str]:
+    """Counts, anomalies, availability, transactions, the output topic, examples."""
+    parts = [
+        "<h2>Counts</h2>" + _table(v.counts.model_dump(), ("count", "records")),
+        "<h2>Anomalies</h2>" + _rows_table(anomaly_rows(v.anomalies), ("anomaly", "count", "meaning")),
+    ]
+    if cells := availability_rows(v.availability):
+        head = ("fault", "no acks (s)", "p50/p99 ms before", "during", "after", "heal to full ISR (s)")
+        parts.append("<h2>Availability</h2>" + _rows_table(cells, head))
+    if v.transactions is not None:
+        parts.append("<h2>Transactions</h2>" + _table(v.transactions.model_dump(), ("transactions", "count")))
+    if v.transform is not None:
+        parts.append("<h2>Consume-transform-produce</h2>" + _table(v.transform.model_dump(), ("output", "")))
+    examples = [
+        (kind, x.get("producer"), x.get("seq"), x.get("partition"), x.get("offset"))
+        for kind, xs in v.examples.items()
+        for x in xs[:5]
+    ]
+    if examples:
+        parts.append("<h2>Examples</h2>" + _rows_table(examples, ("kind", "producer", "seq", "partition", "offset")))
+    return parts
+
+
+def _links(run_dir: Path) -> str:
     files = [
         f
         for f in (rundir.VERDICT, rundir.SUMMARY, rundir.JUNIT, rundir.TIMELINE, rundir.EXPERIMENT)
-        if (run.run_dir / f).exists()
+        if (run_dir / f).exists()
     ]
     links = " · ".join(f"<a href='{f}'>{f}</a>" for f in files)
-    if (run.run_dir / "logs").is_dir():
+    if (run_dir / "logs").is_dir():
         links += " · <a href='logs/'>broker logs</a>"
-    parts.append(f"<h2>Files</h2><p>{links}</p></body></html>")
-    return "\n".join(parts)
+    return links
 
 
 def write_run(run: RunReport) -> None:
@@ -231,68 +308,78 @@ def write_run(run: RunReport) -> None:
     (run.run_dir / rundir.REPORT).write_text(run_html(run))
 
 
-def suite_html(suite_dir: Path, runs: list[RunReport], meta: dict[str, Any]) -> str:
+def suite_html(suite_dir: Path, runs: list[RunReport], suite: SuiteFile) -> str:
     """The page of a suite: one row per run, linking to its page."""
-    from chaos.reports import clusters_line, occurrence_rates, rate_cell
+    from chaos.reports import clusters_line
 
     passed = sum(r.status == "passed" for r in runs)
-    rows = []
-    for run in runs:
-        v = run.verdict or {}
-        loss = v.get("loss") or {}
-        anomalies = v.get("anomalies") or {}
-        failed = [e["name"] for e in v.get("expectations", []) if not e.get("passed")]
-        note = "; ".join(failed) if failed else (run.error or "")
-        rows.append(
-            f"<tr><td><a href='{_e(run.run_dir.name)}/report.html'>{_e(run.run_dir.name)}</a></td>"
-            f"<td>{_e(run.meta.get('claim') or '')}</td>"
-            f"<td style='text-align:left'>{_e(settings_line(resolved_experiment(run)))}</td>"
-            f"<td style='text-align:left'>{_e(faults_line(run.run_dir))}</td>"
-            + "".join(f"<td>{_e('n/a' if loss.get(s, '-') is None else loss.get(s, '-'))}</td>" for s in STAGES)
-            + f"<td>{_e((v.get('counts') or {}).get('send_errors', '-'))}</td>"
-            f"<td>{_e(anomalies.get('duplicates_in_log', '-'))}</td>"
-            f"<td style='color:{STATUS_COLOR[run.status]}'><b>{ICON[run.status]}</b> {_e(note)}</td></tr>"
-        )
-    rates = occurrence_rates(runs)
-    rate_html = ""
-    if any(e["runs"] > 1 for e in rates.values()):
-        rate_rows = "".join(
-            f"<tr><td>{_e(n)}</td><td>{e['runs']}</td><td>{e['passed']}</td>"
-            + "".join(f"<td>{_e(rate_cell(e, s))}</td>" for s in STAGES)
-            + "</tr>"
-            for n, e in rates.items()
-        )
-        rate_html = (
-            "<h2>How often each stage lost records (95% Wilson interval)</h2><table><tr><th>experiment</th>"
-            "<th>runs</th><th>passed</th>"
-            f"<th>producer</th><th>broker</th><th>consumer</th></tr>{rate_rows}</table>"
-        )
-    clients, by_name = by_client(runs)
-    clients_html = ""
-    if len(clients) > 1:
-        client_rows = "".join(
-            f"<tr><td>{_e(name)}</td>" + "".join(f"<td>{_e(outcome_cell(row.get(c)))}</td>" for c in clients) + "</tr>"
-            for name, row in by_name.items()
-        )
-        clients_html = (
-            "<h2>Side by side: loss as producer/broker/consumer</h2><table><tr><th>experiment</th>"
-            + "".join(f"<th>{_e(c)}</th>" for c in clients)
-            + f"</tr>{client_rows}</table>"
-        )
     status = "passed" if passed == len(runs) and runs else "failed"
+    clusters = clusters_line(suite.runs)
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>kafka-chaos suite</title>"
         f"<style>{CSS}</style></head><body><h1>kafka-chaos suite <span class='badge' "
         f"style='background:{STATUS_COLOR[status]}'>{passed}/{len(runs)} passed</span></h1>"
-        f"<div class='muted'>{_e(suite_dir)} · {float(meta.get('seconds', 0)) / 60:.1f} min"
-        + (f" · {_e(clusters_line(meta))}" if clusters_line(meta) else "")
-        + (" · interrupted" if meta.get("interrupted") else "")
+        f"<div class='muted'>{_e(suite_dir)} · {suite.seconds / 60:.1f} min"
+        + (f" · {_e(clusters)}" if clusters else "")
+        + (" · interrupted" if suite.interrupted else "")
         + "</div><h2>Runs</h2><table><tr><th>run</th><th>claim</th><th>settings</th><th>faults</th>"
         "<th>producer loss</th><th>broker loss</th><th>consumer loss</th><th>send errors</th><th>dup. in log</th>"
-        f"<th>result</th></tr>{''.join(rows)}</table>{clients_html}{rate_html}</body></html>"
+        f"<th>result</th></tr>{''.join(_suite_row(run) for run in runs)}</table>"
+        f"{_clients_html(runs)}{_rates_html(runs)}</body></html>"
     )
 
 
-def write_suite(suite_dir: Path, runs: list[RunReport], meta: dict[str, Any]) -> None:
+def _suite_row(run: RunReport) -> str:
+    v = run.verdict
+    failed = [e.name for e in v.failed_expectations()] if v else []
+    note = "; ".join(failed) if failed else (run.error or "")
+    loss = ["-" if v is None else "n/a" if (n := getattr(v.loss, s)) is None else n for s in STAGES]
+    return (
+        f"<tr><td><a href='{_e(run.run_dir.name)}/report.html'>{_e(run.run_dir.name)}</a></td>"
+        f"<td>{_e(run.meta.get('claim') or '')}</td>"
+        f"<td style='text-align:left'>{_e(settings_line(resolved_experiment(run)))}</td>"
+        f"<td style='text-align:left'>{_e(faults_line(run.run_dir))}</td>"
+        + "".join(f"<td>{_e(n)}</td>" for n in loss)
+        + f"<td>{_e(v.counts.send_errors if v else '-')}</td>"
+        f"<td>{_e(v.anomalies.get('duplicates_in_log', '-') if v else '-')}</td>"
+        f"<td style='color:{STATUS_COLOR[run.status]}'><b>{ICON[run.status]}</b> {_e(note)}</td></tr>"
+    )
+
+
+def _rates_html(runs: list[RunReport]) -> str:
+    from chaos.reports import occurrence_rates, rate_cell
+
+    rates = occurrence_rates(runs)
+    if not any(e.runs > 1 for e in rates.values()):
+        return ""
+    rate_rows = "".join(
+        f"<tr><td>{_e(n)}</td><td>{e.runs}</td><td>{e.passed}</td>"
+        + "".join(f"<td>{_e(rate_cell(e, s))}</td>" for s in STAGES)
+        + "</tr>"
+        for n, e in rates.items()
+    )
+    return (
+        "<h2>How often each stage lost records (95% Wilson interval)</h2><table><tr><th>experiment</th>"
+        "<th>runs</th><th>passed</th>"
+        f"<th>producer</th><th>broker</th><th>consumer</th></tr>{rate_rows}</table>"
+    )
+
+
+def _clients_html(runs: list[RunReport]) -> str:
+    clients, by_name = by_client(runs)
+    if len(clients) < 2:
+        return ""
+    client_rows = "".join(
+        f"<tr><td>{_e(name)}</td>" + "".join(f"<td>{_e(outcome_cell(row.get(c)))}</td>" for c in clients) + "</tr>"
+        for name, row in by_name.items()
+    )
+    return (
+        "<h2>Side by side: loss as producer/broker/consumer</h2><table><tr><th>experiment</th>"
+        + "".join(f"<th>{_e(c)}</th>" for c in clients)
+        + f"</tr>{client_rows}</table>"
+    )
+
+
+def write_suite(suite_dir: Path, runs: list[RunReport], suite: SuiteFile) -> None:
     """``<suite_dir>/report.html``."""
-    (suite_dir / rundir.REPORT).write_text(suite_html(suite_dir, runs, meta))
+    (suite_dir / rundir.REPORT).write_text(suite_html(suite_dir, runs, suite))

@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chaos import rundir
-from chaos.reports.markdown import witness_line
+from chaos.oracle.verdict import Availability, Verdict
+from chaos.reports.markdown import anomaly_rows, witness_line
 
 if TYPE_CHECKING:
     from chaos.reports import RunReport
+    from chaos.results import SuiteFile
 
 
 #: What this reporter writes into a run (and a suite) directory.
@@ -25,58 +27,66 @@ def _case(run: RunReport, classname: str) -> ET.Element:
         err.text = run.error or ""
         return case
     props = ET.SubElement(case, "properties")
-    ET.SubElement(props, "property", name="client", value=str(run.meta.get("client") or "kafka-python"))
-    ET.SubElement(props, "property", name="client_path", value=str(run.meta.get("client_path") or "proxy"))
-    if cluster := (verdict.get("details") or {}).get("cluster"):
-        ET.SubElement(props, "property", name="cluster", value=str(cluster))
-    for section in ("loss", "counts", "anomalies", "transactions", "transform"):
-        for key, value in (verdict.get(section) or {}).items():
-            ET.SubElement(props, "property", name=f"{section}.{key}", value=str(value))
-    for f in verdict.get("availability") or []:
-        base = f"availability.{f['fault']}"
-        ET.SubElement(props, "property", name=f"{base}.no_ack_s", value=str(f["no_ack_s"]))
-        ET.SubElement(props, "property", name=f"{base}.heal_to_full_isr_s", value=str(f["heal_to_full_isr_s"]))
-        for period, p in (f.get("latency_ms") or {}).items():
-            for q in ("p50", "p99"):
-                value = str(p[q]) if p else "None"
-                ET.SubElement(props, "property", name=f"{base}.latency_ms.{period}.{q}", value=value)
-    for key, value in ((verdict.get("causes") or {}).get("broker") or {}).items():
-        ET.SubElement(props, "property", name=f"causes.broker.{key}", value=str(value))
-    if verdict.get("conclusive") is False:
-        reasons = "; ".join((verdict.get("trust") or {}).get("reasons") or [])
+    for name, value in properties(run.meta, verdict):
+        ET.SubElement(props, "property", name=name, value=value)
+    text = describe(verdict)
+    if not verdict.conclusive:
+        reasons = "; ".join(verdict.trust.reasons)
         err = ET.SubElement(case, "error", message=f"inconclusive: {reasons}"[:500], type="Inconclusive")
-        err.text = describe(verdict)
-    failed = [e for e in verdict.get("expectations", []) if not e.get("passed")]
-    if failed and verdict.get("conclusive") is not False:
-        message = "; ".join(f"expected {e['name']}, got {e['actual']}" for e in failed)
-        fail = ET.SubElement(case, "failure", message=message, type="ExpectationFailed")
-        fail.text = describe(verdict)
-    out = ET.SubElement(case, "system-out")
-    out.text = describe(verdict)
+        err.text = text
+    elif failed := verdict.failed_expectations():
+        message = "; ".join(e.sentence() for e in failed)
+        ET.SubElement(case, "failure", message=message, type="ExpectationFailed").text = text
+    ET.SubElement(case, "system-out").text = text
     return case
 
 
-def describe(verdict: dict[str, Any]) -> str:
-    """Loss, counts, anomalies and expectations of a verdict, a line each."""
-    causes = (verdict.get("causes") or {}).get("broker") or {}
-    lines = [
-        "loss by stage: " + ", ".join(f"{k}={v}" for k, v in verdict.get("loss", {}).items()),
-        *(
-            ["broker loss by cause: " + ", ".join(f"{k}={n}" for k, n in causes.items() if n)]
-            if any(causes.values())
-            else []
-        ),
-        *([line] if (line := witness_line((verdict.get("trust") or {}).get("witness"))) else []),
-        *(
-            [f"INCONCLUSIVE: {'; '.join(verdict.get('trust', {}).get('reasons', []))}"]
-            if verdict.get("conclusive") is False
-            else []
-        ),
-        "counts: " + ", ".join(f"{k}={v}" for k, v in verdict.get("counts", {}).items()),
-        "anomalies: " + ", ".join(f"{k}={v}" for k, v in verdict.get("anomalies", {}).items()),
+def properties(meta: dict[str, Any], verdict: Verdict) -> list[tuple[str, str]]:
+    """A testcase's properties: where it ran, then the verdict's figures, a property each."""
+    props = [
+        ("client", str(meta.get("client") or "kafka-python")),
+        ("client_path", str(meta.get("client_path") or "proxy")),
     ]
-    for e in verdict.get("expectations", []):
-        lines.append(f"{'PASS' if e['passed'] else 'FAIL'} {e['name']} (actual {e['actual']})")
+    if cluster := verdict.details.cluster:
+        props.append(("cluster", str(cluster)))
+    sections: list[tuple[str, dict[str, Any]]] = [
+        ("loss", verdict.loss.model_dump()),
+        ("counts", verdict.counts.model_dump()),
+        ("anomalies", {name: n for name, n, _ in anomaly_rows(verdict.anomalies)}),
+        ("transactions", verdict.transactions.model_dump() if verdict.transactions else {}),
+        ("transform", verdict.transform.model_dump() if verdict.transform else {}),
+    ]
+    props += [(f"{section}.{key}", str(value)) for section, figures in sections for key, value in figures.items()]
+    for f in verdict.availability:
+        props += _availability(f)
+    props += [(f"causes.broker.{key}", str(n)) for key, n in (verdict.causes.get("broker") or {}).items()]
+    return props
+
+
+def _availability(f: Availability) -> list[tuple[str, str]]:
+    base = f"availability.{f.fault}"
+    props = [(f"{base}.no_ack_s", str(f.no_ack_s)), (f"{base}.heal_to_full_isr_s", str(f.heal_to_full_isr_s))]
+    for period, p in f.latency_ms.items():
+        props += [(f"{base}.latency_ms.{period}.p50", str(p.p50) if p else "None")]
+        props += [(f"{base}.latency_ms.{period}.p99", str(p.p99) if p else "None")]
+    return props
+
+
+def describe(verdict: Verdict) -> str:
+    """Loss, counts, anomalies and expectations of a verdict, a line each."""
+    causes = verdict.causes.get("broker") or {}
+    lines = ["loss by stage: " + ", ".join(f"{k}={v}" for k, v in verdict.loss.model_dump().items())]
+    if any(causes.values()):
+        lines.append("broker loss by cause: " + ", ".join(f"{k}={n}" for k, n in causes.items() if n))
+    if line := witness_line(verdict.trust.witness):
+        lines.append(line)
+    if not verdict.conclusive:
+        lines.append(f"INCONCLUSIVE: {'; '.join(verdict.trust.reasons)}")
+    lines += [
+        "counts: " + ", ".join(f"{k}={v}" for k, v in verdict.counts.model_dump().items()),
+        "anomalies: " + ", ".join(f"{name}={n}" for name, n, _ in anomaly_rows(verdict.anomalies)),
+        *(f"{'PASS' if e.passed else 'FAIL'} {e.name} (actual {e.actual})" for e in verdict.expectations),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -106,25 +116,24 @@ def write_run(run: RunReport) -> None:
     _write(_suite_element("kafka-chaos", [run], run.seconds), run.run_dir / rundir.JUNIT)
 
 
-def write_suite(suite_dir: Path, runs: list[RunReport], meta: dict[str, Any]) -> None:
+def write_suite(suite_dir: Path, runs: list[RunReport], suite: SuiteFile) -> None:
     """``<suite_dir>/junit.xml`` with a testcase per experiment run; an experiment repeated
     (``--repeat``) gives each of its testcases ``rate.<stage>``, ``rate.<stage>.low`` and
     ``rate.<stage>.high`` (the 95% Wilson interval) over its repetitions."""
-    from chaos.reports import occurrence_rates
+    from chaos.reports import occurrence_rates, rate_key
 
-    element = _suite_element("kafka-chaos", runs, float(meta.get("seconds", 0.0)))
+    element = _suite_element("kafka-chaos", runs, suite.seconds)
     rates = occurrence_rates(runs)
     for run, case in zip(runs, element.findall("testcase"), strict=True):
-        client = run.meta.get("client")
-        entry = rates.get(run.name if client in (None, "kafka-python") else f"{run.name}.{client}")
-        if entry is None or entry["runs"] < 2:
+        entry = rates.get(rate_key(run))
+        if entry is None or entry.runs < 2:
             continue
         props = case.find("properties")
         if props is None:
             props = ET.SubElement(case, "properties")
-        ET.SubElement(props, "property", name="rate.runs", value=str(entry["runs"] - entry["errors"]))
-        for stage, rate in entry["loss_rate"].items():
-            lo, hi = entry["loss_interval"][stage]
+        ET.SubElement(props, "property", name="rate.runs", value=str(entry.runs - entry.errors))
+        for stage, rate in entry.loss_rate.items():
+            lo, hi = entry.loss_interval[stage]
             ET.SubElement(props, "property", name=f"rate.{stage}", value=str(rate))
             ET.SubElement(props, "property", name=f"rate.{stage}.low", value=str(lo))
             ET.SubElement(props, "property", name=f"rate.{stage}.high", value=str(hi))

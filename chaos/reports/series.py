@@ -103,49 +103,64 @@ def read_phases(run_dir: Path) -> list[dict[str, Any]]:
     return [p for p in data if isinstance(p, dict)] if isinstance(data, list) else []
 
 
+class _Rates:
+    """Ledger records as times and weights per rate, gathered one ledger at a time."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, list[np.ndarray[Any, Any]]] = {"sent": [], "acked": [], "errors": [], "processed": []}
+        self.weights: dict[str, list[np.ndarray[Any, Any]]] = {k: [] for k in self.times}
+        #: the last event's second, on the series' clock
+        self.last = 0.0
+
+    def _add(self, name: str, t: np.ndarray[Any, Any], weight: np.ndarray[Any, Any]) -> None:
+        self.times[name].append(t)
+        self.weights[name].append(weight)
+        if len(t):
+            self.last = max(self.last, float(t.max()))
+
+    def add_producer(self, base: Path, offset: float) -> None:
+        """A producer's intents, acknowledgements and errors, ``offset`` seconds after the series' start."""
+        for suffix in (".events", ".acks"):
+            for chunk in read_records(base.with_suffix(suffix), PRODUCER_EVENT):
+                t = chunk["t_ms"] / 1000.0 + offset
+                width = (chunk["seq_end"] - chunk["seq"]).astype(np.float64)
+                kind = chunk["kind"]
+                self._add("sent", t[kind == Kind.INTENT], width[kind == Kind.INTENT])
+                self._add("acked", t[kind == Kind.ACK], width[kind == Kind.ACK])
+                error = (kind == Kind.ERROR_SEEN) | (kind == Kind.ERROR_SWALLOWED)
+                self._add("errors", t[error], width[error])
+
+    def add_consumer(self, base: Path, offset: float) -> None:
+        """A consumer's processed records, ``offset`` seconds after the series' start."""
+        for chunk in read_records(base.with_suffix(".processed"), PROCESSED):
+            t = chunk["t_ms"] / 1000.0 + offset
+            self._add("processed", t, np.ones(len(t)))
+
+    def binned(self, name: str, seconds: int) -> list[int]:
+        """Records of one rate per second."""
+        return _bin(self.times[name], self.weights[name], seconds)
+
+
 def series(run_dir: Path) -> Series:
     """Per-second send, ack, error and processing rates of a run, aligned with its faults and phases."""
     run_dir = Path(run_dir)
     ledgers = run_dir / LEDGERS
-    starts: dict[Path, float] = {}
     metas = [*ledgers.glob("producer-*.json"), *ledgers.glob("consumer-*.json")]
-    for meta in metas:
-        ns = _start_ns(meta)
-        if ns:  # 0 or missing: a ledger without a clock (synthetic); its events land at the start
-            starts[meta] = ns / 1e9
+    # 0 or missing: a ledger without a clock (synthetic); its events land at the start
+    starts = {meta: ns / 1e9 for meta in metas if (ns := _start_ns(meta))}
     faults = fault_windows(run_dir)
     phases = read_phases(run_dir)
     candidates = [*starts.values(), *(f["start"] for f in faults), *(float(p["start"]) for p in phases)]
     t0 = min(candidates) if candidates else 0.0
-    times: dict[str, list[np.ndarray[Any, Any]]] = {"sent": [], "acked": [], "errors": [], "processed": []}
-    weights: dict[str, list[np.ndarray[Any, Any]]] = {k: [] for k in times}
-    last = 0.0
+    rates = _Rates()
     for meta in metas:
-        base = meta.with_suffix("")
         offset = starts.get(meta, t0) - t0
         if meta.name.startswith("producer-"):
-            for suffix in (".events", ".acks"):
-                for chunk in read_records(base.with_suffix(suffix), PRODUCER_EVENT):
-                    t = chunk["t_ms"] / 1000.0 + offset
-                    width = (chunk["seq_end"] - chunk["seq"]).astype(np.float64)
-                    for name, mask in (
-                        ("sent", chunk["kind"] == Kind.INTENT),
-                        ("acked", chunk["kind"] == Kind.ACK),
-                        ("errors", (chunk["kind"] == Kind.ERROR_SEEN) | (chunk["kind"] == Kind.ERROR_SWALLOWED)),
-                    ):
-                        times[name].append(t[mask])
-                        weights[name].append(width[mask])
-                    if len(t):
-                        last = max(last, float(t.max()))
+            rates.add_producer(meta.with_suffix(""), offset)
         else:
-            for chunk in read_records(base.with_suffix(".processed"), PROCESSED):
-                t = chunk["t_ms"] / 1000.0 + offset
-                times["processed"].append(t)
-                weights["processed"].append(np.ones(len(t)))
-                if len(t):
-                    last = max(last, float(t.max()))
+            rates.add_consumer(meta.with_suffix(""), offset)
     ends = [
-        last,
+        rates.last,
         *((f["end"] or f["start"]) - t0 for f in faults),
         *(float(p.get("end") or p["start"]) - t0 for p in phases),
     ]
@@ -153,10 +168,10 @@ def series(run_dir: Path) -> Series:
     return Series(
         t0=t0,
         seconds=seconds,
-        sent=_bin(times["sent"], weights["sent"], seconds),
-        acked=_bin(times["acked"], weights["acked"], seconds),
-        errors=_bin(times["errors"], weights["errors"], seconds),
-        processed=_bin(times["processed"], weights["processed"], seconds),
+        sent=rates.binned("sent", seconds),
+        acked=rates.binned("acked", seconds),
+        errors=rates.binned("errors", seconds),
+        processed=rates.binned("processed", seconds),
         faults=faults,
         phases=phases,
     )

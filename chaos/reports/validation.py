@@ -1,14 +1,20 @@
 """The one-page verdict of ``validate``: Markdown, HTML and JUnit, rebuilt from ``validate.json``'s
-data alone (like every reporter, from what is on disk)."""
+data alone (like every reporter, from what is on disk).
+
+The reporters take ``validate.json`` as its typed model, :class:`chaos.validate.output.ValidateFile`;
+they name it through the Protocols below, as reporters sit below ``chaos.validate``.
+"""
 
 from __future__ import annotations
 
 import html
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 from chaos import rundir
+from chaos.oracle.verdict import Loss
 
 SEVERITY_ORDER = ("config", "loss", "duplicates", "availability", "info")
 LABEL = {
@@ -20,130 +26,212 @@ LABEL = {
 }
 
 
-def _findings(data: dict[str, Any]) -> list[dict[str, Any]]:
-    return sorted(data["static"], key=lambda f: SEVERITY_ORDER.index(f["severity"]))
+class HowProcessed(Protocol):
+    """How the team's consumer processes a batch (``ValidateFile.processing``)."""
+
+    @property
+    def value(self) -> str: ...
+    @property
+    def stated(self) -> bool: ...
+    @property
+    def process_ms(self) -> int | None: ...
 
 
-def config_errors(data: dict[str, Any]) -> list[dict[str, Any]]:
+class Finding(Protocol):
+    """One reviewed setting (``ValidateFile.static``)."""
+
+    @property
+    def severity(self) -> str: ...
+    @property
+    def setting(self) -> str: ...
+    @property
+    def value(self) -> str | None: ...
+    @property
+    def where(self) -> str: ...
+    @property
+    def why(self) -> str: ...
+    @property
+    def fix(self) -> str: ...
+
+
+class MatrixRun(Protocol):
+    """One run of the fault matrix (``ValidateFile.matrix``)."""
+
+    @property
+    def fault(self) -> str: ...
+    @property
+    def variant(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def loss(self) -> Loss | None: ...
+    @property
+    def unsure(self) -> Sequence[str]: ...
+    @property
+    def anomalies(self) -> Mapping[str, int] | None: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def run_dir(self) -> str: ...
+    @property
+    def seconds(self) -> float: ...
+    @property
+    def causes(self) -> Sequence[str]: ...
+
+
+class Validation(Protocol):
+    """What ``validate`` found: ``validate.json`` (:class:`chaos.validate.output.ValidateFile`)."""
+
+    @property
+    def verdict(self) -> str: ...
+    @property
+    def client(self) -> str: ...
+    @property
+    def kafka_version(self) -> str: ...
+    @property
+    def processing(self) -> HowProcessed: ...
+    @property
+    def files(self) -> Mapping[str, str]: ...
+    @property
+    def static(self) -> Sequence[Finding]: ...
+    @property
+    def matrix(self) -> Sequence[MatrixRun]: ...
+    @property
+    def recommended(self) -> Mapping[str, Mapping[str, str]]: ...
+    @property
+    def seconds(self) -> float: ...
+    @property
+    def static_only(self) -> bool: ...
+
+
+def _findings(data: Validation) -> list[Finding]:
+    return sorted(data.static, key=lambda f: SEVERITY_ORDER.index(f.severity))
+
+
+def config_errors(data: Validation) -> list[Finding]:
     """The findings of settings the clients would not apply as written."""
-    return [f for f in data["static"] if f["severity"] == "config"]
+    return [f for f in data.static if f.severity == "config"]
 
 
-def _context(data: dict[str, Any]) -> list[str]:
+def _context(data: Validation) -> list[str]:
     """What the verdict was judged by: client, Kafka release, how the application processes."""
-    processing = data.get("processing") or {}
-    how = processing.get("value", "batched")
-    said = "" if processing.get("stated") else " (assumed: say `--processing in-poll|batched|async`)"
+    processing = data.processing
+    said = "" if processing.stated else " (assumed: say `--processing in-poll|batched|async`)"
     out = [
-        f"client: {data.get('client', 'kafka-python')}",
-        f"judged by Kafka {data.get('kafka_version', '?')}'s own definitions",
+        f"client: {data.client}",
+        f"judged by Kafka {data.kafka_version}'s own definitions",
+        f"processing: {processing.value}{said}",
     ]
-    out.append(f"processing: {how}{said}")
-    if processing.get("process_ms") is not None:
-        out.append(f"processing time: {processing['process_ms']} ms per poll")
+    if processing.process_ms is not None:
+        out.append(f"processing time: {processing.process_ms} ms per poll")
     return out
 
 
-def _loss(row: dict[str, Any]) -> str:
-    if row["loss"] is None:
-        return f"run failed: {row['error']}"
-    if row.get("status") == "INCONCLUSIVE":
-        return "inconclusive, no loss figure: " + "; ".join(row.get("unsure") or [])
-    loss = row["loss"]
-    dup = (row["anomalies"] or {}).get("duplicates_in_log", 0)
-    return f"producer {loss['producer']}, broker {loss['broker']}, consumer {loss['consumer']}; duplicates {dup}"
+def _loss(row: MatrixRun) -> str:
+    if row.loss is None:
+        return f"run failed: {row.error}"
+    if row.status == "INCONCLUSIVE":
+        return "inconclusive, no loss figure: " + "; ".join(row.unsure)
+    loss = row.loss
+    dup = (row.anomalies or {}).get("duplicates_in_log", 0)
+    return f"producer {loss.producer}, broker {loss.broker}, consumer {loss.consumer}; duplicates {dup}"
 
 
-def markdown(data: dict[str, Any]) -> str:
+def markdown(data: Validation) -> str:
     """The Markdown page."""
-    lines = [f"# kafka-chaos validate: {data['verdict']}", ""]
+    lines = [f"# kafka-chaos validate: {data.verdict}", ""]
     lines += [f"- {line}" for line in _context(data)]
-    lines += [f"- {kind}: `{path}`" for kind, path in data["files"].items()]
+    lines += [f"- {kind}: `{path}`" for kind, path in data.files.items()]
     lines.append("")
-    fails = [r for r in data["matrix"] if r["variant"] == "team" and r["status"] != "PASS"]
-    if data["verdict"] == "FAIL":
-        lines.append("## Why it fails")
-        lines.append("")
-        for r in fails:
-            causes = "; ".join(r["causes"]) or "no single setting explains it: see the run's report"
-            lines.append(f"- **{r['fault']}** lost records ({_loss(r)}). Cause and fix: {causes}")
-        for f in config_errors(data):
-            lines.append(f"- `{f['setting']}` ({f['where']}) is not applied: {f['why']}. Fix: {f['fix']}")
-        if data["static_only"]:
-            for f in data["static"]:
-                if f["severity"] == "loss":
-                    lines.append(f"- `{f['setting']}` ({f['where']}) risks loss: {f['why']}. Fix: {f['fix']}")
-        lines.append("")
-    shown = {c for r in data["matrix"] for c in r["causes"]}
-    untriggered = [
-        f
-        for f in data["static"]
-        if f["severity"] == "loss" and not any(c.startswith(f"{f['setting']}=") for c in shown)
-    ]
-    if untriggered and data["matrix"]:
-        lines += ["## Risks the matrix did not trigger", ""]
-        lines += [f"- `{f['setting']}` ({f['where']}): {f['why']}. Fix: {f['fix']}" for f in untriggered]
-        lines.append("")
-    if data["matrix"]:
-        lines += ["## Fault matrix", "", "| fault | settings | result | loss by stage |", "|---|---|---|---|"]
-        for r in data["matrix"]:
-            lines.append(f"| {r['fault']} | {r['variant']} | {r['status']} | {_loss(r)} |")
-        lines += ["", f"Matrix wall time: {data['seconds'] / 60:.1f} min.", ""]
-    elif data["static_only"]:
-        lines += ["Static review only (`--static-only`): no faults were run.", ""]
-    lines += ["## Settings reviewed", "", "| | setting | value | where | why | fix |", "|---|---|---|---|---|---|"]
-    for row in _findings(data):
-        value = row["value"] if row["value"] is not None else "(default)"
-        label = LABEL[row["severity"]]
-        lines.append(f"| {label} | `{row['setting']}` | {value} | {row['where']} | {row['why']} | {row['fix']} |")
-    rec = data["recommended"]
-    lines += ["", "## Recommended settings", ""]
-    for kind in ("producer", "consumer", "topic", "broker"):
-        if rec.get(kind):
-            lines.append(f"- {kind}: " + ", ".join(f"`{k}={v}`" for k, v in sorted(rec[kind].items())))
+    for section in (_why_it_fails, _untriggered, _matrix, _settings, _recommended):
+        lines += section(data)
     return "\n".join(lines) + "\n"
 
 
-def write_markdown(data: dict[str, Any], out_dir: Path) -> None:
+def _why_it_fails(data: Validation) -> list[str]:
+    if data.verdict != "FAIL":
+        return []
+    lines = ["## Why it fails", ""]
+    for r in data.matrix:
+        if r.variant == "team" and r.status != "PASS":
+            causes = "; ".join(r.causes) or "no single setting explains it: see the run's report"
+            lines.append(f"- **{r.fault}** lost records ({_loss(r)}). Cause and fix: {causes}")
+    for f in config_errors(data):
+        lines.append(f"- `{f.setting}` ({f.where}) is not applied: {f.why}. Fix: {f.fix}")
+    if data.static_only:
+        for f in data.static:
+            if f.severity == "loss":
+                lines.append(f"- `{f.setting}` ({f.where}) risks loss: {f.why}. Fix: {f.fix}")
+    return [*lines, ""]
+
+
+def _untriggered(data: Validation) -> list[str]:
+    """The loss risks of the review that no matrix run's cause names."""
+    shown = {c for r in data.matrix for c in r.causes}
+    untriggered = [
+        f for f in data.static if f.severity == "loss" and not any(c.startswith(f"{f.setting}=") for c in shown)
+    ]
+    if not (untriggered and data.matrix):
+        return []
+    lines = ["## Risks the matrix did not trigger", ""]
+    lines += [f"- `{f.setting}` ({f.where}): {f.why}. Fix: {f.fix}" for f in untriggered]
+    return [*lines, ""]
+
+
+def _matrix(data: Validation) -> list[str]:
+    if not data.matrix:
+        return ["Static review only (`--static-only`): no faults were run.", ""] if data.static_only else []
+    lines = ["## Fault matrix", "", "| fault | settings | result | loss by stage |", "|---|---|---|---|"]
+    lines += [f"| {r.fault} | {r.variant} | {r.status} | {_loss(r)} |" for r in data.matrix]
+    return [*lines, "", f"Matrix wall time: {data.seconds / 60:.1f} min.", ""]
+
+
+def _settings(data: Validation) -> list[str]:
+    lines = ["## Settings reviewed", "", "| | setting | value | where | why | fix |", "|---|---|---|---|---|---|"]
+    for f in _findings(data):
+        value = f.value if f.value is not None else "(default)"
+        lines.append(f"| {LABEL[f.severity]} | `{f.setting}` | {value} | {f.where} | {f.why} | {f.fix} |")
+    return lines
+
+
+def _recommended(data: Validation) -> list[str]:
+    lines = ["", "## Recommended settings", ""]
+    for kind in ("producer", "consumer", "topic", "broker"):
+        if settings := data.recommended.get(kind):
+            lines.append(f"- {kind}: " + ", ".join(f"`{k}={v}`" for k, v in sorted(settings.items())))
+    return lines
+
+
+def write_markdown(data: Validation, out_dir: Path) -> None:
     """validate.md."""
     (out_dir / rundir.VALIDATE_MD).write_text(markdown(data))
 
 
-def write_html(data: dict[str, Any], out_dir: Path) -> None:
+def write_html(data: Validation, out_dir: Path) -> None:
     """report.html: the same page, self-contained, with links to each run's own report."""
     from chaos.reports.html import CSS
 
     e = html.escape
-    color = "#2ca02c" if data["verdict"] == "PASS" else "#d62728"
+    color = "#2ca02c" if data.verdict == "PASS" else "#d62728"
     parts = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>validate: {data['verdict']}</title>",
+        f"<!doctype html><html><head><meta charset='utf-8'><title>validate: {data.verdict}</title>",
         f"<style>{CSS}</style></head><body>",
-        f"<h1>kafka-chaos validate <span class='badge' style='background:{color}'>{data['verdict']}</span></h1>",
+        f"<h1>kafka-chaos validate <span class='badge' style='background:{color}'>{data.verdict}</span></h1>",
         "<p>"
         + "<br>".join(e(line) for line in _context(data))
         + "<br>"
-        + "<br>".join(f"{e(k)}: <code>{e(v)}</code>" for k, v in data["files"].items())
+        + "<br>".join(f"{e(k)}: <code>{e(v)}</code>" for k, v in data.files.items())
         + "</p>",
     ]
-    if data["matrix"]:
-        rows = []
-        for r in data["matrix"]:
-            cls = "pass" if r["status"] == "PASS" else "fail"
-            link = f"{Path(r['run_dir']).name}/report.html"
-            causes = "<br>".join(e(c) for c in r["causes"])
-            rows.append(
-                f"<tr><td><a href='{e(link)}'>{e(r['fault'])}</a></td><td>{e(r['variant'])}</td>"
-                f"<td class='{cls}'>{e(r['status'])}</td><td style='text-align:left'>{e(_loss(r))}</td>"
-                f"<td style='text-align:left'>{causes}</td></tr>"
-            )
+    if data.matrix:
         parts.append(
             "<h2>Fault matrix</h2><table><tr><th>fault</th><th>settings</th><th>result</th><th>loss by stage</th>"
-            f"<th>cause and fix</th></tr>{''.join(rows)}</table>"
+            f"<th>cause and fix</th></tr>{''.join(_matrix_row(r) for r in data.matrix)}</table>"
         )
     rows = [
-        f"<tr><td>{e(LABEL[f['severity']])}</td><td><code>{e(f['setting'])}</code></td>"
-        f"<td>{e(f['value'] if f['value'] is not None else '(default)')}</td><td>{e(f['where'])}</td>"
-        f"<td style='text-align:left'>{e(f['why'])}</td><td style='text-align:left'>{e(f['fix'])}</td></tr>"
+        f"<tr><td>{e(LABEL[f.severity])}</td><td><code>{e(f.setting)}</code></td>"
+        f"<td>{e(f.value if f.value is not None else '(default)')}</td><td>{e(f.where)}</td>"
+        f"<td style='text-align:left'>{e(f.why)}</td><td style='text-align:left'>{e(f.fix)}</td></tr>"
         for f in _findings(data)
     ]
     parts.append(
@@ -153,46 +241,53 @@ def write_html(data: dict[str, Any], out_dir: Path) -> None:
     (out_dir / rundir.REPORT).write_text("\n".join(parts))
 
 
-def write_junit(data: dict[str, Any], out_dir: Path) -> None:
+def _matrix_row(r: MatrixRun) -> str:
+    e = html.escape
+    cls = "pass" if r.status == "PASS" else "fail"
+    link = f"{Path(r.run_dir).name}/report.html"
+    causes = "<br>".join(e(c) for c in r.causes)
+    return (
+        f"<tr><td><a href='{e(link)}'>{e(r.fault)}</a></td><td>{e(r.variant)}</td>"
+        f"<td class='{cls}'>{e(r.status)}</td><td style='text-align:left'>{e(_loss(r))}</td>"
+        f"<td style='text-align:left'>{causes}</td></tr>"
+    )
+
+
+def write_junit(data: Validation, out_dir: Path) -> None:
     """junit.xml: a testcase per fault and settings variant, and one for the settings themselves."""
-    client = str(data.get("client", "kafka-python"))
-    suite = ET.Element("testsuite", name=f"kafka-chaos validate ({client})", time=f"{data['seconds']:.1f}")
+    suite = ET.Element("testsuite", name=f"kafka-chaos validate ({data.client})", time=f"{data.seconds:.1f}")
     props = ET.SubElement(suite, "properties")
-    ET.SubElement(props, "property", name="client", value=client)
-    ET.SubElement(props, "property", name="kafka_version", value=str(data.get("kafka_version", "?")))
-    processing = data.get("processing") or {}
-    ET.SubElement(props, "property", name="processing", value=str(processing.get("value", "batched")))
+    ET.SubElement(props, "property", name="client", value=data.client)
+    ET.SubElement(props, "property", name="kafka_version", value=data.kafka_version)
+    ET.SubElement(props, "property", name="processing", value=data.processing.value)
     config = ET.SubElement(suite, "testcase", name="settings are applied as written", classname="validate.static")
     errors_found = config_errors(data)
     if errors_found:
         fail = ET.SubElement(config, "failure", message=f"{len(errors_found)} setting(s) not applied")
-        fail.text = "\n".join(f"{f['setting']} ({f['where']}): {f['why']}. Fix: {f['fix']}" for f in errors_found)
-    failures = 1 if errors_found else 0
-    errors = 0
-    for r in data["matrix"]:
-        case = ET.SubElement(
-            suite,
-            "testcase",
-            name=f"{r['fault']} [{r['variant']}]",
-            classname="validate.matrix",
-            time=f"{r['seconds']:.1f}",
-        )
-        if r["status"] in ("ERROR", "INCONCLUSIVE"):
-            ET.SubElement(case, "error", message=(str(r["error"]) if r["status"] == "ERROR" else _loss(r))[:500])
-            errors += 1
-        elif r["status"] == "FAIL":
-            fail = ET.SubElement(case, "failure", message=_loss(r))
-            fail.text = "\n".join(r["causes"])
-            failures += 1
-    suite.set("tests", str(1 + len(data["matrix"])))
-    suite.set("failures", str(failures))
-    suite.set("errors", str(errors))
+        fail.text = "\n".join(f"{f.setting} ({f.where}): {f.why}. Fix: {f.fix}" for f in errors_found)
+    outcomes = [_matrix_case(suite, r) for r in data.matrix]
+    suite.set("tests", str(1 + len(data.matrix)))
+    suite.set("failures", str((1 if errors_found else 0) + outcomes.count("failure")))
+    suite.set("errors", str(outcomes.count("error")))
     tree = ET.ElementTree(suite)
     ET.indent(tree)
     tree.write(out_dir / rundir.JUNIT, encoding="utf-8", xml_declaration=True)
 
 
-def write_validation_reports(data: dict[str, Any], out_dir: Path) -> list[str]:
+def _matrix_case(suite: ET.Element, r: MatrixRun) -> str:
+    """Add ``r``'s testcase to ``suite``; returns what it is: ``error``, ``failure`` or ``passed``."""
+    name = f"{r.fault} [{r.variant}]"
+    case = ET.SubElement(suite, "testcase", name=name, classname="validate.matrix", time=f"{r.seconds:.1f}")
+    if r.status in ("ERROR", "INCONCLUSIVE"):
+        ET.SubElement(case, "error", message=(str(r.error) if r.status == "ERROR" else _loss(r))[:500])
+        return "error"
+    if r.status == "FAIL":
+        ET.SubElement(case, "failure", message=_loss(r)).text = "\n".join(r.causes)
+        return "failure"
+    return "passed"
+
+
+def write_validation_reports(data: Validation, out_dir: Path) -> list[str]:
     """Write validate.md, report.html and junit.xml from ``data``; returns reporter errors (a failing
     reporter never hides the verdict)."""
     problems: list[str] = []

@@ -151,9 +151,10 @@ class ValidationReport:
         from chaos.reports.validation import write_validation_reports
 
         out_dir.mkdir(parents=True, exist_ok=True)
-        data = self.as_dict()
+        output = self.output()
+        data = output.model_dump(mode="json")
         (out_dir / rundir.VALIDATE).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")  # its one writer
-        return write_validation_reports(data, out_dir)
+        return write_validation_reports(output, out_dir)
 
 
 def validate_files(

@@ -170,7 +170,15 @@ def test_junit_names_the_path_of_each_testcase(tmp_path: Path) -> None:
     from chaos.reports.junit import _case
 
     def path_of(meta: dict[str, Any]) -> str | None:
-        case = _case(RunReport(tmp_path, "x", meta, {"passed": True, "loss": {}}, None), "kafka-chaos.x")
+        verdict = Verdict.build(
+            run_id="r",
+            experiment="x",
+            counts=Counts(sent=0),
+            anomalies={},
+            loss={"producer": 0, "broker": 0, "consumer": 0},
+            trust=Trust(),
+        )
+        case = _case(RunReport(tmp_path, "x", meta, verdict, None), "kafka-chaos.x")
         return next(p.get("value") for p in case.iter("property") if p.get("name") == "client_path")
 
     assert (path_of({"client_path": "direct"}), path_of({})) == ("direct", "proxy")

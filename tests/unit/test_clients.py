@@ -17,8 +17,10 @@ from chaos.errors import InfrastructureError, UsageError
 from chaos.experiments.loading import load_experiment, load_suite
 from chaos.experiments.model import ExperimentFileError
 from chaos.images.java_driver import JavaDriver, find_jdk
+from chaos.oracle.verdict import Counts, Loss, Verdict
 from chaos.reports import RunReport, occurrence_rates
 from chaos.reports.markdown import clients_table, settings_line, suite_markdown
+from chaos.results import SuiteFile
 from chaos.workloads.clients import CLIENTS, check_client, resolve_settings
 from chaos.workloads.java_settings import JAVA_CONSUMER_KEYS, JAVA_PRODUCER_KEYS
 from chaos.workloads.rdkafka import Delivered, DeliveryFuture, error_type
@@ -208,7 +210,10 @@ def test_validate_names_its_client_in_every_report(tmp_path: Path) -> None:
 
 # -- reports ------------------------------------------------------------------------------------------
 def _run(tmp_path: Path, name: str, client: str, broker_loss: int) -> RunReport:
-    verdict = {"loss": {"producer": 0, "broker": broker_loss, "consumer": 0}, "expectations": [], "passed": True}
+    loss = Loss(producer=0, broker=broker_loss, consumer=0)
+    verdict = Verdict(
+        run_id="r", experiment=name, passed=True, conclusive=True, counts=Counts(sent=9), loss=loss, anomalies={}
+    )
     meta = {"experiment": name, "client": client, "claim": "B2"}
     return RunReport(tmp_path / f"{name}.{client}", name, meta, verdict, None, [])
 
@@ -221,7 +226,9 @@ def test_the_suite_report_puts_clients_side_by_side(tmp_path: Path) -> None:
     assert clients_table(runs[:1]) == ""
     # three clients are three rows of the repetition rates, not three repetitions of one
     assert sorted(occurrence_rates(runs)) == ["b2", "b2.java", "b2.librdkafka"]
-    assert "How often each stage" not in suite_markdown(tmp_path, runs, {})
+    assert "How often each stage" not in suite_markdown(
+        tmp_path, runs, SuiteFile(suite_dir="s", seconds=0, interrupted=False, exit_code=0, runs=[], rates={})
+    )
     line = settings_line({"producer": {"mode": "sync", "client": "java"}, "consumer": {"client": "librdkafka"}})
     assert "producer sync on java" in line and "on librdkafka" in line
 

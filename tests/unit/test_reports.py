@@ -13,9 +13,11 @@ import pytest
 
 from chaos.cli import main
 from chaos.oracle import reconcile_and_write
+from chaos.oracle.files import read_verdict
 from chaos.oracle.synthetic import write_large
-from chaos.reports import load_run, occurrence_rates, write_run_reports
+from chaos.reports import load_run, occurrence_rates, write_run_reports, write_suite_json
 from chaos.reports.series import fault_windows, series, totals
+from chaos.results import RunResult, SuiteResult
 
 
 def make_run(run_dir: Path, expect: dict[str, object], name: str = "demo") -> None:
@@ -122,14 +124,11 @@ def test_report_command_rebuilds_a_run_and_a_suite(tmp_path: Path) -> None:
     expectations: list[dict[str, object]] = [{"broker_loss": ">0"}, {"broker_loss": 0}]
     for i, expect in enumerate(expectations):
         make_run(suite_dir / f"demo-{i + 1}", expect, name="demo")
-    (suite_dir / "suite.json").write_text(
-        json.dumps(
-            {
-                "seconds": 120,
-                "runs": [{"name": "demo", "run_dir": str(suite_dir / f"demo-{i}")} for i in (1, 2)],
-            }
-        )
-    )
+    results = [
+        RunResult("demo", None, suite_dir / f"demo-{i}", f"r{i}", verdict=read_verdict(suite_dir / f"demo-{i}"))
+        for i in (1, 2)
+    ]
+    write_suite_json(SuiteResult(suite_dir, results, 120.0))
     main(["report", str(suite_dir)])  # returns (no SystemExit) on success
     md = (suite_dir / "summary.md").read_text()
     assert "1/2 passed" in md and "| B2 | demo-1 |" in md
@@ -138,13 +137,13 @@ def test_report_command_rebuilds_a_run_and_a_suite(tmp_path: Path) -> None:
     assert junit.get("tests") == "2" and junit.get("failures") == "1"
     assert "demo-2/report.html" in (suite_dir / "report.html").read_text()
     rates = occurrence_rates([load_run(suite_dir / "demo-1"), load_run(suite_dir / "demo-2")])
-    assert rates["demo"]["runs"] == 2 and rates["demo"]["passed"] == 1
+    assert rates["demo"].runs == 2 and rates["demo"].passed == 1
 
 
 def test_repeat_runs_each_experiment_n_times_and_reports_rates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """--repeat: the suite runs N repetitions (seed + i), and the suite reports give loss rates."""
     from chaos.experiments.loading import LoadedExperiment, load_experiment
-    from chaos.experiments.runner import ExperimentRun, RunOptions, RunResult, run_suite
+    from chaos.experiments.runner import ExperimentRun, RunOptions, run_suite
     from chaos.oracle import reconcile
 
     calls: list[tuple[str, int, int]] = []
@@ -275,3 +274,48 @@ def test_a_transactional_run_shows_its_transactions_in_every_format(tmp_path: Pa
     assert "| transactions | |" in md and "| aborted_records | 4 |" in md and "| aborted_read | 1 |" in md
     page = (run_dir / "report.html").read_text()
     assert "<h2>Transactions</h2>" in page and "aborted_processed" in page
+
+
+def test_a_verdict_from_before_the_schema_still_renders(tmp_path: Path) -> None:
+    run_dir = tmp_path / "old"
+    make_run(run_dir, {"broker_loss": 0})
+    verdict = json.loads((run_dir / "verdict.json").read_text())
+    del verdict["schema_version"]
+    verdict.update(transactions={}, transform={})  # how "none" was spelled then
+    (run_dir / "verdict.json").write_text(json.dumps(verdict))
+    assert write_run_reports(run_dir) == []
+    md = (run_dir / "summary.md").read_text()
+    assert "# demo: FAIL" in md and "| transactions | |" not in md
+    assert "<h2>Transactions</h2>" not in (run_dir / "report.html").read_text()
+
+
+def test_a_verdict_that_breaks_the_contract_is_one_line_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = tmp_path / "bad"
+    make_run(run_dir, {})
+    verdict = json.loads((run_dir / "verdict.json").read_text())
+    verdict["counts"]["sent"] = "many"
+    (run_dir / "verdict.json").write_text(json.dumps(verdict))
+    [problem] = write_run_reports(run_dir)
+    assert "\n" not in problem and "verdict.json does not fit its contract: counts.sent:" in problem
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", str(run_dir)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "counts.sent" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_every_report_lists_the_anomalies_of_the_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chaos.oracle import anomalies
+
+    run_dir = tmp_path / "demo"
+    make_run(run_dir, {})
+    new = anomalies.Anomaly("split_brain", "Two leaders acknowledged one offset.", anomalies.ANOMALIES[0].find)
+    monkeypatch.setattr(anomalies, "ANOMALIES", (*anomalies.ANOMALIES, new))
+    assert write_run_reports(run_dir) == []  # the verdict was written before the registry grew
+    md, page = (run_dir / "summary.md").read_text(), (run_dir / "report.html").read_text()
+    props = {p.get("name"): p.get("value") for p in ET.parse(run_dir / "junit.xml").getroot().iter("property")}
+    for a in anomalies.ANOMALIES:
+        assert f"| {a.name} | 0 | {a.meaning} |" in md
+        assert f"<td>{a.name}</td><td>0</td>" in page and props[f"anomalies.{a.name}"] == "0"
