@@ -232,7 +232,7 @@ def explore_file(
         if v is None:
             return False, f"{name}: no verdict ({result.error})"
         failed = v.conclusive and not v.passed
-        wrong = [f"{e.name} got {e.actual}" for e in v.failed_expectations()]
+        wrong = [e.sentence() for e in v.failed_expectations()]
         options.progress(f"explore: {name} {'FAILS' if failed else 'holds'} {'; '.join(wrong)}")
         return failed, f"{name}: " + ("; ".join(wrong) or ("holds" if v.conclusive else "inconclusive"))
 
