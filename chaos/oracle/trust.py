@@ -65,9 +65,31 @@ def assess(
       says, and every record in it is the record the full read found at that position.
     """
     reasons: list[str] = []
+    markers = _skipped(drain)
+    complete = _drain_complete(drain, log, reasons)
+    contiguous = _contiguous(drain, log, markers, reasons)
+    if log.repeated_positions:
+        reasons.append(f"drain/log.bin has {log.repeated_positions} positions twice (not one drain's output)")
+    intact = invalid_ledger_rows == 0
+    if not intact:
+        reasons.append(f"{invalid_ledger_rows} ledger rows are not rows any writer produces (a damaged ledger)")
+    independent = _agrees_with_kafka(kafka, log, markers, reasons)
+    if transactional:
+        reasons += _committed_view_reasons(drain, log, committed_log)
+    return Assessment(complete, contiguous, intact, independent, reasons)
+
+
+def _skipped(drain: dict[str, Any]) -> dict[int, int]:
+    """Per partition, the offsets the drain skipped on purpose: transaction markers, and a compacted
+    topic's holes."""
     markers = _offsets(drain, "markers") or {}
-    for p, n in (_offsets(drain, "cleaned") or {}).items():  # a compacted topic's holes, skipped alike
+    for p, n in (_offsets(drain, "cleaned") or {}).items():
         markers[p] = markers.get(p, 0) + n
+    return markers
+
+
+def _drain_complete(drain: dict[str, Any], log: Log, reasons: list[str]) -> bool:
+    """The drain says it completed, and ``log.bin`` holds as many records as it says it wrote."""
     complete = bool(drain.get("complete", False))
     if not complete:
         reasons.append(f"the drain did not complete: {drain.get('incomplete', 'it says so in drain.json')}")
@@ -76,45 +98,49 @@ def assess(
         reasons.append(
             f"drain/log.bin holds {len(log)} records but the drain wrote {drain['records']} (a stale or partial file)"
         )
+    return complete
+
+
+def _contiguous(drain: dict[str, Any], log: Log, markers: dict[int, int], reasons: list[str]) -> bool:
+    """Per partition, the log holds every offset of ``[beginning, end)`` once, in order, but for the
+    offsets the drain skipped on purpose."""
     begin, end = _offsets(drain, "beginning_offsets"), _offsets(drain, "end_offsets")
-    contiguous = begin is not None and end is not None and log.repeated_positions == 0
     if begin is None or end is None:
         reasons.append("drain.json lacks the beginning or end offsets: the log read cannot be checked for gaps")
-    else:
-        slices = log.partitions()
-        for part in sorted(set(end) | set(slices)):
-            lo, hi = slices.get(part, (0, 0))
-            skipped = markers.get(part, 0)
-            want = end.get(part, 0) - begin.get(part, 0) - skipped
-            first = log.offset(lo) if hi > lo else begin.get(part, 0)
-            last = log.offset(hi - 1) if hi > lo else end.get(part, 0) - 1
-            bounds_ok = first >= begin.get(part, 0) and last <= end.get(part, 0) - 1
-            if not skipped:
-                bounds_ok = first == begin.get(part, 0) and last == end.get(part, 0) - 1
-            if hi - lo != want or not bounds_ok:
-                contiguous = False
-                reasons.append(
-                    f"partition {part}: the drain read {hi - lo} records at offsets {first}..{last}, but the log "
-                    f"holds [{begin.get(part, 0)}, {end.get(part, 0)}): records were skipped"
-                )
-    if log.repeated_positions:
-        reasons.append(f"drain/log.bin has {log.repeated_positions} positions twice (not one drain's output)")
-    intact = invalid_ledger_rows == 0
-    if not intact:
-        reasons.append(f"{invalid_ledger_rows} ledger rows are not rows any writer produces (a damaged ledger)")
-    independent: bool | None = None
-    if kafka is not None:
-        slices = log.partitions()
-        # a partition may hold markers and no record (a transaction aborted before its records came)
-        counts = {p: hi - lo + markers.get(p, 0) for p, (lo, hi) in slices.items()}
-        counts |= {p: n for p, n in markers.items() if p not in slices}
-        disagree = {p: (counts.get(p, 0), n) for p, n in kafka.items() if counts.get(p, 0) != n}
-        independent = not disagree
-        for p, (ours, theirs) in sorted(disagree.items()):
-            reasons.append(f"partition {p}: the drain read {ours} records, Kafka's own offsets say {theirs}")
-    if transactional:
-        reasons += _committed_view_reasons(drain, log, committed_log)
-    return Assessment(complete, contiguous, intact, independent, reasons)
+        return False
+    contiguous = log.repeated_positions == 0
+    slices = log.partitions()
+    for part in sorted(set(end) | set(slices)):
+        lo, hi = slices.get(part, (0, 0))
+        start, stop = begin.get(part, 0), end.get(part, 0)
+        first = log.offset(lo) if hi > lo else start
+        last = log.offset(hi - 1) if hi > lo else stop - 1
+        skipped = markers.get(part, 0)
+        bounds_ok = first >= start and last <= stop - 1 if skipped else first == start and last == stop - 1
+        if hi - lo != stop - start - skipped or not bounds_ok:
+            contiguous = False
+            reasons.append(
+                f"partition {part}: the drain read {hi - lo} records at offsets {first}..{last}, but the log "
+                f"holds [{start}, {stop}): records were skipped"
+            )
+    return contiguous
+
+
+def _agrees_with_kafka(
+    kafka: dict[int, int] | None, log: Log, markers: dict[int, int], reasons: list[str]
+) -> bool | None:
+    """Where Kafka's own tooling counted each partition's records, whether the drain read as many
+    (with its markers); None where it did not count."""
+    if kafka is None:
+        return None
+    slices = log.partitions()
+    # a partition may hold markers and no record (a transaction aborted before its records came)
+    counts = {p: hi - lo + markers.get(p, 0) for p, (lo, hi) in slices.items()}
+    counts |= {p: n for p, n in markers.items() if p not in slices}
+    disagree = {p: (counts.get(p, 0), n) for p, n in kafka.items() if counts.get(p, 0) != n}
+    for p, (ours, theirs) in sorted(disagree.items()):
+        reasons.append(f"partition {p}: the drain read {ours} records, Kafka's own offsets say {theirs}")
+    return not disagree
 
 
 def _committed_view_reasons(drain: dict[str, Any], log: Log, committed_log: Log | None) -> list[str]:

@@ -16,6 +16,8 @@ MEASURED = [
     ROOT / "chaos" / "oracle" / "reconcile.py",
     ROOT / "chaos" / "oracle" / "anomalies.py",
     ROOT / "chaos" / "oracle" / "verdict.py",
+    ROOT / "chaos" / "oracle" / "trust.py",
+    ROOT / "chaos" / "oracle" / "expectations.py",
 ]
 
 
