@@ -152,7 +152,7 @@ def _check_semantics(exp: Experiment, lines: _Lines, path_given: bool = False) -
     from functools import partial
 
     from chaos.faults.base import make_fault
-    from chaos.workloads.clients import check_mode, resolve_settings
+    from chaos.workloads.clients import resolve_settings
 
     def check(loc: tuple[str | int, ...], fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -166,7 +166,6 @@ def _check_semantics(exp: Experiment, lines: _Lines, path_given: bool = False) -
             ("topic", "replication_factor"),
             f"{exp.topic.replication_factor} replicas need as many brokers; the cluster has {exp.cluster.brokers}",
         )
-    check(("producer", "mode"), check_mode, exp.producer.client, exp.producer.mode)
     sections: list[tuple[str, Mapping[str, Scalar], Any]] = [
         ("producer", exp.producer.settings, partial(resolve_settings, exp.producer.client, "producer"))
     ]

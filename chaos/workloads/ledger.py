@@ -26,6 +26,14 @@ Layout of a run directory::
     drain/log.bin                   LogRecord records, every record found in the log
     drain/committed.bin             LogRecord records a read_committed reader finds (transactional runs)
     drain/drain.json                end offsets, committed offsets, completeness
+    drain/output.bin                LogRecord records of the output topic (consume-transform-produce runs)
+    drain/output.json               the output topic's drain: records, end offsets, completeness
+    drain/witness.json              what Kafka's DumpLogSegments found on the brokers' disks (broker loss)
+    drain/kafka-offsets.json        beginning and end offsets per partition as Kafka's own tooling reports
+    outbox/producer-<id>.sqlite     the outbox mode's rows: seq, done (Python clients)
+
+The workloads' specs and output (``workloads/<kind>-<id>.json``, ``.log``) and the rest of a run
+directory are in docs/run-directory.md.
 """
 
 from __future__ import annotations
@@ -60,10 +68,6 @@ class Kind(IntEnum):
     COMMITTING = 6  # the application is about to commit the transaction of [seq, seq_end)
     COMMITTED = 7  # the commit of the transaction of [seq, seq_end) returned
     ABORTED = 8  # the abort of the transaction of [seq, seq_end) returned
-
-
-#: The kinds that end (or are about to end) a transaction of the transactional mode.
-TRANSACTION_KINDS = (Kind.COMMITTING, Kind.COMMITTED, Kind.ABORTED)
 
 
 #: One producer event: kind, [seq, seq_end), partition, offset, error class code, ms since start.
@@ -208,7 +212,7 @@ class ProducerLedger:
 
     def transaction(self, kind: Kind, seq: int, seq_end: int) -> None:
         """The transaction of ``[seq, seq_end)`` is about to be committed, or its commit or abort
-        returned (``kind`` one of :data:`TRANSACTION_KINDS`)."""
+        returned (``kind``: ``COMMITTING``, ``COMMITTED`` or ``ABORTED``)."""
         self._events.write(self._pack(kind, seq, seq_end))
 
     def ack(self, seq: int, partition: int, offset: int) -> None:
