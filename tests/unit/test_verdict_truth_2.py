@@ -18,7 +18,7 @@ from chaos.workloads.coverage import verify_markers
 from chaos.workloads.envelope import Status
 from chaos.workloads.ledger import LOG_RECORD, PROCESSED, PRODUCER_EVENT, Kind, read_meta, read_records, write_meta
 from chaos.workloads.producer import ProducerWorkload
-from chaos.workloads.rdkafka import DeliveryFuture
+from chaos.workloads.rdkafka import DeliveryFuture, report
 from chaos.workloads.spec import ProducerSpec
 from tests.unit.fake_kafka import Entry, FakeLog, write_transactional
 from tests.unit.test_verdict_truth import TAG, one_partition_run
@@ -248,9 +248,10 @@ def test_a_librdkafka_success_without_an_offset_is_unconfirmed_not_offset_0(tmp_
         id="p0", topic="t", bootstrap_servers="127.0.0.1:1", run_id="r1", run_dir=str(tmp_path), client="librdkafka"
     )
     workload = ProducerWorkload(spec)
-    workload._on_delivery(0, False, None, _NoOffset())  # raised TypeError in the poller thread
+    on_ack, on_error = partial(workload.sending.acked, 0, 10), partial(workload.sending.failed, 0, 10, False)
+    report(on_ack, on_error, None, _NoOffset())  # type: ignore[arg-type]  # raised TypeError in the poller thread
     future = DeliveryFuture(threading.Lock())
-    future.add_callback(partial(workload._on_ack, 1, 10))
+    future.add_callback(partial(workload.sending.acked, 1, 10))
     future.deliver(None, _NoOffset())  # type: ignore[arg-type]
     workload.ledger.close()
     rows = np.concatenate(list(read_records(tmp_path / LEDGERS / "producer-p0.acks", PRODUCER_EVENT)))
