@@ -43,7 +43,7 @@ import os
 import struct
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from enum import IntEnum
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,7 @@ import numpy as np
 
 from chaos.rundir import LEDGERS
 from chaos.workloads.clocks import SYSTEM_CLOCKS, Clock, Clocks
+from chaos.workloads.jsonvalue import JsonObject
 from chaos.workloads.polled import PollCount
 from chaos.workloads.protocol import DriverProtocol
 from chaos.workloads.returned import ReturnedMark
@@ -162,7 +163,7 @@ class ProducerLedger:
         self,
         run_dir: Path,
         producer: str,
-        meta: dict[str, Any],
+        meta: Mapping[str, object],
         protocol: DriverProtocol | None = None,
         clocks: Clocks = SYSTEM_CLOCKS,
     ) -> None:
@@ -291,7 +292,7 @@ class ConsumerLedger:
         self,
         run_dir: Path,
         member: str,
-        meta: dict[str, Any],
+        meta: Mapping[str, object],
         protocol: DriverProtocol | None = None,
         clocks: Clocks = SYSTEM_CLOCKS,
     ) -> None:
@@ -333,7 +334,7 @@ class ConsumerLedger:
         self._epochs.close()
 
 
-def write_meta(path: Path, meta: dict[str, Any]) -> None:
+def write_meta(path: Path, meta: Mapping[str, object]) -> None:
     """Write a JSON meta file atomically (write to a temporary name, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -341,19 +342,24 @@ def write_meta(path: Path, meta: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def read_meta(path: Path) -> dict[str, Any]:
+def read_meta(path: Path) -> JsonObject:
     """Read a JSON meta file.
 
     Raises:
         ValueError: the file is not a JSON object.
     """
-    data = json.loads(path.read_text())
+    data: object = json.loads(path.read_text())
     if not isinstance(data, dict):
         raise ValueError(f"{path} is not a JSON object")
     return data
 
 
-def read_records(path: Path, dtype: np.dtype[Any], chunk: int = 1 << 20) -> Iterator[np.ndarray[Any, Any]]:
+#: A ledger's record type, and a chunk of its records: numpy types a structured dtype's fields as Any.
+RecordType = np.dtype[Any]  # type: ignore[explicit-any]  # numpy's own type for a structured dtype
+Records = np.ndarray[tuple[int], RecordType]
+
+
+def read_records(path: Path, dtype: RecordType, chunk: int = 1 << 20) -> Iterator[Records]:
     """Yield the records of a ledger file in chunks of at most ``chunk``; a torn last record is dropped.
 
     A missing file yields nothing.

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
 from chaos.errors import UsageError
 from chaos.workloads.clients import DEFAULT_CLIENT, check_client
+from chaos.workloads.jsonvalue import JsonObject
 from chaos.workloads.protocol import DriverProtocol
 
 ProducerMode = Literal["fire_and_forget", "sync", "async", "outbox", "transactional"]
@@ -158,7 +159,7 @@ def load_spec(path: Path) -> ProducerSpec | ConsumerSpec:
         UsageError: unreadable or not a spec, or its ``"protocol"`` is not this harness's.
     """
     try:
-        raw: dict[str, Any] = json.loads(path.read_text())
+        raw: JsonObject = json.loads(path.read_text())
         kind = raw.pop("kind")
         if "protocol" in raw:
             raw["protocol"] = DriverProtocol.from_json(raw["protocol"])
