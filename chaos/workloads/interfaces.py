@@ -35,6 +35,18 @@ OnAck = Callable[[RecordMetadata], object]
 OnError = Callable[[BaseException], object]
 
 
+class DeliveryReport(Protocol):
+    """Where a client reports one record's outcome, once: :meth:`acked` or :meth:`failed`."""
+
+    def acked(self, metadata: RecordMetadata) -> object:
+        """The record is written where ``metadata`` says."""
+        ...
+
+    def failed(self, exc: BaseException) -> object:
+        """The record failed with ``exc``."""
+        ...
+
+
 class SendFuture(Protocol):
     """The outcome of one ``send()``: callbacks, or a wait."""
 
@@ -104,8 +116,9 @@ class ProducerClient(Protocol):
         """Queue one record; its outcome is the future's."""
         ...
 
-    def produce(self, topic: str, key: bytes | None, value: bytes, on_ack: OnAck, on_error: OnError) -> None:
-        """Queue one record with its callbacks, without a future (the streaming modes' path)."""
+    def produce(self, topic: str, key: bytes | None, value: bytes, report: DeliveryReport) -> None:
+        """Queue one record whose outcome goes to ``report``, without a future (the modes that send a
+        range at a time: one object per record, which the client holds until the outcome)."""
         ...
 
     def flush(self, timeout: float | None = None) -> None:

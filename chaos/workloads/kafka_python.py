@@ -8,14 +8,7 @@ from collections.abc import Mapping
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
-from chaos.workloads.interfaces import (
-    Batches,
-    GroupMetadata,
-    Membership,
-    OnAck,
-    OnError,
-    SendFuture,
-)
+from chaos.workloads.interfaces import Batches, DeliveryReport, GroupMetadata, Membership, SendFuture
 from chaos.workloads.settings import Setting
 
 
@@ -30,11 +23,11 @@ class KafkaPythonProducer:
         future: SendFuture = self._p.send(topic, key=key, value=value)
         return future
 
-    def produce(self, topic: str, key: bytes | None, value: bytes, on_ack: OnAck, on_error: OnError) -> None:
-        """Queue one record with its callbacks. Raises KafkaError as :meth:`send` does."""
+    def produce(self, topic: str, key: bytes | None, value: bytes, report: DeliveryReport) -> None:
+        """Queue one record whose outcome goes to ``report``. Raises KafkaError as :meth:`send` does."""
         future = self.send(topic, key, value)
-        future.add_callback(on_ack)
-        future.add_errback(on_error)
+        future.add_callback(report.acked)
+        future.add_errback(report.failed)
 
     def flush(self, timeout: float | None = None) -> None:
         """Wait until every queued record is written or failed (at most ``timeout`` s)."""

@@ -26,7 +26,6 @@ import logging
 import sys
 import threading
 import time
-from functools import partial
 from pathlib import Path
 
 from kafka.errors import KafkaError
@@ -38,7 +37,7 @@ from chaos.workloads.gate import BufferGate
 from chaos.workloads.interfaces import ProducerClient
 from chaos.workloads.ledger import ProducerLedger
 from chaos.workloads.outbox import OutboxForwarding
-from chaos.workloads.sending import Sending
+from chaos.workloads.sending import Delivery, Sending
 from chaos.workloads.settings import Setting
 from chaos.workloads.spec import ProducerSpec
 from chaos.workloads.totals import next_seq
@@ -131,9 +130,7 @@ class ProducerWorkload:
                 size = len(value)
                 try:
                     sending.gate.acquire(size)
-                    client.produce(
-                        topic, key, value, partial(sending.acked, s, size), partial(sending.failed, s, size, seen)
-                    )
+                    client.produce(topic, key, value, Delivery(sending, s, size, seen))
                 except KafkaError as e:
                     # send() itself raised: the application sees that, whatever its mode.
                     self.ledger.returned(start, s)

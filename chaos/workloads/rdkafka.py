@@ -30,7 +30,7 @@ from kafka.coordinator.base import MemberState
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from chaos.workloads.interfaces import GroupMetadata, OnAck, OnError
+from chaos.workloads.interfaces import DeliveryReport, GroupMetadata, OnAck, OnError
 from chaos.workloads.settings import Setting
 
 #: librdkafka's delivery report: its error (None: written) and the message.
@@ -74,12 +74,12 @@ def delivered(msg: ck.Message) -> Delivered:
     return Delivered(msg.topic() or "", msg.partition() or 0, known_offset(msg.offset()))
 
 
-def report(on_ack: OnAck, on_error: OnError, err: ck.KafkaError | None, msg: ck.Message) -> None:
-    """librdkafka's delivery report of one record, passed to ``on_ack`` or ``on_error``."""
+def report_to(report: DeliveryReport, err: ck.KafkaError | None, msg: ck.Message) -> None:
+    """librdkafka's delivery report of one record, passed on to ``report``."""
     if err is None:
-        on_ack(delivered(msg))
+        report.acked(delivered(msg))
     else:
-        on_error(as_exception(err))
+        report.failed(as_exception(err))
 
 
 class DeliveryFuture:
@@ -180,14 +180,14 @@ class RdProducer:
         self._produce(topic, key, value, future.deliver)
         return future
 
-    def produce(self, topic: str, key: bytes | None, value: bytes, on_ack: OnAck, on_error: OnError) -> None:
-        """Queue one record with its callbacks, served from librdkafka's own delivery report (the
-        streaming modes' path: no future per record); see :meth:`_produce`.
+    def produce(self, topic: str, key: bytes | None, value: bytes, report: DeliveryReport) -> None:
+        """Queue one record whose outcome goes to ``report`` from librdkafka's own delivery report
+        (no future per record); see :meth:`_produce`.
 
         Raises:
             KafkaError: the queue stayed full (``_QUEUE_FULL``) or librdkafka refused the record.
         """
-        self._produce(topic, key, value, partial(report, on_ack, on_error))
+        self._produce(topic, key, value, partial(report_to, report))
 
     def _produce(self, topic: str, key: bytes | None, value: bytes | None, on_delivery: OnDelivery) -> None:
         """Queue one record; blocks up to ``max.block.ms`` while librdkafka's queue is full.

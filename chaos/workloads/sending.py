@@ -16,6 +16,31 @@ from chaos.workloads.ledger import ProducerLedger
 from chaos.workloads.spec import ProducerSpec
 
 
+class Delivery:
+    """The outcome of record ``seq`` (``size`` bytes) as its client reports it, into the ledger
+    (``seen``: the application looks at its errors). One small object per record: the client holds
+    it until the outcome, up to a full queue of them while a broker is away."""
+
+    __slots__ = ("seen", "sending", "seq", "size")
+
+    def __init__(self, sending: Sending, seq: int, size: int, seen: bool) -> None:
+        self.sending = sending
+        self.seq = seq
+        self.size = size
+        self.seen = seen
+
+    def acked(self, metadata: RecordMetadata) -> None:
+        """The record is written where ``metadata`` says."""
+        sending = self.sending
+        sending.ledger.ack(self.seq, int(metadata.partition), sending.offset_of(metadata))
+        sending.gate.release(self.size)
+
+    def failed(self, exc: BaseException) -> None:
+        """The record failed."""
+        self.sending.ledger.error(self.seq, exc, seen=self.seen, from_callback=True)
+        self.sending.gate.release(self.size)
+
+
 class Sending:
     """One producer's records, pace and ledger, and the client they go to (``client``, which the
     transactional mode replaces with ``new_client()`` when an abort fails).
@@ -77,17 +102,6 @@ class Sending:
         client reported no offset (the record counts as unconfirmed, never as acked at offset 0)."""
         offset = metadata.offset
         return -1 if self.unconfirmed or offset is None or int(offset) < 0 else int(offset)
-
-    # -- the client's reports (its callback thread) -----------------------------------------------
-    def acked(self, seq: int, size: int, metadata: RecordMetadata) -> None:
-        """Record ``seq`` (``size`` bytes) is written where ``metadata`` says."""
-        self.ledger.ack(seq, int(metadata.partition), self.offset_of(metadata))
-        self.gate.release(size)
-
-    def failed(self, seq: int, size: int, seen: bool, exc: BaseException) -> None:
-        """Record ``seq`` failed; ``seen``: the application looks at its errors."""
-        self.ledger.error(seq, exc, seen=seen, from_callback=True)
-        self.gate.release(size)
 
     # -- pacing -------------------------------------------------------------------------------
     def budget(self, sent: int, started: float, resumed_at: int = 0) -> int:

@@ -20,12 +20,11 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import suppress
-from functools import partial
 
 from kafka.errors import KafkaError
 
 from chaos.workloads.ledger import Kind
-from chaos.workloads.sending import Sending
+from chaos.workloads.sending import Delivery, Sending
 from chaos.workloads.totals import next_seq
 
 log = logging.getLogger("chaos.producer")
@@ -93,7 +92,7 @@ class TransactionalSending:
             size = len(value)
             try:
                 w.gate.acquire(size)
-                client.produce(topic, key, value, partial(w.acked, s, size), partial(w.failed, s, size, True))
+                client.produce(topic, key, value, Delivery(w, s, size, True))
             except KafkaError as e:
                 w.ledger.returned(start, s)
                 w.ledger.error(s, e, seen=True, from_callback=False)

@@ -20,10 +20,9 @@ from chaos.workloads.gate import BufferGate
 from chaos.workloads.interfaces import (
     Batches,
     ConsumedRecord,
+    DeliveryReport,
     GroupMetadata,
     Membership,
-    OnAck,
-    OnError,
     SendFuture,
 )
 from chaos.workloads.ledger import PRODUCER_EVENT, Kind, ProducerLedger, read_records
@@ -356,7 +355,7 @@ class _RecordingProducer:
     def send(self, topic: str, key: bytes | None, value: bytes) -> SendFuture:
         raise AssertionError("not called here")
 
-    def produce(self, topic: str, key: bytes | None, value: bytes, on_ack: OnAck, on_error: OnError) -> None:
+    def produce(self, topic: str, key: bytes | None, value: bytes, report: DeliveryReport) -> None:
         import time
 
         self.sent_at.append(time.monotonic())
