@@ -15,7 +15,7 @@ def new_producer(client: str, config: Mapping[str, Setting], max_block_ms: int =
     ``max_block_ms`` bounds how long librdkafka's full queue holds a send.
 
     Raises:
-        KafkaError: the client refused the configuration.
+        KafkaConfigurationError: kafka-python refused the configuration (``KafkaException``: librdkafka).
     """
     if client == "librdkafka":
         from chaos.workloads.rdkafka import RdProducer
@@ -29,7 +29,7 @@ def new_consumer(client: str, config: Mapping[str, Setting], max_poll_records: i
     librdkafka poll (kafka-python takes it in ``config``).
 
     Raises:
-        KafkaError: the client refused the configuration.
+        KafkaConfigurationError: kafka-python refused the configuration (``KafkaException``: librdkafka).
     """
     if client == "librdkafka":
         from chaos.workloads.rdkafka import RdConsumer
