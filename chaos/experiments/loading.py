@@ -183,7 +183,7 @@ def _check_semantics(exp: Experiment, lines: _Lines, path_given: bool = False) -
 
 def _check_workloads(exp: Experiment, lines: _Lines) -> None:
     """The cluster's shape, the producer's mode and every client setting, for the client that runs it."""
-    from chaos.workloads.clients import check_mode, resolve_settings
+    from chaos.workloads.clients import resolve_settings
 
     lines.check(("cluster",), exp.cluster.spec)
     if exp.topic.replication_factor > exp.cluster.brokers:
@@ -191,7 +191,6 @@ def _check_workloads(exp: Experiment, lines: _Lines) -> None:
             ("topic", "replication_factor"),
             f"{exp.topic.replication_factor} replicas need as many brokers; the cluster has {exp.cluster.brokers}",
         )
-    lines.check(("producer", "mode"), check_mode, exp.producer.client, exp.producer.mode)
     sections = [("producer", exp.producer.client, exp.producer.settings)]
     if exp.consumer is not None:
         sections.append(("consumer", exp.consumer.client, exp.consumer.settings))

@@ -41,9 +41,6 @@ DEFAULT_ISOLATION: dict[str, str] = {
     "java": "read_uncommitted",
 }
 
-#: Producer modes a client does not offer here, with the reason.
-UNSUPPORTED_MODES: dict[tuple[str, str], str] = {}
-
 
 def check_client(name: str) -> ClientName:
     """``name`` if it is a client the harness can run.
@@ -81,14 +78,3 @@ def isolation_level(client: str, settings: Mapping[str, object]) -> str:
     if value is None:
         return DEFAULT_ISOLATION.get(client, "read_uncommitted")
     return str(value).strip().lower()
-
-
-def check_mode(client: str, mode: str) -> None:
-    """Refuse a producer mode ``client`` does not offer here.
-
-    Raises:
-        UsageError: the mode is not available with this client, saying why.
-    """
-    reason = UNSUPPORTED_MODES.get((check_client(client), mode))
-    if reason:
-        raise UsageError(f"producer mode {mode} is not available with the {client} client: {reason}")

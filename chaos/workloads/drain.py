@@ -11,12 +11,13 @@ before anything is read and written last, so it exists only beside a whole ``log
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
 
 from chaos import rundir
 from chaos.errors import InfrastructureError
@@ -232,7 +233,7 @@ def _committed_view(
     run_dir: Path,
     deadline: float,
     timeout: float,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """Read ``[beginning, end)`` of every partition as a read_committed reader into
     ``drain/committed.bin`` (its offsets have gaps: aborted records and markers are not returned).
 
@@ -284,7 +285,7 @@ def committed_offsets(bootstrap_servers: str, topic: str, groups: list[str]) -> 
     try:
         out: dict[str, dict[int, int]] = {}
         for group in groups:
-            offsets: dict[str, dict[Any, Any]] = admin.list_group_offsets({group: None})
+            offsets: Mapping[str, Mapping[TopicPartition, OffsetAndMetadata]] = admin.list_group_offsets({group: None})
             out[group] = {
                 tp.partition: int(om.offset)
                 for tp, om in offsets.get(group, {}).items()

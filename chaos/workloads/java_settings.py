@@ -9,20 +9,20 @@ client itself when the driver starts it.
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Mapping
 from importlib import resources
 
-from chaos.errors import UsageError
 from chaos.workloads.settings import (
     CONSUMER_KEYS,
-    HARNESS_OWNED,
     PRODUCER_EMULATED,
     PRODUCER_KEYS,
-    SECURITY_PREFIXES,
     ClientSettings,
+    ClientTable,
     Converter,
+    Rule,
+    Setting,
+    resolve,
 )
 
 _NAMES = json.loads((resources.files("chaos.workloads") / "java_client_configs.json").read_text())
@@ -56,36 +56,40 @@ def foreign_classes(key: str, value: str) -> list[str]:
     return [c.strip() for c in value.split(",") if c.strip() and not c.strip().startswith(BUILT_IN)]
 
 
-def _resolve(
-    role: str, props: Mapping[str, object], names: frozenset[str], checks: Mapping[str, Converter]
-) -> ClientSettings:
-    config: dict[str, str] = {}
-    substituted: list[str] = []
-    for key, raw in props.items():
-        value = str(raw).strip() if not isinstance(raw, bool) else str(raw).lower()
-        if key in HARNESS_OWNED or key.startswith(SECURITY_PREFIXES) or key == "sasl.jaas.config":
-            substituted.append(key)
-            continue
-        if key not in names:
-            close = difflib.get_close_matches(key, sorted(names), n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            raise UsageError(
-                f"unknown {role} setting {key}{hint}: "
-                f"the Java client of Kafka {JAVA_NAMES_VERSION} has no such property"
-            )
-        if foreign := foreign_classes(key, value):
-            raise UsageError(
-                f"{role} setting {key} names {foreign[0]}, a class of the application's own: the java client "
-                "runs Apache Kafka's kafka-clients without the application's jars; use one of Kafka's own classes "
-                "or remove it"
-            )
-        if key in checks:
-            try:
-                checks[key](value)
-            except ValueError as e:
-                raise UsageError(f"{role} setting {key}={value!r} is invalid: {e}") from None
-        config[key] = value
-    return ClientSettings(kwargs=dict(config), substituted=sorted(substituted))
+def _foreign(key: str, value: str) -> str | None:
+    if foreign := foreign_classes(key, value):
+        return (
+            f"names {foreign[0]}, a class of the application's own: the java client runs Apache Kafka's "
+            "kafka-clients without the application's jars; use one of Kafka's own classes or remove it"
+        )
+    return None
+
+
+def _checked(check: Converter) -> Converter:
+    """The value as given, once ``check`` has found it well-formed: the Java client takes text."""
+
+    def checked(value: str) -> Setting:
+        check(value)
+        return value
+
+    return checked
+
+
+def _unknown(role: str, key: str, hint: str) -> str:
+    return f"unknown {role} setting {key}{hint}: the Java client of Kafka {JAVA_NAMES_VERSION} has no such property"
+
+
+def _table(role: str, names: frozenset[str], checks: Mapping[str, Converter]) -> ClientTable:
+    rules: dict[str, Rule] = {k: (k, _checked(checks[k]) if k in checks else str) for k in names}
+    return ClientTable(role, rules, _unknown, names, vet=_foreign)
+
+
+PRODUCER = _table(
+    "producer", JAVA_PRODUCER_KEYS, {k: conv for k, (_, conv) in PRODUCER_KEYS.items()} | dict(PRODUCER_EMULATED)
+)
+CONSUMER = _table(
+    "consumer", JAVA_CONSUMER_KEYS, {k: conv for k, (_, conv) in CONSUMER_KEYS.items() if k != "auto.offset.reset"}
+)
 
 
 def java_producer_settings(props: Mapping[str, object]) -> ClientSettings:
@@ -97,8 +101,7 @@ def java_producer_settings(props: Mapping[str, object]) -> ClientSettings:
     >>> java_producer_settings({"acks": "all", "partitioner.ignore.keys": "true"}).kwargs
     {'acks': 'all', 'partitioner.ignore.keys': 'true'}
     """
-    checks = {k: conv for k, (_, conv) in PRODUCER_KEYS.items()} | dict(PRODUCER_EMULATED)
-    return _resolve("producer", props, JAVA_PRODUCER_KEYS, checks)
+    return resolve(PRODUCER, props)
 
 
 def java_consumer_settings(props: Mapping[str, object]) -> ClientSettings:
@@ -107,5 +110,4 @@ def java_consumer_settings(props: Mapping[str, object]) -> ClientSettings:
     Raises:
         UsageError: a key the Java consumer does not have, or a malformed value of a key checked here.
     """
-    checks = {k: conv for k, (_, conv) in CONSUMER_KEYS.items() if k != "auto.offset.reset"}
-    return _resolve("consumer", props, JAVA_CONSUMER_KEYS, checks)
+    return resolve(CONSUMER, props)

@@ -26,6 +26,14 @@ Layout of a run directory::
     drain/log.bin                   LogRecord records, every record found in the log
     drain/committed.bin             LogRecord records a read_committed reader finds (transactional runs)
     drain/drain.json                end offsets, committed offsets, completeness
+    drain/output.bin                LogRecord records of the output topic (consume-transform-produce runs)
+    drain/output.json               the output topic's drain: records, end offsets, completeness
+    drain/witness.json              what Kafka's DumpLogSegments found on the brokers' disks (broker loss)
+    drain/kafka-offsets.json        beginning and end offsets per partition as Kafka's own tooling reports
+    outbox/producer-<id>.sqlite     the outbox mode's rows: seq, done (Python clients)
+
+The workloads' specs and output (``workloads/<kind>-<id>.json``, ``.log``) and the rest of a run
+directory are in docs/run-directory.md.
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ import os
 import struct
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from enum import IntEnum
 from pathlib import Path
 from typing import Any
@@ -44,6 +52,7 @@ import numpy as np
 
 from chaos.rundir import LEDGERS
 from chaos.workloads.clocks import SYSTEM_CLOCKS, Clock, Clocks
+from chaos.workloads.jsonvalue import JsonObject
 from chaos.workloads.polled import PollCount
 from chaos.workloads.protocol import DriverProtocol
 from chaos.workloads.returned import ReturnedMark
@@ -60,10 +69,6 @@ class Kind(IntEnum):
     COMMITTING = 6  # the application is about to commit the transaction of [seq, seq_end)
     COMMITTED = 7  # the commit of the transaction of [seq, seq_end) returned
     ABORTED = 8  # the abort of the transaction of [seq, seq_end) returned
-
-
-#: The kinds that end (or are about to end) a transaction of the transactional mode.
-TRANSACTION_KINDS = (Kind.COMMITTING, Kind.COMMITTED, Kind.ABORTED)
 
 
 #: One producer event: kind, [seq, seq_end), partition, offset, error class code, ms since start.
@@ -158,7 +163,7 @@ class ProducerLedger:
         self,
         run_dir: Path,
         producer: str,
-        meta: dict[str, Any],
+        meta: Mapping[str, object],
         protocol: DriverProtocol | None = None,
         clocks: Clocks = SYSTEM_CLOCKS,
     ) -> None:
@@ -208,7 +213,7 @@ class ProducerLedger:
 
     def transaction(self, kind: Kind, seq: int, seq_end: int) -> None:
         """The transaction of ``[seq, seq_end)`` is about to be committed, or its commit or abort
-        returned (``kind`` one of :data:`TRANSACTION_KINDS`)."""
+        returned (``kind``: ``COMMITTING``, ``COMMITTED`` or ``ABORTED``)."""
         self._events.write(self._pack(kind, seq, seq_end))
 
     def ack(self, seq: int, partition: int, offset: int) -> None:
@@ -287,7 +292,7 @@ class ConsumerLedger:
         self,
         run_dir: Path,
         member: str,
-        meta: dict[str, Any],
+        meta: Mapping[str, object],
         protocol: DriverProtocol | None = None,
         clocks: Clocks = SYSTEM_CLOCKS,
     ) -> None:
@@ -329,7 +334,7 @@ class ConsumerLedger:
         self._epochs.close()
 
 
-def write_meta(path: Path, meta: dict[str, Any]) -> None:
+def write_meta(path: Path, meta: Mapping[str, object]) -> None:
     """Write a JSON meta file atomically (write to a temporary name, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -337,19 +342,24 @@ def write_meta(path: Path, meta: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def read_meta(path: Path) -> dict[str, Any]:
+def read_meta(path: Path) -> JsonObject:
     """Read a JSON meta file.
 
     Raises:
         ValueError: the file is not a JSON object.
     """
-    data = json.loads(path.read_text())
+    data: object = json.loads(path.read_text())
     if not isinstance(data, dict):
         raise ValueError(f"{path} is not a JSON object")
     return data
 
 
-def read_records(path: Path, dtype: np.dtype[Any], chunk: int = 1 << 20) -> Iterator[np.ndarray[Any, Any]]:
+#: A ledger's record type, and a chunk of its records: numpy types a structured dtype's fields as Any.
+RecordType = np.dtype[Any]  # type: ignore[explicit-any]  # numpy's own type for a structured dtype
+Records = np.ndarray[tuple[int], RecordType]
+
+
+def read_records(path: Path, dtype: RecordType, chunk: int = 1 << 20) -> Iterator[Records]:
     """Yield the records of a ledger file in chunks of at most ``chunk``; a torn last record is dropped.
 
     A missing file yields nothing.

@@ -7,22 +7,22 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from functools import partial
 
 from kafka.errors import KafkaError
 
+from chaos.rundir import OUTBOX
+from chaos.workloads.interfaces import RecordMetadata
+from chaos.workloads.sending import Sending
 from chaos.workloads.totals import next_seq
-
-if TYPE_CHECKING:
-    from chaos.workloads.producer import ProducerWorkload
 
 
 class OutboxForwarding:
     """The ``outbox`` mode: commit to SQLite first, forward from there, resend pending after a restart."""
 
-    def __init__(self, workload: ProducerWorkload) -> None:
-        self.w = workload
-        path = workload.run_dir / "outbox" / f"producer-{workload.spec.id}.sqlite"
+    def __init__(self, sending: Sending) -> None:
+        self.w = sending
+        path = sending.run_dir / OUTBOX / f"producer-{sending.spec.id}.sqlite"
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         db = self._connect()
@@ -70,7 +70,7 @@ class OutboxForwarding:
         return sent
 
     def _forward(self) -> None:
-        assert self.w.producer is not None
+        client = self.w.client
         db = self._connect()
         deadline: float | None = None
         while True:
@@ -87,15 +87,15 @@ class OutboxForwarding:
                 with self._lock:
                     self._in_flight.add(s)
                 try:
-                    future = self.w.producer.send(self.w.spec.topic, key=self.w.key_for(s), value=value)
+                    future = client.send(self.w.spec.topic, self.w.key_for(s), value)
                 except KafkaError as e:
                     self._record_failure(s, e)
                     continue
-                future.add_callback(self._acked_cb, s)
-                future.add_errback(self._failed_cb, s)
+                future.add_callback(partial(self.acked, s))
+                future.add_errback(partial(self._record_failure, s))
             if not self._producing:
                 if deadline is None:
-                    self.w.producer.flush(timeout=self.w.spec.close_timeout_s)
+                    client.flush(timeout=self.w.spec.close_timeout_s)
                     deadline = time.monotonic() + self.w.spec.close_timeout_s
                 self._settle(db)
                 (left,) = db.execute("SELECT COUNT(*) FROM outbox WHERE done = 0").fetchone()
@@ -105,13 +105,11 @@ class OutboxForwarding:
                 time.sleep(0.01)
         db.close()
 
-    def _acked_cb(self, seq: int, metadata: Any) -> None:
+    def acked(self, seq: int, metadata: RecordMetadata) -> None:
+        """The client's report that record ``seq`` is written: its row is marked done at the next settle."""
         self.w.ledger.ack(seq, int(metadata.partition), self.w.offset_of(metadata))
         with self._lock:
             self._acked.append(seq)
-
-    def _failed_cb(self, seq: int, exc: BaseException) -> None:
-        self._record_failure(seq, exc)
 
     def _record_failure(self, seq: int, exc: BaseException) -> None:
         # The outbox sees the failure and will resend: the record stays pending.

@@ -10,11 +10,10 @@ of :mod:`chaos.workloads.ledger`): that is not tuned.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any
 
 from chaos.errors import UsageError
+from chaos.workloads.jsonvalue import JsonObject
 from chaos.workloads.settings import HARNESS_OWNED, SECURITY_PREFIXES
 
 #: The placeholders a transactional id pattern may use: the run's id and the workload's id.
@@ -85,7 +84,7 @@ class DriverProtocol:
         values = {"run_id": run_id, "id": workload}
         return _PLACEHOLDER.sub(lambda m: values[m[1]], self.transactional_id)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         """The spec's ``"protocol"`` object: the fields, and the keys the harness owns."""
         return {
             **asdict(self),
@@ -94,7 +93,7 @@ class DriverProtocol:
         }
 
     @classmethod
-    def from_json(cls, raw: Mapping[str, Any]) -> DriverProtocol:
+    def from_json(cls, raw: JsonObject) -> DriverProtocol:
         """The protocol of a spec's ``"protocol"`` object (written by :meth:`to_json`).
 
         Raises:

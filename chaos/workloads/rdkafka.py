@@ -1,10 +1,10 @@
 """librdkafka (confluent-kafka) behind the few calls the workloads make of a client.
 
-The producer and consumer workloads were written against kafka-python's interface: ``send()``
-returning a future with ``add_callback``/``add_errback``/``get``, ``flush``, ``close``; ``poll()``
-returning records by partition, ``commit()``, ``assignment()``. These adapters give confluent-kafka
-that interface, so each delivery mode and commit strategy is the same code for both clients and
-only the client underneath differs. What librdkafka does (its queue, retries, idempotence, offset
+The workloads call a client through :mod:`chaos.workloads.interfaces` (kafka-python's shape:
+``send()`` returning a future with ``add_callback``/``add_errback``/``get``, ``flush``, ``close``;
+``poll()`` returning records by partition, ``commit()``, ``assignment()``). These adapters give
+confluent-kafka that interface, so each delivery mode and commit strategy is the same code for both
+clients and only the client underneath differs. What librdkafka does (its queue, retries, idempotence, offset
 store, rebalances) is untouched: the adapters only translate calls and results.
 
 * Delivery reports: a poller thread serves librdkafka's callbacks (``poll()``), as kafka-python's
@@ -20,14 +20,21 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import NamedTuple
 
 import confluent_kafka as ck
 from kafka import TopicPartition
 from kafka.coordinator.base import MemberState
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
+
+from chaos.workloads.interfaces import DeliveryReport, GroupMetadata, OnAck, OnError
+from chaos.workloads.settings import Setting
+
+#: librdkafka's delivery report: its error (None: written) and the message.
+OnDelivery = Callable[[ck.KafkaError | None, ck.Message], None]
 
 _ERROR_TYPES: dict[str, type[KafkaError]] = {}
 
@@ -61,6 +68,20 @@ class Delivered(NamedTuple):
     offset: int
 
 
+def delivered(msg: ck.Message) -> Delivered:
+    """Where a delivery report of success says ``msg`` was written: no offset (acks=0, or
+    librdkafka's OFFSET_INVALID) is -1, never 0, which is a real position another record may hold."""
+    return Delivered(msg.topic() or "", msg.partition() or 0, known_offset(msg.offset()))
+
+
+def report_to(report: DeliveryReport, err: ck.KafkaError | None, msg: ck.Message) -> None:
+    """librdkafka's delivery report of one record, passed on to ``report``."""
+    if err is None:
+        report.acked(delivered(msg))
+    else:
+        report.failed(as_exception(err))
+
+
 class DeliveryFuture:
     """kafka-python's ``FutureRecordMetadata`` for one librdkafka message: callbacks run in the
     thread that serves deliveries; ones added after the delivery run at once."""
@@ -69,8 +90,8 @@ class DeliveryFuture:
 
     def __init__(self, lock: threading.Lock) -> None:
         self._lock = lock
-        self._callbacks: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
-        self._errbacks: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+        self._callbacks: list[OnAck] = []
+        self._errbacks: list[OnError] = []
         self._event: threading.Event | None = None
         self.value: Delivered | None = None
         self.exception: KafkaError | None = None
@@ -80,23 +101,23 @@ class DeliveryFuture:
         """Whether the delivery report arrived."""
         return self.value is not None or self.exception is not None
 
-    def add_callback(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Call ``fn(*args, metadata)`` once the record is written."""
+    def add_callback(self, fn: OnAck) -> None:
+        """Call ``fn(metadata)`` once the record is written."""
         with self._lock:
             if not self.done:
-                self._callbacks.append((fn, args))
+                self._callbacks.append(fn)
                 return
         if self.value is not None:
-            fn(*args, self.value)
+            fn(self.value)
 
-    def add_errback(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Call ``fn(*args, exception)`` once the record has failed."""
+    def add_errback(self, fn: OnError) -> None:
+        """Call ``fn(exception)`` once the record has failed."""
         with self._lock:
             if not self.done:
-                self._errbacks.append((fn, args))
+                self._errbacks.append(fn)
                 return
         if self.exception is not None:
-            fn(*args, self.exception)
+            fn(self.exception)
 
     def get(self, timeout: float | None = None) -> Delivered:
         """Wait for the delivery report.
@@ -120,15 +141,16 @@ class DeliveryFuture:
             if err is not None:
                 self.exception = as_exception(err)
             else:
-                # no offset in a report of success (acks=0, or librdkafka's OFFSET_INVALID): -1,
-                # never 0, which is a real position another record may hold
-                self.value = Delivered(msg.topic() or "", msg.partition() or 0, known_offset(msg.offset()))
-            callbacks = self._callbacks if err is None else self._errbacks
+                self.value = delivered(msg)
+            callbacks, errbacks = self._callbacks, self._errbacks
             self._callbacks, self._errbacks = [], []
             event = self._event
-        result: Any = self.value if err is None else self.exception
-        for fn, args in callbacks:
-            fn(*args, result)
+        if self.value is not None:
+            for on_ack in callbacks:
+                on_ack(self.value)
+        elif self.exception is not None:
+            for on_error in errbacks:
+                on_error(self.exception)
         if event is not None:
             event.set()
 
@@ -136,8 +158,8 @@ class DeliveryFuture:
 class RdProducer:
     """A confluent-kafka ``Producer`` with kafka-python's ``send``/``flush``/``close``."""
 
-    def __init__(self, config: dict[str, Any], max_block_ms: int = 60_000) -> None:
-        self._p = ck.Producer(config)
+    def __init__(self, config: Mapping[str, Setting], max_block_ms: int = 60_000) -> None:
+        self._p = ck.Producer(dict(config))
         self._lock = threading.Lock()
         self._max_block_s = max_block_ms / 1000
         self._closed = threading.Event()
@@ -155,18 +177,20 @@ class RdProducer:
             KafkaError: the queue stayed full (``_QUEUE_FULL``) or librdkafka refused the record.
         """
         future = DeliveryFuture(self._lock)
-        self.produce(topic, key, value, future.deliver)
+        self._produce(topic, key, value, future.deliver)
         return future
 
-    def produce(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes | None,
-        on_delivery: Callable[[ck.KafkaError | None, ck.Message], None],
-    ) -> None:
-        """Queue one record with librdkafka's own delivery callback (the streaming modes' path: no
-        future per record); blocks up to ``max.block.ms`` while librdkafka's queue is full.
+    def produce(self, topic: str, key: bytes | None, value: bytes, report: DeliveryReport) -> None:
+        """Queue one record whose outcome goes to ``report`` from librdkafka's own delivery report
+        (no future per record); see :meth:`_produce`.
+
+        Raises:
+            KafkaError: the queue stayed full (``_QUEUE_FULL``) or librdkafka refused the record.
+        """
+        self._produce(topic, key, value, partial(report_to, report))
+
+    def _produce(self, topic: str, key: bytes | None, value: bytes | None, on_delivery: OnDelivery) -> None:
+        """Queue one record; blocks up to ``max.block.ms`` while librdkafka's queue is full.
 
         Raises:
             KafkaError: the queue stayed full (``_QUEUE_FULL``) or librdkafka refused the record.
@@ -192,16 +216,16 @@ class RdProducer:
         self._p.flush(-1 if timeout is None else timeout)
 
     # -- transactions, under kafka-python's names ------------------------------------------------
-    def _txn(self, call: Callable[..., Any], *args: Any) -> None:
+    def _txn(self, call: Callable[[], None]) -> None:
         try:
-            call(*args)
+            call()
         except ck.KafkaException as e:
             raise as_exception(e.args[0]) from None
 
     def init_transactions(self) -> None:
         """Register the ``transactional.id`` (fencing an earlier producer with it, whose open
         transaction the coordinator aborts). Raises KafkaError."""
-        self._txn(self._p.init_transactions, self._max_block_s)
+        self._txn(partial(self._p.init_transactions, self._max_block_s))
 
     def begin_transaction(self) -> None:
         """Start a transaction. Raises KafkaError."""
@@ -209,17 +233,19 @@ class RdProducer:
 
     def commit_transaction(self) -> None:
         """Flush and commit the open transaction. Raises KafkaError."""
-        self._txn(self._p.commit_transaction, self._max_block_s)
+        self._txn(partial(self._p.commit_transaction, self._max_block_s))
 
     def abort_transaction(self) -> None:
         """Abort the open transaction (queued records are purged). Raises KafkaError."""
-        self._txn(self._p.abort_transaction, self._max_block_s)
+        self._txn(partial(self._p.abort_transaction, self._max_block_s))
 
-    def send_offsets_to_transaction(self, offsets: dict[TopicPartition, OffsetAndMetadata], group: Any) -> None:
+    def send_offsets_to_transaction(
+        self, offsets: Mapping[TopicPartition, OffsetAndMetadata], group: GroupMetadata
+    ) -> None:
         """Commit a consumer's ``offsets`` in the open transaction; ``group`` is the consumer's
-        ``consumer_group_metadata()``. Raises KafkaError."""
+        ``consumer_group_metadata()`` (:meth:`RdConsumer.group_metadata`). Raises KafkaError."""
         parts = [ck.TopicPartition(tp.topic, tp.partition, om.offset) for tp, om in offsets.items()]
-        self._txn(self._p.send_offsets_to_transaction, parts, group, self._max_block_s)
+        self._txn(partial(self._p.send_offsets_to_transaction, parts, group, self._max_block_s))
 
     def close(self, timeout: float | None = None) -> None:
         """Flush, then stop serving deliveries."""
@@ -247,8 +273,8 @@ class RdConsumer:
     own generation is not exposed): what the workload needs is when the assignment changed.
     """
 
-    def __init__(self, config: dict[str, Any], max_poll_records: int = 500) -> None:
-        self._c = ck.Consumer(config)
+    def __init__(self, config: Mapping[str, Setting], max_poll_records: int = 500) -> None:
+        self._c = ck.Consumer(dict(config))
         self._max = max_poll_records
         self._generation = 0
 
@@ -261,7 +287,7 @@ class RdConsumer:
         t = meta.topics.get(topic)
         return set(t.partitions) if t is not None and t.error is None else set()
 
-    def _changed(self, consumer: Any, partitions: list[ck.TopicPartition]) -> None:
+    def _changed(self, consumer: ck.Consumer, partitions: list[ck.TopicPartition]) -> None:
         del consumer, partitions
         self._generation += 1
 
@@ -281,7 +307,7 @@ class RdConsumer:
             out.setdefault(tp, []).append(_Record(tp.partition, msg.offset() or 0, msg.key(), msg.value()))
         return out
 
-    def commit(self, offsets: dict[TopicPartition, OffsetAndMetadata] | None = None) -> None:
+    def commit(self, offsets: Mapping[TopicPartition, OffsetAndMetadata] | None = None) -> None:
         """Commit synchronously: what was consumed, or ``offsets``.
 
         Raises:
@@ -295,17 +321,18 @@ class RdConsumer:
                 self._c.commit(asynchronous=False)
         except ck.KafkaException as e:
             err = e.args[0]
-            if isinstance(err, ck.KafkaError) and err.code() == ck.KafkaError._NO_OFFSET:
+            if isinstance(err, ck.KafkaError) and err.name() == "_NO_OFFSET":
                 return  # nothing consumed since the last commit
             raise CommitFailedError(str(e)) from None
 
-    def group_metadata(self) -> _Membership:
+    def membership(self) -> _Membership:
         """The assignment generation as counted here; librdkafka settles rebalances itself."""
         return _Membership(self._generation, MemberState.STABLE)
 
-    def transaction_metadata(self) -> Any:
+    def group_metadata(self) -> GroupMetadata:
         """What a transactional producer's ``send_offsets_to_transaction`` needs of this member."""
-        return self._c.consumer_group_metadata()
+        metadata: GroupMetadata = self._c.consumer_group_metadata()
+        return metadata
 
     def rewind(self) -> None:
         """Seek every assigned partition back to its committed offset (after an aborted transaction).

@@ -12,27 +12,25 @@ listed in :data:`NATIVE` (``queue.buffering.max.ms``, ``message.timeout.ms``, �
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
 
-from chaos.errors import UsageError
 from chaos.workloads.java_settings import JAVA_CONSUMER_KEYS, JAVA_PRODUCER_KEYS
 from chaos.workloads.settings import (
-    HARNESS_OWNED,
-    SECURITY_PREFIXES,
     ClientSettings,
+    ClientTable,
     Converter,
-    _acks,
-    _bool,
-    _choice,
-    _int,
+    Rule,
+    as_acks,
+    as_bool,
+    as_int,
+    one_of,
+    resolve,
 )
 
 
 def _kbytes(value: str) -> int:
     """``buffer.memory`` (bytes) as ``queue.buffering.max.kbytes``."""
-    return max(1, _int(value) // 1024)
+    return max(1, as_int(value) // 1024)
 
 
 def _compression(value: str) -> str:
@@ -43,7 +41,7 @@ def _compression(value: str) -> str:
 
 
 def _acks_text(value: str) -> str:
-    return str(_acks(value))
+    return str(as_acks(value))
 
 
 def _assignor(value: str) -> str:
@@ -67,78 +65,78 @@ def _assignor(value: str) -> str:
 
 
 #: Java producer key → (librdkafka key, converter).
-PRODUCER_MAP: dict[str, tuple[str, Converter]] = {
+PRODUCER_MAP: dict[str, Rule] = {
     "acks": ("acks", _acks_text),
-    "enable.idempotence": ("enable.idempotence", _bool),
-    "retries": ("retries", _int),
-    "linger.ms": ("linger.ms", _int),
-    "batch.size": ("batch.size", _int),
-    "max.in.flight.requests.per.connection": ("max.in.flight.requests.per.connection", _int),
-    "delivery.timeout.ms": ("delivery.timeout.ms", _int),
-    "request.timeout.ms": ("request.timeout.ms", _int),
+    "enable.idempotence": ("enable.idempotence", as_bool),
+    "retries": ("retries", as_int),
+    "linger.ms": ("linger.ms", as_int),
+    "batch.size": ("batch.size", as_int),
+    "max.in.flight.requests.per.connection": ("max.in.flight.requests.per.connection", as_int),
+    "delivery.timeout.ms": ("delivery.timeout.ms", as_int),
+    "request.timeout.ms": ("request.timeout.ms", as_int),
     "compression.type": ("compression.type", _compression),
-    "retry.backoff.ms": ("retry.backoff.ms", _int),
-    "retry.backoff.max.ms": ("retry.backoff.max.ms", _int),
-    "max.request.size": ("message.max.bytes", _int),
-    "metadata.max.age.ms": ("metadata.max.age.ms", _int),
-    "reconnect.backoff.ms": ("reconnect.backoff.ms", _int),
-    "reconnect.backoff.max.ms": ("reconnect.backoff.max.ms", _int),
-    "connections.max.idle.ms": ("connections.max.idle.ms", _int),
-    "send.buffer.bytes": ("socket.send.buffer.bytes", _int),
-    "receive.buffer.bytes": ("socket.receive.buffer.bytes", _int),
+    "retry.backoff.ms": ("retry.backoff.ms", as_int),
+    "retry.backoff.max.ms": ("retry.backoff.max.ms", as_int),
+    "max.request.size": ("message.max.bytes", as_int),
+    "metadata.max.age.ms": ("metadata.max.age.ms", as_int),
+    "reconnect.backoff.ms": ("reconnect.backoff.ms", as_int),
+    "reconnect.backoff.max.ms": ("reconnect.backoff.max.ms", as_int),
+    "connections.max.idle.ms": ("connections.max.idle.ms", as_int),
+    "send.buffer.bytes": ("socket.send.buffer.bytes", as_int),
+    "receive.buffer.bytes": ("socket.receive.buffer.bytes", as_int),
     "transactional.id": ("transactional.id", str),
-    "transaction.timeout.ms": ("transaction.timeout.ms", _int),
+    "transaction.timeout.ms": ("transaction.timeout.ms", as_int),
     "buffer.memory": ("queue.buffering.max.kbytes", _kbytes),
     "client.rack": ("client.rack", str),
 }
 #: Emulated by the workload: librdkafka's produce() never blocks (it raises when its queue is full),
 #: so the workload retries for up to ``max.block.ms`` as the Java client would block.
-PRODUCER_EMULATED: dict[str, Converter] = {"max.block.ms": _int}
+PRODUCER_EMULATED: dict[str, Converter] = {"max.block.ms": as_int}
 
-CONSUMER_MAP: dict[str, tuple[str, Converter]] = {
-    "enable.auto.commit": ("enable.auto.commit", _bool),
-    "auto.commit.interval.ms": ("auto.commit.interval.ms", _int),
-    "auto.offset.reset": ("auto.offset.reset", _choice("earliest", "latest", "none")),
-    "max.poll.interval.ms": ("max.poll.interval.ms", _int),
-    "session.timeout.ms": ("session.timeout.ms", _int),
-    "heartbeat.interval.ms": ("heartbeat.interval.ms", _int),
-    "fetch.min.bytes": ("fetch.min.bytes", _int),
-    "fetch.max.bytes": ("fetch.max.bytes", _int),
-    "fetch.max.wait.ms": ("fetch.wait.max.ms", _int),
-    "max.partition.fetch.bytes": ("max.partition.fetch.bytes", _int),
-    "isolation.level": ("isolation.level", _choice("read_committed", "read_uncommitted")),
-    "request.timeout.ms": ("socket.timeout.ms", _int),
-    "retry.backoff.ms": ("retry.backoff.ms", _int),
-    "reconnect.backoff.ms": ("reconnect.backoff.ms", _int),
-    "reconnect.backoff.max.ms": ("reconnect.backoff.max.ms", _int),
-    "metadata.max.age.ms": ("metadata.max.age.ms", _int),
-    "connections.max.idle.ms": ("connections.max.idle.ms", _int),
-    "check.crcs": ("check.crcs", _bool),
+CONSUMER_MAP: dict[str, Rule] = {
+    "enable.auto.commit": ("enable.auto.commit", as_bool),
+    "auto.commit.interval.ms": ("auto.commit.interval.ms", as_int),
+    "auto.offset.reset": ("auto.offset.reset", one_of("earliest", "latest", "none")),
+    "max.poll.interval.ms": ("max.poll.interval.ms", as_int),
+    "session.timeout.ms": ("session.timeout.ms", as_int),
+    "heartbeat.interval.ms": ("heartbeat.interval.ms", as_int),
+    "fetch.min.bytes": ("fetch.min.bytes", as_int),
+    "fetch.max.bytes": ("fetch.max.bytes", as_int),
+    "fetch.max.wait.ms": ("fetch.wait.max.ms", as_int),
+    "max.partition.fetch.bytes": ("max.partition.fetch.bytes", as_int),
+    "isolation.level": ("isolation.level", one_of("read_committed", "read_uncommitted")),
+    "request.timeout.ms": ("socket.timeout.ms", as_int),
+    "retry.backoff.ms": ("retry.backoff.ms", as_int),
+    "reconnect.backoff.ms": ("reconnect.backoff.ms", as_int),
+    "reconnect.backoff.max.ms": ("reconnect.backoff.max.ms", as_int),
+    "metadata.max.age.ms": ("metadata.max.age.ms", as_int),
+    "connections.max.idle.ms": ("connections.max.idle.ms", as_int),
+    "check.crcs": ("check.crcs", as_bool),
     "group.instance.id": ("group.instance.id", str),
     "client.rack": ("client.rack", str),
     "partition.assignment.strategy": ("partition.assignment.strategy", _assignor),
-    "group.protocol": ("group.protocol", _choice("classic", "consumer")),
-    "send.buffer.bytes": ("socket.send.buffer.bytes", _int),
-    "receive.buffer.bytes": ("socket.receive.buffer.bytes", _int),
-    "allow.auto.create.topics": ("allow.auto.create.topics", _bool),
+    "group.protocol": ("group.protocol", one_of("classic", "consumer")),
+    "send.buffer.bytes": ("socket.send.buffer.bytes", as_int),
+    "receive.buffer.bytes": ("socket.receive.buffer.bytes", as_int),
+    "allow.auto.create.topics": ("allow.auto.create.topics", as_bool),
 }
 #: Emulated by the workload: ``consume(num_messages=…)`` returns at most this many records per poll.
-CONSUMER_EMULATED: dict[str, Converter] = {"max.poll.records": _int}
+CONSUMER_EMULATED: dict[str, Converter] = {"max.poll.records": as_int}
 
 #: librdkafka's own names a librdkafka properties file may use, with the converter.
 NATIVE: dict[str, Converter] = {
-    "queue.buffering.max.ms": _int,
-    "queue.buffering.max.messages": _int,
-    "queue.buffering.max.kbytes": _int,
-    "message.timeout.ms": _int,
-    "message.send.max.retries": _int,
-    "message.max.bytes": _int,
-    "socket.timeout.ms": _int,
-    "fetch.wait.max.ms": _int,
-    "enable.auto.offset.store": _bool,
-    "enable.gapless.guarantee": _bool,
-    "queued.min.messages": _int,
-    "partitioner": _choice(
+    "queue.buffering.max.ms": as_int,
+    "queue.buffering.max.messages": as_int,
+    "queue.buffering.max.kbytes": as_int,
+    "message.timeout.ms": as_int,
+    "message.send.max.retries": as_int,
+    "message.max.bytes": as_int,
+    "socket.timeout.ms": as_int,
+    "fetch.wait.max.ms": as_int,
+    "enable.auto.offset.store": as_bool,
+    "enable.gapless.guarantee": as_bool,
+    "queued.min.messages": as_int,
+    "partitioner": one_of(
         "random", "consistent", "consistent_random", "murmur2", "murmur2_random", "fnv1a", "fnv1a_random"
     ),
 }
@@ -156,48 +154,32 @@ REFUSED: dict[str, str] = {
 }
 
 
-def _resolve(
-    role: str,
-    props: Mapping[str, object],
-    mapping: Mapping[str, tuple[str, Converter]],
-    emulated_keys: Mapping[str, Converter],
-    java_keys: frozenset[str],
-) -> ClientSettings:
-    config: dict[str, Any] = {}
-    emulated: dict[str, Any] = {}
-    substituted: list[str] = []
-    for key, raw in props.items():
-        value = str(raw).strip() if not isinstance(raw, bool) else str(raw).lower()
-        if key in HARNESS_OWNED or key.startswith(SECURITY_PREFIXES):
-            substituted.append(key)
-            continue
-        if key in REFUSED:
-            raise UsageError(f"{role} setting {key} cannot be honoured by librdkafka ({REFUSED[key]}): remove it")
-        if key in emulated_keys:
-            target, converter = None, emulated_keys[key]
-        elif key in mapping:
-            target, converter = mapping[key]
-        elif key in NATIVE:
-            target, converter = key, NATIVE[key]
-        else:
-            known = [*mapping, *emulated_keys, *NATIVE]
-            close = difflib.get_close_matches(key, known, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            why = (
-                "librdkafka has no equivalent of this Java setting"
-                if key in java_keys
-                else "use the Java client's property names"
-            )
-            raise UsageError(f"{role} setting {key} is not supported with the librdkafka client{hint}: {why}")
-        try:
-            converted = converter(value)
-        except ValueError as e:
-            raise UsageError(f"{role} setting {key}={value!r} is invalid: {e}") from None
-        if target is None:
-            emulated[key] = converted
-        else:
-            config[target] = converted
-    return ClientSettings(kwargs=config, emulated=emulated, substituted=sorted(substituted))
+def _unknown(java_keys: frozenset[str]) -> Callable[[str, str, str], str]:
+    def unknown(role: str, key: str, hint: str) -> str:
+        why = (
+            "librdkafka has no equivalent of this Java setting"
+            if key in java_keys
+            else "use the Java client's property names"
+        )
+        return f"{role} setting {key} is not supported with the librdkafka client{hint}: {why}"
+
+    return unknown
+
+
+def _table(
+    role: str, mapping: Mapping[str, Rule], emulated: Mapping[str, Converter], java_keys: frozenset[str]
+) -> ClientTable:
+    rules: dict[str, Rule] = {
+        **{k: (k, c) for k, c in NATIVE.items()},
+        **mapping,
+        **{k: (None, c) for k, c in emulated.items()},
+    }
+    refusal = "{role} setting {key} cannot be honoured by librdkafka ({reason}): remove it"
+    return ClientTable(role, rules, _unknown(java_keys), frozenset(rules), REFUSED, refusal)
+
+
+PRODUCER = _table("producer", PRODUCER_MAP, PRODUCER_EMULATED, JAVA_PRODUCER_KEYS)
+CONSUMER = _table("consumer", CONSUMER_MAP, CONSUMER_EMULATED, JAVA_CONSUMER_KEYS)
 
 
 def rdkafka_producer_settings(props: Mapping[str, object]) -> ClientSettings:
@@ -209,7 +191,7 @@ def rdkafka_producer_settings(props: Mapping[str, object]) -> ClientSettings:
     >>> rdkafka_producer_settings({"acks": "all", "max.request.size": "2000000"}).kwargs
     {'acks': 'all', 'message.max.bytes': 2000000}
     """
-    return _resolve("producer", props, PRODUCER_MAP, PRODUCER_EMULATED, JAVA_PRODUCER_KEYS)
+    return resolve(PRODUCER, props)
 
 
 def rdkafka_consumer_settings(props: Mapping[str, object]) -> ClientSettings:
@@ -221,4 +203,4 @@ def rdkafka_consumer_settings(props: Mapping[str, object]) -> ClientSettings:
     >>> rdkafka_consumer_settings({"fetch.max.wait.ms": "50"}).kwargs
     {'fetch.wait.max.ms': 50}
     """
-    return _resolve("consumer", props, CONSUMER_MAP, CONSUMER_EMULATED, JAVA_CONSUMER_KEYS)
+    return resolve(CONSUMER, props)

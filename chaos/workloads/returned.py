@@ -4,7 +4,6 @@ have returned (``docs/ledgers.md``), kept so that a kill mid-range leaves no ret
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -23,7 +22,7 @@ class ReturnedMark:
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists() or path.stat().st_size != 16:
             path.write_bytes(bytes(16))
-        self.cells: np.memmap[Any, np.dtype[np.uint64]] = np.memmap(path, dtype="<u8", mode="r+", shape=(2,))
+        self.cells: np.memmap[tuple[int], np.dtype[np.uint64]] = np.memmap(path, dtype="<u8", mode="r+", shape=(2,))
 
     def left_over(self) -> tuple[int, int] | None:
         """The range a killed predecessor left, if it is not empty."""

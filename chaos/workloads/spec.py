@@ -5,19 +5,20 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal, get_args
 
 from chaos.errors import UsageError
-from chaos.workloads.clients import DEFAULT_CLIENT, check_client, check_mode
+from chaos.workloads.clients import DEFAULT_CLIENT, check_client
+from chaos.workloads.jsonvalue import JsonObject
 from chaos.workloads.protocol import DriverProtocol
 
 ProducerMode = Literal["fire_and_forget", "sync", "async", "outbox", "transactional"]
 CommitStrategy = Literal["auto", "after_process", "per_partition", "before_process", "transactional"]
 KeyStrategy = Literal["spread", "none", "pinned"]
 
-PRODUCER_MODES: tuple[str, ...] = ("fire_and_forget", "sync", "async", "outbox", "transactional")
-COMMIT_STRATEGIES: tuple[str, ...] = ("auto", "after_process", "per_partition", "before_process", "transactional")
-KEY_STRATEGIES: tuple[str, ...] = ("spread", "none", "pinned")
+PRODUCER_MODES: tuple[str, ...] = get_args(ProducerMode)
+COMMIT_STRATEGIES: tuple[str, ...] = get_args(CommitStrategy)
+KEY_STRATEGIES: tuple[str, ...] = get_args(KeyStrategy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +67,7 @@ class ProducerSpec:
     def __post_init__(self) -> None:
         if self.mode not in PRODUCER_MODES:
             raise UsageError(f"producer mode {self.mode!r} is not one of {', '.join(PRODUCER_MODES)}")
-        check_mode(self.client, self.mode)
+        check_client(self.client)
         if self.keys not in KEY_STRATEGIES:
             raise UsageError(f"producer keys {self.keys!r} is not one of {', '.join(KEY_STRATEGIES)}")
         if self.count is not None and self.count < 0:
@@ -158,7 +159,7 @@ def load_spec(path: Path) -> ProducerSpec | ConsumerSpec:
         UsageError: unreadable or not a spec, or its ``"protocol"`` is not this harness's.
     """
     try:
-        raw: dict[str, Any] = json.loads(path.read_text())
+        raw: JsonObject = json.loads(path.read_text())
         kind = raw.pop("kind")
         if "protocol" in raw:
             raw["protocol"] = DriverProtocol.from_json(raw["protocol"])

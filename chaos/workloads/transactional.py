@@ -20,26 +20,22 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import suppress
-from functools import partial
-from typing import TYPE_CHECKING
 
 from kafka.errors import KafkaError
 
 from chaos.workloads.ledger import Kind
+from chaos.workloads.sending import Delivery, Sending
 from chaos.workloads.totals import next_seq
-
-if TYPE_CHECKING:
-    from chaos.workloads.producer import ProducerWorkload
 
 log = logging.getLogger("chaos.producer")
 
 
 class TransactionalSending:
-    """Sends one transaction after another for a :class:`~chaos.workloads.producer.ProducerWorkload`."""
+    """Sends one transaction after another through a producer's :class:`~chaos.workloads.sending.Sending`."""
 
-    def __init__(self, workload: ProducerWorkload) -> None:
-        self.w = workload
-        self.size = workload.spec.transaction_size
+    def __init__(self, sending: Sending) -> None:
+        self.w = sending
+        self.size = sending.spec.transaction_size
 
     def run(self) -> int:
         """Transactions until the count, the duration or a stop; returns the records sent.
@@ -48,7 +44,7 @@ class TransactionalSending:
             KafkaError: ``init_transactions()`` failed (the producer cannot start).
         """
         w = self.w
-        w.producer.init_transactions()
+        w.client.init_transactions()
         seq = resumed = next_seq(w.run_dir, w.spec.id)
         # Transactions are counted over restarts from the sequence numbers, so a restarted producer
         # goes on with the same pattern of commits and aborts.
@@ -57,7 +53,7 @@ class TransactionalSending:
         done = False
         while not done:
             start = seq
-            w.producer.begin_transaction()
+            w.client.begin_transaction()
             failed = False
             while seq - start < self.size:
                 n = w.budget(sent, started, resumed)
@@ -75,7 +71,7 @@ class TransactionalSending:
                     break
             if seq == start:  # nothing sent: nothing to end but the empty transaction
                 with suppress(KafkaError):
-                    w.producer.abort_transaction()
+                    w.client.abort_transaction()
                 break
             on_purpose = not failed and w.spec.aborts(index)
             self._end(start, seq, abort=failed or on_purpose, on_purpose=on_purpose)
@@ -89,18 +85,14 @@ class TransactionalSending:
         w.ledger.intent(start, end)
         w.ledger.returned_mark.begin(start)
         mark = w.ledger.returned_mark.cells
-        topic = w.spec.topic
+        topic, client = w.spec.topic, w.client
         for s in range(start, end):
             key = w.key_for(s)
             value = w.encoder.encode(s, key)
+            size = len(value)
             try:
-                if w.rdkafka:
-                    w.producer.produce(topic, key, value, partial(w._on_delivery, s, True))
-                else:
-                    w.gate.acquire(len(value))
-                    future = w.producer.send(topic, key=key, value=value)
-                    future.add_callback(w._on_ack, s, len(value))
-                    future.add_errback(w._on_error, s, len(value), True)
+                w.gate.acquire(size)
+                client.produce(topic, key, value, Delivery(w, s, size, True))
             except KafkaError as e:
                 w.ledger.returned(start, s)
                 w.ledger.error(s, e, seen=True, from_callback=False)
@@ -118,24 +110,24 @@ class TransactionalSending:
         w = self.w
         if on_purpose:
             with suppress(KafkaError):
-                w.producer.flush()
+                w.client.flush()
         if not abort:
             w.ledger.transaction(Kind.COMMITTING, start, end)
             try:
-                w.producer.commit_transaction()
+                w.client.commit_transaction()
                 w.ledger.transaction(Kind.COMMITTED, start, end)
                 return
             except KafkaError as e:
                 w.ledger.note_error(e)
                 log.warning("commit of [%d, %d) failed, aborting: %s", start, end, e)
         try:
-            w.producer.abort_transaction()
+            w.client.abort_transaction()
             w.ledger.transaction(Kind.ABORTED, start, end)
         except KafkaError as e:
             # The outcome stays unknown here; a new client's init_transactions() settles it.
             w.ledger.note_error(e)
             log.warning("abort of [%d, %d) failed, starting a new client: %s", start, end, e)
             with suppress(Exception):
-                w.producer.close(timeout=5)
-            w.producer = w.new_client()
-            w.producer.init_transactions()
+                w.client.close(timeout=5)
+            w.client = w.new_client()
+            w.client.init_transactions()

@@ -20,17 +20,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import replace
-from typing import Any
 
-from kafka import KafkaProducer, TopicPartition
+from kafka import TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from chaos.workloads.clients import resolve_settings
-from chaos.workloads.consumer import ConsumerWorkload, Row, to_row
+from chaos.workloads.connect import new_producer
 from chaos.workloads.envelope import Decoded, Status, decode, encode
+from chaos.workloads.interfaces import Batches, GroupMetadata, ProducerClient
+from chaos.workloads.member import ConsumerWorkload, Row, to_row
+from chaos.workloads.settings import Setting
 from chaos.workloads.spec import ConsumerSpec
 
 log = logging.getLogger("chaos.transform")
@@ -53,38 +56,35 @@ class TransformWorkload(ConsumerWorkload):
         self.payload = b"by:%s" % spec.id.encode()
         self.rewound = False
         produced = resolve_settings(spec.client, "producer", {"acks": "all", **spec.output_settings})
-        if self.rdkafka:
-            self.producer_kwargs: dict[str, Any] = {
-                **produced.kwargs,
-                "bootstrap.servers": spec.bootstrap_servers,
-                "client.id": f"kafka-chaos-{spec.id}-out",
-            }
-            if self.eos:
-                self.producer_kwargs["transactional.id"] = spec.transactional_id
-        else:
-            self.producer_kwargs = {
-                **produced.kwargs,
-                "bootstrap_servers": spec.bootstrap_servers.split(","),
-                "client_id": f"kafka-chaos-{spec.id}-out",
-            }
-            if self.eos:
-                self.producer_kwargs["transactional_id"] = spec.transactional_id
-        self.producer: Any = None
+        harness: dict[str, Setting] = {
+            "bootstrap.servers": spec.bootstrap_servers,
+            "client.id": f"kafka-chaos-{spec.id}-out",
+        }
+        if self.eos:
+            harness["transactional.id"] = spec.transactional_id
+        self.producer_config = produced.config(harness)
+        self._producer: ProducerClient | None = None
 
-    def _new_producer(self) -> Any:
-        if self.rdkafka:
-            from chaos.workloads.rdkafka import RdProducer
+    @property
+    def producer(self) -> ProducerClient:
+        """The output topic's producer.
 
-            producer: Any = RdProducer(self.producer_kwargs)
-        else:
-            producer = KafkaProducer(**self.producer_kwargs)
+        Raises:
+            RuntimeError: before the member started one.
+        """
+        if self._producer is None:
+            raise RuntimeError("the transformer has no producer yet")
+        return self._producer
+
+    def _new_producer(self) -> ProducerClient:
+        producer = new_producer(self.spec.client, self.producer_config)
         if self.eos:
             producer.init_transactions()
         return producer
 
     def run(self) -> int:
         """Transform until stopped; returns the input records processed."""
-        self.producer = self._new_producer()
+        self._producer = self._new_producer()
         try:
             return super().run()
         finally:
@@ -92,7 +92,7 @@ class TransformWorkload(ConsumerWorkload):
                 self.producer.close(timeout=30)
 
     # -- records --------------------------------------------------------------------------------
-    def _read(self, batches: dict[TopicPartition, list[Any]]) -> tuple[list[Row], list[Output]]:
+    def _read(self, batches: Batches) -> tuple[list[Row], list[Output]]:
         rows: list[Row] = []
         outs: list[Output] = []
         for records in batches.values():
@@ -106,19 +106,20 @@ class TransformWorkload(ConsumerWorkload):
         for d, key in outs:
             if d.status == Status.VALID:
                 value = encode(self.spec.run_id, d.producer, d.seq, self.payload, key)
-                self.producer.send(self.output_topic, key=key, value=value)
+                self.producer.send(self.output_topic, key, value)
 
-    def _handle(self, batches: dict[TopicPartition, list[Any]]) -> int:
-        # The group metadata of the poll that returned these records: if the group moves on while
-        # they are processed, the broker refuses their offsets and the transaction aborts (KIP-447).
-        # Taken at commit time instead, a member whose partitions were revoked and given back in the
-        # meantime commits, then reads the same records again: duplicates, seen with librdkafka.
-        generation = self._group_metadata() if self.eos else None
-        rows, outs = self._read(batches)
+    def _handle(self, batches: Batches) -> int:
         if self.eos:
+            # The group metadata of the poll that returned these records: if the group moves on while
+            # they are processed, the broker refuses their offsets and the transaction aborts (KIP-447).
+            # Taken at commit time instead, a member whose partitions were revoked and given back in the
+            # meantime commits, then reads the same records again: duplicates, seen with librdkafka.
+            generation = self.consumer.group_metadata()
+            rows, outs = self._read(batches)
             offsets = {tp: OffsetAndMetadata(records[-1].offset + 1, "", -1) for tp, records in batches.items()}
             self._transaction(rows, outs, offsets, generation)
             return len(rows)
+        rows, outs = self._read(batches)
         self._send_outputs(outs)  # as the records come; their input offsets wait for the batch
         self.buffer.extend(rows)
         if len(self.buffer) >= self.spec.batch_size:
@@ -141,11 +142,12 @@ class TransformWorkload(ConsumerWorkload):
         self.ledger.processed_many(rows, marks)
 
     # -- exactly once ---------------------------------------------------------------------------
-    def _group_metadata(self) -> Any:
-        return self.consumer.transaction_metadata() if self.rdkafka else self.consumer.group_metadata()
-
     def _transaction(
-        self, rows: list[Row], outs: list[Output], offsets: dict[TopicPartition, Any], generation: Any
+        self,
+        rows: list[Row],
+        outs: list[Output],
+        offsets: Mapping[TopicPartition, OffsetAndMetadata],
+        generation: GroupMetadata,
     ) -> None:
         """Outputs and input offsets in one transaction; on failure abort and rewind."""
         try:
@@ -171,17 +173,6 @@ class TransformWorkload(ConsumerWorkload):
             log.warning("abort failed, starting a new producer: %s", e)
             with suppress(Exception):
                 self.producer.close(timeout=5)
-            self.producer = self._new_producer()
-        self._rewind()
-
-    def _rewind(self) -> None:
-        if self.rdkafka:
-            self.consumer.rewind()
-        else:
-            for tp in self.consumer.assignment():
-                committed = self.consumer.committed(tp)
-                if committed is None:
-                    self.consumer.seek_to_beginning(tp)
-                else:
-                    self.consumer.seek(tp, committed)
+            self._producer = self._new_producer()
+        self.consumer.rewind()
         self.rewound = True

@@ -257,10 +257,10 @@ def test_a_delivery_runs_callbacks_added_before_and_after_it() -> None:
     lock = threading.Lock()
     seen: list[Any] = []
     future = DeliveryFuture(lock)
-    future.add_callback(lambda tag, md: seen.append((tag, md)), "before")
+    future.add_callback(lambda md: seen.append(("before", md)))
     future.add_errback(lambda md: seen.append(("never", md)))
     future.deliver(None, _Msg())  # type: ignore[arg-type]
-    future.add_callback(lambda tag, md: seen.append((tag, md)), "after")
+    future.add_callback(lambda md: seen.append(("after", md)))
     assert seen == [("before", Delivered("t", 2, 41)), ("after", Delivered("t", 2, 41))]
     assert future.get(0) == Delivered("t", 2, 41)
 

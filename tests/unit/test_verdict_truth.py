@@ -35,6 +35,7 @@ from chaos.workloads.ledger import (
 from chaos.workloads.outbox import OutboxForwarding
 from chaos.workloads.producer import ProducerWorkload
 from chaos.workloads.protocol import DriverProtocol
+from chaos.workloads.sending import Delivery
 from chaos.workloads.spec import ProducerSpec
 
 TAG = producer_tag("p0")
@@ -213,11 +214,11 @@ def test_the_outbox_writes_an_ack_before_it_forgets_the_row(tmp_path: Path) -> N
     spec = ProducerSpec(
         id="p0", topic="t", bootstrap_servers="127.0.0.1:1", run_id="r1", run_dir=str(tmp_path), mode="outbox"
     )
-    outbox = OutboxForwarding(ProducerWorkload(spec))
+    outbox = OutboxForwarding(ProducerWorkload(spec).sending)
     db = outbox._connect()
     db.execute("INSERT INTO outbox (seq) VALUES (0)")
     db.commit()
-    outbox._acked_cb(0, SimpleNamespace(partition=0, offset=0))
+    outbox.acked(0, SimpleNamespace(partition=0, offset=0))
     outbox._settle(db)  # at once: well within the ack group's flush interval
     assert db.execute("SELECT done FROM outbox").fetchone() == (1,)
     assert len(list(read_records(tmp_path / LEDGERS / "producer-p0.acks", PRODUCER_EVENT))) == 1
@@ -240,7 +241,8 @@ def test_an_acks_0_producer_writes_no_offset_whatever_the_client_reports(tmp_pat
         id="p0", topic="t", bootstrap_servers="127.0.0.1:1", run_id="r1", run_dir=str(tmp_path), settings={"acks": "0"}
     )
     workload = ProducerWorkload(spec)
-    workload._on_ack(0, 10, SimpleNamespace(partition=0, offset=7))  # kafka-python 3.0: the index in its batch
+    reported = SimpleNamespace(partition=0, offset=7)  # kafka-python 3.0: the index in its batch
+    Delivery(workload.sending, 0, 10, False).acked(reported)
     workload.ledger.close()
     rows = np.concatenate(list(read_records(tmp_path / LEDGERS / "producer-p0.acks", PRODUCER_EVENT)))
     assert rows["offset"].tolist() == [-1]

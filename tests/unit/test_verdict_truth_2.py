@@ -4,7 +4,6 @@ directory: every test here failed before the fix it names."""
 from __future__ import annotations
 
 import threading
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,8 @@ from chaos.workloads.coverage import verify_markers
 from chaos.workloads.envelope import Status
 from chaos.workloads.ledger import LOG_RECORD, PROCESSED, PRODUCER_EVENT, Kind, read_meta, read_records, write_meta
 from chaos.workloads.producer import ProducerWorkload
-from chaos.workloads.rdkafka import DeliveryFuture
+from chaos.workloads.rdkafka import DeliveryFuture, report_to
+from chaos.workloads.sending import Delivery
 from chaos.workloads.spec import ProducerSpec
 from tests.unit.fake_kafka import Entry, FakeLog, write_transactional
 from tests.unit.test_verdict_truth import TAG, one_partition_run
@@ -248,9 +248,9 @@ def test_a_librdkafka_success_without_an_offset_is_unconfirmed_not_offset_0(tmp_
         id="p0", topic="t", bootstrap_servers="127.0.0.1:1", run_id="r1", run_dir=str(tmp_path), client="librdkafka"
     )
     workload = ProducerWorkload(spec)
-    workload._on_delivery(0, False, None, _NoOffset())  # raised TypeError in the poller thread
+    report_to(Delivery(workload.sending, 0, 10, False), None, _NoOffset())  # type: ignore[arg-type]  # raised TypeError
     future = DeliveryFuture(threading.Lock())
-    future.add_callback(partial(workload._on_ack, 1, 10))
+    future.add_callback(Delivery(workload.sending, 1, 10, False).acked)
     future.deliver(None, _NoOffset())  # type: ignore[arg-type]
     workload.ledger.close()
     rows = np.concatenate(list(read_records(tmp_path / LEDGERS / "producer-p0.acks", PRODUCER_EVENT)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +11,20 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from kafka import TopicPartition
+from kafka.structs import OffsetAndMetadata
 
 from chaos.errors import UsageError
 from chaos.workloads.envelope import Status, decode, encode, payload_for, producer_tag
 from chaos.workloads.gate import BufferGate
+from chaos.workloads.interfaces import (
+    Batches,
+    ConsumedRecord,
+    DeliveryReport,
+    GroupMetadata,
+    Membership,
+    SendFuture,
+)
 from chaos.workloads.ledger import PRODUCER_EVENT, Kind, ProducerLedger, read_records
 from chaos.workloads.protocol import DriverProtocol
 from chaos.workloads.settings import HARNESS_OWNED, consumer_settings, producer_settings
@@ -217,17 +228,49 @@ def test_specs_validate_and_round_trip(tmp_path: Path) -> None:
         load_spec(tmp_path / "junk.json")
 
 
-class _StuckClient:
+class _Consumer:
+    """A consumer client of which a test calls only some methods (the others fail the test)."""
+
+    def partitions_for_topic(self, topic: str) -> set[int] | None:
+        raise AssertionError("not called here")
+
+    def subscribe(self, topics: list[str]) -> None:
+        raise AssertionError("not called here")
+
+    def poll(self, timeout_ms: int) -> Batches:
+        raise AssertionError("not called here")
+
+    def commit(self, offsets: Mapping[TopicPartition, OffsetAndMetadata] | None = None) -> None:
+        raise AssertionError("not called here")
+
+    def assignment(self) -> set[TopicPartition]:
+        return set()
+
+    def membership(self) -> Membership:
+        raise AssertionError("not called here")
+
+    def group_metadata(self) -> GroupMetadata:
+        raise AssertionError("not called here")
+
+    def rewind(self) -> None:
+        raise AssertionError("not called here")
+
+    def close(self, autocommit: bool = True, timeout_ms: int | None = None) -> None:
+        raise AssertionError("not called here")
+
+
+class _StuckClient(_Consumer):
     """A kafka-python consumer whose group membership never settles (it still fetches)."""
 
     def __init__(self, state: object) -> None:
         self.state = state
         self.closed = False
 
-    def group_metadata(self) -> Any:
+    def membership(self) -> Membership:
         from types import SimpleNamespace
 
-        return SimpleNamespace(state=self.state, generation_id=2)
+        membership: Membership = SimpleNamespace(state=self.state, generation_id=2)
+        return membership
 
     def close(self, autocommit: bool = True, timeout_ms: int | None = None) -> None:
         self.closed = True
@@ -236,7 +279,7 @@ class _StuckClient:
 def test_a_member_stuck_in_a_rebalance_gets_a_new_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from kafka.coordinator.base import MemberState
 
-    from chaos.workloads.consumer import ConsumerWorkload
+    from chaos.workloads.member import ConsumerWorkload
 
     spec = ConsumerSpec(
         id="c0", group="g", topic="t", bootstrap_servers="127.0.0.1:1", run_id="r1", run_dir=str(tmp_path)
@@ -263,13 +306,13 @@ def test_a_member_stuck_in_a_rebalance_gets_a_new_client(tmp_path: Path, monkeyp
     workload.ledger.close()
 
 
-class _RebalancingClient:
+class _RebalancingClient(_Consumer):
     """A kafka-python consumer whose commits fail: its group is rebalancing."""
 
     def __init__(self) -> None:
         self.commits = 0
 
-    def commit(self, offsets: Any = None) -> None:
+    def commit(self, offsets: Mapping[TopicPartition, OffsetAndMetadata] | None = None) -> None:
         from kafka.errors import RebalanceInProgressError
 
         self.commits += 1
@@ -282,9 +325,7 @@ def test_a_poll_whose_commit_failed_is_not_processed_before_process(tmp_path: Pa
     no commit in 120 s). The records come again once the member has rejoined."""
     from types import SimpleNamespace
 
-    from kafka import TopicPartition
-
-    from chaos.workloads.consumer import ConsumerWorkload
+    from chaos.workloads.member import ConsumerWorkload
 
     spec = ConsumerSpec(
         id="c0",
@@ -298,35 +339,49 @@ def test_a_poll_whose_commit_failed_is_not_processed_before_process(tmp_path: Pa
     workload = ConsumerWorkload(spec)
     client = _RebalancingClient()
     workload.consumer = client
-    record = SimpleNamespace(partition=0, offset=7, key=None, value=b"x")
+    record: ConsumedRecord = SimpleNamespace(partition=0, offset=7, key=None, value=b"x")
     assert workload._handle({TopicPartition("t", 0): [record]}) == 0
     workload.ledger.close()
     assert client.commits == 1
     assert (tmp_path / "ledgers" / "consumer-c0.processed").stat().st_size == 0
 
 
-class _Future:
-    def add_callback(self, *args: Any) -> None:
-        pass
-
-    def add_errback(self, *args: Any) -> None:
-        pass
-
-
 class _RecordingProducer:
-    """Notes when each send() came; acknowledges nothing."""
+    """Notes when each record was queued; acknowledges nothing (only the streaming path's calls)."""
 
     def __init__(self) -> None:
         self.sent_at: list[float] = []
 
-    def send(self, topic: str, key: bytes | None = None, value: bytes | None = None) -> _Future:
+    def send(self, topic: str, key: bytes | None, value: bytes) -> SendFuture:
+        raise AssertionError("not called here")
+
+    def produce(self, topic: str, key: bytes | None, value: bytes, report: DeliveryReport) -> None:
         import time
 
         self.sent_at.append(time.monotonic())
-        return _Future()
 
     def flush(self, timeout: float | None = None) -> None:
         pass
+
+    def close(self, timeout: float | None = None) -> None:
+        pass
+
+    def init_transactions(self) -> None:
+        raise AssertionError("not called here")
+
+    def begin_transaction(self) -> None:
+        raise AssertionError("not called here")
+
+    def commit_transaction(self) -> None:
+        raise AssertionError("not called here")
+
+    def abort_transaction(self) -> None:
+        raise AssertionError("not called here")
+
+    def send_offsets_to_transaction(
+        self, offsets: Mapping[TopicPartition, OffsetAndMetadata], group: GroupMetadata
+    ) -> None:
+        raise AssertionError("not called here")
 
 
 def test_the_send_loop_keeps_its_rate_in_bursts_of_one_pacing_tick(
@@ -354,14 +409,14 @@ def test_the_send_loop_keeps_its_rate_in_bursts_of_one_pacing_tick(
     workload = ProducerWorkload(spec)
     pace_s = spec.protocol.pace_ms / 1000
     fake = _RecordingProducer()
-    workload.producer = fake
+    workload.sending.client = fake
     ticks = []
 
     def wait_turn() -> None:
         ticks.append(clock[0])
         clock[0] += pace_s
 
-    monkeypatch.setattr(workload, "wait_turn", wait_turn)
+    monkeypatch.setattr(workload.sending, "wait_turn", wait_turn)
     sent = workload._run_streaming()
     workload.ledger.close()
     assert sent == len(fake.sent_at) and 1900 <= sent <= 2001, sent  # 2000/s for 1 s, less the last tick
