@@ -22,6 +22,7 @@ from kafka.structs import OffsetAndMetadata
 from chaos import rundir
 from chaos.errors import InfrastructureError
 from chaos.rundir import DRAIN
+from chaos.waiting import wait_until
 from chaos.workloads.coverage import MARKERS_UNBOUNDED, Coverage
 from chaos.workloads.envelope import Status, decode, producer_tag
 from chaos.workloads.ledger import LOG_STRUCT, AppendFile, write_meta
@@ -311,15 +312,23 @@ def topic_partitions(consumer: KafkaConsumer, topic: str, deadline: float) -> se
     Raises:
         InfrastructureError: the topic is unknown, or no broker answered, by the deadline.
     """
-    last = "no answer"
-    while True:
+    last = ["no answer"]
+
+    def found() -> set[int] | None:
         try:
             partitions = consumer.partitions_for_topic(topic)
-            if partitions:
-                return set(partitions)
-            last = "the topic is unknown"
         except KafkaError as e:
-            last = f"{type(e).__name__}: {e}"
-        if time.monotonic() >= deadline:
-            raise InfrastructureError(f"the drain found no partitions of topic {topic!r} ({last})")
-        time.sleep(0.5)
+            last[0] = f"{type(e).__name__}: {e}"
+            return None
+        if not partitions:
+            last[0] = "the topic is unknown"
+            return None
+        return set(partitions)
+
+    return wait_until(
+        found,
+        max(0.0, deadline - time.monotonic()),
+        f"the partitions of topic {topic!r}",
+        interval=0.5,
+        error=lambda _: InfrastructureError(f"the drain found no partitions of topic {topic!r} ({last[0]})"),
+    )
