@@ -14,7 +14,7 @@ from playwright.sync_api import sync_playwright
 from chaos.cli import main
 from chaos.oracle import reconcile_and_write
 from chaos.reports import write_run_reports
-from tests.unit.test_reports import make_run
+from tests.helpers.reports import make_run
 
 BRIEF = Path(__file__).resolve().parents[2] / "examples" / "brief"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -20,8 +20,8 @@ from chaos.workloads.ledger import LOG_RECORD, PROCESSED, PRODUCER_EVENT, Kind, 
 from chaos.workloads.producer import ProducerWorkload
 from chaos.workloads.rdkafka import DeliveryFuture
 from chaos.workloads.spec import ProducerSpec
-from tests.unit.fake_kafka import Entry, FakeLog, write_transactional
-from tests.unit.test_verdict_truth import TAG, one_partition_run
+from tests.helpers.fake_kafka import Entry, FakeLog, write_transactional
+from tests.helpers.handmade import TAG, one_partition_run
 
 # 1 -- a read_committed consumer judged as read_uncommitted -------------------------------------
 

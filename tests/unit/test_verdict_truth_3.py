@@ -17,8 +17,8 @@ from chaos.rundir import DRAIN, LEDGERS
 from chaos.workloads.coverage import verify_markers
 from chaos.workloads.envelope import Status
 from chaos.workloads.ledger import LOG_RECORD, PROCESSED, PRODUCER_EVENT, Kind, write_meta
-from tests.unit.fake_kafka import Entry, FakeLog, write_transactional
-from tests.unit.handmade import TAG, write_log, write_member
+from tests.helpers.fake_kafka import Entry, FakeLog, write_transactional
+from tests.helpers.handmade import TAG, write_log, write_member
 
 
 def _run(
