@@ -8,26 +8,15 @@ from pathlib import Path
 
 import pytest
 
-import docker
 from chaos.cluster import KafkaCluster
-from chaos.engine import docker_client
 from chaos.faults import FaultContext, Timeline
-from chaos.images.builder import missing_images
-from chaos.images.recipes import image_refs
 
 logging.getLogger("kafka").setLevel(logging.CRITICAL)
 
-@pytest.fixture(scope="session")
-def engine() -> docker.DockerClient:
-    """The Docker engine; the test fails (not skips) when none answers."""
-    return docker_client()
-
 
 @pytest.fixture(scope="session", autouse=True)
-def images_present(engine: docker.DockerClient) -> None:
-    missing = missing_images(engine, image_refs())
-    if missing:
-        pytest.fail(f"images {missing} are not built: run `kafka-chaos images build` (or scripts/setup)")
+def images_checked(images_present: None) -> None:
+    """Every test here fails, before any cluster starts, when Docker or the images are missing."""
 
 
 @pytest.fixture

@@ -1,0 +1,90 @@
+"""The tiers are marked by what a test uses (tests/conftest.py), and a test that reaches a JVM or a
+Docker engine without its tier's marker fails instead of passing where the tool happens to exist."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TIERS = {"docker", "integration", "java", "browser"}
+
+USES = """
+import pytest
+
+def test_python(): pass
+def test_engine(engine): pass
+def test_cluster(kafka_cluster): pass
+def test_scenario(scenario): pass
+def test_jdk(jdk): pass
+@pytest.mark.usefixtures("jdk")
+def test_jdk_asked_by_usefixtures(): pass
+def test_chromium(chromium): pass
+@pytest.mark.integration
+def test_marked_by_hand(): pass
+"""
+
+UNMARKED = """
+import subprocess
+from chaos.engine import docker_client
+from chaos.images.java_driver import find_jdk
+
+def test_runs_java_unmarked():
+    java, _ = find_jdk()
+    subprocess.run([java, "-version"], check=True)
+
+def test_reaches_docker_unmarked():
+    docker_client()
+"""
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A pytester directory with this project's markers and tests/conftest.py as a plugin."""
+    markers = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["markers"]
+    pytester.makeini("[pytest]\nmarkers =\n" + "".join(f"    {m}\n" for m in markers))
+    return pytester
+
+
+def test_each_test_is_marked_by_the_tools_it_uses(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_uses=USES)
+    items, _ = suite.inline_genitems("-p", "tests.conftest", "--strict-markers")
+    marked = {item.name: {m.name for m in item.iter_markers()} & TIERS for item in items}
+    assert marked == {
+        "test_python": set(),
+        "test_engine": {"docker", "integration"},
+        "test_cluster": {"docker", "integration"},
+        "test_scenario": {"docker", "integration"},
+        "test_jdk": {"java"},
+        "test_jdk_asked_by_usefixtures": {"java"},
+        "test_chromium": {"browser"},
+        "test_marked_by_hand": {"docker", "integration"},
+    }
+
+
+def test_a_test_using_a_jvm_or_docker_without_its_marker_fails(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_unmarked=UNMARKED)
+    result = suite.inline_run("-p", "tests.conftest")
+    result.assertoutcome(failed=2)
+    java = next(r for r in result.getreports("pytest_runtest_logreport") if "java" in r.nodeid and r.when == "call")
+    assert "this test runs java but is not marked java: request the jdk fixture" in java.capstderr, java.capstderr
+
+
+def test_the_python_only_tier_leaves_out_every_test_needing_a_jvm_or_a_browser() -> None:
+    needing = ["ledger_golden", "properties_as_java", "validate_kafka", "report_browser"]
+    python_only = ["-m", "not docker and not java and not browser"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-n", "0", "-p", "no:cacheprovider", *python_only]
+        + [f"tests/unit/test_{name}.py" for name in needing],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == pytest.ExitCode.NO_TESTS_COLLECTED, proc.stdout + proc.stderr
+    assert "deselected" in proc.stdout, proc.stdout
