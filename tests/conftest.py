@@ -62,11 +62,15 @@ def only_the_tools_it_is_marked_for(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """A test not marked ``docker`` reaches no Docker engine (so a regression in input checking
-    fails with exit 3 instead of starting containers); one not marked ``java`` finds, through
-    ``JAVA_HOME``, a ``java`` and a ``javac`` that fail saying so (also in its subprocesses)."""
+    fails with exit 3 instead of starting containers); one not marked ``java`` finds no JDK in this
+    process, and in its subprocesses (through ``JAVA_HOME``) a ``java`` and a ``javac`` that fail
+    saying so. What a JVM left in a cache (Kafka's definitions, a running checker) may still answer
+    a test not marked java after one that is: the Python-only tier, where no JVM ever ran, is the
+    one that catches a missing marker."""
     if not request.node.get_closest_marker("docker"):
         monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/kafka-chaos-not-marked-docker.sock")
     if not request.node.get_closest_marker("java"):
+        monkeypatch.setattr("chaos.images.java_driver.find_jdk", _no_jdk)
         home = tmp_path_factory.getbasetemp() / "refusing-jdk"
         if not (home / "bin" / "javac").is_file():
             (home / "bin").mkdir(parents=True, exist_ok=True)
@@ -74,6 +78,17 @@ def only_the_tools_it_is_marked_for(
                 (home / "bin" / tool).write_text(REFUSING_JDK)
                 (home / "bin" / tool).chmod(0o755)
         monkeypatch.setenv("JAVA_HOME", str(home))
+
+
+def _no_jdk() -> tuple[str, str]:
+    """``find_jdk`` for a test not marked ``java``: as on a machine without a JDK.
+
+    Raises:
+        InfrastructureError: always, saying how to mark the test.
+    """
+    from chaos.errors import InfrastructureError
+
+    raise InfrastructureError("kafka-chaos tests: this test needs a JDK but is not marked java (the jdk fixture)")
 
 
 @pytest.fixture(scope="session")

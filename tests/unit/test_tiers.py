@@ -71,11 +71,23 @@ def test_a_test_using_a_jvm_or_docker_without_its_marker_fails(suite: pytest.Pyt
     result = suite.inline_run("-p", "tests.conftest")
     result.assertoutcome(failed=2)
     java = next(r for r in result.getreports("pytest_runtest_logreport") if "java" in r.nodeid and r.when == "call")
+    assert "this test needs a JDK but is not marked java" in str(java.longrepr), java.longrepr
+
+
+def test_a_subprocess_of_a_test_not_marked_java_finds_a_jdk_that_refuses(suite: pytest.Pytester) -> None:
+    suite.makepyfile(
+        test_subprocess="import os, subprocess\n"
+        "def test_runs_java_unmarked():\n"
+        "    subprocess.run([os.environ['JAVA_HOME'] + '/bin/java', '-version'], check=True)\n"
+    )
+    result = suite.inline_run("-p", "tests.conftest")
+    result.assertoutcome(failed=1)
+    (java,) = [r for r in result.getreports("pytest_runtest_logreport") if r.when == "call"]
     assert "this test runs java but is not marked java: request the jdk fixture" in java.capstderr, java.capstderr
 
 
 def test_the_python_only_tier_leaves_out_every_test_needing_a_jvm_or_a_browser() -> None:
-    needing = ["ledger_golden", "properties_as_java", "validate_kafka", "report_browser"]
+    needing = ["ledger_golden", "properties_as_java", "validate", "validate_kafka", "report_browser"]
     python_only = ["-m", "not docker and not java and not browser"]
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-n", "0", "-p", "no:cacheprovider", *python_only]

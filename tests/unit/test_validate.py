@@ -12,6 +12,8 @@ import pytest
 from chaos.cli import main
 from chaos.validate import PropertiesError, parse_properties, read_properties, recommended, review
 
+pytestmark = pytest.mark.usefixtures("jdk")  # validate reads the release's definitions in a JVM first
+
 BRIEF = Path(__file__).resolve().parents[2] / "examples" / "brief"
 
 
