@@ -3,13 +3,14 @@
 - ``docker``: a Docker engine and the kafka-chaos images — every test under tests/integration and
   tests/experiments, and any test using the ``engine`` fixture or a cluster fixture of the plugin.
   Such a test is also marked ``integration``, the older name of the tier, for one release.
-- ``java``: a JDK and the Kafka release's jars — a test using the ``jdk`` fixture.
+- ``java``: a JDK and the Kafka release's jars — a test using the ``jdk`` fixture (a ``docker``
+  test may use them too, and chromium: the Docker tier needs all that ``scripts/setup`` installs).
 - ``browser``: Debian's chromium — a test using the ``chromium`` fixture.
 
 A missing tool fails the tests that need it, never skips them: deselect a tier instead
 (``-m "not docker"``; ``-m "not docker and not java and not browser"`` needs only Python). A test
-not marked ``docker`` finds no Docker engine and one not marked ``java`` finds a JDK that refuses to
-run, so a test that reaches either without saying so fails instead of passing by luck."""
+not marked ``docker`` finds no Docker engine and, unless marked ``java``, no JDK, so a test that
+reaches either without saying so fails instead of passing by luck."""
 
 from __future__ import annotations
 
@@ -67,8 +68,9 @@ def only_the_tools_it_is_marked_for(
     saying so. What a JVM left in a cache (Kafka's definitions, a running checker) may still answer
     a test not marked java after one that is: the Python-only tier, where no JVM ever ran, is the
     one that catches a missing marker."""
-    if not request.node.get_closest_marker("docker"):
-        monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/kafka-chaos-not-marked-docker.sock")
+    if request.node.get_closest_marker("docker"):
+        return  # a real cluster's tests may use all that scripts/setup installs (Java workloads too)
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/kafka-chaos-not-marked-docker.sock")
     if not request.node.get_closest_marker("java"):
         monkeypatch.setattr("chaos.images.java_driver.find_jdk", _no_jdk)
         home = tmp_path_factory.getbasetemp() / "refusing-jdk"

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from chaos.images.java_driver import find_jdk
+
 ROOT = Path(__file__).resolve().parents[2]
 TIERS = {"docker", "integration", "java", "browser"}
 
@@ -29,16 +31,22 @@ def test_marked_by_hand(): pass
 """
 
 UNMARKED = """
+import os
 import subprocess
+import pytest
 from chaos.engine import docker_client
-from chaos.images.java_driver import find_jdk
+from chaos.images import java_driver
 
 def test_runs_java_unmarked():
-    java, _ = find_jdk()
+    java, _ = java_driver.find_jdk()  # looked up at call time, as the package does
     subprocess.run([java, "-version"], check=True)
 
 def test_reaches_docker_unmarked():
     docker_client()
+
+@pytest.mark.integration
+def test_a_docker_test_keeps_the_machine_s_jdk():
+    assert java_driver.find_jdk.__name__ == "find_jdk" and "refusing-jdk" not in os.environ.get("JAVA_HOME", "")
 """
 
 
@@ -66,10 +74,15 @@ def test_each_test_is_marked_by_the_tools_it_uses(suite: pytest.Pytester) -> Non
     }
 
 
-def test_a_test_using_a_jvm_or_docker_without_its_marker_fails(suite: pytest.Pytester) -> None:
+def test_a_jvm_or_docker_without_its_marker_fails_and_a_docker_test_has_both(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # this test's own guard off (it is not marked java or docker): the inner session's is under test
+    monkeypatch.setattr("chaos.images.java_driver.find_jdk", find_jdk)
+    monkeypatch.delenv("JAVA_HOME", raising=False)
     suite.makepyfile(test_unmarked=UNMARKED)
     result = suite.inline_run("-p", "tests.conftest")
-    result.assertoutcome(failed=2)
+    result.assertoutcome(passed=1, failed=2)
     java = next(r for r in result.getreports("pytest_runtest_logreport") if "java" in r.nodeid and r.when == "call")
     assert "this test needs a JDK but is not marked java" in str(java.longrepr), java.longrepr
 
