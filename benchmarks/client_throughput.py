@@ -18,52 +18,23 @@ Target: workload / bare >= 0.8 for each client.
 
 from __future__ import annotations
 
-import argparse
-import logging
 import statistics
 import subprocess
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import confluent_kafka as ck
+from shared import SETTINGS, SIZE, parser, producer_performance, producer_spec, three_brokers, value_size, workload_rate
 
-from chaos.cluster import ClusterSpec, KafkaCluster
-from chaos.images.java_driver import JVM_OPTIONS, build_java_driver
-from chaos.workloads.envelope import Encoder
-from chaos.workloads.producer import ProducerWorkload
+from chaos.cluster import KafkaCluster
+from chaos.images.java_driver import build_java_driver
 from chaos.workloads.rdkafka_settings import rdkafka_producer_settings
 from chaos.workloads.spec import ProducerSpec, save_spec
 
-SETTINGS = {"acks": "all", "linger.ms": "5", "batch.size": "65536"}
-SIZE = 100
-
-
-def value_size(run_id: str) -> int:
-    """The length of a workload's value (envelope + payload) for a six-digit sequence number."""
-    return len(Encoder(run_id, "p000000", SIZE).encode(123456, b"123456"))
-
 
 def java_bare(cluster: KafkaCluster, topic: str, records: int, driver_libs: Path, java: str) -> float:
-    props = [f"{k}={v}" for k, v in SETTINGS.items()] + [f"bootstrap.servers={cluster.bootstrap_servers}"]
-    cmd = [
-        java,
-        *JVM_OPTIONS,
-        "-cp",
-        f"{driver_libs}/*",
-        "org.apache.kafka.tools.ProducerPerformance",
-        "--topic",
-        topic,
-        "--num-records",
-        str(records),
-        "--record-size",
-        str(value_size(cluster.run_id)),
-        "--throughput",
-        "-1",
-        "--producer-props",
-        *props,
-    ]
+    size = value_size(cluster.run_id)
+    cmd = producer_performance(java, driver_libs, cluster.bootstrap_servers, topic, records, size)
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True)
     return records / (time.perf_counter() - t0)
@@ -108,43 +79,26 @@ def rd_bare(cluster: KafkaCluster, topic: str, records: int) -> float:
 
 
 def rd_workload(cluster: KafkaCluster, topic: str, records: int, run_dir: Path) -> float:
-    w = ProducerWorkload(_spec(cluster, topic, records, run_dir, "librdkafka"))
-    t0 = time.perf_counter()
-    sent = w.run()
-    elapsed = time.perf_counter() - t0
-    assert sent == records
-    return records / elapsed
+    return workload_rate(_spec(cluster, topic, records, run_dir, "librdkafka"))
 
 
 def _spec(cluster: KafkaCluster, topic: str, records: int, run_dir: Path, client: str) -> ProducerSpec:
-    return ProducerSpec(
-        id=f"p{uuid.uuid4().hex[:6]}",
-        topic=topic,
-        bootstrap_servers=cluster.bootstrap_servers,
-        run_id=cluster.run_id,
-        run_dir=str(run_dir),
-        mode="async",
-        settings=SETTINGS,
-        count=records,
-        payload_size=SIZE,
-        client=client,
-    )
+    return producer_spec(cluster.bootstrap_servers, cluster.run_id, topic, records, run_dir, client=client)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--java-records", type=int, default=1_000_000)
-    parser.add_argument("--rd-records", type=int, default=200_000)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--clients", default="java,librdkafka", help="Which of java, librdkafka to measure.")
-    args = parser.parse_args()
+    options = parser(__doc__)
+    options.add_argument("--java-records", type=int, default=1_000_000)
+    options.add_argument("--rd-records", type=int, default=200_000)
+    options.add_argument("--runs", type=int, default=3)
+    options.add_argument("--clients", default="java,librdkafka", help="Which of java, librdkafka to measure.")
+    args = options.parse_args()
     chosen = set(args.clients.split(","))
-    logging.getLogger("kafka").setLevel(logging.CRITICAL)
-    with tempfile.TemporaryDirectory() as tmp, KafkaCluster(ClusterSpec(brokers=3), run_dir=Path(tmp) / "c") as cluster:
+    with three_brokers() as (cluster, tmp):
         driver = build_java_driver(cluster.spec.kafka_version)
         rates: dict[str, list[float]] = {k: [] for k in ("java bare", "java workload", "rd bare", "rd workload")}
         for i in range(args.runs):
-            run_dir = Path(tmp) / f"run-{i}"
+            run_dir = tmp / f"run-{i}"
             run_dir.mkdir()
             for t in ("jb", "jw", "rb", "rw"):
                 cluster.create_topic(f"{t}-{i}", partitions=3, replication_factor=3)

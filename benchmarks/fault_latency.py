@@ -11,14 +11,11 @@ Usage: python3 benchmarks/fault_latency.py [--runs 5]     Target: <= 250 ms.
 
 from __future__ import annotations
 
-import argparse
-import logging
 import statistics
-import tempfile
-from pathlib import Path
 from typing import Any
 
-from chaos.cluster import ClusterSpec, KafkaCluster
+from shared import parser, three_brokers
+
 from chaos.faults import FaultContext, Timeline, make_fault
 
 FAULTS: list[tuple[str, dict[str, Any]]] = [
@@ -41,13 +38,12 @@ FAULTS: list[tuple[str, dict[str, Any]]] = [
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
-    logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    options = parser(__doc__)
+    options.add_argument("--runs", type=int, default=5)
+    args = options.parse_args()
     rows = []
-    with tempfile.TemporaryDirectory() as tmp, KafkaCluster(ClusterSpec(brokers=3), run_dir=Path(tmp) / "c") as cluster:
-        timeline = Timeline(Path(tmp))
+    with three_brokers() as (cluster, tmp):
+        timeline = Timeline(tmp)
         ctx = FaultContext(cluster, timeline=timeline)
         for kind, params in FAULTS:
             label = kind + (f":{params['type']}" if kind == "toxic" else "")

@@ -16,18 +16,16 @@ Usage: python3 benchmarks/proxy_cost.py [--records 500000] [--latency-records 20
 
 from __future__ import annotations
 
-import argparse
 import re
 import statistics
 import subprocess
-import tempfile
 from pathlib import Path
 
-from chaos.cluster import ClusterSpec, KafkaCluster
-from chaos.cluster.config import ClientPath
-from chaos.images.java_driver import JVM_OPTIONS, build_java_driver
+from shared import SETTINGS, parser, producer_performance, three_brokers
 
-SETTINGS = {"acks": "all", "linger.ms": "5", "batch.size": "65536"}
+from chaos.cluster.config import ClientPath
+from chaos.images.java_driver import build_java_driver
+
 SIZE = 130  # about a workload record: envelope and 100 B payload
 #: ProducerPerformance's closing line: "N records sent, R records/sec (…), A ms avg latency, M ms max
 #: latency, P50 ms 50th, P95 ms 95th, P99 ms 99th, P999 ms 99.9th."
@@ -41,10 +39,7 @@ def perf(bootstrap: str, topic: str, records: int, rate: int, libs: Path, java: 
         subprocess.CalledProcessError: the tool failed.
         ValueError: its output had no summary line.
     """
-    props = [f"{k}={v}" for k, v in SETTINGS.items()] + [f"bootstrap.servers={bootstrap}"]
-    cmd = [java, *JVM_OPTIONS, "-cp", f"{libs}/*", "org.apache.kafka.tools.ProducerPerformance"]
-    cmd += ["--topic", topic, "--num-records", str(records), "--record-size", str(SIZE)]
-    cmd += ["--throughput", str(rate), "--producer-props", *props]
+    cmd = producer_performance(java, libs, bootstrap, topic, records, SIZE, rate)
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600).stdout
     found = SUMMARY.findall(out)
     if not found:
@@ -54,14 +49,14 @@ def perf(bootstrap: str, topic: str, records: int, rate: int, libs: Path, java: 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--records", type=int, default=500_000, help="records of each throughput run")
-    parser.add_argument("--latency-records", type=int, default=20_000, help="records of each paced run")
-    parser.add_argument("--rate", type=int, default=2000, help="records/s of the paced (latency) runs")
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
+    options = parser(__doc__)
+    options.add_argument("--records", type=int, default=500_000, help="records of each throughput run")
+    options.add_argument("--latency-records", type=int, default=20_000, help="records of each paced run")
+    options.add_argument("--rate", type=int, default=2000, help="records/s of the paced (latency) runs")
+    options.add_argument("--runs", type=int, default=3)
+    args = options.parse_args()
     figures: dict[tuple[str, str], list[float]] = {}
-    with tempfile.TemporaryDirectory() as tmp, KafkaCluster(ClusterSpec(brokers=3), run_dir=Path(tmp) / "c") as cluster:
+    with three_brokers(quiet=False) as (cluster, _):
         driver = build_java_driver(cluster.spec.kafka_version)
         for i in range(args.runs):
             order: tuple[ClientPath, ClientPath] = ("proxy", "direct") if i % 2 == 0 else ("direct", "proxy")

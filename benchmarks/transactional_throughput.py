@@ -15,10 +15,7 @@ Target: workload / bare >= 0.8 for each client.
 
 from __future__ import annotations
 
-import argparse
-import logging
 import statistics
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -26,21 +23,11 @@ from typing import Any
 
 import confluent_kafka as ck
 from kafka import KafkaProducer
+from shared import SETTINGS, parser, producer_spec, three_brokers, value_size, workload_rate
 
-from chaos.cluster import ClusterSpec, KafkaCluster
-from chaos.workloads.envelope import Encoder
-from chaos.workloads.producer import ProducerWorkload
+from chaos.cluster import KafkaCluster
 from chaos.workloads.rdkafka_settings import rdkafka_producer_settings
 from chaos.workloads.settings import producer_settings
-from chaos.workloads.spec import ProducerSpec
-
-SETTINGS = {"acks": "all", "linger.ms": "5", "batch.size": "65536"}
-SIZE = 100
-
-
-def value_size(run_id: str) -> int:
-    """The length of a workload's value (envelope + payload) for a six-digit sequence number."""
-    return len(Encoder(run_id, "p000000", SIZE).encode(123456, b"123456"))
 
 
 def bare(client: str, cluster: KafkaCluster, topic: str, records: int, size: int) -> float:
@@ -89,40 +76,31 @@ def bare(client: str, cluster: KafkaCluster, topic: str, records: int, size: int
 
 
 def workload(client: str, cluster: KafkaCluster, topic: str, records: int, size: int, run_dir: Path) -> float:
-    spec = ProducerSpec(
-        id=f"p{uuid.uuid4().hex[:6]}",
-        topic=topic,
-        bootstrap_servers=cluster.bootstrap_servers,
-        run_id=cluster.run_id,
-        run_dir=str(run_dir),
+    spec = producer_spec(
+        cluster.bootstrap_servers,
+        cluster.run_id,
+        topic,
+        records,
+        run_dir,
         mode="transactional",
-        settings=SETTINGS,
-        count=records,
-        payload_size=SIZE,
         client=client,
         transaction_size=size,
     )
-    w = ProducerWorkload(spec)
-    t0 = time.perf_counter()
-    sent = w.run()
-    elapsed = time.perf_counter() - t0
-    assert sent == records
-    return records / elapsed
+    return workload_rate(spec)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--records", type=int, default=100_000)
-    parser.add_argument("--transaction-size", type=int, default=1000)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--clients", default="kafka-python,librdkafka")
-    args = parser.parse_args()
+    options = parser(__doc__)
+    options.add_argument("--records", type=int, default=100_000)
+    options.add_argument("--transaction-size", type=int, default=1000)
+    options.add_argument("--runs", type=int, default=3)
+    options.add_argument("--clients", default="kafka-python,librdkafka")
+    args = options.parse_args()
     clients = args.clients.split(",")
-    logging.getLogger("kafka").setLevel(logging.CRITICAL)
-    with tempfile.TemporaryDirectory() as tmp, KafkaCluster(ClusterSpec(brokers=3), run_dir=Path(tmp) / "c") as cluster:
+    with three_brokers() as (cluster, tmp):
         rates: dict[str, list[float]] = {f"{c} {side}": [] for c in clients for side in ("bare", "workload")}
         for i in range(args.runs):
-            run_dir = Path(tmp) / f"run-{i}"
+            run_dir = tmp / f"run-{i}"
             run_dir.mkdir()
             for c in clients:
                 for side in ("bare", "workload"):

@@ -1,3 +1,14 @@
 """End-to-end experiment runs: real Docker, real Kafka, one cluster per experiment."""
 
-from tests.integration.conftest import engine, images_present  # noqa: F401 - the same loud checks
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+logging.getLogger("kafka").setLevel(logging.CRITICAL)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def images_checked(images_present: None) -> None:
+    """Every test here fails, before any cluster starts, when Docker or the images are missing."""

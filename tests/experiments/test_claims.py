@@ -133,14 +133,18 @@ def test_client_all_runs_the_file_on_every_client_and_puts_them_side_by_side(tmp
 def test_b2_acks1_leader_kill_loses_acknowledged_records_in_the_broker(run_experiment: Callable[..., Verdict]) -> None:
     v = run_experiment(EXPERIMENTS / "b2-acks1-leader-kill-lagging-followers.yaml")
     assert v.figures.broker > 0 and v.figures.producer == 0
-    # An example names where the broker acknowledged the record it then lost: a real position.
+    # An example names where the broker acknowledged the record it then lost: a real position, of a
+    # record sent (a partition holds no more offsets than records were sent); the exact offsets of
+    # examples are held by the oracle's unit tests
     example = v.examples["broker"][0]
-    assert example["producer"] == "p0" and example["offset"] >= 0 and example["partition"] in (0, 1, 2)
+    assert example["producer"] == "p0" and example["partition"] in (0, 1, 2), example
+    assert 0 <= example["seq"] < v.counts.sent and 0 <= example["offset"] < v.counts.sent, example
     # availability of each fault: the frozen followers and the killed leader, healed and back in the ISR
     assert [f.kind for f in v.availability] == ["broker_pause", "broker_kill"], v.availability
     for f in v.availability:
         assert f.healed is not None and f.heal_to_full_isr_s is not None, f
-        assert f.latency_ms["before"] is not None and f.latency_ms["before"].p99 >= 0, f
+        before = f.latency_ms["before"]  # milliseconds: no ack comes after the 120 s delivery timeout
+        assert before is not None and before.records > 0 and 0 <= before.p50 <= before.p99 < 120_000, f
     assert sum(n for _, n in v.lost_sent["broker"]) == v.figures.broker
 
 

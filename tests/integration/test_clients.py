@@ -24,9 +24,9 @@ from chaos.waiting import wait_until
 from chaos.workloads.drain import committed_offsets
 from chaos.workloads.ledger import PROCESSED, read_meta, read_records
 from chaos.workloads.process import WorkloadProcess
+from tests.helpers.real_cluster import QUICK
 
 #: The brokers let a group evict a killed member after 2 s rather than the 6 s minimum.
-from .conftest import QUICK
 
 pytestmark = QUICK
 

@@ -16,8 +16,7 @@ import docker
 from chaos.cluster import HEALTH_TOPIC, KafkaCluster
 from chaos.errors import UsageError
 from chaos.waiting import wait_until
-
-from .conftest import QUICK, labelled
+from tests.helpers.real_cluster import QUICK, labelled
 
 pytestmark = QUICK  # a follower that stops fetching leaves the ISR after 6 s, so tests see it quickly
 

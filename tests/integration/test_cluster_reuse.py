@@ -16,8 +16,7 @@ from chaos.experiments.pool import ClusterPool, consumer_groups
 from chaos.faults import FaultContext, make_fault
 from chaos.faults.network import harness_chains
 from chaos.labels import new_run_id
-
-from .conftest import labelled
+from tests.helpers.real_cluster import labelled
 
 MEMBER = textwrap.dedent("""
     import sys, logging

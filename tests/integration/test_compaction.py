@@ -10,8 +10,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from chaos.scenario import Scenario
 from chaos.waiting import wait_until
-
-from .conftest import QUICK
+from tests.helpers.real_cluster import QUICK
 
 pytestmark = QUICK  # its idle cleaner looks for work every second
 

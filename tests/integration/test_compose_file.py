@@ -14,8 +14,7 @@ from kafka.errors import KafkaError
 import docker
 from chaos.toxiproxy import ToxiproxyClient
 from chaos.waiting import wait_until
-
-from .conftest import cli, labelled
+from tests.helpers.real_cluster import cli, labelled
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOTSTRAP = "127.0.0.1:19092,127.0.0.1:19093,127.0.0.1:19094"

@@ -17,9 +17,7 @@ from chaos.cluster.kafka_tools import segment_offsets
 from chaos.cluster.operations import offline_log_dirs, wait_for_full_isr
 from chaos.faults import FaultContext, Nemesis, make_fault
 from chaos.faults.disk import kcfs_command
-
-from .conftest import cli
-from .test_faults import eventually
+from tests.helpers.real_cluster import cli, eventually
 
 #: A follower whose log directory failed stops fetching; its leader goes on holding the high
 #: watermark for it while it counts as caught up (``replica.lag.time.max.ms``) and looks again only

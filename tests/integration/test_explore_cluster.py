@@ -9,8 +9,7 @@ from pathlib import Path
 
 import docker
 from chaos.experiments.loading import load_experiment
-
-from .conftest import cli, labelled
+from tests.helpers.real_cluster import cli, labelled
 
 FILE = """\
 name: explore-smoke

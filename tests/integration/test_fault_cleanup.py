@@ -13,8 +13,7 @@ import docker
 from chaos.cluster import KafkaCluster
 from chaos.faults.network import harness_chains
 from chaos.labels import new_run_id
-
-from .conftest import cli, labelled
+from tests.helpers.real_cluster import cli, labelled
 
 INJECTOR = textwrap.dedent("""
     import sys, time, logging

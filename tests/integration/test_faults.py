@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,40 +14,11 @@ from kafka.errors import KafkaError
 from chaos.cluster import KafkaCluster
 from chaos.faults import FaultContext, Nemesis, Step, UnsupportedFault, make_fault, random_schedule
 from chaos.faults.network import harness_chains, node_ip, reachable
-from chaos.waiting import wait_until
 from chaos.workloads.process import WorkloadProcess
 from chaos.workloads.spec import ProducerSpec
-
-from .conftest import QUICK
+from tests.helpers.real_cluster import QUICK, eventually, recovered, topic
 
 pytestmark = QUICK  # a follower that stops fetching leaves the ISR after 6 s, so effects show quickly
-
-
-def topic(cluster: KafkaCluster) -> str:
-    name = f"f-{uuid.uuid4().hex[:8]}"
-    cluster.create_topic(name, partitions=1, replication_factor=3)
-    return name
-
-
-def eventually(check: Callable[[], bool], timeout: float, what: str, seen: Callable[[], object] | None = None) -> None:
-    """Wait for ``check`` through transient Kafka errors (metadata moves during faults); a timeout
-    says what ``seen`` last returned (the partition's state, say)."""
-    last = [""]
-
-    def attempt() -> bool:
-        try:
-            return check()
-        except KafkaError as e:
-            last[0] = f"{type(e).__name__}: {e}"
-            return False
-        finally:
-            if seen is not None:
-                try:
-                    last[0] = str(seen())
-                except KafkaError as e:
-                    last[0] = f"{type(e).__name__}: {e}"
-
-    wait_until(attempt, timeout, what, interval=0.3, seen=lambda: last[0])
 
 
 def started_at(container: Container) -> str:
@@ -70,13 +40,6 @@ def leaves_the_cluster_as_it_found_it(kafka_cluster: KafkaCluster) -> Iterator[N
     proxies = kafka_cluster.toxiproxy.proxies()
     assert all(p.enabled and not p.toxics for p in proxies.values()), proxies
     kafka_cluster.wait_healthy(120)
-
-
-def recovered(cluster: KafkaCluster, name: str) -> None:
-    cluster.wait_for_isr(name, 3, timeout=120)
-    cluster.wait_healthy(120)
-    for node in cluster.nodes:
-        assert harness_chains(node) == [], f"{node.host} kept harness chains"
 
 
 def test_isolated_follower_leaves_isr_and_returns(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:

@@ -13,9 +13,7 @@ from kafka import KafkaProducer
 
 from chaos.cluster import KafkaCluster
 from chaos.faults import FaultContext, Nemesis, make_fault
-
-from .conftest import QUICK_WITH_CONTROLLER
-from .test_faults import eventually, recovered, topic
+from tests.helpers.real_cluster import QUICK_WITH_CONTROLLER, eventually, recovered, topic
 
 pytestmark = QUICK_WITH_CONTROLLER  # a follower that stops fetching leaves the ISR in 6 s
 

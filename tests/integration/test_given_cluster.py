@@ -14,8 +14,7 @@ import docker
 from chaos.cluster import ClusterSpec, KafkaCluster
 from chaos.cluster.registry import spec_to_json
 from chaos.labels import ROLE_LABEL, RUN_LABEL, SPEC_LABEL, resource_name
-
-from .conftest import cli, labelled
+from tests.helpers.real_cluster import cli, labelled
 
 pytestmark = pytest.mark.kafka_cluster(brokers=1)
 

@@ -21,8 +21,7 @@ from chaos.errors import ClusterUnhealthy, InfrastructureError
 from chaos.images.builder import missing_images
 from chaos.images.recipes import image_refs
 from chaos.labels import new_run_id, resource_name, run_labels
-
-from .conftest import cli, labelled
+from tests.helpers.real_cluster import cli, labelled
 
 
 class Boom(Exception):

@@ -12,8 +12,7 @@ from chaos.cluster import KafkaCluster
 from chaos.cluster.kafka_tools import get_offsets
 from chaos.cluster.operations import wait_for_full_isr
 from chaos.faults import FaultContext, Nemesis, make_fault
-
-from .conftest import QUICK_WITH_CONTROLLER
+from tests.helpers.real_cluster import QUICK_WITH_CONTROLLER
 
 pytestmark = [QUICK_WITH_CONTROLLER, pytest.mark.usefixtures("brokers_back")]
 

@@ -19,8 +19,7 @@ import docker
 from chaos.cluster import HEALTH_TOPIC, ClusterSpec, KafkaCluster
 from chaos.images.recipes import DEFAULT_KAFKA_VERSION, kafka_tag
 from chaos.labels import IMAGE_LABEL, new_run_id
-
-from .conftest import cli, labelled
+from tests.helpers.real_cluster import cli, labelled
 
 OTHER = "kafka-chaos-test/apache-like:1"
 

@@ -17,8 +17,7 @@ import docker
 from chaos.cluster import KafkaCluster
 from chaos.faults.network import harness_chains
 from chaos.waiting import wait_until
-
-from .conftest import cli, labelled
+from tests.helpers.real_cluster import cli, labelled
 
 #: An isolated broker for ten minutes: the run is certainly inside its fault when the signal comes.
 HELD = """\

@@ -189,6 +189,7 @@ def test_a_java_run_without_a_jdk_stops_before_anything_starts_with_exit_3(tmp_p
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.usefixtures("jdk")  # validate reads the release's definitions in a JVM
 def test_validate_names_its_client_in_every_report(tmp_path: Path) -> None:
     from chaos.validate import validate_files
 

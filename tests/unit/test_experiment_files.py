@@ -114,12 +114,6 @@ MALFORMED: list[tuple[str, str, int, str]] = [
 ]
 
 
-@pytest.fixture
-def no_docker(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Any attempt to reach Docker fails (exit 3), so exit 2 proves nothing was started."""
-    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-
-
 def run_cli(args: list[str]) -> int:
     with pytest.raises(SystemExit) as exit_info:
         main(args)
@@ -133,7 +127,6 @@ def test_malformed_file_exits_2_naming_file_line_and_field(
     line: int,
     fragment: str,
     tmp_path: Path,
-    no_docker: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     path = tmp_path / f"{case}.yaml"
@@ -153,7 +146,7 @@ def assert_refused(path: Path, where: str, fragment: str, tmp_path: Path, capsys
 
 
 def test_the_direct_path_from_the_command_line_refuses_a_proxy_fault_the_same_way(
-    tmp_path: Path, no_docker: None, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "toxic.yaml"
     path.write_text(GOOD.replace("faults:\n", "faults:\n  - {kind: toxic, type: timeout, at: 1, duration: 2}\n"))
@@ -188,7 +181,7 @@ def test_a_file_may_name_other_images(tmp_path: Path) -> None:
     assert (spec.kafka_image, spec.toxiproxy_image) == ("apache/kafka:4.1.0", "ghcr.io/shopify/toxiproxy")
 
 
-def test_a_suite_with_one_bad_file_runs_nothing(tmp_path: Path, no_docker: None) -> None:
+def test_a_suite_with_one_bad_file_runs_nothing(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text(GOOD)
     (tmp_path / "b.yaml").write_text(GOOD.replace("rate: 100", "rate: 0"))
     with pytest.raises(ExperimentFileError, match=r"b\.yaml:4: producer\.rate"):
@@ -216,7 +209,7 @@ def test_two_experiments_with_one_name_are_refused(tmp_path: Path) -> None:
     ],
 )
 def test_bad_command_lines_exit_2(
-    args: list[str], fragment: str, tmp_path: Path, no_docker: None, capsys: pytest.CaptureFixture[str]
+    args: list[str], fragment: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "empty").mkdir()
     good = tmp_path / "good.yaml"

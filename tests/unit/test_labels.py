@@ -12,7 +12,8 @@ def test_run_id_is_sortable_by_time_and_valid() -> None:
     late = new_run_id(datetime(2026, 1, 2, 3, 4, 6, tzinfo=UTC), "0000")
     assert early == "20260102-030405-aaaa"
     assert early < late
-    assert check_run_id(new_run_id()) is not None
+    fresh = new_run_id()
+    assert check_run_id(fresh) == fresh and check_run_id(early) == early  # valid, and returned unchanged
 
 
 @pytest.mark.parametrize("bad", ["", "ab", "UPPER", "has space", "a/b", "-lead", "x" * 49])

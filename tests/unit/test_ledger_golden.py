@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from chaos.images.java_driver import JDK_ONLY_SOURCES, driver_source, find_jdk
+from chaos.images.java_driver import JDK_ONLY_SOURCES, driver_source
 from chaos.rundir import LEDGERS
 from chaos.workloads.clients import resolve_settings
 from chaos.workloads.clocks import Clocks
@@ -219,14 +219,14 @@ def _produce(ledger: ProducerLedger, cmd: str, args: list[str]) -> None:
         actions[cmd]()
 
 
-def compile_ledger(tmp_path: Path) -> tuple[str, Path]:
-    """``java`` and the classes of the JDK-only sources and LedgerScript, compiled with nothing on
-    the class path: a Kafka import in them fails here.
+def compile_ledger(tmp_path: Path, jdk: tuple[str, str]) -> tuple[str, Path]:
+    """``java`` and the classes of the JDK-only sources and LedgerScript, compiled with ``jdk``'s
+    ``javac`` and nothing on the class path: a Kafka import in them fails here.
 
     Raises:
-        InfrastructureError: no JDK on this machine (the test fails, saying how to install one).
+        AssertionError: the sources did not compile alone.
     """
-    java, javac = find_jdk()
+    java, javac = jdk
     src, classes, nothing = tmp_path / "src", tmp_path / "classes", tmp_path / "nothing"
     src.mkdir()
     nothing.mkdir()  # the class path: not even the working directory
@@ -277,8 +277,8 @@ def golden_spec(tmp_path: Path) -> Path:
     return path
 
 
-def test_the_java_ledger_writers_write_the_python_writers_bytes(tmp_path: Path) -> None:
-    java, classes = compile_ledger(tmp_path)
+def test_the_java_ledger_writers_write_the_python_writers_bytes(tmp_path: Path, jdk: tuple[str, str]) -> None:
+    java, classes = compile_ledger(tmp_path, jdk)
     spec_path = golden_spec(tmp_path)
     lines = script()
     script_path = tmp_path / "script.tsv"

@@ -22,6 +22,8 @@ from chaos.images.recipes import DEFAULT_KAFKA_VERSION
 from chaos.validate.kafka_configs import java_properties
 from chaos.validate.properties import PropertiesError, parse_properties
 
+pytestmark = pytest.mark.usefixtures("jdk")  # Kafka's own definitions and readers, run in a JVM
+
 #: The characters the syntax turns on, and a few plain ones.
 ALPHABET = [*" \t\f=:#!\\\n\r\x85\x1c\x0butfnab0123456789.", "\\u0041", "\\u00e9", "\\ud83d\\ude00", "\\uZZ"]
 

@@ -5,7 +5,6 @@ screenshot of each lands beside its page (``report.png``) for people reading CI 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,23 +13,17 @@ from playwright.sync_api import sync_playwright
 from chaos.cli import main
 from chaos.oracle import reconcile_and_write
 from chaos.reports import write_run_reports
-from tests.unit.test_reports import make_run
+from tests.helpers.reports import make_run
 
 BRIEF = Path(__file__).resolve().parents[2] / "examples" / "brief"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def look(page_path: Path) -> tuple[list[str], dict[str, int]]:
-    """Open ``page_path`` in headless chromium: the console errors it raised, counts of what it
-    shows, and ``report.png`` beside it.
-
-    Raises:
-        AssertionError: no chromium on this machine (``bash scripts/setup`` installs it).
-    """
-    assert CHROMIUM, "no chromium here: `bash scripts/setup` installs Debian's chromium for this test"
+def look(chromium: str, page_path: Path) -> tuple[list[str], dict[str, int]]:
+    """Open ``page_path`` in headless ``chromium``: the console errors it raised, counts of what it
+    shows, and ``report.png`` beside it."""
     errors: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         try:
             page = browser.new_page(viewport={"width": 1100, "height": 900})
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -48,18 +41,20 @@ def look(page_path: Path) -> tuple[list[str], dict[str, int]]:
     return errors, shown
 
 
-def test_a_run_report_renders_its_timeline_fault_windows_and_loss(tmp_path: Path) -> None:
+def test_a_run_report_renders_its_timeline_fault_windows_and_loss(tmp_path: Path, chromium: str) -> None:
     run_dir = tmp_path / "demo"
     make_run(run_dir, {"broker_loss": 0})
     reconcile_and_write(run_dir)
     assert write_run_reports(run_dir) == []
-    errors, shown = look(run_dir / "report.html")
+    errors, shown = look(chromium, run_dir / "report.html")
     assert errors == []
     assert shown["timeline"] >= 2 and shown["fault_windows"] == 2 and shown["tables"] >= 3, shown
     assert (run_dir / "report.png").stat().st_size > 10_000
 
 
-def test_a_suite_report_renders_its_repetition_rates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_suite_report_renders_its_repetition_rates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chromium: str
+) -> None:
     from chaos.experiments.loading import LoadedExperiment, load_experiment
     from chaos.experiments.runner import ExperimentRun, RunOptions, RunResult, run_suite
     from chaos.oracle import reconcile
@@ -74,18 +69,18 @@ def test_a_suite_report_renders_its_repetition_rates(tmp_path: Path, monkeypatch
     path = tmp_path / "e.yaml"
     path.write_text("name: b2\nproducer: {rate: 10}\nfaults: [{kind: broker_kill, at: 1, duration: 1}]\n")
     suite = run_suite([LoadedExperiment(path, load_experiment(path))], RunOptions(reports_dir=tmp_path / "r"), repeat=3)
-    errors, shown = look(suite.suite_dir / "report.html")
+    errors, shown = look(chromium, suite.suite_dir / "report.html")
     assert errors == [] and shown["rates"] == 1, shown
     assert (suite.suite_dir / "report.png").exists()
 
 
-def test_a_validate_report_renders(tmp_path: Path) -> None:
+def test_a_validate_report_renders(tmp_path: Path, chromium: str) -> None:
     args = ["validate", "--producer-config", str(BRIEF / "producer-acks1.properties")]
     args += ["--consumer-config", str(BRIEF / "consumer-auto-commit.properties"), "--static-only"]
     with pytest.raises(SystemExit):
         main([*args, "--reports", str(tmp_path), "-q"])
     (out,) = tmp_path.iterdir()
     assert json.loads((out / "validate.json").read_text())["verdict"] == "FAIL"
-    errors, shown = look(out / "report.html")
+    errors, shown = look(chromium, out / "report.html")
     assert errors == [] and shown["tables"] >= 1, shown
     assert (out / "report.png").exists()

@@ -22,7 +22,7 @@ from chaos.oracle.synthetic_txn import SyntheticTxn, write_transactions
 from chaos.oracle.verdict import Verdict
 from chaos.reports import write_run_reports
 from chaos.results import RunResult
-from tests.unit.test_reports import make_run
+from tests.helpers.reports import make_run
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLISHED = ROOT / "docs" / "schemas"
@@ -113,7 +113,7 @@ def test_suite_json_holds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     holds("suite", data)
 
 
-def test_validate_json_holds(tmp_path: Path) -> None:
+def test_validate_json_holds(tmp_path: Path, jdk: tuple[str, str]) -> None:
     brief = ROOT / "examples" / "brief"
     args = [
         "validate",

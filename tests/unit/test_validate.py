@@ -12,6 +12,8 @@ import pytest
 from chaos.cli import main
 from chaos.validate import PropertiesError, parse_properties, read_properties, recommended, review
 
+pytestmark = pytest.mark.usefixtures("jdk")  # validate reads the release's definitions in a JVM first
+
 BRIEF = Path(__file__).resolve().parents[2] / "examples" / "brief"
 
 
@@ -142,11 +144,6 @@ def test_a_misspelled_key_names_the_closest_one() -> None:
     assert "enable.idempotance" not in cfg.producer_run
 
 
-@pytest.fixture
-def no_docker(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-
-
 @pytest.mark.parametrize("kind", ["producer", "consumer", "topic", "broker"])
 @pytest.mark.parametrize(
     ("case", "fragment"),
@@ -159,7 +156,7 @@ def no_docker(monkeypatch: pytest.MonkeyPatch) -> None:
     ],
 )
 def test_bad_files_exit_2_before_anything_starts(
-    kind: str, case: str, fragment: str, tmp_path: Path, no_docker: None, capsys: pytest.CaptureFixture[str]
+    kind: str, case: str, fragment: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bad = tmp_path / f"{kind}.properties"
     if case == "directory":
@@ -182,7 +179,7 @@ def test_bad_files_exit_2_before_anything_starts(
     assert not (tmp_path / "r").exists()
 
 
-def test_unknown_fault_exits_2(tmp_path: Path, no_docker: None, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_fault_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(
             [
@@ -199,7 +196,7 @@ def test_unknown_fault_exits_2(tmp_path: Path, no_docker: None, capsys: pytest.C
     assert "unknown fault 'meteor'" in capsys.readouterr().err
 
 
-def test_static_only_writes_the_reports_and_fails_on_a_loss_risk(tmp_path: Path, no_docker: None) -> None:
+def test_static_only_writes_the_reports_and_fails_on_a_loss_risk(tmp_path: Path) -> None:
     args = [
         "validate",
         "--producer-config",

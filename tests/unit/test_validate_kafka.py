@@ -21,6 +21,8 @@ from chaos.validate.findings import BROKER_WIRING, Finding, Processing
 from chaos.validate.kafka_configs import kafka_configs
 from chaos.workloads.settings import HARNESS_OWNED, SECURITY_PREFIXES
 
+pytestmark = pytest.mark.usefixtures("jdk")  # Kafka's own definitions and readers, run in a JVM
+
 KAFKA_CONFIG = Path(__file__).resolve().parents[1] / "fixtures" / "kafka-config"
 SAFE_CONSUMER = "enable.auto.commit=false\nauto.offset.reset=earliest\n"
 

@@ -16,7 +16,7 @@ from chaos.oracle.availability import availability
 from chaos.rundir import DRAIN, LEDGERS
 from chaos.workloads.envelope import Status
 from chaos.workloads.ledger import LOG_RECORD, PROCESSED, PRODUCER_EVENT, Kind, read_meta, write_meta
-from tests.unit.handmade import TAG, write_log, write_member
+from tests.helpers.handmade import TAG, write_log, write_member
 
 
 def _run(

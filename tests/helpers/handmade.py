@@ -1,5 +1,6 @@
-"""Pieces of hand-built run directories the verdict tests share: the drain of one partition, and a
-consumer group member that processed given records of producer p0."""
+"""Pieces of hand-built run directories the verdict tests share: the drain of one partition, a
+consumer group member that processed given records of producer p0, and a whole one-partition run of
+p0's ledgers and drain."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
+from chaos.oracle.synthetic import write_drain_meta
 from chaos.rundir import DRAIN, LEDGERS
 from chaos.workloads.envelope import Status, producer_tag
-from chaos.workloads.ledger import EPOCH, LOG_RECORD, PROCESSED, read_meta, write_meta
+from chaos.workloads.ledger import EPOCH, LOG_RECORD, PROCESSED, PRODUCER_EVENT, read_meta, write_meta
 
 TAG = producer_tag("p0")
 
@@ -46,3 +48,27 @@ def write_member(
     drain = read_meta(run_dir / DRAIN / "drain.json")
     drain["committed"][group] = {"0": committed}
     write_meta(run_dir / DRAIN / "drain.json", drain)
+
+
+def one_partition_run(
+    run_dir: Path,
+    mode: str,
+    events: Sequence[tuple[int, int, int, int, int]],
+    acks: Sequence[tuple[int, int, int, int, int]],
+    log: Sequence[tuple[int, int, int]],
+    begin: int = 0,
+) -> Path:
+    """Producer p0 in ``mode`` writing to partition 0; rows are (kind, seq, seq_end, partition,
+    offset); ``log`` is (offset, seq, status) of what the drain found, [begin, end) contiguous."""
+    ledgers = run_dir / LEDGERS
+    ledgers.mkdir(parents=True, exist_ok=True)
+    write_meta(run_dir / "run.json", {"run_id": "r1", "experiment": "truth"})
+    write_meta(ledgers / "producer-p0.json", {"producer": "p0", "mode": mode, "start_ns": 0})
+    np.array([(*e, 0, 0) for e in events], dtype=PRODUCER_EVENT).tofile(ledgers / "producer-p0.events")
+    np.array([(*a, 0, 0) for a in acks], dtype=PRODUCER_EVENT).tofile(ledgers / "producer-p0.acks")
+    (run_dir / DRAIN).mkdir(exist_ok=True)
+    rows = [(0, off, TAG if st == Status.VALID else 0, seq, st) for off, seq, st in log]
+    np.array(rows, dtype=LOG_RECORD).tofile(run_dir / DRAIN / "log.bin")
+    end = max((off for off, _, _ in log), default=begin - 1) + 1
+    write_drain_meta(run_dir, [end], {}, len(rows), [begin])
+    return run_dir

@@ -1,0 +1,3 @@
+"""What the tests share that is not a fixture: builders of hand-made run directories, a fake Kafka
+log, the Docker tier's cluster shapes and waits. Tests import these from here, never from another
+test module or a conftest; fixtures stay in the conftest.py files."""
