@@ -25,15 +25,15 @@ import numpy as np
 
 from chaos import rundir
 from chaos.errors import UsageError
-from chaos.oracle.acked import BROKER_CAUSES, AckCheck, broker_causes
+from chaos.oracle.acked import AckCheck, broker_causes
 from chaos.oracle.anomalies import EXAMPLES, Evidence, find_all
 from chaos.oracle.availability import availability, lost_timeline
-from chaos.oracle.compaction import key_in_log, superseded, unknown_strategies
+from chaos.oracle.broker_loss import BrokerLoss, broker_loss
 from chaos.oracle.consumers import Group, consumer_loss, load_groups
 from chaos.oracle.examples import example, log_example
 from chaos.oracle.expectations import parse_expectations
 from chaos.oracle.files import write_verdict
-from chaos.oracle.keys import I64, SEQ_BITS, SEQ_MASK, Mask, cat, member, union, unique
+from chaos.oracle.keys import I64, SEQ_BITS, Mask, cat, member, union, unique
 from chaos.oracle.log import Log, marker_positions, reordered
 from chaos.oracle.producers import ProducerInfo, ProducerSide, load_producers
 from chaos.oracle.transactions import ABORTED, TransactionLog, judge_run, load_transactions
@@ -42,8 +42,6 @@ from chaos.oracle.trust import assess, witness_summary
 from chaos.oracle.verdict import Counts, Verdict, Witness
 from chaos.rundir import DRAIN, LEDGERS
 from chaos.workloads.ledger import read_meta
-
-StrArray = np.ndarray[Any, np.dtype[np.str_]]
 
 
 def _kafka_counts(run_dir: Path) -> dict[int, int] | None:
@@ -130,58 +128,6 @@ def _fates(side: ProducerSide, log: Log, checked: AckCheck) -> _Fates:
     )
 
 
-@dataclass(slots=True)
-class _Compaction:
-    """What a compacted topic's cleaner explains: broker-lost records ``superseded`` by a later
-    record of their key (a mask of them), sends never acknowledged whose key the log holds
-    (``doubtful``: written and cleaned, or never written; no one can tell, so unknown), and why the
-    verdict cannot judge the rest."""
-
-    superseded: Mask
-    doubtful_mask: Mask
-    doubtful: I64
-    reasons: list[str]
-
-
-def _compaction(
-    drain: dict[str, Any], producers: list[ProducerInfo], log: Log, broker: I64, at: I64, cause: Any, unacked: I64
-) -> _Compaction:
-    """See :class:`_Compaction` (nothing, for a topic that is not compacted)."""
-    none = _Compaction(np.zeros(len(broker), dtype=bool), np.zeros(len(unacked), dtype=bool), unacked[:0], [])
-    if not drain.get("compacted"):
-        return none
-    missing = np.flatnonzero(cause == "missing")
-    unknown = unknown_strategies(producers)
-    if unknown and len(missing):
-        none.reasons.append(
-            f"the topic is compacted and the run kept no key strategy of producers {unknown}: records missing "
-            "inside the log cannot be told superseded or lost"
-        )
-        return none
-    none.superseded[missing] = superseded(broker[missing], at[missing], log, producers)
-    none.doubtful_mask = key_in_log(unacked, log, producers)
-    none.doubtful = unacked[none.doubtful_mask]
-    return none
-
-
-def _delivered(groups: list[Group], committed: dict[str, dict[str, int]], keys: I64, at: I64) -> Mask:
-    """Which of ``keys`` (acknowledged at ``at``) were delivered before retention removed them: some
-    group processed each, and so did every group whose committed offset is past it (a group that
-    passed one without processing it lost it). Before the groups' keys are released."""
-    some = np.zeros(len(keys), dtype=bool)
-    every = np.ones(len(keys), dtype=bool)
-    part, off = at >> SEQ_BITS, at & SEQ_MASK
-    for g in groups:
-        processed = member(keys, g.keys)
-        offsets = committed.get(g.name, {})
-        commit = np.full(len(keys), -1, dtype=np.int64)
-        for p in np.unique(part):
-            commit[part == p] = int(offsets.get(str(int(p)), -1))
-        some |= processed
-        every &= processed | (off >= commit)
-    return some & every
-
-
 def _processed_count(groups: list[Group], sent: I64) -> int:
     """Distinct sent records processed by any group (a phantom processed is a phantom); the groups'
     key sets are released."""
@@ -222,50 +168,13 @@ def _phantoms(log: Log, checked: AckCheck, sent: I64) -> Mask:
     return phantom
 
 
-@dataclass(slots=True)
-class _Broker:
-    """The broker-lost records (key, acknowledged position, cause) once retention's deliveries and
-    compaction's supersessions are set aside."""
-
-    keys: I64
-    at: I64
-    cause: StrArray
-    counts: dict[str, int]
-    expired: int
-    superseded: int
-
-
-def _broker_loss(
-    missing: tuple[I64, I64, StrArray],
-    producers: list[ProducerInfo],
-    producer_lost: I64,
-    log: Log,
-    drain: dict[str, Any],
-    groups: list[Group],
-) -> tuple[_Broker, _Compaction]:
-    """Which broker-lost records (keys, acknowledged positions, causes) were not lost after all:
-    delivered before retention removed them (expired) or superseded by a later record of their key."""
-    broker, at, cause = missing
-    below_start = cause == "below_log_start"
-    committed: dict[str, dict[str, int]] = drain.get("committed", {})
-    delivered = below_start.copy()
-    delivered[below_start] = _delivered(groups, committed, broker[below_start], at[below_start])
-    broker, at, cause = broker[~delivered], at[~delivered], cause[~delivered]
-    compaction = _compaction(drain, producers, log, broker, at, cause, producer_lost)
-    keep = ~compaction.superseded
-    broker, at, cause = broker[keep], at[keep], cause[keep]
-    counts = {c: int(np.count_nonzero(cause == c)) for c in BROKER_CAUSES}
-    lost = _Broker(broker, at, cause, counts, int(delivered.sum()), int(compaction.superseded.sum()))
-    return lost, compaction
-
-
 def _meant(sent: I64, aborted: I64) -> I64:
     """The records meant to be read: a record of an aborted transaction was never meant to be."""
     return sent[~member(sent, aborted)] if len(aborted) else sent
 
 
 def _loss_examples(
-    producers: list[ProducerInfo], lost: _Broker, producer_lost: I64, unknown: I64, damaged: I64
+    producers: list[ProducerInfo], lost: BrokerLoss, producer_lost: I64, unknown: I64, damaged: I64
 ) -> dict[str, list[dict[str, Any]]]:
     """A few records of each loss stage, of the unknown and of the damaged."""
     shown = zip(lost.keys[:EXAMPLES], lost.at[:EXAMPLES], lost.cause[:EXAMPLES], strict=True)
@@ -318,7 +227,7 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
     # Records retention removed are not missing from a transaction: they were there, and went.
     there = union(fates.damaged, fates.broker[cause == "below_log_start"])
     found = judge_run(txns, groups, committed_log, EXAMPLES, there) if txns is not None else None
-    lost, compaction = _broker_loss((fates.broker, at, cause), producers, fates.producer_lost, log, drain_meta, groups)
+    lost, compaction = broker_loss((fates.broker, at, cause), producers, fates.producer_lost, log, drain_meta, groups)
     unknown, producer_lost = union(fates.unknown, compaction.doubtful), fates.producer_lost[~compaction.doubtful_mask]
     evidence = Evidence(
         log, producers, groups, checked, phantom, reordered(log, EXAMPLES), fates.duplicates, found, outputs

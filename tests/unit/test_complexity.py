@@ -17,6 +17,7 @@ MEASURED = [
     ROOT / "chaos" / "oracle" / "anomalies.py",
     ROOT / "chaos" / "oracle" / "verdict.py",
     ROOT / "chaos" / "oracle" / "trust.py",
+    ROOT / "chaos" / "oracle" / "broker_loss.py",
     ROOT / "chaos" / "oracle" / "expectations.py",
 ]
 
