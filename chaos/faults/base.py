@@ -111,7 +111,7 @@ class Fault(ABC):
         self.p = params
         self.active = False
         self.targets: list[str] = []
-        self._hit: list[Any] = []  # the nodes (or workloads) it acted on, for healing exactly those
+        self._hit: list[Node] = []  # the nodes it acted on, for healing exactly those
         if "target" in self.params:
             check_selector(self.target)
         self.validate()

@@ -15,10 +15,10 @@ or a start where Kafka already stopped it).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from kafka.errors import KafkaError
 
@@ -27,6 +27,8 @@ from chaos.errors import InfrastructureError, UsageError
 from chaos.faults.base import Fault, FaultContext, FaultError, UnsupportedFault, register
 from chaos.faults.process import BrokerKill
 from chaos.images import kcfs
+
+T = TypeVar("T")
 
 
 def kcfs_command(node: Node, *args: str) -> dict[str, Any]:
@@ -62,7 +64,7 @@ def _needs_kcfs(fault: Fault, ctx: FaultContext) -> None:
         )
 
 
-def _each(nodes: list[Node], fn: Any) -> list[Any]:
+def _each(nodes: list[Node], fn: Callable[[Node], T]) -> list[T]:
     """``fn(node)`` for every node at once: a power cut reaches a rack's brokers together."""
     with ThreadPoolExecutor(max_workers=max(1, len(nodes))) as pool:
         return list(pool.map(fn, nodes))
