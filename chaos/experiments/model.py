@@ -55,14 +55,11 @@ def as_properties(raw: Mapping[str, Scalar]) -> dict[str, str]:
     return {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in raw.items()}
 
 
-# Each model's class line ignores explicit-any: mypy counts the Any in what it synthesizes for a
-# pydantic model (its ``__init__``) as written here. Pydantic's mypy plugin with ``init_typed`` and
-# ``init_forbid_extra`` types that ``__init__`` and makes these ignores unneeded (pydantic#9373).
-class _Strict(BaseModel):  # type: ignore[explicit-any]
+class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
 
-class ClusterModel(_Strict):  # type: ignore[explicit-any]
+class ClusterModel(_Strict):
     """The cluster: brokers, KRaft controllers (0: combined mode), Kafka release, broker settings."""
 
     brokers: int = Field(3, ge=1, le=9)
@@ -96,7 +93,7 @@ class ClusterModel(_Strict):  # type: ignore[explicit-any]
         )
 
 
-class TopicModel(_Strict):  # type: ignore[explicit-any]
+class TopicModel(_Strict):
     """The topic the workloads use (default name: the experiment's)."""
 
     name: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,200}$")
@@ -105,7 +102,7 @@ class TopicModel(_Strict):  # type: ignore[explicit-any]
     config: dict[str, Scalar] = Field(default_factory=dict)
 
 
-class ProducerModel(_Strict):  # type: ignore[explicit-any]
+class ProducerModel(_Strict):
     """One producer process: delivery mode, client settings (Java names), rate and bound.
 
     Without ``count`` or ``duration`` it produces until the runner stops it after the settle phase.
@@ -126,7 +123,7 @@ class ProducerModel(_Strict):  # type: ignore[explicit-any]
     abort_ratio: float = Field(0.0, ge=0, le=1)
 
 
-class ConsumerModel(_Strict):  # type: ignore[explicit-any]
+class ConsumerModel(_Strict):
     """A consumer group of ``members`` processes with one commit strategy and client settings."""
 
     strategy: CommitStrategy = "after_process"
@@ -145,7 +142,7 @@ class ConsumerModel(_Strict):  # type: ignore[explicit-any]
 _S = TypeVar("_S", ProducerModel, ConsumerModel)
 
 
-class FaultStepModel(BaseModel):  # type: ignore[explicit-any]
+class FaultStepModel(BaseModel):
     """One scheduled fault: ``kind`` with its parameters, injected at ``at`` s into the fault window,
     healed ``duration`` s later (no duration: at the end of the window)."""
 
@@ -162,7 +159,7 @@ class FaultStepModel(BaseModel):  # type: ignore[explicit-any]
         return dict(self.model_extra or {})
 
 
-class RandomFaultsModel(_Strict):  # type: ignore[explicit-any]
+class RandomFaultsModel(_Strict):
     """A random schedule drawn from ``--seed``: ``count`` faults staggered over the fault window."""
 
     count: int = Field(ge=1, le=100)
@@ -172,7 +169,7 @@ class RandomFaultsModel(_Strict):  # type: ignore[explicit-any]
     kinds: list[dict[str, object]] | None = None
 
 
-class PhasesModel(_Strict):  # type: ignore[explicit-any]
+class PhasesModel(_Strict):
     """How long each phase lasts or may take, in seconds."""
 
     warmup: float = Field(5.0, ge=0, description="steady state before the first fault")
@@ -188,7 +185,7 @@ class PhasesModel(_Strict):  # type: ignore[explicit-any]
     drain_timeout: float = Field(180.0, gt=0, description="the drain reads every partition to its end")
 
 
-class Experiment(_Strict):  # type: ignore[explicit-any]
+class Experiment(_Strict):
     """One experiment file."""
 
     name: str
@@ -196,13 +193,13 @@ class Experiment(_Strict):  # type: ignore[explicit-any]
     description: str = ""
     expected: str = ""
     tags: list[str] = Field(default_factory=list)
-    cluster: ClusterModel = Field(default_factory=ClusterModel)  # type: ignore[arg-type]
-    topic: TopicModel = Field(default_factory=TopicModel)  # type: ignore[arg-type]
-    producer: ProducerModel = Field(default_factory=ProducerModel)  # type: ignore[arg-type]
+    cluster: ClusterModel = Field(default_factory=ClusterModel)
+    topic: TopicModel = Field(default_factory=TopicModel)
+    producer: ProducerModel = Field(default_factory=ProducerModel)
     consumer: ConsumerModel | None = None
     faults: list[FaultStepModel] = Field(default_factory=list)
     random_faults: RandomFaultsModel | None = None
-    phases: PhasesModel = Field(default_factory=PhasesModel)  # type: ignore[arg-type]
+    phases: PhasesModel = Field(default_factory=PhasesModel)
     expect: dict[str, int | str] = Field(default_factory=dict)
     isolation_level: Literal["read_uncommitted", "read_committed"] = "read_uncommitted"
     #: How every client of the run (workloads and drain) reaches the brokers: ``proxy`` through
