@@ -31,7 +31,7 @@ def schema_text(name: str) -> str:
 
 
 @click.command("schema")
-@click.argument("name", type=click.Choice(sorted(SCHEMAS)))
+@click.argument("name", metavar="NAME", type=click.Choice(sorted(SCHEMAS)))
 def schema_cmd(name: str) -> None:
     """Print the JSON Schema of NAME: an experiment file, or the verdict.json, validate.json or
     suite.json the harness writes (each JSON output carries its schema_version)."""
