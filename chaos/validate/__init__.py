@@ -195,8 +195,8 @@ def validate_files(
     if process_ms is not None and process_ms < 0:
         raise UsageError(f"--process-ms {process_ms} is negative: give the milliseconds one poll's records take")
     version = kafka_version or DEFAULT_KAFKA_VERSION
-    start_checking(version)  # its JVM starts while the files and definitions are read
-    parsed = {kind: read_properties(path) for kind, path in files.items()}
+    parsed = {kind: read_properties(path) for kind, path in files.items()}  # bad input: exit 2 before a JDK is sought
+    start_checking(version)  # its JVM starts while the definitions are read
     kafka = kafka_configs(version)
     cfg = review(
         parsed["producer"],

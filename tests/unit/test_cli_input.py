@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -85,3 +86,16 @@ def test_a_given_cluster_with_options_that_start_their_own_or_run_none_exits_2()
     proc = run("validate", *files, "--static-only", "--cluster", "20261129-000000-abcd")
     assert proc.returncode == 2 and "--static-only runs no fault matrix" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_malformed_properties_file_is_bad_input_before_a_jdk_is_sought(tmp_path: Path) -> None:
+    # on a machine with no JDK at all, the file's mistake is still exit 2 (bad input), not 3
+    nothing = tmp_path / "no-jdk"
+    nothing.mkdir()
+    bad = tmp_path / "producer.properties"
+    bad.write_text("acks=all\nbroken\\u12\n")  # a \u escape cut short: java.util.Properties refuses it
+    good = Path(__file__).resolve().parents[2] / "examples" / "brief" / "consumer-manual-commit.properties"
+    args = ("validate", "--producer-config", str(bad), "--consumer-config", str(good), "--static-only")
+    proc = run(*args, env={"JAVA_HOME": str(nothing), "PATH": str(nothing)})
+    assert proc.returncode == 2, proc.stderr
+    assert "producer.properties" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
