@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 from chaos.oracle.expectations import (
     METRICS,
@@ -212,6 +212,21 @@ class Verdict(_Model):
     def _empty_is_none(cls, value: object) -> object:
         """Verdicts written before there was a schema spelled "none" as ``{}``."""
         return None if value == {} else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Verdict:
+        """``conclusive`` is the trust block's word and ``passed`` follows from it and the
+        expectations; a loss figure is stated only by a conclusive verdict."""
+        if self.conclusive != self.trust.conclusive:
+            raise ValueError("conclusive differs from trust.conclusive")
+        if self.passed != (self.conclusive and all(e.passed for e in self.expectations)):
+            raise ValueError("passed is not 'conclusive and every expectation met'")
+        stated = (self.loss.producer, self.loss.broker, self.loss.consumer)
+        if self.conclusive and None in stated:
+            raise ValueError("a conclusive verdict states every stage's loss")
+        if not self.conclusive and any(v is not None for v in stated):
+            raise ValueError("an inconclusive verdict states no loss figure")
+        return self
 
     @classmethod
     def build(

@@ -236,11 +236,11 @@ def occurrence_rates(runs: list[RunReport]) -> dict[str, Rate]:
     """Per experiment (and client, ``<name>.<client>`` for any but kafka-python) over its repetitions:
     runs, passed, in how many runs each stage lost records, that rate, and its 95% Wilson interval.
 
-    >>> from chaos.oracle.verdict import Counts, Loss
+    >>> from chaos.oracle.verdict import Counts, ExpectationResult, Trust
     >>> def run(broker: int) -> RunReport:
-    ...     loss = Loss(producer=0, broker=broker, consumer=0)
-    ...     v = Verdict(run_id="r", experiment="b1", passed=not broker, conclusive=True, counts=Counts(sent=9),
-    ...                 loss=loss, anomalies={})
+    ...     met = ExpectationResult(name="broker_loss == 0", passed=not broker, actual=broker)
+    ...     v = Verdict.build(run_id="r", experiment="b1", counts=Counts(sent=9), anomalies={}, trust=Trust(),
+    ...                       loss={"producer": 0, "broker": broker, "consumer": 0}, expectations=[met])
     ...     return RunReport(Path("x"), "b1", {}, v, None)
     >>> rates = occurrence_rates([run(3), run(0)])
     >>> rates["b1"].runs, rates["b1"].passed, rates["b1"].loss_rate

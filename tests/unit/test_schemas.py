@@ -151,3 +151,17 @@ def test_the_expectation_metrics_name_every_count_and_anomaly() -> None:
     assert list(COUNT_FIELDS) == list(Counts.model_fields)
     assert list(TRANSACTION_FIELDS) == list(Transactions.model_fields)
     assert {m for m, (section, _) in METRICS.items() if section == "anomalies"} == set(ANOMALY_NAMES)
+
+
+def test_a_verdict_that_contradicts_itself_does_not_read(tmp_path: Path) -> None:
+    make_run(tmp_path / "a", {"broker_loss": "0"})
+    data = json.loads(reconcile(tmp_path / "a").to_json())
+    assert data["conclusive"] and not data["passed"]  # the run lost records; the expectation says none
+    for name, edited in {
+        "passed": {**data, "passed": True},
+        "conclusive": {**data, "conclusive": False},
+        "no loss figure": {**data, "loss": {"producer": None, "broker": None, "consumer": None}},
+    }.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(edited))
+        with pytest.raises(ValueError):
+            Verdict.read(tmp_path / f"{name}.json")
