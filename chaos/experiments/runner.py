@@ -165,18 +165,23 @@ class ExperimentRun:
             if not isinstance(e, ChaosError):
                 log.warning("run %s failed unexpectedly", self.label, exc_info=True)
             log.info("run %s stopped: %s", self.label, e)
-        finally:
+        finally:  # also when Ctrl-C or SIGTERM comes after the verdict, during teardown
             self.result.seconds = time.monotonic() - t0
             self.result.phases = phases.items
-        if self.result.verdict is not None:
-            self.result.verdict = self.result.verdict.with_details(
-                seconds=round(self.result.seconds, 1), phases=phases.items, cluster=self.result.cluster
-            )
-            write_verdict(self.run_dir, self.result.verdict)  # the one place a run's verdict.json is written
-        elif self.result.error is not None:
-            (self.run_dir / rundir.ERROR).write_text(f"{self.result.error_kind}: {self.result.error}\n")
+            self._write_outcome()
         self.bus.emit(RunFinished(run=self.label, result=self.result))
         return self.result
+
+    def _write_outcome(self) -> None:
+        """``verdict.json``, with the runner's details (the one place a run's verdict is written),
+        or ``error.txt`` for a run that could not complete."""
+        if self.result.verdict is not None:
+            self.result.verdict = self.result.verdict.with_details(
+                seconds=round(self.result.seconds, 1), phases=self.result.phases, cluster=self.result.cluster
+            )
+            write_verdict(self.run_dir, self.result.verdict)
+        elif self.result.error is not None:
+            (self.run_dir / rundir.ERROR).write_text(f"{self.result.error_kind}: {self.result.error}\n")
 
     def _write_inputs(self) -> None:
         exp = self.exp

@@ -305,7 +305,7 @@ class Verdict(_Model):
         Raises:
             pydantic.ValidationError: a detail that is not in the contract, or of the wrong type.
         """
-        details = Details.model_validate({**self.details.model_dump(exclude_none=True), **extra})
+        details = Details.model_validate({**self.details.model_dump(), **extra})
         return self.model_copy(update={"details": details})
 
     def with_trust(self, trust: Trust) -> Verdict:

@@ -315,3 +315,34 @@ def test_a_bounded_producer_still_running_at_its_stop_budget_is_stopped_and_a_no
     notes = [e.text for e in run.events if isinstance(e, Note)]
     assert notes == ["timed out after 0.05 s waiting for the bounded producers to finish; stopping them"]
     assert run.journal[-3:] == ["stop producer-p0", "stop consumer-c0", "drain"]
+
+
+def test_the_runner_writes_the_verdict_once_with_every_detail_also_when_interrupted_in_teardown(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A fake workload never exits (exit code None), and Ctrl-C comes while the cluster is torn down,
+    # after the verdict: verdict.json is still written, with the executor's and the runner's details.
+    from chaos.experiments.loading import load_experiment
+    from chaos.experiments.runner import ExperimentRun, RunOptions
+
+    plan = run.plan(fault("f1", duration=0.01))
+
+    def fake_execute(_plan: Plan, cluster: KafkaCluster, phases: Phases, bus: EventBus, status_every: float) -> Verdict:
+        return execute(plan, cluster, phases, bus, execution=fake_execution(run.journal))
+
+    def interrupted_teardown(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("chaos.experiments.runner.execute", fake_execute)
+    monkeypatch.setattr(ExperimentRun, "_teardown", interrupted_teardown)
+    path = run.tmp_path / "e.yaml"
+    path.write_text("name: x\nproducer: {rate: 10}\n")
+    runner = ExperimentRun(
+        load_experiment(path), run.tmp_path / "run", RunOptions(), cluster=cast("KafkaCluster", FakeCluster([]))
+    )
+    with pytest.raises(KeyboardInterrupt):
+        runner.run()
+    written = Verdict.read(run.tmp_path / "run" / rundir.VERDICT)
+    workloads = written.details.workloads
+    assert workloads is not None and workloads["producer-p0"].exit_code is None
+    assert written.details.seconds is not None and written.details.phases and written.details.client_path == "proxy"
