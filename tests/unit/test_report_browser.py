@@ -13,7 +13,7 @@ from playwright.sync_api import sync_playwright
 from chaos.cli import main
 from chaos.oracle import reconcile_and_write
 from chaos.reports import write_run_reports
-from tests.helpers.reports import make_run
+from tests.helpers.reports import make_run, synthetic_suite
 
 BRIEF = Path(__file__).resolve().parents[2] / "examples" / "brief"
 
@@ -55,26 +55,13 @@ def test_a_run_report_renders_its_timeline_fault_windows_and_loss(tmp_path: Path
 def test_a_suite_report_renders_its_repetition_rates(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chromium: str
 ) -> None:
-    from chaos.experiments.loading import LoadedExperiment, load_experiment
-    from chaos.experiments.runner import ExperimentRun, RunOptions, RunResult, run_suite
-    from chaos.oracle import reconcile
-
-    def fake_run(self: ExperimentRun) -> RunResult:
-        make_run(self.run_dir, {"broker_loss": ">0"}, self.exp.name)
-        self.result.verdict = reconcile(self.run_dir, self.exp.name)
-        write_run_reports(self.run_dir)
-        return self.result
-
-    monkeypatch.setattr(ExperimentRun, "run", fake_run)
-    path = tmp_path / "e.yaml"
-    path.write_text("name: b2\nproducer: {rate: 10}\nfaults: [{kind: broker_kill, at: 1, duration: 1}]\n")
-    suite = run_suite([LoadedExperiment(path, load_experiment(path))], RunOptions(reports_dir=tmp_path / "r"), repeat=3)
+    suite, _ = synthetic_suite(monkeypatch, tmp_path, "b2", 3)
     errors, shown = look(chromium, suite.suite_dir / "report.html")
     assert errors == [] and shown["rates"] == 1, shown
     assert (suite.suite_dir / "report.png").exists()
 
 
-def test_a_validate_report_renders(tmp_path: Path, chromium: str) -> None:
+def test_a_validate_report_renders(tmp_path: Path, chromium: str, jdk: tuple[str, str]) -> None:
     args = ["validate", "--producer-config", str(BRIEF / "producer-acks1.properties")]
     args += ["--consumer-config", str(BRIEF / "consumer-auto-commit.properties"), "--static-only"]
     with pytest.raises(SystemExit):

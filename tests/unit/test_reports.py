@@ -16,7 +16,7 @@ from chaos.oracle.files import read_verdict
 from chaos.reports import load_run, occurrence_rates, write_run_reports, write_suite_json
 from chaos.reports.series import fault_windows, series, totals
 from chaos.results import RunResult, SuiteResult
-from tests.helpers.reports import make_run
+from tests.helpers.reports import make_run, synthetic_suite
 
 
 def test_run_reports_are_written_and_say_what_was_lost(tmp_path: Path) -> None:
@@ -115,25 +115,13 @@ def test_report_command_rebuilds_a_run_and_a_suite(tmp_path: Path) -> None:
 
 def test_repeat_runs_each_experiment_n_times_and_reports_rates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """--repeat: the suite runs N repetitions (seed + i), and the suite reports give loss rates."""
-    from chaos.experiments.loading import LoadedExperiment, load_experiment
-    from chaos.experiments.runner import ExperimentRun, RunOptions, run_suite
-    from chaos.oracle import reconcile
-
-    calls: list[tuple[str, int, int]] = []
-
-    def fake_run(self: ExperimentRun) -> RunResult:
-        calls.append((self.exp.name, self.repetition, self.options.seed))
-        make_run(self.run_dir, {"broker_loss": ">0"} if self.repetition % 2 else {"broker_loss": "0"}, self.exp.name)
-        verdict = reconcile(self.run_dir, self.exp.name)
-        self.result.verdict = verdict
-        write_run_reports(self.run_dir)
-        return self.result
-
-    monkeypatch.setattr(ExperimentRun, "run", fake_run)
-    path = tmp_path / "e.yaml"
-    path.write_text("name: flaky\nproducer: {rate: 10}\nfaults: [{kind: broker_kill, at: 1, duration: 1}]\n")
-    suite = run_suite(
-        [LoadedExperiment(path, load_experiment(path))], RunOptions(reports_dir=tmp_path / "r", seed=7), repeat=3
+    suite, calls = synthetic_suite(
+        monkeypatch,
+        tmp_path,
+        "flaky",
+        3,
+        lambda rep: {"broker_loss": ">0"} if rep % 2 else {"broker_loss": "0"},
+        seed=7,
     )
     assert calls == [("flaky", 1, 7), ("flaky", 2, 8), ("flaky", 3, 9)]
     assert [r.run_dir.name for r in suite.results] == ["flaky-1", "flaky-2", "flaky-3"]

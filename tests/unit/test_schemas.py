@@ -15,14 +15,10 @@ from click.testing import CliRunner
 
 from chaos.cli import cli
 from chaos.cli.schema import SCHEMAS, schema_text
-from chaos.experiments import LoadedExperiment, load_experiment
-from chaos.experiments.runner import ExperimentRun, RunOptions, run_suite
 from chaos.oracle import reconcile, reconcile_and_write
 from chaos.oracle.synthetic_txn import SyntheticTxn, write_transactions
 from chaos.oracle.verdict import Verdict
-from chaos.reports import write_run_reports
-from chaos.results import RunResult
-from tests.helpers.reports import make_run
+from tests.helpers.reports import make_run, synthetic_suite
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLISHED = ROOT / "docs" / "schemas"
@@ -98,16 +94,7 @@ def test_a_verdict_written_before_the_schema_reads_back(tmp_path: Path) -> None:
 
 
 def test_suite_json_holds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def fake_run(self: ExperimentRun) -> RunResult:
-        make_run(self.run_dir, {"broker_loss": ">0"}, self.exp.name)
-        self.result.verdict = reconcile(self.run_dir, self.exp.name)
-        write_run_reports(self.run_dir)
-        return self.result
-
-    monkeypatch.setattr(ExperimentRun, "run", fake_run)
-    path = tmp_path / "e.yaml"
-    path.write_text("name: s\nproducer: {rate: 10}\nfaults: [{kind: broker_kill, at: 1, duration: 1}]\n")
-    suite = run_suite([LoadedExperiment(path, load_experiment(path))], RunOptions(reports_dir=tmp_path), repeat=2)
+    suite, _ = synthetic_suite(monkeypatch, tmp_path, "s", 2)
     data = json.loads((suite.suite_dir / "suite.json").read_text())
     assert data["schema_version"] == 1 and len(data["runs"]) == 2
     holds("suite", data)
