@@ -29,6 +29,9 @@ T = TypeVar("T")
 #: The topic whose full ISR means "healthy" (created by the first health check).
 HEALTH_TOPIC = "__kafka_chaos_health"
 
+#: Kafka's error code UNKNOWN_TOPIC_OR_PARTITION: a metadata answer for a topic the broker does not know.
+_UNKNOWN_TOPIC = 3
+
 
 @dataclass(frozen=True, slots=True)
 class PartitionState:
@@ -252,6 +255,26 @@ class Metadata:
             return True
 
         self._await(check, timeout, f"every broker to know {topic}'s {partitions} partitions")
+
+    def wait_gone_everywhere(self, topics: list[str], timeout: float = 60.0) -> None:
+        """Wait until every running broker answers that each of ``topics`` does not exist. A deleted
+        topic leaves each broker's metadata cache when that broker has applied the deletion: one
+        broker saying it is gone does not mean the next asked agrees.
+
+        Raises:
+            ClusterUnhealthy: some broker still knew one of them within ``timeout``.
+        """
+
+        def gone_on(node_id: int, topic: str) -> bool:
+            answer = metadata_from(self.admin(), node_id, topic)
+            codes = [int(t.get("error_code", 0) or 0) for t in answer.get("topics", [])]
+            return all(code == _UNKNOWN_TOPIC for code in codes)
+
+        def check() -> bool:
+            running = [b.node_id for b in self._brokers() if b.state == "running"]
+            return all(gone_on(node_id, topic) for node_id in running for topic in topics)
+
+        self._await(check, timeout, f"every broker to forget {', '.join(topics)}")
 
     def wait_for_isr(self, topic: str, size: int | None = None, timeout: float = 60.0) -> list[PartitionState]:
         """Wait until every partition of ``topic`` has a leader and ``size`` in-sync replicas

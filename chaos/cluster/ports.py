@@ -1,21 +1,24 @@
-"""Host ports of the brokers' direct listeners: picked by the engine, then fixed for the cluster's life.
+"""Host ports of the brokers' direct listeners: drawn here, shown free by the engine, then fixed for the cluster's life.
 
 A broker advertises its direct address (``DIRECT://<host>:<port>``) in its server.properties, which
 is written before its container starts, and must advertise the same address after every restart:
 a client that learnt it from metadata connects there. A port the engine picks when a container
 starts is known only after the start and changes at every restart (Docker allocates a random
 published port anew each time a container starts). So the ports are fixed before the brokers
-exist: a short-lived container publishes one port per broker and lets the engine pick them, is
+exist: a short-lived container publishes one port per broker, which shows the engine can bind them, is
 removed, and each broker's container is then created publishing its port explicitly, which a
 restart binds again.
 
-The engine picks the ports, not this process, because the engine may be remote (``DOCKER_HOST``):
-only it knows which of its ports are free. Docker's allocator moves on from the last port it
-handed out rather than back to the lowest free one, so a port just released is not normally handed
-to the next container. Two windows remain in which something else on the engine's host could take
-a port: between the reservation and the brokers' start, and while a broker is down. A broker's
-start then fails, saying so (:meth:`chaos.cluster.node.Node.start`); nothing advertises a wrong
-address.
+The ports are drawn at random from below the kernel's ephemeral port range (20000-32767 with
+Linux's default range 32768-60999) and the engine is asked to publish exactly those: it alone can
+say whether they are free, as it may be remote (``DOCKER_HOST``). A port the engine reports taken
+is drawn again. The range matters: every outgoing connection on the engine's host takes a local port
+from the ephemeral range, and a client connection holding a broker's port on the loopback address
+keeps that broker from starting (``bind: address already in use``); a port Docker's own allocator
+picks comes from that very range. Drawing at random also keeps two harnesses reserving at the same
+moment apart. Two windows remain in which something else on the engine's host could take a port:
+between the reservation and the brokers' start, and while a broker is down. A broker's start then
+fails, saying so (:meth:`chaos.cluster.node.Node.start`); nothing advertises a wrong address.
 
 Docker's publishing still relays the bytes (with its default userland proxy, a ``docker-proxy``
 process per port), but only while the broker's container runs: a client of a killed broker is
@@ -24,6 +27,10 @@ refused at once, where toxiproxy's listener stays up, accepts, and dials a vanis
 
 from __future__ import annotations
 
+import random
+from pathlib import Path
+
+import docker.errors
 from docker.models.containers import Container
 
 import docker
@@ -31,6 +38,34 @@ from chaos.errors import InfrastructureError
 
 #: The reservation container's own ports (nothing listens on them: only their host side matters).
 _FIRST = 30001
+
+#: How many draws of ports the engine may report taken before the reservation gives up.
+ATTEMPTS = 8
+
+#: Phrases of the engine's refusal to publish a port that something else holds.
+_TAKEN = ("port is already allocated", "address already in use")
+
+_LOCAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def ephemeral_floor(path: Path = _LOCAL_RANGE) -> int:
+    """The lowest port of this machine's ephemeral range (32768 when it cannot be read)."""
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def draw_ports(count: int, rng: random.Random, floor: int) -> list[int]:
+    """``count`` distinct ports drawn from the 12,768 ports below ``floor`` (never below 1024).
+
+    >>> sorted(draw_ports(3, random.Random(1), 32768)) == sorted(set(draw_ports(3, random.Random(1), 32768)))
+    True
+    >>> all(20000 <= p < 32768 for p in draw_ports(50, random.Random(2), 32768))
+    True
+    """
+    low = max(1024, floor - 12768)
+    return rng.sample(range(low, floor), count)
 
 
 def reserve_ports(
@@ -42,42 +77,57 @@ def reserve_ports(
     name: str,
     network: str,
     labels: dict[str, str],
+    rng: random.Random | None = None,
 ) -> list[int]:
-    """``count`` free host ports on ``bind``, picked by the engine, released again for the caller
-    to publish explicitly.
+    """``count`` free host ports on ``bind``, drawn below the ephemeral range and shown free by the
+    engine publishing them, released again for the caller to publish explicitly.
 
     ``image`` runs for the moment it takes the engine to publish its ports; it must start a process
     that keeps running with ``-host=127.0.0.1`` as its arguments (the toxiproxy image does). The
     container carries ``labels``, so a harness killed meanwhile leaves it to ``kafka-chaos clean``.
+    ``rng`` draws the ports (default: the system's randomness, never a seeded generator: two
+    harnesses seeded alike would draw the same ports).
 
     Raises:
-        InfrastructureError: the engine did not publish a port.
-        docker.errors.APIError: the engine refused to create or start the container.
+        InfrastructureError: the engine reported ports taken in each of :data:`ATTEMPTS` draws, or
+            did not publish a port.
+        docker.errors.APIError: the engine refused to create or start the container otherwise.
     """
+    draw = rng or random.SystemRandom()
+    floor = ephemeral_floor()
     inside = [_FIRST + i for i in range(count)]
-    # docker-py takes (host_ip, None) for "this address, any free port"; its stubs type ports only.
-    publish = {f"{port}/tcp": (bind, None) for port in inside}
-    container: Container = client.containers.run(  # type: ignore[call-overload]
-        image,
-        ["-host=127.0.0.1"],
-        detach=True,
-        name=name,
-        labels=labels,
-        network=network,
-        ports=publish,
+    for _ in range(ATTEMPTS):
+        wanted = draw_ports(count, draw, floor)
+        publish = {f"{port}/tcp": (bind, host) for port, host in zip(inside, wanted, strict=True)}
+        container: Container = client.containers.create(
+            image, ["-host=127.0.0.1"], name=name, labels=labels, network=network, ports=publish
+        )
+        try:
+            container.start()
+        except docker.errors.APIError as e:
+            if not any(phrase in str(e) for phrase in _TAKEN):
+                raise
+            continue
+        else:
+            return _published(container, inside, name)
+        finally:
+            container.remove(force=True)
+    raise InfrastructureError(
+        f"Docker reported the ports drawn for {name} taken {ATTEMPTS} times: free some ports below "
+        f"{floor} on the engine's host"
     )
-    try:
-        container.reload()
-        bound = container.attrs["NetworkSettings"]["Ports"] or {}
-        ports: list[int] = []
-        for port in inside:
-            entries = bound.get(f"{port}/tcp") or []
-            if not entries or not entries[0].get("HostPort"):
-                raise InfrastructureError(f"Docker did not publish a port of {name}: the direct listeners have none")
-            ports.append(int(entries[0]["HostPort"]))
-        return ports
-    finally:
-        container.remove(force=True)
+
+
+def _published(container: Container, inside: list[int], name: str) -> list[int]:
+    container.reload()
+    bound = container.attrs["NetworkSettings"]["Ports"] or {}
+    ports: list[int] = []
+    for port in inside:
+        entries = bound.get(f"{port}/tcp") or []
+        if not entries or not entries[0].get("HostPort"):
+            raise InfrastructureError(f"Docker did not publish a port of {name}: the direct listeners have none")
+        ports.append(int(entries[0]["HostPort"]))
+    return ports
 
 
 def published_port(container: Container, port: int) -> int | None:

@@ -77,6 +77,9 @@ def reset_cluster(cluster: KafkaCluster, timeout: float = 120.0) -> list[str]:
     """Make a cluster a previous run used as good as fresh; returns what had to be healed (empty
     when the run had left nothing behind).
 
+    A deleted topic counts as gone once every running broker says so: the next run may create a
+    topic of the same name, and a broker still holding the old one would answer for it.
+
     Raises:
         ResetFailed: healing failed, a broker did not come back or catch up, or a topic or group
             of the previous run could not be deleted within ``timeout``.
@@ -103,6 +106,8 @@ def reset_cluster(cluster: KafkaCluster, timeout: float = 120.0) -> list[str]:
         wait_until(
             no_topics, left(), "the run before's topics to be deleted", seen=lambda: ", ".join(_user_topics(cluster))
         )
+        if topics:
+            cluster.metadata.wait_gone_everywhere(topics, left())
         groups = consumer_groups(cluster)
         wait_until(
             no_groups,

@@ -5,10 +5,12 @@ address of each client path. A real cluster's direct path is tests/integration/t
 from __future__ import annotations
 
 import io
+import random
 import tarfile
 from pathlib import Path
 from typing import Any, cast
 
+import docker.errors
 import pytest
 
 import docker
@@ -16,7 +18,7 @@ from chaos.cluster import ClusterSpec, KafkaCluster
 from chaos.cluster.config import DIRECT_PORT
 from chaos.cluster.containers import create_node
 from chaos.cluster.node import Node
-from chaos.cluster.ports import published_port, reserve_ports
+from chaos.cluster.ports import ATTEMPTS, draw_ports, ephemeral_floor, published_port, reserve_ports
 from chaos.cluster.registry import spec_to_json
 from chaos.errors import InfrastructureError, UsageError
 from chaos.labels import NODE_LABEL, ROLE_LABEL, SPEC_LABEL
@@ -35,6 +37,9 @@ class FakeContainer:
 
     def remove(self, force: bool = False) -> None:
         self.removed = force
+
+    def start(self) -> None:
+        pass
 
     def put_archive(self, path: str, data: bytes) -> None:
         self.archives.append(data)
@@ -56,6 +61,10 @@ class FakeContainers:
         return self.last
 
     def create(self, image: str, command: list[str], **kwargs: Any) -> FakeContainer:
+        if "ports" in kwargs and self.publish is not None:  # the reservation: published at its start
+            self.runs.append({"image": image, "command": command, **kwargs})
+            self.last = FakeContainer({"NetworkSettings": {"Ports": self.publish(kwargs["ports"])}})
+            return self.last
         self.created.append(kwargs)
         return FakeContainer()
 
@@ -70,30 +79,92 @@ class FakeClient:
         self.api = type("Api", (), {"create_endpoint_config": lambda _self, **kw: kw})()
 
 
-def engine_picks(first: int) -> Any:
-    """An engine that publishes the ports asked on consecutive host ports from ``first``."""
+def engine_publishes(taken: set[int] | None = None) -> Any:
+    """An engine that publishes the host ports asked, refusing (as Docker does) any in ``taken``."""
 
-    def publish(asked: dict[str, tuple[str, None]]) -> dict[str, list[dict[str, str]]]:
-        return {
-            port: [{"HostIp": bind, "HostPort": str(first + i)}] for i, (port, (bind, _)) in enumerate(asked.items())
-        }
+    def publish(asked: dict[str, tuple[str, int]]) -> dict[str, list[dict[str, str]]]:
+        return {port: [{"HostIp": bind, "HostPort": str(host)}] for port, (bind, host) in asked.items()}
 
     return publish
 
 
-def reserve(containers: FakeContainers, count: int = 3) -> list[int]:
+class Refusing(FakeContainer):
+    def start(self) -> None:
+        raise docker.errors.APIError("Bind for 127.0.0.1:20001 failed: port is already allocated")
+
+
+def reserve(containers: FakeContainers, count: int = 3, seed: int = 7) -> list[int]:
     client = cast("docker.DockerClient", FakeClient(containers))
-    return reserve_ports(client, "toxiproxy:x", count, bind="127.0.0.1", name="r-ports", network="r-net", labels={})
+    return reserve_ports(
+        client,
+        "toxiproxy:x",
+        count,
+        bind="127.0.0.1",
+        name="r-ports",
+        network="r-net",
+        labels={},
+        rng=random.Random(seed),
+    )
 
 
-def test_the_engine_picks_the_direct_ports_and_the_reservation_is_removed() -> None:
-    containers = FakeContainers(engine_picks(40000))
-    assert reserve(containers) == [40000, 40001, 40002]
+def test_the_direct_ports_are_drawn_below_the_ephemeral_range_and_the_reservation_is_removed() -> None:
+    containers = FakeContainers(engine_publishes())
+    ports = reserve(containers)
     (run,) = containers.runs
-    # every port on the bind address, the host side left to the engine; a process that keeps running
-    assert set(run["ports"].values()) == {("127.0.0.1", None)} and len(run["ports"]) == 3
-    assert run["command"] == ["-host=127.0.0.1"] and run["detach"] is True
+    # exactly the drawn ports on the bind address, below the range outgoing connections take theirs from
+    assert sorted(run["ports"].values()) == sorted(("127.0.0.1", p) for p in ports) and len(set(ports)) == 3
+    assert all(ephemeral_floor() - 12768 <= p < ephemeral_floor() for p in ports)
+    assert run["command"] == ["-host=127.0.0.1"]
     assert containers.last.removed
+    # never a seeded draw by default: two harnesses seeded alike must not pick the same ports
+    client = cast("docker.DockerClient", FakeClient(FakeContainers(engine_publishes())))
+    drawn = {tuple(reserve_ports(client, "t", 3, bind="127.0.0.1", name="n", network="x", labels={})) for _ in range(5)}
+    assert len(drawn) > 1
+
+
+def test_ports_the_engine_reports_taken_are_drawn_again_and_each_refused_container_removed() -> None:
+    containers = FakeContainers(engine_publishes())
+    refused: list[FakeContainer] = []
+    create = containers.create
+
+    def refuse_twice(image: str, command: list[str], **kwargs: Any) -> FakeContainer:
+        if len(refused) < 2:
+            refused.append(Refusing())
+            return refused[-1]
+        return create(image, command, **kwargs)
+
+    containers.create = refuse_twice  # type: ignore[method-assign]
+    ports = reserve(containers)
+    assert len(ports) == 3 and all(r.removed for r in refused) and containers.last.removed
+
+
+def test_an_engine_that_refuses_every_draw_gives_one_sentence_and_any_other_refusal_is_raised() -> None:
+    containers = FakeContainers(engine_publishes())
+    made: list[FakeContainer] = []
+
+    def always_taken(image: str, command: list[str], **kwargs: Any) -> FakeContainer:
+        made.append(Refusing())
+        return made[-1]
+
+    containers.create = always_taken  # type: ignore[method-assign]
+    with pytest.raises(InfrastructureError, match=r"ports drawn for r-ports taken 8 times: free some ports below \d+"):
+        reserve(containers)
+    assert len(made) == ATTEMPTS and all(c.removed for c in made)
+
+    class Broken(FakeContainer):
+        def start(self) -> None:
+            raise docker.errors.APIError("no such image")
+
+    containers.create = lambda *a, **k: Broken()  # type: ignore[method-assign]
+    with pytest.raises(docker.errors.APIError, match="no such image"):
+        reserve(containers)
+
+
+def test_the_ephemeral_floor_is_read_from_the_kernel_and_defaults_to_linuxs(tmp_path: Path) -> None:
+    (tmp_path / "range").write_text("40000\t60999\n")
+    assert ephemeral_floor(tmp_path / "range") == 40000
+    assert ephemeral_floor(tmp_path / "missing") == 32768
+    assert all(27232 <= p < 40000 for p in draw_ports(100, random.Random(3), 40000))
 
 
 def test_a_port_the_engine_did_not_publish_fails_the_start_and_still_removes_the_reservation() -> None:
