@@ -14,7 +14,10 @@ from chaos.errors import DockerUnavailable, UsageError
 
 LOOPBACK = "127.0.0.1"
 
-SETUP_HINT = "run `bash scripts/setup` as root (installs Debian's docker.io and starts dockerd)"
+SETUP_HINT = (
+    "start Docker (on Debian or Ubuntu, `apt-get install docker.io` as root, then `dockerd &`), "
+    "or point DOCKER_HOST at an engine"
+)
 
 
 def docker_client(timeout: float = 60) -> docker.DockerClient:

@@ -47,6 +47,23 @@ def _run(cmd: list[str], what: str, fix: str, cwd: Path | None = None, env: dict
     return proc.stdout
 
 
+def jars_cached(cache_dir: Path, version: str) -> bool:
+    """Whether Kafka ``version``'s jars are in the cache, resolved by the POM of this recipe.
+
+    Raises:
+        UsageError: ``version`` is not a usable Kafka release number.
+    """
+    workdir = cache_dir / f"kafka-{version}"
+    libs, stamp = workdir / "libs", workdir / "pom.xml"
+    pom = recipes.kafka_pom(version)
+    return libs.is_dir() and stamp.is_file() and stamp.read_text() == pom and any(libs.glob("kafka_2.13-*.jar"))
+
+
+def toxiproxy_binary(cache_dir: Path) -> Path:
+    """Where the toxiproxy server built by ``go install`` is kept between builds."""
+    return cache_dir / f"toxiproxy-{recipes.TOXIPROXY_VERSION}" / "server"
+
+
 def resolve_kafka_jars(cache_dir: Path, version: str, progress: Progress = silent) -> Path:
     """Resolve Kafka ``version``'s jars from Maven Central into the cache; return the libs dir.
 
@@ -60,7 +77,7 @@ def resolve_kafka_jars(cache_dir: Path, version: str, progress: Progress = silen
     libs = workdir / "libs"
     pom = recipes.kafka_pom(version)
     stamp = workdir / "pom.xml"
-    if libs.is_dir() and stamp.is_file() and stamp.read_text() == pom and any(libs.glob("kafka_2.13-*.jar")):
+    if jars_cached(cache_dir, version):
         return libs
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
@@ -224,8 +241,8 @@ class ImageBuilder:
         if not force and self.exists(tag):
             self.progress(f"toxiproxy image {tag} present")
             return self._alias(tag)
-        gobin = self.cache_dir / f"toxiproxy-{recipes.TOXIPROXY_VERSION}"
-        binary = gobin / "server"
+        binary = toxiproxy_binary(self.cache_dir)
+        gobin = binary.parent
         if not binary.is_file():
             self.progress(f"go install toxiproxy {recipes.TOXIPROXY_VERSION} …")
             env = {**os.environ, "CGO_ENABLED": "0", "GOBIN": str(gobin), "GOFLAGS": "-trimpath"}

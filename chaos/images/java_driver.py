@@ -8,8 +8,7 @@ brokers' own on the direct client path), and write
 its ledgers into the run directory. A host JVM does all three exactly as the Python workloads do; a
 container would put ``docker kill``, a bind mount and another network path between the fault and the
 client. The jars are the ones the Kafka image is built from (``resolve_kafka_jars``), so the client
-is the cluster's release; ``javac`` and ``java`` come from the host's JDK (``scripts/setup``
-installs one where it is missing).
+is the cluster's release; ``javac`` and ``java`` come from the host's JDK.
 
 The compiled driver lives in ``<cache>/java-driver-<version>-<hash>/``; the hash covers the source,
 so a changed driver is compiled again and an unchanged one is reused. Its classes are packed into
@@ -67,7 +66,7 @@ logger.coordinator.level = info
 JVM_OPTIONS = ("-Xms64m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:CICompilerCount=1")
 NO_JDK = (
     "the java client runs Apache Kafka's own client in a JVM on this machine, and {what} is not installed: "
-    "install a JDK (`apt-get install default-jdk-headless`) or run `bash scripts/setup`"
+    "install a JDK (on Debian or Ubuntu, `apt-get install default-jdk-headless` as root)"
 )
 
 

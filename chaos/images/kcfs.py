@@ -30,9 +30,7 @@ from chaos.progress import Progress, silent
 BINARY = "/kafka-chaos/kcfs"
 SOCKET = "/run/kcfs.sock"
 MOUNT = "/var/lib/kafka"
-NO_GO = (
-    "building kcfs, the power-loss disk, needs Go: install it (`apt-get install golang-go`) or run `bash scripts/setup`"
-)
+NO_GO = "building kcfs, the power-loss disk, needs Go, which is not installed: `apt-get install golang-go` as root"
 
 
 def kcfs_container_options() -> dict[str, list[str]]:
@@ -76,14 +74,19 @@ def source_hash() -> str:
     return h.hexdigest()[:12]
 
 
+def kcfs_path(cache_dir: Path | None = None) -> Path:
+    """Where this source's kcfs binary is (or will be) in the cache."""
+    return (cache_dir or default_cache_dir()) / f"kcfs-{source_hash()}" / "kcfs"
+
+
 def kcfs_binary(cache_dir: Path | None = None, progress: Progress = silent) -> Path:
     """The built kcfs binary, building it first when this source has not been built here.
 
     Raises:
         ImageBuildError: Go is missing, the module proxy refused, or the build failed.
     """
-    out_dir = (cache_dir or default_cache_dir()) / f"kcfs-{source_hash()}"
-    binary = out_dir / "kcfs"
+    binary = kcfs_path(cache_dir)
+    out_dir = binary.parent
     if binary.is_file():
         return binary
     go = shutil.which("go")
