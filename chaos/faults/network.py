@@ -26,6 +26,8 @@ from chaos.faults.base import Fault, FaultContext, FaultError, UnsupportedFault,
 from chaos.faults.targets import check_selector, resolve
 
 CHAIN_PREFIX = "kc-"
+#: The shell's exit code for a command it cannot find (an image without iptables or tc).
+_NOT_FOUND = 127
 
 
 def node_ip(cluster: KafkaCluster, node: Node) -> str:
@@ -54,6 +56,12 @@ def run_on(nodes: dict[Node, str]) -> None:
         failures = [(n, c, o) for n, c, o in pool.map(one, nodes.items()) if c != 0]
     if failures:
         node, code, out = failures[0]
+        if code == _NOT_FOUND:
+            raise FaultError(
+                f"network fault on {node.host} failed: its image lacks a command the fault runs as root "
+                f"({out.strip()[-200:]}); network faults need iptables and tc in the broker image, which the "
+                "harness's own image has (`kafka-chaos images build`)"
+            )
         raise FaultError(f"network fault on {node.host} failed (exit {code}): {out.strip()[-300:]}")
 
 

@@ -93,3 +93,28 @@ def test_steps_from_plain_data() -> None:
         steps_from([{"at": 1}])
     with pytest.raises(UsageError, match="duration must be positive"):
         Step(0, make_fault("broker_kill"), 0)
+
+
+def test_a_network_fault_on_an_image_without_iptables_says_what_the_image_lacks() -> None:
+    from chaos.faults.base import FaultError
+    from chaos.faults.network import run_on
+
+    class NoIptables:
+        host = "broker-2"
+
+        def exec(self, cmd: list[str]) -> tuple[int, str]:
+            return 127, "sh: 1: iptables: not found\n"
+
+    class Fine:
+        host = "broker-1"
+
+        def exec(self, cmd: list[str]) -> tuple[int, str]:
+            return 0, ""
+
+    with pytest.raises(FaultError) as info:
+        run_on({Fine(): "iptables -N kc-x", NoIptables(): "iptables -N kc-x"})  # type: ignore[dict-item]
+    assert str(info.value) == (
+        "network fault on broker-2 failed: its image lacks a command the fault runs as root (sh: 1: iptables: not "
+        "found); network faults need iptables and tc in the broker image, which the harness's own image has "
+        "(`kafka-chaos images build`)"
+    )
