@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from chaos.cli.common import (
     json_option,
     progress_for,
     quiet_option,
+    to_stderr,
 )
 from chaos.errors import UsageError
 
@@ -116,6 +118,7 @@ def run_cmd(
     """
     from chaos.experiments.loading import load_suite
     from chaos.experiments.runner import RunOptions, RunResult, keep_hint, run_suite
+    from chaos.reports.github import publish_suite
 
     loaded = load_suite(paths, client, client_path)
     if select:
@@ -158,6 +161,8 @@ def run_cmd(
         click.echo(json.dumps(json.loads((suite.suite_dir / rundir.SUITE).read_text()), indent=2, sort_keys=True))
     else:
         click.echo(text)
+    for problem in publish_suite(suite.suite_dir, os.environ, to_stderr):  # only in GitHub Actions
+        click.echo(f"kafka-chaos: {problem}", err=True)
     if keep_cluster:  # said even with -q: a kept cluster runs until someone removes it
         for result in suite.results:
             click.echo(
