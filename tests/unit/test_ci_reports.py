@@ -237,3 +237,39 @@ def test_a_matrix_run_that_lost_records_points_at_the_setting_it_is_put_down_to(
             "acks=1 (p.properties:1): the leader alone acknowledges. Fix: acks=all",
         ),
     ]
+
+
+def test_the_run_command_annotates_in_github_actions_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``kafka-chaos run`` itself, each run a hand-made directory instead of a cluster's."""
+    from chaos.cli import main
+    from chaos.experiments.runner import ExperimentRun
+    from chaos.oracle import reconcile
+
+    def fake_run(self: ExperimentRun) -> RunResult:
+        make_run(self.run_dir, {"acked": ">0", "broker_loss": 0}, self.exp.name)
+        record_file(self.run_dir, tmp_path / "b9.yaml")
+        self.result.verdict = reconcile(self.run_dir, self.exp.name)
+        write_run_reports(self.run_dir)
+        return self.result
+
+    monkeypatch.setattr(ExperimentRun, "run", fake_run)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "b9.yaml").write_text(EXPERIMENT + "producer: {rate: 10}\n")
+    summary = tmp_path / "step-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    errs = []
+    for actions in ("true", None):
+        if actions:
+            monkeypatch.setenv("GITHUB_ACTIONS", actions)
+        else:
+            monkeypatch.delenv("GITHUB_ACTIONS")
+        with pytest.raises(SystemExit) as exit_info:
+            main(["run", "b9.yaml", "--reports", "r", "-q", "--json"])
+        captured = capsys.readouterr()
+        assert exit_info.value.code == 1 and json.loads(captured.out)["exit_code"] == 1
+        errs.append([line.split("::")[1] for line in captured.err.splitlines() if line.startswith("::")])
+    assert errs == [["error file=b9.yaml,line=6,title=demo%3A broker_loss == 0"], []]
+    assert summary.read_text().startswith("# demo: FAIL")  # the one run's summary, once
+    assert summary.read_text().count("# demo: FAIL") == 1
