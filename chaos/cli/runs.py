@@ -31,7 +31,11 @@ if TYPE_CHECKING:
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=str))
 @json_option
 def reconcile(run_dir: str, as_json: bool) -> None:
-    """Recompute RUN_DIR/verdict.json from the run's files alone (also after the harness died)."""
+    """Recompute RUN_DIR/verdict.json from the run's files alone (also after the harness died).
+
+    Exit code: 0 every expectation met, 1 one failed, 2 not a run directory, 4 the verdict is
+    inconclusive (no loss figure: its inputs were not whole).
+    """
     from chaos.oracle import reconcile_and_write
     from chaos.results import EXIT_INCONCLUSIVE
 
@@ -109,7 +113,8 @@ def run_cmd(
     """Run experiment files (or directories of them) and write verdicts and reports.
 
     Every file is checked before anything starts. Exit code: 0 every expectation met, 1 one failed,
-    2 a malformed file, 3 a run could not complete (Docker, images, cluster).
+    2 a malformed file, 3 a run could not complete (Docker, images, cluster), 4 a verdict was
+    inconclusive (no loss figure: its inputs were not whole).
 
     Experiments with the same cluster shape run on one cluster, reset between runs (every fault
     healed, the run's topics and groups deleted, every replica in sync); a reset that fails falls
