@@ -133,6 +133,8 @@ def finding_text(data: Validation, f: Finding, root: Path) -> str:
     file = repo_path(finding_file(data, f), root)
     if f.line is not None:
         at = f"{file}:{f.line}"
+    elif f.where == data.files.get(f.kind):  # the file as a whole (Kafka refusing the configuration)
+        at = f"{file} as a whole, shown at its line 1"
     elif f.where not in ("default", "not stated"):  # a note on the files as a whole, or on the release
         at = f"{f.where}; shown at line 1 of {file}"
     elif f.kind in data.files:

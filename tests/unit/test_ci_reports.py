@@ -273,3 +273,36 @@ def test_the_run_command_annotates_in_github_actions_only(
     assert errs == [["error file=b9.yaml,line=6,title=demo%3A broker_loss == 0"], []]
     assert summary.read_text().startswith("# demo: FAIL")  # the one run's summary, once
     assert summary.read_text().count("# demo: FAIL") == 1
+
+
+@pytest.mark.parametrize(
+    ("finding", "text"),
+    [
+        (LOSS, "acks=1 (p.properties:1): the leader alone acknowledges. Fix: acks=all"),
+        (
+            Finding(
+                "loss", "consumer", "auto.offset.reset", "latest", "default", "skips", "auto.offset.reset=earliest"
+            ),
+            "auto.offset.reset=latest (default: not set in c.properties, shown at its line 1): skips. "
+            "Fix: auto.offset.reset=earliest",
+        ),
+        (
+            NOTE,
+            "flush.messages (default: no topic file was given, shown at line 1 of p.properties): the OS flushes. "
+            "Fix: none",
+        ),
+        (
+            Finding("config", "config", "producer", None, "p.properties", "Kafka refuses it", "change it"),
+            "producer (p.properties as a whole, shown at its line 1): Kafka refuses it. Fix: change it",
+        ),
+        (
+            Finding("info", "config", "substituted", "producer acks", "the files", "replaced", "none"),
+            "substituted=producer acks (the files; shown at line 1 of p.properties): replaced. Fix: none",
+        ),
+    ],
+)
+def test_a_finding_says_where_it_is_or_which_line_stands_for_it(finding: Finding, text: str) -> None:
+    from chaos.reports.validation import finding_text
+
+    data = validation([finding], None, None).output()
+    assert finding_text(data, data.static[0], Path("/repo")) == text

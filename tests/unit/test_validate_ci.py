@@ -211,3 +211,13 @@ def test_no_annotations_outside_github_actions(
     code, _, _ = validate(tmp_path, BRIEF / "producer-acks1.properties", BRIEF / "consumer-auto-commit.properties")
     captured = capsys.readouterr()
     assert code == 1 and "::error" not in captured.err + captured.out and not summary.exists()
+
+
+@pytest.mark.usefixtures("at_root")
+def test_the_reports_line_names_files_that_exist(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = validate(tmp_path, BRIEF / "producer-acks1.properties", BRIEF / "consumer-auto-commit.properties")
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("reports: ")]
+    first, *rest = line.removeprefix("reports: ").split(", ")
+    assert code == 1 and Path(first) == out / "report.html"
+    assert rest == ["validate.md", "validate.json", "junit.xml", "validate.sarif"]
+    assert all((out / name).is_file() for name in rest)
