@@ -122,7 +122,11 @@ def fails(data: Validation, f: Finding) -> bool:
 
 def finding_file(data: Validation, f: Finding) -> str:
     """The file (as given) ``f`` points at: the one the setting is in or belongs in, else the
-    producer file (always given) when no file of that kind was."""
+    producer file (always given) when no file of that kind was.
+
+    Raises:
+        KeyError: neither file is in ``data.files`` (validate always has a producer file).
+    """
     return data.files.get(f.kind) or data.files["producer"]
 
 
