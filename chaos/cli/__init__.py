@@ -3,7 +3,7 @@ calls one library function and renders the result; the logic lives in the librar
 and scripts can call it too.
 
 Exit codes (``docs/exit-codes.md``): 0 success · 1 an expectation failed · 2 usage or input error ·
-3 infrastructure error (Docker, images, cluster health).
+3 infrastructure error (Docker, images, cluster health) · 4 an inconclusive verdict.
 """
 
 from __future__ import annotations

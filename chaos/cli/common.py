@@ -19,6 +19,12 @@ def emit(data: object, as_json: bool, text: str) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True) if as_json else text)
 
 
+def to_stderr(line: str) -> None:
+    """Print ``line`` on stderr (where GitHub Actions reads workflow commands too, stdout staying
+    the output's)."""
+    click.echo(line, err=True)
+
+
 def progress_for(quiet: bool) -> Progress:
     """Progress lines on stderr unless ``--quiet``."""
     return silent if quiet else StderrProgress()

@@ -31,7 +31,10 @@ def clean(with_images: bool, run_id: str | None, as_json: bool) -> None:
 @click.command()
 @json_option
 def doctor(as_json: bool) -> None:
-    """Say what is present and what to do about what is missing (exit 3 when something required is)."""
+    """Say what is present and what to do about what is missing.
+
+    Exit code: 0 everything required is present, 3 something required is missing.
+    """
     from chaos import doctor as checks
 
     found = checks.diagnose()

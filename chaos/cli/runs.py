@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from chaos.cli.common import (
     json_option,
     progress_for,
     quiet_option,
+    to_stderr,
 )
 from chaos.errors import UsageError
 
@@ -29,7 +31,11 @@ if TYPE_CHECKING:
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=str))
 @json_option
 def reconcile(run_dir: str, as_json: bool) -> None:
-    """Recompute RUN_DIR/verdict.json from the run's files alone (also after the harness died)."""
+    """Recompute RUN_DIR/verdict.json from the run's files alone (also after the harness died).
+
+    Exit code: 0 every expectation met, 1 one failed, 2 not a run directory, 4 the verdict is
+    inconclusive (no loss figure: its inputs were not whole).
+    """
     from chaos.oracle import reconcile_and_write
     from chaos.results import EXIT_INCONCLUSIVE
 
@@ -107,7 +113,8 @@ def run_cmd(
     """Run experiment files (or directories of them) and write verdicts and reports.
 
     Every file is checked before anything starts. Exit code: 0 every expectation met, 1 one failed,
-    2 a malformed file, 3 a run could not complete (Docker, images, cluster).
+    2 a malformed file, 3 a run could not complete (Docker, images, cluster), 4 a verdict was
+    inconclusive (no loss figure: its inputs were not whole).
 
     Experiments with the same cluster shape run on one cluster, reset between runs (every fault
     healed, the run's topics and groups deleted, every replica in sync); a reset that fails falls
@@ -116,6 +123,7 @@ def run_cmd(
     """
     from chaos.experiments.loading import load_suite
     from chaos.experiments.runner import RunOptions, RunResult, keep_hint, run_suite
+    from chaos.reports.github import publish_suite
 
     loaded = load_suite(paths, client, client_path)
     if select:
@@ -158,6 +166,8 @@ def run_cmd(
         click.echo(json.dumps(json.loads((suite.suite_dir / rundir.SUITE).read_text()), indent=2, sort_keys=True))
     else:
         click.echo(text)
+    for problem in publish_suite(suite.suite_dir, os.environ, to_stderr):  # only in GitHub Actions
+        click.echo(f"kafka-chaos: {problem}", err=True)
     if keep_cluster:  # said even with -q: a kept cluster runs until someone removes it
         for result in suite.results:
             click.echo(

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 import click
 
-from chaos.cli.common import check_version, cluster_option, given_version, json_option, progress_for, quiet_option
+from chaos.cli.common import (
+    check_version,
+    cluster_option,
+    given_version,
+    json_option,
+    progress_for,
+    quiet_option,
+    to_stderr,
+)
 from chaos.errors import UsageError
 from chaos.validate.findings import PROCESSING
 
@@ -94,6 +103,7 @@ def validate(
     """
     from chaos.experiments.runner import RunOptions
     from chaos.labels import new_run_id
+    from chaos.reports.github import publish_validation
     from chaos.reports.validation import markdown
     from chaos.validate import validate_files
 
@@ -139,6 +149,8 @@ def validate(
         click.echo(json.dumps(output.model_dump(mode="json"), indent=2, sort_keys=True))
     else:
         click.echo(markdown(output).rstrip())
-        click.echo(f"\nreports: {out_dir}/report.html, validate.md, validate.json, junit.xml")
+        click.echo(f"\nreports: {out_dir}/report.html, validate.md, validate.json, junit.xml, validate.sarif")
+    for problem in publish_validation(output, os.environ, to_stderr):  # only in GitHub Actions
+        click.echo(f"kafka-chaos: {problem}", err=True)
     if report.exit_code:
         sys.exit(report.exit_code)

@@ -1,4 +1,6 @@
-"""JUnit XML: one testcase per experiment run, so CI systems show experiments as tests."""
+"""JUnit XML: one testcase per experiment run, so CI systems show experiments as tests. Each
+testcase carries ``file`` and ``line``: the experiment file, at the failing expectation's key under
+``expect:`` when one failed (else line 1), so CI annotators point at it."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from chaos import rundir
 from chaos.oracle.verdict import Availability, Verdict
 from chaos.reports.markdown import anomaly_rows, witness_line
+from chaos.reports.places import run_place
 
 if TYPE_CHECKING:
     from chaos.reports import RunReport
@@ -20,7 +23,10 @@ FILE = rundir.JUNIT
 
 
 def _case(run: RunReport, classname: str) -> ET.Element:
-    case = ET.Element("testcase", name=run.run_dir.name, classname=classname, time=f"{run.seconds:.1f}")
+    file, line = run_place(run, Path.cwd())
+    case = ET.Element(
+        "testcase", name=run.run_dir.name, classname=classname, time=f"{run.seconds:.1f}", file=file, line=str(line)
+    )
     verdict = run.verdict
     if verdict is None:
         err = ET.SubElement(case, "error", message=(run.error or "no verdict").splitlines()[0][:500])

@@ -1,5 +1,6 @@
-"""The one-page verdict of ``validate``: Markdown, HTML and JUnit, rebuilt from ``validate.json``'s
-data alone (like every reporter, from what is on disk).
+"""The one-page verdict of ``validate``: Markdown and HTML, rebuilt from ``validate.json``'s data
+alone (like every reporter, from what is on disk); what CI systems read of it (JUnit, SARIF) is
+:mod:`chaos.reports.validation_ci`.
 
 The reporters take ``validate.json`` as its typed model, :class:`chaos.validate.output.ValidateFile`;
 they name it through the Protocols below, as reporters sit below ``chaos.validate``.
@@ -8,13 +9,13 @@ they name it through the Protocols below, as reporters sit below ``chaos.validat
 from __future__ import annotations
 
 import html
-import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
 from chaos import rundir
 from chaos.oracle.verdict import Loss
+from chaos.reports.places import repo_path
 
 SEVERITY_ORDER = ("config", "loss", "duplicates", "availability", "info")
 LABEL = {
@@ -52,6 +53,10 @@ class Finding(Protocol):
     def why(self) -> str: ...
     @property
     def fix(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def line(self) -> int | None: ...
 
 
 class MatrixRun(Protocol):
@@ -104,8 +109,57 @@ class Validation(Protocol):
     def static_only(self) -> bool: ...
 
 
-def _findings(data: Validation) -> list[Finding]:
+def findings(data: Validation) -> list[Finding]:
+    """The findings, the most severe first (refused or ignored settings, then loss risks …)."""
     return sorted(data.static, key=lambda f: SEVERITY_ORDER.index(f.severity))
+
+
+def fails(data: Validation, f: Finding) -> bool:
+    """Whether ``f`` alone makes validate FAIL (exit 1): Kafka refuses or ignores the setting, or it
+    risks loss and no fault matrix ran (with one, the matrix's runs judge the loss risks)."""
+    return f.severity == "config" or (f.severity == "loss" and data.static_only)
+
+
+def finding_file(data: Validation, f: Finding) -> str:
+    """The file (as given) ``f`` points at: the one the setting is in or belongs in, else the
+    producer file (always given) when no file of that kind was.
+
+    Raises:
+        KeyError: neither file is in ``data.files`` (validate always has a producer file).
+    """
+    return data.files.get(f.kind) or data.files["producer"]
+
+
+def finding_text(data: Validation, f: Finding, root: Path) -> str:
+    """A finding in one line for CI: the setting, where it is (its file relative to ``root``, the
+    repository's) or that it is not set and which line stands for it, why, and the fix."""
+    value = "" if f.value is None else f"={f.value}"
+    file = repo_path(finding_file(data, f), root)
+    if f.line is not None:
+        at = f"{file}:{f.line}"
+    elif f.where == data.files.get(f.kind):  # the file as a whole (Kafka refusing the configuration)
+        at = f"{file} as a whole, shown at its line 1"
+    elif f.where not in ("default", "not stated"):  # a note on the files as a whole, or on the release
+        at = f"{f.where}; shown at line 1 of {file}"
+    elif f.kind in data.files:
+        at = f"{f.where}: not set in {file}, shown at its line 1"
+    else:
+        at = f"{f.where}: no {f.kind} file was given, shown at line 1 of {file}"
+    return f"{f.setting}{value} ({at}): {f.why}. Fix: {f.fix}"
+
+
+def cause_text(setting: str, value: str | None, where: str, fix: str) -> str:
+    """How a matrix run names a setting that explains its loss (an item of ``MatrixRow.causes``)."""
+    return f"{setting}={value} ({where}): {fix}"
+
+
+def first_cause(data: Validation, row: MatrixRun) -> Finding | None:
+    """The finding a matrix run's first cause names (None: no single setting explains its loss)."""
+    for cause in row.causes[:1]:
+        for f in data.static:
+            if cause_text(f.setting, f.value, f.where, f.fix) == cause:
+                return f
+    return None
 
 
 def config_errors(data: Validation) -> list[Finding]:
@@ -127,7 +181,8 @@ def _context(data: Validation) -> list[str]:
     return out
 
 
-def _loss(row: MatrixRun) -> str:
+def loss_text(row: MatrixRun) -> str:
+    """A matrix run's loss by stage in words (or why it has none)."""
     if row.loss is None:
         return f"run failed: {row.error}"
     if row.status == "INCONCLUSIVE":
@@ -155,7 +210,7 @@ def _why_it_fails(data: Validation) -> list[str]:
     for r in data.matrix:
         if r.variant == "team" and r.status != "PASS":
             causes = "; ".join(r.causes) or "no single setting explains it: see the run's report"
-            lines.append(f"- **{r.fault}** lost records ({_loss(r)}). Cause and fix: {causes}")
+            lines.append(f"- **{r.fault}** lost records ({loss_text(r)}). Cause and fix: {causes}")
     for f in config_errors(data):
         lines.append(f"- `{f.setting}` ({f.where}) is not applied: {f.why}. Fix: {f.fix}")
     if data.static_only:
@@ -182,13 +237,13 @@ def _matrix(data: Validation) -> list[str]:
     if not data.matrix:
         return ["Static review only (`--static-only`): no faults were run.", ""] if data.static_only else []
     lines = ["## Fault matrix", "", "| fault | settings | result | loss by stage |", "|---|---|---|---|"]
-    lines += [f"| {r.fault} | {r.variant} | {r.status} | {_loss(r)} |" for r in data.matrix]
+    lines += [f"| {r.fault} | {r.variant} | {r.status} | {loss_text(r)} |" for r in data.matrix]
     return [*lines, "", f"Matrix wall time: {data.seconds / 60:.1f} min.", ""]
 
 
 def _settings(data: Validation) -> list[str]:
     lines = ["## Settings reviewed", "", "| | setting | value | where | why | fix |", "|---|---|---|---|---|---|"]
-    for f in _findings(data):
+    for f in findings(data):
         value = f.value if f.value is not None else "(default)"
         lines.append(f"| {LABEL[f.severity]} | `{f.setting}` | {value} | {f.where} | {f.why} | {f.fix} |")
     return lines
@@ -232,7 +287,7 @@ def write_html(data: Validation, out_dir: Path) -> None:
         f"<tr><td>{e(LABEL[f.severity])}</td><td><code>{e(f.setting)}</code></td>"
         f"<td>{e(f.value if f.value is not None else '(default)')}</td><td>{e(f.where)}</td>"
         f"<td style='text-align:left'>{e(f.why)}</td><td style='text-align:left'>{e(f.fix)}</td></tr>"
-        for f in _findings(data)
+        for f in findings(data)
     ]
     parts.append(
         "<h2>Settings reviewed</h2><table><tr><th></th><th>setting</th><th>value</th><th>where</th><th>why</th>"
@@ -248,52 +303,6 @@ def _matrix_row(r: MatrixRun) -> str:
     causes = "<br>".join(e(c) for c in r.causes)
     return (
         f"<tr><td><a href='{e(link)}'>{e(r.fault)}</a></td><td>{e(r.variant)}</td>"
-        f"<td class='{cls}'>{e(r.status)}</td><td style='text-align:left'>{e(_loss(r))}</td>"
+        f"<td class='{cls}'>{e(r.status)}</td><td style='text-align:left'>{e(loss_text(r))}</td>"
         f"<td style='text-align:left'>{causes}</td></tr>"
     )
-
-
-def write_junit(data: Validation, out_dir: Path) -> None:
-    """junit.xml: a testcase per fault and settings variant, and one for the settings themselves."""
-    suite = ET.Element("testsuite", name=f"kafka-chaos validate ({data.client})", time=f"{data.seconds:.1f}")
-    props = ET.SubElement(suite, "properties")
-    ET.SubElement(props, "property", name="client", value=data.client)
-    ET.SubElement(props, "property", name="kafka_version", value=data.kafka_version)
-    ET.SubElement(props, "property", name="processing", value=data.processing.value)
-    config = ET.SubElement(suite, "testcase", name="settings are applied as written", classname="validate.static")
-    errors_found = config_errors(data)
-    if errors_found:
-        fail = ET.SubElement(config, "failure", message=f"{len(errors_found)} setting(s) not applied")
-        fail.text = "\n".join(f"{f.setting} ({f.where}): {f.why}. Fix: {f.fix}" for f in errors_found)
-    outcomes = [_matrix_case(suite, r) for r in data.matrix]
-    suite.set("tests", str(1 + len(data.matrix)))
-    suite.set("failures", str((1 if errors_found else 0) + outcomes.count("failure")))
-    suite.set("errors", str(outcomes.count("error")))
-    tree = ET.ElementTree(suite)
-    ET.indent(tree)
-    tree.write(out_dir / rundir.JUNIT, encoding="utf-8", xml_declaration=True)
-
-
-def _matrix_case(suite: ET.Element, r: MatrixRun) -> str:
-    """Add ``r``'s testcase to ``suite``; returns what it is: ``error``, ``failure`` or ``passed``."""
-    name = f"{r.fault} [{r.variant}]"
-    case = ET.SubElement(suite, "testcase", name=name, classname="validate.matrix", time=f"{r.seconds:.1f}")
-    if r.status in ("ERROR", "INCONCLUSIVE"):
-        ET.SubElement(case, "error", message=(str(r.error) if r.status == "ERROR" else _loss(r))[:500])
-        return "error"
-    if r.status == "FAIL":
-        ET.SubElement(case, "failure", message=_loss(r)).text = "\n".join(r.causes)
-        return "failure"
-    return "passed"
-
-
-def write_validation_reports(data: Validation, out_dir: Path) -> list[str]:
-    """Write validate.md, report.html and junit.xml from ``data``; returns reporter errors (a failing
-    reporter never hides the verdict)."""
-    problems: list[str] = []
-    for name, write in ((rundir.VALIDATE_MD, write_markdown), (rundir.REPORT, write_html), (rundir.JUNIT, write_junit)):
-        try:
-            write(data, out_dir)
-        except Exception as e:
-            problems.append(f"{name}: {type(e).__name__}: {e}")
-    return problems

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from chaos import rundir
 from chaos.errors import UsageError
-from chaos.validate.findings import PROCESSING, Finding, Processing, TeamConfig
+from chaos.validate.findings import PROCESSING, Finding, Processing, TeamConfig, locate
 from chaos.validate.output import HowProcessed, MatrixRow, StaticFinding, ValidateFile
 from chaos.validate.properties import Properties, PropertiesError, parse_properties, read_properties
 from chaos.validate.review import recommended, review, settings_of
@@ -125,6 +125,8 @@ class ValidationReport:
         Raises:
             pydantic.ValidationError: the outcome does not fit the contract (a bug, not bad input).
         """
+        from chaos.reports.validation import cause_text
+
         runs = self.matrix.runs if self.matrix else []
         return ValidateFile(
             verdict="PASS" if self.passed else "FAIL",
@@ -134,10 +136,10 @@ class ValidationReport:
                 value=self.cfg.processing, stated=self.cfg.processing_stated, process_ms=self.cfg.process_ms
             ),
             files=self.files,
-            static=[StaticFinding.model_validate(f.as_dict()) for f in self.cfg.findings],
+            static=[self._static(f) for f in self.cfg.findings],
             matrix=[
                 MatrixRow.model_validate(
-                    {**r.as_dict(), "causes": [f"{c.setting}={c.value} ({c.where}): {c.fix}" for c in self.causes(r)]}
+                    {**r.as_dict(), "causes": [cause_text(c.setting, c.value, c.where, c.fix) for c in self.causes(r)]}
                 )
                 for r in runs
             ],
@@ -146,9 +148,14 @@ class ValidationReport:
             static_only=self.matrix is None,
         )
 
+    def _static(self, finding: Finding) -> StaticFinding:
+        kind, line = locate(finding, self.files)
+        return StaticFinding.model_validate({**finding.as_dict(), "kind": kind, "line": line})
+
     def write(self, out_dir: Path) -> list[str]:
-        """Write validate.json, validate.md, report.html and junit.xml; returns reporter errors."""
-        from chaos.reports.validation import write_validation_reports
+        """Write validate.json, validate.md, report.html, junit.xml and validate.sarif; returns
+        reporter errors."""
+        from chaos.reports.validation_ci import write_validation_reports
 
         out_dir.mkdir(parents=True, exist_ok=True)
         output = self.output()

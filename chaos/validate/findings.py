@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -12,6 +13,8 @@ from chaos.validate.properties import Properties
 
 Severity = Literal["loss", "duplicates", "availability", "config", "info"]
 Stage = Literal["producer", "broker", "consumer", "config"]
+#: The team's files, by what they configure.
+FileKind = Literal["producer", "consumer", "topic", "broker"]
 
 #: Topic keys a topic file may carry that are not topic configs (they shape the topic's creation).
 TOPIC_SHAPE = ("partitions", "replication.factor")
@@ -105,6 +108,50 @@ class TeamConfig:
     def version(self) -> str:
         """The Kafka release the files are judged by."""
         return self.kafka.version if self.kafka is not None else "?"
+
+
+def locate(finding: Finding, files: Mapping[str, str]) -> tuple[FileKind, int | None]:
+    """The file a finding is about, by kind (a key of ``files``, kind -> path as given), and its line
+    there; the line is None when the setting is not in that file (a default in force, a setting not
+    stated) or when no file of that kind was given.
+
+    The file is the one ``where`` names (``path:line``, or just ``path``); else the file the fix
+    changes; else the stage's own file (a broker-stage setting belongs in the topic file, or the
+    broker file when only that one was given); else the producer file, which is always given.
+
+    >>> files = {"producer": "p.properties", "consumer": "c.properties", "topic": "t.properties"}
+    >>> risk = Finding("loss", "broker", "acks", "1", "p.properties:5", "why", "acks=all")
+    >>> locate(risk, files)
+    ('producer', 5)
+    >>> default = Finding("loss", "broker", "min.insync.replicas", "1", "default", "why", "fix")
+    >>> locate(default, files), locate(default, {"producer": "p.properties", "consumer": "c.properties"})
+    (('topic', None), ('topic', None))
+    """
+    for kind, path in files.items():
+        if finding.where == path:
+            return _kind(kind), None
+        line = finding.where.removeprefix(f"{path}:")
+        if line != finding.where and line.isdigit():
+            return _kind(kind), int(line)
+    if finding.change is not None:
+        return _kind(finding.change[0]), None
+    if finding.stage in ("producer", "consumer"):
+        return finding.stage, None
+    if finding.stage == "broker":
+        return ("broker" if "broker" in files and "topic" not in files else "topic"), None
+    return "producer", None
+
+
+def _kind(name: str) -> FileKind:
+    """``name`` as a file kind.
+
+    Raises:
+        ValueError: it is none (a programming error: the review names only these).
+    """
+    for kind in ("producer", "consumer", "topic", "broker"):
+        if name == kind:
+            return kind
+    raise ValueError(f"not a kind of file: {name!r}")
 
 
 def as_int(value: str | None, default: int) -> int:

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from chaos.oracle.verdict import Counts, Loss
-from chaos.validate.findings import Severity, Stage
+from chaos.validate.findings import FileKind, Severity, Stage
 
 
 class _Model(BaseModel):
@@ -31,6 +31,13 @@ class StaticFinding(_Model):
     setting: str
     value: str | None
     where: str = Field(description="the file and line it came from, or the default it is")
+    kind: FileKind = Field(
+        description="the file the setting is in, or belongs in when it is not set there (a key of files, "
+        "which lacks it when no such file was given)"
+    )
+    line: int | None = Field(
+        description="its line in that file; null when it is not set there (a default in force, or not stated)"
+    )
     why: str
     fix: str
     change: tuple[str, str, str | None] | None = Field(default=None, description="(file kind, key, value or null)")

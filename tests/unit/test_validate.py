@@ -215,7 +215,7 @@ def test_static_only_writes_the_reports_and_fails_on_a_loss_risk(tmp_path: Path)
     data = json.loads((out / "validate.json").read_text())
     assert data["verdict"] == "FAIL" and data["static_only"]
     assert {"acks", "enable.auto.commit"} <= {f["setting"] for f in data["static"] if f["severity"] == "loss"}
-    for name in ("validate.md", "report.html", "junit.xml"):
+    for name in ("validate.md", "report.html", "junit.xml", "validate.sarif"):
         assert (out / name).exists()
 
 
