@@ -3,7 +3,7 @@ runs it (a new process each time: CLI start, parsing, Kafka's own check in a JVM
 four reports). The release's definitions are read once per machine beforehand (``images build``
 does that), so this is the time of every later review.
 
-File sets: the brief's safe files; the brief's risky files; Kafka's own example configuration with
+File sets: examples/settings/' safe files; its risky files; Kafka's own example configuration with
 every file kind.
 
 Usage: python3 benchmarks/validate_static.py [--runs 5]
@@ -23,23 +23,23 @@ from chaos.images.recipes import DEFAULT_KAFKA_VERSION
 from chaos.validate.kafka_configs import kafka_configs
 
 ROOT = Path(__file__).resolve().parents[1]
-BRIEF = ROOT / "examples" / "brief"
+EXAMPLES = ROOT / "examples" / "settings"
 KAFKA = ROOT / "tests" / "fixtures" / "kafka-config"
 
 SETS: dict[str, dict[str, Path]] = {
-    "brief safe": {
-        "producer": BRIEF / "producer-safe.properties",
-        "consumer": BRIEF / "consumer-manual-commit.properties",
-        "topic": BRIEF / "topic-min-isr-2.properties",
+    "examples safe": {
+        "producer": EXAMPLES / "producer-safe.properties",
+        "consumer": EXAMPLES / "consumer-manual-commit.properties",
+        "topic": EXAMPLES / "topic-min-isr-2.properties",
     },
-    "brief risky": {
-        "producer": BRIEF / "producer-acks1.properties",
-        "consumer": BRIEF / "consumer-auto-commit.properties",
+    "examples risky": {
+        "producer": EXAMPLES / "producer-acks1.properties",
+        "consumer": EXAMPLES / "consumer-auto-commit.properties",
     },
     "kafka's own": {
         "producer": KAFKA / "producer.properties",
         "consumer": KAFKA / "consumer.properties",
-        "topic": BRIEF / "topic-min-isr-2.properties",
+        "topic": EXAMPLES / "topic-min-isr-2.properties",
         "broker": KAFKA / "server.properties",
     },
 }

@@ -42,7 +42,7 @@ DEFAULT_FAULTS = "leader_kill,broker_isolation,producer_kill,consumer_kill,clien
     "--producer-mode",
     type=click.Choice(PRODUCER_MODES),
     default="sync",
-    help="How the application sends (default sync: send().get(), as the brief recommends).",
+    help="How the application sends (default sync: send().get(), the durable choice).",
 )
 @click.option(
     "--consumer-commit",

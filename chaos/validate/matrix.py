@@ -4,7 +4,7 @@
 Every fault must end with no loss at any stage. The application around the clients is modelled
 as the team says it is: the producer sends synchronously (``--producer-mode`` picks another); the
 consumer processes per ``--processing`` — each poll's records before the next poll (``in-poll``),
-or buffered into a batch a minute long (``batched``, the brief's; ``async`` hands records to other
+or buffered into a batch a minute long (``batched``, as in Kafka's consumer examples; ``async`` hands records to other
 threads, the same hazard) — taking ``--process-ms`` per batch, and commits per its
 ``enable.auto.commit``: auto-commit, or ``commitSync()`` after each processed batch.
 """
@@ -26,7 +26,7 @@ from chaos.validate.review import recommended
 #: Records per second the matrix produces.
 RATE = 500
 #: The consumer's processing batch: a minute of traffic, so a consumer killed mid-run always dies
-#: with a partly filled buffer (the brief's minBatchSize, scaled so the outcome is certain).
+#: with a partly filled buffer (a minBatchSize as in Kafka's consumer examples, scaled so the outcome is certain).
 BATCH = RATE * 60
 
 #: The standard matrix: name → (what it does, its fault steps).

@@ -7,7 +7,7 @@ application's side effect the oracle checks.
 Commit strategies, as an application would write them:
 
 * ``auto`` — ``enable.auto.commit=true``; polled records wait in an application buffer until
-  ``batch_size`` of them are there (the brief's ``minBatchSize``), then are processed. The client
+  ``batch_size`` of them are there (``minBatchSize`` in Kafka's consumer examples), then are processed. The client
   commits what it *polled* on its interval, so a crash loses the buffer.
 * ``after_process`` — auto-commit off; the buffer is processed, then ``commitSync()``.
 * ``per_partition`` — auto-commit off; each partition's records are processed, then that

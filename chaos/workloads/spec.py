@@ -88,7 +88,7 @@ class ProducerSpec:
 class ConsumerSpec:
     """One consumer group member process.
 
-    ``batch_size`` is the application's own buffer (the brief's ``minBatchSize``): records are
+    ``batch_size`` is the application's own buffer (``minBatchSize`` in Kafka's consumer examples): records are
     processed when that many have been polled. ``process_ms`` is the time one batch takes to
     process. ``idle_exit_s``: exit cleanly after that long without a record (``None``: until SIGTERM).
 

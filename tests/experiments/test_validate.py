@@ -1,4 +1,4 @@
-"""validate end to end on a real cluster, with the brief's Java examples as the team's files.
+"""validate end to end on a real cluster, with examples/settings/ as the team's files.
 
 The module's three matrices run on one cluster of the matrix's shape (three brokers and a KRaft
 controller) that the plugin starts, given to ``validate`` with ``--cluster``: each reset first.
@@ -16,7 +16,7 @@ import pytest
 
 from chaos.cluster import KafkaCluster
 
-BRIEF = Path(__file__).resolve().parents[2] / "examples" / "brief"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "settings"
 
 pytestmark = [pytest.mark.experiment, pytest.mark.kafka_cluster(brokers=3, controllers=1)]
 
@@ -35,11 +35,11 @@ def validate(tmp_path: Path, given: str, producer: str, consumer: str, *extra: s
             "chaos.cli",
             "validate",
             "--producer-config",
-            str(BRIEF / producer),
+            str(EXAMPLES / producer),
             "--consumer-config",
-            str(BRIEF / consumer),
+            str(EXAMPLES / consumer),
             "--topic-config",
-            str(BRIEF / "topic-min-isr-2.properties"),
+            str(EXAMPLES / "topic-min-isr-2.properties"),
             "--reports",
             str(tmp_path),
             "--json",
@@ -62,7 +62,7 @@ def by_fault(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {r["fault"]: r for r in data["matrix"] if r["variant"] == "team"}
 
 
-def test_brief_risky_settings_fail_and_name_the_setting_that_lost(tmp_path: Path, given: str) -> None:
+def test_example_risky_settings_fail_and_name_the_setting_that_lost(tmp_path: Path, given: str) -> None:
     code, data, out = validate(
         tmp_path,
         given,
@@ -85,7 +85,7 @@ def test_brief_risky_settings_fail_and_name_the_setting_that_lost(tmp_path: Path
     assert (out / "report.html").exists() and (out / "junit.xml").exists()
 
 
-def test_brief_safe_settings_pass_the_standard_matrix(tmp_path: Path, given: str) -> None:
+def test_example_safe_settings_pass_the_standard_matrix(tmp_path: Path, given: str) -> None:
     code, data, _ = validate(tmp_path, given, "producer-safe.properties", "consumer-manual-commit.properties")
     runs = by_fault(data)
     assert set(runs) == {"leader_kill", "broker_isolation", "producer_kill", "consumer_kill", "client_blackhole"}

@@ -80,9 +80,9 @@ def test_a_given_cluster_with_options_that_start_their_own_or_run_none_exits_2()
     b2 = root / "experiments" / "b2-acks1-leader-kill-lagging-followers.yaml"
     proc = run("run", str(b2), "--cluster", "20261129-000000-abcd", "--fresh-cluster")
     assert proc.returncode == 2 and "--fresh-cluster starts new ones: pick one" in proc.stderr, proc.stderr
-    brief = root / "examples" / "brief"
-    files = ["--producer-config", str(brief / "producer-safe.properties")]
-    files += ["--consumer-config", str(brief / "consumer-manual-commit.properties")]
+    examples = root / "examples" / "settings"
+    files = ["--producer-config", str(examples / "producer-safe.properties")]
+    files += ["--consumer-config", str(examples / "consumer-manual-commit.properties")]
     proc = run("validate", *files, "--static-only", "--cluster", "20261129-000000-abcd")
     assert proc.returncode == 2 and "--static-only runs no fault matrix" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
@@ -94,7 +94,7 @@ def test_a_malformed_properties_file_is_bad_input_before_a_jdk_is_sought(tmp_pat
     nothing.mkdir()
     bad = tmp_path / "producer.properties"
     bad.write_text("acks=all\nbroken\\u12\n")  # a \u escape cut short: java.util.Properties refuses it
-    good = Path(__file__).resolve().parents[2] / "examples" / "brief" / "consumer-manual-commit.properties"
+    good = Path(__file__).resolve().parents[2] / "examples" / "settings" / "consumer-manual-commit.properties"
     args = ("validate", "--producer-config", str(bad), "--consumer-config", str(good), "--static-only")
     proc = run(*args, env={"JAVA_HOME": str(nothing), "PATH": str(nothing)})
     assert proc.returncode == 2, proc.stderr

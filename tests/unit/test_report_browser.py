@@ -15,7 +15,7 @@ from chaos.oracle import reconcile_and_write
 from chaos.reports import write_run_reports
 from tests.helpers.reports import make_run, synthetic_suite
 
-BRIEF = Path(__file__).resolve().parents[2] / "examples" / "brief"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "settings"
 
 
 def look(chromium: str, page_path: Path) -> tuple[list[str], dict[str, int]]:
@@ -62,8 +62,8 @@ def test_a_suite_report_renders_its_repetition_rates(
 
 
 def test_a_validate_report_renders(tmp_path: Path, chromium: str, jdk: tuple[str, str]) -> None:
-    args = ["validate", "--producer-config", str(BRIEF / "producer-acks1.properties")]
-    args += ["--consumer-config", str(BRIEF / "consumer-auto-commit.properties"), "--static-only"]
+    args = ["validate", "--producer-config", str(EXAMPLES / "producer-acks1.properties")]
+    args += ["--consumer-config", str(EXAMPLES / "consumer-auto-commit.properties"), "--static-only"]
     with pytest.raises(SystemExit):
         main([*args, "--reports", str(tmp_path), "-q"])
     (out,) = tmp_path.iterdir()

@@ -101,13 +101,13 @@ def test_suite_json_holds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_validate_json_holds(tmp_path: Path, jdk: tuple[str, str]) -> None:
-    brief = ROOT / "examples" / "brief"
+    examples = ROOT / "examples" / "settings"
     args = [
         "validate",
         "--producer-config",
-        str(brief / "producer-acks1.properties"),
+        str(examples / "producer-acks1.properties"),
         "--consumer-config",
-        str(brief / "consumer-auto-commit.properties"),
+        str(examples / "consumer-auto-commit.properties"),
         "--static-only",
         "--reports",
         str(tmp_path),

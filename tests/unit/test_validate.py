@@ -1,4 +1,4 @@
-"""validate without Docker: the properties parser, the static review of the brief's examples, and
+"""validate without Docker: the properties parser, the static review of examples/settings/, and
 malformed input refused with exit code 2 before anything starts."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from chaos.validate import PropertiesError, parse_properties, read_properties, r
 
 pytestmark = pytest.mark.usefixtures("jdk")  # validate reads the release's definitions in a JVM first
 
-BRIEF = Path(__file__).resolve().parents[2] / "examples" / "brief"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "settings"
 
 
 def test_properties_syntax_as_java_reads_it() -> None:
@@ -68,11 +68,11 @@ def test_malformed_properties_name_the_line(content: bytes, fragment: str, tmp_p
     assert fragment in str(e.value)
 
 
-def test_brief_acks1_producer_names_acks() -> None:
+def test_example_acks1_producer_names_acks() -> None:
     cfg = review(
-        read_properties(BRIEF / "producer-acks1.properties"),
-        read_properties(BRIEF / "consumer-manual-commit.properties"),
-        read_properties(BRIEF / "topic-min-isr-2.properties"),
+        read_properties(EXAMPLES / "producer-acks1.properties"),
+        read_properties(EXAMPLES / "consumer-manual-commit.properties"),
+        read_properties(EXAMPLES / "topic-min-isr-2.properties"),
     )
     acks = [f for f in cfg.findings if f.setting == "acks"]
     assert len(acks) == 1 and acks[0].severity == "loss" and acks[0].stage == "broker"
@@ -80,22 +80,22 @@ def test_brief_acks1_producer_names_acks() -> None:
     assert recommended(cfg)["producer"]["acks"] == "all"
 
 
-def test_brief_auto_commit_consumer_names_enable_auto_commit() -> None:
+def test_example_auto_commit_consumer_names_enable_auto_commit() -> None:
     cfg = review(
-        read_properties(BRIEF / "producer-safe.properties"),
-        read_properties(BRIEF / "consumer-auto-commit.properties"),
-        read_properties(BRIEF / "topic-min-isr-2.properties"),
+        read_properties(EXAMPLES / "producer-safe.properties"),
+        read_properties(EXAMPLES / "consumer-auto-commit.properties"),
+        read_properties(EXAMPLES / "topic-min-isr-2.properties"),
     )
     loss = [f for f in cfg.findings if f.severity == "loss"]
     assert next(f.setting for f in loss if f.stage == "consumer") == "enable.auto.commit"
     assert recommended(cfg)["consumer"]["enable.auto.commit"] == "false"
 
 
-def test_brief_safe_settings_raise_no_loss_risk() -> None:
+def test_example_safe_settings_raise_no_loss_risk() -> None:
     cfg = review(
-        read_properties(BRIEF / "producer-safe.properties"),
-        read_properties(BRIEF / "consumer-manual-commit.properties"),
-        read_properties(BRIEF / "topic-min-isr-2.properties"),
+        read_properties(EXAMPLES / "producer-safe.properties"),
+        read_properties(EXAMPLES / "consumer-manual-commit.properties"),
+        read_properties(EXAMPLES / "topic-min-isr-2.properties"),
     )
     assert [f for f in cfg.findings if f.severity in ("loss", "config")] == []
     substituted = next(f for f in cfg.findings if f.setting == "substituted")
@@ -168,7 +168,10 @@ def test_bad_files_exit_2_before_anything_starts(
     elif case == "unreadable":  # a path through a file: reading it fails whoever runs the test
         bad.write_text("acks=all\n")
         bad = bad / "inner.properties"
-    files = {"producer": BRIEF / "producer-safe.properties", "consumer": BRIEF / "consumer-manual-commit.properties"}
+    files = {
+        "producer": EXAMPLES / "producer-safe.properties",
+        "consumer": EXAMPLES / "consumer-manual-commit.properties",
+    }
     files[kind] = bad
     args = ["validate", *(a for k, path in files.items() for a in (f"--{k}-config", str(path)))]
     with pytest.raises(SystemExit) as exit_info:
@@ -185,9 +188,9 @@ def test_unknown_fault_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str
             [
                 "validate",
                 "--producer-config",
-                str(BRIEF / "producer-safe.properties"),
+                str(EXAMPLES / "producer-safe.properties"),
                 "--consumer-config",
-                str(BRIEF / "consumer-manual-commit.properties"),
+                str(EXAMPLES / "consumer-manual-commit.properties"),
                 "--faults",
                 "leader_kill,meteor",
             ]
@@ -200,9 +203,9 @@ def test_static_only_writes_the_reports_and_fails_on_a_loss_risk(tmp_path: Path)
     args = [
         "validate",
         "--producer-config",
-        str(BRIEF / "producer-acks1.properties"),
+        str(EXAMPLES / "producer-acks1.properties"),
         "--consumer-config",
-        str(BRIEF / "consumer-auto-commit.properties"),
+        str(EXAMPLES / "consumer-auto-commit.properties"),
         "--static-only",
         "--reports",
         str(tmp_path),
@@ -230,14 +233,14 @@ def run_validate(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[i
 
 
 def static_only(producer: Path, reports: Path) -> list[str]:
-    """Arguments of a static review of ``producer`` beside the brief's safe consumer and topic files."""
+    """Arguments of a static review of ``producer`` beside examples/settings/' safe consumer and topic files."""
     return [
         "--producer-config",
         str(producer),
         "--consumer-config",
-        str(BRIEF / "consumer-manual-commit.properties"),
+        str(EXAMPLES / "consumer-manual-commit.properties"),
         "--topic-config",
-        str(BRIEF / "topic-min-isr-2.properties"),
+        str(EXAMPLES / "topic-min-isr-2.properties"),
         "--static-only",
         "--reports",
         str(reports),
@@ -245,14 +248,14 @@ def static_only(producer: Path, reports: Path) -> list[str]:
 
 
 def test_static_only_passes_safe_settings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, data = run_validate(static_only(BRIEF / "producer-safe.properties", tmp_path), capsys)
+    code, data = run_validate(static_only(EXAMPLES / "producer-safe.properties", tmp_path), capsys)
     assert code == 0 and data["verdict"] == "PASS" and data["matrix"] == []
     assert not [f for f in data["static"] if f["severity"] in ("loss", "config")]
 
 
 def test_a_setting_the_client_would_not_apply_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     producer = tmp_path / "producer.properties"
-    producer.write_text((BRIEF / "producer-safe.properties").read_text() + "enable.idempotance=true\n")
+    producer.write_text((EXAMPLES / "producer-safe.properties").read_text() + "enable.idempotance=true\n")
     code, data = run_validate(static_only(producer, tmp_path / "r"), capsys)
     assert code == 1 and data["verdict"] == "FAIL"
     (config,) = [f for f in data["static"] if f["severity"] == "config"]
@@ -263,9 +266,9 @@ def test_compare_plans_the_recommended_settings_beside_the_teams() -> None:
     from chaos.validate.matrix import plan_matrix
 
     cfg = review(
-        read_properties(BRIEF / "producer-acks1.properties"),
-        read_properties(BRIEF / "consumer-auto-commit.properties"),
-        read_properties(BRIEF / "topic-min-isr-2.properties"),
+        read_properties(EXAMPLES / "producer-acks1.properties"),
+        read_properties(EXAMPLES / "consumer-auto-commit.properties"),
+        read_properties(EXAMPLES / "topic-min-isr-2.properties"),
     )
     entries = plan_matrix(cfg, ["leader_kill", "consumer_kill"], compare=True)
     assert [(e.fault, e.variant) for e in entries] == [
@@ -300,9 +303,9 @@ def test_a_matrix_run_that_could_not_complete_exits_3_not_1(
     code, data = run_validate(
         [
             "--producer-config",
-            str(BRIEF / "producer-safe.properties"),
+            str(EXAMPLES / "producer-safe.properties"),
             "--consumer-config",
-            str(BRIEF / "consumer-manual-commit.properties"),
+            str(EXAMPLES / "consumer-manual-commit.properties"),
             "--faults",
             "consumer_kill",
             "--reports",

@@ -18,9 +18,9 @@ from chaos.cli import main
 pytestmark = pytest.mark.usefixtures("jdk")  # validate reads the release's definitions in a JVM first
 
 ROOT = Path(__file__).resolve().parents[2]
-BRIEF = ROOT / "examples" / "brief"
-PRODUCER_ACKS1 = "examples/brief/producer-acks1.properties"
-CONSUMER_AUTO = "examples/brief/consumer-auto-commit.properties"
+EXAMPLES = ROOT / "examples" / "settings"
+PRODUCER_ACKS1 = "examples/settings/producer-acks1.properties"
+CONSUMER_AUTO = "examples/settings/consumer-auto-commit.properties"
 
 
 def validate(
@@ -60,7 +60,9 @@ def at_root(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures("at_root")
 def test_each_loss_risk_is_a_failing_testcase_on_its_line(tmp_path: Path) -> None:
-    code, out, data = validate(tmp_path, BRIEF / "producer-acks1.properties", BRIEF / "consumer-auto-commit.properties")
+    code, out, data = validate(
+        tmp_path, EXAMPLES / "producer-acks1.properties", EXAMPLES / "consumer-auto-commit.properties"
+    )
     suite, testcases = cases(out)
     assert code == 1 and data["verdict"] == "FAIL"
     assert failing(testcases) == [
@@ -95,7 +97,7 @@ def test_a_topic_files_risk_points_at_the_topic_file(tmp_path: Path) -> None:
     topic = tmp_path / "topic.properties"
     topic.write_text("# the team's topic\npartitions=3\nreplication.factor=3\nmin.insync.replicas=1\n")
     code, out, _ = validate(
-        tmp_path, BRIEF / "producer-safe.properties", BRIEF / "consumer-manual-commit.properties", topic
+        tmp_path, EXAMPLES / "producer-safe.properties", EXAMPLES / "consumer-manual-commit.properties", topic
     )
     assert code == 1
     assert failing(cases(out)[1]) == [("min.insync.replicas (loss risk)", str(topic), "4", "LossRisk")]
@@ -105,9 +107,9 @@ def test_a_topic_files_risk_points_at_the_topic_file(tmp_path: Path) -> None:
 def test_safe_settings_give_a_passing_junit_and_exit_0(tmp_path: Path) -> None:
     code, out, data = validate(
         tmp_path,
-        BRIEF / "producer-safe.properties",
-        BRIEF / "consumer-manual-commit.properties",
-        BRIEF / "topic-min-isr-2.properties",
+        EXAMPLES / "producer-safe.properties",
+        EXAMPLES / "consumer-manual-commit.properties",
+        EXAMPLES / "topic-min-isr-2.properties",
     )
     suite, testcases = cases(out)
     assert code == 0 and data["verdict"] == "PASS"
@@ -117,10 +119,10 @@ def test_safe_settings_give_a_passing_junit_and_exit_0(tmp_path: Path) -> None:
 
 def test_a_setting_kafka_ignores_is_a_failing_testcase(tmp_path: Path) -> None:
     producer = tmp_path / "producer.properties"
-    producer.write_text((BRIEF / "producer-safe.properties").read_text() + "enable.idempotance=true\n")
+    producer.write_text((EXAMPLES / "producer-safe.properties").read_text() + "enable.idempotance=true\n")
     line = str(len(producer.read_text().splitlines()))
     code, out, _ = validate(
-        tmp_path, producer, BRIEF / "consumer-manual-commit.properties", BRIEF / "topic-min-isr-2.properties"
+        tmp_path, producer, EXAMPLES / "consumer-manual-commit.properties", EXAMPLES / "topic-min-isr-2.properties"
     )
     suite, testcases = cases(out)
     assert code == 1 and suite.get("failures") == "1"
@@ -139,7 +141,9 @@ def official_sarif_schema() -> dict[str, Any]:
 
 @pytest.mark.usefixtures("at_root")
 def test_sarif_holds_the_official_schema_and_points_at_the_risky_line(tmp_path: Path) -> None:
-    _, out, data = validate(tmp_path, BRIEF / "producer-acks1.properties", BRIEF / "consumer-auto-commit.properties")
+    _, out, data = validate(
+        tmp_path, EXAMPLES / "producer-acks1.properties", EXAMPLES / "consumer-auto-commit.properties"
+    )
     sarif = json.loads((out / "validate.sarif").read_text())
     schema = official_sarif_schema()
     jsonschema.validators.validator_for(schema)(schema).validate(sarif)
@@ -185,7 +189,7 @@ def test_github_actions_gets_annotations_and_the_step_summary(
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     code, out, _ = validate(
-        tmp_path, BRIEF / "producer-acks1.properties", BRIEF / "consumer-auto-commit.properties", None, "--json"
+        tmp_path, EXAMPLES / "producer-acks1.properties", EXAMPLES / "consumer-auto-commit.properties", None, "--json"
     )
     captured = capsys.readouterr()
     assert code == 1 and json.loads(captured.out)["verdict"] == "FAIL"  # stdout stays one JSON object
@@ -208,14 +212,18 @@ def test_no_annotations_outside_github_actions(
     summary = tmp_path / "step-summary.md"
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    code, _, _ = validate(tmp_path, BRIEF / "producer-acks1.properties", BRIEF / "consumer-auto-commit.properties")
+    code, _, _ = validate(
+        tmp_path, EXAMPLES / "producer-acks1.properties", EXAMPLES / "consumer-auto-commit.properties"
+    )
     captured = capsys.readouterr()
     assert code == 1 and "::error" not in captured.err + captured.out and not summary.exists()
 
 
 @pytest.mark.usefixtures("at_root")
 def test_the_reports_line_names_files_that_exist(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = validate(tmp_path, BRIEF / "producer-acks1.properties", BRIEF / "consumer-auto-commit.properties")
+    code, out, _ = validate(
+        tmp_path, EXAMPLES / "producer-acks1.properties", EXAMPLES / "consumer-auto-commit.properties"
+    )
     (line,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("reports: ")]
     first, *rest = line.removeprefix("reports: ").split(", ")
     assert code == 1 and Path(first) == out / "report.html"
