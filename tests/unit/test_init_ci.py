@@ -5,6 +5,7 @@ parsed, not run), and the pytest lines read by pytest from each kind of configur
 from __future__ import annotations
 
 import configparser
+import re
 import shlex
 import shutil
 import tomllib
@@ -332,3 +333,17 @@ def test_pytest_reads_the_glob_from_the_lines_init_gives(
         f"    assert pytestconfig.getini('kafka_chaos_experiments') == ['experiments/*.yaml']\n"
     )
     pytester.runpytest("-p", "no:cacheprovider", "-p", "no:kafka_chaos", "test_glob.py").assert_outcomes(passed=1)
+
+
+def test_every_complete_command_in_docs_ci_parses() -> None:
+    text = (ROOT / "docs" / "ci.md").read_text()
+    blocks = re.findall(r"```sh\n(.*?)```", text, re.DOTALL)
+    inline = re.findall(r"`(kafka-chaos [^`]*)`", text)
+    commands = [args for block in blocks for args in kafka_chaos_commands(block)]
+    commands += [shlex.split(hint)[1:] for hint in inline if "…" not in hint]
+    assert len(commands) >= 8, commands
+    for args in commands:
+        if len(args) == 1:  # a command named in a sentence ("the form `kafka-chaos validate` reads them")
+            assert cli.get_command(click.Context(cli), args[0]) is not None, args
+        else:
+            parse(args)
