@@ -18,6 +18,7 @@ from chaos import __version__
 from chaos.cli.cluster import cluster
 from chaos.cli.explore import explore_cmd
 from chaos.cli.images import images
+from chaos.cli.init import init_cmd
 from chaos.cli.maintenance import clean, doctor
 from chaos.cli.runs import list_cmd, reconcile, report_cmd, run_cmd
 from chaos.cli.schema import schema_cmd
@@ -50,6 +51,7 @@ for command in (
     clean,
     doctor,
     schema_cmd,
+    init_cmd,
 ):
     cli.add_command(command)
 

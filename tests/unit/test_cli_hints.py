@@ -70,6 +70,7 @@ def test_the_scanner_finds_every_hint_of_the_package() -> None:
         "kafka-chaos images",
         "kafka-chaos images build",
         "kafka-chaos images build --kafka-version X",
+        "kafka-chaos init",
         "kafka-chaos list",
         "kafka-chaos report",
         "kafka-chaos report RUN_DIR",
@@ -78,6 +79,7 @@ def test_the_scanner_finds_every_hint_of_the_package() -> None:
         "kafka-chaos schema validate",
         "kafka-chaos schema verdict",
         "kafka-chaos validate",
+        "kafka-chaos validate --static-only",
     ]
 
 
