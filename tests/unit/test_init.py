@@ -21,7 +21,7 @@ from chaos.experiments.model import Experiment, as_properties
 from chaos.workloads.clients import CLIENTS
 
 ROOT = Path(__file__).resolve().parents[2]
-BRIEF = ROOT / "examples" / "brief"
+EXAMPLES = ROOT / "examples" / "settings"
 PRODUCER = "experiments/producer-leader-kill.yaml"
 CONSUMER = "experiments/consumer-kill.yaml"
 GITHUB = ".github/workflows/kafka-chaos.yml"
@@ -46,13 +46,13 @@ def files_under(root: Path) -> set[str]:
 
 
 def team_repo(root: Path, producer: str = "producer-acks1", consumer: str = "consumer-auto-commit") -> list[str]:
-    """A repository holding the brief's ``producer`` and ``consumer`` files under config/ (the
+    """A repository holding examples/settings' ``producer`` and ``consumer`` files under config/ (the
     producer's with credentials and a class of its own added); init's arguments for it."""
     (root / "config").mkdir(parents=True)
     extra = f'sasl.jaas.config=PlainLoginModule required password="{SECRET}";\nssl.key.password={SECRET}\n'
     extra += "partitioner.class=com.acme.Partitioner\ncompression.type=lz4\n"
-    (root / "config" / "producer.properties").write_text((BRIEF / f"{producer}.properties").read_text() + extra)
-    shutil.copy(BRIEF / f"{consumer}.properties", root / "config" / "consumer.properties")
+    (root / "config" / "producer.properties").write_text((EXAMPLES / f"{producer}.properties").read_text() + extra)
+    shutil.copy(EXAMPLES / f"{consumer}.properties", root / "config" / "consumer.properties")
     return [
         "--dir",
         str(root),
@@ -207,7 +207,7 @@ def test_the_text_output_names_what_was_left_out(tmp_path: Path, capsys: pytest.
 
 
 def test_one_client_file_gets_no_review_and_init_says_why(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    shutil.copy(BRIEF / "producer-safe.properties", tmp_path / "p.properties")
+    shutil.copy(EXAMPLES / "producer-safe.properties", tmp_path / "p.properties")
     code, out, _ = init(["--dir", str(tmp_path), "--producer-config", str(tmp_path / "p.properties")], capsys)
     assert code == 0
     assert out.splitlines()[-2] == (
@@ -315,7 +315,7 @@ def test_the_team_topic_file_shapes_the_producer_experiments_topic(
     holds_the_published_schema(tmp_path / PRODUCER)
 
     (tmp_path / PRODUCER).unlink()
-    shutil.copy(BRIEF / "topic-min-isr-2.properties", topic)
+    shutil.copy(EXAMPLES / "topic-min-isr-2.properties", topic)
     assert init(["--dir", str(tmp_path), "--topic-config", str(topic), "--ci", "none", "--force"], capsys)[0] == 0
     producer = load_experiment(tmp_path / PRODUCER)
     assert (producer.topic.partitions, producer.topic.replication_factor) == (3, 3)

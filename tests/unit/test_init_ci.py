@@ -23,7 +23,7 @@ from chaos.errors import UsageError
 from chaos.experiments.loading import load_suite
 
 ROOT = Path(__file__).resolve().parents[2]
-BRIEF = ROOT / "examples" / "brief"
+EXAMPLES = ROOT / "examples" / "settings"
 GITHUB = ".github/workflows/kafka-chaos.yml"
 GITLAB = ".gitlab-ci.yml"
 SHELL_OPERATORS = {"&&", "||", ";", "|"}
@@ -40,15 +40,15 @@ def write_starter(root: Path, *args: str) -> None:
 
 
 def team_repo(root: Path) -> list[str]:
-    """The brief's safe producer, manual-commit consumer and topic in ``root/config``; init's arguments."""
+    """examples/settings' safe producer, manual-commit consumer and topic in ``root/config``; init's arguments."""
     (root / "config").mkdir(parents=True)
     args = []
-    for role, brief in (
+    for role, example in (
         ("producer", "producer-safe"),
         ("consumer", "consumer-manual-commit"),
         ("topic", "topic-min-isr-2"),
     ):
-        shutil.copy(BRIEF / f"{brief}.properties", root / "config" / f"{role}.properties")
+        shutil.copy(EXAMPLES / f"{example}.properties", root / "config" / f"{role}.properties")
         args += [f"--{role}-config", str(root / "config" / f"{role}.properties")]
     return args
 
@@ -247,7 +247,7 @@ def test_the_gitlab_file_runs_on_docker_in_docker_with_the_structure_gitlab_requ
 def test_a_path_yaml_would_misread_is_quoted_in_both_files(tmp_path: Path) -> None:
     (tmp_path / "my config #1").mkdir()
     for role in ("producer", "consumer"):
-        shutil.copy(BRIEF / "producer-safe.properties", tmp_path / "my config #1" / f"{role}.properties")
+        shutil.copy(EXAMPLES / "producer-safe.properties", tmp_path / "my config #1" / f"{role}.properties")
     write_starter(
         tmp_path,
         "--producer-config",
