@@ -1,98 +1,142 @@
 """pytest plugin (entry point ``pytest11``): clusters, scenarios and experiments as tests.
 
-Cheap to import: nothing of Docker or Kafka loads until a fixture is used.
+A guest in every pytest run of an environment where kafka-chaos is installed, so it does nothing
+unless asked: nothing of Docker or Kafka is imported until one of its fixtures or experiment tests
+runs; no file is collected unless ``kafka_chaos_experiments`` (or ``--kafka-chaos-experiments``)
+names it; the third-party warnings of its own calls stay out of the run. ``docs/pytest.md`` is the
+guide; every option is ``--kafka-chaos-…`` with an ini key ``kafka_chaos_…`` (:mod:`.settings`).
 
-Fixtures:
+Fixtures (every cluster comes from the session's pool: one cluster per shape, reset between the
+tests that share it; ``--kafka-chaos-fresh-cluster``: a cluster each; ``--kafka-chaos-cluster``: the
+given one, reset before each):
     kafka_cluster: a healthy cluster for the test module. Brokers, controllers, Kafka version and
         broker settings come from ``@pytest.mark.kafka_cluster(brokers=…, broker_config={…})`` on
-        the module, or from the command-line options. Modules and experiment tests with the same
-        shape share one cluster, reset between them (see ``docs/cluster-reuse.md``);
-        ``--kafka-chaos-fresh-cluster`` gives each its own.
-    kafka_cluster_session: one cluster for the whole session (command-line options only).
-    kafka_cluster_function: a fresh cluster for each test (marker or options).
+        the module, or from the options (``docs/cluster-reuse.md``).
+    kafka_cluster_session: one cluster for the whole session (its shape from the options only).
+    kafka_cluster_function: a cluster for this test alone: the pool's of its shape, reset after the
+        test before.
     scenario: a :class:`~chaos.scenario.Scenario` — its own topic on ``kafka_cluster``, workloads
         and faults that are healed and killed after the test.
     run_experiment: ``run_experiment("experiments/c1.yaml") -> Verdict`` runs an experiment file
         end to end, fails the test when an expectation fails, and attaches the verdict to the report.
-        Consecutive experiment tests with the same cluster shape share one cluster, reset between
-        them (``--kafka-chaos-fresh-cluster``: a cluster each).
 
-Experiment files are tests too: ``pytest experiments/`` collects every ``*.yaml`` in a directory
-named ``experiments`` as one test named after the experiment, so ``pytest experiments/ -k c1`` runs
-one scenario. Such tests and tests using ``run_experiment`` carry the ``experiment`` marker.
+Experiment files named by ``kafka_chaos_experiments`` are tests too, each named after its
+experiment (``pytest experiments/ -k c1``). They and the tests using ``run_experiment`` carry the
+``experiment`` marker. Running one is :func:`chaos.experiments.single.run_file`'s; the plugin only
+reports it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from chaos.pytest_plugin.guards import own_calls, quietly, require_engine
+from chaos.pytest_plugin.settings import Settings, add_options, is_experiment, read
+
 if TYPE_CHECKING:
     from chaos.cluster import ClusterSpec, KafkaCluster
     from chaos.experiments.pool import ClusterPool
+    from chaos.experiments.runner import RunOptions
+    from chaos.experiments.single import FileRun
     from chaos.oracle import Verdict
     from chaos.scenario import Scenario
 
-VERDICT_KEY = pytest.StashKey[dict[str, Any]]()
+SETTINGS_KEY = pytest.StashKey[Settings]()
 POOL_KEY = pytest.StashKey["ClusterPool"]()
+OUTCOME_KEY = pytest.StashKey["FileRun"]()
+#: The fixtures that take a cluster from the session's pool (``scenario`` does through ``kafka_cluster``).
+POOL_FIXTURES = frozenset({"kafka_cluster", "kafka_cluster_session", "kafka_cluster_function", "run_experiment"})
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("kafka-chaos", "kafka-chaos: Kafka clusters in Docker")
-    group.addoption("--kafka-version", default=None, help="Kafka release for clusters and experiments.")
-    group.addoption("--kafka-brokers", type=int, default=None, help="Brokers of the cluster fixtures (default 3).")
-    group.addoption(
-        "--kafka-chaos-reports",
-        default="reports",
-        help="Directory for run directories (broker logs, verdicts, reports). Default: reports.",
-    )
-    group.addoption("--kafka-chaos-seed", type=int, default=0, help="Seed for random fault targets and schedules.")
-    group.addoption(
-        "--kafka-chaos-fresh-cluster",
-        action="store_true",
-        help="A cluster of its own for every experiment, instead of one per shape reset between them.",
-    )
-    group.addoption(
-        "--kafka-chaos-cluster",
-        default=None,
-        metavar="RUN_ID",
-        help="Run experiments and the kafka_cluster and scenario fixtures on this running cluster (e.g. from "
-        "`kafka-chaos cluster up`), reset before each, instead of starting clusters; its shape must match.",
-    )
+    add_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "integration: needs a Docker engine and the kafka-chaos images.")
+    config.stash[SETTINGS_KEY] = read(config)
     config.addinivalue_line("markers", "kafka_cluster(**spec): ClusterSpec fields for the cluster fixtures.")
     config.addinivalue_line(
-        "markers", "experiment: runs an experiment end to end on its own cluster (slow: ~1 min each)."
+        "markers",
+        "experiment: runs a kafka-chaos experiment end to end, on a cluster shared by the tests of its shape "
+        "and reset between them (slow: about a minute each).",
+    )
+
+
+def settings(config: pytest.Config) -> Settings:
+    """The plugin's settings of this session (each option, else its ini key)."""
+    return config.stash[SETTINGS_KEY]
+
+
+def run_options(config: pytest.Config) -> RunOptions:
+    """How the session's experiments run and where their clusters come from, from its settings."""
+    with own_calls():
+        from chaos.experiments.runner import RunOptions
+
+    s = settings(config)
+    return RunOptions(
+        reports_dir=s.reports,
+        seed=s.seed,
+        kafka_version=s.kafka_version,
+        fresh_cluster=s.fresh_cluster,
+        cluster=s.cluster,
     )
 
 
 # -- clusters -------------------------------------------------------------------------------------
+def _pool(config: pytest.Config) -> ClusterPool:
+    """The session's cluster pool: tests with the same cluster shape share a cluster, reset between
+    them (``--kafka-chaos-fresh-cluster``: one each; ``--kafka-chaos-cluster``: the given one, reset
+    before each).
+
+    Raises:
+        pytest.skip.Exception: no Docker engine answers, and ``--kafka-chaos-skip-without-docker``.
+        pytest.fail.Exception: no Docker engine answers.
+        UsageError: ``--kafka-chaos-cluster`` names no running cluster.
+    """
+    if POOL_KEY not in config.stash:
+        require_engine(config, settings(config).skip_without_docker)
+        options = run_options(config)
+        with own_calls():
+            from chaos.experiments.runner import pool_for
+
+            pool = pool_for(options, options.reports_dir, [])  # a given cluster's shape is checked per test
+        config.stash[POOL_KEY] = pool
+        config.add_cleanup(lambda: _close(pool))
+    return config.stash[POOL_KEY]
+
+
+def _close(pool: ClusterPool) -> None:
+    with own_calls():
+        pool.close()
+
+
 def _spec(request: pytest.FixtureRequest, use_marker: bool = True) -> ClusterSpec:
     from chaos.cluster import ClusterSpec
     from chaos.images.recipes import DEFAULT_KAFKA_VERSION
 
+    s = settings(request.config)
     marker = request.node.get_closest_marker("kafka_cluster") if use_marker else None
     fields: dict[str, Any] = dict(marker.kwargs) if marker else {}
-    fields.setdefault("kafka_version", request.config.getoption("--kafka-version") or DEFAULT_KAFKA_VERSION)
-    if request.config.getoption("--kafka-brokers"):
-        fields.setdefault("brokers", request.config.getoption("--kafka-brokers"))
+    fields.setdefault("kafka_version", s.kafka_version or DEFAULT_KAFKA_VERSION)
+    if s.brokers is not None:
+        fields.setdefault("brokers", s.brokers)
     return ClusterSpec(**fields)
 
 
-def _cluster(request: pytest.FixtureRequest, use_marker: bool = True) -> Iterator[KafkaCluster]:
-    from chaos.cluster import KafkaCluster
-    from chaos.labels import new_run_id
-
-    run_id = new_run_id()
-    run_dir = Path(request.config.getoption("--kafka-chaos-reports")) / run_id
-    with KafkaCluster(_spec(request, use_marker), run_id=run_id, run_dir=run_dir) as cluster:
-        yield cluster
+@contextmanager
+def _leased(request: pytest.FixtureRequest, use_marker: bool = True) -> Iterator[KafkaCluster]:
+    """A cluster of the request's shape from the session's pool, given back after."""
+    pool = _pool(request.config)
+    lease = pool.acquire(_spec(request, use_marker))
+    try:
+        yield lease.cluster
+    finally:
+        pool.release(lease)
 
 
 @pytest.fixture(scope="module")
@@ -100,27 +144,33 @@ def kafka_cluster(request: pytest.FixtureRequest) -> Iterator[KafkaCluster]:
     """A healthy cluster for the module, from the session's pool: modules (and experiment tests) with
     the same cluster shape share one, reset between them; broker logs land in
     ``<reports>/clusters/<run-id>/logs`` when the pool removes it."""
-    pool = _pool(request.config)
-    lease = pool.acquire(_spec(request))
-    try:
-        yield lease.cluster
-    finally:
-        pool.release(lease)
+    yield from quietly(_leased(request))
 
 
 @pytest.fixture(scope="session")
 def kafka_cluster_session(request: pytest.FixtureRequest) -> Iterator[KafkaCluster]:
-    """One healthy cluster for the whole session (shape from the command-line options)."""
-    yield from _cluster(request, use_marker=False)
+    """One healthy cluster for the whole session, leased from the session's pool (its shape from the
+    options only: a session has no marker)."""
+    yield from quietly(_leased(request, use_marker=False))
 
 
 @pytest.fixture
 def kafka_cluster_function(request: pytest.FixtureRequest) -> Iterator[KafkaCluster]:
-    """A fresh cluster for this test alone."""
-    yield from _cluster(request)
+    """A healthy cluster for this test alone: the pool's of its shape, reset after the test before
+    (``--kafka-chaos-fresh-cluster``: a new one)."""
+    yield from quietly(_leased(request))
 
 
 # -- scenarios ------------------------------------------------------------------------------------
+@contextmanager
+def _scenario(cluster: KafkaCluster, request: pytest.FixtureRequest, run_dir: Path) -> Iterator[Scenario]:
+    from chaos.scenario import Scenario
+
+    seed = settings(request.config).seed
+    with Scenario(cluster, run_dir, seed=seed, name=request.node.name, **getattr(request, "param", {})) as s:
+        yield s
+
+
 @pytest.fixture
 def scenario(kafka_cluster: KafkaCluster, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Scenario]:
     """A topic of its own on ``kafka_cluster`` with workloads and faults; healed and killed after.
@@ -130,119 +180,70 @@ def scenario(kafka_cluster: KafkaCluster, request: pytest.FixtureRequest, tmp_pa
     ``partitions``, ``replication_factor``, ``topic_config``, and ``client_path``: ``"direct"`` puts
     the workloads and the drain on the brokers' own listeners, past toxiproxy).
     """
-    from chaos.scenario import Scenario
-
-    with Scenario(
-        kafka_cluster,
-        tmp_path / "scenario",
-        seed=request.config.getoption("--kafka-chaos-seed"),
-        name=request.node.name,
-        **getattr(request, "param", {}),
-    ) as s:
-        yield s
-
-
-# -- experiments ----------------------------------------------------------------------------------
-def _verdict_text(data: dict[str, Any]) -> str:
-    from chaos.oracle.verdict import Verdict
-    from chaos.reports.junit import describe
-
-    verdict = {k: v for k, v in data.items() if k not in ("run_dir", "error")}
-    text = describe(Verdict.model_validate(verdict)) if data.get("loss") is not None else ""
-    if data.get("run_dir"):
-        text += f"run directory: {data['run_dir']} (report.html, summary.md, verdict.json)\n"
-    if data.get("error"):
-        text += f"error: {data['error']}\n"
-    return text.rstrip()
-
-
-class ExperimentFailed(AssertionError):
-    """An experiment's expectations were not met (the message lists which, with the actual values)."""
-
-
-def _pool(config: pytest.Config) -> ClusterPool:
-    """The session's cluster pool: experiment tests and test modules with the same cluster shape
-    share a cluster, reset between them (``--kafka-chaos-fresh-cluster``: one each;
-    ``--kafka-chaos-cluster``: the given one, reset before each).
-
-    Raises:
-        UsageError: ``--kafka-chaos-cluster`` names no running cluster, or comes with
-            ``--kafka-chaos-fresh-cluster``.
-    """
-
-    if POOL_KEY not in config.stash:
-        from chaos.experiments.runner import RunOptions, pool_for
-
-        reports = Path(config.getoption("--kafka-chaos-reports"))
-        options = RunOptions(
-            reports_dir=reports,
-            fresh_cluster=bool(config.getoption("--kafka-chaos-fresh-cluster")),
-            cluster=config.getoption("--kafka-chaos-cluster"),
-        )
-        pool = pool_for(options, reports, [])  # a given cluster's shape is checked as each test takes it
-        config.stash[POOL_KEY] = pool
-        config.add_cleanup(pool.close)
-    return config.stash[POOL_KEY]
+    yield from quietly(_scenario(kafka_cluster, request, tmp_path / "scenario"))
 
 
 def _uses_the_pool(item: pytest.Item | None) -> bool:
-    """Whether ``item`` takes a cluster from the session's pool: an experiment, or a test on
-    ``kafka_cluster`` (``scenario`` included)."""
-    names = getattr(item, "fixturenames", ())
-    return item is not None and (
-        isinstance(item, ExperimentItem) or "run_experiment" in names or "kafka_cluster" in names
-    )
+    """Whether ``item`` takes a cluster from the session's pool: an experiment, or a test using one of
+    :data:`POOL_FIXTURES` (``scenario`` included)."""
+    return isinstance(item, ExperimentItem) or bool(POOL_FIXTURES & set(getattr(item, "fixturenames", ())))
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    # An idle cluster waits only for a next test that may reuse it (the pool removes one of another
-    # shape itself); a module's leased cluster stays for its next test either way.
+    # After the test's fixtures are torn down: an idle cluster waits only for a next test that may
+    # reuse it (the pool removes one of another shape itself); a module's leased cluster stays for
+    # its next test either way.
     if POOL_KEY in item.config.stash and not _uses_the_pool(nextitem):
-        item.config.stash[POOL_KEY].close_idle()
+        with own_calls():
+            item.config.stash[POOL_KEY].close_idle()
 
 
-def _run_file(config: pytest.Config, node: pytest.Item, path: Path, check: bool = True) -> Verdict | None:
-    from chaos.errors import ChaosError
-    from chaos.experiments.loading import load_experiment
-    from chaos.experiments.runner import ExperimentRun, RunOptions
-    from chaos.labels import new_run_id
+# -- experiments ----------------------------------------------------------------------------------
+class ExperimentFailed(AssertionError):
+    """An experiment did not pass: it could not complete, its verdict is inconclusive, or an expectation
+    was not met (the message says which, with the actual values)."""
 
-    exp = load_experiment(path)
-    options = RunOptions(
-        reports_dir=Path(config.getoption("--kafka-chaos-reports")),
-        seed=config.getoption("--kafka-chaos-seed"),
-        kafka_version=config.getoption("--kafka-version"),
-    )
-    run_id = new_run_id()
-    run = ExperimentRun(exp, options.reports_dir / run_id / exp.name, options, path, run_id=run_id, pool=_pool(config))
-    result = run.run()
-    data: dict[str, Any] = {"run_dir": str(result.run_dir), "error": result.error}
-    if result.verdict is not None:
-        data.update(result.verdict.model_dump(mode="json"))
-    node.stash[VERDICT_KEY] = data
-    for key in ("producer", "broker", "consumer"):
-        node.user_properties.append((f"loss.{key}", (data.get("loss") or {}).get(key)))
-    node.user_properties.append(("run_dir", str(result.run_dir)))
-    node.user_properties.append(("cluster", result.cluster))
-    if result.error is not None:
-        raise ChaosError(f"{exp.name} could not complete: {result.error} (see {result.run_dir})")
-    if check and result.verdict is not None and not result.verdict.passed:
-        failed = result.verdict.failed_expectations()
-        raise ExperimentFailed(f"{exp.name}: " + "; ".join(e.sentence() for e in failed))
-    return result.verdict
+
+def _run_file(node: pytest.Item, path: Path, check: bool = True) -> Verdict | None:
+    """Run an experiment file for ``node``: its properties and verdict go to the test's report.
+
+    Raises:
+        ExperimentFailed: the run failed (``check=False``: only if it could not complete).
+        ExperimentFileError: the file is malformed.
+    """
+    pool = _pool(node.config)
+    options = run_options(node.config)
+    with own_calls():
+        from chaos.experiments.single import run_file
+
+        outcome: FileRun = run_file(path, options, pool)
+    node.stash[OUTCOME_KEY] = outcome
+    node.user_properties.extend(outcome.properties())
+    failure = outcome.failure(check)
+    if failure is not None:
+        raise ExperimentFailed(failure)
+    return outcome.verdict
 
 
 @pytest.fixture
 def run_experiment(request: pytest.FixtureRequest) -> Callable[..., Verdict | None]:
-    """``run_experiment(path, check=True)``: run an experiment file (on the session pool's cluster of
-    its shape, reset after the experiment before); fails the test
-    when an expectation fails (``check=False``: just return the verdict)."""
-    request.node.add_marker("experiment")
+    """``run_experiment(path, check=True)``: run an experiment file on the session pool's cluster of
+    its shape (reset after the test before); fails the test when the run fails (``check=False``: only
+    when it could not complete; the verdict is returned)."""
+    _pool(request.config)  # no engine: the test skips or fails here, before it starts
 
     def run(path: str | Path, check: bool = True) -> Verdict | None:
-        return _run_file(request.config, request.node, Path(path), check)
+        return _run_file(request.node, Path(path), check)
 
     return run
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:  # marked before collection ends, so `-m "not experiment"` leaves them out
+        if "run_experiment" in getattr(item, "fixturenames", ()):
+            item.add_marker("experiment")
 
 
 class ExperimentItem(pytest.Item):
@@ -252,17 +253,14 @@ class ExperimentItem(pytest.Item):
         super().__init__(**kwargs)
         self.experiment_path = path
         self.add_marker("experiment")
-        self.add_marker("integration")
 
     def runtest(self) -> None:
-        _run_file(self.config, self, self.experiment_path)
+        _run_file(self, self.experiment_path)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
-        from chaos.errors import ChaosError
-
-        if isinstance(excinfo.value, ExperimentFailed | ChaosError):
-            data = self.stash.get(VERDICT_KEY, {})
-            return f"{excinfo.value}\n{_verdict_text(data)}" if data else str(excinfo.value)
+        if isinstance(excinfo.value, ExperimentFailed):
+            outcome = self.stash.get(OUTCOME_KEY, None)
+            return f"{excinfo.value}\n{outcome.report()}" if outcome is not None else str(excinfo.value)
         return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Path, int, str]:
@@ -270,17 +268,24 @@ class ExperimentItem(pytest.Item):
 
 
 class ExperimentFile(pytest.File):
-    """A YAML experiment file; a malformed one fails collection with the loader's message."""
+    """A file named by ``kafka_chaos_experiments``: one experiment, one test; a malformed one fails
+    collection with the loader's message."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        from chaos.experiments.loading import load_experiment
+        with own_calls():
+            from chaos.experiments.loading import load_experiment
+            from chaos.experiments.model import ExperimentFileError
 
-        exp = load_experiment(self.path)
+            try:
+                exp = load_experiment(self.path)
+            except ExperimentFileError as e:
+                raise self.CollectError(str(e)) from e
         yield ExperimentItem.from_parent(self, name=exp.name, path=self.path)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    if file_path.suffix in (".yaml", ".yml") and "experiments" in file_path.parent.parts[-1:]:
+    patterns = settings(parent.config).experiments
+    if patterns and is_experiment(file_path, parent.config.rootpath, patterns):
         return ExperimentFile.from_parent(parent, path=file_path)
     return None
 
@@ -288,7 +293,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     report = yield
-    data = item.stash.get(VERDICT_KEY, None)
-    if data is not None and call.when == "call":
-        report.sections.append(("kafka-chaos verdict", _verdict_text(data)))  # type: ignore[attr-defined]
+    outcome = item.stash.get(OUTCOME_KEY, None)
+    if outcome is not None and call.when == "call":
+        report.sections.append(("kafka-chaos verdict", outcome.report()))  # type: ignore[attr-defined]
     return report
