@@ -20,7 +20,12 @@ import pytest
 _VALUES = (
     ("version", "VERSION", "Kafka release of the cluster fixtures and experiments (default: the newest tested)."),
     ("brokers", "N", "Brokers of the cluster fixtures without a kafka_cluster marker saying so (default 3)."),
-    ("reports", "DIR", "Directory for run directories: broker logs, verdicts, reports (default: reports)."),
+    (
+        "reports",
+        "DIR",
+        "Directory for run directories: broker logs, verdicts, reports (default: reports; an ini value is "
+        "relative to the rootdir).",
+    ),
     ("seed", "N", "Seed for random fault targets and schedules (default 0)."),
     (
         "cluster",
@@ -30,7 +35,10 @@ _VALUES = (
     ),
 )
 _FLAGS = (
-    ("fresh-cluster", "A cluster of its own for every test and experiment, instead of one per shape reset between."),
+    (
+        "fresh-cluster",
+        "A cluster of its own for every test and experiment, instead of one per shape, reset between them.",
+    ),
     ("skip-without-docker", "Skip the tests that need the plugin's clusters when no Docker engine answers."),
 )
 _EXPERIMENTS_HELP = (
