@@ -4,7 +4,7 @@ A guest in every pytest run of an environment where kafka-chaos is installed, so
 unless asked: nothing of Docker or Kafka is imported until one of its fixtures or experiment tests
 runs; no file is collected unless ``kafka_chaos_experiments`` (or ``--kafka-chaos-experiments``)
 names it; the third-party warnings of its own calls stay out of the run. ``docs/pytest.md`` is the
-guide; every option is ``--kafka-chaos-…`` with an ini key ``kafka_chaos_…`` (:mod:`.settings`).
+guide; every option is ``--kafka-chaos-…`` with an ini key ``kafka_chaos_…`` (:mod:`.options`).
 
 Fixtures (every cluster comes from the session's pool: one cluster per shape, reset between the
 tests that share it; ``--kafka-chaos-fresh-cluster``: a cluster each; ``--kafka-chaos-cluster``: the
@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from chaos.pytest_plugin.guards import own_calls, quietly, require_engine
-from chaos.pytest_plugin.settings import Settings, add_options, is_experiment, read
+from chaos.pytest_plugin.options import Settings, add_options, is_experiment, read
 
 if TYPE_CHECKING:
     from chaos.cluster import ClusterSpec, KafkaCluster
