@@ -31,13 +31,21 @@ def docker_client(timeout: float = 60) -> docker.DockerClient:
         client = docker_client()
         client.containers.list(filters={"label": "kafka-chaos.run"})
     """
-    where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     try:
         client = docker.from_env(timeout=int(timeout))
         client.ping()
     except (DockerException, OSError) as e:
-        raise DockerUnavailable(f"no Docker engine answers at {where}: {SETUP_HINT}") from e
+        raise DockerUnavailable(f"no Docker engine answers at {engine_address()}: {SETUP_HINT}") from e
     return client
+
+
+def engine_address(environ: Mapping[str, str] = os.environ) -> str:
+    """Where :func:`docker_client` looks for the engine: ``DOCKER_HOST``, else the local socket.
+
+    >>> engine_address({}), engine_address({"DOCKER_HOST": "tcp://docker:2375"})
+    ('unix:///var/run/docker.sock', 'tcp://docker:2375')
+    """
+    return environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
 
 
 def published_host(environ: Mapping[str, str] = os.environ) -> str:

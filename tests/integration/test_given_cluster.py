@@ -18,6 +18,8 @@ from tests.helpers.real_cluster import cli, labelled
 
 pytestmark = pytest.mark.kafka_cluster(brokers=1)
 
+ROOT = Path(__file__).resolve().parents[2]
+
 ONE_BROKER = """\
 name: on-a-given-cluster
 cluster: {brokers: 1}
@@ -85,11 +87,13 @@ def test_a_given_cluster_of_another_shape_or_none_is_refused_before_anything_run
 
 
 def test_pytest_k_runs_one_experiment_file_as_a_test_on_a_given_cluster(
-    kafka_cluster: KafkaCluster, pytester: pytest.Pytester
+    kafka_cluster: KafkaCluster, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # this tree's plugin, whatever copy is installed
     experiments = pytester.mkdir("experiments")
     (experiments / "one.yaml").write_text(ONE_BROKER.replace("on-a-given-cluster", "picked"))
     (experiments / "two.yaml").write_text(ONE_BROKER.replace("on-a-given-cluster", "other"))
+    (experiments / "deploy.yaml").write_text("apiVersion: v1\nkind: Pod\n")  # named by no pattern
     result = pytester.runpytest_subprocess(
         "experiments",
         "-k",
@@ -97,6 +101,7 @@ def test_pytest_k_runs_one_experiment_file_as_a_test_on_a_given_cluster(
         "-p",
         "no:cacheprovider",
         "--junitxml=out.xml",
+        "--kafka-chaos-experiments=experiments/[ot]*.yaml",
         f"--kafka-chaos-reports={pytester.path / 'reports'}",
         f"--kafka-chaos-cluster={kafka_cluster.run_id}",
         "-rA",
