@@ -139,7 +139,7 @@ def test_the_installed_wheel_builds_its_programs_and_runs_a_new_project_as_its_c
             KAFKA_CHAOS_CACHE=str(cache),
         )
     )
-    commands = workflow_commands(project / ".github" / "workflows" / "kafka-chaos.yml")
+    commands = workflow_commands(project / ".github" / "workflows" / "kafka-chaos.yml", as_root=True)
     assert commands, "the generated workflow runs no kafka-chaos command"
     for command in commands:
         env = {**installed.env, "KAFKA_CHAOS_CACHE": str(cache)}
