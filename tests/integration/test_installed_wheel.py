@@ -16,6 +16,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -126,22 +127,22 @@ def test_the_installed_wheel_builds_its_programs_and_runs_a_new_project_as_its_c
 
     project = tmp_path / "team-service"
     project.mkdir()
-    (project / "producer.properties").write_text("acks=all\nenable.idempotence=true\n")
-    (project / "consumer.properties").write_text("enable.auto.commit=false\n")
-    _check(
-        installed.run(
-            "init",
-            "--producer-config",
-            "producer.properties",
-            "--consumer-config",
-            "consumer.properties",
-            cwd=project,
-            KAFKA_CHAOS_CACHE=str(cache),
-        )
-    )
+    settings = {"producer": "producer-safe", "consumer": "consumer-manual-commit", "topic": "topic-min-isr-2"}
+    for role, example in settings.items():
+        shutil.copy(ROOT / "examples" / "settings" / f"{example}.properties", project / f"{role}.properties")
+    files = [a for role in settings for a in (f"--{role}-config", f"{role}.properties")]
+    _check(installed.run("init", *files, cwd=project, KAFKA_CHAOS_CACHE=str(cache)))
     commands = workflow_commands(project / ".github" / "workflows" / "kafka-chaos.yml", as_root=True)
     assert commands, "the generated workflow runs no kafka-chaos command"
     for command in commands:
         env = {**installed.env, "KAFKA_CHAOS_CACHE": str(cache)}
         _check(_sh(["bash", "-euo", "pipefail", "-c", command], cwd=project, env=env, timeout=900))
-    assert list(project.glob("reports/*/junit.xml")), "the workflow's run wrote no JUnit report"
+    # the suite's JUnit: both starter experiments held, each test case at its file in the project
+    (suite,) = [p for p in project.glob("reports/*/junit.xml") if not p.parent.name.startswith("validate-")]
+    root = ElementTree.parse(suite).getroot()
+    cases = root.iter("testcase")
+    assert sorted((c.get("file"), c.get("line")) for c in cases) == [
+        ("experiments/consumer-kill.yaml", "1"),
+        ("experiments/producer-leader-kill.yaml", "1"),
+    ]
+    assert root.get("failures") == "0" and root.get("errors") == "0"
