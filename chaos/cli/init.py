@@ -108,7 +108,9 @@ def _check_loads(name: str, text: str, team: starter.TeamSettings, client: str) 
             ) from None
 
 
-def build_starter(root: Path, configs: dict[str, Path | None], client: str, ci: str) -> Starter:
+def build_starter(
+    root: Path, configs: dict[str, Path | None], client: str, ci: str, package: str | None = None
+) -> Starter:
     """Everything init writes into ``root`` for the team's ``producer``, ``consumer`` and ``topic``
     files (None: defaults), nothing written yet.
 
@@ -133,9 +135,9 @@ def build_starter(root: Path, configs: dict[str, Path | None], client: str, ci: 
     if ci != "none":
         notes += review_notes
     if ci in ("github", "both"):
-        files[starter.GITHUB_FILE] = starter.github_workflow(validate)
+        files[starter.GITHUB_FILE] = starter.github_workflow(validate, package)
     if ci in ("gitlab", "both"):
-        files[starter.GITLAB_FILE] = starter.gitlab_ci(validate)
+        files[starter.GITLAB_FILE] = starter.gitlab_ci(validate, package)
     pytest_lines = pytest_config(root)
     if pytest_lines.write:
         files[pytest_lines.file] = pytest_lines.text
@@ -225,6 +227,13 @@ def _text(paths: list[Path], built: Starter, root: Path, commands: list[str]) ->
     default="both",
     help="Which CI files to write: GitHub Actions, GitLab CI (Docker-in-Docker), both (default) or none.",
 )
+@click.option(
+    "--package",
+    default=None,
+    metavar="SPEC",
+    help="What the workflows pip-install: a requirement, or a wheel's path or URL "
+    "(default: this release, kafka-chaos==VERSION, from the package index).",
+)
 @click.option("--force", is_flag=True, help="Overwrite files that exist.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def init_cmd(
@@ -234,6 +243,7 @@ def init_cmd(
     topic_config: Path | None,
     client: str,
     ci: str,
+    package: str | None,
     force: bool,
     as_json: bool,
 ) -> None:
@@ -245,7 +255,7 @@ def init_cmd(
     overwrites it).
     """
     configs = {"producer": producer_config, "consumer": consumer_config, "topic": topic_config}
-    built = build_starter(root, configs, client, ci)
+    built = build_starter(root, configs, client, ci, package)
     paths = write_starter(root, built, force)
     commands = next_commands(root)
     if as_json:
@@ -283,7 +293,7 @@ def workflow_commands(path: Path, as_root: bool = False) -> list[str]:
     commands: list[str] = []
     for steps in jobs:
         runs = [str(step.get("run", "")) for step in steps]
-        installs = [i for i, run in enumerate(runs) if "pip install" in run and "kafka-chaos" in run]
+        installs = [i for i, run in enumerate(runs) if run.startswith("pip install ")]
         if not installs:
             raise UsageError(f"{path} has a job that does not install kafka-chaos with pip: pass the file init wrote")
         commands += [run.strip() for run in runs[installs[0] + 1 :] if "kafka-chaos" in run]

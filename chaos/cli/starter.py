@@ -269,28 +269,55 @@ def validate_args(files: Mapping[str, str | None], client: str) -> list[str] | N
     return [*args, "--client", client, "--reports", "reports"]
 
 
-def github_workflow(validate: list[str] | None) -> str:
-    """The GitHub Actions workflow: the experiments job, and a review job when ``validate`` is given.
+def default_package() -> str:
+    """What the workflows pip-install by default: this very release of kafka-chaos."""
+    return f"kafka-chaos=={__version__}"
+
+
+def install_argument(package: str) -> str:
+    """``package`` as one shell word for ``pip install`` (a requirement, a wheel's path or URL), fit
+    to stand in a YAML line as it is.
+
+    Raises:
+        UsageError: it is empty, or YAML would read part of it as a key or a comment.
+
+    >>> install_argument("kafka-chaos==0.1.0"), install_argument("kafka-chaos @ https://example.org/k.whl")
+    ('kafka-chaos==0.1.0', "'kafka-chaos @ https://example.org/k.whl'")
+    """
+    word = shlex.quote(package.strip())
+    if not package.strip() or ": " in word or " #" in word:
+        raise UsageError(
+            f"--package {package!r} cannot go into a workflow as it is: give a requirement such as "
+            "kafka-chaos==0.1.0, or a wheel's path or URL"
+        )
+    return word
+
+
+def github_workflow(validate: list[str] | None, package: str | None = None) -> str:
+    """The GitHub Actions workflow: the experiments job, and a review job when ``validate`` is given;
+    both pip-install ``package`` (default: this release from the package index).
 
     Raises:
         UsageError: a path in ``validate`` cannot be written in YAML.
     """
+    install = install_argument(package or default_package())
     review = ""
     if validate is not None:
         command = yaml_string(shlex.join(["kafka-chaos", *validate]))
-        review = fill(template("github-review-job.yml"), {"version": __version__, "validate": command})
-    return fill(template("github-workflow.yml"), {"version": __version__, "review_job": review})
+        review = fill(template("github-review-job.yml"), {"package": install, "validate": command})
+    return fill(template("github-workflow.yml"), {"package": install, "review_job": review})
 
 
-def gitlab_ci(validate: list[str] | None) -> str:
+def gitlab_ci(validate: list[str] | None, package: str | None = None) -> str:
     """The GitLab CI file: the experiments job (Docker-in-Docker), and a review job when ``validate``
-    is given.
+    is given; both pip-install ``package`` (default: this release from the package index).
 
     Raises:
         UsageError: a path in ``validate`` cannot be written in YAML.
     """
+    install = install_argument(package or default_package())
     review = ""
     if validate is not None:
         command = yaml_string(shlex.join(["kafka-chaos", *validate]))
-        review = fill(template("gitlab-review-job.yml"), {"version": __version__, "validate": command})
-    return fill(template("gitlab-ci.yml"), {"version": __version__, "review_job": review})
+        review = fill(template("gitlab-review-job.yml"), {"package": install, "validate": command})
+    return fill(template("gitlab-ci.yml"), {"package": install, "review_job": review})

@@ -347,3 +347,26 @@ def test_every_complete_command_in_docs_ci_parses() -> None:
             assert cli.get_command(click.Context(cli), args[0]) is not None, args
         else:
             parse(args)
+
+
+def test_the_workflows_install_what_the_team_names_and_the_release_by_default(tmp_path: Path) -> None:
+    default, wheel = tmp_path / "default", tmp_path / "wheel"
+    write_starter(default)
+    for name in (GITHUB, GITLAB):
+        assert "pip install kafka-chaos==0.1.0\n" in (default / name).read_text()
+    direct = "kafka-chaos @ https://example.org/kafka_chaos-0.1.0-py3-none-any.whl"
+    write_starter(wheel, "--package", direct)
+    github = yaml.safe_load((wheel / GITHUB).read_text())
+    installs = [s["run"] for job in github["jobs"].values() for s in job["steps"] if "pip install" in s.get("run", "")]
+    assert installs == [f"pip install {shlex.quote(direct)}"]
+    assert shlex.split(installs[0])[2] == direct  # one shell word, read back by YAML as written
+    gitlab = yaml.safe_load((wheel / GITLAB).read_text())
+    assert f"pip install {shlex.quote(direct)}" in gitlab["kafka-chaos-experiments"]["before_script"]
+    assert workflow_commands(wheel / GITHUB)[-1] == "kafka-chaos run experiments/ --reports reports"
+
+
+def test_a_package_yaml_would_misread_is_refused_in_one_sentence(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["init", "--dir", str(tmp_path), "--package", "kafka-chaos #latest"])
+    assert info.value.code == 2
+    assert not (tmp_path / GITHUB).exists()
