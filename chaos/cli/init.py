@@ -135,9 +135,9 @@ def build_starter(
     if ci != "none":
         notes += review_notes
     if ci in ("github", "both"):
-        files[starter.GITHUB_FILE] = starter.github_workflow(validate, package)
+        files[starter.GITHUB_FILE] = starter.ci_file("github", validate, package)
     if ci in ("gitlab", "both"):
-        files[starter.GITLAB_FILE] = starter.gitlab_ci(validate, package)
+        files[starter.GITLAB_FILE] = starter.ci_file("gitlab", validate, package)
     pytest_lines = pytest_config(root)
     if pytest_lines.write:
         files[pytest_lines.file] = pytest_lines.text

@@ -293,31 +293,25 @@ def install_argument(package: str) -> str:
     return word
 
 
-def github_workflow(validate: list[str] | None, package: str | None = None) -> str:
-    """The GitHub Actions workflow: the experiments job, and a review job when ``validate`` is given;
-    both pip-install ``package`` (default: this release from the package index).
+#: Each CI system's file template and the template of its review job.
+_CI_TEMPLATES = {
+    "github": ("github-workflow.yml", "github-review-job.yml"),
+    "gitlab": ("gitlab-ci.yml", "gitlab-review-job.yml"),
+}
+
+
+def ci_file(system: str, validate: list[str] | None, package: str | None = None) -> str:
+    """``system``'s CI file (``github``: the Actions workflow; ``gitlab``: the GitLab CI file, on
+    Docker-in-Docker): the experiments job, and a review job when ``validate`` is given; both
+    pip-install ``package`` (default: this release from the package index).
 
     Raises:
-        UsageError: a path in ``validate`` cannot be written in YAML.
+        UsageError: a path in ``validate`` cannot be written in YAML, or ``package`` cannot be.
     """
+    whole, review_job = _CI_TEMPLATES[system]
     install = install_argument(package or default_package())
     review = ""
     if validate is not None:
         command = yaml_string(shlex.join(["kafka-chaos", *validate]))
-        review = fill(template("github-review-job.yml"), {"package": install, "validate": command})
-    return fill(template("github-workflow.yml"), {"package": install, "review_job": review})
-
-
-def gitlab_ci(validate: list[str] | None, package: str | None = None) -> str:
-    """The GitLab CI file: the experiments job (Docker-in-Docker), and a review job when ``validate``
-    is given; both pip-install ``package`` (default: this release from the package index).
-
-    Raises:
-        UsageError: a path in ``validate`` cannot be written in YAML.
-    """
-    install = install_argument(package or default_package())
-    review = ""
-    if validate is not None:
-        command = yaml_string(shlex.join(["kafka-chaos", *validate]))
-        review = fill(template("gitlab-review-job.yml"), {"package": install, "validate": command})
-    return fill(template("gitlab-ci.yml"), {"package": install, "review_job": review})
+        review = fill(template(review_job), {"package": install, "validate": command})
+    return fill(template(whole), {"package": install, "review_job": review})
