@@ -93,7 +93,8 @@ def test_cli_suite_writes_every_report_and_exits_1_when_an_expectation_fails(tmp
 def test_a_malformed_experiment_file_fails_collection_with_its_line(pytester: pytest.Pytester) -> None:
     experiments = pytester.mkdir("experiments")
     (experiments / "bad.yaml").write_text("name: bad\nproducer:\n  rate: -1\n")
-    result = pytester.runpytest_subprocess("experiments", "-p", "no:cacheprovider")
+    opted_in = ("--kafka-chaos-experiments", "experiments/*.yaml")
+    result = pytester.runpytest_subprocess("experiments", *opted_in, "-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*bad.yaml:3: producer.rate: must be greater than 0*"])
 
