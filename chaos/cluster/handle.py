@@ -253,6 +253,15 @@ class ClusterHandle:
         """
         self.metadata.create_topic(name, partitions, replication_factor, config, timeout)
 
+    def wait_offsets_ready(self, timeout: float = 60.0) -> None:
+        """Wait until groups can commit (``__consumer_offsets`` created and in sync); see
+        :meth:`~chaos.cluster.metadata.Metadata.wait_offsets_ready`.
+
+        Raises:
+            ClusterUnhealthy: not within ``timeout``.
+        """
+        self.metadata.wait_offsets_ready(timeout)
+
     def wait_for_isr(self, topic: str, size: int | None = None, timeout: float = 60.0) -> list[PartitionState]:
         """Wait until every partition of ``topic`` has a leader and ``size`` in-sync replicas.
 

@@ -29,6 +29,10 @@ T = TypeVar("T")
 #: The topic whose full ISR means "healthy" (created by the first health check).
 HEALTH_TOPIC = "__kafka_chaos_health"
 
+#: Where groups commit, and the group whose coordinator lookup makes Kafka create it.
+OFFSETS_TOPIC = "__consumer_offsets"
+OFFSETS_PROBE_GROUP = "kafka-chaos-offsets-probe"
+
 #: Kafka's error code UNKNOWN_TOPIC_OR_PARTITION: a metadata answer for a topic the broker does not know.
 _UNKNOWN_TOPIC = 3
 
@@ -255,6 +259,24 @@ class Metadata:
             return True
 
         self._await(check, timeout, f"every broker to know {topic}'s {partitions} partitions")
+
+    def wait_offsets_ready(self, timeout: float = 60.0) -> None:
+        """Wait until groups can commit: Kafka creates ``__consumer_offsets`` (50 partitions) when a
+        group first looks for its coordinator, and a group that commits while those are being
+        created, replicated and loaded has its commits refused for seconds (``NOT_COORDINATOR``,
+        ``COORDINATOR_LOAD_IN_PROGRESS``): an auto-committing consumer killed then has committed
+        nothing. Returns at once on a cluster whose groups have committed before.
+
+        Raises:
+            ClusterUnhealthy: no group coordinator, or ``__consumer_offsets`` short of its full ISR,
+                within ``timeout``.
+        """
+
+        def ready() -> bool:
+            self.admin_call(coordinator_finder("group", OFFSETS_PROBE_GROUP), attempts=1)  # creates the topic
+            return all(p.leader >= 0 and set(p.isr) == set(p.replicas) for p in self.partitions(OFFSETS_TOPIC, 1))
+
+        self._await(ready, timeout, f"{OFFSETS_TOPIC} to be created and in sync")
 
     def wait_gone_everywhere(self, topics: list[str], timeout: float = 60.0) -> None:
         """Wait until every running broker answers that each of ``topics`` does not exist. A deleted

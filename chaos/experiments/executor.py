@@ -86,6 +86,7 @@ class Execution:
         self.bus = bus or EventBus()
         self.label = label or topic.name
         self.processes: dict[str, WorkloadProcess] = {}
+        self._offsets_ready = False
         self.timeline = Timeline(self.run_dir, on_record=self._fault_event)
         self.ctx = FaultContext(cluster, workloads=self.processes, rng=random.Random(seed), timeline=self.timeline)
         self.nemesis = Nemesis(self.ctx)
@@ -124,12 +125,26 @@ class Execution:
         self.cluster.create_topic(t.name, t.partitions, t.replication_factor, t.config)
 
     def add(self, spec: ProducerSpec | ConsumerSpec) -> WorkloadProcess:
-        """A workload process for ``spec`` (not started), known by its name (``producer-p0``)."""
-        if isinstance(spec, ConsumerSpec) and spec.output_topic is not None:
-            self._create_output_topic(spec.output_topic)
-        process = WorkloadProcess(spec, self._command(spec.client))
+        """A workload process for ``spec`` (not started), known by its name (``producer-p0``). Before
+        the first consumer, waits until groups can commit.
+
+        Raises:
+            ClusterUnhealthy: the offsets topic did not become ready, or an output topic its full ISR.
+        """
+        if isinstance(spec, ConsumerSpec):
+            # Once per run: a consumer's first commits must not race the creation of the offsets topic.
+            if not self._offsets_ready:
+                self.cluster.wait_offsets_ready()
+                self._offsets_ready = True
+            if spec.output_topic is not None:
+                self._create_output_topic(spec.output_topic)
+        process = self.new_process(spec)
         self.processes[process.name] = process
         return process
+
+    def new_process(self, spec: ProducerSpec | ConsumerSpec) -> WorkloadProcess:
+        """The OS process that will run ``spec`` on its client (not started)."""
+        return WorkloadProcess(spec, self._command(spec.client))
 
     def _create_output_topic(self, name: str) -> None:
         """Create a consume-transform-produce output topic, shaped like the input topic (once).

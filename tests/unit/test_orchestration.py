@@ -50,6 +50,9 @@ class FakeCluster:
     def wait_for_isr(self, topic: str, replication_factor: int, timeout: float) -> None:
         self.journal.append(f"wait_for_isr {topic}")
 
+    def wait_offsets_ready(self, timeout: float = 60.0) -> None:
+        self.journal.append("wait_offsets_ready")
+
     def partitions(self, topic: str, attempts: int = 3) -> list[object]:
         return []
 
@@ -93,10 +96,8 @@ def fake_execution(journal: Journal, acks: bool = True) -> type[Execution]:
     class FakeExecution(Execution):
         looks = 0
 
-        def add(self, spec: ProducerSpec | ConsumerSpec) -> WorkloadProcess:
-            process = FakeProcess(spec, journal)
-            self.processes[process.name] = process
-            return process
+        def new_process(self, spec: ProducerSpec | ConsumerSpec) -> WorkloadProcess:
+            return FakeProcess(spec, journal)
 
         def totals(self, distinct: bool = False) -> Totals:
             self.looks += 1
@@ -228,6 +229,7 @@ def test_the_phases_run_in_the_documented_order_and_each_step_where_it_belongs(r
     ]
     assert run.journal == [
         "create_topic t",
+        "wait_offsets_ready",  # a consumer's first commits never race the offsets topic's creation
         "start consumer-c0",  # consumers first: none misses the first records
         "start producer-p0",
         "inject f1",
