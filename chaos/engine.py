@@ -31,10 +31,13 @@ def docker_client(timeout: float = 60) -> docker.DockerClient:
         client = docker_client()
         client.containers.list(filters={"label": "kafka-chaos.run"})
     """
+    client: docker.DockerClient | None = None
     try:
         client = docker.from_env(timeout=int(timeout))
         client.ping()
     except (DockerException, OSError) as e:
+        if client is not None:
+            client.close()  # its connection pool holds the socket that found nobody
         raise DockerUnavailable(f"no Docker engine answers at {engine_address()}: {SETUP_HINT}") from e
     return client
 

@@ -113,6 +113,26 @@ def yaml_string(text: str) -> str:
     return written
 
 
+#: Words in a key that may name a credential (a broker or topic file may hold listener secrets).
+_SECRET_WORDS = ("password", "jaas", "secret", "credential", "token", "keystore", "truststore")
+
+
+def left_out_because(key: str) -> str | None:
+    """Why ``key`` is never written into an experiment (None: it may be): harness-owned keys, and
+    security settings and anything that may name a credential, whose values never reach a file.
+
+    >>> left_out_because("bootstrap.servers"), left_out_because("min.insync.replicas")
+    ('the harness sets its own', None)
+    >>> left_out_because("listener.name.sasl_ssl.plain.sasl.jaas.config") == _SECURITY
+    True
+    """
+    if key in HARNESS_OWNED:
+        return _OWNED
+    if key.startswith(SECURITY_PREFIXES) or any(word in key.lower() for word in _SECRET_WORDS):
+        return _SECURITY
+    return None
+
+
 def adapt(role: str, props: Mapping[str, str] | None, client: str, source: str | None) -> TeamSettings:
     """The team's ``role`` settings (Java names) that an experiment on ``client`` can take; the
     rest left out with the reason (harness-owned keys, security settings, what the client refuses).
@@ -124,11 +144,8 @@ def adapt(role: str, props: Mapping[str, str] | None, client: str, source: str |
     kept: dict[str, str] = {}
     left_out: dict[str, str] = {}
     for key, value in props.items():
-        if key in HARNESS_OWNED:
-            left_out[key] = _OWNED
-            continue
-        if key.startswith(SECURITY_PREFIXES):
-            left_out[key] = _SECURITY
+        if reason := left_out_because(key):
+            left_out[key] = reason
             continue
         try:
             resolve_settings(client, role, {key: value})
@@ -183,7 +200,9 @@ def adapt_topic(props: Mapping[str, str] | None, source: str | None) -> TeamSett
     kept: dict[str, str] = {}
     left_out: dict[str, str] = {}
     for key, value in props.items():
-        if key in ("partitions", "replication.factor") and _whole(value) is None:
+        if reason := left_out_because(key):
+            left_out[key] = reason
+        elif key in ("partitions", "replication.factor") and _whole(value) is None:
             left_out[key] = f"{value!r} is not a whole number of at least 1"
         elif _scalar(key, same=True) is None or _scalar(value, same=False) is None:
             left_out[key] = "its key or value does not read back the same from YAML: set it in the experiment by hand"

@@ -327,3 +327,21 @@ def test_the_templates_are_package_data_so_an_installed_wheel_has_them() -> None
     templates = [p.relative_to(ROOT / "chaos").as_posix() for p in (ROOT / "chaos/cli/templates").iterdir()]
     assert len(templates) == 6
     assert [t for t in templates if not any(fnmatch(t, glob) for glob in globs)] == []
+
+
+def test_a_topic_file_with_credentials_leaves_them_out_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    topic = tmp_path / "kafka.properties"
+    topic.write_text(
+        "bootstrap.servers=prod-kafka:9093\nsecurity.protocol=SASL_SSL\n"
+        'sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required password="Hunter2Secret";\n'
+        "ssl.truststore.password=TrustPw123\nlistener.name.x.scram.password=Pw9\nmin.insync.replicas=2\n"
+    )
+    assert init(["--dir", str(tmp_path / "repo"), "--topic-config", str(topic), "--ci", "none"], capsys)[0] == 0
+    written = "".join(p.read_text() for p in (tmp_path / "repo").rglob("*") if p.is_file())
+    for secret in ("Hunter2Secret", "TrustPw123", "Pw9", "prod-kafka"):
+        assert secret not in written
+    experiment = load_experiment(tmp_path / "repo" / PRODUCER)
+    assert experiment.topic.config == {"min.insync.replicas": 2}
+    assert "Left out: sasl.jaas.config" in (tmp_path / "repo" / PRODUCER).read_text()

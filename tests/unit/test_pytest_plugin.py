@@ -288,6 +288,14 @@ def test_without_docker_the_tests_needing_clusters_skip_when_asked(
     assert len(skipped) == 6 and all(line.endswith(f": {reason}") for line in skipped), result.outlines
 
 
+def test_skipping_without_docker_leaves_no_warning_where_warnings_are_errors(pytester: pytest.Pytester) -> None:
+    # a subprocess: an unclosed socket of the engine probe shows only when the interpreter collects it
+    project(pytester, NEEDS_CLUSTERS, OPT_IN + "kafka_chaos_skip_without_docker = true\nfilterwarnings = error\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
+    result.assert_outcomes(passed=1, skipped=6)
+    assert result.ret == 0 and "ResourceWarning" not in result.stdout.str() + result.stderr.str()
+
+
 def test_without_docker_the_tests_needing_clusters_fail_naming_the_engine_and_the_option(
     pytester: pytest.Pytester,
 ) -> None:
