@@ -150,20 +150,29 @@ def write_starter(root: Path, built: Starter, force: bool) -> list[Path]:
     Raises:
         UsageError: ``root`` is a file, or a file exists and ``force`` is off (nothing is written).
     """
-    if root.exists() and not root.is_dir():
-        raise UsageError(f"{root} is a file: give --dir a directory (it is created if missing)")
+    if any(p.exists() and not p.is_dir() for p in (root, *root.parents)):
+        raise UsageError(f"{root} is not a directory: give --dir a directory (it is created if missing)")
     paths = [root / name for name in built.files]
     existing = [p for p in paths if p.exists()]
     if existing and not force:
+        gitlab = root / starter.GITLAB_FILE
+        theirs = gitlab in existing and "kafka-chaos init" not in gitlab.read_text(errors="replace")
+        keep = " (or --ci github or --ci none to keep your .gitlab-ci.yml)" if theirs else ""
         if len(existing) == 1:
-            raise UsageError(f"{existing[0]} already exists: pass --force to overwrite it")
+            raise UsageError(f"{existing[0]} already exists: pass --force to overwrite it{keep}")
         raise UsageError(
             f"{existing[0]} and {len(existing) - 1} more files init writes already exist: "
-            "pass --force to overwrite them"
+            f"pass --force to overwrite them{keep}"
         )
+    for path in paths:
+        if path.is_dir():
+            raise UsageError(f"{path} is a directory, where init writes a file: move it, or give another --dir")
     for path, text in zip(paths, built.files.values(), strict=True):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        except OSError as e:
+            raise UsageError(f"cannot write {path} ({e.strerror or e}): give --dir a directory you can write") from e
     return paths
 
 

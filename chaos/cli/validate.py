@@ -128,6 +128,12 @@ def validate(
             cluster=cluster_id,
         )
     out_dir = reports_dir / f"validate-{new_run_id()}"
+    try:
+        out_dir.mkdir(parents=True)
+    except OSError as e:
+        raise UsageError(
+            f"cannot write reports under {reports_dir} ({e.strerror or e}): give --reports a directory"
+        ) from e
     faults = [f.strip() for f in fault_names.split(",") if f.strip()]
     report, problems = validate_files(
         files,

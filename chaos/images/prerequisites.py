@@ -15,6 +15,7 @@ import os
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from chaos.errors import ImageBuildError
 from chaos.images import recipes
@@ -46,6 +47,15 @@ class Outstanding:
     jars: bool
     go_programs: bool
     java_driver: bool
+
+
+def find_tool(command: str) -> str | None:
+    """Where ``command`` is: a JDK's tools under ``JAVA_HOME`` first (where the build looks for them,
+    :func:`chaos.images.java_driver.find_jdk`), everything on ``PATH``."""
+    home = os.environ.get("JAVA_HOME")
+    if command in ("java", "javac") and home and (Path(home) / "bin" / command).is_file():
+        return str(Path(home) / "bin" / command)
+    return shutil.which(command)
 
 
 def outstanding(builder: ImageBuilder, version: str, force: bool = False) -> Outstanding:
@@ -88,7 +98,7 @@ def problem(
     tools: Sequence[Tool],
     *,
     root_needed: bool,
-    which: Callable[[str], str | None] = shutil.which,
+    which: Callable[[str], str | None] = find_tool,
     is_root: bool | None = None,
 ) -> str | None:
     """One sentence naming every missing tool of ``tools`` and how to install them all (``None``:
@@ -111,12 +121,12 @@ def problem(
     if root_needed and not root:
         return (
             "building the Debian base image runs debootstrap, which needs root: "
-            "run `kafka-chaos images build` as root (sudo)"
+            'run `kafka-chaos images build` as root (with sudo: sudo -E env "PATH=$PATH" kafka-chaos images build)'
         )
     return None
 
 
-def require(outstanding: Outstanding, which: Callable[[str], str | None] = shutil.which) -> None:
+def require(outstanding: Outstanding, which: Callable[[str], str | None] = find_tool) -> None:
     """Check that this machine can build ``outstanding``.
 
     Raises:

@@ -4,6 +4,7 @@ testcase carries ``file`` and ``line``: the experiment file, at the failing expe
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -111,7 +112,27 @@ def _suite_element(name: str, runs: list[RunReport], seconds: float) -> ET.Eleme
     return suite
 
 
-def _write(element: ET.Element, path: Path) -> None:
+#: What XML 1.0 cannot carry at all, escaped or not: control characters but tab and line breaks,
+#: lone surrogates, U+FFFE and U+FFFF. A key or value of a team's file may hold one (a DOS end-of-file
+#: byte); written as it is, the file would not parse and CI would read no test at all.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(text: str) -> str:
+    r"""``text`` with each character XML cannot carry written as its Python escape.
+
+    >>> xml_safe("linger.ms\x1a"), xml_safe("ok\tfine\n")
+    ('linger.ms\\x1a', 'ok\tfine\n')
+    """
+    return _NOT_XML.sub(lambda m: m.group().encode("unicode_escape", "backslashreplace").decode(), text)
+
+
+def write_xml(element: ET.Element, path: Path) -> None:
+    """Write a JUnit tree (indented, UTF-8) that always parses: see :func:`xml_safe`."""
+    for node in element.iter():
+        node.attrib = {key: xml_safe(value) for key, value in node.attrib.items()}
+        node.text = xml_safe(node.text) if node.text else node.text
+        node.tail = xml_safe(node.tail) if node.tail else node.tail
     tree = ET.ElementTree(element)
     ET.indent(tree)
     tree.write(path, encoding="utf-8", xml_declaration=True)
@@ -119,7 +140,7 @@ def _write(element: ET.Element, path: Path) -> None:
 
 def write_run(run: RunReport) -> None:
     """``<run_dir>/junit.xml`` with the run's one testcase."""
-    _write(_suite_element("kafka-chaos", [run], run.seconds), run.run_dir / rundir.JUNIT)
+    write_xml(_suite_element("kafka-chaos", [run], run.seconds), run.run_dir / rundir.JUNIT)
 
 
 def write_suite(suite_dir: Path, runs: list[RunReport], suite: SuiteFile) -> None:
@@ -143,4 +164,4 @@ def write_suite(suite_dir: Path, runs: list[RunReport], suite: SuiteFile) -> Non
             ET.SubElement(props, "property", name=f"rate.{stage}", value=str(rate))
             ET.SubElement(props, "property", name=f"rate.{stage}.low", value=str(lo))
             ET.SubElement(props, "property", name=f"rate.{stage}.high", value=str(hi))
-    _write(element, suite_dir / rundir.JUNIT)
+    write_xml(element, suite_dir / rundir.JUNIT)

@@ -296,7 +296,7 @@ def test_a_file_given_as_the_directory_is_refused(tmp_path: Path, capsys: pytest
     code, _, err = init(["--dir", str(tmp_path / "f")], capsys)
     assert (code, err) == (
         2,
-        f"kafka-chaos: {tmp_path / 'f'} is a file: give --dir a directory (it is created if missing)\n",
+        f"kafka-chaos: {tmp_path / 'f'} is not a directory: give --dir a directory (it is created if missing)\n",
     )
 
 
@@ -345,3 +345,29 @@ def test_a_topic_file_with_credentials_leaves_them_out_and_says_so(
     experiment = load_experiment(tmp_path / "repo" / PRODUCER)
     assert experiment.topic.config == {"min.insync.replicas": 2}
     assert "Left out: sasl.jaas.config" in (tmp_path / "repo" / PRODUCER).read_text()
+
+
+@pytest.mark.parametrize(
+    ("make", "dir_arg", "message"),
+    [
+        (lambda root: (root / "afile").write_text(""), "afile/sub", "afile/sub is not a directory: give --dir"),
+        (lambda root: (root / "d" / "pytest.ini").mkdir(parents=True), "d", "pytest.ini is a directory, where init"),
+    ],
+    ids=["under-a-file", "a-directory-where-a-file-goes"],
+)
+def test_a_place_init_cannot_write_is_one_sentence_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], make: Any, dir_arg: str, message: str
+) -> None:
+    make(tmp_path)
+    code, _, err = init(["--dir", str(tmp_path / dir_arg), "--force"], capsys)
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_an_existing_gitlab_file_is_named_with_the_options_that_keep_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / ".gitlab-ci.yml").write_text("stages: [test]\nunit:\n  script: [make test]\n")
+    code, _, err = init(["--dir", str(tmp_path)], capsys)
+    assert code == 2 and "(or --ci github or --ci none to keep your .gitlab-ci.yml)" in err
+    assert init(["--dir", str(tmp_path), "--ci", "github"], capsys)[0] == 0
+    assert (tmp_path / ".gitlab-ci.yml").read_text().startswith("stages: [test]")

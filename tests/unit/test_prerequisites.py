@@ -63,7 +63,7 @@ def test_the_base_image_asks_for_root_and_says_how() -> None:
     said = problem([DEBOOTSTRAP], root_needed=True, which=everything_there, is_root=False)
     assert said == (
         "building the Debian base image runs debootstrap, which needs root: "
-        "run `kafka-chaos images build` as root (sudo)"
+        'run `kafka-chaos images build` as root (with sudo: sudo -E env "PATH=$PATH" kafka-chaos images build)'
     )
     assert problem([DEBOOTSTRAP], root_needed=True, which=everything_there, is_root=True) is None
     assert problem([GO], root_needed=False, which=everything_there, is_root=False) is None
@@ -125,3 +125,16 @@ def test_every_package_a_hint_installs_is_a_debian_package() -> None:
             [apt_cache, "show", "--no-all-versions", package], capture_output=True, text=True, check=False
         )
         assert shown.returncode == 0 and f"Package: {package}" in shown.stdout, f"{package} is not a Debian package"
+
+
+def test_a_jdk_under_java_home_counts_as_the_build_finds_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chaos.images.prerequisites import find_tool
+
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "javac").write_text("")
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    assert find_tool("javac") == str(tmp_path / "bin" / "javac")
+    assert problem([JDK], root_needed=False) is None
+    monkeypatch.delenv("JAVA_HOME")
+    assert find_tool("javac") is None and problem([JDK], root_needed=False) is not None

@@ -229,3 +229,31 @@ def test_the_reports_line_names_files_that_exist(tmp_path: Path, capsys: pytest.
     assert code == 1 and Path(first) == out / "report.html"
     assert rest == ["validate.md", "validate.json", "junit.xml", "validate.sarif"]
     assert all((out / name).is_file() for name in rest)
+
+
+def test_a_control_character_in_a_file_still_gives_a_junit_that_parses_and_fails(tmp_path: Path) -> None:
+    producer = tmp_path / "dos.properties"
+    producer.write_bytes(b"acks=all\r\nlinger.ms=5\r\n\x1a")  # a DOS end-of-file byte: a key Kafka refuses
+    consumer = tmp_path / "consumer.properties"
+    consumer.write_text("group.id=g\nenable.auto.commit=false\n")
+    code, out, _ = validate(tmp_path, producer, consumer, EXAMPLES / "topic-min-isr-2.properties")
+    suite, testcases = cases(out)  # parses
+    assert code == 1 and int(suite.get("failures") or 0) > 0
+    assert any("\\x1a" in (c.get("name") or "") for c in testcases)
+
+
+def test_a_findings_fingerprint_stays_while_its_lines_move(tmp_path: Path) -> None:
+    def fingerprints(text: str, where: Path) -> dict[str, str]:
+        where.mkdir()
+        producer = where / "producer.properties"
+        producer.write_text(text)
+        _, out, _ = validate(
+            where, producer, EXAMPLES / "consumer-manual-commit.properties", EXAMPLES / "topic-min-isr-2.properties"
+        )
+        results = json.loads((out / "validate.sarif").read_text())["runs"][0]["results"]
+        return {r["ruleId"]: r["partialFingerprints"]["kafkaChaosFinding/v1"] for r in results}
+
+    text = "acks=all\nretries=5\nretries=7\nlinger.ms=5\n"
+    before = fingerprints(text, tmp_path / "a")
+    after = fingerprints("# moved\n# down\n" + text, tmp_path / "b")
+    assert "retries" in before and before == after
