@@ -236,7 +236,27 @@ def resolve(table: ClientTable, props: Mapping[str, object]) -> ClientSettings:
             emulated[key] = converted
         else:
             kwargs[target] = converted
+    if role == "producer":
+        _check_together(given)
     return ClientSettings(table, kwargs, emulated, sorted(substituted), given)
+
+
+def _check_together(given: Mapping[str, Setting]) -> None:
+    """Refuse producer settings that every client refuses together.
+
+    Raises:
+        UsageError: idempotence asked for with acks other than all (the Java client, librdkafka and
+            kafka-python all refuse it when the producer is built).
+
+    >>> _check_together({"enable.idempotence": True, "acks": "all"})
+    """
+    acks = given.get("acks")
+    idempotent = str(given.get("enable.idempotence")).strip().lower() == "true"  # text for the java client
+    if idempotent and acks is not None and str(acks).strip().lower() not in ("all", "-1"):
+        raise UsageError(
+            f"producer settings acks={acks} and enable.idempotence=true are refused together by every client "
+            "(an idempotent producer needs acks=all): set acks=all, or enable.idempotence=false"
+        )
 
 
 def _unknown(role: str, key: str, hint: str) -> str:

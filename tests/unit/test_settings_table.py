@@ -53,3 +53,16 @@ def test_every_key_resolves_as_stored(table: str) -> None:
         if digest(resolutions(client, role, key)) != expected
     }
     assert not changed, f"{table}: resolved otherwise than stored: {json.dumps(changed, indent=1)}"
+
+
+@pytest.mark.parametrize("client", ["kafka-python", "librdkafka", "java"])
+def test_idempotence_with_acks_other_than_all_is_refused_at_load_time_on_every_client(client: str) -> None:
+    from chaos.errors import UsageError
+    from chaos.workloads.clients import resolve_settings
+
+    for acks in ("1", "0"):
+        with pytest.raises(UsageError, match=f"acks={acks} and enable.idempotence=true are refused together"):
+            resolve_settings(client, "producer", {"acks": acks, "enable.idempotence": "true"})
+    for acks in ("all", "-1"):
+        resolve_settings(client, "producer", {"acks": acks, "enable.idempotence": "true"})
+    resolve_settings(client, "producer", {"acks": "1"})  # the client's own default then gives way
