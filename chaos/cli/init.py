@@ -102,10 +102,34 @@ def _check_loads(name: str, text: str, team: starter.TeamSettings, client: str) 
             load_experiment(path)
         except ExperimentFileError as e:
             reason = str(e).split(": ", 2)[-1]
+            if "every client" in reason:  # the reason says the fix already
+                raise UsageError(f"{team.source or 'the default settings'}: {reason}") from None
             raise UsageError(
                 f"{team.source or 'the default settings'}: the {client} client refuses these {team.role} settings "
                 f"together ({reason}): fix the file, or pick another client with --client"
             ) from None
+
+
+def _foreign_yaml(root: Path, ours: set[str]) -> list[str]:
+    """A note for each YAML file already in ``root/experiments`` that is no experiment: the pytest
+    line init writes and the workflows' ``kafka-chaos run experiments/`` would stop on it."""
+    from chaos.errors import ChaosError
+    from chaos.experiments.loading import load_experiment
+
+    notes = []
+    folder = root / "experiments"
+    found = sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")) if folder.is_dir() else []
+    for path in found:
+        if path.relative_to(root).as_posix() in ours:
+            continue
+        try:
+            load_experiment(path)
+        except ChaosError:
+            notes.append(
+                f"{path} is not an experiment file: pytest (with kafka_chaos_experiments) and "
+                "`kafka-chaos run experiments/` would stop on it; move it out of experiments/"
+            )
+    return notes
 
 
 def build_starter(
@@ -131,6 +155,7 @@ def build_starter(
         for team, _ in teams
         for key, reason in team.left_out.items()
     ]
+    notes += _foreign_yaml(root, set(files))
     validate, review_notes = _review(teams, root, client)
     if ci != "none":
         notes += review_notes

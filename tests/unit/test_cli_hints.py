@@ -75,6 +75,7 @@ def test_the_scanner_finds_every_hint_of_the_package() -> None:
         "kafka-chaos report",
         "kafka-chaos report RUN_DIR",
         "kafka-chaos run",
+        "kafka-chaos run experiments/",
         "kafka-chaos schema",
         "kafka-chaos schema validate",
         "kafka-chaos schema verdict",

@@ -371,3 +371,29 @@ def test_an_existing_gitlab_file_is_named_with_the_options_that_keep_it(
     assert code == 2 and "(or --ci github or --ci none to keep your .gitlab-ci.yml)" in err
     assert init(["--dir", str(tmp_path), "--ci", "github"], capsys)[0] == 0
     assert (tmp_path / ".gitlab-ci.yml").read_text().startswith("stages: [test]")
+
+
+def test_settings_every_client_refuses_together_are_refused_by_init_in_one_sentence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    producer = tmp_path / "producer.properties"
+    producer.write_text("acks=1\nenable.idempotence=true\n")
+    code, _, err = init(["--dir", str(tmp_path / "repo"), "--producer-config", str(producer)], capsys)
+    assert code == 2 and err == (
+        f"kafka-chaos: {producer}: producer settings acks=1 and enable.idempotence=true are refused together by "
+        "every client (an idempotent producer needs acks=all): set acks=all, or enable.idempotence=false\n"
+    )
+    assert not (tmp_path / "repo" / PRODUCER).exists()
+
+
+def test_foreign_yaml_already_in_experiments_is_named_with_what_it_would_break(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "experiments").mkdir()
+    (tmp_path / "experiments" / "ml-baseline.yaml").write_text("learning_rate: 0.01\n")
+    code, out, _ = init(["--dir", str(tmp_path), "--ci", "none"], capsys)
+    assert code == 0
+    assert (
+        f"{tmp_path / 'experiments' / 'ml-baseline.yaml'} is not an experiment file: pytest (with "
+        "kafka_chaos_experiments) and `kafka-chaos run experiments/` would stop on it; move it out of experiments/"
+    ) in out.splitlines()
