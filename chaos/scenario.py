@@ -47,7 +47,7 @@ class Scenario(Execution):
     """A topic of its own (created now), workloads, faults and a run directory on ``cluster``.
 
     Raises (on construction):
-        ClusterUnhealthy: the topic did not reach its full ISR.
+        ClusterUnhealthy: the topic did not reach its full ISR, or the offsets topic was not ready.
         InfrastructureError: ``client_path="direct"`` on a cluster whose brokers have no direct listener.
     """
 
@@ -74,6 +74,7 @@ class Scenario(Execution):
         self.name = name or plan.name
         self.group = f"g-{plan.name}"
         self.create_topic()
+        self.prepare_groups()  # before any consumer it may add: none races the offsets topic's creation
         meta = {"run_id": self.run_id, "experiment": self.name, "topic": plan.name, "client_path": client_path}
         write_meta(self.run_dir / rundir.RUN, meta)
 

@@ -128,12 +128,8 @@ def validate(
             cluster=cluster_id,
         )
     out_dir = reports_dir / f"validate-{new_run_id()}"
-    try:
-        out_dir.mkdir(parents=True)
-    except OSError as e:
-        raise UsageError(
-            f"cannot write reports under {reports_dir} ({e.strerror or e}): give --reports a directory"
-        ) from e
+    if any(p.exists() and not p.is_dir() for p in (reports_dir, *reports_dir.parents)):
+        raise UsageError(f"{reports_dir} is not a directory: give --reports a directory (it is created if missing)")
     faults = [f.strip() for f in fault_names.split(",") if f.strip()]
     report, problems = validate_files(
         files,

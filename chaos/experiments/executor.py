@@ -86,7 +86,6 @@ class Execution:
         self.bus = bus or EventBus()
         self.label = label or topic.name
         self.processes: dict[str, WorkloadProcess] = {}
-        self._offsets_ready = False
         self.timeline = Timeline(self.run_dir, on_record=self._fault_event)
         self.ctx = FaultContext(cluster, workloads=self.processes, rng=random.Random(seed), timeline=self.timeline)
         self.nemesis = Nemesis(self.ctx)
@@ -124,20 +123,23 @@ class Execution:
         t = self.topic
         self.cluster.create_topic(t.name, t.partitions, t.replication_factor, t.config)
 
-    def add(self, spec: ProducerSpec | ConsumerSpec) -> WorkloadProcess:
-        """A workload process for ``spec`` (not started), known by its name (``producer-p0``). Before
-        the first consumer, waits until groups can commit.
+    def prepare_groups(self) -> None:
+        """Wait until groups can commit, before any consumer starts: a consumer's first commits must
+        not race the creation of the offsets topic (a no-op on a cluster whose groups have committed).
 
         Raises:
-            ClusterUnhealthy: the offsets topic did not become ready, or an output topic its full ISR.
+            ClusterUnhealthy: ``__consumer_offsets`` was not created and in sync in time.
         """
-        if isinstance(spec, ConsumerSpec):
-            # Once per run: a consumer's first commits must not race the creation of the offsets topic.
-            if not self._offsets_ready:
-                self.cluster.wait_offsets_ready()
-                self._offsets_ready = True
-            if spec.output_topic is not None:
-                self._create_output_topic(spec.output_topic)
+        self.cluster.wait_offsets_ready()
+
+    def add(self, spec: ProducerSpec | ConsumerSpec) -> WorkloadProcess:
+        """A workload process for ``spec`` (not started), known by its name (``producer-p0``).
+
+        Raises:
+            ClusterUnhealthy: an output topic did not reach its full ISR.
+        """
+        if isinstance(spec, ConsumerSpec) and spec.output_topic is not None:
+            self._create_output_topic(spec.output_topic)
         process = self.new_process(spec)
         self.processes[process.name] = process
         return process
@@ -365,6 +367,8 @@ def execute(
         t = plan.topic
         with phases.phase("topic", f"{t.name}: {t.partitions} partitions, RF {t.replication_factor}"):
             ex.create_topic()
+            if any(isinstance(spec, ConsumerSpec) for spec in plan.workloads):
+                ex.prepare_groups()
         path = "direct to the brokers, no proxy" if plan.client_path == "direct" else "through toxiproxy"
         with phases.phase("workloads", f"clients {path}"):
             for spec in plan.workloads:

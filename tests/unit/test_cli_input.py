@@ -99,3 +99,17 @@ def test_a_malformed_properties_file_is_bad_input_before_a_jdk_is_sought(tmp_pat
     proc = run(*args, env={"JAVA_HOME": str(nothing), "PATH": str(nothing)})
     assert proc.returncode == 2, proc.stderr
     assert "producer.properties" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_validate_told_to_write_reports_under_a_file_says_so_and_writes_nothing(tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    examples = Path(__file__).resolve().parents[2] / "examples" / "settings"
+    files = ["--producer-config", str(examples / "producer-safe.properties")]
+    files += ["--consumer-config", str(examples / "consumer-manual-commit.properties")]
+    proc = run("validate", "--static-only", *files, "--reports", str(afile / "sub"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == (
+        f"kafka-chaos: {afile / 'sub'} is not a directory: give --reports a directory (it is created if missing)"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]

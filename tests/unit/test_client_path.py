@@ -54,6 +54,9 @@ class TwoPathCluster:
     def bootstrap(self, client_path: str = "proxy") -> str:
         return DIRECT if client_path == "direct" else PROXIED
 
+    def wait_offsets_ready(self, timeout: float = 60.0) -> None:
+        pass
+
     def create_topic(self, name: str, *args: object, **kwargs: object) -> None:
         self.topics.append(name)
 
