@@ -73,8 +73,7 @@ class Scenario(Execution):
         super().__init__(cluster, run_dir, plan, seed=seed, label=name, client_path=client_path)
         self.name = name or plan.name
         self.group = f"g-{plan.name}"
-        self.create_topic()
-        self.prepare_groups()  # before any consumer it may add: none races the offsets topic's creation
+        self.create_topic(groups=True)  # before any consumer it may add: none races the offsets topic
         meta = {"run_id": self.run_id, "experiment": self.name, "topic": plan.name, "client_path": client_path}
         write_meta(self.run_dir / rundir.RUN, meta)
 

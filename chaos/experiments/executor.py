@@ -114,23 +114,17 @@ class Execution:
         self.bus.emit(Note(run=self.label, text=text))
 
     # -- topic and workloads ------------------------------------------------------------------------
-    def create_topic(self) -> None:
-        """Create the topic and wait for its full ISR.
+    def create_topic(self, groups: bool = False) -> None:
+        """Create the topic and wait for its full ISR; with ``groups``, also until groups can commit
+        (a consumer's first commits must not race the creation of ``__consumer_offsets``).
 
         Raises:
-            ClusterUnhealthy: the topic did not reach its full ISR.
+            ClusterUnhealthy: the topic did not reach its full ISR, or the offsets topic was not ready.
         """
         t = self.topic
         self.cluster.create_topic(t.name, t.partitions, t.replication_factor, t.config)
-
-    def prepare_groups(self) -> None:
-        """Wait until groups can commit, before any consumer starts: a consumer's first commits must
-        not race the creation of the offsets topic (a no-op on a cluster whose groups have committed).
-
-        Raises:
-            ClusterUnhealthy: ``__consumer_offsets`` was not created and in sync in time.
-        """
-        self.cluster.wait_offsets_ready()
+        if groups:
+            self.cluster.wait_offsets_ready()
 
     def add(self, spec: ProducerSpec | ConsumerSpec) -> WorkloadProcess:
         """A workload process for ``spec`` (not started), known by its name (``producer-p0``).
@@ -366,9 +360,7 @@ def execute(
         plan = plan.bind(ex.bootstrap)
         t = plan.topic
         with phases.phase("topic", f"{t.name}: {t.partitions} partitions, RF {t.replication_factor}"):
-            ex.create_topic()
-            if any(isinstance(spec, ConsumerSpec) for spec in plan.workloads):
-                ex.prepare_groups()
+            ex.create_topic(groups=any(isinstance(spec, ConsumerSpec) for spec in plan.workloads))
         path = "direct to the brokers, no proxy" if plan.client_path == "direct" else "through toxiproxy"
         with phases.phase("workloads", f"clients {path}"):
             for spec in plan.workloads:
