@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -56,6 +57,17 @@ def parse_pairs(pairs: tuple[str, ...], what: str) -> dict[str, str]:
             raise UsageError(f"{what} {pair!r} is not KEY=VALUE: write e.g. min.insync.replicas=2")
         out[key.strip()] = value.strip()
     return out
+
+
+def check_directory(path: Path, option: str) -> None:
+    """Refuse ``path`` as the directory given to ``option`` when it, or a directory above it, is a
+    file (it is created later if missing), before anything starts.
+
+    Raises:
+        UsageError: one sentence naming the path and the option.
+    """
+    if any(p.exists() and not p.is_dir() for p in (path, *path.parents)):
+        raise UsageError(f"{path} is not a directory: give {option} a directory (it is created if missing)")
 
 
 def check_version(kafka_version: str | None) -> None:

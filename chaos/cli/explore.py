@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from chaos.cli.common import client_path_option, cluster_option, emit, json_option, progress_for, quiet_option
+from chaos.cli.common import (
+    check_directory,
+    client_path_option,
+    cluster_option,
+    emit,
+    json_option,
+    progress_for,
+    quiet_option,
+)
 from chaos.errors import UsageError
 
 if TYPE_CHECKING:
@@ -69,6 +77,7 @@ def explore_cmd(
     seconds = parse_budget(budget)
     if not path.is_file():
         raise UsageError(f"{path} is not an experiment file")
+    check_directory(reports_dir, "--reports")
     options = RunOptions(
         reports_dir=reports_dir,
         seed=seed,

@@ -15,6 +15,7 @@ import click
 import yaml
 
 from chaos.cli import starter
+from chaos.cli.common import check_directory
 from chaos.cli.pytest_config import PytestConfig, pytest_config
 from chaos.errors import UsageError
 from chaos.workloads.clients import CLIENTS
@@ -175,8 +176,7 @@ def write_starter(root: Path, built: Starter, force: bool) -> list[Path]:
     Raises:
         UsageError: ``root`` is a file, or a file exists and ``force`` is off (nothing is written).
     """
-    if any(p.exists() and not p.is_dir() for p in (root, *root.parents)):
-        raise UsageError(f"{root} is not a directory: give --dir a directory (it is created if missing)")
+    check_directory(root, "--dir")
     paths = [root / name for name in built.files]
     existing = [p for p in paths if p.exists()]
     if existing and not force:

@@ -12,6 +12,7 @@ import click
 
 from chaos import rundir
 from chaos.cli.common import (
+    check_directory,
     check_version,
     client_path_option,
     cluster_option,
@@ -131,6 +132,7 @@ def run_cmd(
         if not loaded:
             raise UsageError(f"no experiment name contains {select!r}: `kafka-chaos list` shows the names")
     check_version(kafka_version)
+    check_directory(reports_dir, "--reports")
     options = RunOptions(
         reports_dir=reports_dir,
         seed=seed,

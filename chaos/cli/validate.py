@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, cast
 import click
 
 from chaos.cli.common import (
+    check_directory,
     check_version,
     cluster_option,
     given_version,
@@ -128,8 +129,7 @@ def validate(
             cluster=cluster_id,
         )
     out_dir = reports_dir / f"validate-{new_run_id()}"
-    if any(p.exists() and not p.is_dir() for p in (reports_dir, *reports_dir.parents)):
-        raise UsageError(f"{reports_dir} is not a directory: give --reports a directory (it is created if missing)")
+    check_directory(reports_dir, "--reports")
     faults = [f.strip() for f in fault_names.split(",") if f.strip()]
     report, problems = validate_files(
         files,

@@ -113,3 +113,17 @@ def test_validate_told_to_write_reports_under_a_file_says_so_and_writes_nothing(
         f"kafka-chaos: {afile / 'sub'} is not a directory: give --reports a directory (it is created if missing)"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+@pytest.mark.parametrize("command", ["run", "explore"])
+def test_run_and_explore_told_to_write_reports_under_a_file_say_so_before_anything_starts(
+    command: str, tmp_path: Path
+) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    experiment = Path(__file__).resolve().parents[2] / "experiments" / "b1-acks0-leader-kill.yaml"
+    proc = run(command, str(experiment), "--reports", str(afile / "sub"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == (
+        f"kafka-chaos: {afile / 'sub'} is not a directory: give --reports a directory (it is created if missing)"
+    )
