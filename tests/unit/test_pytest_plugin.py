@@ -300,7 +300,8 @@ def test_without_docker_the_tests_needing_clusters_fail_naming_the_engine_and_th
     pytester: pytest.Pytester,
 ) -> None:
     project(pytester, NEEDS_CLUSTERS, OPT_IN)
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    # -rN: no short summary, whose lines pytest cuts to the terminal's width except where CI is set
+    result = pytester.runpytest("-p", "no:cacheprovider", "-rN")
     result.assert_outcomes(passed=1, failed=1, errors=5)  # the experiment fails; the fixtures error
     sentence = (
         f"no Docker engine answers at {os.environ['DOCKER_HOST']}, and this test needs one for its Kafka cluster: "
