@@ -19,6 +19,8 @@ DRAIN = "drain"
 VERDICT = "verdict.json"
 ERROR = "error.txt"
 LOGS = "logs"
+APPLICATION = "application"
+APPLICATION_META = "application.json"
 
 # Inside ``drain/``.
 DRAIN_LOG = "log.bin"
@@ -26,6 +28,7 @@ DRAIN_META = "drain.json"
 DRAIN_COMMITTED = "committed.bin"
 DRAIN_OUTPUT = "output.bin"
 DRAIN_OUTPUT_META = "output.json"
+DRAIN_OUTPUT_TIMES = "output-times.bin"
 WITNESS = "witness.json"
 KAFKA_OFFSETS = "kafka-offsets.json"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections import ChainMap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -23,22 +24,24 @@ from chaos.cluster.kafka_tools import control_offsets, get_offsets
 from chaos.errors import ChaosError, InfrastructureError, UsageError
 from chaos.events import EventBus, FaultHappened, Note
 from chaos.experiments import stopping
+from chaos.experiments.app_run import Applications
 from chaos.experiments.isr_watch import IsrWatch
 from chaos.experiments.phases import Phases, StatusTicker
-from chaos.experiments.plan import Plan, TopicPlan
+from chaos.experiments.plan import Plan, TopicPlan, fault_steps
 from chaos.experiments.steady import steady, wait_flowing
-from chaos.experiments.witness import witness
-from chaos.faults.base import Fault, FaultContext, Timeline, make_fault
+from chaos.experiments.witness import kafka_offsets, witness
+from chaos.faults.base import Fault, FaultContext, Timeline
 from chaos.faults.schedule import Nemesis, Step
 from chaos.oracle import Verdict, reconcile
 from chaos.oracle.reconcile import with_witness
 from chaos.oracle.verdict import WorkloadOutcome
 from chaos.waiting import wait_until
+from chaos.workloads.app_output import drain_app_output
+from chaos.workloads.application import AppSpec, HostApplication
 from chaos.workloads.coverage import verify_markers
 from chaos.workloads.drain import drain
-from chaos.workloads.ledger import write_meta
 from chaos.workloads.output_drain import drain_output
-from chaos.workloads.process import WorkloadProcess
+from chaos.workloads.process import Workload, WorkloadProcess
 from chaos.workloads.spec import ConsumerSpec, ProducerSpec
 from chaos.workloads.totals import Totals, totals
 
@@ -86,8 +89,12 @@ class Execution:
         self.bus = bus or EventBus()
         self.label = label or topic.name
         self.processes: dict[str, WorkloadProcess] = {}
+        #: The team's application, once :meth:`add_application` was called.
+        self.app: Applications | None = None
+        self.apps: dict[str, HostApplication] = {}
         self.timeline = Timeline(self.run_dir, on_record=self._fault_event)
-        self.ctx = FaultContext(cluster, workloads=self.processes, rng=random.Random(seed), timeline=self.timeline)
+        workloads = ChainMap[str, Workload](self.processes, self.apps)  # type: ignore[arg-type]
+        self.ctx = FaultContext(cluster, workloads=workloads, rng=random.Random(seed), timeline=self.timeline)
         self.nemesis = Nemesis(self.ctx)
         #: "yes" when every partition had its full ISR again after healing, else what was wrong.
         self.recovered = "yes"
@@ -138,17 +145,20 @@ class Execution:
         self.processes[process.name] = process
         return process
 
+    def add_application(self, spec: AppSpec) -> Applications:
+        """The team's application (not started), its instances known as ``application-<n>``. Raises
+        ClusterUnhealthy: its output topic did not reach its full ISR."""
+        self.app = Applications(spec, self.topic, self.run_dir, self.cluster.create_topic, lambda: self.cluster.client)
+        self.apps.update(self.app.instances)
+        return self.app
+
     def new_process(self, spec: ProducerSpec | ConsumerSpec) -> WorkloadProcess:
         """The OS process that will run ``spec`` on its client (not started)."""
         return WorkloadProcess(spec, self._command(spec.client))
 
     def _create_output_topic(self, name: str) -> None:
-        """Create a consume-transform-produce output topic, shaped like the input topic (once).
-
-        Raises:
-            UsageError: another output topic was created already (a run has one).
-            ClusterUnhealthy: the topic did not reach its full ISR.
-        """
+        """Create a transformer's output topic, shaped like the input topic (once). Raises UsageError
+        (a second output topic: a run has one), ClusterUnhealthy (no full ISR)."""
         if self.output_topic == name:
             return
         if self.output_topic is not None:
@@ -171,13 +181,18 @@ class Execution:
         return [p for p in self.processes.values() if p.kind == kind]
 
     def start_all(self) -> None:
-        """Start every workload not running yet (consumers first, so none misses the first records)."""
+        """Start every workload not running yet (the application and consumers first, so none misses
+        the first records)."""
+        if self.app is not None:
+            self.app.start()
         for process in sorted(self.processes.values(), key=lambda p: p.kind != "consumer"):
             if not process.alive:
                 process.start()
 
     def kill_all(self) -> None:
         """SIGKILL every workload still running."""
+        if self.app is not None:
+            self.app.kill_all()
         for process in self.processes.values():
             try:
                 process.kill()
@@ -280,6 +295,9 @@ class Execution:
             eos = any(getattr(t, "strategy", "") == "transactional" for t in transformers)
             output = str(getattr(transformers[0], "output_topic", ""))
             drain_output(bootstrap, output, self.run_id, self.run_dir, eos, timeout)
+        if self.app is not None:
+            spec = self.app.spec
+            drain_app_output(bootstrap, spec.output_topic, self.run_id, self.run_dir, spec.correlation, timeout)
         self.count_with_kafka()
 
     def _control_offsets(self, partition: int) -> set[int] | None:
@@ -293,17 +311,8 @@ class Execution:
             return None
 
     def count_with_kafka(self) -> None:
-        """Ask Kafka's own offsets tool for the topic's log start and end offsets, a second reader
-        the oracle checks the drain against (``drain/kafka-offsets.json``). A tool that fails leaves
-        the check undone and says so; it does not fail the run."""
-        path = self.run_dir / rundir.DRAIN / rundir.KAFKA_OFFSETS
-        try:
-            offsets = get_offsets(self.cluster.brokers, self.topic.name)
-        except ChaosError as e:
-            self.note(f"Kafka's offsets tool did not answer, the drain is unchecked: {e}")
-            write_meta(path, {"error": str(e)})
-            return
-        write_meta(path, {name: {str(p): o for p, o in by.items()} for name, by in offsets.items()})
+        """Kafka's own offsets tool as a second reader of the topic (:func:`kafka_offsets`)."""
+        kafka_offsets(lambda: get_offsets(self.cluster.brokers, self.topic.name), self.run_dir, self.note)
 
     def judge(self, name: str | None = None, seed: int | None = None) -> Verdict:
         """Reconcile the run directory into a verdict, with what the run knows (its ``seed``, the
@@ -312,22 +321,11 @@ class Execution:
         verdict = reconcile(self.run_dir, name)
         if witness(self.cluster, self.topic.name, self.topic.partitions, self.run_id, self.run_dir, verdict):
             verdict = with_witness(verdict, self.run_dir)  # the same as reconciling again, without the second pass
-        workloads = {
-            name: WorkloadOutcome(starts=w.starts, kills=w.kills, exit_code=w.proc.returncode if w.proc else None)
-            for name, w in self.processes.items()
-        }
+        runs: list[WorkloadProcess | HostApplication] = [*self.processes.values(), *self.apps.values()]
+        workloads = {w.name: WorkloadOutcome(starts=w.starts, kills=w.kills, exit_code=w.exit_code) for w in runs}
         return verdict.with_details(
             seed=seed, client_path=self.client_path, workloads=workloads, recovered=self.recovered
         )
-
-
-def fault_steps(plan: Plan) -> list[Step]:
-    """The plan's fault steps as faults to play.
-
-    Raises:
-        UsageError: a fault's parameters are malformed (loading checks this already).
-    """
-    return [Step(f.at, make_fault(f.kind, name=f.name, **f.params), f.duration) for f in plan.faults]
 
 
 def execute(
@@ -365,6 +363,8 @@ def execute(
         with phases.phase("workloads", f"clients {path}"):
             for spec in plan.workloads:
                 ex.add(spec)
+            if plan.application is not None:
+                ex.add_application(plan.application)
             ex.start_all()
         ticker = StatusTicker(phases, ex.totals, lambda: [f.name for f in ex.nemesis.active], status_every)
         ticker.start()
@@ -373,6 +373,8 @@ def execute(
         try:
             with phases.phase("steady", f"first acks, then until they flow, {b.warmup:g} s at most"):
                 steady(ex.totals, producers, ex.run_dir / rundir.LEDGERS, plan)
+                if ex.app is not None:
+                    ex.app.wait_consuming()
             isr.start()
             with phases.phase("faults", f"{b.window:g} s window"):
                 ex.play(fault_steps(plan), b.window)
@@ -386,6 +388,8 @@ def execute(
                 wait_flowing(ex.totals, producers, bool(plan.consumers), plan.expects_acks, b.settle)
             with phases.phase("stop"):
                 ex.stop_workloads(plan.bounded, b.stop_timeout, b.consume_timeout, b.consume_quiet)
+                if ex.app is not None:
+                    ex.app.stop(b.consume_timeout, b.consume_quiet, ex.note)
         finally:
             ticker.stop()
             isr.stop()

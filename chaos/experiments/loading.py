@@ -19,6 +19,7 @@ from pydantic_core import ErrorDetails
 
 from chaos.cluster.config import ClientPath
 from chaos.errors import UsageError
+from chaos.experiments.app_model import ApplicationModel
 from chaos.experiments.model import (
     CONSUMER_METRICS,
     Experiment,
@@ -29,6 +30,7 @@ from chaos.experiments.model import (
 )
 from chaos.faults.targets import expand_targets
 from chaos.oracle.expectations import parse_expectation
+from chaos.workloads.spec import SHAPED_CLIENTS, SHAPED_MODES
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -175,8 +177,10 @@ def _check_semantics(exp: Experiment, lines: _Lines, path_given: bool = False) -
         _check_direct_path(exp, lines, path_given)
     for metric, value in exp.expect.items():
         lines.check(("expect", metric), parse_expectation, metric, value)
-        if metric in CONSUMER_METRICS and exp.consumer is None:
-            raise lines.error(("expect", metric), "is about consumers, but the experiment has no consumer section")
+        if metric in CONSUMER_METRICS and exp.consumer is None and exp.application is None:
+            raise lines.error(
+                ("expect", metric), "is about consumers, but the experiment has no consumer or application section"
+            )
     if not exp.producer.count and not exp.producer.duration and exp.fault_window() == 0 and exp.phases.settle == 0:
         raise lines.error(("producer",), "an unbounded producer with no faults and no settle phase sends nothing")
 
@@ -208,7 +212,7 @@ def _check_faults(exp: Experiment, lines: _Lines) -> None:
     for i, step in enumerate(exp.faults):
         params = fault_params(step, exp.topic_name)
         fault = lines.check(("faults", i), make_fault, step.kind, step.name, **params)
-        if step.kind == "client_kill":
+        if step.kind in ("client_kill", "client_pause"):
             wanted = fault.p["workload"]
             if not any(n == wanted or n.split("-", 1)[1] == wanted for n in names):
                 raise lines.error(
@@ -297,7 +301,41 @@ def load_experiment(path: Path, client: str | None = None, client_path: ClientPa
         raise lines.error(first["loc"], _pydantic_message(first)) from None
     exp = exp.for_client(client).on_path(client_path)
     _check_semantics(exp, lines, path_given=client_path is not None)
+    if exp.application is not None:
+        exp = exp.model_copy(update={"application": _check_application(exp, exp.application, lines, path.parent)})
     return exp
+
+
+def _check_application(exp: Experiment, app: ApplicationModel, lines: _Lines, base: Path) -> ApplicationModel:
+    """The application section against the rest of the file; returns it with its command's and files'
+    relative paths made the file folder's.
+
+    Raises:
+        ExperimentFileError: a producer that cannot write its input, an output topic that is the
+            input, or a command or file that does not exist.
+    """
+    if exp.producer.client not in SHAPED_CLIENTS:
+        raise lines.error(
+            ("producer", "client"),
+            f"an application's input is written by {' or '.join(SHAPED_CLIENTS)}, not {exp.producer.client}",
+        )
+    if exp.producer.mode not in SHAPED_MODES:
+        raise lines.error(("producer", "mode"), f"an application's input is written in mode {', '.join(SHAPED_MODES)}")
+    if app.output.topic == exp.topic_name:
+        raise lines.error(("application", "output", "topic"), f"must differ from the input topic {exp.topic_name}")
+    command = list(app.command)
+    if app.image is None and "/" in command[0]:
+        program = Path(command[0]) if Path(command[0]).is_absolute() else (base / command[0]).resolve()
+        if not program.is_file():
+            raise lines.error(("application", "command"), f"{program} does not exist: give the application's program")
+        command[0] = str(program)
+    files = {}
+    for target, source in app.files.items():
+        found = Path(source) if Path(source).is_absolute() else (base / source).resolve()
+        if not found.exists():
+            raise lines.error(("application", "files", target), f"{found} does not exist")
+        files[target] = str(found)
+    return app.model_copy(update={"command": command, "files": files})
 
 
 def experiment_files(paths: Iterable[Path]) -> list[Path]:

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chaos.cluster.config import ClientPath, ClusterSpec
 from chaos.errors import UsageError
+from chaos.experiments.app_model import ApplicationModel
 from chaos.faults.targets import expand_targets
 from chaos.images.recipes import DEFAULT_KAFKA_VERSION
 from chaos.oracle.expectations import Expectation, parse_expectation
@@ -197,6 +198,8 @@ class Experiment(_Strict):
     topic: TopicModel = Field(default_factory=TopicModel)
     producer: ProducerModel = Field(default_factory=ProducerModel)
     consumer: ConsumerModel | None = None
+    #: The team's own program, judged as a black box (:mod:`chaos.experiments.app_model`).
+    application: ApplicationModel | None = None
     faults: list[FaultStepModel] = Field(default_factory=list)
     random_faults: RandomFaultsModel | None = None
     phases: PhasesModel = Field(default_factory=PhasesModel)
@@ -230,9 +233,10 @@ class Experiment(_Strict):
 
     @property
     def workload_names(self) -> list[str]:
-        """``producer-p0`` and ``consumer-c0`` … ``consumer-c<members-1>``."""
+        """``producer-p0``, ``consumer-c0`` … ``consumer-c<members-1>`` and ``application-0`` …"""
         members = self.consumer.members if self.consumer else 0
-        return ["producer-p0", *(f"consumer-c{i}" for i in range(members))]
+        apps = self.application.instances if self.application else 0
+        return ["producer-p0", *(f"consumer-c{i}" for i in range(members)), *(f"application-{i}" for i in range(apps))]
 
     @property
     def client(self) -> str:

@@ -19,8 +19,10 @@ from pathlib import Path
 
 from chaos.cluster.config import ClientPath
 from chaos.experiments.model import Experiment, as_properties, fault_params
-from chaos.faults.schedule import RANDOM_KINDS, random_schedule
+from chaos.faults.base import make_fault
+from chaos.faults.schedule import RANDOM_KINDS, Step, random_schedule
 from chaos.faults.targets import expand_targets
+from chaos.workloads.application import AppSpec
 from chaos.workloads.spec import ConsumerSpec, ProducerSpec
 
 #: Workload specs in a plan carry this instead of the bootstrap address, which is only known once
@@ -88,6 +90,8 @@ class Plan:
     expects_acks: bool = True
     #: How every workload and the drain reach the brokers: through toxiproxy or directly.
     client_path: ClientPath = "proxy"
+    #: The team's application, judged as a black box (None: the run has none).
+    application: AppSpec | None = None
 
     @property
     def window(self) -> float:
@@ -96,8 +100,9 @@ class Plan:
 
     @property
     def groups(self) -> list[str]:
-        """The consumer groups whose committed offsets the drain reads."""
-        return sorted({c.group for c in self.consumers})
+        """The consumer groups whose committed offsets the drain reads (the application's too)."""
+        apps = {self.application.group} if self.application is not None else set()
+        return sorted({c.group for c in self.consumers} | apps)
 
     @property
     def workloads(self) -> tuple[ProducerSpec | ConsumerSpec, ...]:
@@ -116,6 +121,7 @@ class Plan:
             self,
             producers=tuple(replace(p, bootstrap_servers=bootstrap_servers) for p in self.producers),
             consumers=tuple(replace(c, bootstrap_servers=bootstrap_servers) for c in self.consumers),
+            application=replace(self.application, bootstrap_servers=bootstrap_servers) if self.application else None,
         )
 
 
@@ -178,6 +184,7 @@ def plan_experiment(exp: Experiment, run_id: str, run_dir: Path, seed: int = 0) 
         keys=p.keys,
         transaction_size=p.transaction_size,
         abort_ratio=p.abort_ratio,
+        shape=exp.application.input.shape() if exp.application is not None else None,
         topic=topic,
         bootstrap_servers=UNBOUND,
         run_id=run_id,
@@ -220,4 +227,14 @@ def plan_experiment(exp: Experiment, run_id: str, run_dir: Path, seed: int = 0) 
         seed=seed,
         expects_acks=str(producer.settings.get("acks", "all")) != "0",
         client_path=exp.client_path,
+        application=exp.application.spec(topic, f"{group}-app", run_id, run_dir) if exp.application else None,
     )
+
+
+def fault_steps(plan: Plan) -> list[Step]:
+    """The plan's fault steps as faults to play.
+
+    Raises:
+        UsageError: a fault's parameters are malformed (loading checks this already).
+    """
+    return [Step(f.at, make_fault(f.kind, name=f.name, **f.params), f.duration) for f in plan.faults]

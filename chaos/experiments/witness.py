@@ -4,6 +4,7 @@ whether each is gone from every replica or still on a disk but not in the log cl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from chaos import rundir
@@ -60,3 +61,17 @@ def _a_record_in_the_log(run_dir: Path, run_id: str, partitions: set[int]) -> st
             if int(row["partition"]) in partitions and int(row["tag"]) in tags:
                 return f"{MAGIC.decode()};{run_id};{tags[int(row['tag'])]};{int(row['seq'])};"
     return None
+
+
+def kafka_offsets(ask: Callable[[], dict[str, dict[int, int]]], run_dir: Path, note: Callable[[str], None]) -> None:
+    """Ask Kafka's own offsets tool (``ask``) for the topic's log start and end offsets, a second
+    reader the oracle checks the drain against (``drain/kafka-offsets.json``). A tool that fails
+    leaves the check undone and says so (``note``); it does not fail the run."""
+    path = run_dir / rundir.DRAIN / rundir.KAFKA_OFFSETS
+    try:
+        offsets = ask()
+    except ChaosError as e:
+        note(f"Kafka's offsets tool did not answer, the drain is unchecked: {e}")
+        write_meta(path, {"error": str(e)})
+        return
+    write_meta(path, {name: {str(p): o for p, o in by.items()} for name, by in offsets.items()})

@@ -23,7 +23,7 @@ from chaos import rundir
 from chaos.cluster import KafkaCluster, Node
 from chaos.errors import InfrastructureError, UsageError
 from chaos.faults.targets import check_selector, resolve
-from chaos.workloads.process import WorkloadProcess
+from chaos.workloads.process import Workload
 
 
 class FaultError(InfrastructureError):
@@ -71,7 +71,7 @@ class FaultContext:
     """What faults act on: the cluster, the workload processes by name, a seeded RNG, the timeline."""
 
     cluster: KafkaCluster
-    workloads: Mapping[str, WorkloadProcess] = field(default_factory=dict)
+    workloads: Mapping[str, Workload] = field(default_factory=dict)
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     timeline: Timeline | None = None
 

@@ -91,6 +91,44 @@ class Transform(_Model):
     outputs_of_no_input: int = 0
 
 
+class EndToEnd(_Model):
+    """How long inputs took to come out of the application (ms from the input's ack to its first
+    output's append time)."""
+
+    p50: float
+    p99: float
+    max: float
+    records: int
+
+
+class FaultLatency(_Model):
+    """End-to-end latency of the inputs acknowledged before, during and after one fault."""
+
+    fault: str
+    kind: str | None
+    before: EndToEnd | None = None
+    during: EndToEnd | None = None
+    after: EndToEnd | None = None
+
+
+class Application(_Model):
+    """The team's application judged as a black box (docs/applications.md)."""
+
+    group: str
+    output_topic: str
+    correlate: dict[str, str]
+    outputs: int
+    uncorrelated: int
+    uncorrelated_examples: list[dict[str, JsonValue]] = Field(default_factory=list)
+    inputs_with_output: int
+    without_output_in_log: int
+    without_output_not_in_log: int
+    duplicate_outputs: int
+    latency_ms: EndToEnd | None = None
+    latency_by_fault: list[FaultLatency] = Field(default_factory=list)
+    logs: list[str] = Field(default_factory=list, description="the application's output, in the run directory")
+
+
 class Latency(_Model):
     """Acknowledgement latency of the records of one window."""
 
@@ -196,6 +234,7 @@ class Verdict(_Model):
     anomalies: dict[str, int] = Field(description="anomaly -> cases (chaos.oracle.anomalies names each)")
     transactions: Transactions | None = None
     transform: Transform | None = None
+    application: Application | None = None
     availability: list[Availability] = Field(default_factory=list)
     lost_sent: dict[str, list[list[int]]] = Field(
         default_factory=dict, description="stage -> [[epoch second the lost records were sent, records], ...]"

@@ -26,6 +26,7 @@ from chaos.waiting import wait_until
 from chaos.workloads.coverage import MARKERS_UNBOUNDED, Coverage
 from chaos.workloads.envelope import Status, decode, producer_tag
 from chaos.workloads.ledger import LOG_STRUCT, AppendFile, write_meta
+from chaos.workloads.shape import header_value
 
 
 class LogWriter:
@@ -215,7 +216,8 @@ def read_partitions(
             for record in batch:
                 if record.offset >= end[tp.partition]:
                     continue
-                d = decode(record.value, run_id, record.key)
+                tag_head = header_value(record.headers)  # an application's input: its identity in a header
+                d = decode(tag_head + (record.value or b"") if tag_head else record.value, run_id, record.key)
                 tag = producer_tag(d.producer) if d.status == Status.VALID else 0
                 writer.add(tp.partition, int(record.offset), tag, d.seq, int(d.status))
                 if seen is not None:

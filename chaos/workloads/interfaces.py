@@ -105,6 +105,9 @@ class ConsumedRecord(Protocol):
         ...
 
 
+#: A record's headers, as both clients take them.
+Headers = list[tuple[str, bytes]]
+
 #: What one poll gave, by partition.
 Batches = Mapping[TopicPartition, Sequence[ConsumedRecord]]
 
@@ -112,11 +115,13 @@ Batches = Mapping[TopicPartition, Sequence[ConsumedRecord]]
 class ProducerClient(Protocol):
     """The producer calls of every mode. Each raises KafkaError where the client does."""
 
-    def send(self, topic: str, key: bytes | None, value: bytes) -> SendFuture:
+    def send(self, topic: str, key: bytes | None, value: bytes, headers: Headers | None = None) -> SendFuture:
         """Queue one record; its outcome is the future's."""
         ...
 
-    def produce(self, topic: str, key: bytes | None, value: bytes, report: DeliveryReport) -> None:
+    def produce(
+        self, topic: str, key: bytes | None, value: bytes, report: DeliveryReport, headers: Headers | None = None
+    ) -> None:
         """Queue one record whose outcome goes to ``report``, without a future (the modes that send a
         range at a time: one object per record, which the client holds until the outcome)."""
         ...

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
-from chaos.workloads.interfaces import Batches, DeliveryReport, GroupMetadata, Membership, SendFuture
+from chaos.workloads.interfaces import Batches, DeliveryReport, GroupMetadata, Headers, Membership, SendFuture
 from chaos.workloads.settings import Setting
 
 
@@ -18,14 +18,16 @@ class KafkaPythonProducer:
     def __init__(self, config: Mapping[str, Setting]) -> None:
         self._p = KafkaProducer(**config)
 
-    def send(self, topic: str, key: bytes | None, value: bytes) -> SendFuture:
+    def send(self, topic: str, key: bytes | None, value: bytes, headers: Headers | None = None) -> SendFuture:
         """Queue one record. Raises KafkaError (e.g. ``KafkaTimeoutError`` after ``max.block.ms``)."""
-        future: SendFuture = self._p.send(topic, key=key, value=value)
+        future: SendFuture = self._p.send(topic, key=key, value=value, headers=headers)
         return future
 
-    def produce(self, topic: str, key: bytes | None, value: bytes, report: DeliveryReport) -> None:
+    def produce(
+        self, topic: str, key: bytes | None, value: bytes, report: DeliveryReport, headers: Headers | None = None
+    ) -> None:
         """Queue one record whose outcome goes to ``report``. Raises KafkaError as :meth:`send` does."""
-        future = self.send(topic, key, value)
+        future = self.send(topic, key, value, headers)
         future.add_callback(report.acked)
         future.add_errback(report.failed)
 

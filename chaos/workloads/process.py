@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from chaos.errors import InfrastructureError
 from chaos.workloads.spec import ConsumerSpec, ProducerSpec, save_spec
@@ -23,6 +24,36 @@ def _die_with_parent() -> None:
     # clients hammering a cluster the sweeper is about to remove.
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class Workload(Protocol):
+    """What a fault does to a workload (a producer, a consumer member, an application instance)."""
+
+    @property
+    def name(self) -> str:
+        """``producer-p0``, ``consumer-c0``, ``application-0``."""
+        ...
+
+    @property
+    def alive(self) -> bool:
+        """Whether it runs."""
+        ...
+
+    def start(self) -> None:
+        """Start (or restart) it."""
+        ...
+
+    def kill(self) -> None:
+        """SIGKILL it."""
+        ...
+
+    def pause(self) -> None:
+        """Stop it from running (SIGSTOP), as a long pause would."""
+        ...
+
+    def resume(self) -> None:
+        """Let it run again."""
+        ...
 
 
 class WorkloadProcess:
@@ -94,6 +125,18 @@ class WorkloadProcess:
             self.proc.wait()
             self.kills += 1
 
+    def pause(self) -> None:
+        """SIGSTOP the process (a stall: a long GC pause, a frozen host)."""
+        if self.alive:
+            assert self.proc is not None
+            self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT the process."""
+        if self.alive:
+            assert self.proc is not None
+            self.proc.send_signal(signal.SIGCONT)
+
     def stop(self, timeout: float = 60.0) -> int | None:
         """SIGTERM (a clean shutdown: finish, flush, commit, close); SIGKILL after ``timeout``.
 
@@ -104,6 +147,7 @@ class WorkloadProcess:
         if self.proc is None:
             return None
         if self.alive:
+            self.resume()
             self.proc.terminate()
             try:
                 self.proc.wait(timeout)
@@ -124,6 +168,11 @@ class WorkloadProcess:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             raise InfrastructureError(f"{self.name} still runs after {timeout:.0f}s: see {self.log_path}") from None
+
+    @property
+    def exit_code(self) -> int | None:
+        """Its exit code once it ended (None: running or never started)."""
+        return None if self.proc is None else self.proc.poll()
 
     def log_tail(self, lines: int = 20) -> str:
         """The last lines of the process's output."""

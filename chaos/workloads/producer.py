@@ -125,12 +125,11 @@ class ProducerWorkload:
             self.ledger.intent(start, end)
             self.ledger.returned_mark.begin(start)
             for s in range(start, end):
-                key = sending.key_for(s)
-                value = sending.encoder.encode(s, key)
+                key, value, headers = sending.record(s)
                 size = len(value)
                 try:
                     sending.gate.acquire(size)
-                    client.produce(topic, key, value, Delivery(sending, s, size, seen))
+                    client.produce(topic, key, value, Delivery(sending, s, size, seen), headers)
                 except KafkaError as e:
                     # send() itself raised: the application sees that, whatever its mode.
                     self.ledger.returned(start, s)
@@ -158,7 +157,7 @@ class ProducerWorkload:
                 continue
             self.ledger.intent(seq)
             try:
-                future = client.send(self.spec.topic, sending.key_for(seq), sending.value_for(seq))
+                future = client.send(self.spec.topic, *sending.record(seq))
                 metadata = future.get(timeout=timeout)
                 self.ledger.ack_in_thread(seq, int(metadata.partition), sending.offset_of(metadata))
             except KafkaError as e:

@@ -30,7 +30,7 @@ from kafka.coordinator.base import MemberState
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from chaos.workloads.interfaces import DeliveryReport, GroupMetadata, OnAck, OnError
+from chaos.workloads.interfaces import DeliveryReport, GroupMetadata, Headers, OnAck, OnError
 from chaos.workloads.settings import Setting
 
 #: librdkafka's delivery report: its error (None: written) and the message.
@@ -170,35 +170,47 @@ class RdProducer:
         while not self._closed.is_set():
             self._p.poll(0.05)
 
-    def send(self, topic: str, key: bytes | None = None, value: bytes | None = None) -> DeliveryFuture:
+    def send(
+        self, topic: str, key: bytes | None = None, value: bytes | None = None, headers: Headers | None = None
+    ) -> DeliveryFuture:
         """Queue one record, returning kafka-python's kind of future; see :meth:`produce`.
 
         Raises:
             KafkaError: the queue stayed full (``_QUEUE_FULL``) or librdkafka refused the record.
         """
         future = DeliveryFuture(self._lock)
-        self._produce(topic, key, value, future.deliver)
+        self._produce(topic, key, value, future.deliver, headers)
         return future
 
-    def produce(self, topic: str, key: bytes | None, value: bytes, report: DeliveryReport) -> None:
+    def produce(
+        self, topic: str, key: bytes | None, value: bytes, report: DeliveryReport, headers: Headers | None = None
+    ) -> None:
         """Queue one record whose outcome goes to ``report`` from librdkafka's own delivery report
         (no future per record); see :meth:`_produce`.
 
         Raises:
             KafkaError: the queue stayed full (``_QUEUE_FULL``) or librdkafka refused the record.
         """
-        self._produce(topic, key, value, partial(report_to, report))
+        self._produce(topic, key, value, partial(report_to, report), headers)
 
-    def _produce(self, topic: str, key: bytes | None, value: bytes | None, on_delivery: OnDelivery) -> None:
+    def _produce(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        on_delivery: OnDelivery,
+        headers: Headers | None = None,
+    ) -> None:
         """Queue one record; blocks up to ``max.block.ms`` while librdkafka's queue is full.
 
         Raises:
             KafkaError: the queue stayed full (``_QUEUE_FULL``) or librdkafka refused the record.
         """
         deadline: float | None = None
+        as_given: list[tuple[str, str | bytes | None]] | None = list(headers) if headers else None
         while True:
             try:
-                self._p.produce(topic, value=value, key=key, on_delivery=on_delivery)
+                self._p.produce(topic, value=value, key=key, on_delivery=on_delivery, headers=as_given)
                 return
             except BufferError:
                 now = time.monotonic()

@@ -11,8 +11,9 @@ from pathlib import Path
 
 from chaos.workloads.envelope import Encoder
 from chaos.workloads.gate import BufferGate
-from chaos.workloads.interfaces import ProducerClient, RecordMetadata
+from chaos.workloads.interfaces import Headers, ProducerClient, RecordMetadata
 from chaos.workloads.ledger import ProducerLedger
+from chaos.workloads.shape import HEADER, tag_header
 from chaos.workloads.spec import ProducerSpec
 
 
@@ -96,6 +97,16 @@ class Sending:
     def value_for(self, seq: int) -> bytes:
         """The enveloped value of record ``seq`` (its checksum covers ``key_for(seq)`` too)."""
         return self.encoder.encode(seq, self.key_for(seq))
+
+    def record(self, seq: int) -> tuple[bytes | None, bytes, Headers | None]:
+        """Key, value and headers of record ``seq``: the enveloped value, or an application's input
+        in its shape with the identity in a header (:mod:`chaos.workloads.shape`)."""
+        shape = self.spec.shape
+        if shape is None:
+            key = self.key_for(seq)
+            return key, self.encoder.encode(seq, key), None
+        key, value = shape.render(self.spec.id, seq)
+        return key, value, [(HEADER, tag_header(self.spec.run_id, self.spec.id, seq, key, value))]
 
     def offset_of(self, metadata: RecordMetadata) -> int:
         """The offset an acknowledgement proves: -1 when nothing was acknowledged (acks=0) or the

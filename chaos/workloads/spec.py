@@ -11,6 +11,7 @@ from chaos.errors import UsageError
 from chaos.workloads.clients import DEFAULT_CLIENT, check_client
 from chaos.workloads.jsonvalue import JsonObject
 from chaos.workloads.protocol import DriverProtocol
+from chaos.workloads.shape import InputShape
 
 ProducerMode = Literal["fire_and_forget", "sync", "async", "outbox", "transactional"]
 CommitStrategy = Literal["auto", "after_process", "per_partition", "before_process", "transactional"]
@@ -19,6 +20,10 @@ KeyStrategy = Literal["spread", "none", "pinned"]
 PRODUCER_MODES: tuple[str, ...] = get_args(ProducerMode)
 COMMIT_STRATEGIES: tuple[str, ...] = get_args(CommitStrategy)
 KEY_STRATEGIES: tuple[str, ...] = get_args(KeyStrategy)
+#: The producer modes that can write an application's input (:class:`InputShape`).
+SHAPED_MODES = ("async", "sync", "fire_and_forget")
+#: The clients whose producer writes an application's input.
+SHAPED_CLIENTS = ("kafka-python", "librdkafka")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +54,9 @@ class ProducerSpec:
     transaction_size: int = 100
     abort_ratio: float = 0.0
     protocol: DriverProtocol = field(default_factory=DriverProtocol)
+    #: An application's input: its value and key templates, the identity in a header
+    #: (:mod:`chaos.workloads.shape`); None: the envelope as the value.
+    shape: InputShape | None = None
 
     @property
     def transactional_id(self) -> str:
@@ -82,6 +90,8 @@ class ProducerSpec:
             raise UsageError(f"abort ratio must be between 0 and 1, not {self.abort_ratio}")
         if not self.id or any(c in self.id for c in ";/ \n"):
             raise UsageError(f"producer id {self.id!r} must be non-empty without ';', '/' or spaces")
+        if self.shape is not None and self.mode not in SHAPED_MODES:
+            raise UsageError(f"an application's input is written in mode {', '.join(SHAPED_MODES)}, not {self.mode}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +173,8 @@ def load_spec(path: Path) -> ProducerSpec | ConsumerSpec:
         kind = raw.pop("kind")
         if "protocol" in raw:
             raw["protocol"] = DriverProtocol.from_json(raw["protocol"])
+        if raw.get("shape") is not None:
+            raw["shape"] = InputShape(**raw["shape"])
         return ProducerSpec(**raw) if kind == "producer" else ConsumerSpec(**raw)
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise UsageError(f"{path} is not a workload spec: {e}") from e

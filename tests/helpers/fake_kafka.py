@@ -37,6 +37,7 @@ class FakeRecord:
     offset: int
     value: bytes | None
     key: bytes | None = None
+    headers: list[tuple[str, bytes]] | None = None
 
 
 @dataclass

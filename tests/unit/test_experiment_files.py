@@ -55,7 +55,12 @@ MALFORMED: list[tuple[str, str, int, str]] = [
     ),
     ("unknown-metric", "name: x\nexpect:\n  brokr_loss: 0\n", 3, "unknown expectation 'brokr_loss'"),
     ("bad-condition", "name: x\nexpect:\n  broker_loss: '>> 0'\n", 3, "not a number or a comparison"),
-    ("consumer-metric-without-consumer", "name: x\nexpect:\n  consumer_loss: 0\n", 3, "no consumer section"),
+    (
+        "consumer-metric-without-consumer",
+        "name: x\nexpect:\n  consumer_loss: 0\n",
+        3,
+        "no consumer or application section",
+    ),
     ("rf-above-brokers", "name: x\ntopic:\n  replication_factor: 4\n", 3, "the cluster has 3"),
     ("yaml-syntax", "name: x\nproducer: [rate: 1\n", 3, "not valid YAML"),
     ("not-a-mapping", "- name: x\n", 1, "must be a YAML mapping"),

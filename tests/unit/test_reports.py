@@ -181,6 +181,7 @@ def test_a_fault_kind_is_one_module_found_by_registration() -> None:
     modules = {cls.__module__ for cls in REGISTRY.values()}
     assert modules == {
         "chaos.faults.client",
+        "chaos.faults.client_pause",
         "chaos.faults.disk",
         "chaos.faults.network",
         "chaos.faults.planned",

@@ -22,6 +22,7 @@ from chaos.workloads.interfaces import (
     ConsumedRecord,
     DeliveryReport,
     GroupMetadata,
+    Headers,
     Membership,
     SendFuture,
 )
@@ -356,10 +357,12 @@ class _RecordingProducer:
     def __init__(self) -> None:
         self.sent_at: list[float] = []
 
-    def send(self, topic: str, key: bytes | None, value: bytes) -> SendFuture:
+    def send(self, topic: str, key: bytes | None, value: bytes, headers: Headers | None = None) -> SendFuture:
         raise AssertionError("not called here")
 
-    def produce(self, topic: str, key: bytes | None, value: bytes, report: DeliveryReport) -> None:
+    def produce(
+        self, topic: str, key: bytes | None, value: bytes, report: DeliveryReport, headers: Headers | None = None
+    ) -> None:
         import time
 
         self.sent_at.append(time.monotonic())
