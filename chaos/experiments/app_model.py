@@ -22,8 +22,9 @@ from typing import Literal
 
 import jmespath
 from jmespath.exceptions import JMESPathError
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from chaos.errors import UsageError
 from chaos.workloads.application import ENV_PLACEHOLDERS, AppSpec, Correlation
 from chaos.workloads.shape import InputShape, check_template
 
@@ -44,7 +45,10 @@ class InputModel(_Strict):
     @field_validator("key")
     @classmethod
     def _key(cls, key: str | None) -> str | None:
-        return check_template(key, "key") if key is not None else None
+        try:
+            return check_template(key, "key") if key is not None else None
+        except UsageError as e:
+            raise ValueError(str(e).removeprefix("key: ")) from e
 
     def shape(self) -> InputShape:
         """The :class:`InputShape` the producer writes (a mapping becomes a JSON template; a string
@@ -57,7 +61,10 @@ class InputModel(_Strict):
 
     @model_validator(mode="after")
     def _templates(self) -> InputModel:
-        self.shape()  # raises UsageError (a ValueError to pydantic) on an unknown placeholder
+        try:
+            self.shape()
+        except UsageError as e:
+            raise ValueError(str(e).removeprefix("application input ")) from e
         return self
 
 
@@ -90,6 +97,19 @@ class OutputModel(_Strict):
 
     topic: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,200}$")
     correlate: Literal["key"] | CorrelateModel = "key"
+
+    @field_validator("correlate", mode="before")
+    @classmethod
+    def _correlate(cls, value: object) -> object:
+        """A mapping is a header or a JSON path: its own mistake is the one to tell, not the literal's."""
+        if not isinstance(value, dict):
+            return value
+        try:
+            return CorrelateModel.model_validate(value)
+        except ValidationError as e:
+            first = e.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise ValueError(f"{where + ': ' if where else ''}{first['msg'].removeprefix('Value error, ')}") from None
 
     def correlation(self) -> Correlation:
         """As the output drain takes it."""
