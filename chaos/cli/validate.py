@@ -72,6 +72,18 @@ DEFAULT_FAULTS = "leader_kill,broker_isolation,producer_kill,consumer_kill,clien
     default=None,
     help="How long the application takes to process one poll's records (or one batch), in ms.",
 )
+@click.option(
+    "--app",
+    default=None,
+    help="The team's application as the matrix's consumer: a command line or a container image "
+    "(docs/applications.md); it is told BOOTSTRAP_SERVERS, INPUT_TOPIC, OUTPUT_TOPIC, GROUP_ID, CONSUMER_CONFIG.",
+)
+@click.option(
+    "--app-config",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A YAML file with the application's section (environment, input shape, correlation), for --app.",
+)
 @click.option("--kafka-version", default=None, help="Kafka release of the cluster, whose definitions judge the files.")
 @click.option("--reports", "reports_dir", default="reports", type=click.Path(path_type=Path), help="Output root.")
 @cluster_option
@@ -90,6 +102,8 @@ def validate(
     client: str,
     processing: str | None,
     process_ms: int | None,
+    app: str | None,
+    app_config: Path | None,
     kafka_version: str | None,
     reports_dir: Path,
     cluster_id: str | None,
@@ -107,8 +121,12 @@ def validate(
     from chaos.reports.github import publish_validation
     from chaos.reports.validation import markdown
     from chaos.validate import validate_files
+    from chaos.validate.app_option import application_from
 
     check_version(kafka_version)
+    if static_only and (app is not None or app_config is not None):
+        raise UsageError("--static-only runs no fault matrix, so it runs no application: drop --app or --static-only")
+    application = application_from(app, app_config, consumer_config)
     if cluster_id is not None:
         if static_only:
             raise UsageError("--static-only runs no fault matrix, so it needs no --cluster: drop one of them")
@@ -143,6 +161,7 @@ def validate(
         processing=cast("Processing | None", processing),
         process_ms=process_ms,
         kafka_version=kafka_version,
+        app=application,
     )
     for problem in problems:
         click.echo(f"kafka-chaos: report not written: {problem}", err=True)

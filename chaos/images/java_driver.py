@@ -39,7 +39,7 @@ MAIN_CLASS = "KafkaChaosDriver"
 CONFIG_TOOL_CLASS = "KafkaConfigTool"
 #: The driver's parts that need the JDK only: the spec reader and the ledger writers, which
 #: ``tests/unit/test_ledger_golden.py`` compiles alone and holds to the Python writers' bytes.
-JDK_ONLY_SOURCES = ("KafkaChaosJson", "KafkaChaosSpec", "KafkaChaosLedger")
+JDK_ONLY_SOURCES = ("KafkaChaosJson", "KafkaChaosSpec", "KafkaChaosLedger", "KafkaChaosShape")
 SOURCES = (
     MAIN_CLASS,
     *JDK_ONLY_SOURCES,

@@ -82,6 +82,8 @@ class MatrixRun(Protocol):
     def seconds(self) -> float: ...
     @property
     def causes(self) -> Sequence[str]: ...
+    @property
+    def application_logs(self) -> Sequence[str]: ...
 
 
 class Validation(Protocol):
@@ -301,8 +303,9 @@ def _matrix_row(r: MatrixRun) -> str:
     cls = "pass" if r.status == "PASS" else "fail"
     link = f"{Path(r.run_dir).name}/report.html"
     causes = "<br>".join(e(c) for c in r.causes)
+    logs = "".join(f" <a href='{e(log)}'>{e(Path(log).stem)} log</a>" for log in r.application_logs)
     return (
-        f"<tr><td><a href='{e(link)}'>{e(r.fault)}</a></td><td>{e(r.variant)}</td>"
+        f"<tr><td><a href='{e(link)}'>{e(r.fault)}</a>{logs}</td><td>{e(r.variant)}</td>"
         f"<td class='{cls}'>{e(r.status)}</td><td style='text-align:left'>{e(loss_text(r))}</td>"
         f"<td style='text-align:left'>{causes}</td></tr>"
     )

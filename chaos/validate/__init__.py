@@ -25,6 +25,7 @@ from chaos.validate.review import recommended, review, settings_of
 from chaos.workloads.clients import check_client
 
 if TYPE_CHECKING:
+    from chaos.experiments.app_model import ApplicationModel
     from chaos.experiments.runner import RunOptions
     from chaos.validate.matrix import FAULTS, Matrix, MatrixRun
 
@@ -176,11 +177,13 @@ def validate_files(
     processing: Processing | None = None,
     process_ms: int | None = None,
     kafka_version: str | None = None,
+    app: ApplicationModel | None = None,
 ) -> tuple[ValidationReport, list[str]]:
     """Review the ``producer``/``consumer``/``topic``/``broker`` properties files against Kafka
     ``kafka_version``'s own definitions (default: the default release), run the fault matrix against
     them on ``client`` (``options`` None: static review only), write the reports into ``out_dir``.
-    ``processing`` and ``process_ms`` say how the application processes records (None: not stated).
+    ``processing`` and ``process_ms`` say how the application processes records (None: not stated);
+    ``app`` is the team's application, which the matrix runs as its consumer (docs/applications.md).
 
     Returns the report and the reporters' errors.
 
@@ -217,6 +220,6 @@ def validate_files(
     )
     report = ValidationReport(cfg, {k: str(v) for k, v in files.items()})
     if options is not None:
-        entries = plan_matrix(cfg, faults, compare, producer_mode, commit)
+        entries = plan_matrix(cfg, faults, compare, producer_mode, commit, app)
         report.matrix = run_matrix(entries, cfg, out_dir, options)
     return report, report.write(out_dir)

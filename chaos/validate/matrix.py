@@ -17,11 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chaos.errors import UsageError
+from chaos.experiments.app_model import ApplicationModel
 from chaos.experiments.model import Experiment
 from chaos.experiments.runner import ExperimentRun, RunOptions, pool_for, prepare_clients
 from chaos.results import RunResult
 from chaos.validate.findings import TeamConfig
 from chaos.validate.review import recommended
+from chaos.workloads.spec import SHAPED_MODES
 
 #: Records per second the matrix produces.
 RATE = 500
@@ -106,6 +109,9 @@ class MatrixRun:
             "error": self.result.error,
             "run_dir": str(self.result.run_dir),
             "seconds": round(self.result.seconds, 1),
+            "application_logs": [
+                f"{Path(self.result.run_dir).name}/{log}" for log in (v.application.logs if v and v.application else [])
+            ],
         }
 
 
@@ -124,9 +130,17 @@ def _strategy(consumer: dict[str, str], commit: str) -> str:
 
 
 def experiment_for(
-    fault: str, variant: str, settings: dict[str, dict[str, str]], cfg: TeamConfig, producer_mode: str, commit: str
+    fault: str,
+    variant: str,
+    settings: dict[str, dict[str, str]],
+    cfg: TeamConfig,
+    producer_mode: str,
+    commit: str,
+    app: ApplicationModel | None = None,
 ) -> Experiment:
-    """The experiment that runs ``fault`` against ``settings`` (raises UsageError if they cannot run)."""
+    """The experiment that runs ``fault`` against ``settings`` (raises UsageError if they cannot run).
+    With the team's ``app``, the application is the consumer: the consumer kill kills it, and a
+    duplicate output fails the run as a loss does."""
     topic_config = {k: v for k, v in settings["topic"].items() if k not in ("partitions", "replication.factor")}
     replication = min(3, int(settings["topic"].get("replication.factor", cfg.replication_factor)))
     consumer = dict(settings["consumer"])
@@ -136,6 +150,9 @@ def experiment_for(
     # leader_kill freezes both followers of the partition; with one partition they lead nothing else,
     # so a synchronous producer is not held up on another partition's frozen leader meanwhile.
     partitions = 1 if fault == "leader_kill" else min(cfg.partitions, 12)
+    steps = FAULTS[fault][1]
+    if app is not None:
+        steps = [{**s, "workload": "application-0"} if s.get("workload") == "consumer-c0" else s for s in steps]
     return Experiment.model_validate(
         {
             "name": f"{fault}-{variant}".replace("_", "-"),
@@ -148,16 +165,22 @@ def experiment_for(
                 "config": topic_config,
             },
             "producer": {"mode": producer_mode, "rate": RATE, "settings": settings["producer"], "client": cfg.client},
-            "consumer": {
-                "strategy": _strategy(consumer, commit),
-                "batch_size": 1 if cfg.processing == "in-poll" else BATCH,
-                "process_ms": min(cfg.process_ms or 0, 60_000),
-                "settings": consumer,
-                "client": cfg.client,
-            },
-            "faults": FAULTS[fault][1],
+            **(
+                {"application": app}
+                if app is not None
+                else {
+                    "consumer": {
+                        "strategy": _strategy(consumer, commit),
+                        "batch_size": 1 if cfg.processing == "in-poll" else BATCH,
+                        "process_ms": min(cfg.process_ms or 0, 60_000),
+                        "settings": consumer,
+                        "client": cfg.client,
+                    }
+                }
+            ),
+            "faults": steps,
             "phases": {"warmup": 3, "settle": 5},
-            "expect": {"total_loss": 0},
+            "expect": {"total_loss": 0, **({"duplicate_outputs": 0} if app is not None else {})},
         }
     )
 
@@ -177,6 +200,7 @@ def plan_matrix(
     compare: bool,
     producer_mode: str = "sync",
     commit: str = "after_process",
+    app: ApplicationModel | None = None,
 ) -> list[MatrixEntry]:
     """Every run of the matrix, planned (no Docker): ``faults`` against the team's settings and,
     with ``compare``, against the recommended ones.
@@ -185,6 +209,10 @@ def plan_matrix(
         UsageError: the settings cannot run (a client would refuse them): an input error, found
             before any container starts.
     """
+    if app is not None and producer_mode not in SHAPED_MODES:
+        raise UsageError(
+            f"--producer-mode {producer_mode} cannot write an application's input: use one of {', '.join(SHAPED_MODES)}"
+        )
     variants = {
         "team": {
             "producer": cfg.producer_run,
@@ -196,7 +224,7 @@ def plan_matrix(
     if compare:
         variants["recommended"] = recommended(cfg)
     return [
-        MatrixEntry(fault, variant, experiment_for(fault, variant, settings, cfg, producer_mode, commit))
+        MatrixEntry(fault, variant, experiment_for(fault, variant, settings, cfg, producer_mode, commit, app))
         for fault in faults
         for variant, settings in variants.items()
     ]

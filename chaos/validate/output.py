@@ -59,6 +59,9 @@ class MatrixRow(_Model):
     run_dir: str
     seconds: float
     causes: list[str] = Field(default_factory=list, description="the settings that explain its loss")
+    application_logs: list[str] = Field(
+        default_factory=list, description="the team's application's output (--app), relative to validate.json"
+    )
 
 
 class ValidateFile(_Model):

@@ -23,7 +23,7 @@ KEY_STRATEGIES: tuple[str, ...] = get_args(KeyStrategy)
 #: The producer modes that can write an application's input (:class:`InputShape`).
 SHAPED_MODES = ("async", "sync", "fire_and_forget")
 #: The clients whose producer writes an application's input.
-SHAPED_CLIENTS = ("kafka-python", "librdkafka")
+SHAPED_CLIENTS = ("kafka-python", "librdkafka", "java")
 
 
 @dataclass(frozen=True, slots=True)

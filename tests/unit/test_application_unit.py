@@ -20,7 +20,7 @@ from chaos.workloads.shape import HEADER, InputShape, parse_id, tag_header
 
 APP = """\
 name: app
-producer: {{mode: async, rate: 100, duration: 5{client}}}
+producer: {{mode: {mode}, rate: 100, duration: 5}}
 application:
   command: [{command}]
   env: {{BOOTSTRAP_SERVERS: "{bootstrap}"}}
@@ -32,7 +32,7 @@ application:
 def write(tmp_path: Path, **fields: str) -> Path:
     program = tmp_path / "app.sh"
     program.write_text("#!/bin/sh\n")
-    values = {"client": "", "command": "./app.sh", "bootstrap": "${bootstrap}", "key": '"${id}"', "correlate": "key"}
+    values = {"mode": "async", "command": "./app.sh", "bootstrap": "${bootstrap}", "key": '"${id}"', "correlate": "key"}
     path = tmp_path / "app.yaml"
     path.write_text(APP.format(**{**values, **fields}))
     return path
@@ -58,7 +58,7 @@ def test_a_well_formed_section_plans_its_input_shape_group_and_absolute_command(
         ({"correlate": "{json: 'a[?'}"}, 7, "is not a JMESPath expression"),
         ({"correlate": "{header: h, json: a}"}, 7, "give one of header: NAME or json: EXPRESSION"),
         ({"command": "./missing.sh"}, 4, "missing.sh does not exist: give the application's program"),
-        ({"client": ", client: java"}, 2, "an application's input is written by kafka-python or librdkafka, not java"),
+        ({"mode": "outbox"}, 2, "an application's input is written in mode async, sync, fire_and_forget"),
         ({"key": '"${nope}"'}, 6, "unknown placeholder ${nope}"),
     ],
 )
@@ -99,3 +99,45 @@ def test_outputs_are_correlated_where_the_experiment_says_or_said_why_not() -> N
     assert identity(Out(value=b"not json"), json_path) == (None, "the value is not JSON")
     assert identity(Out(value=b"{}"), json_path) == (None, "nothing at input.order")
     assert parse_id("p0-x") is None and parse_id(" p1-12 ") == ("p1", 12)
+
+
+SHAPE_MAIN = """
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+public final class ShapeMain {
+    public static void main(String[] a) {
+        KafkaChaosShape s = new KafkaChaosShape(Map.of("value", a[0], "key", a[1], "slots", 3L));
+        for (long seq : new long[] {0, 7, 123456789012L}) {
+            byte[] k = s.key("p1", seq), v = s.value("p1", seq);
+            String h = new String(KafkaChaosShape.header("r9", "p1", seq, k, v), StandardCharsets.UTF_8);
+            System.out.println(new String(k, StandardCharsets.UTF_8) + "\\t" + new String(v, StandardCharsets.UTF_8)
+                + "\\t" + h);
+        }
+    }
+}
+"""
+
+
+def test_the_java_driver_writes_an_application_s_input_as_the_python_writers_do(
+    jdk: tuple[str, str], tmp_path: Path
+) -> None:
+    import subprocess
+
+    from chaos.images.java_driver import driver_source
+
+    java, javac = jdk
+    for name in ("KafkaChaosShape", "KafkaChaosSpec", "KafkaChaosJson"):
+        (tmp_path / f"{name}.java").write_bytes(driver_source(name))
+    (tmp_path / "ShapeMain.java").write_text(SHAPE_MAIN)
+    out = tmp_path / "classes"
+    sources = sorted(str(p) for p in tmp_path.glob("*.java"))
+    subprocess.run([javac, "-encoding", "UTF-8", "-d", str(out), *sources], check=True, timeout=300)
+    value, key = '{"order": "${id}", "n": ${seq}, "p": "$producer", "cost": "$$3", "é": "${slot}"}', "c-${slot}"
+    proc = subprocess.run([java, "-cp", str(out), "ShapeMain", value, key], capture_output=True, check=True, timeout=60)
+    shape = InputShape(value, key, 3)
+    expected = []
+    for seq in (0, 7, 123456789012):
+        k, v = shape.render("p1", seq)
+        assert k is not None
+        expected.append(f"{k.decode()}\t{v.decode()}\t{tag_header('r9', 'p1', seq, k, v).decode()}")
+    assert proc.stdout.decode().splitlines() == expected

@@ -6,6 +6,7 @@
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.header.internals.RecordHeader;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 import java.io.IOException;
@@ -34,6 +35,8 @@ final class KafkaChaosProducer {
     final boolean unconfirmed;
     final Properties props = new Properties();
     final KafkaChaosLedger.ProducerLedger ledger;
+    /** An application's input shape (KafkaChaosShape), or null: the enveloped value. */
+    final KafkaChaosShape shape;
 
     KafkaChaosProducer(KafkaChaosSpec spec) throws IOException {
         this.spec = spec;
@@ -77,6 +80,18 @@ final class KafkaChaosProducer {
             meta.put("abort_ratio", spec.raw.get("abort_ratio"));
         }
         ledger = new KafkaChaosLedger.ProducerLedger(runDir, id, meta, protocol, KafkaChaosLedger.Clocks.SYSTEM);
+        shape = KafkaChaosShape.of(spec);
+    }
+
+    /** Record {@code seq}: key and enveloped value, or an application's input with its identity header. */
+    ProducerRecord<byte[], byte[]> record(long seq) {
+        if (shape == null) {
+            byte[] key = key(seq);
+            return new ProducerRecord<>(topic, key, value(seq, key));
+        }
+        byte[] key = shape.key(id, seq), value = shape.value(id, seq);
+        byte[] header = KafkaChaosShape.header(runId, id, seq, key, value);
+        return new ProducerRecord<>(topic, null, key, value, List.of(new RecordHeader(KafkaChaosShape.HEADER, header)));
     }
 
     byte[] key(long seq) {
@@ -151,9 +166,8 @@ final class KafkaChaosProducer {
             ledger.begin(start);
             for (long s = start; s < end; s++) {
                 final long at = s;
-                byte[] key = key(s);
                 try {
-                    producer.send(new ProducerRecord<>(topic, key, value(s, key)), (md, e) -> {
+                    producer.send(record(s), (md, e) -> {
                         if (e == null) ledger.ack(at, md.partition(), offsetOf(md));
                         else ledger.error(at, e, seen, true);
                     });
@@ -184,9 +198,8 @@ final class KafkaChaosProducer {
                 continue;
             }
             ledger.intent(seq, seq + 1);
-            byte[] key = key(seq);
             try {
-                Future<RecordMetadata> f = producer.send(new ProducerRecord<>(topic, key, value(seq, key)));
+                Future<RecordMetadata> f = producer.send(record(seq));
                 RecordMetadata md = f.get();
                 ledger.ackInThread(seq, md.partition(), offsetOf(md));
             } catch (ExecutionException e) {
