@@ -39,7 +39,7 @@ def _from_file(path: Path) -> dict[str, object]:
         data = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as e:
         raise UsageError(f"--app-config {path} cannot be read as YAML: {e}") from None
-    if isinstance(data, dict) and isinstance(data.get("application"), dict):
+    if isinstance(data, dict) and "application" in data:
         data = data["application"]
     if not isinstance(data, dict):
         raise UsageError(f"--app-config {path} must hold an application: mapping (see docs/applications.md)")
