@@ -16,8 +16,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,8 +64,9 @@ class Built:
 
 
 @pytest.fixture(scope="module")
-def built(jdk: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Built:
-    """Two ``run --build`` started at once into a fresh cache, and examples/apps before and after."""
+def built(jdk: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+    """Two ``run --build`` started at once into a fresh cache, and examples/apps before and after;
+    the build (some 70 MB of jars) is removed after the module."""
     cache = tmp_path_factory.mktemp("apps-cache")
     before = tree(APPS)
     environment = {**os.environ, "KAFKA_CHAOS_CACHE": str(cache)}
@@ -77,7 +79,8 @@ def built(jdk: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Bui
     for proc in both:
         out, err = proc.communicate(timeout=BUILD_TIMEOUT_S)
         runs.append(subprocess.CompletedProcess(proc.args, proc.returncode, out.decode(), err.decode()))
-    return Built(cache, runs, before, tree(APPS))
+    yield Built(cache, runs, before, tree(APPS))
+    shutil.rmtree(cache)
 
 
 def test_two_builds_at_once_leave_one_complete_build_in_the_cache_and_nothing_in_the_repository(built: Built) -> None:
