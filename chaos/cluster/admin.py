@@ -131,6 +131,14 @@ class Admin(Protocol):
     def delete_records(
         self, records_to_delete: Mapping[TopicPartition, int], timeout_ms: int | None = ...
     ) -> object: ...
+    def list_transactions(self) -> Mapping[int, Sequence[TransactionListing]]: ...
+
+
+class TransactionListing(Protocol):
+    """One transaction a broker coordinates, as ListTransactions names it."""
+
+    @property
+    def transactional_id(self) -> str: ...
 
 
 def connect(bootstrap_servers: str, brokers: Mapping[int, tuple[str, int]]) -> Admin:
@@ -198,5 +206,24 @@ def coordinator_finder(kind: str, key: str) -> Callable[[Admin], int]:
 
         found: int = _manager(admin).run(ask)
         return found
+
+    return find
+
+
+def transactions_coordinator(prefix: str) -> Callable[[Admin], int | None]:
+    """A call for :meth:`~chaos.cluster.metadata.Metadata.admin_call` answering the broker id that
+    coordinates the first (by name) open or recent transactional id starting with ``prefix``, as
+    ListTransactions answers now: each broker lists the transactions it coordinates (None: none yet).
+    An application's transactional ids are its own (Kafka Streams: ``<application.id>-…``)."""
+
+    def find(admin: Admin) -> int | None:
+        listed = admin.list_transactions()
+        found = sorted(
+            (str(t.transactional_id), int(node))
+            for node, listings in listed.items()
+            for t in listings
+            if str(t.transactional_id).startswith(prefix)
+        )
+        return found[0][1] if found else None
 
     return find

@@ -18,7 +18,7 @@ from kafka import errors as kafka_errors
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from chaos.cluster.admin import Admin, coordinator_finder, metadata_from
+from chaos.cluster.admin import Admin, coordinator_finder, metadata_from, transactions_coordinator
 from chaos.cluster.config import ClusterSpec
 from chaos.cluster.node import Node
 from chaos.errors import ClusterUnhealthy, UsageError
@@ -185,6 +185,15 @@ class Metadata:
             KafkaError: no broker answered, or there is no coordinator yet.
         """
         return self.admin_call(coordinator_finder(kind, key))
+
+    def transactions_coordinator(self, prefix: str) -> int | None:
+        """The broker id coordinating the first transactional id starting with ``prefix`` (None:
+        no such transaction is known yet).
+
+        Raises:
+            KafkaError: no broker answered.
+        """
+        return self.admin_call(transactions_coordinator(prefix))
 
     def partition(self, topic: str, partition: int) -> PartitionState:
         """State of one partition.

@@ -63,6 +63,24 @@ def group_lag(bootstrap: str, topic: str, group: str) -> Callable[[], int]:
     return lag
 
 
+def group_members(bootstrap: str, group: str) -> Callable[[], int]:
+    """How many members ``group`` has while it is stable (0: it is not, or no answer)."""
+
+    def members() -> int:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), client_id="kafka-chaos-app-watch")
+        try:
+            found: dict[str, object] = dict(admin.describe_groups([group]).get(group) or {})
+            state = str(found.get("group_state") or found.get("state") or "")
+            listed = found.get("members")
+            return len(listed) if isinstance(listed, list) and state.lower() == "stable" else 0
+        except KafkaError:
+            return 0
+        finally:
+            admin.close()
+
+    return members
+
+
 def _exited(apps: Sequence[HostApplication]) -> HostApplication | None:
     return next((a for a in apps if a.starts and not a.alive), None)
 
@@ -70,6 +88,32 @@ def _exited(apps: Sequence[HostApplication]) -> HostApplication | None:
 def _log_hint(app: HostApplication) -> str:
     tail = app.log_tail(8).strip().replace("\n", " | ")
     return f"see {app.log_path}" + (f"; it ended with: {tail[-400:]}" if tail else " (it printed nothing)")
+
+
+def wait_joined(spec: AppSpec, apps: Sequence[HostApplication], members: Callable[[], int]) -> int:
+    """Wait until the application's group is stable with a member, so no input is written before it
+    reads (an application that starts from the end would skip it); returns the members.
+
+    Raises:
+        ApplicationError: an instance exited, or the group was not stable within the start timeout.
+    """
+
+    def joined() -> int | None:
+        gone = _exited(apps)
+        if gone is not None:
+            raise ApplicationError(
+                f"{gone.name} exited with code {gone.exit_code} before it joined its group: {_log_hint(gone)}"
+            )
+        return members() or None
+
+    def never(_: str) -> ApplicationError:
+        return ApplicationError(
+            f"the application did not join its consumer group {spec.group} within {spec.start_timeout:g} s "
+            f"(start_timeout): does it consume {spec.input_topic} with that group.id (give its own as "
+            f"group: in the application section)? {_log_hint(apps[0])}"
+        )
+
+    return wait_until(joined, spec.start_timeout, "the application's group", interval=LOOK_EVERY, error=never)
 
 
 def wait_consuming(spec: AppSpec, apps: Sequence[HostApplication], outputs: Callable[[], int]) -> int:
@@ -153,10 +197,17 @@ class Applications:
         self.lag = group_lag(spec.bootstrap_servers, spec.input_topic, spec.group)
 
     def start(self) -> None:
-        """Start every instance not running. Raises ApplicationError: one cannot be run."""
+        """Start every instance not running and wait until the group is stable with them, so no
+        input is written before it reads. Raises ApplicationError: one cannot be run, or never joined."""
         for app in self.instances.values():
             if not app.alive:
                 app.start()
+        self.wait_joined()
+
+    def wait_joined(self) -> int:
+        """:func:`wait_joined` on every instance. Raises ApplicationError."""
+        members = group_members(self.spec.bootstrap_servers, self.spec.group)
+        return wait_joined(self.spec, list(self.instances.values()), members)
 
     def wait_consuming(self) -> int:
         """:func:`wait_consuming` on every instance. Raises ApplicationError."""

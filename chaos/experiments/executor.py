@@ -364,7 +364,7 @@ def execute(
             for spec in plan.workloads:
                 ex.add(spec)
             if plan.application is not None:
-                ex.add_application(plan.application)
+                ex.add_application(plan.application).start()  # and waits until it joined its group
             ex.start_all()
         ticker = StatusTicker(phases, ex.totals, lambda: [f.name for f in ex.nemesis.active], status_every)
         ticker.start()

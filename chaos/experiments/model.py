@@ -281,8 +281,12 @@ class Experiment(_Strict):
 
 
 def fault_params(
-    step: FaultStepModel, topic: str, group: str | None = None, transactional_id: str | None = None
+    step: FaultStepModel,
+    topic: str,
+    group: str | None = None,
+    transactional_id: str | None = None,
+    transactions_prefix: str | None = None,
 ) -> dict[str, object]:
     """A step's parameters with target selectors expanded to the experiment's topic (and its run's
-    group and transactional id, once a plan knows them)."""
-    return expand_targets(step.params, topic, group, transactional_id)
+    group and transactional id, or its application's prefix of them, once a plan knows them)."""
+    return expand_targets(step.params, topic, group, transactional_id, transactions_prefix)

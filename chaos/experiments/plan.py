@@ -193,13 +193,15 @@ def plan_experiment(exp: Experiment, run_id: str, run_dir: Path, seed: int = 0) 
     window = exp.fault_window()
     group = group_name(exp.name, run_id)
     txn_id = transactional_id(producer, consumers)
+    app = exp.application.spec(topic, f"{group}-app", run_id, run_dir) if exp.application else None
+    prefix = app.group if app is not None else None  # an application's transactional ids: its own
     faults = [
-        FaultPlan(s.kind, s.name or f"{s.kind}-{i}", fault_params(s, topic, group, txn_id), s.at, s.duration)
+        FaultPlan(s.kind, s.name or f"{s.kind}-{i}", fault_params(s, topic, group, txn_id, prefix), s.at, s.duration)
         for i, s in enumerate(exp.faults)
     ]
     if exp.random_faults is not None:
         rf = exp.random_faults
-        kinds = [expand_targets(kind, topic, group, txn_id) for kind in rf.kinds or RANDOM_KINDS]
+        kinds = [expand_targets(kind, topic, group, txn_id, prefix) for kind in rf.kinds or RANDOM_KINDS]
         for step in random_schedule(seed, window, rf.count, rf.min_duration, rf.max_duration, kinds, rf.gap):
             faults.append(FaultPlan(step.fault.kind, step.fault.name, dict(step.fault.p), step.at, step.duration))
     ph = exp.phases
@@ -227,7 +229,7 @@ def plan_experiment(exp: Experiment, run_id: str, run_dir: Path, seed: int = 0) 
         seed=seed,
         expects_acks=str(producer.settings.get("acks", "all")) != "0",
         client_path=exp.client_path,
-        application=exp.application.spec(topic, f"{group}-app", run_id, run_dir) if exp.application else None,
+        application=app,
     )
 
 

@@ -4,11 +4,16 @@
 ``follower:TOPIC:PARTITION`` (one of them, chosen by the seeded RNG),
 ``isr:TOPIC:PARTITION`` (the in-sync replicas now), ``out_of_sync:TOPIC:PARTITION`` (replicas
 outside the ISR now), ``coordinator:group:GROUP`` and ``coordinator:transaction:TRANSACTIONAL_ID``
-(the broker coordinating them now), ``controller``, ``random``, ``minority``, ``majority``, ``all``.
+(the broker coordinating them now), ``coordinator:transactions:PREFIX`` (the broker coordinating
+the first transactional id starting with PREFIX: an application's, whose ids the harness does not
+choose), ``controller``, ``random``, ``minority``, ``majority``, ``all``.
 Random choices use the context's seeded RNG.
 
 In experiment files and scenarios, ``group_coordinator`` and ``transaction_coordinator`` name the
-coordinators of the run's group and of its transactional producer (or exactly-once member).
+coordinators of the run's group and of its transactional producer (or exactly-once member); in a run
+whose only transactions are its application's, ``transaction_coordinator`` names the coordinator of
+the application's transactional ids (Kafka Streams names them after its ``application.id``, the
+group).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chaos.cluster import KafkaCluster, Node
-from chaos.errors import UsageError
+from chaos.errors import InfrastructureError, UsageError
 
 PARTITION_SELECTORS = ("leader", "followers", "follower", "isr", "out_of_sync")
 SELECTORS = (
@@ -30,6 +35,7 @@ SELECTORS = (
     "out_of_sync:TOPIC:PARTITION",
     "coordinator:group:GROUP",
     "coordinator:transaction:TRANSACTIONAL_ID",
+    "coordinator:transactions:PREFIX",
     "group_coordinator",
     "transaction_coordinator",
     "controller",
@@ -40,7 +46,13 @@ SELECTORS = (
 )
 
 
-def expand_target(selector: str, topic: str, group: str | None = None, transactional_id: str | None = None) -> str:
+def expand_target(
+    selector: str,
+    topic: str,
+    group: str | None = None,
+    transactional_id: str | None = None,
+    transactions_prefix: str | None = None,
+) -> str:
     """Fill in the experiment's topic: ``leader`` → ``leader:TOPIC:0``, ``leader:2`` → ``leader:TOPIC:2``;
     and its group and transactional id: ``group_coordinator`` → ``coordinator:group:GROUP``.
 
@@ -53,6 +65,8 @@ def expand_target(selector: str, topic: str, group: str | None = None, transacti
         return f"coordinator:group:{group}"
     if selector == "transaction_coordinator" and transactional_id is not None:
         return f"coordinator:transaction:{transactional_id}"
+    if selector == "transaction_coordinator" and transactions_prefix is not None:
+        return f"coordinator:transactions:{transactions_prefix}"
     head, _, rest = selector.partition(":")
     if head not in PARTITION_SELECTORS:
         return selector
@@ -64,14 +78,19 @@ def expand_target(selector: str, topic: str, group: str | None = None, transacti
 
 
 def expand_targets(
-    params: Mapping[str, Any], topic: str, group: str | None = None, transactional_id: str | None = None
+    params: Mapping[str, Any],
+    topic: str,
+    group: str | None = None,
+    transactional_id: str | None = None,
+    transactions_prefix: str | None = None,
 ) -> dict[str, Any]:
     """Fault parameters with every selector (``target``, ``source``, ``dest``) expanded to ``topic``
-    (and the run's ``group`` and ``transactional_id``, where known)."""
+    (and the run's ``group``, ``transactional_id`` or an application's ``transactions_prefix``, where
+    known)."""
     out = dict(params)
     for key in ("target", "source", "dest"):
         if isinstance(out.get(key), str):
-            out[key] = expand_target(out[key], topic, group, transactional_id)
+            out[key] = expand_target(out[key], topic, group, transactional_id, transactions_prefix)
     return out
 
 
@@ -87,12 +106,31 @@ def check_selector(selector: str) -> str:
         or (head == "broker" and rest.isdigit())
         or (head in PARTITION_SELECTORS and rest.count(":") >= 1 and rest.rsplit(":", 1)[1].isdigit())
         or selector in ("controller", "random", "minority", "majority", "all")
-        or (head == "coordinator" and rest.partition(":")[0] in ("group", "transaction") and rest.partition(":")[2])
+        or (
+            head == "coordinator"
+            and rest.partition(":")[0] in ("group", "transaction", "transactions")
+            and rest.partition(":")[2]
+        )
         or selector in ("group_coordinator", "transaction_coordinator")
     )
     if not ok:
         raise UsageError(f"target {selector!r} is not a selector: use one of {', '.join(SELECTORS)}")
     return selector
+
+
+def _coordinator(rest: str, cluster: KafkaCluster) -> Node:
+    """The broker ``coordinator:<rest>`` names now.
+
+    Raises:
+        InfrastructureError: no transactional id with the prefix is known yet.
+    """
+    kind, _, key = rest.partition(":")
+    if kind != "transactions":
+        return cluster.node(cluster.metadata.coordinator(kind, key))
+    found = cluster.metadata.transactions_coordinator(key)
+    if found is None:
+        raise InfrastructureError(f"no transactional id starting with {key!r} is known yet: none is coordinated")
+    return cluster.node(found)
 
 
 def resolve(selector: str, cluster: KafkaCluster, rng: random.Random) -> list[Node]:
@@ -123,8 +161,7 @@ def resolve(selector: str, cluster: KafkaCluster, rng: random.Random) -> list[No
             return [cluster.node(r) for r in state.isr]
         return [cluster.node(r) for r in state.replicas if r not in state.isr]
     if head == "coordinator":
-        kind, _, key = rest.partition(":")
-        return [cluster.node(cluster.metadata.coordinator(kind, key))]
+        return [_coordinator(rest, cluster)]
     if selector in ("group_coordinator", "transaction_coordinator"):
         raise UsageError(f"target {selector} names the run's coordinator: use it in an experiment file or a scenario")
     if selector == "controller":
