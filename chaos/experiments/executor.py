@@ -185,7 +185,10 @@ class Execution:
                 log.warning("could not kill %s: %s", process.name, e)
 
     def totals(self, distinct: bool = False) -> Totals:
-        """Records sent, acknowledged, failed and processed so far (from the ledgers)."""
+        """Records sent, acknowledged, failed and processed so far (from the ledgers). Raises
+        LineProtocolError when a driver printed a line that breaks the line protocol."""
+        for process in self.processes.values():
+            process.check()
         return totals(self.run_dir, distinct=distinct)
 
     def wait_for(self, what: str, at_least: int, timeout: float = 120.0) -> int:
