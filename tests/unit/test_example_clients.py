@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from chaos.experiments.loading import load_experiment
 from chaos.workloads.java_settings import JAVA_CONSUMER_KEYS, JAVA_PRODUCER_KEYS
 from tests.helpers.client_cases import EXAMPLE_CLIENTS, EXAMPLES, example_client
 
@@ -59,3 +60,17 @@ def test_each_description_lists_the_settings_its_driver_honours(name: str) -> No
     assert client.build == (str(EXAMPLES / name / "run"), "--build")
     assert set(client.modes) == {"async", "sync", "fire_and_forget"}
     assert set(client.strategies) == {"auto", "after_process", "before_process"}
+
+
+def test_the_example_experiments_load_with_their_clients() -> None:
+    files = sorted(EXAMPLES.glob("*.yaml"))
+    assert [f.name for f in files] == ["async-producer-kill.yaml"]
+    exp = load_experiment(files[0])
+    assert exp.client == "franz-go+kafkajs"
+    producer, consumer = exp.producer.external(), exp.consumer.external() if exp.consumer else None
+    assert producer is not None and producer.command == (str(EXAMPLES / "franz-go" / "run"), "{spec}")
+    assert consumer is not None and consumer.isolation_level == "read_committed"
+    # what the file lets each client honour is what its driver honours, or less
+    for client in (producer, consumer):
+        assert client.settings is not None and example_client(client.name).settings is not None
+        assert set(client.settings) <= set(example_client(client.name).settings or ())
