@@ -4,7 +4,7 @@ the built-in clients pass in ``test_clients.py`` — a round trip, a SIGKILL in 
 offer, a consumer kill under each commit strategy they offer — with the same exact verdicts.
 
 The round trip of each runs by default; the kills are marked ``extended`` and run with
-``-m extended`` (the whole set takes about ten minutes more).
+``-m extended`` (about a quarter of an hour more: a module runs on one worker).
 """
 
 from __future__ import annotations
