@@ -247,3 +247,11 @@ def test_a_build_that_fails_stops_the_run_with_its_output(tmp_path: Path) -> Non
     assert said == ["building the gox client: /bin/sh -c echo missing go.sum; exit 7"]
     ExternalClient("gox", ("x",)).build_now(said.append)  # nothing to build: nothing said
     assert len(said) == 1
+
+
+def test_reports_name_an_external_client_described_in_the_file() -> None:
+    from chaos.reports.markdown import settings_line
+
+    described = {"name": "franz-go", "command": ["/x/run", "{spec}"], "modes": ["async"]}
+    line = settings_line({"producer": {"mode": "async", "client": described}, "consumer": {"client": "kafkajs"}})
+    assert line.startswith("producer async on franz-go, ") and "consumer after_process on kafkajs" in line
