@@ -89,8 +89,8 @@ def reconcile(run_dir: str, as_json: bool) -> None:
     "--client",
     default=None,
     metavar="NAME",
-    help="Run every workload on this client: kafka-python, librdkafka, java, or all (each in turn). "
-    "Default: each file's own (kafka-python unless it says otherwise).",
+    help="Run every workload on this client: kafka-python, librdkafka, java, an installed client's name, "
+    "or all (each in turn). Default: each file's own (kafka-python unless it says otherwise).",
 )
 @client_path_option
 @cluster_option

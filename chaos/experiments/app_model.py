@@ -31,6 +31,14 @@ from chaos.workloads.shape import InputShape, check_template
 Scalar = str | int | float | bool
 
 
+class MissingPath(UsageError):
+    """A program or file the application section names does not exist; ``loc`` says where."""
+
+    def __init__(self, loc: tuple[str, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
@@ -153,6 +161,26 @@ class ApplicationModel(_Strict):
         if self.output.correlate == "key" and (self.input.key is None or "${id}" not in self.input.key):
             raise ValueError("correlate: key needs the input key to hold ${id}: set input.key, e.g. '${id}'")
         return self
+
+    def with_paths(self, base: Path) -> ApplicationModel:
+        """This section with its command's program and its files made ``base``'s where relative.
+
+        Raises:
+            MissingPath: the program (a path) or a file does not exist.
+        """
+        command = list(self.command)
+        if self.image is None and "/" in command[0]:
+            program = Path(command[0]) if Path(command[0]).is_absolute() else (base / command[0]).resolve()
+            if not program.is_file():
+                raise MissingPath(("command",), f"{program} does not exist: give the application's program")
+            command[0] = str(program)
+        files = {}
+        for target, source in self.files.items():
+            found = Path(source) if Path(source).is_absolute() else (base / source).resolve()
+            if not found.exists():
+                raise MissingPath(("files", target), f"{found} does not exist")
+            files[target] = str(found)
+        return self.model_copy(update={"command": command, "files": files})
 
     def spec(self, topic: str, group: str, run_id: str, run_dir: Path) -> AppSpec:
         """The :class:`AppSpec` of one run (loading made the command's and files' paths absolute)."""

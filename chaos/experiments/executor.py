@@ -159,13 +159,11 @@ class Execution:
     def _create_output_topic(self, name: str) -> None:
         """Create a transformer's output topic, shaped like the input topic (once). Raises UsageError
         (a second output topic: a run has one), ClusterUnhealthy (no full ISR)."""
-        if self.output_topic == name:
-            return
-        if self.output_topic is not None:
+        if self.output_topic not in (None, name):
             raise UsageError(f"a run has one output topic: {self.output_topic} already, not also {name}")
-        t = self.topic
-        self.cluster.create_topic(name, t.partitions, t.replication_factor, t.config)
-        self.output_topic = name
+        if self.output_topic is None:
+            self.cluster.create_topic(name, self.topic.partitions, self.topic.replication_factor, self.topic.config)
+            self.output_topic = name
 
     def _command(self, client: str) -> Callable[[Path], list[str]] | None:
         """How a workload of ``client`` is started: the Java driver of the cluster's release, or the
@@ -200,7 +198,9 @@ class Execution:
                 log.warning("could not kill %s: %s", process.name, e)
 
     def totals(self, distinct: bool = False) -> Totals:
-        """Records sent, acknowledged, failed and processed so far (from the ledgers)."""
+        """Records sent, acked, failed and processed so far (ledgers). Raises LineProtocolError."""
+        for process in self.processes.values():
+            process.check()  # a line-protocol driver's lines into its ledgers
         return totals(self.run_dir, distinct=distinct)
 
     def wait_for(self, what: str, at_least: int, timeout: float = 120.0) -> int:

@@ -19,11 +19,14 @@ from pydantic_core import ErrorDetails
 
 from chaos.cluster.config import ClientPath
 from chaos.errors import UsageError
-from chaos.experiments.app_model import ApplicationModel
+from chaos.experiments.app_model import ApplicationModel, MissingPath
 from chaos.experiments.model import (
+    CLIENT_TAGS,
     CONSUMER_METRICS,
+    ConsumerModel,
     Experiment,
     ExperimentFileError,
+    ProducerModel,
     RandomFaultsModel,
     as_properties,
     fault_params,
@@ -195,13 +198,21 @@ def _check_workloads(exp: Experiment, lines: _Lines) -> None:
             ("topic", "replication_factor"),
             f"{exp.topic.replication_factor} replicas need as many brokers; the cluster has {exp.cluster.brokers}",
         )
-    sections = [("producer", exp.producer.client, exp.producer.settings)]
-    if exp.consumer is not None:
-        sections.append(("consumer", exp.consumer.client, exp.consumer.settings))
-    for role, client, settings in sections:
+    c = exp.consumer
+    sections: list[tuple[str, ProducerModel | ConsumerModel, str, str, str | None]] = [
+        ("producer", exp.producer, "mode", exp.producer.mode, None)
+    ]
+    if c is not None:
+        sections.append(("consumer", c, "strategy", c.strategy, c.output_topic))
+    for role, section, what, choice, output_topic in sections:
+        external = lines.check((role, "client"), section.external)
+        if external is not None:
+            lines.check((role, "client", "command"), external.check_program)
+            lines.check((role, what), external.offers, role, choice, output_topic)
+        client, settings = section.client_name, section.settings
         for key, value in settings.items():  # one key at a time, so the error names its line
-            lines.check((role, "settings", key), resolve_settings, client, role, as_properties({key: value}))
-        lines.check((role, "settings"), resolve_settings, client, role, as_properties(settings))
+            lines.check((role, "settings", key), resolve_settings, client, role, as_properties({key: value}), external)
+        lines.check((role, "settings"), resolve_settings, client, role, as_properties(settings), external)
 
 
 def _check_faults(exp: Experiment, lines: _Lines) -> None:
@@ -298,8 +309,9 @@ def load_experiment(path: Path, client: str | None = None, client_path: ClientPa
         exp = Experiment.model_validate(data)
     except ValidationError as e:
         first = e.errors()[0]
-        raise lines.error(first["loc"], _pydantic_message(first)) from None
-    exp = exp.for_client(client).on_path(client_path)
+        loc = [part for part in first["loc"] if part not in CLIENT_TAGS]  # a branch of the client's choice
+        raise lines.error(loc, _pydantic_message(first)) from None
+    exp = exp.anchored(path.parent).for_client(client).on_path(client_path)
     _check_semantics(exp, lines, path_given=client_path is not None)
     if exp.application is not None:
         exp = exp.model_copy(update={"application": _check_application(exp, exp.application, lines, path.parent)})
@@ -307,8 +319,8 @@ def load_experiment(path: Path, client: str | None = None, client_path: ClientPa
 
 
 def _check_application(exp: Experiment, app: ApplicationModel, lines: _Lines, base: Path) -> ApplicationModel:
-    """The application section against the rest of the file; returns it with its command's and files'
-    relative paths made the file folder's.
+    """The application section against the rest of the file; returns it with its paths made the
+    file folder's (:meth:`ApplicationModel.with_paths`).
 
     Raises:
         ExperimentFileError: a producer that cannot write its input, an output topic that is the
@@ -323,19 +335,10 @@ def _check_application(exp: Experiment, app: ApplicationModel, lines: _Lines, ba
         raise lines.error(("producer", "mode"), f"an application's input is written in mode {', '.join(SHAPED_MODES)}")
     if app.output.topic == exp.topic_name:
         raise lines.error(("application", "output", "topic"), f"must differ from the input topic {exp.topic_name}")
-    command = list(app.command)
-    if app.image is None and "/" in command[0]:
-        program = Path(command[0]) if Path(command[0]).is_absolute() else (base / command[0]).resolve()
-        if not program.is_file():
-            raise lines.error(("application", "command"), f"{program} does not exist: give the application's program")
-        command[0] = str(program)
-    files = {}
-    for target, source in app.files.items():
-        found = Path(source) if Path(source).is_absolute() else (base / source).resolve()
-        if not found.exists():
-            raise lines.error(("application", "files", target), f"{found} does not exist")
-        files[target] = str(found)
-    return app.model_copy(update={"command": command, "files": files})
+    try:
+        return app.with_paths(base)
+    except MissingPath as e:
+        raise lines.error(("application", *e.loc), str(e)) from None
 
 
 def experiment_files(paths: Iterable[Path]) -> list[Path]:
@@ -364,23 +367,24 @@ def load_suite(
 ) -> list[LoadedExperiment]:
     """Load every experiment named by ``paths``; all are checked before any runs.
 
-    ``client`` puts every workload on that client (``all``: each experiment once per client, one
-    after the other, labelled ``<name>.<client>``); None keeps each file's own. ``client_path``
+    ``client`` puts every workload on that client, a built-in or an installed one (``all``: each
+    experiment once per client, installed ones too, one after the other, labelled
+    ``<name>.<client>``); None keeps each file's own. ``client_path``
     puts every run's clients on that path; None keeps each file's own.
 
     Raises:
         ExperimentFileError: see :func:`load_experiment`; also two experiments with the same name.
         UsageError: an unknown client name.
     """
-    from chaos.workloads.clients import CLIENTS, check_client
+    from chaos.workloads.clients import available_clients
 
     clients: list[str | None] = [None]
     if client == "all":
-        clients = list(CLIENTS)
+        clients = list(available_clients())
     elif client is not None:
-        if client not in CLIENTS:
-            raise UsageError(f"unknown client {client!r}: use one of {', '.join(CLIENTS)}, or all")
-        clients = [check_client(client)]
+        if client not in available_clients():
+            raise UsageError(f"unknown client {client!r}: use one of {', '.join(available_clients())}, or all")
+        clients = [client]
     loaded: list[LoadedExperiment] = []
     names: dict[str, Path] = {}
     for path in experiment_files(paths):

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Literal, TypeVar
+from pathlib import Path
+from typing import Annotated, Literal, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from chaos.cluster.config import ClientPath, ClusterSpec
 from chaos.errors import UsageError
@@ -30,7 +31,8 @@ from chaos.experiments.app_model import ApplicationModel
 from chaos.faults.targets import expand_targets
 from chaos.images.recipes import DEFAULT_KAFKA_VERSION
 from chaos.oracle.expectations import Expectation, parse_expectation
-from chaos.workloads.clients import DEFAULT_CLIENT, ClientName
+from chaos.workloads.clients import CLIENTS, DEFAULT_CLIENT, available_clients, check_client, described_client
+from chaos.workloads.external import ExternalClient
 from chaos.workloads.spec import CommitStrategy, KeyStrategy, ProducerMode
 
 Scalar = str | int | float | bool
@@ -103,17 +105,110 @@ class TopicModel(_Strict):
     config: dict[str, Scalar] = Field(default_factory=dict)
 
 
-class ProducerModel(_Strict):
+class ExternalClientModel(_Strict):
+    """A client outside the harness: a driver program following ``docs/clients.md``."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    #: The program and its arguments; ``{spec}`` becomes the workload spec's path (appended when no
+    #: argument has it). A program with a ``/`` is found from the experiment file's folder.
+    command: list[str] = Field(min_length=1)
+    #: ``lines``: it prints JSON events the harness turns into ledgers; ``ledgers``: it writes them.
+    protocol: Literal["lines", "ledgers"] = "lines"
+    modes: list[ProducerMode] = Field(default_factory=list)
+    strategies: list[CommitStrategy] = Field(default_factory=list)
+    #: The Java-named settings it honours (absent: every key of the Java client, passed through).
+    settings: list[str] | None = None
+    #: What its consumer reads with when the settings name no isolation.level.
+    isolation_level: Literal["read_uncommitted", "read_committed"] = "read_uncommitted"
+    transform: bool = False
+    #: Run once before a suite's clusters start (found like the command's program).
+    build: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _described(self) -> Self:
+        try:
+            self.described()
+        except UsageError as e:
+            raise ValueError(str(e)) from None
+        return self
+
+    def described(self) -> ExternalClient:
+        """The description the workloads take. Raises UsageError (the model checks it already)."""
+        return ExternalClient(
+            self.name,
+            tuple(self.command),
+            self.protocol,
+            tuple(self.modes),
+            tuple(self.strategies),
+            tuple(self.settings) if self.settings is not None else None,
+            self.isolation_level,
+            self.transform,
+            tuple(self.build),
+        )
+
+    def anchored(self, base: Path) -> ExternalClientModel:
+        """With relative program paths resolved against ``base`` (the experiment file's folder)."""
+        found = self.described().anchored(base)
+        return self.model_copy(update={"command": list(found.command), "build": list(found.build)})
+
+
+def _known_client(name: str) -> str:
+    try:
+        return check_client(name)
+    except UsageError as e:
+        raise ValueError(str(e)) from None
+
+
+#: A client's name (a built-in or installed one), or an external client's description.
+ClientChoice = Annotated[
+    Annotated[str, AfterValidator(_known_client), Tag("client-name")]
+    | Annotated[ExternalClientModel, Tag("client-description")],
+    Discriminator(lambda v: "client-description" if isinstance(v, dict | ExternalClientModel) else "client-name"),
+]
+#: Parts of a validation error's location that name a branch of :data:`ClientChoice`, not a key.
+CLIENT_TAGS = ("client-name", "client-description")
+
+
+class _Section(_Strict):
+    """What a producer and a consumer section share: the client and its settings."""
+
+    client: ClientChoice = DEFAULT_CLIENT
+    settings: dict[str, Scalar] = Field(default_factory=dict)
+    #: Settings added for one client only (e.g. a client whose idempotent producer cannot take a fault).
+    client_settings: dict[str, dict[str, Scalar]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _client_settings(self) -> Self:
+        for name in self.client_settings:
+            if name != self.client_name and name not in CLIENTS and described_client(name) is None:
+                raise ValueError(
+                    f"client_settings names no client {name!r}: use one of {', '.join(available_clients())}"
+                )
+        return self
+
+    @property
+    def client_name(self) -> str:
+        """The client's name, whether the file names it or describes it."""
+        return self.client.name if isinstance(self.client, ExternalClientModel) else self.client
+
+    def external(self) -> ExternalClient | None:
+        """The external client's description: the file's, or an installed client's (None: a built-in).
+
+        Raises:
+            UsageError: an installed client that cannot be loaded (loading checks this already).
+        """
+        if isinstance(self.client, ExternalClientModel):
+            return self.client.described()
+        return described_client(self.client)
+
+
+class ProducerModel(_Section):
     """One producer process: delivery mode, client settings (Java names), rate and bound.
 
     Without ``count`` or ``duration`` it produces until the runner stops it after the settle phase.
     """
 
     mode: ProducerMode = "async"
-    client: ClientName = DEFAULT_CLIENT
-    settings: dict[str, Scalar] = Field(default_factory=dict)
-    #: Settings added for one client only (e.g. a client whose idempotent producer cannot take a fault).
-    client_settings: dict[ClientName, dict[str, Scalar]] = Field(default_factory=dict)
     rate: float | None = Field(None, gt=0)
     count: int | None = Field(None, ge=1)
     duration: float | None = Field(None, gt=0)
@@ -124,14 +219,11 @@ class ProducerModel(_Strict):
     abort_ratio: float = Field(0.0, ge=0, le=1)
 
 
-class ConsumerModel(_Strict):
+class ConsumerModel(_Section):
     """A consumer group of ``members`` processes with one commit strategy and client settings."""
 
     strategy: CommitStrategy = "after_process"
-    client: ClientName = DEFAULT_CLIENT
     members: int = Field(1, ge=1, le=8)
-    settings: dict[str, Scalar] = Field(default_factory=dict)
-    client_settings: dict[ClientName, dict[str, Scalar]] = Field(default_factory=dict)
     batch_size: int = Field(200, ge=1)
     process_ms: int = Field(0, ge=0, le=60_000)
     #: A consume-transform-produce group: each input record gives one record in this topic.
@@ -241,21 +333,35 @@ class Experiment(_Strict):
     @property
     def client(self) -> str:
         """The producer's client, or ``producer+consumer`` clients when they differ."""
-        c = self.consumer.client if self.consumer else self.producer.client
-        return self.producer.client if c == self.producer.client else f"{self.producer.client}+{c}"
+        p = self.producer.client_name
+        c = self.consumer.client_name if self.consumer else p
+        return p if c == p else f"{p}+{c}"
 
     def for_client(self, client: str | None = None) -> Experiment:
         """This experiment with every workload on ``client`` (None: the file's own clients), each
         section's ``client_settings`` for its client merged into its settings."""
 
-        def on(section: _S, chosen: str) -> _S:
-            extra = section.client_settings.get(chosen, {})  # type: ignore[call-overload]
+        def on(section: _S) -> _S:
+            name = client or section.client_name
+            extra = section.client_settings.get(name, {})
+            chosen = section.client if name == section.client_name else name
             update = {"client": chosen, "settings": {**section.settings, **extra}, "client_settings": {}}
             return section.model_copy(update=update)
 
-        producer = on(self.producer, client or self.producer.client)
-        consumer = on(self.consumer, client or self.consumer.client) if self.consumer is not None else None
+        producer = on(self.producer)
+        consumer = on(self.consumer) if self.consumer is not None else None
         return self.model_copy(update={"producer": producer, "consumer": consumer})
+
+    def anchored(self, base: Path) -> Experiment:
+        """This experiment with its external clients' relative program paths resolved against ``base``."""
+
+        def at(section: _S) -> _S:
+            if isinstance(section.client, ExternalClientModel):
+                return section.model_copy(update={"client": section.client.anchored(base)})
+            return section
+
+        consumer = at(self.consumer) if self.consumer is not None else None
+        return self.model_copy(update={"producer": at(self.producer), "consumer": consumer})
 
     def on_path(self, client_path: ClientPath | None = None) -> Experiment:
         """This experiment with its clients on ``client_path`` (None: the file's own)."""

@@ -275,21 +275,26 @@ def pool_for(options: RunOptions, base: Path, wanted: Sequence[tuple[str, Cluste
 
 
 def prepare_clients(experiments: Sequence[Experiment], options: RunOptions) -> None:
-    """Compile the Java client driver for each Kafka release an experiment runs it against, before
-    any cluster starts (a no-op when compiled already).
+    """Compile the Java client driver for each Kafka release an experiment runs it against, and build
+    each external client that has a build command, before any cluster starts (a no-op when built already).
 
     Raises:
-        InfrastructureError: no JDK on this machine, or the jars could not be resolved.
+        InfrastructureError: no JDK on this machine, the jars could not be resolved, or a build failed.
+        UsageError: an installed client that cannot be loaded (loading checks this already).
     """
     from chaos.images.java_driver import build_java_driver
 
     versions = {
         options.kafka_version or exp.cluster.kafka_version
         for exp in experiments
-        if "java" in (exp.producer.client, exp.consumer.client if exp.consumer else "")
+        if "java" in (exp.producer.client_name, exp.consumer.client_name if exp.consumer else "")
     }
     for version in sorted(versions):
         build_java_driver(version, progress=options.progress)
+    sections = [s for exp in experiments for s in (exp.producer, exp.consumer) if s is not None]
+    externals = {found for s in sections if (found := s.external()) is not None}
+    for external in sorted(externals, key=lambda e: (e.name, e.build)):
+        external.build_now(options.progress)
 
 
 def run_suite(

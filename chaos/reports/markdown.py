@@ -53,8 +53,18 @@ def settings_line(meta_exp: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _client_name(section: dict[str, Any]) -> str:
+    """A section's client by name: an external client is described in the file, a mapping with its name.
+
+    >>> _client_name({"client": {"name": "franz-go", "command": ["run"]}}), _client_name({})
+    ('franz-go', 'kafka-python')
+    """
+    client = section.get("client", "kafka-python")
+    return str(client.get("name")) if isinstance(client, dict) else str(client)
+
+
 def _producer_settings(producer: dict[str, Any]) -> list[str]:
-    head = f"producer {producer.get('mode', 'async')} on {producer.get('client', 'kafka-python')}"
+    head = f"producer {producer.get('mode', 'async')} on {_client_name(producer)}"
     return [head, *(f"{k}={_value(v)}" for k, v in (producer.get("settings") or {}).items())]
 
 
@@ -71,7 +81,7 @@ def _cluster_settings(cluster: dict[str, Any]) -> list[str]:
 def _consumer_settings(consumer: dict[str, Any] | None) -> list[str]:
     if not consumer:
         return []
-    head = f"consumer {consumer.get('strategy', 'after_process')} on {consumer.get('client', 'kafka-python')}"
+    head = f"consumer {consumer.get('strategy', 'after_process')} on {_client_name(consumer)}"
     return [head, *(f"{k}={_value(v)}" for k, v in (consumer.get("settings") or {}).items())]
 
 

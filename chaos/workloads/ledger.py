@@ -241,22 +241,30 @@ class ProducerLedger:
         self._events.write(self._pack(Kind.ACK, seq, seq + 1, partition, offset))
 
     def note_error(self, exc: BaseException) -> int:
-        """The code of ``exc``'s class; the first time the class is seen, ``<code>\\t<name>\\t<message>``
-        goes to ``.errors`` as one line (a newline in the message becomes a space)."""
-        name = type(exc).__name__
+        """The code of ``exc``'s class (:meth:`note_named_error` with its name and message)."""
+        return self.note_named_error(type(exc).__name__, str(exc))
+
+    def note_named_error(self, name: str, message: str) -> int:
+        """The code of error class ``name``; the first time the class is seen,
+        ``<code>\\t<name>\\t<message>`` goes to ``.errors`` as one line (a newline in the message
+        becomes a space)."""
         code = error_code(name)
         with self._errors_lock:
             if code not in self._known_errors:
                 self._known_errors.add(code)
-                message = str(exc).replace("\n", " ")
+                message = message.replace("\n", " ")
                 self._errors.write(f"{code}\t{name}\t{message}\n".encode(errors="replace"))
         return code
 
     def error(self, seq: int, exc: BaseException, seen: bool, from_callback: bool) -> None:
-        """A failed send of ``seq``, its class noted in ``.errors``. ``seen``: the application
+        """A failed send of ``seq``: :meth:`named_error` with ``exc``'s class name and message."""
+        self.named_error(seq, type(exc).__name__, str(exc), seen, from_callback)
+
+    def named_error(self, seq: int, name: str, message: str, seen: bool, from_callback: bool) -> None:
+        """A failed send of ``seq``, its class ``name`` noted in ``.errors``. ``seen``: the application
         observed the failure; ``from_callback``: the client reported it on its own thread (written to
         ``acks`` at once, after the acks waiting there)."""
-        code = self.note_error(exc)
+        code = self.note_named_error(name, message)
         kind = Kind.ERROR_SEEN if seen else Kind.ERROR_SWALLOWED
         if from_callback:
             with self._ack_lock:

@@ -8,15 +8,19 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 from chaos.errors import InfrastructureError
+from chaos.workloads.lines import NEXT_SEQ_ENV, LineConverter, LineProtocolError
 from chaos.workloads.spec import ConsumerSpec, ProducerSpec, save_spec
 
 _PR_SET_PDEATHSIG = 1
+#: How often a line-protocol driver's new lines are turned into ledgers while it runs.
+PUMP_S = 0.05
 
 
 def _die_with_parent() -> None:
@@ -62,7 +66,10 @@ class WorkloadProcess:
     Its spec is written to ``<run_dir>/workloads/<kind>-<id>.json`` and its output appended to
     ``<run_dir>/workloads/<kind>-<id>.log`` across restarts. ``command`` gives the command line for
     the spec file: kafka-python and librdkafka run ``python -m chaos.workloads.<kind>``, the Java
-    client its driver (:class:`chaos.images.java_driver.JavaDriver`).
+    client its driver (:class:`chaos.images.java_driver.JavaDriver`), an external client the command
+    of its description. A driver of the line protocol prints its events to
+    ``ledgers/<kind>-<id>.lines`` (its stdout; its stderr goes to the log), which a thread turns into
+    ledgers while it runs (:class:`chaos.workloads.lines.LineConverter`), completely once it exited.
 
     Example::
 
@@ -72,9 +79,16 @@ class WorkloadProcess:
 
     def __init__(self, spec: ProducerSpec | ConsumerSpec, command: Callable[[Path], list[str]] | None = None) -> None:
         self.spec = spec
+        external = spec.external
+        if command is None and external is not None:
+            command = external.command_for
         #: The command that runs the workload for a spec file (default: the Python workload module).
         self.command = command or (lambda path: [sys.executable, "-m", f"chaos.workloads.{self.kind}", str(path)])
         self.kind = "producer" if isinstance(spec, ProducerSpec) else "consumer"
+        #: The converter of a line-protocol driver's output (None: the driver writes its ledgers).
+        self.lines = LineConverter(spec) if external is not None and external.protocol == "lines" else None
+        self._pump: threading.Thread | None = None
+        self._broken: LineProtocolError | None = None
         base = Path(spec.run_dir) / "workloads" / f"{self.kind}-{spec.id}"
         self.spec_path = base.with_suffix(".json")
         self.log_path = base.with_suffix(".log")
@@ -103,19 +117,57 @@ class WorkloadProcess:
         """
         if self.alive:
             raise InfrastructureError(f"{self.name} is already running")
+        self._settle()
+        self.check()
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if self.lines is not None:
+            env[NEXT_SEQ_ENV] = str(self.lines.begin())
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as out:
             out.write(f"--- start {self.starts + 1} at {time.time():.3f} ---\n".encode())
             out.flush()
-            self.proc = subprocess.Popen(
-                self.command(self.spec_path),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
+            stdout = self.lines.stdout() if self.lines is not None else out.fileno()
+            try:
+                self.proc = subprocess.Popen(
+                    self.command(self.spec_path),
+                    stdout=stdout,
+                    stderr=out if self.lines is not None else subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+                    env=env,
+                )
+            finally:
+                if self.lines is not None:
+                    os.close(stdout)
         self.starts += 1
+        if self.lines is not None:
+            self._pump = threading.Thread(target=self._convert, args=(self.proc, self.lines), daemon=True)
+            self._pump.name = f"lines-{self.name}"
+            self._pump.start()
+
+    def _convert(self, proc: subprocess.Popen[bytes], lines: LineConverter) -> None:
+        """The pump thread: convert while ``proc`` runs, then everything. A line that breaks the
+        protocol kills the driver (nothing it does after can be judged) and is kept for :meth:`check`."""
+        try:
+            while proc.poll() is None:
+                lines.pump()
+                time.sleep(PUMP_S)
+            lines.finish()
+        except LineProtocolError as e:
+            self._broken = e
+            proc.kill()
+            lines.close()
+
+    def _settle(self) -> None:
+        """Wait until the output of a process that has exited is converted whole."""
+        if self._pump is not None:
+            self._pump.join()
+            self._pump = None
+
+    def check(self) -> None:
+        """Raises LineProtocolError if the driver printed a line that breaks the line protocol."""
+        if self._broken is not None:
+            raise self._broken
 
     def kill(self) -> None:
         """SIGKILL the process (a crash) and reap it."""
@@ -124,6 +176,7 @@ class WorkloadProcess:
             self.proc.kill()
             self.proc.wait()
             self.kills += 1
+        self._settle()
 
     def pause(self) -> None:
         """SIGSTOP the process (a stall: a long GC pause, a frozen host)."""
@@ -142,6 +195,9 @@ class WorkloadProcess:
 
         Returns the exit code (``None``: never started). A stop that had to SIGKILL returns ``-9``
         and sets :attr:`escalated`, so a caller can tell a clean stop from a crash.
+
+        Raises:
+            LineProtocolError: the driver broke the line protocol.
         """
         self.escalated = False
         if self.proc is None:
@@ -154,6 +210,8 @@ class WorkloadProcess:
             except subprocess.TimeoutExpired:
                 self.escalated = True
                 self.kill()
+        self._settle()
+        self.check()
         return self.proc.returncode
 
     def wait(self, timeout: float | None = None) -> int:
@@ -161,13 +219,17 @@ class WorkloadProcess:
 
         Raises:
             InfrastructureError: it did not exit within ``timeout``, or never started.
+            LineProtocolError: the driver broke the line protocol.
         """
         if self.proc is None:
             raise InfrastructureError(f"{self.name} was never started")
         try:
-            return self.proc.wait(timeout)
+            code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             raise InfrastructureError(f"{self.name} still runs after {timeout:.0f}s: see {self.log_path}") from None
+        self._settle()
+        self.check()
+        return code
 
     @property
     def exit_code(self) -> int | None:

@@ -5,21 +5,35 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal, get_args
 
 from chaos.errors import UsageError
-from chaos.workloads.clients import DEFAULT_CLIENT, check_client
+from chaos.workloads.clients import DEFAULT_CLIENT, check_client, described_client
+from chaos.workloads.external import ExternalClient
 from chaos.workloads.jsonvalue import JsonObject
+from chaos.workloads.names import (
+    COMMIT_STRATEGIES,
+    KEY_STRATEGIES,
+    PRODUCER_MODES,
+    CommitStrategy,
+    KeyStrategy,
+    ProducerMode,
+)
 from chaos.workloads.protocol import DriverProtocol
 from chaos.workloads.shape import InputShape
 
-ProducerMode = Literal["fire_and_forget", "sync", "async", "outbox", "transactional"]
-CommitStrategy = Literal["auto", "after_process", "per_partition", "before_process", "transactional"]
-KeyStrategy = Literal["spread", "none", "pinned"]
+__all__ = [
+    "COMMIT_STRATEGIES",
+    "KEY_STRATEGIES",
+    "PRODUCER_MODES",
+    "CommitStrategy",
+    "ConsumerSpec",
+    "KeyStrategy",
+    "ProducerMode",
+    "ProducerSpec",
+    "load_spec",
+    "save_spec",
+]
 
-PRODUCER_MODES: tuple[str, ...] = get_args(ProducerMode)
-COMMIT_STRATEGIES: tuple[str, ...] = get_args(CommitStrategy)
-KEY_STRATEGIES: tuple[str, ...] = get_args(KeyStrategy)
 #: The producer modes that can write an application's input (:class:`InputShape`).
 SHAPED_MODES = ("async", "sync", "fire_and_forget")
 #: The clients whose producer writes an application's input.
@@ -33,7 +47,8 @@ class ProducerSpec:
     ``count`` and ``duration_s`` bound the run (whichever comes first; neither: until SIGTERM).
     ``rate`` is records per second (``None``: as fast as the client goes). ``keys``: ``spread``
     (key = sequence number, hashed over partitions), ``none`` (no key) or ``pinned`` (key = producer
-    id: one partition). ``client``: which Kafka client runs it (:mod:`chaos.workloads.clients`).
+    id: one partition). ``client``: which Kafka client runs it (:mod:`chaos.workloads.clients`);
+    ``external``: how, when it is an external client (filled in for an installed one).
     ``protocol``: the driver protocol's tunables (:mod:`chaos.workloads.protocol`).
     """
 
@@ -54,6 +69,7 @@ class ProducerSpec:
     transaction_size: int = 100
     abort_ratio: float = 0.0
     protocol: DriverProtocol = field(default_factory=DriverProtocol)
+    external: ExternalClient | None = None
     #: An application's input: its value and key templates, the identity in a header
     #: (:mod:`chaos.workloads.shape`); None: the envelope as the value.
     shape: InputShape | None = None
@@ -75,7 +91,7 @@ class ProducerSpec:
     def __post_init__(self) -> None:
         if self.mode not in PRODUCER_MODES:
             raise UsageError(f"producer mode {self.mode!r} is not one of {', '.join(PRODUCER_MODES)}")
-        check_client(self.client)
+        _describe(self, "producer", self.mode, None)
         if self.keys not in KEY_STRATEGIES:
             raise UsageError(f"producer keys {self.keys!r} is not one of {', '.join(KEY_STRATEGIES)}")
         if self.count is not None and self.count < 0:
@@ -107,7 +123,8 @@ class ConsumerSpec:
     Strategy ``transactional`` (exactly once) writes each poll's outputs and commits its input
     offsets in one transaction; ``after_process`` (at least once) writes outputs as it polls and
     commits every ``batch_size`` records, after flushing them. ``protocol``: the driver protocol's
-    tunables (:mod:`chaos.workloads.protocol`).
+    tunables (:mod:`chaos.workloads.protocol`). ``external``: how the client runs, when it is an
+    external one (filled in for an installed one).
     """
 
     id: str
@@ -126,6 +143,7 @@ class ConsumerSpec:
     output_topic: str | None = None
     output_settings: dict[str, str] = field(default_factory=dict)
     protocol: DriverProtocol = field(default_factory=DriverProtocol)
+    external: ExternalClient | None = None
 
     @property
     def transactional_id(self) -> str:
@@ -133,9 +151,9 @@ class ConsumerSpec:
         return self.output_settings.get("transactional.id") or self.protocol.transactional_id_of(self.run_id, self.id)
 
     def __post_init__(self) -> None:
-        check_client(self.client)
         if self.strategy not in COMMIT_STRATEGIES:
             raise UsageError(f"commit strategy {self.strategy!r} is not one of {', '.join(COMMIT_STRATEGIES)}")
+        _describe(self, "consumer", self.strategy, self.output_topic)
         if self.output_topic is None and self.strategy == "transactional":
             raise UsageError(
                 "commit strategy transactional commits offsets in an output transaction: give an output topic"
@@ -153,12 +171,31 @@ class ConsumerSpec:
             raise UsageError(f"consumer id {self.id!r} must be non-empty without ';', '/' or spaces")
 
 
+def _describe(spec: ProducerSpec | ConsumerSpec, role: str, choice: str, output_topic: str | None) -> None:
+    """Fill in an installed client's description, and check the client offers ``choice``.
+
+    Raises:
+        UsageError: an unknown client, a description of another name, or a mode or strategy the
+            client does not offer.
+    """
+    external = described_client(spec.client, spec.external)
+    if external is None:
+        check_client(spec.client)
+        return
+    if external.name != spec.client:
+        raise UsageError(f"the spec's client {spec.client} is described as {external.name}: give one name")
+    external.offers(role, choice, output_topic)
+    object.__setattr__(spec, "external", external)  # a frozen spec, completed once, as it is built
+
+
 def save_spec(spec: ProducerSpec | ConsumerSpec, path: Path) -> None:
     """Write a spec as JSON for the workload process to read, with its ``"protocol"`` object (what a
-    driver must not copy, :meth:`DriverProtocol.to_json`)."""
+    driver must not copy, :meth:`DriverProtocol.to_json`), and ``"external"`` for an external client."""
     path.parent.mkdir(parents=True, exist_ok=True)
     kind = "producer" if isinstance(spec, ProducerSpec) else "consumer"
     raw = {"kind": kind, **asdict(spec), "protocol": spec.protocol.to_json()}
+    if spec.external is None:
+        del raw["external"]
     path.write_text(json.dumps(raw, indent=2, sort_keys=True))
 
 
@@ -173,6 +210,8 @@ def load_spec(path: Path) -> ProducerSpec | ConsumerSpec:
         kind = raw.pop("kind")
         if "protocol" in raw:
             raw["protocol"] = DriverProtocol.from_json(raw["protocol"])
+        if raw.get("external") is not None:
+            raw["external"] = ExternalClient.from_json(raw["external"])
         if raw.get("shape") is not None:
             raw["shape"] = InputShape(**raw["shape"])
         return ProducerSpec(**raw) if kind == "producer" else ConsumerSpec(**raw)

@@ -11,19 +11,25 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import numpy as np
 import pytest
-from kafka.errors import KafkaError
 
 from chaos.cluster import KafkaCluster
 from chaos.images.java_driver import build_java_driver, driver_source
-from chaos.oracle import Verdict
 from chaos.rundir import LEDGERS
 from chaos.scenario import Scenario
 from chaos.waiting import wait_until
-from chaos.workloads.drain import committed_offsets
-from chaos.workloads.ledger import PROCESSED, read_meta, read_records
-from chaos.workloads.process import WorkloadProcess
+from chaos.workloads.ledger import read_meta
+from tests.helpers.client_cases import (
+    BUFFERING,
+    LINGERING,
+    committed_ahead,
+    committed_total,
+    exact,
+    fast_group,
+    kill_mid_flight,
+    kill_sync,
+    kill_while_buffered,
+)
 from tests.helpers.real_cluster import QUICK
 
 #: The brokers let a group evict a killed member after 2 s rather than the 6 s minimum.
@@ -31,23 +37,6 @@ from tests.helpers.real_cluster import QUICK
 pytestmark = QUICK
 
 OTHER_CLIENTS = ("java", "librdkafka")
-
-
-def fast_group(client: str) -> dict[str, str]:
-    """A killed member is evicted within seconds and a rebalance completes within 20 s (see
-    test_workloads). kafka-python keeps the 6 s session: its heartbeat thread shares the GIL with
-    the workload, and a shorter session on two busy cores evicts live members."""
-    session, heartbeat = ("6000", "1500") if client == "kafka-python" else ("2000", "500")
-    return {"session.timeout.ms": session, "heartbeat.interval.ms": heartbeat, "max.poll.interval.ms": "20000"}
-
-
-#: Records sit in the client's buffer for a second before they are sent (the outbox's forwarder).
-LINGERING = {"acks": "all", "linger.ms": "1000", "batch.size": "1048576"}
-#: Records sit in the client's buffer until the producer closes: a batch (1 MiB) holds more than
-#: these tests send, and the linger outlasts them. A kill after the first sends always finds some,
-#: however late it comes (a second's linger did not: a producer that started slowly sent all its
-#: records in one burst, and they were acknowledged before the kill).
-BUFFERING = {"acks": "all", "linger.ms": "60000", "batch.size": "1048576"}
 
 
 def test_the_java_driver_is_compiled_once_per_source_and_release() -> None:
@@ -67,22 +56,6 @@ def test_the_java_driver_is_compiled_once_per_source_and_release() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def exact(scenario: Scenario, sent: int) -> Verdict:
-    """The verdict of a run without broker faults, checked for what must hold whatever the client:
-    conclusive, intact ledgers, every sent record in exactly one place, nothing lost by the broker,
-    nothing in the log that was not sent."""
-    v = scenario.verdict()
-    c = v.counts.model_dump()
-    assert v.conclusive and v.trust.ledgers_intact, v.trust
-    assert c["sent"] == sent, c
-    assert v.figures.broker == 0, (v.loss, v.examples)
-    assert v.anomalies["phantom"] == 0 and v.anomalies["corrupted"] == 0, v.anomalies
-    assert v.anomalies["inconsistent_offsets"] == 0, v.anomalies
-    placed = c["in_log"] + c["damaged"] + c["failed"] + c["unknown"] + v.figures.producer + v.figures.broker
-    assert placed == c["sent"], (c, v.loss)
-    return v
-
-
 @pytest.mark.parametrize("client", OTHER_CLIENTS)
 def test_round_trip(scenario: Scenario, client: str) -> None:
     producer = scenario.producer(mode="async", count=3000, client=client, settings={"acks": "all", "linger.ms": "5"})
@@ -100,29 +73,11 @@ def test_round_trip(scenario: Scenario, client: str) -> None:
     assert meta["mode"] == "async" and meta["settings"] == {"acks": "all", "linger.ms": "5"}
 
 
-def _kill_while_buffered(scenario: Scenario, producer: WorkloadProcess) -> None:
-    """Kill a BUFFERING producer once it has sent 300 records (none of them can have left the client),
-    then let it finish: its close sends the rest."""
-    producer.start()
-    scenario.wait_for("sent", 300, timeout=90)
-    producer.kill()
-    producer.start()  # continues after the last sequence number it intended
-    assert producer.wait(120) == 0, producer.log_tail()
-
-
-def _kill_mid_flight(scenario: Scenario, producer: WorkloadProcess) -> None:
-    producer.start()
-    scenario.wait_for("acked", 300, timeout=90)
-    producer.kill()
-    producer.start()  # continues after the last sequence number it intended
-    assert producer.wait(120) == 0, producer.log_tail()
-
-
 @pytest.mark.parametrize("client", OTHER_CLIENTS)
 @pytest.mark.parametrize("mode", ["fire_and_forget", "async"])
 def test_streaming_producer_killed_loses_what_it_buffered(scenario: Scenario, client: str, mode: str) -> None:
     producer = scenario.producer(mode=mode, count=6000, rate=2000, client=client, settings=BUFFERING)
-    _kill_while_buffered(scenario, producer)
+    kill_while_buffered(scenario, producer)
     v = exact(scenario, 6000)
     # Every send that returned before the kill sat in the client's buffer; with 300 intended, at least
     # the first range of them (at most 256 are intended at once) had returned.
@@ -131,7 +86,7 @@ def test_streaming_producer_killed_loses_what_it_buffered(scenario: Scenario, cl
 
 def test_kafka_python_async_producer_killed_loses_what_it_buffered(scenario: Scenario) -> None:
     producer = scenario.producer(mode="async", count=6000, rate=2000, settings=BUFFERING)
-    _kill_while_buffered(scenario, producer)
+    kill_while_buffered(scenario, producer)
     assert exact(scenario, 6000).figures.producer > 0
 
 
@@ -142,7 +97,7 @@ def test_waiting_producer_killed_loses_nothing(scenario: Scenario, client: str, 
     settings = LINGERING if mode == "outbox" else {"acks": "all"}
     count = 3000 if mode == "outbox" else 1000  # one round trip per synchronous send
     producer = scenario.producer(mode=mode, count=count, rate=1500, client=client, settings=settings)
-    _kill_mid_flight(scenario, producer) if mode == "outbox" else _kill_sync(scenario, producer)
+    kill_mid_flight(scenario, producer) if mode == "outbox" else kill_sync(scenario, producer)
     v = exact(scenario, count)
     assert v.figures.producer == 0, v.loss
     # Everything the application went on from reached the log. What is unknown is what the kill cut
@@ -151,39 +106,6 @@ def test_waiting_producer_killed_loses_nothing(scenario: Scenario, client: str, 
     assert v.counts.in_log + v.counts.unknown == count, v.counts
     if mode == "sync":
         assert v.counts.unknown <= 1, v.counts
-
-
-def _kill_sync(scenario: Scenario, producer: WorkloadProcess) -> None:
-    producer.start()
-    scenario.wait_for("acked", 3, timeout=90)
-    producer.kill()
-    producer.start()
-    assert producer.wait(240) == 0, producer.log_tail()
-
-
-def _committed_ahead(scenario: Scenario, cluster: KafkaCluster, member: str, seen: list[str]) -> int:
-    """Records committed above the highest offset the member processed in their partition."""
-    high: dict[int, int] = {}
-    for chunk in read_records(scenario.run_dir / LEDGERS / f"consumer-{member}.processed", PROCESSED):
-        for part in np.unique(chunk["partition"]).tolist():
-            high[part] = max(high.get(part, -1), int(chunk["offset"][chunk["partition"] == part].max()))
-    try:
-        offsets = committed_offsets(cluster.bootstrap_servers, scenario.topic.name, [scenario.group])
-    except KafkaError as e:
-        seen[0] = f"committed offsets unreadable: {e!r}"
-        return 0
-    committed = offsets.get(scenario.group, {})
-    seen[0] = f"processed up to {high}, committed {committed}"
-    return sum(max(0, off - (high.get(part, -1) + 1)) for part, off in committed.items())
-
-
-def _committed_total(scenario: Scenario, cluster: KafkaCluster) -> int:
-    """The group's committed offsets summed over the partitions (0 while they cannot be read)."""
-    try:
-        offsets = committed_offsets(cluster.bootstrap_servers, scenario.topic.name, [scenario.group])
-    except KafkaError:
-        return 0
-    return sum(offsets.get(scenario.group, {}).values())
 
 
 @pytest.mark.parametrize(
@@ -237,13 +159,13 @@ def test_consumer_committing_ahead_killed_loses_records(
     assert producer.wait(120) == 0, producer.log_tail()
     slow.start()
     seen = [""]
-    ahead = lambda: _committed_ahead(scenario, kafka_cluster, "c0", seen)  # noqa: E731
+    ahead = lambda: committed_ahead(scenario, kafka_cluster, "c0", seen)  # noqa: E731
     wait_until(ahead, 150, "commits to run ahead of processing", seen=lambda: seen[0])
     slow.kill()
     lost = wait_until(ahead, 30, "the committed offsets after the kill", seen=lambda: seen[0])
     quick.start()
     # Caught up when the group's commits reach the end of the log (5000 records from offset 0).
-    wait_until(lambda: _committed_total(scenario, kafka_cluster) == 5000, 120, "the quick member to catch up")
+    wait_until(lambda: committed_total(scenario, kafka_cluster) == 5000, 120, "the quick member to catch up")
     assert quick.stop(60) == 0, quick.log_tail()
     v = exact(scenario, 5000)
     assert v.loss.model_dump() == {"producer": 0, "broker": 0, "consumer": lost}, (v.loss, seen[0])
