@@ -173,6 +173,7 @@ async function runProducer(spec, first, stopping) {
   let held = 0 // bytes buffered or in flight (buffer.memory)
   let lingering = null
   const inFlight = new Set()
+  let tail = Promise.resolve() // the last produce request: the next one goes after it
 
   // One produce request for the buffered records: offsets are the partition's base offset plus the
   // record's place among that partition's records of the request.
@@ -184,8 +185,10 @@ async function runProducer(spec, first, stopping) {
     const bytes = bufferedBytes
     buffered = []
     bufferedBytes = 0
-    const sending = producer
-      .send({ topic: spec.topic, acks: c.acks, timeout: c.timeout, messages: batch.map(r => r.message) })
+    // after the previous request: KafkaJS looks up metadata inside send(), so two concurrent
+    // send() calls can reach the broker in either order, and a partition's records with them
+    const sending = tail
+      .then(() => producer.send({ topic: spec.topic, acks: c.acks, timeout: c.timeout, messages: batch.map(r => r.message) }))
       .then(results => {
         const base = new Map(results.map(r => [r.partition, r.baseOffset]))
         const next = new Map()
@@ -207,6 +210,7 @@ async function runProducer(spec, first, stopping) {
         inFlight.delete(sending)
       })
     inFlight.add(sending)
+    tail = sending
   }
 
   const record = seq => {
