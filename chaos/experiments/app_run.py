@@ -86,7 +86,8 @@ def _exited(apps: Sequence[HostApplication]) -> HostApplication | None:
 
 
 def _log_hint(app: HostApplication) -> str:
-    tail = app.log_tail(8).strip().replace("\n", " | ")
+    lines = [line for line in app.log_tail(12).splitlines() if line.strip() and not line.startswith("--- start ")]
+    tail = " | ".join(lines[-6:])
     return f"see {app.log_path}" + (f"; it ended with: {tail[-400:]}" if tail else " (it printed nothing)")
 
 

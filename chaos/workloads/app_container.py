@@ -66,18 +66,17 @@ class ContainerApplication(HostApplication):
         image = str(self.spec.image)
         try:
             if self.container is None:
-                self.container = self.client.containers.run(
+                self.client.images.get(image)  # never pulled: the harness reaches no registry
+                self.container = self.client.containers.create(
                     image,
                     [self.spec.render(p) for p in self.spec.command] or None,
                     name=self.container_name,
-                    detach=True,
                     network_mode="host",
                     environment=self.spec.environment(),
                     labels=app_labels(self.spec),
                     volumes={source: {"bind": target, "mode": "ro"} for target, source in self.spec.files.items()},
                 )
-            else:
-                self.container.start()
+            self.container.start()
         except ImageNotFound as e:
             raise ApplicationError(
                 f"the application's image {self.spec.image} does not exist on this Docker engine: build or load "
