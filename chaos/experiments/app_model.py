@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import string
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -27,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from chaos.errors import UsageError
 from chaos.workloads.application import ENV_PLACEHOLDERS, AppSpec, Correlation
 from chaos.workloads.shape import InputShape, check_template
+from chaos.workloads.spec import SHAPED_CLIENTS, SHAPED_MODES
 
 Scalar = str | int | float | bool
 
@@ -161,6 +163,24 @@ class ApplicationModel(_Strict):
         if self.output.correlate == "key" and (self.input.key is None or "${id}" not in self.input.key):
             raise ValueError("correlate: key needs the input key to hold ${id}: set input.key, e.g. '${id}'")
         return self
+
+    def conflict(
+        self, client: str, mode: str, topic: str, topic_config: Mapping[str, object], transformer_output: str | None
+    ) -> tuple[tuple[str, ...], str] | None:
+        """The first thing in the rest of the file this section cannot run with (where, and why),
+        given the producer's ``client`` and ``mode``, the input ``topic`` and its config, and a
+        consumer's own output topic; None: nothing."""
+        if client not in SHAPED_CLIENTS:
+            return ("producer", "client"), f"an application's input is written by {' or '.join(SHAPED_CLIENTS)}"
+        if mode not in SHAPED_MODES:
+            return ("producer", "mode"), f"an application's input is written in mode {', '.join(SHAPED_MODES)}"
+        if self.output.topic == topic:
+            return ("application", "output", "topic"), f"must differ from the input topic {topic}"
+        if "compact" in str(topic_config.get("cleanup.policy", "")):
+            return ("topic", "config", "cleanup.policy"), "an application's input topic is not compacted here"
+        if transformer_output is not None:
+            return ("consumer", "output_topic"), "a run with an application has one output topic: its own"
+        return None
 
     def with_paths(self, base: Path) -> ApplicationModel:
         """This section with its command's program and its files made ``base``'s where relative.

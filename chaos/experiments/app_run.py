@@ -22,6 +22,8 @@ from docker import DockerClient
 
 #: Seconds between two looks at the output topic or the group.
 LOOK_EVERY = 0.5
+#: Settings of the input topic its output topic does not take (prefixes).
+DROPPED_OUTPUT_CONFIG = ("cleanup.policy", "retention.", "delete.retention", "segment.", "message.timestamp")
 
 
 def output_records(bootstrap: str, topic: str) -> Callable[[], int]:
@@ -182,7 +184,10 @@ class Applications:
         docker: Callable[[], DockerClient],
     ) -> None:
         self.spec = spec
-        config = {**topic.config, "message.timestamp.type": "LogAppendTime"}
+        # the input's durability settings, never its retention or compaction: an output removed
+        # before the drain would be an input without output
+        kept = {k: v for k, v in topic.config.items() if not k.startswith(DROPPED_OUTPUT_CONFIG)}
+        config = {**kept, "message.timestamp.type": "LogAppendTime"}
         create_topic(spec.output_topic, topic.partitions, topic.replication_factor, config)
         write_meta(run_dir / rundir.LEDGERS / rundir.APPLICATION_META, spec.describe())
         made: list[HostApplication] = []

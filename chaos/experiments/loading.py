@@ -33,7 +33,6 @@ from chaos.experiments.model import (
 )
 from chaos.faults.targets import expand_targets
 from chaos.oracle.expectations import parse_expectation
-from chaos.workloads.spec import SHAPED_CLIENTS, SHAPED_MODES
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -319,22 +318,17 @@ def load_experiment(path: Path, client: str | None = None, client_path: ClientPa
 
 
 def _check_application(exp: Experiment, app: ApplicationModel, lines: _Lines, base: Path) -> ApplicationModel:
-    """The application section against the rest of the file; returns it with its paths made the
-    file folder's (:meth:`ApplicationModel.with_paths`).
+    """The application section against the rest of the file (:meth:`ApplicationModel.conflict`);
+    returns it with its paths made the file folder's (:meth:`ApplicationModel.with_paths`).
 
     Raises:
-        ExperimentFileError: a producer that cannot write its input, an output topic that is the
-            input, or a command or file that does not exist.
+        ExperimentFileError: the first conflict, or a command or file that does not exist.
     """
-    if exp.producer.client not in SHAPED_CLIENTS:
-        raise lines.error(
-            ("producer", "client"),
-            f"an application's input is written by {' or '.join(SHAPED_CLIENTS)}, not {exp.producer.client}",
-        )
-    if exp.producer.mode not in SHAPED_MODES:
-        raise lines.error(("producer", "mode"), f"an application's input is written in mode {', '.join(SHAPED_MODES)}")
-    if app.output.topic == exp.topic_name:
-        raise lines.error(("application", "output", "topic"), f"must differ from the input topic {exp.topic_name}")
+    output = exp.consumer.output_topic if exp.consumer is not None else None
+    client = exp.producer.client if isinstance(exp.producer.client, str) else exp.producer.client.name
+    found = app.conflict(client, exp.producer.mode, exp.topic_name, exp.topic.config, output)
+    if found is not None:
+        raise lines.error(*found)
     try:
         return app.with_paths(base)
     except MissingPath as e:

@@ -27,7 +27,7 @@ from chaos import rundir
 from chaos.errors import UsageError
 from chaos.oracle.acked import AckCheck, broker_causes
 from chaos.oracle.anomalies import EXAMPLES, Evidence, find_all
-from chaos.oracle.application import application_figures, application_group, load_application
+from chaos.oracle.application import judge_application
 from chaos.oracle.availability import availability, lost_timeline
 from chaos.oracle.broker_loss import BrokerLoss, broker_loss
 from chaos.oracle.consumers import Group, consumer_loss, load_groups
@@ -214,15 +214,9 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
     committed: dict[str, dict[str, int]] = drain_meta.get("committed", {})
     groups = load_groups(run_dir, tag_to_index, log, EXAMPLES, committed_log)
     outputs = _transformed(run_dir, tag_to_index, side.sent, groups, log, committed_log)
-    app_meta = load_application(run_dir)
-    if app_meta is not None:  # a black box: its processing is the inputs it wrote an output for
-        groups.append(application_group(app_meta, outputs))
-    app = (
-        application_figures(
-            run_dir, app_meta, outputs, side.sent, unique(log.keys[log.known]), lambda k: side.first_acks(k)[1]
-        )
-        if app_meta is not None
-        else None
+    # a black box: its processing is the inputs it wrote an output for (groups gains it)
+    app, app_reasons = judge_application(
+        run_dir, outputs, groups, side.sent, log, side.ack_positions, lambda k: side.first_acks(k)[1]
     )
     consumer = consumer_loss(
         groups,
@@ -253,6 +247,7 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
         transactional=txns is not None,
     )
     trust.reasons += output_reasons(outputs, any(g.transformer for g in groups)) + compaction.reasons
+    trust.reasons += app_reasons
     counts = Counts(
         sent=len(side.sent),
         acked=fates.acked,

@@ -68,13 +68,13 @@ def rewrites(
             i = np.minimum(np.searchsorted(at, row_pos), len(at) - 1)
             here = (at[i] == row_pos) & (row_keys == now[i])
             read_now[i[here]] = True
-            _latest_behind(at, behind, row_pos, start_ms + rows["t_ms"].astype(np.int64))
+            latest_behind(at, behind, row_pos, start_ms + rows["t_ms"].astype(np.int64))
     # rows at each position beyond one per distinct record: the old ones, and the current one if read
     other = int((old_records + read_now.astype(np.int64) - 1).sum())
     return Rewrites(at, other, behind)
 
 
-def _latest_behind(at: I64, behind: I64, row_pos: I64, row_ms: I64) -> None:
+def latest_behind(at: I64, behind: I64, row_pos: I64, row_ms: I64) -> None:
     """Raise ``behind[j]`` to the latest of ``row_ms`` at a lower offset of ``at[j]``'s partition."""
     for part in np.unique(at >> SEQ_BITS):
         mine = (row_pos >> SEQ_BITS) == part

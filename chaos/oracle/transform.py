@@ -77,12 +77,12 @@ def load_outputs(
         read_keys, read_counts = read_copies
         at = np.minimum(np.searchsorted(read_keys, distinct), len(read_keys) - 1)
         allowed = np.maximum(allowed, np.where(read_keys[at] == distinct, read_counts[at], 1))
-    excess = np.maximum(outputs - allowed, 0)
+    known = member(distinct, sent)
+    excess = np.where(known, np.maximum(outputs - allowed, 0), 0)  # no input sent: not a duplicate of one
     examples: list[int] = []
     for i in np.flatnonzero(excess)[:limit]:  # the copies beyond the allowed ones, in output order
         lo = int(first[i] + allowed[i])
         examples += [int(known_idx[j]) for j in order[lo : lo + int(excess[i])]]
-    known = member(distinct, sent)
     return Outputs(
         log=out,
         inputs=distinct[known],

@@ -27,7 +27,7 @@ from chaos.rundir import DRAIN
 from chaos.workloads.application import Correlation
 from chaos.workloads.drain import LogWriter, reader, topic_partitions, wait_for_decided
 from chaos.workloads.envelope import Status, producer_tag
-from chaos.workloads.ledger import write_meta
+from chaos.workloads.ledger import OUTPUT_TIME, write_meta
 from chaos.workloads.shape import parse_id
 
 #: Outputs that could not be correlated shown in ``output.json``.
@@ -45,7 +45,7 @@ def identity(record: ConsumerRecord, correlation: Correlation) -> tuple[str | No
         return None, f"no header {correlation.where}"
     try:
         found = jmespath.search(correlation.where, json.loads(record.value or b""))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         return None, "the value is not JSON"
     if found is None:
         return None, f"nothing at {correlation.where}"
@@ -65,7 +65,7 @@ def drain_app_output(
     deadline = time.monotonic() + timeout
     still_open = wait_for_decided(bootstrap_servers, topic, deadline)
     writer = LogWriter(run_dir, rundir.DRAIN_OUTPUT)
-    times: list[int] = []
+    times: list[tuple[int, int, int]] = []
     uncorrelated: list[dict[str, object]] = []
     count = 0
     consumer = reader(bootstrap_servers, "read_committed")
@@ -74,6 +74,7 @@ def drain_app_output(
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         end = {tp.partition: int(o) for tp, o in consumer.end_offsets(tps).items()}
+        beginning = {tp.partition: int(o) for tp, o in consumer.beginning_offsets(tps).items()}
         remaining = {tp for tp in tps if consumer.position(tp) < end[tp.partition]}
         while remaining:
             if time.monotonic() > deadline:
@@ -85,7 +86,7 @@ def drain_app_output(
                     if record.offset >= end[tp.partition]:
                         continue
                     text, why = identity(record, correlation)
-                    named = parse_id(text) if text is not None else None
+                    named = parse_id(text, run_id) if text is not None else None
                     if named is None:
                         writer.add(tp.partition, int(record.offset), 0, -1, int(Status.FOREIGN))
                         if len(uncorrelated) < EXAMPLES:
@@ -93,11 +94,11 @@ def drain_app_output(
                             uncorrelated.append({"partition": tp.partition, "offset": record.offset, "why": shown})
                     else:
                         writer.add(tp.partition, int(record.offset), producer_tag(named[0]), named[1], 0)
-                    times.append(int(record.timestamp))
+                    times.append((tp.partition, int(record.offset), int(record.timestamp)))
                     count += 1
             remaining = {tp for tp in remaining if consumer.position(tp) < end[tp.partition]}
         writer.close()
-        np.asarray(times, dtype="<i8").tofile(run_dir / DRAIN / rundir.DRAIN_OUTPUT_TIMES)
+        np.array(times, dtype=OUTPUT_TIME).tofile(run_dir / DRAIN / rundir.DRAIN_OUTPUT_TIMES)
         incomplete = f"transactions still open (last stable offset, end): {still_open}" if still_open else None
         write_meta(
             meta_path,
@@ -106,6 +107,7 @@ def drain_app_output(
                 "records": count,
                 "isolation_level": "read_committed",
                 "end_offsets": {str(k): v for k, v in end.items()},
+                "beginning_offsets": {str(k): v for k, v in beginning.items()},
                 "complete": incomplete is None,
                 "incomplete": incomplete,
                 "correlate": {"by": correlation.by, "where": correlation.where},

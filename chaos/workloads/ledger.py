@@ -96,6 +96,8 @@ _PRODUCER_STRUCT = struct.Struct("<BQQiqiI")
 _PROCESSED_STRUCT = struct.Struct("<iqIqBI")
 #: How the drain packs one LOG_RECORD (chaos.workloads.drain.LogWriter).
 LOG_STRUCT = struct.Struct("<iqIqB")
+#: ``drain/output-times.bin``: each application output's position and the time the brokers appended it.
+OUTPUT_TIME = np.dtype([("partition", "<i4"), ("offset", "<i8"), ("t_ms", "<i8")])
 assert _PRODUCER_STRUCT.size == PRODUCER_EVENT.itemsize
 assert _PROCESSED_STRUCT.size == PROCESSED.itemsize
 assert LOG_STRUCT.size == LOG_RECORD.itemsize

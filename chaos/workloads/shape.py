@@ -31,7 +31,9 @@ from chaos.workloads.envelope import MAGIC, SEP, encode
 #: The header every input record carries its identity in.
 HEADER = "kafka-chaos"
 PLACEHOLDERS = ("id", "seq", "producer", "slot")
-_ID = re.compile(r"^([A-Za-z0-9_.]+)-(\d+)$")
+_ID = re.compile(r"^([A-Za-z0-9_.-]+)-([0-9]{1,12})$")
+#: Sequence numbers stop below this (the oracle keeps them in 40 bits); a larger one names no record.
+SEQ_LIMIT = 1 << 40
 
 
 def record_id(producer: str, seq: int) -> str:
@@ -43,17 +45,24 @@ def record_id(producer: str, seq: int) -> str:
     return f"{producer}-{seq}"
 
 
-def parse_id(text: str) -> tuple[str, int] | None:
+def parse_id(text: str, run_id: str | None = None) -> tuple[str, int] | None:
     """The producer and sequence number an identity names: ``p0-17`` or a ``kafka-chaos`` header's
-    envelope head; None when it names none (an output that cannot be correlated)."""
+    envelope head (of run ``run_id``, when given); None when it names none (an output that cannot be
+    correlated). Never raises.
+
+    >>> parse_id("my-app-7"), parse_id("p0-²"), parse_id("kc2;other;p0;3;0;", "r1")
+    (('my-app', 7), None, None)
+    """
     text = text.strip()
     if text.startswith(f"{MAGIC.decode()};"):
         parts = text.split(";")
-        if len(parts) >= 4 and parts[3].isdigit():
-            return parts[2], int(parts[3])
-        return None
+        if len(parts) < 4 or (run_id is not None and parts[1] != run_id):
+            return None
+        text = f"{parts[2]}-{parts[3]}"
     found = _ID.match(text)
-    return (found.group(1), int(found.group(2))) if found else None
+    if found is None or int(found.group(2)) >= SEQ_LIMIT:
+        return None
+    return found.group(1), int(found.group(2))
 
 
 def check_template(template: str, where: str) -> str:
