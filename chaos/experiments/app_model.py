@@ -107,6 +107,8 @@ class OutputModel(_Strict):
 
     topic: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,200}$")
     correlate: Literal["key"] | CorrelateModel = "key"
+    #: Check that outputs keep their inputs' order per input key (within each output partition).
+    ordered: bool = False
 
     @field_validator("correlate", mode="before")
     @classmethod
@@ -218,4 +220,5 @@ class ApplicationModel(_Strict):
             run_dir=str(run_dir),
             start_timeout=self.start_timeout,
             stop_timeout=self.stop_timeout,
+            ordered=self.output.ordered,
         )

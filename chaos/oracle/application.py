@@ -19,13 +19,16 @@ import numpy as np
 
 from chaos import rundir
 from chaos.oracle.consumers import Group
-from chaos.oracle.keys import I64, member, positions
-from chaos.oracle.log import Log
+from chaos.oracle.keys import I64, SEQ_BITS, SEQ_MASK, member, positions
+from chaos.oracle.log import Log, out_of_order
 from chaos.oracle.rewrites import Rewrites, latest_behind
 from chaos.oracle.transform import Outputs
 from chaos.rundir import DRAIN, LEDGERS
 from chaos.workloads.ledger import OUTPUT_TIME, read_meta
+from chaos.workloads.shape import InputShape
 
+#: Outputs out of order shown in the verdict.
+EXAMPLES = 10
 #: Inputs acknowledged this long before a fault, or after its heal, are "before" and "after" it.
 MIN_PERIOD_S = 5.0
 
@@ -208,6 +211,7 @@ def judge_application(
     log: Log,
     ack_positions: Callable[[I64], I64],
     ack_times: Callable[[I64], I64],
+    producer_ids: dict[int, str],
 ) -> tuple[dict[str, Any] | None, list[str]]:
     """The run's application, if it had one: appended to ``groups`` as the group whose processing is
     its outputs; returns the verdict's ``application`` section and what makes the verdict unsure."""
@@ -218,4 +222,35 @@ def judge_application(
     groups.append(application_group(meta, outputs, times, ack_positions, log))
     in_log = np.unique(log.keys[log.known])
     figures = application_figures(run_dir, meta, outputs, times, sent, in_log, ack_times)
+    if meta.get("ordered") and outputs is not None:  # asked: order per input key
+        figures["reordered_outputs"], figures["reordered_examples"] = reordered_outputs(run_dir, outputs, producer_ids)
     return figures, application_reasons(outputs, sent, run_dir)
+
+
+def reordered_outputs(run_dir: Path, outputs: Outputs, producer_ids: dict[int, str]) -> tuple[int, list[str]]:
+    """Outputs out of their inputs' order per input key, within each output partition: the fewest
+    outputs that, moved, would leave each key's in sequence order (first output of each input
+    only); and a few of them as ``p0-17``. The keys are the input shape's, from each producer's
+    workload spec."""
+    shapes: dict[int, InputShape] = {}
+    for index, pid in producer_ids.items():
+        spec = read_meta(run_dir / "workloads" / f"producer-{pid}.json")
+        if spec.get("shape"):
+            shapes[index] = InputShape(**spec["shape"])
+    log = outputs.log
+    idx = np.flatnonzero(log.known)
+    _, first = np.unique(log.keys[idx], return_index=True)
+    idx = idx[np.sort(first)]  # first outputs, in position order
+    by_key: dict[tuple[int, bytes | None], list[int]] = {}
+    for i in idx.tolist():
+        key = int(log.keys[i])
+        index, seq = key >> SEQ_BITS, key & SEQ_MASK
+        shape = shapes.get(index)
+        input_key = shape.render(producer_ids[index], seq)[0] if shape is not None else None
+        by_key.setdefault((int(log.pos[i] >> SEQ_BITS), input_key), []).append(key)
+    count, examples = 0, []
+    for keys in by_key.values():
+        out = out_of_order(np.asarray(keys, dtype=np.int64) & SEQ_MASK)
+        count += len(out)
+        examples += [f"{producer_ids[keys[j] >> SEQ_BITS]}-{keys[j] & SEQ_MASK}" for j in out.tolist()]
+    return count, examples[:EXAMPLES]

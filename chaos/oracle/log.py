@@ -148,13 +148,13 @@ def reordered(log: Log, limit: int) -> Reordering:
         producer = keys >> SEQ_BITS
         cuts = np.flatnonzero(producer[1:] != producer[:-1]) + 1
         for idx, seqs in zip(np.split(sel, cuts), np.split(keys & SEQ_MASK, cuts), strict=True):
-            out = _out_of_order(seqs)
+            out = out_of_order(seqs)
             total += len(out)
             examples += [int(i) for i in idx[out][: limit - len(examples)]]
     return Reordering(total, examples[:limit])
 
 
-def _out_of_order(seqs: I64) -> I64:
+def out_of_order(seqs: I64) -> I64:
     """Indexes (into ``seqs``, distinct values) of the elements outside one longest increasing
     subsequence. Elements above everything before them and below everything after them are in
     every such subsequence, so only the others go through the O(k log k) search."""

@@ -215,8 +215,9 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
     groups = load_groups(run_dir, tag_to_index, log, EXAMPLES, committed_log)
     outputs = _transformed(run_dir, tag_to_index, side.sent, groups, log, committed_log)
     # a black box: its processing is the inputs it wrote an output for (groups gains it)
+    ids = {p.index: p.id for p in producers}
     app, app_reasons = judge_application(
-        run_dir, outputs, groups, side.sent, log, side.ack_positions, lambda k: side.first_acks(k)[1]
+        run_dir, outputs, groups, side.sent, log, side.ack_positions, lambda k: side.first_acks(k)[1], ids
     )
     consumer = consumer_loss(
         groups,

@@ -126,6 +126,8 @@ class Application(_Model):
     duplicate_outputs: int
     latency_ms: EndToEnd | None = None
     latency_by_fault: list[FaultLatency] = Field(default_factory=list)
+    reordered_outputs: int | None = Field(None, description="outputs out of their inputs' order per key (if asked)")
+    reordered_examples: list[str] = Field(default_factory=list)
     logs: list[str] = Field(default_factory=list, description="the application's output, in the run directory")
 
 

@@ -62,6 +62,8 @@ class AppSpec:
     start_timeout: float = 60.0
     stop_timeout: float = 30.0
     bootstrap_servers: str = ""
+    #: Whether the verdict checks the outputs keep their inputs' order per input key.
+    ordered: bool = False
 
     def render(self, text: str) -> str:
         """``text`` with the run's placeholders filled in."""
@@ -90,6 +92,7 @@ class AppSpec:
             "group": self.group,
             "instances": self.instances,
             "correlate": {"by": self.correlation.by, "where": self.correlation.where},
+            "ordered": self.ordered,
         }
 
 

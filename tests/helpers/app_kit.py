@@ -173,6 +173,7 @@ class AppRun:
         topic: str = "t",
         group: str = "kc-t-ab12-app",
         fetch: int = 10**9,
+        ordered: bool = False,
     ) -> None:
         self.dir = Path(run_dir)
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -218,6 +219,7 @@ class AppRun:
             run_id=RUN_ID,
             run_dir=str(self.dir),
             correlation=correlate,
+            ordered=ordered,
         )
         write_meta(self.dir / rundir.LEDGERS / rundir.APPLICATION_META, self.app.describe())
         self.input_pos: dict[int, tuple[int, int]] = {}

@@ -152,3 +152,21 @@ def test_the_output_topic_takes_the_inputs_durability_never_its_retention(tmp_pa
     config = {"cleanup.policy": "compact", "retention.ms": "60000", "min.insync.replicas": "2"}
     Applications(spec, TopicPlan("t", 3, 3, config), tmp_path, lambda *a: asked.append(a), lambda: None)  # type: ignore[arg-type,return-value]
     assert asked == [("t-out", 3, 3, {"min.insync.replicas": "2", "message.timestamp.type": "LogAppendTime"})]
+
+
+def test_outputs_out_of_their_inputs_order_per_key_are_counted_where_asked(tmp_path: Path) -> None:
+    shape = InputShape(value='{"order": "${id}"}', key="customer-${slot}", slots=2)
+    for ordered in (True, False):
+        r = AppRun(tmp_path / str(ordered), shape, correlate=Correlation("json", "order"), ordered=ordered)
+        for s in range(8):
+            r.send(s)
+        for s in (0, 1, 4, 3, 2, 5, 6, 7):  # customer-0: 0, 4, 2, 6 (2 after 4); customer-1: 1, 3, 5, 7
+            r.output(s)
+        r.commit(0, 8)
+        v = r.finish()
+        app = v.application
+        assert app is not None and v.conclusive and v.loss.consumer == 0
+        if ordered:  # one of 2 and 4 is out of customer-0's order, whichever the longest run keeps
+            assert app.reordered_outputs == 1 and app.reordered_examples in (["p0-4"], ["p0-2"])
+        else:
+            assert app.reordered_outputs is None
