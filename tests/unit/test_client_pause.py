@@ -4,6 +4,7 @@ whole process group stops (state T) and runs again, and a kill reaches a wrapper
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -17,6 +18,16 @@ from chaos.workloads.application import AppSpec, HostApplication
 def state(pid: int) -> str:
     """The kernel's state letter of process ``pid`` (``T``: stopped; ``S``/``R``: running)."""
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def settled(pids: tuple[int, ...], wanted: Callable[[str], bool], timeout: float = 5.0) -> bool:
+    """Whether every process of ``pids`` reaches a state ``wanted`` accepts within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not all(wanted(state(pid)) for pid in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def app(tmp_path: Path, command: list[str]) -> HostApplication:
@@ -41,9 +52,10 @@ def test_a_paused_application_stops_with_its_children_and_runs_again_when_healed
         ctx = FaultContext(cast(Any, None), workloads={a.name: a}, timeline=Timeline(tmp_path))
         fault.inject(ctx)
         assert fault.targets == ["application-0"]
-        assert state(a.proc.pid) == "T" and state(child) == "T"  # type: ignore[union-attr]
+        pids = (a.proc.pid, child)  # type: ignore[union-attr]
+        assert settled(pids, lambda s: s == "T")  # a signal is delivered, not waited for: look until it took
         fault.heal(ctx)
-        assert state(a.proc.pid) != "T" and state(child) != "T"  # type: ignore[union-attr]
+        assert settled(pids, lambda s: s != "T")
         a.kill()
         assert not a.alive and a.kills == 1
         time.sleep(0.1)
