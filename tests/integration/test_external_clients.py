@@ -3,7 +3,9 @@ from docs/clients.md and speaking the line protocol, on a real cluster: the per-
 the built-in clients pass in ``test_clients.py`` — a round trip, a SIGKILL in each producer mode they
 offer, a consumer kill under each commit strategy they offer — with the same exact verdicts.
 
-All of it runs in the Docker tier: 14 cases in about 90 s here, on one worker.
+The test command runs a round trip, an async producer kill and a before_process consumer kill of
+each; the other cases are marked ``extended`` and run with ``-m extended`` (``scripts/setup``'s main
+job does): 14 cases in about 90 s here.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from tests.helpers.client_cases import (
 from tests.helpers.real_cluster import QUICK
 
 pytestmark = QUICK
+EXTENDED = pytest.mark.extended
 
 
 @pytest.mark.parametrize("name", EXAMPLE_CLIENTS)
@@ -55,7 +58,7 @@ def test_round_trip(scenario: Scenario, example_clients: dict[str, ExternalClien
 
 
 @pytest.mark.parametrize("name", EXAMPLE_CLIENTS)
-@pytest.mark.parametrize("mode", ["fire_and_forget", "async"])
+@pytest.mark.parametrize("mode", [pytest.param("fire_and_forget", marks=EXTENDED), "async"])
 def test_streaming_producer_killed_loses_what_it_buffered(
     scenario: Scenario, example_clients: dict[str, ExternalClient], name: str, mode: str
 ) -> None:
@@ -70,6 +73,7 @@ def test_streaming_producer_killed_loses_what_it_buffered(
     assert v.figures.producer > 0, v.loss
 
 
+@EXTENDED
 @pytest.mark.parametrize("name", EXAMPLE_CLIENTS)
 def test_sync_producer_killed_loses_nothing(
     scenario: Scenario, example_clients: dict[str, ExternalClient], name: str
@@ -85,7 +89,7 @@ def test_sync_producer_killed_loses_nothing(
 
 
 @pytest.mark.parametrize("name", EXAMPLE_CLIENTS)
-@pytest.mark.parametrize("strategy", ["auto", "before_process"])
+@pytest.mark.parametrize("strategy", [pytest.param("auto", marks=EXTENDED), "before_process"])
 def test_consumer_committing_ahead_killed_loses_records(
     scenario: Scenario,
     kafka_cluster: KafkaCluster,
@@ -145,6 +149,7 @@ def test_consumer_committing_ahead_killed_loses_records(
     assert v.loss.model_dump() == {"producer": 0, "broker": 0, "consumer": lost}, (v.loss, seen[0])
 
 
+@EXTENDED
 @pytest.mark.parametrize("name", EXAMPLE_CLIENTS)
 def test_consumer_committing_after_processing_killed_loses_nothing(
     scenario: Scenario, example_clients: dict[str, ExternalClient], name: str
