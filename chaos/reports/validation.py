@@ -191,7 +191,9 @@ def loss_text(row: MatrixRun) -> str:
         return "inconclusive, no loss figure: " + "; ".join(row.unsure)
     loss = row.loss
     dup = (row.anomalies or {}).get("duplicates_in_log", 0)
-    return f"producer {loss.producer}, broker {loss.broker}, consumer {loss.consumer}; duplicates {dup}"
+    text = f"producer {loss.producer}, broker {loss.broker}, consumer {loss.consumer}; duplicates {dup}"
+    outputs = (row.anomalies or {}).get("duplicate_outputs", 0) if row.application_logs else 0
+    return text + (f"; duplicate outputs {outputs}" if row.application_logs else "")
 
 
 def markdown(data: Validation) -> str:

@@ -51,3 +51,8 @@ def test_validate_with_the_team_s_application_fails_it_on_duplicate_outputs_and_
     (log,) = row["application_logs"]
     assert (out / log).is_file() and "relay: consuming" in (out / log).read_text()
     assert f"href='{log}'" in (out / "report.html").read_text()
+    dups = verdict["application"]["duplicate_outputs"]
+    assert (
+        f"| consumer_kill | team | FAIL | producer 0, broker 0, consumer 0; duplicates 0; duplicate outputs {dups} |"
+        in (out / "validate.md").read_text()
+    )
