@@ -34,8 +34,16 @@ def test_code_quality(command: list[str]) -> None:
 LONG_MODULES: dict[str, str] = {}
 
 #: Every source file the rule holds: the Python package, the Java client driver and its tests, kcfs (Go), the
-#: example applications.
-SOURCE_GLOBS = ("chaos/**/*.py", "chaos/images/java/*.java", "tests/**/*.java", "chaos/**/*.go", "examples/**/*.java")
+#: example applications and the example external clients (Go, JavaScript).
+SOURCE_GLOBS = (
+    "chaos/**/*.py",
+    "chaos/images/java/*.java",
+    "tests/**/*.java",
+    "chaos/**/*.go",
+    "examples/**/*.java",
+    "examples/**/*.go",
+    "examples/**/*.js",
+)
 
 
 def test_every_module_holds_one_idea_in_at_most_400_lines() -> None:
