@@ -38,7 +38,7 @@ application:
   output: {{correlate: {{json: input.order}}}}
 faults:
   - {{kind: client_kill, workload: application-0, at: 3, duration: 2}}
-phases: {{warmup: 2, settle: 2}}
+phases: {{warmup: 1, settle: 1, consume_quiet: 1}}
 expect: {{consumer_loss: "{loss}", producer_loss: 0, broker_loss: 0}}
 """
 
@@ -107,7 +107,7 @@ application:
   output: {{correlate: key}}
 faults:
   - {{kind: client_kill, workload: application-0, at: 4, duration: 2}}
-phases: {{warmup: 2, settle: 2}}
+phases: {{warmup: 1, settle: 1, consume_quiet: 1}}
 expect: {{consumer_loss: ">0", producer_loss: 0, broker_loss: 0}}
 """
 

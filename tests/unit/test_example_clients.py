@@ -19,7 +19,7 @@ from tests.helpers.client_cases import EXAMPLE_CLIENTS, EXAMPLES, example_client
 #: Where each driver's table of Java-named settings is, and how a key is written in it.
 TABLES = {
     "franz-go": ("settings.go", re.compile(r'^\s*"([a-z.]+)":\s+(?:func|nil)', re.MULTILINE)),
-    "kafkajs": ("driver.js", re.compile(r"^\s*'?([a-z][a-z.]*)'?: \(v, c\) =>", re.MULTILINE)),
+    "kafkajs": ("common.js", re.compile(r"^\s*'?([a-z][a-z.]*)'?: \(v, c\) =>", re.MULTILINE)),
 }
 
 
