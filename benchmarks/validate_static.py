@@ -19,8 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from chaos.images.kafka_configs import kafka_configs
 from chaos.images.recipes import DEFAULT_KAFKA_VERSION
-from chaos.validate.kafka_configs import kafka_configs
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "settings"

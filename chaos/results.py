@@ -16,7 +16,8 @@ from chaos.oracle.verdict import Counts, ExpectationResult, Loss, Verdict
 
 #: 0 every expectation met · 1 one failed · 2 usage or input error · 3 infrastructure error ·
 #: 4 the verdict is inconclusive (its inputs were not whole: no loss figure to judge).
-Status = Literal["passed", "failed", "inconclusive", "error"]
+#: ``not_applicable``: the row needs a newer release than it was asked to run on; it never ran.
+Status = Literal["passed", "failed", "inconclusive", "error", "not_applicable"]
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INFRA, EXIT_INCONCLUSIVE = 0, 1, 2, 3, 4
 
 
@@ -42,10 +43,15 @@ class RunResult:
     cluster_id: str = ""
     #: How its clients reached the brokers: ``proxy`` (through toxiproxy) or ``direct``.
     client_path: str = "proxy"
+    #: Why the row does not apply to its release (it did not run), e.g. "not applicable on Kafka 3.9.1: needs …".
+    not_applicable: str | None = None
 
     @property
     def exit_code(self) -> int:
-        """0 every expectation met · 1 one failed · 3 the run could not complete · 4 inconclusive."""
+        """0 every expectation met (or the row does not apply) · 1 one failed · 3 the run could not
+        complete · 4 inconclusive."""
+        if self.not_applicable is not None:
+            return EXIT_OK
         if self.error is not None or self.verdict is None:
             return EXIT_INFRA
         if not self.verdict.conclusive:
@@ -54,7 +60,9 @@ class RunResult:
 
     @property
     def status(self) -> Status:
-        """``passed``, ``failed``, ``inconclusive`` or ``error``."""
+        """``passed``, ``failed``, ``inconclusive``, ``error`` or ``not_applicable``."""
+        if self.not_applicable is not None:
+            return "not_applicable"
         statuses: dict[int, Status] = {EXIT_OK: "passed", EXIT_FAILED: "failed", EXIT_INCONCLUSIVE: "inconclusive"}
         return statuses.get(self.exit_code, "error")
 
@@ -77,6 +85,7 @@ class RunResult:
             cluster_id=self.cluster_id,
             client_path=self.client_path,
             error=self.error,
+            not_applicable=self.not_applicable,
             loss=v.loss if v else None,
             causes=v.causes if v and v.conclusive else None,
             counts=v.counts if v else None,
@@ -103,6 +112,7 @@ class RunOutcome(_Model):
     cluster_id: str
     client_path: str
     error: str | None
+    not_applicable: str | None = Field(None, description="why the row did not run on its release")
     loss: Loss | None
     causes: dict[str, dict[str, int]] | None
     counts: Counts | None

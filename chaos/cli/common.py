@@ -70,6 +70,40 @@ def check_directory(path: Path, option: str) -> None:
         raise UsageError(f"{path} is not a directory: give {option} a directory (it is created if missing)")
 
 
+def releases_option(f: F) -> F:
+    """``--kafka-version V[,V…]|X.Y.x|all``: the Kafka releases every experiment runs on."""
+    return click.option(
+        "--kafka-version",
+        default=None,
+        metavar="RELEASES",
+        help="Run every experiment on these Kafka releases, side by side: a list such as 3.9.1,4.0.x,4.4.0 "
+        "(X.Y.x: the latest patch of that line on Maven Central) or all (the latest patch of every line "
+        "from 3.9 on). Images of a release are built once when missing. Default: each file's own.",
+    )(f)
+
+
+def client_version_option(f: F) -> F:
+    """``--client-version V``: the Java client's release (kafka-clients), whatever the cluster's."""
+    return click.option(
+        "--client-version",
+        default=None,
+        metavar="RELEASE",
+        help="The Java client's release (its kafka-clients jars), against any cluster release. "
+        "Default: each file's client_version, else the cluster's release.",
+    )(f)
+
+
+def resolve_releases(text: str | None) -> list[str]:
+    """The releases ``--kafka-version`` names, resolved (empty when not given).
+
+    Raises:
+        UsageError: a malformed release, or a line Maven Central has no release of.
+    """
+    from chaos.images.releases import kafka_versions
+
+    return kafka_versions(text)
+
+
 def check_version(kafka_version: str | None) -> None:
     """Refuse an unknown Kafka release before anything starts (UsageError)."""
     if kafka_version:

@@ -24,10 +24,10 @@ def images_build(kafka_version: str | None, force: bool, as_json: bool, quiet: b
     from chaos.engine import docker_client
     from chaos.images.builder import ImageBuilder
     from chaos.images.java_driver import build_java_driver
+    from chaos.images.kafka_configs import kafka_configs
     from chaos.images.kcfs import kcfs_binary
     from chaos.images.prerequisites import outstanding, require
     from chaos.images.recipes import DEFAULT_KAFKA_VERSION, check_kafka_version
-    from chaos.validate.kafka_configs import kafka_configs
 
     version = check_kafka_version(kafka_version or DEFAULT_KAFKA_VERSION)
     builder = ImageBuilder(docker_client(), progress=progress_for(quiet))

@@ -15,11 +15,14 @@ from chaos.cli.common import (
     check_directory,
     check_version,
     client_path_option,
+    client_version_option,
     cluster_option,
     emit,
     json_option,
     progress_for,
     quiet_option,
+    releases_option,
+    resolve_releases,
     to_stderr,
 )
 from chaos.errors import UsageError
@@ -80,7 +83,8 @@ def reconcile(run_dir: str, as_json: bool) -> None:
     is_flag=True,
     help="Start a cluster for every run instead of reusing one per cluster shape, reset between runs.",
 )
-@click.option("--kafka-version", default=None, help="Override the Kafka release of every experiment.")
+@releases_option
+@client_version_option
 @click.option(
     "--reports", "reports_dir", default="reports", type=click.Path(path_type=Path), help="Where run directories go."
 )
@@ -103,6 +107,7 @@ def run_cmd(
     keep_cluster: bool,
     fresh_cluster: bool,
     kafka_version: str | None,
+    client_version: str | None,
     reports_dir: Path,
     select: str | None,
     client: str | None,
@@ -122,26 +127,29 @@ def run_cmd(
     back to a fresh cluster. The runs are grouped by shape, in the order the shapes first appear.
     ``--cluster RUN_ID`` runs them all on a cluster already up, reset before each and left running.
     """
+    from chaos.experiments.applicable import release_keys
     from chaos.experiments.loading import load_suite
     from chaos.experiments.runner import RunOptions, RunResult, keep_hint, run_suite
     from chaos.reports.github import publish_suite
 
-    loaded = load_suite(paths, client, client_path)
+    check_version(client_version)
+    releases = resolve_releases(kafka_version)
+    loaded = load_suite(paths, client, client_path, releases, client_version)
     if select:
         loaded = [item for item in loaded if select in item.experiment.name]
         if not loaded:
             raise UsageError(f"no experiment name contains {select!r}: `kafka-chaos list` shows the names")
-    check_version(kafka_version)
     check_directory(reports_dir, "--reports")
+    progress = progress_for(quiet)
     options = RunOptions(
         reports_dir=reports_dir,
         seed=seed,
         keep_cluster=keep_cluster,
         fresh_cluster=fresh_cluster,
-        kafka_version=kafka_version,
-        progress=progress_for(quiet),
+        progress=progress,
         status_every=0.0 if quiet else (2.0 if sys.stderr.isatty() else 5.0),
         cluster=cluster_id,
+        release_keys=release_keys,
     )
 
     def one_line(result: RunResult) -> None:

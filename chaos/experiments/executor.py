@@ -100,16 +100,16 @@ class Execution:
         self.recovered = "yes"
         #: The consume-transform-produce output topic, once a transformer member was added.
         self.output_topic: str | None = None
+        #: The Java client's release (its driver's jars); None: the cluster's.
+        self.java_release: str | None = None
 
     def __enter__(self) -> Self:
         self.nemesis.__enter__()
         return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
         try:
-            self.nemesis.__exit__(exc_type, exc, tb)
+            self.nemesis.__exit__(et, e, tb)
         finally:
             self.kill_all()
 
@@ -166,13 +166,13 @@ class Execution:
             self.output_topic = name
 
     def _command(self, client: str) -> Callable[[Path], list[str]] | None:
-        """How a workload of ``client`` is started: the Java driver of the cluster's release, or the
+        """How a workload of ``client`` is started: the Java driver of :attr:`java_release`, or the
         Python workload module (None). Raises InfrastructureError when the Java client has no JDK."""
         if client != "java":
             return None
         from chaos.images.java_driver import build_java_driver
 
-        return build_java_driver(self.cluster.spec.kafka_version).command
+        return build_java_driver(self.java_release or self.cluster.spec.kafka_version).command
 
     def workloads(self, kind: str) -> list[WorkloadProcess]:
         """The ``producer`` or ``consumer`` processes."""
@@ -355,7 +355,7 @@ def execute(
         label=phases.label,
         client_path=plan.client_path,
     ) as ex:
-        plan = plan.bind(ex.bootstrap)
+        plan, ex.java_release = plan.bind(ex.bootstrap), plan.java_release
         t = plan.topic
         with phases.phase("topic", f"{t.name}: {t.partitions} partitions, RF {t.replication_factor}"):
             ex.create_topic(groups=any(isinstance(spec, ConsumerSpec) for spec in plan.workloads))

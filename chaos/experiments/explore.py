@@ -34,8 +34,9 @@ from hypothesis.errors import NoSuchExample
 
 from chaos.cluster.config import ClientPath
 from chaos.experiments.loading import load_experiment
-from chaos.experiments.model import Experiment, FaultStepModel
+from chaos.experiments.model import Experiment
 from chaos.experiments.runner import ExperimentRun, RunOptions, pool_for
+from chaos.experiments.schedule_model import FaultStepModel
 from chaos.labels import new_run_id
 
 #: Fault kinds a schedule draws from, the simplest first (shrinking moves toward the front).

@@ -27,10 +27,10 @@ from chaos.experiments.model import (
     Experiment,
     ExperimentFileError,
     ProducerModel,
-    RandomFaultsModel,
     as_properties,
     fault_params,
 )
+from chaos.experiments.schedule_model import RandomFaultsModel
 from chaos.faults.targets import expand_targets
 from chaos.oracle.expectations import parse_expectation
 
@@ -342,29 +342,30 @@ def experiment_files(paths: Iterable[Path]) -> list[Path]:
         ExperimentFileError: a path does not exist, or a directory holds no experiment file.
     """
     files: list[Path] = []
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            found = sorted([*p.glob("*.yaml"), *p.glob("*.yml")])
-            if not found:
-                raise ExperimentFileError(f"{p}: no *.yaml experiment files in this directory")
-            files.extend(found)
-        elif p.exists():
-            files.append(p)
-        else:
+    for p in map(Path, paths):
+        if not p.exists():
             raise ExperimentFileError(f"{p}: no such file or directory: check the path")
+        found = sorted([*p.glob("*.yaml"), *p.glob("*.yml")]) if p.is_dir() else [p]
+        if not found:
+            raise ExperimentFileError(f"{p}: no *.yaml experiment files in this directory")
+        files.extend(found)
     return files
 
 
 def load_suite(
-    paths: Iterable[Path], client: str | None = None, client_path: ClientPath | None = None
+    paths: Iterable[Path],
+    client: str | None = None,
+    client_path: ClientPath | None = None,
+    releases: Sequence[str] = (),
+    client_version: str | None = None,
 ) -> list[LoadedExperiment]:
     """Load every experiment named by ``paths``; all are checked before any runs.
 
     ``client`` puts every workload on that client, a built-in or an installed one (``all``: each
     experiment once per client, installed ones too, one after the other, labelled
-    ``<name>.<client>``); None keeps each file's own. ``client_path``
-    puts every run's clients on that path; None keeps each file's own.
+    ``<name>.<client>``); None keeps each file's own. ``client_path`` puts every run's clients on
+    that path; None keeps each file's own. ``releases``: each experiment once per Kafka release
+    (labelled ``<name>@<release>`` when more than one); ``client_version``: the Java client's.
 
     Raises:
         ExperimentFileError: see :func:`load_experiment`; also two experiments with the same name.
@@ -379,6 +380,7 @@ def load_suite(
         if client not in available_clients():
             raise UsageError(f"unknown client {client!r}: use one of {', '.join(available_clients())}, or all")
         clients = [client]
+    versions: list[str | None] = list(releases) or [None]
     loaded: list[LoadedExperiment] = []
     names: dict[str, Path] = {}
     for path in experiment_files(paths):
@@ -389,5 +391,8 @@ def load_suite(
                     f"{path}:1: name: {exp.name!r} is also the name of {names[exp.name]}: rename one"
                 )
             names[exp.name] = path
-            loaded.append(LoadedExperiment(path, exp, f"{exp.name}.{c}" if len(clients) > 1 else exp.name))
+            label = f"{exp.name}.{c}" if len(clients) > 1 else exp.name
+            for v in versions:
+                at = f"{label}@{v}" if len(versions) > 1 else label
+                loaded.append(LoadedExperiment(path, exp.on_release(v, client_version), at))
     return loaded

@@ -28,8 +28,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field
 from chaos.cluster.config import ClientPath, ClusterSpec
 from chaos.errors import UsageError
 from chaos.experiments.app_model import ApplicationModel
+from chaos.experiments.release_model import KnownBugModel, NeedsModel
+from chaos.experiments.schedule_model import FaultStepModel, PhasesModel, RandomFaultsModel
 from chaos.faults.targets import expand_targets
-from chaos.images.recipes import DEFAULT_KAFKA_VERSION
+from chaos.images.recipes import DEFAULT_KAFKA_VERSION, check_kafka_version
 from chaos.oracle.expectations import Expectation, parse_expectation
 from chaos.workloads.clients import CLIENTS, DEFAULT_CLIENT, available_clients, check_client, described_client
 from chaos.workloads.external import ExternalClient
@@ -235,49 +237,6 @@ class ConsumerModel(_Section):
 _S = TypeVar("_S", ProducerModel, ConsumerModel)
 
 
-class FaultStepModel(BaseModel):
-    """One scheduled fault: ``kind`` with its parameters, injected at ``at`` s into the fault window,
-    healed ``duration`` s later (no duration: at the end of the window)."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-    kind: str
-    at: float = Field(0.0, ge=0)
-    duration: float | None = Field(None, gt=0)
-    name: str | None = None
-
-    @property
-    def params(self) -> dict[str, object]:
-        """The fault's own parameters (everything but kind, at, duration and name)."""
-        return dict(self.model_extra or {})
-
-
-class RandomFaultsModel(_Strict):
-    """A random schedule drawn from ``--seed``: ``count`` faults staggered over the fault window."""
-
-    count: int = Field(ge=1, le=100)
-    min_duration: float = Field(2.0, gt=0)
-    max_duration: float = Field(10.0, gt=0)
-    gap: float = Field(1.0, ge=0)
-    kinds: list[dict[str, object]] | None = None
-
-
-class PhasesModel(_Strict):
-    """How long each phase lasts or may take, in seconds."""
-
-    warmup: float = Field(5.0, ge=0, description="steady state before the first fault")
-    steady_timeout: float = Field(90.0, gt=0, description="first acks (and processing) must come within this")
-    fault_window: float | None = Field(None, gt=0, description="default: until the last fault heals")
-    heal_timeout: float = Field(120.0, gt=0, description="full ISR again after healing")
-    settle: float = Field(5.0, ge=0, description="workloads keep running after healing")
-    stop_timeout: float = Field(90.0, gt=0, description="a bounded producer finishes, a stopped one exits")
-    consume_timeout: float = Field(90.0, gt=0, description="consumers catch up after the producer stopped")
-    consume_quiet: float = Field(
-        3.0, gt=0, description="a consumer that processed nothing new for this long has caught up (or never will)"
-    )
-    drain_timeout: float = Field(180.0, gt=0, description="the drain reads every partition to its end")
-
-
 class Experiment(_Strict):
     """One experiment file."""
 
@@ -302,6 +261,10 @@ class Experiment(_Strict):
     #: (every cluster serves both), so it sits here rather than in ``cluster:``, and one cluster
     #: serves runs of either path.
     client_path: ClientPath = "proxy"
+    #: The Java client's release (kafka-clients), when not the cluster's; see docs/releases.md.
+    client_version: Annotated[str, AfterValidator(check_kafka_version)] | None = None
+    needs: NeedsModel | None = None
+    known_bug: KnownBugModel | None = None
 
     @field_validator("name")
     @classmethod
@@ -313,15 +276,19 @@ class Experiment(_Strict):
     @field_validator("tags")
     @classmethod
     def _tags(cls, tags: list[str]) -> list[str]:
-        for tag in tags:
-            if not re.match(NAME_PATTERN, tag):
-                raise ValueError(f"tag {tag!r} must be lower-case letters, digits, '-', '_' or '.'")
+        if bad := [tag for tag in tags if not re.match(NAME_PATTERN, tag)]:
+            raise ValueError(f"tag {bad[0]!r} must be lower-case letters, digits, '-', '_' or '.'")
         return tags
 
     @property
     def topic_name(self) -> str:
         """The topic the workloads use."""
         return self.topic.name or self.name
+
+    @property
+    def java_release(self) -> str:
+        """The release of the Java client's jars: ``client_version``, else the cluster's."""
+        return self.client_version or self.cluster.kafka_version
 
     @property
     def workload_names(self) -> list[str]:
@@ -362,6 +329,12 @@ class Experiment(_Strict):
 
         consumer = at(self.consumer) if self.consumer is not None else None
         return self.model_copy(update={"producer": at(self.producer), "consumer": consumer})
+
+    def on_release(self, kafka_version: str | None = None, client_version: str | None = None) -> Experiment:
+        """This experiment on cluster release ``kafka_version`` with the Java client of
+        ``client_version`` (None: the file's own)."""
+        cluster = self.cluster.model_copy(update={"kafka_version": kafka_version or self.cluster.kafka_version})
+        return self.model_copy(update={"cluster": cluster, "client_version": client_version or self.client_version})
 
     def on_path(self, client_path: ClientPath | None = None) -> Experiment:
         """This experiment with its clients on ``client_path`` (None: the file's own)."""

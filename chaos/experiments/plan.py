@@ -92,6 +92,8 @@ class Plan:
     client_path: ClientPath = "proxy"
     #: The team's application, judged as a black box (None: the run has none).
     application: AppSpec | None = None
+    #: The Java client's release, when the file names one (None: the cluster's).
+    java_release: str | None = None
 
     @property
     def window(self) -> float:
@@ -227,6 +229,7 @@ def plan_experiment(exp: Experiment, run_id: str, run_dir: Path, seed: int = 0) 
             drain_timeout=ph.drain_timeout,
         ),
         expect=dict(exp.expect),
+        java_release=exp.client_version,
         isolation_level=exp.isolation_level,
         seed=seed,
         expects_acks=str(producer.settings.get("acks", "all")) != "0",

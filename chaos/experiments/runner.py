@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -24,12 +25,14 @@ from chaos import rundir
 from chaos.cluster import ClusterSpec, KafkaCluster
 from chaos.errors import ChaosError, Interrupted, UsageError
 from chaos.events import EventBus, Listener, Note
+from chaos.experiments.applicable import Defined, not_applicable, uses_java, workload_clients
 from chaos.experiments.executor import execute
 from chaos.experiments.loading import LoadedExperiment
 from chaos.experiments.model import Experiment
 from chaos.experiments.phases import Phases, PhaseTimeout
 from chaos.experiments.plan import Plan, plan_experiment
 from chaos.experiments.pool import ClusterPool, Lease, check_fits, shape
+from chaos.images.builder import ensure_kafka_images
 from chaos.labels import new_run_id
 from chaos.oracle.files import write_verdict
 from chaos.progress import Progress, ProgressListener, silent
@@ -46,6 +49,7 @@ from chaos.results import (
 )
 from chaos.signals import sigterm_raises
 from chaos.workloads.clients import DEFAULT_CLIENT
+from chaos.workloads.versions import client_versions
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +86,9 @@ class RunOptions:
     cluster: str | None = None
     #: Further listeners of the lifecycle events (progress and reports are always subscribed).
     listeners: tuple[Listener, ...] = ()
+    #: The keys each release defines (:func:`~chaos.experiments.applicable.release_keys`): a row
+    #: setting a key its release lacks is not applicable there. None: only ``needs:`` decides.
+    release_keys: Defined | None = None
 
     def bus(self) -> EventBus:
         """The event bus of a run: progress lines, reports, then the extra listeners."""
@@ -113,11 +120,13 @@ class ExperimentRun:
         cluster: KafkaCluster | None = None,
         bus: EventBus | None = None,
         pool: ClusterPool | None = None,
+        label: str | None = None,
     ) -> None:
         """``cluster``: run on this running cluster (its own topic) instead of starting one; it is
         left running afterwards. ``pool``: take the cluster from this pool (a suite's, shared with
-        the runs before and after) instead of starting one of its own."""
-        self.exp = exp
+        the runs before and after) instead of starting one of its own. ``label``: the row's name in
+        a suite (``<name>[.<client>][@<release>]``)."""
+        self.exp = exp.on_release(options.kafka_version)
         self.shared_cluster = cluster
         self.pool = pool
         self.run_dir = Path(run_dir)
@@ -126,8 +135,8 @@ class ExperimentRun:
         self.repetition = repetition
         self.run_id = cluster.run_id if cluster is not None else (run_id or new_run_id())
         self.started = time.time()
-        base = exp.name if exp.client == DEFAULT_CLIENT else f"{exp.name}.{exp.client}"
-        self.label = base if repetition == 1 else f"{base}#{repetition}"
+        self.row = label or (exp.name if exp.client == DEFAULT_CLIENT else f"{exp.name}.{exp.client}")
+        self.label = self.row if repetition == 1 else f"{self.row}#{repetition}"
         self.plan: Plan = plan_experiment(exp, self.run_id, self.run_dir, options.seed)
         self.bus = bus or options.bus()
         self.result = RunResult(exp.name, path, self.run_dir, self.run_id, repetition, client_path=exp.client_path)
@@ -141,24 +150,9 @@ class ExperimentRun:
         phases = Phases(self.run_dir, self.bus, self.label)
         try:
             with sigterm_raises():
-                lease = self._lease(phases)
-                cluster = lease.cluster
-                self.result.cluster = lease.how
-                self.result.cluster_id = cluster.run_id
-                self._write_cluster(lease)
-                if lease.healed:
-                    left = "; ".join(lease.healed)
-                    self.bus.emit(
-                        Note(run=self.label, text=f"the run before left faults on the cluster, healed: {left}")
-                    )
-                broken = False
-                try:
-                    self.result.verdict = execute(self.plan, cluster, phases, self.bus, self.options.status_every)
-                except BaseException as e:  # not a ChaosError: a bug or an interrupt, the state is unknown
-                    broken = not isinstance(e, ChaosError)
-                    raise
-                finally:
-                    self._teardown(lease, phases, broken)
+                self.result.not_applicable = not_applicable(self.exp, self.options.release_keys)
+                if self.result.not_applicable is None:
+                    self._on_cluster(phases)
         except Exception as e:  # a broken run is recorded and the suite goes on; Ctrl-C/SIGTERM propagate
             self.result.error = str(e) or repr(e)
             self.result.error_kind = type(e).__name__
@@ -172,6 +166,25 @@ class ExperimentRun:
         self.bus.emit(RunFinished(run=self.label, result=self.result))
         return self.result
 
+    def _on_cluster(self, phases: Phases) -> None:
+        """Lease a cluster, execute the plan on it and tear down."""
+        lease = self._lease(phases)
+        cluster = lease.cluster
+        self.result.cluster = lease.how
+        self.result.cluster_id = cluster.run_id
+        self._write_cluster(lease)
+        if lease.healed:
+            left = "; ".join(lease.healed)
+            self.bus.emit(Note(run=self.label, text=f"the run before left faults on the cluster, healed: {left}"))
+        broken = False
+        try:
+            self.result.verdict = execute(self.plan, cluster, phases, self.bus, self.options.status_every)
+        except BaseException as e:  # not a ChaosError: a bug or an interrupt, the state is unknown
+            broken = not isinstance(e, ChaosError)
+            raise
+        finally:
+            self._teardown(lease, phases, broken)
+
     def _write_outcome(self) -> None:
         """``verdict.json``, with the runner's details (the one place a run's verdict is written),
         or ``error.txt`` for a run that could not complete."""
@@ -182,6 +195,8 @@ class ExperimentRun:
             write_verdict(self.run_dir, self.result.verdict)
         elif self.result.error is not None:
             (self.run_dir / rundir.ERROR).write_text(f"{self.result.error_kind}: {self.result.error}\n")
+        if self.result.not_applicable is not None:
+            self._update_meta(not_applicable=self.result.not_applicable)
 
     def _write_inputs(self) -> None:
         exp = self.exp
@@ -195,6 +210,10 @@ class ExperimentRun:
             "claim": exp.claim,
             "client": exp.client,
             "client_path": exp.client_path,
+            "label": self.row,
+            "kafka_version": exp.cluster.kafka_version,
+            "client_versions": client_versions(workload_clients(exp), exp.java_release),
+            "known_bug": exp.known_bug.model_dump(mode="json") if exp.known_bug else None,
             "description": exp.description,
             "expected": exp.expected,
             "file": str(self.path) if self.path else None,
@@ -208,18 +227,23 @@ class ExperimentRun:
     def _write_cluster(self, lease: Lease) -> None:
         """Add to ``run.json`` the cluster the run got: its run id (the containers' label, which
         ``kafka-chaos clean --run-id`` takes) and how (``fresh``, ``reused`` …)."""
+        self._update_meta(cluster_id=lease.cluster.run_id, cluster=lease.how)
+
+    def _update_meta(self, **fields: object) -> None:
         path = self.run_dir / rundir.RUN
         meta = json.loads(path.read_text())
-        meta.update(cluster_id=lease.cluster.run_id, cluster=lease.how)
+        meta.update(fields)
         path.write_text(json.dumps(meta, indent=2, sort_keys=True))
 
     def _lease(self, phases: Phases) -> Lease:
         """The cluster this run uses: the shared one, one from the pool, or a fresh one of its own."""
         if self.shared_cluster is not None:
             return Lease(self.shared_cluster, "shared", [])
-        spec = self.exp.cluster.spec(self.options.kafka_version)
+        spec = self.exp.cluster.spec()
         detail = f"{self.exp.cluster.brokers} brokers, Kafka {spec.kafka_version}"
         with phases.phase("cluster", detail):
+            if spec.kafka_image is None and not os.environ.get("KAFKA_CHAOS_KAFKA_IMAGE"):
+                ensure_kafka_images([spec.kafka_version], self.options.progress)  # a release asked for first
             return self._pool.acquire(spec)
 
     @property
@@ -284,11 +308,7 @@ def prepare_clients(experiments: Sequence[Experiment], options: RunOptions) -> N
     """
     from chaos.images.java_driver import build_java_driver
 
-    versions = {
-        options.kafka_version or exp.cluster.kafka_version
-        for exp in experiments
-        if "java" in (exp.producer.client_name, exp.consumer.client_name if exp.consumer else "")
-    }
+    versions = {exp.on_release(options.kafka_version).java_release for exp in experiments if uses_java(exp)}
     for version in sorted(versions):
         build_java_driver(version, progress=options.progress)
     sections = [s for exp in experiments for s in (exp.producer, exp.consumer) if s is not None]
@@ -330,7 +350,9 @@ def run_suite(
             for rep in range(1, repeat + 1):
                 name = item.label if repeat == 1 else f"{item.label}-{rep}"
                 run_options = replace(options, seed=options.seed + rep - 1)
-                run = ExperimentRun(item.experiment, suite_dir / name, run_options, item.path, rep, bus=bus, pool=pool)
+                run = ExperimentRun(
+                    item.experiment, suite_dir / name, run_options, item.path, rep, bus=bus, pool=pool, label=item.label
+                )
                 result = run.run()
                 suite.results.append(result)
                 suite.seconds = time.monotonic() - t0

@@ -304,3 +304,25 @@ def built_images(client: docker.DockerClient) -> list[dict[str, Any]]:
             for tag in image.tags
         ]
     return sorted(rows, key=lambda r: str(r["tag"]))
+
+
+def ensure_kafka_images(versions: list[str], progress: Progress = silent) -> list[str]:
+    """Build the Kafka image of each release in ``versions`` that this engine lacks (and the base
+    and toxiproxy images, when missing); returns the releases built now. A release's image is
+    built once and kept, as the images command builds them.
+
+    Raises:
+        UsageError: a release is not on Maven Central.
+        ImageBuildError: a tool is missing or a registry refused; the message says which.
+        InfrastructureError: no Docker engine answers.
+    """
+    from chaos.engine import docker_client
+
+    builder = ImageBuilder(docker_client(), progress=progress)
+    built = []
+    for version in versions:
+        if not builder.exists(recipes.kafka_tag(version)):
+            progress(f"building the Kafka {version} image (once; kept for later runs) …")
+            builder.build_all(version)
+            built.append(version)
+    return built

@@ -42,6 +42,15 @@ def _digest(*parts: str | bytes) -> str:
     return h.hexdigest()[:12]
 
 
+def version_key(version: str) -> tuple[int, ...]:
+    """A release number as a tuple that sorts the way releases do.
+
+    >>> sorted(["4.10.0", "4.4.0", "3.9.1"], key=version_key)
+    ['3.9.1', '4.4.0', '4.10.0']
+    """
+    return tuple(int(part) for part in version.split("."))
+
+
 def check_kafka_version(version: str) -> str:
     """Return ``version`` if it names a Kafka release this harness can run.
 

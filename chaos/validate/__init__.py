@@ -193,8 +193,8 @@ def validate_files(
         InfrastructureError: the matrix's cluster could not start, or Kafka's definitions could not
             be read (no JDK).
     """
+    from chaos.images.kafka_configs import kafka_configs, start_checking
     from chaos.images.recipes import DEFAULT_KAFKA_VERSION
-    from chaos.validate.kafka_configs import kafka_configs, start_checking
     from chaos.validate.matrix import FAULTS, plan_matrix, run_matrix
 
     unknown = [f for f in faults if f not in FAULTS]

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from chaos.cluster.config import OWNED_KEYS
-from chaos.validate.kafka_configs import KafkaConfigs
+from chaos.images.kafka_configs import KafkaConfigs
 from chaos.validate.properties import Properties
 
 Severity = Literal["loss", "duplicates", "availability", "config", "info"]

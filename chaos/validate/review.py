@@ -2,7 +2,7 @@
 and which ones risk loss or duplication, why, and the fix.
 
 What is a key and what is a valid value is the cluster release's own answer (its ``ConfigDef`` s and
-its clients, :mod:`chaos.validate.kafka_configs`): a key the release does not define is reported
+its clients, :mod:`chaos.images.kafka_configs`): a key the release does not define is reported
 with the closest one it does, because a misspelled ``enable.idempotance`` silently leaves the
 default in force; a value the release refuses is reported with Kafka's own message. A setting left
 out is reviewed at the release's default, and the finding says so. Keys the harness replaces
@@ -18,8 +18,8 @@ import re
 from collections.abc import Mapping
 
 from chaos.errors import UsageError
+from chaos.images.kafka_configs import ConfigKey, KafkaCheck, KafkaConfigs, kafka_check, kafka_configs
 from chaos.validate.findings import BROKER_WIRING, TOPIC_SHAPE, Finding, Processing, TeamConfig
-from chaos.validate.kafka_configs import ConfigKey, KafkaCheck, KafkaConfigs, kafka_check, kafka_configs
 from chaos.validate.properties import Properties
 from chaos.validate.rules import RULES
 from chaos.workloads import rdkafka_settings

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from chaos.images.kafka_configs import java_properties
 from chaos.images.recipes import DEFAULT_KAFKA_VERSION
-from chaos.validate.kafka_configs import java_properties
 from chaos.validate.properties import PropertiesError, parse_properties
 
 pytestmark = pytest.mark.usefixtures("jdk")  # Kafka's own definitions and readers, run in a JVM

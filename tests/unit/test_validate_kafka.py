@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from chaos.cli import main
+from chaos.images.kafka_configs import kafka_configs
 from chaos.images.recipes import DEFAULT_KAFKA_VERSION
 from chaos.validate import TeamConfig, parse_properties, read_properties, review
 from chaos.validate.findings import BROKER_WIRING, Finding, Processing
-from chaos.validate.kafka_configs import kafka_configs
 from chaos.workloads.settings import HARNESS_OWNED, SECURITY_PREFIXES
 
 pytestmark = pytest.mark.usefixtures("jdk")  # Kafka's own definitions and readers, run in a JVM
