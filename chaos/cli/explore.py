@@ -10,12 +10,16 @@ import click
 
 from chaos.cli.common import (
     check_directory,
+    check_version,
     client_path_option,
+    client_version_option,
     cluster_option,
     emit,
     json_option,
     progress_for,
     quiet_option,
+    releases_option,
+    resolve_releases,
 )
 from chaos.errors import UsageError
 
@@ -46,7 +50,8 @@ def parse_budget(text: str) -> float:
 @click.option("--seed", default=0, type=int, help="Seed of the search (the same seed replays it).")
 @click.option("--confirm", default=3, type=click.IntRange(0, 100), help="Runs of the minimal schedule again.")
 @click.option("--client", default=None, metavar="NAME", help="Run every workload on this client.")
-@click.option("--kafka-version", default=None, help="Override the file's Kafka release.")
+@releases_option
+@client_version_option
 @click.option("--reports", "reports_dir", default="reports", type=click.Path(path_type=Path), help="Where results go.")
 @client_path_option
 @cluster_option
@@ -59,6 +64,7 @@ def explore_cmd(
     confirm: int,
     client: str | None,
     kafka_version: str | None,
+    client_version: str | None,
     reports_dir: Path,
     client_path: ClientPath | None,
     cluster_id: str | None,
@@ -66,7 +72,8 @@ def explore_cmd(
     quiet: bool,
 ) -> None:
     """Draw fault schedules for PATH's settings, run each on one cluster, and shrink the first whose
-    expectations fail to a minimal schedule, written out as an experiment file.
+    expectations fail to a minimal schedule, written out as an experiment file. With several
+    --kafka-version releases, the search runs on each in turn, each with the whole budget.
 
     Exit code: 0 no schedule failed within the budget, 1 one did (the file says which), 2 bad input,
     3 the cluster could not run.
@@ -78,32 +85,43 @@ def explore_cmd(
     if not path.is_file():
         raise UsageError(f"{path} is not an experiment file")
     check_directory(reports_dir, "--reports")
-    options = RunOptions(
-        reports_dir=reports_dir,
-        seed=seed,
-        kafka_version=kafka_version,
-        progress=progress_for(quiet),
-        cluster=cluster_id,
-    )
-    found, out = explore_file(path, seconds, seed, options, client, confirm, client_path)
-    data = {
-        "directory": str(out),
-        "seed": seed,
-        "runs": found.runs,
-        "seconds": round(found.seconds, 1),
-        "budget_spent": found.budget_spent,
-        "schedule": found.schedule,
-        "failures": found.failures,
-        "confirmations": found.confirmations,
-    }
-    if found.schedule is None:
-        text = f"no failing schedule in {found.runs} runs ({found.seconds / 60:.1f} min); log: {out}/explore.log"
-    else:
-        text = (
-            f"minimal failing schedule after {found.runs} runs: {describe(found.schedule)}\n"
-            f"it failed {found.failures} of {found.confirmations} runs again; "
-            f"run it with: kafka-chaos run {next(out.glob('*-explored-*.yaml'))}"
+    check_version(client_version)
+    releases: list[str | None] = list(resolve_releases(kafka_version)) or [None]
+    results: dict[str, dict[str, object]] = {}
+    texts: list[str] = []
+    for release in releases:
+        options = RunOptions(
+            reports_dir=reports_dir,
+            seed=seed,
+            kafka_version=release,
+            client_version=client_version,
+            progress=progress_for(quiet),
+            cluster=cluster_id,
         )
-    emit(data, as_json, text)
-    if found.schedule is not None:
+        found, out = explore_file(path, seconds, seed, options, client, confirm, client_path)
+        data: dict[str, object] = {
+            "directory": str(out),
+            "seed": seed,
+            "runs": found.runs,
+            "seconds": round(found.seconds, 1),
+            "budget_spent": found.budget_spent,
+            "schedule": found.schedule,
+            "failures": found.failures,
+            "confirmations": found.confirmations,
+        }
+        if found.schedule is None:
+            text = f"no failing schedule in {found.runs} runs ({found.seconds / 60:.1f} min); log: {out}/explore.log"
+        else:
+            text = (
+                f"minimal failing schedule after {found.runs} runs: {describe(found.schedule)}\n"
+                f"it failed {found.failures} of {found.confirmations} runs again; "
+                f"run it with: kafka-chaos run {next(out.glob('*-explored-*.yaml'))}"
+            )
+        results[release or ""] = data
+        texts.append(text if len(releases) == 1 else f"Kafka {release}: {text}")
+    if len(releases) == 1:
+        emit(next(iter(results.values())), as_json, texts[0])
+    else:
+        emit({"releases": results}, as_json, "\n".join(texts))
+    if any(r["schedule"] is not None for r in results.values()):
         raise SystemExit(1)

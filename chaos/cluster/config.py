@@ -221,6 +221,15 @@ def _defaults(spec: ClusterSpec) -> dict[str, str]:
     }
 
 
+def broker_settings(spec: ClusterSpec) -> dict[str, str]:
+    """The broker settings the harness writes for every broker: its own defaults, then the spec's.
+
+    >>> broker_settings(ClusterSpec(brokers=1, broker_config={"min.insync.replicas": "1"}))["min.insync.replicas"]
+    '1'
+    """
+    return {**_defaults(spec), **spec.broker_config}
+
+
 def server_properties(
     spec: ClusterSpec, node: NodeSpec, advertised_client: str | None, advertised_direct: str | None
 ) -> str:

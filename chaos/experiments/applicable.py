@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterable, Mapping
 from chaos.experiments.model import Experiment
 from chaos.images.recipes import version_key
 
-#: The keys a release defines, per kind (producer, consumer, topic, broker): ``defined(release)``.
-Defined = Callable[[str], Mapping[str, Iterable[str]]]
+#: The keys a release defines and their defaults, per kind (producer, consumer, topic, broker):
+#: ``defined(release)[kind][key]`` (None: no default).
+Defined = Callable[[str], Mapping[str, Mapping[str, str | None]]]
 
 
 def workload_clients(exp: Experiment) -> list[str]:
@@ -74,8 +75,9 @@ def not_applicable(exp: Experiment, defined: Defined | None = None) -> str | Non
     return None
 
 
-def release_keys(version: str) -> Mapping[str, Iterable[str]]:
-    """The keys release ``version`` defines, per kind, asked of the release (cached per release).
+def release_keys(version: str) -> Mapping[str, Mapping[str, str | None]]:
+    """The keys release ``version`` defines and their defaults, per kind, asked of the release
+    (cached per release).
 
     Raises:
         InfrastructureError: no JDK, or the release's jars could not be resolved.
@@ -84,4 +86,4 @@ def release_keys(version: str) -> Mapping[str, Iterable[str]]:
     from chaos.images.kafka_configs import KINDS, kafka_configs
 
     configs = kafka_configs(version)
-    return {kind: configs.keys(kind) for kind in KINDS}
+    return {kind: {k: key.default for k, key in configs.keys(kind).items()} for kind in KINDS}

@@ -23,15 +23,18 @@ import yaml
 
 from chaos import rundir
 from chaos.cluster import ClusterSpec, KafkaCluster
+from chaos.cluster.config import broker_settings
 from chaos.errors import ChaosError, Interrupted, UsageError
 from chaos.events import EventBus, Listener, Note
-from chaos.experiments.applicable import Defined, not_applicable, uses_java, workload_clients
+from chaos.experiments.applicable import Defined, not_applicable, workload_clients
 from chaos.experiments.executor import execute
 from chaos.experiments.loading import LoadedExperiment
 from chaos.experiments.model import Experiment
 from chaos.experiments.phases import Phases, PhaseTimeout
 from chaos.experiments.plan import Plan, plan_experiment
 from chaos.experiments.pool import ClusterPool, Lease, check_fits, shape
+from chaos.experiments.prepare import prepare_clients
+from chaos.experiments.release_facts import release_facts
 from chaos.images.builder import ensure_kafka_images
 from chaos.labels import new_run_id
 from chaos.oracle.files import write_verdict
@@ -52,6 +55,8 @@ from chaos.workloads.clients import DEFAULT_CLIENT
 from chaos.workloads.versions import client_versions
 
 log = logging.getLogger(__name__)
+#: Consumer settings every workload's strategy sets itself (so no release default of them is in force).
+HARNESS_CONSUMER_KEYS = frozenset({"enable.auto.commit", "auto.offset.reset"})
 
 __all__ = [
     "EXIT_FAILED",
@@ -75,6 +80,8 @@ class RunOptions:
     seed: int = 0
     keep_cluster: bool = False
     kafka_version: str | None = None
+    #: The Java client's release for every run (``--client-version``); None: each file's own.
+    client_version: str | None = None
     progress: Progress = silent
     #: Seconds between live status lines (0: none).
     status_every: float = 5.0
@@ -126,7 +133,7 @@ class ExperimentRun:
         left running afterwards. ``pool``: take the cluster from this pool (a suite's, shared with
         the runs before and after) instead of starting one of its own. ``label``: the row's name in
         a suite (``<name>[.<client>][@<release>]``)."""
-        self.exp = exp.on_release(options.kafka_version)
+        self.exp = exp.on_release(options.kafka_version, options.client_version)
         self.shared_cluster = cluster
         self.pool = pool
         self.run_dir = Path(run_dir)
@@ -173,6 +180,8 @@ class ExperimentRun:
         self.result.cluster = lease.how
         self.result.cluster_id = cluster.run_id
         self._write_cluster(lease)
+        if self.options.release_keys is not None:
+            self._update_meta(release=self._release_facts(cluster, self.options.release_keys))
         if lease.healed:
             left = "; ".join(lease.healed)
             self.bus.emit(Note(run=self.label, text=f"the run before left faults on the cluster, healed: {left}"))
@@ -228,6 +237,30 @@ class ExperimentRun:
         """Add to ``run.json`` the cluster the run got: its run id (the containers' label, which
         ``kafka-chaos clean --run-id`` takes) and how (``fresh``, ``reused`` …)."""
         self._update_meta(cluster_id=lease.cluster.run_id, cluster=lease.how)
+
+    def _release_facts(self, cluster: KafkaCluster, defined: Defined) -> dict[str, object]:
+        """``run.json``'s ``release`` (:mod:`.release_facts`); what went wrong, when it could not be
+        asked (the facts are evidence, never a reason to stop a run)."""
+        exp, plan = self.exp, self.plan
+        sections = {"producer": exp.producer, "consumer": exp.consumer}
+        java = {kind: exp.java_release for kind, s in sections.items() if s and s.client_name == "java"}
+        topic = set(plan.topic.config)
+        topic |= {"log.flush.interval.messages"} if "flush.messages" in topic else set()
+        try:
+            return release_facts(
+                features=lambda: cluster.admin_call(lambda a: a.describe_features()),
+                defaults=defined,
+                cluster_release=cluster.spec.kafka_version,
+                java_kinds=java,
+                set_keys={
+                    "producer": {k for p in plan.producers for k in p.settings},
+                    "consumer": {k for c in plan.consumers for k in c.settings} | HARNESS_CONSUMER_KEYS,
+                    "broker": set(broker_settings(cluster.spec)) | topic,
+                },
+            )
+        except Exception as e:  # evidence only
+            log.warning("could not read the release facts of %s: %s", self.label, e)
+            return {"error": f"{type(e).__name__}: {e}"}
 
     def _update_meta(self, **fields: object) -> None:
         path = self.run_dir / rundir.RUN
@@ -298,25 +331,6 @@ def pool_for(options: RunOptions, base: Path, wanted: Sequence[tuple[str, Cluste
     return ClusterPool.given(cluster, progress=options.progress)
 
 
-def prepare_clients(experiments: Sequence[Experiment], options: RunOptions) -> None:
-    """Compile the Java client driver for each Kafka release an experiment runs it against, and build
-    each external client that has a build command, before any cluster starts (a no-op when built already).
-
-    Raises:
-        InfrastructureError: no JDK on this machine, the jars could not be resolved, or a build failed.
-        UsageError: an installed client that cannot be loaded (loading checks this already).
-    """
-    from chaos.images.java_driver import build_java_driver
-
-    versions = {exp.on_release(options.kafka_version).java_release for exp in experiments if uses_java(exp)}
-    for version in sorted(versions):
-        build_java_driver(version, progress=options.progress)
-    sections = [s for exp in experiments for s in (exp.producer, exp.consumer) if s is not None]
-    externals = {found for s in sections if (found := s.external()) is not None}
-    for external in sorted(externals, key=lambda e: (e.name, e.build)):
-        external.build_now(options.progress)
-
-
 def run_suite(
     loaded: Sequence[LoadedExperiment],
     options: RunOptions,
@@ -340,7 +354,9 @@ def run_suite(
     ordered = by_shape(loaded, options.kafka_version)
     wanted = [(item.experiment.name, item.experiment.cluster.spec(options.kafka_version)) for item in ordered]
     pool = pool_for(options, suite_dir, wanted)
-    prepare_clients([item.experiment for item in loaded], options)
+    prepare_clients(
+        [item.experiment for item in loaded], options.kafka_version, options.client_version, options.progress
+    )
     suite_dir.mkdir(parents=True, exist_ok=True)
     bus = options.bus()
     t0 = time.monotonic()

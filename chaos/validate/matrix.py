@@ -20,7 +20,8 @@ from typing import Any
 from chaos.errors import UsageError
 from chaos.experiments.app_model import ApplicationModel
 from chaos.experiments.model import Experiment
-from chaos.experiments.runner import ExperimentRun, RunOptions, pool_for, prepare_clients
+from chaos.experiments.prepare import prepare_clients
+from chaos.experiments.runner import ExperimentRun, RunOptions, pool_for
 from chaos.results import RunResult
 from chaos.validate.findings import TeamConfig
 from chaos.validate.review import recommended
@@ -250,7 +251,7 @@ def run_matrix(entries: Sequence[MatrixEntry], cfg: TeamConfig, out_dir: Path, o
         kafka_version=options.kafka_version or entries[0].experiment.cluster.kafka_version,
     )
     given = pool_for(options, out_dir, [("the fault matrix", spec)]) if options.cluster else None
-    prepare_clients([e.experiment for e in entries], options)
+    prepare_clients([e.experiment for e in entries], options.kafka_version, options.client_version, options.progress)
     bus = options.bus()
 
     def run_all(cluster: KafkaCluster) -> None:
