@@ -15,7 +15,8 @@ from chaos.experiments.model import Experiment
 from chaos.images.recipes import version_key
 
 #: The keys a release defines and their defaults, per kind (producer, consumer, topic, broker):
-#: ``defined(release)[kind][key]`` (None: no default).
+#: ``defined(release)[kind][key]`` (None: no default); and under ``features``, each production
+#: feature's latest level.
 Defined = Callable[[str], Mapping[str, Mapping[str, str | None]]]
 
 
@@ -64,6 +65,12 @@ def not_applicable(exp: Experiment, defined: Defined | None = None) -> str | Non
     for kind, keys in (("broker", exp.cluster.broker_config), ("topic", exp.topic.config)):
         if key := _unknown(keys, cluster[kind]):
             return f"not applicable on Kafka {v}: its {kind} settings have no {key} (a newer release's)"
+    features = cluster.get("features", {})
+    for name, level in exp.cluster.features.items():
+        latest = features.get(name)
+        if latest is None or level > int(latest):
+            has = f"goes up to level {latest}" if latest is not None else "is not a feature of it"
+            return f"not applicable on Kafka {v}: needs feature {name} at level {level}, which {has}"
     if not uses_java(exp):
         return None
     w = exp.java_release
@@ -86,4 +93,8 @@ def release_keys(version: str) -> Mapping[str, Mapping[str, str | None]]:
     from chaos.images.kafka_configs import KINDS, kafka_configs
 
     configs = kafka_configs(version)
-    return {kind: {k: key.default for k, key in configs.keys(kind).items()} for kind in KINDS}
+    found: dict[str, Mapping[str, str | None]] = {
+        kind: {k: key.default for k, key in configs.keys(kind).items()} for kind in KINDS
+    }
+    found["features"] = {name: str(f.latest) for name, f in configs.features.items()}
+    return found

@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -50,11 +50,21 @@ class ConfigKey:
 
 
 @dataclass(frozen=True, slots=True)
+class FeatureDef:
+    """A production feature of a release: its latest level, and the level a new cluster gets."""
+
+    name: str
+    latest: int
+    default: int
+
+
+@dataclass(frozen=True, slots=True)
 class KafkaConfigs:
-    """The four ``ConfigDef`` s of one Kafka release."""
+    """The four ``ConfigDef`` s of one Kafka release, and its production features."""
 
     version: str
     defs: Mapping[str, Mapping[str, ConfigKey]]
+    features: Mapping[str, FeatureDef] = field(default_factory=dict)
 
     def keys(self, kind: str) -> Mapping[str, ConfigKey]:
         """The keys of ``kind`` (producer, consumer, topic or broker)."""
@@ -113,7 +123,11 @@ def _parse(version: str, data: Mapping[str, Any]) -> KafkaConfigs:
         }
         for kind in KINDS
     }
-    return KafkaConfigs(version, defs)
+    features = {
+        name: FeatureDef(name, int(f["latest_production"]), int(f["default"]))
+        for name, f in (data.get("features") or {}).items()
+    }
+    return KafkaConfigs(version, defs, features)
 
 
 @functools.cache

@@ -203,3 +203,22 @@ def test_the_facts_name_features_protocols_and_the_defaults_left_unset() -> None
         ],
     }
     json.dumps(facts)  # run.json holds it
+
+
+def test_a_feature_the_release_lacks_or_cannot_reach_makes_the_row_not_applicable(tmp_path: Path) -> None:
+    def with_features(release: str) -> Mapping[str, Mapping[str, str | None]]:
+        levels = {"3.9.1": {"transaction.version": "0"}, "4.0.2": {"eligible.leader.replicas.version": "1"}}
+        return {**defined(release), "features": levels.get(release, {})}
+
+    text = "name: r1\ncluster: {features: {eligible.leader.replicas.version: 1}}\n"
+    old, new = loaded(tmp_path, text, ("3.9.1", "4.0.2"))
+    assert not_applicable(old, with_features) == (
+        "not applicable on Kafka 3.9.1: needs feature eligible.leader.replicas.version at level 1, "
+        "which is not a feature of it"
+    )
+    assert not_applicable(new, with_features) is None
+    higher = loaded(tmp_path, text.replace("version: 1", "version: 2"), ("4.0.2",))[0]
+    assert not_applicable(higher, with_features) == (
+        "not applicable on Kafka 4.0.2: needs feature eligible.leader.replicas.version at level 2, "
+        "which goes up to level 1"
+    )

@@ -23,7 +23,9 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * What a Kafka release knows about its own configuration, asked of the release itself.
  *
  * <pre>
- *   KafkaConfigTool defs             the ConfigDefs of the producer, consumer, topic and broker as JSON
+ *   KafkaConfigTool defs             the ConfigDefs of the producer, consumer, topic and broker as JSON,
+ *                                    and the release's production features (latest level, and the
+ *                                    level a new cluster is formatted with)
  *   KafkaConfigTool check FILE.json  Kafka's own verdict on settings {kind: {key: value}}, as JSON
  *   KafkaConfigTool serve            the same for each line of standard input, one line out each
  *   KafkaConfigTool props FILE...    each file as java.util.Properties.load reads it (ISO-8859-1, as
@@ -54,6 +56,7 @@ public final class KafkaConfigTool {
       out.set("consumer", describe(ConsumerConfig.configDef()));
       out.set("topic", describe(topicDef()));
       out.set("broker", describe(brokerDef()));
+      out.set("features", features());
       answer.println(JSON.writeValueAsString(out));
     } else if (args.length == 2 && args[0].equals("check")) {
       @SuppressWarnings("unchecked")
@@ -245,6 +248,50 @@ public final class KafkaConfigTool {
     } catch (java.lang.reflect.InvocationTargetException e) {
       throw e.getCause();
     }
+  }
+
+  /**
+   * The release's production features: {name: {latest_production, default}}, where default is the
+   * level a cluster newly formatted at the latest production metadata version gets. Read by
+   * reflection: the enum is {@code Features} in 3.9 and {@code Feature} from 4.0 on, and its
+   * default is {@code defaultValue} before 4.0 and {@code defaultLevel} after. Empty before 3.9.
+   */
+  private static ObjectNode features() throws ReflectiveOperationException {
+    ObjectNode out = JSON.createObjectNode();
+    Class<?> features = null;
+    for (String name : new String[] {"Feature", "Features"}) {
+      try {
+        features = Class.forName("org.apache.kafka.server.common." + name);
+        break;
+      } catch (ClassNotFoundException e) {
+        // the other name
+      }
+    }
+    if (features == null) {
+      return out;
+    }
+    Class<?> mv = Class.forName("org.apache.kafka.server.common.MetadataVersion");
+    Object latest = mv.getField("LATEST_PRODUCTION").get(null);
+    Method defaults;
+    try {
+      defaults = features.getMethod("defaultLevel", mv);
+    } catch (NoSuchMethodException e) {
+      defaults = features.getMethod("defaultValue", mv);
+    }
+    for (Object f : (List<?>) features.getField("PRODUCTION_FEATURES").get(null)) {
+      ObjectNode node = out.putObject((String) features.getMethod("featureName").invoke(f));
+      node.put("latest_production", (Short) features.getMethod("latestProduction").invoke(f));
+      node.put("default", (Short) defaults.invoke(f, latest));
+    }
+    node(out, "metadata.version", latest);
+    return out;
+  }
+
+  private static void node(ObjectNode out, String name, Object metadataVersion) throws ReflectiveOperationException {
+    ObjectNode node = out.putObject(name);
+    short level = (Short) metadataVersion.getClass().getMethod("featureLevel").invoke(metadataVersion);
+    node.put("latest_production", level);
+    node.put("default", level);
   }
 
   /** The message Kafka gives, with the causes that add to it. */
