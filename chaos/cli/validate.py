@@ -13,11 +13,13 @@ import click
 from chaos.cli.common import (
     check_directory,
     check_version,
+    client_version_option,
     cluster_option,
     given_version,
     json_option,
     progress_for,
     quiet_option,
+    resolve_releases,
     to_stderr,
 )
 from chaos.errors import UsageError
@@ -84,7 +86,14 @@ DEFAULT_FAULTS = "leader_kill,broker_isolation,producer_kill,consumer_kill,clien
     default=None,
     help="A YAML file with the application's section (environment, input shape, correlation), for --app.",
 )
-@click.option("--kafka-version", default=None, help="Kafka release of the cluster, whose definitions judge the files.")
+@click.option(
+    "--kafka-version",
+    default=None,
+    metavar="RELEASES",
+    help="Kafka release of the cluster, whose definitions judge the files; a list (3.9.1,4.4.0), a line "
+    "(4.0.x) or all validates on each in turn, each into a folder of its own.",
+)
+@client_version_option
 @click.option("--reports", "reports_dir", default="reports", type=click.Path(path_type=Path), help="Output root.")
 @cluster_option
 @json_option
@@ -105,6 +114,7 @@ def validate(
     app: str | None,
     app_config: Path | None,
     kafka_version: str | None,
+    client_version: str | None,
     reports_dir: Path,
     cluster_id: str | None,
     as_json: bool,
@@ -123,55 +133,75 @@ def validate(
     from chaos.validate import validate_files
     from chaos.validate.app_option import application_from
 
-    check_version(kafka_version)
+    check_version(client_version)
+    releases: list[str | None] = list(resolve_releases(kafka_version)) or [None]
     if static_only and (app is not None or app_config is not None):
         raise UsageError("--static-only runs no fault matrix, so it runs no application: drop --app or --static-only")
     application = application_from(app, app_config, consumer_config)
     if cluster_id is not None:
         if static_only:
             raise UsageError("--static-only runs no fault matrix, so it needs no --cluster: drop one of them")
-        kafka_version = kafka_version or given_version(cluster_id)  # its release judges the files
+        if len(releases) > 1:
+            raise UsageError("--cluster runs one release: give --kafka-version one release, or drop --cluster")
+        releases = [releases[0] or given_version(cluster_id)]  # its release judges the files
     files = {"producer": producer_config, "consumer": consumer_config}
     if topic_config:
         files["topic"] = topic_config
     if broker_config:
         files["broker"] = broker_config
-    options = None
-    if not static_only:
-        status_every = 0.0 if quiet else 5.0
-        options = RunOptions(
-            reports_dir=reports_dir,
-            kafka_version=kafka_version,
-            progress=progress_for(quiet),
-            status_every=status_every,
-            cluster=cluster_id,
-        )
-    out_dir = reports_dir / f"validate-{new_run_id()}"
     check_directory(reports_dir, "--reports")
+    base = reports_dir / f"validate-{new_run_id()}"
     faults = [f.strip() for f in fault_names.split(",") if f.strip()]
-    report, problems = validate_files(
-        files,
-        out_dir,
-        options,
-        faults,
-        compare,
-        producer_mode,
-        consumer_commit,
-        client,
-        processing=cast("Processing | None", processing),
-        process_ms=process_ms,
-        kafka_version=kafka_version,
-        app=application,
-    )
-    for problem in problems:
-        click.echo(f"kafka-chaos: report not written: {problem}", err=True)
-    output = report.output()
-    if as_json:
-        click.echo(json.dumps(output.model_dump(mode="json"), indent=2, sort_keys=True))
-    else:
-        click.echo(markdown(output).rstrip())
-        click.echo(f"\nreports: {out_dir}/report.html, validate.md, validate.json, junit.xml, validate.sarif")
-    for problem in publish_validation(output, os.environ, to_stderr):  # only in GitHub Actions
-        click.echo(f"kafka-chaos: {problem}", err=True)
-    if report.exit_code:
-        sys.exit(report.exit_code)
+    codes = []
+    for release in releases:
+        out_dir = base / release if len(releases) > 1 and release else base
+        options = None
+        if not static_only:
+            options = RunOptions(
+                reports_dir=reports_dir,
+                kafka_version=release,
+                client_version=client_version,
+                progress=progress_for(quiet),
+                status_every=0.0 if quiet else 5.0,
+                cluster=cluster_id,
+            )
+        report, problems = validate_files(
+            files,
+            out_dir,
+            options,
+            faults,
+            compare,
+            producer_mode,
+            consumer_commit,
+            client,
+            processing=cast("Processing | None", processing),
+            process_ms=process_ms,
+            kafka_version=release,
+            app=application,
+            client_version=client_version,
+        )
+        for problem in problems:
+            click.echo(f"kafka-chaos: report not written: {problem}", err=True)
+        output = report.output()
+        if as_json:
+            click.echo(json.dumps(output.model_dump(mode="json"), indent=2, sort_keys=True))
+        else:
+            click.echo(markdown(output).rstrip())
+            click.echo(f"\nreports: {out_dir}/report.html, validate.md, validate.json, junit.xml, validate.sarif")
+        for problem in publish_validation(output, os.environ, to_stderr):  # only in GitHub Actions
+            click.echo(f"kafka-chaos: {problem}", err=True)
+        codes.append(report.exit_code)
+    if code := worst(codes):
+        sys.exit(code)
+
+
+def worst(codes: list[int]) -> int:
+    """The exit code of several validations: 3 before 4 before 1 before 0.
+
+    >>> worst([0, 1, 4]), worst([1, 3]), worst([0])
+    (4, 3, 0)
+    """
+    for code in (3, 4, 1):
+        if code in codes:
+            return code
+    return 0

@@ -65,6 +65,21 @@ class KafkaConfigs:
     version: str
     defs: Mapping[str, Mapping[str, ConfigKey]]
     features: Mapping[str, FeatureDef] = field(default_factory=dict)
+    #: The release of the producer and consumer definitions, when not ``version`` (:meth:`with_client`).
+    client_version: str | None = None
+
+    @property
+    def client_release(self) -> str:
+        """The release whose producer and consumer definitions these are."""
+        return self.client_version or self.version
+
+    def with_client(self, client: KafkaConfigs) -> KafkaConfigs:
+        """These broker and topic definitions with ``client``'s producer and consumer ones: a
+        cluster of this release and a Java client of ``client``'s."""
+        if client.version == self.version:
+            return self
+        defs = {**self.defs, "producer": client.defs["producer"], "consumer": client.defs["consumer"]}
+        return KafkaConfigs(self.version, defs, self.features, client.version)
 
     def keys(self, kind: str) -> Mapping[str, ConfigKey]:
         """The keys of ``kind`` (producer, consumer, topic or broker)."""

@@ -86,6 +86,27 @@ class MatrixRun(Protocol):
     def application_logs(self) -> Sequence[str]: ...
 
 
+class KnownBug(Protocol):
+    """A known Kafka bug judged against the team's releases (:class:`chaos.validate.output.KnownBug`)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def side(self) -> str: ...
+    @property
+    def release(self) -> str: ...
+    @property
+    def affected(self) -> bool: ...
+    @property
+    def fixed_in(self) -> Sequence[str]: ...
+    @property
+    def row(self) -> str: ...
+
+
 class Validation(Protocol):
     """What ``validate`` found: ``validate.json`` (:class:`chaos.validate.output.ValidateFile`)."""
 
@@ -95,6 +116,10 @@ class Validation(Protocol):
     def client(self) -> str: ...
     @property
     def kafka_version(self) -> str: ...
+    @property
+    def client_version(self) -> str | None: ...
+    @property
+    def known_bugs(self) -> Sequence[KnownBug]: ...
     @property
     def processing(self) -> HowProcessed: ...
     @property
@@ -175,7 +200,8 @@ def _context(data: Validation) -> list[str]:
     said = "" if processing.stated else " (assumed: say `--processing in-poll|batched|async`)"
     out = [
         f"client: {data.client}",
-        f"judged by Kafka {data.kafka_version}'s own definitions",
+        f"judged by Kafka {data.kafka_version}'s own definitions"
+        + (f" (producer and consumer: kafka-clients {data.client_version}'s)" if data.client_version else ""),
         f"processing: {processing.value}{said}",
     ]
     if processing.process_ms is not None:
@@ -202,7 +228,7 @@ def markdown(data: Validation) -> str:
     lines += [f"- {line}" for line in _context(data)]
     lines += [f"- {kind}: `{path}`" for kind, path in data.files.items()]
     lines.append("")
-    for section in (_why_it_fails, _untriggered, _matrix, _settings, _recommended):
+    for section in (_why_it_fails, _untriggered, _matrix, _known_bugs, _settings, _recommended):
         lines += section(data)
     return "\n".join(lines) + "\n"
 
@@ -243,6 +269,28 @@ def _matrix(data: Validation) -> list[str]:
     lines = ["## Fault matrix", "", "| fault | settings | result | loss by stage |", "|---|---|---|---|"]
     lines += [f"| {r.fault} | {r.variant} | {r.status} | {loss_text(r)} |" for r in data.matrix]
     return [*lines, "", f"Matrix wall time: {data.seconds / 60:.1f} min.", ""]
+
+
+def bug_text(bug: KnownBug) -> str:
+    """One known bug against the team's release, in words.
+
+    >>> from types import SimpleNamespace as B
+    >>> bug_text(B(id="KAFKA-1", title="t", side="client", release="4.0.0", affected=True,
+    ...            fixed_in=["4.0.1"], row="k1-x"))
+    'KAFKA-1 (t): kafka-clients 4.0.0 is affected; fixed in 4.0.1; regression row experiments/k1-x.yaml'
+    """
+    who = f"kafka-clients {bug.release}" if bug.side == "client" else f"Kafka {bug.release}"
+    state = "is affected" if bug.affected else "is not affected"
+    fixed = ", ".join(bug.fixed_in)
+    return f"{bug.id} ({bug.title}): {who} {state}; fixed in {fixed}; regression row experiments/{bug.row}.yaml"
+
+
+def _known_bugs(data: Validation) -> list[str]:
+    if not data.known_bugs:
+        return []
+    lines = ["## Known Kafka bugs for these releases", ""]
+    lines += [f"- {'**affected**' if b.affected else 'not affected'}: {bug_text(b)}" for b in data.known_bugs]
+    return [*lines, ""]
 
 
 def _settings(data: Validation) -> list[str]:
@@ -287,6 +335,13 @@ def write_html(data: Validation, out_dir: Path) -> None:
             "<h2>Fault matrix</h2><table><tr><th>fault</th><th>settings</th><th>result</th><th>loss by stage</th>"
             f"<th>cause and fix</th></tr>{''.join(_matrix_row(r) for r in data.matrix)}</table>"
         )
+    if data.known_bugs:
+        items = "".join(
+            f"<li>{'<b>affected</b>' if b.affected else 'not affected'}: <a href='{e(b.url)}'>{e(b.id)}</a> "
+            f"{e(bug_text(b).removeprefix(b.id + ' '))}</li>"
+            for b in data.known_bugs
+        )
+        parts.append(f"<h2>Known Kafka bugs for these releases</h2><ul>{items}</ul>")
     rows = [
         f"<tr><td>{e(LABEL[f.severity])}</td><td><code>{e(f.setting)}</code></td>"
         f"<td>{e(f.value if f.value is not None else '(default)')}</td><td>{e(f.where)}</td>"

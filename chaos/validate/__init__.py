@@ -127,12 +127,16 @@ class ValidationReport:
             pydantic.ValidationError: the outcome does not fit the contract (a bug, not bad input).
         """
         from chaos.reports.validation import cause_text
+        from chaos.validate.known_bugs import judged
 
         runs = self.matrix.runs if self.matrix else []
+        client_version = self.cfg.kafka.client_version if self.cfg.kafka is not None else None
         return ValidateFile(
             verdict="PASS" if self.passed else "FAIL",
             client=self.cfg.client,
             kafka_version=self.cfg.version,
+            client_version=client_version,
+            known_bugs=judged(self.cfg.version, client_version),
             processing=HowProcessed(
                 value=self.cfg.processing, stated=self.cfg.processing_stated, process_ms=self.cfg.process_ms
             ),
@@ -178,12 +182,15 @@ def validate_files(
     process_ms: int | None = None,
     kafka_version: str | None = None,
     app: ApplicationModel | None = None,
+    client_version: str | None = None,
 ) -> tuple[ValidationReport, list[str]]:
     """Review the ``producer``/``consumer``/``topic``/``broker`` properties files against Kafka
     ``kafka_version``'s own definitions (default: the default release), run the fault matrix against
     them on ``client`` (``options`` None: static review only), write the reports into ``out_dir``.
     ``processing`` and ``process_ms`` say how the application processes records (None: not stated);
     ``app`` is the team's application, which the matrix runs as its consumer (docs/applications.md).
+    ``client_version``: the Java client's release, whose definitions judge the producer and consumer
+    files and whose jars run the matrix's Java workloads (None: ``kafka_version``).
 
     Returns the report and the reporters' errors.
 
@@ -208,6 +215,8 @@ def validate_files(
     parsed = {kind: read_properties(path) for kind, path in files.items()}  # bad input: exit 2 before a JDK is sought
     start_checking(version)  # its JVM starts while the definitions are read
     kafka = kafka_configs(version)
+    if client_version is not None:
+        kafka = kafka.with_client(kafka_configs(client_version))
     cfg = review(
         parsed["producer"],
         parsed["consumer"],

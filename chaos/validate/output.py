@@ -64,6 +64,20 @@ class MatrixRow(_Model):
     )
 
 
+class KnownBug(_Model):
+    """A known Kafka bug, judged against the team's releases: whether theirs has it, and the
+    experiment (the regression row) that reproduces it."""
+
+    id: str = Field(description="Kafka's JIRA id, e.g. KAFKA-19012")
+    title: str
+    url: str
+    side: Literal["client", "broker"] = Field(description="whose release decides: the Java client's or the cluster's")
+    release: str = Field(description="the team's release of that side")
+    affected: bool
+    fixed_in: list[str] = Field(description="the first release with the fix on each line fixed")
+    row: str = Field(description="the regression row: an experiment in experiments/")
+
+
 class ValidateFile(_Model):
     """``validate.json``."""
 
@@ -71,6 +85,10 @@ class ValidateFile(_Model):
     verdict: Literal["PASS", "FAIL"]
     client: str
     kafka_version: str
+    client_version: str | None = Field(None, description="the Java client's release, when not the cluster's")
+    known_bugs: list[KnownBug] = Field(
+        default_factory=list, description="the known Kafka bugs of the regression rows, judged against these releases"
+    )
     processing: HowProcessed
     files: dict[str, str] = Field(description="file kind -> path")
     static: list[StaticFinding]

@@ -289,7 +289,8 @@ def review(
     process_ms: int | None = None,
 ) -> TeamConfig:
     """Review the team's files as ``client``'s configuration against Kafka ``kafka``'s own
-    definitions (default: the default release's); see the module docstring. ``processing`` is how
+    definitions (default: the default release's; the producer and consumer files against its
+    client release's, :meth:`KafkaConfigs.with_client`); see the module docstring. ``processing`` is how
     the application processes what ``poll()`` returned (None: not stated, judged as ``batched``);
     ``process_ms`` how long one poll's records take to process, when known.
 
@@ -306,10 +307,9 @@ def review(
     cfg.processing_stated = processing is not None
     cfg.process_ms = process_ms
     files = {"producer": producer, "consumer": consumer, "topic": topic, "broker": broker}
-    checks = kafka_check(
-        kafka.version,
-        {kind: _checkable(kind, p) for kind, p in files.items() if p is not None},
-    )
+    asked = {kind: _checkable(kind, p) for kind, p in files.items() if p is not None}
+    checks = kafka_check(kafka.version, {k: v for k, v in asked.items() if k in ("topic", "broker")})
+    checks |= kafka_check(kafka.client_release, {k: v for k, v in asked.items() if k in ("producer", "consumer")})
     cfg.producer_run = _client_keys("producer", producer, cfg, checks["producer"])
     cfg.consumer_run = _client_keys("consumer", consumer, cfg, checks["consumer"])
     if topic is not None:

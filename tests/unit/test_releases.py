@@ -96,8 +96,16 @@ BUG = KnownBugModel(id="KAFKA-1", title="t", side="broker", fixed_in=["3.9.1", "
 
 @pytest.mark.parametrize(
     ("version", "affected"),
-    [("3.7.2", False), ("3.8.1", True), ("3.9.0", True), ("3.9.1", False), ("4.0.0", True), ("4.0.1", False)]
-    + [("4.1.0", False), ("4.4.0", False)],
+    [
+        ("3.7.2", False),
+        ("3.8.1", True),
+        ("3.9.0", True),
+        ("3.9.1", False),
+        ("4.0.0", True),
+        ("4.0.1", False),
+        ("4.1.0", False),
+        ("4.4.0", False),
+    ],
 )
 def test_a_known_bug_affects_the_releases_before_its_line_s_fix(version: str, affected: bool) -> None:
     assert BUG.affects(version) is affected
@@ -135,7 +143,9 @@ def loaded(tmp_path: Path, text: str = EXPERIMENT, releases: tuple[str, ...] = (
 def test_each_experiment_runs_once_per_release_labelled_by_it(tmp_path: Path) -> None:
     (tmp_path / "r1.yaml").write_text(EXPERIMENT)
     items = load_suite([tmp_path / "r1.yaml"], client="all", releases=("3.9.1", "4.4.0"))
-    assert [item.label for item in items][:4] == ["r1.kafka-python@3.9.1", "r1.kafka-python@4.4.0"] + [
+    assert [item.label for item in items][:4] == [
+        "r1.kafka-python@3.9.1",
+        "r1.kafka-python@4.4.0",
         "r1.librdkafka@3.9.1",
         "r1.librdkafka@4.4.0",
     ]

@@ -1,0 +1,33 @@
+"""Known Kafka bugs that lose or duplicate records, each reproduced by a regression row in
+``experiments/`` (``known_bug:`` in the file, the same as here: ``tests/unit/test_known_bugs.py``
+holds the two together), judged against a team's releases.
+"""
+
+from __future__ import annotations
+
+from chaos.experiments.release_model import KnownBugModel
+from chaos.validate.output import KnownBug
+
+#: (regression row, the bug it reproduces), in JIRA order.
+KNOWN_BUGS: tuple[tuple[str, KnownBugModel], ...] = ()
+
+
+def judged(kafka_version: str, client_version: str | None = None) -> list[KnownBug]:
+    """Every known bug, judged against a cluster of ``kafka_version`` and a Java client of
+    ``client_version`` (None: the cluster's release)."""
+    found = []
+    for row, bug in KNOWN_BUGS:
+        release = (client_version or kafka_version) if bug.side == "client" else kafka_version
+        found.append(
+            KnownBug(
+                id=bug.id,
+                title=bug.title,
+                url=bug.url,
+                side=bug.side,
+                release=release,
+                affected=bug.affects(release),
+                fixed_in=sorted(bug.fixed_in),
+                row=row,
+            )
+        )
+    return found
