@@ -93,15 +93,27 @@ def client_version_option(f: F) -> F:
     )(f)
 
 
-def resolve_releases(text: str | None) -> list[str]:
-    """The releases ``--kafka-version`` names, resolved (empty when not given).
+def client_versions_option(f: F) -> F:
+    """``--client-version V[,V…]``: the Java client's releases, side by side."""
+    return click.option(
+        "--client-version",
+        default=None,
+        metavar="RELEASES",
+        help="The Java client's release (its kafka-clients jars), against any cluster release; a list, "
+        "a line (4.0.x) or all runs every experiment once per client release, side by side. "
+        "Default: each file's client_version, else the cluster's release.",
+    )(f)
+
+
+def resolve_releases(text: str | None, option: str = "--kafka-version") -> list[str]:
+    """The releases ``option`` names, resolved (empty when not given).
 
     Raises:
         UsageError: a malformed release, or a line Maven Central has no release of.
     """
     from chaos.images.releases import kafka_versions
 
-    return kafka_versions(text)
+    return kafka_versions(text, option=option)
 
 
 def check_version(kafka_version: str | None) -> None:

@@ -13,9 +13,8 @@ import click
 from chaos import rundir
 from chaos.cli.common import (
     check_directory,
-    check_version,
     client_path_option,
-    client_version_option,
+    client_versions_option,
     cluster_option,
     emit,
     json_option,
@@ -84,7 +83,7 @@ def reconcile(run_dir: str, as_json: bool) -> None:
     help="Start a cluster for every run instead of reusing one per cluster shape, reset between runs.",
 )
 @releases_option
-@client_version_option
+@client_versions_option
 @click.option(
     "--reports", "reports_dir", default="reports", type=click.Path(path_type=Path), help="Where run directories go."
 )
@@ -132,9 +131,8 @@ def run_cmd(
     from chaos.experiments.runner import RunOptions, RunResult, keep_hint, run_suite
     from chaos.reports.github import publish_suite
 
-    check_version(client_version)
     releases = resolve_releases(kafka_version)
-    loaded = load_suite(paths, client, client_path, releases, client_version)
+    loaded = load_suite(paths, client, client_path, releases, resolve_releases(client_version, "--client-version"))
     if select:
         loaded = [item for item in loaded if select in item.experiment.name]
         if not loaded:

@@ -2,20 +2,18 @@
 reported as one sentence naming the file, the line and the field (exit code 2, nothing started).
 
 Hostile input gets the same treatment as a typo: a file over 1 MiB, nesting deeper than
-:data:`MAX_DEPTH`, an anchor used inside itself (a recursive alias) or aliases that expand past
-:data:`MAX_NODES` nodes ("billion laughs") are refused before the models see them.
+:data:`~.yaml_file.MAX_DEPTH`, an anchor used inside itself (a recursive alias) or aliases that
+expand past :data:`~.yaml_file.MAX_NODES` nodes ("billion laughs") are refused before the models
+see them (:mod:`.yaml_file`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ParamSpec, TypeVar
 
-import yaml
 from pydantic import ValidationError
-from pydantic_core import ErrorDetails
 
 from chaos.cluster.config import ClientPath
 from chaos.errors import UsageError
@@ -31,18 +29,9 @@ from chaos.experiments.model import (
     fault_params,
 )
 from chaos.experiments.schedule_model import RandomFaultsModel
+from chaos.experiments.yaml_file import Lines, load_yaml, pydantic_message
 from chaos.faults.targets import expand_targets
 from chaos.oracle.expectations import parse_expectation
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-#: Larger files are refused: an experiment is a page of YAML.
-MAX_BYTES = 1 << 20
-#: Deeper nesting is refused (an experiment nests five levels at most).
-MAX_DEPTH = 32
-#: More nodes, counting each alias as what it expands to, are refused.
-MAX_NODES = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,112 +48,7 @@ class LoadedExperiment:
             object.__setattr__(self, "label", self.experiment.name)
 
 
-class _Lines:
-    """Line numbers of the keys and items of a YAML document, by path (``("producer", "rate")``)."""
-
-    def __init__(self, node: yaml.Node, path: Path) -> None:
-        self.path = path
-        self.lines: dict[tuple[str | int, ...], int] = {}
-        self._nodes = 0
-        self._walk(node, (), ())
-
-    def _walk(self, node: yaml.Node, at: tuple[str | int, ...], above: tuple[int, ...]) -> None:
-        """Record lines; refuse duplicate keys, recursive aliases, too deep or too many nodes."""
-        if id(node) in above:
-            raise self.error(at, "an anchor is used inside itself (a recursive alias): remove the alias")
-        if len(at) > MAX_DEPTH:
-            raise self.error(at, f"nested deeper than {MAX_DEPTH} levels: an experiment needs five at most")
-        self._nodes += 1
-        if self._nodes > MAX_NODES:
-            raise self.error(at, f"more than {MAX_NODES} values once aliases are expanded: write it out plainly")
-        self.lines.setdefault(at, node.start_mark.line + 1)
-        inside = (*above, id(node))
-        if isinstance(node, yaml.MappingNode):
-            seen: dict[str, int] = {}
-            for key, value in node.value:
-                name = str(key.value)
-                line = key.start_mark.line + 1
-                if name in seen:
-                    where = ".".join(str(p) for p in (*at, name))
-                    raise ExperimentFileError(
-                        f"{self.path}:{line}: {where}: duplicate key (first at line {seen[name]}): keep one"
-                    )
-                seen[name] = line
-                self.lines[(*at, name)] = line
-                self._walk(value, (*at, name), inside)
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                self._walk(item, (*at, i), inside)
-
-    def line(self, loc: Sequence[str | int]) -> int:
-        """The line of ``loc`` or of its nearest ancestor present in the file."""
-        loc = tuple(loc)
-        while loc and loc not in self.lines:
-            loc = loc[:-1]
-        return self.lines.get(loc, 1)
-
-    def error(self, loc: Sequence[str | int], message: str) -> ExperimentFileError:
-        """An error naming file, line and field."""
-        field = ".".join(str(p) for p in loc) or "(file)"
-        return ExperimentFileError(f"{self.path}:{self.line(loc)}: {field}: {message}")
-
-    def check(self, loc: Sequence[str | int], fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
-        """``fn(*args, **kwargs)``.
-
-        Raises:
-            ExperimentFileError: ``fn`` raised a UsageError; its sentence, naming ``loc``'s line.
-        """
-        try:
-            return fn(*args, **kwargs)
-        except UsageError as e:
-            raise self.error(loc, str(e)) from None
-
-
-def _pydantic_message(err: ErrorDetails) -> str:
-    kind = err.get("type", "")
-    if kind == "extra_forbidden":
-        return "unknown key: remove it or check its spelling"
-    if kind == "missing":
-        return "is required"
-    if kind == "literal_error":
-        return str(err["msg"]).replace("Input should be", "must be")
-    msg = str(err.get("msg", "is invalid"))
-    msg = msg.replace("Input should be", "must be").replace("Value error, ", "")
-    return f"{msg} (got {err.get('input')!r})" if kind not in ("model_type", "dict_type") else msg
-
-
-def _load_yaml(path: Path) -> tuple[dict[str, object], _Lines]:
-    try:
-        if path.is_file() and path.stat().st_size > MAX_BYTES:
-            raise ExperimentFileError(f"{path}: larger than {MAX_BYTES >> 20} MiB: an experiment is a page of YAML")
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as e:
-        raise ExperimentFileError(f"{path}: no such file: check the path") from e
-    except IsADirectoryError as e:
-        raise ExperimentFileError(f"{path}: is a directory: name the .yaml files in it, or pass it to run") from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise ExperimentFileError(f"{path}: cannot read it ({e}): make it a readable UTF-8 YAML file") from e
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        lines = _Lines(node, path) if node is not None else None
-        # Only now is it safe to build Python values: the node graph has no cycle and a bounded size.
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise ExperimentFileError(f"{path}{line}: not valid YAML ({problem}): fix the syntax") from e
-    except RecursionError as e:  # the YAML parser itself recurses per nesting level
-        raise ExperimentFileError(
-            f"{path}:1: (file): nested too deeply to parse (more than {MAX_DEPTH} levels): "
-            "an experiment needs five at most"
-        ) from e
-    if lines is None or not isinstance(data, dict):
-        raise ExperimentFileError(f"{path}:1: an experiment file must be a YAML mapping with at least a name")
-    return data, lines
-
-
-def _check_semantics(exp: Experiment, lines: _Lines, path_given: bool = False) -> None:
+def _check_semantics(exp: Experiment, lines: Lines, path_given: bool = False) -> None:
     """Everything that can be checked without Docker, beyond the types (``path_given``: the client
     path came from the command line, not the file).
 
@@ -187,7 +71,7 @@ def _check_semantics(exp: Experiment, lines: _Lines, path_given: bool = False) -
         raise lines.error(("producer",), "an unbounded producer with no faults and no settle phase sends nothing")
 
 
-def _check_workloads(exp: Experiment, lines: _Lines) -> None:
+def _check_workloads(exp: Experiment, lines: Lines) -> None:
     """The cluster's shape, the producer's mode and every client setting, for the client that runs it."""
     from chaos.workloads.clients import resolve_settings
 
@@ -214,7 +98,7 @@ def _check_workloads(exp: Experiment, lines: _Lines) -> None:
         lines.check((role, "settings"), resolve_settings, client, role, as_properties(settings), external)
 
 
-def _check_faults(exp: Experiment, lines: _Lines) -> None:
+def _check_faults(exp: Experiment, lines: Lines) -> None:
     """Each fault step's kind and parameters, the workload a ``client_kill`` names, its times."""
     from chaos.faults.base import make_fault
 
@@ -233,7 +117,7 @@ def _check_faults(exp: Experiment, lines: _Lines) -> None:
             raise lines.error(("faults", i), "faults start and last at most 3600 s into the window")
 
 
-def _check_random_faults(exp: Experiment, rf: RandomFaultsModel, lines: _Lines) -> None:
+def _check_random_faults(exp: Experiment, rf: RandomFaultsModel, lines: Lines) -> None:
     from chaos.faults.base import make_fault
     from chaos.faults.schedule import RANDOM_KINDS
 
@@ -251,7 +135,7 @@ def _check_random_faults(exp: Experiment, rf: RandomFaultsModel, lines: _Lines) 
         )
 
 
-def _check_direct_path(exp: Experiment, lines: _Lines, path_given: bool) -> None:
+def _check_direct_path(exp: Experiment, lines: Lines, path_given: bool) -> None:
     """Refuse a fault that acts on the proxied client path in a run whose clients bypass the proxy:
     it would be injected and verified, yet reach no client, and the verdict would credit the
     settings with surviving a fault they never met."""
@@ -303,13 +187,13 @@ def load_experiment(path: Path, client: str | None = None, client_path: ClientPa
     producer.rate: must be greater than 0 (got -1)
     """
     path = Path(path)
-    data, lines = _load_yaml(path)
+    data, lines = load_yaml(path)
     try:
         exp = Experiment.model_validate(data)
     except ValidationError as e:
         first = e.errors()[0]
         loc = [part for part in first["loc"] if part not in CLIENT_TAGS]  # a branch of the client's choice
-        raise lines.error(loc, _pydantic_message(first)) from None
+        raise lines.error(loc, pydantic_message(first)) from None
     exp = exp.anchored(path.parent).for_client(client).on_path(client_path)
     _check_semantics(exp, lines, path_given=client_path is not None)
     if exp.application is not None:
@@ -317,7 +201,7 @@ def load_experiment(path: Path, client: str | None = None, client_path: ClientPa
     return exp
 
 
-def _check_application(exp: Experiment, app: ApplicationModel, lines: _Lines, base: Path) -> ApplicationModel:
+def _check_application(exp: Experiment, app: ApplicationModel, lines: Lines, base: Path) -> ApplicationModel:
     """The application section against the rest of the file (:meth:`ApplicationModel.conflict`);
     returns it with its paths made the file folder's (:meth:`ApplicationModel.with_paths`).
 
@@ -352,12 +236,16 @@ def experiment_files(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
+def _or_none(values: Sequence[str]) -> list[str | None]:
+    return [*values] if values else [None]
+
+
 def load_suite(
     paths: Iterable[Path],
     client: str | None = None,
     client_path: ClientPath | None = None,
     releases: Sequence[str] = (),
-    client_version: str | None = None,
+    client_versions: Sequence[str] = (),
 ) -> list[LoadedExperiment]:
     """Load every experiment named by ``paths``; all are checked before any runs.
 
@@ -365,7 +253,8 @@ def load_suite(
     experiment once per client, installed ones too, one after the other, labelled
     ``<name>.<client>``); None keeps each file's own. ``client_path`` puts every run's clients on
     that path; None keeps each file's own. ``releases``: each experiment once per Kafka release
-    (labelled ``<name>@<release>`` when more than one); ``client_version``: the Java client's.
+    (labelled ``<name>@<release>`` when more than one); ``client_versions``: once per release of the
+    Java client (``…@clients-<release>`` when more than one).
 
     Raises:
         ExperimentFileError: see :func:`load_experiment`; also two experiments with the same name.
@@ -380,7 +269,11 @@ def load_suite(
         if client not in available_clients():
             raise UsageError(f"unknown client {client!r}: use one of {', '.join(available_clients())}, or all")
         clients = [client]
-    versions: list[str | None] = list(releases) or [None]
+    grid = [
+        (v, w, (f"@{v}" if len(releases) > 1 else "") + (f"@clients-{w}" if len(client_versions) > 1 else ""))
+        for v in _or_none(releases)
+        for w in _or_none(client_versions)
+    ]
     loaded: list[LoadedExperiment] = []
     names: dict[str, Path] = {}
     for path in experiment_files(paths):
@@ -392,7 +285,6 @@ def load_suite(
                 )
             names[exp.name] = path
             label = f"{exp.name}.{c}" if len(clients) > 1 else exp.name
-            for v in versions:
-                at = f"{label}@{v}" if len(versions) > 1 else label
-                loaded.append(LoadedExperiment(path, exp.on_release(v, client_version), at))
+            for v, w, suffix in grid:
+                loaded.append(LoadedExperiment(path, exp.on_release(v, w), label + suffix))
     return loaded

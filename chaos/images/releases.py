@@ -119,7 +119,7 @@ def needs_listing(text: str) -> bool:
     return any(p == "all" or _LINE.match(p) for p in parts)
 
 
-def resolve_versions(text: str, releases: Callable[[], Sequence[str]]) -> list[str]:
+def resolve_versions(text: str, releases: Callable[[], Sequence[str]], option: str = "--kafka-version") -> list[str]:
     """The releases ``text`` names: a comma-separated list of ``X.Y.Z``, ``X.Y.x`` (the latest patch
     of that line) or ``all``; duplicates dropped, in the order given. ``releases`` lists what Maven
     Central has; it is asked only when a line or ``all`` is named.
@@ -132,12 +132,10 @@ def resolve_versions(text: str, releases: Callable[[], Sequence[str]]) -> list[s
     """
     parts = [p.strip() for p in text.split(",")]
     if any(not p for p in parts):
-        raise UsageError(
-            f"--kafka-version {text!r} has an empty part: give releases separated by commas, like 3.9.1,4.4.0"
-        )
+        raise UsageError(f"{option} {text!r} has an empty part: give releases separated by commas, like 3.9.1,4.4.0")
     if "all" in parts:
         if len(parts) > 1:
-            raise UsageError("--kafka-version all already names every line: give `all` alone or a list of releases")
+            raise UsageError(f"{option} all already names every line: give `all` alone or a list of releases")
         return every_line(releases())
     listed: list[str] | None = None
     resolved: list[str] = []
@@ -157,8 +155,10 @@ def resolve_versions(text: str, releases: Callable[[], Sequence[str]]) -> list[s
     return resolved
 
 
-def kafka_versions(text: str | None, cache_dir: Path | None = None, fetch: Fetch = _fetch_metadata) -> list[str]:
-    """What ``--kafka-version`` asks for (empty when it was not given), resolved.
+def kafka_versions(
+    text: str | None, cache_dir: Path | None = None, fetch: Fetch = _fetch_metadata, option: str = "--kafka-version"
+) -> list[str]:
+    """What ``option`` (``--kafka-version``, ``--client-version``) asks for (empty when not given), resolved.
 
     Raises:
         UsageError: see :func:`resolve_versions` and :func:`listed_releases`.
@@ -168,4 +168,4 @@ def kafka_versions(text: str | None, cache_dir: Path | None = None, fetch: Fetch
     from chaos.images.builder import default_cache_dir
 
     cache = cache_dir or default_cache_dir()
-    return resolve_versions(text, lambda: listed_releases(cache, fetch))
+    return resolve_versions(text, lambda: listed_releases(cache, fetch), option)

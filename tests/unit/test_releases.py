@@ -150,9 +150,14 @@ def test_each_experiment_runs_once_per_release_labelled_by_it(tmp_path: Path) ->
         "r1.librdkafka@4.4.0",
     ]
     assert [item.experiment.cluster.kafka_version for item in items][:2] == ["3.9.1", "4.4.0"]
-    one = load_suite([tmp_path / "r1.yaml"], releases=("4.0.2",), client_version="3.9.1")
+    one = load_suite([tmp_path / "r1.yaml"], releases=("4.0.2",), client_versions=("3.9.1",))
     assert [(i.label, i.experiment.cluster.kafka_version, i.experiment.java_release) for i in one] == [
         ("r1", "4.0.2", "3.9.1")
+    ]
+    pair = load_suite([tmp_path / "r1.yaml"], client_versions=("3.9.1", "4.0.2"))
+    assert [(i.label, i.experiment.cluster.kafka_version, i.experiment.java_release) for i in pair] == [
+        ("r1@clients-3.9.1", "4.4.0", "3.9.1"),
+        ("r1@clients-4.0.2", "4.4.0", "4.0.2"),
     ]
 
 
