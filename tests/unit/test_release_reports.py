@@ -322,3 +322,16 @@ def test_kafka_chaos_run_prints_a_row_that_did_not_apply_as_n_a_and_exits_0(
         "| claim | experiment | 3.9.1 | 4.4.0 |\n|---|---|---|---|\n|  | elr | N/A | PASS 0/20/0 |\n"
         in (suite_dir / "summary.md").read_text()
     )
+
+
+def test_a_row_that_did_not_apply_stays_n_a_when_its_directory_is_gone(tmp_path: Path) -> None:
+    import shutil
+
+    from chaos.reports import rewrite_suite_reports, suite_runs
+
+    two_by_two(tmp_path)
+    shutil.rmtree(tmp_path / "elr.java@3.9.1")  # suite.json still says why it did not run
+    gone = [r for r in suite_runs(tmp_path) if r.run_dir.name == "elr.java@3.9.1"]
+    assert [(r.status, r.not_applicable, r.error) for r in gone] == [("not_applicable", NA, None)]
+    assert rewrite_suite_reports(tmp_path) == []
+    assert ET.parse(tmp_path / "junit.xml").getroot().get("skipped") == "2"
