@@ -140,7 +140,10 @@ class SuiteFile(_Model):
     interrupted: bool
     exit_code: int | None
     runs: list[RunOutcome]
-    rates: dict[str, Rate] = Field(description="experiment (and client) -> rates")
+    rates: dict[str, Rate] = Field(
+        description="a row of the suite, <name>[.<client>][@<release>] (run.json's label) -> its rates over "
+        "repetitions; rows that did not apply to their release are left out"
+    )
 
 
 @dataclass(slots=True)

@@ -159,15 +159,19 @@ def run_cmd(
             + " ".join(f"{k}={n}" for k, n in v.loss.model_dump().items())
             + ("" if v.passed else " · " + "; ".join(e.sentence() for e in v.failed_expectations()))
             if v
-            else f"{result.error_kind}: {result.error}"
+            else result.not_applicable or f"{result.error_kind}: {result.error}"
         )
+        status = "N/A" if result.not_applicable else result.status.upper()
         if not as_json:
-            click.echo(f"{result.status.upper():6} {result.run_dir.name:40} {result.seconds:6.0f}s  {detail}")
+            click.echo(f"{status:6} {result.run_dir.name:40} {result.seconds:6.0f}s  {detail}")
 
     suite = run_suite(loaded, options, repeat=repeat, on_result=one_line)
     passed = sum(r.status == "passed" for r in suite.results)
+    skipped = sum(r.status == "not_applicable" for r in suite.results)
     text = (
-        f"{passed}/{len(suite.results)} passed in {suite.seconds / 60:.1f} min · "
+        f"{passed}/{len(suite.results) - skipped} passed"
+        + (f", {skipped} not applicable" if skipped else "")
+        + f" in {suite.seconds / 60:.1f} min · "
         f"reports: {suite.suite_dir}/report.html, summary.md, junit.xml"
     )
     if as_json:

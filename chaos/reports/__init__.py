@@ -13,12 +13,12 @@ import json
 import logging
 import math
 import pkgutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -46,12 +46,36 @@ class RunReport:
 
     @property
     def status(self) -> str:
-        """``passed``, ``failed``, ``inconclusive`` or ``error``."""
+        """``passed``, ``failed``, ``inconclusive``, ``error`` or ``not_applicable`` (the row does not
+        apply to its release: it never ran)."""
+        if self.not_applicable is not None:
+            return "not_applicable"
         if self.verdict is None:
             return "error"
         if not self.verdict.conclusive:
             return "inconclusive"
         return "passed" if self.verdict.passed else "failed"
+
+    @property
+    def not_applicable(self) -> str | None:
+        """Why the row did not run on its release, as ``run.json`` says it (None: it did run)."""
+        found = self.meta.get("not_applicable")
+        return str(found) if found else None
+
+    @property
+    def label(self) -> str:
+        """The run's row in its suite, ``<name>[.<client>][@<release>]`` (``run.json``'s ``label``; in a
+        run directory from before it, the name, with the client after a dot for any but kafka-python).
+
+        >>> RunReport(Path("x"), "b1", {"client": "java"}, None, None).label
+        'b1.java'
+        >>> RunReport(Path("x"), "b1", {"client": "java", "label": "b1.java@3.9.1"}, None, None).label
+        'b1.java@3.9.1'
+        """
+        if label := self.meta.get("label"):
+            return str(label)
+        client = self.meta.get("client")
+        return self.name if client in (None, "kafka-python") else f"{self.name}.{client}"
 
     @property
     def seconds(self) -> float:
@@ -88,25 +112,42 @@ def _verdict_of(run_dir: Path) -> Verdict | None:
         raise UnfitFile(first_problem(run_dir / rundir.VERDICT, e)) from None
 
 
+def _meta_of(run_dir: Path) -> dict[str, Any]:
+    """``run.json`` ({} when the run directory has none), its ``release`` and ``known_bug`` checked."""
+    from chaos.reports.releases import check
+
+    path = run_dir / rundir.RUN
+    if not path.exists():
+        return {}
+    meta = json.loads(path.read_text())
+    if not isinstance(meta, dict):
+        raise UnfitFile(f"{path} does not fit its contract: the file: not an object")
+    try:
+        check(meta)
+    except ValidationError as e:
+        raise UnfitFile(first_problem(path, e)) from None
+    return meta
+
+
 def load_run(run_dir: Path) -> RunReport:
     """Read a run directory for the reporters: its ``verdict.json`` as a typed :class:`Verdict` (a
-    verdict written before there was a schema reads too).
+    verdict written before there was a schema reads too). A row that did not apply to its release
+    has neither verdict nor error: ``run.json`` says why (:attr:`RunReport.not_applicable`).
 
     Raises:
         UsageError: ``run_dir`` is not a run directory.
-        UnfitFile: its ``verdict.json`` does not fit the verdict's contract (one line says where).
+        UnfitFile: its ``verdict.json`` does not fit the verdict's contract, or ``run.json``'s
+            ``release`` or ``known_bug`` theirs (one line says where).
     """
     from chaos.reports.series import read_phases
 
     run_dir = Path(run_dir)
     if not (run_dir / rundir.RUN).exists() and not (run_dir / rundir.VERDICT).exists():
         raise UsageError(f"{run_dir} is not a run directory (no run.json or verdict.json): pass reports/<suite>/<run>")
-    meta: dict[str, Any] = {}
-    if (run_dir / rundir.RUN).exists():
-        meta = json.loads((run_dir / rundir.RUN).read_text())
+    meta = _meta_of(run_dir)
     verdict = _verdict_of(run_dir)
     error = (run_dir / rundir.ERROR).read_text().strip() if (run_dir / rundir.ERROR).exists() else None
-    if verdict is None and error is None:
+    if verdict is None and error is None and not meta.get("not_applicable"):
         error = "the run ended before a verdict (see its phases and logs)"
     name = str(meta.get("experiment") or (verdict.experiment if verdict else "") or run_dir.name)
     return RunReport(run_dir, name, meta, verdict, error, read_phases(run_dir))
@@ -175,16 +216,22 @@ def suite_runs(suite_dir: Path, suite: SuiteFile | None = None) -> list[RunRepor
     runs = []
     for entry in (suite or read_suite(suite_dir)).runs:
         run_dir = Path(suite_dir) / Path(entry.run_dir).name
-        runs.append(_report_of(run_dir, entry.name, entry.error or "no run directory"))
+        runs.append(_report_of(run_dir, entry.name, entry.error or "no run directory", entry.not_applicable))
     return runs
 
 
-def _report_of(run_dir: Path, name: str, missing: str = "no run directory") -> RunReport:
+def _report_of(
+    run_dir: Path, name: str, missing: str = "no run directory", not_applicable: str | None = None
+) -> RunReport:
+    """The run in ``run_dir``; without its directory, an error row, or the row that did not apply
+    that ``suite.json`` says it was."""
     try:
         return load_run(run_dir)
     except UnfitFile as e:
         return RunReport(run_dir, name, {}, None, str(e))
     except UsageError:
+        if not_applicable:
+            return RunReport(run_dir, name, {"not_applicable": not_applicable}, None, None)
         return RunReport(run_dir, name, {}, None, missing)
 
 
@@ -226,15 +273,15 @@ def rewrite_suite_reports(suite_dir: Path) -> list[str]:
 
 
 def rate_key(run: RunReport) -> str:
-    """An experiment's row of the rates: the same experiment on another client is another row, not
-    a repetition (``<name>.<client>`` for any client but kafka-python)."""
-    client = run.meta.get("client")
-    return run.name if client in (None, "kafka-python") else f"{run.name}.{client}"
+    """An experiment's row of the rates: the same experiment on another client or another release is
+    another row, not a repetition (:attr:`RunReport.label`, ``<name>[.<client>][@<release>]``)."""
+    return run.label
 
 
 def occurrence_rates(runs: list[RunReport]) -> dict[str, Rate]:
-    """Per experiment (and client, ``<name>.<client>`` for any but kafka-python) over its repetitions:
+    """Per row of the suite (:func:`rate_key`: experiment, client, release) over its repetitions:
     runs, passed, in how many runs each stage lost records, that rate, and its 95% Wilson interval.
+    A row that did not apply to its release never ran, and counts nowhere.
 
     >>> from chaos.oracle.verdict import Counts, ExpectationResult, Trust
     >>> def run(broker: int) -> RunReport:
@@ -247,7 +294,7 @@ def occurrence_rates(runs: list[RunReport]) -> dict[str, Rate]:
     (2, 1, {'producer': 0.0, 'broker': 0.5, 'consumer': 0.0})
     """
     counted: dict[str, dict[str, Any]] = {}
-    for run in runs:
+    for run in (r for r in runs if r.status != "not_applicable"):
         entry = counted.setdefault(rate_key(run), {"runs": 0, "passed": 0, "errors": 0, "loss_runs": {}})
         entry["runs"] += 1
         entry["passed"] += run.status == "passed"
@@ -314,43 +361,3 @@ class ReportListener:
         elif isinstance(event, SuiteUpdated):
             for problem in write_suite_reports(event.suite):
                 self.progress(f"suite report not written: {problem}")
-
-
-class Placement(Protocol):
-    """Where a run of a suite ran (a row of ``suite.json``, :class:`chaos.results.RunOutcome`)."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def cluster(self) -> str: ...
-    @property
-    def cluster_id(self) -> str: ...
-
-
-def clusters_line(runs: Sequence[Placement]) -> str:
-    """How a suite's runs got their clusters, from ``suite.json``'s runs (empty for older suites).
-
-    >>> from types import SimpleNamespace as Run
-    >>> clusters_line([Run(name="a", cluster="fresh", cluster_id="c1"),
-    ...     Run(name="b", cluster="reused", cluster_id="c1"),
-    ...     Run(name="c", cluster="fresh (reset of c1 failed: x)", cluster_id="c2")])
-    '3 runs on 2 clusters, 1 reused after a reset; c started afresh: reset of c1 failed: x'
-    >>> clusters_line([Run(name="a", cluster="given", cluster_id="c1")])
-    '1 run on cluster c1 (--cluster), reset before each'
-    """
-    placed = [r for r in runs if r.cluster]
-    if not placed:
-        return ""
-    clusters = {r.cluster_id or r.name for r in placed}
-    if all(r.cluster == "given" for r in placed):
-        plural = "s" if len(placed) > 1 else ""
-        return f"{len(placed)} run{plural} on cluster {', '.join(sorted(clusters))} (--cluster), reset before each"
-    reused = sum(r.cluster == "reused" for r in placed)
-    line = (
-        f"{len(placed)} runs on {len(clusters)} cluster{'s' if len(clusters) > 1 else ''}, "
-        f"{reused} reused after a reset"
-    )
-    for r in placed:
-        if r.cluster.startswith("fresh ("):
-            line += f"; {r.name} started afresh: {r.cluster[len('fresh (') : -1]}"
-    return line

@@ -6,8 +6,10 @@ the experiment's or properties file's line, and append their Markdown summary to
 ``GITHUB_STEP_SUMMARY`` names. Nothing of this happens elsewhere. The commands go to stderr (the
 runner reads both streams), so ``--json`` keeps stdout one JSON object.
 
-What is annotated: for a run, each failed expectation (an error on its key under ``expect:``), an
-inconclusive verdict (a warning) and a run that could not complete (an error); for ``validate``,
+What is annotated: for a run, each failed expectation (an error on its key under ``expect:``; for a
+known bug's row, with whether its release has the bug), an inconclusive verdict (a warning), a run
+that could not complete (an error) and a row that did not apply to its Kafka release (a notice,
+never a failure); for ``validate``,
 each setting that makes it FAIL (an error on the setting's line), a loss risk the fault matrix
 judges instead (a warning), each matrix run of the team's settings that lost records (an error on
 the setting it is put down to) or could not complete (an error), and an inconclusive one (a warning).
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Literal
 
 from chaos import rundir
 from chaos.reports.places import expectation_line, experiment_file, metric_of, run_place
+from chaos.reports.releases import bug_on_release
 from chaos.reports.validation import (
     LABEL,
     Validation,
@@ -83,25 +86,31 @@ class Annotation:
 
 
 def run_annotations(runs: Sequence[RunReport], root: Path) -> list[Annotation]:
-    """The annotations of a suite's runs, errors first."""
+    """The annotations of a suite's runs, errors first; each titled with the run's row
+    (``<name>[.<client>][@<release>]``), so the same file on two releases gives two titles."""
     found: list[Annotation] = []
     for run in runs:
         file, _ = run_place(run, root)
         verdict = run.verdict
-        if verdict is None:
+        if run.not_applicable is not None:
+            found.append(Annotation("notice", file, 1, f"{run.label}: not applicable", run.not_applicable))
+        elif verdict is None:
             reason = (run.error or "no verdict").splitlines()[0]
-            found.append(Annotation("error", file, 1, f"{run.name}: could not complete", reason))
+            found.append(Annotation("error", file, 1, f"{run.label}: could not complete", reason))
         elif not verdict.conclusive:
             reasons = "; ".join(verdict.trust.reasons)
             message = f"no loss figure, so no verdict on the expectations: {reasons}"
-            found.append(Annotation("warning", file, 1, f"{run.name}: inconclusive", message))
+            found.append(Annotation("warning", file, 1, f"{run.label}: inconclusive", message))
         else:
             loss = ", ".join(f"{stage} {n}" for stage, n in verdict.loss.model_dump().items())
+            bug = bug_on_release(run.meta)
+            known = f"; known bug {bug.bug.id}, {bug.standing()}" if bug else ""
             for e in verdict.failed_expectations():
                 line = expectation_line(experiment_file(run), metric_of(e.name))
-                message = f"{e.sentence()} (loss by stage: {loss}; report: {run.run_dir / rundir.REPORT})"
-                found.append(Annotation("error", file, line, f"{run.name}: {e.name}", message))
-    return sorted(found, key=lambda a: a.level != "error")
+                message = f"{e.sentence()} (loss by stage: {loss}{known}; report: {run.run_dir / rundir.REPORT})"
+                found.append(Annotation("error", file, line, f"{run.label}: {e.name}", message))
+    order: dict[Level, int] = {"error": 0, "warning": 1, "notice": 2}
+    return sorted(found, key=lambda a: order[a.level])
 
 
 def validation_annotations(data: Validation, root: Path) -> list[Annotation]:

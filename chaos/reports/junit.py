@@ -1,6 +1,7 @@
 """JUnit XML: one testcase per experiment run, so CI systems show experiments as tests. Each
 testcase carries ``file`` and ``line``: the experiment file, at the failing expectation's key under
-``expect:`` when one failed (else line 1), so CI annotators point at it."""
+``expect:`` when one failed (else line 1), so CI annotators point at it. A row that did not apply to
+its Kafka release is ``<skipped>`` with the reason, never a failure or an error."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from chaos import rundir
 from chaos.oracle.verdict import Availability, Verdict
-from chaos.reports.markdown import anomaly_rows, witness_line
 from chaos.reports.places import run_place
+from chaos.reports.releases import bug_on_release, client_versions, kafka_release, release_facts, release_items
+from chaos.reports.words import anomaly_rows, witness_line
 
 if TYPE_CHECKING:
     from chaos.reports import RunReport
@@ -29,14 +31,16 @@ def _case(run: RunReport, classname: str) -> ET.Element:
         "testcase", name=run.run_dir.name, classname=classname, time=f"{run.seconds:.1f}", file=file, line=str(line)
     )
     verdict = run.verdict
+    if run.not_applicable is not None:
+        _properties(case, release_properties(run.meta))
+        ET.SubElement(case, "skipped", message=run.not_applicable[:500])
+        return case
     if verdict is None:
         err = ET.SubElement(case, "error", message=(run.error or "no verdict").splitlines()[0][:500])
         err.text = run.error or ""
         return case
-    props = ET.SubElement(case, "properties")
-    for name, value in properties(run.meta, verdict):
-        ET.SubElement(props, "property", name=name, value=value)
-    text = describe(verdict)
+    _properties(case, properties(run.meta, verdict))
+    text = release_text(run.meta, run.status) + describe(verdict)
     if not verdict.conclusive:
         reasons = "; ".join(verdict.trust.reasons)
         err = ET.SubElement(case, "error", message=f"inconclusive: {reasons}"[:500], type="Inconclusive")
@@ -48,12 +52,48 @@ def _case(run: RunReport, classname: str) -> ET.Element:
     return case
 
 
-def properties(meta: dict[str, Any], verdict: Verdict) -> list[tuple[str, str]]:
-    """A testcase's properties: where it ran, then the verdict's figures, a property each."""
+def _properties(case: ET.Element, found: list[tuple[str, str]]) -> None:
+    props = ET.SubElement(case, "properties")
+    for name, value in found:
+        ET.SubElement(props, "property", name=name, value=value)
+
+
+def release_properties(meta: dict[str, Any]) -> list[tuple[str, str]]:
+    """Where a run ran, as properties: client and path, the Kafka release, each client's release
+    (``client_version.<package>``), the release's feature levels (``feature.<name>``), group protocols
+    and defaults in force (``default.<kind>.<key>``), and the known bug (``known_bug``, with
+    ``known_bug.affected``: whether the release that decides has it). Older run directories have the
+    first two only."""
     props = [
         ("client", str(meta.get("client") or "kafka-python")),
         ("client_path", str(meta.get("client_path") or "proxy")),
     ]
+    if release := kafka_release(meta):
+        props.append(("kafka_version", release))
+    props += [(f"client_version.{name}", v) for name, v in client_versions(meta).items()]
+    if facts := release_facts(meta):
+        props += [(f"feature.{name}", str(level)) for name, level in facts.features.items()]
+        if facts.group_protocols:
+            props.append(("group_protocols", ",".join(facts.group_protocols)))
+        props += [(f"default.{d.kind}.{d.key}", d.text) for d in facts.defaults]
+    if found := bug_on_release(meta):
+        affected = "unknown" if found.affected is None else str(found.affected).lower()
+        props += [("known_bug", found.bug.id), ("known_bug.affected", affected)]
+    return props
+
+
+def release_text(meta: dict[str, Any], status: str) -> str:
+    """A testcase's output lines on its releases and its known bug ("" for an older run directory)."""
+    lines = [f"{what}: {text}" for what, text in release_items(meta)]
+    if found := bug_on_release(meta):
+        lines.append(f"known bug {found.bug.id} ({found.bug.url}): {found.standing()}. {found.measured(status)}")
+    return "".join(f"{line}\n" for line in lines)
+
+
+def properties(meta: dict[str, Any], verdict: Verdict) -> list[tuple[str, str]]:
+    """A testcase's properties: where it ran (:func:`release_properties`), then the verdict's
+    figures, a property each."""
+    props = release_properties(meta)
     if cluster := verdict.details.cluster:
         props.append(("cluster", str(cluster)))
     sections: list[tuple[str, dict[str, Any]]] = [
@@ -104,7 +144,7 @@ def _suite_element(name: str, runs: list[RunReport], seconds: float) -> ET.Eleme
         tests=str(len(runs)),
         failures=str(sum(r.status == "failed" for r in runs)),
         errors=str(sum(r.status in ("error", "inconclusive") for r in runs)),
-        skipped="0",
+        skipped=str(sum(r.status == "not_applicable" for r in runs)),
         time=f"{seconds:.1f}",
     )
     for run in runs:

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from chaos import rundir
-from chaos.oracle import anomalies
-from chaos.oracle.verdict import Availability, Latency, Verdict, Witness
-from chaos.reports.series import fault_windows
+from chaos.oracle.verdict import Verdict
+from chaos.reports.grid import cell, differing, grid, per_release
+from chaos.reports.releases import bug_on_release, release_items
+from chaos.reports.words import (
+    ICON,
+    STAGES,
+    anomaly_rows,
+    availability_rows,
+    faults_line,
+    loss_text,
+    resolved_experiment,
+    settings_line,
+    witness_line,
+)
 
 if TYPE_CHECKING:
     from chaos.reports import RunReport
@@ -17,119 +28,38 @@ if TYPE_CHECKING:
 #: What this reporter writes into a run (and a suite) directory.
 FILE = rundir.SUMMARY
 
-STAGES = ("producer", "broker", "consumer")
-ICON = {"passed": "PASS", "failed": "FAIL", "inconclusive": "INCONCLUSIVE", "error": "ERROR"}
-#: Shown instead of a loss figure an inconclusive verdict withholds.
-WITHHELD = "n/a (inconclusive)"
-
-
-#: How the clients of a run reached the brokers, as its reports say it (a run directory from before
-#: there was a choice has no ``client_path``: its clients went through toxiproxy).
-CLIENT_PATH_WORDS = {"proxy": "clients through toxiproxy", "direct": "clients direct to the brokers (no proxy)"}
-
-
-def client_path_words(meta_exp: dict[str, Any]) -> str:
-    """How the clients reached the brokers, in words, from the resolved experiment.
-
-    >>> client_path_words({"client_path": "direct"}), client_path_words({})
-    ('clients direct to the brokers (no proxy)', 'clients through toxiproxy')
-    """
-    path = str(meta_exp.get("client_path") or "proxy")
-    return CLIENT_PATH_WORDS.get(path, f"clients on path {path}")
-
-
-def settings_line(meta_exp: dict[str, Any]) -> str:
-    """The settings that matter for loss, in one line (from the resolved experiment), ending with
-    how the clients reached the brokers: a figure measured through the proxy is not one measured
-    without it."""
-    topic_config = (meta_exp.get("topic") or {}).get("config") or {}
-    parts = [
-        *_producer_settings(meta_exp.get("producer") or {}),
-        *(f"{k}={_value(v)}" for k, v in topic_config.items()),
-        *_cluster_settings(meta_exp.get("cluster") or {}),
-        *_consumer_settings(meta_exp.get("consumer")),
-        client_path_words(meta_exp),
-    ]
-    return ", ".join(parts)
-
-
-def _client_name(section: dict[str, Any]) -> str:
-    """A section's client by name: an external client is described in the file, a mapping with its name.
-
-    >>> _client_name({"client": {"name": "franz-go", "command": ["run"]}}), _client_name({})
-    ('franz-go', 'kafka-python')
-    """
-    client = section.get("client", "kafka-python")
-    return str(client.get("name")) if isinstance(client, dict) else str(client)
-
-
-def _producer_settings(producer: dict[str, Any]) -> list[str]:
-    head = f"producer {producer.get('mode', 'async')} on {_client_name(producer)}"
-    return [head, *(f"{k}={_value(v)}" for k, v in (producer.get("settings") or {}).items())]
-
-
-def _cluster_settings(cluster: dict[str, Any]) -> list[str]:
-    parts = [f"{k}={_value(v)}" for k, v in (cluster.get("broker_config") or {}).items()]
-    parts += [f"feature {k}={v}" for k, v in (cluster.get("features") or {}).items()]
-    if cluster.get("disk", "plain") != "plain":
-        parts.append(f"data on {cluster['disk']}")
-    if cluster.get("log_dirs", 1) != 1:
-        parts.append(f"{cluster['log_dirs']} log dirs")
-    return parts
-
-
-def _consumer_settings(consumer: dict[str, Any] | None) -> list[str]:
-    if not consumer:
-        return []
-    head = f"consumer {consumer.get('strategy', 'after_process')} on {_client_name(consumer)}"
-    return [head, *(f"{k}={_value(v)}" for k, v in (consumer.get("settings") or {}).items())]
-
-
-def _targets(targets: list[str]) -> str:
-    """Brokers a fault hit; the sides of a network split with ``vs``."""
-    return (" vs " if any(" " in t for t in targets) else ",").join(targets)
-
-
-def _value(value: object) -> str:
-    """A setting as a properties file writes it (``true``, not ``True``)."""
-    return str(value).lower() if isinstance(value, bool) else str(value)
-
-
-def faults_line(run_dir: Path) -> str:
-    """The faults as they happened: kind, targets, duration."""
-    parts = []
-    for f in fault_windows(run_dir):
-        took = f" {f['end'] - f['start']:.1f}s" if f.get("end") else " (never healed)"
-        targets = _targets(f.get("targets") or [])
-        parts.append(f"{f['kind']}({targets}){took}" if not f.get("error") else f"{f['kind']} FAILED: {f['error']}")
-    return "; ".join(parts) or "none"
-
-
-def resolved_experiment(run: RunReport) -> dict[str, Any]:
-    import yaml
-
-    path = run.run_dir / rundir.EXPERIMENT
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
 
 def run_markdown(run: RunReport) -> str:
-    """The summary of one run."""
-    lines = [f"# {run.name}: {ICON[run.status]}", "", *_intro(run)]
-    lines += [f"- settings: {settings_line(resolved_experiment(run))}", f"- faults: {faults_line(run.run_dir)}"]
+    """The summary of one run: what it ran on, what it lost, and, for a known bug's row, whether its
+    release has the bug."""
+    lines = [f"# {run.label}: {ICON[run.status]}", "", *_intro(run)]
+    lines += [f"- settings: {settings_line(resolved_experiment(run.run_dir))}", f"- faults: {faults_line(run.run_dir)}"]
+    lines += [f"- {what}: {text}" for what, text in release_items(run.meta)]
     v = run.verdict
+    if v is not None:
+        cluster = v.details.cluster
+        lines.append(f"- run: `{run.run_dir}` ({run.seconds:.0f} s{f', cluster {cluster}' if cluster else ''})")
+    lines += _known_bug(run)
     if v is None:
-        lines += ["", f"The run did not complete: {run.error}"]
-        return "\n".join(lines) + "\n"
-    cluster = v.details.cluster
-    lines += [f"- run: `{run.run_dir}` ({run.seconds:.0f} s{f', cluster {cluster}' if cluster else ''})", ""]
+        why = f"Not run: {run.not_applicable}" if run.not_applicable else f"The run did not complete: {run.error}"
+        return "\n".join([*lines, "", why]) + "\n"
+    lines.append("")
     for section in (_loss_table, _causes, _witness, _counts, _anomalies, _availability, _figures, _expectations):
         lines += section(v)
     lines += _examples(v)
     return "\n".join(lines) + "\n"
+
+
+def _known_bug(run: RunReport) -> list[str]:
+    """The Kafka bug the row reproduces, linked, whether the run's release has it, and what was measured."""
+    found = bug_on_release(run.meta)
+    if found is None:
+        return []
+    bug = found.bug
+    return [
+        "",
+        f"Known bug [{bug.id}]({bug.url}): {bug.title.rstrip('.')}. {found.standing()}. {found.measured(run.status)}",
+    ]
 
 
 def _intro(run: RunReport) -> list[str]:
@@ -144,7 +74,7 @@ def _intro(run: RunReport) -> list[str]:
 
 def _loss_table(v: Verdict) -> list[str]:
     lines = [] if v.conclusive else ["**Inconclusive: no loss figure.** " + " ".join(v.trust.reasons), ""]
-    return [*lines, "| stage | lost |", "|---|---:|", *(f"| {s} | {_loss(v, s)} |" for s in STAGES)]
+    return [*lines, "| stage | lost |", "|---|---:|", *(f"| {s} | {loss_text(v, s)} |" for s in STAGES)]
 
 
 def _causes(v: Verdict) -> list[str]:
@@ -213,44 +143,9 @@ def _examples(v: Verdict) -> list[str]:
     return lines
 
 
-def anomaly_rows(counts: dict[str, int]) -> list[tuple[str, int, str]]:
-    """Every anomaly of the registry, in its order, with its cases in ``counts`` and what it means;
-    then any a verdict names that this version's registry does not (an older or newer verdict).
-
-    >>> anomaly_rows({"duplicates_in_log": 2, "gone": 1})[0]
-    ('duplicates_in_log', 2, 'Copies of a record in the log beyond its first.')
-    >>> anomaly_rows({"gone": 1})[-1]
-    ('gone', 1, '(not in this version of the registry)')
-    """
-    known = [(a.name, counts.get(a.name, 0), a.meaning) for a in anomalies.ANOMALIES]
-    names = {a.name for a in anomalies.ANOMALIES}
-    return known + [(k, n, "(not in this version of the registry)") for k, n in counts.items() if k not in names]
-
-
 def write_run(run: RunReport) -> None:
     """``<run_dir>/summary.md``."""
     (run.run_dir / rundir.SUMMARY).write_text(run_markdown(run))
-
-
-def witness_line(witness: Witness | None) -> str:
-    """The second witness's finding in one sentence ("" when it was not asked)."""
-    if witness is None:
-        return ""
-    if witness.error:
-        return f"Second witness ({witness.tool}) gave no answer: {witness.error}"
-    return (
-        f"Second witness ({witness.tool} on every broker's disk): of {witness.checked} broker-lost "
-        f"records checked, {witness.gone_from_every_replica} are gone from every replica, "
-        f"{witness.on_a_disk_not_in_the_log} are on a disk but not in the log clients read."
-    )
-
-
-def _loss(verdict: Verdict | None, stage: str) -> str:
-    """A stage's loss, or why there is none to show (``-`` for a run without a verdict)."""
-    if verdict is None:
-        return "-"
-    n = getattr(verdict.loss, stage)
-    return WITHHELD if n is None else str(n)
 
 
 def claims_table(runs: list[RunReport]) -> str:
@@ -263,8 +158,8 @@ def claims_table(runs: list[RunReport]) -> str:
     for run in runs:
         v = run.verdict
         lines.append(
-            f"| {run.meta.get('claim') or ''} | {run.run_dir.name} | {settings_line(resolved_experiment(run))} "
-            f"| {faults_line(run.run_dir)} | {' | '.join(_loss(v, s) for s in STAGES)} "
+            f"| {run.meta.get('claim') or ''} | {run.run_dir.name} | {settings_line(resolved_experiment(run.run_dir))} "
+            f"| {faults_line(run.run_dir)} | {' | '.join(loss_text(v, s) for s in STAGES)} "
             f"| {v.counts.send_errors if v else '-'} | {_anomaly(v, 'duplicates_in_log')} "
             f"| {_anomaly(v, 'duplicates_processed')} | {ICON[run.status]} |"
         )
@@ -276,83 +171,36 @@ def _anomaly(verdict: Verdict | None, name: str) -> str:
     return "-" if verdict is None or name not in verdict.anomalies else str(verdict.anomalies[name])
 
 
-def client_of(run: RunReport) -> str:
-    """The client a run's workloads ran on (``producer+consumer`` when they differ)."""
-    return str(run.meta.get("client") or "kafka-python")
-
-
-def by_client(runs: list[RunReport]) -> tuple[list[str], dict[str, dict[str, RunReport]]]:
-    """The clients of a suite and, per experiment, its run on each (the last one, with repetitions)."""
-    clients: list[str] = []
-    rows: dict[str, dict[str, RunReport]] = {}
-    for run in runs:
-        client = client_of(run)
-        if client not in clients:
-            clients.append(client)
-        rows.setdefault(run.name, {})[client] = run
-    return clients, rows
-
-
-def outcome_cell(run: RunReport | None) -> str:
-    """One run in a cell: its result and loss by stage (producer/broker/consumer)."""
-    if run is None:
-        return "-"
-    loss = "/".join(_loss(run.verdict, s) for s in STAGES)
-    return f"{ICON[run.status]} {loss}"
-
-
-def clients_table(runs: list[RunReport]) -> str:
-    """Experiments down, clients across: result and producer/broker/consumer loss of each (empty
-    when the suite ran one client)."""
-    clients, rows = by_client(runs)
-    if len(clients) < 2:
+def side_by_side(runs: list[RunReport]) -> str:
+    """The suite's grid (:mod:`chaos.reports.grid`): experiments down, clients and releases across,
+    result and producer/broker/consumer loss of each; under it, for several releases, what held on
+    each and what differs between them. Empty when the suite ran one client on one release."""
+    g = grid(runs)
+    if len(g.columns) < 2:
         return ""
     lines = [
         "Side by side, loss as producer/broker/consumer:",
         "",
-        "| claim | experiment | " + " | ".join(clients) + " |",
-        "|---|---|" + "---|" * len(clients),
+        "| claim | experiment | " + " | ".join(g.headers) + " |",
+        "|---|---|" + "---|" * len(g.columns),
     ]
-    for name, row in rows.items():
-        claim = next(iter(row.values())).meta.get("claim") or ""
-        lines.append(f"| {claim} | {name} | " + " | ".join(outcome_cell(row.get(c)) for c in clients) + " |")
+    for name, row in g.rows.items():
+        lines.append(f"| {g.claim(name)} | {name} | " + " | ".join(cell(row.get(c)) for c in g.columns) + " |")
+    if counts := per_release(runs):
+        lines += ["", "Held / failed / not applicable per release:", "", *(f"- {line}" for line in counts)]
+    if lines_differing := differing(runs):
+        lines += ["", "Defaults and features that differ between these releases:", ""]
+        lines += [f"- {line}" for line in lines_differing]
     return "\n".join(lines) + "\n"
-
-
-def availability_rows(figures: list[Availability]) -> list[list[str]]:
-    """The verdict's availability figures as table cells, a row per fault.
-
-    >>> from chaos.oracle.verdict import Latency
-    >>> availability_rows([Availability(fault="kill-0", kind="broker_kill", targets=["broker-1"], injected=0.0,
-    ...   healed=1.0, no_ack_s=6.0, latency_ms={"before": Latency(p50=5.0, p99=9.0, records=3), "during": None,
-    ...   "after": None}, heal_to_full_isr_s=3.5, basis="ack")])
-    [['kill-0 (broker_kill broker-1)', '6.0', '5/9', '-', '-', '3.5']]
-    """
-    return [_availability_row(f) for f in figures]
-
-
-def _availability_row(f: Availability) -> list[str]:
-    def lat(p: Latency | None) -> str:
-        return f"{p.p50:g}/{p.p99:g}" if p else "-"
-
-    targets = ", ".join(str(t) for t in f.targets) if isinstance(f.targets, list) else str(f.targets or "")
-    isr = f.heal_to_full_isr_s
-    return [
-        f"{f.fault} ({f.kind} {targets})".replace(" )", ")"),
-        ("-" if f.no_ack_s is None else f"{f.no_ack_s:.1f}") + (" (sends, acks=0)" if f.basis == "send" else ""),
-        *(lat(f.latency_ms.get(k)) for k in ("before", "during", "after")),
-        "-" if isr is None else f"{isr:.1f}",
-    ]
 
 
 def suite_markdown(suite_dir: Path, runs: list[RunReport], suite: SuiteFile) -> str:
     """The summary of a suite: outcome per run, the claims table, repetition rates."""
-    from chaos.reports import clusters_line
+    from chaos.reports.clusters import clusters_line
 
-    passed = sum(r.status == "passed" for r in runs)
     clusters = clusters_line(suite.runs)
     lines = [
-        f"# kafka-chaos suite: {passed}/{len(runs)} passed",
+        f"# kafka-chaos suite: {passed_line(runs)}",
         "",
         f"{suite_dir} · {suite.seconds / 60:.1f} min"
         + (f" · {clusters}" if clusters else "")
@@ -360,7 +208,7 @@ def suite_markdown(suite_dir: Path, runs: list[RunReport], suite: SuiteFile) -> 
         "",
         claims_table(runs),
     ]
-    if table := clients_table(runs):
+    if table := side_by_side(runs):
         lines += [table]
     lines += _rates_table(runs)
     for run in runs:
@@ -369,8 +217,24 @@ def suite_markdown(suite_dir: Path, runs: list[RunReport], suite: SuiteFile) -> 
     return "\n".join(lines).rstrip() + "\n"
 
 
+def passed_line(runs: list[RunReport]) -> str:
+    """How many runs passed of those that ran, and how many rows did not apply to their release.
+
+    >>> from chaos.reports import RunReport
+    >>> passed_line([RunReport(Path("a"), "a", {"not_applicable": "needs 4.0.0"}, None, None)])
+    '0/0 passed, 1 not applicable'
+    """
+    ran = [r for r in runs if r.status != "not_applicable"]
+    passed = sum(r.status == "passed" for r in ran)
+    skipped = len(runs) - len(ran)
+    return f"{passed}/{len(ran)} passed" + (f", {skipped} not applicable" if skipped else "")
+
+
 def why_not_passed(run: RunReport) -> str:
-    """The expectations a run failed, each as :meth:`ExpectationResult.sentence` says it, or its error."""
+    """The expectations a run failed, each as :meth:`ExpectationResult.sentence` says it, its error,
+    or why it did not apply to its release."""
+    if run.not_applicable is not None:
+        return run.not_applicable
     if run.verdict is None:
         return str(run.error)
     return "; ".join(e.sentence() for e in run.verdict.failed_expectations())

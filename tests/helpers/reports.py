@@ -1,5 +1,6 @@
 """A synthetic run directory with everything the reporters read: ledgers of two producers with
-known broker loss, a timeline with fault windows, phases, expectations and the verdict."""
+known broker loss, a timeline with fault windows, phases, expectations and the verdict; and runs of
+a suite over Kafka releases, as the runner records them."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from chaos.oracle import reconcile_and_write
+from chaos.oracle.files import read_verdict
 from chaos.oracle.synthetic import write_large
 from chaos.results import RunResult, SuiteResult
 
@@ -75,3 +77,100 @@ def synthetic_suite(
     path.write_text(f"name: {name}\nproducer: {{rate: 10}}\nfaults: [{{kind: broker_kill, at: 1, duration: 1}}]\n")
     options = RunOptions(reports_dir=where / "r", seed=seed)
     return run_suite([LoadedExperiment(path, load_experiment(path))], options, repeat=repeat), calls
+
+
+def release_run(
+    run_dir: Path,
+    name: str,
+    client: str,
+    release: str,
+    expect: dict[str, object] | None = None,
+    *,
+    claim: str = "B2",
+    not_applicable: str | None = None,
+    known_bug: dict[str, object] | None = None,
+    facts: dict[str, object] | None = None,
+) -> None:
+    """A run of a suite over releases, as the runner leaves it: ``run.json`` with the row's label
+    (``<name>.<client>@<release>``), the Kafka release, the clients' releases (the Java client's is
+    the cluster's), ``known_bug`` and ``release`` (``facts``). A row that did not apply has
+    ``run.json`` and ``experiment.yaml`` only; any other is a :func:`make_run` expecting ``expect``."""
+    versions = {"kafka-clients": release} if client == "java" else {"kafka-python": "3.0.12"}
+    meta: dict[str, object] = {
+        "experiment": name,
+        "claim": claim,
+        "client": client,
+        "label": f"{name}.{client}@{release}",
+        "kafka_version": release,
+        "client_versions": versions,
+        "known_bug": known_bug,
+        "run_id": "r1",
+    }
+    if not_applicable is not None:
+        run_dir.mkdir(parents=True)
+        (run_dir / "run.json").write_text(json.dumps({**meta, "not_applicable": not_applicable}))
+        (run_dir / "experiment.yaml").write_text(f"name: {name}\n")
+        return
+    make_run(run_dir, expect or {}, name)
+    written = json.loads((run_dir / "run.json").read_text())
+    (run_dir / "run.json").write_text(json.dumps({**written, **meta, **({"release": facts} if facts else {})}))
+
+
+#: Why elr does not apply to 3.9.1 (as the runner words it).
+NA = "not applicable on Kafka 3.9.1: needs 4.0.0 or newer (eligible leader replicas)"
+#: A known bug of the Java client, fixed on two lines.
+BUG: dict[str, object] = {
+    "id": "KAFKA-19012",
+    "title": "a lost batch",
+    "side": "client",
+    "fixed_in": ["3.9.1", "4.0.1"],
+}
+#: What ``release`` in run.json says of each release (as the runner records it).
+FACTS: dict[str, dict[str, object]] = {
+    "3.9.1": {
+        "features": {"metadata.version": 21, "transaction.version": 0, "group.version": 0},
+        "group_protocols": ["classic"],
+        "defaults": [
+            {"kind": "producer", "key": "linger.ms", "value": "0", "release": "3.9.1"},
+            {"kind": "topic", "key": "min.insync.replicas", "value": "1", "release": "3.9.1"},
+        ],
+    },
+    "4.4.0": {
+        "features": {
+            "metadata.version": 27,
+            "transaction.version": 2,
+            "group.version": 1,
+            "eligible.leader.replicas.version": 1,
+        },
+        "group_protocols": ["classic", "consumer"],
+        "defaults": [
+            {"kind": "producer", "key": "linger.ms", "value": "5", "release": "4.4.0"},
+            {"kind": "topic", "key": "min.insync.replicas", "value": "1", "release": "4.4.0"},
+        ],
+    },
+}
+
+
+def two_by_two(suite_dir: Path) -> None:
+    """b2 and elr on kafka-python and java, each on 3.9.1 and 4.4.0, in the order ``--client all
+    --kafka-version 3.9.1,4.4.0`` runs them; b2 fails on java@3.9.1, elr needs 4.0.0. Its
+    ``suite.json`` and every report are written as ``kafka-chaos report`` writes them."""
+    from chaos.cli import main
+    from chaos.reports import write_suite_json
+
+    results = []
+    for name in ("b2", "elr"):
+        for client in ("kafka-python", "java"):
+            for release in ("3.9.1", "4.4.0"):
+                run_dir = suite_dir / f"{name}.{client}@{release}"
+                na = NA if name == "elr" and release == "3.9.1" else None
+                fails = (name, client, release) == ("b2", "java", "3.9.1")
+                expect: dict[str, object] = {"broker_loss": 0 if fails else ">0"}
+                claim = "B2" if name == "b2" else "B6c"
+                release_run(
+                    run_dir, name, client, release, expect, claim=claim, not_applicable=na, facts=FACTS[release]
+                )
+                verdict = None if na else read_verdict(run_dir)
+                results.append(RunResult(name, None, run_dir, "r1", verdict=verdict, not_applicable=na))
+    write_suite_json(SuiteResult(suite_dir, results, 60.0))
+    main(["report", str(suite_dir)])  # returns (no SystemExit) on success

@@ -24,7 +24,7 @@ from chaos.experiments.runner import ExperimentRun, RunOptions
 from chaos.faults import proxy_kinds
 from chaos.faults.schedule import RANDOM_KINDS
 from chaos.oracle.verdict import Counts, Trust, Verdict
-from chaos.reports.markdown import settings_line
+from chaos.reports.words import settings_line
 from chaos.scenario import Scenario
 from chaos.workloads.spec import load_spec
 

@@ -19,7 +19,8 @@ from chaos.experiments.model import ExperimentFileError
 from chaos.images.java_driver import JavaDriver, find_jdk
 from chaos.oracle.verdict import Counts, Loss, Verdict
 from chaos.reports import RunReport, occurrence_rates
-from chaos.reports.markdown import clients_table, settings_line, suite_markdown
+from chaos.reports.markdown import side_by_side, suite_markdown
+from chaos.reports.words import settings_line
 from chaos.results import SuiteFile
 from chaos.workloads.clients import CLIENTS, check_client, resolve_settings
 from chaos.workloads.java_settings import JAVA_CONSUMER_KEYS, JAVA_PRODUCER_KEYS
@@ -221,10 +222,10 @@ def _run(tmp_path: Path, name: str, client: str, broker_loss: int) -> RunReport:
 
 def test_the_suite_report_puts_clients_side_by_side(tmp_path: Path) -> None:
     runs = [_run(tmp_path, "b2", c, n) for c, n in (("kafka-python", 3), ("librdkafka", 5), ("java", 7))]
-    table = clients_table(runs)
+    table = side_by_side(runs)
     assert "| claim | experiment | kafka-python | librdkafka | java |" in table
     assert "| B2 | b2 | " in table and "0/3/0" in table and "0/5/0" in table and "0/7/0" in table
-    assert clients_table(runs[:1]) == ""
+    assert side_by_side(runs[:1]) == ""
     # three clients are three rows of the repetition rates, not three repetitions of one
     assert sorted(occurrence_rates(runs)) == ["b2", "b2.java", "b2.librdkafka"]
     assert "How often each stage" not in suite_markdown(

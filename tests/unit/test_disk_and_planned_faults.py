@@ -18,7 +18,7 @@ from chaos.experiments.loading import load_experiment
 from chaos.faults import FaultContext, FaultError, Timeline, UnsupportedFault, make_fault
 from chaos.faults.disk import kcfs_command
 from chaos.images import kcfs
-from chaos.reports.markdown import settings_line
+from chaos.reports.words import settings_line
 
 
 def test_log_dirs_and_features_reach_the_broker_and_the_format() -> None:

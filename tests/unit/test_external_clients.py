@@ -250,7 +250,7 @@ def test_a_build_that_fails_stops_the_run_with_its_output(tmp_path: Path) -> Non
 
 
 def test_reports_name_an_external_client_described_in_the_file() -> None:
-    from chaos.reports.markdown import settings_line
+    from chaos.reports.words import settings_line
 
     described = {"name": "franz-go", "command": ["/x/run", "{spec}"], "modes": ["async"]}
     line = settings_line({"producer": {"mode": "async", "client": described}, "consumer": {"client": "kafkajs"}})

@@ -1,6 +1,7 @@
 """The HTML reports in a real browser (Debian's chromium, driven by Playwright): a run, a suite with
-repetitions and a validate report render without a console error and show what they are for; a
-screenshot of each lands beside its page (``report.png``) for people reading CI artifacts."""
+repetitions, a suite over Kafka releases (its grid, and a row that did not apply) and a validate
+report render without a console error and show what they are for; a screenshot of each lands beside
+its page (``report.png``) for people reading CI artifacts."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from playwright.sync_api import sync_playwright
 from chaos.cli import main
 from chaos.oracle import reconcile_and_write
 from chaos.reports import write_run_reports
-from tests.helpers.reports import make_run, synthetic_suite
+from tests.helpers.reports import make_run, synthetic_suite, two_by_two
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "settings"
 
@@ -71,3 +72,11 @@ def test_a_validate_report_renders(tmp_path: Path, chromium: str, jdk: tuple[str
     errors, shown = look(chromium, out / "report.html")
     assert errors == [] and shown["tables"] >= 1, shown
     assert (out / "report.png").exists()
+
+
+def test_a_suite_over_releases_renders_its_grid(tmp_path: Path, chromium: str) -> None:
+    two_by_two(tmp_path)
+    errors, shown = look(chromium, tmp_path / "report.html")
+    assert errors == [] and shown["tables"] == 2, shown  # the runs, and the grid of clients by releases
+    errors, shown = look(chromium, tmp_path / "elr.java@3.9.1" / "report.html")
+    assert errors == [] and shown == {"timeline": 0, "fault_windows": 0, "tables": 0, "rates": 0}  # a row not run
