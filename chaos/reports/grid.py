@@ -10,12 +10,12 @@ Markdown and HTML render the same :class:`Grid`.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chaos.images.recipes import version_key
-from chaos.reports.releases import bug_on_release, kafka_release, release_facts
+from chaos.reports.releases import bug_on_release, client_versions, kafka_release, release_facts
 from chaos.reports.words import ICON, STAGES, client_of, loss_text
 
 if TYPE_CHECKING:
@@ -47,19 +47,37 @@ class Grid:
         return str(next(iter(self.rows[name].values())).meta.get("claim") or "")
 
 
-def column_of(run: RunReport) -> Column:
-    """The client and the release ``run`` ran on ("" for a release its directory does not name)."""
-    return Column(client_of(run.meta), kafka_release(run.meta))
+#: Between the cluster's release and the Java client's, where they differ.
+CLIENTS_WORD = " · kafka-clients "
 
 
-def release_order(release: str) -> tuple[int, ...]:
-    """A release as it sorts among releases; one not recorded (or not a release number) first.
+def release_label(meta: Mapping[str, Any]) -> str:
+    """The releases a run ran on: the cluster's, and the Java client's where it differs.
 
-    >>> sorted(["4.10.0", "", "3.9.1"], key=release_order)
-    ['', '3.9.1', '4.10.0']
+    >>> release_label({"kafka_version": "4.4.0", "client_versions": {"kafka-clients": "3.9.1"}})
+    '4.4.0 · kafka-clients 3.9.1'
+    >>> release_label({"kafka_version": "4.4.0", "client_versions": {"kafka-clients": "4.4.0"}})
+    '4.4.0'
     """
+    v, w = kafka_release(meta), client_versions(meta).get("kafka-clients")
+    return v if not w or w == v or not v else f"{v}{CLIENTS_WORD}{w}"
+
+
+def column_of(run: RunReport) -> Column:
+    """The client and the releases ``run`` ran on ("" for a release its directory does not name)."""
+    return Column(client_of(run.meta), release_label(run.meta))
+
+
+def release_order(release: str) -> tuple[tuple[int, ...], ...]:
+    """A release label as it sorts among them (the cluster's release, then the client's); one not
+    recorded (or not a release number) first.
+
+    >>> sorted(["4.10.0", "", "3.9.1", "4.4.0 · kafka-clients 4.0.2", "4.4.0 · kafka-clients 3.9.1"], key=release_order)
+    ['', '3.9.1', '4.4.0 · kafka-clients 3.9.1', '4.4.0 · kafka-clients 4.0.2', '4.10.0']
+    """
+    cluster, _, client = release.partition(CLIENTS_WORD)
     try:
-        return version_key(release)
+        return version_key(cluster), version_key(client or cluster)
     except ValueError:
         return ()
 
@@ -101,7 +119,7 @@ def _losses(run: RunReport) -> list[str]:
 
 def releases_of(runs: Sequence[RunReport]) -> list[str]:
     """The Kafka releases the runs ran on, in release order."""
-    return sorted({kafka_release(run.meta) for run in runs}, key=release_order)
+    return sorted({release_label(run.meta) for run in runs}, key=release_order)
 
 
 def per_release(runs: Sequence[RunReport]) -> list[str]:
@@ -112,7 +130,7 @@ def per_release(runs: Sequence[RunReport]) -> list[str]:
         return []
     lines = []
     for release in releases:
-        statuses = [run.status for run in runs if kafka_release(run.meta) == release]
+        statuses = [run.status for run in runs if release_label(run.meta) == release]
         line = (
             f"Kafka {release or UNRECORDED}: {statuses.count('passed')} held, {statuses.count('failed')} failed, "
             f"{statuses.count('not_applicable')} not applicable"
