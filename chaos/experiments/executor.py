@@ -94,7 +94,8 @@ class Execution:
         self.apps: dict[str, HostApplication] = {}
         self.timeline = Timeline(self.run_dir, on_record=self._fault_event)
         workloads = ChainMap[str, Workload](self.processes, self.apps)  # type: ignore[arg-type]
-        self.ctx = FaultContext(cluster, workloads=workloads, rng=random.Random(seed), timeline=self.timeline)
+        rng = random.Random(seed)
+        self.ctx = FaultContext(cluster, workloads=workloads, rng=rng, timeline=self.timeline, topic=topic.name)
         self.nemesis = Nemesis(self.ctx)
         #: "yes" when every partition had its full ISR again after healing, else what was wrong.
         self.recovered = "yes"
@@ -301,8 +302,7 @@ class Execution:
         self.count_with_kafka()
 
     def _control_offsets(self, partition: int) -> set[int] | None:
-        """The control records (transaction markers) of a partition, as Kafka's segment dump reads
-        the leader's files; None where it cannot say (the tool failed, or no leader)."""
+        """A partition's transaction markers, as Kafka's segment dump reads the leader's files (None: unknown)."""
         try:
             node = self.cluster.leader_of(self.topic.name, partition)
             return control_offsets(node, self.topic.name, partition, self.cluster.spec.data_dirs())

@@ -74,6 +74,8 @@ class FaultContext:
     workloads: Mapping[str, Workload] = field(default_factory=dict)
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     timeline: Timeline | None = None
+    #: The run's topic, for faults that act on a topic rather than a broker ("" outside a run).
+    topic: str = ""
 
     def __post_init__(self) -> None:
         if self.timeline is None:

@@ -5,11 +5,33 @@ holds the two together), judged against a team's releases.
 
 from __future__ import annotations
 
-from chaos.experiments.release_model import KnownBugModel
+from chaos.images.known_bug import KnownBugModel
 from chaos.validate.output import KnownBug
 
-#: (regression row, the bug it reproduces), in JIRA order.
-KNOWN_BUGS: tuple[tuple[str, KnownBugModel], ...] = ()
+#: (regression row, the bug it reproduces), in the order of the rows.
+KNOWN_BUGS: tuple[tuple[str, KnownBugModel], ...] = (
+    (
+        "k1-kafka-18641-new-consumer-commits-before-processing",
+        KnownBugModel(
+            id="KAFKA-18641",
+            title="the new consumer auto-commits from its background thread records the application is "
+            "still processing",
+            side="client",
+            introduced="3.7.0",
+            fixed_in=["4.0.0"],
+        ),
+    ),
+    (
+        "k2-kafka-8350-oversized-batch-split-forever",
+        KnownBugModel(
+            id="KAFKA-8350",
+            title="a batch refused as too large is split at batch.size, not below the topic's max.message.bytes, "
+            "and never sent",
+            side="client",
+            fixed_in=["4.2.0"],
+        ),
+    ),
+)
 
 
 def judged(kafka_version: str, client_version: str | None = None) -> list[KnownBug]:
