@@ -38,7 +38,29 @@ exit 97
 """
 
 
+#: Cases that run only when asked for (``-m extended``; ``scripts/setup``'s main job runs them): the
+#: example external clients' full per-driver acceptance, of which the test command keeps a round trip,
+#: an async producer kill and a consumer kill per client, and the regression rows on every release
+#: they span, of which it keeps one release pair — within its time budget.
+EXTENDED = "extended"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{EXTENDED}: a case run only when -m names it (-m {EXTENDED}).")
+
+
+def leave_out_extended(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out the extended cases unless the marker expression names them."""
+    if EXTENDED in (config.option.markexpr or ""):
+        return
+    left_out = [item for item in items if item.get_closest_marker(EXTENDED)]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if not item.get_closest_marker(EXTENDED)]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    leave_out_extended(config, items)
     for item in items:
         for tier in needs(item):
             item.add_marker(tier)

@@ -15,9 +15,14 @@ def images() -> None:
 @images.command("build")
 @click.option("--kafka-version", default=None, help="Apache Kafka release (default: the newest 4.x tested).")
 @click.option("--force", is_flag=True, help="Rebuild even if the derived tag exists.")
+@click.option(
+    "--client-only",
+    is_flag=True,
+    help="Only the Java client of that release (for --client-version): its driver and definitions, no image.",
+)
 @json_option
 @quiet_option
-def images_build(kafka_version: str | None, force: bool, as_json: bool, quiet: bool) -> None:
+def images_build(kafka_version: str | None, force: bool, client_only: bool, as_json: bool, quiet: bool) -> None:
     """Build the base, Kafka and toxiproxy images, compile the Java client driver against the same
     Kafka jars, read that release's configuration definitions (for validate) and build kcfs (the
     disk that can lose power); a no-op when their tags (and the built programs) exist."""
@@ -30,6 +35,12 @@ def images_build(kafka_version: str | None, force: bool, as_json: bool, quiet: b
     from chaos.images.recipes import DEFAULT_KAFKA_VERSION, check_kafka_version
 
     version = check_kafka_version(kafka_version or DEFAULT_KAFKA_VERSION)
+    if client_only:
+        progress = progress_for(quiet)
+        driver = build_java_driver(version, progress=progress)
+        kafka_configs(version, progress)
+        emit({"java_driver": str(driver.classes)}, as_json, f"java client driver: {driver.classes}")
+        return
     builder = ImageBuilder(docker_client(), progress=progress_for(quiet))
     require(outstanding(builder, version, force))
     refs = builder.build_all(version, force=force)

@@ -16,26 +16,6 @@ from tests.helpers.client_cases import EXAMPLE_CLIENTS, example_client
 logging.getLogger("kafka").setLevel(logging.CRITICAL)
 
 
-#: Cases that run only when asked for (``-m extended``; ``scripts/setup``'s main job runs them): the
-#: example external clients' full per-driver acceptance, of which the test command keeps a round trip,
-#: an async producer kill and a consumer kill per client, within its time budget.
-EXTENDED = "extended"
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", f"{EXTENDED}: a case run only when -m names it (-m {EXTENDED}).")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Leave out the extended cases unless the marker expression names them."""
-    if EXTENDED in (config.option.markexpr or ""):
-        return
-    left_out = [item for item in items if item.get_closest_marker(EXTENDED)]
-    if left_out:
-        config.hook.pytest_deselected(items=left_out)
-        items[:] = [item for item in items if not item.get_closest_marker(EXTENDED)]
-
-
 @pytest.fixture(scope="session")
 def example_clients() -> dict[str, ExternalClient]:
     """The example external clients (examples/clients/), each built once (a no-op when its cache has it)."""
