@@ -216,6 +216,7 @@ def explore_file(
         holding; ``explore.log`` says why.)
     """
     exp = load_experiment(path, client_path=client_path).for_client(client)
+    exp = exp.on_release(options.kafka_version, options.client_version)  # the file written names them
     out = Path(options.reports_dir) / f"explore-{new_run_id()}"
     # One cluster for the search, reset before every schedule: a schedule whose faults could not all
     # be applied or healed must not leave the next one a broken cluster (a failed reset: a fresh one).

@@ -254,7 +254,7 @@ def load_suite(
     ``<name>.<client>``); None keeps each file's own. ``client_path`` puts every run's clients on
     that path; None keeps each file's own. ``releases``: each experiment once per Kafka release
     (labelled ``<name>@<release>`` when more than one); ``client_versions``: once per release of the
-    Java client (``…@clients-<release>`` when more than one).
+    Java client (``…@clients-<release>`` when more than one), for an experiment with a Java workload.
 
     Raises:
         ExperimentFileError: see :func:`load_experiment`; also two experiments with the same name.
@@ -269,11 +269,7 @@ def load_suite(
         if client not in available_clients():
             raise UsageError(f"unknown client {client!r}: use one of {', '.join(available_clients())}, or all")
         clients = [client]
-    grid = [
-        (v, w, (f"@{v}" if len(releases) > 1 else "") + (f"@clients-{w}" if len(client_versions) > 1 else ""))
-        for v in _or_none(releases)
-        for w in _or_none(client_versions)
-    ]
+    several_releases, several_clients = len(releases) > 1, len(client_versions) > 1
     loaded: list[LoadedExperiment] = []
     names: dict[str, Path] = {}
     for path in experiment_files(paths):
@@ -285,6 +281,9 @@ def load_suite(
                 )
             names[exp.name] = path
             label = f"{exp.name}.{c}" if len(clients) > 1 else exp.name
-            for v, w, suffix in grid:
-                loaded.append(LoadedExperiment(path, exp.on_release(v, w), label + suffix))
+            java = "java" in (exp.producer.client_name, exp.consumer.client_name if exp.consumer else "")
+            for v in _or_none(releases):  # the Java client's releases only where a workload runs on it
+                for w in _or_none(client_versions) if java else [None]:
+                    suffix = (f"@{v}" if several_releases else "") + (f"@clients-{w}" if several_clients and w else "")
+                    loaded.append(LoadedExperiment(path, exp.on_release(v, w), label + suffix))
     return loaded

@@ -26,7 +26,7 @@ from chaos.cluster import ClusterSpec, KafkaCluster
 from chaos.cluster.config import broker_settings
 from chaos.errors import ChaosError, Interrupted, UsageError
 from chaos.events import EventBus, Listener, Note
-from chaos.experiments.applicable import Defined, not_applicable, workload_clients
+from chaos.experiments.applicable import Defined, fitted, workload_clients
 from chaos.experiments.executor import execute
 from chaos.experiments.loading import LoadedExperiment
 from chaos.experiments.model import Experiment
@@ -144,7 +144,7 @@ class ExperimentRun:
         self.started = time.time()
         self.row = label or (exp.name if exp.client == DEFAULT_CLIENT else f"{exp.name}.{exp.client}")
         self.label = self.row if repetition == 1 else f"{self.row}#{repetition}"
-        self.plan: Plan = plan_experiment(exp, self.run_id, self.run_dir, options.seed)
+        self.plan: Plan = plan_experiment(self.exp, self.run_id, self.run_dir, options.seed)
         self.bus = bus or options.bus()
         self.result = RunResult(exp.name, path, self.run_dir, self.run_id, repetition, client_path=exp.client_path)
 
@@ -153,11 +153,11 @@ class ExperimentRun:
         t0 = time.monotonic()
         self.started = time.time()
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.exp, self.result.not_applicable = fitted(self.exp, self.options.release_keys)
         self._write_inputs()
         phases = Phases(self.run_dir, self.bus, self.label)
         try:
             with sigterm_raises():
-                self.result.not_applicable = not_applicable(self.exp, self.options.release_keys)
                 if self.result.not_applicable is None:
                     self._on_cluster(phases)
         except Exception as e:  # a broken run is recorded and the suite goes on; Ctrl-C/SIGTERM propagate

@@ -10,6 +10,7 @@ kept list, a line resolves to the newest release whose jars are already in the c
 
 from __future__ import annotations
 
+import http.client
 import re
 import time
 import urllib.error
@@ -69,24 +70,34 @@ def listed_releases(cache_dir: Path, fetch: Fetch = _fetch_metadata, now: float 
     """
     kept = cache_dir / "kafka-releases.xml"
     now = time.time() if now is None else now
-    if kept.exists() and now - kept.stat().st_mtime < KEEP_FOR:
-        return parse_metadata(kept.read_text())
+    old = _kept(kept)
+    if old and now - kept.stat().st_mtime < KEEP_FOR:
+        return old
     try:
         text = fetch()
         releases = parse_metadata(text)
-    except (OSError, urllib.error.URLError, ET.ParseError) as e:
-        offline = cached_releases(cache_dir)
-        if kept.exists():
-            return parse_metadata(kept.read_text())
-        if offline:
-            return offline
+        if not releases:
+            raise ValueError("it lists no release")
+    except (OSError, ValueError, urllib.error.URLError, ET.ParseError, http.client.HTTPException) as e:
+        if old or (old := cached_releases(cache_dir)):
+            return old
         raise UsageError(
             f"could not ask Maven Central which Kafka releases exist ({e}): name releases exactly, "
             f"such as {DEFAULT_KAFKA_VERSION},3.9.1"
         ) from None
     cache_dir.mkdir(parents=True, exist_ok=True)
-    kept.write_text(text)
+    tmp = kept.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(kept)  # whole or not at all
     return releases
+
+
+def _kept(path: Path) -> list[str]:
+    """The releases a kept list names (empty: none kept, or not readable as one)."""
+    try:
+        return parse_metadata(path.read_text())
+    except (OSError, ValueError, ET.ParseError):
+        return []
 
 
 def latest_of_line(line: tuple[int, int], releases: Sequence[str]) -> str | None:
@@ -136,7 +147,10 @@ def resolve_versions(text: str, releases: Callable[[], Sequence[str]], option: s
     if "all" in parts:
         if len(parts) > 1:
             raise UsageError(f"{option} all already names every line: give `all` alone or a list of releases")
-        return every_line(releases())
+        lines = every_line(releases())
+        if not lines:
+            raise UsageError(f"{option} all: Maven Central lists no release from 3.9 on; name releases exactly")
+        return lines
     listed: list[str] | None = None
     resolved: list[str] = []
     for part in parts:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from chaos.errors import UsageError
-from chaos.experiments.applicable import not_applicable
+from chaos.errors import InfrastructureError, UsageError
+from chaos.experiments.applicable import fitted, not_applicable
 from chaos.experiments.loading import load_suite
 from chaos.experiments.model import Experiment
 from chaos.experiments.release_facts import release_facts
@@ -165,7 +165,7 @@ def test_a_broker_key_the_release_lacks_makes_the_row_not_applicable_there(tmp_p
     old, new = loaded(tmp_path)
     assert not_applicable(old, defined) == (
         "not applicable on Kafka 3.9.1: its broker settings have no "
-        "share.coordinator.state.topic.replication.factor (a newer release's)"
+        "share.coordinator.state.topic.replication.factor, which 4.4.0 has"
     )
     assert not_applicable(new, defined) is None
 
@@ -175,7 +175,7 @@ def test_a_client_key_the_java_client_lacks_is_judged_by_the_client_s_release(tm
     text = text.replace("isolation.level: read_committed", "enable.metrics.push: false")
     new_cluster_old_client = loaded(tmp_path, text + "client_version: 3.9.1\n", ("4.4.0",))[0]
     assert not_applicable(new_cluster_old_client, defined) == (
-        "not applicable with kafka-clients 3.9.1: its consumer has no setting enable.metrics.push (a newer release's)"
+        "not applicable with kafka-clients 3.9.1: its consumer has no setting enable.metrics.push, which 4.4.0 has"
     )
     on_4_4 = loaded(tmp_path, text, ("4.4.0",))[0]
     assert not_applicable(on_4_4, defined) is None
@@ -220,9 +220,57 @@ def test_the_facts_name_features_protocols_and_the_defaults_left_unset() -> None
     json.dumps(facts)  # run.json holds it
 
 
+def test_a_key_no_release_defines_is_for_kafka_to_judge_not_a_release_gap(tmp_path: Path) -> None:
+    # listener and authorizer keys are outside KafkaConfig's definitions in every release
+    text = "name: r1\ncluster: {broker_config: {super.users: 'User:admin', listener.name.client.x: y}}\n"
+    old, new = loaded(tmp_path, text)
+    assert not_applicable(old, defined) is None and not_applicable(new, defined) is None
+    # a key an older release has and the newest has not (removed in 4.0) runs everywhere: the upgrade shows
+    removed = "name: r1\ncluster: {broker_config: {gone.in.four: 1}}\n"
+
+    def with_removed(release: str) -> Mapping[str, Mapping[str, str | None]]:
+        found = {**defined(release)}
+        if release == "3.9.1":
+            found["broker"] = {**found["broker"], "gone.in.four": "0"}
+        return found
+
+    assert [not_applicable(e, with_removed) for e in loaded(tmp_path, removed)] == [None, None]
+
+
+def test_a_java_client_bug_does_not_apply_to_other_clients(tmp_path: Path) -> None:
+    text = (
+        "name: r1\nknown_bug: {id: KAFKA-1, title: t, side: client, fixed_in: [4.0.0]}\n"
+        "producer: {client: librdkafka}\nconsumer: {client: kafka-python}\n"
+    )
+    (row,) = loaded(tmp_path, text, ("4.4.0",))
+    assert not_applicable(row) == "not applicable on librdkafka and kafka-python: KAFKA-1 is a bug of the Java client"
+
+
+def test_a_feature_asked_off_runs_on_a_release_without_it_and_is_left_out_of_the_format(tmp_path: Path) -> None:
+    def with_features(release: str) -> Mapping[str, Mapping[str, str | None]]:
+        levels = {"3.9.1": {"transaction.version": "0"}, "4.4.0": {"eligible.leader.replicas.version": "1"}}
+        return {**defined(release), "features": levels.get(release, {})}
+
+    text = "name: r1\ncluster: {features: {eligible.leader.replicas.version: 0}}\n"
+    old, new = loaded(tmp_path, text)
+    assert not_applicable(old, with_features) is None
+    ran, reason = fitted(old, with_features)
+    assert reason is None and ran.cluster.features == {}  # 3.9.1 has no ELR: off is what it does
+    assert fitted(new, with_features) == (new, None)
+
+
+def test_without_a_jdk_only_needs_decides(tmp_path: Path) -> None:
+    def no_jdk(release: str) -> Mapping[str, Mapping[str, str | None]]:
+        raise InfrastructureError("no JDK")
+
+    (row,) = loaded(tmp_path, EXPERIMENT, ("3.9.1",))
+    assert fitted(row, no_jdk) == (row, None)
+
+
 def test_a_feature_the_release_lacks_or_cannot_reach_makes_the_row_not_applicable(tmp_path: Path) -> None:
     def with_features(release: str) -> Mapping[str, Mapping[str, str | None]]:
         levels = {"3.9.1": {"transaction.version": "0"}, "4.0.2": {"eligible.leader.replicas.version": "1"}}
+        levels["4.4.0"] = levels["4.0.2"]
         return {**defined(release), "features": levels.get(release, {})}
 
     text = "name: r1\ncluster: {features: {eligible.leader.replicas.version: 1}}\n"
@@ -237,3 +285,25 @@ def test_a_feature_the_release_lacks_or_cannot_reach_makes_the_row_not_applicabl
         "not applicable on Kafka 4.0.2: needs feature eligible.leader.replicas.version at level 2, "
         "which goes up to level 1"
     )
+
+
+def test_client_releases_multiply_only_the_experiments_with_a_java_workload(tmp_path: Path) -> None:
+    (tmp_path / "j.yaml").write_text("name: j\nproducer: {client: java}\n")
+    (tmp_path / "p.yaml").write_text("name: p\nproducer: {client: kafka-python}\n")
+    items = load_suite([tmp_path], client_versions=("3.9.1", "4.0.2"))
+    assert [(i.label, i.experiment.java_release) for i in items] == [
+        ("j@clients-3.9.1", "3.9.1"),
+        ("j@clients-4.0.2", "4.0.2"),
+        ("p", "4.4.0"),
+    ]
+
+
+def test_a_corrupt_or_empty_list_is_never_trusted(tmp_path: Path) -> None:
+    (tmp_path / "kafka-releases.xml").write_text("<metadata><versioning>")  # torn write
+    assert listed_releases(tmp_path, lambda: METADATA) == LISTED
+    (tmp_path / "kafka-releases.xml").unlink()
+    with pytest.raises(UsageError, match="lists no release"):
+        listed_releases(tmp_path, lambda: "<metadata/>")
+    assert not (tmp_path / "kafka-releases.xml").exists()
+    with pytest.raises(UsageError, match="lists no release from 3.9 on"):
+        resolve_versions("all", lambda: ["3.8.1"])
