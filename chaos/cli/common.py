@@ -109,10 +109,18 @@ def resolve_releases(text: str | None, option: str = "--kafka-version") -> list[
     """The releases ``option`` names, resolved (empty when not given).
 
     Raises:
-        UsageError: a malformed release, or a line Maven Central has no release of.
+        UsageError: a malformed release, a line Maven Central has no release of, or cluster releases
+            asked for while ``KAFKA_CHAOS_KAFKA_IMAGE`` pins the image.
     """
+    import os
+
     from chaos.images.releases import kafka_versions
 
+    if text and option == "--kafka-version" and os.environ.get("KAFKA_CHAOS_KAFKA_IMAGE"):
+        raise UsageError(
+            "KAFKA_CHAOS_KAFKA_IMAGE pins every cluster to one image, whose release --kafka-version cannot "
+            "change: unset it, or drop --kafka-version"
+        )
     return kafka_versions(text, option=option)
 
 

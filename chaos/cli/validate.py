@@ -153,6 +153,7 @@ def validate(
     base = reports_dir / f"validate-{new_run_id()}"
     faults = [f.strip() for f in fault_names.split(",") if f.strip()]
     codes = []
+    outputs: dict[str, object] = {}
     for release in releases:
         out_dir = base / release if len(releases) > 1 and release else base
         options = None
@@ -184,13 +185,16 @@ def validate(
             click.echo(f"kafka-chaos: report not written: {problem}", err=True)
         output = report.output()
         if as_json:
-            click.echo(json.dumps(output.model_dump(mode="json"), indent=2, sort_keys=True))
+            outputs[release or output.kafka_version] = output.model_dump(mode="json")
         else:
             click.echo(markdown(output).rstrip())
             click.echo(f"\nreports: {out_dir}/report.html, validate.md, validate.json, junit.xml, validate.sarif")
         for problem in publish_validation(output, os.environ, to_stderr):  # only in GitHub Actions
             click.echo(f"kafka-chaos: {problem}", err=True)
         codes.append(report.exit_code)
+    if as_json:  # one object: validate.json's, or per release when there were several
+        data = next(iter(outputs.values())) if len(outputs) == 1 else {"releases": outputs}
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
     if code := worst(codes):
         sys.exit(code)
 

@@ -280,6 +280,8 @@ def load_suite(
                     f"{path}:1: name: {exp.name!r} is also the name of {names[exp.name]}: rename one"
                 )
             names[exp.name] = path
+            if releases and exp.cluster.kafka_image:
+                raise ExperimentFileError(f"{path}: cluster.kafka_image pins one image: drop it to run other releases")
             label = f"{exp.name}.{c}" if len(clients) > 1 else exp.name
             java = "java" in (exp.producer.client_name, exp.consumer.client_name if exp.consumer else "")
             for v in _or_none(releases):  # the Java client's releases only where a workload runs on it

@@ -97,11 +97,12 @@ def release_facts(
     cluster_release: str,
     java_kinds: Mapping[str, str],
     set_keys: Mapping[str, Iterable[str]],
+    configured: Mapping[str, str] | None = None,
 ) -> dict[str, object]:
     """``run.json``'s ``release``: feature levels, group protocols and the defaults in force.
     ``set_keys``: per kind, the keys the run sets itself (the file's and the harness's own; a
     topic's keys count as the broker's); ``java_kinds``: the Java client's release per workload kind
-    (``producer``, ``consumer``) that runs on it.
+    (``producer``, ``consumer``) that runs on it; ``configured``: the brokers' own settings.
 
     Raises:
         KafkaError: the cluster did not answer ``features``.
@@ -115,5 +116,6 @@ def release_facts(
     for kind, defs, release in kinds:
         unset = set(LOSS_KEYS[kind]) - set(set_keys.get(kind, ()))
         found += in_force(kind, unset, defs, release)
-    protocols = group_protocols(levels, (cluster.get("broker") or {}).get("group.coordinator.rebalance.protocols"))
+    key = "group.coordinator.rebalance.protocols"
+    protocols = group_protocols(levels, (configured or {}).get(key) or (cluster.get("broker") or {}).get(key))
     return {"features": levels, "group_protocols": protocols, "defaults": found}

@@ -246,6 +246,7 @@ class ExperimentRun:
         java = {kind: exp.java_release for kind, s in sections.items() if s and s.client_name == "java"}
         topic = set(plan.topic.config)
         topic |= {"log.flush.interval.messages"} if "flush.messages" in topic else set()
+        read = {"isolation.level"} if any(c.strategy == "transactional" for c in plan.consumers) else set()
         try:
             return release_facts(
                 features=lambda: cluster.admin_call(lambda a: a.describe_features()),
@@ -254,9 +255,10 @@ class ExperimentRun:
                 java_kinds=java,
                 set_keys={
                     "producer": {k for p in plan.producers for k in p.settings},
-                    "consumer": {k for c in plan.consumers for k in c.settings} | HARNESS_CONSUMER_KEYS,
+                    "consumer": {k for c in plan.consumers for k in c.settings} | HARNESS_CONSUMER_KEYS | read,
                     "broker": set(broker_settings(cluster.spec)) | topic,
                 },
+                configured=broker_settings(cluster.spec),
             )
         except Exception as e:  # evidence only
             log.warning("could not read the release facts of %s: %s", self.label, e)

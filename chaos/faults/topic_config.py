@@ -27,7 +27,8 @@ def _scalar(value: object) -> str:
 class TopicConfig(Fault):
     """Set ``config`` ({key: value}) on ``topic`` (default: the run's topic) through Kafka's
     incremental AlterConfigs; heal restores each key's own value, or removes the override where the
-    topic had none. Injecting checks that the brokers report the new values."""
+    topic had none. Injecting and healing each check that the brokers report what they set. Two
+    such faults on one key must not overlap: the second would take the first's value as the topic's."""
 
     kind = "topic_config"
     params: ClassVar[Mapping[str, Any]] = {"topic": str, "config": dict}
@@ -79,3 +80,10 @@ class TopicConfig(Fault):
         back = {k: ("SET", v) if v is not None else ("DELETE", None) for k, v in self.before.items()}
         if back:
             self._alter(ctx, topic, back)
+        now = self._describe(ctx, topic)
+        for key, value in self.before.items():  # Kafka may answer a refusal without raising: look
+            found, source = now.get(key, (None, ""))
+            if (value is not None and found != value) or (value is None and source in OWN):
+                raise FaultError(
+                    f"topic {topic}: {key} is still {found!r} after the heal, not {value or 'the default'}"
+                )

@@ -136,7 +136,7 @@ class ValidationReport:
             client=self.cfg.client,
             kafka_version=self.cfg.version,
             client_version=client_version,
-            known_bugs=judged(self.cfg.version, client_version) if self.cfg.kafka is not None else [],
+            known_bugs=judged(self.cfg.version, client_version, self.cfg.client) if self.cfg.kafka is not None else [],
             processing=HowProcessed(
                 value=self.cfg.processing, stated=self.cfg.processing_stated, process_ms=self.cfg.process_ms
             ),

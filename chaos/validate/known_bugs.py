@@ -34,11 +34,14 @@ KNOWN_BUGS: tuple[tuple[str, KnownBugModel], ...] = (
 )
 
 
-def judged(kafka_version: str, client_version: str | None = None) -> list[KnownBug]:
-    """Every known bug, judged against a cluster of ``kafka_version`` and a Java client of
-    ``client_version`` (None: the cluster's release)."""
+def judged(kafka_version: str, client_version: str | None = None, client: str = "java") -> list[KnownBug]:
+    """Every known bug that can touch a team on ``client``, judged against a cluster of
+    ``kafka_version`` and a Java client of ``client_version`` (None: the cluster's release); a bug
+    of the Java client is left out for a team on another client."""
     found = []
     for row, bug in KNOWN_BUGS:
+        if bug.side == "client" and client != "java":
+            continue
         release = (client_version or kafka_version) if bug.side == "client" else kafka_version
         found.append(
             KnownBug(

@@ -37,3 +37,8 @@ def test_the_client_s_release_decides_a_client_side_bug() -> None:
         ["4.2.0"],
         "k2-kafka-8350-oversized-batch-split-forever",
     )
+
+
+def test_a_team_on_another_client_is_not_told_of_the_java_client_s_bugs() -> None:
+    assert judged("4.4.0", None, "kafka-python") == []
+    assert [b.id for b in judged("4.4.0", "3.9.1", "java")] == ["KAFKA-18641", "KAFKA-8350"]

@@ -82,3 +82,13 @@ def test_a_value_the_brokers_did_not_take_fails_the_injection(tmp_path: Path) ->
 def test_bad_parameters_are_one_sentence(params: dict[str, Any], words: str) -> None:
     with pytest.raises(UsageError, match=words):
         make_fault("topic_config", **params)
+
+
+def test_a_heal_the_brokers_did_not_take_is_a_failed_heal(tmp_path: Path) -> None:
+    admin = FakeAdmin({"min.insync.replicas": "2"})
+    fault = make_fault("topic_config", config={"min.insync.replicas": 3})
+    ctx = context(admin, tmp_path)
+    fault.inject(ctx)
+    admin.ignore_sets = True
+    with pytest.raises(FaultError, match=re.escape("min.insync.replicas is still '3' after the heal, not 2")):
+        fault.heal(ctx)
