@@ -3,9 +3,9 @@ from docs/clients.md and speaking the line protocol, on a real cluster: the per-
 the built-in clients pass in ``test_clients.py`` — a round trip, a SIGKILL in each producer mode they
 offer, a consumer kill under each commit strategy they offer — with the same exact verdicts.
 
-The test command runs a round trip, an async producer kill and a before_process consumer kill of
-each; the other cases are marked ``extended`` and run with ``-m extended`` (``scripts/setup``'s main
-job does): 14 cases in about 90 s here.
+The test command runs a round trip and a before_process consumer kill of each (the lines of both
+ways, and a kill); the other cases are marked ``extended`` and run with ``-m extended``
+(``scripts/setup``'s main job does): 14 cases in about 90 s here.
 """
 
 from __future__ import annotations
@@ -57,8 +57,9 @@ def test_round_trip(scenario: Scenario, example_clients: dict[str, ExternalClien
     assert producer.lines is not None and producer.lines.torn == 0
 
 
+@EXTENDED
 @pytest.mark.parametrize("name", EXAMPLE_CLIENTS)
-@pytest.mark.parametrize("mode", [pytest.param("fire_and_forget", marks=EXTENDED), "async"])
+@pytest.mark.parametrize("mode", ["fire_and_forget", "async"])
 def test_streaming_producer_killed_loses_what_it_buffered(
     scenario: Scenario, example_clients: dict[str, ExternalClient], name: str, mode: str
 ) -> None:
