@@ -24,8 +24,11 @@ from typing import Any
 
 from chaos.cluster import KafkaCluster, Node
 from chaos.errors import InfrastructureError, UsageError
+from chaos.waiting import wait_until
 
 PARTITION_SELECTORS = ("leader", "followers", "follower", "isr", "out_of_sync")
+#: Seconds ``coordinator:transactions:PREFIX`` waits for a transactional id with the prefix.
+TRANSACTIONS_WAIT = 30.0
 SELECTORS = (
     "broker:N",
     "leader:TOPIC:PARTITION",
@@ -122,14 +125,21 @@ def _coordinator(rest: str, cluster: KafkaCluster) -> Node:
     """The broker ``coordinator:<rest>`` names now.
 
     Raises:
-        InfrastructureError: no transactional id with the prefix is known yet.
+        InfrastructureError: no transactional id with the prefix was coordinated within
+            :data:`TRANSACTIONS_WAIT` seconds.
     """
     kind, _, key = rest.partition(":")
     if kind != "transactions":
         return cluster.node(cluster.metadata.coordinator(kind, key))
-    found = cluster.metadata.transactions_coordinator(key)
-    if found is None:
-        raise InfrastructureError(f"no transactional id starting with {key!r} is known yet: none is coordinated")
+    # An application names its transactional ids itself and opens its first transaction only once it
+    # has joined its group and has records: wait a bounded while for one to be coordinated.
+    (found,) = wait_until(
+        lambda: (node,) if (node := cluster.metadata.transactions_coordinator(key)) is not None else None,
+        TRANSACTIONS_WAIT,
+        f"a transactional id starting with {key!r}",
+        interval=0.5,
+        error=lambda message: InfrastructureError(f"{message}: none is coordinated"),
+    )
     return cluster.node(found)
 
 
