@@ -32,6 +32,14 @@ if [ ! -f "$data/meta.properties" ]; then
   java -Xmx128m -XX:TieredStopAtLevel=1 $cds_tool $logging -cp "$libs/*" \
     kafka.tools.StorageTool format --cluster-id="$KAFKA_CHAOS_CLUSTER_ID" --config="$conf" --ignore-formatted \
     ${KAFKA_CHAOS_FORMAT_ARGS:-}
+  if [ "${KAFKA_CHAOS_DISK:-plain}" = kcfs ]; then
+    # What the format wrote is made durable before the run: a machine's writeback would have put it
+    # on the disk long before any fault (3.9 and 4.0 never fsync bootstrap.checkpoint, and a node
+    # that loses it cannot start). A power loss takes what the run wrote, not the installation.
+    for dir in $(sed -n 's/^log\.dirs=//p' "$conf" | tr , ' '); do
+      find "$dir" -type f -exec sync {} +
+    done
+  fi
 fi
 # shellcheck disable=SC2086
 exec java $cds_broker ${KAFKA_CHAOS_JVM_OPTS:-} $logging -cp "$libs/*" kafka.Kafka "$conf"
