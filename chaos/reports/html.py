@@ -134,10 +134,7 @@ def _known_bug(run: RunReport) -> list[str]:
     if found is None:
         return []
     bug = found.bug
-    return [
-        f"<p><b>Known bug <a href='{_e(bug.url)}'>{_e(bug.id)}</a>:</b> {_e(bug.title.rstrip('.'))}. "
-        f"{_e(found.standing())}. {_e(found.measured(run.status))}</p>"
-    ]
+    return [f"<p><b>Known bug <a href='{_e(bug.url)}'>{_e(bug.id)}</a>:</b> {_e(found.sentence(run.status))}</p>"]
 
 
 def _judgement(v: Verdict) -> list[str]:

@@ -55,11 +55,7 @@ def _known_bug(run: RunReport) -> list[str]:
     found = bug_on_release(run.meta)
     if found is None:
         return []
-    bug = found.bug
-    return [
-        "",
-        f"Known bug [{bug.id}]({bug.url}): {bug.title.rstrip('.')}. {found.standing()}. {found.measured(run.status)}",
-    ]
+    return ["", f"Known bug [{found.bug.id}]({found.bug.url}): {found.sentence(run.status)}"]
 
 
 def _intro(run: RunReport) -> list[str]:

@@ -214,6 +214,10 @@ class BugOnRelease:
         agrees = "as the bug predicts" if status == self.predicted else "not what the bug predicts"
         return f"Measured: {ICON[status]}, {agrees}."
 
+    def sentence(self, status: str) -> str:
+        """The bug's title, whether this release has it and what the run measured (after its id)."""
+        return f"{self.bug.title.rstrip('.')}. {self.standing()}. {self.measured(status)}"
+
 
 def bug_on_release(meta: Mapping[str, Any]) -> BugOnRelease | None:
     """The run's known bug with the release that decides it (None: the row reproduces no known bug).
