@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping
 
-from chaos.errors import InfrastructureError
+from chaos.errors import ChaosError
 from chaos.experiments.model import Experiment
 from chaos.images.recipes import DEFAULT_KAFKA_VERSION, version_key
 
@@ -101,13 +101,14 @@ def not_applicable(exp: Experiment, defined: Defined | None = None, newest: str 
 def fitted(exp: Experiment, defined: Defined | None) -> tuple[Experiment, str | None]:
     """``exp`` as it runs on its release — a feature asked at level 0 that the release does not have
     left out of the storage format, since the release has it off anyway — and why it does not apply
-    there (None: it applies). Definitions that cannot be asked (no JDK) leave only ``needs:`` and a
-    known bug's side to decide, and the experiment as it is.
+    there (None: it applies). Definitions that cannot be asked (no JDK, or no such release) leave
+    only ``needs:`` and a known bug's side to decide, and the experiment as it is: the run then ends
+    in the error its cluster gives, recorded like any other.
     """
     try:
         reason = not_applicable(exp, defined)
         features = defined(exp.cluster.kafka_version).get("features", {}) if defined is not None else None
-    except InfrastructureError as e:
+    except ChaosError as e:  # no JDK, or a release Maven Central lacks: the run's cluster will say so
         log.warning("the release's definitions could not be asked (%s): only needs: decides applicability", e)
         return exp, not_applicable(exp)
     if reason is not None or features is None:
