@@ -1,7 +1,7 @@
 """Whether an experiment's row applies to the releases it is asked to run on.
 
 A row is "not applicable" — never a failure — when the cluster's release (or the Java client's) is
-older than the file's ``needs:``; when its known bug is the Java client's and no workload runs on
+older than the file's ``needs:``, or a workload runs on a client ``needs: clients:`` does not name; when its known bug is the Java client's and no workload runs on
 it; or when it needs what its release does not have and a newer one does: a broker or topic key the
 cluster's ``ConfigDef`` s lack, a producer or consumer key the Java client's lack, a feature (on, at
 a level above 0) or a level the release lacks. Which keys and features exist is asked of each
@@ -46,6 +46,8 @@ def _needs(exp: Experiment) -> str | None:
     w = exp.java_release
     if needs.client and uses_java(exp) and version_key(w) < version_key(needs.client):
         return f"not applicable with kafka-clients {w}: needs {needs.client} or newer ({needs.why})"
+    if needs.clients and (other := [c for c in workload_clients(exp) if c not in needs.clients]):
+        return f"not applicable on {' and '.join(other)}: needs {' or '.join(needs.clients)} ({needs.why})"
     return None
 
 

@@ -25,6 +25,9 @@ class NeedsModel(_Strict):
 
     kafka: str | None = None
     client: str | None = None
+    #: The clients that speak what the row needs (e.g. the consumer group protocol): on any other
+    #: client the row is "not applicable". None: every client.
+    clients: list[str] | None = Field(None, min_length=1)
     why: str = Field(min_length=1)
 
     _check = field_validator("kafka", "client")(lambda v: v if v is None else _release(v))

@@ -188,6 +188,19 @@ def test_needs_says_what_the_newer_release_brings(tmp_path: Path) -> None:
     assert not_applicable(new) is None
 
 
+def test_a_client_needs_does_not_name_makes_the_row_not_applicable_on_it(tmp_path: Path) -> None:
+    text = "name: r1\nneeds: {clients: [java, librdkafka], why: the consumer group protocol}\n"
+    text += "consumer: {strategy: auto}\n"
+    (tmp_path / "r1.yaml").write_text(text)
+    items = load_suite([tmp_path / "r1.yaml"], client="all")
+    reasons = {item.label: not_applicable(item.experiment) for item in items}
+    assert reasons == {
+        "r1.kafka-python": "not applicable on kafka-python: needs java or librdkafka (the consumer group protocol)",
+        "r1.librdkafka": None,
+        "r1.java": None,
+    }
+
+
 def test_a_row_that_does_not_apply_is_neither_a_failure_nor_an_error(tmp_path: Path) -> None:
     result = RunResult("r1", None, tmp_path, "r", not_applicable="not applicable on Kafka 3.9.1: needs 4.0.0")
     assert result.status == "not_applicable" and result.exit_code == EXIT_OK
