@@ -33,10 +33,12 @@ def test_code_quality(command: list[str]) -> None:
 #: Source files allowed past 400 lines, each with the reason it is still one idea.
 LONG_MODULES: dict[str, str] = {}
 
-#: Every source file the rule holds: the Python package, the Java client driver and its tests, kcfs (Go), the
-#: example applications and the example external clients (Go, JavaScript).
+#: Every source file the rule holds: the Python package, its tests and benchmarks, the Java client driver and its
+#: tests, kcfs (Go), the example applications and the example external clients (Go, JavaScript).
 SOURCE_GLOBS = (
     "chaos/**/*.py",
+    "tests/**/*.py",
+    "benchmarks/**/*.py",
     "chaos/images/java/*.java",
     "tests/**/*.java",
     "chaos/**/*.go",

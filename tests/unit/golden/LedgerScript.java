@@ -5,7 +5,8 @@
 //   java -cp <classes> LedgerScript SPEC.json SCRIPT RUN_DIR
 //
 // The script is one command a line, its fields separated by tabs; the test's Python interpreter of the
-// same script is the other half, and the two run directories must hold the same bytes.
+// same script (tests/helpers/ledger_script.py) is the other half, and the two run directories must hold
+// the same bytes.
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
