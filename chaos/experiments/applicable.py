@@ -1,8 +1,9 @@
 """Whether an experiment's row applies to the releases it is asked to run on.
 
 A row is "not applicable" — never a failure — when the cluster's release (or the Java client's) is
-older than the file's ``needs:``, or a workload runs on a client ``needs: clients:`` does not name; when its known bug is the Java client's and no workload runs on
-it; or when it needs what its release does not have and a newer one does: a broker or topic key the
+older than the file's ``needs:``, or a workload runs on a client ``needs: clients:`` does not name;
+when its known bug is the Java client's and no workload runs on it; or when it needs what its
+release does not have and a newer one does: a broker or topic key the
 cluster's ``ConfigDef`` s lack, a producer or consumer key the Java client's lack, a feature (on, at
 a level above 0) or a level the release lacks. Which keys and features exist is asked of each
 release (:func:`chaos.images.kafka_configs.kafka_configs`), never a hand-kept table.
