@@ -21,6 +21,7 @@ from chaos.experiments.app_model import ApplicationModel, MissingPath
 from chaos.experiments.model import (
     CLIENT_TAGS,
     CONSUMER_METRICS,
+    MEMBER_METRICS,
     ConsumerModel,
     Experiment,
     ExperimentFileError,
@@ -63,12 +64,25 @@ def _check_semantics(exp: Experiment, lines: Lines, path_given: bool = False) ->
         _check_direct_path(exp, lines, path_given)
     for metric, value in exp.expect.items():
         lines.check(("expect", metric), parse_expectation, metric, value)
-        if metric in CONSUMER_METRICS and exp.consumer is None and exp.application is None:
-            raise lines.error(
-                ("expect", metric), "is about consumers, but the experiment has no consumer or application section"
-            )
+        _check_metric_needs(exp, metric, lines)
     if not exp.producer.count and not exp.producer.duration and exp.fault_window() == 0 and exp.phases.settle == 0:
         raise lines.error(("producer",), "an unbounded producer with no faults and no settle phase sends nothing")
+
+
+def _check_metric_needs(exp: Experiment, metric: str, lines: Lines) -> None:
+    """An expectation on consumers needs a consumer or an application; one on rebalances, a consumer.
+
+    Raises:
+        ExperimentFileError: the experiment lacks what the metric is about, naming its line.
+    """
+    if metric in MEMBER_METRICS and exp.consumer is None:
+        raise lines.error(
+            ("expect", metric), "is about the consumer group's rebalances, but the experiment has no consumer section"
+        )
+    if metric in CONSUMER_METRICS and exp.consumer is None and exp.application is None:
+        raise lines.error(
+            ("expect", metric), "is about consumers, but the experiment has no consumer or application section"
+        )
 
 
 def _check_workloads(exp: Experiment, lines: Lines) -> None:

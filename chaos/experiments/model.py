@@ -32,7 +32,7 @@ from chaos.experiments.release_model import KnownBugModel, NeedsModel
 from chaos.experiments.schedule_model import FaultStepModel, PhasesModel, RandomFaultsModel
 from chaos.faults.targets import expand_targets
 from chaos.images.recipes import DEFAULT_KAFKA_VERSION, check_kafka_version
-from chaos.oracle.expectations import Expectation, parse_expectation
+from chaos.oracle.expectations import REBALANCE_FIELDS, Expectation, parse_expectation
 from chaos.workloads.clients import CLIENTS, DEFAULT_CLIENT, available_clients, check_client, described_client
 from chaos.workloads.external import ExternalClient
 from chaos.workloads.spec import CommitStrategy, KeyStrategy, ProducerMode
@@ -48,6 +48,9 @@ CONSUMER_METRICS = (
     "duplicates_processed",
     "duplicate_outputs",
 )
+#: Metrics about the consumer members' rebalances, read from their ledgers: an expectation on one
+#: needs a ``consumer:`` section (an application's members keep no ledger).
+MEMBER_METRICS = tuple(REBALANCE_FIELDS)
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
 
 

@@ -44,7 +44,7 @@ class Group:
     read_copies: tuple[I64, I64] | None = None
 
 
-def _epoch_starts(path: Path, rows: int) -> list[int]:
+def epoch_starts(path: Path, rows: int) -> list[int]:
     """Where each assignment epoch of a member's ``rows`` processed rows begins (``.epochs``)."""
     starts = {0}
     for chunk in read_records(path, EPOCH):
@@ -112,7 +112,7 @@ def load_groups(
         path = meta_path.with_suffix(".processed")
         group.sources.append((path, int(meta.get("start_ns") or 0) // 1_000_000))
         member_pos, member_parts = _read_member(path, tag_to_index, group, reading)
-        starts = _epoch_starts(meta_path.with_suffix(".epochs"), len(member_pos))
+        starts = epoch_starts(meta_path.with_suffix(".epochs"), len(member_pos))
         _poll_anomalies(member, member_pos, member_parts, starts, reading.view, group, limit)
         del member_parts
         reading.where.append(member_pos)

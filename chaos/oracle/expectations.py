@@ -41,6 +41,13 @@ TRANSACTION_FIELDS = (
     "abandoned_records",
     "aborted_processed",
 )
+#: Figures of the consumer groups' rebalances (``rebalances`` in the verdict), over every group: the
+#: changes summed, the largest pause and the most records processed again after one change.
+REBALANCE_FIELDS = {
+    "rebalances": "changes",
+    "rebalance_pause_ms_max": "pause_ms_max",
+    "reprocessed_per_rebalance_max": "reprocessed_per_change_max",
+}
 
 #: Names an expectation may test, and where each lives in the verdict.
 METRICS: dict[str, tuple[str, str]] = {
@@ -49,6 +56,7 @@ METRICS: dict[str, tuple[str, str]] = {
     "total_loss": ("loss", "*"),
     **{name: ("anomalies", name) for name in ANOMALY_FIELDS},
     **{f"transactions_{name}": ("transactions", name) for name in TRANSACTION_FIELDS},
+    **{name: ("rebalances", key) for name, key in REBALANCE_FIELDS.items()},
 }
 
 _OPS: dict[str, Callable[[int, int], bool]] = {

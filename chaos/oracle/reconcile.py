@@ -37,6 +37,7 @@ from chaos.oracle.files import write_verdict
 from chaos.oracle.keys import I64, SEQ_BITS, Mask, cat, member, union, unique
 from chaos.oracle.log import Log, marker_positions, reordered
 from chaos.oracle.producers import ProducerInfo, ProducerSide, load_producers
+from chaos.oracle.rebalances import rebalances
 from chaos.oracle.transactions import ABORTED, TransactionLog, judge_run, load_transactions
 from chaos.oracle.transform import Outputs, load_outputs, output_reasons
 from chaos.oracle.trust import assess, witness_summary
@@ -197,6 +198,7 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
     """
     run_dir = Path(run_dir)
     drain_meta, run_meta = _read_drain(run_dir)
+    rebalanced = rebalances(run_dir)  # first: its peak memory is not added to the log's
     producers = load_producers(run_dir)
     tag_to_index = {p.tag: p.index for p in producers}
 
@@ -280,6 +282,7 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
         transform=outputs and outputs.as_dict(),
         application=app,
         availability=availability(run_dir),
+        rebalances=rebalanced,
         lost_sent=lost_timeline(
             run_dir, [(p.index, p.id) for p in producers], {"broker": lost.keys, "producer": producer_lost}
         ),

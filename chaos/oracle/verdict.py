@@ -17,6 +17,7 @@ from chaos.oracle.expectations import (
     METRICS,
     Expectation,
 )
+from chaos.oracle.rebalances import Rebalances, rebalance_metric
 
 #: The version of the verdict's JSON form; it changes when a field changes meaning or goes away.
 SCHEMA_VERSION: Literal[1] = 1
@@ -238,6 +239,9 @@ class Verdict(_Model):
     transform: Transform | None = None
     application: Application | None = None
     availability: list[Availability] = Field(default_factory=list)
+    rebalances: list[Rebalances] = Field(
+        default_factory=list, description="per consumer group with member ledgers: assignment changes and their cost"
+    )
     lost_sent: dict[str, list[list[int]]] = Field(
         default_factory=dict, description="stage -> [[epoch second the lost records were sent, records], ...]"
     )
@@ -327,6 +331,8 @@ class Verdict(_Model):
             return self.anomalies.get(key, 0)
         if section == "transactions":
             return int(getattr(self.transaction_figures, key))
+        if section == "rebalances":
+            return rebalance_metric(self.rebalances, key)
         value: int = getattr(getattr(self, section), key)
         return value
 
