@@ -156,7 +156,7 @@ def _judgement(v: Verdict) -> list[str]:
 
 
 def _figures(v: Verdict) -> list[str]:
-    """Counts, anomalies, availability, transactions, the output topic, examples."""
+    """Counts, anomalies, availability, rebalances, transactions, the output topic, examples."""
     parts = [
         "<h2>Counts</h2>" + _table(v.counts.model_dump(), ("count", "records")),
         "<h2>Anomalies</h2>" + _rows_table(anomaly_rows(v.anomalies), ("anomaly", "count", "meaning")),
@@ -164,6 +164,8 @@ def _figures(v: Verdict) -> list[str]:
     if cells := availability_rows(v.availability):
         head = ("fault", "no acks (s)", "p50/p99 ms before", "during", "after", "heal to full ISR (s)")
         parts.append("<h2>Availability</h2>" + _rows_table(cells, head))
+    if v.rebalances:
+        parts.append("<h2>Rebalances</h2><p>" + "<br>".join(_e(r.sentence()) for r in v.rebalances) + "</p>")
     if v.transactions is not None:
         parts.append("<h2>Transactions</h2>" + _table(v.transactions.model_dump(), ("transactions", "count")))
     if v.transform is not None:

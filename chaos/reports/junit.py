@@ -132,6 +132,7 @@ def describe(verdict: Verdict) -> str:
     lines += [
         "counts: " + ", ".join(f"{k}={v}" for k, v in verdict.counts.model_dump().items()),
         "anomalies: " + ", ".join(f"{name}={n}" for name, n, _ in anomaly_rows(verdict.anomalies)),
+        *(r.sentence() for r in verdict.rebalances),
         *(f"{'PASS' if e.passed else 'FAIL'} {e.name} (actual {e.actual})" for e in verdict.expectations),
     ]
     return "\n".join(lines) + "\n"

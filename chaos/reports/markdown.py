@@ -44,7 +44,17 @@ def run_markdown(run: RunReport) -> str:
         why = f"Not run: {run.not_applicable}" if run.not_applicable else f"The run did not complete: {run.error}"
         return "\n".join([*lines, "", why]) + "\n"
     lines.append("")
-    for section in (_loss_table, _causes, _witness, _counts, _anomalies, _availability, _figures, _expectations):
+    for section in (
+        _loss_table,
+        _causes,
+        _witness,
+        _counts,
+        _anomalies,
+        _availability,
+        _rebalances,
+        _figures,
+        _expectations,
+    ):
         lines += section(v)
     lines += _examples(v)
     return "\n".join(lines) + "\n"
@@ -109,6 +119,13 @@ def _availability(v: Verdict) -> list[str]:
         return []
     head = "| fault | no acks (s) | ack latency p50/p99 ms: before | during | after | heal to full ISR (s) |"
     return ["", head, "|---|---:|---:|---:|---:|---:|", *("| " + " | ".join(r) + " |" for r in rows)]
+
+
+def _rebalances(v: Verdict) -> list[str]:
+    """One line per consumer group: its assignment changes, the pauses, the records processed again."""
+    if not v.rebalances:
+        return []
+    return ["", "Consumer group rebalances:", "", *(f"- {r.sentence()}" for r in v.rebalances)]
 
 
 def _figures(v: Verdict) -> list[str]:

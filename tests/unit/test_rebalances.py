@@ -13,6 +13,7 @@ import numpy as np
 from chaos.oracle import reconcile
 from chaos.oracle.rebalances import Rebalances, Spread, group_rebalances
 from chaos.oracle.reconcile import reconcile_and_write
+from chaos.reports import write_run_reports
 from chaos.rundir import LEDGERS
 from chaos.workloads.envelope import Status
 from chaos.workloads.ledger import EPOCH, PROCESSED, Kind, write_meta
@@ -163,3 +164,16 @@ def test_the_verdict_reports_each_group_s_rebalances_and_expectations_can_name_t
     ]
     written = json.loads((run / "verdict.json").read_text())
     assert written["rebalances"] == [expected.model_dump(mode="json")]
+
+
+def test_every_run_report_says_each_group_s_rebalances_in_one_line(tmp_path: Path) -> None:
+    run = two_member_run(tmp_path)
+    reconcile_and_write(run)
+    assert write_run_reports(run) == []
+    line = (
+        "group g: 2 rebalances, processing paused median 620 ms, max 770 ms; "
+        "3 records reprocessed (median 1.5, max 2 per rebalance)"
+    )
+    assert f"- {line}\n" in (run / "summary.md").read_text()
+    assert line in (run / "report.html").read_text()
+    assert line in (run / "junit.xml").read_text()
