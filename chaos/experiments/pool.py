@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -44,8 +44,8 @@ def _user_topics(cluster: KafkaCluster) -> list[str]:
     return sorted(t for t in topics if not t.startswith("__"))
 
 
-def consumer_groups(cluster: KafkaCluster) -> list[str]:
-    """The ids of every group any running broker coordinates.
+def consumer_groups(cluster: KafkaCluster) -> dict[str, int]:
+    """Every group any running broker coordinates, and the broker that lists it.
 
     Each running broker is named: kafka-python's ``list_groups()`` asks only the brokers in the
     metadata its admin client last got, which can lack the group's coordinator, and then answers
@@ -55,22 +55,34 @@ def consumer_groups(cluster: KafkaCluster) -> list[str]:
         KafkaError: a broker did not answer.
     """
     running = [b.node_id for b in cluster.brokers if b.state == "running"]
-    groups = cluster.admin_call(lambda a: a.list_groups(broker_ids=running))
-    return sorted(str(g["group_id"]) for g in groups)
+    found: dict[str, int] = {}
+    for broker in running:
+        listed = cluster.admin_call(lambda a, b=broker: a.list_groups(broker_ids=[b]))  # type: ignore[misc]
+        found.update({str(g["group_id"]): broker for g in listed})
+    return dict(sorted(found.items()))
 
 
-def _empty_and_delete_groups(cluster: KafkaCluster, groups: list[str]) -> list[str]:
+def _empty_and_delete_groups(cluster: KafkaCluster, groups: Mapping[str, int]) -> list[str]:
     """Remove every member still in ``groups`` (a SIGKILLed consumer stays a member until its session
-    times out), then delete them; returns the groups still there."""
-    if not groups:
-        return []
-    described = cluster.admin_call(lambda a: a.describe_groups(groups))
-    for group, description in described.items():
-        members = [MemberToRemove(member_id=m["member_id"]) for m in description.get("members") or []]
-        if members:
-            cluster.admin_call(lambda a, g=group, m=members: a.remove_group_members(g, m))  # type: ignore[misc]
-    cluster.admin_call(lambda a: a.delete_groups(groups))
-    return consumer_groups(cluster)
+    times out), then delete them; returns the groups still there.
+
+    Each group is asked of the broker that lists it, never of the coordinator the admin client
+    remembers: kafka-python keeps a group's coordinator for the client's life, so once the group
+    moved (its coordinator killed or isolated) every call would go to a broker that answers
+    NOT_COORDINATOR, and the group would never be deleted."""
+    by_broker: dict[int, list[str]] = {}
+    for group, broker in groups.items():
+        by_broker.setdefault(broker, []).append(group)
+    for broker, ids in sorted(by_broker.items()):
+        described = cluster.admin_call(lambda a, i=ids, b=broker: a.describe_groups(i, group_coordinator_id=b))  # type: ignore[misc]
+        for group, description in described.items():
+            members = [MemberToRemove(member_id=m["member_id"]) for m in description.get("members") or []]
+            if members:
+                cluster.admin_call(
+                    lambda a, g=group, m=members, b=broker: a.remove_group_members(g, m, group_coordinator_id=b)  # type: ignore[misc]
+                )
+        cluster.admin_call(lambda a, i=ids, b=broker: a.delete_groups(i, group_coordinator_id=b))  # type: ignore[misc]
+    return list(consumer_groups(cluster))
 
 
 def reset_cluster(cluster: KafkaCluster, timeout: float = 120.0) -> list[str]:
