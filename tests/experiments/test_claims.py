@@ -171,6 +171,27 @@ def test_c1_auto_commit_consumer_kill_loses_in_the_consumer(run_experiment: Call
     assert v.figures.consumer > 0 and v.figures.broker == 0
 
 
+def test_c3n_consumer_protocol_member_kill_loses_nothing_and_reports_its_rebalances(
+    run_experiment: Callable[..., Verdict], tmp_path: Path
+) -> None:
+    """C3n on librdkafka: the consumer group protocol (KIP-848) run by the broker, one of two members
+    killed; the verdict counts the rebalances the kill and the return made."""
+    text = (EXPERIMENTS / "c3n-per-partition-commit-consumer-kill-consumer-protocol.yaml").read_text()
+    path = tmp_path / "c3n.yaml"
+    path.write_text(
+        text.replace("producer:\n", "producer:\n  client: librdkafka\n").replace(
+            "consumer:\n", "consumer:\n  client: librdkafka\n"
+        )
+    )
+    v = run_experiment(path)
+    assert v.loss.model_dump() == {"producer": 0, "broker": 0, "consumer": 0}
+    (group,) = v.rebalances
+    # the killed member's restart is a change, and across it that member processed nothing while it
+    # was down (3 s)
+    assert group.changes >= 1 and group.pause_ms is not None, group
+    assert group.pause_ms.max >= 3000, group
+
+
 # Last, right after the experiments: the fixture's cluster is the one they ran on (same shape), reset,
 # and it is removed with the module instead of idling through the tests above.
 def test_scenario_fixture_heals_and_judges(scenario: object) -> None:
