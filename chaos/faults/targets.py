@@ -6,7 +6,8 @@
 outside the ISR now), ``coordinator:group:GROUP`` and ``coordinator:transaction:TRANSACTIONAL_ID``
 (the broker coordinating them now), ``coordinator:transactions:PREFIX`` (the broker coordinating
 the first transactional id starting with PREFIX: an application's, whose ids the harness does not
-choose), ``controller``, ``random``, ``minority``, ``majority``, ``all``.
+choose), ``controller`` (the active KRaft controller), ``controller_followers`` (the other voters of the
+metadata quorum), ``random``, ``minority``, ``majority``, ``all``.
 Random choices use the context's seeded RNG.
 
 In experiment files and scenarios, ``group_coordinator`` and ``transaction_coordinator`` name the
@@ -42,6 +43,7 @@ SELECTORS = (
     "group_coordinator",
     "transaction_coordinator",
     "controller",
+    "controller_followers",
     "random",
     "minority",
     "majority",
@@ -108,7 +110,7 @@ def check_selector(selector: str) -> str:
         selector.isdigit()
         or (head == "broker" and rest.isdigit())
         or (head in PARTITION_SELECTORS and rest.count(":") >= 1 and rest.rsplit(":", 1)[1].isdigit())
-        or selector in ("controller", "random", "minority", "majority", "all")
+        or selector in ("controller", "controller_followers", "random", "minority", "majority", "all")
         or (
             head == "coordinator"
             and rest.partition(":")[0] in ("group", "transaction", "transactions")
@@ -176,6 +178,9 @@ def resolve(selector: str, cluster: KafkaCluster, rng: random.Random) -> list[No
         raise UsageError(f"target {selector} names the run's coordinator: use it in an experiment file or a scenario")
     if selector == "controller":
         return [cluster.controller()]
+    if selector == "controller_followers":
+        active = cluster.controller()
+        return [n for n in cluster.nodes if n.spec.controller and n is not active]
     if selector == "random":
         return [rng.choice(brokers)]
     if selector == "minority":

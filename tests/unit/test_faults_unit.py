@@ -32,7 +32,18 @@ def test_every_kind_the_issue_names_is_registered() -> None:
 
 @pytest.mark.parametrize(
     "selector",
-    ["broker:2", "3", "leader:orders:0", "followers:my:topic:1", "controller", "random", "minority", "majority", "all"],
+    [
+        "broker:2",
+        "3",
+        "leader:orders:0",
+        "followers:my:topic:1",
+        "controller",
+        "controller_followers",
+        "random",
+        "minority",
+        "majority",
+        "all",
+    ],
 )
 def test_selectors(selector: str) -> None:
     assert check_selector(selector) == selector
