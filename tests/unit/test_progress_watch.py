@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -261,8 +262,9 @@ def test_the_watch_thread_looks_until_stopped_and_looks_once_more(tmp_path: Path
     watch.stop()  # not started: nothing
     watch.start()
     assert looked.wait(10)
-    while len(calls) < 3:
-        threading.Event().wait(0.01)
+    deadline = time.monotonic() + 10
+    while len(calls) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
     watch.stop()
     watch.stop()  # stopped already: nothing more
     written = read_progress(tmp_path)
