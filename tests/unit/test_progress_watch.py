@@ -288,3 +288,47 @@ def test_watches_stop_every_one_even_when_one_fails() -> None:
     with pytest.raises(RuntimeError):
         Watches(Fails(), Fine()).stop()
     assert stopped == ["fails", "fine"]
+
+
+# -- the cluster's asking --------------------------------------------------------------------------
+
+
+def test_each_broker_is_asked_itself_and_one_that_does_not_answer_is_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kafka.errors import KafkaConnectionError, KafkaTimeoutError
+
+    from chaos.cluster import broker_views as views
+    from chaos.cluster.admin import MetadataAnswer
+
+    def metadata(admin: object, node: int, topic: str) -> MetadataAnswer:
+        if node == 2:
+            raise KafkaTimeoutError("paused")
+        parts = [
+            {"partition_index": 0, "leader_id": 1, "leader_epoch": 5, "replica_nodes": [], "isr_nodes": []},
+            {
+                "partition_index": 1,
+                "leader_id": 3,
+                "leader_epoch": 2 if node == 1 else 3,
+                "replica_nodes": [],
+                "isr_nodes": [],
+            },
+        ]
+        return {"topics": [{"error_code": 0, "partitions": parts}]}  # type: ignore[typeddict-item]
+
+    asked: list[tuple[int, dict[int, int]]] = []
+
+    def marks(admin: object, node: int, topic: str, epochs: dict[int, int]) -> dict[int, int]:
+        asked.append((node, dict(epochs)))
+        return {p: 100 * node for p in epochs}
+
+    monkeypatch.setattr(views, "metadata_from", metadata)
+    monkeypatch.setattr(views, "high_watermarks_from", marks)
+    got = views.broker_views(object(), [1, 2, 3], "t")  # type: ignore[arg-type]
+    assert asked == [(1, {0: 5}), (3, {1: 3})]  # each leader, at the epoch it just gave
+    assert [(v.broker, v.partition, v.leader, v.leader_epoch, v.high_watermark) for v in got] == [
+        (1, 0, 1, 5, 100),
+        (1, 1, 3, 2, None),
+        (3, 0, 1, 5, None),
+        (3, 1, 3, 3, 300),
+    ]
+    with pytest.raises(KafkaConnectionError):
+        views.broker_views(object(), [2], "t")  # type: ignore[arg-type]
