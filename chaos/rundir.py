@@ -21,6 +21,10 @@ ERROR = "error.txt"
 LOGS = "logs"
 APPLICATION = "application"
 APPLICATION_META = "application.json"
+WATCH = "watch"
+
+# Inside ``watch/``.
+PROGRESS = "progress.jsonl"
 
 # Inside ``drain/``.
 DRAIN_LOG = "log.bin"

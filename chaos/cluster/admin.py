@@ -14,6 +14,7 @@ from typing import NotRequired, Protocol, TypedDict
 
 from kafka import KafkaAdminClient, OffsetAndMetadata, TopicPartition
 from kafka.admin import ConfigResource, MemberToRemove, NewTopic
+from kafka.protocol.consumer import ListOffsetsRequest
 from kafka.protocol.metadata import MetadataRequest, MetadataResponse
 
 from chaos.errors import UsageError
@@ -190,6 +191,35 @@ def metadata_from(admin: Admin, node_id: int, topic: str) -> MetadataAnswer:
         return answer
 
     result: MetadataAnswer = manager.run(fetch)
+    return result
+
+
+def high_watermarks_from(admin: Admin, node_id: int, topic: str, epochs: Mapping[int, int]) -> dict[int, int]:
+    """Broker ``node_id``'s high watermark of each partition of ``topic`` in ``epochs`` (partition →
+    the leader epoch that broker just said it leads at), as ListOffsets LATEST with read_uncommitted
+    answers it. Each partition is asked with its epoch as the current leader epoch, so a broker that
+    no longer leads it at that epoch answers an error, and the partition is left out.
+
+    Raises:
+        KafkaError, OSError: that broker did not answer.
+    """
+    manager = _manager(admin)
+    parts = ListOffsetsRequest.ListOffsetsTopic.ListOffsetsPartition
+    asked = [parts(partition_index=p, current_leader_epoch=e, timestamp=-1) for p, e in sorted(epochs.items())]
+    request = ListOffsetsRequest(
+        isolation_level=0, topics=[ListOffsetsRequest.ListOffsetsTopic(name=topic, partitions=asked)], min_version=4
+    )
+
+    async def fetch() -> dict[int, int]:
+        response = await manager.send(request, node_id=node_id, request_timeout_ms=2000)
+        return {
+            int(p.partition_index): int(p.offset)
+            for t in response.topics
+            for p in t.partitions
+            if not p.error_code and p.offset >= 0
+        }
+
+    result: dict[int, int] = manager.run(fetch)
     return result
 
 

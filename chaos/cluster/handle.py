@@ -18,6 +18,7 @@ from kafka.errors import KafkaError
 
 import docker
 from chaos.cluster.admin import Admin, connect
+from chaos.cluster.broker_views import BrokerView, broker_views
 from chaos.cluster.config import CLIENT_PATHS, ClientPath, ClusterSpec
 from chaos.cluster.metadata import Metadata, PartitionState
 from chaos.cluster.node import Node
@@ -211,6 +212,16 @@ class ClusterHandle:
             KafkaError: no broker answered, or the topic's metadata carries an error.
         """
         return self.metadata.partitions(topic, attempts)
+
+    def broker_views(self, topic: str) -> list[BrokerView]:
+        """Every partition of ``topic`` as each running broker sees it now, asked of that broker itself
+        (leader, leader epoch, and the high watermark of the partitions it says it leads).
+
+        Raises:
+            KafkaError: no running broker answered (this thread's admin client is dropped then).
+        """
+        running = [b.node_id for b in self.brokers if b.state == "running"]
+        return self.metadata.admin_call(lambda admin: broker_views(admin, running, topic), attempts=1)
 
     def partition(self, topic: str, partition: int) -> PartitionState:
         """State of one partition.

@@ -25,10 +25,10 @@ from chaos.errors import ChaosError, InfrastructureError, UsageError
 from chaos.events import EventBus, FaultHappened, Note
 from chaos.experiments import stopping
 from chaos.experiments.app_run import Applications
-from chaos.experiments.isr_watch import IsrWatch
 from chaos.experiments.phases import Phases, StatusTicker
 from chaos.experiments.plan import Plan, TopicPlan, fault_steps
 from chaos.experiments.steady import steady, wait_flowing
+from chaos.experiments.watches import topic_watches
 from chaos.experiments.witness import kafka_offsets, witness
 from chaos.faults.base import Fault, FaultContext, Timeline
 from chaos.faults.schedule import Nemesis, Step
@@ -60,7 +60,7 @@ class Execution:
 
     ``client_path`` is how the drain (and the workloads a caller adds with :attr:`bootstrap`) reach
     the brokers: through toxiproxy, or the brokers' own listeners. The harness's own admin calls
-    (topics, metadata, the ISR watch) always go through toxiproxy.
+    (topics, metadata, the ISR and progress watches) always go through toxiproxy.
 
     Raises (on construction):
         InfrastructureError: the direct path on a cluster whose brokers have no direct listener.
@@ -368,7 +368,7 @@ def execute(
             ex.start_all()
         ticker = StatusTicker(phases, ex.totals, lambda: [f.name for f in ex.nemesis.active], status_every)
         ticker.start()
-        isr = IsrWatch(lambda: cluster.partitions(t.name, attempts=1), t.replication_factor, ex.timeline)
+        isr = topic_watches(cluster.partitions, cluster.broker_views, t, ex.timeline, ex.run_dir)
         producers = ex.workloads("producer")
         try:
             with phases.phase("steady", f"first acks, then until they flow, {b.warmup:g} s at most"):

@@ -16,6 +16,7 @@ import numpy as np
 
 from chaos.oracle.acked import AckCheck
 from chaos.oracle.consumers import Group
+from chaos.oracle.epochs import Seen, epoch_regressions, hw_regressions
 from chaos.oracle.examples import example, log_example, position_example
 from chaos.oracle.keys import I64, SEQ_BITS, SEQ_MASK, Mask
 from chaos.oracle.log import Log, Reordering, duplicate_indexes
@@ -52,6 +53,8 @@ class Evidence:
     duplicate_copies: int
     transactions: TransactionFindings | None
     outputs: Outputs | None
+    #: what each broker said of its leader epochs and high watermarks while faults acted (none: an older run)
+    progress: list[Seen]
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +168,16 @@ def duplicate_outputs(ev: Evidence) -> Cases:
     return Cases(out.duplicates, [log_example(out.log, ev.producers, i) for i in out.duplicate_examples])
 
 
+def epoch_regression(ev: Evidence) -> Cases:
+    """Times a broker's leader epoch of a partition went below one it had given before."""
+    return Cases(*epoch_regressions(ev.progress, EXAMPLES))
+
+
+def hw_regression(ev: Evidence) -> Cases:
+    """Times a leader's high watermark went below one it had given before at the same leader epoch."""
+    return Cases(*hw_regressions(ev.progress, EXAMPLES))
+
+
 #: Every anomaly, in the order reports list them.
 ANOMALIES: tuple[Anomaly, ...] = tuple(
     Anomaly(fn.__name__, (fn.__doc__ or "").strip(), fn)
@@ -181,6 +194,8 @@ ANOMALIES: tuple[Anomaly, ...] = tuple(
         lost_committed_write,
         torn_transaction,
         duplicate_outputs,
+        epoch_regression,
+        hw_regression,
     )
 )
 

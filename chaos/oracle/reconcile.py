@@ -31,6 +31,7 @@ from chaos.oracle.application import judge_application
 from chaos.oracle.availability import availability, lost_timeline
 from chaos.oracle.broker_loss import BrokerLoss, broker_loss
 from chaos.oracle.consumers import Group, consumer_loss, load_groups
+from chaos.oracle.epochs import read_progress
 from chaos.oracle.examples import example, log_example
 from chaos.oracle.expectations import parse_expectations
 from chaos.oracle.files import write_verdict
@@ -237,9 +238,8 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
     found = judge_run(txns, groups, committed_log, EXAMPLES, there) if txns is not None else None
     lost, compaction = broker_loss((fates.broker, at, cause), producers, fates.producer_lost, log, drain_meta, groups)
     unknown, producer_lost = union(fates.unknown, compaction.doubtful), fates.producer_lost[~compaction.doubtful_mask]
-    evidence = Evidence(
-        log, producers, groups, checked, phantom, reordered(log, EXAMPLES), fates.duplicates, found, outputs
-    )
+    order, progress = reordered(log, EXAMPLES), read_progress(run_dir)
+    evidence = Evidence(log, producers, groups, checked, phantom, order, fates.duplicates, found, outputs, progress)
     cases = find_all(evidence)
     trust = assess(
         drain_meta,

@@ -128,6 +128,8 @@ def expected(history: History) -> dict[str, dict[str, Any]]:
             "lost_committed_write": 0,
             "torn_transaction": 0,
             "duplicate_outputs": 0,
+            "epoch_regression": 0,
+            "hw_regression": 0,
         },
     }
 

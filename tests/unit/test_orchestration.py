@@ -56,6 +56,9 @@ class FakeCluster:
     def partitions(self, topic: str, attempts: int = 3) -> list[object]:
         return []
 
+    def broker_views(self, topic: str) -> list[object]:
+        return []
+
 
 class FakeProcess(WorkloadProcess):
     """A workload that runs until it is stopped or killed, spawning nothing; a consumer has polled
