@@ -11,25 +11,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from kafka.errors import KafkaConnectionError, KafkaError
 
 from chaos.cluster.admin import Admin, high_watermarks_from, metadata_from
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerView:
-    """One partition as one broker sees it at ``t_ms`` (wall clock, epoch ms, when its answer came)."""
-
-    t_ms: int
-    broker: int
-    partition: int
-    #: the leader's id in this broker's metadata (-1: none)
-    leader: int
-    leader_epoch: int
-    #: this broker's high watermark, when it says it leads and still did at ``leader_epoch`` when asked
-    high_watermark: int | None
+from chaos.watched import BrokerView
 
 
 def broker_views(admin: Admin, brokers: Iterable[int], topic: str) -> list[BrokerView]:

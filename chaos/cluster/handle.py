@@ -18,7 +18,7 @@ from kafka.errors import KafkaError
 
 import docker
 from chaos.cluster.admin import Admin, connect
-from chaos.cluster.broker_views import BrokerView, broker_views
+from chaos.cluster.broker_views import broker_views
 from chaos.cluster.config import CLIENT_PATHS, ClientPath, ClusterSpec
 from chaos.cluster.metadata import Metadata, PartitionState
 from chaos.cluster.node import Node
@@ -29,6 +29,7 @@ from chaos.labels import new_run_id
 from chaos.progress import Progress, silent
 from chaos.toxiproxy import ToxiproxyClient
 from chaos.waiting import WaitTimeout, wait_until
+from chaos.watched import BrokerView
 
 T = TypeVar("T")
 

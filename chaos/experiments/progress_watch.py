@@ -19,7 +19,7 @@ INTERVAL_S = 0.5
 
 
 class Sample(Protocol):
-    """One partition as one broker saw it (:class:`chaos.cluster.broker_views.BrokerView`)."""
+    """One partition as one broker saw it (:class:`chaos.watched.BrokerView`)."""
 
     @property
     def t_ms(self) -> int: ...

@@ -15,23 +15,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from chaos import rundir
+from chaos.watched import BrokerView
 
-
-@dataclass(frozen=True, slots=True)
-class Seen:
-    """One line of ``watch/progress.jsonl``: one partition as one broker saw it at ``t_ms``."""
-
-    t_ms: int
-    broker: int
-    partition: int
-    leader: int
-    leader_epoch: int
-    high_watermark: int | None
+#: One line of ``watch/progress.jsonl``: one partition as one broker saw it at ``t_ms``.
+Seen = BrokerView
 
 
 def _parse(text: str) -> Seen | None:

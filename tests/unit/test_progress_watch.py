@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ from chaos.oracle.anomalies import ANOMALY_NAMES
 from chaos.oracle.epochs import Seen, epoch_regressions, hw_regressions, read_progress
 from chaos.oracle.expectations import METRICS
 from chaos.oracle.reconcile import reconcile
+from chaos.watched import BrokerView
 from chaos.workloads.envelope import Status
 from chaos.workloads.ledger import Kind
 from tests.helpers.handmade import one_partition_run
@@ -215,14 +216,7 @@ def test_an_older_run_without_the_file_has_none_and_no_examples(tmp_path: Path) 
 # -- the watch -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class View:
-    t_ms: int
-    broker: int
-    partition: int
-    leader: int
-    leader_epoch: int
-    high_watermark: int | None
+View = BrokerView
 
 
 def test_the_watch_appends_each_look_and_skips_one_that_raises(tmp_path: Path) -> None:
