@@ -8,7 +8,8 @@ valid rows count (status ``VALID``, a real position); an epoch mark on a row tha
 to the member's next valid row, and an epoch with no valid row merges with the next. A processing
 is again when the group processed the same (partition, offset) before it: earlier by absolute time
 (``start_ns`` of the member's meta plus ``t_ms``), within one millisecond in the order of the
-members' ledgers, within one member in file order.
+members' ledgers, within one member in file order. A member whose meta's ``start_ns`` is not an
+int in [0, 2**63) is left out: its rows have no time.
 
 Each member's ledger is read twice, one member at a time: first for where the group first processed
 each position, then for which rows of the member's later epochs came after that. Peak memory is one
@@ -262,6 +263,8 @@ def rebalances(run_dir: Path) -> list[Rebalances]:
     groups: dict[str, list[tuple[Path, int]]] = {}
     for meta_path in sorted((run_dir / LEDGERS).glob("consumer-*.json")):
         meta = read_meta(meta_path)
-        start_ms = int(meta.get("start_ns") or 0) // 1_000_000
-        groups.setdefault(str(meta["group"]), []).append((meta_path.with_suffix(".processed"), start_ms))
+        members = groups.setdefault(str(meta["group"]), [])
+        start_ns = meta.get("start_ns") or 0
+        if type(start_ns) is int and 0 <= start_ns < 1 << 63:  # else no time to put its rows at: left out
+            members.append((meta_path.with_suffix(".processed"), start_ns // 1_000_000))
     return [group_rebalances(name, members) for name, members in groups.items()]
