@@ -8,8 +8,10 @@ valid rows count (status ``VALID``, a real position); an epoch mark on a row tha
 to the member's next valid row, and an epoch with no valid row merges with the next. A processing
 is again when the group processed the same (partition, offset) before it: earlier by absolute time
 (``start_ns`` of the member's meta plus ``t_ms``), within one millisecond in the order of the
-members' ledgers, within one member in file order. A member whose meta's ``start_ns`` is not an
-int in [0, 2**63) is left out: its rows have no time.
+members' ledgers, within one member in file order. Within a member file order is the truth: its
+absolute times are made non-decreasing in file order first (a restarted process whose clock is
+behind is no earlier than the rows above it). A member whose meta's ``start_ns`` is not an int in
+[0, 2**63) is left out: its rows have no time.
 
 Each member's ledger is read twice, one member at a time: first for where the group first processed
 each position, then for which rows of the member's later epochs came after that. Peak memory is one
@@ -43,8 +45,8 @@ class _Frozen(BaseModel):
 class Spread(_Frozen):
     """The median and the largest of one figure over a group's assignment changes."""
 
-    median: float
-    max: int
+    median: float = Field(ge=0)
+    max: int = Field(ge=0)
 
 
 class Rebalances(_Frozen):
@@ -148,10 +150,13 @@ def _member(path: Path, ms_after_first_start: int, k: int, bits: int) -> _Member
     key: I64 = np.empty(size, np.int64)
     starts: list[I64] = []
     n = read = 0
+    latest = ms_after_first_start
     for chunk in read_records(path, PROCESSED):
         ok = np.flatnonzero((chunk["status"] == Status.VALID) & (chunk["offset"] >= 0) & (chunk["partition"] >= 0))
         pos[n : n + len(ok)] = positions(chunk["partition"][ok], chunk["offset"][ok])
-        ms = chunk["t_ms"][ok].astype(np.int64) + ms_after_first_start
+        # within a member file order is the truth: a clock stepped back (a restart's) never goes before a row above it
+        ms = np.maximum.accumulate(np.maximum(chunk["t_ms"][ok].astype(np.int64) + ms_after_first_start, latest))
+        latest = int(ms[-1]) if len(ms) else latest
         key[n : n + len(ok)] = (ms << bits) | k
         here = marks[(marks >= read) & (marks < read + len(chunk))] - read
         starts.append(n + np.searchsorted(ok, here))  # a mark on a row that is not valid: the next valid one

@@ -7,12 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from chaos.oracle import reconcile
+from chaos.oracle.rebalances import Spread, group_rebalances
 from chaos.rundir import LEDGERS
 from chaos.workloads.ledger import read_meta, write_meta
 from tests.helpers.handmade import write_member
-from tests.unit.test_rebalances import two_member_run
+from tests.unit.test_rebalances import member, two_member_run
 
 
 @pytest.mark.parametrize("start_ns", [10**28, 1.5e300, -(10**17), 2**63, "0", 10.0**9])
@@ -26,3 +28,15 @@ def test_a_member_whose_start_is_not_a_time_is_left_out_and_the_run_reconciles(
     write_meta(meta, {**read_meta(meta), "start_ns": start_ns})
     (group,) = reconcile(run).rebalances
     assert (group.changes, group.reprocessed) == (2, 3)
+
+
+def test_a_wall_clock_stepped_back_across_a_restart_keeps_file_order_within_the_member(tmp_path: Path) -> None:
+    """Process 1 processed offsets 0-4 at 1-5 ms; the restart, its wall clock behind, at 0 ms
+    (``Clock.ms`` clamps), offsets 2-5. Within a member, file order is the truth: offsets 2-4 are
+    processed again, and the pause is not negative."""
+    rows = [(0, o, o + 1) for o in range(5)] + [(0, o, 0) for o in range(2, 6)]
+    found = group_rebalances("g", [member(tmp_path, "c0", rows, epochs=[0, 5])])
+    assert found.reprocessed == 3
+    assert found.pause_ms is not None and found.pause_ms.max >= 0
+    with pytest.raises(ValidationError):
+        Spread(median=-5.0, max=-5)
