@@ -58,8 +58,8 @@ class Rebalances(_Frozen):
         ge=0, description="starts of a member's assignment epoch other than its ledger's first (restart, rebalance)"
     )
     pause_ms: Spread | None = Field(
-        description="per change, ms between the member's last valid row before it and its first after it; "
-        "null without a change"
+        description="per change, ms from the member's last valid row before it that is strictly earlier than its "
+        "first after it (one batch's rows share a time; none: 0) to that first row; null without a change"
     )
     reprocessed: int = Field(
         ge=0, description="rows of the epochs the changes began at whose position the group had processed before"
@@ -127,6 +127,15 @@ class _Member:
     def ms(self, rows: I64) -> I64:
         """ms since the group's first start of ``rows``."""
         out: I64 = self.key[rows] >> self.bits
+        return out
+
+    def pauses(self) -> I64:
+        """Per change, ms from the member's last processing before the batch that crosses it (the
+        latest row above the change's first that is strictly earlier: one batch's rows share a
+        time) to the change's first row; 0 where no row above is earlier. The keys ascend (one
+        member, times non-decreasing), so the first row as late as the change's is a search away."""
+        first = np.searchsorted(self.key, self.key[self.starts])
+        out: I64 = np.where(first > 0, self.ms(self.starts) - self.ms(np.maximum(first - 1, 0)), 0)
         return out
 
 
@@ -237,7 +246,7 @@ def group_rebalances(name: str, members: Sequence[tuple[Path, int]]) -> Rebalanc
         m = _member(path, start_ms - first_start, k, bits)
         if len(m.starts) == 0:
             continue
-        pauses.append(m.ms(m.starts) - m.ms(m.starts - 1))
+        pauses.append(m.pauses())
         lo = int(m.starts[0])
         again.append(np.add.reduceat(firsts.repeated(m, lo).astype(np.int64), m.starts - lo))
     if not pauses:

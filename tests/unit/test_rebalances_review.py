@@ -40,3 +40,18 @@ def test_a_wall_clock_stepped_back_across_a_restart_keeps_file_order_within_the_
     assert found.pause_ms is not None and found.pause_ms.max >= 0
     with pytest.raises(ValidationError):
         Spread(median=-5.0, max=-5)
+
+
+def test_a_change_inside_a_batch_pauses_from_the_member_s_last_processing_before_that_batch(tmp_path: Path) -> None:
+    """The rows of one ``processed_many`` share a ``t_ms``: rows 0-3 at 100 ms, then one batch at
+    5000 ms whose mark is at its third row. The member processed nothing from 100 to 5000 ms, not 0.
+    When every row above the mark shares the ``t_ms`` of the first row after it, the pause is 0."""
+    rows = [(0, o, 100) for o in range(4)] + [(0, o, 5000) for o in range(4, 8)]
+    found = group_rebalances("g", [member(tmp_path / "one", "c0", rows, epochs=[0, 6])])
+    assert found.pause_ms == Spread(median=4900.0, max=4900)
+    rows = [(0, 0, 100), (0, 1, 200), *((0, o, 5000) for o in range(2, 5))]
+    found = group_rebalances("g", [member(tmp_path / "two", "c0", rows, epochs=[0, 3])])
+    assert found.pause_ms == Spread(median=4800.0, max=4800)
+    rows = [(0, o, 100) for o in range(4)]
+    found = group_rebalances("g", [member(tmp_path / "three", "c0", rows, epochs=[0, 2])])
+    assert found.pause_ms == Spread(median=0.0, max=0)
