@@ -29,11 +29,10 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from chaos.oracle.consumers import epoch_starts
 from chaos.oracle.keys import I64, cat, positions
 from chaos.rundir import LEDGERS
 from chaos.workloads.envelope import Status
-from chaos.workloads.ledger import PROCESSED, read_meta, read_records
+from chaos.workloads.ledger import EPOCH, PROCESSED, read_meta, read_records
 
 
 class _Frozen(BaseModel):
@@ -145,9 +144,15 @@ def _rows(path: Path) -> int:
 
 
 def _marks(path: Path) -> I64:
-    """The row indexes in ``path`` (``.processed``) where an epoch begins after its first, ascending."""
-    marks = np.array(epoch_starts(path.with_suffix(".epochs"), _rows(path)), dtype=np.int64)
-    return marks[marks > 0]
+    """The row indexes in ``path`` (``.processed``) where an epoch begins after its first, ascending.
+
+    A batch's marks are written before its rows: a process killed in between leaves marks past the
+    rows it wrote, and its restart marks its own start below them. So, in file order, a mark
+    greater than a later one is such an orphan and is dropped."""
+    marks = np.concatenate([np.empty(0, EPOCH), *read_records(path.with_suffix(".epochs"), EPOCH)])
+    marks = marks[marks <= np.minimum.accumulate(marks[::-1])[::-1]]  # each at most every later one
+    kept: I64 = np.unique(marks[(marks > 0) & (marks < _rows(path))]).astype(np.int64)
+    return kept
 
 
 def _member(path: Path, ms_after_first_start: int, k: int, bits: int) -> _Member:

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from chaos.oracle import reconcile
-from chaos.oracle.rebalances import Spread, group_rebalances
+from chaos.oracle.rebalances import Rebalances, Spread, group_rebalances
 from chaos.rundir import LEDGERS
 from chaos.workloads.ledger import read_meta, write_meta
 from tests.helpers.handmade import write_member
@@ -55,3 +55,18 @@ def test_a_change_inside_a_batch_pauses_from_the_member_s_last_processing_before
     rows = [(0, o, 100) for o in range(4)]
     found = group_rebalances("g", [member(tmp_path / "three", "c0", rows, epochs=[0, 2])])
     assert found.pause_ms == Spread(median=0.0, max=0)
+
+
+def test_a_mark_left_by_a_kill_before_its_batch_s_rows_is_dropped(tmp_path: Path) -> None:
+    """Process 1 wrote rows 0-3 (offsets 0-3) at 100 ms and the mark of its next batch (row 6), and
+    was killed before the rows; the restart marked its own start (row 4) and read offsets 2-7 at
+    3000 ms. ``.epochs`` [0, 6, 4]: one restart, not two changes."""
+    rows = [(0, o, 100) for o in range(4)] + [(0, o, 3000) for o in range(2, 8)]
+    found = group_rebalances("g", [member(tmp_path, "c0", rows, epochs=[0, 6, 4])])
+    assert found == Rebalances(
+        group="g",
+        changes=1,
+        pause_ms=Spread(median=2900.0, max=2900),
+        reprocessed=2,
+        reprocessed_per_change=Spread(median=2.0, max=2),
+    )
