@@ -1,5 +1,5 @@
 """What rebalances cost each consumer group: how often its members' assignments changed, how long a
-member processed nothing across a change, and how many records it processed again after one
+member processed nothing across a change, and how many positions it processed again after one
 (docs/verdict.md, ``rebalances``).
 
 A change is the start of an assignment epoch of a member (``.epochs``, docs/ledgers.md) other than
@@ -49,7 +49,7 @@ class Spread(_Frozen):
 
 
 class Rebalances(_Frozen):
-    """One consumer group's assignment changes, the pause across each, and the records processed
+    """One consumer group's assignment changes, the pause across each, and the positions processed
     again after each (docs/verdict.md, ``rebalances``)."""
 
     group: str
@@ -68,24 +68,36 @@ class Rebalances(_Frozen):
     )
 
     def sentence(self) -> str:
-        """The group's rebalances in one line, as every report says them.
+        """The group's assignment changes in one line, as every report says them (a change is one
+        member's: one rebalance of three members is three changes).
 
         >>> r = Rebalances(group="g", changes=2, pause_ms=Spread(median=450.0, max=500), reprocessed=5,
         ...     reprocessed_per_change=Spread(median=2.5, max=3))
         >>> for part in r.sentence().split("; "): print(part)
-        group g: 2 rebalances, processing paused median 450 ms, max 500 ms
-        5 records reprocessed (median 2.5, max 3 per rebalance)
+        group g: 2 assignment changes, processing paused median 450 ms, max 500 ms
+        5 positions processed again (median 2.5, max 3 per change)
+        >>> one = Rebalances(group="g", changes=1, pause_ms=Spread(median=7.0, max=7), reprocessed=1,
+        ...     reprocessed_per_change=Spread(median=1.0, max=1))
+        >>> for part in one.sentence().split("; "): print(part)
+        group g: 1 assignment change, processing paused median 7 ms, max 7 ms
+        1 position processed again (median 1, max 1 per change)
         >>> Rebalances(group="g", changes=0, pause_ms=None, reprocessed=0, reprocessed_per_change=None).sentence()
-        'group g: 0 rebalances'
+        'group g: 0 assignment changes'
         """
-        head = f"group {self.group}: {self.changes} rebalance{'' if self.changes == 1 else 's'}"
+        head = f"group {self.group}: {_count(self.changes, 'assignment change')}"
         if self.pause_ms is None or self.reprocessed_per_change is None:
             return head
         per = self.reprocessed_per_change
         return (
             f"{head}, processing paused median {_number(self.pause_ms.median)} ms, max {self.pause_ms.max} ms; "
-            f"{self.reprocessed} records reprocessed (median {_number(per.median)}, max {per.max} per rebalance)"
+            f"{_count(self.reprocessed, 'position')} processed again "
+            f"(median {_number(per.median)}, max {per.max} per change)"
         )
+
+
+def _count(n: int, noun: str) -> str:
+    """``n`` and ``noun``, plural unless ``n`` is 1."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _number(x: float) -> str:

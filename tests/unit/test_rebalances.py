@@ -146,7 +146,7 @@ def two_member_run(tmp_path: Path) -> Path:
 def test_the_verdict_reports_each_group_s_rebalances_and_expectations_can_name_them(tmp_path: Path) -> None:
     run = two_member_run(tmp_path)
     (run / "expectations.json").write_text(
-        json.dumps({"rebalances": 2, "rebalance_pause_ms_max": 770, "reprocessed_per_rebalance_max": 2})
+        json.dumps({"assignment_changes": 2, "change_pause_ms_max": 770, "reprocessed_per_change_max": 2})
     )
     expected = Rebalances(
         group="g",
@@ -158,9 +158,9 @@ def test_the_verdict_reports_each_group_s_rebalances_and_expectations_can_name_t
     assert reconcile(run).rebalances == [expected]
     verdict = reconcile_and_write(run)
     assert [(e.name, e.actual, e.passed) for e in verdict.expectations] == [
-        ("rebalances == 2", 2, True),
-        ("rebalance_pause_ms_max == 770", 770, True),
-        ("reprocessed_per_rebalance_max == 2", 2, True),
+        ("assignment_changes == 2", 2, True),
+        ("change_pause_ms_max == 770", 770, True),
+        ("reprocessed_per_change_max == 2", 2, True),
     ]
     written = json.loads((run / "verdict.json").read_text())
     assert written["rebalances"] == [expected.model_dump(mode="json")]
@@ -171,8 +171,8 @@ def test_every_run_report_says_each_group_s_rebalances_in_one_line(tmp_path: Pat
     reconcile_and_write(run)
     assert write_run_reports(run) == []
     line = (
-        "group g: 2 rebalances, processing paused median 620 ms, max 770 ms; "
-        "3 records reprocessed (median 1.5, max 2 per rebalance)"
+        "group g: 2 assignment changes, processing paused median 620 ms, max 770 ms; "
+        "3 positions processed again (median 1.5, max 2 per change)"
     )
     assert f"- {line}\n" in (run / "summary.md").read_text()
     assert line in (run / "report.html").read_text()

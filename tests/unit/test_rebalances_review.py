@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from chaos.errors import UsageError
 from chaos.oracle import reconcile
+from chaos.oracle.expectations import parse_expectation
 from chaos.oracle.rebalances import Rebalances, Spread, group_rebalances
 from chaos.rundir import LEDGERS
 from chaos.workloads.ledger import read_meta, write_meta
 from tests.helpers.handmade import write_member
-from tests.unit.test_rebalances import member, two_member_run
+from tests.unit.test_rebalances import Row, member, two_member_run
 
 
 @pytest.mark.parametrize("start_ns", [10**28, 1.5e300, -(10**17), 2**63, "0", 10.0**9])
@@ -70,3 +72,20 @@ def test_a_mark_left_by_a_kill_before_its_batch_s_rows_is_dropped(tmp_path: Path
         reprocessed=2,
         reprocessed_per_change=Spread(median=2.0, max=2),
     )
+
+
+def test_one_rebalance_of_three_members_is_three_assignment_changes_and_is_said_so(tmp_path: Path) -> None:
+    """A change is one member's: one new generation seen by three members is three changes, and
+    neither the report line nor the expectation metric calls them rebalances any more."""
+
+    def rows(k: int) -> list[Row]:  # each keeps its partition k across the rebalance
+        return [(k, o, 10 * o) for o in range(3)] + [(k, o, 1000 + o) for o in range(3, 5)]
+
+    found = group_rebalances("g", [member(tmp_path, f"c{k}", rows(k), epochs=[0, 3]) for k in range(3)])
+    assert found.sentence() == (
+        "group g: 3 assignment changes, processing paused median 983 ms, max 983 ms; "
+        "0 positions processed again (median 0, max 0 per change)"
+    )
+    assert parse_expectation("assignment_changes", 3).name == "assignment_changes == 3"
+    with pytest.raises(UsageError, match="unknown expectation 'rebalances'"):
+        parse_expectation("rebalances", ">0")
