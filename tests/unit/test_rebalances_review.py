@@ -4,6 +4,7 @@ stepped back across a restart, a meta whose ``start_ns`` is absurd (docs/verdict
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -78,7 +79,7 @@ def test_one_rebalance_of_three_members_is_three_assignment_changes_and_is_said_
     """A change is one member's: one new generation seen by three members is three changes, and
     neither the report line nor the expectation metric calls them rebalances any more."""
 
-    def rows(k: int) -> list[Row]:  # each keeps its partition k across the rebalance
+    def rows(k: int) -> Sequence[Row]:  # each keeps its partition k across the rebalance
         return [(k, o, 10 * o) for o in range(3)] + [(k, o, 1000 + o) for o in range(3, 5)]
 
     found = group_rebalances("g", [member(tmp_path, f"c{k}", rows(k), epochs=[0, 3]) for k in range(3)])
