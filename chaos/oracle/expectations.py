@@ -42,10 +42,12 @@ TRANSACTION_FIELDS = (
     "aborted_processed",
 )
 #: Figures of the consumer groups' assignment changes (``rebalances`` in the verdict), over every
-#: group: the changes summed (each member's: one rebalance of three members is three), the largest
-#: pause across one and the most positions processed again after one.
+#: group: the changes summed (each member's: one rebalance of three members is three), those after
+#: which the member processed nothing summed, the largest pause across one and the most positions
+#: processed again after one.
 REBALANCE_FIELDS = {
     "assignment_changes": "changes",
+    "changes_never_resumed": "never_resumed",
     "change_pause_ms_max": "pause_ms_max",
     "reprocessed_per_change_max": "reprocessed_per_change_max",
 }

@@ -54,17 +54,24 @@ class Rebalances(_Frozen):
 
     group: str
     changes: int = Field(
-        ge=0, description="starts of a member's assignment epoch other than its ledger's first (restart, rebalance)"
+        ge=0,
+        description="starts of a member's assignment epoch other than its ledger's first, summed over the members "
+        "(a restart, a new generation or assignment, an exactly-once member's rewind after an abort)",
+    )
+    never_resumed: int = Field(
+        default=0, ge=0, description="of the changes, those after which the member processed no valid row"
     )
     pause_ms: Spread | None = Field(
-        description="per change, ms from the member's last valid row before it that is strictly earlier than its "
-        "first after it (one batch's rows share a time; none: 0) to that first row; null without a change"
+        description="per change the member resumed after, ms from its last valid row before it that is strictly "
+        "earlier than its first after it (one batch's rows share a time; none: 0) to that first row; "
+        "null without such a change"
     )
     reprocessed: int = Field(
         ge=0, description="rows of the epochs the changes began at whose position the group had processed before"
     )
     reprocessed_per_change: Spread | None = Field(
-        description="the rows of each change's epoch processed again; null without a change"
+        description="per change the member resumed after, the rows of its epoch processed again; "
+        "null without such a change"
     )
 
     def sentence(self) -> str:
@@ -83,8 +90,13 @@ class Rebalances(_Frozen):
         1 position processed again (median 1, max 1 per change)
         >>> Rebalances(group="g", changes=0, pause_ms=None, reprocessed=0, reprocessed_per_change=None).sentence()
         'group g: 0 assignment changes'
+        >>> Rebalances(group="g", changes=1, never_resumed=1, pause_ms=None, reprocessed=0,
+        ...     reprocessed_per_change=None).sentence()
+        'group g: 1 assignment change (1 never resumed)'
         """
         head = f"group {self.group}: {_count(self.changes, 'assignment change')}"
+        if self.never_resumed:
+            head += f" ({self.never_resumed} never resumed)"
         if self.pause_ms is None or self.reprocessed_per_change is None:
             return head
         per = self.reprocessed_per_change
@@ -107,14 +119,14 @@ def _number(x: float) -> str:
 
 def rebalance_metric(groups: Sequence[Rebalances], key: str) -> int:
     """An expectation metric over every group (:data:`chaos.oracle.expectations.METRICS`): ``changes``
-    summed, or the largest ``pause_ms`` / ``reprocessed_per_change`` of any change (``<field>_max``;
-    0 where no group changed).
+    or ``never_resumed`` summed, or the largest ``pause_ms`` / ``reprocessed_per_change`` of any
+    change (``<field>_max``; 0 where no group changed).
 
     >>> rebalance_metric([], "pause_ms_max"), rebalance_metric([], "changes")
     (0, 0)
     """
-    if key == "changes":
-        return sum(g.changes for g in groups)
+    if key in ("changes", "never_resumed"):
+        return sum(int(getattr(g, key)) for g in groups)
     spreads: list[Spread | None] = [getattr(g, key.removesuffix("_max")) for g in groups]
     return max((s.max for s in spreads if s is not None), default=0)
 
@@ -127,13 +139,14 @@ _CHUNK = 1 << 20
 class _Member:
     """One member's valid rows in file order: position, and when and by whom each was processed as
     one sortable key (ms since the group's first start, shifted left by ``bits``, or'd with the
-    member's index); and where its changes begin (indexes into these rows, ascending, each above 0
-    and below their number)."""
+    member's index); where its changes begin (indexes into these rows, ascending, each above 0 and
+    below their number); and whether it changed after its last valid row (a change never resumed)."""
 
     pos: I64
     key: I64
     starts: I64
     bits: int
+    never_resumed: bool
 
     def ms(self, rows: I64) -> I64:
         """ms since the group's first start of ``rows``."""
@@ -160,10 +173,11 @@ def _marks(path: Path) -> I64:
 
     A batch's marks are written before its rows: a process killed in between leaves marks past the
     rows it wrote, and its restart marks its own start below them. So, in file order, a mark
-    greater than a later one is such an orphan and is dropped."""
+    greater than a later one is such an orphan and is dropped. A mark at or past the last row (a
+    change after which nothing was written) is the number of rows."""
     marks = np.concatenate([np.empty(0, EPOCH), *read_records(path.with_suffix(".epochs"), EPOCH)])
     marks = marks[marks <= np.minimum.accumulate(marks[::-1])[::-1]]  # each at most every later one
-    kept: I64 = np.unique(marks[(marks > 0) & (marks < _rows(path))]).astype(np.int64)
+    kept: I64 = np.unique(np.minimum(marks[marks > 0], _rows(path))).astype(np.int64)
     return kept
 
 
@@ -187,8 +201,8 @@ def _member(path: Path, ms_after_first_start: int, k: int, bits: int) -> _Member
         here = marks[(marks >= read) & (marks < read + len(chunk))] - read
         starts.append(n + np.searchsorted(ok, here))  # a mark on a row that is not valid: the next valid one
         n, read = n + len(ok), read + len(chunk)
-    at = np.unique(cat(starts))
-    return _Member(pos[:n], key[:n], at[(at > 0) & (at < n)], bits)
+    at = np.unique(cat([*starts, np.full(np.count_nonzero(marks >= read), n)]))  # past the rows: after the last
+    return _Member(pos[:n], key[:n], at[(at > 0) & (at < n)], bits, n > 0 and n in at)
 
 
 def _first_of_runs(sorted_values: I64) -> np.ndarray[tuple[int], np.dtype[np.bool_]]:
@@ -259,27 +273,29 @@ def group_rebalances(name: str, members: Sequence[tuple[Path, int]]) -> Rebalanc
         firsts.add(_member(path, start_ms - first_start, k, bits))
     pauses: list[I64] = []
     again: list[I64] = []
+    never = 0
     for k, (path, start_ms) in enumerate(members):
         m = _member(path, start_ms - first_start, k, bits)
+        never += m.never_resumed
         if len(m.starts) == 0:
             continue
         pauses.append(m.pauses())
         lo = int(m.starts[0])
         again.append(np.add.reduceat(firsts.repeated(m, lo).astype(np.int64), m.starts - lo))
-    if not pauses:
-        return none
     pause, per_change = cat(pauses), cat(again)
     return Rebalances(
         group=name,
-        changes=len(pause),
+        changes=len(pause) + never,
+        never_resumed=never,
         pause_ms=_spread(pause),
         reprocessed=int(per_change.sum()),
         reprocessed_per_change=_spread(per_change),
     )
 
 
-def _spread(values: I64) -> Spread:
-    return Spread(median=float(np.median(values)), max=int(values.max()))
+def _spread(values: I64) -> Spread | None:
+    """The median and the largest of ``values``; None when there are none."""
+    return Spread(median=float(np.median(values)), max=int(values.max())) if len(values) else None
 
 
 def rebalances(run_dir: Path) -> list[Rebalances]:

@@ -14,6 +14,7 @@ from chaos.errors import UsageError
 from chaos.oracle import reconcile
 from chaos.oracle.expectations import parse_expectation
 from chaos.oracle.rebalances import Rebalances, Spread, group_rebalances
+from chaos.oracle.reconcile import reconcile_and_write
 from chaos.rundir import LEDGERS
 from chaos.workloads.ledger import read_meta, write_meta
 from tests.helpers.handmade import write_member
@@ -90,3 +91,35 @@ def test_one_rebalance_of_three_members_is_three_assignment_changes_and_is_said_
     assert parse_expectation("assignment_changes", 3).name == "assignment_changes == 3"
     with pytest.raises(UsageError, match="unknown expectation 'rebalances'"):
         parse_expectation("rebalances", ">0")
+
+
+def test_a_change_the_member_never_resumed_after_counts_and_says_so(tmp_path: Path) -> None:
+    """c0 restarted after its 4 rows and processed nothing since (marks 4 and 9 are one place: past
+    its last valid row); c1 changed once and went on. Two changes, one never resumed; the spreads
+    are over the one that resumed."""
+    stalled = member(tmp_path, "c0", [(0, o, 10 * o) for o in range(4)], epochs=[0, 4, 9])
+    found = group_rebalances("g", [stalled])
+    assert found == Rebalances(
+        group="g", changes=1, never_resumed=1, pause_ms=None, reprocessed=0, reprocessed_per_change=None
+    )
+    assert found.sentence() == "group g: 1 assignment change (1 never resumed)"
+    going = member(tmp_path, "c1", [(1, 0, 10), (1, 1, 20), (1, 1, 80)], epochs=[0, 2])
+    found = group_rebalances("g", [stalled, going])
+    assert (found.changes, found.never_resumed, found.pause_ms) == (2, 1, Spread(median=60.0, max=60))
+    assert found.sentence().startswith("group g: 2 assignment changes (1 never resumed), processing paused")
+
+
+def test_the_verdict_counts_a_change_never_resumed_and_an_expectation_can_name_it(tmp_path: Path) -> None:
+    """c, beside a and b's two changes, restarted after its three rows and processed nothing since:
+    its pause is no figure, so only the count of changes never resumed can catch it."""
+    run = two_member_run(tmp_path)
+    write_member(run, "c", "g", [(o, o, 10 * o) for o in range(3)], 8, [3])
+    (run / "expectations.json").write_text(
+        '{"assignment_changes": 3, "changes_never_resumed": 1, "change_pause_ms_max": 770}'
+    )
+    verdict = reconcile_and_write(run)
+    assert [(e.name, e.actual, e.passed) for e in verdict.expectations] == [
+        ("assignment_changes == 3", 3, True),
+        ("changes_never_resumed == 1", 1, True),
+        ("change_pause_ms_max == 770", 770, True),
+    ]
