@@ -3,13 +3,16 @@ member processed nothing across a change, and how many positions it processed ag
 (docs/verdict.md, ``rebalances``).
 
 A change is the start of an assignment epoch of a member (``.epochs``, docs/ledgers.md) other than
-the first of its ledger: a restart of its process, a new group generation or a new assignment. Only
-valid rows count (status ``VALID``, a real position); an epoch mark on a row that is not valid moves
-to the member's next valid row, and an epoch with no valid row merges with the next. A processing
-is again when the group processed the same (partition, offset) before it: earlier by absolute time
-(``start_ns`` of the member's meta plus ``t_ms``), within one millisecond in the order of the
-members' ledgers, within one member in file order. Within a member file order is the truth: its
-absolute times are made non-decreasing in file order first (a restarted process whose clock is
+the first of its ledger: a restart of its process, a new group generation or a new assignment, or a
+read again from the committed offsets within one (an exactly-once member's rewind after an abort,
+kafka-python's client restarted in its process). A mark greater than a later one is an orphan of a
+kill and is dropped. Only valid rows count (status ``VALID``, a real position); an epoch mark on a
+row that is not valid moves to the member's next valid row, and an epoch with no valid row merges
+with the next (the last, with none after it, is a change never resumed: it counts, without a pause).
+A processing is again when the group processed the same (partition, offset) before it: earlier by
+absolute time (``start_ns`` of the member's meta plus ``t_ms``), within one millisecond in the order
+of the members' ledgers, within one member in file order. Within a member file order is the truth:
+its absolute times are made non-decreasing in file order first (a restarted process whose clock is
 behind is no earlier than the rows above it). A member whose meta's ``start_ns`` is not an int in
 [0, 2**63) is left out: its rows have no time.
 

@@ -123,3 +123,17 @@ def test_the_verdict_counts_a_change_never_resumed_and_an_expectation_can_name_i
         ("changes_never_resumed == 1", 1, True),
         ("change_pause_ms_max == 770", 770, True),
     ]
+
+
+def test_a_rewind_after_an_aborted_transaction_is_a_change_and_the_docs_say_so(tmp_path: Path) -> None:
+    """An exactly-once member whose transaction aborted reads again from its committed offsets and
+    marks a new epoch (chaos.workloads.transform; the Java client's ``marks.add(0, 0)``) without a
+    restart or a rebalance, as does kafka-python's client restarted in its process: a change, which
+    the definition of ``changes`` must name."""
+    source = member(tmp_path, "c0", [(0, 0, 5), (0, 1, 5), (0, 2, 30), (0, 3, 30)], epochs=[0, 2])
+    found = group_rebalances("g", [source])
+    assert (found.changes, found.pause_ms, found.reprocessed) == (1, Spread(median=25.0, max=25), 0)
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "verdict.md").read_text()
+    (changes,) = (line for line in docs.splitlines() if line.startswith("| `changes` |"))
+    assert "rewind after an aborted transaction" in changes
+    assert "client was restarted in its process" in changes
