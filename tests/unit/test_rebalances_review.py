@@ -16,6 +16,7 @@ from chaos.oracle.expectations import parse_expectation
 from chaos.oracle.rebalances import Rebalances, Spread, group_rebalances
 from chaos.oracle.reconcile import reconcile_and_write
 from chaos.rundir import LEDGERS
+from chaos.workloads.envelope import Status
 from chaos.workloads.ledger import read_meta, write_meta
 from tests.helpers.handmade import write_member
 from tests.unit.test_rebalances import Row, member, two_member_run
@@ -137,3 +138,18 @@ def test_a_rewind_after_an_aborted_transaction_is_a_change_and_the_docs_say_so(t
     (changes,) = (line for line in docs.splitlines() if line.startswith("| `changes` |"))
     assert "rewind after an aborted transaction" in changes
     assert "client was restarted in its process" in changes
+
+
+def test_which_marks_count_is_what_the_docs_say(tmp_path: Path) -> None:
+    """Row 0 is not valid, rows 1-3 are, row 4 is not. The mark at row 1 (the first valid row) begins
+    the first epoch: none. The mark on the last valid row (3) is a change the member resumed after;
+    the one at row 4, past it, a change never resumed."""
+    bad = Status.CORRUPTED
+    rows = [(0, 0, 1, bad), (0, 0, 10), (0, 1, 20), (0, 2, 900), (0, 3, 950, bad)]
+    found = group_rebalances("g", [member(tmp_path, "c0", rows, epochs=[0, 1, 3, 4])])
+    assert (found.changes, found.never_resumed, found.pause_ms) == (2, 1, Spread(median=880.0, max=880))
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "verdict.md").read_text()
+    (changes,) = (line for line in docs.splitlines() if line.startswith("| `changes` |"))
+    assert "A mark at or before the member's first valid row counts none" in changes
+    assert "one past its last valid row counts, as a change never resumed" in changes
+    assert "at or past the member's last valid row" not in docs
