@@ -70,14 +70,15 @@ def _check_semantics(exp: Experiment, lines: Lines, path_given: bool = False) ->
 
 
 def _check_metric_needs(exp: Experiment, metric: str, lines: Lines) -> None:
-    """An expectation on consumers needs a consumer or an application; one on rebalances, a consumer.
+    """An expectation on consumers needs a consumer or an application; one on assignment changes, a consumer.
 
     Raises:
         ExperimentFileError: the experiment lacks what the metric is about, naming its line.
     """
     if metric in MEMBER_METRICS and exp.consumer is None:
         raise lines.error(
-            ("expect", metric), "is about the consumer group's rebalances, but the experiment has no consumer section"
+            ("expect", metric),
+            "is about the consumer group's assignment changes, but the experiment has no consumer section",
         )
     if metric in CONSUMER_METRICS and exp.consumer is None and exp.application is None:
         raise lines.error(

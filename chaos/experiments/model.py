@@ -48,7 +48,7 @@ CONSUMER_METRICS = (
     "duplicates_processed",
     "duplicate_outputs",
 )
-#: Metrics about the consumer members' rebalances, read from their ledgers: an expectation on one
+#: Metrics about the consumer members' assignment changes, read from their ledgers: an expectation on one
 #: needs a ``consumer:`` section (an application's members keep no ledger).
 MEMBER_METRICS = tuple(REBALANCE_FIELDS)
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"

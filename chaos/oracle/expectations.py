@@ -41,12 +41,15 @@ TRANSACTION_FIELDS = (
     "abandoned_records",
     "aborted_processed",
 )
-#: Figures of the consumer groups' rebalances (``rebalances`` in the verdict), over every group: the
-#: changes summed, the largest pause and the most records processed again after one change.
+#: Figures of the consumer groups' assignment changes (``rebalances`` in the verdict), over every
+#: group: the changes summed (each member's: one rebalance of three members is three), those after
+#: which the member processed nothing summed, the largest pause across one and the most positions
+#: processed again after one.
 REBALANCE_FIELDS = {
-    "rebalances": "changes",
-    "rebalance_pause_ms_max": "pause_ms_max",
-    "reprocessed_per_rebalance_max": "reprocessed_per_change_max",
+    "assignment_changes": "changes",
+    "changes_never_resumed": "never_resumed",
+    "change_pause_ms_max": "pause_ms_max",
+    "reprocessed_per_change_max": "reprocessed_per_change_max",
 }
 
 #: Names an expectation may test, and where each lives in the verdict.

@@ -61,7 +61,12 @@ MALFORMED: list[tuple[str, str, int, str]] = [
         3,
         "no consumer or application section",
     ),
-    ("rebalance-metric-without-consumer", "name: x\nexpect:\n  rebalances: '>0'\n", 3, "rebalances, but the"),
+    (
+        "rebalance-metric-without-consumer",
+        "name: x\nexpect:\n  assignment_changes: '>0'\n",
+        3,
+        "assignment changes, but the",
+    ),
     ("rf-above-brokers", "name: x\ntopic:\n  replication_factor: 4\n", 3, "the cluster has 3"),
     ("yaml-syntax", "name: x\nproducer: [rate: 1\n", 3, "not valid YAML"),
     ("not-a-mapping", "- name: x\n", 1, "must be a YAML mapping"),

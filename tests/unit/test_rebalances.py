@@ -108,23 +108,32 @@ def test_a_member_without_epoch_marks_has_no_change(tmp_path: Path) -> None:
     )
 
 
-def test_marks_at_or_beyond_the_rows_and_repeated_marks_are_one_change_or_none(tmp_path: Path) -> None:
-    """A restart killed before it processed anything leaves a mark at the row count; repeated marks
-    are one boundary."""
+def test_marks_at_or_beyond_the_rows_are_one_change_never_resumed_and_repeated_marks_one_change(
+    tmp_path: Path,
+) -> None:
+    """A restart killed before it processed anything leaves a mark at the row count (4), and one
+    past it (9) is the same place: one change after which the member processed nothing, outside
+    the spreads. Repeated marks (2, 2) are one boundary."""
     rows = [(0, 0, 10), (0, 1, 20), (0, 1, 90), (0, 2, 95)]
     source = member(tmp_path, "c0", rows, epochs=[0, 2, 2, 4, 9])
     found = group_rebalances("g", [source])
-    assert (found.changes, found.pause_ms, found.reprocessed) == (1, Spread(median=70.0, max=70), 1)
+    assert (found.changes, found.never_resumed) == (2, 1)
+    assert (found.pause_ms, found.reprocessed, found.reprocessed_per_change) == (
+        Spread(median=70.0, max=70),
+        1,
+        Spread(median=1.0, max=1),
+    )
 
 
 def test_only_valid_rows_count_and_a_mark_on_another_moves_to_the_next_valid_row(tmp_path: Path) -> None:
     """The marks at rows 2 and 3 are on values that are not valid: one change, from row 4, 300 ms
     after row 1; the corrupted row's position read again there is not a record reprocessed. The mark
-    on the last row, not valid either, points past every valid row: no change."""
+    on the last row, not valid either, points past every valid row: a change never resumed."""
     bad, foreign = Status.CORRUPTED, Status.FOREIGN
     rows = [(0, 0, 10), (0, 1, 20), (0, 2, 25, bad), (0, 5, 26, foreign), (0, 2, 320), (0, 1, 321), (0, 7, 400, bad)]
     found = group_rebalances("g", [member(tmp_path, "c0", rows, epochs=[0, 2, 3, 6])])
-    assert (found.changes, found.pause_ms, found.reprocessed) == (1, Spread(median=300.0, max=300), 1)
+    assert (found.changes, found.never_resumed) == (2, 1)
+    assert (found.pause_ms, found.reprocessed) == (Spread(median=300.0, max=300), 1)
 
 
 def two_member_run(tmp_path: Path) -> Path:
@@ -146,7 +155,7 @@ def two_member_run(tmp_path: Path) -> Path:
 def test_the_verdict_reports_each_group_s_rebalances_and_expectations_can_name_them(tmp_path: Path) -> None:
     run = two_member_run(tmp_path)
     (run / "expectations.json").write_text(
-        json.dumps({"rebalances": 2, "rebalance_pause_ms_max": 770, "reprocessed_per_rebalance_max": 2})
+        json.dumps({"assignment_changes": 2, "change_pause_ms_max": 770, "reprocessed_per_change_max": 2})
     )
     expected = Rebalances(
         group="g",
@@ -158,9 +167,9 @@ def test_the_verdict_reports_each_group_s_rebalances_and_expectations_can_name_t
     assert reconcile(run).rebalances == [expected]
     verdict = reconcile_and_write(run)
     assert [(e.name, e.actual, e.passed) for e in verdict.expectations] == [
-        ("rebalances == 2", 2, True),
-        ("rebalance_pause_ms_max == 770", 770, True),
-        ("reprocessed_per_rebalance_max == 2", 2, True),
+        ("assignment_changes == 2", 2, True),
+        ("change_pause_ms_max == 770", 770, True),
+        ("reprocessed_per_change_max == 2", 2, True),
     ]
     written = json.loads((run / "verdict.json").read_text())
     assert written["rebalances"] == [expected.model_dump(mode="json")]
@@ -171,8 +180,8 @@ def test_every_run_report_says_each_group_s_rebalances_in_one_line(tmp_path: Pat
     reconcile_and_write(run)
     assert write_run_reports(run) == []
     line = (
-        "group g: 2 rebalances, processing paused median 620 ms, max 770 ms; "
-        "3 records reprocessed (median 1.5, max 2 per rebalance)"
+        "group g: 2 assignment changes, processing paused median 620 ms, max 770 ms; "
+        "3 positions processed again (median 1.5, max 2 per change)"
     )
     assert f"- {line}\n" in (run / "summary.md").read_text()
     assert line in (run / "report.html").read_text()
