@@ -105,6 +105,11 @@ class WorkloadProcess:
         return f"{self.kind}-{self.spec.id}"
 
     @property
+    def run_dir(self) -> Path:
+        """The run directory its ledgers are in."""
+        return Path(self.spec.run_dir)
+
+    @property
     def alive(self) -> bool:
         """Whether the process runs."""
         return self.proc is not None and self.proc.poll() is None

@@ -76,3 +76,70 @@ def test_an_application_whose_program_cannot_run_is_one_sentence(tmp_path: Path)
     with pytest.raises(ApplicationError, match=r"cannot be run .* give a program that exists and is executable"):
         a.start()
     assert a.log_path.exists() and not a.alive
+
+
+class Producer:
+    """A producer workload as a fault sees it, recording whether it was frozen."""
+
+    name = "producer-p0"
+    alive = True
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.calls: list[str] = []
+
+    def start(self) -> None:
+        self.calls.append("start")
+
+    def kill(self) -> None:
+        self.calls.append("kill")
+
+    def pause(self) -> None:
+        self.calls.append("pause")
+
+    def resume(self) -> None:
+        self.calls.append("resume")
+
+
+def events(run_dir: Path, kinds: list[int], ranges: list[tuple[int, int]]) -> None:
+    import numpy as np
+
+    from chaos.workloads.ledger import PRODUCER_EVENT
+
+    rows = np.zeros(len(kinds), PRODUCER_EVENT)
+    rows["kind"] = kinds
+    rows["seq"] = [a for a, _ in ranges]
+    rows["seq_end"] = [b for _, b in ranges]
+    (run_dir / "ledgers").mkdir(exist_ok=True)
+    rows.tofile(run_dir / "ledgers" / "producer-p0.events")
+
+
+def test_in_transaction_freezes_a_producer_only_inside_an_open_transaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chaos.faults import client_pause
+    from chaos.workloads.ledger import Kind
+
+    monkeypatch.setattr(client_pause, "OPEN_WAIT", 0.5)
+    producer = Producer(tmp_path)
+    ctx = FaultContext(cast(Any, None), {"producer-p0": producer}, timeline=Timeline(tmp_path))
+    # committing: no transaction is open for the coordinator to time out
+    events(tmp_path, [Kind.INTENT, Kind.COMMITTING], [(0, 200), (0, 200)])
+    with pytest.raises(Exception, match="100 records in an open transaction"):
+        make_fault("client_pause", workload="producer-p0", in_transaction=True).inject(ctx)
+    assert "pause" not in producer.calls
+    events(tmp_path, [Kind.COMMITTED, Kind.INTENT, Kind.INTENT], [(0, 200), (200, 260), (260, 330)])
+    fault = make_fault("client_pause", workload="producer-p0", in_transaction=True)
+    producer.calls.clear()
+    fault.inject(ctx)
+    assert producer.calls == ["pause"]
+    fault.heal(ctx)
+    assert producer.calls == ["pause", "resume"]
+
+
+def test_in_transaction_needs_a_producer(tmp_path: Path) -> None:
+    member = Producer(tmp_path)
+    member.name = "consumer-c0"
+    ctx = FaultContext(cast(Any, None), {"consumer-c0": member}, timeline=Timeline(tmp_path))
+    with pytest.raises(UsageError, match="in_transaction needs a producer workload, not consumer-c0"):
+        make_fault("client_pause", workload="consumer-c0", in_transaction=True).inject(ctx)
