@@ -3,16 +3,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from kafka.admin import ConfigResource, ConfigResourceType
 
 from chaos.errors import UsageError
 from chaos.faults.base import Fault, FaultContext, FaultError, register
+from chaos.waiting import WaitTimeout, wait_until
 
 #: Kafka's name of a topic config's source when the topic has an override of its own.
 OWN = ("TOPIC_CONFIG", "DYNAMIC_TOPIC_CONFIG")
+#: Seconds a change has to show in every broker's answer (it reaches their metadata in milliseconds).
+SETTLE_S = 10.0
+#: A topic's configs as the brokers answer: each key's value and its source.
+Described = Mapping[str, tuple[str | None, str]]
 
 
 def _text(value: object) -> str | None:
@@ -70,20 +75,49 @@ class TopicConfig(Fault):
 
     def _verify(self, ctx: FaultContext) -> None:
         topic = self._topic(ctx)
-        now = self._describe(ctx, topic)
-        for key, value in self.p["config"].items():
-            if now.get(key, (None, ""))[0] != _scalar(value):
-                raise FaultError(f"topic {topic}: {key} is {now.get(key, (None, ''))[0]!r}, not {_scalar(value)!r}")
+        wanted = {key: _scalar(value) for key, value in self.p["config"].items()}
+        self._settle(ctx, topic, lambda now: _differs(now, wanted, set_only=True))
+
+    def _settle(
+        self,
+        ctx: FaultContext,
+        topic: str,
+        differs: Callable[[Described], str | None],
+    ) -> None:
+        """Wait until no key ``differs`` (which names the first that does) in what the brokers answer:
+        a change is applied by the controller and reaches each broker's metadata a moment later, and
+        any broker may answer.
+
+        Raises:
+            FaultError: a key still differs after :data:`SETTLE_S` seconds.
+        """
+        last: list[str | None] = [None]
+
+        def settled() -> bool:
+            last[0] = differs(self._describe(ctx, topic))
+            return last[0] is None
+
+        try:
+            wait_until(settled, SETTLE_S, f"topic {topic}'s settings", interval=0.2)
+        except WaitTimeout as e:
+            raise FaultError(f"topic {topic}: {last[0]}") from e
 
     def _heal(self, ctx: FaultContext) -> None:
         topic = self._topic(ctx)
         back = {k: ("SET", v) if v is not None else ("DELETE", None) for k, v in self.before.items()}
         if back:
             self._alter(ctx, topic, back)
-        now = self._describe(ctx, topic)
-        for key, value in self.before.items():  # Kafka may answer a refusal without raising: look
-            found, source = now.get(key, (None, ""))
-            if (value is not None and found != value) or (value is None and source in OWN):
-                raise FaultError(
-                    f"topic {topic}: {key} is still {found!r} after the heal, not {value or 'the default'}"
-                )
+        self._settle(ctx, topic, lambda now: _differs(now, self.before, set_only=False))
+
+
+def _differs(now: Described, wanted: Mapping[str, str | None], set_only: bool) -> str | None:
+    """The first key of ``wanted`` whose value in ``now`` is not the one wanted, as words (None: all
+    are): a value, or, where None is wanted, the default (no override of the topic's own). After a
+    set (``set_only``) the value is named as set; after a heal, as what was there before."""
+    for key, value in wanted.items():
+        found, source = now.get(key, (None, ""))
+        if set_only and found != value:
+            return f"{key} is {found!r}, not {value!r}"
+        if not set_only and ((value is not None and found != value) or (value is None and source in OWN)):
+            return f"{key} is still {found!r} after the heal, not {value or 'the default'}"
+    return None
