@@ -15,7 +15,7 @@ from typing import IO, Protocol
 log = logging.getLogger(__name__)
 
 #: Seconds between two looks.
-INTERVAL_S = 0.5
+INTERVAL_S = 1.0
 
 
 class Sample(Protocol):
