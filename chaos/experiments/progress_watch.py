@@ -9,8 +9,11 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO
+
+from chaos.watched import BrokerView
 
 log = logging.getLogger(__name__)
 
@@ -18,34 +21,9 @@ log = logging.getLogger(__name__)
 INTERVAL_S = 1.0
 
 
-class Sample(Protocol):
-    """One partition as one broker saw it (:class:`chaos.watched.BrokerView`)."""
-
-    @property
-    def t_ms(self) -> int: ...
-    @property
-    def broker(self) -> int: ...
-    @property
-    def partition(self) -> int: ...
-    @property
-    def leader(self) -> int: ...
-    @property
-    def leader_epoch(self) -> int: ...
-    @property
-    def high_watermark(self) -> int | None: ...
-
-
-def line(s: Sample) -> str:
+def line(s: BrokerView) -> str:
     """``s`` as one line of ``watch/progress.jsonl`` (docs/run-directory.md)."""
-    fields = {
-        "t_ms": s.t_ms,
-        "broker": s.broker,
-        "partition": s.partition,
-        "leader": s.leader,
-        "leader_epoch": s.leader_epoch,
-        "high_watermark": s.high_watermark,
-    }
-    return json.dumps(fields, separators=(",", ":")) + "\n"
+    return json.dumps(asdict(s), separators=(",", ":")) + "\n"
 
 
 class ProgressWatch:
@@ -56,7 +34,7 @@ class ProgressWatch:
     once, so a harness killed mid-run leaves at most one torn last line.
     """
 
-    def __init__(self, look: Callable[[], Sequence[Sample]], path: Path, interval: float = INTERVAL_S) -> None:
+    def __init__(self, look: Callable[[], Sequence[BrokerView]], path: Path, interval: float = INTERVAL_S) -> None:
         self.look = look
         self.path = path
         self.interval = interval

@@ -11,8 +11,9 @@ from typing import Protocol
 from chaos import rundir
 from chaos.experiments.isr_watch import IsrWatch, Replicated
 from chaos.experiments.plan import TopicPlan
-from chaos.experiments.progress_watch import ProgressWatch, Sample
+from chaos.experiments.progress_watch import ProgressWatch
 from chaos.faults.base import Timeline
+from chaos.watched import BrokerView
 
 
 class Watch(Protocol):
@@ -49,7 +50,7 @@ class Watches:
 
 def topic_watches(
     partitions: Callable[[str, int], Sequence[Replicated]],
-    views: Callable[[str], Sequence[Sample]],
+    views: Callable[[str], Sequence[BrokerView]],
     topic: TopicPlan,
     timeline: Timeline,
     run_dir: Path,
