@@ -55,6 +55,24 @@ def produce(cluster: KafkaCluster, topic: str, prefix: str, count: int, partitio
         producer.close(timeout=10)
 
 
+def topic_in(cluster: KafkaCluster, log_dir: str, prefix: str) -> str:
+    """A new topic of six partitions, some of whose replicas on broker 1 are in ``log_dir``.
+
+    Kafka puts a new partition in the directory holding fewest, and the tests before this one (in
+    any order) may have left the second directory holding more: each topic that lands wholly in the
+    other one narrows the gap by six, so one of a few topics is certain to land in it.
+    """
+    listing = ""
+    for _ in range(10):
+        topic = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        cluster.create_topic(topic, partitions=6, replication_factor=3)
+        code, listing = cluster.broker(1).exec(["ls", log_dir])
+        assert code == 0, listing
+        if f"{topic}-" in listing:
+            return topic
+    raise AssertionError(f"ten topics and none in broker 1's {log_dir}: {listing}")
+
+
 def offsets_everywhere(cluster: KafkaCluster, topic: str) -> dict[str, list[int] | None]:
     return {n.host: segment_offsets(n, topic, 0, cluster.spec.data_dirs()) for n in cluster.brokers}
 
@@ -119,14 +137,9 @@ def test_a_crash_on_kcfs_keeps_what_was_not_fsynced(kafka_cluster: KafkaCluster,
 def test_failing_log_dir_goes_offline_and_heals(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
     """EIO here; ENOSPC (disk_full) takes the same path, by hand, in the test below."""
     kind = "disk_error"
-    topic = f"{kind}-{uuid.uuid4().hex[:8]}"
-    # Six partitions over two log directories per broker: Kafka puts a new partition in the directory
-    # holding fewest, so broker 1's second directory holds some of them (checked, not assumed).
-    kafka_cluster.create_topic(topic, partitions=6, replication_factor=3)
     broker = kafka_cluster.broker(1)
     second = kafka_cluster.spec.data_dirs()[1]
-    code, listing = broker.exec(["ls", second])
-    assert code == 0 and f"{topic}-" in listing, listing
+    topic = topic_in(kafka_cluster, second, kind)
 
     with Nemesis(ctx) as nemesis:
         nemesis.inject(make_fault(kind, target="broker:1", log_dir=2))
@@ -152,9 +165,8 @@ def test_disk_faults_by_hand_from_the_cli(kafka_cluster: KafkaCluster) -> None:
     directory stays until `cluster heal` (the command its output names), which ends it and restarts
     the broker; a power cut held for a second powers back on."""
     run_id = kafka_cluster.run_id
-    topic = f"byhand-{uuid.uuid4().hex[:8]}"
-    kafka_cluster.create_topic(topic, partitions=6, replication_factor=3)
     second = kafka_cluster.spec.data_dirs()[1]
+    topic = topic_in(kafka_cluster, second, "byhand")
 
     out = cli("cluster", "fault", "disk_full", run_id, "-p", "target=broker:1", "-p", "log_dir=2").stdout
     assert f"it stays until `kafka-chaos cluster heal {run_id}`" in out
