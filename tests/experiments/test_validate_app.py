@@ -23,7 +23,8 @@ RELAY = Path(__file__).resolve().parents[1] / "fixtures" / "apps" / "relay.py"
 def test_validate_with_the_team_s_application_fails_it_on_duplicate_outputs_and_links_its_logs(
     tmp_path: Path, given: str
 ) -> None:
-    # an at-least-once application that commits every 2 s: a kill always finds outputs written since
+    # an at-least-once application that commits every 2 s what it wrote before its latest poll: a kill
+    # always finds outputs written past its commit
     config = tmp_path / "app.yaml"
     config.write_text(
         f"application:\n  command: [{sys.executable}, {RELAY}]\n"
