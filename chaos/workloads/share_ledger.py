@@ -1,0 +1,44 @@
+"""The share group member's ledger (``ledgers/consumer-<id>.deliveries``): what a member of a share
+group (KIP-932) was given and what it decided, one fixed-size row per event, appended by the Java
+driver's share consumer (``KafkaChaosShare``) and read by the share oracle (:mod:`chaos.oracle.share`).
+
+A member writes a row with ``ack`` :attr:`Ack.DELIVERED` for each record a poll gives it, as soon
+as the poll returns, then one row with its decision on that delivery (:attr:`Ack.ACCEPT`,
+:attr:`Ack.RELEASE` or :attr:`Ack.REJECT`, the same ``count``) before it acknowledges it to the
+broker. A delivery without a decision row is one the member held when it was killed. ``count`` is the
+record's delivery count as the broker gave it (1 on the first delivery; 0: the client did not say).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import numpy as np
+
+#: File suffix of the ledger, beside the member's ``.json`` meta.
+DELIVERIES = ".deliveries"
+
+
+class Ack(IntEnum):
+    """What a row of a share member's ledger records."""
+
+    DELIVERED = 0  # a poll gave the member this record (delivery number ``count``)
+    ACCEPT = 1  # processed: acknowledged as accepted (the broker archives it as done)
+    RELEASE = 2  # given back: the broker may deliver it again, until the delivery count limit
+    REJECT = 3  # refused: the broker archives it, never to deliver it again
+
+
+#: One row: the record (partition, offset; tag, seq and status as the envelope decodes), its
+#: delivery count, the event, and ms since the member's ledger clock started.
+SHARE_DELIVERY = np.dtype(
+    [
+        ("partition", "<i4"),
+        ("offset", "<i8"),
+        ("tag", "<u4"),
+        ("seq", "<i8"),
+        ("status", "u1"),
+        ("count", "<u2"),
+        ("ack", "u1"),
+        ("t_ms", "<u4"),
+    ]
+)
