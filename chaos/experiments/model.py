@@ -35,7 +35,7 @@ from chaos.images.recipes import DEFAULT_KAFKA_VERSION, check_kafka_version
 from chaos.oracle.expectations import REBALANCE_FIELDS, Expectation, parse_expectation
 from chaos.workloads.clients import CLIENTS, DEFAULT_CLIENT, available_clients, check_client, described_client
 from chaos.workloads.external import ExternalClient
-from chaos.workloads.spec import CommitStrategy, KeyStrategy, ProducerMode
+from chaos.workloads.spec import CommitStrategy, KeyStrategy, PoisonAck, ProducerMode
 
 Scalar = str | int | float | bool
 
@@ -231,6 +231,11 @@ class ConsumerModel(_Section):
     members: int = Field(1, ge=1, le=8)
     batch_size: int = Field(200, ge=1)
     process_ms: int = Field(0, ge=0, le=60_000)
+    #: A share group member (``strategy: share``) refuses every record whose seq is a multiple of this
+    #: (0: none), as ``poison_ack`` says: ``release`` (given back until the delivery count limit) or
+    #: ``reject`` (archived at once). Needs ``share.acknowledgement.mode: explicit``.
+    poison_every: int = Field(0, ge=0)
+    poison_ack: PoisonAck = "release"
     #: A consume-transform-produce group: each input record gives one record in this topic.
     output_topic: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,200}$")
     #: Producer settings (Java names) of the transformer's output.

@@ -104,7 +104,8 @@ class Plan:
     def groups(self) -> list[str]:
         """The consumer groups whose committed offsets the drain reads (the application's too)."""
         apps = {self.application.group} if self.application is not None else set()
-        return sorted({c.group for c in self.consumers} | apps)
+        # a share group has no committed offsets: it acknowledges records (chaos.oracle.share)
+        return sorted({c.group for c in self.consumers if c.strategy != "share"} | apps)
 
     @property
     def workloads(self) -> tuple[ProducerSpec | ConsumerSpec, ...]:
@@ -165,6 +166,8 @@ def plan_experiment(exp: Experiment, run_id: str, run_dir: Path, seed: int = 0) 
                 settings=as_properties(c.settings),
                 batch_size=c.batch_size,
                 process_ms=c.process_ms,
+                poison_every=c.poison_every,
+                poison_ack=c.poison_ack,
                 output_topic=c.output_topic,
                 output_settings=as_properties(c.output_settings),
                 topic=topic,

@@ -49,6 +49,9 @@ SOURCES = (
     "KafkaChaosTransactions",
     CONFIG_TOOL_CLASS,
 )
+#: Parts compiled only where the client release has what they use (the driver loads them by name):
+#: the share group member needs ``KafkaShareConsumer`` (Kafka 4.1 on).
+OPTIONAL_SOURCES = ("KafkaChaosShare",)
 #: What the driver logs: warnings, and the group coordinator's joins and rebalances (evidence).
 LOG4J2 = """status = error
 appender.console.type = Console
@@ -184,7 +187,7 @@ def build_java_driver(version: str, cache_dir: Path | None = None, progress: Pro
     java, javac = find_jdk()
     cache = cache_dir or default_cache_dir()
     libs = resolve_kafka_jars(cache, version, progress)
-    sources = {name: driver_source(name) for name in SOURCES}
+    sources = {name: driver_source(name) for name in (*SOURCES, *OPTIONAL_SOURCES)}
     digest = hashlib.sha256(b"".join(sources.values()) + LOG4J2.encode() + version.encode()).hexdigest()[:12]
     target = cache / f"java-driver-{version}-{digest}"
     if (target / JAR).is_file():
@@ -215,6 +218,11 @@ def build_java_driver(version: str, cache_dir: Path | None = None, progress: Pro
             err = ImageBuildError(f"the Java client driver did not compile against Kafka {version}'s jars")
             err.add_note((proc.stdout + proc.stderr)[-3000:])
             raise err
+        for name in OPTIONAL_SOURCES:  # against the classes above; left out where it does not compile
+            cp = f"{out}{os.pathsep}{libs}{os.sep}*"
+            extra = [javac, "-nowarn", "-d", str(out), "-cp", cp, str(work / f"{name}.java")]
+            if subprocess.run(extra, capture_output=True, text=True, check=False).returncode != 0:
+                progress(f"Kafka {version}'s client has no {name.removeprefix('KafkaChaos').lower()} API: left out")
         (out / "log4j2.properties").write_text(LOG4J2)
         with zipfile.ZipFile(out / JAR, "w") as jar:  # a jar is a zip; no manifest is needed on -cp
             for cls in sorted(out.glob("*.class")):

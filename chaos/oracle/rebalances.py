@@ -313,6 +313,8 @@ def rebalances(run_dir: Path) -> list[Rebalances]:
     groups: dict[str, list[tuple[Path, int]]] = {}
     for meta_path in sorted((run_dir / LEDGERS).glob("consumer-*.json")):
         meta = read_meta(meta_path)
+        if meta.get("strategy") == "share":
+            continue  # a share group has no assignment epochs: records are acquired, not assigned
         members = groups.setdefault(str(meta["group"]), [])
         start_ns = meta.get("start_ns") or 0
         if type(start_ns) is int and 0 <= start_ns < 1 << 63:  # else no time to put its rows at: left out

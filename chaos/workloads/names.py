@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 ProducerMode = Literal["fire_and_forget", "sync", "async", "outbox", "transactional"]
-CommitStrategy = Literal["auto", "after_process", "per_partition", "before_process", "transactional"]
+#: ``share``: a member of a share group (KIP-932), which acknowledges records rather than committing offsets.
+CommitStrategy = Literal["auto", "after_process", "per_partition", "before_process", "transactional", "share"]
+PoisonAck = Literal["release", "reject"]
 KeyStrategy = Literal["spread", "none", "pinned"]
 #: The clients the harness runs itself (``chaos.workloads.clients``); any other is an external driver.
 ClientName = Literal["kafka-python", "librdkafka", "java"]

@@ -16,6 +16,7 @@ from chaos.workloads.names import (
     PRODUCER_MODES,
     CommitStrategy,
     KeyStrategy,
+    PoisonAck,
     ProducerMode,
 )
 from chaos.workloads.protocol import DriverProtocol
@@ -28,6 +29,7 @@ __all__ = [
     "CommitStrategy",
     "ConsumerSpec",
     "KeyStrategy",
+    "PoisonAck",
     "ProducerMode",
     "ProducerSpec",
     "load_spec",
@@ -137,6 +139,8 @@ class ConsumerSpec:
     settings: dict[str, str] = field(default_factory=dict)
     batch_size: int = 200
     process_ms: int = 0
+    poison_every: int = 0
+    poison_ack: PoisonAck = "release"
     poll_timeout_ms: int = 200
     idle_exit_s: float | None = None
     client: str = DEFAULT_CLIENT
@@ -165,10 +169,34 @@ class ConsumerSpec:
             )
         if self.output_topic == self.topic:
             raise UsageError(f"the output topic must differ from the input topic {self.topic}")
+        if self.strategy == "share" or self.poison_every:
+            _check_share(self)
         if self.batch_size < 1:
             raise UsageError(f"consumer batch size must be at least 1, not {self.batch_size}")
         if not self.id or any(c in self.id for c in ";/ \n"):
             raise UsageError(f"consumer id {self.id!r} must be non-empty without ';', '/' or spaces")
+
+
+def _check_share(spec: ConsumerSpec) -> None:
+    """A share group member runs on the Java client, and a poison record needs explicit acknowledgement.
+
+    Raises:
+        UsageError: another client or strategy, or a poison record acknowledged implicitly.
+    """
+    if spec.strategy != "share":
+        raise UsageError(f"poison_every is for a share group member (strategy share), not strategy {spec.strategy}")
+    if spec.client != "java":
+        raise UsageError(
+            f"a share group member (KIP-932) runs the Java client's KafkaShareConsumer, not {spec.client}: "
+            "give client: java"
+        )
+    if spec.output_topic is not None:
+        raise UsageError("a share group member writes no output topic: remove output_topic")
+    if spec.poison_every and spec.settings.get("share.acknowledgement.mode") != "explicit":
+        raise UsageError(
+            "a poison record is released or rejected one by one: set share.acknowledgement.mode: explicit "
+            "in the consumer's settings"
+        )
 
 
 def _describe(spec: ProducerSpec | ConsumerSpec, role: str, choice: str, output_topic: str | None) -> None:

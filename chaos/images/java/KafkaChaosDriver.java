@@ -44,6 +44,9 @@ public final class KafkaChaosDriver {
         if ("producer".equals(kind)) {
             n = new KafkaChaosProducer(spec).run();
             done = "sent";
+        } else if ("share".equals(spec.string("strategy"))) {
+            n = share(spec);
+            done = "accepted";
         } else {
             n = new KafkaChaosConsumer(spec).run();
             done = "processed";
@@ -51,6 +54,20 @@ public final class KafkaChaosDriver {
         System.out.println(kind + " " + spec.string("id") + ": " + done + " " + n);
         System.out.flush();
         System.exit(0);
+    }
+
+    /** A share group member (KafkaChaosShare), compiled only against clients that have share groups. */
+    static long share(KafkaChaosSpec spec) throws Exception {
+        Class<?> c;
+        try {
+            c = Class.forName("KafkaChaosShare");
+        } catch (ClassNotFoundException e) {
+            System.err.println("this Kafka client release has no KafkaShareConsumer: share groups need 4.1 or later");
+            System.exit(2);
+            return 0;
+        }
+        Object member = c.getDeclaredConstructor(KafkaChaosSpec.class).newInstance(spec);
+        return (Long) c.getDeclaredMethod("run").invoke(member);
     }
 
     /**
