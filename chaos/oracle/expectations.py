@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from chaos.errors import UsageError
 from chaos.oracle.anomalies import ANOMALY_NAMES
+from chaos.oracle.share_figures import SHARE_ANOMALIES, SHARE_FIGURES
 
 COUNT_FIELDS = (
     "sent",
@@ -60,6 +61,7 @@ METRICS: dict[str, tuple[str, str]] = {
     **{name: ("anomalies", name) for name in ANOMALY_FIELDS},
     **{f"transactions_{name}": ("transactions", name) for name in TRANSACTION_FIELDS},
     **{name: ("rebalances", key) for name, key in REBALANCE_FIELDS.items()},
+    **{f"share_{name}": ("share", name) for name in (*SHARE_FIGURES, *SHARE_ANOMALIES)},
 }
 
 _OPS: dict[str, Callable[[int, int], bool]] = {

@@ -39,6 +39,8 @@ from chaos.oracle.keys import I64, SEQ_BITS, Mask, cat, member, union, unique
 from chaos.oracle.log import Log, marker_positions, reordered
 from chaos.oracle.producers import ProducerInfo, ProducerSide, load_producers
 from chaos.oracle.rebalances import rebalances
+from chaos.oracle.share import judge_share_run
+from chaos.oracle.share_figures import share_metric
 from chaos.oracle.transactions import ABORTED, TransactionLog, judge_run, load_transactions
 from chaos.oracle.transform import Outputs, load_outputs, output_reasons
 from chaos.oracle.trust import assess, witness_summary
@@ -231,6 +233,7 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
         committed_log,
         lambda keys: side.first_acks(keys)[1],
     )
+    shared = judge_share_run(run_dir, examples=EXAMPLES, log=log)  # share groups: their own consumer loss
     at = side.ack_positions(fates.broker)
     cause = broker_causes(fates.broker, at, log, fates.broker_unconfirmed, drain_meta, markers)
     # Records retention removed are not missing from a transaction: they were there, and went.
@@ -263,7 +266,7 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
         aborted=fates.aborted,
         expired=lost.expired,
         superseded=lost.superseded,
-        processed=_processed_count(groups, side.sent),
+        processed=_processed_count(groups, side.sent) + share_metric(shared, "accepted"),
         unprocessed=consumer.unprocessed,
         overwritten_unread=consumer.overwritten_unread,
     )
@@ -277,12 +280,17 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
         run_id=run_id,
         experiment=name,
         counts=counts,
-        loss={"producer": len(producer_lost), "broker": len(lost.keys), "consumer": consumer.lost},
+        loss={
+            "producer": len(producer_lost),
+            "broker": len(lost.keys),
+            "consumer": consumer.lost + share_metric(shared, "lost"),
+        },
         anomalies={name: c.count for name, c in cases.items()},
         transform=outputs and outputs.as_dict(),
         application=app,
         availability=availability(run_dir),
         rebalances=rebalanced,
+        share=shared,
         lost_sent=lost_timeline(
             run_dir, [(p.index, p.id) for p in producers], {"broker": lost.keys, "producer": producer_lost}
         ),

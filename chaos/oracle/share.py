@@ -335,10 +335,33 @@ def load_share_groups(run_dir: Path) -> dict[str, dict[str, Records]]:
     return groups
 
 
-def judge_share_run(run_dir: Path, limit: int = DEFAULT_LIMIT, examples: int = 10) -> list[ShareFindings]:
-    """Each share group of ``run_dir`` judged against the drained log (``drain/log.bin``): the valid
-    records of the run's producers are judged, a delivery of any other position the log holds is no
-    phantom. In the order of the groups' names; none where the run had no share group member.
+def group_limits(run_dir: Path) -> dict[str, int]:
+    """Each share group's delivery count limit, as its members found it in force when they started
+    (``group_config`` in their meta: ``share.delivery.count.limit``); groups whose members did not
+    say are absent.
+
+    Raises:
+        OSError: a meta file cannot be read.
+        ValueError: a meta file is not a JSON object.
+    """
+    limits: dict[str, int] = {}
+    for meta_path in sorted((Path(run_dir) / LEDGERS).glob("consumer-*.json")):
+        meta = read_meta(meta_path)
+        config = meta.get("group_config")
+        value = config.get("share.delivery.count.limit") if isinstance(config, dict) else None
+        if meta.get("strategy") == SHARE_STRATEGY and isinstance(value, str | int) and str(value).isdigit():
+            limits[str(meta.get("group", ""))] = max(1, int(value))
+    return limits
+
+
+def judge_share_run(
+    run_dir: Path, limit: int | None = None, examples: int = 10, log: Log | None = None
+) -> list[ShareFindings]:
+    """Each share group of ``run_dir`` judged against the drained log (``drain/log.bin``, or ``log``
+    read already): the valid records of the run's producers are judged, a delivery of any other
+    position the log holds is no phantom. ``limit``: the delivery count limit, else each group's
+    own (:func:`group_limits`), else :data:`DEFAULT_LIMIT`. In the order of the groups' names; none
+    where the run had no share group member.
 
     Raises:
         OSError: a ledger or the drain cannot be read.
@@ -348,6 +371,11 @@ def judge_share_run(run_dir: Path, limit: int = DEFAULT_LIMIT, examples: int = 1
     groups = load_share_groups(run_dir)
     if not groups:
         return []
-    log = Log(run_dir, {p.tag: p.index for p in load_producers(run_dir)})
+    if log is None:
+        log = Log(run_dir, {p.tag: p.index for p in load_producers(run_dir)})
+    limits = group_limits(run_dir)
     judged, there = log.pos[log.known], unique(log.pos)
-    return [judge_share(judged, groups[g], limit, examples, there, g) for g in sorted(groups)]
+    return [
+        judge_share(judged, groups[g], limit or limits.get(g, DEFAULT_LIMIT), examples, there, g)
+        for g in sorted(groups)
+    ]

@@ -18,6 +18,8 @@ from chaos.oracle.expectations import (
     Expectation,
 )
 from chaos.oracle.rebalances import Rebalances, rebalance_metric
+from chaos.oracle.share import ShareFindings
+from chaos.oracle.share_figures import share_metric
 
 #: The version of the verdict's JSON form; it changes when a field changes meaning or goes away.
 SCHEMA_VERSION: Literal[1] = 1
@@ -242,6 +244,10 @@ class Verdict(_Model):
     rebalances: list[Rebalances] = Field(
         default_factory=list, description="per consumer group with member ledgers: assignment changes and their cost"
     )
+    share: list[ShareFindings] = Field(
+        default_factory=list,
+        description="per share group (KIP-932): what each record became, and what the broker did that it must not",
+    )
     lost_sent: dict[str, list[list[int]]] = Field(
         default_factory=dict, description="stage -> [[epoch second the lost records were sent, records], ...]"
     )
@@ -333,6 +339,8 @@ class Verdict(_Model):
             return int(getattr(self.transaction_figures, key))
         if section == "rebalances":
             return rebalance_metric(self.rebalances, key)
+        if section == "share":
+            return share_metric(self.share, key)
         value: int = getattr(getattr(self, section), key)
         return value
 

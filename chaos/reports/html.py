@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chaos import rundir
+from chaos.oracle.share_figures import share_sentence
 from chaos.oracle.verdict import Verdict
 from chaos.reports.grid import cell, differing, grid, per_release
 from chaos.reports.markdown import passed_line
@@ -166,6 +167,8 @@ def _figures(v: Verdict) -> list[str]:
         parts.append("<h2>Availability</h2>" + _rows_table(cells, head))
     if v.rebalances:
         parts.append("<h2>Rebalances</h2><p>" + "<br>".join(_e(r.sentence()) for r in v.rebalances) + "</p>")
+    if v.share:
+        parts.append("<h2>Share groups</h2><p>" + "<br>".join(_e(share_sentence(f)) for f in v.share) + "</p>")
     if v.transactions is not None:
         parts.append("<h2>Transactions</h2>" + _table(v.transactions.model_dump(), ("transactions", "count")))
     if v.transform is not None:

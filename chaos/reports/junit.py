@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chaos import rundir
+from chaos.oracle.share_figures import share_sentence
 from chaos.oracle.verdict import Availability, Verdict
 from chaos.reports.places import run_place
 from chaos.reports.releases import bug_on_release, client_versions, kafka_release, release_facts, release_items
@@ -133,6 +134,7 @@ def describe(verdict: Verdict) -> str:
         "counts: " + ", ".join(f"{k}={v}" for k, v in verdict.counts.model_dump().items()),
         "anomalies: " + ", ".join(f"{name}={n}" for name, n, _ in anomaly_rows(verdict.anomalies)),
         *(r.sentence() for r in verdict.rebalances),
+        *(share_sentence(f) for f in verdict.share),
         *(f"{'PASS' if e.passed else 'FAIL'} {e.name} (actual {e.actual})" for e in verdict.expectations),
     ]
     return "\n".join(lines) + "\n"

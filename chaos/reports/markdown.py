@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chaos import rundir
+from chaos.oracle.share_figures import share_sentence
 from chaos.oracle.verdict import Verdict
 from chaos.reports.grid import cell, differing, grid, per_release
 from chaos.reports.releases import bug_on_release, release_items
@@ -52,6 +53,7 @@ def run_markdown(run: RunReport) -> str:
         _anomalies,
         _availability,
         _rebalances,
+        _share,
         _figures,
         _expectations,
     ):
@@ -126,6 +128,13 @@ def _rebalances(v: Verdict) -> list[str]:
     if not v.rebalances:
         return []
     return ["", "Consumer group rebalances:", "", *(f"- {r.sentence()}" for r in v.rebalances)]
+
+
+def _share(v: Verdict) -> list[str]:
+    """One line per share group."""
+    if not v.share:
+        return []
+    return ["", "Share groups:", "", *(f"- {share_sentence(f)}" for f in v.share)]
 
 
 def _figures(v: Verdict) -> list[str]:
