@@ -171,3 +171,35 @@ def control_offsets(node: Node, topic: str, partition: int, data_dirs: Sequence[
     if batches is None:
         return None
     return {o for base, last, control in batches if control for o in range(base, last + 1)}
+
+
+#: Kafka's share group tool (``kafka-share-groups.sh``, Kafka 4.1 on).
+SHARE_GROUPS = "org.apache.kafka.tools.consumer.group.ShareGroupCommand"
+
+
+def share_start_offsets(brokers: Sequence[Node], topic: str, group: str) -> dict[int, int]:
+    """Each partition's share-partition start offset of ``group`` on ``topic``, as Kafka's own share
+    group tool describes it (``--describe --offsets``): below it, the broker counts every record done.
+    A partition whose start is not known yet (``-``) is absent.
+
+    Raises:
+        InfrastructureError: no broker is running, or the tool failed or described no partition.
+    """
+    running = [b for b in brokers if b.is_running]
+    if not running:
+        raise InfrastructureError("no broker is running to run Kafka's share group tool in")
+    bootstrap = ",".join(f"{b.host}:{INTERNAL_PORT}" for b in running)
+    cmd = ["sh", "-c", f'{TOOL_JAVA} "$@"', "sh", SHARE_GROUPS, "--bootstrap-server", bootstrap]
+    code, text = running[0].exec([*cmd, "--describe", "--offsets", "--group", group])
+    starts, columns = {}, None
+    for line in text.splitlines():
+        cells = line.split()
+        if cells[:3] == ["GROUP", "TOPIC", "PARTITION"]:
+            columns = cells
+        elif columns and len(cells) == len(columns) and cells[0] == group and cells[1] == topic:
+            row = dict(zip(columns, cells, strict=True))
+            if row["PARTITION"].isdigit() and row["START-OFFSET"].lstrip("-").isdigit():
+                starts[int(row["PARTITION"])] = int(row["START-OFFSET"])
+    if code != 0 or columns is None:
+        raise InfrastructureError(f"Kafka's share group tool failed on {running[0].host} (exit {code}): {text[-500:]}")
+    return starts

@@ -20,7 +20,7 @@ from typing import Self
 from chaos import rundir
 from chaos.cluster import KafkaCluster
 from chaos.cluster.config import ClientPath
-from chaos.cluster.kafka_tools import control_offsets, get_offsets
+from chaos.cluster.kafka_tools import control_offsets
 from chaos.errors import ChaosError, InfrastructureError, UsageError
 from chaos.events import EventBus, FaultHappened, Note
 from chaos.experiments import stopping
@@ -312,7 +312,7 @@ class Execution:
 
     def count_with_kafka(self) -> None:
         """Kafka's own offsets tool as a second reader of the topic (:func:`kafka_offsets`)."""
-        kafka_offsets(lambda: get_offsets(self.cluster.brokers, self.topic.name), self.run_dir, self.note)
+        kafka_offsets(self.cluster.brokers, self.topic.name, self.run_dir, self.note)
 
     def judge(self, name: str | None = None, seed: int | None = None) -> Verdict:
         """Reconcile the run directory into a verdict, with what the run knows (its ``seed``, the

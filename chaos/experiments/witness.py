@@ -4,18 +4,19 @@ whether each is gone from every replica or still on a disk but not in the log cl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from chaos import rundir
 from chaos.cluster import KafkaCluster
-from chaos.cluster.kafka_tools import search_segments
+from chaos.cluster.kafka_tools import get_offsets, search_segments, share_start_offsets
+from chaos.cluster.node import Node
 from chaos.errors import ChaosError
 from chaos.oracle import Verdict
 from chaos.oracle.producers import load_producers
 from chaos.rundir import DRAIN
 from chaos.workloads.envelope import MAGIC, Status
-from chaos.workloads.ledger import LOG_RECORD, read_records, write_meta
+from chaos.workloads.ledger import LOG_RECORD, read_meta, read_records, write_meta
 
 #: Where the oracle finds what the witness saw (``docs/ledgers.md``).
 WITNESS_FILE = rundir.WITNESS
@@ -63,10 +64,25 @@ def _a_record_in_the_log(run_dir: Path, run_id: str, partitions: set[int]) -> st
     return None
 
 
-def kafka_offsets(ask: Callable[[], dict[str, dict[int, int]]], run_dir: Path, note: Callable[[str], None]) -> None:
-    """Ask Kafka's own offsets tool (``ask``) for the topic's log start and end offsets, a second
-    reader the oracle checks the drain against (``drain/kafka-offsets.json``). A tool that fails
-    leaves the check undone and says so (``note``); it does not fail the run."""
+def kafka_offsets(brokers: Sequence[Node], topic: str, run_dir: Path, note: Callable[[str], None]) -> None:
+    """Ask Kafka's own offsets tool for ``topic``'s log start and end offsets, a second reader the
+    oracle checks the drain against (``drain/kafka-offsets.json``); and, for each share group of the
+    run, Kafka's share group tool for its start offsets (``share_start``: group → partition →
+    offset), below which the broker counts every record done. A tool that fails leaves its part
+    undone and says so (``note``); it does not fail the run."""
+    kafka_answers(
+        lambda: get_offsets(brokers, topic), run_dir, note, lambda group: share_start_offsets(brokers, topic, group)
+    )
+
+
+def kafka_answers(
+    ask: Callable[[], dict[str, dict[int, int]]],
+    run_dir: Path,
+    note: Callable[[str], None],
+    share_start: Callable[[str], dict[int, int]],
+) -> None:
+    """:func:`kafka_offsets` with the tools given (``ask``: the offsets tool; ``share_start``: the share
+    group tool, of one group)."""
     path = run_dir / rundir.DRAIN / rundir.KAFKA_OFFSETS
     try:
         offsets = ask()
@@ -74,4 +90,17 @@ def kafka_offsets(ask: Callable[[], dict[str, dict[int, int]]], run_dir: Path, n
         note(f"Kafka's offsets tool did not answer, the drain is unchecked: {e}")
         write_meta(path, {"error": str(e)})
         return
-    write_meta(path, {name: {str(p): o for p, o in by.items()} for name, by in offsets.items()})
+    found: dict[str, object] = {name: {str(p): o for p, o in by.items()} for name, by in offsets.items()}
+    starts: dict[str, dict[str, int]] = {}
+    for group in share_groups(run_dir):
+        try:
+            starts[group] = {str(p): o for p, o in share_start(group).items()}
+        except ChaosError as e:
+            note(f"Kafka's share group tool did not answer for {group}, none of its records is judged lost: {e}")
+    write_meta(path, {**found, "share_start": starts} if starts else found)
+
+
+def share_groups(run_dir: Path) -> list[str]:
+    """The share groups whose members wrote a ledger meta in ``run_dir``."""
+    metas = (read_meta(p) for p in sorted((run_dir / rundir.LEDGERS).glob("consumer-*.json")))
+    return sorted({str(m.get("group")) for m in metas if m.get("strategy") == "share"})

@@ -39,8 +39,8 @@ from chaos.oracle.keys import I64, SEQ_BITS, Mask, cat, member, union, unique
 from chaos.oracle.log import Log, marker_positions, reordered
 from chaos.oracle.producers import ProducerInfo, ProducerSide, load_producers
 from chaos.oracle.rebalances import rebalances
-from chaos.oracle.share import judge_share_run
 from chaos.oracle.share_figures import share_metric
+from chaos.oracle.share_run import judge_share_run
 from chaos.oracle.transactions import ABORTED, TransactionLog, judge_run, load_transactions
 from chaos.oracle.transform import Outputs, load_outputs, output_reasons
 from chaos.oracle.trust import assess, witness_summary

@@ -21,9 +21,13 @@ delivery is one acquisition). Figures, over the records judged (those of the run
 * **archived_at_limit**: neither, and its reach is at least the limit: each of its deliveries was
   released or held, so the broker archived it at the last. Lost to the application, but a cause of
   its own (the limit), not consumer loss.
-* **lost** (the share group's consumer loss): none of the above; **never_delivered** of them with no
-  row at all, **abandoned** with some (given fewer times than the limit, never accepted or
-  rejected, and never given again).
+* **lost** (the share group's consumer loss): none of the above, and below its partition's
+  share-partition start offset (SPSO) as Kafka's own share group tool reported it after the run:
+  the broker counts everything below it done. **never_delivered** of them with no row at all,
+  **abandoned** with some (given fewer times than the limit, never accepted or rejected, and never
+  given again). **unreached**: none of the above at or past the SPSO (or where Kafka did not say
+  it): still to be delivered, or in flight, when the run stopped; not loss, as a classic group's
+  records past its committed offset are not.
 * **unseen_deliveries**: over records every row of which gives its count, the counts below the
   record's highest that no row shows: acquisitions no ledger recorded.
 * **orphan_decisions**: decision rows no earlier delivery of the same member, position and count
@@ -74,17 +78,13 @@ What the ledgers cannot show, and a reader of these figures must keep in mind:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from chaos.oracle.keys import I64, SEQ_BITS, SEQ_MASK, Mask, cat, member, positions, unique
-from chaos.oracle.log import Log
-from chaos.oracle.producers import load_producers
-from chaos.rundir import LEDGERS
-from chaos.workloads.ledger import Records, read_meta, read_records
-from chaos.workloads.share_ledger import DELIVERIES, SHARE_DELIVERY, Ack
+from chaos.workloads.ledger import Records
+from chaos.workloads.share_ledger import Ack
 
 #: A consumer member's meta ``strategy`` that makes it a share group member.
 SHARE_STRATEGY = "share"
@@ -127,6 +127,7 @@ class ShareFindings(_Frozen):
     rejected: int = Field(ge=0)
     archived_at_limit: int = Field(ge=0)
     lost: int = Field(ge=0)
+    unreached: int = Field(default=0, ge=0)
     never_delivered: int = Field(ge=0)
     abandoned: int = Field(ge=0)
     unseen_deliveries: int = Field(ge=0)
@@ -202,6 +203,17 @@ def _pairing(pos: I64, count: I64, ack: I64) -> tuple[I64, I64]:
     return np.repeat(p[first], held), np.repeat(p[first], orphans)
 
 
+def _below(judged: I64, start: Mapping[int, int] | None) -> Mask:
+    """Which judged positions lie below their partition's start offset (all, where ``start`` is
+    ``None``; none of a partition it does not name)."""
+    if start is None:
+        return np.ones(len(judged), dtype=bool)
+    parts, offsets = judged >> SEQ_BITS, judged & SEQ_MASK
+    limits = np.array([start.get(int(p), -1) for p in range(int(parts.max()) + 1)] if len(judged) else [-1])
+    below: Mask = offsets < limits[parts]
+    return below
+
+
 def _valid(rows: Records) -> Mask:
     """Rows a member can have written: a known ``ack`` and a position that packs into a key."""
     part, off = rows["partition"], rows["offset"]
@@ -234,12 +246,17 @@ def judge_share(
     examples: int = 10,
     present: I64 | None = None,
     group: str = "",
+    start: Mapping[int, int] | None = None,
 ) -> ShareFindings:
     """Judge one share group: ``log``, the positions (``partition << 40 | offset``) of the records to
     judge (those of the run in the log); ``members``, each member's ``SHARE_DELIVERY`` rows in its
     file order; ``limit``, the group's delivery count limit; ``present``, every position the log
-    holds, the judged and others (default: ``log``): a delivery elsewhere is a phantom.
+    holds, the judged and others (default: ``log``): a delivery elsewhere is a phantom; ``start``,
+    each partition's share-partition start offset as Kafka reported it after the run (``None``:
+    every record is judged as below it): a record at or past it that the group never accepted,
+    rejected or archived is ``unreached`` (still to be delivered, or in flight), not lost.
 
+    >>> from chaos.workloads.share_ledger import SHARE_DELIVERY
     >>> rows = np.array([(0, 0, 0, 0, 0, 1, Ack.DELIVERED, 0), (0, 0, 0, 0, 0, 1, Ack.RELEASE, 1),
     ...     (0, 0, 0, 0, 0, 2, Ack.DELIVERED, 2), (0, 0, 0, 0, 0, 2, Ack.ACCEPT, 3),
     ...     (0, 1, 0, 1, 0, 1, Ack.DELIVERED, 4)], dtype=SHARE_DELIVERY)
@@ -274,7 +291,8 @@ def judge_share(
     accepted = accepts > 0
     rejected = ~accepted & (rejects > 0)
     archived = ~accepted & ~rejected & (np.maximum(highest, deliveries) >= limit)
-    lost = ~accepted & ~rejected & ~archived
+    below = _below(judged, start)
+    lost = ~accepted & ~rejected & ~archived & below
     known = np.sort((idx[c > 0] << 16) | c[c > 0])  # counts are u2
     distinct = known[_starts(known)] >> 16
     gaps = np.where((rows_of > 0) & (unknown == 0), highest - np.bincount(distinct, minlength=n), 0)
@@ -291,6 +309,7 @@ def judge_share(
         "rejected": judged[rejected],
         "archived_at_limit": judged[archived],
         "lost": judged[lost],
+        "unreached": judged[~accepted & ~rejected & ~archived & ~below],
         "never_delivered": judged[lost & (rows_of == 0)],
         "abandoned": judged[lost & (rows_of > 0)],
         "unseen_deliveries": judged[gaps > 0],
@@ -313,69 +332,3 @@ def judge_share(
         anomalies=ShareAnomalies(**{name: len(keys) for name, keys in wrong.items()}),
         examples={name: _where(keys, examples) for name, keys in {**sets, **wrong}.items() if len(keys)},
     )
-
-
-def load_share_groups(run_dir: Path) -> dict[str, dict[str, Records]]:
-    """Each share group of the run (``ledgers/consumer-*.json`` whose ``strategy`` is ``share``): its
-    members' delivery ledgers by member id, whole rows only (a torn last row is dropped).
-
-    Raises:
-        OSError: a ledger cannot be read.
-        ValueError: a meta file is not a JSON object.
-    """
-    groups: dict[str, dict[str, Records]] = {}
-    for meta_path in sorted((Path(run_dir) / LEDGERS).glob("consumer-*.json")):
-        meta = read_meta(meta_path)
-        if meta.get("strategy") != SHARE_STRATEGY:
-            continue
-        name = str(meta.get("member") or meta_path.stem.removeprefix("consumer-"))
-        chunks = list(read_records(meta_path.with_suffix(DELIVERIES), SHARE_DELIVERY))
-        rows = np.concatenate(chunks) if chunks else np.empty(0, dtype=SHARE_DELIVERY)
-        groups.setdefault(str(meta.get("group", "")), {})[name] = rows
-    return groups
-
-
-def group_limits(run_dir: Path) -> dict[str, int]:
-    """Each share group's delivery count limit, as its members found it in force when they started
-    (``group_config`` in their meta: ``share.delivery.count.limit``); groups whose members did not
-    say are absent.
-
-    Raises:
-        OSError: a meta file cannot be read.
-        ValueError: a meta file is not a JSON object.
-    """
-    limits: dict[str, int] = {}
-    for meta_path in sorted((Path(run_dir) / LEDGERS).glob("consumer-*.json")):
-        meta = read_meta(meta_path)
-        config = meta.get("group_config")
-        value = config.get("share.delivery.count.limit") if isinstance(config, dict) else None
-        if meta.get("strategy") == SHARE_STRATEGY and isinstance(value, str | int) and str(value).isdigit():
-            limits[str(meta.get("group", ""))] = max(1, int(value))
-    return limits
-
-
-def judge_share_run(
-    run_dir: Path, limit: int | None = None, examples: int = 10, log: Log | None = None
-) -> list[ShareFindings]:
-    """Each share group of ``run_dir`` judged against the drained log (``drain/log.bin``, or ``log``
-    read already): the valid records of the run's producers are judged, a delivery of any other
-    position the log holds is no phantom. ``limit``: the delivery count limit, else each group's
-    own (:func:`group_limits`), else :data:`DEFAULT_LIMIT`. In the order of the groups' names; none
-    where the run had no share group member.
-
-    Raises:
-        OSError: a ledger or the drain cannot be read.
-        ValueError: a meta file is not a JSON object, or ``limit`` is below 1.
-    """
-    run_dir = Path(run_dir)
-    groups = load_share_groups(run_dir)
-    if not groups:
-        return []
-    if log is None:
-        log = Log(run_dir, {p.tag: p.index for p in load_producers(run_dir)})
-    limits = group_limits(run_dir)
-    judged, there = log.pos[log.known], unique(log.pos)
-    return [
-        judge_share(judged, groups[g], limit or limits.get(g, DEFAULT_LIMIT), examples, there, g)
-        for g in sorted(groups)
-    ]

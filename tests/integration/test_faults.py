@@ -236,6 +236,7 @@ def test_schedule_injects_and_heals_in_order(kafka_cluster: KafkaCluster, ctx: F
     recovered(kafka_cluster, t)
 
 
+@pytest.mark.extended  # the test command's time; test_planned_operations rolls the brokers by controlled shutdown
 def test_rolling_bounce_keeps_the_cluster(kafka_cluster: KafkaCluster, ctx: FaultContext) -> None:
     t = topic(kafka_cluster)
     started_before = {b.host: started_at(b.container) for b in kafka_cluster.brokers}

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chaos.oracle.keys import positions
-from chaos.oracle.share import ShareAnomalies, ShareFindings, judge_share, judge_share_run
+from chaos.oracle.share import ShareAnomalies, ShareFindings, judge_share
+from chaos.oracle.share_run import judge_share_run
 from chaos.oracle.synthetic_share import FIGURES, GROUP, History, Outcome, Step, build, ledger, write_run
 from chaos.workloads.envelope import Status
 from chaos.workloads.ledger import write_meta
@@ -186,13 +187,29 @@ def test_a_run_directory_judged_group_by_group(tmp_path: Path) -> None:
     write_meta(ledgers / "consumer-x.json", other)
     ledger([(2, 9, 1, D), (2, 9, 1, A), (0, 0, 1, D), (0, 0, 1, A)]).tofile(ledgers / f"consumer-x{DELIVERIES}")
     write_meta(ledgers / "consumer-c.json", {"member": "c", "group": "classic", "strategy": "after_process"})
+    # Kafka's share group tool put GROUP's start offsets past every record (all done), and did not
+    # answer for "other": its records never accepted are unreached, not lost
+    write_meta(tmp_path / "drain" / "kafka-offsets.json", {"share_start": {GROUP: {str(p): 10**6 for p in range(3)}}})
     found = judge_share_run(tmp_path, limit=3)
     assert [f.group for f in found] == ["other", GROUP]  # by name
-    assert figures(found[1]) == built.truth
+    assert figures(found[1]) == built.truth and found[1].unreached == 0
     assert [built.truth[k] for k in ("archived_at_limit", "rejected", "accepted_twice", "never_delivered")] == [1] * 4
     assert found[1].anomalies == ShareAnomalies() and found[1].invalid_rows == 0
-    assert (found[0].accepted, found[0].lost, found[0].records) == (1, 4, 5)
+    assert (found[0].accepted, found[0].lost, found[0].unreached, found[0].records) == (1, 0, 4, 5)
     assert found[0].anomalies == ShareAnomalies()
+
+
+def test_records_at_or_past_the_start_offset_are_unreached_not_lost() -> None:
+    """The share-partition start offset is the broker's line: below it every record is done, so one
+    nobody accepted, rejected or archived is lost; at or past it, still to come."""
+    log = positions(np.array([0, 0, 0, 1, 1]), np.array([0, 1, 2, 0, 1]))
+    rows = ledger([(0, 0, 1, D), (0, 0, 1, A), (1, 0, 1, D), (1, 0, 1, R)])
+    found = judge_share(log, {"m": rows}, limit=5, start={0: 2, 1: 0})
+    assert (found.accepted, found.lost, found.unreached) == (1, 1, 3)
+    assert found.examples["lost"] == [(0, 1)] and found.examples["never_delivered"] == [(0, 1)]
+    assert found.examples["unreached"] == [(0, 2), (1, 0), (1, 1)]
+    everything_below = judge_share(log, {"m": rows}, limit=5)
+    assert (everything_below.lost, everything_below.unreached) == (4, 0)
 
 
 def test_a_run_without_share_members_has_no_share_findings(tmp_path: Path) -> None:
