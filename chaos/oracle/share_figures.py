@@ -19,6 +19,7 @@ SHARE_FIGURES = (
     "lost",
     "never_delivered",
     "abandoned",
+    "unreached",
     "unseen_deliveries",
 )
 SHARE_ANOMALIES = ("double_delivery", "past_limit", "count_regression", "phantom")
@@ -59,6 +60,8 @@ def share_sentence(f: ShareFindings) -> str:
         parts.append(f"{f.archived_at_limit} archived at the delivery limit ({f.limit})")
     if f.lost:
         parts.append(f"{f.lost} lost ({f.never_delivered} never delivered, {f.abandoned} abandoned)")
+    if f.unreached:
+        parts.append(f"{f.unreached} unreached (at or past the start offset when the run stopped)")
     wrong = [f"{getattr(f.anomalies, k)} {k.replace('_', ' ')}" for k in SHARE_ANOMALIES if getattr(f.anomalies, k)]
     if wrong:
         parts.append("broker anomalies: " + ", ".join(wrong))
