@@ -113,7 +113,8 @@ final class KafkaChaosShare {
     /** A share group starts at the latest offset unless its group config says otherwise: as the
      *  harness's classic members do (auto.offset.reset=earliest), it reads the topic from its start,
      *  so no record written before the group first met is skipped. Every member sets it; it is the
-     *  same value each time. Returns the group's configs as the broker then describes them. */
+     *  same value each time. Returns the group's settings in force: its own values, else its brokers'
+     *  group.share.* settings (named as the group's: share.delivery.count.limit, ...). */
     static Map<String, Object> startFromEarliest(Properties props, String id) throws Exception {
         Properties p = new Properties();
         p.put("bootstrap.servers", props.getProperty("bootstrap.servers"));
@@ -124,9 +125,19 @@ final class KafkaChaosShare {
         try (Admin admin = Admin.create(p)) {
             admin.incrementalAlterConfigs(Map.of(group, List.of(op))).all().get(60, TimeUnit.SECONDS);
             Config config = admin.describeConfigs(List.of(group)).all().get(60, TimeUnit.SECONDS).get(group);
-            for (ConfigEntry e : config.entries()) found.put(e.name(), e.value());
+            for (ConfigEntry e : config.entries()) {
+                // a group's own value, or (a default) the broker's: a release may describe the static
+                // default here while its brokers apply their own setting (4.2 does)
+                if (e.source() == ConfigEntry.ConfigSource.DYNAMIC_GROUP_CONFIG) found.put(e.name(), e.value());
+            }
+            String node = admin.describeCluster().nodes().get(60, TimeUnit.SECONDS).iterator().next().idString();
+            ConfigResource broker = new ConfigResource(ConfigResource.Type.BROKER, node);
+            Config brokerConfig = admin.describeConfigs(List.of(broker)).all().get(60, TimeUnit.SECONDS).get(broker);
+            for (ConfigEntry e : brokerConfig.entries()) {
+                if (e.name().startsWith("group.share.")) found.putIfAbsent(e.name().substring("group.".length()), e.value());
+            }
         }
-        return found;  // the group's configs in force, its delivery count limit among them
+        return found;  // the group's settings in force, its delivery count limit among them
     }
 
     long run() throws Exception {
