@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from chaos.cluster import quorum
 from chaos.errors import UsageError
 from chaos.images.recipes import DEFAULT_KAFKA_VERSION, check_kafka_version
 
@@ -75,6 +76,9 @@ class NodeSpec:
     host: str
     broker: bool
     controller: bool
+    #: A controller that is a voter from the start; a spare one (a dynamic quorum's) starts as an
+    #: observer, to be added as a voter under load.
+    voter: bool = True
 
     @property
     def role(self) -> str:
@@ -119,6 +123,10 @@ class ClusterSpec:
     log_dirs: int = 1
     #: Feature levels the storage is formatted with, e.g. ``{"eligible.leader.replicas.version": 0}``.
     features: Mapping[str, int] = field(default_factory=dict)
+    #: ``static`` (``controller.quorum.voters``) or ``dynamic`` (KIP-853: voters can be added and
+    #: removed, :mod:`chaos.cluster.quorum`); a dynamic quorum may have ``spare_controllers``.
+    quorum: str = "static"
+    spare_controllers: int = 0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -132,6 +140,7 @@ class ClusterSpec:
         if not isinstance(self.controllers, int) or self.controllers < 0 or self.controllers > 5:
             raise UsageError(f"controllers must be 0 (combined mode) to 5, not {self.controllers}")
         check_kafka_version(self.kafka_version)
+        self._validate_quorum()
         for where, config in [
             ("broker config", self.broker_config),
             *((f"config of node {n}", c) for n, c in self.node_config.items()),
@@ -155,6 +164,16 @@ class ClusterSpec:
             if not name.replace(".", "").replace("_", "").isalnum() or not isinstance(level, int) or level < 0:
                 raise UsageError(f"feature {name}={level!r} is not a feature name with a level of 0 or more")
 
+    def _validate_quorum(self) -> None:
+        if self.quorum not in ("static", "dynamic"):
+            raise UsageError(f"quorum {self.quorum!r} is not static or dynamic")
+        if self.quorum == "dynamic" and not self.controllers:
+            raise UsageError("a dynamic quorum is one of dedicated controllers: set controllers to 1 or more")
+        if not isinstance(self.spare_controllers, int) or not 0 <= self.spare_controllers <= 2:
+            raise UsageError(f"spare_controllers must be 0 to 2, not {self.spare_controllers}")
+        if self.spare_controllers and self.quorum != "dynamic":
+            raise UsageError("a spare controller can only join a dynamic quorum: set quorum: dynamic")
+
     def data_dirs(self) -> list[str]:
         """Every broker's log directories, the first one also holding the KRaft metadata log.
 
@@ -163,9 +182,14 @@ class ClusterSpec:
         """
         return [DATA_DIR] + [f"{DATA_DIR}-{i}" for i in range(2, self.log_dirs + 1)]
 
-    def format_arguments(self) -> str:
-        """Extra arguments of the storage format (``--feature name=level`` for each feature)."""
-        return " ".join(f"--feature {name}={level}" for name, level in sorted(self.features.items()))
+    def format_arguments(self, node_id: int = 0, cluster_id: str = "") -> str:
+        """Extra arguments of ``node_id``'s storage format: ``--feature name=level`` for each feature,
+        and a dynamic quorum's voters (:func:`chaos.cluster.quorum.format_arguments`)."""
+        features = [f"--feature {name}={level}" for name, level in sorted(self.features.items())]
+        if self.quorum == "dynamic":
+            voters = [n for n in self.nodes() if n.controller and n.voter]
+            features.append(quorum.format_arguments(cluster_id, node_id, voters, CONTROLLER_PORT))
+        return " ".join(features)
 
     @property
     def quorum_size(self) -> int:
@@ -182,14 +206,23 @@ class ClusterSpec:
         combined = self.controllers == 0
         nodes = [NodeSpec(i, f"broker-{i}", broker=True, controller=combined) for i in range(1, self.brokers + 1)]
         nodes += [
-            NodeSpec(CONTROLLER_ID_BASE + i, f"controller-{i}", broker=False, controller=True)
-            for i in range(1, self.controllers + 1)
+            NodeSpec(
+                CONTROLLER_ID_BASE + i, f"controller-{i}", broker=False, controller=True, voter=i <= self.controllers
+            )
+            for i in range(1, self.controllers + self.spare_controllers + 1)
         ]
         return nodes
 
     def voters(self) -> str:
         """The value of ``controller.quorum.voters``."""
-        return ",".join(f"{n.node_id}@{n.host}:{CONTROLLER_PORT}" for n in self.nodes() if n.controller)
+        return ",".join(f"{n.node_id}@{n.host}:{CONTROLLER_PORT}" for n in self.nodes() if n.controller and n.voter)
+
+    def quorum_wiring(self) -> dict[str, str]:
+        """How a node finds the quorum: its voters (static), or where to ask for them (dynamic)."""
+        if self.quorum == "static":
+            return {"controller.quorum.voters": self.voters()}
+        voters = (n for n in self.nodes() if n.controller and n.voter)
+        return {"controller.quorum.bootstrap.servers": ",".join(f"{n.host}:{CONTROLLER_PORT}" for n in voters)}
 
 
 def new_cluster_id() -> str:
@@ -245,7 +278,7 @@ def server_properties(
     wiring: dict[str, str] = {
         "process.roles": node.process_roles,
         "node.id": str(node.node_id),
-        "controller.quorum.voters": spec.voters(),
+        **spec.quorum_wiring(),
         "controller.listener.names": "CONTROLLER",
         "log.dirs": ",".join(spec.data_dirs()),
         "listener.security.protocol.map": "INTERNAL:PLAINTEXT,CLIENT:PLAINTEXT,DIRECT:PLAINTEXT,CONTROLLER:PLAINTEXT",

@@ -82,7 +82,7 @@ def create_node(
         "KAFKA_CHAOS_CLUSTER_ID": cluster_id,
         "KAFKA_CHAOS_JVM_OPTS": jvm_options(spec),
         "KAFKA_CHAOS_DISK": spec.disk,
-        "KAFKA_CHAOS_FORMAT_ARGS": spec.format_arguments(),
+        "KAFKA_CHAOS_FORMAT_ARGS": spec.format_arguments(node.node_id, cluster_id),
     }
     # Network faults run iptables and tc inside the node's own namespace.
     extra: _HostOptions = {"cap_add": ["NET_ADMIN"]}

@@ -83,6 +83,10 @@ class ClusterModel(_Strict):
     log_dirs: int = Field(1, ge=1, le=4)
     #: Feature levels the storage is formatted with, e.g. ``eligible.leader.replicas.version: 0``.
     features: dict[str, int] = Field(default_factory=dict)
+    #: ``dynamic``: a KRaft quorum whose voters can change (KIP-853), with ``spare_controllers``
+    #: started as observers for ``voter_add``.
+    quorum: Literal["static", "dynamic"] = "static"
+    spare_controllers: int = Field(0, ge=0, le=2)
 
     def spec(self, kafka_version: str | None = None) -> ClusterSpec:
         """The :class:`ClusterSpec` (``kafka_version`` overrides the file's). Raises UsageError."""
@@ -98,6 +102,8 @@ class ClusterModel(_Strict):
             disk=self.disk,
             log_dirs=self.log_dirs,
             features=dict(self.features),
+            quorum=self.quorum,
+            spare_controllers=self.spare_controllers,
         )
 
 

@@ -188,6 +188,7 @@ def test_a_fault_kind_is_one_module_found_by_registration() -> None:
         "chaos.faults.process",
         "chaos.faults.topic_config",
         "chaos.faults.toxics",
+        "chaos.faults.voters",
     }
 
 
