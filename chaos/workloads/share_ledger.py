@@ -11,6 +11,7 @@ record's delivery count as the broker gave it (1 on the first delivery; 0: the c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import IntEnum
 
 import numpy as np
@@ -42,3 +43,19 @@ SHARE_DELIVERY = np.dtype(
         ("t_ms", "<u4"),
     ]
 )
+
+
+#: The group config (``group_config`` in a member's meta) that holds the delivery count limit.
+LIMIT_CONFIG = "share.delivery.count.limit"
+
+
+def delivery_limit(meta: Mapping[str, object]) -> int | None:
+    """The delivery count limit a share member's meta says its group had in force (``group_config``),
+    at least 1; ``None`` where it does not say it as a decimal number.
+
+    >>> [delivery_limit({"group_config": {LIMIT_CONFIG: v}}) for v in ("3", 4, "0", "²", "-1", None)]
+    [3, 4, 1, None, None, None]
+    """
+    config = meta.get("group_config")
+    value = config.get(LIMIT_CONFIG) if isinstance(config, Mapping) else None
+    return max(1, int(value)) if isinstance(value, str | int) and str(value).isdecimal() else None
