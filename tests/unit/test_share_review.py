@@ -12,6 +12,9 @@ import numpy as np
 import pytest
 
 from chaos import rundir
+from chaos.cluster.kafka_tools import share_start_offsets
+from chaos.errors import InfrastructureError
+from chaos.experiments.witness import kafka_answers
 from chaos.oracle.reconcile import reconcile
 from chaos.oracle.share_figures import share_sentence
 from chaos.oracle.synthetic import write_drain_meta
@@ -165,6 +168,47 @@ def test_records_whose_start_offset_kafka_did_not_give_are_not_said_to_be_past_i
     assert v.loss.consumer == 0 and v.share[0].unreached == 1
     sentence = share_sentence(v.share[0])
     assert "1 unreached" in sentence and "at or past the start offset" not in sentence
+
+
+# -- Kafka's share group tool as the witness --------------------------------------------------------
+
+
+def test_the_share_group_tool_is_asked_even_when_the_offsets_tool_failed(tmp_path: Path) -> None:
+    share_run(tmp_path, [(0, o, o) for o in range(4)], {"s0": all_accepted(range(3))}, start=None)
+    notes: list[str] = []
+
+    def offsets_tool() -> dict[str, dict[int, int]]:
+        raise InfrastructureError("GetOffsetShell: no answer")
+
+    kafka_answers(offsets_tool, tmp_path, notes.append, lambda group: {0: 4})
+    found = read_meta(tmp_path / rundir.DRAIN / rundir.KAFKA_OFFSETS)
+    assert found["share_start"] == {GROUP: {"0": 4}} and "error" in found
+    assert reconcile(tmp_path).loss.consumer == 1  # (0, 3): below the start, never delivered
+
+
+DESCRIBED_VERBOSE = """
+GROUP           TOPIC                                                   PARTITION  LEADER-EPOCH  START-OFFSET  LAG
+kc-s1-ab12      kc-s1-share-member-killed-holding-records-20261127-ab12 0          3             1047          0
+kc-s1-ab12      kc-s1-share-member-killed-holding-records-20261127-ab12 1          -             -             -
+"""
+
+
+class Broker:
+    """A running broker whose container answers one command."""
+
+    host = "broker-1"
+    is_running = True
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def exec(self, cmd: list[str]) -> tuple[int, str]:
+        return 0, self.text
+
+
+def test_the_tool_s_output_with_a_leader_epoch_column_and_a_long_topic_is_read_by_its_header() -> None:
+    topic = "kc-s1-share-member-killed-holding-records-20261127-ab12"
+    assert share_start_offsets([Broker(DESCRIBED_VERBOSE)], topic, "kc-s1-ab12") == {0: 1047}  # type: ignore[list-item]
 
 
 # -- odd input --------------------------------------------------------------------------------------
