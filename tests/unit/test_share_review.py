@@ -5,7 +5,7 @@ and kill a member only at a moment that makes the broker deliver again."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,8 @@ from chaos import rundir
 from chaos.cluster.kafka_tools import share_start_offsets
 from chaos.errors import InfrastructureError
 from chaos.experiments.witness import kafka_answers
+from chaos.faults import moments
+from chaos.faults.moments import holding
 from chaos.oracle.reconcile import reconcile
 from chaos.oracle.share_figures import share_sentence
 from chaos.oracle.synthetic import write_drain_meta
@@ -236,3 +238,49 @@ def test_a_start_offset_whose_partition_is_no_decimal_number_is_left_out_not_a_c
     answers["share_start"] = {GROUP: {"0": 2, "²": 5}}
     write_meta(path, answers)
     assert reconcile(tmp_path).loss.consumer == 1
+
+
+# -- client_kill when: holding ----------------------------------------------------------------------
+
+
+def deliveries(path: Path, rows: Sequence[tuple[int, int]]) -> None:
+    """Append ``(count, ack)`` rows, one record each."""
+    out = np.zeros(len(rows), SHARE_DELIVERY)
+    out["offset"] = range(len(rows))
+    out["count"], out["ack"] = [c for c, _ in rows], [a for _, a in rows]
+    with path.open("ab") as f:
+        out.tofile(f)
+
+
+def test_deliveries_held_at_the_delivery_limit_are_no_moment_the_broker_delivers_again(tmp_path: Path) -> None:
+    path = tmp_path / "consumer-c0.deliveries"
+    look = holding(tmp_path, "consumer-c0", limit=3)
+    deliveries(path, [(3, D)])  # a poison record on its last delivery: a kill now archives it
+    assert look() == 0
+    deliveries(path, [(3, R), (3, D), (1, D)])  # one of them below the limit: certain to come again
+    assert look() == 1
+
+
+def test_what_a_killed_process_of_the_member_held_is_not_held_by_the_process_that_runs_now(tmp_path: Path) -> None:
+    # the member was killed holding two deliveries, and restarted: its new process holds nothing
+    path = tmp_path / "consumer-c0.deliveries"
+    deliveries(path, [(1, D), (1, D)])
+    look = holding(tmp_path, "consumer-c0", limit=5)
+    assert look() == 0
+    deliveries(path, [(2, D)])  # the new process's first poll
+    assert look() == 1
+
+
+def test_the_kill_freezes_until_the_running_process_holds_something(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(moments, "LOOK_EVERY", 0.0)
+    path = tmp_path / "consumer-c0.deliveries"
+    deliveries(path, [(1, D)])  # left by a process killed before
+    look = holding(tmp_path, "consumer-c0", limit=5)
+    polls: Iterator[list[tuple[int, int]]] = iter([[(2, D)]])
+
+    def resume() -> None:
+        deliveries(path, next(polls, []))
+
+    assert moments.freeze_when("holding", look, lambda: None, resume, timeout=5) == 1
