@@ -8,18 +8,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 from chaos.oracle.keys import I64, SEQ_BITS, cat, member, unique
 from chaos.oracle.log import Log, map_tags
 from chaos.oracle.producers import load_producers
 from chaos.oracle.share import DEFAULT_LIMIT, SHARE_STRATEGY, ShareFindings, judge_share
-from chaos.rundir import DRAIN, KAFKA_OFFSETS, LEDGERS
+from chaos.rundir import DRAIN, EXPERIMENT, KAFKA_OFFSETS, LEDGERS
 from chaos.workloads.envelope import Status
 from chaos.workloads.ledger import Records, read_meta, read_records
-from chaos.workloads.share_ledger import DELIVERIES, SHARE_DELIVERY, Ack, delivery_limit
+from chaos.workloads.share_ledger import DELIVERIES, SHARE_DELIVERY, Ack, as_limit, delivery_limit
 
 #: The group config that says a share group's isolation level (KIP-932: a group's, not a client's).
 ISOLATION_CONFIG = "share.isolation.level"
+#: The brokers' delivery count limit: every share group's where the group has none of its own.
+BROKER_LIMIT_CONFIG = "group.share.delivery.count.limit"
 
 
 def load_share_groups(run_dir: Path) -> dict[str, dict[str, Records]]:
@@ -86,6 +89,24 @@ def group_limits(run_dir: Path) -> dict[str, int]:
     return {str(m.get("group", "")): n for m in _share_metas(run_dir) if (n := delivery_limit(m)) is not None}
 
 
+def broker_limit(run_dir: Path) -> int | None:
+    """The delivery count limit the run gave its brokers (``experiment.yaml``: ``cluster.broker_config``,
+    ``group.share.delivery.count.limit``): in force for a group whose members found no limit of its
+    own (a Kafka before 4.3 describes none); ``None`` where the file does not say it.
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    path = Path(run_dir) / EXPERIMENT
+    try:
+        experiment = yaml.safe_load(path.read_text()) if path.exists() else None
+    except yaml.YAMLError:
+        return None
+    cluster = experiment.get("cluster") if isinstance(experiment, dict) else None
+    config = cluster.get("broker_config") if isinstance(cluster, dict) else None
+    return as_limit(config.get(BROKER_LIMIT_CONFIG)) if isinstance(config, dict) else None
+
+
 def read_committed_groups(run_dir: Path) -> set[str]:
     """The share groups a member found reading with ``share.isolation.level=read_committed`` (a group
     config: ``group_config`` in its meta).
@@ -115,7 +136,8 @@ def judge_share_run(
     other position the log holds is no phantom. A group reading with read_committed
     (:func:`read_committed_groups`) is judged against ``committed_log``, the read_committed view,
     where there is one: what that level does not read, the broker archives unread. ``limit``: the
-    delivery count limit, else each group's own (:func:`group_limits`), else :data:`DEFAULT_LIMIT`;
+    delivery count limit, else each group's own (:func:`group_limits`), else the brokers'
+    (:func:`broker_limit`), else :data:`DEFAULT_LIMIT`;
     each group's records at or past the start offsets Kafka reported (:func:`share_starts`) are
     unreached, not lost. In the order of the groups' names; none where the run had no share group
     member.
@@ -131,6 +153,7 @@ def judge_share_run(
     if log is None:
         log = Log(run_dir, {p.tag: p.index for p in load_producers(run_dir)})
     limits, starts, committed = group_limits(run_dir), share_starts(run_dir), read_committed_groups(run_dir)
+    brokers = broker_limit(run_dir) or DEFAULT_LIMIT
     there = unique(log.pos)
     found = []
     for g in sorted(groups):
@@ -139,7 +162,7 @@ def judge_share_run(
         if meant is not None:
             judged = judged[member(view.keys[view.known], meant)]
         found.append(
-            judge_share(judged, groups[g], limit or limits.get(g, DEFAULT_LIMIT), examples, there, g, starts.get(g, {}))
+            judge_share(judged, groups[g], limit or limits.get(g, brokers), examples, there, g, starts.get(g, {}))
         )
     return found
 

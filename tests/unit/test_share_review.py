@@ -10,12 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from chaos import rundir
 from chaos.cluster.kafka_tools import share_start_offsets
 from chaos.errors import InfrastructureError
 from chaos.experiments.witness import kafka_answers
 from chaos.faults import moments
+from chaos.faults.client import ClientKill
 from chaos.faults.moments import holding
 from chaos.oracle.reconcile import reconcile
 from chaos.oracle.share_figures import share_sentence
@@ -111,6 +113,29 @@ def test_a_record_the_log_holds_twice_is_processed_once_when_both_copies_are_acc
     v = reconcile(tmp_path)
     assert v.share[0].accepted == 3  # positions, as the share figures count them
     assert (v.counts.sent, v.counts.processed) == (2, 2)
+
+
+# -- the delivery count limit in force ---------------------------------------------------------------
+
+
+def test_before_groups_had_their_own_limit_the_brokers_limit_is_the_one_in_force(tmp_path: Path) -> None:
+    # Kafka 4.2 describes no share.delivery.count.limit for a group: the brokers' one (3 here, as
+    # S2's file sets it) archived the poison record after its third delivery, released each time
+    share_run(tmp_path, [(0, 0, 0), (0, 1, 1)], {}, {0: 2})
+    poison = [(0, 0, c, a) for c in (1, 2, 3) for a in (D, R)]
+    config = {"share.auto.offset.reset": "earliest", "share.isolation.level": "read_uncommitted"}
+    share_member(
+        tmp_path / rundir.LEDGERS, "s0", poison + all_accepted(range(1, 2)), {(0, 0): 0, (0, 1): 1}, group_config=config
+    )
+    experiment = {
+        "name": "s2",
+        "cluster": {"kafka_version": "4.2.0", "broker_config": {"group.share.delivery.count.limit": 3}},
+    }
+    (tmp_path / rundir.EXPERIMENT).write_text(yaml.safe_dump(experiment))
+    v = reconcile(tmp_path)
+    (share,) = v.share
+    assert (share.limit, share.archived_at_limit, share.lost, v.loss.consumer) == (3, 1, 0, 0)
+    assert share.anomalies.past_limit == 0
 
 
 # -- records never meant to be read -----------------------------------------------------------------
@@ -284,3 +309,13 @@ def test_the_kill_freezes_until_the_running_process_holds_something(
         deliveries(path, next(polls, []))
 
     assert moments.freeze_when("holding", look, lambda: None, resume, timeout=5) == 1
+
+
+def test_the_kill_looks_with_the_limit_in_force_the_brokers_where_the_group_has_none(tmp_path: Path) -> None:
+    ledgers = tmp_path / rundir.LEDGERS
+    share_member(ledgers, "c0", [], {}, group_config={"share.isolation.level": "read_uncommitted"})  # Kafka 4.2
+    experiment = {"cluster": {"broker_config": {"group.share.delivery.count.limit": 3}}}
+    (tmp_path / rundir.EXPERIMENT).write_text(yaml.safe_dump(experiment))
+    look = ClientKill._look(None, "holding", "consumer-c0", ledgers)  # type: ignore[arg-type]
+    deliveries(ledgers / "consumer-c0.deliveries", [(3, D)])
+    assert look() == 0
