@@ -11,6 +11,9 @@ from chaos.errors import UsageError
 from chaos.faults.base import Fault, FaultContext, FaultError, register
 from chaos.faults.client_pause import WithRunDir
 from chaos.faults.moments import committed_ahead, freeze_when, holding, member_meta
+from chaos.oracle.share import DEFAULT_LIMIT
+from chaos.oracle.share_run import broker_limit
+from chaos.workloads.share_ledger import delivery_limit
 
 #: The moments ``when`` waits for (:mod:`chaos.faults.moments`).
 WHEN = ("committed_ahead", "holding")
@@ -68,7 +71,7 @@ class ClientKill(Fault):
         """
         meta = member_meta(ledgers, name)
         if moment == "holding":
-            return holding(ledgers, name)
+            return holding(ledgers, name, delivery_limit(meta) or broker_limit(ledgers.parent) or DEFAULT_LIMIT)
 
         def committed(group: str, topic: str) -> dict[int, int]:
             answer = ctx.cluster.admin_call(lambda admin: admin.list_group_offsets({group: None}))

@@ -4,8 +4,9 @@
   an application that commits what it polled rather than what it processed (auto-commit with a
   batch buffer) is certain to lose them;
 * ``holding`` — a share group member holds records a poll gave it and it has not decided on
-  (its ``.deliveries`` ledger ends with :attr:`~chaos.workloads.share_ledger.Ack.DELIVERED` rows), so
-  the broker is certain to deliver them again once their acquisition lock expires.
+  (its ``.deliveries`` ledger ends with :attr:`~chaos.workloads.share_ledger.Ack.DELIVERED` rows its
+  running process wrote) below the delivery count limit, so the broker is certain to deliver them
+  again once their acquisition lock expires (one at the limit it archives instead).
 
 The member is frozen (SIGSTOP) to look: frozen, it can neither process, commit nor acknowledge, so
 what the broker answers and what its ledgers hold describe the moment of the kill. When the moment
@@ -115,19 +116,23 @@ def committed_ahead(ledgers: Path, group: str, topic: str, committed: CommittedO
     return lambda: unprocessed_commits(committed(group, topic), _settled_ends(ledgers, group, topic))
 
 
-def holding(ledgers: Path, member: str) -> Callable[[], int]:
-    """A look: records the share group ``member`` was given and has not decided on (the trailing
-    :attr:`Ack.DELIVERED` rows of its ledger: a member writes a poll's deliveries in one write, and
-    its decisions on them in the next)."""
+def holding(ledgers: Path, member: str, limit: int) -> Callable[[], int]:
+    """A look: records the share group ``member`` was given and has not decided on, whose delivery
+    count is below ``limit`` (the trailing :attr:`Ack.DELIVERED` rows of its ledger: a member writes a
+    poll's deliveries in one write, and its decisions on them in the next; a count of 0, unknown, is
+    taken as below). Only rows written after the look was made count: rows a killed process of the
+    member left undecided are no longer held by the one that runs now."""
     path = (ledgers / member).with_suffix(DELIVERIES)
+    before = path.stat().st_size // SHARE_DELIVERY.itemsize if path.exists() else 0
 
     def look() -> int:
         if not path.exists():
             return 0
         rows = path.stat().st_size // SHARE_DELIVERY.itemsize
-        tail = np.fromfile(path, dtype=SHARE_DELIVERY, count=rows)["ack"][::-1]
-        decided = np.flatnonzero(tail != Ack.DELIVERED)
-        return int(decided[0]) if len(decided) else len(tail)
+        tail = np.fromfile(path, dtype=SHARE_DELIVERY, count=rows)[before:][::-1]
+        decided = np.flatnonzero(tail["ack"] != Ack.DELIVERED)
+        held = tail[: decided[0] if len(decided) else len(tail)]
+        return int(np.count_nonzero(held["count"] < limit))
 
     return look
 

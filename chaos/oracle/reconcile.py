@@ -32,15 +32,16 @@ from chaos.oracle.availability import availability, lost_timeline
 from chaos.oracle.broker_loss import BrokerLoss, broker_loss
 from chaos.oracle.consumers import Group, consumer_loss, load_groups
 from chaos.oracle.epochs import read_progress
-from chaos.oracle.examples import example, log_example
+from chaos.oracle.examples import example, log_example, position_example
 from chaos.oracle.expectations import parse_expectations
 from chaos.oracle.files import write_verdict
 from chaos.oracle.keys import I64, SEQ_BITS, Mask, cat, member, union, unique
 from chaos.oracle.log import Log, marker_positions, reordered
 from chaos.oracle.producers import ProducerInfo, ProducerSide, load_producers
 from chaos.oracle.rebalances import rebalances
+from chaos.oracle.share import ShareFindings
 from chaos.oracle.share_figures import share_metric
-from chaos.oracle.share_run import judge_share_run
+from chaos.oracle.share_run import accepted_keys, judge_share_run
 from chaos.oracle.transactions import ABORTED, TransactionLog, judge_run, load_transactions
 from chaos.oracle.transform import Outputs, load_outputs, output_reasons
 from chaos.oracle.trust import assess, witness_summary
@@ -133,13 +134,13 @@ def _fates(side: ProducerSide, log: Log, checked: AckCheck) -> _Fates:
     )
 
 
-def _processed_count(groups: list[Group], sent: I64) -> int:
-    """Distinct sent records processed by any group (a phantom processed is a phantom); the groups'
-    key sets are released."""
-    if len(groups) == 1:
+def _processed_count(groups: list[Group], sent: I64, accepted: I64) -> int:
+    """Distinct sent records processed by any group, a share group's ``accepted`` (sorted unique keys)
+    among them (a phantom processed is a phantom); the groups' key sets are released."""
+    if len(groups) == 1 and not len(accepted):
         count = int(member(groups[0].keys, sent).sum())
     else:
-        processed = unique(cat([g.keys for g in groups]))
+        processed = unique(cat([g.keys for g in groups] + [accepted]))
         count = int(member(processed, sent).sum())
     for g in groups:
         g.keys = g.keys[:0]
@@ -224,16 +225,18 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
     app, app_reasons = judge_application(
         run_dir, outputs, groups, side.sent, log, side.ack_positions, lambda k: side.first_acks(k)[1], ids
     )
+    meant = _meant(side.sent, aborted)
     consumer = consumer_loss(
         groups,
         committed,
         log,
-        _meant(side.sent, aborted),
+        meant,
         EXAMPLES,
         committed_log,
         lambda keys: side.first_acks(keys)[1],
     )
-    shared = judge_share_run(run_dir, examples=EXAMPLES, log=log)  # share groups: their own consumer loss
+    # share groups: their own consumer loss, of the records meant to be read
+    shared = judge_share_run(run_dir, examples=EXAMPLES, log=log, meant=meant, committed_log=committed_log)
     at = side.ack_positions(fates.broker)
     cause = broker_causes(fates.broker, at, log, fates.broker_unconfirmed, drain_meta, markers)
     # Records retention removed are not missing from a transaction: they were there, and went.
@@ -247,7 +250,7 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
     trust = assess(
         drain_meta,
         log,
-        side.invalid_rows + sum(g.invalid_rows for g in groups),
+        side.invalid_rows + sum(g.invalid_rows for g in groups) + sum(s.invalid_rows for s in shared),
         _kafka_counts(run_dir),
         committed_log,
         transactional=txns is not None,
@@ -266,13 +269,13 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
         aborted=fates.aborted,
         expired=lost.expired,
         superseded=lost.superseded,
-        processed=_processed_count(groups, side.sent) + share_metric(shared, "accepted"),
+        processed=_processed_count(groups, side.sent, accepted_keys(run_dir, tag_to_index)),
         unprocessed=consumer.unprocessed,
         overwritten_unread=consumer.overwritten_unread,
     )
     examples = {
         **_loss_examples(producers, lost, producer_lost, unknown, fates.damaged),
-        "consumer": [{**log_example(view, producers, i), "group": g} for view, i, g in consumer.examples[:EXAMPLES]],
+        "consumer": _consumer_examples(consumer.examples, shared, log, producers),
         **{name: c.examples for name, c in cases.items()},
     }
     run_id, name = _names(run_dir, run_meta, experiment)
@@ -307,6 +310,18 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
         },
     )
     return _judged(with_witness(verdict, run_dir), run_dir)
+
+
+def _consumer_examples(
+    classic: list[tuple[Log, int, str]], shared: list[ShareFindings], log: Log, producers: list[ProducerInfo]
+) -> list[dict[str, Any]]:
+    """A few records of consumer loss, each naming its group: the classic groups' first, then the
+    share groups' lost records."""
+    found = [{**log_example(view, producers, i), "group": g} for view, i, g in classic[:EXAMPLES]]
+    for s in shared:
+        at = [(p << SEQ_BITS) | o for p, o in s.examples.get("lost", [])]
+        found += [{**position_example(log, producers, pos), "group": s.group} for pos in at]
+    return found[:EXAMPLES]
 
 
 def _aborted(txns: TransactionLog | None) -> I64:

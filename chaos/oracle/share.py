@@ -33,7 +33,8 @@ delivery is one acquisition). Figures, over the records judged (those of the run
 * **orphan_decisions**: decision rows no earlier delivery of the same member, position and count
   explains (a damaged ledger: a decision is written after its delivery, and only a last row can be
   torn). The decision still counts. **invalid_rows**: rows no member writes (an unknown ``ack``, a
-  position that does not pack), left out of everything.
+  position that does not pack), left out of everything (the run's verdict is then inconclusive: a
+  damaged ledger can hide an acceptance).
 
 Anomalies, over every valid row, of a record judged or not:
 

@@ -61,7 +61,9 @@ def share_sentence(f: ShareFindings) -> str:
     if f.lost:
         parts.append(f"{f.lost} lost ({f.never_delivered} never delivered, {f.abandoned} abandoned)")
     if f.unreached:
-        parts.append(f"{f.unreached} unreached (at or past the start offset when the run stopped)")
+        parts.append(
+            f"{f.unreached} unreached (not done when the run stopped: at or past its start offset, or Kafka gave none)"
+        )
     wrong = [f"{getattr(f.anomalies, k)} {k.replace('_', ' ')}" for k in SHARE_ANOMALIES if getattr(f.anomalies, k)]
     if wrong:
         parts.append("broker anomalies: " + ", ".join(wrong))

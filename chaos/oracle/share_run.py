@@ -5,16 +5,24 @@ offsets Kafka's own share group tool reported after the run."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import yaml
 
-from chaos.oracle.keys import unique
-from chaos.oracle.log import Log
+from chaos.oracle.keys import I64, SEQ_BITS, cat, member, unique
+from chaos.oracle.log import Log, map_tags
 from chaos.oracle.producers import load_producers
 from chaos.oracle.share import DEFAULT_LIMIT, SHARE_STRATEGY, ShareFindings, judge_share
-from chaos.rundir import DRAIN, KAFKA_OFFSETS, LEDGERS
+from chaos.rundir import DRAIN, EXPERIMENT, KAFKA_OFFSETS, LEDGERS
+from chaos.workloads.envelope import Status
 from chaos.workloads.ledger import Records, read_meta, read_records
-from chaos.workloads.share_ledger import DELIVERIES, SHARE_DELIVERY
+from chaos.workloads.share_ledger import DELIVERIES, SHARE_DELIVERY, Ack, as_limit, delivery_limit
+
+#: The group config that says a share group's isolation level (KIP-932: a group's, not a client's).
+ISOLATION_CONFIG = "share.isolation.level"
+#: The brokers' delivery count limit: every share group's where the group has none of its own.
+BROKER_LIMIT_CONFIG = "group.share.delivery.count.limit"
 
 
 def load_share_groups(run_dir: Path) -> dict[str, dict[str, Records]]:
@@ -37,6 +45,38 @@ def load_share_groups(run_dir: Path) -> dict[str, dict[str, Records]]:
     return groups
 
 
+def accepted_keys(run_dir: Path, tag_to_index: dict[int, int]) -> I64:
+    """Sorted unique keys of the valid records of the run's producers (``tag_to_index``) that a share
+    group member accepted (its ``ACCEPT`` rows): what share groups processed, as records, for a count
+    of records processed once whichever group, and whichever copy in the log, processed them.
+
+    Raises:
+        OSError: a ledger cannot be read.
+        ValueError: a meta file is not a JSON object.
+    """
+    found: list[I64] = []
+    for meta_path in sorted((Path(run_dir) / LEDGERS).glob("consumer-*.json")):
+        if read_meta(meta_path).get("strategy") != SHARE_STRATEGY:
+            continue
+        for rows in read_records(meta_path.with_suffix(DELIVERIES), SHARE_DELIVERY):
+            mine = rows[(rows["ack"] == Ack.ACCEPT) & (rows["status"] == Status.VALID) & (rows["seq"] >= 0)]
+            index = map_tags(mine["tag"], tag_to_index)
+            ok = index >= 0
+            found.append(unique((index[ok] << SEQ_BITS) | mine["seq"][ok].astype(np.int64)))
+    return unique(cat(found))
+
+
+def _share_metas(run_dir: Path) -> list[dict[str, Any]]:
+    """The metas of the run's share group members, in the order of their files' names.
+
+    Raises:
+        OSError: a meta file cannot be read.
+        ValueError: a meta file is not a JSON object.
+    """
+    metas = (read_meta(p) for p in sorted((Path(run_dir) / LEDGERS).glob("consumer-*.json")))
+    return [m for m in metas if m.get("strategy") == SHARE_STRATEGY]
+
+
 def group_limits(run_dir: Path) -> dict[str, int]:
     """Each share group's delivery count limit, as its members found it in force when they started
     (``group_config`` in their meta: ``share.delivery.count.limit``); groups whose members did not
@@ -46,25 +86,61 @@ def group_limits(run_dir: Path) -> dict[str, int]:
         OSError: a meta file cannot be read.
         ValueError: a meta file is not a JSON object.
     """
-    limits: dict[str, int] = {}
-    for meta_path in sorted((Path(run_dir) / LEDGERS).glob("consumer-*.json")):
-        meta = read_meta(meta_path)
-        config = meta.get("group_config")
-        value = config.get("share.delivery.count.limit") if isinstance(config, dict) else None
-        if meta.get("strategy") == SHARE_STRATEGY and isinstance(value, str | int) and str(value).isdigit():
-            limits[str(meta.get("group", ""))] = max(1, int(value))
-    return limits
+    return {str(m.get("group", "")): n for m in _share_metas(run_dir) if (n := delivery_limit(m)) is not None}
+
+
+def broker_limit(run_dir: Path) -> int | None:
+    """The delivery count limit the run gave its brokers (``experiment.yaml``: ``cluster.broker_config``,
+    ``group.share.delivery.count.limit``): in force for a group whose members found no limit of its
+    own (a Kafka before 4.3 describes none); ``None`` where the file does not say it.
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    path = Path(run_dir) / EXPERIMENT
+    try:
+        experiment = yaml.safe_load(path.read_text()) if path.exists() else None
+    except yaml.YAMLError:
+        return None
+    cluster = experiment.get("cluster") if isinstance(experiment, dict) else None
+    config = cluster.get("broker_config") if isinstance(cluster, dict) else None
+    return as_limit(config.get(BROKER_LIMIT_CONFIG)) if isinstance(config, dict) else None
+
+
+def read_committed_groups(run_dir: Path) -> set[str]:
+    """The share groups a member found reading with ``share.isolation.level=read_committed`` (a group
+    config: ``group_config`` in its meta).
+
+    Raises:
+        OSError: a meta file cannot be read.
+        ValueError: a meta file is not a JSON object.
+    """
+    return {
+        str(m.get("group", ""))
+        for m in _share_metas(run_dir)
+        if isinstance(c := m.get("group_config"), dict) and str(c.get(ISOLATION_CONFIG, "")).lower() == "read_committed"
+    }
 
 
 def judge_share_run(
-    run_dir: Path, limit: int | None = None, examples: int = 10, log: Log | None = None
+    run_dir: Path,
+    limit: int | None = None,
+    examples: int = 10,
+    log: Log | None = None,
+    meant: I64 | None = None,
+    committed_log: Log | None = None,
 ) -> list[ShareFindings]:
     """Each share group of ``run_dir`` judged against the drained log (``drain/log.bin``, or ``log``
-    read already): the valid records of the run's producers are judged, a delivery of any other
-    position the log holds is no phantom. ``limit``: the delivery count limit, else each group's
-    own (:func:`group_limits`), else :data:`DEFAULT_LIMIT`; each group's records at or past the start
-    offsets Kafka reported (:func:`share_starts`) are unreached, not lost. In the order of the groups' names; none
-    where the run had no share group member.
+    read already): the valid records of the run's producers are judged (``meant``: only these keys,
+    sorted unique: the records meant to be read, none of an aborted transaction), a delivery of any
+    other position the log holds is no phantom. A group reading with read_committed
+    (:func:`read_committed_groups`) is judged against ``committed_log``, the read_committed view,
+    where there is one: what that level does not read, the broker archives unread. ``limit``: the
+    delivery count limit, else each group's own (:func:`group_limits`), else the brokers'
+    (:func:`broker_limit`), else :data:`DEFAULT_LIMIT`;
+    each group's records at or past the start offsets Kafka reported (:func:`share_starts`) are
+    unreached, not lost. In the order of the groups' names; none where the run had no share group
+    member.
 
     Raises:
         OSError: a ledger or the drain cannot be read.
@@ -76,12 +152,19 @@ def judge_share_run(
         return []
     if log is None:
         log = Log(run_dir, {p.tag: p.index for p in load_producers(run_dir)})
-    limits, starts = group_limits(run_dir), share_starts(run_dir)
-    judged, there = log.pos[log.known], unique(log.pos)
-    return [
-        judge_share(judged, groups[g], limit or limits.get(g, DEFAULT_LIMIT), examples, there, g, starts.get(g, {}))
-        for g in sorted(groups)
-    ]
+    limits, starts, committed = group_limits(run_dir), share_starts(run_dir), read_committed_groups(run_dir)
+    brokers = broker_limit(run_dir) or DEFAULT_LIMIT
+    there = unique(log.pos)
+    found = []
+    for g in sorted(groups):
+        view = committed_log if committed_log is not None and g in committed else log
+        judged = view.pos[view.known]
+        if meant is not None:
+            judged = judged[member(view.keys[view.known], meant)]
+        found.append(
+            judge_share(judged, groups[g], limit or limits.get(g, brokers), examples, there, g, starts.get(g, {}))
+        )
+    return found
 
 
 def share_starts(run_dir: Path) -> dict[str, dict[int, int]]:
@@ -92,7 +175,7 @@ def share_starts(run_dir: Path) -> dict[str, dict[int, int]]:
     if not isinstance(found, dict):
         return {}
     return {
-        str(g): {int(p): int(o) for p, o in by.items() if str(p).isdigit() and isinstance(o, int)}
+        str(g): {int(p): int(o) for p, o in by.items() if str(p).isdecimal() and isinstance(o, int)}
         for g, by in found.items()
         if isinstance(by, dict)
     }

@@ -11,6 +11,7 @@ record's delivery count as the broker gave it (1 on the first delivery; 0: the c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import IntEnum
 
 import numpy as np
@@ -42,3 +43,25 @@ SHARE_DELIVERY = np.dtype(
         ("t_ms", "<u4"),
     ]
 )
+
+
+#: The group config (``group_config`` in a member's meta) that holds the delivery count limit (Kafka
+#: 4.3 on; before, only the brokers' ``group.share.delivery.count.limit`` sets it).
+LIMIT_CONFIG = "share.delivery.count.limit"
+
+
+def as_limit(value: object) -> int | None:
+    """A delivery count limit as a config gives it (a decimal number), at least 1; ``None`` for
+    anything else.
+
+    >>> [as_limit(v) for v in ("3", 4, "0", "²", "-1", None)]
+    [3, 4, 1, None, None, None]
+    """
+    return max(1, int(value)) if isinstance(value, str | int) and str(value).isdecimal() else None
+
+
+def delivery_limit(meta: Mapping[str, object]) -> int | None:
+    """The delivery count limit a share member's meta says its group had in force (``group_config``),
+    at least 1; ``None`` where it does not say it as a decimal number."""
+    config = meta.get("group_config")
+    return as_limit(config.get(LIMIT_CONFIG)) if isinstance(config, Mapping) else None

@@ -114,7 +114,7 @@ def deliveries(path: Path, acks: list[Ack]) -> None:
 
 def test_a_share_member_holds_the_deliveries_its_ledger_ends_with_until_it_decides(tmp_path: Path) -> None:
     path = tmp_path / "consumer-c0.deliveries"
-    look = holding(tmp_path, "consumer-c0")
+    look = holding(tmp_path, "consumer-c0", limit=5)
     assert look() == 0  # nothing polled yet
     deliveries(path, [Ack.DELIVERED] * 3)
     assert look() == 3
