@@ -25,7 +25,7 @@ from chaos.workloads.ledger import PROCESSED, read_meta
 from chaos.workloads.share_ledger import DELIVERIES, SHARE_DELIVERY, Ack
 
 #: Seconds a ``when`` looks before it gives up.
-MOMENT_WAIT = 60.0
+MOMENT_WAIT = 90.0
 #: Seconds between two looks, while the member runs.
 LOOK_EVERY = 0.2
 
