@@ -14,9 +14,10 @@ from chaos.cluster.node import Node
 from chaos.errors import ChaosError
 from chaos.oracle import Verdict
 from chaos.oracle.producers import load_producers
+from chaos.oracle.share_run import share_members
 from chaos.rundir import DRAIN
 from chaos.workloads.envelope import MAGIC, Status
-from chaos.workloads.ledger import LOG_RECORD, read_meta, read_records, write_meta
+from chaos.workloads.ledger import LOG_RECORD, read_records, write_meta
 
 #: Where the oracle finds what the witness saw (``docs/ledgers.md``).
 WITNESS_FILE = rundir.WITNESS
@@ -101,5 +102,4 @@ def kafka_answers(
 
 def share_groups(run_dir: Path) -> list[str]:
     """The share groups whose members wrote a ledger meta in ``run_dir``."""
-    metas = (read_meta(p) for p in sorted((run_dir / rundir.LEDGERS).glob("consumer-*.json")))
-    return sorted({str(m.get("group")) for m in metas if m.get("strategy") == "share"})
+    return sorted({str(m.get("group", "")) for _, m in share_members(run_dir)})

@@ -34,10 +34,7 @@ def load_share_groups(run_dir: Path) -> dict[str, dict[str, Records]]:
         ValueError: a meta file is not a JSON object.
     """
     groups: dict[str, dict[str, Records]] = {}
-    for meta_path in sorted((Path(run_dir) / LEDGERS).glob("consumer-*.json")):
-        meta = read_meta(meta_path)
-        if meta.get("strategy") != SHARE_STRATEGY:
-            continue
+    for meta_path, meta in share_members(run_dir):
         name = str(meta.get("member") or meta_path.stem.removeprefix("consumer-"))
         chunks = list(read_records(meta_path.with_suffix(DELIVERIES), SHARE_DELIVERY))
         rows = np.concatenate(chunks) if chunks else np.empty(0, dtype=SHARE_DELIVERY)
@@ -55,9 +52,7 @@ def accepted_keys(run_dir: Path, tag_to_index: dict[int, int]) -> I64:
         ValueError: a meta file is not a JSON object.
     """
     found: list[I64] = []
-    for meta_path in sorted((Path(run_dir) / LEDGERS).glob("consumer-*.json")):
-        if read_meta(meta_path).get("strategy") != SHARE_STRATEGY:
-            continue
+    for meta_path, _ in share_members(run_dir):
         for rows in read_records(meta_path.with_suffix(DELIVERIES), SHARE_DELIVERY):
             mine = rows[(rows["ack"] == Ack.ACCEPT) & (rows["status"] == Status.VALID) & (rows["seq"] >= 0)]
             index = map_tags(mine["tag"], tag_to_index)
@@ -66,15 +61,16 @@ def accepted_keys(run_dir: Path, tag_to_index: dict[int, int]) -> I64:
     return unique(cat(found))
 
 
-def _share_metas(run_dir: Path) -> list[dict[str, Any]]:
-    """The metas of the run's share group members, in the order of their files' names.
+def share_members(run_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """The run's share group members (``ledgers/consumer-*.json`` whose ``strategy`` is ``share``):
+    each one's meta path and meta, in the order of their files' names.
 
     Raises:
         OSError: a meta file cannot be read.
         ValueError: a meta file is not a JSON object.
     """
-    metas = (read_meta(p) for p in sorted((Path(run_dir) / LEDGERS).glob("consumer-*.json")))
-    return [m for m in metas if m.get("strategy") == SHARE_STRATEGY]
+    found = ((p, read_meta(p)) for p in sorted((Path(run_dir) / LEDGERS).glob("consumer-*.json")))
+    return [(p, dict(m)) for p, m in found if m.get("strategy") == SHARE_STRATEGY]
 
 
 def group_limits(run_dir: Path) -> dict[str, int]:
@@ -86,7 +82,7 @@ def group_limits(run_dir: Path) -> dict[str, int]:
         OSError: a meta file cannot be read.
         ValueError: a meta file is not a JSON object.
     """
-    return {str(m.get("group", "")): n for m in _share_metas(run_dir) if (n := delivery_limit(m)) is not None}
+    return {str(m.get("group", "")): n for _, m in share_members(run_dir) if (n := delivery_limit(m)) is not None}
 
 
 def broker_limit(run_dir: Path) -> int | None:
@@ -117,7 +113,7 @@ def read_committed_groups(run_dir: Path) -> set[str]:
     """
     return {
         str(m.get("group", ""))
-        for m in _share_metas(run_dir)
+        for _, m in share_members(run_dir)
         if isinstance(c := m.get("group_config"), dict) and str(c.get(ISOLATION_CONFIG, "")).lower() == "read_committed"
     }
 
