@@ -203,3 +203,33 @@ def share_start_offsets(brokers: Sequence[Node], topic: str, group: str) -> dict
     if code != 0 or columns is None:
         raise InfrastructureError(f"Kafka's share group tool failed on {running[0].host} (exit {code}): {text[-500:]}")
     return starts
+
+
+#: Kafka's transactions tool (``kafka-transactions.sh``).
+TRANSACTIONS = "org.apache.kafka.tools.TransactionsCommand"
+
+
+def transaction_states(brokers: Sequence[Node]) -> dict[str, str]:
+    """Each transactional id's state at its coordinator (``Ongoing``, ``CompleteCommit``, …), as
+    Kafka's transactions tool lists them (``list``).
+
+    Raises:
+        InfrastructureError: no broker is running, or the tool failed.
+    """
+    running = [b for b in brokers if b.is_running]
+    if not running:
+        raise InfrastructureError("no broker is running to run Kafka's transactions tool in")
+    bootstrap = ",".join(f"{b.host}:{INTERNAL_PORT}" for b in running)
+    cmd = ["sh", "-c", f'{TOOL_JAVA} "$@"', "sh", TRANSACTIONS, "--bootstrap-server", bootstrap, "list"]
+    code, text = running[0].exec(cmd)
+    if code != 0:
+        raise InfrastructureError(f"Kafka's transactions tool failed on {running[0].host} (exit {code}): {text[-500:]}")
+    states, columns = {}, None
+    for line in text.splitlines():
+        cells = line.split()
+        if cells[:1] == ["TransactionalId"]:
+            columns = cells
+        elif columns and len(cells) == len(columns):
+            row = dict(zip(columns, cells, strict=True))
+            states[row["TransactionalId"]] = row.get("TransactionState", "")
+    return states

@@ -187,6 +187,18 @@ class Fault(ABC):
         return {"name": self.name, "kind": self.kind, **self.p}
 
 
+def workload_named(workloads: Mapping[str, Workload], wanted: str, kind: str) -> str:
+    """The one workload ``wanted`` names (``producer-p0`` or the bare id ``p0``).
+
+    Raises:
+        UsageError: it names none or several; the message names fault ``kind`` and the workloads.
+    """
+    names = [n for n in workloads if n == wanted or n.split("-", 1)[-1] == wanted]
+    if len(names) != 1:
+        raise UsageError(f"{kind} workload {wanted!r} matches {len(names)} workloads: {sorted(workloads)}")
+    return names[0]
+
+
 REGISTRY: dict[str, type[Fault]] = {}
 
 

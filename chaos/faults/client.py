@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from chaos import rundir
 from chaos.errors import UsageError
-from chaos.faults.base import Fault, FaultContext, FaultError, register
+from chaos.faults.base import Fault, FaultContext, FaultError, register, workload_named
 from chaos.faults.client_pause import WithRunDir
 from chaos.faults.moments import committed_ahead, freeze_when, holding, member_meta
 from chaos.oracle.share import DEFAULT_LIMIT
@@ -36,15 +36,8 @@ class ClientKill(Fault):
         if self.p.get("when", WHEN[0]) not in WHEN:
             raise UsageError(f"client_kill when {self.p['when']!r} is not one of {', '.join(WHEN)}")
 
-    def _workload_name(self, ctx: FaultContext) -> str:
-        wanted = str(self.p["workload"])
-        names = [n for n in ctx.workloads if n == wanted or n.split("-", 1)[-1] == wanted]
-        if len(names) != 1:
-            raise UsageError(f"client_kill workload {wanted!r} matches {len(names)} workloads: {sorted(ctx.workloads)}")
-        return names[0]
-
     def _inject(self, ctx: FaultContext) -> None:
-        name = self._workload_name(ctx)
+        name = workload_named(ctx.workloads, str(self.p["workload"]), self.kind)
         self.targets = [name]
         workload = ctx.workloads[name]
         moment = self.p.get("when")

@@ -11,7 +11,7 @@ import numpy as np
 
 from chaos import rundir
 from chaos.errors import UsageError
-from chaos.faults.base import Fault, FaultContext, register
+from chaos.faults.base import Fault, FaultContext, register, workload_named
 from chaos.waiting import wait_until
 from chaos.workloads.ledger import PRODUCER_EVENT, Kind
 
@@ -69,12 +69,7 @@ class ClientPause(Fault):
             raise UsageError("fault client_pause needs a workload: the one to freeze, e.g. consumer-c0")
 
     def _inject(self, ctx: FaultContext) -> None:
-        wanted = str(self.p["workload"])
-        names = [n for n in ctx.workloads if n == wanted or n.split("-", 1)[-1] == wanted]
-        if len(names) != 1:
-            raise UsageError(
-                f"client_pause workload {wanted!r} matches {len(names)} workloads: {sorted(ctx.workloads)}"
-            )
+        names = [workload_named(ctx.workloads, str(self.p["workload"]), self.kind)]
         self.targets = names
         workload = ctx.workloads[names[0]]
         if self.p.get("in_transaction"):

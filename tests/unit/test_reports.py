@@ -183,6 +183,7 @@ def test_a_fault_kind_is_one_module_found_by_registration() -> None:
         "chaos.faults.client",
         "chaos.faults.client_pause",
         "chaos.faults.disk",
+        "chaos.faults.end_txn",
         "chaos.faults.network",
         "chaos.faults.planned",
         "chaos.faults.process",
