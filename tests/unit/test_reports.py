@@ -4,6 +4,7 @@ stops the others."""
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import cast
@@ -284,3 +285,12 @@ def test_every_report_lists_the_anomalies_of_the_registry(tmp_path: Path, monkey
     for a in anomalies.ANOMALIES:
         assert f"| {a.name} | 0 | {a.meaning} |" in md
         assert f"<td>{a.name}</td><td>0</td>" in page and props[f"anomalies.{a.name}"] == "0"
+
+
+def test_the_kubernetes_design_maps_every_fault_kind() -> None:
+    from chaos.faults import load_kinds
+
+    table = (Path(__file__).resolve().parents[2] / "docs" / "kubernetes.md").read_text()
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    named = {kind for line in rows for kind in re.findall(r"`([a-z_]+)`", line.split("|")[1])}
+    assert set(load_kinds()) <= named, sorted(set(load_kinds()) - named)
