@@ -9,6 +9,8 @@ from __future__ import annotations
 # A run directory.
 EXPERIMENT = "experiment.yaml"
 RUN = "run.json"
+#: The configuration in force: every broker's and the topic's settings, the cluster's id.
+CLUSTER_CONFIG = "cluster-config.json"
 EXPECTATIONS = "expectations.json"
 PHASES = "phases.json"
 TIMELINE = "timeline.jsonl"

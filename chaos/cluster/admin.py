@@ -39,6 +39,7 @@ class ClusterDescription(TypedDict):
     """``describe_cluster``'s answer, as far as it is read."""
 
     brokers: list[BrokerDescription]
+    cluster_id: NotRequired[str | None]
 
 
 class QuorumPartition(TypedDict):

@@ -26,6 +26,7 @@ from chaos.cluster import ClusterSpec, KafkaCluster
 from chaos.cluster.config import broker_settings
 from chaos.errors import ChaosError, Interrupted, UsageError
 from chaos.events import EventBus, Listener, Note
+from chaos.experiments import cluster_config
 from chaos.experiments.applicable import Defined, fitted, workload_clients
 from chaos.experiments.executor import execute
 from chaos.experiments.loading import LoadedExperiment
@@ -183,8 +184,8 @@ class ExperimentRun:
         if self.options.release_keys is not None:
             self._update_meta(release=self._release_facts(cluster, self.options.release_keys))
         if lease.healed:
-            left = "; ".join(lease.healed)
-            self.bus.emit(Note(run=self.label, text=f"the run before left faults on the cluster, healed: {left}"))
+            healed = "the run before left faults on the cluster, healed: " + "; ".join(lease.healed)
+            self.bus.emit(Note(run=self.label, text=healed))
         broken = False
         try:
             self.result.verdict = execute(self.plan, cluster, phases, self.bus, self.options.status_every)
@@ -192,6 +193,7 @@ class ExperimentRun:
             broken = not isinstance(e, ChaosError)
             raise
         finally:
+            cluster_config.record(self.run_dir, cluster.admin_call, cluster.brokers, self.plan.topic.name)
             self._teardown(lease, phases, broken)
 
     def _write_outcome(self) -> None:
@@ -234,8 +236,7 @@ class ExperimentRun:
         (self.run_dir / rundir.RUN).write_text(json.dumps(run_meta, indent=2, sort_keys=True))
 
     def _write_cluster(self, lease: Lease) -> None:
-        """Add to ``run.json`` the cluster the run got: its run id (the containers' label, which
-        ``kafka-chaos clean --run-id`` takes) and how (``fresh``, ``reused`` …)."""
+        """Add to ``run.json`` the cluster's run id (``kafka-chaos clean --run-id`` takes it) and how."""
         self._update_meta(cluster_id=lease.cluster.run_id, cluster=lease.how)
 
     def _release_facts(self, cluster: KafkaCluster, defined: Defined) -> dict[str, object]:

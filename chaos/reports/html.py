@@ -13,6 +13,7 @@ from chaos import rundir
 from chaos.oracle.share_figures import share_sentence
 from chaos.oracle.verdict import Verdict
 from chaos.reports.grid import cell, differing, grid, per_release
+from chaos.reports.in_force import in_force_items
 from chaos.reports.markdown import passed_line
 from chaos.reports.releases import bug_on_release, release_items
 from chaos.reports.series import series
@@ -125,6 +126,7 @@ def _intro(run: RunReport) -> list[str]:
         parts.append(f"<p><b>Expected:</b> {_e(run.meta['expected'])}</p>")
     settings = settings_line(resolved_experiment(run.run_dir))
     lines = [("settings", settings), ("faults", faults_line(run.run_dir)), *release_items(run.meta)]
+    lines += in_force_items(run.run_dir)
     parts.append("<p>" + "<br>".join(f"<b>{_e(what.capitalize())}:</b> {_e(text)}" for what, text in lines) + "</p>")
     return parts
 

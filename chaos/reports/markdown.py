@@ -9,6 +9,7 @@ from chaos import rundir
 from chaos.oracle.share_figures import share_sentence
 from chaos.oracle.verdict import Verdict
 from chaos.reports.grid import cell, differing, grid, per_release
+from chaos.reports.in_force import in_force_items
 from chaos.reports.releases import bug_on_release, release_items
 from chaos.reports.words import (
     ICON,
@@ -35,7 +36,7 @@ def run_markdown(run: RunReport) -> str:
     release has the bug."""
     lines = [f"# {run.label}: {ICON[run.status]}", "", *_intro(run)]
     lines += [f"- settings: {settings_line(resolved_experiment(run.run_dir))}", f"- faults: {faults_line(run.run_dir)}"]
-    lines += [f"- {what}: {text}" for what, text in release_items(run.meta)]
+    lines += [f"- {what}: {text}" for what, text in [*release_items(run.meta), *in_force_items(run.run_dir)]]
     v = run.verdict
     if v is not None:
         cluster = v.details.cluster

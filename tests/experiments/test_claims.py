@@ -75,6 +75,13 @@ def test_cli_suite_writes_every_report_and_exits_1_when_an_expectation_fails(tmp
         for name in ("verdict.json", "junit.xml", "summary.md", "report.html", "timeline.jsonl", "phases.json"):
             assert (run_dir / name).exists(), f"{run_dir}/{name}"
         assert list((run_dir / "logs").glob("*.log")), "broker logs copied at teardown"
+        # the configuration in force, as the cluster describes it, and named in the report
+        config = json.loads((run_dir / "cluster-config.json").read_text())
+        assert config["cluster_id"] and list(config["brokers"]) == ["1"], config.get("error")
+        assert config["brokers"]["1"]["node.id"] == {"value": "1", "source": "STATIC_BROKER_CONFIG"}
+        (topic,) = config["topic"].values()
+        assert topic["min.insync.replicas"]["value"] == "1"
+        assert f"Cluster id:</b> {config['cluster_id']}" in (run_dir / "report.html").read_text()
         # everything reconcile needs is there: the CLI recomputes the same verdict from the files alone
         again = subprocess.run(
             [sys.executable, "-m", "chaos.cli", "reconcile", str(run_dir), "--json"],

@@ -40,9 +40,13 @@ class FakeCluster:
     journal: Journal
     run_id: str = "20261205-000000-fake"
     nodes: tuple[object, ...] = ()
+    brokers: tuple[object, ...] = ()
 
     def bootstrap(self, client_path: str = "proxy") -> str:
         return f"{client_path}:9092"
+
+    def admin_call(self, fn: object, attempts: int = 3) -> object:
+        raise RuntimeError("this fake has no admin")
 
     def create_topic(self, name: str, *args: object) -> None:
         self.journal.append(f"create_topic {name}")

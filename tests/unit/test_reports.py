@@ -149,9 +149,13 @@ def test_a_run_that_breaks_is_recorded_as_an_error_and_reported(tmp_path: Path) 
     class BrokenCluster:
         run_id = "20261127-000000-abcd"
         nodes: tuple[object, ...] = ()
+        brokers: tuple[object, ...] = ()
 
         def bootstrap(self, client_path: str = "proxy") -> str:
             return "127.0.0.1:1"
+
+        def admin_call(self, fn: object, attempts: int = 3) -> object:
+            raise RuntimeError("metadata went away")
 
         def create_topic(self, *args: object, **kwargs: object) -> None:
             raise RuntimeError("metadata went away")
