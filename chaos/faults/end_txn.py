@@ -1,23 +1,26 @@
 """A delayed EndTxn: a transactional producer's commit held in the network and delivered after the
-producer has committed again and written into its next transaction.
+producer has committed it again and written part of its next transaction.
 
-``end_txn_delay`` (``workload``: a transactional producer) installs, on the target brokers (all by
-default), iptables rules that drop every TCP segment starting with an EndTxn request (Kafka API key
-26, a frame under 512 bytes) on the client connections that exist at the injection, and nothing
-else. The producer's next commit is held on its coordinator connection; its request times out, the
-client closes that connection and retries the commit on a new one, which the rules do not match, so
-the retry commits. The fault is verified when the producer's ledger shows a commit begun after the
-injection and a commit returned after it (the retry's, or a later transaction's on a client that
-takes the timeout as fatal and starts again), and the rules' counters show a held segment. It then freezes the
-producer (SIGSTOP) at a moment its ledger shows a transaction part written: no commit begun, one of
-its records acknowledged (so in the log), and :data:`OPEN_RECORDS` or more still to send (looking
-while it is frozen, letting it run again between looks). So a transaction is certainly open, part
-written, when the held commit lands, and the producer writes more into it afterwards.
+``end_txn_delay`` (``workload``: a transactional producer, the run's only transactional client)
+installs, on the target brokers (all by default), iptables rules that drop every TCP segment
+starting with an EndTxn request (Kafka API key 26, a frame under 512 bytes) on the client
+connections that exist at the injection, and nothing else. The producer's next commit is held on
+its coordinator connection; its request times out, the client closes that connection and retries
+the commit on a new one, which the rules do not match, so the retry commits.
 
-Healing removes the rules: the sender's kernel, still retransmitting the held bytes (the
-connection's close behind them), delivers the stale EndTxn now. Healing waits until the broker has
-closed the held connection, which it does only after reading every byte before the close, the
-EndTxn among them, and then lets the producer run again.
+Everything happens at the injection; healing only makes sure the rules are gone and the producer
+runs. The fault waits until the producer's ledger shows the held transaction's outcome (its
+retried commit) and the rules' counters a held segment; a client that instead takes the timeout as
+fatal and starts again (kafka-python) is refused in one sentence, since its new epoch fences the
+stale commit whatever the transaction version. It then freezes the producer (SIGSTOP) at a moment
+its ledger shows a transaction part written: no commit begun, one of its records acknowledged (so
+in the log), and :data:`OPEN_RECORDS` or more still to send (looking while it is frozen, letting it
+run again between looks). It removes the rules: the sender's kernel, still retransmitting the held
+bytes (the connection's close behind them), delivers the stale EndTxn at its next retransmission
+(seconds later; a hold of :data:`HOLD_LIMIT` seconds or more is refused, since the kernel gives up
+on an orphaned connection after about 100 s). It waits until the broker has answered the EndTxn or
+closed the connection (it reads nothing more on a connection before it answered what it read),
+records Kafka's transactions tool's view of the transaction, and lets the producer run again.
 
 On transaction version 1 the stale commit carries the epoch of the transaction now open (the epoch
 changes only when a producer is initialised), so the coordinator takes it as that transaction's
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -57,8 +61,11 @@ END_TXN = 26
 #: int32 size) whose API key (the int16 after the size) is EndTxn: the first test keeps a produce
 #: request's continuation segment that happens to hold 26 there from matching.
 END_TXN_U32 = f"0>>22&0x3C@12>>26&0x3C@0=0:511&&0>>22&0x3C@12>>26&0x3C@4>>16={END_TXN:#x}"
-#: Seconds the verification waits for the held commit, its retry and the next transaction.
+#: Seconds the verification waits for the held commit's retry.
 RETRY_WAIT = 90.0
+#: Seconds a hold may last: the sender's kernel retransmits an orphaned connection's bytes 8 times,
+#: backing off from 0.2 s, the last about 51 s after the first, and then gives up.
+HOLD_LIMIT = 45.0
 #: Seconds healing waits for the held bytes to reach the broker (retransmissions back off to
 #: 12.8 s after 25 s of holding).
 DELIVERY_WAIT = 60.0
@@ -117,18 +124,29 @@ def held_by_rule(listing: str) -> dict[int, int]:
     return held
 
 
-def commit_retried(events: np.ndarray) -> bool:
-    """Whether producer events ``events`` (those after the injection) hold a commit begun and then a
-    commit or abort returned (the held commit's retry, or a later transaction's on a client that
-    started again).
+def held_commit(events: np.ndarray) -> str:
+    """What became of the first commit producer events ``events`` (those after the injection) show
+    begun: ``retried`` (its own outcome came: the client retried it), ``restarted`` (a later
+    transaction was begun or ended first: the client started again, with a new epoch), or ``""``
+    (not yet).
 
-    >>> events = np.zeros(2, PRODUCER_EVENT)
-    >>> events["kind"] = [Kind.COMMITTING, Kind.COMMITTED]
-    >>> commit_retried(events), commit_retried(events[:1])
-    (True, False)
+    >>> events = np.zeros(3, PRODUCER_EVENT)
+    >>> events["kind"] = [Kind.COMMITTING, Kind.COMMITTED, Kind.COMMITTED]
+    >>> events["seq"], events["seq_end"] = [1000, 1000, 2000], [2000, 2000, 3000]
+    >>> held_commit(events), held_commit(events[[0, 2]]), held_commit(events[:1])
+    ('retried', 'restarted', '')
     """
-    begun = np.flatnonzero(events["kind"] == Kind.COMMITTING)
-    return bool(len(begun)) and bool(np.isin(events["kind"][int(begun[0]) + 1 :], (Kind.COMMITTED, Kind.ABORTED)).any())
+    ends = np.flatnonzero(np.isin(events["kind"], (Kind.COMMITTING, Kind.COMMITTED, Kind.ABORTED)))
+    begun = [int(i) for i in ends if events["kind"][i] == Kind.COMMITTING]
+    if not begun:
+        return ""
+    first = events[begun[0]]
+    for row in events[[int(i) for i in ends if i > begun[0]]]:
+        if row["seq"] != first["seq"] or row["seq_end"] != first["seq_end"]:
+            return "restarted"
+        if row["kind"] != Kind.COMMITTING:
+            return "retried"
+    return ""
 
 
 def open_part(events: np.ndarray, acks: np.ndarray, size: int) -> int:
@@ -153,6 +171,11 @@ def open_part(events: np.ndarray, acks: np.ndarray, size: int) -> int:
     sent = int((intents["seq_end"] - intents["seq"]).sum())
     acked = bool(np.any((acks["kind"] == Kind.ACK) & (acks["seq"] >= start)))
     return sent if acked and 0 < sent <= size - OPEN_RECORDS else 0
+
+
+def _transactional(workload: object) -> bool:
+    spec = getattr(workload, "spec", None)
+    return getattr(spec, "mode", "") == "transactional" or getattr(spec, "strategy", "") == "transactional"
 
 
 def _events(path: Path, skip: int) -> np.ndarray:
@@ -180,6 +203,13 @@ class EndTxnDelay(Fault):
         name = workload_named(ctx.workloads, str(self.p["workload"]), self.kind)
         if not name.startswith("producer-") or not isinstance(workload, WithRunDir):
             raise UsageError(f"end_txn_delay needs a transactional producer workload, not {name}")
+        others = [n for n, w in ctx.workloads.items() if n != name and _transactional(w)]
+        if others:
+            raise UsageError(
+                f"end_txn_delay holds every client's EndTxn, so {name} must be the only transactional client: "
+                f"{', '.join(sorted(others))} also commits transactions"
+            )
+        self._injected = time.monotonic()
         self._events = workload.run_dir / rundir.LEDGERS / f"{name}.events"
         self._acks = self._events.with_suffix(".acks")
         self._skip = _events(self._events, 0).size
@@ -205,7 +235,11 @@ class EndTxnDelay(Fault):
         )
 
     def held(self) -> dict[Node, dict[int, int]]:
-        """Segments dropped so far per target broker and peer port."""
+        """Segments dropped so far per target broker and peer port.
+
+        Raises:
+            FaultError: a broker's counters could not be read.
+        """
         found = {}
         for node in self._rules:
             code, out = node.exec(["iptables", "-L", self.chain, "-v", "-x", "-n"])
@@ -214,13 +248,24 @@ class EndTxnDelay(Fault):
             found[node] = {port: n for port, n in held_by_rule(out).items() if n}
         return found
 
+    def _retried(self) -> bool:
+        """Whether the held commit was retried and a segment is held.
+
+        Raises:
+            FaultError: the client started again instead, or the counters could not be read.
+        """
+        outcome = held_commit(_events(self._events, self._skip))
+        if outcome == "restarted":
+            raise FaultError(
+                f"{self.kind}: {self.p['workload']} started a new client when its held commit timed out, and the new "
+                "client's epoch fences the stale commit on either transaction version: the fault needs a client that "
+                "retries its commit (the Java client, librdkafka)"
+            )
+        return outcome == "retried" and any(self.held().values())
+
     def _verify(self, ctx: FaultContext) -> None:
         wait_until(
-            lambda: commit_retried(_events(self._events, self._skip)) and any(self.held().values()),
-            RETRY_WAIT,
-            f"{self.p['workload']} to commit again past a held EndTxn",
-            interval=0.05,
-            error=FaultError,
+            self._retried, RETRY_WAIT, f"{self.p['workload']} to retry its held commit", interval=0.05, error=FaultError
         )
         self._held = {node: ports for node, ports in self.held().items() if ports}
         self._sent = {node: self._bytes_sent(node) for node in self._held}
@@ -235,33 +280,49 @@ class EndTxnDelay(Fault):
             )
         except (TimeoutError, ValueError) as e:
             raise FaultError(f"{self.kind}: {self.p['workload']}: {e}") from e
-        self._frozen = producer
+        self._frozen: Workload | None = producer
         held = {n.host: {str(p): k for p, k in ports.items()} for n, ports in self._held.items()}
         assert ctx.timeline is not None
         ctx.timeline.record("end_txn_held", self, held=held, frozen=self.p["workload"], open_records=sent)
+        if time.monotonic() - self._injected > HOLD_LIMIT:
+            raise FaultError(
+                f"{self.kind}: the EndTxn was held {time.monotonic() - self._injected:.0f} s, past {HOLD_LIMIT:.0f} s, "
+                "after which the sender's kernel may give it up: lower the producer's request.timeout.ms "
+                "(librdkafka: socket.timeout.ms) so its commit is retried sooner"
+            )
+        self._release()
+        for node, ports in self._held.items():
+            self._wait_answered(node, set(ports))
+        ctx.timeline.record("end_txn_delivered", self, states=transaction_states(ctx.cluster.brokers))
+        self._resume()
 
     def _producer(self, ctx: FaultContext) -> Workload:
         return ctx.workloads[workload_named(ctx.workloads, str(self.p["workload"]), self.kind)]
 
-    def _heal(self, ctx: FaultContext) -> None:
+    def _release(self) -> None:
         c = self.chain
         script = f"iptables -D INPUT -j {c} 2>/dev/null; iptables -F {c} 2>/dev/null; iptables -X {c} 2>/dev/null; true"
+        run_on({n: script for n in self._rules if n.is_running})
+
+    def _resume(self) -> None:
+        frozen, self._frozen = getattr(self, "_frozen", None), None
+        if frozen is not None:
+            frozen.resume()
+
+    def _heal(self, ctx: FaultContext) -> None:
+        """Make sure the rules are gone and the producer runs (the fault did its work when injected)."""
         try:
-            run_on({n: script for n in self._rules if n.is_running})
-            held = getattr(self, "_held", {})
-            for node, ports in held.items():
-                if node.is_running:
-                    self._wait_answered(node, set(ports))
-            if held:
-                assert ctx.timeline is not None
-                ctx.timeline.record("end_txn_delivered", self, states=transaction_states(ctx.cluster.brokers))
+            self._release()
         finally:
-            frozen = getattr(self, "_frozen", None)
-            if frozen is not None:
-                frozen.resume()
+            self._resume()
 
     @staticmethod
     def _bytes_sent(node: Node) -> dict[int, int]:
+        """What ``node`` has sent on each client connection (:func:`bytes_sent`).
+
+        Raises:
+            FaultError: its connections could not be listed.
+        """
         code, out = node.exec(["ss", "-Htni", "state", "connected"])
         if code != 0:
             raise FaultError(f"cannot list {node.host}'s connections (exit {code}): {out.strip()[:200]}")

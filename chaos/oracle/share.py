@@ -9,8 +9,10 @@ broker gives a released or expired record again with its count one higher, and a
 once that count has reached the group's limit (``group.share.delivery.count.limit``).
 
 A record is a position, (partition, offset). Its **reach** is the highest delivery count any row of
-it gives, or its number of deliveries where that is more (where no member says the count, each
-delivery is one acquisition). Figures, over the records judged (those of the run in the log):
+it gives; where a row of it does not say its count, its number of deliveries where that is more
+(each such delivery is one acquisition). Two deliveries of one count are one acquisition given
+twice (a double delivery), so they do not raise the reach. Figures, over the records judged (those
+of the run in the log):
 
 * **delivered**: records with a ``DELIVERED`` row; **deliveries**: ``DELIVERED`` rows;
   **redelivered**: records with more than one; **held**: deliveries no decision of the same
@@ -291,7 +293,10 @@ def judge_share(
     np.maximum.at(highest, idx, c)
     accepted = accepts > 0
     rejected = ~accepted & (rejects > 0)
-    archived = ~accepted & ~rejected & (np.maximum(highest, deliveries) >= limit)
+    # where every row says its count, the highest is how far the broker's count went (two rows of one
+    # count are a double delivery, not two acquisitions); else each delivery is one acquisition
+    reach = np.where(unknown == 0, highest, np.maximum(highest, deliveries))
+    archived = ~accepted & ~rejected & (reach >= limit)
     below = _below(judged, start)
     lost = ~accepted & ~rejected & ~archived & below
     known = np.sort((idx[c > 0] << 16) | c[c > 0])  # counts are u2

@@ -43,11 +43,12 @@ def share_sentence(f: ShareFindings) -> str:
 
     >>> f = ShareFindings(group="g", limit=3, records=100, delivered=100, deliveries=130, redelivered=12,
     ...     held=9, accepted=97, accepted_twice=2, rejected=0, archived_at_limit=3, lost=0, never_delivered=0,
-    ...     abandoned=0, unseen_deliveries=0, orphan_decisions=0, invalid_rows=0)
+    ...     abandoned=0, unseen_deliveries=1, orphan_decisions=0, invalid_rows=0)
     >>> for part in share_sentence(f).split("; "): print(part)
     share group g: 100 of 100 records delivered (130 deliveries, 12 records more than once, 9 held at a kill)
     97 accepted (2 twice)
     3 archived at the delivery limit (3)
+    1 deliveries no ledger recorded (a count skipped: fetched, never polled)
     """
     parts = [
         f"share group {f.group}: {f.delivered} of {f.records} records delivered ({f.deliveries} deliveries, "
@@ -64,6 +65,8 @@ def share_sentence(f: ShareFindings) -> str:
         parts.append(
             f"{f.unreached} unreached (not done when the run stopped: at or past its start offset, or Kafka gave none)"
         )
+    if f.unseen_deliveries:
+        parts.append(f"{f.unseen_deliveries} deliveries no ledger recorded (a count skipped: fetched, never polled)")
     wrong = [f"{getattr(f.anomalies, k)} {k.replace('_', ' ')}" for k in SHARE_ANOMALIES if getattr(f.anomalies, k)]
     if wrong:
         parts.append("broker anomalies: " + ", ".join(wrong))

@@ -3,6 +3,7 @@ producer's ledgers, and that healing lets the producer run again whatever happen
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,8 @@ from chaos.faults.end_txn import (
     EndTxnDelay,
     bytes_sent,
     client_connections,
-    commit_retried,
     held_by_rule,
+    held_commit,
     open_part,
 )
 from chaos.workloads.ledger import PRODUCER_EVENT, Kind
@@ -58,10 +59,20 @@ def test_the_counters_name_the_held_connection() -> None:
     assert END_TXN == 26
 
 
-def test_a_commit_retried_needs_its_outcome_after_it() -> None:
-    assert not commit_retried(rows((Kind.COMMITTED, 0, 100), (Kind.COMMITTING, 100, 200)))
-    assert commit_retried(rows((Kind.COMMITTING, 100, 200), (Kind.ABORTED, 100, 200)))
-    assert not commit_retried(rows())
+def test_the_held_commit_is_retried_only_when_its_own_outcome_comes() -> None:
+    assert held_commit(rows((Kind.COMMITTED, 0, 100), (Kind.COMMITTING, 100, 200))) == ""
+    assert held_commit(rows((Kind.COMMITTING, 100, 200), (Kind.ABORTED, 100, 200))) == "retried"
+    # a driver calling commit again on the same records is still the same transaction
+    assert held_commit(rows((Kind.COMMITTING, 1, 2), (Kind.COMMITTING, 1, 2), (Kind.COMMITTED, 1, 2))) == "retried"
+    assert held_commit(rows()) == ""
+
+
+def test_a_client_that_started_again_is_not_a_retry() -> None:
+    # what the drivers write when the commit fails, the abort fails and a new client goes on: the
+    # held transaction never gets an outcome, a later one commits under a new epoch
+    restarted = rows((Kind.COMMITTING, 1000, 2000), (Kind.INTENT, 2000, 2100), (Kind.COMMITTING, 2000, 3000))
+    assert held_commit(restarted) == "restarted"
+    assert held_commit(rows((Kind.COMMITTING, 1000, 2000), (Kind.COMMITTED, 2000, 3000))) == "restarted"
 
 
 def test_a_transaction_part_written_is_open_acknowledged_and_unfinished() -> None:
@@ -114,26 +125,50 @@ class FakeProducer:
         self.paused = False
 
 
-def test_healing_lets_the_producer_run_even_when_the_broker_never_answers(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("chaos.faults.end_txn.DELIVERY_WAIT", 0.3)
+def test_healing_removes_the_rules_and_lets_the_producer_run(tmp_path: Path) -> None:
     node = FakeNode({"ss -Htni": SS})
     fault = make_fault("end_txn_delay", workload="producer-p0")
     assert isinstance(fault, EndTxnDelay)
     producer = FakeProducer()
     producer.pause()
     fault._rules = {node: ["-p tcp --sport 41234 -j DROP"]}  # type: ignore[dict-item]
-    fault._held = {node: {41234: 6}}  # type: ignore[dict-item]
-    fault._sent = {node: {41234: 9120}}  # type: ignore[dict-item]
     fault._frozen = producer  # type: ignore[assignment]
     fault.active = True
     cluster: Any = type("Cluster", (), {"run_dir": tmp_path, "brokers": []})()
-    ctx = FaultContext(cluster=cluster, timeline=Timeline(tmp_path))
-    with pytest.raises(FaultError, match="to answer the held EndTxn"):
-        fault.heal(ctx)
+    fault.heal(FaultContext(cluster=cluster, timeline=Timeline(tmp_path)))
     assert not producer.paused
     assert any(f"iptables -X {fault.chain}" in ran for ran in node.ran)
+
+
+def test_a_broker_that_never_answers_ends_the_wait_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("chaos.faults.end_txn.DELIVERY_WAIT", 0.3)
+    node = FakeNode({"ss -Htni": SS})
+    fault = make_fault("end_txn_delay", workload="producer-p0")
+    assert isinstance(fault, EndTxnDelay)
+    fault._sent = {node: {41234: 9120}}  # type: ignore[dict-item]
+    with pytest.raises(FaultError, match="broker-1 to answer the held EndTxn"):
+        fault._wait_answered(node, {41234})  # type: ignore[arg-type]
+
+
+def test_another_transactional_client_is_refused(tmp_path: Path) -> None:
+    @dataclass
+    class Spec:
+        mode: str = ""
+        strategy: str = ""
+
+    @dataclass
+    class Process:
+        spec: Spec
+        run_dir: Path
+
+    workloads = {
+        "producer-p0": Process(Spec(mode="transactional"), tmp_path),
+        "consumer-c0": Process(Spec(strategy="transactional"), tmp_path),
+    }
+    cluster: Any = type("Cluster", (), {"run_dir": tmp_path, "brokers": []})()
+    ctx = FaultContext(cluster=cluster, workloads=workloads, timeline=Timeline(tmp_path))  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="consumer-c0 also commits transactions"):
+        make_fault("end_txn_delay", workload="p0").inject(ctx)
 
 
 def test_an_answer_or_a_close_ends_the_wait(tmp_path: Path) -> None:

@@ -165,6 +165,19 @@ def test_a_double_delivery_to_two_members_and_the_limit_checked() -> None:
         judge_share(positions(np.array([0]), np.array([0])), rows, limit=0)
 
 
+def test_one_acquisition_given_twice_is_not_two_toward_the_limit() -> None:
+    # the broker gave count 1 to two members (a double delivery), both released it, and it was never
+    # given again: its count reached 1 of 2, so it was not archived; it is lost (abandoned), and
+    # the double delivery is the anomaly that says why
+    rows = {"a": ledger([(0, 0, 1, D), (0, 0, 1, R)]), "b": ledger([(0, 0, 1, D), (0, 0, 1, R)])}
+    found = judge_share(positions(np.array([0]), np.array([0])), rows, limit=2)
+    assert (found.archived_at_limit, found.lost, found.abandoned) == (0, 1, 1)
+    assert found.anomalies == ShareAnomalies(double_delivery=1)
+    # without counts each delivery is one acquisition: two deliveries reach a limit of 2
+    silent = {"a": ledger([(0, 0, 0, D), (0, 0, 0, R)]), "b": ledger([(0, 0, 0, D), (0, 0, 0, R)])}
+    assert judge_share(positions(np.array([0]), np.array([0])), silent, limit=2).archived_at_limit == 1
+
+
 def test_a_run_directory_judged_group_by_group(tmp_path: Path) -> None:
     history = History(
         [
