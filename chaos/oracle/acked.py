@@ -57,8 +57,8 @@ class AckCheck:
         keys = cat(inconsistent)
         at = cat(where)
         first = np.unique(keys, return_index=True)[1]
-        self.inconsistent_keys: I64 = keys[np.sort(first)]
-        self.inconsistent_at: I64 = at[np.sort(first)]
+        self.inconsistent_keys: I64 = keys[np.sort(first, kind="stable")]
+        self.inconsistent_at: I64 = at[np.sort(first, kind="stable")]
 
 
 def broker_causes(

@@ -240,7 +240,7 @@ def reordered_outputs(run_dir: Path, outputs: Outputs, producer_ids: dict[int, s
     log = outputs.log
     idx = np.flatnonzero(log.known)
     _, first = np.unique(log.keys[idx], return_index=True)
-    idx = idx[np.sort(first)]  # first outputs, in position order
+    idx = idx[np.sort(first, kind="stable")]  # first outputs, in position order
     by_key: dict[tuple[int, bytes | None], list[int]] = {}
     for i in idx.tolist():
         key = int(log.keys[i])

@@ -122,7 +122,7 @@ def load_groups(
         r = readings.pop(name)
         pos = r.where[0] if len(r.where) == 1 else cat(r.where)  # one member: sort its own array in place
         r.where.clear()
-        pos.sort()
+        pos.sort(kind="stable")
         repeated_positions = int(np.count_nonzero(pos[1:] == pos[:-1]))
         del pos
         all_keys = r.keys[0] if len(r.keys) == 1 else cat(r.keys)

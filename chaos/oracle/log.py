@@ -99,7 +99,8 @@ def marker_positions(drain: dict[str, Any]) -> I64:
         ranges(
             positions(parts, np.array([a for _, a, _ in runs], dtype=np.int64)),
             positions(parts, np.array([b for _, _, b in runs], dtype=np.int64)),
-        )
+        ),
+        kind="stable",
     )
     return out
 
@@ -141,7 +142,7 @@ def reordered(log: Log, limit: int) -> Reordering:
         if len(sel) < 2:
             continue
         _, first = np.unique(log.keys[sel], return_index=True)
-        sel = sel[np.sort(first)]
+        sel = sel[np.sort(first, kind="stable")]
         keys = log.keys[sel]
         order = np.argsort(keys >> SEQ_BITS, kind="stable")  # by producer, offset order kept inside
         sel, keys = sel[order], keys[order]

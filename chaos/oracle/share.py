@@ -299,7 +299,7 @@ def judge_share(
     archived = ~accepted & ~rejected & (reach >= limit)
     below = _below(judged, start)
     lost = ~accepted & ~rejected & ~archived & below
-    known = np.sort((idx[c > 0] << 16) | c[c > 0])  # counts are u2
+    known = np.sort((idx[c > 0] << 16) | c[c > 0], kind="stable")  # counts are u2
     distinct = known[_starts(known)] >> 16
     gaps = np.where((rows_of > 0) & (unknown == 0), highest - np.bincount(distinct, minlength=n), 0)
     d = (ack == Ack.DELIVERED) & (count > 0)

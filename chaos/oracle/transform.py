@@ -71,7 +71,7 @@ def load_outputs(
     distinct, first, outputs = np.unique(by_input, return_index=True, return_counts=True)
     allowed = np.ones(len(distinct), dtype=np.int64)
     if input_view is not None:
-        copies = np.sort(input_view.keys[input_view.known])
+        copies = np.sort(input_view.keys[input_view.known], kind="stable")
         allowed = np.maximum(np.searchsorted(copies, distinct, "right") - np.searchsorted(copies, distinct), 1)
     if read_copies is not None and len(read_copies[0]):
         read_keys, read_counts = read_copies
