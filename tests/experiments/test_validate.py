@@ -1,7 +1,10 @@
 """validate end to end on a real cluster, with examples/settings/ as the team's files.
 
 The module's three matrices run on one cluster of the matrix's shape (three brokers and a KRaft
-controller) that the plugin starts, given to ``validate`` with ``--cluster``: each reset first.
+controller) that the plugin starts, given to ``validate`` with ``--cluster``: each reset first. The
+whole standard matrix of the safe examples (five faults, about two minutes) is ``extended``:
+``scripts/setup``'s main job runs it; the test command keeps the risky examples' two faults and the
+in-poll consumer kill.
 """
 
 from __future__ import annotations
@@ -85,6 +88,7 @@ def test_example_risky_settings_fail_and_name_the_setting_that_lost(tmp_path: Pa
     assert (out / "report.html").exists() and (out / "junit.xml").exists()
 
 
+@pytest.mark.extended
 def test_example_safe_settings_pass_the_standard_matrix(tmp_path: Path, given: str) -> None:
     code, data, _ = validate(tmp_path, given, "producer-safe.properties", "consumer-manual-commit.properties")
     runs = by_fault(data)

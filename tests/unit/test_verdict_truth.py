@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,6 +21,7 @@ from chaos.errors import InfrastructureError
 from chaos.oracle import reconcile
 from chaos.oracle.synthetic import LOG_START, Fate, History, SyntheticProducer, write, write_drain_meta
 from chaos.rundir import DRAIN, LEDGERS
+from chaos.waiting import wait_until
 from chaos.workloads.envelope import Status
 from chaos.workloads.ledger import (
     LOG_RECORD,
@@ -89,12 +91,20 @@ while True:
 """
 
 
+def _has_a_row(path: Path) -> bool:
+    return path.exists() and path.stat().st_size >= PROCESSED.itemsize
+
+
 def test_a_writer_killed_mid_write_leaves_a_ledger_the_next_writer_continues_cleanly(tmp_path: Path) -> None:
     for attempt in range(3):
         run_dir = tmp_path / str(attempt)
         proc = subprocess.Popen([sys.executable, "-c", WRITER, str(run_dir)], stdout=subprocess.PIPE)
         assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
-        time.sleep(0.3 + 0.1 * attempt)
+        # rows on disk before the kill (a loaded machine can take longer than any fixed sleep to write
+        # the first), then a kill while it goes on writing
+        written = run_dir / LEDGERS / "consumer-c0.processed"
+        wait_until(partial(_has_a_row, written), 30, "the first rows")
+        time.sleep(0.05 * attempt)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         ledger = ConsumerLedger(run_dir, "c0", {"group": "g"})
