@@ -1,6 +1,8 @@
 """The claims suite, end to end: a representative subset on every CI run — one experiment per stage
 and per fault family (broker process kills and pauses, broker network isolation, client process
-kills, client network through toxiproxy); ``kafka-chaos run experiments/`` runs all of it.
+kills, client network through toxiproxy); ``kafka-chaos run experiments/`` runs all of it. B3 (a
+safe setting's leader kill and isolation) and ``--client all`` are ``extended``: ``scripts/setup``'s
+main job runs them beside the claims suite, to keep the test command within its time.
 
 Each test runs an experiment file from ``experiments/`` on its own cluster through the pytest plugin's
 ``run_experiment`` fixture, which fails the test when an expectation fails and attaches the verdict.
@@ -106,6 +108,7 @@ def test_a_malformed_experiment_file_fails_collection_with_its_line(pytester: py
     result.stdout.fnmatch_lines(["*bad.yaml:3: producer.rate: must be greater than 0*"])
 
 
+@pytest.mark.extended
 def test_client_all_runs_the_file_on_every_client_and_puts_them_side_by_side(tmp_path: Path) -> None:
     # The same process kill reaches each client the same way; the suite report lines them up.
     suite = tmp_path / "experiments"
@@ -156,6 +159,7 @@ def test_b2_acks1_leader_kill_loses_acknowledged_records_in_the_broker(run_exper
     assert sum(n for _, n in v.lost_sent["broker"]) == v.figures.broker
 
 
+@pytest.mark.extended
 def test_b3_acks_all_min_isr_2_survives_leader_kill_and_isolation(run_experiment: Callable[..., Verdict]) -> None:
     v = run_experiment(EXPERIMENTS / "b3-acks-all-min-isr-2-leader-kill-isolation.yaml")
     assert v.loss.model_dump() == {"producer": 0, "broker": 0, "consumer": 0}

@@ -2,9 +2,9 @@
 
 The module's three matrices run on one cluster of the matrix's shape (three brokers and a KRaft
 controller) that the plugin starts, given to ``validate`` with ``--cluster``: each reset first. The
-whole standard matrix of the safe examples (five faults, about two minutes) is ``extended``:
-``scripts/setup``'s main job runs it; the test command keeps the risky examples' two faults and the
-in-poll consumer kill.
+standard matrix of the safe examples (five faults, about two minutes) and the risky examples' two
+faults are ``extended``: ``scripts/setup``'s main job runs them; the test command keeps validate's
+real path through the in-poll consumer kill.
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ def by_fault(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {r["fault"]: r for r in data["matrix"] if r["variant"] == "team"}
 
 
+@pytest.mark.extended
 def test_example_risky_settings_fail_and_name_the_setting_that_lost(tmp_path: Path, given: str) -> None:
     code, data, out = validate(
         tmp_path,
