@@ -199,8 +199,8 @@ class EndTxnDelay(Fault):
         self._rules: dict[Node, list[str]] = {}
 
     def _inject(self, ctx: FaultContext) -> None:
-        workload = self._producer(ctx)
         name = workload_named(ctx.workloads, str(self.p["workload"]), self.kind)
+        workload = ctx.workloads[name]
         if not name.startswith("producer-") or not isinstance(workload, WithRunDir):
             raise UsageError(f"end_txn_delay needs a transactional producer workload, not {name}")
         others = [n for n, w in ctx.workloads.items() if n != name and _transactional(w)]
