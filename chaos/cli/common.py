@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from chaos.errors import UsageError
 from chaos.progress import Progress, StderrProgress, silent
+
+if TYPE_CHECKING:
+    from chaos.cluster.external import ExternalTarget
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -185,3 +188,53 @@ def given_version(run_id: str) -> str:
     from chaos.cluster import KafkaCluster
 
     return KafkaCluster.attach(run_id).spec.kafka_version
+
+
+def external_options(f: F) -> F:
+    """``--bootstrap-servers``, ``--client-config`` and ``--allow-faults-on``: run on a team's cluster."""
+    f = click.option(
+        "--allow-faults-on",
+        "allow_faults_on",
+        default=None,
+        metavar="CLUSTER_ID",
+        help="Consent to faults that act on the team's cluster (Kafka's Admin API), given as the id the "
+        "cluster reports; without it only client faults run there.",
+    )(f)
+    f = click.option(
+        "--client-config",
+        "client_config",
+        default=None,
+        type=click.Path(path_type=Path),
+        help="A Java client properties file with the clients' security settings (TLS, SASL), for "
+        "--bootstrap-servers; it is read where each client runs and never copied.",
+    )(f)
+    return click.option(
+        "--bootstrap-servers",
+        "bootstrap_servers",
+        default=None,
+        metavar="HOST:PORT,…",
+        help="Run on a team's running cluster instead of starting one: only topics and groups under "
+        "kafka-chaos- are created, and deleted after each run.",
+    )(f)
+
+
+def external_target(
+    bootstrap: str | None, client_config: Path | None, allow_faults_on: str | None
+) -> ExternalTarget | None:
+    """The :class:`~chaos.cluster.external.ExternalTarget` the options name (None: no
+    ``--bootstrap-servers``).
+
+    Raises:
+        UsageError: ``--client-config`` or ``--allow-faults-on`` without ``--bootstrap-servers``, or a
+            client config that is not accepted (:func:`chaos.workloads.security.load_client_config`).
+    """
+    if bootstrap is None:
+        given = [n for n, v in (("--client-config", client_config), ("--allow-faults-on", allow_faults_on)) if v]
+        if given:
+            raise UsageError(f"{given[0]} is for a team's cluster: give its --bootstrap-servers too")
+        return None
+    from chaos.cluster.external import ExternalTarget
+    from chaos.workloads.security import PLAINTEXT, load_client_config
+
+    security = load_client_config(client_config) if client_config is not None else PLAINTEXT
+    return ExternalTarget(bootstrap, security, allow_faults_on)

@@ -3,19 +3,38 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from chaos.cli.common import emit, json_option
-from chaos.errors import ChaosError
+from chaos.cli.common import emit, external_options, external_target, json_option
+from chaos.errors import ChaosError, UsageError
+
+if TYPE_CHECKING:
+    from chaos.cluster.external import ExternalTarget
 
 
 @click.command()
 @click.option("--images", "with_images", is_flag=True, help="Also remove the images the harness built.")
 @click.option("--run-id", default=None, help="Only this run's resources (default: every run's).")
+@external_options
 @json_option
-def clean(with_images: bool, run_id: str | None, as_json: bool) -> None:
-    """Remove every container and network runs left behind (all carry kafka-chaos.run)."""
+def clean(
+    with_images: bool,
+    run_id: str | None,
+    bootstrap_servers: str | None,
+    client_config: Path | None,
+    allow_faults_on: str | None,
+    as_json: bool,
+) -> None:
+    """Remove every container and network runs left behind (all carry kafka-chaos.run); with
+    ``--bootstrap-servers``, the topics and groups runs left on a team's cluster instead (only
+    names under kafka-chaos-)."""
+    target = external_target(bootstrap_servers, client_config, allow_faults_on)
+    if target is not None:
+        _clean_external(target, run_id, with_images, as_json)
+        return
     from chaos.cluster import sweep
     from chaos.engine import docker_client
 
@@ -26,6 +45,31 @@ def clean(with_images: bool, run_id: str | None, as_json: bool) -> None:
     emit(result.as_dict(), as_json, text)
     if result.failures:
         raise ChaosError("could not remove: " + "; ".join(result.failures))
+
+
+def _clean_external(target: ExternalTarget, run_id: str | None, with_images: bool, as_json: bool) -> None:
+    """Delete the topics and groups under the harness's prefix (a run's only, with ``run_id``).
+
+    Raises:
+        UsageError: ``--images`` as well (a team's cluster has none of the harness's), or the cluster
+            did not answer.
+        ChaosError: the cluster refused a deletion.
+    """
+    from kafka.errors import KafkaError
+
+    from chaos.cluster.external import PREFIX, ExternalCluster, namespace
+
+    if with_images:
+        raise UsageError("--images removes this machine's images, not a team's cluster's: clean them separately")
+    cluster = ExternalCluster(target)
+    try:
+        cluster.start()
+        removed = cluster.remove_own(namespace(run_id) if run_id else PREFIX)
+    except KafkaError as e:
+        raise ChaosError(f"the cluster at {target.bootstrap} refused a deletion: {type(e).__name__}: {e}") from None
+    finally:
+        cluster.close()
+    emit({"removed": removed}, as_json, f"removed {len(removed)} topics and groups from {target.bootstrap}")
 
 
 @click.command()

@@ -17,6 +17,8 @@ from chaos.cli.common import (
     client_versions_option,
     cluster_option,
     emit,
+    external_options,
+    external_target,
     json_option,
     progress_for,
     quiet_option,
@@ -97,6 +99,7 @@ def reconcile(run_dir: str, as_json: bool) -> None:
 )
 @client_path_option
 @cluster_option
+@external_options
 @json_option
 @quiet_option
 def run_cmd(
@@ -112,6 +115,9 @@ def run_cmd(
     client: str | None,
     client_path: ClientPath | None,
     cluster_id: str | None,
+    bootstrap_servers: str | None,
+    client_config: Path | None,
+    allow_faults_on: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -125,6 +131,7 @@ def run_cmd(
     healed, the run's topics and groups deleted, every replica in sync); a reset that fails falls
     back to a fresh cluster. The runs are grouped by shape, in the order the shapes first appear.
     ``--cluster RUN_ID`` runs them all on a cluster already up, reset before each and left running.
+    ``--bootstrap-servers`` runs them on a team's cluster (``docs/external-clusters.md``).
     """
     from chaos.experiments.applicable import release_keys
     from chaos.experiments.loading import load_suite
@@ -148,6 +155,7 @@ def run_cmd(
         status_every=0.0 if quiet else (2.0 if sys.stderr.isatty() else 5.0),
         cluster=cluster_id,
         release_keys=release_keys,
+        external=external_target(bootstrap_servers, client_config, allow_faults_on),
     )
 
     def one_line(result: RunResult) -> None:

@@ -154,11 +154,14 @@ class TransactionListing(Protocol):
     def transactional_id(self) -> str: ...
 
 
-def connect(bootstrap_servers: str, brokers: Mapping[int, tuple[str, int]]) -> Admin:
+def connect(
+    bootstrap_servers: str, brokers: Mapping[int, tuple[str, int]], security: Mapping[str, object] | None = None
+) -> Admin:
     """A new admin client bootstrapping from ``bootstrap_servers``, with every broker's address
     (``brokers``: node id → host, port) registered as a fallback, so a broker missing from the
     metadata the client last got (a cut-off broker answers with a stale, partial view) can still be
-    asked directly by :func:`metadata_from`.
+    asked directly by :func:`metadata_from`. ``security``: kafka-python's security keyword
+    arguments (:meth:`chaos.workloads.security.ClientSecurity.kafka_python`).
 
     Raises:
         KafkaError: no bootstrap server answered.
@@ -169,6 +172,7 @@ def connect(bootstrap_servers: str, brokers: Mapping[int, tuple[str, int]]) -> A
         request_timeout_ms=5_000,
         retry_backoff_ms=100,
         reconnect_backoff_max_ms=500,
+        **(security or {}),
     )
     fallback = _bootstrap_brokers(admin)
     for node_id, (host, port) in brokers.items():

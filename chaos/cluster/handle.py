@@ -30,6 +30,7 @@ from chaos.progress import Progress, silent
 from chaos.toxiproxy import ToxiproxyClient
 from chaos.waiting import WaitTimeout, wait_until
 from chaos.watched import BrokerView
+from chaos.workloads.security import PLAINTEXT, ClientSecurity
 
 T = TypeVar("T")
 
@@ -121,6 +122,11 @@ class ClusterHandle:
             ) from None
 
     # -- lookups --------------------------------------------------------------------------------
+    @property
+    def security(self) -> ClientSecurity:
+        """The security settings its clients connect with: PLAINTEXT (an external cluster's are the team's)."""
+        return PLAINTEXT
+
     @property
     def bootstrap_servers(self) -> str:
         """``host:port,…`` for clients on this machine (every address crosses toxiproxy)."""

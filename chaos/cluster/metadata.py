@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from kafka import errors as kafka_errors
 from kafka.admin import NewTopic
@@ -20,11 +20,23 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from chaos.cluster.admin import Admin, coordinator_finder, metadata_from, transactions_coordinator
 from chaos.cluster.config import ClusterSpec
-from chaos.cluster.node import Node
 from chaos.errors import ClusterUnhealthy, UsageError
 from chaos.waiting import wait_until
 
 T = TypeVar("T")
+
+
+class BrokerProcess(Protocol):
+    """A broker as metadata lookups need it: its id, its name, and whether it runs (only running
+    brokers are asked). A :class:`~chaos.cluster.node.Node`, or an external cluster's broker."""
+
+    @property
+    def node_id(self) -> int: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+
 
 #: The topic whose full ISR means "healthy" (created by the first health check).
 HEALTH_TOPIC = "__kafka_chaos_health"
@@ -55,7 +67,9 @@ class Metadata:
     answers the cluster's brokers as they are at the time of the call; ``spec`` is the cluster's.
     """
 
-    def __init__(self, connect: Callable[[], Admin], brokers: Callable[[], Sequence[Node]], spec: ClusterSpec) -> None:
+    def __init__(
+        self, connect: Callable[[], Admin], brokers: Callable[[], Sequence[BrokerProcess]], spec: ClusterSpec
+    ) -> None:
         self._connect = connect
         self._brokers = brokers
         self.spec = spec

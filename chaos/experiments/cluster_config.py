@@ -22,6 +22,7 @@ from kafka.admin import ConfigResource, ConfigResourceType
 
 from chaos import rundir
 from chaos.cluster.admin import Admin
+from chaos.experiments.release_facts import finalized_levels
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -81,24 +82,20 @@ class AdminCaller(Protocol):
     def __call__(self, fn: Callable[[Admin], T], attempts: int = ...) -> T: ...
 
 
-class Broker(Protocol):
-    """A broker, as far as the record needs it."""
-
-    @property
-    def node_id(self) -> int: ...
-
-
-def record(run_dir: Path, admin_call: AdminCaller, brokers: Sequence[Broker], topic: str) -> None:
-    """Write ``cluster-config.json`` (:func:`in_force`) into ``run_dir``; when the cluster cannot
-    say, write what went wrong instead: the record is evidence, never a reason to stop a run."""
+def record(run_dir: Path, admin_call: AdminCaller, topic: str) -> None:
+    """Write ``cluster-config.json`` (:func:`in_force`, for every broker the cluster reports, and its
+    finalized feature levels, ``metadata.version`` among them: what names its release) into
+    ``run_dir``; when the cluster cannot say, write what went wrong instead: the record is evidence,
+    never a reason to stop a run."""
     try:
-        cluster_id = admin_call(lambda a: a.describe_cluster()).get("cluster_id") or ""
+        described = admin_call(lambda a: a.describe_cluster())
         config = in_force(
             lambda r: admin_call(lambda a: a.describe_configs(r, config_filter="all")),
-            cluster_id,
-            [b.node_id for b in brokers],
+            described.get("cluster_id") or "",
+            sorted(int(b["broker_id"]) for b in described["brokers"]),
             topic,
         )
+        config["features"] = finalized_levels(admin_call(lambda a: a.describe_features()))
     except Exception as e:  # evidence only
         log.warning("could not read the configuration in force: %s", e)
         config = {"error": f"{type(e).__name__}: {e}"}

@@ -42,6 +42,7 @@ from chaos.workloads.coverage import verify_markers
 from chaos.workloads.drain import drain
 from chaos.workloads.output_drain import drain_output
 from chaos.workloads.process import Workload, WorkloadProcess
+from chaos.workloads.security import Brokers
 from chaos.workloads.spec import ConsumerSpec, ProducerSpec
 from chaos.workloads.totals import Totals, totals
 
@@ -80,8 +81,10 @@ class Execution:
     ) -> None:
         self.cluster = cluster
         self.client_path = client_path
-        #: Where this run's clients bootstrap: the address of its client path.
+        #: Where this run's clients bootstrap (the address of its client path), and with the clients'
+        #: security settings, for the drain's own clients.
         self.bootstrap = cluster.bootstrap(client_path)
+        self.brokers = Brokers(self.bootstrap, cluster.security)
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.topic = topic
@@ -279,12 +282,9 @@ class Execution:
         )
 
     def drain(self, groups: Sequence[str], isolation_level: str = "read_uncommitted", timeout: float = 180.0) -> None:
-        """Read every partition of the topic from the beginning into the run directory.
-
-        Raises:
-            InfrastructureError: the drain could not read the topic to its end.
-        """
-        bootstrap, t = self.bootstrap, self.topic
+        """Read every partition of the topic from the beginning into the run directory. Raises
+        InfrastructureError: the drain could not read the topic to its end."""
+        bootstrap, t = self.brokers, self.topic
         writers = sum(1 for w in self.processes.values() if getattr(w.spec, "mode", "") == "transactional")
         drain(
             bootstrap, t.name, self.run_id, self.run_dir, list(groups), isolation_level, timeout, writers, t.compacted
@@ -355,7 +355,7 @@ def execute(
         label=phases.label,
         client_path=plan.client_path,
     ) as ex:
-        plan, ex.java_release = plan.bind(ex.bootstrap), plan.java_release
+        plan, ex.java_release = plan.bind(ex.bootstrap, cluster.security.path), plan.java_release
         t = plan.topic
         with phases.phase("topic", f"{t.name}: {t.partitions} partitions, RF {t.replication_factor}"):
             ex.create_topic(groups=any(isinstance(spec, ConsumerSpec) for spec in plan.workloads))

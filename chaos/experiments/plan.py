@@ -118,12 +118,18 @@ class Plan:
         """Whether the producers stop by themselves (a count or a duration)."""
         return all(p.count is not None or p.duration_s is not None for p in self.producers)
 
-    def bind(self, bootstrap_servers: str) -> Plan:
-        """The plan with the cluster's bootstrap address (of :attr:`client_path`) in every workload spec."""
+    def bind(self, bootstrap_servers: str, client_config: Path | None = None) -> Plan:
+        """The plan with the cluster's bootstrap address (of :attr:`client_path`) in every workload
+        spec, and the path of the clients' security settings file (None: PLAINTEXT)."""
+        config = str(client_config) if client_config is not None else None
         return replace(
             self,
-            producers=tuple(replace(p, bootstrap_servers=bootstrap_servers) for p in self.producers),
-            consumers=tuple(replace(c, bootstrap_servers=bootstrap_servers) for c in self.consumers),
+            producers=tuple(
+                replace(p, bootstrap_servers=bootstrap_servers, client_config=config) for p in self.producers
+            ),
+            consumers=tuple(
+                replace(c, bootstrap_servers=bootstrap_servers, client_config=config) for c in self.consumers
+            ),
             application=replace(self.application, bootstrap_servers=bootstrap_servers) if self.application else None,
         )
 
@@ -146,20 +152,22 @@ def transactional_id(producer: ProducerSpec, consumers: list[ConsumerSpec]) -> s
     return members[0].transactional_id if members else None
 
 
-def plan_experiment(exp: Experiment, run_id: str, run_dir: Path, seed: int = 0) -> Plan:
-    """The plan of one run of ``exp``.
+def plan_experiment(exp: Experiment, run_id: str, run_dir: Path, seed: int = 0, namespace: str = "") -> Plan:
+    """The plan of one run of ``exp``; ``namespace`` starts the name of every topic and group it
+    creates (a run on a team's cluster keeps to the harness's own names).
 
     Raises:
         UsageError: random faults that do not fit in the window (loading checks this already).
     """
-    topic = exp.topic_name
+    topic = namespace + exp.topic_name
+    group = namespace + group_name(exp.name, run_id)
     consumers: list[ConsumerSpec] = []
     if exp.consumer is not None:
         c = exp.consumer
         consumers = [
             ConsumerSpec(
                 id=f"c{i}",
-                group=group_name(exp.name, run_id),
+                group=group,
                 strategy=c.strategy,
                 client=c.client_name,
                 external=c.external(),
@@ -168,7 +176,7 @@ def plan_experiment(exp: Experiment, run_id: str, run_dir: Path, seed: int = 0) 
                 process_ms=c.process_ms,
                 poison_every=c.poison_every,
                 poison_ack=c.poison_ack,
-                output_topic=c.output_topic,
+                output_topic=namespace + c.output_topic if c.output_topic else None,
                 output_settings=as_properties(c.output_settings),
                 topic=topic,
                 bootstrap_servers=UNBOUND,
@@ -198,7 +206,6 @@ def plan_experiment(exp: Experiment, run_id: str, run_dir: Path, seed: int = 0) 
         run_dir=str(run_dir),
     )
     window = exp.fault_window()
-    group = group_name(exp.name, run_id)
     txn_id = transactional_id(producer, consumers)
     app = exp.application.spec(topic, f"{group}-app", run_id, run_dir) if exp.application else None
     prefix = app.group if app is not None else None  # an application's transactional ids: its own

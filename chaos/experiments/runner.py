@@ -16,7 +16,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
@@ -24,23 +24,24 @@ import yaml
 from chaos import rundir
 from chaos.cluster import ClusterSpec, KafkaCluster
 from chaos.cluster.config import broker_settings
-from chaos.errors import ChaosError, Interrupted, UsageError
-from chaos.events import EventBus, Listener, Note
+from chaos.cluster.external import ExternalCluster, namespace
+from chaos.errors import ChaosError, Interrupted
+from chaos.events import EventBus, Note
 from chaos.experiments import cluster_config
 from chaos.experiments.applicable import Defined, fitted, workload_clients
+from chaos.experiments.clusters import ExternalPool, by_shape, check_backend, leave, pool_for
 from chaos.experiments.executor import execute
 from chaos.experiments.loading import LoadedExperiment
 from chaos.experiments.model import Experiment
+from chaos.experiments.options import RunOptions
 from chaos.experiments.phases import Phases, PhaseTimeout
 from chaos.experiments.plan import Plan, plan_experiment
-from chaos.experiments.pool import ClusterPool, Lease, check_fits, shape
+from chaos.experiments.pool import ClusterPool, Lease
 from chaos.experiments.prepare import prepare_clients
 from chaos.experiments.release_facts import release_facts
 from chaos.images.builder import ensure_kafka_images
 from chaos.labels import new_run_id
 from chaos.oracle.files import write_verdict
-from chaos.progress import Progress, ProgressListener, silent
-from chaos.reports import ReportListener
 from chaos.results import (
     EXIT_FAILED,
     EXIT_INFRA,
@@ -69,38 +70,10 @@ __all__ = [
     "RunOptions",
     "RunResult",
     "SuiteResult",
+    "by_shape",
+    "pool_for",
     "run_suite",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class RunOptions:
-    """How to run: seed for random choices, where run directories go, what to keep, how to talk."""
-
-    reports_dir: Path = Path("reports")
-    seed: int = 0
-    keep_cluster: bool = False
-    kafka_version: str | None = None
-    #: The Java client's release for every run (``--client-version``); None: each file's own.
-    client_version: str | None = None
-    progress: Progress = silent
-    #: Seconds between live status lines (0: none).
-    status_every: float = 5.0
-    #: A cluster of its own for every run of a suite (``--fresh-cluster``), instead of one per shape
-    #: reset between runs.
-    fresh_cluster: bool = False
-    #: The run id of a running cluster to run on (``--cluster``), e.g. one from ``kafka-chaos cluster
-    #: up``: reset before every run and left running; None starts clusters of the runs' own.
-    cluster: str | None = None
-    #: Further listeners of the lifecycle events (progress and reports are always subscribed).
-    listeners: tuple[Listener, ...] = ()
-    #: The keys each release defines (:func:`~chaos.experiments.applicable.release_keys`): a row
-    #: setting a key its release lacks is not applicable there. None: only ``needs:`` decides.
-    release_keys: Defined | None = None
-
-    def bus(self) -> EventBus:
-        """The event bus of a run: progress lines, reports, then the extra listeners."""
-        return EventBus([ProgressListener(self.progress), ReportListener(self.progress), *self.listeners])
 
 
 def keep_hint(run_id: str) -> str:
@@ -135,6 +108,8 @@ class ExperimentRun:
         the runs before and after) instead of starting one of its own. ``label``: the row's name in
         a suite (``<name>[.<client>][@<release>]``)."""
         self.exp = exp.on_release(options.kafka_version, options.client_version)
+        if options.external is not None:  # no proxy stands between the clients and a team's brokers
+            self.exp = self.exp.on_path("direct")
         self.shared_cluster = cluster
         self.pool = pool
         self.run_dir = Path(run_dir)
@@ -145,9 +120,10 @@ class ExperimentRun:
         self.started = time.time()
         self.row = label or (exp.name if exp.client == DEFAULT_CLIENT else f"{exp.name}.{exp.client}")
         self.label = self.row if repetition == 1 else f"{self.row}#{repetition}"
-        self.plan: Plan = plan_experiment(self.exp, self.run_id, self.run_dir, options.seed)
+        space = namespace(self.run_id) if options.external is not None else ""
+        self.plan: Plan = plan_experiment(self.exp, self.run_id, self.run_dir, options.seed, space)
         self.bus = bus or options.bus()
-        self.result = RunResult(exp.name, path, self.run_dir, self.run_id, repetition, client_path=exp.client_path)
+        self.result = RunResult(exp.name, path, self.run_dir, self.run_id, repetition, client_path=self.exp.client_path)
 
     def run(self) -> RunResult:
         """Run every phase; see ``docs/phases.md``."""
@@ -178,6 +154,7 @@ class ExperimentRun:
         """Lease a cluster, execute the plan on it and tear down."""
         lease = self._lease(phases)
         cluster = lease.cluster
+        check_backend(self.exp, cluster)
         self.result.cluster = lease.how
         self.result.cluster_id = cluster.run_id
         self._write_cluster(lease)
@@ -193,7 +170,7 @@ class ExperimentRun:
             broken = not isinstance(e, ChaosError)
             raise
         finally:
-            cluster_config.record(self.run_dir, cluster.admin_call, cluster.brokers, self.plan.topic.name)
+            cluster_config.record(self.run_dir, cluster.admin_call, self.plan.topic.name)
             self._teardown(lease, phases, broken)
 
     def _write_outcome(self) -> None:
@@ -276,6 +253,9 @@ class ExperimentRun:
         if self.shared_cluster is not None:
             return Lease(self.shared_cluster, "shared", [])
         spec = self.exp.cluster.spec()
+        if self.options.external is not None:
+            with phases.phase("cluster", f"the team's cluster at {self.options.external.bootstrap}"):
+                return self._pool.acquire(spec)
         detail = f"{self.exp.cluster.brokers} brokers, Kafka {spec.kafka_version}"
         with phases.phase("cluster", detail):
             if spec.kafka_image is None and not os.environ.get("KAFKA_CHAOS_KAFKA_IMAGE"):
@@ -284,6 +264,8 @@ class ExperimentRun:
 
     @property
     def _pool(self) -> ClusterPool:
+        if self.pool is None and self.options.external is not None:
+            self.pool = pool_for(self.options, self.run_dir, [])
         if self.pool is None:
             options = self.options
 
@@ -295,6 +277,10 @@ class ExperimentRun:
 
     def _teardown(self, lease: Lease, phases: Phases, broken: bool) -> None:
         cluster = lease.cluster
+        if isinstance(cluster, ExternalCluster):
+            with phases.phase("teardown", "the run's topics and groups deleted"):
+                leave(cluster, self.run_id)
+            return
         if self.shared_cluster is not None:
             return
         if self.options.keep_cluster and cluster.nodes:
@@ -313,25 +299,6 @@ class ExperimentRun:
                 except Exception as e:  # evidence is precious but never blocks the teardown
                     log.warning("could not collect the logs of %s: %s", self.label, e)
             self._pool.release(lease, broken)
-
-
-def pool_for(options: RunOptions, base: Path, wanted: Sequence[tuple[str, ClusterSpec]]) -> ClusterPool:
-    """The clusters a suite, a search or a matrix runs on: the one given with ``--cluster`` (checked
-    against each ``(name, spec)`` wanted before anything runs), else one per shape, started under
-    ``base``.
-
-    Raises:
-        UsageError: no cluster of that run id runs, it is not of a wanted shape, or ``--fresh-cluster``
-            was asked for as well.
-    """
-    if options.cluster is None:
-        return ClusterPool.under(base, fresh=options.fresh_cluster, progress=options.progress)
-    if options.fresh_cluster:
-        raise UsageError("--cluster runs on a cluster already up and --fresh-cluster starts new ones: pick one")
-    cluster = KafkaCluster.attach(options.cluster, run_dir=Path(base) / "clusters" / options.cluster)
-    for name, spec in wanted:
-        check_fits(cluster, spec, name)
-    return ClusterPool.given(cluster, progress=options.progress)
 
 
 def run_suite(
@@ -357,6 +324,9 @@ def run_suite(
     ordered = by_shape(loaded, options.kafka_version)
     wanted = [(item.experiment.name, item.experiment.cluster.spec(options.kafka_version)) for item in ordered]
     pool = pool_for(options, suite_dir, wanted)
+    if isinstance(pool, ExternalPool):  # refused before anything runs
+        for item in ordered:
+            check_backend(item.experiment, pool.cluster)
     prepare_clients(
         [item.experiment for item in loaded], options.kafka_version, options.client_version, options.progress
     )
@@ -389,12 +359,3 @@ def run_suite(
     suite.seconds = time.monotonic() - t0
     bus.emit(SuiteUpdated(run="", suite=suite))
     return suite
-
-
-def by_shape(loaded: Sequence[LoadedExperiment], kafka_version: str | None = None) -> list[LoadedExperiment]:
-    """The experiments grouped by cluster shape, shapes in the order they first appear and the
-    experiments of a shape in their own order, so a suite starts each shape's cluster once."""
-    groups: dict[str, list[LoadedExperiment]] = {}
-    for item in loaded:
-        groups.setdefault(shape(item.experiment.cluster.spec(kafka_version)), []).append(item)
-    return [item for group in groups.values() for item in group]

@@ -28,6 +28,7 @@ from chaos.workloads.application import Correlation
 from chaos.workloads.drain import LogWriter, reader, topic_partitions, wait_for_decided
 from chaos.workloads.envelope import Status, producer_tag
 from chaos.workloads.ledger import OUTPUT_TIME, write_meta
+from chaos.workloads.security import Brokers
 from chaos.workloads.shape import parse_id
 
 #: Outputs that could not be correlated shown in ``output.json``.
@@ -53,7 +54,12 @@ def identity(record: ConsumerRecord, correlation: Correlation) -> tuple[str | No
 
 
 def drain_app_output(
-    bootstrap_servers: str, topic: str, run_id: str, run_dir: Path, correlation: Correlation, timeout: float = 180.0
+    bootstrap_servers: Brokers | str,
+    topic: str,
+    run_id: str,
+    run_dir: Path,
+    correlation: Correlation,
+    timeout: float = 180.0,
 ) -> int:
     """Read the application's output ``topic`` into the run directory; returns the records read.
 

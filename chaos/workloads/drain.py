@@ -26,6 +26,7 @@ from chaos.waiting import wait_until
 from chaos.workloads.coverage import MARKERS_UNBOUNDED, Coverage
 from chaos.workloads.envelope import Status, decode, producer_tag
 from chaos.workloads.ledger import LOG_STRUCT, AppendFile, write_meta
+from chaos.workloads.security import Brokers, brokers_of
 from chaos.workloads.shape import header_value
 
 
@@ -69,7 +70,7 @@ class DrainResult:
 
 
 def drain(
-    bootstrap_servers: str,
+    bootstrap_servers: Brokers | str,
     topic: str,
     run_id: str,
     run_dir: Path,
@@ -175,10 +176,10 @@ def drain(
         consumer.close()
 
 
-def reader(bootstrap_servers: str, isolation_level: str) -> KafkaConsumer:
+def reader(bootstrap_servers: Brokers | str, isolation_level: str) -> KafkaConsumer:
     """A group-less reader that never jumps (``auto_offset_reset=none``) and reads damaged batches."""
     return KafkaConsumer(
-        bootstrap_servers=bootstrap_servers.split(","),
+        **brokers_of(bootstrap_servers).kafka_python(),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="none",
@@ -228,7 +229,7 @@ def read_partitions(
 
 
 def _committed_view(
-    bootstrap_servers: str,
+    bootstrap_servers: Brokers | str,
     tps: list[TopicPartition],
     beginning: dict[int, int],
     end: dict[int, int],
@@ -256,7 +257,7 @@ def _committed_view(
         consumer.close()
 
 
-def wait_for_decided(bootstrap_servers: str, topic: str, deadline: float) -> dict[str, list[int]]:
+def wait_for_decided(bootstrap_servers: Brokers | str, topic: str, deadline: float) -> dict[str, list[int]]:
     """Wait until no transaction on ``topic`` is open: each partition's last stable offset (the end a
     read_committed reader sees) equals its end. Returns the partitions still open at ``deadline``
     as ``[last stable offset, end]`` (empty: all decided)."""
@@ -280,11 +281,11 @@ def wait_for_decided(bootstrap_servers: str, topic: str, deadline: float) -> dic
         committed.close()
 
 
-def committed_offsets(bootstrap_servers: str, topic: str, groups: list[str]) -> dict[str, dict[int, int]]:
+def committed_offsets(bootstrap_servers: Brokers | str, topic: str, groups: list[str]) -> dict[str, dict[int, int]]:
     """Each group's committed offset per partition of ``topic`` (partitions without one are absent)."""
     if not groups:
         return {}
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers.split(","), client_id="kafka-chaos-drain-admin")
+    admin = KafkaAdminClient(**brokers_of(bootstrap_servers).kafka_python(), client_id="kafka-chaos-drain-admin")
     try:
         out: dict[str, dict[int, int]] = {}
         for group in groups:

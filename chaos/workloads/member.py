@@ -36,6 +36,7 @@ from chaos.workloads.connect import new_consumer
 from chaos.workloads.envelope import Status, decode, producer_tag
 from chaos.workloads.interfaces import Batches, ConsumedRecord, ConsumerClient
 from chaos.workloads.ledger import ConsumerLedger
+from chaos.workloads.security import client_security
 from chaos.workloads.settings import Setting
 from chaos.workloads.spec import ConsumerSpec
 
@@ -66,7 +67,10 @@ class ConsumerWorkload:
             "group.id": spec.group,
             "client.id": f"kafka-chaos-{spec.id}",
         }
-        self.config = resolved.config(harness, defaults={"auto.offset.reset": "earliest"})
+        self.config = {
+            **resolved.config(harness, defaults={"auto.offset.reset": "earliest"}),
+            **client_security(spec.client_config, spec.client),
+        }
         self.max_poll_records = resolved.number("max.poll.records", 500)
         self.ledger = ConsumerLedger(
             Path(spec.run_dir),

@@ -14,10 +14,16 @@ from chaos.errors import InfrastructureError
 from chaos.rundir import DRAIN
 from chaos.workloads.drain import LogWriter, read_partitions, reader, topic_partitions, wait_for_decided
 from chaos.workloads.ledger import write_meta
+from chaos.workloads.security import Brokers
 
 
 def drain_output(
-    bootstrap_servers: str, topic: str, run_id: str, run_dir: Path, transactional: bool, timeout: float = 180.0
+    bootstrap_servers: Brokers | str,
+    topic: str,
+    run_id: str,
+    run_dir: Path,
+    transactional: bool,
+    timeout: float = 180.0,
 ) -> int:
     """Read a consume-transform-produce output ``topic`` as a read_committed reader sees it into
     ``drain/output.bin`` (each output record names its input record) and ``drain/output.json``

@@ -37,6 +37,7 @@ from chaos.workloads.gate import BufferGate
 from chaos.workloads.interfaces import ProducerClient
 from chaos.workloads.ledger import ProducerLedger
 from chaos.workloads.outbox import OutboxForwarding
+from chaos.workloads.security import client_security
 from chaos.workloads.sending import Delivery, Sending
 from chaos.workloads.settings import Setting
 from chaos.workloads.spec import ProducerSpec
@@ -59,7 +60,7 @@ class ProducerWorkload:
         }
         if spec.mode == "transactional":
             harness["transactional.id"] = spec.transactional_id
-        self.config = resolved.config(harness)
+        self.config = {**resolved.config(harness), **client_security(spec.client_config, spec.client)}
         self.max_block_ms = resolved.number("max.block.ms", 60_000)
         # buffer.memory is emulated for kafka-python only: librdkafka bounds its own queue (it is mapped onto it).
         buffer_memory = resolved.emulated.get("buffer.memory")

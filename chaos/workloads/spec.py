@@ -75,6 +75,9 @@ class ProducerSpec:
     #: An application's input: its value and key templates, the identity in a header
     #: (:mod:`chaos.workloads.shape`); None: the envelope as the value.
     shape: InputShape | None = None
+    #: The team's client security settings file (:mod:`chaos.workloads.security`), read by the client
+    #: where it runs: its path, never its secrets, is in the spec. None: PLAINTEXT.
+    client_config: str | None = None
 
     @property
     def transactional_id(self) -> str:
@@ -148,6 +151,8 @@ class ConsumerSpec:
     output_settings: dict[str, str] = field(default_factory=dict)
     protocol: DriverProtocol = field(default_factory=DriverProtocol)
     external: ExternalClient | None = None
+    #: As :attr:`ProducerSpec.client_config`.
+    client_config: str | None = None
 
     @property
     def transactional_id(self) -> str:

@@ -33,6 +33,7 @@ from chaos.workloads.connect import new_producer
 from chaos.workloads.envelope import Decoded, Status, decode, encode
 from chaos.workloads.interfaces import Batches, GroupMetadata, ProducerClient
 from chaos.workloads.member import ConsumerWorkload, Row, to_row
+from chaos.workloads.security import client_security
 from chaos.workloads.settings import Setting
 from chaos.workloads.spec import ConsumerSpec
 
@@ -62,7 +63,7 @@ class TransformWorkload(ConsumerWorkload):
         }
         if self.eos:
             harness["transactional.id"] = spec.transactional_id
-        self.producer_config = produced.config(harness)
+        self.producer_config = {**produced.config(harness), **client_security(spec.client_config, spec.client)}
         self._producer: ProducerClient | None = None
 
     @property

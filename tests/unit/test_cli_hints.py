@@ -54,6 +54,7 @@ def test_the_scanner_finds_every_hint_of_the_package() -> None:
     assert hints() == [
         "kafka-chaos",
         "kafka-chaos clean",
+        "kafka-chaos clean --bootstrap-servers …",
         "kafka-chaos clean --images",
         "kafka-chaos clean --run-id",
         "kafka-chaos cluster",

@@ -26,6 +26,7 @@ from chaos.faults.schedule import RANDOM_KINDS
 from chaos.oracle.verdict import Counts, Trust, Verdict
 from chaos.reports.words import settings_line
 from chaos.scenario import Scenario
+from chaos.workloads.security import PLAINTEXT, brokers_of
 from chaos.workloads.spec import load_spec
 
 PROXIED = "127.0.0.1:30001,127.0.0.1:30002,127.0.0.1:30003"
@@ -46,6 +47,7 @@ class TwoPathCluster:
 
     run_id = "20261127-000000-abcd"
     nodes: tuple[object, ...] = ()
+    security = PLAINTEXT
     topics: list[str]
 
     def __init__(self) -> None:
@@ -134,7 +136,9 @@ def test_every_workload_of_a_run_is_given_the_bootstrap_address_of_its_path(
 
 def test_the_drain_reads_through_the_runs_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[str] = []
-    monkeypatch.setattr("chaos.experiments.executor.drain", lambda bootstrap, *a, **k: seen.append(bootstrap))
+    monkeypatch.setattr(
+        "chaos.experiments.executor.drain", lambda bootstrap, *a, **k: seen.append(brokers_of(bootstrap).servers)
+    )
     monkeypatch.setattr(Execution, "count_with_kafka", lambda self: None)
     for path in ("proxy", "direct"):
         with Execution(two_paths(), tmp_path / path, TopicPlan("t"), client_path=path) as ex:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -20,16 +19,14 @@ T = TypeVar("T")
 SECRET = "org.apache.kafka.common.security.plain.PlainLoginModule required password='hunter2';"
 
 
-@dataclass
-class Broker:
-    node_id: int
-
-
 class FakeAdmin:
     """What describe_cluster and describe_configs answer for two brokers and a topic."""
 
     def describe_cluster(self) -> dict[str, object]:
-        return {"cluster_id": "q1Sh-9_ZTQ2Ij0u8yY5p3A", "brokers": []}
+        return {"cluster_id": "q1Sh-9_ZTQ2Ij0u8yY5p3A", "brokers": [{"broker_id": 2}, {"broker_id": 1}]}
+
+    def describe_features(self) -> dict[str, object]:
+        return {"metadata.version": {"finalized": (27, 27)}, "transaction.version": {"finalized": (2, 2)}}
 
     def describe_configs(self, resources: Sequence[ConfigResource], config_filter: str = "all") -> object:
         assert config_filter == "all"
@@ -53,7 +50,7 @@ def caller(admin: object) -> Callable[..., object]:
 
 
 def test_every_key_is_recorded_and_no_secret_is_written(tmp_path: Path) -> None:
-    record(tmp_path, caller(FakeAdmin()), [Broker(1), Broker(2)], "orders")  # type: ignore[arg-type]
+    record(tmp_path, caller(FakeAdmin()), "orders")  # type: ignore[arg-type]
     text = (tmp_path / rundir.CLUSTER_CONFIG).read_text()
     assert "hunter2" not in text and "PlainLoginModule" not in text
     config = json.loads(text)
@@ -62,6 +59,8 @@ def test_every_key_is_recorded_and_no_secret_is_written(tmp_path: Path) -> None:
     assert jaas == {"source": "STATIC_BROKER_CONFIG", "sensitive": True}
     assert config["brokers"]["2"]["min.insync.replicas"] == {"value": "1", "source": "STATIC_BROKER_CONFIG"}
     assert config["topic"]["orders"]["cleanup.policy"]["value"] == "compact"
+    assert sorted(config["brokers"]) == ["1", "2"]  # every broker the cluster reports, none named by the caller
+    assert config["features"] == {"metadata.version": 27, "transaction.version": 2}
     items = dict(in_force_items(tmp_path))
     assert items["cluster id"] == "q1Sh-9_ZTQ2Ij0u8yY5p3A"
     shown = items["set on the cluster"]
@@ -75,7 +74,7 @@ def test_a_cluster_that_cannot_say_leaves_what_went_wrong(tmp_path: Path) -> Non
         def describe_cluster(self) -> object:
             raise KafkaConnectionError("no broker answered")
 
-    record(tmp_path, caller(Down()), [Broker(1)], "orders")  # type: ignore[arg-type]
+    record(tmp_path, caller(Down()), "orders")  # type: ignore[arg-type]
     assert json.loads((tmp_path / rundir.CLUSTER_CONFIG).read_text()) == {
         "error": "KafkaConnectionError: KafkaConnectionError: no broker answered"
     }

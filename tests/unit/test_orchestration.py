@@ -26,6 +26,7 @@ from chaos.experiments.plan import UNBOUND, Budgets, FaultPlan, Plan, TopicPlan
 from chaos.faults.base import REGISTRY, Fault, FaultContext
 from chaos.oracle.verdict import Verdict
 from chaos.workloads.process import WorkloadProcess
+from chaos.workloads.security import PLAINTEXT
 from chaos.workloads.spec import ConsumerSpec, ProducerSpec
 from chaos.workloads.totals import Totals
 
@@ -41,6 +42,7 @@ class FakeCluster:
     run_id: str = "20261205-000000-fake"
     nodes: tuple[object, ...] = ()
     brokers: tuple[object, ...] = ()
+    security = PLAINTEXT
 
     def bootstrap(self, client_path: str = "proxy") -> str:
         return f"{client_path}:9092"

@@ -17,6 +17,7 @@ from chaos.oracle.files import read_verdict
 from chaos.reports import load_run, occurrence_rates, write_run_reports, write_suite_json
 from chaos.reports.series import fault_windows, series, totals
 from chaos.results import RunResult, SuiteResult
+from chaos.workloads.security import PLAINTEXT
 from tests.helpers.reports import make_run, synthetic_suite
 
 
@@ -150,6 +151,7 @@ def test_a_run_that_breaks_is_recorded_as_an_error_and_reported(tmp_path: Path) 
         run_id = "20261127-000000-abcd"
         nodes: tuple[object, ...] = ()
         brokers: tuple[object, ...] = ()
+        security = PLAINTEXT
 
         def bootstrap(self, client_path: str = "proxy") -> str:
             return "127.0.0.1:1"

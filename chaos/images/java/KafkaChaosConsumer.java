@@ -129,6 +129,7 @@ final class KafkaChaosConsumer {
         boolean auto = "auto".equals(strategy) && !"false".equals(settings.get("enable.auto.commit"));
         props.put("enable.auto.commit", Boolean.toString(auto));
         props.put("bootstrap.servers", spec.string("bootstrap_servers"));
+        spec.secure(props);
         props.put("group.id", group);
         props.put("client.id", "kafka-chaos-" + id);
         props.put("key.deserializer", ByteArrayDeserializer.class.getName());

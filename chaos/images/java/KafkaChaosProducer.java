@@ -56,6 +56,7 @@ final class KafkaChaosProducer {
         Map<String, String> settings = spec.settings("settings", substituted);
         props.putAll(settings);
         props.put("bootstrap.servers", spec.string("bootstrap_servers"));
+        spec.secure(props);
         props.put("client.id", "kafka-chaos-" + id);
         props.put("key.serializer", ByteArraySerializer.class.getName());
         props.put("value.serializer", ByteArraySerializer.class.getName());

@@ -69,6 +69,7 @@ final class KafkaChaosShare {
             throw new IllegalArgumentException("a poison record needs share.acknowledgement.mode=explicit");
         }
         props.put("bootstrap.servers", spec.string("bootstrap_servers"));
+        spec.secure(props);
         props.put("group.id", spec.string("group"));
         props.put("client.id", "kafka-chaos-" + id);
         Map<String, Object> groupConfig = startFromEarliest(props, id);

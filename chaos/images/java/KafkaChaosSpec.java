@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
@@ -81,6 +82,19 @@ final class KafkaChaosSpec {
         }
         substituted.addAll(dropped);
         return out;
+    }
+
+    /** Adds to {@code props} the team's client security settings: the properties file the spec's
+     *  "client_config" names (chaos.workloads.security), read here so its secrets never enter the
+     *  spec. Nothing without one. IOException if the file cannot be read. */
+    void secure(Properties props) throws IOException {
+        String path = optString("client_config");
+        if (path == null) return;
+        Properties file = new Properties();
+        try (java.io.Reader in = Files.newBufferedReader(Path.of(path), StandardCharsets.UTF_8)) {
+            file.load(in);
+        }
+        for (String key : file.stringPropertyNames()) props.put(key, file.getProperty(key).trim());
     }
 
     /** The transactional.id of {@code settings} if they name one, else the protocol's pattern's. */

@@ -160,7 +160,7 @@ final class KafkaChaosTransactions {
         KafkaProducer<byte[], byte[]> producer;
         boolean rewound;
 
-        Transformer(KafkaChaosConsumer c, KafkaChaosSpec spec) {
+        Transformer(KafkaChaosConsumer c, KafkaChaosSpec spec) throws java.io.IOException {
             this.c = c;
             outputTopic = spec.string("output_topic");
             runId = spec.string("run_id");
@@ -171,6 +171,7 @@ final class KafkaChaosTransactions {
             Map<String, String> out = spec.settings("output_settings", new ArrayList<>());
             props.putAll(out);
             props.put("bootstrap.servers", spec.string("bootstrap_servers"));
+            spec.secure(props);
             props.put("client.id", "kafka-chaos-" + spec.string("id") + "-out");
             props.put("key.serializer", ByteArraySerializer.class.getName());
             props.put("value.serializer", ByteArraySerializer.class.getName());

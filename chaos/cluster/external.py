@@ -1,0 +1,267 @@
+"""``ExternalCluster``: a team's running Kafka cluster, reached at its bootstrap servers with its
+client security settings, that the harness neither started nor may stop.
+
+The workloads, the drain and the oracle run on this machine; the brokers are the team's. The
+harness touches only what carries its prefix (``kafka-chaos-``): each run creates its topics and
+groups under ``kafka-chaos-<run id>-`` and deletes them when it ends (:meth:`ExternalCluster.remove_own`),
+and ``kafka-chaos clean --bootstrap-servers …`` deletes whatever is left under the prefix. It has no
+node to kill, pause or cut: the brokers are reached only through Kafka's protocol, so
+:attr:`nodes` and :attr:`brokers` are empty and a lookup of a broker's process says why.
+
+It is a :class:`~chaos.cluster.cluster.KafkaCluster` for everything a run asks of a cluster
+(topics, partition state, admin calls, bootstrap addresses); its lifecycle verbs connect and
+check, or refuse. ``docs/external-clusters.md`` has the contract.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from kafka.errors import KafkaError
+
+from chaos.cluster.admin import Admin, connect
+from chaos.cluster.cluster import KafkaCluster
+from chaos.cluster.config import ClientPath, ClusterSpec
+from chaos.cluster.metadata import Metadata
+from chaos.cluster.node import Node
+from chaos.cluster.sweeper import SweepResult
+from chaos.errors import ClusterUnhealthy, UsageError
+from chaos.progress import Progress, silent
+from chaos.waiting import WaitTimeout, wait_until
+from chaos.watched import BrokerView
+from chaos.workloads.security import PLAINTEXT, Brokers, ClientSecurity
+
+#: What every topic and group the harness creates on an external cluster starts with.
+PREFIX = "kafka-chaos-"
+
+
+def namespace(run_id: str) -> str:
+    """What a run's topics and groups on an external cluster start with.
+
+    >>> namespace("20261205-120000-ab12")
+    'kafka-chaos-20261205-120000-ab12-'
+    """
+    return f"{PREFIX}{run_id}-"
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalTarget:
+    """Where a team's cluster is and what the harness may do to it: ``bootstrap`` servers, the
+    clients' ``security``, and the cluster id the team consented to faults on (``--allow-faults-on``;
+    None: client faults only)."""
+
+    bootstrap: str
+    security: ClientSecurity = PLAINTEXT
+    allow_faults_on: str | None = None
+
+    def __post_init__(self) -> None:
+        addresses = [a.strip() for a in self.bootstrap.split(",") if a.strip()]
+        if not addresses or any(not _address(a) for a in addresses):
+            raise UsageError(
+                f"--bootstrap-servers {self.bootstrap!r} is not a list of host:port: "
+                "pass e.g. kafka-1:9092,kafka-2:9092"
+            )
+
+    @property
+    def brokers(self) -> Brokers:
+        """The bootstrap servers with the security settings, for the drain's clients."""
+        return Brokers(self.bootstrap, self.security)
+
+
+def _address(text: str) -> tuple[str, int] | None:
+    host, _, port = text.rpartition(":")
+    return (host.strip("[]"), int(port)) if host and port.isdigit() and 0 < int(port) < 65536 else None
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteBroker:
+    """A broker of an external cluster, as it describes itself: always asked (``state`` running)."""
+
+    node_id: int
+    host: str
+    port: int
+    state: str = "running"
+
+
+class ExternalCluster(KafkaCluster):
+    """A team's running cluster (see the module docstring).
+
+    Raises (from :meth:`start`):
+        UsageError: nothing listens at the bootstrap servers, the brokers refuse the client
+            settings (TLS, SASL), or faults were consented to on another cluster than this one.
+    """
+
+    def __init__(
+        self,
+        target: ExternalTarget,
+        *,
+        kafka_version: str | None = None,
+        run_id: str | None = None,
+        run_dir: Path | None = None,
+        progress: Progress = silent,
+    ) -> None:
+        spec = ClusterSpec(brokers=1, kafka_version=kafka_version) if kafka_version else ClusterSpec(brokers=1)
+        super().__init__(spec, run_id=run_id, run_dir=run_dir, progress=progress)
+        self.target = target
+        self.remote: list[RemoteBroker] = []
+        #: The id the cluster reports (known after :meth:`start`).
+        self.cluster_id: str | None = None
+        self.metadata = Metadata(self._connect_admin, lambda: self.remote, self.spec)
+
+    def _connect_admin(self) -> Admin:
+        every = {b.node_id: (b.host, b.port) for b in self.remote}
+        return connect(self.target.bootstrap, every, self.target.security.kafka_python())
+
+    # -- lifecycle: connect and check, never start or stop ---------------------------------------
+    def start(self) -> None:
+        """Connect, learn the brokers and the cluster id, and check the consent to faults.
+
+        Raises:
+            UsageError: see the class docstring.
+        """
+        if not self._listening():
+            raise UsageError(
+                f"nothing answers at {self.target.bootstrap}: check --bootstrap-servers and that the cluster is up"
+            )
+        try:
+            described = self.metadata.admin_call(lambda a: a.describe_cluster(), attempts=1)
+        except (KafkaError, OSError) as e:
+            raise UsageError(
+                f"the brokers at {self.target.bootstrap} accept connections but did not answer the harness's "
+                f"client ({type(e).__name__}): check --client-config (security.protocol, the SASL user and "
+                "password, the CA certificate)"
+            ) from None
+        self.remote = sorted(
+            (RemoteBroker(int(b["broker_id"]), str(b["host"]), int(b["port"])) for b in described["brokers"]),
+            key=lambda b: b.node_id,
+        )
+        self.cluster_id = str(described.get("cluster_id") or "")
+        # A spec of as many brokers as it has (a replication factor is checked against it); at most
+        # the 9 a started cluster may have, which no experiment's replication factor exceeds.
+        size = max(1, min(9, len(self.remote)))
+        self.spec = self.metadata.spec = ClusterSpec(brokers=size, kafka_version=self.spec.kafka_version)
+        consent = self.target.allow_faults_on
+        if consent is not None and consent != self.cluster_id:
+            raise UsageError(
+                f"--allow-faults-on {consent} does not name the cluster at {self.target.bootstrap}, whose id is "
+                f"{self.cluster_id}: check you are pointing at the cluster you meant"
+            )
+
+    def _listening(self) -> bool:
+        """Whether any bootstrap address accepts a TCP connection (within 3 s)."""
+        for address in self.target.bootstrap.split(","):
+            host_port = _address(address.strip())
+            try:
+                if host_port is not None:
+                    socket.create_connection(host_port, timeout=3).close()
+                    return True
+            except OSError:
+                continue
+        return False
+
+    @property
+    def faults_allowed(self) -> bool:
+        """Whether the team consented to faults on this cluster (``--allow-faults-on`` its id)."""
+        return self.target.allow_faults_on is not None and self.target.allow_faults_on == self.cluster_id
+
+    def destroy(self, collect_logs: bool = True) -> SweepResult:
+        """Close the admin connections: the cluster is the team's, and keeps running."""
+        del collect_logs
+        self.metadata.close()
+        return SweepResult([], [])
+
+    def collect_logs(self, into: Path | None = None, since: float | None = None) -> list[Path]:
+        """Nothing: the brokers' logs are on the team's hosts."""
+        del into, since
+        return []
+
+    def wait_healthy(self, timeout: float | None = None) -> None:
+        """Wait until every broker the cluster described is registered and unfenced.
+
+        Raises:
+            ClusterUnhealthy: not within ``timeout``.
+        """
+        want = {b.node_id for b in self.remote}
+
+        def registered() -> bool:
+            return want <= (self.metadata.registered_brokers() or set())
+
+        try:
+            wait_until(registered, timeout or 60.0, f"the brokers of {self.target.bootstrap} to be registered")
+        except WaitTimeout as e:
+            raise ClusterUnhealthy(str(e)) from None
+
+    # -- addresses --------------------------------------------------------------------------------
+    @property
+    def security(self) -> ClientSecurity:
+        """The team's client security settings (``--client-config``)."""
+        return self.target.security
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """The team's bootstrap servers."""
+        return self.target.bootstrap
+
+    @property
+    def direct_bootstrap_servers(self) -> str:
+        """The team's bootstrap servers (no proxy stands between)."""
+        return self.target.bootstrap
+
+    def bootstrap(self, client_path: ClientPath = "proxy") -> str:
+        """The team's bootstrap servers, whatever the client path: no proxy stands between."""
+        del client_path
+        return self.target.bootstrap
+
+    def node(self, node_id: int) -> Node:
+        """Raises UsageError: the harness reaches no broker process of an external cluster."""
+        raise UsageError(
+            f"node {node_id} of the cluster at {self.target.bootstrap} is the team's: the harness reaches its brokers "
+            "only through Kafka's protocol, so it cannot act on their processes, disks or networks"
+        )
+
+    def broker_views(self, topic: str) -> list[BrokerView]:
+        """Every partition of ``topic`` as each broker sees it now (see the base class)."""
+        from chaos.cluster.broker_views import broker_views
+
+        ids = [b.node_id for b in self.remote]
+        return self.metadata.admin_call(lambda admin: broker_views(admin, ids, topic), attempts=1)
+
+    # -- what the harness leaves ------------------------------------------------------------------
+    def remove_own(self, prefix: str) -> list[str]:
+        """Delete every topic and consumer group whose name starts with ``prefix`` (one of the harness's:
+        :data:`PREFIX` or a run's :func:`namespace`); returns what was deleted.
+
+        Raises:
+            UsageError: ``prefix`` is not under the harness's own.
+            KafkaError: the cluster refused a deletion.
+        """
+        if not prefix.startswith(PREFIX):
+            raise UsageError(f"the harness deletes only names under {PREFIX}, not {prefix}")
+        topics = sorted(t for t in self.admin_call(lambda a: a.list_topics()) if t.startswith(prefix))
+        if topics:
+            self.admin_call(lambda a: a.delete_topics(topics, timeout_ms=30_000, raise_errors=False))
+        listed = self.admin_call(lambda a: a.list_groups())
+        groups = sorted({str(g["group_id"]) for g in listed if str(g["group_id"]).startswith(prefix)})
+        if groups:
+            _delete_groups(self.admin_call, groups)
+        return [*topics, *groups]
+
+
+def _delete_groups(call: Callable[[Callable[[Admin], object]], object], groups: Sequence[str]) -> None:
+    """Remove the members still in ``groups`` (a killed consumer stays one until its session times
+    out), then delete the groups."""
+    from kafka.admin import MemberToRemove
+
+    def members(admin: Admin) -> dict[str, list[MemberToRemove]]:
+        described = admin.describe_groups(list(groups))
+        return {
+            g: [MemberToRemove(member_id=m["member_id"]) for m in d.get("members") or []] for g, d in described.items()
+        }
+
+    for group, gone in dict(call(members)).items():  # type: ignore[call-overload]
+        if gone:
+            call(lambda a, g=group, m=gone: a.remove_group_members(g, m))  # type: ignore[misc]
+    call(lambda a: a.delete_groups(list(groups)))

@@ -1,0 +1,139 @@
+"""Which clusters the runs of a suite, a search or a matrix use (:func:`pool_for`), and in what order
+the runs go (:func:`by_shape`): the harness's own clusters, one given with ``--cluster``, or a team's
+external cluster (:class:`ExternalPool`)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from chaos.cluster import ClusterSpec, KafkaCluster
+from chaos.cluster.external import ExternalCluster, namespace
+from chaos.errors import UsageError
+from chaos.experiments.loading import LoadedExperiment
+from chaos.experiments.model import Experiment
+from chaos.experiments.options import RunOptions
+from chaos.experiments.pool import ClusterPool, Lease, check_fits, shape
+from chaos.faults.backends import DOCKER, Backend, check_kinds, external_backend
+from chaos.faults.schedule import RANDOM_KINDS
+from chaos.labels import new_run_id
+from chaos.progress import Progress, silent
+
+log = logging.getLogger(__name__)
+
+
+class ExternalPool(ClusterPool):
+    """A team's cluster for every run: connected once, never reset or removed. What a run leaves
+    behind is its own topics and groups, which :func:`leave` deletes."""
+
+    def __init__(self, cluster: ExternalCluster, progress: Progress = silent) -> None:
+        super().__init__(lambda spec: cluster, progress=progress)
+        self.cluster = cluster
+
+    def acquire(self, spec: ClusterSpec) -> Lease:
+        """The team's cluster, whatever ``spec`` says: its brokers' settings are its own."""
+        del spec
+        return Lease(self.cluster, "external", [])
+
+    def release(self, lease: Lease, broken: bool = False) -> None:
+        """Nothing to give back: the cluster is the team's."""
+
+    def close_idle(self) -> None:
+        """The team's cluster is not the pool's to remove."""
+
+    def close(self) -> None:
+        """Close the admin connections; the cluster keeps running."""
+        self.cluster.close()
+
+
+def leave(cluster: ExternalCluster, run_id: str) -> list[str]:
+    """Delete the topics and groups run ``run_id`` created on a team's cluster; returns them.
+
+    Raises:
+        KafkaError: the cluster refused a deletion.
+    """
+    return cluster.remove_own(namespace(run_id))
+
+
+def pool_for(options: RunOptions, base: Path, wanted: Sequence[tuple[str, ClusterSpec]]) -> ClusterPool:
+    """The clusters a suite, a search or a matrix runs on: a team's (``--bootstrap-servers``,
+    connected now), the one given with ``--cluster`` (checked against each ``(name, spec)`` wanted
+    before anything runs), else one per shape, started under ``base``.
+
+    Raises:
+        UsageError: no cluster of that run id runs, it is not of a wanted shape, ``--fresh-cluster``
+            was asked for as well, or the team's cluster did not answer or is not the one consented to.
+    """
+    if options.external is not None:
+        return _external(options, base)
+    if options.cluster is None:
+        return ClusterPool.under(base, fresh=options.fresh_cluster, progress=options.progress)
+    if options.fresh_cluster:
+        raise UsageError("--cluster runs on a cluster already up and --fresh-cluster starts new ones: pick one")
+    cluster = KafkaCluster.attach(options.cluster, run_dir=Path(base) / "clusters" / options.cluster)
+    for name, spec in wanted:
+        check_fits(cluster, spec, name)
+    return ClusterPool.given(cluster, progress=options.progress)
+
+
+def by_shape(loaded: Sequence[LoadedExperiment], kafka_version: str | None = None) -> list[LoadedExperiment]:
+    """The experiments grouped by cluster shape, shapes in the order they first appear and the
+    experiments of a shape in their own order, so a suite starts each shape's cluster once."""
+    groups: dict[str, list[LoadedExperiment]] = {}
+    for item in loaded:
+        groups.setdefault(shape(item.experiment.cluster.spec(kafka_version)), []).append(item)
+    return [item for group in groups.values() for item in group]
+
+
+def _external(options: RunOptions, base: Path) -> ExternalPool:
+    """The pool of a team's cluster, connected and checked. Raises UsageError (see :func:`pool_for`)."""
+    assert options.external is not None
+    if options.cluster is not None or options.fresh_cluster:
+        which = "--cluster" if options.cluster is not None else "--fresh-cluster"
+        raise UsageError(f"--bootstrap-servers runs on a team's cluster and {which} on the harness's: pick one")
+    run_id = new_run_id()
+    cluster = ExternalCluster(
+        options.external,
+        kafka_version=options.kafka_version,
+        run_id=run_id,
+        run_dir=Path(base) / "clusters" / run_id,
+        progress=options.progress,
+    )
+    cluster.start()
+    options.progress(
+        f"external cluster {cluster.cluster_id} at {options.external.bootstrap}: {len(cluster.remote)} brokers, "
+        f"fault backend {backend_of(cluster).name}"
+    )
+    return ExternalPool(cluster, options.progress)
+
+
+def backend_of(cluster: KafkaCluster) -> Backend:
+    """The fault backend of ``cluster``: docker for the harness's own, else what the team consented to."""
+    return external_backend(cluster.faults_allowed) if isinstance(cluster, ExternalCluster) else DOCKER
+
+
+def fault_kinds(exp: Experiment) -> set[str]:
+    """Every fault kind ``exp`` may inject: its faults' and its random faults'."""
+    kinds = {f.kind for f in exp.faults}
+    if exp.random_faults is not None:
+        kinds |= {str(k["kind"]) for k in exp.random_faults.kinds or RANDOM_KINDS}
+    return kinds
+
+
+def check_backend(exp: Experiment, cluster: KafkaCluster) -> None:
+    """Refuse ``exp`` on ``cluster`` when its backend cannot perform one of its fault kinds, or it
+    runs a team's application (in a container of this machine's engine), before anything starts.
+
+    Raises:
+        UsageError: naming the kind and the backend (:func:`chaos.faults.backends.check_kinds`).
+    """
+    if not isinstance(cluster, ExternalCluster):
+        return
+    if exp.application is not None:
+        raise UsageError(
+            f"{exp.name} runs an application in a container, which reaches only the harness's own clusters: "
+            "run it without --bootstrap-servers"
+        )
+    hint = f"pass --allow-faults-on {cluster.cluster_id} if the team agrees to faults on this cluster"
+    check_kinds(fault_kinds(exp), backend_of(cluster), exp.name, hint)
