@@ -1,0 +1,153 @@
+"""A team's cluster, for real: a cluster the harness starts and then forgets, reached only by its
+bootstrap servers (``--bootstrap-servers``), as a team's staging cluster would be.
+
+Client faults (C1, P1) give the verdict classes their claims give on the harness's own clusters;
+everything the runs created is gone afterwards and the team's own topic is untouched; a run asking
+for a fault the backend cannot perform, or consent naming another cluster, is refused before
+anything is created; and ``clean --bootstrap-servers`` after a SIGKILLed run leaves nothing of the
+harness on the cluster. ``extended``: run by ``scripts/setup``'s main job, not the test command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+
+from chaos import rundir
+from chaos.cluster import ClusterSpec, KafkaCluster
+from chaos.cluster.external import PREFIX
+from tests.experiments.test_releases import run_suite
+
+ROOT = Path(__file__).resolve().parents[2]
+C1 = next((ROOT / "experiments").glob("c1-auto-commit-*.yaml"))
+P1 = next((ROOT / "experiments").glob("p1-*.yaml"))
+B2 = next((ROOT / "experiments").glob("b2-*.yaml"))
+TEAM_TOPIC = "orders"
+
+pytestmark = [pytest.mark.experiment, pytest.mark.extended]
+
+
+@pytest.fixture(scope="module")
+def team_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A 3-broker cluster with a topic of the team's holding one record; yields only its bootstrap
+    servers (the brokers' own listeners: nothing of the harness stands between)."""
+    cluster = KafkaCluster(ClusterSpec(brokers=3), run_dir=tmp_path_factory.mktemp("team"))
+    cluster.start()
+    try:
+        bootstrap = cluster.direct_bootstrap_servers
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
+        admin.create_topics([NewTopic(TEAM_TOPIC, 3, 3)])
+        admin.close()
+        producer = KafkaProducer(bootstrap_servers=bootstrap.split(","), acks="all")
+        producer.send(TEAM_TOPIC, b"the team's record", partition=0).get(30)
+        producer.close()
+        yield bootstrap
+    finally:
+        cluster.destroy()
+
+
+def harness_names(bootstrap: str) -> list[str]:
+    """Every topic and group on the cluster under the harness's prefix."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
+    try:
+        topics = [t for t in admin.list_topics() if t.startswith(PREFIX)]
+        groups = [str(g[0] if isinstance(g, tuple) else g["group_id"]) for g in admin.list_groups()]
+        return sorted([*topics, *(g for g in groups if g.startswith(PREFIX))])
+    finally:
+        admin.close()
+
+
+def team_records(bootstrap: str) -> list[bytes]:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), consumer_timeout_ms=5000)
+    tp = TopicPartition(TEAM_TOPIC, 0)
+    consumer.assign([tp])
+    consumer.seek_to_beginning(tp)
+    values = [bytes(r.value) for r in consumer]
+    consumer.close()
+    return values
+
+
+def test_client_faults_give_their_claims_verdicts_and_leave_nothing_behind(team_cluster: str, tmp_path: Path) -> None:
+    proc, suite, _ = run_suite(tmp_path, str(C1), str(P1), "--bootstrap-servers", team_cluster)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    runs = {r["name"].split("-")[0]: r for r in suite["runs"]}
+    assert runs["c1"]["loss"]["consumer"] > 0 and runs["c1"]["loss"]["broker"] == 0
+    assert runs["p1"]["status"] == "passed"
+    for run in suite["runs"]:
+        run_dir = Path(run["run_dir"])
+        meta = json.loads((run_dir / rundir.RUN).read_text())
+        assert meta["topic"].startswith(PREFIX + meta["run_id"]), meta["topic"]
+        assert json.loads((run_dir / rundir.VERDICT).read_text())["details"]["client_path"] == "direct"
+        config = json.loads((run_dir / rundir.CLUSTER_CONFIG).read_text())
+        assert sorted(config["brokers"]) == ["1", "2", "3"] and config["features"]["metadata.version"] > 0
+        assert meta["topic"] in config["topic"]
+    assert harness_names(team_cluster) == []
+    assert team_records(team_cluster) == [b"the team's record"]
+
+
+def test_a_fault_the_backend_cannot_perform_is_refused_before_anything_is_created(
+    team_cluster: str, tmp_path: Path
+) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "chaos.cli", "run", str(C1), str(B2), "--bootstrap-servers", team_cluster]
+        + ["--reports", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "asks for fault broker_kill, which backend clients cannot perform" in proc.stderr
+    assert not list(tmp_path.rglob(rundir.VERDICT)) and harness_names(team_cluster) == []
+    proc = subprocess.run(
+        [sys.executable, "-m", "chaos.cli", "run", str(C1), "--bootstrap-servers", team_cluster]
+        + ["--allow-faults-on", "not-this-cluster", "--reports", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2 and "--allow-faults-on not-this-cluster does not name the cluster" in proc.stderr
+
+
+def test_clean_after_a_sigkilled_run_leaves_nothing_of_the_harness(team_cluster: str, tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chaos.cli", "run", str(C1), "--bootstrap-servers", team_cluster]
+        + ["--reports", str(tmp_path), "-q"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while len(harness_names(team_cluster)) < 2:  # its topic and its group: the consumer joined
+            assert time.monotonic() < deadline and proc.poll() is None, "the run never created its topic and group"
+            time.sleep(0.5)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    assert harness_names(team_cluster)  # the SIGKILLed run could not delete them
+    clean = subprocess.run(
+        [sys.executable, "-m", "chaos.cli", "clean", "--bootstrap-servers", team_cluster, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert json.loads(clean.stdout)["removed"]
+    deadline = time.monotonic() + 60
+    while harness_names(team_cluster):
+        assert time.monotonic() < deadline, harness_names(team_cluster)
+        time.sleep(1)
+    assert team_records(team_cluster) == [b"the team's record"]
