@@ -15,13 +15,16 @@ from chaos.errors import ChaosError
 @click.option("--run-id", default=None, help="Only this run's resources (default: every run's).")
 @json_option
 def clean(with_images: bool, run_id: str | None, as_json: bool) -> None:
-    """Remove every container and network runs left behind (all carry kafka-chaos.run)."""
+    """Remove every container and network runs left behind (all carry kafka-chaos.run), and the
+    client files of secure clusters (under the cache)."""
     from chaos.cluster import sweep
     from chaos.engine import docker_client
 
     result = sweep(docker_client(), run_id, images=with_images)
-    text = f"removed {len(result.containers)} containers, {len(result.networks)} networks" + (
-        f", {len(result.images)} images" if with_images else ""
+    text = (
+        f"removed {len(result.containers)} containers, {len(result.networks)} networks"
+        + (f", {len(result.images)} images" if with_images else "")
+        + (f", {len(result.client_files)} secure clusters' client files" if result.client_files else "")
     )
     emit(result.as_dict(), as_json, text)
     if result.failures:
