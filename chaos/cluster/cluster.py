@@ -2,7 +2,7 @@
 
 Lifecycle: :meth:`KafkaCluster.start` creates a network, a toxiproxy container (one proxy per
 broker, published on 127.0.0.1, or on a remote engine's host) and one container per node, each broker
-also publishing its own direct listener (and with ``security: sasl_ssl`` its secure one) on a port fixed
+also publishing its own direct listener (and with ``security="sasl_ssl"`` its secure one) on a port fixed
 for the cluster's life, then waits
 until the cluster is healthy: every broker registered and a topic replicated to ``min(3, brokers)``
 nodes has its full ISR. A start that fails half-way removes everything it made before re-raising.

@@ -10,7 +10,7 @@ Listeners, per node:
   bootstraps here is told only direct addresses and never crosses toxiproxy, also after a metadata
   redirect to another broker. The port is fixed when the container is created (see
   :mod:`chaos.cluster.ports`), so the advertised address stays true across restarts.
-* ``SECURE`` (9095), only with ``security: sasl_ssl``: SASL_SSL with ``PLAIN`` and ``SCRAM-SHA-512``,
+* ``SECURE`` (9095), only with ``security="sasl_ssl"``: SASL_SSL with ``PLAIN`` and ``SCRAM-SHA-512``,
   published and advertised like ``DIRECT`` (its own fixed host port), so a harness-started cluster can
   stand in for a secured one. Its certificates, password and client files are
   :mod:`chaos.cluster.secure`'s; server.properties names the secrets' file, never a secret.
@@ -293,7 +293,7 @@ def server_properties(
 
     ``advertised_client`` is ``host:port`` clients reach this broker at through toxiproxy,
     ``advertised_direct`` the ``host:port`` its container publishes for its ``DIRECT`` listener, and
-    ``advertised_secure`` for its ``SECURE`` one (``security: sasl_ssl`` only); each is required for
+    ``advertised_secure`` for its ``SECURE`` one (``security="sasl_ssl"`` only); each is required for
     brokers and ignored for dedicated controllers.
 
     Raises:

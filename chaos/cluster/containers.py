@@ -67,9 +67,9 @@ def create_node(
 ) -> Node:
     """Create (not start) ``node``'s container on ``network`` with its files copied in. A broker
     advertises ``host``:``proxy_port`` (its toxiproxy listener) and ``host``:``direct_port`` (its own
-    direct listener, published on that fixed port), and with ``security: sasl_ssl`` ``host``:``secure_port``
+    direct listener, published on that fixed port), and with ``security="sasl_ssl"`` ``host``:``secure_port``
     (its secure listener, published likewise); a controller takes none. ``secure`` (the cluster's
-    certificates and password) is required with ``security: sasl_ssl``: every node gets its SCRAM
+    certificates and password) is required with ``security="sasl_ssl"``: every node gets its SCRAM
     credential to format with, a broker its keystore and secrets file too.
 
     Raises:

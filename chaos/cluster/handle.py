@@ -1,7 +1,7 @@
 """``ClusterHandle``: a cluster's addresses, health, metadata verbs and status, without its lifecycle.
 
 It holds where each part of a cluster is reached from this machine: each node's container, toxiproxy's
-API, each broker's proxied listener, its own direct listener and (``security: sasl_ssl``) its secure
+API, each broker's proxied listener, its own direct listener and (``security="sasl_ssl"``) its secure
 one. What the cluster says about itself it asks through :class:`~chaos.cluster.metadata.Metadata`,
 which it hands only what that needs (an admin factory, the brokers, the spec).
 :class:`~chaos.cluster.cluster.KafkaCluster` starts, attaches and destroys clusters and fills these in.
@@ -138,7 +138,7 @@ class ClusterHandle:
 
     @property
     def secure_bootstrap_servers(self) -> str:
-        """``host:port,…`` of the brokers' SASL_SSL listeners (empty: a cluster without ``security: sasl_ssl``);
+        """``host:port,…`` of the brokers' SASL_SSL listeners (empty: a cluster without ``security="sasl_ssl"``);
         a client also needs :meth:`client_config_path`'s properties."""
         return ",".join(f"{self.host}:{port}" for port in self._secure_ports.values())
 

@@ -34,7 +34,7 @@ class ClusterStatus(TypedDict):
     brokers: list[NodeStatus]
     controllers: list[NodeStatus]
     healthy: NotRequired[bool]
-    #: The brokers' SASL_SSL listeners (a cluster started with ``security: sasl_ssl`` only).
+    #: The brokers' SASL_SSL listeners (a cluster started with ``security="sasl_ssl"`` only).
     secure_bootstrap_servers: NotRequired[str]
 
 

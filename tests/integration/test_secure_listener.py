@@ -94,7 +94,8 @@ def test_clients_given_the_properties_reach_the_sasl_ssl_listener_and_nothing_le
         cluster = KafkaCluster.attach(run_id, engine, run_dir=tmp_path / "run")  # the ports found again
         scram, plain = cluster.client_config_path(), cluster.client_config_path("PLAIN")
         bootstrap = cluster.secure_bootstrap_servers
-        assert re.fullmatch(r"127\.0\.0\.1:\d+", bootstrap) and bootstrap != cluster.direct_bootstrap_servers
+        assert re.fullmatch(rf"{re.escape(cluster.host)}:\d+", bootstrap)
+        assert bootstrap != cluster.direct_bootstrap_servers
         assert f"SASL_SSL: bootstrap.servers={bootstrap}\n" in up.stdout
         assert f"client config (SCRAM-SHA-512): {scram}\nclient config (PLAIN): {plain}\n" in up.stdout
         password = kafka_python_arguments(read_properties(scram), bootstrap)["sasl_plain_password"]
