@@ -108,7 +108,8 @@ class ClusterSpec:
     defaults; ``node_config`` adds per-node overrides (e.g. ``{3: {"broker.rack": "b"}}``).
 
     Raises (from :meth:`validate`, called on construction):
-        UsageError: impossible sizes, a malformed Kafka version or a harness-owned config key.
+        UsageError: impossible sizes, a malformed Kafka version, a harness-owned config key or an unknown
+            security (or, with ``sasl_ssl``, a setting of the secure listener's in the broker config).
 
     >>> ClusterSpec(brokers=3).quorum_size
     3
