@@ -28,7 +28,7 @@ from chaos.cluster.config import DIRECT_PORT, SECURE_PORT, new_cluster_id
 from chaos.cluster.containers import create_node, required_images
 from chaos.cluster.handle import ClusterHandle
 from chaos.cluster.node import Node
-from chaos.cluster.ports import published_port, reserve_ports
+from chaos.cluster.ports import by_broker, published_port, reserve_ports
 from chaos.cluster.proxy import create_proxies, proxy_ports, start_toxiproxy, toxiproxy_ports
 from chaos.cluster.registry import spec_from_json, spec_to_json
 from chaos.cluster.secure import SecureMaterial, new_material, write_client_files
@@ -132,8 +132,7 @@ class KafkaCluster(ClusterHandle):
             network=name,
             labels=run_labels(self.run_id, "ports"),
         )
-        self._direct_ports = dict(zip(range(1, brokers + 1), reserved[:brokers], strict=True))
-        self._secure_ports = dict(zip(range(1, brokers + 1), reserved[brokers:], strict=True))
+        self._direct_ports, self._secure_ports = by_broker(reserved, brokers)
         material: SecureMaterial | None = None
         if secured:
             material = new_material([n.host for n in self.spec.nodes() if n.broker], self.host)
