@@ -45,6 +45,14 @@ def cluster() -> None:
 @click.option(
     "--feature", "features", multiple=True, metavar="NAME=LEVEL", help="Feature level to format with, repeatable."
 )
+@click.option(
+    "--security",
+    type=click.Choice(["none", "sasl_ssl"]),
+    default="none",
+    show_default=True,
+    help="sasl_ssl: each broker also serves a SASL_SSL listener (PLAIN and SCRAM-SHA-512), for clients "
+    "given a client properties file.",
+)
 @json_option
 @quiet_option
 def cluster_up(
@@ -59,10 +67,15 @@ def cluster_up(
     disk: str,
     log_dirs: int,
     features: tuple[str, ...],
+    security: str,
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Start a cluster and leave it running; `cluster down` removes it."""
+    """Start a cluster and leave it running; `cluster down` removes it.
+
+    With ``--security sasl_ssl`` it prints the secure listeners' bootstrap address and the path of
+    the client properties file (never its contents: it holds the password).
+    """
     from chaos.cluster import ClusterSpec, KafkaCluster
     from chaos.images.recipes import DEFAULT_KAFKA_VERSION
     from chaos.labels import check_run_id
@@ -83,15 +96,25 @@ def cluster_up(
         disk=disk,
         log_dirs=log_dirs,
         features=_levels(parse_pairs(features, "feature")),
+        security=security,
     )
     handle = KafkaCluster(spec, run_id=run_id, progress=progress_for(quiet))
     handle.start()  # removes everything it made if it fails or is interrupted
-    status = handle.status()
+    status: dict[str, Any] = dict(handle.status())
+    secure = ""
+    if security == "sasl_ssl":
+        status["client_config"] = str(handle.client_config_path())
+        status["client_config_plain"] = str(handle.client_config_path("PLAIN"))
+        secure = (
+            f"SASL_SSL: bootstrap.servers={handle.secure_bootstrap_servers}\n"
+            f"client config (SCRAM-SHA-512): {status['client_config']}\n"
+            f"client config (PLAIN): {status['client_config_plain']}\n"
+        )
     emit(
         status,
         as_json,
         f"cluster {handle.run_id} is up\nbootstrap.servers={handle.bootstrap_servers}\n"
-        f"direct (no proxy): bootstrap.servers={handle.direct_bootstrap_servers}\n"
+        f"direct (no proxy): bootstrap.servers={handle.direct_bootstrap_servers}\n{secure}"
         f"toxiproxy API: {status['toxiproxy_api']}\ndown with: kafka-chaos cluster down {handle.run_id}",
     )
 
@@ -145,6 +168,8 @@ def cluster_status(run_id: str | None, as_json: bool) -> None:
             f"bootstrap.servers={status['bootstrap_servers']}",
             f"direct (no proxy): bootstrap.servers={status['direct_bootstrap_servers'] or 'none'}",
         ]
+        if "secure_bootstrap_servers" in status:
+            lines.append(f"SASL_SSL: bootstrap.servers={status['secure_bootstrap_servers']}")
         lines += [
             f"  {n['host']:14} node {n['node_id']:<5} {n['state']}" for n in status["brokers"] + status["controllers"]
         ]

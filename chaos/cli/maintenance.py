@@ -28,9 +28,9 @@ def clean(
     allow_faults_on: str | None,
     as_json: bool,
 ) -> None:
-    """Remove every container and network runs left behind (all carry kafka-chaos.run); with
-    ``--bootstrap-servers``, the topics and groups runs left on a team's cluster instead (only
-    names under kafka-chaos-)."""
+    """Remove every container and network runs left behind (all carry kafka-chaos.run), and the
+    client files of secure clusters (under the cache); with ``--bootstrap-servers``, the topics and
+    groups runs left on a team's cluster instead (only names under kafka-chaos-)."""
     target = external_target(bootstrap_servers, client_config, allow_faults_on)
     if target is not None:
         _clean_external(target, run_id, with_images, as_json)
@@ -39,8 +39,10 @@ def clean(
     from chaos.engine import docker_client
 
     result = sweep(docker_client(), run_id, images=with_images)
-    text = f"removed {len(result.containers)} containers, {len(result.networks)} networks" + (
-        f", {len(result.images)} images" if with_images else ""
+    text = (
+        f"removed {len(result.containers)} containers, {len(result.networks)} networks"
+        + (f", {len(result.images)} images" if with_images else "")
+        + (f", {len(result.client_files)} secure clusters' client files" if result.client_files else "")
     )
     emit(result.as_dict(), as_json, text)
     if result.failures:

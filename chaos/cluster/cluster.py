@@ -2,7 +2,8 @@
 
 Lifecycle: :meth:`KafkaCluster.start` creates a network, a toxiproxy container (one proxy per
 broker, published on 127.0.0.1, or on a remote engine's host) and one container per node, each broker
-also publishing its own direct listener on a port fixed for the cluster's life, then waits
+also publishing its own direct listener (and with ``security="sasl_ssl"`` its secure one) on a port fixed
+for the cluster's life, then waits
 until the cluster is healthy: every broker registered and a topic replicated to ``min(3, brokers)``
 nodes has its full ISR. A start that fails half-way removes everything it made before re-raising.
 :meth:`KafkaCluster.destroy` copies every node's log into the run directory, then removes every
@@ -23,13 +24,14 @@ from docker.errors import APIError
 
 import docker
 from chaos.cluster import logs
-from chaos.cluster.config import DIRECT_PORT, new_cluster_id
+from chaos.cluster.config import DIRECT_PORT, SECURE_PORT, new_cluster_id
 from chaos.cluster.containers import create_node, required_images
 from chaos.cluster.handle import ClusterHandle
 from chaos.cluster.node import Node
-from chaos.cluster.ports import published_port, reserve_ports
+from chaos.cluster.ports import by_broker, published_port, reserve_ports
 from chaos.cluster.proxy import create_proxies, proxy_ports, start_toxiproxy, toxiproxy_ports
 from chaos.cluster.registry import spec_from_json, spec_to_json
+from chaos.cluster.secure import SecureMaterial, new_material, write_client_files
 from chaos.cluster.sweeper import SweepResult, sweep
 from chaos.engine import bind_address, docker_client
 from chaos.errors import ClusterUnhealthy, UsageError
@@ -119,16 +121,23 @@ class KafkaCluster(ClusterHandle):
         self._api_port, self._proxy_ports = proxy_ports(self._toxiproxy, self.spec.brokers)
         create_proxies(self.toxiproxy, self.spec.brokers)
         # Fixed before the brokers' properties are written: a restarted broker binds what it advertises.
+        brokers = self.spec.brokers
+        secured = self.spec.security == "sasl_ssl"
         reserved = reserve_ports(
             self.client,
             refs.toxiproxy,
-            self.spec.brokers,
+            brokers * 2 if secured else brokers,
             bind=bind_address(self.host),
             name=resource_name(self.run_id, "ports"),
             network=name,
             labels=run_labels(self.run_id, "ports"),
         )
-        self._direct_ports = dict(zip(range(1, self.spec.brokers + 1), reserved, strict=True))
+        self._direct_ports, self._secure_ports = by_broker(reserved, brokers)
+        material: SecureMaterial | None = None
+        if secured:
+            material = new_material([n.host for n in self.spec.nodes() if n.broker], self.host)
+            # Written after the network exists, so a failed start's teardown (the sweep) removes them.
+            self.progress(f"client properties in {write_client_files(self.run_id, material)}")
         cluster_id = new_cluster_id()
         for node_spec in self.spec.nodes():
             self._nodes[node_spec.node_id] = create_node(
@@ -142,6 +151,8 @@ class KafkaCluster(ClusterHandle):
                 host=self.host,
                 proxy_port=self._proxy_ports[node_spec.node_id] if node_spec.broker else None,
                 direct_port=self._direct_ports[node_spec.node_id] if node_spec.broker else None,
+                secure_port=self._secure_ports.get(node_spec.node_id),
+                secure=material,
                 progress=self.progress,
             )
         for node in self._nodes.values():
@@ -157,6 +168,7 @@ class KafkaCluster(ClusterHandle):
         self.progress(
             f"healthy after {time.monotonic() - t0:.1f}s; bootstrap {self.bootstrap_servers} "
             f"(direct, no proxy: {self.direct_bootstrap_servers})"
+            + (f" (SASL_SSL: {self.secure_bootstrap_servers})" if secured else "")
         )
 
     # -- teardown -------------------------------------------------------------------------------
@@ -229,9 +241,11 @@ class KafkaCluster(ClusterHandle):
             elif role in ("broker", "controller"):
                 node_id = int(container.labels[NODE_LABEL])
                 cluster._nodes[node_id] = Node(by_id[node_id], container)
-                direct = published_port(container, DIRECT_PORT) if role == "broker" else None
-                if direct is not None:
-                    cluster._direct_ports[node_id] = direct
+                for port, found in ((DIRECT_PORT, cluster._direct_ports), (SECURE_PORT, cluster._secure_ports)):
+                    published = published_port(container, port) if role == "broker" else None
+                    if published is not None:
+                        found[node_id] = published
         cluster._nodes = dict(sorted(cluster._nodes.items()))
         cluster._direct_ports = dict(sorted(cluster._direct_ports.items()))
+        cluster._secure_ports = dict(sorted(cluster._secure_ports.items()))
         return cluster

@@ -10,6 +10,10 @@ Listeners, per node:
   bootstraps here is told only direct addresses and never crosses toxiproxy, also after a metadata
   redirect to another broker. The port is fixed when the container is created (see
   :mod:`chaos.cluster.ports`), so the advertised address stays true across restarts.
+* ``SECURE`` (9095), only with ``security="sasl_ssl"``: SASL_SSL with ``PLAIN`` and ``SCRAM-SHA-512``,
+  published and advertised like ``DIRECT`` (its own fixed host port), so a harness-started cluster can
+  stand in for a secured one. Its certificates, password and client files are
+  :mod:`chaos.cluster.secure`'s; server.properties names the secrets' file, never a secret.
 * ``INTERNAL`` (9091): replication between brokers, on the run's Docker network, never proxied.
 * ``CONTROLLER`` (9093): the KRaft quorum, never proxied.
 
@@ -26,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from chaos.cluster import quorum
+from chaos.cluster import quorum, secure
 from chaos.errors import UsageError
 from chaos.images.recipes import DEFAULT_KAFKA_VERSION, check_kafka_version
 
@@ -34,6 +38,9 @@ CLIENT_PORT = 9092
 INTERNAL_PORT = 9091
 CONTROLLER_PORT = 9093
 DIRECT_PORT = 9094
+SECURE_PORT = 9095
+#: ``none``: the plaintext listeners only; ``sasl_ssl``: each broker also serves ``SECURE``.
+SECURITY = ("none", "sasl_ssl")
 #: How a run's clients (workloads and drain) reach the brokers: through toxiproxy's listeners, or
 #: the brokers' own ``DIRECT`` listeners.
 ClientPath = Literal["proxy", "direct"]
@@ -101,7 +108,8 @@ class ClusterSpec:
     defaults; ``node_config`` adds per-node overrides (e.g. ``{3: {"broker.rack": "b"}}``).
 
     Raises (from :meth:`validate`, called on construction):
-        UsageError: impossible sizes, a malformed Kafka version or a harness-owned config key.
+        UsageError: impossible sizes, a malformed Kafka version, a harness-owned config key or an unknown
+            security (or, with ``sasl_ssl``, a setting of the secure listener's in the broker config).
 
     >>> ClusterSpec(brokers=3).quorum_size
     3
@@ -127,6 +135,8 @@ class ClusterSpec:
     #: removed, :mod:`chaos.cluster.quorum`); a dynamic quorum may have ``spare_controllers``.
     quorum: str = "static"
     spare_controllers: int = 0
+    #: ``sasl_ssl``: every broker also has the ``SECURE`` listener (see the module docstring).
+    security: str = "none"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -163,6 +173,16 @@ class ClusterSpec:
         for name, level in self.features.items():
             if not name.replace(".", "").replace("_", "").isalnum() or not isinstance(level, int) or level < 0:
                 raise UsageError(f"feature {name}={level!r} is not a feature name with a level of 0 or more")
+        self._validate_security()
+
+    def _validate_security(self) -> None:
+        if self.security not in SECURITY:
+            raise UsageError(f"security {self.security!r} is not one of {', '.join(SECURITY)}")
+        if self.security == "sasl_ssl":
+            for config in (self.broker_config, *self.node_config.values()):
+                owned = sorted(set(secure.listener_settings()).intersection(config))
+                if owned:
+                    raise UsageError(f"broker config sets {', '.join(owned)}, the secure listener's own: remove it")
 
     def _validate_quorum(self) -> None:
         if self.quorum not in ("static", "dynamic"):
@@ -264,16 +284,21 @@ def broker_settings(spec: ClusterSpec) -> dict[str, str]:
 
 
 def server_properties(
-    spec: ClusterSpec, node: NodeSpec, advertised_client: str | None, advertised_direct: str | None
+    spec: ClusterSpec,
+    node: NodeSpec,
+    advertised_client: str | None,
+    advertised_direct: str | None,
+    advertised_secure: str | None = None,
 ) -> str:
     """server.properties for ``node``.
 
     ``advertised_client`` is ``host:port`` clients reach this broker at through toxiproxy,
-    ``advertised_direct`` the ``host:port`` its container publishes for its ``DIRECT`` listener;
-    both are required for brokers and ignored for dedicated controllers.
+    ``advertised_direct`` the ``host:port`` its container publishes for its ``DIRECT`` listener, and
+    ``advertised_secure`` for its ``SECURE`` one (``security="sasl_ssl"`` only); each is required for
+    brokers and ignored for dedicated controllers.
 
     Raises:
-        ValueError: a broker without both advertised client addresses.
+        ValueError: a broker without an advertised address for each of its client listeners.
     """
     wiring: dict[str, str] = {
         "process.roles": node.process_roles,
@@ -299,6 +324,13 @@ def server_properties(
             f"DIRECT://{advertised_direct}",
         ]
         wiring["inter.broker.listener.name"] = "INTERNAL"
+        if spec.security == "sasl_ssl":
+            if not advertised_secure:
+                raise ValueError(f"broker {node.node_id} needs an advertised address for its secure listener")
+            listeners.append(f"SECURE://0.0.0.0:{SECURE_PORT}")
+            advertised.append(f"SECURE://{advertised_secure}")
+            wiring["listener.security.protocol.map"] += ",SECURE:SASL_SSL"
+            wiring.update(secure.listener_settings())
     if node.controller:
         listeners.append(f"CONTROLLER://0.0.0.0:{CONTROLLER_PORT}")
         if node.broker:

@@ -1,5 +1,5 @@
 """What a cluster's start makes of its images: the images checked on the engine, and each node's
-container, with its files, environment, capabilities and (a broker's) direct listener's port."""
+container, with its files, environment, capabilities and (a broker's) direct and secure listeners' ports."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from typing import TypedDict
 from docker.errors import ImageNotFound
 
 import docker
-from chaos.cluster.config import DIRECT_PORT, ClusterSpec, NodeSpec, jvm_options, server_properties
+from chaos.cluster.config import DIRECT_PORT, SECURE_PORT, ClusterSpec, NodeSpec, jvm_options, server_properties
 from chaos.cluster.node import Node
 from chaos.cluster.node_files import packaged, tar_dir
+from chaos.cluster.secure import SecureMaterial
 from chaos.engine import bind_address
 from chaos.errors import ImageMissing
 from chaos.images.kcfs import kcfs_binary, kcfs_container_options
@@ -60,24 +61,35 @@ def create_node(
     host: str,
     proxy_port: int | None,
     direct_port: int | None,
+    secure_port: int | None = None,
+    secure: SecureMaterial | None = None,
     progress: Progress = silent,
 ) -> Node:
     """Create (not start) ``node``'s container on ``network`` with its files copied in. A broker
     advertises ``host``:``proxy_port`` (its toxiproxy listener) and ``host``:``direct_port`` (its own
-    direct listener, published on that fixed port); a controller takes neither.
+    direct listener, published on that fixed port), and with ``security="sasl_ssl"`` ``host``:``secure_port``
+    (its secure listener, published likewise); a controller takes none. ``secure`` (the cluster's
+    certificates and password) is required with ``security="sasl_ssl"``: every node gets its SCRAM
+    credential to format with, a broker its keystore and secrets file too.
 
     Raises:
         docker.errors.APIError: the engine refused to create the container.
         ImageBuildError: kcfs had to be built and could not be.
+        ValueError: a broker without the ports its listeners advertise, or a ``sasl_ssl`` node without ``secure``.
     """
     advertised = f"{host}:{proxy_port}" if node.broker else None
     direct = f"{host}:{direct_port}" if node.broker else None
+    secured = f"{host}:{secure_port}" if node.broker and secure_port is not None else None
     files = {
-        "server.properties": server_properties(spec, node, advertised, direct).encode(),
+        "server.properties": server_properties(spec, node, advertised, direct, secured).encode(),
         "start.sh": packaged("start.sh"),
         "log4j2.properties": packaged("log4j2.properties"),
         "log4j.properties": packaged("log4j.properties"),
     }
+    if spec.security == "sasl_ssl":
+        if secure is None:
+            raise ValueError(f"node {node.node_id} of a sasl_ssl cluster needs the cluster's secure material")
+        files.update(secure.node_files(node.host))
     environment = {
         "KAFKA_CHAOS_CLUSTER_ID": cluster_id,
         "KAFKA_CHAOS_JVM_OPTS": jvm_options(spec),
@@ -98,6 +110,8 @@ def create_node(
         # The port fixed for this broker, not one the engine picks: a restart must bind the
         # address the broker advertises again.
         extra["ports"] = {f"{DIRECT_PORT}/tcp": (bind_address(host), direct_port)}
+        if secure_port is not None:
+            extra["ports"][f"{SECURE_PORT}/tcp"] = (bind_address(host), secure_port)
     container = client.containers.create(
         image,
         ["sh", "/kafka-chaos/start.sh"],

@@ -1,10 +1,10 @@
 """``ClusterHandle``: a cluster's addresses, health, metadata verbs and status, without its lifecycle.
 
 It holds where each part of a cluster is reached from this machine: each node's container, toxiproxy's
-API, each broker's proxied listener and its own direct listener. What the cluster says about itself it
-asks through :class:`~chaos.cluster.metadata.Metadata`, which it hands only what that needs (an admin
-factory, the brokers, the spec). :class:`~chaos.cluster.cluster.KafkaCluster` starts, attaches and
-destroys clusters and fills these in.
+API, each broker's proxied listener, its own direct listener and (``security="sasl_ssl"``) its secure
+one. What the cluster says about itself it asks through :class:`~chaos.cluster.metadata.Metadata`,
+which it hands only what that needs (an admin factory, the brokers, the spec).
+:class:`~chaos.cluster.cluster.KafkaCluster` starts, attaches and destroys clusters and fills these in.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from chaos.cluster.broker_views import broker_views
 from chaos.cluster.config import CLIENT_PATHS, ClientPath, ClusterSpec
 from chaos.cluster.metadata import Metadata, PartitionState
 from chaos.cluster.node import Node
+from chaos.cluster.secure import client_config_path
 from chaos.cluster.status import ClusterStatus, describe
 from chaos.engine import docker_client, published_host
 from chaos.errors import ChaosError, ClusterUnhealthy, InfrastructureError, UsageError
@@ -65,6 +66,8 @@ class ClusterHandle:
         self._proxy_ports: dict[int, int] = {}
         #: Host port of each broker's own DIRECT listener (the direct client path), by node id.
         self._direct_ports: dict[int, int] = {}
+        #: Host port of each broker's SECURE (SASL_SSL) listener, by node id (empty: ``security: none``).
+        self._secure_ports: dict[int, int] = {}
         self._api_port: int | None = None
         #: Where this process reaches the published proxy ports (and what brokers advertise).
         self.host = published_host()
@@ -138,6 +141,34 @@ class ClusterHandle:
         only direct addresses, so none of its bytes cross toxiproxy (empty: a cluster started before
         brokers had direct listeners)."""
         return ",".join(f"{self.host}:{port}" for port in self._direct_ports.values())
+
+    @property
+    def secure_bootstrap_servers(self) -> str:
+        """``host:port,…`` of the brokers' SASL_SSL listeners (empty: a cluster without ``security="sasl_ssl"``);
+        a client also needs :meth:`client_config_path`'s properties."""
+        return ",".join(f"{self.host}:{port}" for port in self._secure_ports.values())
+
+    def client_config_path(self, mechanism: str = "SCRAM-SHA-512") -> Path:
+        """The Java client properties reaching :attr:`secure_bootstrap_servers` with ``mechanism``
+        (``SCRAM-SHA-512`` or ``PLAIN``): protocol, mechanism, the user's JAAS line and the CA's path.
+        The file is outside the run directory (under the cache) and removed with the cluster.
+
+        Raises:
+            UsageError: an unknown mechanism.
+            InfrastructureError: the cluster has no secure listener, or its client files are gone.
+        """
+        path = client_config_path(self.run_id, mechanism)
+        if not self._secure_ports:
+            raise InfrastructureError(
+                f"cluster {self.run_id} has no SASL_SSL listener: start one with "
+                "`kafka-chaos cluster up --security sasl_ssl`"
+            )
+        if not path.is_file():
+            raise InfrastructureError(
+                f"the client properties of cluster {self.run_id} are not at {path} (written on another machine, "
+                "or removed): start a new cluster with `kafka-chaos cluster up --security sasl_ssl`"
+            )
+        return path
 
     def bootstrap(self, client_path: ClientPath = "proxy") -> str:
         """The bootstrap address of ``client_path``: toxiproxy's listeners or the brokers' own.
@@ -312,6 +343,7 @@ class ClusterHandle:
             toxiproxy_api=self.toxiproxy.url if self._api_port else None,
             registered=self.metadata.registered_brokers() if ask and self._api_port is not None else None,
             ask=ask,
+            secure_bootstrap_servers=self.secure_bootstrap_servers,
         )
         if check_health:
             try:

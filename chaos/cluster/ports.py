@@ -1,4 +1,5 @@
-"""Host ports of the brokers' direct listeners: drawn here, shown free by the engine, then fixed for the cluster's life.
+"""Host ports of the brokers' direct (and secure) listeners: drawn here, shown free by the engine, then
+fixed for the cluster's life.
 
 A broker advertises its direct address (``DIRECT://<host>:<port>``) in its server.properties, which
 is written before its container starts, and must advertise the same address after every restart:
@@ -116,6 +117,25 @@ def reserve_ports(
         f"Docker reported the ports drawn for {name} taken {ATTEMPTS} times: free some ports below "
         f"{floor} on the engine's host"
     )
+
+
+def by_broker(reserved: list[int], brokers: int) -> tuple[dict[int, int], dict[int, int]]:
+    """The reserved ports by broker id: the first ``brokers`` for the direct listeners, the next
+    ``brokers`` for the secure ones (none reserved for them: empty).
+
+    Raises:
+        ValueError: ``reserved`` holds neither one nor two ports per broker.
+
+    >>> by_broker([20001, 20002, 20003, 20004], 2)
+    ({1: 20001, 2: 20002}, {1: 20003, 2: 20004})
+    >>> by_broker([20001, 20002], 2)
+    ({1: 20001, 2: 20002}, {})
+    """
+    if len(reserved) not in (brokers, 2 * brokers):
+        raise ValueError(f"{len(reserved)} ports reserved for {brokers} brokers: one or two each")
+    ids = range(1, brokers + 1)
+    secure = dict(zip(ids, reserved[brokers:], strict=True)) if len(reserved) > brokers else {}
+    return dict(zip(ids, reserved[:brokers], strict=True)), secure
 
 
 def _published(container: Container, inside: list[int], name: str) -> list[int]:

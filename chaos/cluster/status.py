@@ -34,6 +34,8 @@ class ClusterStatus(TypedDict):
     brokers: list[NodeStatus]
     controllers: list[NodeStatus]
     healthy: NotRequired[bool]
+    #: The brokers' SASL_SSL listeners (a cluster started with ``security="sasl_ssl"`` only).
+    secure_bootstrap_servers: NotRequired[str]
 
 
 def describe(
@@ -49,6 +51,7 @@ def describe(
     toxiproxy_api: str | None,
     registered: set[int] | None,
     ask: bool = True,
+    secure_bootstrap_servers: str = "",
 ) -> ClusterStatus:
     """A plain description for ``cluster status --json``: nodes, states, addresses, bootstrap.
 
@@ -69,7 +72,7 @@ def describe(
             entry["address"] = f"{host}:{proxy_ports[n.node_id]}" if n.node_id in proxy_ports else None
             entry["direct_address"] = f"{host}:{direct_ports[n.node_id]}" if n.node_id in direct_ports else None
         entries.append(entry)
-    return {
+    status: ClusterStatus = {
         "run_id": run_id,
         "kafka_version": kafka_version,
         "bootstrap_servers": bootstrap_servers,
@@ -78,3 +81,6 @@ def describe(
         "brokers": [n for n in entries if n["role"] == "broker"],
         "controllers": [n for n in entries if n["role"] == "controller"],
     }
+    if secure_bootstrap_servers:
+        status["secure_bootstrap_servers"] = secure_bootstrap_servers
+    return status

@@ -1,4 +1,5 @@
-"""Remove what runs left behind: every container and network carrying the run label.
+"""Remove what runs left behind: every container and network carrying the run label, and the client
+files of a secure cluster (outside Docker, under the cache: :func:`chaos.cluster.secure.client_dir`).
 
 A resource without the ``kafka-chaos.run`` label is never touched. Containers go first (a network
 with endpoints cannot be removed), force-removed so a paused or running one goes too.
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from docker.errors import APIError, NotFound
 
 import docker
+from chaos.cluster.secure import remove_client_files
 from chaos.labels import IMAGE_LABEL, RUN_LABEL, run_filter
 
 
@@ -22,6 +24,8 @@ class SweepResult:
     networks: list[str] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    #: Client directories of secure clusters (their CA and client properties).
+    client_files: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, list[str]]:
         """Plain dict for ``--json`` output."""
@@ -30,11 +34,13 @@ class SweepResult:
             "networks": self.networks,
             "images": self.images,
             "failures": self.failures,
+            "client_files": self.client_files,
         }
 
 
 def sweep(client: docker.DockerClient, run_id: str | None = None, images: bool = False) -> SweepResult:
-    """Remove the labelled containers and networks of ``run_id`` (every run's when ``None``).
+    """Remove the labelled containers and networks of ``run_id`` (every run's when ``None``), then its
+    secure listener's client files (every run's when ``None``).
 
     With ``images`` also remove the images the harness built. Never raises for a resource that
     vanished meanwhile; other failures are collected in :attr:`SweepResult.failures`.
@@ -58,6 +64,7 @@ def sweep(client: docker.DockerClient, run_id: str | None = None, images: bool =
             pass
         except APIError as e:
             result.failures.append(f"network {network.name}: {e.explanation}")
+    result.client_files = remove_client_files(run_id)
     if images:
         for image in client.images.list(filters={"label": [IMAGE_LABEL]}):
             for tag in image.tags:

@@ -65,6 +65,7 @@ def test_the_scanner_finds_every_hint_of_the_package() -> None:
         "kafka-chaos cluster status RUN_ID",
         "kafka-chaos cluster status X",
         "kafka-chaos cluster up",
+        "kafka-chaos cluster up --security sasl_ssl",
         "kafka-chaos doctor",
         "kafka-chaos explore",
         "kafka-chaos explore X --seed X",

@@ -30,6 +30,7 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
         (["cluster", "up", "--broker-config", "novalue"], 2, "not KEY=VALUE"),
         (["cluster", "up", "--broker-config", "node.id=4"], 2, "the harness sets per node"),
         (["cluster", "up", "--run-id", "Bad Id"], 2, "run id"),
+        (["cluster", "up", "--security", "tls"], 2, "'tls' is not one of 'none', 'sasl_ssl'"),
         (["images", "build", "--kafka-version", "2.8.0"], 2, "too old"),
         (["cluster", "up", "--brokers", "many"], 2, "not a valid integer"),
         (["no-such-command"], 2, "No such command"),

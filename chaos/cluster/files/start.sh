@@ -27,11 +27,17 @@ fi
 data=$(sed -n 's/^log\.dirs=//p' "$conf" | cut -d, -f1)
 mkdir -p "$data"
 if [ ! -f "$data/meta.properties" ]; then
+  # The secure listener's SCRAM credential comes from a file the harness copied in: its password is in
+  # neither the container's environment nor its command, which the engine shows to anyone asking.
+  set --
+  if [ -f /kafka-chaos/scram.arg ]; then
+    set -- --add-scram "$(cat /kafka-chaos/scram.arg)"
+  fi
   # A short-lived tool JVM: C1 only and a small heap start fastest.
   # shellcheck disable=SC2086
   java -Xmx128m -XX:TieredStopAtLevel=1 $cds_tool $logging -cp "$libs/*" \
     kafka.tools.StorageTool format --cluster-id="$KAFKA_CHAOS_CLUSTER_ID" --config="$conf" --ignore-formatted \
-    ${KAFKA_CHAOS_FORMAT_ARGS:-}
+    ${KAFKA_CHAOS_FORMAT_ARGS:-} "$@"
   if [ "${KAFKA_CHAOS_DISK:-plain}" = kcfs ]; then
     # What the format wrote is made durable before the run: a machine's writeback would have put it
     # on the disk long before any fault (3.9 and 4.0 never fsync bootstrap.checkpoint, and a node
