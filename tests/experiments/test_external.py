@@ -1,11 +1,13 @@
 """A team's cluster, for real: a cluster the harness starts and then forgets, reached only by its
-bootstrap servers (``--bootstrap-servers``), as a team's staging cluster would be.
+SASL_SSL listeners (``--bootstrap-servers``) with the client properties a team would hand over
+(``--client-config``: SCRAM-SHA-512 over TLS), as a team's staging cluster would be.
 
 Client faults (C1, P1) give the verdict classes their claims give on the harness's own clusters;
 everything the runs created is gone afterwards and the team's own topic is untouched; a run asking
 for a fault the backend cannot perform, or consent naming another cluster, is refused before
 anything is created; and ``clean --bootstrap-servers`` after a SIGKILLed run leaves nothing of the
-harness on the cluster. ``extended``: run by ``scripts/setup``'s main job, not the test command.
+harness on the cluster. No file a run writes holds the password. ``extended``: run by
+``scripts/setup``'s main job, not the test command.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
@@ -26,6 +30,7 @@ from kafka.admin import NewTopic
 from chaos import rundir
 from chaos.cluster import ClusterSpec, KafkaCluster
 from chaos.cluster.external import PREFIX
+from chaos.workloads.security import Brokers, load_client_config
 from tests.experiments.test_releases import run_suite
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,28 +42,47 @@ TEAM_TOPIC = "orders"
 pytestmark = [pytest.mark.experiment, pytest.mark.extended]
 
 
+@dataclass(frozen=True)
+class Team:
+    """What a team hands over: bootstrap servers and a client properties file."""
+
+    bootstrap: str
+    config: Path
+
+    @property
+    def args(self) -> list[str]:
+        return ["--bootstrap-servers", self.bootstrap, "--client-config", str(self.config)]
+
+    def kwargs(self) -> dict[str, Any]:
+        return Brokers(self.bootstrap, load_client_config(self.config)).kafka_python()
+
+    @property
+    def password(self) -> str:
+        return load_client_config(self.config).login()[1]
+
+
 @pytest.fixture(scope="module")
-def team_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A 3-broker cluster with a topic of the team's holding one record; yields only its bootstrap
-    servers (the brokers' own listeners: nothing of the harness stands between)."""
-    cluster = KafkaCluster(ClusterSpec(brokers=3), run_dir=tmp_path_factory.mktemp("team"))
+def team_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
+    """A 3-broker cluster with a SASL_SSL listener and a topic of the team's holding one record;
+    yields only what a team hands over (nothing of the harness stands between)."""
+    cluster = KafkaCluster(ClusterSpec(brokers=3, security="sasl_ssl"), run_dir=tmp_path_factory.mktemp("team"))
     cluster.start()
     try:
-        bootstrap = cluster.direct_bootstrap_servers
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
+        team = Team(cluster.secure_bootstrap_servers, cluster.client_config_path())
+        admin = KafkaAdminClient(**team.kwargs())
         admin.create_topics([NewTopic(TEAM_TOPIC, 3, 3)])
         admin.close()
-        producer = KafkaProducer(bootstrap_servers=bootstrap.split(","), acks="all")
+        producer = KafkaProducer(**team.kwargs(), acks="all")
         producer.send(TEAM_TOPIC, b"the team's record", partition=0).get(30)
         producer.close()
-        yield bootstrap
+        yield team
     finally:
         cluster.destroy()
 
 
-def harness_names(bootstrap: str) -> list[str]:
+def harness_names(team: Team) -> list[str]:
     """Every topic and group on the cluster under the harness's prefix."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
+    admin = KafkaAdminClient(**team.kwargs())
     try:
         topics = [t for t in admin.list_topics() if t.startswith(PREFIX)]
         groups = [str(g[0] if isinstance(g, tuple) else g["group_id"]) for g in admin.list_groups()]
@@ -67,8 +91,15 @@ def harness_names(bootstrap: str) -> list[str]:
         admin.close()
 
 
-def team_records(bootstrap: str) -> list[bytes]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), consumer_timeout_ms=5000)
+def kc(*args: str) -> subprocess.CompletedProcess[str]:
+    """``kafka-chaos ARGS``, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "chaos.cli", *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def team_records(team: Team) -> list[bytes]:
+    consumer = KafkaConsumer(**team.kwargs(), consumer_timeout_ms=5000)
     tp = TopicPartition(TEAM_TOPIC, 0)
     consumer.assign([tp])
     consumer.seek_to_beginning(tp)
@@ -77,12 +108,17 @@ def team_records(bootstrap: str) -> list[bytes]:
     return values
 
 
-def test_client_faults_give_their_claims_verdicts_and_leave_nothing_behind(team_cluster: str, tmp_path: Path) -> None:
-    proc, suite, _ = run_suite(tmp_path, str(C1), str(P1), "--bootstrap-servers", team_cluster)
+@pytest.mark.parametrize("client", ["kafka-python", "librdkafka", "java"])
+def test_client_faults_give_their_claims_verdicts_and_leave_nothing_behind(
+    team_cluster: Team, tmp_path: Path, client: str
+) -> None:
+    proc, suite, _ = run_suite(tmp_path, str(C1), str(P1), *team_cluster.args, "--client", client)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     runs = {r["name"].split("-")[0]: r for r in suite["runs"]}
     assert runs["c1"]["loss"]["consumer"] > 0 and runs["c1"]["loss"]["broker"] == 0
-    assert runs["p1"]["status"] == "passed"
+    assert runs["p1"]["status"] == "passed" and runs["p1"]["counts"]["acked"] > 0
+    written = [p for p in (tmp_path / "reports").rglob("*") if p.is_file()]
+    assert written and not [p for p in written if team_cluster.password.encode() in p.read_bytes()]
     for run in suite["runs"]:
         run_dir = Path(run["run_dir"])
         meta = json.loads((run_dir / rundir.RUN).read_text())
@@ -96,34 +132,33 @@ def test_client_faults_give_their_claims_verdicts_and_leave_nothing_behind(team_
 
 
 def test_a_fault_the_backend_cannot_perform_is_refused_before_anything_is_created(
-    team_cluster: str, tmp_path: Path
+    team_cluster: Team, tmp_path: Path
 ) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "chaos.cli", "run", str(C1), str(B2), "--bootstrap-servers", team_cluster]
-        + ["--reports", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = kc("run", str(C1), str(B2), *team_cluster.args, "--reports", str(tmp_path))
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "asks for fault broker_kill, which backend clients cannot perform" in proc.stderr
     assert not list(tmp_path.rglob(rundir.VERDICT)) and harness_names(team_cluster) == []
-    proc = subprocess.run(
-        [sys.executable, "-m", "chaos.cli", "run", str(C1), "--bootstrap-servers", team_cluster]
-        + ["--allow-faults-on", "not-this-cluster", "--reports", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = kc("run", str(C1), *team_cluster.args, "--allow-faults-on", "not-this-cluster", "--reports", str(tmp_path))
     assert proc.returncode == 2 and "--allow-faults-on not-this-cluster does not name the cluster" in proc.stderr
+    wrong = tmp_path / "wrong.properties"
+    wrong.write_text(team_cluster.config.read_text().replace(team_cluster.password, "not-the-password"))
+    proc = kc(
+        "run",
+        str(C1),
+        "--bootstrap-servers",
+        team_cluster.bootstrap,
+        "--client-config",
+        str(wrong),
+        "--reports",
+        str(tmp_path),
+    )
+    assert proc.returncode == 2 and "accept connections but did not answer the harness's client" in proc.stderr
+    assert "not-the-password" not in proc.stderr + proc.stdout
 
 
-def test_clean_after_a_sigkilled_run_leaves_nothing_of_the_harness(team_cluster: str, tmp_path: Path) -> None:
+def test_clean_after_a_sigkilled_run_leaves_nothing_of_the_harness(team_cluster: Team, tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "chaos.cli", "run", str(C1), "--bootstrap-servers", team_cluster]
-        + ["--reports", str(tmp_path), "-q"],
+        [sys.executable, "-m", "chaos.cli", "run", str(C1), *team_cluster.args, "--reports", str(tmp_path), "-q"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -137,13 +172,7 @@ def test_clean_after_a_sigkilled_run_leaves_nothing_of_the_harness(team_cluster:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(30)
     assert harness_names(team_cluster)  # the SIGKILLed run could not delete them
-    clean = subprocess.run(
-        [sys.executable, "-m", "chaos.cli", "clean", "--bootstrap-servers", team_cluster, "--json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    clean = kc("clean", *team_cluster.args, "--json")
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert json.loads(clean.stdout)["removed"]
     deadline = time.monotonic() + 60

@@ -82,7 +82,8 @@ def refused(arguments: dict[str, str]) -> None:
         producer.close(timeout=1)
 
 
-@pytest.mark.parametrize("version", [DEFAULT_KAFKA_VERSION, pytest.param("3.9.1", marks=pytest.mark.extended)])
+@pytest.mark.extended
+@pytest.mark.parametrize("version", [DEFAULT_KAFKA_VERSION, "3.9.1"])
 def test_clients_given_the_properties_reach_the_sasl_ssl_listener_and_nothing_leaks(
     engine: docker.DockerClient, tmp_path: Path, version: str
 ) -> None:
