@@ -16,7 +16,8 @@ check, or refuse. ``docs/external-clusters.md`` has the contract.
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +29,9 @@ from chaos.cluster.config import ClientPath, ClusterSpec
 from chaos.cluster.metadata import Metadata
 from chaos.cluster.node import Node
 from chaos.cluster.sweeper import SweepResult
+from chaos.cluster.toolbox import ToolAccess, ToolBox
 from chaos.errors import ClusterUnhealthy, UsageError
+from chaos.images.recipes import image_refs
 from chaos.progress import Progress, silent
 from chaos.waiting import WaitTimeout, wait_until
 from chaos.watched import BrokerView
@@ -228,6 +231,20 @@ class ExternalCluster(KafkaCluster):
 
         ids = [b.node_id for b in self.remote]
         return self.metadata.admin_call(lambda admin: broker_views(admin, ids, topic), attempts=1)
+
+    @contextmanager
+    def tools(self) -> Iterator[ToolAccess]:
+        """Where Kafka's own tools run against the team's cluster: a :class:`ToolBox` of the
+        harness's Kafka image on this engine's host network, connecting with the team's client
+        properties (removed on exit).
+
+        Raises:
+            InfrastructureError: no Docker engine, no Kafka image on it, or the container did not start.
+        """
+        security = self.target.security
+        with ToolBox(self.client, image_refs(self.spec.kafka_version).kafka, self.run_id, security) as box:
+            args = ("--command-config", str(security.path)) if security.path is not None else ()
+            yield ToolAccess(box, self.target.bootstrap, args)
 
     # -- what the harness leaves ------------------------------------------------------------------
     def remove_own(self, prefix: str) -> list[str]:

@@ -9,7 +9,8 @@ which it hands only what that needs (an admin factory, the brokers, the spec).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -24,6 +25,7 @@ from chaos.cluster.metadata import Metadata, PartitionState
 from chaos.cluster.node import Node
 from chaos.cluster.secure import client_config_path
 from chaos.cluster.status import ClusterStatus, describe
+from chaos.cluster.toolbox import ToolAccess, in_a_broker
 from chaos.engine import docker_client, published_host
 from chaos.errors import ChaosError, ClusterUnhealthy, InfrastructureError, UsageError
 from chaos.labels import new_run_id
@@ -225,6 +227,15 @@ class ClusterHandle:
         if node_id not in self._nodes:
             raise UsageError(f"there is no node {node_id}: nodes are {sorted(self._nodes)}")
         return self._nodes[node_id]
+
+    @contextmanager
+    def tools(self) -> Iterator[ToolAccess]:
+        """Where Kafka's own tools run against this cluster: in its first running broker.
+
+        Raises:
+            InfrastructureError: no broker is running.
+        """
+        yield in_a_broker(self.brokers)
 
     # -- metadata (delegated to :class:`~chaos.cluster.metadata.Metadata`) ----------------------
     def admin(self) -> Admin:

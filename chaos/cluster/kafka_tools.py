@@ -1,5 +1,5 @@
-"""Kafka's own tools, run in a broker's container with the broker's jars: a second reader that
-shares no code with the harness's Python client."""
+"""Kafka's own tools, run with a broker image's jars (in a broker, or in a :class:`~chaos.cluster.toolbox.ToolBox`
+for a team's cluster): a second reader that shares no code with the harness's Python client."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from chaos.cluster.config import DATA_DIR, INTERNAL_PORT
 from chaos.cluster.node import Node
+from chaos.cluster.toolbox import ToolAccess, in_a_broker
 from chaos.errors import InfrastructureError
 
 #: Kafka's offsets tool (``kafka-get-offsets.sh``), from the jars every broker image holds.
@@ -24,27 +25,29 @@ TOOL_JAVA = (
 
 
 def get_offsets(brokers: Sequence[Node], topic: str) -> dict[str, dict[int, int]]:
+    """:func:`offsets_with` in the first running broker. Raises InfrastructureError (none runs, or
+    the tool failed)."""
+    return offsets_with(in_a_broker(brokers), topic)
+
+
+def offsets_with(access: ToolAccess, topic: str) -> dict[str, dict[int, int]]:
     """``{"beginning": {partition: offset}, "end": {partition: offset}}`` of ``topic``, as Kafka's
-    own ``GetOffsetShell`` reports them, asked through a running broker's internal listener.
+    own ``GetOffsetShell`` reports them, run where ``access`` says.
 
     Raises:
-        InfrastructureError: no broker is running, or the tool failed or printed nothing for the topic.
+        InfrastructureError: the tool failed or printed nothing for the topic.
     """
-    running = [b for b in brokers if b.is_running]
-    if not running:
-        raise InfrastructureError("no broker is running to run Kafka's offsets tool in")
-    bootstrap = ",".join(f"{b.host}:{INTERNAL_PORT}" for b in running)
 
     def ask(time: str) -> dict[int, int]:
-        cmd = ["sh", "-c", f'{TOOL_JAVA} "$@"', "sh", GET_OFFSETS]
-        code, text = running[0].exec([*cmd, "--bootstrap-server", bootstrap, "--topic", topic, "--time", time])
+        cmd = ["sh", "-c", f'{TOOL_JAVA} "$@"', "sh", GET_OFFSETS, "--bootstrap-server", access.bootstrap]
+        code, text = access.on.exec([*cmd, *access.args, "--topic", topic, "--time", time])
         offsets = {}
         for line in text.splitlines():
             m = _LINE.match(line.strip())
             if m and m["topic"] == topic:
                 offsets[int(m["partition"])] = int(m["offset"])
         if code != 0 or not offsets:
-            raise InfrastructureError(f"Kafka's offsets tool failed on {running[0].host} (exit {code}): {text[-500:]}")
+            raise InfrastructureError(f"Kafka's offsets tool failed on {access.on.host} (exit {code}): {text[-500:]}")
         return offsets
 
     # The two questions in parallel: each is a JVM start, about a second here.
@@ -178,19 +181,21 @@ SHARE_GROUPS = "org.apache.kafka.tools.consumer.group.ShareGroupCommand"
 
 
 def share_start_offsets(brokers: Sequence[Node], topic: str, group: str) -> dict[int, int]:
+    """:func:`share_starts_with` in the first running broker. Raises InfrastructureError (none runs,
+    or the tool failed)."""
+    return share_starts_with(in_a_broker(brokers), topic, group)
+
+
+def share_starts_with(access: ToolAccess, topic: str, group: str) -> dict[int, int]:
     """Each partition's share-partition start offset of ``group`` on ``topic``, as Kafka's own share
-    group tool describes it (``--describe --offsets``): below it, the broker counts every record done.
-    A partition whose start is not known yet (``-``) is absent.
+    group tool describes it (``--describe --offsets``), run where ``access`` says: below it, the
+    broker counts every record done. A partition whose start is not known yet (``-``) is absent.
 
     Raises:
-        InfrastructureError: no broker is running, or the tool failed or described no partition.
+        InfrastructureError: the tool failed or described no partition.
     """
-    running = [b for b in brokers if b.is_running]
-    if not running:
-        raise InfrastructureError("no broker is running to run Kafka's share group tool in")
-    bootstrap = ",".join(f"{b.host}:{INTERNAL_PORT}" for b in running)
-    cmd = ["sh", "-c", f'{TOOL_JAVA} "$@"', "sh", SHARE_GROUPS, "--bootstrap-server", bootstrap]
-    code, text = running[0].exec([*cmd, "--describe", "--offsets", "--group", group])
+    cmd = ["sh", "-c", f'{TOOL_JAVA} "$@"', "sh", SHARE_GROUPS, "--bootstrap-server", access.bootstrap, *access.args]
+    code, text = access.on.exec([*cmd, "--describe", "--offsets", "--group", group])
     starts, columns = {}, None
     for line in text.splitlines():
         cells = line.split()
@@ -201,7 +206,7 @@ def share_start_offsets(brokers: Sequence[Node], topic: str, group: str) -> dict
             if row["PARTITION"].isdigit() and row["START-OFFSET"].lstrip("-").isdigit():
                 starts[int(row["PARTITION"])] = int(row["START-OFFSET"])
     if code != 0 or columns is None:
-        raise InfrastructureError(f"Kafka's share group tool failed on {running[0].host} (exit {code}): {text[-500:]}")
+        raise InfrastructureError(f"Kafka's share group tool failed on {access.on.host} (exit {code}): {text[-500:]}")
     return starts
 
 

@@ -312,7 +312,7 @@ class Execution:
 
     def count_with_kafka(self) -> None:
         """Kafka's own offsets tool as a second reader of the topic (:func:`kafka_offsets`)."""
-        kafka_offsets(self.cluster.brokers, self.topic.name, self.run_dir, self.note)
+        kafka_offsets(self.cluster.tools, self.topic.name, self.run_dir, self.note)
 
     def judge(self, name: str | None = None, seed: int | None = None) -> Verdict:
         """Reconcile the run directory into a verdict, with what the run knows (its ``seed``, the

@@ -4,13 +4,14 @@ whether each is gone from every replica or still on a disk but not in the log cl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from chaos import rundir
 from chaos.cluster import KafkaCluster
-from chaos.cluster.kafka_tools import get_offsets, search_segments, share_start_offsets
-from chaos.cluster.node import Node
+from chaos.cluster.kafka_tools import offsets_with, search_segments, share_starts_with
+from chaos.cluster.toolbox import ToolAccess
 from chaos.errors import ChaosError
 from chaos.oracle import Verdict
 from chaos.oracle.producers import load_producers
@@ -65,15 +66,33 @@ def _a_record_in_the_log(run_dir: Path, run_id: str, partitions: set[int]) -> st
     return None
 
 
-def kafka_offsets(brokers: Sequence[Node], topic: str, run_dir: Path, note: Callable[[str], None]) -> None:
+def kafka_offsets(
+    tools: Callable[[], AbstractContextManager[ToolAccess]], topic: str, run_dir: Path, note: Callable[[str], None]
+) -> None:
     """Ask Kafka's own offsets tool for ``topic``'s log start and end offsets, a second reader the
     oracle checks the drain against (``drain/kafka-offsets.json``); and, for each share group of the
     run, Kafka's share group tool for its start offsets (``share_start``: group → partition →
-    offset), below which the broker counts every record done. A tool that fails leaves its part
-    undone and says so (``note``); it does not fail the run."""
-    kafka_answers(
-        lambda: get_offsets(brokers, topic), run_dir, note, lambda group: share_start_offsets(brokers, topic, group)
-    )
+    offset), below which the broker counts every record done. ``tools`` gives where they run
+    (:meth:`~chaos.cluster.handle.ClusterHandle.tools`). A tool that fails, or finds nowhere to run,
+    leaves its part undone and says so (``note``); it does not fail the run."""
+    try:
+        with tools() as access:
+            kafka_answers(
+                lambda: offsets_with(access, topic),
+                run_dir,
+                note,
+                lambda group: share_starts_with(access, topic, group),
+            )
+    except ChaosError as e:  # nowhere to run them: as if each had failed
+        error = e
+
+        def no_offsets() -> dict[str, dict[int, int]]:
+            raise error
+
+        def no_starts(group: str) -> dict[int, int]:
+            raise error
+
+        kafka_answers(no_offsets, run_dir, note, no_starts)
 
 
 def kafka_answers(
