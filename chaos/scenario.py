@@ -31,6 +31,8 @@ from typing import Any
 from chaos import rundir
 from chaos.cluster import KafkaCluster
 from chaos.cluster.config import ClientPath
+from chaos.cluster.external import ExternalCluster
+from chaos.errors import UsageError
 from chaos.experiments.executor import Execution
 from chaos.experiments.plan import TopicPlan
 from chaos.faults.base import Fault, make_fault
@@ -49,6 +51,7 @@ class Scenario(Execution):
     Raises (on construction):
         ClusterUnhealthy: the topic did not reach its full ISR, or the offsets topic was not ready.
         InfrastructureError: ``client_path="direct"`` on a cluster whose brokers have no direct listener.
+        UsageError: a team's cluster (:class:`~chaos.cluster.external.ExternalCluster`).
     """
 
     def __init__(
@@ -64,6 +67,11 @@ class Scenario(Execution):
         name: str | None = None,
         client_path: ClientPath = "proxy",
     ) -> None:
+        if isinstance(cluster, ExternalCluster):
+            raise UsageError(
+                "a Scenario injects any fault on its cluster and names topics freely: run it on a cluster the harness "
+                "starts, and a team's cluster through `kafka-chaos run --bootstrap-servers`"
+            )
         plan = TopicPlan(
             topic or f"s-{uuid.uuid4().hex[:8]}",
             partitions,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -63,6 +64,11 @@ def _clean_external(target: ExternalTarget, run_id: str | None, with_images: boo
 
     if with_images:
         raise UsageError("--images removes this machine's images, not a team's cluster's: clean them separately")
+    if run_id is not None and not re.fullmatch(r"\d{8}-\d{6}-[0-9a-z]{4}", run_id):
+        raise UsageError(
+            f"--run-id {run_id} is not a whole run id (like 20261206-010203-ab12, run.json's run_id): "
+            "give one, or none to delete everything under kafka-chaos-"
+        )
     cluster = ExternalCluster(target)
     try:
         cluster.start()

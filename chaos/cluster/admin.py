@@ -273,3 +273,16 @@ def transactions_coordinator(prefix: str) -> Callable[[Admin], int | None]:
         return found[0][1] if found else None
 
     return find
+
+
+def finalized_levels(described: Mapping[str, Mapping[str, object]]) -> dict[str, int]:
+    """The finalized level of each feature, from kafka-python's ``describe_features()`` answer.
+
+    >>> finalized_levels({"transaction.version": {"finalized": (2, 2)}, "x": {"supported": (0, 1)}})
+    {'transaction.version': 2, 'x': 0}
+    """
+    levels = {}
+    for name, info in sorted(described.items()):
+        finalized = info.get("finalized")
+        levels[name] = int(finalized[1]) if isinstance(finalized, tuple | list) else 0
+    return levels

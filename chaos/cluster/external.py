@@ -23,14 +23,14 @@ from pathlib import Path
 
 from kafka.errors import KafkaError
 
-from chaos.cluster.admin import Admin, connect
+from chaos.cluster.admin import Admin, connect, finalized_levels
 from chaos.cluster.cluster import KafkaCluster
 from chaos.cluster.config import ClientPath, ClusterSpec
 from chaos.cluster.metadata import Metadata
 from chaos.cluster.node import Node
 from chaos.cluster.sweeper import SweepResult
 from chaos.cluster.toolbox import ToolAccess, ToolBox
-from chaos.errors import ClusterUnhealthy, UsageError
+from chaos.errors import ClusterUnhealthy, InfrastructureError, UsageError
 from chaos.images.recipes import image_refs
 from chaos.progress import Progress, silent
 from chaos.waiting import WaitTimeout, wait_until
@@ -62,6 +62,8 @@ class ExternalTarget:
 
     def __post_init__(self) -> None:
         addresses = [a.strip() for a in self.bootstrap.split(",") if a.strip()]
+        # A stray comma or space is dropped: kafka-python reads an empty entry as localhost:9092.
+        object.__setattr__(self, "bootstrap", ",".join(addresses))
         if not addresses or any(not _address(a) for a in addresses):
             raise UsageError(
                 f"--bootstrap-servers {self.bootstrap!r} is not a list of host:port: "
@@ -76,7 +78,11 @@ class ExternalTarget:
 
 def _address(text: str) -> tuple[str, int] | None:
     host, _, port = text.rpartition(":")
-    return (host.strip("[]"), int(port)) if host and port.isdigit() and 0 < int(port) < 65536 else None
+    return (
+        (host.strip("[]"), int(port))
+        if host and port.isascii() and port.isdecimal() and 0 < int(port) < 65536
+        else None
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +171,25 @@ class ExternalCluster(KafkaCluster):
                 continue
         return False
 
+    def broker_settings(self) -> dict[str, str]:
+        """The effective settings of the first broker the cluster described (``DescribeConfigs``),
+        each key with its value; a secret's has none and is left out.
+
+        Raises:
+            KafkaError: the cluster did not answer.
+        """
+        from kafka.admin import ConfigResource, ConfigResourceType
+
+        first = str(self.remote[0].node_id) if self.remote else "0"
+        resource = ConfigResource(ConfigResourceType.BROKER, first)
+        found = self.admin_call(lambda a: a.describe_configs([resource], config_filter="all"))
+        entries = found.get("broker", {}).get(first, {})
+        return {k: str(e["value"]) for k, e in entries.items() if e.get("value") is not None}
+
+    def feature_levels(self) -> dict[str, int]:
+        """Each finalized feature's level (``metadata.version`` among them). Raises KafkaError."""
+        return finalized_levels(self.admin_call(lambda a: a.describe_features()))
+
     @property
     def faults_allowed(self) -> bool:
         """Whether the team consented to faults on this cluster (``--allow-faults-on`` its id)."""
@@ -247,24 +272,45 @@ class ExternalCluster(KafkaCluster):
             yield ToolAccess(box, self.target.bootstrap, args)
 
     # -- what the harness leaves ------------------------------------------------------------------
-    def remove_own(self, prefix: str) -> list[str]:
+    def remove_own(self, prefix: str, timeout: float = 90.0) -> list[str]:
         """Delete every topic and consumer group whose name starts with ``prefix`` (one of the harness's:
-        :data:`PREFIX` or a run's :func:`namespace`); returns what was deleted.
+        :data:`PREFIX` or a run's :func:`namespace`), asking again until the cluster lists none of
+        them (a group keeps a killed member until its session times out, and is not empty till
+        then); returns what was deleted.
 
         Raises:
             UsageError: ``prefix`` is not under the harness's own.
-            KafkaError: the cluster refused a deletion.
+            InfrastructureError: some were still listed after ``timeout`` (the message names them).
         """
         if not prefix.startswith(PREFIX):
             raise UsageError(f"the harness deletes only names under {PREFIX}, not {prefix}")
-        topics = sorted(t for t in self.admin_call(lambda a: a.list_topics()) if t.startswith(prefix))
-        if topics:
-            self.admin_call(lambda a: a.delete_topics(topics, timeout_ms=30_000, raise_errors=False))
-        listed = self.admin_call(lambda a: a.list_groups())
-        groups = sorted({str(g["group_id"]) for g in listed if str(g["group_id"]).startswith(prefix)})
-        if groups:
-            _delete_groups(self.admin_call, groups)
-        return [*topics, *groups]
+        found: set[str] = set()
+        left = [""]
+
+        def gone() -> bool:
+            topics = sorted(t for t in self.admin_call(lambda a: a.list_topics()) if t.startswith(prefix))
+            listed = self.admin_call(lambda a: a.list_groups())
+            groups = sorted({str(g["group_id"]) for g in listed if str(g["group_id"]).startswith(prefix)})
+            found.update(topics, groups)
+            left[0] = ", ".join([*topics, *groups])
+            try:
+                if topics:
+                    self.admin_call(lambda a: a.delete_topics(topics, timeout_ms=30_000, raise_errors=False))
+                if groups:
+                    _delete_groups(self.admin_call, groups)
+            except KafkaError:
+                return False  # refused this time (a group not empty yet): asked again
+            return not topics and not groups
+
+        try:
+            wait_until(gone, timeout, f"the harness's topics and groups under {prefix} to be deleted", interval=2.0)
+        except WaitTimeout:
+            raise InfrastructureError(
+                f"the cluster at {self.target.bootstrap} still lists {left[0]} after {timeout:.0f}s: delete them "
+                f"by hand, or run `kafka-chaos clean --bootstrap-servers {self.target.bootstrap}` (with the same "
+                "--client-config) again later"
+            ) from None
+        return sorted(found)
 
 
 def _delete_groups(call: Callable[[Callable[[Admin], object]], object], groups: Sequence[str]) -> None:

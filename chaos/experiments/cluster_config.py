@@ -21,8 +21,7 @@ from typing import Protocol, TypeVar
 from kafka.admin import ConfigResource, ConfigResourceType
 
 from chaos import rundir
-from chaos.cluster.admin import Admin
-from chaos.experiments.release_facts import finalized_levels
+from chaos.cluster.admin import Admin, finalized_levels
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -135,5 +135,66 @@ def check_backend(exp: Experiment, cluster: KafkaCluster) -> None:
             f"{exp.name} runs an application in a container, which reaches only the harness's own clusters: "
             "run it without --bootstrap-servers"
         )
+    _check_transactions(exp)
+    for fault in exp.faults:
+        if "topic" in fault.params:
+            raise UsageError(
+                f"{exp.name}'s fault {fault.kind} names topic {fault.params['topic']}: on a team's cluster a fault "
+                "acts on the run's own topic only; remove topic"
+            )
     hint = f"pass --allow-faults-on {cluster.cluster_id} if the team agrees to faults on this cluster"
     check_kinds(fault_kinds(exp), backend_of(cluster), exp.name, hint)
+    _check_settings_in_force(exp, cluster)
+
+
+def _check_transactions(exp: Experiment) -> None:
+    """Refuse transactions on a team's cluster: a transaction's markers are verified with Kafka's
+    segment dump of the leader's files (a verdict without it is inconclusive), and a
+    ``transactional.id`` of the file's own would fence whichever producer of the team holds it.
+
+    Raises:
+        UsageError: naming what asks for a transaction.
+    """
+    sections = [s for s in (exp.producer, exp.consumer) if s is not None]
+    named = [s for s in sections if "transactional.id" in s.settings]
+    if exp.consumer is not None and "transactional.id" in exp.consumer.output_settings:
+        named.append(exp.consumer)
+    if named:
+        raise UsageError(
+            f"{exp.name} sets transactional.id, which on a team's cluster could fence the team's own producer "
+            "of that id: remove it (the harness names its transactional ids under kafka-chaos-)"
+        )
+    writes = exp.producer.mode == "transactional" or (exp.consumer and exp.consumer.strategy == "transactional")
+    if writes:
+        raise UsageError(
+            f"{exp.name} writes transactions, whose markers the verdict checks with Kafka's segment dump of the "
+            "leader's files, which a team's cluster does not give: run it on a cluster the harness starts"
+        )
+
+
+def _check_settings_in_force(exp: Experiment, cluster: ExternalCluster) -> None:
+    """Refuse ``exp`` when its ``cluster:`` section sets broker settings or feature levels the
+    team's cluster does not have: the harness cannot set them there, and the verdict would be
+    reported for settings it was not measured under.
+
+    Raises:
+        UsageError: naming the first setting that differs, the file's value and the cluster's.
+        KafkaError: the cluster did not answer.
+    """
+    wanted = {k: str(v).lower() for k, v in exp.cluster.broker_config.items()}
+    if wanted:
+        have = cluster.broker_settings()
+        for key, value in sorted(wanted.items()):
+            if have.get(key, "").lower() != value:
+                raise UsageError(
+                    f"{exp.name} wants broker setting {key}={value}, and the cluster at {cluster.bootstrap_servers} "
+                    f"has {have.get(key, 'none')}: the harness cannot change a team's brokers; run it where that holds"
+                )
+    if exp.cluster.features:
+        levels = cluster.feature_levels()
+        for name, level in sorted(exp.cluster.features.items()):
+            if levels.get(name, 0) != level:
+                raise UsageError(
+                    f"{exp.name} wants feature {name} at level {level}, and the cluster at "
+                    f"{cluster.bootstrap_servers} has {levels.get(name, 0)}: run it where that holds"
+                )

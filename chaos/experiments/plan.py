@@ -23,6 +23,7 @@ from chaos.faults.base import make_fault
 from chaos.faults.schedule import RANDOM_KINDS, Step, random_schedule
 from chaos.faults.targets import expand_targets
 from chaos.workloads.application import AppSpec
+from chaos.workloads.protocol import DriverProtocol
 from chaos.workloads.spec import ConsumerSpec, ProducerSpec
 
 #: Workload specs in a plan carry this instead of the bootstrap address, which is only known once
@@ -161,6 +162,8 @@ def plan_experiment(exp: Experiment, run_id: str, run_dir: Path, seed: int = 0, 
     """
     topic = namespace + exp.topic_name
     group = namespace + group_name(exp.name, run_id)
+    # Transactional ids too keep to the namespace: another's id would fence the producer holding it.
+    protocol = DriverProtocol(transactional_id=namespace + "{id}") if namespace else DriverProtocol()
     consumers: list[ConsumerSpec] = []
     if exp.consumer is not None:
         c = exp.consumer
@@ -178,6 +181,7 @@ def plan_experiment(exp: Experiment, run_id: str, run_dir: Path, seed: int = 0, 
                 poison_ack=c.poison_ack,
                 output_topic=namespace + c.output_topic if c.output_topic else None,
                 output_settings=as_properties(c.output_settings),
+                protocol=protocol,
                 topic=topic,
                 bootstrap_servers=UNBOUND,
                 run_id=run_id,
@@ -200,6 +204,7 @@ def plan_experiment(exp: Experiment, run_id: str, run_dir: Path, seed: int = 0, 
         transaction_size=p.transaction_size,
         abort_ratio=p.abort_ratio,
         shape=exp.application.input.shape() if exp.application is not None else None,
+        protocol=protocol,
         topic=topic,
         bootstrap_servers=UNBOUND,
         run_id=run_id,

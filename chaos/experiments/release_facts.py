@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
+from chaos.cluster.admin import finalized_levels
+
 #: The settings whose defaults decide what a fault can lose, per kind.
 LOSS_KEYS: Mapping[str, tuple[str, ...]] = {
     "producer": (
@@ -61,19 +63,6 @@ def in_force(kind: str, unset: Iterable[str], defaults: Defaults, release: str) 
         for key in LOSS_KEYS[kind]
         if key in left and key in known and known[key] is not None
     ]
-
-
-def finalized_levels(described: Mapping[str, Mapping[str, object]]) -> dict[str, int]:
-    """The finalized level of each feature, from kafka-python's ``describe_features()`` answer.
-
-    >>> finalized_levels({"transaction.version": {"finalized": (2, 2)}, "x": {"supported": (0, 1)}})
-    {'transaction.version': 2, 'x': 0}
-    """
-    levels = {}
-    for name, info in sorted(described.items()):
-        finalized = info.get("finalized")
-        levels[name] = int(finalized[1]) if isinstance(finalized, tuple | list) else 0
-    return levels
 
 
 #: The feature a group protocol needs finalized at level 1 or more (``classic`` needs none).

@@ -108,7 +108,8 @@ class ExperimentRun:
         the runs before and after) instead of starting one of its own. ``label``: the row's name in
         a suite (``<name>[.<client>][@<release>]``)."""
         self.exp = exp.on_release(options.kafka_version, options.client_version)
-        if options.external is not None:  # no proxy stands between the clients and a team's brokers
+        external = options.external is not None or isinstance(cluster, ExternalCluster)
+        if external:  # no proxy stands between the clients and a team's brokers
             self.exp = self.exp.on_path("direct")
         self.shared_cluster = cluster
         self.pool = pool
@@ -116,11 +117,12 @@ class ExperimentRun:
         self.options = options
         self.path = path
         self.repetition = repetition
-        self.run_id = cluster.run_id if cluster is not None else (run_id or new_run_id())
+        shared = cluster is not None and not external  # on a team's cluster each run has its own names
+        self.run_id = cluster.run_id if cluster is not None and shared else (run_id or new_run_id())
         self.started = time.time()
         self.row = label or (exp.name if exp.client == DEFAULT_CLIENT else f"{exp.name}.{exp.client}")
         self.label = self.row if repetition == 1 else f"{self.row}#{repetition}"
-        space = namespace(self.run_id) if options.external is not None else ""
+        space = namespace(self.run_id) if external else ""
         self.plan: Plan = plan_experiment(self.exp, self.run_id, self.run_dir, options.seed, space)
         self.bus = bus or options.bus()
         self.result = RunResult(exp.name, path, self.run_dir, self.run_id, repetition, client_path=self.exp.client_path)

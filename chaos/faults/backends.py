@@ -8,7 +8,7 @@ the backend cannot perform is refused before anything starts, naming the kind an
 * ``clients``: an external cluster without consent to faults (``--allow-faults-on``). Only what
   acts on the workloads on this machine: kill or freeze a client.
 * ``kafka-api``: an external cluster with consent. Also what Kafka's own Admin API does to the
-  run's topic: change its configuration, move its replicas, elect its preferred leaders.
+  run's topic: change its configuration.
 
 Hosts reached over SSH and Kubernetes (``docs/kubernetes.md``) would be one backend each.
 """
@@ -22,8 +22,9 @@ from chaos.errors import UsageError
 
 #: Kinds that act only on the workload processes on this machine.
 CLIENT_KINDS = frozenset({"client_kill", "client_pause"})
-#: Kinds that act on the cluster through Kafka's Admin API, on the run's own topic.
-ADMIN_KINDS = frozenset({"topic_config", "partition_reassign", "preferred_election"})
+#: Kinds that act on the cluster through Kafka's Admin API, on the run's own topic. (Moving replicas
+#: and electing leaders name brokers by their processes, which a team's cluster does not give.)
+ADMIN_KINDS = frozenset({"topic_config"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,7 @@ from chaos.oracle.producers import ProducerInfo, ProducerSide, load_producers
 from chaos.oracle.rebalances import rebalances
 from chaos.oracle.share import ShareFindings
 from chaos.oracle.share_figures import share_metric
-from chaos.oracle.share_run import accepted_keys, judge_share_run
+from chaos.oracle.share_run import accepted_keys, judge_share_run, start_reasons
 from chaos.oracle.transactions import ABORTED, TransactionLog, judge_run, load_transactions
 from chaos.oracle.transform import Outputs, load_outputs, output_reasons
 from chaos.oracle.trust import assess, witness_summary
@@ -256,7 +256,7 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
         transactional=txns is not None,
     )
     trust.reasons += output_reasons(outputs, any(g.transformer for g in groups)) + compaction.reasons
-    trust.reasons += app_reasons
+    trust.reasons += app_reasons + start_reasons(run_dir, shared)
     counts = Counts(
         sent=len(side.sent),
         acked=fates.acked,

@@ -175,3 +175,16 @@ def share_starts(run_dir: Path) -> dict[str, dict[int, int]]:
         for g, by in found.items()
         if isinstance(by, dict)
     }
+
+
+def start_reasons(run_dir: Path, judged: list[ShareFindings]) -> list[str]:
+    """Why a verdict with share groups is inconclusive: a group Kafka's share group tool gave no
+    start offsets for (it did not answer, or found nowhere to run), whose records left unaccepted
+    can then not be told lost (below the start) from unreached (at or past it)."""
+    starts = share_starts(run_dir)
+    return [
+        f"Kafka's share group tool gave no start offsets for {j.group}: its unaccepted records cannot be told "
+        "lost from unreached"
+        for j in judged
+        if j.group not in starts
+    ]

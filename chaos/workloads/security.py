@@ -19,8 +19,9 @@ kafka-python's and librdkafka's; the file itself is parsed by ``javaproperties``
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -163,8 +164,12 @@ def load_client_config(path: Path | str) -> ClientSecurity:
     try:
         with where.open(encoding="utf-8") as f:
             props: dict[str, str] = {k.strip(): v.strip() for k, v in javaproperties.load(f).items()}
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise UsageError(f"cannot read the client config {where}: {e}: pass a Java client properties file") from None
+    except OSError as e:
+        raise UsageError(f"cannot read the client config {where}: {e.strerror or type(e).__name__}") from None
+    except (UnicodeDecodeError, ValueError) as e:  # the message would quote the file (a secret maybe)
+        raise UsageError(
+            f"client config {where} is not a Java properties file in UTF-8 ({type(e).__name__}): fix its escapes"
+        ) from None
     unknown = sorted(k for k in props if k not in KEYS)
     if unknown:
         raise UsageError(
@@ -173,7 +178,35 @@ def load_client_config(path: Path | str) -> ClientSecurity:
         )
     security = ClientSecurity(where.resolve(), props)
     _check(security, where)
+    hide_in_logs([security.login()[1], *(props[k] for k in SECRET_KEYS if k in props)])
     return security
+
+
+#: The secrets read in this process, which no log line may show.
+_HIDDEN: set[str] = set()
+
+
+def hide_in_logs(secrets: Iterable[str]) -> None:
+    """Replace each of ``secrets`` with ``(secret)`` in every log record this process makes from
+    now on: kafka-python logs a client's whole configuration at DEBUG (``-vv``), password included.
+    Done once for the process, as a log record factory (handlers come and go; records pass here)."""
+    fresh = {s for s in secrets if len(s) >= 4}  # a shorter one would blank ordinary words
+    if not fresh - _HIDDEN:
+        return
+    if not _HIDDEN:
+        make = logging.getLogRecordFactory()
+
+        def hiding(*args: object, **kwargs: object) -> logging.LogRecord:
+            record = make(*args, **kwargs)
+            text = record.getMessage()
+            if any(secret in text for secret in _HIDDEN):
+                for secret in _HIDDEN:
+                    text = text.replace(secret, "(secret)")
+                record.msg, record.args = text, None
+            return record
+
+        logging.setLogRecordFactory(hiding)
+    _HIDDEN.update(fresh)
 
 
 def _check(security: ClientSecurity, where: Path) -> None:
@@ -194,7 +227,11 @@ def _check(security: ClientSecurity, where: Path) -> None:
                 f"which read no Java key store): export it as PEM and set ssl.{kind}.type=PEM"
             )
         file = Path(location)
-        if not file.is_absolute() or not file.is_file() or b"-----BEGIN " not in file.read_bytes()[:65536]:
+        try:
+            pem = file.is_absolute() and file.is_file() and b"-----BEGIN " in file.read_bytes()[:65536]
+        except OSError:
+            pem = False
+        if not pem:
             raise UsageError(
                 f"client config {where}: ssl.{kind}.location {location} is not a PEM file at an absolute path"
             )

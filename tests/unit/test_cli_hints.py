@@ -54,6 +54,7 @@ def test_the_scanner_finds_every_hint_of_the_package() -> None:
     assert hints() == [
         "kafka-chaos",
         "kafka-chaos clean",
+        "kafka-chaos clean --bootstrap-servers X",
         "kafka-chaos clean --bootstrap-servers …",
         "kafka-chaos clean --images",
         "kafka-chaos clean --run-id",
@@ -77,6 +78,7 @@ def test_the_scanner_finds_every_hint_of_the_package() -> None:
         "kafka-chaos report",
         "kafka-chaos report RUN_DIR",
         "kafka-chaos run",
+        "kafka-chaos run --bootstrap-servers",
         "kafka-chaos run experiments/",
         "kafka-chaos schema",
         "kafka-chaos schema validate",

@@ -129,3 +129,27 @@ def test_the_drain_connects_with_the_same_settings(tmp_path: Path) -> None:
     assert brokers_of("a:1") == Brokers("a:1", PLAINTEXT) and brokers_of("a:1").kafka_python() == {
         "bootstrap_servers": ["a:1"]
     }
+
+
+def test_no_log_line_shows_a_secret_once_the_file_is_read(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    load_client_config(scram(tmp_path))
+    with caplog.at_level(logging.DEBUG, logger="kafka.admin.client"):
+        # as kafka-python logs a client's configuration at DEBUG
+        logging.getLogger("kafka.admin.client").debug("Starting with configuration: %s", {"pw": PASSWORD})
+    assert caplog.records and PASSWORD not in caplog.text and "(secret)" in caplog.text
+
+
+def test_a_file_that_cannot_be_read_or_parsed_is_one_sentence_without_its_contents(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="cannot read the client config"):
+        load_client_config(tmp_path)  # a directory
+    bad = write(tmp_path, f'sasl.jaas.config=x password="\\uZZ9{PASSWORD}"\n')
+    with pytest.raises(UsageError) as e:
+        load_client_config(bad)
+    assert "is not a Java properties file" in str(e.value) and "ZZ9" not in str(e.value)
+    unreadable = write(
+        tmp_path, "security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location=/proc/self/mem\n"
+    )
+    with pytest.raises(UsageError, match="is not a PEM file"):
+        load_client_config(unreadable)

@@ -12,7 +12,7 @@ import pytest
 
 from chaos.cli import main
 from chaos.cluster.external import PREFIX, ExternalCluster, ExternalTarget, namespace
-from chaos.errors import UsageError
+from chaos.errors import InfrastructureError, UsageError
 from chaos.experiments.clusters import check_backend, fault_kinds
 from chaos.experiments.loading import load_experiment
 from chaos.experiments.plan import plan_experiment
@@ -119,3 +119,120 @@ def test_clean_of_a_teams_cluster_refuses_what_is_not_its_own(capsys: pytest.Cap
         ["clean", "--bootstrap-servers", "127.0.0.1:1", "--images"], capsys
     )
     assert "nothing answers at" in refused(["clean", "--bootstrap-servers", f"127.0.0.1:{free_port()}"], capsys)
+
+
+class Described(ExternalCluster):
+    """A connected team's cluster whose brokers run with ``settings`` and ``features`` (no network)."""
+
+    def __init__(self, settings: dict[str, str], features: dict[str, int]) -> None:
+        super().__init__(ExternalTarget("127.0.0.1:9092"), run_id=RUN_ID)
+        self.cluster_id = "team-cluster-id"
+        self._settings, self._features = settings, features
+
+    def broker_settings(self) -> dict[str, str]:
+        return self._settings
+
+    def feature_levels(self) -> dict[str, int]:
+        return self._features
+
+
+def test_what_a_teams_cluster_cannot_give_a_verdict_is_refused_before_it_starts(tmp_path: Path) -> None:
+    transactional = experiment("t3")
+    with pytest.raises(UsageError, match="writes transactions, whose markers the verdict checks"):
+        check_backend(transactional.model_copy(update={"cluster": experiment("c1").cluster}), connected())
+    named = experiment("c1")
+    producer = named.producer.model_copy(update={"settings": {"transactional.id": "orders-writer"}})
+    with pytest.raises(UsageError, match=r"sets transactional\.id, which on a team's cluster could fence"):
+        check_backend(named.model_copy(update={"producer": producer}), connected())
+    other_topic = load_experiment(
+        write(tmp_path, "faults: [{kind: topic_config, topic: orders, config: {retention.ms: 1}, at: 1}]")
+    )
+    with pytest.raises(UsageError, match="names topic orders: on a team's cluster a fault acts on the run's own"):
+        check_backend(other_topic, connected(consent="team-cluster-id"))
+
+
+def write(tmp_path: Path, extra: str) -> Path:
+    path = tmp_path / "e.yaml"
+    path.write_text(f"name: e\nproducer: {{rate: 10}}\n{extra}\n")
+    return path
+
+
+def test_broker_settings_and_features_the_file_wants_must_be_the_clusters_own(tmp_path: Path) -> None:
+    exp = load_experiment(
+        write(tmp_path, "cluster: {broker_config: {min.insync.replicas: 2}, features: {transaction.version: 2}}")
+    )
+    check_backend(exp, Described({"min.insync.replicas": "2"}, {"transaction.version": 2}))
+    with pytest.raises(UsageError, match=r"wants broker setting min\.insync\.replicas=2, and the cluster at .* has 1"):
+        check_backend(exp, Described({"min.insync.replicas": "1"}, {"transaction.version": 2}))
+    with pytest.raises(UsageError, match=r"wants feature transaction\.version at level 2, and the cluster .* has 0"):
+        check_backend(exp, Described({"min.insync.replicas": "2"}, {}))
+
+
+def test_transactional_ids_keep_to_the_namespace_too(tmp_path: Path) -> None:
+    space = namespace(RUN_ID)
+    plan = plan_experiment(experiment("t1"), RUN_ID, tmp_path, namespace=space)
+    ids = [plan.producers[0].transactional_id, *(c.transactional_id for c in plan.consumers)]
+    assert all(i.startswith(space) for i in ids), ids
+
+
+def test_a_bootstrap_list_is_kept_as_clients_read_it() -> None:
+    assert ExternalTarget(" 127.0.0.1:9092, ,h:9093,").bootstrap == "127.0.0.1:9092,h:9093"
+    for bad in ("kafka:²", "kafka:0", "kafka", ","):
+        with pytest.raises(UsageError, match="is not a list of host:port"):
+            ExternalTarget(bad)
+
+
+class Listing(ExternalCluster):
+    """A team's cluster answering admin calls from a script: each round lists ``rounds[i]``; a
+    deletion named in ``refuse`` fails once."""
+
+    def __init__(self, rounds: list[list[str]], refuse: set[str] | None = None) -> None:
+        super().__init__(ExternalTarget("127.0.0.1:9092"), run_id=RUN_ID)
+        self.rounds, self.refuse, self.deleted = rounds, refuse or set(), []  # type: ignore[var-annotated]
+
+    def admin_call(self, fn, attempts=3):  # type: ignore[no-untyped-def]
+        cluster = self
+
+        class Admin:
+            def list_topics(self) -> list[str]:
+                return [n for n in cluster.rounds[0] if not n.endswith("-g")]
+
+            def list_groups(self) -> list[dict[str, str]]:
+                names = cluster.rounds.pop(0) if len(cluster.rounds) > 1 else cluster.rounds[0]
+                return [{"group_id": n} for n in names if n.endswith("-g")]
+
+            def delete_topics(self, topics: list[str], **_: object) -> None:
+                cluster.deleted += topics
+
+            def describe_groups(self, groups: list[str]) -> dict[str, dict[str, list[object]]]:
+                return {g: {"members": []} for g in groups}
+
+            def delete_groups(self, groups: list[str]) -> None:
+                if set(groups) & cluster.refuse:
+                    cluster.refuse -= set(groups)
+                    from kafka.errors import NonEmptyGroupError
+
+                    raise NonEmptyGroupError("a member is still in it")
+                cluster.deleted += groups
+
+        return fn(Admin())
+
+
+def test_leftovers_are_deleted_until_the_cluster_lists_none_and_a_refusal_is_asked_again() -> None:
+    space = namespace(RUN_ID)
+    mine, group = f"{space}c1", f"{space}kc-c1-ab12-g"
+    cluster = Listing([[mine, group, "orders", "team-g"], [group], []], refuse={group})
+    assert cluster.remove_own(space, timeout=20) == sorted([mine, group])
+    assert "orders" not in cluster.deleted and "team-g" not in cluster.deleted and group in cluster.deleted
+
+
+def test_leftovers_the_cluster_keeps_listing_are_named_after_the_timeout() -> None:
+    space = namespace(RUN_ID)
+    stuck = Listing([[f"{space}t"]])
+    with pytest.raises(InfrastructureError, match=f"still lists {space}t after 1s"):
+        stuck.remove_own(space, timeout=1)
+
+
+def test_clean_takes_a_whole_run_id_only(capsys: pytest.CaptureFixture[str]) -> None:
+    said = refused(["clean", "--bootstrap-servers", "127.0.0.1:1", "--run-id", "20261206"], capsys)
+    assert "--run-id 20261206 is not a whole run id" in said

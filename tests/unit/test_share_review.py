@@ -197,6 +197,16 @@ def test_records_whose_start_offset_kafka_did_not_give_are_not_said_to_be_past_i
     assert "1 unreached" in sentence and "at or past the start offset" not in sentence
 
 
+def test_a_share_group_the_tool_gave_no_start_for_makes_the_verdict_inconclusive(tmp_path: Path) -> None:
+    """Without its start offsets (the tool failed, or found nowhere to run: a team's cluster with no
+    Docker here) a never-delivered record is neither lost nor unreached: the figure is unknown, and a
+    passing 'no share loss' would be a missed loss."""
+    share_run(tmp_path, [(0, o, o) for o in range(4)], {"s0": all_accepted(range(3))}, None)
+    v = reconcile(tmp_path)
+    assert not v.conclusive and v.loss.consumer is None  # no figure rather than a false 0
+    assert any(f"no start offsets for {GROUP}" in r for r in v.trust.reasons), v.trust.reasons
+
+
 # -- Kafka's share group tool as the witness --------------------------------------------------------
 
 

@@ -120,6 +120,9 @@ final class KafkaChaosShare {
         Properties p = new Properties();
         p.put("bootstrap.servers", props.getProperty("bootstrap.servers"));
         p.put("client.id", "kafka-chaos-" + id + "-admin");
+        for (String key : props.stringPropertyNames()) {  // the team's security settings (KafkaChaosSpec.secure)
+            if (key.startsWith("security.") || key.startsWith("ssl.") || key.startsWith("sasl.")) p.put(key, props.getProperty(key));
+        }
         ConfigResource group = new ConfigResource(ConfigResource.Type.GROUP, props.getProperty("group.id"));
         AlterConfigOp op = new AlterConfigOp(new ConfigEntry("share.auto.offset.reset", "earliest"), AlterConfigOp.OpType.SET);
         Map<String, Object> found = new TreeMap<>();
