@@ -127,6 +127,9 @@ def test_client_faults_give_their_claims_verdicts_and_leave_nothing_behind(
         config = json.loads((run_dir / rundir.CLUSTER_CONFIG).read_text())
         assert sorted(config["brokers"]) == ["1", "2", "3"] and config["features"]["metadata.version"] > 0
         assert meta["topic"] in config["topic"]
+        # Kafka's offsets tool witnessed the drain from a container of its own, with the team's config
+        offsets = json.loads((run_dir / rundir.DRAIN / rundir.KAFKA_OFFSETS).read_text())
+        assert offsets.get("end") and "error" not in offsets, offsets
     assert harness_names(team_cluster) == []
     assert team_records(team_cluster) == [b"the team's record"]
 
