@@ -219,17 +219,20 @@ def external_options(f: F) -> F:
 
 
 def external_target(
-    bootstrap: str | None, client_config: Path | None, allow_faults_on: str | None
+    bootstrap: str | None, client_config: Path | None, allow_faults_on: str | None, files_name_one: bool = False
 ) -> ExternalTarget | None:
     """The :class:`~chaos.cluster.external.ExternalTarget` the options name (None: no
-    ``--bootstrap-servers``).
+    ``--bootstrap-servers``). ``files_name_one``: the experiment files name a team's cluster, to
+    which ``--allow-faults-on`` alone then applies.
 
     Raises:
-        UsageError: ``--client-config`` or ``--allow-faults-on`` without ``--bootstrap-servers``, or a
-            client config that is not accepted (:func:`chaos.workloads.security.load_client_config`).
+        UsageError: ``--client-config``, or ``--allow-faults-on`` for no team's cluster, without
+            ``--bootstrap-servers``, or a client config that is not accepted
+            (:func:`chaos.workloads.security.load_client_config`).
     """
     if bootstrap is None:
-        given = [n for n, v in (("--client-config", client_config), ("--allow-faults-on", allow_faults_on)) if v]
+        consent = None if files_name_one else allow_faults_on
+        given = [n for n, v in (("--client-config", client_config), ("--allow-faults-on", consent)) if v]
         if given:
             raise UsageError(f"{given[0]} is for a team's cluster: give its --bootstrap-servers too")
         return None

@@ -155,7 +155,10 @@ def run_cmd(
         status_every=0.0 if quiet else (2.0 if sys.stderr.isatty() else 5.0),
         cluster=cluster_id,
         release_keys=release_keys,
-        external=external_target(bootstrap_servers, client_config, allow_faults_on),
+        external=external_target(
+            bootstrap_servers, client_config, allow_faults_on, any(i.experiment.cluster.external for i in loaded)
+        ),
+        allow_faults_on=allow_faults_on,
     )
 
     def one_line(result: RunResult) -> None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from chaos.cluster import ClusterSpec, KafkaCluster
-from chaos.cluster.external import ExternalCluster, namespace
+from chaos.cluster.external import ExternalCluster, ExternalTarget, namespace
 from chaos.errors import UsageError
 from chaos.experiments.loading import LoadedExperiment
 from chaos.experiments.model import Experiment
@@ -19,6 +20,7 @@ from chaos.faults.backends import DOCKER, Backend, check_kinds, external_backend
 from chaos.faults.schedule import RANDOM_KINDS
 from chaos.labels import new_run_id
 from chaos.progress import Progress, silent
+from chaos.workloads.security import PLAINTEXT, load_client_config
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +110,31 @@ def _external(options: RunOptions, base: Path) -> ExternalPool:
     return ExternalPool(cluster, options.progress)
 
 
+def with_files_cluster(options: RunOptions, experiments: Sequence[Experiment]) -> RunOptions:
+    """``options`` with the team's cluster the files name (``cluster: {external: …}``), unless the
+    command line named one (``--bootstrap-servers`` wins, as ``--kafka-version`` does).
+
+    Raises:
+        UsageError: some files name a team's cluster and others another or none (a suite runs on
+            one), or the client config it names is not accepted.
+    """
+    named = {
+        (e.cluster.external.bootstrap_servers, e.cluster.external.client_config)
+        for e in experiments
+        if e.cluster.external
+    }
+    if options.external is not None or not named:
+        return options
+    if len(named) > 1 or any(e.cluster.external is None for e in experiments):
+        raise UsageError(
+            "some files name a team's cluster (cluster: {external: …}) and others another or none: a suite runs on "
+            "one cluster, so run them apart, or pass --bootstrap-servers for all"
+        )
+    ((bootstrap, config),) = named
+    security = load_client_config(config) if config is not None else PLAINTEXT
+    return replace(options, external=ExternalTarget(bootstrap, security, options.allow_faults_on))
+
+
 def backend_of(cluster: KafkaCluster) -> Backend:
     """The fault backend of ``cluster``: docker for the harness's own, else what the team consented to."""
     return external_backend(cluster.faults_allowed) if isinstance(cluster, ExternalCluster) else DOCKER
@@ -129,6 +156,11 @@ def check_backend(exp: Experiment, cluster: KafkaCluster) -> None:
         UsageError: naming the kind and the backend (:func:`chaos.faults.backends.check_kinds`).
     """
     if not isinstance(cluster, ExternalCluster):
+        if exp.cluster.external is not None:
+            raise UsageError(
+                f"{exp.name} names a team's cluster (cluster: {{external: …}}), and this run was given one the "
+                "harness started: run it with `kafka-chaos run`"
+            )
         return
     if exp.application is not None:
         raise UsageError(

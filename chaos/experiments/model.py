@@ -67,8 +67,17 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
 
+class ExternalModel(_Strict):
+    """A team's running cluster (``docs/external-clusters.md``): where it is, and the clients'
+    security settings file (relative to the experiment file). Consent to faults on it is never the
+    file's: it is given on the command line (``--allow-faults-on``)."""
+
+    bootstrap_servers: str = Field(min_length=3)
+    client_config: Path | None = None
+
+
 class ClusterModel(_Strict):
-    """The cluster: brokers, KRaft controllers (0: combined mode), Kafka release, broker settings."""
+    """The cluster: brokers, KRaft controllers (0: combined mode), Kafka release, settings; or a team's (``external``)."""
 
     brokers: int = Field(3, ge=1, le=9)
     controllers: int = Field(0, ge=0, le=5)
@@ -87,6 +96,7 @@ class ClusterModel(_Strict):
     #: started as observers for ``voter_add``.
     quorum: Literal["static", "dynamic"] = "static"
     spare_controllers: int = Field(0, ge=0, le=2)
+    external: ExternalModel | None = None
 
     def spec(self, kafka_version: str | None = None) -> ClusterSpec:
         """The :class:`ClusterSpec` (``kafka_version`` overrides the file's). Raises UsageError."""
@@ -334,7 +344,8 @@ class Experiment(_Strict):
         return self.model_copy(update={"producer": producer, "consumer": consumer})
 
     def anchored(self, base: Path) -> Experiment:
-        """This experiment with its external clients' relative program paths resolved against ``base``."""
+        """This experiment with its external clients' relative program paths, and its team's
+        cluster's client config, resolved against ``base``."""
 
         def at(section: _S) -> _S:
             if isinstance(section.client, ExternalClientModel):
@@ -342,7 +353,11 @@ class Experiment(_Strict):
             return section
 
         consumer = at(self.consumer) if self.consumer is not None else None
-        return self.model_copy(update={"producer": at(self.producer), "consumer": consumer})
+        cluster, external = self.cluster, self.cluster.external
+        if external is not None and external.client_config is not None:
+            anchored = external.model_copy(update={"client_config": base / external.client_config})
+            cluster = cluster.model_copy(update={"external": anchored})
+        return self.model_copy(update={"producer": at(self.producer), "consumer": consumer, "cluster": cluster})
 
     def on_release(self, kafka_version: str | None = None, client_version: str | None = None) -> Experiment:
         """This experiment on cluster release ``kafka_version`` with the Java client of

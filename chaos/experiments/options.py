@@ -39,6 +39,9 @@ class RunOptions:
     #: A team's running cluster to run on (``--bootstrap-servers``): never started, stopped or
     #: reset; each run keeps to its own topics and groups (:mod:`chaos.cluster.external`).
     external: ExternalTarget | None = None
+    #: The cluster id consented to faults on (``--allow-faults-on``) when the files name the team's
+    #: cluster (``cluster: {external: …}``) rather than the command line.
+    allow_faults_on: str | None = None
 
     def bus(self) -> EventBus:
         """The event bus of a run: progress lines, reports, then the extra listeners."""

@@ -29,7 +29,7 @@ from chaos.errors import ChaosError, Interrupted
 from chaos.events import EventBus, Note
 from chaos.experiments import cluster_config
 from chaos.experiments.applicable import Defined, fitted, workload_clients
-from chaos.experiments.clusters import ExternalPool, by_shape, check_backend, leave, pool_for
+from chaos.experiments.clusters import ExternalPool, by_shape, check_backend, leave, pool_for, with_files_cluster
 from chaos.experiments.executor import execute
 from chaos.experiments.loading import LoadedExperiment
 from chaos.experiments.model import Experiment
@@ -322,6 +322,7 @@ def run_suite(
         InfrastructureError: the Java client driver could not be compiled.
     """
     suite_id = suite_id or new_run_id()
+    options = with_files_cluster(options, [item.experiment for item in loaded])
     suite_dir = Path(options.reports_dir) / suite_id
     ordered = by_shape(loaded, options.kafka_version)
     wanted = [(item.experiment.name, item.experiment.cluster.spec(options.kafka_version)) for item in ordered]

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from chaos.cli import main
+from chaos.cluster import KafkaCluster
 from chaos.cluster.external import PREFIX, ExternalCluster, ExternalTarget, namespace
 from chaos.errors import InfrastructureError, UsageError
 from chaos.experiments.clusters import check_backend, fault_kinds
@@ -18,6 +19,7 @@ from chaos.experiments.loading import load_experiment
 from chaos.experiments.plan import plan_experiment
 from chaos.faults import REGISTRY
 from chaos.faults.backends import CLIENTS, DOCKER, KAFKA_API, check_kinds, external_backend
+from chaos.workloads.security import load_client_config
 
 EXPERIMENTS = Path(__file__).parents[2] / "experiments"
 RUN_ID = "20261206-010203-ab12"
@@ -236,3 +238,24 @@ def test_leftovers_the_cluster_keeps_listing_are_named_after_the_timeout() -> No
 def test_clean_takes_a_whole_run_id_only(capsys: pytest.CaptureFixture[str]) -> None:
     said = refused(["clean", "--bootstrap-servers", "127.0.0.1:1", "--run-id", "20261206"], capsys)
     assert "--run-id 20261206 is not a whole run id" in said
+
+
+def test_a_file_may_name_the_teams_cluster_and_the_command_line_still_wins(tmp_path: Path) -> None:
+    from chaos.experiments.clusters import with_files_cluster
+    from chaos.experiments.options import RunOptions
+
+    (tmp_path / "client.properties").write_text("security.protocol=PLAINTEXT\n")
+    external = "cluster: {external: {bootstrap_servers: 'kafka-1:9092,kafka-2:9092', client_config: client.properties}}"
+    named = load_experiment(write(tmp_path, external))
+    assert named.cluster.external is not None and named.cluster.external.client_config == tmp_path / "client.properties"
+    options = with_files_cluster(RunOptions(allow_faults_on="cid"), [named])
+    assert options.external == ExternalTarget(
+        "kafka-1:9092,kafka-2:9092", load_client_config(tmp_path / "client.properties"), "cid"
+    )
+    given = RunOptions(external=ExternalTarget("other:9092"))
+    assert with_files_cluster(given, [named]) is given
+    with pytest.raises(UsageError, match="a suite runs on one cluster"):
+        with_files_cluster(RunOptions(), [named, experiment("c1")])
+    harness_own = object.__new__(KafkaCluster)  # a cluster the harness started (none needed running)
+    with pytest.raises(UsageError, match=r"names a team's cluster .* run it with `kafka-chaos run`"):
+        check_backend(named, harness_own)
