@@ -77,7 +77,7 @@ class ExternalModel(_Strict):
 
 
 class ClusterModel(_Strict):
-    """The cluster: brokers, KRaft controllers (0: combined mode), Kafka release, settings; or a team's (``external``)."""
+    """The cluster: brokers, KRaft controllers (0: combined mode), release, settings; or a team's (``external``)."""
 
     brokers: int = Field(3, ge=1, le=9)
     controllers: int = Field(0, ge=0, le=5)
