@@ -15,6 +15,8 @@ from chaos.cli.common import (
     check_version,
     client_version_option,
     cluster_option,
+    external_options,
+    external_target,
     given_version,
     json_option,
     progress_for,
@@ -24,13 +26,16 @@ from chaos.cli.common import (
 )
 from chaos.errors import UsageError
 from chaos.validate.findings import PROCESSING
-
-if TYPE_CHECKING:
-    from chaos.validate.findings import Processing
 from chaos.workloads.clients import CLIENTS
 from chaos.workloads.spec import PRODUCER_MODES
 
+if TYPE_CHECKING:
+    from chaos.cluster.external import ExternalTarget
+    from chaos.validate.findings import Processing
+
 DEFAULT_FAULTS = "leader_kill,broker_isolation,producer_kill,consumer_kill,client_blackhole"
+#: The matrix on a team's cluster (``--bootstrap-servers``): the faults its backend performs.
+DEFAULT_TEAM_FAULTS = "producer_kill,consumer_kill"
 
 
 @click.command()
@@ -40,7 +45,12 @@ DEFAULT_FAULTS = "leader_kill,broker_isolation,producer_kill,consumer_kill,clien
 @click.option("--broker-config", type=click.Path(path_type=Path), default=None, help="Broker .properties.")
 @click.option("--compare", is_flag=True, help="Also run the recommended settings, to show the fix works.")
 @click.option("--static-only", is_flag=True, help="Only the static review: no Docker, seconds.")
-@click.option("--faults", "fault_names", default=DEFAULT_FAULTS, help="Comma-separated faults of the matrix.")
+@click.option(
+    "--faults",
+    "fault_names",
+    default=DEFAULT_FAULTS,
+    help="Comma-separated faults of the matrix (on a team's cluster, default producer_kill,consumer_kill).",
+)
 @click.option(
     "--producer-mode",
     type=click.Choice(PRODUCER_MODES),
@@ -96,6 +106,7 @@ DEFAULT_FAULTS = "leader_kill,broker_isolation,producer_kill,consumer_kill,clien
 @client_version_option
 @click.option("--reports", "reports_dir", default="reports", type=click.Path(path_type=Path), help="Output root.")
 @cluster_option
+@external_options
 @json_option
 @quiet_option
 def validate(
@@ -117,6 +128,9 @@ def validate(
     client_version: str | None,
     reports_dir: Path,
     cluster_id: str | None,
+    bootstrap_servers: str | None,
+    client_config: Path | None,
+    allow_faults_on: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -138,12 +152,9 @@ def validate(
     if static_only and (app is not None or app_config is not None):
         raise UsageError("--static-only runs no fault matrix, so it runs no application: drop --app or --static-only")
     application = application_from(app, app_config, consumer_config)
-    if cluster_id is not None:
-        if static_only:
-            raise UsageError("--static-only runs no fault matrix, so it needs no --cluster: drop one of them")
-        if len(releases) > 1:
-            raise UsageError("--cluster runs one release: give --kafka-version one release, or drop --cluster")
-        releases = [releases[0] or given_version(cluster_id)]  # its release judges the files
+    releases, fault_names, external = _where(
+        cluster_id, (bootstrap_servers, client_config, allow_faults_on), static_only, releases, fault_names
+    )
     files = {"producer": producer_config, "consumer": consumer_config}
     if topic_config:
         files["topic"] = topic_config
@@ -165,6 +176,7 @@ def validate(
                 progress=progress_for(quiet),
                 status_every=0.0 if quiet else 5.0,
                 cluster=cluster_id,
+                external=external,
             )
         report, problems = validate_files(
             files,
@@ -209,3 +221,33 @@ def worst(codes: list[int]) -> int:
         if code in codes:
             return code
     return 0
+
+
+def _where(
+    cluster_id: str | None,
+    team: tuple[str | None, Path | None, str | None],
+    static_only: bool,
+    releases: list[str | None],
+    fault_names: str,
+) -> tuple[list[str | None], str, ExternalTarget | None]:
+    """The releases, the faults and the team's cluster a validation runs with, once ``--cluster`` or
+    ``--bootstrap-servers`` (``team``: with ``--client-config`` and ``--allow-faults-on``) are checked.
+
+    Raises:
+        UsageError: either with ``--static-only``, or with several releases; a bad client config.
+    """
+    if cluster_id is not None:
+        if static_only:
+            raise UsageError("--static-only runs no fault matrix, so it needs no --cluster: drop one of them")
+        if len(releases) > 1:
+            raise UsageError("--cluster runs one release: give --kafka-version one release, or drop --cluster")
+        releases = [releases[0] or given_version(cluster_id)]  # its release judges the files
+    external = external_target(*team)
+    if external is not None:
+        if static_only:
+            raise UsageError("--static-only runs no fault matrix, so it needs no --bootstrap-servers: drop one of them")
+        if len(releases) > 1:
+            raise UsageError("a team's cluster runs one release: give --kafka-version that one")
+        if fault_names == DEFAULT_FAULTS:  # a team's cluster takes client faults only, without consent more
+            fault_names = DEFAULT_TEAM_FAULTS
+    return releases, fault_names, external

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from chaos import rundir
 from chaos.errors import UsageError
+from chaos.faults.backends import check_kinds, external_backend
 from chaos.validate.findings import PROCESSING, Finding, Processing, TeamConfig, locate
 from chaos.validate.output import HowProcessed, MatrixRow, StaticFinding, ValidateFile
 from chaos.validate.properties import Properties, PropertiesError, parse_properties, read_properties
@@ -195,8 +196,8 @@ def validate_files(
     Returns the report and the reporters' errors.
 
     Raises:
-        UsageError: a file is unreadable or malformed, an unknown fault, or settings a client would
-            refuse — all before any container starts.
+        UsageError: a file is unreadable or malformed, an unknown fault (or one a team's cluster's
+            backend cannot perform), or settings a client would refuse — all before any container starts.
         InfrastructureError: the matrix's cluster could not start, or Kafka's definitions could not
             be read (no JDK).
     """
@@ -207,6 +208,10 @@ def validate_files(
     unknown = [f for f in faults if f not in FAULTS]
     if unknown or not faults:
         raise UsageError(f"unknown fault {unknown[0] if unknown else '(none)'!r}: use some of {', '.join(FAULTS)}")
+    if options is not None and options.external is not None:
+        backend = external_backend(options.external.allow_faults_on is not None)
+        for name in faults:
+            check_kinds([str(s["kind"]) for s in FAULTS[name][1]], backend, f"the matrix's {name}")
     if processing is not None and processing not in PROCESSING:
         raise UsageError(f"unknown processing {processing!r}: use one of {', '.join(PROCESSING)}")
     if process_ms is not None and process_ms < 0:
@@ -229,6 +234,8 @@ def validate_files(
     )
     report = ValidationReport(cfg, {k: str(v) for k, v in files.items()})
     if options is not None:
-        entries = plan_matrix(cfg, faults, compare, producer_mode, commit, app)
+        entries = plan_matrix(
+            cfg, faults, compare, producer_mode, commit, app, team_cluster=options.external is not None
+        )
         report.matrix = run_matrix(entries, cfg, out_dir, options)
     return report, report.write(out_dir)

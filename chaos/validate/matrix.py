@@ -202,9 +202,11 @@ def plan_matrix(
     producer_mode: str = "sync",
     commit: str = "after_process",
     app: ApplicationModel | None = None,
+    team_cluster: bool = False,
 ) -> list[MatrixEntry]:
     """Every run of the matrix, planned (no Docker): ``faults`` against the team's settings and,
-    with ``compare``, against the recommended ones.
+    with ``compare``, against the recommended ones. On a ``team_cluster`` the broker settings are
+    the cluster's own (the static review judges the file's), so no run asks for any.
 
     Raises:
         UsageError: the settings cannot run (a client would refuse them): an input error, found
@@ -224,6 +226,8 @@ def plan_matrix(
     }
     if compare:
         variants["recommended"] = recommended(cfg)
+    if team_cluster:
+        variants = {name: {**settings, "broker": {}} for name, settings in variants.items()}
     return [
         MatrixEntry(fault, variant, experiment_for(fault, variant, settings, cfg, producer_mode, commit, app))
         for fault in faults
@@ -233,7 +237,7 @@ def plan_matrix(
 
 def run_matrix(entries: Sequence[MatrixEntry], cfg: TeamConfig, out_dir: Path, options: RunOptions) -> Matrix:
     """Run the planned ``entries`` on one fresh cluster, each on its own topic (``--cluster``: on
-    that running cluster, reset first and left running).
+    that running cluster, reset first and left running; ``--bootstrap-servers``: on the team's).
 
     Raises:
         UsageError: ``--cluster`` names no running cluster, or one of another shape.
@@ -250,7 +254,7 @@ def run_matrix(entries: Sequence[MatrixEntry], cfg: TeamConfig, out_dir: Path, o
         broker_config=dict(cfg.broker_run),
         kafka_version=options.kafka_version or entries[0].experiment.cluster.kafka_version,
     )
-    given = pool_for(options, out_dir, [("the fault matrix", spec)]) if options.cluster else None
+    given = pool_for(options, out_dir, [("the fault matrix", spec)]) if options.cluster or options.external else None
     prepare_clients([e.experiment for e in entries], options.kafka_version, options.client_version, options.progress)
     bus = options.bus()
 

@@ -183,3 +183,20 @@ def test_clean_after_a_sigkilled_run_leaves_nothing_of_the_harness(team_cluster:
         assert time.monotonic() < deadline, harness_names(team_cluster)
         time.sleep(1)
     assert team_records(team_cluster) == [b"the team's record"]
+
+
+def test_validate_runs_its_matrix_on_the_teams_cluster(team_cluster: Team, tmp_path: Path) -> None:
+    producer = tmp_path / "producer.properties"
+    producer.write_text("acks=all\nenable.idempotence=true\n")
+    consumer = tmp_path / "consumer.properties"
+    consumer.write_text("enable.auto.commit=true\nauto.commit.interval.ms=1000\n")
+    files = ["--producer-config", str(producer), "--consumer-config", str(consumer), "--client", "kafka-python"]
+    proc = kc("validate", *files, *team_cluster.args, "--reports", str(tmp_path / "reports"), "--json")
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]  # auto-commit with batches loses
+    rows = {row["fault"]: row for row in json.loads(proc.stdout)["matrix"]}
+    assert set(rows) == {"producer_kill", "consumer_kill"}  # the faults a team's cluster takes without consent
+    assert rows["producer_kill"]["status"] == "PASS"
+    assert rows["consumer_kill"]["status"] == "FAIL" and rows["consumer_kill"]["loss"]["consumer"] > 0
+    assert harness_names(team_cluster) == []
+    refused = kc("validate", *files, *team_cluster.args, "--faults", "leader_kill", "--reports", str(tmp_path))
+    assert refused.returncode == 2 and "which backend clients cannot perform" in refused.stderr

@@ -259,3 +259,22 @@ def test_a_file_may_name_the_teams_cluster_and_the_command_line_still_wins(tmp_p
     harness_own = object.__new__(KafkaCluster)  # a cluster the harness started (none needed running)
     with pytest.raises(UsageError, match=r"names a team's cluster .* run it with `kafka-chaos run`"):
         check_backend(named, harness_own)
+
+
+def test_validate_on_a_teams_cluster_refuses_what_it_cannot_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "p.properties").write_text("acks=all\n")
+    (tmp_path / "c.properties").write_text("enable.auto.commit=false\n")
+    files = [
+        "validate",
+        "--producer-config",
+        str(tmp_path / "p.properties"),
+        "--consumer-config",
+        str(tmp_path / "c.properties"),
+    ]
+    team = ["--bootstrap-servers", f"127.0.0.1:{free_port()}"]
+    assert "needs no --bootstrap-servers" in refused([*files, *team, "--static-only"], capsys)
+    assert "a team's cluster runs one release" in refused([*files, *team, "--kafka-version", "3.9.1,4.4.0"], capsys)
+    said = refused([*files, *team, "--faults", "leader_kill", "--reports", str(tmp_path)], capsys)
+    assert "the matrix's leader_kill asks for fault broker_kill, which backend clients cannot perform" in said
