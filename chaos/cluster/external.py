@@ -29,9 +29,8 @@ from chaos.cluster.config import ClientPath, ClusterSpec
 from chaos.cluster.metadata import Metadata
 from chaos.cluster.node import Node
 from chaos.cluster.sweeper import SweepResult
-from chaos.cluster.toolbox import ToolAccess, ToolBox
+from chaos.cluster.toolbox import ToolAccess, on_this_machine
 from chaos.errors import ClusterUnhealthy, InfrastructureError, UsageError
-from chaos.images.recipes import image_refs
 from chaos.progress import Progress, silent
 from chaos.waiting import WaitTimeout, wait_until
 from chaos.watched import BrokerView
@@ -259,17 +258,20 @@ class ExternalCluster(KafkaCluster):
 
     @contextmanager
     def tools(self) -> Iterator[ToolAccess]:
-        """Where Kafka's own tools run against the team's cluster: a :class:`ToolBox` of the
-        harness's Kafka image on this engine's host network, connecting with the team's client
-        properties (removed on exit).
+        """Where Kafka's own tools run against the team's cluster: this machine's JVM with the
+        release's jars (fetched from Maven Central once, as for the Java client), connecting with
+        the team's client properties.
 
         Raises:
-            InfrastructureError: no Docker engine, no Kafka image on it, or the container did not start.
+            InfrastructureError: no JDK on this machine.
+            ImageBuildError: the release's jars could not be fetched.
         """
-        security = self.target.security
-        with ToolBox(self.client, image_refs(self.spec.kafka_version).kafka, self.run_id, security) as box:
-            args = ("--command-config", str(security.path)) if security.path is not None else ()
-            yield ToolAccess(box, self.target.bootstrap, args)
+        from chaos.images.builder import default_cache_dir, resolve_kafka_jars
+        from chaos.images.java_driver import find_jdk
+
+        java, _ = find_jdk()
+        libs = resolve_kafka_jars(default_cache_dir(), self.spec.kafka_version)
+        yield on_this_machine(java, libs, self.target.bootstrap, self.target.security.path)
 
     # -- what the harness leaves ------------------------------------------------------------------
     def remove_own(self, prefix: str, timeout: float = 90.0) -> list[str]:

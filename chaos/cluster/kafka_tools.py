@@ -1,5 +1,6 @@
-"""Kafka's own tools, run with a broker image's jars (in a broker, or in a :class:`~chaos.cluster.toolbox.ToolBox`
-for a team's cluster): a second reader that shares no code with the harness's Python client."""
+"""Kafka's own tools, run with the release's jars (in a broker's container, or on this machine for a
+team's cluster: :mod:`chaos.cluster.toolbox`): a second reader that shares no code with the
+harness's Python client."""
 
 from __future__ import annotations
 
@@ -9,19 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 from chaos.cluster.config import DATA_DIR, INTERNAL_PORT
 from chaos.cluster.node import Node
-from chaos.cluster.toolbox import ToolAccess, in_a_broker
+from chaos.cluster.toolbox import TOOL_JAVA, ToolAccess, in_a_broker
 from chaos.errors import InfrastructureError
 
 #: Kafka's offsets tool (``kafka-get-offsets.sh``), from the jars every broker image holds.
 GET_OFFSETS = "org.apache.kafka.tools.GetOffsetShell"
 _LINE = re.compile(r"^(?P<topic>.+):(?P<partition>\d+):(?P<offset>-?\d+)$")
-
-#: A short-lived tool JVM, as a shell command: the client compiler only, and the broker's AppCDS
-#: archive where the image has one (loading classes is most of a tool's start: 1.1 s to 0.65 s here).
-TOOL_JAVA = (
-    "java -Xmx256m -XX:TieredStopAtLevel=1 "
-    "$([ -f /opt/kafka/kafka.jsa ] && echo -XX:SharedArchiveFile=/opt/kafka/kafka.jsa) -cp '/opt/kafka/libs/*'"
-)
 
 
 def get_offsets(brokers: Sequence[Node], topic: str) -> dict[str, dict[int, int]]:
@@ -39,7 +33,7 @@ def offsets_with(access: ToolAccess, topic: str) -> dict[str, dict[int, int]]:
     """
 
     def ask(time: str) -> dict[int, int]:
-        cmd = ["sh", "-c", f'{TOOL_JAVA} "$@"', "sh", GET_OFFSETS, "--bootstrap-server", access.bootstrap]
+        cmd = ["sh", "-c", f'{access.java} "$@"', "sh", GET_OFFSETS, "--bootstrap-server", access.bootstrap]
         code, text = access.on.exec([*cmd, *access.args, "--topic", topic, "--time", time])
         offsets = {}
         for line in text.splitlines():
@@ -194,7 +188,7 @@ def share_starts_with(access: ToolAccess, topic: str, group: str) -> dict[int, i
     Raises:
         InfrastructureError: the tool failed or described no partition.
     """
-    cmd = ["sh", "-c", f'{TOOL_JAVA} "$@"', "sh", SHARE_GROUPS, "--bootstrap-server", access.bootstrap, *access.args]
+    cmd = ["sh", "-c", f'{access.java} "$@"', "sh", SHARE_GROUPS, "--bootstrap-server", access.bootstrap, *access.args]
     code, text = access.on.exec([*cmd, "--describe", "--offsets", "--group", group])
     starts, columns = {}, None
     for line in text.splitlines():

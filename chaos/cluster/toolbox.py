@@ -1,37 +1,35 @@
 """Where Kafka's own tools run against a cluster: in one of its brokers (the harness's own clusters),
-or, for a team's cluster whose brokers the harness cannot enter, in a short-lived container of the
-harness's Kafka image on this engine's host network (:class:`ToolBox`).
+or, for a team's cluster whose brokers the harness cannot enter, on this machine's JVM with the
+release's own jars (:class:`HostJvm`), as the Java client's workloads run.
 
 The tools are the verdict's second witness (``GetOffsetShell``, the share group tool): on a team's
 cluster they connect as the workloads do, with the team's client properties as
-``--command-config``. The file and the certificates it names are mounted read-only at their own
-paths, never copied into the image or the run directory; the container carries the run's label,
-so ``kafka-chaos clean`` removes it if the harness dies first.
+``--command-config`` (read in place, never copied). Nothing is started that could outlive the run.
 """
 
 from __future__ import annotations
 
-import logging
+import shlex
+import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
-from docker.errors import DockerException
-from docker.models.containers import Container
-
-import docker
 from chaos.cluster.config import INTERNAL_PORT
 from chaos.errors import InfrastructureError
-from chaos.labels import resource_name, run_labels
-from chaos.workloads.security import ClientSecurity
 
-log = logging.getLogger(__name__)
+#: A short-lived tool JVM in a broker's container, as a shell command: the client compiler only, and
+#: the broker's AppCDS archive where the image has one (loading classes is most of a tool's start:
+#: 1.1 s to 0.65 s here).
+TOOL_JAVA = (
+    "java -Xmx256m -XX:TieredStopAtLevel=1 "
+    "$([ -f /opt/kafka/kafka.jsa ] && echo -XX:SharedArchiveFile=/opt/kafka/kafka.jsa) -cp '/opt/kafka/libs/*'"
+)
 
 
 class ToolHost(Protocol):
-    """Where a tool's command runs: a broker's container or a :class:`ToolBox`."""
+    """Where a tool's command runs: a broker's container or :class:`HostJvm`."""
 
     @property
     def host(self) -> str: ...
@@ -47,12 +45,14 @@ class Broker(ToolHost, Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ToolAccess:
-    """A place to run Kafka's tools (``on``), the cluster's address from there (``bootstrap``) and the
-    arguments that connect them (``args``: ``--command-config FILE`` on a secured cluster)."""
+    """A place to run Kafka's tools (``on``), the cluster's address from there (``bootstrap``), the
+    arguments that connect them (``args``: ``--command-config FILE`` on a secured cluster) and the
+    JVM, as a shell command without the class (``java``)."""
 
     on: ToolHost
     bootstrap: str
     args: tuple[str, ...] = ()
+    java: str = TOOL_JAVA
 
 
 def in_a_broker(brokers: Sequence[Broker]) -> ToolAccess:
@@ -67,64 +67,33 @@ def in_a_broker(brokers: Sequence[Broker]) -> ToolAccess:
     return ToolAccess(running[0], ",".join(f"{b.host}:{INTERNAL_PORT}" for b in running))
 
 
-class ToolBox:
-    """A container of ``image`` on the host network, running nothing but what is asked of it, with
-    ``security``'s file and the files it names mounted read-only. A context manager: removed on
-    exit (a failure to remove is logged; ``kafka-chaos clean`` finds it by its label).
+@dataclass(frozen=True, slots=True)
+class HostJvm:
+    """This machine, running a tool's command as it is (its ``sh -c`` wrapper included)."""
 
-    Raises (on entry):
-        InfrastructureError: the engine could not start it (no image, no engine, a mount refused).
-    """
-
-    def __init__(self, client: docker.DockerClient, image: str, run_id: str, security: ClientSecurity) -> None:
-        self.client = client
-        self.image = image
-        self.run_id = run_id
-        self.security = security
-        self.host = "toolbox"
-        self._container: Container | None = None
-
-    def mounts(self) -> dict[str, dict[str, str]]:
-        """The client properties file and every file it names, each at its own path, read-only."""
-        paths = [self.security.path] if self.security.path else []
-        paths += [Path(v) for k, v in self.security.props.items() if k.endswith(".location")]
-        return {str(p): {"bind": str(p), "mode": "ro"} for p in paths}
-
-    def __enter__(self) -> Self:
-        try:
-            self._container = self.client.containers.run(
-                self.image,
-                ["sleep", "infinity"],
-                entrypoint=[],
-                name=resource_name(self.run_id, "toolbox"),
-                labels=run_labels(self.run_id, "toolbox"),
-                network_mode="host",
-                volumes=self.mounts(),
-                detach=True,
-                auto_remove=False,
-            )
-        except DockerException as e:
-            raise InfrastructureError(f"could not start a container of {self.image} for Kafka's tools: {e}") from e
-        return self
+    host: str = "this machine"
+    timeout: float = 120.0
 
     def exec(self, cmd: list[str]) -> tuple[int, str]:
-        """Run ``cmd`` in the container; its exit code and combined output.
+        """Run ``cmd``; its exit code and combined output.
 
         Raises:
-            InfrastructureError: the container is gone or Docker could not run it.
+            InfrastructureError: it could not start, or did not end within :attr:`timeout`.
         """
-        if self._container is None:
-            raise InfrastructureError("the tools' container is not running")
         try:
-            code, out = self._container.exec_run(cmd)
-        except DockerException as e:
-            raise InfrastructureError(f"could not run {cmd[0]} in the tools' container: {e}") from e
-        return int(code or 0), out.decode(errors="replace") if isinstance(out, bytes) else str(out)
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout, check=False)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise InfrastructureError(f"could not run Kafka's tool on {self.host}: {e}") from e
+        return proc.returncode, proc.stdout + proc.stderr
 
-    def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
-        if self._container is not None:
-            try:
-                self._container.remove(force=True)
-            except DockerException as error:
-                log.warning("could not remove the tools' container of %s: %s", self.run_id, error)
-            self._container = None
+
+def on_this_machine(java: str, libs: Path, bootstrap: str, command_config: Path | None) -> ToolAccess:
+    """Kafka's tools on this machine's ``java`` with the release's jars in ``libs``, asking the
+    cluster at ``bootstrap`` with ``command_config`` (the team's client properties; None: PLAINTEXT).
+
+    >>> on_this_machine("/usr/bin/java", Path("/c/kafka-4.4.0/libs"), "k:9093", Path("/t/c.properties")).args
+    ('--command-config', '/t/c.properties')
+    """
+    shell = f"{shlex.quote(java)} -Xmx256m -XX:TieredStopAtLevel=1 -cp {shlex.quote(str(libs) + '/*')}"
+    args = ("--command-config", str(command_config)) if command_config is not None else ()
+    return ToolAccess(HostJvm(), bootstrap, args, shell)

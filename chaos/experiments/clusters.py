@@ -168,10 +168,11 @@ def check_backend(exp: Experiment, cluster: KafkaCluster) -> None:
             "run it without --bootstrap-servers"
         )
     _check_transactions(exp)
-    for fault in exp.faults:
-        if "topic" in fault.params:
+    drawn = exp.random_faults.kinds or [] if exp.random_faults is not None else []
+    for kind, params in [*((f.kind, f.params) for f in exp.faults), *((str(k.get("kind")), k) for k in drawn)]:
+        if "topic" in params:
             raise UsageError(
-                f"{exp.name}'s fault {fault.kind} names topic {fault.params['topic']}: on a team's cluster a fault "
+                f"{exp.name}'s fault {kind} names topic {params['topic']}: on a team's cluster a fault "
                 "acts on the run's own topic only; remove topic"
             )
     hint = f"pass --allow-faults-on {cluster.cluster_id} if the team agrees to faults on this cluster"

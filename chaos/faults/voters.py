@@ -23,8 +23,8 @@ from typing import Any, ClassVar
 
 from chaos.cluster import KafkaCluster
 from chaos.cluster.config import CONTROLLER_PORT, DATA_DIR
-from chaos.cluster.kafka_tools import TOOL_JAVA
 from chaos.cluster.node import Node
+from chaos.cluster.toolbox import TOOL_JAVA
 from chaos.errors import ChaosError, UsageError
 from chaos.faults.base import Fault, FaultContext, FaultError, register
 from chaos.waiting import wait_until

@@ -278,3 +278,19 @@ def test_validate_on_a_teams_cluster_refuses_what_it_cannot_run(
     assert "a team's cluster runs one release" in refused([*files, *team, "--kafka-version", "3.9.1,4.4.0"], capsys)
     said = refused([*files, *team, "--faults", "leader_kill", "--reports", str(tmp_path)], capsys)
     assert "the matrix's leader_kill asks for fault broker_kill, which backend clients cannot perform" in said
+
+
+def test_kafka_tools_for_a_teams_cluster_run_on_this_machine_with_the_teams_config(tmp_path: Path) -> None:
+    from chaos.cluster.kafka_tools import offsets_with
+    from chaos.cluster.toolbox import HostJvm, on_this_machine
+
+    # a stand-in JVM that prints what GetOffsetShell prints, and the arguments it was given
+    fake = tmp_path / "java"
+    fake.write_text('#!/bin/sh\nfor a; do echo "arg $a" >&2; done\necho "t:0:5"\necho "t:1:7"\n')
+    fake.chmod(0o755)
+    access = on_this_machine(str(fake), tmp_path / "libs", "k:9093", tmp_path / "client.properties")
+    assert offsets_with(access, "t") == {"beginning": {0: 5, 1: 7}, "end": {0: 5, 1: 7}}
+    code, text = access.on.exec(["sh", "-c", f'{access.java} "$@"', "sh", "Tool", *access.args])
+    assert code == 0 and f"arg {tmp_path / 'client.properties'}" in text and f"arg {tmp_path}/libs/*" in text
+    with pytest.raises(InfrastructureError, match="could not run Kafka's tool on this machine"):
+        HostJvm(timeout=0.2).exec(["sleep", "5"])
