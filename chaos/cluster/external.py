@@ -65,8 +65,7 @@ class ExternalTarget:
         object.__setattr__(self, "bootstrap", ",".join(addresses))
         if not addresses or any(not _address(a) for a in addresses):
             raise UsageError(
-                f"--bootstrap-servers {self.bootstrap!r} is not a list of host:port: "
-                "pass e.g. kafka-1:9092,kafka-2:9092"
+                f"bootstrap servers {self.bootstrap!r} are not a list of host:port: pass e.g. kafka-1:9092,kafka-2:9092"
             )
 
     @property

@@ -199,6 +199,8 @@ def share_starts_with(access: ToolAccess, topic: str, group: str) -> dict[int, i
             row = dict(zip(columns, cells, strict=True))
             if row["PARTITION"].isdigit() and row["START-OFFSET"].lstrip("-").isdigit():
                 starts[int(row["PARTITION"])] = int(row["START-OFFSET"])
+    if code == 0 and columns is None and "has no offset information" in text:
+        return starts  # the group holds no share-partition state yet: no start is known, none is missing
     if code != 0 or columns is None:
         raise InfrastructureError(f"Kafka's share group tool failed on {access.on.host} (exit {code}): {text[-500:]}")
     return starts

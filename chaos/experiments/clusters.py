@@ -135,6 +135,19 @@ def with_files_cluster(options: RunOptions, experiments: Sequence[Experiment]) -
     return replace(options, external=ExternalTarget(bootstrap, security, options.allow_faults_on))
 
 
+def refuse_files_cluster(exp: Experiment) -> None:
+    """Refuse to run ``exp`` on a cluster the harness starts when its file names a team's.
+
+    Raises:
+        UsageError: it does.
+    """
+    if exp.cluster.external is not None:
+        raise UsageError(
+            f"{exp.name} names a team's cluster (cluster: {{external: …}}), and this run would start one of the "
+            "harness's: run it with `kafka-chaos run`"
+        )
+
+
 def backend_of(cluster: KafkaCluster) -> Backend:
     """The fault backend of ``cluster``: docker for the harness's own, else what the team consented to."""
     return external_backend(cluster.faults_allowed) if isinstance(cluster, ExternalCluster) else DOCKER
@@ -156,11 +169,7 @@ def check_backend(exp: Experiment, cluster: KafkaCluster) -> None:
         UsageError: naming the kind and the backend (:func:`chaos.faults.backends.check_kinds`).
     """
     if not isinstance(cluster, ExternalCluster):
-        if exp.cluster.external is not None:
-            raise UsageError(
-                f"{exp.name} names a team's cluster (cluster: {{external: …}}), and this run was given one the "
-                "harness started: run it with `kafka-chaos run`"
-            )
+        refuse_files_cluster(exp)
         return
     if exp.application is not None:
         raise UsageError(

@@ -33,6 +33,7 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import NoSuchExample
 
 from chaos.cluster.config import ClientPath
+from chaos.errors import UsageError
 from chaos.experiments.loading import load_experiment
 from chaos.experiments.model import Experiment
 from chaos.experiments.runner import ExperimentRun, RunOptions, pool_for
@@ -216,6 +217,10 @@ def explore_file(
         holding; ``explore.log`` says why.)
     """
     exp = load_experiment(path, client_path=client_path).for_client(client)
+    if exp.cluster.external is not None or options.external is not None:
+        raise UsageError(
+            f"{path} names a team's cluster, and explore's schedules draw broker faults: run it with `run`"
+        )
     exp = exp.on_release(options.kafka_version, options.client_version)  # the file written names them
     out = Path(options.reports_dir) / f"explore-{new_run_id()}"
     # One cluster for the search, reset before every schedule: a schedule whose faults could not all

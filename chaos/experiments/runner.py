@@ -29,7 +29,15 @@ from chaos.errors import ChaosError, Interrupted
 from chaos.events import EventBus, Note
 from chaos.experiments import cluster_config
 from chaos.experiments.applicable import Defined, fitted, workload_clients
-from chaos.experiments.clusters import ExternalPool, by_shape, check_backend, leave, pool_for, with_files_cluster
+from chaos.experiments.clusters import (
+    ExternalPool,
+    by_shape,
+    check_backend,
+    leave,
+    pool_for,
+    refuse_files_cluster,
+    with_files_cluster,
+)
 from chaos.experiments.executor import execute
 from chaos.experiments.loading import LoadedExperiment
 from chaos.experiments.model import Experiment
@@ -252,6 +260,8 @@ class ExperimentRun:
 
     def _lease(self, phases: Phases) -> Lease:
         """The cluster this run uses: the shared one, one from the pool, or a fresh one of its own."""
+        if self.options.external is None and not isinstance(self.shared_cluster, ExternalCluster):
+            refuse_files_cluster(self.exp)  # before a cluster of the harness's starts
         if self.shared_cluster is not None:
             return Lease(self.shared_cluster, "shared", [])
         spec = self.exp.cluster.spec()
@@ -281,7 +291,11 @@ class ExperimentRun:
         cluster = lease.cluster
         if isinstance(cluster, ExternalCluster):
             with phases.phase("teardown", "the run's topics and groups deleted"):
-                leave(cluster, self.run_id)
+                try:
+                    leave(cluster, self.run_id)
+                except ChaosError as e:  # said where the run is watched, not only in suite.json
+                    self.bus.emit(Note(run=self.label, text=str(e)))
+                    raise
             return
         if self.shared_cluster is not None:
             return

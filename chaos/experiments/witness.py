@@ -115,7 +115,7 @@ def kafka_answers(
         try:
             starts[group] = {str(p): o for p, o in share_start(group).items()}
         except ChaosError as e:
-            note(f"Kafka's share group tool did not answer for {group}, none of its records is judged lost: {e}")
+            note(f"Kafka's share group tool did not answer for {group}, so its share loss is unknown: {e}")
     write_meta(path, {**found, "share_start": starts} if starts else found)
 
 

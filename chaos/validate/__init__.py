@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from chaos import rundir
 from chaos.errors import UsageError
-from chaos.faults.backends import check_kinds, external_backend
 from chaos.validate.findings import PROCESSING, Finding, Processing, TeamConfig, locate
 from chaos.validate.output import HowProcessed, MatrixRow, StaticFinding, ValidateFile
 from chaos.validate.properties import Properties, PropertiesError, parse_properties, read_properties
@@ -201,6 +200,7 @@ def validate_files(
         InfrastructureError: the matrix's cluster could not start, or Kafka's definitions could not
             be read (no JDK).
     """
+    from chaos.faults.backends import check_kinds, external_backend
     from chaos.images.kafka_configs import kafka_configs, start_checking
     from chaos.images.recipes import DEFAULT_KAFKA_VERSION
     from chaos.validate.matrix import FAULTS, plan_matrix, run_matrix

@@ -19,6 +19,7 @@ kafka-python's and librdkafka's; the file itself is parsed by ``javaproperties``
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -54,6 +55,8 @@ KEYS = {
 SECRET_KEYS = frozenset({"sasl.jaas.config", "ssl.key.password"})
 _JAAS = re.compile(r"^\s*(?P<module>[\w.$]+)\s+required\b(?P<options>.*?);?\s*$", re.DOTALL)
 _OPTION = re.compile(r'(\w+)\s*=\s*"((?:[^"\\]|\\.)*)"')
+#: What a Java client key looks like (lower-case words joined by dots).
+_LOOKS_LIKE_A_KEY = re.compile(r"[a-z][a-z0-9-]*(\.[a-z0-9-]+)+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +82,9 @@ class ClientSecurity:
 
     def login(self) -> tuple[str, str]:
         """The user and password of the JAAS configuration (empty when unset): secrets."""
-        options = dict(_OPTION.findall(_jaas(self.props.get("sasl.jaas.config", ""))[1]))
+        raw = dict(_OPTION.findall(_jaas(self.props.get("sasl.jaas.config", ""))[1]))
+        # a quoted JAAS value takes \" and \\ as Java's tokenizer reads them
+        options = {k: re.sub(r"\\(.)", r"\1", v) for k, v in raw.items()}
         return options.get("username", ""), options.get("password", "")
 
     def _check_hostname(self) -> bool:
@@ -172,41 +177,56 @@ def load_client_config(path: Path | str) -> ClientSecurity:
         ) from None
     unknown = sorted(k for k in props if k not in KEYS)
     if unknown:
+        # A key is named only when it looks like one: a file that is no properties file (a token, a
+        # key's body) must not have its first line printed.
+        shown = unknown[0] if _LOOKS_LIKE_A_KEY.fullmatch(unknown[0]) else "a key that is no client setting"
         raise UsageError(
-            f"client config {where} sets {unknown[0]}, which the harness does not pass on to every client: "
+            f"client config {where} sets {shown}, which the harness does not pass on to every client: "
             f"use only {', '.join(KEYS)}"
         )
     security = ClientSecurity(where.resolve(), props)
     _check(security, where)
-    hide_in_logs([security.login()[1], *(props[k] for k in SECRET_KEYS if k in props)])
+    hide_in_logs([*security.login(), *(props[k] for k in SECRET_KEYS if k in props)])
     return security
 
 
-#: The secrets read in this process, which no log line may show.
-_HIDDEN: set[str] = set()
+#: The secrets read in this process (and their escaped forms), which no log line may show.
+_HIDDEN: dict[str, re.Pattern[str]] = {}
 
 
 def hide_in_logs(secrets: Iterable[str]) -> None:
-    """Replace each of ``secrets`` with ``(secret)`` in every log record this process makes from
-    now on: kafka-python logs a client's whole configuration at DEBUG (``-vv``), password included.
-    Done once for the process, as a log record factory (handlers come and go; records pass here)."""
-    fresh = {s for s in secrets if len(s) >= 4}  # a shorter one would blank ordinary words
-    if not fresh - _HIDDEN:
+    """Replace each of ``secrets`` (and its escaped forms: a ``repr`` of a dict shows ``\\`` doubled)
+    with ``(secret)`` in every log record this process makes from now on: kafka-python logs a
+    client's whole configuration at DEBUG (``-vv``), user and password included. A secret shorter
+    than 8 characters is replaced only where it stands alone (not inside a longer word). Done once for
+    the process, as a log record factory (handlers come and go; every record passes here)."""
+    forms = {form for s in secrets if s for form in (s, repr(s)[1:-1], json.dumps(s)[1:-1])}
+    fresh = forms - set(_HIDDEN)
+    if not fresh:
         return
     if not _HIDDEN:
         make = logging.getLogRecordFactory()
 
         def hiding(*args: object, **kwargs: object) -> logging.LogRecord:
             record = make(*args, **kwargs)
-            text = record.getMessage()
-            if any(secret in text for secret in _HIDDEN):
-                for secret in _HIDDEN:
-                    text = text.replace(secret, "(secret)")
-                record.msg, record.args = text, None
+            try:
+                text = record.getMessage()
+            except (TypeError, ValueError):  # a malformed call: logging reports it, as without this factory
+                return record
+            hidden = _hide(text)
+            if hidden != text:
+                record.msg, record.args = hidden, None
             return record
 
         logging.setLogRecordFactory(hiding)
-    _HIDDEN.update(fresh)
+    for form in sorted(fresh, key=len, reverse=True):
+        _HIDDEN[form] = re.compile(re.escape(form) if len(form) >= 8 else rf"(?<![\w]){re.escape(form)}(?![\w])")
+
+
+def _hide(text: str) -> str:
+    for pattern in _HIDDEN.values():
+        text = pattern.sub("(secret)", text)
+    return text
 
 
 def _check(security: ClientSecurity, where: Path) -> None:

@@ -153,3 +153,37 @@ def test_a_file_that_cannot_be_read_or_parsed_is_one_sentence_without_its_conten
     )
     with pytest.raises(UsageError, match="is not a PEM file"):
         load_client_config(unreadable)
+
+
+def test_a_file_that_is_no_properties_file_is_not_quoted(tmp_path: Path) -> None:
+    token = write(tmp_path, "hvs.CAESIG0LDENSECRETTOKENabc123\n")
+    with pytest.raises(UsageError) as e:
+        load_client_config(token)
+    assert "CAESIG" not in str(e.value) and "a key that is no client setting" in str(e.value)
+    with pytest.raises(UsageError, match=r"sets sasl\.mechanisms, which the harness does not pass on"):
+        load_client_config(write(tmp_path, "sasl.mechanisms=PLAIN\n"))  # a key is still named
+
+
+def test_the_user_short_passwords_and_escaped_ones_are_hidden_too(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    path = write(
+        tmp_path,
+        "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\nsasl.jaas.config="
+        "org.apache.kafka.common.security.plain.PlainLoginModule required "
+        r'username="alice-svc" password="q\\\\7\\"z";'
+        "\n",
+    )
+    security = load_client_config(path)
+    assert security.login() == ("alice-svc", 'q\\7"z')  # the JAAS escapes read as Java reads them
+    log = logging.getLogger("kafka.admin.client")
+    with caplog.at_level(logging.DEBUG, logger="kafka.admin.client"):
+        log.debug("config %s", {"user": "alice-svc", "pw": 'q\\7"z'})  # a dict's repr escapes the backslash
+        log.debug("a quality answer")  # a short secret is no part of another word
+    assert "alice-svc" not in caplog.text and "q\\\\7" not in caplog.text and "(secret)" in caplog.text
+    assert "a quality answer" in caplog.text
+    # a malformed call is left for logging to report, as it is without the hiding
+    record = logging.getLogRecordFactory()("n", logging.INFO, "p", 1, "%d", ("not a number",), None)
+    assert record.msg == "%d"

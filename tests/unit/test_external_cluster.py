@@ -99,7 +99,7 @@ def refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (["--bootstrap-servers", "kafka-1"], "is not a list of host:port"),
+        (["--bootstrap-servers", "kafka-1"], "are not a list of host:port"),
         (["--bootstrap-servers", "127.0.0.1:{port}"], "nothing answers at 127.0.0.1:"),
         (["--client-config", "x.properties"], "--client-config is for a team's cluster: give its --bootstrap-servers"),
         (["--allow-faults-on", "abc"], "--allow-faults-on is for a team's cluster"),
@@ -180,7 +180,7 @@ def test_transactional_ids_keep_to_the_namespace_too(tmp_path: Path) -> None:
 def test_a_bootstrap_list_is_kept_as_clients_read_it() -> None:
     assert ExternalTarget(" 127.0.0.1:9092, ,h:9093,").bootstrap == "127.0.0.1:9092,h:9093"
     for bad in ("kafka:²", "kafka:0", "kafka", ","):
-        with pytest.raises(UsageError, match="is not a list of host:port"):
+        with pytest.raises(UsageError, match="are not a list of host:port"):
             ExternalTarget(bad)
 
 

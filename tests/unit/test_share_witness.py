@@ -45,6 +45,12 @@ def test_the_start_offsets_are_read_by_the_tool_s_header_for_the_run_s_topic_onl
     assert cmd[-4:] == ["--describe", "--offsets", "--group", "g"] and "broker-1:9091" in cmd
 
 
+def test_a_group_with_no_share_partition_state_yet_has_no_starts_and_is_no_failure() -> None:
+    # what the tool prints, exit 0, for a group none of whose partitions has been initialised
+    silent = Broker(0, "\nShare group 'g' has no offset information.\n")
+    assert share_start_offsets([silent], "orders", "g") == {}  # type: ignore[list-item]
+
+
 def test_a_tool_that_failed_raises_with_what_it_printed() -> None:
     with pytest.raises(InfrastructureError, match=r"failed on broker-1 \(exit 1\): Error: no such group"):
         share_start_offsets([Broker(1, "Error: no such group")], "orders", "g")  # type: ignore[list-item]
@@ -64,4 +70,4 @@ def test_the_drain_file_holds_each_share_group_s_starts_and_a_silent_one_is_name
     kafka_answers(lambda: {"beginning": {0: 0}, "end": {0: 9}}, tmp_path, notes.append, starts)
     found = json.loads((tmp_path / "drain" / "kafka-offsets.json").read_text())
     assert found == {"beginning": {"0": 0}, "end": {"0": 9}, "share_start": {"g": {"0": 7}}}
-    assert notes == ["Kafka's share group tool did not answer for h, none of its records is judged lost: no answer"]
+    assert notes == ["Kafka's share group tool did not answer for h, so its share loss is unknown: no answer"]
