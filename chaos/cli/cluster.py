@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from chaos.cli.common import emit, json_option, parse_pairs, pick_run, progress_for, quiet_option
+from chaos.cli.common import (
+    emit,
+    external_options,
+    external_target,
+    json_option,
+    parse_pairs,
+    pick_run,
+    progress_for,
+    quiet_option,
+)
 from chaos.errors import UsageError
+
+if TYPE_CHECKING:
+    from chaos.cluster.external import ExternalTarget
 
 
 @click.group()
@@ -131,13 +144,28 @@ def _levels(pairs: dict[str, str]) -> dict[str, int]:
 
 @cluster.command("status")
 @click.argument("run_id", required=False)
+@external_options
 @json_option
-def cluster_status(run_id: str | None, as_json: bool) -> None:
+def cluster_status(
+    run_id: str | None,
+    bootstrap_servers: str | None,
+    client_config: Path | None,
+    allow_faults_on: str | None,
+    as_json: bool,
+) -> None:
     """Show a cluster's nodes, their states, the bootstrap address and whether it is healthy.
 
     Without RUN_ID: the one running cluster; when several run, each of them as Docker sees it,
-    without asking the cluster or checking its health (``--json``: a list).
+    without asking the cluster or checking its health (``--json``: a list). With
+    ``--bootstrap-servers``: a team's cluster as it describes itself — its id (what
+    ``--allow-faults-on`` takes), brokers, feature levels, and the fault kinds a run may use there.
     """
+    target = external_target(bootstrap_servers, client_config, allow_faults_on)
+    if target is not None:
+        if run_id is not None:
+            raise UsageError("give RUN_ID for a cluster the harness started, or --bootstrap-servers for a team's")
+        _team_status(target, as_json)
+        return
     import docker
     from chaos.cluster import KafkaCluster, running_runs
     from chaos.engine import docker_client
@@ -284,3 +312,35 @@ def cluster_fault(
             f"in {result['heal_ms']:.0f} ms"
         )
     emit(result, as_json, text)
+
+
+def _team_status(target: ExternalTarget, as_json: bool) -> None:
+    """A team's cluster as it describes itself. Raises UsageError: it did not answer, or the consent
+    names another cluster."""
+    from chaos.cluster.external import ExternalCluster
+    from chaos.faults.backends import external_backend
+
+    cluster = ExternalCluster(target)
+    try:
+        cluster.start()
+        features = cluster.feature_levels()
+    finally:
+        cluster.close()
+    backend = external_backend(cluster.faults_allowed)
+    brokers = {str(b.node_id): f"{b.host}:{b.port}" for b in cluster.remote}
+    kinds = sorted(backend.kinds or ())
+    status: dict[str, object] = {
+        "cluster_id": cluster.cluster_id,
+        "bootstrap_servers": target.bootstrap,
+        "brokers": brokers,
+        "features": features,
+        "fault_backend": backend.name,
+        "fault_kinds": kinds,
+    }
+    consent = (
+        f"faults on the cluster allowed: {', '.join(kinds)}"
+        if cluster.faults_allowed
+        else f"client faults only; to allow Admin API faults too: --allow-faults-on {cluster.cluster_id}"
+    )
+    listed = ", ".join(f"{i} at {a}" for i, a in brokers.items())
+    emit(status, as_json, f"cluster {cluster.cluster_id} at {target.bootstrap}\nbrokers: {listed}\n{consent}")

@@ -200,3 +200,15 @@ def test_validate_runs_its_matrix_on_the_teams_cluster(team_cluster: Team, tmp_p
     assert harness_names(team_cluster) == []
     refused = kc("validate", *files, *team_cluster.args, "--faults", "leader_kill", "--reports", str(tmp_path))
     assert refused.returncode == 2 and "which backend clients cannot perform" in refused.stderr
+
+
+def test_status_names_the_cluster_id_consent_takes_and_what_it_allows(team_cluster: Team) -> None:
+    plain = kc("cluster", "status", *team_cluster.args, "--json")
+    assert plain.returncode == 0, plain.stderr
+    status = json.loads(plain.stdout)
+    assert sorted(status["brokers"]) == ["1", "2", "3"] and status["fault_backend"] == "clients"
+    assert status["features"]["metadata.version"] > 0 and team_cluster.password not in plain.stdout
+    consented = kc("cluster", "status", *team_cluster.args, "--allow-faults-on", status["cluster_id"], "--json")
+    assert json.loads(consented.stdout)["fault_kinds"] == ["client_kill", "client_pause", "topic_config"]
+    text = kc("cluster", "status", *team_cluster.args)
+    assert f"--allow-faults-on {status['cluster_id']}" in text.stdout

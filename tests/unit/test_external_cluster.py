@@ -294,3 +294,8 @@ def test_kafka_tools_for_a_teams_cluster_run_on_this_machine_with_the_teams_conf
     assert code == 0 and f"arg {tmp_path / 'client.properties'}" in text and f"arg {tmp_path}/libs/*" in text
     with pytest.raises(InfrastructureError, match="could not run Kafka's tool on this machine"):
         HostJvm(timeout=0.2).exec(["sleep", "5"])
+
+
+def test_status_of_a_teams_cluster_takes_no_run_id(capsys: pytest.CaptureFixture[str]) -> None:
+    said = refused(["cluster", "status", "20261206-010203-ab12", "--bootstrap-servers", "127.0.0.1:1"], capsys)
+    assert "give RUN_ID for a cluster the harness started, or --bootstrap-servers for a team's" in said
