@@ -212,3 +212,22 @@ def test_status_names_the_cluster_id_consent_takes_and_what_it_allows(team_clust
     assert json.loads(consented.stdout)["fault_kinds"] == ["client_kill", "client_pause", "topic_config"]
     text = kc("cluster", "status", *team_cluster.args)
     assert f"--allow-faults-on {status['cluster_id']}" in text.stdout
+
+
+def test_with_consent_a_topic_fault_runs_and_k2_fails_only_on_the_affected_client(
+    team_cluster: Team, tmp_path: Path
+) -> None:
+    """K2 lowers its topic's max.message.bytes mid-run (topic_config, an Admin API fault): refused
+    without consent, and with it the Java client 4.1.2 loses records to KAFKA-8350 while 4.2.2 holds,
+    as on the harness's own clusters."""
+    k2 = next((ROOT / "experiments").glob("k2-*.yaml"))
+    cluster_id = json.loads(kc("cluster", "status", *team_cluster.args, "--json").stdout)["cluster_id"]
+    refused = kc("run", str(k2), *team_cluster.args, "--reports", str(tmp_path))
+    assert refused.returncode == 2 and f"pass --allow-faults-on {cluster_id}" in refused.stderr
+    proc, suite, _ = run_suite(
+        tmp_path, str(k2), *team_cluster.args, "--allow-faults-on", cluster_id, "--client-version", "4.1.2,4.2.2"
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    runs = {Path(r["run_dir"]).name.rsplit("@", 1)[-1]: r for r in suite["runs"]}
+    assert runs["clients-4.1.2"]["loss"]["producer"] > 0 and runs["clients-4.2.2"]["status"] == "passed"
+    assert harness_names(team_cluster) == []
