@@ -21,9 +21,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from kafka.admin import ConfigResource, ConfigResourceType, MemberToRemove
 from kafka.errors import KafkaError
 
 from chaos.cluster.admin import Admin, connect, finalized_levels
+from chaos.cluster.broker_views import broker_views
 from chaos.cluster.cluster import KafkaCluster
 from chaos.cluster.config import ClientPath, ClusterSpec
 from chaos.cluster.metadata import Metadata
@@ -34,7 +36,7 @@ from chaos.errors import ClusterUnhealthy, InfrastructureError, UsageError
 from chaos.progress import Progress, silent
 from chaos.waiting import WaitTimeout, wait_until
 from chaos.watched import BrokerView
-from chaos.workloads.security import PLAINTEXT, Brokers, ClientSecurity
+from chaos.workloads.security import PLAINTEXT, ClientSecurity
 
 #: What every topic and group the harness creates on an external cluster starts with.
 PREFIX = "kafka-chaos-"
@@ -67,11 +69,6 @@ class ExternalTarget:
             raise UsageError(
                 f"bootstrap servers {self.bootstrap!r} are not a list of host:port: pass e.g. kafka-1:9092,kafka-2:9092"
             )
-
-    @property
-    def brokers(self) -> Brokers:
-        """The bootstrap servers with the security settings, for the drain's clients."""
-        return Brokers(self.bootstrap, self.security)
 
 
 def _address(text: str) -> tuple[str, int] | None:
@@ -176,8 +173,6 @@ class ExternalCluster(KafkaCluster):
         Raises:
             KafkaError: the cluster did not answer.
         """
-        from kafka.admin import ConfigResource, ConfigResourceType
-
         first = str(self.remote[0].node_id) if self.remote else "0"
         resource = ConfigResource(ConfigResourceType.BROKER, first)
         found = self.admin_call(lambda a: a.describe_configs([resource], config_filter="all"))
@@ -250,8 +245,6 @@ class ExternalCluster(KafkaCluster):
 
     def broker_views(self, topic: str) -> list[BrokerView]:
         """Every partition of ``topic`` as each broker sees it now (see the base class)."""
-        from chaos.cluster.broker_views import broker_views
-
         ids = [b.node_id for b in self.remote]
         return self.metadata.admin_call(lambda admin: broker_views(admin, ids, topic), attempts=1)
 
@@ -317,7 +310,6 @@ class ExternalCluster(KafkaCluster):
 def _delete_groups(call: Callable[[Callable[[Admin], object]], object], groups: Sequence[str]) -> None:
     """Remove the members still in ``groups`` (a killed consumer stays one until its session times
     out), then delete the groups."""
-    from kafka.admin import MemberToRemove
 
     def members(admin: Admin) -> dict[str, list[MemberToRemove]]:
         described = admin.describe_groups(list(groups))
