@@ -151,6 +151,7 @@ def cluster_status(
     bootstrap_servers: str | None,
     client_config: Path | None,
     allow_faults_on: str | None,
+    ssh_config: Path | None,
     as_json: bool,
 ) -> None:
     """Show a cluster's nodes, their states, the bootstrap address and whether it is healthy.
@@ -160,7 +161,7 @@ def cluster_status(
     ``--bootstrap-servers``: a team's cluster as it describes itself — its id (what
     ``--allow-faults-on`` takes), brokers, feature levels, and the fault kinds a run may use there.
     """
-    target = external_target(bootstrap_servers, client_config, allow_faults_on)
+    target = external_target(bootstrap_servers, client_config, allow_faults_on, ssh_config)
     if target is not None:
         if run_id is not None:
             raise UsageError("give RUN_ID for a cluster the harness started, or --bootstrap-servers for a team's")
@@ -324,9 +325,10 @@ def _team_status(target: ExternalTarget, as_json: bool) -> None:
     try:
         cluster.start()
         features = cluster.feature_levels()
+        hosts = {str(i): {"host": n.name, "state": n.state} for i, n in cluster.hosts.items()}
     finally:
         cluster.close()
-    backend = external_backend(cluster.faults_allowed)
+    backend = external_backend(cluster.faults_allowed, bool(hosts))
     brokers = {str(b.node_id): f"{b.host}:{b.port}" for b in cluster.remote}
     kinds = sorted(backend.kinds or ())
     status: dict[str, object] = {
@@ -336,6 +338,7 @@ def _team_status(target: ExternalTarget, as_json: bool) -> None:
         "features": features,
         "fault_backend": backend.name,
         "fault_kinds": kinds,
+        "hosts": hosts,
     }
     consent = (
         f"faults on the cluster allowed: {', '.join(kinds)}"
@@ -343,4 +346,5 @@ def _team_status(target: ExternalTarget, as_json: bool) -> None:
         else f"client faults only; to allow Admin API faults too: --allow-faults-on {cluster.cluster_id}"
     )
     listed = ", ".join(f"{i} at {a}" for i, a in brokers.items())
-    emit(status, as_json, f"cluster {cluster.cluster_id} at {target.bootstrap}\nbrokers: {listed}\n{consent}")
+    reached = "".join(f"\nnode {i} over SSH at {h['host']}: Kafka {h['state']}" for i, h in hosts.items())
+    emit(status, as_json, f"cluster {cluster.cluster_id} at {target.bootstrap}\nbrokers: {listed}\n{consent}{reached}")

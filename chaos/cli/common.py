@@ -14,6 +14,7 @@ from chaos.progress import Progress, StderrProgress, silent
 
 if TYPE_CHECKING:
     from chaos.cluster.external import ExternalTarget
+    from chaos.cluster.ssh_config import SshConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -191,7 +192,17 @@ def given_version(run_id: str) -> str:
 
 
 def external_options(f: F) -> F:
-    """``--bootstrap-servers``, ``--client-config`` and ``--allow-faults-on``: run on a team's cluster."""
+    """``--bootstrap-servers``, ``--client-config``, ``--allow-faults-on`` and ``--ssh-config``: run on
+    a team's cluster."""
+    f = click.option(
+        "--ssh-config",
+        "ssh_config",
+        default=None,
+        type=click.Path(path_type=Path),
+        help="The team's hosts over SSH (a YAML file: each node's host, the login, how its Kafka process is "
+        "found and started), for --bootstrap-servers with --allow-faults-on: brokers are then killed, frozen "
+        "and cut off on their hosts (docs/external-clusters.md).",
+    )(f)
     f = click.option(
         "--allow-faults-on",
         "allow_faults_on",
@@ -219,7 +230,11 @@ def external_options(f: F) -> F:
 
 
 def external_target(
-    bootstrap: str | None, client_config: Path | None, allow_faults_on: str | None, files_name_one: bool = False
+    bootstrap: str | None,
+    client_config: Path | None,
+    allow_faults_on: str | None,
+    ssh_config: Path | None = None,
+    files_name_one: bool = False,
 ) -> ExternalTarget | None:
     """The :class:`~chaos.cluster.external.ExternalTarget` the options name (None: no
     ``--bootstrap-servers``). ``files_name_one``: the experiment files name a team's cluster, to
@@ -228,11 +243,17 @@ def external_target(
     Raises:
         UsageError: ``--client-config``, or ``--allow-faults-on`` for no team's cluster, without
             ``--bootstrap-servers``, or a client config that is not accepted
-            (:func:`chaos.workloads.security.load_client_config`).
+            (:func:`chaos.workloads.security.load_client_config`), or an SSH config that is not
+            (:func:`chaos.cluster.ssh_config.load_ssh_config`) or comes without ``--allow-faults-on``.
     """
     if bootstrap is None:
         consent = None if files_name_one else allow_faults_on
-        given = [n for n, v in (("--client-config", client_config), ("--allow-faults-on", consent)) if v]
+        ssh = None if files_name_one else ssh_config
+        given = [
+            n
+            for n, v in (("--client-config", client_config), ("--allow-faults-on", consent), ("--ssh-config", ssh))
+            if v
+        ]
         if given:
             raise UsageError(f"{given[0]} is for a team's cluster: give its --bootstrap-servers too")
         return None
@@ -240,4 +261,22 @@ def external_target(
     from chaos.workloads.security import PLAINTEXT, load_client_config
 
     security = load_client_config(client_config) if client_config is not None else PLAINTEXT
-    return ExternalTarget(bootstrap, security, allow_faults_on)
+    return ExternalTarget(bootstrap, security, allow_faults_on, ssh_hosts(ssh_config, allow_faults_on))
+
+
+def ssh_hosts(path: Path | None, allow_faults_on: str | None) -> SshConfig | None:
+    """The team's hosts ``--ssh-config`` names, checked (None: none named).
+
+    Raises:
+        UsageError: the file is not accepted, or there is no consent to faults it would serve.
+    """
+    if path is None:
+        return None
+    if allow_faults_on is None:
+        raise UsageError(
+            "--ssh-config reaches the team's hosts for faults, which need the team's consent: add "
+            "--allow-faults-on with the cluster's id (`kafka-chaos cluster status --bootstrap-servers …` shows it)"
+        )
+    from chaos.cluster.ssh_config import load_ssh_config
+
+    return load_ssh_config(path)

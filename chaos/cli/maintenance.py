@@ -27,12 +27,13 @@ def clean(
     bootstrap_servers: str | None,
     client_config: Path | None,
     allow_faults_on: str | None,
+    ssh_config: Path | None,
     as_json: bool,
 ) -> None:
     """Remove every container and network runs left behind (all carry kafka-chaos.run), and the
     client files of secure clusters (under the cache); with ``--bootstrap-servers``, the topics and
     groups runs left on a team's cluster instead (only names under kafka-chaos-)."""
-    target = external_target(bootstrap_servers, client_config, allow_faults_on)
+    target = external_target(bootstrap_servers, client_config, allow_faults_on, ssh_config)
     if target is not None:
         _clean_external(target, run_id, with_images, as_json)
         return
@@ -72,12 +73,19 @@ def _clean_external(target: ExternalTarget, run_id: str | None, with_images: boo
     cluster = ExternalCluster(target)
     try:
         cluster.start()
+        # The hosts first: a broker the harness left frozen or cut off would hold up the deletions.
+        on_hosts = cluster.clean_hosts()
         removed = cluster.remove_own(namespace(run_id) if run_id else PREFIX)
     except KafkaError as e:
         raise ChaosError(f"the cluster at {target.bootstrap} refused a deletion: {type(e).__name__}: {e}") from None
     finally:
         cluster.close()
-    emit({"removed": removed}, as_json, f"removed {len(removed)} topics and groups from {target.bootstrap}")
+    undone = "".join(f"; on {host}: {', '.join(found)}" for host, found in on_hosts.items() if found)
+    emit(
+        {"removed": removed, "hosts": on_hosts},
+        as_json,
+        f"removed {len(removed)} topics and groups from {target.bootstrap}{undone}",
+    )
 
 
 @click.command()

@@ -118,6 +118,7 @@ def run_cmd(
     bootstrap_servers: str | None,
     client_config: Path | None,
     allow_faults_on: str | None,
+    ssh_config: Path | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -156,7 +157,11 @@ def run_cmd(
         cluster=cluster_id,
         release_keys=release_keys,
         external=external_target(
-            bootstrap_servers, client_config, allow_faults_on, any(i.experiment.cluster.external for i in loaded)
+            bootstrap_servers,
+            client_config,
+            allow_faults_on,
+            ssh_config,
+            files_name_one=any(i.experiment.cluster.external for i in loaded),
         ),
         allow_faults_on=allow_faults_on,
     )

@@ -131,6 +131,7 @@ def validate(
     bootstrap_servers: str | None,
     client_config: Path | None,
     allow_faults_on: str | None,
+    ssh_config: Path | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -153,7 +154,7 @@ def validate(
         raise UsageError("--static-only runs no fault matrix, so it runs no application: drop --app or --static-only")
     application = application_from(app, app_config, consumer_config)
     releases, fault_names, external = _where(
-        cluster_id, (bootstrap_servers, client_config, allow_faults_on), static_only, releases, fault_names
+        cluster_id, (bootstrap_servers, client_config, allow_faults_on, ssh_config), static_only, releases, fault_names
     )
     files = {"producer": producer_config, "consumer": consumer_config}
     if topic_config:
@@ -225,13 +226,14 @@ def worst(codes: list[int]) -> int:
 
 def _where(
     cluster_id: str | None,
-    team: tuple[str | None, Path | None, str | None],
+    team: tuple[str | None, Path | None, str | None, Path | None],
     static_only: bool,
     releases: list[str | None],
     fault_names: str,
 ) -> tuple[list[str | None], str, ExternalTarget | None]:
     """The releases, the faults and the team's cluster a validation runs with, once ``--cluster`` or
-    ``--bootstrap-servers`` (``team``: with ``--client-config`` and ``--allow-faults-on``) are checked.
+    ``--bootstrap-servers`` (``team``: with ``--client-config``, ``--allow-faults-on`` and ``--ssh-config``)
+    are checked.
 
     Raises:
         UsageError: either with ``--static-only``, or with several releases; a bad client config.

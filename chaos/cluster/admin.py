@@ -42,10 +42,15 @@ class ClusterDescription(TypedDict):
     cluster_id: NotRequired[str | None]
 
 
+class QuorumVoter(TypedDict):
+    replica_id: int
+
+
 class QuorumPartition(TypedDict):
     """The metadata log's partition in ``describe_metadata_quorum``'s answer."""
 
     leader_id: int
+    current_voters: NotRequired[list[QuorumVoter]]
 
 
 class QuorumTopic(TypedDict):

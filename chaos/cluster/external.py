@@ -30,6 +30,10 @@ from chaos.cluster.cluster import KafkaCluster
 from chaos.cluster.config import ClientPath, ClusterSpec
 from chaos.cluster.metadata import Metadata
 from chaos.cluster.node import Node
+from chaos.cluster.ssh import SshSession
+from chaos.cluster.ssh_config import SshConfig
+from chaos.cluster.ssh_hosts import collect_host_logs, connect_hosts
+from chaos.cluster.ssh_node import SshNode
 from chaos.cluster.sweeper import SweepResult
 from chaos.cluster.toolbox import ToolAccess, on_this_machine
 from chaos.errors import ClusterUnhealthy, InfrastructureError, UsageError
@@ -60,6 +64,8 @@ class ExternalTarget:
     bootstrap: str
     security: ClientSecurity = PLAINTEXT
     allow_faults_on: str | None = None
+    #: Its hosts, reached over SSH (``--ssh-config``): the ``ssh`` backend, with consent.
+    ssh: SshConfig | None = None
 
     def __post_init__(self) -> None:
         addresses = [a.strip() for a in self.bootstrap.split(",") if a.strip()]
@@ -113,6 +119,9 @@ class ExternalCluster(KafkaCluster):
         self.remote: list[RemoteBroker] = []
         #: The id the cluster reports (known after :meth:`start`).
         self.cluster_id: str | None = None
+        #: Its nodes reached over SSH (with ``target.ssh`` and consent, after :meth:`start`).
+        self.hosts: dict[int, SshNode] = {}
+        self._sessions: list[SshSession] = []
         self.metadata = Metadata(self._connect_admin, lambda: self.remote, self.spec)
 
     def _connect_admin(self) -> Admin:
@@ -153,6 +162,10 @@ class ExternalCluster(KafkaCluster):
                 f"--allow-faults-on {consent} does not name the cluster at {self.target.bootstrap}, whose id is "
                 f"{self.cluster_id}: check you are pointing at the cluster you meant"
             )
+        if self.target.ssh is not None and self.faults_allowed and not self.hosts:
+            quorum = self.metadata.admin_call(lambda a: a.describe_metadata_quorum())["topics"][0]["partitions"][0]
+            ids = {int(v["replica_id"]) for v in quorum.get("current_voters", [])}
+            self.hosts, self._sessions = connect_hosts(self.target.ssh, {b.node_id for b in self.remote}, ids)
 
     def _listening(self) -> bool:
         """Whether any bootstrap address accepts a TCP connection (within 3 s)."""
@@ -189,15 +202,43 @@ class ExternalCluster(KafkaCluster):
         return self.target.allow_faults_on is not None and self.target.allow_faults_on == self.cluster_id
 
     def destroy(self, collect_logs: bool = True) -> SweepResult:
-        """Close the admin connections: the cluster is the team's, and keeps running."""
-        del collect_logs
-        self.metadata.close()
+        """Close the admin and SSH connections: the cluster is the team's, and keeps running."""
+        if collect_logs and self.hosts:
+            self.collect_logs()
+        self.close()
         return SweepResult([], [])
 
+    def close(self) -> None:
+        """Close the admin and SSH connections."""
+        self.metadata.close()
+        for session in self._sessions:
+            session.close()
+
     def collect_logs(self, into: Path | None = None, since: float | None = None) -> list[Path]:
-        """Nothing: the brokers' logs are on the team's hosts."""
-        del into, since
-        return []
+        """Each host's Kafka log file (``kafka.log_file`` of the SSH config), if named; else nothing."""
+        del since
+        return collect_host_logs(self.hosts, into or self.run_dir)
+
+    @property
+    def nodes(self) -> list[Node]:
+        """The nodes reached over SSH (none without ``--ssh-config`` and consent)."""
+        return list(self.hosts.values())
+
+    @property
+    def brokers(self) -> list[Node]:
+        """The brokers reached over SSH."""
+        return [n for n in self.hosts.values() if n.spec.broker]
+
+    def broker(self, i: int) -> Node:
+        """Broker ``i`` on its host. Raises UsageError: no such broker, or its host is not reached."""
+        node = self.node(i)
+        if not node.spec.broker:
+            raise UsageError(f"node {i} of the cluster at {self.target.bootstrap} is a controller, not a broker")
+        return node
+
+    def clean_hosts(self) -> dict[str, list[str]]:
+        """Undo whatever the harness left on each host (:meth:`SshNode.clean`); by host, what it found."""
+        return {node.name: node.clean() for node in self.hosts.values()}
 
     def wait_healthy(self, timeout: float | None = None) -> None:
         """Wait until every broker the cluster described is registered and unfenced.
@@ -237,7 +278,15 @@ class ExternalCluster(KafkaCluster):
         return self.target.bootstrap
 
     def node(self, node_id: int) -> Node:
-        """Raises UsageError: the harness reaches no broker process of an external cluster."""
+        """Node ``node_id`` on its host (``--ssh-config``, with consent).
+
+        Raises:
+            UsageError: the harness reaches no process of this cluster, or not that node's.
+        """
+        if node_id in self.hosts:
+            return self.hosts[node_id]
+        if self.hosts:
+            raise UsageError(f"there is no node {node_id}: the SSH config names {sorted(self.hosts)}")
         raise UsageError(
             f"node {node_id} of the cluster at {self.target.bootstrap} is the team's: the harness reaches its brokers "
             "only through Kafka's protocol, so it cannot act on their processes, disks or networks"
@@ -245,7 +294,7 @@ class ExternalCluster(KafkaCluster):
 
     def broker_views(self, topic: str) -> list[BrokerView]:
         """Every partition of ``topic`` as each broker sees it now (see the base class)."""
-        ids = [b.node_id for b in self.remote]
+        ids = [b.node_id for b in self.remote if b.node_id not in self.hosts or self.hosts[b.node_id].is_running]
         return self.metadata.admin_call(lambda admin: broker_views(admin, ids, topic), attempts=1)
 
     @contextmanager

@@ -22,6 +22,13 @@ class Node:
         node.start()   # same container, same data directory
     """
 
+    #: Whether the node is on a host the harness does not own (its network rules then carry an
+    #: expiry the host enforces: :attr:`expiry` seconds).
+    remote: bool = False
+    expiry: float | None = None
+    #: The network interface tc shapes.
+    interface: str = "eth0"
+
     def __init__(self, spec: NodeSpec, container: Container) -> None:
         self.spec = spec
         self.container = container
@@ -43,6 +50,18 @@ class Node:
 
     def __repr__(self) -> str:
         return f"Node({self.host}, id={self.node_id}, state={self.state})"
+
+    def address(self) -> str:
+        """The node's address on the run's network, where the other nodes reach it.
+
+        Raises:
+            InfrastructureError: it has none (its container is not running).
+        """
+        self.container.reload()
+        for settings in self.container.attrs["NetworkSettings"]["Networks"].values():
+            if settings.get("IPAddress"):
+                return str(settings["IPAddress"])
+        raise InfrastructureError(f"{self.host} has no address (is it running?)")
 
     @property
     def state(self) -> str:

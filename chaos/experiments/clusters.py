@@ -11,6 +11,7 @@ from pathlib import Path
 
 from chaos.cluster import ClusterSpec, KafkaCluster
 from chaos.cluster.external import ExternalCluster, ExternalTarget, namespace
+from chaos.cluster.ssh_config import load_ssh_config
 from chaos.errors import UsageError
 from chaos.experiments.loading import LoadedExperiment
 from chaos.experiments.model import Experiment
@@ -119,7 +120,7 @@ def with_files_cluster(options: RunOptions, experiments: Sequence[Experiment]) -
             one), or the client config it names is not accepted.
     """
     named = {
-        (e.cluster.external.bootstrap_servers, e.cluster.external.client_config)
+        (e.cluster.external.bootstrap_servers, e.cluster.external.client_config, e.cluster.external.ssh_config)
         for e in experiments
         if e.cluster.external
     }
@@ -130,9 +131,11 @@ def with_files_cluster(options: RunOptions, experiments: Sequence[Experiment]) -
             "some files name a team's cluster (cluster: {external: …}) and others another or none: a suite runs on "
             "one cluster, so run them apart, or pass --bootstrap-servers for all"
         )
-    ((bootstrap, config),) = named
+    ((bootstrap, config, ssh),) = named
     security = load_client_config(config) if config is not None else PLAINTEXT
-    return replace(options, external=ExternalTarget(bootstrap, security, options.allow_faults_on))
+    # The hosts serve faults, which need consent: without it they are not reached (client faults only).
+    hosts = load_ssh_config(ssh) if ssh is not None and options.allow_faults_on is not None else None
+    return replace(options, external=ExternalTarget(bootstrap, security, options.allow_faults_on, hosts))
 
 
 def refuse_files_cluster(exp: Experiment) -> None:
@@ -150,7 +153,9 @@ def refuse_files_cluster(exp: Experiment) -> None:
 
 def backend_of(cluster: KafkaCluster) -> Backend:
     """The fault backend of ``cluster``: docker for the harness's own, else what the team consented to."""
-    return external_backend(cluster.faults_allowed) if isinstance(cluster, ExternalCluster) else DOCKER
+    if not isinstance(cluster, ExternalCluster):
+        return DOCKER
+    return external_backend(cluster.faults_allowed, bool(cluster.hosts))
 
 
 def fault_kinds(exp: Experiment) -> set[str]:

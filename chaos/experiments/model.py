@@ -68,12 +68,13 @@ class _Strict(BaseModel):
 
 
 class ExternalModel(_Strict):
-    """A team's running cluster (``docs/external-clusters.md``): where it is, and the clients'
-    security settings file (relative to the experiment file). Consent to faults on it is never the
-    file's: it is given on the command line (``--allow-faults-on``)."""
+    """A team's running cluster (``docs/external-clusters.md``): where it is, the clients' security
+    settings file and its hosts' SSH config (``--ssh-config``'s; both relative to the experiment file).
+    Consent to faults on it is never the file's: it is given on the command line (``--allow-faults-on``)."""
 
     bootstrap_servers: str = Field(min_length=3)
     client_config: Path | None = None
+    ssh_config: Path | None = None
 
 
 class ClusterModel(_Strict):
@@ -344,8 +345,7 @@ class Experiment(_Strict):
         return self.model_copy(update={"producer": producer, "consumer": consumer})
 
     def anchored(self, base: Path) -> Experiment:
-        """This experiment with its external clients' relative program paths, and its team's
-        cluster's client config, resolved against ``base``."""
+        """This experiment with its external clients' and team cluster's relative paths resolved against ``base``."""
 
         def at(section: _S) -> _S:
             if isinstance(section.client, ExternalClientModel):
@@ -353,10 +353,10 @@ class Experiment(_Strict):
             return section
 
         consumer = at(self.consumer) if self.consumer is not None else None
-        cluster, external = self.cluster, self.cluster.external
-        if external is not None and external.client_config is not None:
-            anchored = external.model_copy(update={"client_config": base / external.client_config})
-            cluster = cluster.model_copy(update={"external": anchored})
+        cluster, ext = self.cluster, self.cluster.external
+        if ext is not None:
+            paths = {k: base / v for k in ("client_config", "ssh_config") if (v := getattr(ext, k)) is not None}
+            cluster = cluster.model_copy(update={"external": ext.model_copy(update=paths)})
         return self.model_copy(update={"producer": at(self.producer), "consumer": consumer, "cluster": cluster})
 
     def on_release(self, kafka_version: str | None = None, client_version: str | None = None) -> Experiment:

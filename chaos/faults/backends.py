@@ -9,8 +9,10 @@ the backend cannot perform is refused before anything starts, naming the kind an
   acts on the workloads on this machine: kill or freeze a client.
 * ``kafka-api``: an external cluster with consent. Also what Kafka's own Admin API does to the
   run's topic: change its configuration.
+* ``ssh``: an external cluster with consent whose hosts the harness reaches over SSH
+  (``--ssh-config``). Also signals to each Kafka process and iptables and tc on its host.
 
-Hosts reached over SSH and Kubernetes (``docs/kubernetes.md``) would be one backend each.
+Kubernetes (``docs/kubernetes.md``) would be one backend more.
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ CLIENT_KINDS = frozenset({"client_kill", "client_pause"})
 #: Kinds that act on the cluster through Kafka's Admin API, on the run's own topic. (Moving replicas
 #: and electing leaders name brokers by their processes, which a team's cluster does not give.)
 ADMIN_KINDS = frozenset({"topic_config"})
+#: Kinds that act on a Kafka process on its host (signals to its pid, its own start command).
+PROCESS_KINDS = frozenset({"broker_kill", "broker_stop", "broker_pause", "rolling_bounce"})
+#: Kinds made of iptables rules and a tc qdisc on a node's own host (not netem's latency, which
+#: hosts without it cannot do, nor the proxy's or the disk's, which need the harness's containers).
+HOST_NETWORK_KINDS = frozenset({"isolate", "partition", "bridge", "one_way", "packet_drop", "bandwidth_limit"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +51,19 @@ class Backend:
 DOCKER = Backend("docker", None, "the brokers' containers, networks and disks")
 CLIENTS = Backend("clients", CLIENT_KINDS, "only the workloads on this machine")
 KAFKA_API = Backend("kafka-api", CLIENT_KINDS | ADMIN_KINDS, "the workloads and Kafka's Admin API")
+SSH = Backend(
+    "ssh",
+    CLIENT_KINDS | ADMIN_KINDS | PROCESS_KINDS | HOST_NETWORK_KINDS,
+    "the workloads, Kafka's Admin API, and each node's process, iptables and tc over SSH",
+)
 
 
-def external_backend(consented: bool) -> Backend:
-    """The backend of an external cluster: ``kafka-api`` with the team's consent, else ``clients``."""
-    return KAFKA_API if consented else CLIENTS
+def external_backend(consented: bool, hosts: bool = False) -> Backend:
+    """The backend of an external cluster: with the team's consent ``ssh`` when its ``hosts`` are
+    reached over SSH, else ``kafka-api``; without it ``clients``."""
+    if not consented:
+        return CLIENTS
+    return SSH if hosts else KAFKA_API
 
 
 def check_kinds(kinds: Iterable[str], backend: Backend, who: str, consent_hint: str = "") -> None:
@@ -68,7 +83,13 @@ def check_kinds(kinds: Iterable[str], backend: Backend, who: str, consent_hint: 
                 f"consent: {consent_hint or 'pass --allow-faults-on with the cluster id'}"
             )
         can = ", ".join(sorted(backend.kinds or ()))
+        hosts = (
+            "give the team's consent (--allow-faults-on) and its hosts (--ssh-config), or "
+            if backend is not SSH and SSH.can(kind)
+            else ""
+        )
         raise UsageError(
             f"{who} asks for fault {kind}, which backend {backend.name} cannot perform (it reaches "
-            f"{backend.reaches}; it performs {can}): remove the fault, or run it on a cluster the harness starts"
+            f"{backend.reaches}; it performs {can}): {hosts or 'remove the fault, or '}run it on a cluster the "
+            "harness starts"
         )

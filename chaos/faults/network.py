@@ -21,23 +21,29 @@ from typing import Any, ClassVar
 
 from chaos.cluster import KafkaCluster, Node
 from chaos.cluster.config import INTERNAL_PORT
-from chaos.errors import UsageError
+from chaos.cluster.ssh_node import cancel_watchdogs, watchdog
+from chaos.errors import InfrastructureError, UsageError
 from chaos.faults.base import Fault, FaultContext, FaultError, UnsupportedFault, register
 from chaos.faults.targets import check_selector, resolve
 
 CHAIN_PREFIX = "kc-"
+#: The handle of the harness's root qdisc ("KC"), by which a heal knows it is its own.
+QDISC_HANDLE = "4b43:"
 #: The shell's exit code for a command it cannot find (an image without iptables or tc).
 _NOT_FOUND = 127
 
 
 def node_ip(cluster: KafkaCluster, node: Node) -> str:
-    """``node``'s address on the run's network."""
-    node.container.reload()
-    networks = node.container.attrs["NetworkSettings"]["Networks"]
-    for settings in networks.values():
-        if settings.get("IPAddress"):
-            return str(settings["IPAddress"])
-    raise FaultError(f"{node.host} has no address (is it running?)")
+    """``node``'s address on the run's network (where the other nodes reach it).
+
+    Raises:
+        FaultError: it has none (is it running?).
+    """
+    del cluster
+    try:
+        return node.address()
+    except InfrastructureError as e:
+        raise FaultError(str(e)) from None
 
 
 def run_on(nodes: dict[Node, str]) -> None:
@@ -116,19 +122,37 @@ class _Iptables(Fault):
                     *(f"iptables -A {c} {r}" for r in rules),
                     f"iptables -I INPUT -j {c}",
                     f"iptables -I OUTPUT -j {c}",
+                    *_expiring(node, c, self._removal()),
                 ]
             )
             for node, rules in per_node.items()
         }
         run_on(scripts)
 
-    def _heal(self, ctx: FaultContext) -> None:
+    def _removal(self) -> str:
         c = self.chain
-        script = (
+        return (
             f"iptables -D INPUT -j {c} 2>/dev/null; iptables -D OUTPUT -j {c} 2>/dev/null; "
             f"iptables -F {c} 2>/dev/null; iptables -X {c} 2>/dev/null; true"
         )
-        run_on({n: script for n in self._nodes if n.is_running})
+
+    def _heal(self, ctx: FaultContext) -> None:
+        run_on({n: _cancelled(n, self.chain) + self._removal() for n in _reachable(self._nodes)})
+
+
+def _expiring(node: Node, tag: str, removal: str) -> list[str]:
+    """On a host the harness does not own, a watchdog that runs ``removal`` when the rule expires
+    (the heal survives the harness being killed); nothing on a container of its own."""
+    return [watchdog(tag, node.expiry, removal)] if node.remote and node.expiry else []
+
+
+def _cancelled(node: Node, tag: str) -> str:
+    return f"{cancel_watchdogs(tag)}; " if node.remote else ""
+
+
+def _reachable(nodes: list[Node]) -> list[Node]:
+    """The nodes a heal can act on: a host always, a container while it runs."""
+    return [n for n in nodes if n.remote or n.is_running]
 
 
 def _block(ips: list[str], direction: str = "both") -> list[str]:
@@ -289,10 +313,29 @@ class BandwidthLimit(Fault):
     def _inject(self, ctx: FaultContext) -> None:
         self._hit = self.target_nodes(ctx)
         rate = shlex.quote(str(self.p.get("rate", "1mbit")))
-        run_on({n: f"tc qdisc add dev eth0 root tbf rate {rate} burst 32kbit latency 400ms" for n in self._hit})
+        run_on(
+            {
+                n: " && ".join(
+                    [
+                        f"tc qdisc add dev {n.interface} root handle {QDISC_HANDLE} tbf rate {rate} burst 32kbit "
+                        "latency 400ms",
+                        *_expiring(n, "tbf", _qdisc_removal(n)),
+                    ]
+                )
+                for n in self._hit
+            }
+        )
 
     def _heal(self, ctx: FaultContext) -> None:
-        run_on({n: "tc qdisc del dev eth0 root 2>/dev/null; true" for n in self._hit if n.is_running})
+        run_on({n: _cancelled(n, "tbf") + _qdisc_removal(n) for n in _reachable(self._hit)})
+
+
+def _qdisc_removal(node: Node) -> str:
+    """Remove the root qdisc if it is the harness's (its handle), never another."""
+    dev = node.interface
+    return (
+        f"if tc qdisc show dev {dev} | grep -q 'qdisc tbf {QDISC_HANDLE}'; then tc qdisc del dev {dev} root; fi; true"
+    )
 
 
 @register

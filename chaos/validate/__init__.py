@@ -209,7 +209,7 @@ def validate_files(
     if unknown or not faults:
         raise UsageError(f"unknown fault {unknown[0] if unknown else '(none)'!r}: use some of {', '.join(FAULTS)}")
     if options is not None and options.external is not None:
-        backend = external_backend(options.external.allow_faults_on is not None)
+        backend = external_backend(options.external.allow_faults_on is not None, options.external.ssh is not None)
         for name in faults:
             check_kinds([str(s["kind"]) for s in FAULTS[name][1]], backend, f"the matrix's {name}")
     if processing is not None and processing not in PROCESSING:

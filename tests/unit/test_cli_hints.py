@@ -63,6 +63,7 @@ def test_the_scanner_finds_every_hint_of_the_package() -> None:
         "kafka-chaos cluster heal",
         "kafka-chaos cluster heal X",
         "kafka-chaos cluster status",
+        "kafka-chaos cluster status --bootstrap-servers …",
         "kafka-chaos cluster status RUN_ID",
         "kafka-chaos cluster status X",
         "kafka-chaos cluster up",
