@@ -100,12 +100,13 @@ class SshNode(Node):
         return out if out in ("running", "paused", "exited") else "exited"
 
     def pid(self) -> int | None:
-        """The process's pid, if one runs.
+        """The process's pid, if one runs (a zombie does not).
 
         Raises:
             InfrastructureError: the host did not answer.
         """
-        out = self._must(f'{self._pid()}; [ -n "$pid" ] && [ -e /proc/$pid ] && echo $pid; true', "find Kafka")
+        alive = "[ -n \"$pid\" ] && [ -e /proc/$pid/stat ] && ! sed 's/.*) //' /proc/$pid/stat | grep -q '^[ZX]'"
+        out = self._must(f"{self._pid()}; {alive} && echo $pid; true", "find Kafka")
         return int(out.strip()) if out.strip().isdigit() else None
 
     def _signal(self, sig: str) -> None:

@@ -1,0 +1,166 @@
+"""The ssh backend's parts without SSH: its config file, and its node verbs acting for real on a
+process of this machine (the shell commands they send run locally instead of over SSH)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chaos.cluster.config import NodeSpec
+from chaos.cluster.ssh_config import SshConfig, load_ssh_config
+from chaos.cluster.ssh_hosts import _check_host
+from chaos.cluster.ssh_node import SshNode, cancel_watchdogs, watchdog
+from chaos.errors import UsageError
+from chaos.faults.backends import CLIENTS, KAFKA_API, SSH, check_kinds, external_backend
+from chaos.faults.base import REGISTRY, load_kinds
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "known_hosts").write_text("")
+    path = tmp_path / "ssh.yaml"
+    path.write_text(text)
+    return path
+
+
+GOOD = """
+user: ops
+known_hosts: known_hosts
+sudo: true
+kafka: {pid_file: /run/kafka.pid, start: systemctl start kafka}
+nodes:
+  1: {host: k1}
+  2: {host: k2, port: 2222, address: 10.0.0.2}
+"""
+
+
+def test_a_config_is_read_with_its_paths_relative_to_the_file(tmp_path: Path) -> None:
+    config = load_ssh_config(write(tmp_path, GOOD))
+    assert config.known_hosts == tmp_path / "known_hosts" and config.user == "ops" and config.port == 22
+    assert config.nodes[2].port == 2222 and config.nodes[2].address == "10.0.0.2"
+    assert config.as_root("kill -9 $pid") == "sudo -n sh -c 'kill -9 $pid'"
+    assert config.rule_expiry == 600 and config.interface == "eth0"
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("kafka: {pid_file: /p}\nnodes: {1: {host: a}}", "pid_file needs start"),
+        ("kafka: {systemd_unit: k, pid_file: /p, start: s}\nnodes: {1: {host: a}}", "either systemd_unit or pid_file"),
+        ("kafka: {systemd_unit: 'k; rm -rf /'}\nnodes: {1: {host: a}}", "is not a unit name"),
+        ("kafka: {systemd_unit: k}\nnodes: {}", "nodes"),
+        ("kafka: {systemd_unit: k}\nnodes: {1: {host: a}}\nrule_expiry: 5", "rule_expiry"),
+        ("kafka: {systemd_unit: k}\nnodes: {1: {host: a}}\npassword: x", "password: Extra inputs are not permitted"),
+        ("- a list", "must be a mapping"),
+        ("kafka: [", "is not YAML"),
+    ],
+)
+def test_a_config_that_cannot_serve_is_refused_in_one_sentence(tmp_path: Path, text: str, said: str) -> None:
+    with pytest.raises(UsageError, match="the SSH config") as e:
+        load_ssh_config(write(tmp_path, text))
+    assert said in str(e.value) and "\n" not in str(e.value)
+
+
+def test_hosts_are_checked_against_a_known_hosts_file_that_must_exist(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("known_hosts: known_hosts", "known_hosts: nowhere"))
+    with pytest.raises(UsageError, match="which does not exist: add the hosts' keys there"):
+        load_ssh_config(path)
+    with pytest.raises(UsageError, match=r"identity_file .* does not exist"):
+        load_ssh_config(write(tmp_path, GOOD + "identity_file: missing_key\n"))
+
+
+def test_the_ssh_backend_adds_processes_and_host_networks_and_needs_consent_and_hosts() -> None:
+    load_kinds()
+    assert not (SSH.kinds or set()) - set(REGISTRY)
+    assert (KAFKA_API.kinds or set()) < (SSH.kinds or set())
+    assert external_backend(True, hosts=True) is SSH and external_backend(False, hosts=True) is CLIENTS
+    for kind in ("power_loss", "toxic", "latency", "disk_full", "end_txn_delay"):
+        assert not SSH.can(kind)
+    check_kinds(["broker_kill", "isolate", "broker_pause", "bandwidth_limit"], SSH, "b3")
+    with pytest.raises(UsageError, match=r"backend kafka-api cannot perform .*\(--ssh-config\), or run it"):
+        check_kinds(["broker_kill"], KAFKA_API, "b2")
+    with pytest.raises(UsageError, match=r"backend ssh cannot perform .* remove the fault"):
+        check_kinds(["power_loss"], SSH, "b6")
+
+
+# -- the verbs, on a process of this machine ---------------------------------------------------
+
+
+def local(command: str) -> tuple[int, str]:
+    done = subprocess.run(["sh", "-c", command], check=False, capture_output=True, text=True, timeout=30)
+    return done.returncode, done.stdout + done.stderr
+
+
+@pytest.fixture
+def kafka(tmp_path: Path) -> Iterator[SshNode]:
+    """A stand-in Kafka (a Python process with ``kafka`` in its command line) with a pid file, and
+    its start command."""
+    pid_file = tmp_path / "kafka.pid"
+    start = (
+        f"setsid {sys.executable} -c 'import time; time.sleep(600)' kafka.Kafka >/dev/null 2>&1 & echo $! > {pid_file}"
+    )
+    config = SshConfig.model_validate(
+        {"kafka": {"pid_file": str(pid_file), "start": start}, "nodes": {1: {"host": "here"}}, "rule_expiry": 60}
+    )
+    node = SshNode(NodeSpec(1, "here", broker=True, controller=False), local, config, "root@here:22", "127.0.0.1")
+    node.start()
+    yield node
+    pid = node.pid()
+    if pid is not None:
+        os.kill(pid, 9)
+    local(cancel_watchdogs())
+
+
+def watchdogs() -> int:
+    return int(local("pgrep -fc 'kafka-chaos-expir[y]'")[1].strip() or 0)
+
+
+def test_kill_and_start_act_on_the_process_and_mark_it_for_clean(kafka: SshNode) -> None:
+    first = kafka.pid()
+    assert first is not None and kafka.state == "running" and kafka.is_running
+    kafka.kill()
+    assert kafka.state == "exited" and kafka.pid() is None
+    assert local("[ -f /var/tmp/kafka-chaos/down ]")[0] == 0  # clean would start it again
+    kafka.start()
+    assert kafka.state == "running" and kafka.pid() not in (None, first)
+    assert local("[ -f /var/tmp/kafka-chaos/down ]")[0] != 0
+
+
+def test_a_pause_freezes_the_process_with_a_watchdog_that_unpause_ends(kafka: SshNode) -> None:
+    before = watchdogs()
+    kafka.pause()
+    assert kafka.state == "paused" and watchdogs() == before + 1
+    kafka.unpause()
+    assert kafka.state == "running" and watchdogs() == before
+
+
+def test_a_watchdog_heals_by_itself_when_its_time_is_up_and_can_be_cancelled(tmp_path: Path) -> None:
+    healed = tmp_path / "healed"
+    assert local(watchdog("t1", 1, f"touch {healed}"))[0] == 0
+    assert local(watchdog("t2", 60, f"touch {tmp_path / 'never'}"))[0] == 0
+    deadline = time.monotonic() + 10
+    while not healed.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert healed.exists()  # the harness never came back: the host healed it
+    local(cancel_watchdogs("t2"))
+    gone = "for i in $(seq 50); do pgrep -f 'kafka-chaos-expir[y] t2|sleep 60$' || exit 0; sleep 0.1; done; exit 1"
+    assert local(gone)[0] == 0  # the watchdog and its sleep
+
+
+def test_a_host_whose_pid_file_names_no_kafka_is_refused(kafka: SshNode, tmp_path: Path) -> None:
+    _check_host(kafka, kafka._config)  # the stand-in passes
+    stray = subprocess.Popen(["sleep", "600"])
+    try:
+        Path(str(kafka._config.kafka.pid_file)).write_text(f"{stray.pid}\n")
+        with pytest.raises(UsageError, match=rf"process {stray.pid} on root@here:22, which .* names, is not Kafka"):
+            _check_host(kafka, kafka._config)
+        Path(str(kafka._config.kafka.pid_file)).write_text("999999999\n")
+        with pytest.raises(UsageError, match="no Kafka process runs on root@here:22"):
+            _check_host(kafka, kafka._config)
+    finally:
+        stray.kill()
