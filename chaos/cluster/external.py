@@ -192,6 +192,20 @@ class ExternalCluster(KafkaCluster):
         entries = found.get("broker", {}).get(first, {})
         return {k: str(e["value"]) for k, e in entries.items() if e.get("value") is not None}
 
+    def data_dirs(self) -> list[str]:
+        """The log directories the first broker reports (``log.dirs``, else ``log.dir``), where Kafka's
+        segment dump reads on a host reached over SSH.
+
+        Raises:
+            InfrastructureError: the cluster did not say.
+        """
+        try:
+            settings = self.broker_settings()
+        except KafkaError as e:
+            raise InfrastructureError(f"the cluster did not give its brokers' log.dirs: {type(e).__name__}") from None
+        dirs = settings.get("log.dirs") or settings.get("log.dir") or ""
+        return [d.strip() for d in dirs.split(",") if d.strip()]
+
     def feature_levels(self) -> dict[str, int]:
         """Each finalized feature's level (``metadata.version`` among them). Raises KafkaError."""
         return finalized_levels(self.admin_call(lambda a: a.describe_features()))

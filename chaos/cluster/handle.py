@@ -228,6 +228,10 @@ class ClusterHandle:
             raise UsageError(f"there is no node {node_id}: nodes are {sorted(self._nodes)}")
         return self._nodes[node_id]
 
+    def data_dirs(self) -> list[str]:
+        """Every broker's log directories (``log.dirs``), where Kafka's segment dump reads."""
+        return self.spec.data_dirs()
+
     @contextmanager
     def tools(self) -> Iterator[ToolAccess]:
         """Where Kafka's own tools run against this cluster: in its first running broker.

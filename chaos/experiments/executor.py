@@ -305,7 +305,7 @@ class Execution:
         """A partition's transaction markers, as Kafka's segment dump reads the leader's files (None: unknown)."""
         try:
             node = self.cluster.leader_of(self.topic.name, partition)
-            return control_offsets(node, self.topic.name, partition, self.cluster.spec.data_dirs())
+            return control_offsets(node, self.topic.name, partition, self.cluster.data_dirs())
         except ChaosError as e:
             self.note(f"transaction markers of partition {partition} unchecked: {e}")
             return None

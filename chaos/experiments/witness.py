@@ -42,7 +42,7 @@ def witness(cluster: KafkaCluster, topic: str, partitions: int, run_id: str, run
     control = _a_record_in_the_log(run_dir, run_id, where)
     try:
         found = search_segments(
-            cluster.brokers, topic, where, [*markers, *([control] if control else [])], cluster.spec.data_dirs()
+            cluster.brokers, topic, where, [*markers, *([control] if control else [])], cluster.data_dirs()
         )
         if control and not found[control]:
             raise ChaosError(f"the search did not find {control!r}, a record the drain read: its answer proves nothing")
