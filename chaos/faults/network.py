@@ -72,9 +72,12 @@ def run_on(nodes: dict[Node, str]) -> None:
 
 
 def reachable(src: Node, ip: str, port: int = INTERNAL_PORT, timeout: float = 0.5) -> bool:
-    """Whether ``src`` can open a TCP connection to ``ip:port`` (bash's /dev/tcp, no tools needed)."""
-    code, _ = src.exec(["timeout", str(timeout), "bash", "-c", f"</dev/tcp/{ip}/{port}"])
-    return code == 0
+    """Whether packets from ``src`` reach ``ip:port`` (bash's /dev/tcp, no tools needed): a connection
+    made or refused reached it; one dropped on the way out (``Operation not permitted``) or hanging
+    until ``timeout`` did not. A refusal counts, so a peer listening on another port (a team's
+    host, a controller) cannot pass for a cut one."""
+    code, out = src.exec(["timeout", str(timeout), "bash", "-c", f"</dev/tcp/{ip}/{port}"])
+    return code == 0 or "refused" in out.lower()
 
 
 def flush_all_chains(nodes: list[Node]) -> None:
