@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from chaos.cli.common import external_target
 from chaos.cluster.config import NodeSpec
 from chaos.cluster.ssh_config import SshConfig, load_ssh_config
-from chaos.cluster.ssh_hosts import _check_host
+from chaos.cluster.ssh_hosts import _check_host, connect_hosts
 from chaos.cluster.ssh_node import SshNode, cancel_watchdogs, watchdog
 from chaos.errors import UsageError
 from chaos.faults.backends import CLIENTS, KAFKA_API, SSH, check_kinds, external_backend
@@ -164,3 +165,23 @@ def test_a_host_whose_pid_file_names_no_kafka_is_refused(kafka: SshNode, tmp_pat
             _check_host(kafka, kafka._config)
     finally:
         stray.kill()
+
+
+def test_every_broker_must_be_named_and_every_named_node_must_be_the_clusters(tmp_path: Path) -> None:
+    config = load_ssh_config(write(tmp_path, GOOD))
+    with pytest.raises(UsageError, match=r"the cluster has broker 3, which the SSH config .* does not name"):
+        connect_hosts(config, {1, 2, 3}, {1, 2, 3})
+    with pytest.raises(UsageError, match=r"names node 2, which is neither a broker nor a controller .*brokers \[1\]"):
+        connect_hosts(config, {1}, {1})
+
+
+def test_the_ssh_config_needs_a_teams_cluster_and_its_consent(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    with pytest.raises(UsageError, match="--ssh-config is for a team's cluster: give its --bootstrap-servers too"):
+        external_target(None, None, None, path)
+    with pytest.raises(
+        UsageError, match="--ssh-config reaches the team's hosts for faults, which need the team's consent"
+    ):
+        external_target("kafka-1:9093", None, None, path)
+    target = external_target("kafka-1:9093", None, "abc", path)
+    assert target is not None and target.ssh is not None and target.ssh.nodes[1].host == "k1"
