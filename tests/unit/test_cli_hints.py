@@ -73,6 +73,7 @@ def test_the_scanner_finds_every_hint_of_the_package() -> None:
         "kafka-chaos images",
         "kafka-chaos images build",
         "kafka-chaos images build --kafka-version X",
+        "kafka-chaos images build --sshd --kafka-version X",
         "kafka-chaos init",
         "kafka-chaos list",
         "kafka-chaos report",
