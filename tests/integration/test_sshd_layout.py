@@ -2,8 +2,8 @@
 ssh.yaml is, and an SSH client given only that file (its key, and its ``known_hosts`` with every
 unknown host refused) kills a broker's Kafka by the pid file while the container and its SSH server
 live on, finds the process gone (reaped, not a zombie), starts it again with the file's command
-until the cluster is healthy, stops and continues it, and runs iptables; destroying the cluster
-removes the SSH files."""
+until the cluster is healthy, stops and continues it, and runs iptables; a node stopped by the
+engine still shuts Kafka down cleanly; destroying the cluster removes the SSH files."""
 
 from __future__ import annotations
 
@@ -108,6 +108,10 @@ def test_kafka_dies_alone_and_comes_back_over_ssh(engine: docker.DockerClient, t
         status, rules = run(ssh, "iptables -S")
         assert status == 0 and "-P INPUT ACCEPT" in rules, rules
         ssh.close()
+        broker = cluster.broker(2)
+        broker.stop()  # the engine's SIGTERM reaches Kafka through host.sh: a clean shutdown
+        assert "shut down completed" in broker.logs(tail=50)
+        broker.start()
         cluster.wait_healthy(60)
         print(f"healthy {healthy_after:.1f}s after Kafka was started again over SSH")
 

@@ -250,7 +250,7 @@ def test_the_node_scripts_are_posix_sh(script: str, tmp_path: Path) -> None:
 def test_kafka_ctl_says_how_it_is_used(tmp_path: Path) -> None:
     (tmp_path / "kafka-ctl").write_bytes(packaged("kafka-ctl"))
     proc = subprocess.run(["dash", str(tmp_path / "kafka-ctl"), "stop"], capture_output=True, text=True, check=False)
-    assert (proc.returncode, proc.stderr) == (2, "usage: kafka-ctl start|pid\n")
+    assert (proc.returncode, proc.stderr) == (2, "usage: kafka-ctl start|stop|pid\n")
 
 
 def attach(spec: ClusterSpec, tmp_path: Path) -> KafkaCluster:

@@ -1,8 +1,9 @@
 #!/bin/sh
 # The command of a node with sshd (ClusterSpec.sshd), under the engine's init (PID 1, which reaps
 # whatever dies): install the harness's keys, keep the environment Kafka needs for a start over SSH,
-# start Kafka in the background (kafka-ctl), then become OpenSSH's server. Kafka can die, and be
-# started again over SSH, while the container and its SSH server live on.
+# start Kafka in the background (kafka-ctl), then run OpenSSH's server until the container is
+# stopped. Kafka can die, and be started again over SSH, while the container and its SSH server
+# live on.
 set -eu
 umask 077
 # An SSH session has none of the container's environment: kafka-ctl reads it back from here.
@@ -32,4 +33,17 @@ CONFIG
 # A pid file of the container's last life names nothing now.
 rm -f /run/kafka.pid
 sh /kafka-chaos/kafka-ctl start
-exec /usr/sbin/sshd -D -e
+/usr/sbin/sshd -D -e &
+sshd=$!
+# The engine's init passes a stop's SIGTERM to this shell alone, and Kafka runs in a session of its
+# own: it gets the signal from here, so `docker stop` shuts it down cleanly, as it does a node
+# without sshd, where Kafka is the container's process. The container ends with the SSH server.
+stop() {
+  trap '' TERM INT
+  sh /kafka-chaos/kafka-ctl stop || true
+  kill -TERM "$sshd" 2>/dev/null || true
+  wait "$sshd" || true
+  exit 0
+}
+trap stop TERM INT
+wait "$sshd"
