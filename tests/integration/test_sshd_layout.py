@@ -113,6 +113,9 @@ def test_kafka_dies_alone_and_comes_back_over_ssh(engine: docker.DockerClient, t
         assert "shut down completed" in broker.logs(tail=50)
         broker.start()
         cluster.wait_healthy(60)
+        again = connect(config, 2)  # at the address ssh.yaml names: no other container took it meanwhile
+        assert run(again, "true")[0] == 0
+        again.close()
         print(f"healthy {healthy_after:.1f}s after Kafka was started again over SSH")
 
         cluster.destroy()

@@ -249,7 +249,7 @@ def test_the_node_scripts_are_posix_sh(script: str, tmp_path: Path) -> None:
 
 def test_kafka_ctl_says_how_it_is_used(tmp_path: Path) -> None:
     (tmp_path / "kafka-ctl").write_bytes(packaged("kafka-ctl"))
-    proc = subprocess.run(["dash", str(tmp_path / "kafka-ctl"), "stop"], capture_output=True, text=True, check=False)
+    proc = subprocess.run(["dash", str(tmp_path / "kafka-ctl"), "restart"], capture_output=True, text=True, check=False)
     assert (proc.returncode, proc.stderr) == (2, "usage: kafka-ctl start|stop|pid\n")
 
 
