@@ -66,6 +66,13 @@ def cluster() -> None:
     help="sasl_ssl: each broker also serves a SASL_SSL listener (PLAIN and SCRAM-SHA-512), for clients "
     "given a client properties file.",
 )
+@click.option(
+    "--sshd",
+    is_flag=True,
+    help="Every node also runs an SSH server (root, by the key in the printed ssh.yaml) and Kafka runs in it "
+    "as a process with a pid file, which can be killed, stopped and started again over SSH while its "
+    "container lives on. Needs `kafka-chaos images build --sshd`.",
+)
 @json_option
 @quiet_option
 def cluster_up(
@@ -81,13 +88,15 @@ def cluster_up(
     log_dirs: int,
     features: tuple[str, ...],
     security: str,
+    sshd: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
     """Start a cluster and leave it running; `cluster down` removes it.
 
     With ``--security sasl_ssl`` it prints the secure listeners' bootstrap address and the path of
-    the client properties file (never its contents: it holds the password).
+    the client properties file (never its contents: it holds the password). With ``--sshd`` it
+    prints the path of ssh.yaml, which says how to reach each node over SSH.
     """
     from chaos.cluster import ClusterSpec, KafkaCluster
     from chaos.images.recipes import DEFAULT_KAFKA_VERSION
@@ -110,24 +119,28 @@ def cluster_up(
         log_dirs=log_dirs,
         features=_levels(parse_pairs(features, "feature")),
         security=security,
+        sshd=sshd,
     )
     handle = KafkaCluster(spec, run_id=run_id, progress=progress_for(quiet))
     handle.start()  # removes everything it made if it fails or is interrupted
     status: dict[str, Any] = dict(handle.status())
-    secure = ""
+    extra = ""
     if security == "sasl_ssl":
         status["client_config"] = str(handle.client_config_path())
         status["client_config_plain"] = str(handle.client_config_path("PLAIN"))
-        secure = (
+        extra = (
             f"SASL_SSL: bootstrap.servers={handle.secure_bootstrap_servers}\n"
             f"client config (SCRAM-SHA-512): {status['client_config']}\n"
             f"client config (PLAIN): {status['client_config_plain']}\n"
         )
+    if sshd:
+        status["ssh_config"] = str(handle.ssh_config_path())
+        extra += f"ssh config: {status['ssh_config']}\n"
     emit(
         status,
         as_json,
         f"cluster {handle.run_id} is up\nbootstrap.servers={handle.bootstrap_servers}\n"
-        f"direct (no proxy): bootstrap.servers={handle.direct_bootstrap_servers}\n{secure}"
+        f"direct (no proxy): bootstrap.servers={handle.direct_bootstrap_servers}\n{extra}"
         f"toxiproxy API: {status['toxiproxy_api']}\ndown with: kafka-chaos cluster down {handle.run_id}",
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from chaos.cli.common import emit, json_option, progress_for, quiet_option
+from chaos.errors import UsageError
 
 
 @click.group()
@@ -20,12 +21,20 @@ def images() -> None:
     is_flag=True,
     help="Only the Java client of that release (for --client-version): its driver and definitions, no image.",
 )
+@click.option(
+    "--sshd",
+    is_flag=True,
+    help="Also the Kafka image with an SSH server, whose nodes `cluster up --sshd` starts.",
+)
 @json_option
 @quiet_option
-def images_build(kafka_version: str | None, force: bool, client_only: bool, as_json: bool, quiet: bool) -> None:
+def images_build(
+    kafka_version: str | None, force: bool, client_only: bool, sshd: bool, as_json: bool, quiet: bool
+) -> None:
     """Build the base, Kafka and toxiproxy images, compile the Java client driver against the same
     Kafka jars, read that release's configuration definitions (for validate) and build kcfs (the
-    disk that can lose power); a no-op when their tags (and the built programs) exist."""
+    disk that can lose power); a no-op when their tags (and the built programs) exist. With
+    ``--sshd`` also the Kafka image with OpenSSH's server (its packages from the Debian mirror)."""
     from chaos.engine import docker_client
     from chaos.images.builder import ImageBuilder
     from chaos.images.java_driver import build_java_driver
@@ -35,6 +44,8 @@ def images_build(kafka_version: str | None, force: bool, client_only: bool, as_j
     from chaos.images.recipes import DEFAULT_KAFKA_VERSION, check_kafka_version
 
     version = check_kafka_version(kafka_version or DEFAULT_KAFKA_VERSION)
+    if client_only and sshd:
+        raise UsageError("--client-only builds no image, so not the sshd one either: drop one of the two")
     if client_only:
         progress = progress_for(quiet)
         driver = build_java_driver(version, progress=progress)
@@ -49,6 +60,9 @@ def images_build(kafka_version: str | None, force: bool, client_only: bool, as_j
     kcfs = kcfs_binary(builder.cache_dir, builder.progress)
     text = f"kafka: {refs.kafka}\ntoxiproxy: {refs.toxiproxy}\njava client driver: {driver.classes}\nkcfs: {kcfs}"
     built = {"kafka": refs.kafka, "toxiproxy": refs.toxiproxy, "java_driver": str(driver.classes), "kcfs": str(kcfs)}
+    if sshd:
+        built["kafka_sshd"] = builder.build_sshd(version, force=force)
+        text += f"\nkafka-sshd: {built['kafka_sshd']}"
     emit(built, as_json, text)
 
 

@@ -31,7 +31,7 @@ def clean(
     as_json: bool,
 ) -> None:
     """Remove every container and network runs left behind (all carry kafka-chaos.run), and the
-    client files of secure clusters (under the cache); with ``--bootstrap-servers``, the topics and
+    files of secure clusters and of clusters with sshd (under the cache); with ``--bootstrap-servers``, the topics and
     groups runs left on a team's cluster instead (only names under kafka-chaos-)."""
     target = external_target(bootstrap_servers, client_config, allow_faults_on, ssh_config)
     if target is not None:
@@ -45,6 +45,7 @@ def clean(
         f"removed {len(result.containers)} containers, {len(result.networks)} networks"
         + (f", {len(result.images)} images" if with_images else "")
         + (f", {len(result.client_files)} secure clusters' client files" if result.client_files else "")
+        + (f", {len(result.ssh_files)} clusters' SSH files" if result.ssh_files else "")
     )
     emit(result.as_dict(), as_json, text)
     if result.failures:

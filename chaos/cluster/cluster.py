@@ -5,7 +5,9 @@ broker, published on 127.0.0.1, or on a remote engine's host) and one container 
 also publishing its own direct listener (and with ``security="sasl_ssl"`` its secure one) on a port fixed
 for the cluster's life, then waits
 until the cluster is healthy: every broker registered and a topic replicated to ``min(3, brokers)``
-nodes has its full ISR. A start that fails half-way removes everything it made before re-raising.
+nodes has its full ISR. With ``sshd`` every node also runs an SSH server, and once the cluster is
+healthy ``ssh.yaml`` and ``known_hosts`` say how to reach each node (:mod:`chaos.cluster.sshd`).
+A start that fails half-way removes everything it made before re-raising.
 :meth:`KafkaCluster.destroy` copies every node's log into the run directory, then removes every
 resource labelled with the run id. Addresses, health, metadata and status are
 :class:`~chaos.cluster.handle.ClusterHandle`'s.
@@ -32,6 +34,8 @@ from chaos.cluster.ports import by_broker, published_port, reserve_ports
 from chaos.cluster.proxy import create_proxies, proxy_ports, start_toxiproxy, toxiproxy_ports
 from chaos.cluster.registry import spec_from_json, spec_to_json
 from chaos.cluster.secure import SecureMaterial, new_material, write_client_files
+from chaos.cluster.sshd import SshMaterial, write_config, write_identity
+from chaos.cluster.sshd import new_material as new_ssh_material
 from chaos.cluster.sweeper import SweepResult, sweep
 from chaos.engine import bind_address, docker_client
 from chaos.errors import ClusterUnhealthy, UsageError
@@ -138,6 +142,10 @@ class KafkaCluster(ClusterHandle):
             material = new_material([n.host for n in self.spec.nodes() if n.broker], self.host)
             # Written after the network exists, so a failed start's teardown (the sweep) removes them.
             self.progress(f"client properties in {write_client_files(self.run_id, material)}")
+        ssh: SshMaterial | None = None
+        if self.spec.sshd:
+            ssh = new_ssh_material([n.host for n in self.spec.nodes()])
+            self.progress(f"SSH client key in {write_identity(self.run_id, ssh)}")  # the sweep removes it too
         cluster_id = new_cluster_id()
         for node_spec in self.spec.nodes():
             self._nodes[node_spec.node_id] = create_node(
@@ -153,6 +161,7 @@ class KafkaCluster(ClusterHandle):
                 direct_port=self._direct_ports[node_spec.node_id] if node_spec.broker else None,
                 secure_port=self._secure_ports.get(node_spec.node_id),
                 secure=material,
+                ssh=ssh,
                 progress=self.progress,
             )
         for node in self._nodes.values():
@@ -165,11 +174,22 @@ class KafkaCluster(ClusterHandle):
                 raise refusal from e
             self.progress(f"started {node.host}")
         self.wait_healthy(self.spec.health_timeout)
+        if ssh is not None:
+            self._write_ssh_config(name, ssh)
         self.progress(
             f"healthy after {time.monotonic() - t0:.1f}s; bootstrap {self.bootstrap_servers} "
             f"(direct, no proxy: {self.direct_bootstrap_servers})"
             + (f" (SASL_SSL: {self.secure_bootstrap_servers})" if secured else "")
         )
+
+    def _write_ssh_config(self, network: str, ssh: SshMaterial) -> None:
+        """Write ``known_hosts`` and ``ssh.yaml`` with each node's address on ``network``, read now."""
+        addresses: dict[int, tuple[str, str]] = {}
+        for node_id, node in self._nodes.items():
+            node.container.reload()
+            ip = str(node.container.attrs["NetworkSettings"]["Networks"][network]["IPAddress"])
+            addresses[node_id] = (node.host, ip)
+        self.progress(f"SSH to the nodes with {write_config(self.run_id, ssh, addresses)}")
 
     # -- teardown -------------------------------------------------------------------------------
     def node_logs(

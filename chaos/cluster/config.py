@@ -108,8 +108,9 @@ class ClusterSpec:
     defaults; ``node_config`` adds per-node overrides (e.g. ``{3: {"broker.rack": "b"}}``).
 
     Raises (from :meth:`validate`, called on construction):
-        UsageError: impossible sizes, a malformed Kafka version, a harness-owned config key or an unknown
-            security (or, with ``sasl_ssl``, a setting of the secure listener's in the broker config).
+        UsageError: impossible sizes, a malformed Kafka version, a harness-owned config key, an unknown
+            security (or, with ``sasl_ssl``, a setting of the secure listener's in the broker config), or
+            ``sshd`` with kcfs or an image of the user's.
 
     >>> ClusterSpec(brokers=3).quorum_size
     3
@@ -137,6 +138,9 @@ class ClusterSpec:
     spare_controllers: int = 0
     #: ``sasl_ssl``: every broker also has the ``SECURE`` listener (see the module docstring).
     security: str = "none"
+    #: Every node also runs an SSH server, and Kafka runs in it as a process of its own (with a pid
+    #: file) that can die while its container lives on: see :mod:`chaos.cluster.sshd`.
+    sshd: bool = False
 
     def __post_init__(self) -> None:
         self.validate()
@@ -174,6 +178,15 @@ class ClusterSpec:
             if not name.replace(".", "").replace("_", "").isalnum() or not isinstance(level, int) or level < 0:
                 raise UsageError(f"feature {name}={level!r} is not a feature name with a level of 0 or more")
         self._validate_security()
+        self._validate_sshd()
+
+    def _validate_sshd(self) -> None:
+        if not isinstance(self.sshd, bool):
+            raise UsageError(f"sshd is true or false, not {self.sshd!r}")
+        if self.sshd and self.disk == "kcfs":
+            raise UsageError("a node with sshd cannot mount kcfs again when Kafka is restarted in it: use disk plain")
+        if self.sshd and self.kafka_image:
+            raise UsageError("a node with sshd runs the harness's kafka-sshd image: drop the Kafka image named")
 
     def _validate_security(self) -> None:
         if self.security not in SECURITY:

@@ -1,5 +1,6 @@
 """What a cluster's start makes of its images: the images checked on the engine, and each node's
-container, with its files, environment, capabilities and (a broker's) direct and secure listeners' ports."""
+container, with its files, environment, capabilities, (a broker's) direct and secure listeners' ports,
+and with ``sshd`` its SSH server's keys and the init that reaps a Kafka killed inside it."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from chaos.cluster.config import DIRECT_PORT, SECURE_PORT, ClusterSpec, NodeSpec
 from chaos.cluster.node import Node
 from chaos.cluster.node_files import packaged, tar_dir
 from chaos.cluster.secure import SecureMaterial
+from chaos.cluster.sshd import SshMaterial
 from chaos.engine import bind_address
 from chaos.errors import ImageMissing
 from chaos.images.kcfs import kcfs_binary, kcfs_container_options
-from chaos.images.recipes import ImageRefs, image_refs, kafka_tag, toxiproxy_tag
+from chaos.images.recipes import ImageRefs, image_refs, kafka_tag, sshd_tag, toxiproxy_tag
 from chaos.labels import resource_name, run_labels
 from chaos.progress import Progress, silent
 
@@ -24,6 +26,7 @@ class _HostOptions(TypedDict, total=False):
     """The container options that differ by node and disk; an option a node does not need is not passed."""
 
     cap_add: list[str]
+    init: bool
     devices: list[str]
     security_opt: list[str]
     ports: dict[str, tuple[str, int]]
@@ -31,18 +34,25 @@ class _HostOptions(TypedDict, total=False):
 
 def required_images(client: docker.DockerClient, spec: ClusterSpec) -> ImageRefs:
     """The Kafka and toxiproxy images of ``spec``, each checked to be on the engine (never pulled).
+    With ``sshd`` the Kafka image is always the harness's kafka-sshd one (``KAFKA_CHAOS_KAFKA_IMAGE``
+    names none for it).
 
     Raises:
         ImageMissing: an image is not on the engine; the message names the command that puts it there.
     """
     refs = image_refs(spec.kafka_version, spec.kafka_image, spec.toxiproxy_image)
-    built = (kafka_tag(spec.kafka_version), toxiproxy_tag())
+    version = spec.kafka_version
+    if spec.sshd:
+        refs = ImageRefs(kafka=sshd_tag(version), toxiproxy=refs.toxiproxy)
+    built = (kafka_tag(version), toxiproxy_tag())
     for ref in (refs.kafka, refs.toxiproxy):
         try:
             client.images.get(ref)
         except ImageNotFound:
-            if ref in built:
-                fix = f"run `kafka-chaos images build --kafka-version {spec.kafka_version}` first"
+            if spec.sshd and ref == refs.kafka:
+                fix = f"run `kafka-chaos images build --sshd --kafka-version {version}` first"
+            elif ref in built:
+                fix = f"run `kafka-chaos images build --kafka-version {version}` first"
             else:
                 fix = f"`docker pull {ref}` or `docker load` it first (the harness never pulls)"
             raise ImageMissing(f"image {ref} is not on this Docker engine: {fix}") from None
@@ -63,6 +73,7 @@ def create_node(
     direct_port: int | None,
     secure_port: int | None = None,
     secure: SecureMaterial | None = None,
+    ssh: SshMaterial | None = None,
     progress: Progress = silent,
 ) -> Node:
     """Create (not start) ``node``'s container on ``network`` with its files copied in. A broker
@@ -70,12 +81,15 @@ def create_node(
     direct listener, published on that fixed port), and with ``security="sasl_ssl"`` ``host``:``secure_port``
     (its secure listener, published likewise); a controller takes none. ``secure`` (the cluster's
     certificates and password) is required with ``security="sasl_ssl"``: every node gets its SCRAM
-    credential to format with, a broker its keystore and secrets file too.
+    credential to format with, a broker its keystore and secrets file too. ``ssh`` (the cluster's
+    keys) is required with ``sshd``: the node runs ``host.sh`` under the engine's init, an SSH server
+    with its host key that lets in the client's key, and Kafka in the background (``kafka-ctl``).
 
     Raises:
         docker.errors.APIError: the engine refused to create the container.
         ImageBuildError: kcfs had to be built and could not be.
-        ValueError: a broker without the ports its listeners advertise, or a ``sasl_ssl`` node without ``secure``.
+        ValueError: a broker without the ports its listeners advertise, a ``sasl_ssl`` node without
+            ``secure``, or an ``sshd`` node without ``ssh``.
     """
     advertised = f"{host}:{proxy_port}" if node.broker else None
     direct = f"{host}:{direct_port}" if node.broker else None
@@ -98,6 +112,15 @@ def create_node(
     }
     # Network faults run iptables and tc inside the node's own namespace.
     extra: _HostOptions = {"cap_add": ["NET_ADMIN"]}
+    command = ["sh", "/kafka-chaos/start.sh"]
+    if spec.sshd:
+        if ssh is None:
+            raise ValueError(f"node {node.node_id} of an sshd cluster needs the cluster's SSH keys")
+        files.update(ssh.node_files(node.host))
+        files.update({name: packaged(name) for name in ("host.sh", "kafka-ctl")})
+        command = ["sh", "/kafka-chaos/host.sh"]
+        # The engine's init is PID 1: it reaps a Kafka killed inside, so none lingers as a zombie.
+        extra["init"] = True
     if spec.disk == "kcfs":
         files["kcfs"] = kcfs_binary(progress=progress).read_bytes()
         kcfs = kcfs_container_options()
@@ -114,7 +137,7 @@ def create_node(
             extra["ports"][f"{SECURE_PORT}/tcp"] = (bind_address(host), secure_port)
     container = client.containers.create(
         image,
-        ["sh", "/kafka-chaos/start.sh"],
+        command,
         name=resource_name(run_id, node.host),
         hostname=node.host,
         labels=run_labels(run_id, node.role, node.node_id),

@@ -24,6 +24,7 @@ from chaos.cluster.config import CLIENT_PATHS, ClientPath, ClusterSpec
 from chaos.cluster.metadata import Metadata, PartitionState
 from chaos.cluster.node import Node
 from chaos.cluster.secure import client_config_path
+from chaos.cluster.sshd import ssh_config_path
 from chaos.cluster.status import ClusterStatus, describe
 from chaos.cluster.toolbox import ToolAccess, in_a_broker
 from chaos.engine import docker_client, published_host
@@ -169,6 +170,27 @@ class ClusterHandle:
             raise InfrastructureError(
                 f"the client properties of cluster {self.run_id} are not at {path} (written on another machine, "
                 "or removed): start a new cluster with `kafka-chaos cluster up --security sasl_ssl`"
+            )
+        return path
+
+    def ssh_config_path(self) -> Path:
+        """``ssh.yaml`` of a cluster started with ``sshd``: how to reach each node over SSH (user, port,
+        key, ``known_hosts``, addresses, Kafka's pid file and start command; :mod:`chaos.cluster.sshd`).
+        The file is outside the run directory (under the cache) and removed with the cluster.
+
+        Raises:
+            UsageError: the cluster was not started with ``sshd``.
+            InfrastructureError: its SSH files are gone (removed, or written on another machine).
+        """
+        if not self.spec.sshd:
+            raise UsageError(
+                f"cluster {self.run_id} has no SSH servers: start one with `kafka-chaos cluster up --sshd`"
+            )
+        path = ssh_config_path(self.run_id)
+        if not path.is_file():
+            raise InfrastructureError(
+                f"the SSH config of cluster {self.run_id} is not at {path} (written on another machine, "
+                "or removed): start a new cluster with `kafka-chaos cluster up --sshd`"
             )
         return path
 

@@ -9,7 +9,7 @@ import time
 from importlib import resources
 
 #: Files copied in that are programs, not scripts.
-EXECUTABLES = frozenset({"kcfs"})
+EXECUTABLES = frozenset({"kcfs", "kafka-ctl"})
 
 
 def packaged(name: str) -> bytes:

@@ -105,7 +105,7 @@ def resolve_kafka_jars(cache_dir: Path, version: str, progress: Progress = silen
 
 
 class ImageBuilder:
-    """Builds (or finds) the base, Kafka and toxiproxy images on one Docker engine.
+    """Builds (or finds) the base, Kafka, Kafka-with-sshd and toxiproxy images on one Docker engine.
 
     Example::
 
@@ -230,6 +230,28 @@ class ImageBuilder:
             self._docker_build(ctx, tag, {"BASE": base}, "kafka")
         return self._alias(tag)
 
+    # -- kafka with sshd -------------------------------------------------------------------------
+    def build_sshd(self, version: str = recipes.DEFAULT_KAFKA_VERSION, force: bool = False) -> str:
+        """Build the Kafka image for ``version`` with OpenSSH's server on top (``ClusterSpec.sshd``),
+        building the Kafka image first when it is missing. Its packages come from the Debian mirror
+        the base image was made from.
+
+        Raises:
+            UsageError: ``version`` is malformed or not on Maven Central.
+            ImageBuildError: the Kafka image, the Debian mirror or the Docker build failed.
+        """
+        tag = recipes.sshd_tag(version)
+        if not force and self.exists(tag):
+            self.progress(f"kafka-sshd image {tag} present")
+            return self._alias(tag)
+        kafka = self.build_kafka(version)
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="kafka-sshd-ctx-", dir=self.cache_dir) as tmp:
+            ctx = Path(tmp)
+            (ctx / "Dockerfile").write_bytes(recipes.recipe_file("kafka-sshd.Dockerfile"))
+            self._docker_build(ctx, tag, {"KAFKA": kafka}, "kafka-sshd")
+        return self._alias(tag)
+
     # -- toxiproxy ------------------------------------------------------------------------------
     def build_toxiproxy(self, force: bool = False) -> str:
         """Build toxiproxy's server from the Go module proxy into a ``FROM scratch`` image.
@@ -292,7 +314,7 @@ def missing_images(client: docker.DockerClient, refs: recipes.ImageRefs) -> list
 
 
 def built_images(client: docker.DockerClient) -> list[dict[str, Any]]:
-    """Every image the harness built on this engine: tag, kind (base, kafka, toxiproxy), size in MB."""
+    """Every image the harness built on this engine: tag, kind (base, kafka, kafka-sshd, toxiproxy), size in MB."""
     rows = []
     for image in client.images.list(filters={"label": [IMAGE_LABEL]}):
         rows += [

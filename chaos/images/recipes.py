@@ -99,6 +99,17 @@ def kafka_tag(version: str) -> str:
     return f"{REPOSITORY}/kafka:{version}-{h}"
 
 
+def sshd_tag(version: str) -> str:
+    """Tag of the Kafka image for ``version`` with OpenSSH's server (``ClusterSpec.sshd``); changes
+    whenever the Kafka image's tag or this recipe changes.
+
+    Raises:
+        UsageError: ``version`` is not a usable Kafka release number.
+    """
+    h = _digest("kafka-sshd/1", kafka_tag(version), recipe_file("kafka-sshd.Dockerfile"))
+    return f"{REPOSITORY}/kafka-sshd:{version}-{h}"
+
+
 def toxiproxy_tag() -> str:
     """Tag of the toxiproxy server image."""
     h = _digest("toxiproxy/1", TOXIPROXY_MODULE, TOXIPROXY_VERSION, recipe_file("toxiproxy.Dockerfile"))
