@@ -114,7 +114,10 @@ class SshSession:
             channel.close()
         except (TimeoutError, paramiko.SSHException, OSError) as e:
             self.close()
-            raise InfrastructureError(f"SSH to {self.where} failed while running a command: {e}") from None
+            what = command.split(maxsplit=1)[0] if command.split() else "a command"
+            raise InfrastructureError(
+                f"SSH to {self.where} failed while running {what}: {type(e).__name__} {e}".rstrip()
+            ) from None
         return code, b"".join(chunks).decode(errors="replace")
 
     def close(self) -> None:

@@ -34,7 +34,9 @@ def watchdog(tag: str, seconds: float, script: str) -> str:
     """Shell that leaves ``script`` to run after ``seconds`` in a session of its own (it outlives the
     SSH connection and the harness), findable by ``tag``."""
     body = f": {WATCHDOG} {tag}; sleep {int(seconds)}; {script}"
-    return f"setsid sh -c {shlex.quote(body)} >/dev/null 2>&1 </dev/null &"
+    # In a subshell of its own, so that ``&`` backgrounds only the watchdog, never an and-list it
+    # ends (``a && watchdog &`` would run ``a`` in the background, holding the SSH channel open).
+    return f"( setsid sh -c {shlex.quote(body)} >/dev/null 2>&1 </dev/null & )"
 
 
 def cancel_watchdogs(tag: str = "") -> str:

@@ -93,7 +93,8 @@ def test_the_ssh_backend_adds_processes_and_host_networks_and_needs_consent_and_
 
 
 def local(command: str) -> tuple[int, str]:
-    done = subprocess.run(["sh", "-c", command], check=False, capture_output=True, text=True, timeout=30)
+    """``command`` as sshd runs it: with the login's shell (bash), its output on a pipe to the end."""
+    done = subprocess.run(["bash", "-c", command], check=False, capture_output=True, text=True, timeout=30)
     return done.returncode, done.stdout + done.stderr
 
 
