@@ -28,7 +28,7 @@ from chaos.cluster.admin import Admin, connect, finalized_levels
 from chaos.cluster.broker_views import broker_views
 from chaos.cluster.cluster import KafkaCluster
 from chaos.cluster.config import ClientPath, ClusterSpec
-from chaos.cluster.metadata import Metadata
+from chaos.cluster.metadata import BrokerProcess, Metadata
 from chaos.cluster.node import Node
 from chaos.cluster.ssh import SshSession
 from chaos.cluster.ssh_config import SshConfig
@@ -122,11 +122,20 @@ class ExternalCluster(KafkaCluster):
         #: Its nodes reached over SSH (with ``target.ssh`` and consent, after :meth:`start`).
         self.hosts: dict[int, SshNode] = {}
         self._sessions: list[SshSession] = []
-        self.metadata = Metadata(self._connect_admin, lambda: self.remote, self.spec)
+        self.metadata = Metadata(self._connect_admin, self._processes, self.spec)
+
+    def _processes(self) -> list[BrokerProcess]:
+        """The brokers as metadata lookups ask them: a host's by its process's state (a frozen
+        broker is not asked; it would answer nothing), else as always running."""
+        return [self.hosts.get(b.node_id, b) for b in self.remote]
 
     def _connect_admin(self) -> Admin:
+        """A new admin client; with the hosts known, bootstrapping from the running brokers only."""
         every = {b.node_id: (b.host, b.port) for b in self.remote}
-        return connect(self.target.bootstrap, every, self.target.security.kafka_python())
+        running = [
+            f"{b.host}:{b.port}" for b in self.remote if b.node_id in self.hosts and self.hosts[b.node_id].is_running
+        ]
+        return connect(",".join(running) or self.target.bootstrap, every, self.target.security.kafka_python())
 
     # -- lifecycle: connect and check, never start or stop ---------------------------------------
     def start(self) -> None:

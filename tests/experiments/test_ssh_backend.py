@@ -50,6 +50,8 @@ class Hosts:
     ssh: Path
     cluster_id: str
     shell: Callable[[int, str], tuple[int, str]]
+    #: Every node's id: brokers 1-3 and the dedicated controller.
+    ids: tuple[int, ...]
 
     def args(self, ssh: Path | None = None) -> list[str]:
         return [*self.team.args, "--allow-faults-on", self.cluster_id, "--ssh-config", str(ssh or self.ssh)]
@@ -78,7 +80,8 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosts]:
         def shell(node_id: int, script: str) -> tuple[int, str]:
             return cluster.node(node_id).exec(["sh", "-c", script])
 
-        yield Hosts(team, cluster.ssh_config_path(), json.loads(status.stdout)["cluster_id"], shell)
+        ids = tuple(n.node_id for n in cluster.nodes)
+        yield Hosts(team, cluster.ssh_config_path(), json.loads(status.stdout)["cluster_id"], shell, ids)
     finally:
         cluster.destroy()
 
@@ -123,7 +126,7 @@ def test_b2_b3_c1_p1_agree_between_the_docker_and_the_ssh_backend(hosts: Hosts, 
     verified = {e["kind"] for e in events if e.get("event") == "verified"}
     assert {"broker_kill", "isolate"} <= verified  # the faults took effect on the hosts, checked there
     assert harness_names(hosts.team) == []
-    assert all(clean_host(left_on(hosts, n)) for n in (1, 2, 3, 4)), [left_on(hosts, n) for n in (1, 2, 3, 4)]
+    assert all(clean_host(left_on(hosts, n)) for n in hosts.ids), [left_on(hosts, n) for n in hosts.ids]
 
 
 LEFT_BEHIND = """
@@ -162,7 +165,7 @@ def test_hosts_heal_themselves_after_a_sigkilled_harness_and_clean_leaves_nothin
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(30)
-    states = {n: left_on(hosts, n) for n in (1, 2, 3, 4)}
+    states = {n: left_on(hosts, n) for n in hosts.ids}
     # The isolation's chain is on every host (each side drops the other), each with its watchdog.
     assert all(s["chains"] == "1" for s in states.values()), states
     assert states[2]["kafka"] == "T" and states[2]["watchdogs"] == "2", states  # frozen, its thaw waiting too
@@ -170,19 +173,19 @@ def test_hosts_heal_themselves_after_a_sigkilled_harness_and_clean_leaves_nothin
 
     # Nobody comes back: within rule_expiry the hosts undo the rules and the freeze by themselves.
     def healed_alone() -> bool:
-        now = {n: left_on(hosts, n) for n in (1, 2, 3, 4)}
+        now = {n: left_on(hosts, n) for n in hosts.ids}
         return all(s["chains"] == "0" and s["watchdogs"] == "0" for s in now.values()) and now[2]["kafka"] != "T"
 
     deadline = time.monotonic() + 100
     while not healed_alone():
-        assert time.monotonic() < deadline, {n: left_on(hosts, n) for n in (1, 2, 3, 4)}
+        assert time.monotonic() < deadline, {n: left_on(hosts, n) for n in hosts.ids}
         time.sleep(2)
     assert left_on(hosts, 3)["kafka"] == "gone"  # a killed Kafka is clean's to start again
     clean = kc("clean", *hosts.args(), "--json")
     assert clean.returncode == 0, clean.stdout + clean.stderr
     found = json.loads(clean.stdout)["hosts"]
     assert any("started" in what for what in found.values()), found  # the Kafka it killed runs again
-    for n in (1, 2, 3, 4):
+    for n in hosts.ids:
         state = left_on(hosts, n)
         assert clean_host(state) and state["marks"] == "none", (n, state)
     deadline = time.monotonic() + 120
@@ -196,7 +199,7 @@ def test_status_shows_each_host_and_the_ssh_backends_kinds(hosts: Hosts) -> None
     assert proc.returncode == 0, proc.stderr
     status = json.loads(proc.stdout)
     assert status["fault_backend"] == "ssh" and {"broker_kill", "isolate", "broker_pause"} <= set(status["fault_kinds"])
-    assert sorted(status["hosts"]) == ["1", "2", "3", "4"]  # the dedicated controller too, a KRaft voter
+    assert sorted(status["hosts"]) == sorted(map(str, hosts.ids)) and len(hosts.ids) == 4  # the controller too
     assert {h["state"] for h in status["hosts"].values()} == {"running"}
 
 
@@ -223,4 +226,4 @@ def test_hosts_that_cannot_serve_are_refused_in_one_sentence(hosts: Hosts, tmp_p
     proc = kc("run", str(b6a), *hosts.args(), "--reports", str(tmp_path / "reports"))
     assert proc.returncode == 2 and "which backend ssh cannot perform" in proc.stderr, proc.stderr
     assert harness_names(hosts.team) == []
-    assert all(clean_host(left_on(hosts, n)) for n in (1, 2, 3, 4))
+    assert all(clean_host(left_on(hosts, n)) for n in hosts.ids)
