@@ -138,8 +138,10 @@ class ExternalCluster(KafkaCluster):
         return connect(",".join(running) or self.target.bootstrap, every, self.target.security.kafka_python())
 
     # -- lifecycle: connect and check, never start or stop ---------------------------------------
-    def start(self) -> None:
-        """Connect, learn the brokers and the cluster id, and check the consent to faults.
+    def start(self, *, check_hosts: bool = True) -> None:
+        """Connect, learn the brokers and the cluster id, and check the consent to faults; with the
+        hosts over SSH and consent, connect them too (``check_hosts=False``, for ``clean``: without
+        requiring each to run a Kafka the cluster reports).
 
         Raises:
             UsageError: see the class docstring.
@@ -174,7 +176,8 @@ class ExternalCluster(KafkaCluster):
         if self.target.ssh is not None and self.faults_allowed and not self.hosts:
             quorum = self.metadata.admin_call(lambda a: a.describe_metadata_quorum())["topics"][0]["partitions"][0]
             ids = {int(v["replica_id"]) for v in quorum.get("current_voters", [])}
-            self.hosts, self._sessions = connect_hosts(self.target.ssh, {b.node_id for b in self.remote}, ids)
+            brokers = {b.node_id for b in self.remote}
+            self.hosts, self._sessions = connect_hosts(self.target.ssh, brokers, ids, strict=check_hosts)
 
     def _listening(self) -> bool:
         """Whether any bootstrap address accepts a TCP connection (within 3 s)."""

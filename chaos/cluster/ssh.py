@@ -8,6 +8,7 @@ failed, and a host key is checked against ``known_hosts`` without a prompt.
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import paramiko
@@ -41,11 +42,20 @@ class SshSession:
 
     def connect(self) -> None:
         """Open the connection (once). See the class docstring for what raises."""
+        if not logging.getLogger().isEnabledFor(logging.DEBUG):
+            # paramiko logs a traceback of every failed handshake; the one sentence raised says it all.
+            logging.getLogger("paramiko").setLevel(logging.CRITICAL)
         with self._lock:
             if self._client is not None:
                 return
             client = paramiko.SSHClient()
-            client.load_host_keys(str(self.config.known_hosts))
+            try:
+                client.load_host_keys(str(self.config.known_hosts))
+            except (OSError, ValueError, paramiko.SSHException) as e:
+                raise UsageError(
+                    f"cannot read the host keys in {self.config.known_hosts} ({type(e).__name__}): give a known_hosts "
+                    "file of plain host key lines (ssh-keyscan writes them)"
+                ) from None
             client.set_missing_host_key_policy(paramiko.RejectPolicy())
             key = self.config.identity_file
             try:
@@ -66,6 +76,12 @@ class SshSession:
                     f"the host key of {self.where} differs from the one in {self.config.known_hosts}: "
                     "check you reach the host you meant, then correct known_hosts"
                 ) from None
+            except paramiko.PasswordRequiredException:
+                client.close()
+                raise UsageError(
+                    f"the identity_file in {self.config.source} is protected by a passphrase, which the harness "
+                    "does not ask for: load the key into your SSH agent and leave identity_file out"
+                ) from None
             except paramiko.AuthenticationException:
                 client.close()
                 raise UsageError(
@@ -80,7 +96,7 @@ class SshSession:
                         f"(ssh-keyscan -p {self.port} {self.host} >> {self.config.known_hosts}) after checking it"
                     ) from None
                 raise UsageError(f"SSH to {self.where} failed: {e}") from None
-            except (TimeoutError, OSError) as e:
+            except (TimeoutError, OSError, EOFError, ValueError) as e:
                 client.close()
                 raise UsageError(
                     f"could not reach {self.where} over SSH ({getattr(e, 'strerror', None) or e}): check the host "
@@ -112,6 +128,8 @@ class SshSession:
                 chunks.append(data)
             code = channel.recv_exit_status()
             channel.close()
+            if code == -1:  # the connection ended before the command's exit was known
+                raise paramiko.SSHException("the connection ended before the command finished")
         except (TimeoutError, paramiko.SSHException, OSError) as e:
             self.close()
             what = command.split(maxsplit=1)[0] if command.split() else "a command"

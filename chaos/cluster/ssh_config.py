@@ -23,6 +23,7 @@ only reads and checks.
 from __future__ import annotations
 
 import re
+from ipaddress import IPv4Address
 from pathlib import Path
 
 import yaml
@@ -75,9 +76,10 @@ class KafkaProcess(_Strict):
 class HostModel(_Strict):
     """One node: where SSH reaches it, and (``address``) where the other nodes reach it, when that differs."""
 
-    host: str = Field(min_length=1)
+    host: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
     port: int | None = Field(None, ge=1, le=65535)
-    address: str | None = Field(None, min_length=1)
+    #: An IPv4 address (iptables rules name it); absent: the address ``host`` resolves to.
+    address: IPv4Address | None = None
 
 
 class SshConfig(_Strict):
@@ -140,11 +142,21 @@ def load_ssh_config(path: Path) -> SshConfig:
             expanded = value.expanduser()
             updates[name] = expanded if expanded.is_absolute() else base / expanded
     config = config.model_copy(update=updates)
-    if config.identity_file is not None and not config.identity_file.is_file():
-        raise UsageError(f"the SSH config {path} names identity_file {config.identity_file}, which does not exist")
-    if not config.known_hosts.is_file():
+    if config.identity_file is not None and not _readable(config.identity_file):
+        # Its value is not repeated: a key pasted in by mistake would be shown.
+        raise UsageError(
+            f"the SSH config {path} names an identity_file that is not a readable file: give the key's path"
+        )
+    if not _readable(config.known_hosts):
         raise UsageError(
             f"the SSH config {path} checks host keys against {config.known_hosts}, which does not exist: "
             "add the hosts' keys there (ssh-keyscan HOST >> FILE) or name the file in known_hosts"
         )
     return config
+
+
+def _readable(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name too long to be a path, say
+        return False

@@ -28,6 +28,9 @@ MARKS = "/var/tmp/kafka-chaos"
 #: pattern from matching the shell that runs pgrep).
 WATCHDOG = "kafka-chaos-expiry"
 _WATCHDOG_PATTERN = "kafka-chaos-expir[y]"
+#: Shell reading ``iptables -S``: the names of the harness's chains (``kc-`` and 8 hex digits,
+#: :attr:`chaos.faults.network` names them so), never a team's own ``kc-office``.
+LIST_CHAINS = "sed -n 's/^-N \\(kc-[0-9a-f]\\{8\\}\\)$/\\1/p'"
 
 
 def watchdog(tag: str, seconds: float, script: str) -> str:
@@ -42,7 +45,7 @@ def watchdog(tag: str, seconds: float, script: str) -> str:
 def cancel_watchdogs(tag: str = "") -> str:
     """Shell that ends the watchdogs tagged ``tag`` (every one of the harness's when empty), with
     the ``sleep`` each is waiting in."""
-    pattern = shlex.quote(f"{_WATCHDOG_PATTERN} {tag}".strip())
+    pattern = shlex.quote(f"{_WATCHDOG_PATTERN} {tag};" if tag else _WATCHDOG_PATTERN)
     return f"for p in $(pgrep -f {pattern}); do kill -- -$p 2>/dev/null || kill $p 2>/dev/null; done; true"
 
 
@@ -87,7 +90,12 @@ class SshNode(Node):
         return out
 
     def _pid(self) -> str:
-        return f"pid=$({self._config.kafka.pid_command()}); pid=$(echo $pid | tr -dc 0-9)"
+        """Shell setting ``$pid`` to Kafka's pid, or to nothing: a pid file's number that another
+        program took since is not Kafka's, and is never signalled."""
+        return (
+            f"pid=$({self._config.kafka.pid_command()}); pid=$(echo $pid | tr -dc 0-9); "
+            '[ -n "$pid" ] && ! grep -qai kafka /proc/$pid/cmdline 2>/dev/null && pid=""'
+        )
 
     @property
     def state(self) -> str:
@@ -192,7 +200,7 @@ class SshNode(Node):
             InfrastructureError: the host did not answer or a step failed.
         """
         from_chains = (
-            "for c in $(iptables -S | sed -n 's/^-N \\(kc-[^ ]*\\).*/\\1/p'); do echo rule $c; "
+            f"for c in $(iptables -S | {LIST_CHAINS}); do echo rule $c; "
             "iptables -D INPUT -j $c 2>/dev/null; iptables -D OUTPUT -j $c 2>/dev/null; "
             "iptables -F $c; iptables -X $c; done"
         )

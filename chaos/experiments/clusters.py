@@ -17,7 +17,7 @@ from chaos.experiments.loading import LoadedExperiment
 from chaos.experiments.model import Experiment
 from chaos.experiments.options import RunOptions
 from chaos.experiments.pool import ClusterPool, Lease, check_fits, shape
-from chaos.faults.backends import DOCKER, Backend, check_kinds, external_backend
+from chaos.faults.backends import DOCKER, HOST_NETWORK_KINDS, Backend, check_kinds, external_backend
 from chaos.faults.schedule import RANDOM_KINDS
 from chaos.labels import new_run_id
 from chaos.progress import Progress, silent
@@ -191,7 +191,31 @@ def check_backend(exp: Experiment, cluster: KafkaCluster) -> None:
             )
     hint = f"pass --allow-faults-on {cluster.cluster_id} if the team agrees to faults on this cluster"
     check_kinds(fault_kinds(exp), backend_of(cluster), exp.name, hint)
+    if cluster.hosts and cluster.target.ssh is not None:
+        _check_expiry(exp, cluster.target.ssh.rule_expiry)
     _check_settings_in_force(exp, cluster)
+
+
+def _check_expiry(exp: Experiment, expiry: float) -> None:
+    """Refuse a freeze or network fault that would outlast what its watchdog allows on a host: the
+    host would undo it early, and the run would go on as if it held.
+
+    Raises:
+        UsageError: naming the fault, its duration and ``rule_expiry``.
+    """
+    margin = 30.0
+    guarded = {"broker_pause", *HOST_NETWORK_KINDS}
+    steps = [(f.kind, f.duration) for f in exp.faults if f.kind in guarded]
+    if exp.random_faults is not None:
+        drawn = {str(k.get("kind")) for k in exp.random_faults.kinds or RANDOM_KINDS}
+        steps += [(kind, exp.random_faults.max_duration) for kind in sorted(drawn & guarded)]
+    for kind, duration in steps:
+        if duration is None or duration > expiry - margin:
+            lasts = "to the end of the run" if duration is None else f"{duration:g} s"
+            raise UsageError(
+                f"{exp.name}'s fault {kind} lasts {lasts}, and its hosts undo it {expiry:g} s after it starts "
+                f"(rule_expiry): give it a duration under {expiry - margin:g} s, or raise rule_expiry in the SSH config"
+            )
 
 
 def _check_transactions(exp: Experiment) -> None:

@@ -29,6 +29,8 @@ from chaos.faults.targets import check_selector, resolve
 CHAIN_PREFIX = "kc-"
 #: The handle of the harness's root qdisc ("KC"), by which a heal knows it is its own.
 QDISC_HANDLE = "4b43:"
+#: ``timeout``'s exit code when the command outran it (a connection hanging: its packets dropped).
+_TIMED_OUT = 124
 #: The shell's exit code for a command it cannot find (an image without iptables or tc).
 _NOT_FOUND = 127
 
@@ -73,11 +75,22 @@ def run_on(nodes: dict[Node, str]) -> None:
 
 def reachable(src: Node, ip: str, port: int = INTERNAL_PORT, timeout: float = 0.5) -> bool:
     """Whether packets from ``src`` reach ``ip:port`` (bash's /dev/tcp, no tools needed): a connection
-    made or refused reached it; one dropped on the way out (``Operation not permitted``) or hanging
-    until ``timeout`` did not. A refusal counts, so a peer listening on another port (a team's
-    host, a controller) cannot pass for a cut one."""
-    code, out = src.exec(["timeout", str(timeout), "bash", "-c", f"</dev/tcp/{ip}/{port}"])
-    return code == 0 or "refused" in out.lower()
+    made or refused reached it; one dropped on the way out (``Operation not permitted``), without a
+    route, or hanging until ``timeout`` did not. A refusal counts, so a peer listening on another
+    port (a team's host, a controller) cannot pass for a cut one.
+
+    Raises:
+        FaultError: the probe ended otherwise (no bash there, say): nothing can be told.
+    """
+    code, out = src.exec(["env", "LC_ALL=C", "timeout", str(timeout), "bash", "-c", f"</dev/tcp/{ip}/{port}"])
+    said = out.lower()
+    if code == 0 or "refused" in said:
+        return True
+    if code == _TIMED_OUT or any(m in said for m in ("not permitted", "no route", "unreachable")):
+        return False
+    raise FaultError(
+        f"cannot tell whether {src.host} reaches {ip}: the probe ended with exit {code}: {out.strip()[-200:]}"
+    )
 
 
 def flush_all_chains(nodes: list[Node]) -> None:
@@ -121,11 +134,12 @@ class _Iptables(Fault):
         scripts = {
             node: " && ".join(
                 [
-                    f"iptables -N {c}",
-                    *(f"iptables -A {c} {r}" for r in rules),
-                    f"iptables -I INPUT -j {c}",
-                    f"iptables -I OUTPUT -j {c}",
+                    # The watchdog first: on a team's host no rule exists without one.
                     *_expiring(node, c, self._removal()),
+                    f"iptables -w -N {c}",
+                    *(f"iptables -w -A {c} {r}" for r in rules),
+                    f"iptables -w -I INPUT -j {c}",
+                    f"iptables -w -I OUTPUT -j {c}",
                 ]
             )
             for node, rules in per_node.items()
@@ -135,12 +149,15 @@ class _Iptables(Fault):
     def _removal(self) -> str:
         c = self.chain
         return (
-            f"iptables -D INPUT -j {c} 2>/dev/null; iptables -D OUTPUT -j {c} 2>/dev/null; "
-            f"iptables -F {c} 2>/dev/null; iptables -X {c} 2>/dev/null; true"
+            f"iptables -w -D INPUT -j {c} 2>/dev/null; iptables -w -D OUTPUT -j {c} 2>/dev/null; "
+            f"iptables -w -F {c} 2>/dev/null; iptables -w -X {c} 2>/dev/null; true"
         )
 
     def _heal(self, ctx: FaultContext) -> None:
-        run_on({n: _cancelled(n, self.chain) + self._removal() for n in _reachable(self._nodes)})
+        """Remove the chain, check it is gone (a heal that failed says so), then end its watchdog."""
+        c = self.chain
+        gone = f"if iptables -w -S | grep -q -- '^-N {c}$'; then echo 'chain {c} is still there'; exit 1; fi"
+        run_on({n: f"{self._removal()}; {gone}; {_cancel(n, c)}" for n in _reachable(self._nodes)})
 
 
 def _expiring(node: Node, tag: str, removal: str) -> list[str]:
@@ -149,8 +166,9 @@ def _expiring(node: Node, tag: str, removal: str) -> list[str]:
     return [watchdog(tag, node.expiry, removal)] if node.remote and node.expiry else []
 
 
-def _cancelled(node: Node, tag: str) -> str:
-    return f"{cancel_watchdogs(tag)}; " if node.remote else ""
+def _cancel(node: Node, tag: str) -> str:
+    """Shell ending ``tag``'s watchdog on a host the harness does not own."""
+    return cancel_watchdogs(tag) if node.remote else "true"
 
 
 def _reachable(nodes: list[Node]) -> list[Node]:
@@ -320,9 +338,9 @@ class BandwidthLimit(Fault):
             {
                 n: " && ".join(
                     [
+                        *_expiring(n, "tbf", _qdisc_removal(n)),
                         f"tc qdisc add dev {n.interface} root handle {QDISC_HANDLE} tbf rate {rate} burst 32kbit "
                         "latency 400ms",
-                        *_expiring(n, "tbf", _qdisc_removal(n)),
                     ]
                 )
                 for n in self._hit
@@ -330,7 +348,13 @@ class BandwidthLimit(Fault):
         )
 
     def _heal(self, ctx: FaultContext) -> None:
-        run_on({n: _cancelled(n, "tbf") + _qdisc_removal(n) for n in _reachable(self._hit)})
+        run_on({n: f"{_qdisc_removal(n)}; {_qdisc_gone(n)}; {_cancel(n, 'tbf')}" for n in _reachable(self._hit)})
+
+
+def _qdisc_gone(node: Node) -> str:
+    """Shell failing while the harness's qdisc is still there (a heal that did not take)."""
+    shown = f"tc qdisc show dev {node.interface} | grep -q 'qdisc tbf {QDISC_HANDLE}'"
+    return f"if {shown}; then echo 'the tbf qdisc is still there'; exit 1; fi"
 
 
 def _qdisc_removal(node: Node) -> str:

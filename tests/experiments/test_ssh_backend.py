@@ -136,9 +136,9 @@ cluster: {brokers: 3}
 topic: {partitions: 1, replication_factor: 3}
 producer: {mode: async, rate: 200, settings: {acks: 1}}
 faults:
-  - {kind: isolate, target: "broker:1", at: 0, duration: 300}
-  - {kind: broker_pause, target: "broker:2", at: 0, duration: 300}
-  - {kind: broker_kill, target: "broker:3", at: 0, duration: 300}
+  - {kind: isolate, target: "broker:1", at: 0, duration: 25}
+  - {kind: broker_pause, target: "broker:2", at: 0, duration: 25}
+  - {kind: broker_kill, target: "broker:3", at: 0, duration: 25}
 """
 
 

@@ -16,10 +16,15 @@ from chaos.cli.common import external_target
 from chaos.cluster.config import NodeSpec
 from chaos.cluster.ssh_config import SshConfig, load_ssh_config
 from chaos.cluster.ssh_hosts import _check_host, connect_hosts
-from chaos.cluster.ssh_node import SshNode, cancel_watchdogs, watchdog
-from chaos.errors import UsageError
+from chaos.cluster.ssh_node import LIST_CHAINS, SshNode, cancel_watchdogs, watchdog
+from chaos.errors import InfrastructureError, UsageError
+from chaos.experiments.clusters import _check_expiry
+from chaos.experiments.loading import load_experiment
 from chaos.faults.backends import CLIENTS, KAFKA_API, SSH, check_kinds, external_backend
-from chaos.faults.base import REGISTRY, load_kinds
+from chaos.faults.base import REGISTRY, FaultError, load_kinds
+from chaos.faults.network import reachable
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -43,7 +48,7 @@ nodes:
 def test_a_config_is_read_with_its_paths_relative_to_the_file(tmp_path: Path) -> None:
     config = load_ssh_config(write(tmp_path, GOOD))
     assert config.known_hosts == tmp_path / "known_hosts" and config.user == "ops" and config.port == 22
-    assert config.nodes[2].port == 2222 and config.nodes[2].address == "10.0.0.2"
+    assert config.nodes[2].port == 2222 and str(config.nodes[2].address) == "10.0.0.2"
     assert config.as_root("kill -9 $pid") == "sudo -n sh -c 'kill -9 $pid'"
     assert config.rule_expiry == 600 and config.interface == "eth0"
 
@@ -71,8 +76,12 @@ def test_hosts_are_checked_against_a_known_hosts_file_that_must_exist(tmp_path: 
     path = write(tmp_path, GOOD.replace("known_hosts: known_hosts", "known_hosts: nowhere"))
     with pytest.raises(UsageError, match="which does not exist: add the hosts' keys there"):
         load_ssh_config(path)
-    with pytest.raises(UsageError, match=r"identity_file .* does not exist"):
+    with pytest.raises(UsageError, match="names an identity_file that is not a readable file") as e:
         load_ssh_config(write(tmp_path, GOOD + "identity_file: missing_key\n"))
+    pasted = "-----BEGIN OPENSSH PRIVATE KEY-----" + "b3Bl" * 100
+    with pytest.raises(UsageError, match="names an identity_file that is not a readable file") as e:
+        load_ssh_config(write(tmp_path, GOOD + f"identity_file: '{pasted}'\n"))
+    assert "b3Bl" not in str(e.value)  # a key pasted in by mistake is never shown
 
 
 def test_the_ssh_backend_adds_processes_and_host_networks_and_needs_consent_and_hosts() -> None:
@@ -154,16 +163,17 @@ def test_a_watchdog_heals_by_itself_when_its_time_is_up_and_can_be_cancelled(tmp
     assert local(gone)[0] == 0  # the watchdog and its sleep
 
 
-def test_a_host_whose_pid_file_names_no_kafka_is_refused(kafka: SshNode, tmp_path: Path) -> None:
+def test_a_pid_file_naming_another_program_is_no_kafka_and_is_never_signalled(kafka: SshNode) -> None:
     _check_host(kafka, kafka._config)  # the stand-in passes
     stray = subprocess.Popen(["sleep", "600"])
     try:
-        Path(str(kafka._config.kafka.pid_file)).write_text(f"{stray.pid}\n")
-        with pytest.raises(UsageError, match=rf"process {stray.pid} on root@here:22, which .* names, is not Kafka"):
-            _check_host(kafka, kafka._config)
-        Path(str(kafka._config.kafka.pid_file)).write_text("999999999\n")
+        Path(str(kafka._config.kafka.pid_file)).write_text(f"{stray.pid}\n")  # the pid reused by another program
+        assert kafka.pid() is None and kafka.state == "exited"
         with pytest.raises(UsageError, match="no Kafka process runs on root@here:22"):
             _check_host(kafka, kafka._config)
+        with pytest.raises(InfrastructureError, match="could not send SIGKILL"):
+            kafka.kill()
+        assert stray.poll() is None  # not killed
     finally:
         stray.kill()
 
@@ -186,3 +196,78 @@ def test_the_ssh_config_needs_a_teams_cluster_and_its_consent(tmp_path: Path) ->
         external_target("kafka-1:9093", None, None, path)
     target = external_target("kafka-1:9093", None, "abc", path)
     assert target is not None and target.ssh is not None and target.ssh.nodes[1].host == "k1"
+
+
+def test_a_controller_must_be_named_too_and_clean_connects_without_the_names(tmp_path: Path) -> None:
+    config = load_ssh_config(write(tmp_path, GOOD))
+    with pytest.raises(UsageError, match=r"the cluster has controller 9, which the SSH config .* does not name"):
+        connect_hosts(config, {1, 2}, {9})
+
+
+def test_a_watchdog_is_cancelled_by_its_own_tag_only(tmp_path: Path) -> None:
+    for tag in ("thaw-12", "thaw-123"):
+        assert local(watchdog(tag, 60, "true"))[0] == 0
+    local(cancel_watchdogs("thaw-12"))
+    time.sleep(0.3)
+    assert local("pgrep -f 'kafka-chaos-expir[y] thaw-123;'")[0] == 0  # not a prefix match
+    assert local("pgrep -f 'kafka-chaos-expir[y] thaw-12;'")[0] != 0
+    local(cancel_watchdogs("thaw-123"))
+
+
+def test_a_failed_command_before_a_watchdog_fails_the_script_and_returns_at_once() -> None:
+    started = time.monotonic()
+    code, _ = local("false && " + watchdog("t3", 60, "true"))
+    assert code != 0 and time.monotonic() - started < 5
+    assert local("pgrep -f 'kafka-chaos-expir[y] t3;'")[0] != 0
+
+
+class Probing:
+    """A node whose probe ends as given."""
+
+    host = "h1"
+
+    def __init__(self, code: int, out: str) -> None:
+        self.answer = (code, out)
+
+    def exec(self, cmd: list[str]) -> tuple[int, str]:
+        assert cmd[:2] == ["env", "LC_ALL=C"]  # the probe's words are English on any host
+        return self.answer
+
+
+@pytest.mark.parametrize(
+    ("code", "out", "reached"),
+    [
+        (0, "", True),
+        (1, "bash: connect: Connection refused", True),  # the peer listens elsewhere: packets got through
+        (124, "", False),
+        (1, "bash: connect: Operation not permitted", False),  # dropped on the way out
+        (1, "bash: connect: No route to host", False),
+    ],
+)
+def test_a_probe_counts_a_refusal_as_reaching_the_peer(code: int, out: str, reached: bool) -> None:
+    assert reachable(Probing(code, out), "10.0.0.2") is reached  # type: ignore[arg-type]
+
+
+def test_a_probe_that_proves_nothing_raises() -> None:
+    with pytest.raises(FaultError, match=r"cannot tell whether h1 reaches 10\.0\.0\.2: the probe ended with exit 127"):
+        reachable(Probing(127, "bash: not found"), "10.0.0.2")  # type: ignore[arg-type]
+
+
+def test_clean_takes_only_the_harness_s_chains() -> None:
+    listing = "-P INPUT ACCEPT\n-N kc-office\n-N kc-0a1b2c3d\n-N kc-connect-workers\n-N kc-0a1b2c3dd\n"
+    code, out = local(f"cat <<'EOF' | {LIST_CHAINS}\n{listing}EOF")
+    assert code == 0 and out.split() == ["kc-0a1b2c3d"]
+
+
+def test_a_freeze_or_cut_outlasting_its_watchdog_is_refused(tmp_path: Path) -> None:
+    b3 = load_experiment(next((ROOT / "experiments").glob("b3-*.yaml")))
+    _check_expiry(b3, 600)  # its isolation lasts 12 s
+    with pytest.raises(UsageError, match=r"fault isolate lasts 12 s, and its hosts undo it 40 s after it starts"):
+        _check_expiry(b3, 40)
+    endless = tmp_path / "endless.yaml"
+    endless.write_text(
+        "name: endless\ndescription: d\ncluster: {brokers: 3}\ntopic: {replication_factor: 3}\n"
+        "producer: {mode: async}\nfaults:\n  - {kind: broker_pause, target: leader, at: 1}\n"
+    )
+    with pytest.raises(UsageError, match="broker_pause lasts to the end of the run"):
+        _check_expiry(load_experiment(endless), 600)
