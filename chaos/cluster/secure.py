@@ -18,16 +18,17 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
 import secrets
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from chaos.cluster import cache_files
 from chaos.errors import UsageError
-from chaos.labels import check_run_id
+
+#: The cache folder of these files (:mod:`chaos.cluster.cache_files`).
+KIND = "secure"
 
 if TYPE_CHECKING:  # cryptography is imported where certificates are made: config imports this module
     from cryptography import x509
@@ -247,9 +248,7 @@ def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
 # -- the clients' files, outside any run directory ------------------------------------------------
 def client_root() -> Path:
     """Where every cluster's client directory is: ``<cache>/secure`` (``~/.cache/kafka-chaos/secure``)."""
-    from chaos.images.builder import default_cache_dir
-
-    return default_cache_dir() / "secure"
+    return cache_files.root(KIND)
 
 
 def client_dir(run_id: str) -> Path:
@@ -258,10 +257,7 @@ def client_dir(run_id: str) -> Path:
     Raises:
         UsageError: ``run_id`` is not a run id (so it never names a path outside :func:`client_root`).
     """
-    try:
-        return client_root() / check_run_id(run_id)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
+    return cache_files.run_dir(KIND, run_id)
 
 
 def client_config_path(run_id: str, mechanism: str = MECHANISMS[0]) -> Path:
@@ -280,22 +276,12 @@ def write_client_files(run_id: str, material: SecureMaterial) -> Path:
     Raises:
         OSError: the cache directory cannot be written.
     """
-    directory = client_dir(run_id)
-    directory.mkdir(parents=True, exist_ok=True)
-    directory.chmod(0o700)
+    directory = cache_files.made(KIND, run_id)
     ca = directory / CA_FILE
-    _write_private(ca, material.ca_pem)
+    cache_files.write_private(ca, material.ca_pem)
     for mechanism, name in CLIENT_FILES.items():
-        _write_private(directory / name, material.client_properties(mechanism, ca.resolve()).encode())
+        cache_files.write_private(directory / name, material.client_properties(mechanism, ca.resolve()).encode())
     return directory
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    # Created 0600, never readable by others for a moment; an older file of the name is made 0600 too.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "wb") as file:
-        file.write(data)
 
 
 def remove_client_files(run_id: str | None = None) -> list[str]:
@@ -303,17 +289,4 @@ def remove_client_files(run_id: str | None = None) -> list[str]:
     directories removed. Never raises: a directory already gone, or a string no cluster's run id can
     be (none was ever written for it), removes nothing.
     """
-    root = client_root()
-    if run_id is None:
-        found = sorted(root.iterdir()) if root.is_dir() else []
-    else:
-        try:
-            found = [client_dir(run_id)]
-        except UsageError:
-            return []
-    removed = []
-    for directory in found:
-        if directory.is_dir():
-            shutil.rmtree(directory, ignore_errors=True)
-            removed.append(str(directory))
-    return removed
+    return cache_files.remove(KIND, run_id)

@@ -19,15 +19,15 @@ the private key 0600), and go with the cluster (:func:`remove_ssh_files`, called
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chaos.errors import UsageError
-from chaos.labels import check_run_id
+from chaos.cluster import cache_files
+
+#: The cache folder of these files (:mod:`chaos.cluster.cache_files`).
+KIND = "ssh"
 
 USER = "root"
 PORT = 22
@@ -99,9 +99,7 @@ def new_material(hosts: Sequence[str]) -> SshMaterial:
 # -- the client's files, outside any run directory -------------------------------------------------
 def ssh_root() -> Path:
     """Where every cluster's SSH directory is: ``<cache>/ssh`` (``~/.cache/kafka-chaos/ssh``)."""
-    from chaos.images.builder import default_cache_dir
-
-    return default_cache_dir() / "ssh"
+    return cache_files.root(KIND)
 
 
 def ssh_dir(run_id: str) -> Path:
@@ -110,10 +108,7 @@ def ssh_dir(run_id: str) -> Path:
     Raises:
         UsageError: ``run_id`` is not a run id (so it never names a path outside :func:`ssh_root`).
     """
-    try:
-        return ssh_root() / check_run_id(run_id)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
+    return cache_files.run_dir(KIND, run_id)
 
 
 def ssh_config_path(run_id: str) -> Path:
@@ -133,11 +128,9 @@ def write_identity(run_id: str, material: SshMaterial) -> Path:
         UsageError: a malformed run id.
         OSError: the cache directory cannot be written.
     """
-    directory = ssh_dir(run_id)
-    directory.mkdir(parents=True, exist_ok=True)
-    directory.chmod(0o700)
+    directory = cache_files.made(KIND, run_id)
     path = directory / IDENTITY_FILE
-    _write_private(path, material.client.private)
+    cache_files.write_private(path, material.client.private)
     return path
 
 
@@ -198,21 +191,11 @@ def write_config(run_id: str, material: SshMaterial, addresses: Mapping[int, tup
         KeyError: a host name without a host key.
         OSError: the cache directory cannot be written.
     """
-    directory = ssh_dir(run_id)
-    directory.mkdir(parents=True, exist_ok=True)
-    directory.chmod(0o700)
-    _write_private(directory / KNOWN_HOSTS_FILE, known_hosts(material, addresses).encode())
+    directory = cache_files.made(KIND, run_id)
+    cache_files.write_private(directory / KNOWN_HOSTS_FILE, known_hosts(material, addresses).encode())
     path = directory / CONFIG_FILE
-    _write_private(path, ssh_yaml(directory.resolve(), {i: ip for i, (_, ip) in addresses.items()}).encode())
+    cache_files.write_private(path, ssh_yaml(directory.resolve(), {i: ip for i, (_, ip) in addresses.items()}).encode())
     return path
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    # Created 0600, never readable by others for a moment; an older file of the name is made 0600 too.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "wb") as file:
-        file.write(data)
 
 
 def remove_ssh_files(run_id: str | None = None) -> list[str]:
@@ -220,17 +203,4 @@ def remove_ssh_files(run_id: str | None = None) -> list[str]:
     directories removed. Never raises: a directory already gone, or a string no cluster's run id can
     be (none was ever written for it), removes nothing.
     """
-    root = ssh_root()
-    if run_id is None:
-        found = sorted(root.iterdir()) if root.is_dir() else []
-    else:
-        try:
-            found = [ssh_dir(run_id)]
-        except UsageError:
-            return []
-    removed = []
-    for directory in found:
-        if directory.is_dir():
-            shutil.rmtree(directory, ignore_errors=True)
-            removed.append(str(directory))
-    return removed
+    return cache_files.remove(KIND, run_id)
