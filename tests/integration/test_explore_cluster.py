@@ -1,6 +1,8 @@
 """``kafka-chaos explore`` on a real cluster: an expectation every schedule breaks (nothing may be
 acknowledged), so the first schedule fails for certain; the search shrinks it within its budget on
-one cluster reset between schedules, writes a ready-to-run file and leaves nothing running."""
+one cluster reset between schedules, writes a ready-to-run file and leaves nothing running. A
+producer that does not stop within 10 s is killed (kafka-python's sender can loop on a killed
+broker's id and hold its close for a minute; the verdict is the same)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from tests.helpers.real_cluster import cli, labelled
 FILE = """\
 name: explore-smoke
 producer: {mode: async, rate: 300, settings: {acks: all}}
-phases: {fault_window: 6, warmup: 1, settle: 1}
+phases: {fault_window: 6, warmup: 1, settle: 1, stop_timeout: 10}
 expect: {acked: 0}
 """
 

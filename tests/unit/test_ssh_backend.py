@@ -127,8 +127,9 @@ def kafka(tmp_path: Path) -> Iterator[SshNode]:
     local(cancel_watchdogs())
 
 
-def watchdogs() -> int:
-    return int(local("pgrep -fc 'kafka-chaos-expir[y]'")[1].strip() or 0)
+def watchdogs(tag: str) -> int:
+    """How many watchdogs tagged ``tag`` wait on this machine (other tests' run beside)."""
+    return int(local(f"pgrep -fc 'kafka-chaos-expir[y] {tag};'")[1].strip() or 0)
 
 
 def test_kill_and_start_act_on_the_process_and_mark_it_for_clean(kafka: SshNode) -> None:
@@ -143,11 +144,11 @@ def test_kill_and_start_act_on_the_process_and_mark_it_for_clean(kafka: SshNode)
 
 
 def test_a_pause_freezes_the_process_with_a_watchdog_that_unpause_ends(kafka: SshNode) -> None:
-    before = watchdogs()
+    thaw = f"thaw-{kafka.pid()}"
     kafka.pause()
-    assert kafka.state == "paused" and watchdogs() == before + 1
+    assert kafka.state == "paused" and watchdogs(thaw) == 1
     kafka.unpause()
-    assert kafka.state == "running" and watchdogs() == before
+    assert kafka.state == "running" and watchdogs(thaw) == 0
 
 
 def test_a_watchdog_heals_by_itself_when_its_time_is_up_and_can_be_cancelled(tmp_path: Path) -> None:
