@@ -31,8 +31,9 @@ def clean(
     as_json: bool,
 ) -> None:
     """Remove every container and network runs left behind (all carry kafka-chaos.run), and the
-    files of secure clusters and of clusters with sshd (under the cache); with ``--bootstrap-servers``, the topics and
-    groups runs left on a team's cluster instead (only names under kafka-chaos-)."""
+    files of secure clusters and of clusters with sshd (under the cache); with ``--bootstrap-servers``,
+    the topics and groups runs left on a team's cluster instead (only names under kafka-chaos-), and
+    with ``--ssh-config`` first what they left on its hosts (rules, watchdogs, a frozen or killed Kafka)."""
     target = external_target(bootstrap_servers, client_config, allow_faults_on, ssh_config)
     if target is not None:
         _clean_external(target, run_id, with_images, as_json)

@@ -17,7 +17,7 @@ from chaos.cluster.config import NodeSpec
 from chaos.cluster.node import Node
 from chaos.cluster.ssh_config import SshConfig
 from chaos.errors import InfrastructureError
-from chaos.waiting import wait_until
+from chaos.waiting import WaitTimeout, wait_until
 
 #: Runs a shell command on the host: exit code and combined output.
 RunCommand = Callable[[str], tuple[int, str]]
@@ -146,7 +146,7 @@ class SshNode(Node):
         self._signal("TERM")
         try:
             self._wait_state({"exited"}, timeout)
-        except Exception:
+        except WaitTimeout:  # a controlled shutdown that does not finish is escalated, as Docker does
             self.kill()
 
     def start(self) -> None:
