@@ -19,6 +19,9 @@ Leaving the ``with`` block heals every fault and kills every workload still runn
 ``Scenario(..., client_path="direct")`` puts its workloads and drain on the brokers' own listeners,
 past toxiproxy. Faults are not checked against the path here, unlike in experiment files: a
 scenario may inject ``proxy_down`` on purpose, to show its clients never cross the proxy.
+
+``Scenario(..., client_namespaces=True)`` runs each workload in a network namespace of its own, so
+``client_cut`` and ``client_bandwidth`` can act on its traffic (:mod:`chaos.faults.client_network`).
 """
 
 from __future__ import annotations
@@ -51,7 +54,8 @@ class Scenario(Execution):
     Raises (on construction):
         ClusterUnhealthy: the topic did not reach its full ISR, or the offsets topic was not ready.
         InfrastructureError: ``client_path="direct"`` on a cluster whose brokers have no direct listener.
-        UsageError: a team's cluster (:class:`~chaos.cluster.external.ExternalCluster`).
+        UsageError: a team's cluster (:class:`~chaos.cluster.external.ExternalCluster`); namespaces
+            on a machine that cannot make them (not root, no iproute2 or iptables).
     """
 
     def __init__(
@@ -66,6 +70,7 @@ class Scenario(Execution):
         seed: int = 0,
         name: str | None = None,
         client_path: ClientPath = "proxy",
+        client_namespaces: bool = False,
     ) -> None:
         if isinstance(cluster, ExternalCluster):
             raise UsageError(
@@ -78,7 +83,9 @@ class Scenario(Execution):
             replication_factor,
             topic_config if topic_config is not None else {"min.insync.replicas": "2"},
         )
-        super().__init__(cluster, run_dir, plan, seed=seed, label=name, client_path=client_path)
+        super().__init__(
+            cluster, run_dir, plan, seed=seed, label=name, client_path=client_path, namespaces=client_namespaces
+        )
         self.name = name or plan.name
         self.group = f"g-{plan.name}"
         self.create_topic(groups=True)  # before any consumer it may add: none races the offsets topic

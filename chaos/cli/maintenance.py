@@ -47,6 +47,7 @@ def clean(
         + (f", {len(result.images)} images" if with_images else "")
         + (f", {len(result.client_files)} secure clusters' client files" if result.client_files else "")
         + (f", {len(result.ssh_files)} clusters' SSH files" if result.ssh_files else "")
+        + (f", {len(result.namespaces)} workload namespaces and rules" if result.namespaces else "")
     )
     emit(result.as_dict(), as_json, text)
     if result.failures:
@@ -64,6 +65,7 @@ def _clean_external(target: ExternalTarget, run_id: str | None, with_images: boo
     from kafka.errors import KafkaError
 
     from chaos.cluster.external import PREFIX, ExternalCluster, namespace
+    from chaos.workloads.netns import sweep as sweep_namespaces
 
     if with_images:
         raise UsageError("--images removes this machine's images, not a team's cluster's: clean them separately")
@@ -83,8 +85,10 @@ def _clean_external(target: ExternalTarget, run_id: str | None, with_images: boo
     finally:
         cluster.close()
     undone = "".join(f"; on {host}: {', '.join(found)}" for host, found in on_hosts.items() if found)
+    here = sweep_namespaces(run_id)  # the workloads ran on this machine, in namespaces of their own
+    undone += f"; on this machine: {len(here)} workload namespaces and rules" if here else ""
     emit(
-        {"removed": removed, "hosts": on_hosts},
+        {"removed": removed, "hosts": on_hosts, "namespaces": here},
         as_json,
         f"removed {len(removed)} topics and groups from {target.bootstrap}{undone}",
     )

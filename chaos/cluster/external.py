@@ -4,9 +4,8 @@ client security settings, that the harness neither started nor may stop.
 The workloads, the drain and the oracle run on this machine; the brokers are the team's. The
 harness touches only what carries its prefix (``kafka-chaos-``): each run creates its topics and
 groups under ``kafka-chaos-<run id>-`` and deletes them when it ends (:meth:`ExternalCluster.remove_own`),
-and ``kafka-chaos clean --bootstrap-servers …`` deletes whatever is left under the prefix. It has no
-node to kill, pause or cut: the brokers are reached only through Kafka's protocol, so
-:attr:`nodes` and :attr:`brokers` are empty and a lookup of a broker's process says why.
+and ``kafka-chaos clean --bootstrap-servers …`` deletes whatever is left under the prefix. Its nodes
+are the hosts reached over SSH (``--ssh-config``, with consent); without, a process lookup says why.
 
 It is a :class:`~chaos.cluster.cluster.KafkaCluster` for everything a run asks of a cluster
 (topics, partition state, admin calls, bootstrap addresses); its lifecycle verbs connect and
@@ -79,11 +78,8 @@ class ExternalTarget:
 
 def _address(text: str) -> tuple[str, int] | None:
     host, _, port = text.rpartition(":")
-    return (
-        (host.strip("[]"), int(port))
-        if host and port.isascii() and port.isdecimal() and 0 < int(port) < 65536
-        else None
-    )
+    ok = host and port.isascii() and port.isdecimal() and 0 < int(port) < 65536
+    return (host.strip("[]"), int(port)) if ok else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,10 +127,10 @@ class ExternalCluster(KafkaCluster):
 
     def _connect_admin(self) -> Admin:
         """A new admin client; with the hosts known, bootstrapping from the running brokers only."""
-        every = {b.node_id: (b.host, b.port) for b in self.remote}
         running = [
             f"{b.host}:{b.port}" for b in self.remote if b.node_id in self.hosts and self.hosts[b.node_id].is_running
         ]
+        every = self.client_addresses()
         return connect(",".join(running) or self.target.bootstrap, every, self.target.security.kafka_python())
 
     # -- lifecycle: connect and check, never start or stop ---------------------------------------
@@ -302,6 +298,11 @@ class ExternalCluster(KafkaCluster):
         """The team's bootstrap servers, whatever the client path: no proxy stands between."""
         del client_path
         return self.target.bootstrap
+
+    def client_addresses(self, client_path: ClientPath = "proxy") -> dict[int, tuple[str, int]]:
+        """Each broker's (host, port) as it describes itself to the team's clients, whatever the path."""
+        del client_path
+        return {b.node_id: (b.host, b.port) for b in self.remote}
 
     def node(self, node_id: int) -> Node:
         """Node ``node_id`` on its host (``--ssh-config``, with consent).

@@ -93,8 +93,7 @@ class ClusterHandle:
             for node_id, port in self._proxy_ports.items()
             if node_id not in self._nodes or self._nodes[node_id].state == "running"
         ]
-        every = {node_id: (self.host, port) for node_id, port in self._proxy_ports.items()}
-        return connect(",".join(running) or self.bootstrap_servers, every)
+        return connect(",".join(running) or self.bootstrap_servers, self.client_addresses())
 
     # -- health ---------------------------------------------------------------------------------
     def wait_healthy(self, timeout: float | None = None) -> None:
@@ -193,6 +192,11 @@ class ClusterHandle:
                 "or removed): start a new cluster with `kafka-chaos cluster up --sshd`"
             )
         return path
+
+    def client_addresses(self, client_path: ClientPath = "proxy") -> dict[int, tuple[str, int]]:
+        """Each broker's (host, port) as a client of ``client_path`` dials it: its proxy's, or its own."""
+        ports = self._proxy_ports if client_path == "proxy" else self._direct_ports
+        return {node_id: (self.host, port) for node_id, port in ports.items()}
 
     def bootstrap(self, client_path: ClientPath = "proxy") -> str:
         """The bootstrap address of ``client_path``: toxiproxy's listeners or the brokers' own.

@@ -13,6 +13,7 @@ import random
 import time
 from collections import ChainMap
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -40,6 +41,7 @@ from chaos.workloads.app_output import drain_app_output
 from chaos.workloads.application import AppSpec, HostApplication
 from chaos.workloads.coverage import verify_markers
 from chaos.workloads.drain import drain
+from chaos.workloads.netns import Namespaces
 from chaos.workloads.output_drain import drain_output
 from chaos.workloads.process import Workload, WorkloadProcess
 from chaos.workloads.security import Brokers
@@ -61,7 +63,8 @@ class Execution:
 
     ``client_path`` is how the drain (and the workloads a caller adds with :attr:`bootstrap`) reach
     the brokers: through toxiproxy, or the brokers' own listeners. The harness's own admin calls
-    (topics, metadata, the ISR and progress watches) always go through toxiproxy.
+    (topics, metadata, the ISR and progress watches) always go through toxiproxy. With ``namespaces``
+    each workload process runs in a network namespace of its own (client network faults).
 
     Raises (on construction):
         InfrastructureError: the direct path on a cluster whose brokers have no direct listener.
@@ -78,6 +81,7 @@ class Execution:
         bus: EventBus | None = None,
         label: str | None = None,
         client_path: ClientPath = "proxy",
+        namespaces: bool = False,
     ) -> None:
         self.cluster = cluster
         self.client_path = client_path
@@ -98,7 +102,10 @@ class Execution:
         self.timeline = Timeline(self.run_dir, on_record=self._fault_event)
         workloads = ChainMap[str, Workload](self.processes, self.apps)  # type: ignore[arg-type]
         rng = random.Random(seed)
-        self.ctx = FaultContext(cluster, workloads=workloads, rng=rng, timeline=self.timeline, topic=topic.name)
+        clients = partial(cluster.client_addresses, client_path)
+        self.ctx = FaultContext(cluster, workloads, rng, self.timeline, topic.name, clients)
+        #: The workloads' network namespaces (None: they run in this machine's).
+        self.namespaces = Namespaces(self.run_id) if namespaces else None
         self.nemesis = Nemesis(self.ctx)
         #: "yes" when every partition had its full ISR again after healing, else what was wrong.
         self.recovered = "yes"
@@ -157,8 +164,11 @@ class Execution:
         return self.app
 
     def new_process(self, spec: ProducerSpec | ConsumerSpec) -> WorkloadProcess:
-        """The OS process that will run ``spec`` on its client (not started)."""
-        return WorkloadProcess(spec, self._command(spec.client))
+        """The OS process for ``spec`` (not started), in a namespace of its own with :attr:`namespaces` (Raises
+        UsageError, InfrastructureError: the namespace could not be made)."""
+        name = f"{'consumer' if isinstance(spec, ConsumerSpec) else 'producer'}-{spec.id}"
+        netns = self.namespaces.add(name) if self.namespaces is not None else None
+        return WorkloadProcess(spec, self._command(spec.client), netns)
 
     def _create_output_topic(self, name: str) -> None:
         """Create a transformer's output topic, shaped like the input topic (once). Raises UsageError
@@ -200,6 +210,8 @@ class Execution:
                 process.kill()
             except Exception as e:  # teardown goes on
                 log.warning("could not kill %s: %s", process.name, e)
+        for error in self.namespaces.remove_all() if self.namespaces is not None else []:
+            log.warning("%s", error)
 
     def totals(self, distinct: bool = False) -> Totals:
         """Records sent, acked, failed and processed so far (ledgers). Raises LineProtocolError."""
@@ -236,11 +248,8 @@ class Execution:
 
     # -- faults -----------------------------------------------------------------------------------
     def inject(self, fault: Fault) -> Fault:
-        """Inject ``fault`` now (healed by :meth:`heal_all` or on exit); returns it.
-
-        Raises:
-            FaultError: it could not be applied or did not take effect.
-        """
+        """Inject ``fault`` now (healed by :meth:`heal_all` or on exit); returns it. Raises FaultError:
+        it could not be applied or did not take effect."""
         self.nemesis.inject(fault)
         return fault
 
@@ -253,8 +262,7 @@ class Execution:
             time.sleep(rest)
 
     def heal_all(self) -> list[str]:
-        """Heal every active fault; returns the errors of heals that failed."""
-        return self.nemesis.heal_all()
+        return self.nemesis.heal_all()  # the errors of heals that failed
 
     def recover(self, timeout: float) -> str:
         """Start every broker that is down and wait for the topic's full ISR; returns ``"yes"`` or
@@ -322,10 +330,8 @@ class Execution:
         if witness(self.cluster, self.topic.name, self.topic.partitions, self.run_id, self.run_dir, verdict):
             verdict = with_witness(verdict, self.run_dir)  # the same as reconciling again, without the second pass
         runs: list[WorkloadProcess | HostApplication] = [*self.processes.values(), *self.apps.values()]
-        workloads = {w.name: WorkloadOutcome(starts=w.starts, kills=w.kills, exit_code=w.exit_code) for w in runs}
-        return verdict.with_details(
-            seed=seed, client_path=self.client_path, workloads=workloads, recovered=self.recovered
-        )
+        out = {w.name: WorkloadOutcome(starts=w.starts, kills=w.kills, exit_code=w.exit_code) for w in runs}
+        return verdict.with_details(seed=seed, client_path=self.client_path, workloads=out, recovered=self.recovered)
 
 
 def execute(
@@ -346,14 +352,8 @@ def execute(
     """
     b = plan.budgets
     with execution(
-        cluster,
-        plan.run_dir,
-        plan.topic,
-        run_id=plan.run_id,
-        seed=plan.seed,
-        bus=bus,
-        label=phases.label,
-        client_path=plan.client_path,
+        cluster, plan.run_dir, plan.topic, run_id=plan.run_id, seed=plan.seed, bus=bus, label=phases.label,
+        client_path=plan.client_path, namespaces=plan.namespaces
     ) as ex:
         plan, ex.java_release = plan.bind(ex.bootstrap, cluster.security.path), plan.java_release
         t = plan.topic

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from chaos.cluster.config import ClientPath
 from chaos.experiments.model import Experiment, as_properties, fault_params
+from chaos.faults.backends import CLIENT_NETWORK_KINDS
 from chaos.faults.base import make_fault
 from chaos.faults.schedule import RANDOM_KINDS, Step, random_schedule
 from chaos.faults.targets import expand_targets
@@ -113,6 +114,11 @@ class Plan:
         """Every workload spec, consumers first (the order they start in: none misses a record)."""
         specs: list[ProducerSpec | ConsumerSpec] = [*self.consumers, *self.producers]
         return tuple(specs)
+
+    @property
+    def namespaces(self) -> bool:
+        """Whether its workloads run in network namespaces of their own: it has a client network fault."""
+        return any(f.kind in CLIENT_NETWORK_KINDS for f in self.faults)
 
     @property
     def bounded(self) -> bool:

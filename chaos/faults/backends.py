@@ -6,7 +6,8 @@ the backend cannot perform is refused before anything starts, naming the kind an
 * ``docker``: the harness's own clusters. Every kind: it owns the brokers' containers, their
   network namespaces, toxiproxy and the kcfs disks.
 * ``clients``: an external cluster without consent to faults (``--allow-faults-on``). Only what
-  acts on the workloads on this machine: kill or freeze a client.
+  acts on the workloads on this machine: kill or freeze a client, or cut or slow its traffic in its
+  own network namespace.
 * ``kafka-api``: an external cluster with consent. Also what Kafka's own Admin API does to the
   run's topic: change its configuration.
 * ``ssh``: an external cluster with consent whose hosts the harness reaches over SSH
@@ -22,8 +23,10 @@ from dataclasses import dataclass
 
 from chaos.errors import UsageError
 
-#: Kinds that act only on the workload processes on this machine.
-CLIENT_KINDS = frozenset({"client_kill", "client_pause"})
+#: Kinds that act on the traffic of one workload, in its own network namespace on this machine.
+CLIENT_NETWORK_KINDS = frozenset({"client_cut", "client_bandwidth"})
+#: Kinds that act only on the workload processes on this machine (and their namespaces).
+CLIENT_KINDS = frozenset({"client_kill", "client_pause"}) | CLIENT_NETWORK_KINDS
 #: Kinds that act on the cluster through Kafka's Admin API, on the run's own topic. (Moving replicas
 #: and electing leaders name brokers by their processes, which a team's cluster does not give.)
 ADMIN_KINDS = frozenset({"topic_config"})

@@ -76,6 +76,9 @@ class FaultContext:
     timeline: Timeline | None = None
     #: The run's topic, for faults that act on a topic rather than a broker ("" outside a run).
     topic: str = ""
+    #: Each broker's (host, port) as the run's clients dial it, asked when a fault needs it (None:
+    #: unknown outside a run).
+    client_addresses: Callable[[], Mapping[int, tuple[str, int]]] | None = None
 
     def __post_init__(self) -> None:
         if self.timeline is None:

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from chaos.errors import InfrastructureError
 from chaos.workloads.lines import NEXT_SEQ_ENV, LineConverter, LineProtocolError
+from chaos.workloads.netns import Netns
 from chaos.workloads.spec import ConsumerSpec, ProducerSpec, save_spec
 
 _PR_SET_PDEATHSIG = 1
@@ -77,8 +78,15 @@ class WorkloadProcess:
         p.start(); time.sleep(2); p.kill(); p.start(); p.wait(60)
     """
 
-    def __init__(self, spec: ProducerSpec | ConsumerSpec, command: Callable[[Path], list[str]] | None = None) -> None:
+    def __init__(
+        self,
+        spec: ProducerSpec | ConsumerSpec,
+        command: Callable[[Path], list[str]] | None = None,
+        netns: Netns | None = None,
+    ) -> None:
         self.spec = spec
+        #: The network namespace it runs in (:mod:`chaos.workloads.netns`); None: this machine's.
+        self.netns = netns
         external = spec.external
         if command is None and external is not None:
             command = external.command_for
@@ -133,8 +141,9 @@ class WorkloadProcess:
             out.flush()
             stdout = self.lines.stdout() if self.lines is not None else out.fileno()
             try:
+                argv = self.command(self.spec_path)
                 self.proc = subprocess.Popen(
-                    self.command(self.spec_path),
+                    self.netns.wrap(argv) if self.netns is not None else argv,
                     stdout=stdout,
                     stderr=out if self.lines is not None else subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
