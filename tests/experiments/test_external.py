@@ -30,6 +30,7 @@ from kafka.admin import NewTopic
 from chaos import rundir
 from chaos.cluster import ClusterSpec, KafkaCluster
 from chaos.cluster.external import PREFIX
+from chaos.workloads import netns
 from chaos.workloads.security import Brokers, load_client_config
 from tests.experiments.test_releases import run_suite
 
@@ -37,6 +38,8 @@ ROOT = Path(__file__).resolve().parents[2]
 C1 = next((ROOT / "experiments").glob("c1-auto-commit-*.yaml"))
 P1 = next((ROOT / "experiments").glob("p1-*.yaml"))
 B2 = next((ROOT / "experiments").glob("b2-*.yaml"))
+P3D = next((ROOT / "experiments").glob("p3d-*.yaml"))
+P4D = next((ROOT / "experiments").glob("p4d-*.yaml"))
 TEAM_TOPIC = "orders"
 
 pytestmark = [pytest.mark.experiment, pytest.mark.extended]
@@ -183,6 +186,35 @@ def test_clean_after_a_sigkilled_run_leaves_nothing_of_the_harness(team_cluster:
         assert time.monotonic() < deadline, harness_names(team_cluster)
         time.sleep(1)
     assert team_records(team_cluster) == [b"the team's record"]
+
+
+def test_cuts_in_the_clients_namespace_give_p3_and_p4_without_consent_and_clean_removes_them(
+    team_cluster: Team, tmp_path: Path
+) -> None:
+    proc, suite, _ = run_suite(tmp_path, str(P3D), str(P4D), *team_cluster.args)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    runs = {r["name"].split("-")[0]: r for r in suite["runs"]}
+    assert runs["p3d"]["anomalies"]["duplicates_in_log"] > 0 and runs["p4d"]["anomalies"]["duplicates_in_log"] == 0
+    assert all(r["loss"]["producer"] == r["loss"]["broker"] == 0 for r in runs.values()), runs
+    assert not [n for n in netns.listed() if n.startswith(netns.PREFIX)]
+    # A SIGKILLed run leaves its producer's namespace and this machine's rules; clean removes them.
+    reports = tmp_path / "killed"
+    argv = [sys.executable, "-m", "chaos.cli", "run", str(P3D), *team_cluster.args, "--reports", str(reports), "-q"]
+    proc_ = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not [n for n in netns.listed() if n.startswith(netns.PREFIX)]:
+            assert time.monotonic() < deadline and proc_.poll() is None, "the run never made its namespace"
+            time.sleep(0.5)
+    finally:
+        os.killpg(proc_.pid, signal.SIGKILL)
+        proc_.wait(30)
+    clean = kc("clean", *team_cluster.args, "--json")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert any(n.startswith(netns.PREFIX) for n in json.loads(clean.stdout)["namespaces"])
+    assert not [n for n in netns.listed() if n.startswith(netns.PREFIX)]
+    rules = subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
+    assert f"{netns.COMMENT}=" not in rules
 
 
 def test_validate_runs_its_matrix_on_the_teams_cluster(team_cluster: Team, tmp_path: Path) -> None:
