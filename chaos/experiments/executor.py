@@ -1,9 +1,8 @@
 """The one executor: a topic on a running cluster, workload processes on it, faults against it, and
-the verdict — driven phase by phase from a :class:`~chaos.experiments.plan.Plan` by :func:`execute`
-(``kafka-chaos run``, validate's matrix, ``run_experiment``), or step by step through
-:class:`Execution`'s verbs by a :class:`~chaos.scenario.Scenario` (Python and pytest).
-
-Phases and their budgets are written down in ``docs/phases.md``.
+the verdict — driven phase by phase from a :class:`~chaos.experiments.plan.Plan` by
+:func:`chaos.experiments.phased.execute` (``kafka-chaos run``, validate's matrix, ``run_experiment``),
+or step by step through :class:`Execution`'s verbs by a :class:`~chaos.scenario.Scenario` (Python
+and pytest).
 """
 
 from __future__ import annotations
@@ -13,23 +12,18 @@ import random
 import time
 from collections import ChainMap
 from collections.abc import Callable, Sequence
-from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from chaos import rundir
 from chaos.cluster import KafkaCluster
 from chaos.cluster.config import ClientPath
 from chaos.cluster.kafka_tools import control_offsets
-from chaos.errors import ChaosError, InfrastructureError, UsageError
+from chaos.errors import ChaosError, UsageError
 from chaos.events import EventBus, FaultHappened, Note
 from chaos.experiments import stopping
 from chaos.experiments.app_run import Applications
-from chaos.experiments.phases import Phases, StatusTicker
-from chaos.experiments.plan import Plan, TopicPlan, fault_steps
-from chaos.experiments.steady import steady, wait_flowing
-from chaos.experiments.watches import topic_watches
+from chaos.experiments.plan import TopicPlan
 from chaos.experiments.witness import kafka_offsets, witness
 from chaos.faults.base import Fault, FaultContext, Timeline
 from chaos.faults.schedule import Nemesis, Step
@@ -102,7 +96,7 @@ class Execution:
         self.timeline = Timeline(self.run_dir, on_record=self._fault_event)
         workloads = ChainMap[str, Workload](self.processes, self.apps)  # type: ignore[arg-type]
         rng = random.Random(seed)
-        clients = partial(cluster.client_addresses, client_path)
+        clients = lambda: cluster.client_addresses(client_path)  # noqa: E731 - asked when a fault needs it
         self.ctx = FaultContext(cluster, workloads, rng, self.timeline, topic.name, clients)
         #: The workloads' network namespaces (None: they run in this machine's).
         self.namespaces = Namespaces(self.run_id) if namespaces else None
@@ -332,69 +326,3 @@ class Execution:
         runs: list[WorkloadProcess | HostApplication] = [*self.processes.values(), *self.apps.values()]
         out = {w.name: WorkloadOutcome(starts=w.starts, kills=w.kills, exit_code=w.exit_code) for w in runs}
         return verdict.with_details(seed=seed, client_path=self.client_path, workloads=out, recovered=self.recovered)
-
-
-def execute(
-    plan: Plan,
-    cluster: KafkaCluster,
-    phases: Phases,
-    bus: EventBus,
-    status_every: float = 0.0,
-    execution: type[Execution] = Execution,
-) -> Verdict:
-    """Run ``plan`` on the running ``cluster``, phase by phase, and return its verdict.
-
-    Every fault is healed and every workload killed whatever happens; the cluster is left running.
-    ``execution`` is what runs the verbs (a test's, with fake workload processes).
-
-    Raises:
-        ChaosError: a phase failed (PhaseTimeout, ClusterUnhealthy, FaultError, drain errors…).
-    """
-    b = plan.budgets
-    with execution(
-        cluster, plan.run_dir, plan.topic, run_id=plan.run_id, seed=plan.seed, bus=bus, label=phases.label,
-        client_path=plan.client_path, namespaces=plan.namespaces
-    ) as ex:
-        plan, ex.java_release = plan.bind(ex.bootstrap, cluster.security.path), plan.java_release
-        t = plan.topic
-        with phases.phase("topic", f"{t.name}: {t.partitions} partitions, RF {t.replication_factor}"):
-            ex.create_topic(groups=any(isinstance(spec, ConsumerSpec) for spec in plan.workloads))
-        path = "direct to the brokers, no proxy" if plan.client_path == "direct" else "through toxiproxy"
-        with phases.phase("workloads", f"clients {path}"):
-            for spec in plan.workloads:
-                ex.add(spec)
-            if plan.application is not None:
-                ex.add_application(plan.application).start()  # and waits until it joined its group
-            ex.start_all()
-        ticker = StatusTicker(phases, ex.totals, lambda: [f.name for f in ex.nemesis.active], status_every)
-        ticker.start()
-        isr = topic_watches(cluster.partitions, cluster.broker_views, t, ex.timeline, ex.run_dir)
-        producers = ex.workloads("producer")
-        try:
-            with phases.phase("steady", f"first acks, then until they flow, {b.warmup:g} s at most"):
-                steady(ex.totals, producers, ex.run_dir / rundir.LEDGERS, plan)
-                if ex.app is not None:
-                    ex.app.wait_consuming()
-            isr.start()
-            with phases.phase("faults", f"{b.window:g} s window"):
-                ex.play(fault_steps(plan), b.window)
-            with phases.phase("heal"):
-                errors = ex.heal_all()
-                if errors:
-                    raise InfrastructureError(f"healing failed: {'; '.join(errors)}")
-                ex.recover(b.heal_timeout)
-                isr.stop()
-            with phases.phase("settle", f"until acks resume, {b.settle:g} s at most"):
-                wait_flowing(ex.totals, producers, bool(plan.consumers), plan.expects_acks, b.settle)
-            with phases.phase("stop"):
-                ex.stop_workloads(plan.bounded, b.stop_timeout, b.consume_timeout, b.consume_quiet)
-                if ex.app is not None:
-                    ex.app.stop(b.consume_timeout, b.consume_quiet, ex.note)
-        finally:
-            ticker.stop()
-            isr.stop()
-        with phases.phase("drain"):
-            ex.drain(plan.groups, plan.isolation_level, b.drain_timeout)
-        with phases.phase("reconcile"):
-            verdict = ex.judge(plan.name, seed=plan.seed)
-    return verdict

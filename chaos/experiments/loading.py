@@ -115,18 +115,22 @@ def _check_workloads(exp: Experiment, lines: Lines) -> None:
 
 def _check_faults(exp: Experiment, lines: Lines) -> None:
     """Each fault step's kind and parameters, the workload a ``client_kill`` names, its times."""
+    from chaos.faults.backends import CLIENT_NETWORK_KINDS
     from chaos.faults.base import make_fault
 
     names = exp.workload_names
     for i, step in enumerate(exp.faults):
         params = fault_params(step, exp.topic_name)
         fault = lines.check(("faults", i), make_fault, step.kind, step.name, **params)
-        if step.kind in ("client_kill", "client_pause"):
+        if "workload" in fault.p:
             wanted = fault.p["workload"]
-            if not any(n == wanted or n.split("-", 1)[1] == wanted for n in names):
+            # an application runs in the open: only the harness's own workloads have namespaces
+            own = step.kind in CLIENT_NETWORK_KINDS
+            where = [n for n in names if not (own and n.startswith("application"))]
+            if not any(n == wanted or n.split("-", 1)[1] == wanted for n in where):
                 raise lines.error(
                     ("faults", i, "workload"),
-                    f"no workload {wanted!r} in this experiment: use one of {', '.join(names)}",
+                    f"no workload {wanted!r} in this experiment {step.kind} can act on: use one of {', '.join(where)}",
                 )
         if step.at > 3600 or (step.duration or 0) > 3600:
             raise lines.error(("faults", i), "faults start and last at most 3600 s into the window")

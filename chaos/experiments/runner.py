@@ -38,10 +38,10 @@ from chaos.experiments.clusters import (
     refuse_files_cluster,
     with_files_cluster,
 )
-from chaos.experiments.executor import execute
 from chaos.experiments.loading import LoadedExperiment
 from chaos.experiments.model import Experiment
 from chaos.experiments.options import RunOptions
+from chaos.experiments.phased import execute
 from chaos.experiments.phases import Phases, PhaseTimeout
 from chaos.experiments.plan import Plan, plan_experiment
 from chaos.experiments.pool import ClusterPool, Lease

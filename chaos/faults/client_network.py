@@ -34,7 +34,7 @@ DIRECTIONS = ("both", "to_brokers", "from_brokers")
 HANDLE = "4b43:"
 _RATE = re.compile(r"^\d+(\.\d+)?(bit|kbit|mbit|gbit|bps|kbps|mbps)$")
 #: Seconds a probe connection waits before it counts the broker as cut off.
-PROBE_S = 2
+PROBE_S = 1
 
 
 def broker_ids(selector: str, ctx: FaultContext, ids: list[int]) -> list[int]:

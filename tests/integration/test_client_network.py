@@ -38,7 +38,9 @@ def shaped_bytes(ns: netns.Netns) -> int:
 
 
 @pytest.mark.parametrize("scenario", [{"client_namespaces": True}], indirect=True)
-def test_a_cut_client_gets_no_acks_and_loses_nothing_once_healed(scenario: Scenario, kafka_cluster: KafkaCluster) -> None:  # noqa: E501
+def test_a_cut_client_gets_no_acks_and_loses_nothing_once_healed(
+    scenario: Scenario, kafka_cluster: KafkaCluster
+) -> None:
     producer = scenario.producer(mode="async", rate=200, duration_s=60, settings={"acks": "all"})
     assert producer.netns is not None and producer.netns.name in netns.listed()
     assert len(host_rules(scenario.run_id)) == 4

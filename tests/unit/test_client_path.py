@@ -13,10 +13,11 @@ import pytest
 
 from chaos.cluster import KafkaCluster
 from chaos.events import EventBus
-from chaos.experiments.executor import Execution, execute
+from chaos.experiments.executor import Execution
 from chaos.experiments.explore import KINDS
 from chaos.experiments.loading import load_experiment, load_suite
 from chaos.experiments.model import Experiment
+from chaos.experiments.phased import execute
 from chaos.experiments.phases import Phases
 from chaos.experiments.plan import TopicPlan, plan_experiment
 from chaos.experiments.pool import shape

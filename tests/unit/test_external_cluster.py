@@ -38,7 +38,8 @@ def experiment(prefix: str):  # type: ignore[no-untyped-def]
 
 def test_the_docker_backend_performs_every_kind_and_the_others_a_named_few() -> None:
     assert all(DOCKER.can(kind) for kind in REGISTRY)
-    assert CLIENTS.kinds == frozenset({"client_kill", "client_pause"}) and CLIENTS.kinds < (KAFKA_API.kinds or set())
+    assert CLIENTS.kinds == frozenset({"client_kill", "client_pause", "client_cut", "client_bandwidth"})
+    assert CLIENTS.kinds < (KAFKA_API.kinds or set())
     assert not (KAFKA_API.kinds or set()) - set(REGISTRY)  # every kind a backend names exists
     assert external_backend(True) is KAFKA_API and external_backend(False) is CLIENTS
 

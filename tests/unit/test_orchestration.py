@@ -20,7 +20,8 @@ from chaos import rundir
 from chaos.cluster import KafkaCluster
 from chaos.errors import Interrupted
 from chaos.events import Event, EventBus, FaultHappened, Note, PhaseEnded, PhaseStarted
-from chaos.experiments.executor import Execution, execute
+from chaos.experiments.executor import Execution
+from chaos.experiments.phased import execute
 from chaos.experiments.phases import Phases, PhaseTimeout
 from chaos.experiments.plan import UNBOUND, Budgets, FaultPlan, Plan, TopicPlan
 from chaos.faults.base import REGISTRY, Fault, FaultContext

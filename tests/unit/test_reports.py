@@ -188,6 +188,7 @@ def test_a_fault_kind_is_one_module_found_by_registration() -> None:
     modules = {cls.__module__ for cls in REGISTRY.values()}
     assert modules == {
         "chaos.faults.client",
+        "chaos.faults.client_network",
         "chaos.faults.client_pause",
         "chaos.faults.disk",
         "chaos.faults.end_txn",

@@ -1,0 +1,93 @@
+"""Driving a :class:`~chaos.experiments.plan.Plan` phase by phase through an
+:class:`~chaos.experiments.executor.Execution`'s verbs (``kafka-chaos run``, validate's matrix,
+``run_experiment``): topic, workloads, steady, faults, heal, settle, stop, drain, reconcile.
+
+Phases and their budgets are written down in ``docs/phases.md``.
+"""
+
+from __future__ import annotations
+
+from chaos import rundir
+from chaos.cluster import KafkaCluster
+from chaos.errors import InfrastructureError
+from chaos.events import EventBus
+from chaos.experiments.executor import Execution
+from chaos.experiments.phases import Phases, StatusTicker
+from chaos.experiments.plan import Plan, fault_steps
+from chaos.experiments.steady import steady, wait_flowing
+from chaos.experiments.watches import topic_watches
+from chaos.oracle import Verdict
+from chaos.workloads.spec import ConsumerSpec
+
+
+def execute(
+    plan: Plan,
+    cluster: KafkaCluster,
+    phases: Phases,
+    bus: EventBus,
+    status_every: float = 0.0,
+    execution: type[Execution] = Execution,
+) -> Verdict:
+    """Run ``plan`` on the running ``cluster``, phase by phase, and return its verdict.
+
+    Every fault is healed and every workload killed whatever happens; the cluster is left running.
+    ``execution`` is what runs the verbs (a test's, with fake workload processes).
+
+    Raises:
+        ChaosError: a phase failed (PhaseTimeout, ClusterUnhealthy, FaultError, drain errors…).
+    """
+    b = plan.budgets
+    with execution(
+        cluster,
+        plan.run_dir,
+        plan.topic,
+        run_id=plan.run_id,
+        seed=plan.seed,
+        bus=bus,
+        label=phases.label,
+        client_path=plan.client_path,
+        namespaces=plan.namespaces,
+    ) as ex:
+        plan, ex.java_release = plan.bind(ex.bootstrap, cluster.security.path), plan.java_release
+        t = plan.topic
+        with phases.phase("topic", f"{t.name}: {t.partitions} partitions, RF {t.replication_factor}"):
+            ex.create_topic(groups=any(isinstance(spec, ConsumerSpec) for spec in plan.workloads))
+        path = "direct to the brokers, no proxy" if plan.client_path == "direct" else "through toxiproxy"
+        with phases.phase("workloads", f"clients {path}"):
+            for spec in plan.workloads:
+                ex.add(spec)
+            if plan.application is not None:
+                ex.add_application(plan.application).start()  # and waits until it joined its group
+            ex.start_all()
+        ticker = StatusTicker(phases, ex.totals, lambda: [f.name for f in ex.nemesis.active], status_every)
+        ticker.start()
+        isr = topic_watches(cluster.partitions, cluster.broker_views, t, ex.timeline, ex.run_dir)
+        producers = ex.workloads("producer")
+        try:
+            with phases.phase("steady", f"first acks, then until they flow, {b.warmup:g} s at most"):
+                steady(ex.totals, producers, ex.run_dir / rundir.LEDGERS, plan)
+                if ex.app is not None:
+                    ex.app.wait_consuming()
+            isr.start()
+            with phases.phase("faults", f"{b.window:g} s window"):
+                ex.play(fault_steps(plan), b.window)
+            with phases.phase("heal"):
+                errors = ex.heal_all()
+                if errors:
+                    raise InfrastructureError(f"healing failed: {'; '.join(errors)}")
+                ex.recover(b.heal_timeout)
+                isr.stop()
+            with phases.phase("settle", f"until acks resume, {b.settle:g} s at most"):
+                wait_flowing(ex.totals, producers, bool(plan.consumers), plan.expects_acks, b.settle)
+            with phases.phase("stop"):
+                ex.stop_workloads(plan.bounded, b.stop_timeout, b.consume_timeout, b.consume_quiet)
+                if ex.app is not None:
+                    ex.app.stop(b.consume_timeout, b.consume_quiet, ex.note)
+        finally:
+            ticker.stop()
+            isr.stop()
+        with phases.phase("drain"):
+            ex.drain(plan.groups, plan.isolation_level, b.drain_timeout)
+        with phases.phase("reconcile"):
+            verdict = ex.judge(plan.name, seed=plan.seed)
+    return verdict
