@@ -103,13 +103,13 @@ def refuse_options(options: RunOptions, loaded: Sequence[LoadedExperiment]) -> N
         UsageError: ``--cluster``, ``--keep-cluster``, a team's cluster (``--bootstrap-servers`` or a
             file naming one).
     """
-    for flag, given in (
-        ("--cluster", options.cluster is not None),
-        ("--keep-cluster", options.keep_cluster),
-        ("--bootstrap-servers", options.external is not None),
+    for flag, given, does in (
+        ("--cluster", options.cluster is not None, "runs every experiment on one cluster already up"),
+        ("--keep-cluster", options.keep_cluster, "would leave clusters that only their own engine reaches"),
+        ("--bootstrap-servers", options.external is not None, "runs on a team's cluster"),
     ):
         if given:
-            raise UsageError(f"--engines starts clusters on each engine and {flag} keeps to one: pick one")
+            raise UsageError(f"--engines starts clusters on each engine, and {flag} {does}: pick one")
     for item in loaded:
         refuse_files_cluster(item.experiment)
 
@@ -137,7 +137,7 @@ def check_engines(
                 required_images(client, spec)
         except ImageMissing as e:
             raise InfrastructureError(
-                f"engine {engine}: {str(e).split(':')[0]}: copy the images there with `docker save IMAGE | "
+                f"engine {engine}: {str(e).split(': ')[0]}: copy the images there with `docker save IMAGE | "
                 f"docker -H {engine} load` (scripts/second-engine does for its engine)"
             ) from None
         finally:
@@ -325,17 +325,18 @@ def run_on_engines(
         )
         for i, (engine, span) in enumerate(zip(engines, spans, strict=True))
     ]
-    for thread in threads:
-        thread.start()
     try:
         with sigterm_raises():
+            for thread in threads:
+                thread.start()
             while alive := [thread for thread in threads if thread.is_alive()]:
                 alive[0].join(0.2)  # in short waits: Ctrl-C and SIGTERM reach this thread
     except (KeyboardInterrupt, Interrupted):
         options.progress("interrupted: every engine's run heals and tears down …")
         board.stop()
         for thread in threads:
-            thread.join()
+            if thread.is_alive():  # one not yet started when Ctrl-C came never will be
+                thread.join()
         suite.interrupted = True
         with board.lock:
             updated()
