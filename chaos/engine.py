@@ -20,8 +20,9 @@ SETUP_HINT = (
 )
 
 
-def docker_client(timeout: float = 60) -> docker.DockerClient:
-    """Connect to the engine named by ``DOCKER_HOST`` (default: the local socket) and ping it.
+def docker_client(timeout: float = 60, address: str | None = None) -> docker.DockerClient:
+    """Connect to the engine at ``address`` (a ``DOCKER_HOST``-style URL), else the one named by
+    ``DOCKER_HOST`` (default: the local socket), and ping it.
 
     Raises:
         DockerUnavailable: nothing answers; the message says where it looked and how to fix it.
@@ -33,12 +34,16 @@ def docker_client(timeout: float = 60) -> docker.DockerClient:
     """
     client: docker.DockerClient | None = None
     try:
-        client = docker.from_env(timeout=int(timeout))
+        if address is None:
+            client = docker.from_env(timeout=int(timeout))
+        else:
+            client = docker.DockerClient(base_url=address, timeout=int(timeout))
         client.ping()
     except (DockerException, OSError) as e:
         if client is not None:
             client.close()  # its connection pool holds the socket that found nobody
-        raise DockerUnavailable(f"no Docker engine answers at {engine_address()}: {SETUP_HINT}") from e
+        where = address or engine_address()
+        raise DockerUnavailable(f"no Docker engine answers at {where}: {SETUP_HINT}") from e
     return client
 
 

@@ -100,6 +100,13 @@ def reconcile(run_dir: str, as_json: bool) -> None:
 @client_path_option
 @cluster_option
 @external_options
+@click.option(
+    "--engines",
+    default=None,
+    metavar="URL,URL",
+    help="Spread the suite over these Docker engines (DOCKER_HOST-style: unix://, tcp://, ssh://), one run "
+    "per engine at a time, into one suite report (docs/engines.md).",
+)
 @json_option
 @quiet_option
 def run_cmd(
@@ -119,6 +126,7 @@ def run_cmd(
     client_config: Path | None,
     allow_faults_on: str | None,
     ssh_config: Path | None,
+    engines: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -133,12 +141,15 @@ def run_cmd(
     back to a fresh cluster. The runs are grouped by shape, in the order the shapes first appear.
     ``--cluster RUN_ID`` runs them all on a cluster already up, reset before each and left running.
     ``--bootstrap-servers`` runs them on a team's cluster (``docs/external-clusters.md``).
+    ``--engines`` spreads them over several Docker engines (``docs/engines.md``).
     """
     from chaos.experiments.applicable import release_keys
+    from chaos.experiments.engines import parse_engines, run_on_engines
     from chaos.experiments.loading import load_suite
     from chaos.experiments.runner import RunOptions, RunResult, keep_hint, run_suite
     from chaos.reports.github import publish_suite
 
+    spread = None if engines is None else parse_engines(engines)
     releases = resolve_releases(kafka_version)
     loaded = load_suite(paths, client, client_path, releases, resolve_releases(client_version, "--client-version"))
     if select:
@@ -181,7 +192,10 @@ def run_cmd(
         if not as_json:
             click.echo(f"{status:6} {result.run_dir.name:40} {result.seconds:6.0f}s  {detail}")
 
-    suite = run_suite(loaded, options, repeat=repeat, on_result=one_line)
+    if spread is None:
+        suite = run_suite(loaded, options, repeat=repeat, on_result=one_line)
+    else:
+        suite = run_on_engines(loaded, options, spread, repeat=repeat, on_result=one_line)
     passed = sum(r.status == "passed" for r in suite.results)
     skipped = sum(r.status == "not_applicable" for r in suite.results)
     text = (

@@ -28,14 +28,16 @@ refused at once, where toxiproxy's listener stays up, accepts, and dials a vanis
 
 from __future__ import annotations
 
+import os
 import random
+from collections.abc import Mapping
 from pathlib import Path
 
 import docker.errors
 from docker.models.containers import Container
 
 import docker
-from chaos.errors import InfrastructureError
+from chaos.errors import InfrastructureError, UsageError
 
 #: The reservation container's own ports (nothing listens on them: only their host side matters).
 _FIRST = 30001
@@ -48,6 +50,10 @@ _TAKEN = ("port is already allocated", "address already in use")
 
 _LOCAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 
+#: Where the ports are drawn instead, ``LOW-HIGH`` (both included): ``kafka-chaos run --engines`` gives
+#: each engine's runs a range of their own, so engines publishing on one host never draw the same port.
+PORTS_ENV = "KAFKA_CHAOS_PORTS"
+
 
 def ephemeral_floor(path: Path = _LOCAL_RANGE) -> int:
     """The lowest port of this machine's ephemeral range (32768 when it cannot be read)."""
@@ -57,16 +63,43 @@ def ephemeral_floor(path: Path = _LOCAL_RANGE) -> int:
         return 32768
 
 
-def draw_ports(count: int, rng: random.Random, floor: int) -> list[int]:
-    """``count`` distinct ports drawn from the 12,768 ports below ``floor`` (never below 1024).
+def port_span(floor: int, environ: Mapping[str, str] = os.environ) -> range:
+    """The ports drawn from: ``KAFKA_CHAOS_PORTS`` when set, else the 12,768 ports below ``floor``
+    (never below 1024).
 
-    >>> sorted(draw_ports(3, random.Random(1), 32768)) == sorted(set(draw_ports(3, random.Random(1), 32768)))
-    True
-    >>> all(20000 <= p < 32768 for p in draw_ports(50, random.Random(2), 32768))
-    True
+    Raises:
+        UsageError: ``KAFKA_CHAOS_PORTS`` is not ``LOW-HIGH`` with 1024 <= LOW < HIGH <= 65535.
+
+    >>> port_span(32768), port_span(32768, {"KAFKA_CHAOS_PORTS": "20000-26383"})
+    (range(20000, 32768), range(20000, 26384))
     """
-    low = max(1024, floor - 12768)
-    return rng.sample(range(low, floor), count)
+    text = environ.get(PORTS_ENV, "").strip()
+    if not text:
+        return range(max(1024, floor - 12768), floor)
+    low, _, high = text.partition("-")
+    if not (low.isdigit() and high.isdigit() and 1024 <= int(low) < int(high) <= 65535):
+        raise UsageError(f"{PORTS_ENV}={text} is not a range of ports such as 20000-26383")
+    return range(int(low), int(high) + 1)
+
+
+def split_span(span: range, parts: int) -> list[str]:
+    """``span`` cut into ``parts`` ranges of their own, each as ``KAFKA_CHAOS_PORTS`` writes it.
+
+    >>> split_span(range(20000, 32768), 2)
+    ['20000-26383', '26384-32767']
+    """
+    size = len(span) // parts
+    return [f"{span.start + i * size}-{span.start + (i + 1) * size - 1}" for i in range(parts)]
+
+
+def draw_ports(count: int, rng: random.Random, span: range) -> list[int]:
+    """``count`` distinct ports drawn from ``span`` (:func:`port_span`).
+
+    >>> span = range(20000, 32768)
+    >>> len(set(draw_ports(30, random.Random(1), span))), all(p in span for p in draw_ports(50, random.Random(2), span))
+    (30, True)
+    """
+    return rng.sample(span, count)
 
 
 def reserve_ports(
@@ -96,9 +129,10 @@ def reserve_ports(
     """
     draw = rng or random.SystemRandom()
     floor = ephemeral_floor()
+    span = port_span(floor)
     inside = [_FIRST + i for i in range(count)]
     for _ in range(ATTEMPTS):
-        wanted = draw_ports(count, draw, floor)
+        wanted = draw_ports(count, draw, span)
         publish = {f"{port}/tcp": (bind, host) for port, host in zip(inside, wanted, strict=True)}
         container: Container = client.containers.create(
             image, ["-host=127.0.0.1"], name=name, labels=labels, network=network, ports=publish
@@ -114,8 +148,8 @@ def reserve_ports(
         finally:
             container.remove(force=True)
     raise InfrastructureError(
-        f"Docker reported the ports drawn for {name} taken {ATTEMPTS} times: free some ports below "
-        f"{floor} on the engine's host"
+        f"Docker reported the ports drawn for {name} taken {ATTEMPTS} times: free some ports in "
+        f"{span.start}-{span.stop - 1} on the engine's host"
     )
 
 

@@ -83,6 +83,8 @@ def test_the_scanner_finds_every_hint_of_the_package() -> None:
         "kafka-chaos report RUN_DIR",
         "kafka-chaos run",
         "kafka-chaos run --bootstrap-servers",
+        "kafka-chaos run --engines",
+        "kafka-chaos run --engines URL,URL",
         "kafka-chaos run experiments/",
         "kafka-chaos schema",
         "kafka-chaos schema validate",

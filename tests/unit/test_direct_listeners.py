@@ -18,7 +18,7 @@ from chaos.cluster import ClusterSpec, KafkaCluster
 from chaos.cluster.config import DIRECT_PORT
 from chaos.cluster.containers import create_node
 from chaos.cluster.node import Node
-from chaos.cluster.ports import ATTEMPTS, draw_ports, ephemeral_floor, published_port, reserve_ports
+from chaos.cluster.ports import ATTEMPTS, draw_ports, ephemeral_floor, port_span, published_port, reserve_ports
 from chaos.cluster.registry import spec_to_json
 from chaos.errors import InfrastructureError, UsageError
 from chaos.labels import NODE_LABEL, ROLE_LABEL, SPEC_LABEL
@@ -147,7 +147,7 @@ def test_an_engine_that_refuses_every_draw_gives_one_sentence_and_any_other_refu
         return made[-1]
 
     containers.create = always_taken  # type: ignore[method-assign]
-    with pytest.raises(InfrastructureError, match=r"ports drawn for r-ports taken 8 times: free some ports below \d+"):
+    with pytest.raises(InfrastructureError, match=r"r-ports taken 8 times: free some ports in \d+-\d+ on"):
         reserve(containers)
     assert len(made) == ATTEMPTS and all(c.removed for c in made)
 
@@ -164,7 +164,16 @@ def test_the_ephemeral_floor_is_read_from_the_kernel_and_defaults_to_linuxs(tmp_
     (tmp_path / "range").write_text("40000\t60999\n")
     assert ephemeral_floor(tmp_path / "range") == 40000
     assert ephemeral_floor(tmp_path / "missing") == 32768
-    assert all(27232 <= p < 40000 for p in draw_ports(100, random.Random(3), 40000))
+    assert all(27232 <= p < 40000 for p in draw_ports(100, random.Random(3), port_span(40000, {})))
+
+
+def test_kafka_chaos_ports_gives_the_draws_a_range_of_their_own_and_a_malformed_one_is_one_sentence() -> None:
+    span = port_span(32768, {"KAFKA_CHAOS_PORTS": "26384-32767"})
+    assert span == range(26384, 32768)
+    assert all(26384 <= p <= 32767 for p in draw_ports(200, random.Random(4), span))
+    for bad in ("26384", "9-80", "30000-20000", "a-b", "20000-70000"):
+        with pytest.raises(UsageError, match=f"KAFKA_CHAOS_PORTS={bad} is not a range of ports"):
+            port_span(32768, {"KAFKA_CHAOS_PORTS": bad})
 
 
 def test_a_port_the_engine_did_not_publish_fails_the_start_and_still_removes_the_reservation() -> None:

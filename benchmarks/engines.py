@@ -1,0 +1,90 @@
+"""The same suite on one engine (``kafka-chaos run``) against two engines (``--engines``), side by
+side: wall time of each, the medians and their ratio, and whether every experiment's verdict class
+— which stage lost records, and whether its expectations held — is the same both ways.
+
+The suites alternate (one, two, one, …) so drift hits both. The second engine is the one
+``scripts/second-engine`` starts (``--second`` names another).
+
+Usage: python3 benchmarks/engines.py [--runs 1] [--second URL] [PATHS...]
+       (default paths: the claims p1, p3, c1, c3: short, one cluster shape)
+Target: two engines ≤ 0.6 of one engine's time.
+
+Measured here (2 cores, 24 GiB, both engines on this machine, 2026-12-06, --runs 1, the default
+four claims, all of one cluster shape; another engineer's tests ran on the machine meanwhile): one
+engine 1.4 min, two engines 1.0 min, two/one 0.75, above the 0.6 target; verdict classes the same
+both ways. On one engine the four runs share one cluster (one start, three resets); on two, each
+engine starts its own, and the two engines' brokers and workloads share two cores (a broker's start
+alone costs about 5 CPU-s), so the runs' waits overlap but their work does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHORT = sorted(str(p) for claim in ("p1", "p3", "c1", "c3") for p in (ROOT / "experiments").glob(f"{claim}-*.yaml"))
+SECOND = "unix:///run/kafka-chaos/docker2.sock"
+
+
+def verdict_class(run: dict[str, object]) -> str:
+    """``passed``/``failed`` and which stages lost records: what must not change with the engines."""
+    loss = run.get("loss") or {}
+    assert isinstance(loss, dict)
+    stages = ",".join(stage for stage in ("producer", "broker", "consumer") if loss.get(stage)) or "none"
+    return f"{run['status']} lost:{stages}"
+
+
+def first_engine() -> str:
+    """The engine ``kafka-chaos run`` uses without ``--engines``."""
+    from chaos.engine import engine_address
+
+    return engine_address()
+
+
+def suite(paths: list[str], engines: list[str], reports: Path) -> tuple[float, dict[str, str]]:
+    """Run the suite once (on ``engines`` when more than one); its wall time and verdict classes."""
+    args = [sys.executable, "-m", "chaos.cli", "run", *paths, "--reports", str(reports), "-q"]
+    if len(engines) > 1:
+        args += ["--engines", ",".join(engines)]
+    t0 = time.monotonic()
+    subprocess.run(args, check=False, capture_output=True)
+    seconds = time.monotonic() - t0
+    (suite_dir,) = [d for d in reports.iterdir() if d.is_dir()]
+    data = json.loads((suite_dir / "suite.json").read_text())
+    return seconds, {r["name"]: verdict_class(r) for r in data["runs"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=1, help="Suites of each kind (alternating).")
+    parser.add_argument("--second", default=SECOND, help="The second engine's address.")
+    parser.add_argument("paths", nargs="*", default=SHORT)
+    args = parser.parse_args()
+    kinds = {"one": [first_engine()], "two": [first_engine(), args.second]}
+    times: dict[str, list[float]] = {kind: [] for kind in kinds}
+    seen: dict[str, dict[str, set[str]]] = {}
+    for i in range(args.runs):
+        for kind, engines in kinds.items():
+            with tempfile.TemporaryDirectory() as tmp:
+                seconds, classes = suite(args.paths, engines, Path(tmp))
+            times[kind].append(seconds)
+            print(f"{kind} engine{'s' if len(engines) > 1 else ''} #{i + 1}: {seconds / 60:5.1f} min", flush=True)
+            for name, cls in classes.items():
+                seen.setdefault(name, {}).setdefault(kind, set()).add(cls)
+    one, two = statistics.median(times["one"]), statistics.median(times["two"])
+    print(f"median: one engine {one / 60:.1f} min, two engines {two / 60:.1f} min, two/one {two / one:.2f}")
+    differ = {n: k for n, k in seen.items() if k.get("one") != k.get("two")}
+    for name, by_kind in sorted(seen.items()):
+        print(f"  {name:48} one {sorted(by_kind.get('one', []))}  two {sorted(by_kind.get('two', []))}")
+    print("verdict classes: " + ("the same both ways" if not differ else f"DIFFER for {', '.join(sorted(differ))}"))
+
+
+if __name__ == "__main__":
+    main()
