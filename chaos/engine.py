@@ -104,3 +104,36 @@ def bind_address(host: str) -> str:
         return LOOPBACK if ipaddress.ip_address(host).is_loopback else "0.0.0.0"
     except ValueError:
         return "0.0.0.0"
+
+
+#: The schemes ``DOCKER_HOST`` takes.
+SCHEMES = ("unix", "tcp", "ssh", "http", "https", "npipe")
+
+
+def parse_engines(text: str, option: str = "--engines") -> list[str]:
+    """The engines of ``--engines`` (``option``): comma-separated ``DOCKER_HOST``-style URLs, each once.
+
+    Raises:
+        UsageError: an empty list, a URL without a known scheme or without a socket or host, or an
+            engine named twice.
+
+    >>> parse_engines("unix:///var/run/docker.sock, unix:///run/kafka-chaos/docker2.sock")
+    ['unix:///var/run/docker.sock', 'unix:///run/kafka-chaos/docker2.sock']
+    >>> parse_engines("tcp://build-7:2375,ssh://ci@build-8")
+    ['tcp://build-7:2375', 'ssh://ci@build-8']
+    """
+    engines = [part.strip() for part in text.split(",") if part.strip()]
+    if not engines:
+        raise UsageError(f"{option} names no engine: write e.g. unix:///var/run/docker.sock,tcp://build-7:2375")
+    for engine in engines:
+        parts = urlsplit(engine)
+        where = parts.path if parts.scheme in ("unix", "npipe") else parts.hostname
+        if parts.scheme not in SCHEMES or not where:
+            raise UsageError(
+                f"{option}: {engine} is not an engine's address: write unix:///path/to/docker.sock, "
+                "tcp://HOST:PORT or ssh://USER@HOST"
+            )
+    twice = sorted({e for e in engines if engines.count(e) > 1})
+    if twice:
+        raise UsageError(f"{option} names {', '.join(twice)} twice: name each engine once")
+    return engines

@@ -73,6 +73,13 @@ def cluster() -> None:
     "as a process with a pid file, which can be killed, stopped and started again over SSH while its "
     "container lives on. Needs `kafka-chaos images build --sshd`.",
 )
+@click.option(
+    "--engines",
+    default=None,
+    metavar="URL,URL",
+    help="Spread the nodes over these Docker engines of this machine (unix:// addresses, in turn by node; "
+    "DOCKER_HOST's among them runs toxiproxy), e.g. the one `bash scripts/second-engine` starts.",
+)
 @json_option
 @quiet_option
 def cluster_up(
@@ -89,6 +96,7 @@ def cluster_up(
     features: tuple[str, ...],
     security: str,
     sshd: bool,
+    engines: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -99,6 +107,7 @@ def cluster_up(
     prints the path of ssh.yaml, which says how to reach each node over SSH.
     """
     from chaos.cluster import ClusterSpec, KafkaCluster
+    from chaos.engine import parse_engines
     from chaos.images.recipes import DEFAULT_KAFKA_VERSION
     from chaos.labels import check_run_id
 
@@ -120,6 +129,7 @@ def cluster_up(
         features=_levels(parse_pairs(features, "feature")),
         security=security,
         sshd=sshd,
+        engines=tuple(parse_engines(engines)) if engines is not None else (),
     )
     handle = KafkaCluster(spec, run_id=run_id, progress=progress_for(quiet))
     handle.start()  # removes everything it made if it fails or is interrupted

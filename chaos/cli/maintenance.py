@@ -38,10 +38,10 @@ def clean(
     if target is not None:
         _clean_external(target, run_id, with_images, as_json)
         return
-    from chaos.cluster import sweep
+    from chaos.cluster.spread import sweep_everywhere
     from chaos.engine import docker_client
 
-    result = sweep(docker_client(), run_id, images=with_images)
+    result = sweep_everywhere(docker_client(), run_id, docker_client, images=with_images)
     text = (
         f"removed {len(result.containers)} containers, {len(result.networks)} networks"
         + (f", {len(result.images)} images" if with_images else "")

@@ -143,8 +143,9 @@ def run_cmd(
     ``--bootstrap-servers`` runs them on a team's cluster (``docs/external-clusters.md``).
     ``--engines`` spreads them over several Docker engines (``docs/engines.md``).
     """
+    from chaos.engine import parse_engines
     from chaos.experiments.applicable import release_keys
-    from chaos.experiments.engines import parse_engines, run_on_engines
+    from chaos.experiments.engines import run_on_engines
     from chaos.experiments.loading import load_suite
     from chaos.experiments.runner import RunOptions, RunResult, keep_hint, run_suite
     from chaos.reports.github import publish_suite

@@ -34,10 +34,11 @@ from chaos.cluster.ports import by_broker, published_port, reserve_ports
 from chaos.cluster.proxy import create_proxies, proxy_ports, start_toxiproxy, toxiproxy_ports
 from chaos.cluster.registry import spec_from_json, spec_to_json
 from chaos.cluster.secure import SecureMaterial, new_material, write_client_files
+from chaos.cluster.spread import Spread, spread_networks, sweep_everywhere
 from chaos.cluster.sshd import SshMaterial, write_config, write_identity
 from chaos.cluster.sshd import new_material as new_ssh_material
-from chaos.cluster.sweeper import SweepResult, sweep
-from chaos.engine import bind_address, docker_client
+from chaos.cluster.sweeper import SweepResult
+from chaos.engine import bind_address, docker_client, engine_address
 from chaos.errors import ClusterUnhealthy, UsageError
 from chaos.images.kcfs import no_fuse
 from chaos.labels import NODE_LABEL, ROLE_LABEL, SPEC_LABEL, resource_name, run_filter, run_labels
@@ -62,6 +63,9 @@ class KafkaCluster(ClusterHandle):
             cluster.leader_of("orders", 0).kill()
             cluster.wait_for_leader("orders", 0)
     """
+
+    #: The engines of a cluster spread over several (``spec.engines``), once started or attached.
+    _spread: Spread | None = None
 
     # -- context manager ----------------------------------------------------------------------
     def __enter__(self) -> Self:
@@ -105,13 +109,15 @@ class KafkaCluster(ClusterHandle):
         refs = required_images(self.client, self.spec)
         t0 = time.monotonic()
         self.progress(f"run {self.run_id}: creating network")
-        network = self.client.networks.create(
+        name, labels = (
             resource_name(self.run_id, "net"),
-            driver="bridge",
-            check_duplicate=True,
-            labels={**run_labels(self.run_id, "network"), SPEC_LABEL: spec_to_json(self.spec)},
+            {**run_labels(self.run_id, "network"), SPEC_LABEL: spec_to_json(self.spec)},
         )
-        name = network.name or ""
+        if self.spec.engines:
+            self._spread = spread_networks(self.spec, self.client, engine_address(), name, labels, docker_client)
+        else:
+            self.client.networks.create(name, driver="bridge", check_duplicate=True, labels=labels)
+        spread = self._spread
         self.progress("starting toxiproxy")
         self._toxiproxy = start_toxiproxy(
             self.client,
@@ -121,6 +127,7 @@ class KafkaCluster(ClusterHandle):
             labels=run_labels(self.run_id, "toxiproxy"),
             ports=toxiproxy_ports(self.spec.brokers),
             host=self.host,
+            hosts=spread.hosts() if spread is not None else None,
         )
         self._api_port, self._proxy_ports = proxy_ports(self._toxiproxy, self.spec.brokers)
         create_proxies(self.toxiproxy, self.spec.brokers)
@@ -149,7 +156,7 @@ class KafkaCluster(ClusterHandle):
         cluster_id = new_cluster_id()
         for node_spec in self.spec.nodes():
             self._nodes[node_spec.node_id] = create_node(
-                self.client,
+                spread.client_of(node_spec.node_id) if spread is not None else self.client,
                 refs.kafka,
                 name,
                 spec=self.spec,
@@ -163,6 +170,8 @@ class KafkaCluster(ClusterHandle):
                 secure=material,
                 ssh=ssh,
                 progress=self.progress,
+                address=spread.addresses[node_spec.node_id] if spread is not None else None,
+                peers=spread.hosts() if spread is not None else None,
             )
         for node in self._nodes.values():
             try:
@@ -206,7 +215,10 @@ class KafkaCluster(ClusterHandle):
     def collect_logs(self, into: Path | None = None, since: float | None = None) -> list[Path]:
         """Copy every node's log (and toxiproxy's) into ``<into or run_dir>/logs`` (``since``: only
         what was logged from that Unix time on); returns the files written."""
-        return logs.collect_logs(self.client, self.run_id, into or self.run_dir, since)
+        others = self._spread.others(engine_address()) if self._spread is not None else ()
+        return [
+            p for c in (self.client, *others) for p in logs.collect_logs(c, self.run_id, into or self.run_dir, since)
+        ]
 
     def destroy(self, collect_logs: bool = True) -> SweepResult:
         """Copy logs, then remove every container and network of this run. Safe to call twice.
@@ -220,7 +232,7 @@ class KafkaCluster(ClusterHandle):
                     self.collect_logs()
                 except Exception as e:  # evidence is precious but never blocks the teardown
                     log.warning("could not collect logs of run %s: %s", self.run_id, e)
-            result = sweep(self.client, self.run_id)
+            result = sweep_everywhere(self.client, self.run_id, docker_client)  # a spread cluster's other engines too
             self._nodes.clear()
             self._toxiproxy = None
             if result.containers or result.networks:
@@ -252,7 +264,11 @@ class KafkaCluster(ClusterHandle):
         spec = spec_from_json(networks[0].attrs["Labels"][SPEC_LABEL])
         cluster = cls(spec, run_id=run_id, client=client, run_dir=run_dir)
         by_id = {n.node_id: n for n in spec.nodes()}
-        for container in client.containers.list(all=True, filters=run_filter(run_id)):
+        others = [docker_client(address=e) for e in spec.engines if e != engine_address()]
+        everywhere = [
+            c for engine in (client, *others) for c in engine.containers.list(all=True, filters=run_filter(run_id))
+        ]
+        for container in everywhere:
             role = container.labels.get(ROLE_LABEL)
             if role == "toxiproxy":
                 cluster._toxiproxy = container

@@ -17,9 +17,7 @@ Listeners, per node:
 * ``INTERNAL`` (9091): replication between brokers, on the run's Docker network, never proxied.
 * ``CONTROLLER`` (9093): the KRaft quorum, never proxied.
 
-Every cluster serves both client paths: which one a run's clients use is a property of the run,
-not of the cluster, so one cluster (a suite's, or one given with ``--cluster``) serves runs of
-either.
+Every cluster serves both client paths, a property of the run, not of the cluster.
 """
 
 from __future__ import annotations
@@ -31,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from chaos.cluster import quorum, secure
+from chaos.engine import parse_engines
 from chaos.errors import UsageError
 from chaos.images.recipes import DEFAULT_KAFKA_VERSION, check_kafka_version
 
@@ -110,7 +109,7 @@ class ClusterSpec:
     Raises (from :meth:`validate`, called on construction):
         UsageError: impossible sizes, a malformed Kafka version, a harness-owned config key, an unknown
             security (or, with ``sasl_ssl``, a setting of the secure listener's in the broker config), or
-            ``sshd`` with kcfs or an image of the user's.
+            ``sshd`` with kcfs or an image of the user's, or ``engines`` not 2 or more local ones.
 
     >>> ClusterSpec(brokers=3).quorum_size
     3
@@ -141,6 +140,9 @@ class ClusterSpec:
     #: Every node also runs an SSH server, and Kafka runs in it as a process of its own (with a pid
     #: file) that can die while its container lives on: see :mod:`chaos.cluster.sshd`.
     sshd: bool = False
+    #: Local Docker engines (``unix://`` addresses) the nodes are spread over, in turn by node order;
+    #: toxiproxy runs on the first. Empty: the one engine of ``DOCKER_HOST``.
+    engines: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.validate()
@@ -179,6 +181,23 @@ class ClusterSpec:
                 raise UsageError(f"feature {name}={level!r} is not a feature name with a level of 0 or more")
         self._validate_security()
         self._validate_sshd()
+        self._validate_engines()
+
+    def _validate_engines(self) -> None:
+        object.__setattr__(self, "engines", tuple(parse_engines(",".join(self.engines)) if self.engines else ()))
+        n, remote = len(self.engines), [e for e in self.engines if not e.startswith("unix://")]
+        if n and not 2 <= n <= len(self.nodes()):
+            raise UsageError(f"a cluster spreads over 2 to {len(self.nodes())} engines (one per node), not {n}")
+        if remote:
+            raise UsageError(
+                f"engine {remote[0]} is not on this machine: a cluster spreads only over local engines (unix://), "
+                "whose published ports all open on this machine's loopback"
+            )
+
+    def engine_of(self, node_id: int) -> str | None:
+        """The engine node ``node_id`` runs on (None: the one engine of ``DOCKER_HOST``)."""
+        ids = [n.node_id for n in self.nodes()]
+        return self.engines[ids.index(node_id) % len(self.engines)] if self.engines else None
 
     def _validate_sshd(self) -> None:
         if not isinstance(self.sshd, bool):

@@ -4,6 +4,7 @@ and with ``sshd`` its SSH server's keys and the init that reaps a Kafka killed i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TypedDict
 
 from docker.errors import ImageNotFound
@@ -30,6 +31,7 @@ class _HostOptions(TypedDict, total=False):
     devices: list[str]
     security_opt: list[str]
     ports: dict[str, tuple[str, int]]
+    extra_hosts: dict[str, str]
 
 
 def required_images(client: docker.DockerClient, spec: ClusterSpec) -> ImageRefs:
@@ -75,6 +77,8 @@ def create_node(
     secure: SecureMaterial | None = None,
     ssh: SshMaterial | None = None,
     progress: Progress = silent,
+    address: str | None = None,
+    peers: Mapping[str, str] | None = None,
 ) -> Node:
     """Create (not start) ``node``'s container on ``network`` with its files copied in. A broker
     advertises ``host``:``proxy_port`` (its toxiproxy listener) and ``host``:``direct_port`` (its own
@@ -84,6 +88,8 @@ def create_node(
     credential to format with, a broker its keystore and secrets file too. ``ssh`` (the cluster's
     keys) is required with ``sshd``: the node runs ``host.sh`` under the engine's init, an SSH server
     with its host key that lets in the client's key, and Kafka in the background (``kafka-ctl``).
+    ``address`` fixes its address on ``network``, and ``peers`` (name: address) go into its
+    ``/etc/hosts``: a node of a cluster spread over engines (:mod:`chaos.cluster.spread`).
 
     Raises:
         docker.errors.APIError: the engine refused to create the container.
@@ -135,6 +141,9 @@ def create_node(
         extra["ports"] = {f"{DIRECT_PORT}/tcp": (bind_address(host), direct_port)}
         if secure_port is not None:
             extra["ports"][f"{SECURE_PORT}/tcp"] = (bind_address(host), secure_port)
+    if peers:
+        extra["extra_hosts"] = dict(peers)
+    endpoint = client.api.create_endpoint_config(aliases=[node.host], ipv4_address=address)
     container = client.containers.create(
         image,
         command,
@@ -143,7 +152,7 @@ def create_node(
         labels=run_labels(run_id, node.role, node.node_id),
         environment=environment,
         network=network,
-        networking_config={network: client.api.create_endpoint_config(aliases=[node.host])},
+        networking_config={network: endpoint},
         **extra,
     )
     container.put_archive("/", tar_dir("kafka-chaos", files))

@@ -83,13 +83,15 @@ def start_toxiproxy(
     ports: list[int],
     host: str = LOOPBACK,
     timeout: float = 15.0,
+    hosts: dict[str, str] | None = None,
 ) -> Container:
     """Start toxiproxy on ``network``, publish ``ports`` (see ``host``) and wait for its API.
 
     ``ports[0]`` is the API port; the rest are proxy listen ports. ``host`` is where this process
     reaches them (127.0.0.1: published on loopback only; another host: on every interface). The
     container is returned as seen through ``client`` (testcontainers' own connection is closed once
-    it has started).
+    it has started). ``hosts`` (name: address) go into its ``/etc/hosts``: the nodes of a cluster
+    spread over engines, whose DNS names only their own.
 
     Raises:
         InfrastructureError: the API did not answer within ``timeout`` seconds; the container's log is
@@ -98,7 +100,7 @@ def start_toxiproxy(
     container = (
         PublishedContainer(image, host=host, name=name)
         .with_command(["-host=0.0.0.0"])
-        .with_kwargs(network=network, labels=labels, sysctls=PROXY_SYSCTLS)
+        .with_kwargs(network=network, labels=labels, sysctls=PROXY_SYSCTLS, extra_hosts=hosts or {})
         .waiting_for(HttpWaitStrategy(ports[0], "/version").with_startup_timeout(int(timeout)))
     )
     for port in ports:

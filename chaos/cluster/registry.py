@@ -30,4 +30,5 @@ def spec_from_json(text: str) -> ClusterSpec:
     """The spec back from :func:`spec_to_json`."""
     raw = json.loads(text)
     raw["node_config"] = {int(k): v for k, v in raw.get("node_config", {}).items()}
+    raw["engines"] = tuple(raw.get("engines", ()))
     return ClusterSpec(**raw)

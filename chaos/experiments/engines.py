@@ -33,7 +33,6 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import urlsplit
 
 import docker
 from chaos.cluster.containers import required_images
@@ -52,9 +51,6 @@ from chaos.progress import silent
 from chaos.results import RunResult, SuiteResult, SuiteUpdated
 from chaos.signals import sigterm_raises
 
-#: The schemes ``DOCKER_HOST`` takes.
-SCHEMES = ("unix", "tcp", "ssh", "http", "https", "npipe")
-
 #: Starts an engine's worker: its setup and its range of host ports.
 StartWorker = Callable[[WorkerSetup, str], Worker]
 
@@ -65,35 +61,6 @@ class Connect(Protocol):
     def __call__(self, timeout: float = 60, address: str | None = None) -> docker.DockerClient:
         """A client of the engine; raises DockerUnavailable when it does not answer."""
         ...
-
-
-def parse_engines(text: str) -> list[str]:
-    """The engines of ``--engines``: comma-separated ``DOCKER_HOST``-style URLs, each once.
-
-    Raises:
-        UsageError: an empty list, a URL without a known scheme or without a socket or host, or an
-            engine named twice.
-
-    >>> parse_engines("unix:///var/run/docker.sock, unix:///run/kafka-chaos/docker2.sock")
-    ['unix:///var/run/docker.sock', 'unix:///run/kafka-chaos/docker2.sock']
-    >>> parse_engines("tcp://build-7:2375,ssh://ci@build-8")
-    ['tcp://build-7:2375', 'ssh://ci@build-8']
-    """
-    engines = [part.strip() for part in text.split(",") if part.strip()]
-    if not engines:
-        raise UsageError("--engines names no engine: write e.g. unix:///var/run/docker.sock,tcp://build-7:2375")
-    for engine in engines:
-        parts = urlsplit(engine)
-        where = parts.path if parts.scheme in ("unix", "npipe") else parts.hostname
-        if parts.scheme not in SCHEMES or not where:
-            raise UsageError(
-                f"--engines: {engine} is not an engine's address: write unix:///path/to/docker.sock, "
-                "tcp://HOST:PORT or ssh://USER@HOST"
-            )
-    twice = sorted({e for e in engines if engines.count(e) > 1})
-    if twice:
-        raise UsageError(f"--engines names {', '.join(twice)} twice: name each engine once")
-    return engines
 
 
 def refuse_options(options: RunOptions, loaded: Sequence[LoadedExperiment]) -> None:

@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 
 import docker
+from chaos.engine import parse_engines
 from chaos.errors import DockerUnavailable, ImageMissing, InfrastructureError, UsageError
 from chaos.experiments.engine_child import ChildWorker, EngineLost
 from chaos.experiments.engine_jobs import Job, WorkerSetup
-from chaos.experiments.engines import jobs_of, parse_engines, refuse_options, run_on_engines
+from chaos.experiments.engines import jobs_of, refuse_options, run_on_engines
 from chaos.experiments.loading import LoadedExperiment, load_suite
 from chaos.experiments.options import RunOptions
 from chaos.oracle.verdict import Counts, ExpectationResult, Trust, Verdict
