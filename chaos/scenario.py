@@ -44,6 +44,7 @@ from chaos.oracle import Verdict
 from chaos.oracle.expectations import parse_expectations
 from chaos.oracle.files import write_verdict
 from chaos.workloads.ledger import write_meta
+from chaos.workloads.netns import check_can
 from chaos.workloads.process import WorkloadProcess
 from chaos.workloads.spec import ConsumerSpec, ProducerSpec
 
@@ -72,6 +73,8 @@ class Scenario(Execution):
         client_path: ClientPath = "proxy",
         client_namespaces: bool = False,
     ) -> None:
+        if client_namespaces:
+            check_can()
         if isinstance(cluster, ExternalCluster):
             raise UsageError(
                 "a Scenario injects any fault on its cluster and names topics freely: run it on a cluster the harness "

@@ -34,14 +34,19 @@ def clean(
     files of secure clusters and of clusters with sshd (under the cache); with ``--bootstrap-servers``,
     the topics and groups runs left on a team's cluster instead (only names under kafka-chaos-), and
     with ``--ssh-config`` first what they left on its hosts (rules, watchdogs, a frozen or killed Kafka)."""
+    from chaos.workloads.netns import sweep as sweep_namespaces
+
+    # First, and without Docker or a cluster: the workloads' namespaces are this machine's.
+    namespaces = sweep_namespaces(run_id)
     target = external_target(bootstrap_servers, client_config, allow_faults_on, ssh_config)
     if target is not None:
-        _clean_external(target, run_id, with_images, as_json)
+        _clean_external(target, run_id, with_images, as_json, namespaces)
         return
     from chaos.cluster.spread import sweep_everywhere
     from chaos.engine import docker_client
 
     result = sweep_everywhere(docker_client(), run_id, docker_client, images=with_images)
+    result.namespaces = namespaces + result.namespaces
     text = (
         f"removed {len(result.containers)} containers, {len(result.networks)} networks"
         + (f", {len(result.images)} images" if with_images else "")
@@ -54,8 +59,11 @@ def clean(
         raise ChaosError("could not remove: " + "; ".join(result.failures))
 
 
-def _clean_external(target: ExternalTarget, run_id: str | None, with_images: bool, as_json: bool) -> None:
-    """Delete the topics and groups under the harness's prefix (a run's only, with ``run_id``).
+def _clean_external(
+    target: ExternalTarget, run_id: str | None, with_images: bool, as_json: bool, here: list[str]
+) -> None:
+    """Delete the topics and groups under the harness's prefix (a run's only, with ``run_id``); ``here``
+    is what was removed from this machine already (the workloads' namespaces).
 
     Raises:
         UsageError: ``--images`` as well (a team's cluster has none of the harness's), or the cluster
@@ -65,7 +73,6 @@ def _clean_external(target: ExternalTarget, run_id: str | None, with_images: boo
     from kafka.errors import KafkaError
 
     from chaos.cluster.external import PREFIX, ExternalCluster, namespace
-    from chaos.workloads.netns import sweep as sweep_namespaces
 
     if with_images:
         raise UsageError("--images removes this machine's images, not a team's cluster's: clean them separately")
@@ -85,7 +92,6 @@ def _clean_external(target: ExternalTarget, run_id: str | None, with_images: boo
     finally:
         cluster.close()
     undone = "".join(f"; on {host}: {', '.join(found)}" for host, found in on_hosts.items() if found)
-    here = sweep_namespaces(run_id)  # the workloads ran on this machine, in namespaces of their own
     undone += f"; on this machine: {len(here)} workload namespaces and rules" if here else ""
     emit(
         {"removed": removed, "hosts": on_hosts, "namespaces": here},

@@ -17,10 +17,18 @@ from chaos.experiments.loading import LoadedExperiment
 from chaos.experiments.model import Experiment
 from chaos.experiments.options import RunOptions
 from chaos.experiments.pool import ClusterPool, Lease, check_fits, shape
-from chaos.faults.backends import DOCKER, HOST_NETWORK_KINDS, Backend, check_kinds, external_backend
+from chaos.faults.backends import (
+    CLIENT_NETWORK_KINDS,
+    DOCKER,
+    HOST_NETWORK_KINDS,
+    Backend,
+    check_kinds,
+    external_backend,
+)
 from chaos.faults.schedule import RANDOM_KINDS
 from chaos.labels import new_run_id
 from chaos.progress import Progress, silent
+from chaos.workloads.netns import check_can
 from chaos.workloads.security import PLAINTEXT, load_client_config
 
 log = logging.getLogger(__name__)
@@ -166,13 +174,22 @@ def fault_kinds(exp: Experiment) -> set[str]:
     return kinds
 
 
+def check_machine(exp: Experiment) -> None:
+    """Refuse ``exp`` when it has a client network fault and this machine cannot give its workloads
+    network namespaces (:func:`chaos.workloads.netns.check_can`). Raises UsageError."""
+    if fault_kinds(exp) & CLIENT_NETWORK_KINDS:
+        check_can()
+
+
 def check_backend(exp: Experiment, cluster: KafkaCluster) -> None:
     """Refuse ``exp`` on ``cluster`` when its backend cannot perform one of its fault kinds, or it
     runs a team's application (in a container of this machine's engine), before anything starts.
 
     Raises:
-        UsageError: naming the kind and the backend (:func:`chaos.faults.backends.check_kinds`).
+        UsageError: naming the kind and the backend (:func:`chaos.faults.backends.check_kinds`), or
+            a client network fault on a machine that cannot give workloads namespaces.
     """
+    check_machine(exp)
     if not isinstance(cluster, ExternalCluster):
         refuse_files_cluster(exp)
         return

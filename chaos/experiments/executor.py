@@ -196,7 +196,7 @@ class Execution:
                 process.start()
 
     def kill_all(self) -> None:
-        """SIGKILL every workload still running."""
+        """SIGKILL every workload still running, then remove their network namespaces (if any)."""
         if self.app is not None:
             self.app.kill_all()
         for process in self.processes.values():

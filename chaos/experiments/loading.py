@@ -127,10 +127,16 @@ def _check_faults(exp: Experiment, lines: Lines) -> None:
             # an application runs in the open: only the harness's own workloads have namespaces
             own = step.kind in CLIENT_NETWORK_KINDS
             where = [n for n in names if not (own and n.startswith("application"))]
+            if not any(n == wanted or n.split("-", 1)[1] == wanted for n in names):
+                raise lines.error(
+                    ("faults", i, "workload"),
+                    f"no workload {wanted!r} in this experiment: use one of {', '.join(names)}",
+                )
             if not any(n == wanted or n.split("-", 1)[1] == wanted for n in where):
                 raise lines.error(
                     ("faults", i, "workload"),
-                    f"no workload {wanted!r} in this experiment {step.kind} can act on: use one of {', '.join(where)}",
+                    f"{step.kind} cannot act on {wanted}: an application runs outside any network namespace; "
+                    f"use one of {', '.join(where)}",
                 )
         if step.at > 3600 or (step.duration or 0) > 3600:
             raise lines.error(("faults", i), "faults start and last at most 3600 s into the window")

@@ -33,6 +33,7 @@ from chaos.experiments.clusters import (
     ExternalPool,
     by_shape,
     check_backend,
+    check_machine,
     leave,
     pool_for,
     refuse_files_cluster,
@@ -340,8 +341,10 @@ def run_suite(
     suite_dir = Path(options.reports_dir) / suite_id
     ordered = by_shape(loaded, options.kafka_version)
     wanted = [(item.experiment.name, item.experiment.cluster.spec(options.kafka_version)) for item in ordered]
+    for item in ordered:  # refused before anything runs
+        check_machine(item.experiment)
     pool = pool_for(options, suite_dir, wanted)
-    if isinstance(pool, ExternalPool):  # refused before anything runs
+    if isinstance(pool, ExternalPool):
         for item in ordered:
             check_backend(item.experiment, pool.cluster)
     prepare_clients(

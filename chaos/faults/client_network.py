@@ -88,6 +88,8 @@ class _ClientFault(Fault):
         super().__init__(name, **params)
         self._ns: Netns | None = None
         self._addresses: list[tuple[str, int]] = []
+        #: (inside the namespace, device) of each qdisc a bandwidth limit added.
+        self._added: list[tuple[bool, str]] = []
 
     def validate(self) -> None:
         if "workload" not in self.p:
@@ -122,8 +124,8 @@ class _ClientFault(Fault):
         self.targets = [f"{name} <-> broker-{i}" for i in ids]
         try:
             self._addresses = [(socket.gethostbyname(addresses[i][0]), addresses[i][1]) for i in ids]
-        except OSError as e:
-            raise FaultError(f"{self.kind}: a broker's host does not resolve here: {e}") from None
+        except OSError as e:  # gethostbyname knows IPv4 only, as do the namespace's rules
+            raise FaultError(f"{self.kind}: a broker's host has no IPv4 address here ({e}): name it by one") from None
         self._ns = ns
         return ns
 
@@ -171,7 +173,7 @@ class ClientCut(_ClientFault):
             raise FaultError(f"{self.p['workload']} still reaches {ip}:{port}")
 
     def _heal(self, ctx: FaultContext) -> None:
-        if self._ns is None or not self._ns.exists():  # gone with its workload: so is the cut
+        if self._ns is None or not self._ns.exists():  # removed already (its run's end, clean): so is the cut
             return
         chain = self.chain
         undo = f"for h in OUTPUT INPUT; do while iptables -w -D $h -j {chain} 2>/dev/null; do :; done; done; "
@@ -207,7 +209,15 @@ class ClientBandwidth(_ClientFault):
     def _inject(self, ctx: FaultContext) -> None:
         ns = self._aim(ctx)
         rate = str(self.p.get("rate", "1mbit"))
+        self._added = []
         for inside, dev, word in self._devices(ns):
+            shown = (
+                ns.run(["tc", "qdisc", "show", "dev", dev], "qdiscs")
+                if inside
+                else run_here(["tc", "qdisc", "show", "dev", dev], "qdiscs")
+            )
+            if f"htb {HANDLE}" in shown:
+                raise FaultError(f"{self.p['workload']}'s traffic is limited already: one client_bandwidth at a time")
             port_word = "dport" if word == "dst" else "sport"
             filters = [
                 f"tc filter add dev {dev} parent {HANDLE} protocol ip prio 1 u32 match ip {word} {ns.wire(ip)}/32 "
@@ -225,11 +235,12 @@ class ClientBandwidth(_ClientFault):
                     ]
                 ),
             )
+            self._added.append((inside, dev))  # healing removes only the limits this fault added
 
     def _heal(self, ctx: FaultContext) -> None:
-        if self._ns is None or not self._ns.exists():  # gone with its workload: so are both ends of its veth
+        if self._ns is None or not self._ns.exists():  # removed already, and both ends of its veth with it
             return
-        for inside, dev, _ in self._devices(self._ns):
+        for inside, dev in self._added:
             mine = f"tc qdisc show dev {dev} | grep -q 'qdisc htb {HANDLE}'"
             self._tc(
                 self._ns,

@@ -2,7 +2,7 @@
 slow the traffic between that client and any broker without touching the brokers (any cluster:
 the harness's own, or a team's without consent to faults on it).
 
-Each namespace, ``kafka-chaos.<run-id>.<workload>``, has a veth pair to this machine (``kcw<hex>h``
+Each namespace, ``kafka-chaos.<run-id>.<workload>.<hex>``, has a veth pair to this machine (``kcw<hex>h``
 here, ``kcw<hex>n`` inside) on a /30 of ``10.254.0.0/16`` that nothing on this machine uses, and its
 default route through it. Two kinds of broker address work from inside:
 
@@ -45,7 +45,11 @@ COMMENT = "kafka-chaos.run"
 #: Where the namespaces' /30s come from.
 POOL = ipaddress.IPv4Network("10.254.0.0/16")
 #: The chains of this machine that hold a namespace's rules: (table, chain).
-HOST_CHAINS = (("nat", "PREROUTING"), ("nat", "POSTROUTING"), ("filter", "FORWARD"))
+HOST_CHAINS = (("nat", "PREROUTING"), ("nat", "POSTROUTING"), ("filter", "FORWARD"), ("filter", "INPUT"))
+#: The programs a namespace and the faults in it run.
+TOOLS = ("ip", "iptables", "tc", "sysctl", "bash", "timeout")
+#: CAP_NET_ADMIN and CAP_SYS_ADMIN (``ip netns add`` mounts), as bits of ``CapEff``.
+CAPABILITIES = {"NET_ADMIN": 12, "SYS_ADMIN": 21}
 #: Seconds any one command may take.
 TIMEOUT_S = 20.0
 _NAME = re.compile(r"[^A-Za-z0-9_.-]")
@@ -71,18 +75,23 @@ def check_can() -> None:
     """Check this machine can give workloads namespaces of their own.
 
     Raises:
-        UsageError: not root, or no ``ip``/``iptables``/``tc``; the sentence says what to do.
+        UsageError: not root, without CAP_NET_ADMIN or CAP_SYS_ADMIN (an unprivileged container), or
+            without one of :data:`TOOLS`; the sentence says what to do.
     """
-    missing = [tool for tool in ("ip", "iptables", "tc") if shutil.which(tool) is None]
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     if missing:
         raise UsageError(
             f"client network faults run each workload in a network namespace, which needs {', '.join(missing)} "
-            "(apt-get install iproute2 iptables): install it, or remove the client network faults"
+            "(apt-get install iproute2 iptables procps bash coreutils): install it, or remove the client network faults"
         )
-    if os.geteuid() != 0:
+    status = Path("/proc/self/status").read_text() if Path("/proc/self/status").exists() else ""
+    held = int(next((line.split()[1] for line in status.splitlines() if line.startswith("CapEff:")), "0"), 16)
+    lacking = [name for name, bit in CAPABILITIES.items() if not held >> bit & 1]
+    if os.geteuid() != 0 or lacking:
         raise UsageError(
-            "client network faults run each workload in a network namespace, which needs root: run as root, "
-            "or remove the client network faults"
+            "client network faults run each workload in a network namespace, which needs root"
+            + (f" with CAP_{' and CAP_'.join(lacking)} (a privileged container)" if lacking else "")
+            + ": run as such, or remove the client network faults"
         )
 
 
@@ -124,6 +133,8 @@ class Netns:
             ("nat", "POSTROUTING", ["-s", self.ns_ip, "!", "-o", self.host_if, *tag, "-j", "MASQUERADE"]),
             ("filter", "FORWARD", ["-i", self.host_if, *tag, "-j", "ACCEPT"]),
             ("filter", "FORWARD", answers),
+            # a firewall dropping what comes in (ufw's default) would drop the namespace's connections
+            ("filter", "INPUT", ["-i", self.host_if, "-d", "127.0.0.1", "-p", "tcp", *tag, "-j", "ACCEPT"]),
         ]
 
 
@@ -150,9 +161,10 @@ def free_subnet(used: Sequence[ipaddress.IPv4Network], rng: random.Random | None
     raise InfrastructureError(f"no /30 of {POOL} is free on this machine for a workload's namespace")
 
 
-def namespace_name(run_id: str, workload: str) -> str:
-    """``kafka-chaos.<run-id>.<workload>``, with characters a namespace name cannot carry replaced."""
-    return _NAME.sub("_", f"{PREFIX}{run_id}.{workload}")
+def namespace_name(run_id: str, workload: str, tag: str = "") -> str:
+    """``kafka-chaos.<run-id>.<workload>.<tag>`` (the prefix of a run's with ``workload`` empty),
+    with characters a namespace name cannot carry replaced."""
+    return _NAME.sub("_", f"{PREFIX}{run_id}.{workload}" + (f".{tag}" if tag else ""))
 
 
 def create(run_id: str, workload: str) -> Netns:
@@ -165,10 +177,11 @@ def create(run_id: str, workload: str) -> Netns:
     check_can()
     net = free_subnet(_used_networks())
     hosts = list(net.hosts())
-    tag = secrets.token_hex(4)
-    ns = Netns(namespace_name(run_id, workload), run_id, f"kcw{tag}h", f"kcw{tag}n", str(hosts[0]), str(hosts[1]))
+    tag = secrets.token_hex(4)  # in the name too: two runs sharing a run id never share a namespace
+    name = namespace_name(run_id, workload, tag)
+    ns = Netns(name, run_id, f"kcw{tag}h", f"kcw{tag}n", str(hosts[0]), str(hosts[1]))
+    run_here(["ip", "netns", "add", ns.name], "creating a workload's network namespace")
     try:
-        run_here(["ip", "netns", "add", ns.name], "creating a workload's network namespace")
         veth = ["ip", "link", "add", ns.host_if, "type", "veth", "peer", "name", ns.ns_if, "netns", ns.name]
         run_here(veth, "a veth pair")
         run_here(["ip", "addr", "add", f"{ns.host_ip}/30", "dev", ns.host_if], "the veth's address")
@@ -217,24 +230,30 @@ def listed() -> list[str]:
 
 def sweep(run_id: str | None = None) -> list[str]:
     """Remove the namespaces of ``run_id`` (every run's when None) and this machine's rules for them;
-    the names of what went. A machine without ``ip`` or ``iptables`` has none.
+    the names of what went. A namespace a process still runs in belongs to a run going on (its
+    workloads die with their harness) and stays, with its run's rules. Without root, or without
+    ``ip`` or ``iptables``, there are none to remove.
 
     Raises:
         InfrastructureError: a namespace or rule could not be removed.
     """
-    if shutil.which("ip") is None or shutil.which("iptables") is None:
+    if os.geteuid() != 0 or shutil.which("ip") is None or shutil.which("iptables") is None:
         return []
     prefix = namespace_name(run_id, "") if run_id is not None else PREFIX
-    gone = []
+    gone, live = [], set()
     for name in listed():
-        if name.startswith(prefix):
-            run_here(["ip", "netns", "del", name], f"removing the namespace {name}")
-            gone.append(name)
-    label = f"{COMMENT}={run_id}" if run_id is not None else f"{COMMENT}="
+        if not name.startswith(prefix):
+            continue
+        if run_here(["ip", "netns", "pids", name], "listing a namespace's processes").strip():
+            live.add(name[len(PREFIX) :].split(".", 1)[0])
+            continue
+        run_here(["ip", "netns", "del", name], f"removing the namespace {name}")
+        gone.append(name)
     for table, chain in HOST_CHAINS:
         for line in run_here(["iptables", "-w", "-t", table, "-S", chain], "listing rules").splitlines():
             spec = shlex.split(line)
-            if spec[:2] != ["-A", chain] or not any(word.startswith(label) for word in spec):
+            labels = [w.split("=", 1)[1] for w in spec if w.startswith(f"{COMMENT}=")]
+            if spec[:2] != ["-A", chain] or not labels or labels[0] in live or run_id not in (None, labels[0]):
                 continue
             run_here(["iptables", "-w", "-t", table, "-D", chain, *spec[2:]], "removing a namespace's rule")
             gone.append(f"{table} {chain} rule {line[3:]}")

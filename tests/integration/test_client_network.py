@@ -43,7 +43,7 @@ def test_a_cut_client_gets_no_acks_and_loses_nothing_once_healed(
 ) -> None:
     producer = scenario.producer(mode="async", rate=200, duration_s=60, settings={"acks": "all"})
     assert producer.netns is not None and producer.netns.name in netns.listed()
-    assert len(host_rules(scenario.run_id)) == 4
+    assert len(host_rules(scenario.run_id)) == 5
     producer.start()
     scenario.wait_for("acked", 100, timeout=60)
 

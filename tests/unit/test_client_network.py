@@ -5,9 +5,11 @@ the selectors, validation and load-time refusals with fakes."""
 from __future__ import annotations
 
 import ipaddress
+import os
 import random
 import socket
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -131,13 +133,43 @@ def test_sweep_removes_what_a_killed_run_left_and_only_its_own() -> None:
     other = netns.create("20261206-000000-kept", "consumer-c0")
     try:
         gone = netns.sweep("20261206-000000-gone")
-        assert left.name in gone and len([g for g in gone if "rule" in g]) == 4
+        assert left.name in gone and len([g for g in gone if "rule" in g]) == 5
         assert left.name not in netns.listed() and other.name in netns.listed()
         rules = subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
         assert "kafka-chaos.run=20261206-000000-gone" not in rules and "kafka-chaos.run=20261206-000000-kept" in rules
     finally:
         netns.remove(other)
     assert other.name not in netns.listed()
+
+
+def test_sweep_leaves_a_namespace_a_process_runs_in_and_matches_run_ids_whole() -> None:
+    live = netns.create("20261206-000000-rv0", "producer-p0")
+    longer = netns.create("20261206-000000-rv03", "producer-p0")
+    sleeper = subprocess.Popen(live.wrap(["sleep", "60"]))
+    try:
+        assert netns.sweep("20261206-000000-rv0") == []  # its process runs: a run going on
+        assert netns.sweep("20261206-000000-rv") == []  # a run id is matched whole, never as a prefix
+        rules = subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
+        assert rules.count("kafka-chaos.run=20261206-000000-rv03") == 5
+        assert rules.count("kafka-chaos.run=20261206-000000-rv0 ") + rules.count('rv0"') >= 5
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert live.name in netns.sweep("20261206-000000-rv0") and longer.name in netns.listed()
+    netns.remove(longer)
+
+
+def test_a_second_limit_on_one_workload_is_refused_and_leaves_the_first(
+    tmp_path: Path, namespace: netns.Netns, listeners: list[int]
+) -> None:
+    ctx = context(tmp_path, InNamespace("producer-p0", namespace), {1: ("127.0.0.1", listeners[0])})
+    first = make_fault("client_bandwidth", workload="p0", rate="1mbit", direction="to_brokers")
+    first.inject(ctx)
+    with pytest.raises(FaultError, match="limited already: one client_bandwidth at a time"):
+        make_fault("client_bandwidth", workload="p0", rate="64kbit").inject(ctx)
+    assert "htb 4b43:" in namespace.run(["tc", "qdisc", "show", "dev", namespace.ns_if], "qdiscs")
+    first.heal(ctx)
+    assert "htb" not in namespace.run(["tc", "qdisc", "show", "dev", namespace.ns_if], "qdiscs")
 
 
 def test_a_namespaces_subnet_overlaps_nothing_this_machine_uses() -> None:
@@ -177,10 +209,23 @@ def test_a_run_with_a_client_network_fault_puts_its_workloads_in_namespaces(tmp_
     p3 = load_experiment(next((ROOT / "experiments").glob("p3-*.yaml")))
     assert plan_experiment(p3d, "r1", tmp_path).namespaces and not plan_experiment(p3, "r2", tmp_path).namespaces
     bad = tmp_path / "bad.yaml"
+    a2 = next((ROOT / "experiments").glob("a2-*.yaml")).read_text()
     bad.write_text(
-        (ROOT / "experiments" / "p3d-no-idempotence-answers-dropped-in-the-clients-namespace.yaml")
-        .read_text()
-        .replace("workload: producer-p0", "workload: consumer-c0")
+        a2.replace("kind: client_kill, workload: application-0", "kind: client_cut, workload: application-0")
     )
-    with pytest.raises(ExperimentFileError, match="no workload 'consumer-c0' in this experiment client_cut can act on"):
+    with pytest.raises(
+        ExperimentFileError, match="client_cut cannot act on application-0: an application runs outside"
+    ):
         load_experiment(bad)
+
+
+def test_a_suite_with_a_client_network_fault_is_refused_before_anything_starts_where_it_cannot_run(
+    tmp_path: Path,
+) -> None:
+    p3d = next((ROOT / "experiments").glob("p3d-*.yaml"))
+    env = {**os.environ, "PATH": "/usr/bin:/bin", "DOCKER_HOST": "unix:///nonexistent.sock"}  # no sbin: no ip, tc
+    argv = [sys.executable, "-m", "chaos.cli", "run", str(p3d), "--reports", str(tmp_path)]
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "client network faults run each workload in a network namespace, which needs ip" in proc.stderr
+    assert "Traceback" not in proc.stderr and not list(tmp_path.iterdir())
