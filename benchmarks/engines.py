@@ -9,12 +9,13 @@ Usage: python3 benchmarks/engines.py [--runs 1] [--second URL] [PATHS...]
        (default paths: the claims p1, p3, c1, c3: short, one cluster shape)
 Target: two engines ≤ 0.6 of one engine's time.
 
-Measured here (2 cores, 24 GiB, both engines on this machine, 2026-12-06, --runs 1, the default
-four claims, all of one cluster shape; another engineer's tests ran on the machine meanwhile): one
-engine 1.4 min, two engines 1.0 min, two/one 0.75, above the 0.6 target; verdict classes the same
-both ways. On one engine the four runs share one cluster (one start, three resets); on two, each
-engine starts its own, and the two engines' brokers and workloads share two cores (a broker's start
-alone costs about 5 CPU-s), so the runs' waits overlap but their work does not.
+Measured here (2 cores, 24 GiB, both engines on this machine, 2026-12-06, --runs 1; verdict classes
+the same both ways every time): the default four claims (other tests ran meanwhile) one engine
+1.4 min, two 1.0 min, 0.75; P1-P4, P3d, P4d, C1, C2 (quiet) 2.2 min and 1.3 min, 0.61; C1-C3,
+P1-P5, P3d, P4d, B2, B3 (quiet, three cluster shapes) 4.0 min and 2.6 min, 0.64. On one engine a
+shape's runs share one cluster (one start, then resets); on two each engine starts its own, and
+both engines' brokers, workloads, drains and oracles share two cores, so the waits overlap but the
+work does not (docs/engines.md).
 """
 
 from __future__ import annotations
