@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from shared import side_by_side
+
 ROOT = Path(__file__).resolve().parents[1]
 SHORT = sorted(str(p) for claim in ("p1", "p3", "c1", "c3") for p in (ROOT / "experiments").glob(f"{claim}-*.yaml"))
 SECOND = "unix:///run/kafka-chaos/docker2.sock"
@@ -81,10 +83,7 @@ def main() -> None:
                 seen.setdefault(name, {}).setdefault(kind, set()).add(cls)
     one, two = statistics.median(times["one"]), statistics.median(times["two"])
     print(f"median: one engine {one / 60:.1f} min, two engines {two / 60:.1f} min, two/one {two / one:.2f}")
-    differ = {n: k for n, k in seen.items() if k.get("one") != k.get("two")}
-    for name, by_kind in sorted(seen.items()):
-        print(f"  {name:48} one {sorted(by_kind.get('one', []))}  two {sorted(by_kind.get('two', []))}")
-    print("verdict classes: " + ("the same both ways" if not differ else f"DIFFER for {', '.join(sorted(differ))}"))
+    side_by_side(seen, "one", "two")
 
 
 if __name__ == "__main__":

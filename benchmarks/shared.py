@@ -92,3 +92,11 @@ def producer_performance(
     cmd = [java, *JVM_OPTIONS, "-cp", f"{libs}/*", "org.apache.kafka.tools.ProducerPerformance"]
     cmd += ["--topic", topic, "--num-records", str(records), "--record-size", str(record_size)]
     return [*cmd, "--throughput", str(throughput), "--producer-props", *props]
+
+
+def side_by_side(seen: dict[str, dict[str, set[str]]], a: str, b: str) -> None:
+    """Print each experiment's verdict classes under suite kinds ``a`` and ``b``, then whether any differ."""
+    differ = {n: k for n, k in seen.items() if k.get(a) != k.get(b)}
+    for name, kinds in sorted(seen.items()):
+        print(f"  {name:48} {a} {sorted(kinds.get(a, []))}  {b} {sorted(kinds.get(b, []))}")
+    print("verdict classes: " + ("the same both ways" if not differ else f"DIFFER for {', '.join(sorted(differ))}"))

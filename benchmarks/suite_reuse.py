@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from shared import side_by_side
+
 ROOT = Path(__file__).resolve().parents[1]
 CLAIMS = sorted(
     str(p) for pattern in ("b[1-5]-*.yaml", "c*.yaml", "p*.yaml") for p in (ROOT / "experiments").glob(pattern)
@@ -66,10 +68,7 @@ def main() -> None:
                 seen.setdefault(name, {}).setdefault(kind, set()).add(cls)
     reuse, fresh = statistics.median(times["reuse"]), statistics.median(times["fresh"])
     print(f"median: reuse {reuse / 60:.1f} min, fresh {fresh / 60:.1f} min, reuse/fresh {reuse / fresh:.2f}")
-    differ = {n: k for n, k in seen.items() if k.get("reuse") != k.get("fresh")}
-    for name, kinds in sorted(seen.items()):
-        print(f"  {name:48} reuse {sorted(kinds.get('reuse', []))}  fresh {sorted(kinds.get('fresh', []))}")
-    print("verdict classes: " + ("the same both ways" if not differ else f"DIFFER for {', '.join(sorted(differ))}"))
+    side_by_side(seen, "reuse", "fresh")
 
 
 if __name__ == "__main__":

@@ -15,27 +15,10 @@ import pytest
 
 import docker
 from chaos.engine import engine_address
+from tests.experiments.test_claims import SYNC
 
 SECOND = "unix:///run/kafka-chaos/docker2.sock"
 
-#: The shortest real run: a sync producer killed for a second on one broker.
-SYNC = """\
-name: {name}
-cluster: {{brokers: 1}}
-topic: {{replication_factor: 1}}
-producer:
-  mode: sync
-  rate: 200
-  settings: {{acks: all}}
-consumer:
-  strategy: after_process
-  settings: {{session.timeout.ms: 6000, heartbeat.interval.ms: 1500}}
-faults:
-  - {{kind: client_kill, workload: producer-p0, at: 1, duration: 1}}
-phases: {{warmup: 1, settle: 2}}
-expect:
-  producer_loss: "{expect}"
-"""
 
 pytestmark = [pytest.mark.experiment, pytest.mark.extended]
 
