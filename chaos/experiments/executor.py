@@ -11,7 +11,7 @@ import logging
 import random
 import time
 from collections import ChainMap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -35,7 +35,7 @@ from chaos.workloads.app_output import drain_app_output
 from chaos.workloads.application import AppSpec, HostApplication
 from chaos.workloads.coverage import verify_markers
 from chaos.workloads.drain import drain
-from chaos.workloads.netns import Namespaces
+from chaos.workloads.netns import Namespaces, broker_ips
 from chaos.workloads.output_drain import drain_output
 from chaos.workloads.process import Workload, WorkloadProcess
 from chaos.workloads.security import Brokers
@@ -96,10 +96,10 @@ class Execution:
         self.timeline = Timeline(self.run_dir, on_record=self._fault_event)
         workloads = ChainMap[str, Workload](self.processes, self.apps)  # type: ignore[arg-type]
         rng = random.Random(seed)
-        clients = lambda: cluster.client_addresses(client_path)  # noqa: E731 - asked when a fault needs it
+        clients: Callable[[], Mapping[int, tuple[str, int]]] = lambda: cluster.client_addresses(client_path)  # noqa: E731
         self.ctx = FaultContext(cluster, workloads, rng, self.timeline, topic.name, clients)
         #: The workloads' network namespaces (None: they run in this machine's).
-        self.namespaces = Namespaces(self.run_id) if namespaces else None
+        self.namespaces = Namespaces(self.run_id, lambda: broker_ips(clients())) if namespaces else None
         self.nemesis = Nemesis(self.ctx)
         #: "yes" when every partition had its full ISR again after healing, else what was wrong.
         self.recovered = "yes"

@@ -31,8 +31,9 @@ import re
 import secrets
 import shlex
 import shutil
+import socket
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,21 +162,34 @@ def free_subnet(used: Sequence[ipaddress.IPv4Network], rng: random.Random | None
     raise InfrastructureError(f"no /30 of {POOL} is free on this machine for a workload's namespace")
 
 
+def broker_ips(addresses: Mapping[int, tuple[str, int]]) -> list[str]:
+    """The IPv4 addresses of brokers' (host, port)s, as this machine resolves them (a host that does
+    not resolve is left out: a client could not reach it either)."""
+    found = []
+    for host, _ in addresses.values():
+        with contextlib.suppress(OSError):
+            found.append(socket.gethostbyname(host))
+    return found
+
+
 def namespace_name(run_id: str, workload: str, tag: str = "") -> str:
     """``kafka-chaos.<run-id>.<workload>.<tag>`` (the prefix of a run's with ``workload`` empty),
     with characters a namespace name cannot carry replaced."""
     return _NAME.sub("_", f"{PREFIX}{run_id}.{workload}" + (f".{tag}" if tag else ""))
 
 
-def create(run_id: str, workload: str) -> Netns:
-    """A new namespace for ``workload`` of run ``run_id``, with its veth pair, routes and rules.
+def create(run_id: str, workload: str, avoid: Sequence[str] = ()) -> Netns:
+    """A new namespace for ``workload`` of run ``run_id``, with its veth pair, routes and rules, on a
+    /30 holding none of the IPv4 addresses ``avoid`` names (the brokers': a /30 holding one would
+    take its traffic).
 
     Raises:
         UsageError: this machine cannot (:func:`check_can`).
         InfrastructureError: a command failed (what was made is removed).
     """
     check_can()
-    net = free_subnet(_used_networks())
+    brokers = [ipaddress.IPv4Network(a) for a in avoid if ipaddress.ip_address(a).version == 4]
+    net = free_subnet([*_used_networks(), *brokers])
     hosts = list(net.hosts())
     tag = secrets.token_hex(4)  # in the name too: two runs sharing a run id never share a namespace
     name = namespace_name(run_id, workload, tag)
@@ -263,13 +277,15 @@ def sweep(run_id: str | None = None) -> list[str]:
 class Namespaces:
     """The namespaces of one run's workloads: made one by one, removed together."""
 
-    def __init__(self, run_id: str) -> None:
+    def __init__(self, run_id: str, avoid: Callable[[], Sequence[str]] = list) -> None:
+        """``avoid`` gives the addresses no namespace's /30 may hold (the brokers', asked when one is made)."""
         self.run_id = run_id
+        self.avoid = avoid
         self.made: list[Netns] = []
 
     def add(self, workload: str) -> Netns:
         """A namespace for ``workload``. Raises UsageError (this machine cannot), InfrastructureError."""
-        ns = create(self.run_id, workload)
+        ns = create(self.run_id, workload, self.avoid())
         self.made.append(ns)
         return ns
 

@@ -229,3 +229,20 @@ def test_a_suite_with_a_client_network_fault_is_refused_before_anything_starts_w
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "client network faults run each workload in a network namespace, which needs ip" in proc.stderr
     assert "Traceback" not in proc.stderr and not list(tmp_path.iterdir())
+
+
+def test_a_namespaces_subnet_never_holds_a_broker(monkeypatch: pytest.MonkeyPatch) -> None:
+    found = netns.broker_ips({1: ("127.0.0.1", 9092), 2: ("localhost", 9093), 3: ("no-such-host.invalid", 1)})
+    assert found == ["127.0.0.1", "127.0.0.1"]
+    drawn: list[ipaddress.IPv4Network] = []
+
+    def free(used: list[ipaddress.IPv4Network]) -> ipaddress.IPv4Network:
+        drawn.extend(used)
+        return ipaddress.IPv4Network("10.254.200.0/30")
+
+    monkeypatch.setattr(netns, "free_subnet", free)
+    ns = netns.create("20261206-000000-avoid", "producer-p0", avoid=["10.254.7.9", "::1"])
+    try:
+        assert ipaddress.IPv4Network("10.254.7.9/32") in drawn and ns.host_ip == "10.254.200.1"
+    finally:
+        netns.remove(ns)
