@@ -43,6 +43,7 @@ from chaos.experiments.clusters import by_shape, refuse_files_cluster
 from chaos.experiments.engine_child import ChildWorker, EngineLost, Worker
 from chaos.experiments.engine_jobs import Job, WorkerSetup
 from chaos.experiments.loading import LoadedExperiment
+from chaos.experiments.model import Experiment
 from chaos.experiments.options import RunOptions
 from chaos.experiments.pool import shape
 from chaos.experiments.prepare import prepare_clients
@@ -127,11 +128,12 @@ def pick(waiting: Sequence[Job], last: str | None, running: Collection[str]) -> 
 
 
 def jobs_of(loaded: Sequence[LoadedExperiment], repeat: int, seed: int, kafka_version: str | None) -> list[Job]:
-    """The suite's runs in the order ``kafka-chaos run`` would run them on one engine (by shape),
-    named and seeded as it names and seeds them."""
+    """The suite's runs, numbered, named and seeded as ``kafka-chaos run`` would on one engine (by
+    shape), to be taken longest first within each shape: the engines' last runs are then the
+    shortest, and the one that finishes first idles least."""
     ordered = by_shape(loaded, kafka_version)
     runs = [(item, rep) for item in ordered for rep in range(1, repeat + 1)]
-    return [
+    jobs = [
         Job(
             i,
             item,
@@ -142,6 +144,13 @@ def jobs_of(loaded: Sequence[LoadedExperiment], repeat: int, seed: int, kafka_ve
         )
         for i, (item, rep) in enumerate(runs)
     ]
+    first = {job.shape: job.index for job in reversed(jobs)}
+    return sorted(jobs, key=lambda job: (first[job.shape], -expected_seconds(job.item.experiment)))
+
+
+def expected_seconds(exp: Experiment) -> float:
+    """How long a run of ``exp`` waits at least: its warm-up, fault window and settle."""
+    return exp.phases.warmup + exp.fault_window() + exp.phases.settle
 
 
 def lost_result(job: Job, suite_dir: Path, why: str) -> RunResult:

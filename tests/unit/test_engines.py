@@ -7,7 +7,7 @@ from __future__ import annotations
 import _thread
 import json
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -234,6 +234,16 @@ def test_runs_are_named_and_seeded_as_on_one_engine_grouped_by_shape(tmp_path: P
         (5, "three-a-2", 2, 8),
     ]
     assert len({j.shape for j in jobs[:4]}) == 1 and jobs[4].shape == jobs[5].shape != jobs[0].shape
+
+
+def test_within_a_shape_the_longest_runs_go_first_and_the_reports_keep_the_suites_order(tmp_path: Path) -> None:
+    loaded = suite_files(tmp_path, {"short": 1, "long": 1, "other": 3})
+    long = loaded[1].experiment
+    loaded[1] = replace(
+        loaded[1], experiment=long.model_copy(update={"phases": long.phases.model_copy(update={"settle": 30.0})})
+    )
+    jobs = jobs_of(loaded, 1, 0, None)
+    assert [(j.name, j.index) for j in jobs] == [("long", 1), ("short", 0), ("other", 2)]
 
 
 def test_each_engine_keeps_to_a_shape_its_cluster_has_and_one_report_holds_every_run(tmp_path: Path) -> None:
