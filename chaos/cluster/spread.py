@@ -24,10 +24,11 @@ from docker.types import IPAMConfig, IPAMPool
 
 import docker
 from chaos.cluster.config import ClusterSpec
+from chaos.cluster.containers import required_images
 from chaos.cluster.registry import spec_from_json
 from chaos.cluster.sweeper import SweepResult, sweep
 from chaos.engine import engine_address
-from chaos.errors import DockerUnavailable, UsageError
+from chaos.errors import DockerUnavailable, ImageMissing, UsageError
 from chaos.labels import SPEC_LABEL, run_filter
 
 
@@ -76,6 +77,7 @@ def spread_networks(
     Raises:
         UsageError: the harness's own engine (``home_address``) is not one of the cluster's.
         DockerUnavailable: an engine does not answer.
+        ImageMissing: an engine lacks an image of ``spec`` (the sentence says how to copy it there).
         docker.errors.APIError: an engine refused a network.
     """
     if home_address not in spec.engines:
@@ -84,6 +86,14 @@ def spread_networks(
             f"({', '.join(spec.engines)}): set DOCKER_HOST to one of them"
         )
     clients = {engine: home if engine == home_address else connect(address=engine) for engine in spec.engines}
+    for engine, client in clients.items():  # the images, before anything is made on any engine
+        try:
+            required_images(client, spec)
+        except ImageMissing as e:
+            raise ImageMissing(
+                f"engine {engine}: {str(e).split(': ')[0]}: copy the images there with `docker save IMAGE | "
+                f"docker -H {engine} load` (scripts/second-engine does for its engine)"
+            ) from None
     addresses: dict[int, str] = {}
     for engine, client in clients.items():
         probe = client.networks.create(name, driver="bridge", labels=dict(labels))

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import pytest
+from docker.errors import ImageNotFound
 
 from chaos.cluster.config import ClusterSpec
 from chaos.cluster.registry import spec_from_json, spec_to_json
 from chaos.cluster.spread import spread_networks
-from chaos.errors import UsageError
+from chaos.errors import ImageMissing, UsageError
 
 A, B = "unix:///var/run/docker.sock", "unix:///run/kafka-chaos/docker2.sock"
 
@@ -36,8 +37,19 @@ class FakeNetworks:
 
 
 @dataclass
+class FakeImages:
+    present: bool = True
+
+    def get(self, ref: str) -> object:
+        if not self.present:
+            raise ImageNotFound(ref)
+        return object()
+
+
+@dataclass
 class FakeClient:
     networks: FakeNetworks
+    images: FakeImages = field(default_factory=FakeImages)
 
 
 def test_nodes_go_to_the_engines_in_turn_and_the_spec_keeps_them() -> None:
@@ -77,5 +89,9 @@ def test_each_engine_draws_a_subnet_and_nodes_take_fixed_addresses_below_its_dyn
     assert spread.hosts()["broker-4"] == "10.213.1.3"
     ipam = other.networks.made[1]["ipam"]["Config"][0]
     assert (ipam["Subnet"], ipam["IPRange"]) == ("10.213.1.0/24", "10.213.1.128/25")
+    bare = FakeClient(FakeNetworks("10.213.2.0/24"), FakeImages(present=False))
+    with pytest.raises(ImageMissing, match=f"^engine {B}: image kafka-chaos/kafka:.* copy the images there"):
+        spread_networks(spec, cast(Any, home), A, "net", {}, connecting(bare))
+    assert bare.networks.made == []  # refused before any network was made
     with pytest.raises(UsageError, match="is not one of the cluster's engines"):
         spread_networks(spec, cast(Any, home), "unix:///elsewhere.sock", "net", {}, connecting(other))
