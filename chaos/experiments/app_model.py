@@ -81,6 +81,9 @@ class InputModel(_Strict):
 class CorrelateModel(_Strict):
     """Where an output names its input: a header, or a JMESPath expression into its JSON value."""
 
+    # ``json`` in a file; its field name too, so a dumped experiment validates again (a worker's copy)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False, populate_by_name=True)
+
     header: str | None = Field(None, min_length=1)
     json_path: str | None = Field(None, alias="json", min_length=1)
 

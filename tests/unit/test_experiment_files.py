@@ -240,6 +240,15 @@ def test_every_shipped_experiment_loads() -> None:
         assert item.experiment.expected.strip(), f"{item.path} does not say what it expects and why"
 
 
+def test_every_shipped_experiment_survives_its_json_round_trip() -> None:
+    # A worker on another engine gets its experiment as JSON: what it validates must be what was loaded.
+    from chaos.experiments.model import Experiment
+
+    for item in load_suite([Path(__file__).resolve().parents[2] / "experiments"]):
+        again = Experiment.model_validate(item.experiment.model_dump(mode="json"))
+        assert again == item.experiment, item.path
+
+
 def test_list_prints_every_experiment(capsys: pytest.CaptureFixture[str]) -> None:
     root = Path(__file__).resolve().parents[2] / "experiments"
     main_rc = 0
