@@ -35,7 +35,7 @@ from chaos.oracle.epochs import read_progress
 from chaos.oracle.examples import example, log_example, position_example
 from chaos.oracle.expectations import parse_expectations
 from chaos.oracle.files import write_verdict
-from chaos.oracle.keys import I64, SEQ_BITS, Mask, cat, member, union, unique
+from chaos.oracle.keys import I64, SEQ_BITS, Mask, cat, member, runs, union, unique
 from chaos.oracle.log import Log, marker_positions, reordered
 from chaos.oracle.producers import ProducerInfo, ProducerSide, load_producers
 from chaos.oracle.rebalances import rebalances
@@ -48,6 +48,9 @@ from chaos.oracle.trust import assess, witness_summary
 from chaos.oracle.verdict import Counts, Verdict, Witness
 from chaos.rundir import DRAIN, LEDGERS
 from chaos.workloads.ledger import read_meta
+
+#: An empty key set, for a released one (an empty slice would be a view keeping its array alive).
+_NONE: I64 = np.empty(0, np.int64)
 
 
 def _kafka_counts(run_dir: Path) -> dict[int, int] | None:
@@ -113,7 +116,7 @@ def _fates(side: ProducerSide, log: Log, checked: AckCheck) -> _Fates:
     broker = missing[confirmed | unconfirmed]
     broker_unconfirmed = member(broker, side.unconfirmed) & ~member(broker, side.acked)
     acked = len(side.acked)
-    side.acked = side.acked[:0]
+    side.acked = _NONE  # not side.acked[:0]: a view would keep the whole array alive
     rest = missing[~(confirmed | unconfirmed)]
     del missing
     producer_of = rest >> SEQ_BITS
@@ -143,7 +146,7 @@ def _processed_count(groups: list[Group], sent: I64, accepted: I64) -> int:
         processed = unique(cat([g.keys for g in groups] + [accepted]))
         count = int(member(processed, sent).sum())
     for g in groups:
-        g.keys = g.keys[:0]
+        g.keys = _NONE
     return count
 
 
@@ -216,9 +219,13 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
     aborted = _aborted(txns)
     _set_aside_aborted(fates, aborted)
     committed_log = _committed_view(run_dir, tag_to_index, drain_meta)
-    phantom = _phantoms(log, checked, side.sent)
     committed: dict[str, dict[str, int]] = drain_meta.get("committed", {})
+    # The oracle's peak is reading the groups (each member's positions and keys, 16 bytes a row,
+    # beside the log's columns): sent is held as its runs meanwhile, where it is a few ranges.
+    sent_runs = runs(side.sent)
+    side.sent = _NONE if sent_runs is not None else side.sent
     groups = load_groups(run_dir, tag_to_index, log, EXAMPLES, committed_log)
+    side.sent = sent_runs.materialise() if sent_runs is not None else side.sent
     outputs = _transformed(run_dir, tag_to_index, side.sent, groups, log, committed_log)
     # a black box: its processing is the inputs it wrote an output for (groups gains it)
     ids = {p.index: p.id for p in producers}
@@ -244,6 +251,9 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
     found = judge_run(txns, groups, committed_log, EXAMPLES, there) if txns is not None else None
     lost, compaction = broker_loss((fates.broker, at, cause), producers, fates.producer_lost, log, drain_meta, groups)
     unknown, producer_lost = union(fates.unknown, compaction.doubtful), fates.producer_lost[~compaction.doubtful_mask]
+    # The groups' key sets are last used above: released before the log's own passes below.
+    processed = _processed_count(groups, side.sent, accepted_keys(run_dir, tag_to_index))
+    phantom = _phantoms(log, checked, side.sent)
     order, progress = reordered(log, EXAMPLES), read_progress(run_dir)
     evidence = Evidence(log, producers, groups, checked, phantom, order, fates.duplicates, found, outputs, progress)
     cases = find_all(evidence)
@@ -269,7 +279,7 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
         aborted=fates.aborted,
         expired=lost.expired,
         superseded=lost.superseded,
-        processed=_processed_count(groups, side.sent, accepted_keys(run_dir, tag_to_index)),
+        processed=processed,
         unprocessed=consumer.unprocessed,
         overwritten_unread=consumer.overwritten_unread,
     )
@@ -356,7 +366,7 @@ def _transformed(
     read_copies = transformers[0].read_copies if transformers else None
     outputs = load_outputs(run_dir, tag_to_index, sent, EXAMPLES, read_by_transformer, read_copies)
     for g in transformers:  # a transformer's processing is its committed outputs
-        g.keys = outputs.inputs.copy() if outputs is not None else g.keys[:0]
+        g.keys = outputs.inputs.copy() if outputs is not None else _NONE
     return outputs
 
 
