@@ -64,6 +64,13 @@ def valid_rows(chunk: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return ok
 
 
+def _joined(parts: list[I64]) -> I64:
+    """The producers' sets of one kind, in index order: one producer's own array (a fresh one, no
+    one else's), not a copy of it; several, concatenated (popped from their dict by the caller, so
+    the parts are freed once joined)."""
+    return parts[0] if len(parts) == 1 else cat(parts)
+
+
 class ProducerSide:
     """Per-record sets of every producer, sorted and unique.
 
@@ -91,11 +98,11 @@ class ProducerSide:
                 found.append(mine.pop(name))
             returned_starts.append(mine.pop("returned_starts"))
             returned_ends.append(mine.pop("returned_ends"))
-        self.sent = cat(parts["sent"])
-        self.acked = cat(parts["acked"])
-        self.unconfirmed = cat(parts["unconfirmed"])
-        self.seen = cat(parts["seen"])
-        self.swallowed = cat(parts["swallowed"])
+        self.sent = _joined(parts.pop("sent"))
+        self.acked = _joined(parts.pop("acked"))
+        self.unconfirmed = _joined(parts.pop("unconfirmed"))
+        self.seen = _joined(parts.pop("seen"))
+        self.swallowed = _joined(parts.pop("swallowed"))
         self.returned = Ranges(cat(returned_starts), cat(returned_ends))
         self.goes_on = np.array([p.mode in GOES_ON_AFTER_SEND for p in producers] or [False], dtype=bool)
         self.retries = np.array([p.mode in RETRIES_FOREVER for p in producers] or [False], dtype=bool)
@@ -130,9 +137,12 @@ class ProducerSide:
         if (mark := read_returned_mark(base.with_suffix(".returned"))) is not None:
             ret_s.append(keys(p.index, np.array([mark[0]], dtype=np.uint64)))
             ret_e.append(keys(p.index, np.array([mark[1]], dtype=np.uint64)))
+        acked_all = cat(acked)
+        acked.clear()  # the chunks, before the sort and before sent is made
+        acked_keys = unique(acked_all, in_place=True)
+        del acked_all
         # Intents are ranges: merged, they give the sorted unique keys without a sort.
         sent = Ranges(cat(intent_s), cat(intent_e)).materialise()
-        acked_keys = unique(cat(acked), in_place=True)
         unconfirmed_keys = unique(cat(unconfirmed), in_place=True)
         unconfirmed_keys = unconfirmed_keys[~member(unconfirmed_keys, acked_keys)]
         # An ack proves a send whose intent record a kill tore away.
