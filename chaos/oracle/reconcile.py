@@ -99,16 +99,9 @@ def _set_aside_aborted(fates: _Fates, aborted: I64) -> None:
 def _fates(side: ProducerSide, log: Log, checked: AckCheck) -> _Fates:
     """Every sent record in exactly one place (docs/verdict.md). Frees the largest sets as soon as
     they are used: the oracle's peak memory is their sum."""
-    log_keys = log.keys[log.known]
-    logged_copies = len(log_keys)
-    logged = unique(log_keys, in_place=True)
-    del log_keys
-    duplicates = logged_copies - len(logged)
-    in_log = logged[member(logged, side.sent)]  # a record nobody sent is a phantom, not in_log
-    del logged
-    missing = side.sent[~member(side.sent, in_log)]
-    in_log_count = len(in_log)
-    del in_log
+    found, copies, distinct_phantoms = _logged(log, side.sent)
+    in_log_count = int(found.sum())  # a record nobody sent is a phantom, not in_log
+    duplicates, missing = copies - in_log_count - distinct_phantoms, side.sent[~found]
     damaged = missing[member(missing, checked.damaged)]
     missing = missing[~member(missing, checked.damaged)]
     confirmed = member(missing, side.acked)
@@ -135,6 +128,24 @@ def _fates(side: ProducerSide, log: Log, checked: AckCheck) -> _Fates:
         producer_lost=rest[~final_error & (went_on | swallowed)],
         unknown=rest[~final_error & ~(went_on | swallowed)],
     )
+
+
+def _logged(log: Log, sent: I64, chunk: int = 1 << 21) -> tuple[Mask, int, int]:
+    """Which of ``sent`` the log holds, how many copies of records of this run it holds, and how
+    many distinct keys of no sent record. A pass over the log a chunk at a time, marking ``sent``:
+    no sorted copy of the log's keys (16 bytes a record with its sort, at the oracle's peak)."""
+    found = np.zeros(len(sent), dtype=bool)
+    copies = 0
+    strays: list[I64] = []
+    for lo in range(0, len(log), chunk):
+        keys = log.keys[lo : lo + chunk]
+        keys = keys[keys >= 0]
+        copies += len(keys)
+        idx = np.minimum(np.searchsorted(sent, keys), max(len(sent) - 1, 0))
+        hit = sent[idx] == keys if len(sent) else np.zeros(len(keys), dtype=bool)
+        found[idx[hit]] = True
+        strays.append(keys[~hit])
+    return found, copies, len(unique(cat(strays), in_place=True))
 
 
 def _processed_count(groups: list[Group], sent: I64, accepted: I64) -> int:
