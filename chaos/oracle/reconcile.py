@@ -35,7 +35,7 @@ from chaos.oracle.epochs import read_progress
 from chaos.oracle.examples import example, log_example, position_example
 from chaos.oracle.expectations import parse_expectations
 from chaos.oracle.files import write_verdict
-from chaos.oracle.keys import I64, SEQ_BITS, Mask, cat, member, runs, union, unique
+from chaos.oracle.keys import I64, SEQ_BITS, Mask, cat, member, union, unique
 from chaos.oracle.log import Log, marker_positions, reordered
 from chaos.oracle.producers import ProducerInfo, ProducerSide, load_producers
 from chaos.oracle.rebalances import rebalances
@@ -233,10 +233,9 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
     committed: dict[str, dict[str, int]] = drain_meta.get("committed", {})
     # The oracle's peak is reading the groups (each member's positions and keys, 16 bytes a row,
     # beside the log's columns): sent is held as its runs meanwhile, where it is a few ranges.
-    sent_runs = runs(side.sent)
-    side.sent = _NONE if sent_runs is not None else side.sent
+    side.hold_sent_as_runs()
     groups = load_groups(run_dir, tag_to_index, log, EXAMPLES, committed_log)
-    side.sent = sent_runs.materialise() if sent_runs is not None else side.sent
+    side.restore_sent()
     outputs = _transformed(run_dir, tag_to_index, side.sent, groups, log, committed_log)
     # a black box: its processing is the inputs it wrote an output for (groups gains it)
     ids = {p.index: p.id for p in producers}
