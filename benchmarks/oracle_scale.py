@@ -5,7 +5,16 @@ Each shape is written once with numpy, then reconciled in a fresh process (so it
 oracle's alone) several times; prints the median time and the peak memory.
 
 Usage: python3 benchmarks/oracle_scale.py [--sizes 1000000 10000000] [--producers 1 4] [--repeat 3]
-Targets: <= 2 s at 1M; <= 15 s and <= 1 GiB at 10M; for one producer and for four.
+Targets: <= 2 s at 1M; <= 15 s and <= 1 GiB at 10M; for one producer and for four; <= 2 min and
+<= 4 GiB at 100M.
+
+Measured 2026-12-06 on the 2-core, 24 GiB development machine (docs/results.md has the rows): at
+100M records, one producer, one run, the peak went from 5,917 MiB to 3,821 MiB (within 4 GiB) and
+the time from 103 s to 148 s, the latter measured while another Docker suite shared the machine for
+part of the run (writing the files took 235 s instead of 60), so not comparable; a quiet re-run is
+still owed. At 10M, median of 3 (1 / 4 producers): 7.47 / 7.90 s and 703 / 703 MiB before,
+11.34 / 10.82 s and 600 / 582 MiB after, on a machine that had become slower in between; the code
+before, run right after, 1 producer: 8.94 s and 702 MiB, so the change costs about 1.27x in time.
 """
 
 from __future__ import annotations

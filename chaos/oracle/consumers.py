@@ -52,9 +52,7 @@ def epoch_starts(path: Path, rows: int) -> list[int]:
     return sorted(starts)
 
 
-def _poll_anomalies(
-    member: str, where: I64, partitions: np.ndarray[Any, Any], starts: list[int], log: Log, group: Group, limit: int
-) -> None:
+def _poll_anomalies(member: str, where: I64, starts: list[int], log: Log, group: Group, limit: int) -> None:
     """Within one epoch of one member, a partition's processed offsets must follow one another:
     a later one that jumps over records the log holds is a skip, one at or below the previous a
     step back (Jepsen's poll-skip and nonmonotonic-poll). One epoch and one partition at a time,
@@ -63,7 +61,7 @@ def _poll_anomalies(
         segment = where[lo:hi]
         if len(segment) < 2:
             continue
-        part = partitions[lo:hi]
+        part = _partitions(segment)
         for p in {*log.partitions(), int(part[0]), int(part[-1])}:
             pos = segment[part == p]  # file order
             step = pos[1:] - pos[:-1]
@@ -78,6 +76,16 @@ def _poll_anomalies(
                 group.skip_examples.append((member, int(pos[i]), int(pos[i + 1])))
             for i in back[: max(0, limit - len(group.back_examples))]:
                 group.back_examples.append((member, int(pos[i]), int(pos[i + 1])))
+
+
+def _partitions(where: I64, chunk: int = 1 << 21) -> np.ndarray[Any, Any]:
+    """The partition of each position of ``where`` (all >= 0), in the narrowest unsigned dtype that
+    holds the largest, filled a chunk at a time: one epoch's worth of bytes, not a column of int32
+    kept beside the member's positions for the whole read."""
+    part = np.empty(len(where), np.min_scalar_type(int(where.max()) >> SEQ_BITS))
+    for lo in range(0, len(where), chunk):
+        part[lo : lo + chunk] = where[lo : lo + chunk] >> SEQ_BITS
+    return part
 
 
 def reads_committed(meta: dict[str, Any]) -> bool:
@@ -113,10 +121,9 @@ def load_groups(
         group.members.append(member)
         path = meta_path.with_suffix(".processed")
         group.sources.append((path, int(meta.get("start_ns") or 0) // 1_000_000))
-        member_pos, member_parts = _read_member(path, tag_to_index, group, reading)
+        member_pos = _read_member(path, tag_to_index, group, reading)
         starts = epoch_starts(meta_path.with_suffix(".epochs"), len(member_pos))
-        _poll_anomalies(member, member_pos, member_parts, starts, reading.view, group, limit)
-        del member_parts
+        _poll_anomalies(member, member_pos, starts, reading.view, group, limit)
         reading.where.append(member_pos)
     for name, group in groups.items():
         r = readings.pop(name)
@@ -213,16 +220,13 @@ class _Reading:
     read_pos: list[I64] = field(default_factory=list)
 
 
-def _read_member(
-    path: Path, tag_to_index: dict[int, int], group: Group, r: _Reading
-) -> tuple[I64, np.ndarray[Any, Any]]:
-    """One member's processed rows: their positions and partitions in file order; their keys, the
+def _read_member(path: Path, tag_to_index: dict[int, int], group: Group, r: _Reading) -> I64:
+    """One member's processed rows: their positions in file order; their keys, the
     rows that name another record than ``r.view`` holds there, and a transformer's rows go to ``r``."""
     # Filled in place, sized from the file: no list of chunks to concatenate.
     rows_in_file = path.stat().st_size // PROCESSED.itemsize if path.exists() else 0
     member_pos: I64 = np.empty(rows_in_file, np.int64)
     member_keys: I64 = np.empty(rows_in_file, np.int64)
-    member_parts = np.empty(rows_in_file, np.int32)
     at = nkeys = 0
     for rows in read_records(path, PROCESSED):
         bad = (rows["status"] > Status.FOREIGN) | (rows["offset"] < 0) | (rows["partition"] < 0)
@@ -245,10 +249,9 @@ def _read_member(
         if group.transformer:
             r.read_keys.append(row_keys)
             r.read_pos.append(row_pos)
-        member_parts[at : at + len(chunk)] = chunk["partition"]
         at += len(chunk)
     r.keys.append(member_keys[:nkeys])
-    return member_pos[:at], member_parts[:at]
+    return member_pos[:at]
 
 
 def _copies(keys: list[I64], where: list[I64]) -> tuple[I64, I64]:

@@ -16,6 +16,8 @@ SEQ_MASK = (1 << SEQ_BITS) - 1
 
 I64 = np.ndarray[Any, np.dtype[np.int64]]
 Mask = np.ndarray[Any, np.dtype[np.bool_]]
+#: At most this many ranges are filled one by one (:meth:`Ranges.materialise`, :func:`runs`).
+FEW_RANGES = 4096
 
 
 def keys(index: int, seqs: np.ndarray[Any, Any]) -> I64:
@@ -46,25 +48,42 @@ def cat(parts: list[I64]) -> I64:
     return np.concatenate(parts) if parts else np.empty(0, np.int64)
 
 
-def unique(a: I64, in_place: bool = False) -> I64:
+def unique(a: I64, in_place: bool = False, chunk: int = 1 << 21) -> I64:
     """Sorted unique values. Sorting beats numpy 2's hash-based ``np.unique`` by ~10x on int64 keys,
     and a stable sort (timsort, which finds the sorted runs a ledger's keys come in) beats quicksort
     by ~100x on keys made of a few sorted runs (0.004 s against 0.6 s on 10M here), at a 20% cost
     on random ones.
 
-    ``in_place`` sorts ``a`` itself instead of a copy.
+    ``in_place`` sorts ``a`` itself instead of a copy and packs the unique values at its front: the
+    result is then a view of ``a`` (whose contents are no longer meaningful), so no second array of
+    ``a``'s size is ever alive (at 100M keys, 800 MB less at the oracle's peak). Packing goes a chunk
+    at a time: each chunk's kept values are copied out before being written, at or below where they
+    were, so no value is overwritten before it is read.
     """
     if len(a) == 0:
         return a
-    if in_place:
-        a.sort(kind="stable")
-    else:
+    if not in_place:
         a = np.sort(a, kind="stable")
-    keep = np.empty(len(a), dtype=bool)
-    keep[0] = True
-    np.not_equal(a[1:], a[:-1], out=keep[1:])
-    out: I64 = a[keep]
-    return out
+        keep = np.empty(len(a), dtype=bool)
+        keep[0] = True
+        np.not_equal(a[1:], a[:-1], out=keep[1:])
+        out: I64 = a[keep]
+        return out
+    a.sort(kind="stable")
+    written = 0
+    prev: int | None = None  # the last value of the chunk before, as it was before any write
+    for lo in range(0, len(a), chunk):
+        part = a[lo : lo + chunk]
+        keep = np.empty(len(part), dtype=bool)
+        keep[0] = prev is None or int(part[0]) != prev
+        np.not_equal(part[1:], part[:-1], out=keep[1:])
+        prev = int(part[-1])
+        kept = part[keep]  # a copy: the write below may overlap ``part``
+        a[written : written + len(kept)] = kept
+        written += len(kept)
+    packed: I64 = a[:written]
+    # Many duplicates: a copy, so the rest of ``a``'s buffer can be freed.
+    return packed.copy() if written < len(a) // 2 else packed
 
 
 def member(a: I64, b: I64, chunk: int = 1 << 21) -> Mask:
@@ -118,6 +137,34 @@ class Ranges:
         inside[inside] = a[inside] < self.ends[idx[inside]]
         return inside
 
-    def materialise(self) -> I64:
-        """Every key of the ranges, sorted and unique (the ranges are merged)."""
-        return ranges(self.starts, self.ends)
+    def materialise(self, chunk: int = 1 << 21) -> I64:
+        """Every key of the ranges, sorted and unique (the ranges are merged). A few ranges (a
+        producer's intents) are filled in place a chunk at a time: :func:`ranges`' temporaries would
+        be three times the result's size."""
+        if len(self.starts) > FEW_RANGES:
+            return ranges(self.starts, self.ends)
+        out: I64 = np.empty(int((self.ends - self.starts).sum()), np.int64)
+        at = 0
+        for start, end in zip(self.starts.tolist(), self.ends.tolist(), strict=True):
+            for lo in range(start, end, chunk):
+                n = min(chunk, end - lo)
+                out[at : at + n] = np.arange(lo, lo + n, dtype=np.int64)
+                at += n
+        return out
+
+
+def runs(a: I64, chunk: int = 1 << 21) -> Ranges | None:
+    """Sorted unique ``a`` as the ranges of its consecutive values, or None where it has more than
+    :data:`FEW_RANGES` of them (it would not be much smaller). Found a chunk at a time."""
+    cuts: list[I64] = []
+    found = 0
+    for lo in range(0, max(len(a) - 1, 0), chunk):
+        hi = min(lo + chunk, len(a) - 1)
+        cut = lo + 1 + np.flatnonzero(a[lo + 1 : hi + 1] - a[lo:hi] != 1)
+        found += len(cut)
+        if found >= FEW_RANGES:
+            return None
+        cuts.append(cut)
+    first = cat([np.zeros(1 if len(a) else 0, np.int64), *cuts])
+    last = cat([*cuts, np.array([len(a)] if len(a) else [], np.int64)]) - 1
+    return Ranges(a[first], a[last] + 1)

@@ -33,16 +33,23 @@ class Log:
         self.keys: I64 = np.full(n, -1, dtype=np.int64)
         status = np.empty(n, dtype=np.uint8)
         unknown_tag = np.zeros(n, dtype=bool)
-        at = 0
-        for rec in read_records(path, LOG_RECORD):
-            end = at + len(rec)
+        # Each row goes straight to its partition's slice (the drain writes a partition's records in
+        # offset order, partitions interleaved): the columns come out in position order without an
+        # argsort and a gather of each column, which at 100M records were 16 bytes a record more.
+        cursor = _partition_starts(path)
+        for chunk in read_records(path, LOG_RECORD):
+            rec = chunk[np.argsort(chunk["partition"], kind="stable")]
+            dest = np.empty(len(rec), np.int64)
+            parts, first, count = np.unique(rec["partition"], return_index=True, return_counts=True)
+            for part, lo, c in zip(parts.tolist(), first.tolist(), count.tolist(), strict=True):
+                dest[lo : lo + c] = np.arange(cursor[part], cursor[part] + c)
+                cursor[part] += c
             index = map_tags(rec["tag"], tag_to_index)
             known = (rec["status"] == Status.VALID) & (index >= 0) & (rec["seq"] >= 0)
-            self.keys[at:end][known] = (index[known] << SEQ_BITS) | rec["seq"][known].astype(np.int64)
-            self.pos[at:end] = positions(rec["partition"], rec["offset"])
-            status[at:end] = rec["status"]
-            unknown_tag[at:end] = (rec["status"] == Status.VALID) & ~known
-            at = end
+            self.keys[dest[known]] = (index[known] << SEQ_BITS) | rec["seq"][known].astype(np.int64)
+            self.pos[dest] = positions(rec["partition"], rec["offset"])
+            status[dest] = rec["status"]
+            unknown_tag[dest] = (rec["status"] == Status.VALID) & ~known
         if n > 1 and not bool(np.all(self.pos[1:] >= self.pos[:-1])):
             order = np.argsort(self.pos, kind="stable")
             # one column at a time, so at most one extra copy is alive
@@ -86,6 +93,21 @@ class Log:
         hit = self.pos[idx] == where
         out[hit] = idx[hit]
         return out
+
+
+def _partition_starts(path: Path) -> dict[int, int]:
+    """Where each partition's rows of the log file ``path`` begin, partitions in order."""
+    counts: dict[int, int] = {}
+    for rec in read_records(path, LOG_RECORD):
+        parts, count = np.unique(rec["partition"], return_counts=True)
+        for part, c in zip(parts.tolist(), count.tolist(), strict=True):
+            counts[part] = counts.get(part, 0) + c
+    starts: dict[int, int] = {}
+    at = 0
+    for part in sorted(counts):
+        starts[part] = at
+        at += counts[part]
+    return starts
 
 
 def marker_positions(drain: dict[str, Any]) -> I64:

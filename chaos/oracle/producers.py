@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from chaos.oracle.keys import I64, SEQ_BITS, Ranges, cat, keys, member, positions, union, unique
+from chaos.oracle.keys import I64, SEQ_BITS, Ranges, cat, keys, member, positions, runs, union, unique
 from chaos.rundir import LEDGERS
 from chaos.workloads.envelope import producer_tag
 from chaos.workloads.ledger import PRODUCER_EVENT, Kind, read_meta, read_records
@@ -64,6 +64,13 @@ def valid_rows(chunk: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return ok
 
 
+def _joined(parts: list[I64]) -> I64:
+    """The producers' sets of one kind, in index order: one producer's own array (a fresh one, no
+    one else's), not a copy of it; several, concatenated (popped from their dict by the caller, so
+    the parts are freed once joined)."""
+    return parts[0] if len(parts) == 1 else cat(parts)
+
+
 class ProducerSide:
     """Per-record sets of every producer, sorted and unique.
 
@@ -91,14 +98,29 @@ class ProducerSide:
                 found.append(mine.pop(name))
             returned_starts.append(mine.pop("returned_starts"))
             returned_ends.append(mine.pop("returned_ends"))
-        self.sent = cat(parts["sent"])
-        self.acked = cat(parts["acked"])
-        self.unconfirmed = cat(parts["unconfirmed"])
-        self.seen = cat(parts["seen"])
-        self.swallowed = cat(parts["swallowed"])
+        self.sent = _joined(parts.pop("sent"))
+        self.acked = _joined(parts.pop("acked"))
+        self.unconfirmed = _joined(parts.pop("unconfirmed"))
+        self.seen = _joined(parts.pop("seen"))
+        self.swallowed = _joined(parts.pop("swallowed"))
         self.returned = Ranges(cat(returned_starts), cat(returned_ends))
         self.goes_on = np.array([p.mode in GOES_ON_AFTER_SEND for p in producers] or [False], dtype=bool)
         self.retries = np.array([p.mode in RETRIES_FOREVER for p in producers] or [False], dtype=bool)
+        self._sent_runs: Ranges | None = None
+
+    def hold_sent_as_runs(self) -> None:
+        """Hold ``sent`` as its ranges (:func:`runs`), where it is made of few, until
+        :meth:`restore_sent`: for a phase that does not read it, so its 8 bytes a record are not
+        added to that phase's peak."""
+        self._sent_runs = runs(self.sent)
+        if self._sent_runs is not None:
+            self.sent = np.empty(0, np.int64)
+
+    def restore_sent(self) -> None:
+        """``sent`` as it was before :meth:`hold_sent_as_runs`."""
+        if self._sent_runs is not None:
+            self.sent = self._sent_runs.materialise()
+        self._sent_runs = None
 
     def _one(self, p: ProducerInfo) -> dict[str, I64]:
         base = self.run_dir / LEDGERS / f"producer-{p.id}"
@@ -130,9 +152,12 @@ class ProducerSide:
         if (mark := read_returned_mark(base.with_suffix(".returned"))) is not None:
             ret_s.append(keys(p.index, np.array([mark[0]], dtype=np.uint64)))
             ret_e.append(keys(p.index, np.array([mark[1]], dtype=np.uint64)))
+        acked_all = cat(acked)
+        acked.clear()  # the chunks, before the sort and before sent is made
+        acked_keys = unique(acked_all, in_place=True)
+        del acked_all
         # Intents are ranges: merged, they give the sorted unique keys without a sort.
         sent = Ranges(cat(intent_s), cat(intent_e)).materialise()
-        acked_keys = unique(cat(acked), in_place=True)
         unconfirmed_keys = unique(cat(unconfirmed), in_place=True)
         unconfirmed_keys = unconfirmed_keys[~member(unconfirmed_keys, acked_keys)]
         # An ack proves a send whose intent record a kill tore away.

@@ -49,6 +49,9 @@ from chaos.oracle.verdict import Counts, Verdict, Witness
 from chaos.rundir import DRAIN, LEDGERS
 from chaos.workloads.ledger import read_meta
 
+#: An empty key set, for a released one (an empty slice would be a view keeping its array alive).
+_NONE: I64 = np.empty(0, np.int64)
+
 
 def _kafka_counts(run_dir: Path) -> dict[int, int] | None:
     """Records per partition by Kafka's own offsets (``drain/kafka-offsets.json``: end - beginning),
@@ -96,16 +99,9 @@ def _set_aside_aborted(fates: _Fates, aborted: I64) -> None:
 def _fates(side: ProducerSide, log: Log, checked: AckCheck) -> _Fates:
     """Every sent record in exactly one place (docs/verdict.md). Frees the largest sets as soon as
     they are used: the oracle's peak memory is their sum."""
-    log_keys = log.keys[log.known]
-    logged_copies = len(log_keys)
-    logged = unique(log_keys, in_place=True)
-    del log_keys
-    duplicates = logged_copies - len(logged)
-    in_log = logged[member(logged, side.sent)]  # a record nobody sent is a phantom, not in_log
-    del logged
-    missing = side.sent[~member(side.sent, in_log)]
-    in_log_count = len(in_log)
-    del in_log
+    found, copies, distinct_phantoms = _logged(log, side.sent)
+    in_log_count = int(found.sum())  # a record nobody sent is a phantom, not in_log
+    duplicates, missing = copies - in_log_count - distinct_phantoms, side.sent[~found]
     damaged = missing[member(missing, checked.damaged)]
     missing = missing[~member(missing, checked.damaged)]
     confirmed = member(missing, side.acked)
@@ -113,7 +109,7 @@ def _fates(side: ProducerSide, log: Log, checked: AckCheck) -> _Fates:
     broker = missing[confirmed | unconfirmed]
     broker_unconfirmed = member(broker, side.unconfirmed) & ~member(broker, side.acked)
     acked = len(side.acked)
-    side.acked = side.acked[:0]
+    side.acked = _NONE  # not side.acked[:0]: a view would keep the whole array alive
     rest = missing[~(confirmed | unconfirmed)]
     del missing
     producer_of = rest >> SEQ_BITS
@@ -134,6 +130,24 @@ def _fates(side: ProducerSide, log: Log, checked: AckCheck) -> _Fates:
     )
 
 
+def _logged(log: Log, sent: I64, chunk: int = 1 << 21) -> tuple[Mask, int, int]:
+    """Which of ``sent`` the log holds, how many copies of records of this run it holds, and how
+    many distinct keys of no sent record. A pass over the log a chunk at a time, marking ``sent``:
+    no sorted copy of the log's keys (16 bytes a record with its sort, at the oracle's peak)."""
+    found = np.zeros(len(sent), dtype=bool)
+    copies = 0
+    strays: list[I64] = []
+    for lo in range(0, len(log), chunk):
+        keys = log.keys[lo : lo + chunk]
+        keys = keys[keys >= 0]
+        copies += len(keys)
+        idx = np.minimum(np.searchsorted(sent, keys), max(len(sent) - 1, 0))
+        hit = sent[idx] == keys if len(sent) else np.zeros(len(keys), dtype=bool)
+        found[idx[hit]] = True
+        strays.append(keys[~hit])
+    return found, copies, len(unique(cat(strays), in_place=True))
+
+
 def _processed_count(groups: list[Group], sent: I64, accepted: I64) -> int:
     """Distinct sent records processed by any group, a share group's ``accepted`` (sorted unique keys)
     among them (a phantom processed is a phantom); the groups' key sets are released."""
@@ -143,7 +157,7 @@ def _processed_count(groups: list[Group], sent: I64, accepted: I64) -> int:
         processed = unique(cat([g.keys for g in groups] + [accepted]))
         count = int(member(processed, sent).sum())
     for g in groups:
-        g.keys = g.keys[:0]
+        g.keys = _NONE
     return count
 
 
@@ -216,9 +230,12 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
     aborted = _aborted(txns)
     _set_aside_aborted(fates, aborted)
     committed_log = _committed_view(run_dir, tag_to_index, drain_meta)
-    phantom = _phantoms(log, checked, side.sent)
     committed: dict[str, dict[str, int]] = drain_meta.get("committed", {})
+    # The oracle's peak is reading the groups (each member's positions and keys, 16 bytes a row,
+    # beside the log's columns): sent is held as its runs meanwhile, where it is a few ranges.
+    side.hold_sent_as_runs()
     groups = load_groups(run_dir, tag_to_index, log, EXAMPLES, committed_log)
+    side.restore_sent()
     outputs = _transformed(run_dir, tag_to_index, side.sent, groups, log, committed_log)
     # a black box: its processing is the inputs it wrote an output for (groups gains it)
     ids = {p.index: p.id for p in producers}
@@ -244,6 +261,9 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
     found = judge_run(txns, groups, committed_log, EXAMPLES, there) if txns is not None else None
     lost, compaction = broker_loss((fates.broker, at, cause), producers, fates.producer_lost, log, drain_meta, groups)
     unknown, producer_lost = union(fates.unknown, compaction.doubtful), fates.producer_lost[~compaction.doubtful_mask]
+    # The groups' key sets are last used above: released before the log's own passes below.
+    processed = _processed_count(groups, side.sent, accepted_keys(run_dir, tag_to_index))
+    phantom = _phantoms(log, checked, side.sent)
     order, progress = reordered(log, EXAMPLES), read_progress(run_dir)
     evidence = Evidence(log, producers, groups, checked, phantom, order, fates.duplicates, found, outputs, progress)
     cases = find_all(evidence)
@@ -269,7 +289,7 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
         aborted=fates.aborted,
         expired=lost.expired,
         superseded=lost.superseded,
-        processed=_processed_count(groups, side.sent, accepted_keys(run_dir, tag_to_index)),
+        processed=processed,
         unprocessed=consumer.unprocessed,
         overwritten_unread=consumer.overwritten_unread,
     )
@@ -356,7 +376,7 @@ def _transformed(
     read_copies = transformers[0].read_copies if transformers else None
     outputs = load_outputs(run_dir, tag_to_index, sent, EXAMPLES, read_by_transformer, read_copies)
     for g in transformers:  # a transformer's processing is its committed outputs
-        g.keys = outputs.inputs.copy() if outputs is not None else g.keys[:0]
+        g.keys = outputs.inputs.copy() if outputs is not None else _NONE
     return outputs
 
 
