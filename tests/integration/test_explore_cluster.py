@@ -2,16 +2,22 @@
 acknowledged), so the first schedule fails for certain; the search shrinks it within its budget on
 one cluster reset between schedules, writes a ready-to-run file and leaves nothing running. A
 producer that does not stop within 10 s is killed (kafka-python's sender can loop on a killed
-broker's id and hold its close for a minute; the verdict is the same)."""
+broker's id and hold its close for a minute; the verdict is the same). ``extended`` (72 s on one
+worker, and the test command is at its 15 minutes): ``scripts/setup``'s main job runs it; explore's
+search, shrinking and schedule files are unit-tested with fakes in the command (``tests/unit/test_explore.py``)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
+
 import docker
 from chaos.experiments.loading import load_experiment
 from tests.helpers.real_cluster import cli, labelled
+
+pytestmark = pytest.mark.extended
 
 FILE = """\
 name: explore-smoke
