@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from docker.errors import DockerException
@@ -45,6 +46,25 @@ def docker_client(timeout: float = 60, address: str | None = None) -> docker.Doc
         where = address or engine_address()
         raise DockerUnavailable(f"no Docker engine answers at {where}: {SETUP_HINT}") from e
     return client
+
+
+def engine_data_root(timeout: float = 10) -> Path | None:
+    """Where the engine of ``DOCKER_HOST`` keeps its containers' files, when it runs on this machine
+    (a ``unix://`` socket); None for an engine elsewhere or one that does not answer."""
+    address = engine_address()
+    if not address.startswith("unix://"):
+        return None
+    try:
+        client = docker_client(timeout)
+    except DockerUnavailable:
+        return None
+    try:
+        root = client.info().get("DockerRootDir")
+    except (DockerException, OSError):
+        return None
+    finally:
+        client.close()
+    return Path(root) if isinstance(root, str) else None
 
 
 def engine_address(environ: Mapping[str, str] = os.environ) -> str:

@@ -24,9 +24,16 @@ LOGS = "logs"
 APPLICATION = "application"
 APPLICATION_META = "application.json"
 WATCH = "watch"
+#: A soak's windows and summary (docs/soak.md).
+SOAK = "soak"
 
 # Inside ``watch/``.
 PROGRESS = "progress.jsonl"
+
+# Inside ``soak/``.
+SOAK_WINDOWS = "windows.jsonl"
+SOAK_SUMMARY = "soak.json"
+SOAK_MARKDOWN = "soak.md"
 
 # Inside ``drain/``.
 DRAIN_LOG = "log.bin"

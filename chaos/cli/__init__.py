@@ -22,6 +22,7 @@ from chaos.cli.init import init_cmd
 from chaos.cli.maintenance import clean, doctor
 from chaos.cli.runs import list_cmd, reconcile, report_cmd, run_cmd
 from chaos.cli.schema import schema_cmd
+from chaos.cli.soak import soak_cmd
 from chaos.cli.validate import validate
 from chaos.errors import ChaosError, Interrupted
 from chaos.signals import sigterm_raises
@@ -45,6 +46,7 @@ for command in (
     reconcile,
     run_cmd,
     explore_cmd,
+    soak_cmd,
     list_cmd,
     report_cmd,
     validate,

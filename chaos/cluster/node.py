@@ -144,6 +144,21 @@ class Node:
             return ""
         return raw.decode(errors="replace")
 
+    def memory_bytes(self) -> int | None:
+        """The container's memory in use now (Docker's stats, less the inactive page cache, as
+        ``docker stats`` shows it); None when it is not running or Docker cannot say."""
+        try:
+            stats = self.container.stats(stream=False, one_shot=True)
+        except (NotFound, APIError):
+            return None
+        memory = stats.get("memory_stats") if isinstance(stats, dict) else None
+        if not isinstance(memory, dict):
+            return None
+        usage = memory.get("usage")
+        if not isinstance(usage, int):
+            return None
+        return usage - int((memory.get("stats") or {}).get("inactive_file", 0))  # as `docker stats` shows
+
     def exec(self, cmd: list[str]) -> tuple[int, str]:
         """Run ``cmd`` as root inside the node's container; return the exit code and combined output.
 

@@ -68,6 +68,10 @@ class SshNode(Node):
         self.interface = config.interface
         self.expiry: float | None = config.rule_expiry
 
+    def memory_bytes(self) -> int | None:
+        """Not measured on a team's host (None)."""
+        return None
+
     @property
     def name(self) -> str:
         """Where SSH reaches the node (``user@host:port``)."""

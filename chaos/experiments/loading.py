@@ -9,7 +9,7 @@ see them (:mod:`.yaml_file`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from chaos.cluster.config import ClientPath
 from chaos.errors import UsageError
 from chaos.experiments.app_model import ApplicationModel, MissingPath
+from chaos.experiments.cluster_model import as_properties
 from chaos.experiments.model import (
     CLIENT_TAGS,
     CONSUMER_METRICS,
@@ -26,7 +27,6 @@ from chaos.experiments.model import (
     Experiment,
     ExperimentFileError,
     ProducerModel,
-    as_properties,
     fault_params,
 )
 from chaos.experiments.schedule_model import RandomFaultsModel
@@ -146,13 +146,14 @@ def _check_random_faults(exp: Experiment, rf: RandomFaultsModel, lines: Lines) -
     from chaos.faults.base import make_fault
     from chaos.faults.schedule import RANDOM_KINDS
 
+    where = "soak" if exp.soak is not None else "random_faults"  # a soak's schedule is drawn as random faults
     if rf.min_duration > rf.max_duration:
         raise lines.error(("random_faults", "min_duration"), "must not exceed max_duration")
     for j, kind in enumerate(rf.kinds or RANDOM_KINDS):
         spec = expand_targets(kind, exp.topic_name)
         if "kind" not in spec:
-            raise lines.error(("random_faults", "kinds", j), "each entry needs a kind")
-        lines.check(("random_faults", "kinds", j), make_fault, spec.pop("kind"), **spec)
+            raise lines.error((where, "kinds", j), "each entry needs a kind")
+        lines.check((where, "kinds", j), make_fault, spec.pop("kind"), **spec)
     if exp.fault_window() < rf.count * (rf.min_duration + rf.gap):
         raise lines.error(
             ("phases", "fault_window"),
@@ -193,9 +194,15 @@ def _check_direct_path(exp: Experiment, lines: Lines, path_given: bool) -> None:
             )
 
 
-def load_experiment(path: Path, client: str | None = None, client_path: ClientPath | None = None) -> Experiment:
+def load_experiment(
+    path: Path,
+    client: str | None = None,
+    client_path: ClientPath | None = None,
+    soak: Mapping[str, object] | None = None,
+) -> Experiment:
     """Parse and check one experiment file, its workloads on ``client`` and its clients on
-    ``client_path`` (None: the file's own).
+    ``client_path`` (None: the file's own); ``soak``: run as a soak with these ``soak:`` keys
+    (:func:`soaked`).
 
     Raises:
         ExperimentFileError: unreadable, not YAML, an unknown key, a wrong type, an unknown client
@@ -213,6 +220,8 @@ def load_experiment(path: Path, client: str | None = None, client_path: ClientPa
     """
     path = Path(path)
     data, lines = load_yaml(path)
+    if soak is not None:
+        data = soaked(data, soak)
     try:
         exp = Experiment.model_validate(data)
     except ValidationError as e:
@@ -224,6 +233,33 @@ def load_experiment(path: Path, client: str | None = None, client_path: ClientPa
     if exp.application is not None:
         exp = exp.model_copy(update={"application": _check_application(exp, exp.application, lines, path.parent)})
     return exp
+
+
+def soaked(data: Mapping[str, object], soak: Mapping[str, object]) -> dict[str, object]:
+    """A file's data as a soak (``kafka-chaos soak``, docs/soak.md): ``soak`` over its own ``soak:``
+    keys; the faults drawn are the file's ``soak.kinds``, else its fault steps (each alone, without
+    its timing), else its random faults' kinds, else the default ones; its producer runs for the
+    soak's duration, and its fault window is the soak's."""
+    out = dict(data)
+    own = out.get("soak")
+    merged = {**(own if isinstance(own, dict) else {}), **soak}
+    steps = out.pop("faults", None)
+    random = out.pop("random_faults", None)
+    if "kinds" not in merged:
+        drawn = [
+            {k: v for k, v in step.items() if k not in ("at", "duration", "name")}
+            for step in (steps if isinstance(steps, list) else [])
+            if isinstance(step, dict)
+        ]
+        if not drawn and isinstance(random, dict) and random.get("kinds"):
+            drawn = random["kinds"]
+        if drawn:
+            merged["kinds"] = drawn
+    out["soak"] = merged
+    for section, keys in (("producer", ("count", "duration")), ("phases", ("fault_window",))):
+        if isinstance(part := out.get(section), dict):
+            out[section] = {k: v for k, v in part.items() if k not in keys}
+    return out
 
 
 def _check_application(exp: Experiment, app: ApplicationModel, lines: Lines, base: Path) -> ApplicationModel:
@@ -271,6 +307,7 @@ def load_suite(
     client_path: ClientPath | None = None,
     releases: Sequence[str] = (),
     client_versions: Sequence[str] = (),
+    soak: Mapping[str, object] | None = None,
 ) -> list[LoadedExperiment]:
     """Load every experiment named by ``paths``; all are checked before any runs.
 
@@ -280,6 +317,7 @@ def load_suite(
     that path; None keeps each file's own. ``releases``: each experiment once per Kafka release
     (labelled ``<name>@<release>`` when more than one); ``client_versions``: once per release of the
     Java client (``…@clients-<release>`` when more than one), for an experiment with a Java workload.
+    ``soak``: each as a soak with these ``soak:`` keys (:func:`soaked`).
 
     Raises:
         ExperimentFileError: see :func:`load_experiment`; also two experiments with the same name.
@@ -299,7 +337,7 @@ def load_suite(
     names: dict[str, Path] = {}
     for path in experiment_files(paths):
         for c in clients:
-            exp = load_experiment(path, c, client_path)
+            exp = load_experiment(path, c, client_path, soak)
             if exp.name in names and c == clients[0]:
                 raise ExperimentFileError(
                     f"{path}:1: name: {exp.name!r} is also the name of {names[exp.name]}: rename one"

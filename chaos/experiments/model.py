@@ -19,25 +19,23 @@ A minimal file::
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal, Self, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
-from chaos.cluster.config import ClientPath, ClusterSpec
+from chaos.cluster.config import ClientPath
 from chaos.errors import UsageError
 from chaos.experiments.app_model import ApplicationModel
+from chaos.experiments.cluster_model import ClusterModel, Scalar
 from chaos.experiments.release_model import KnownBugModel, NeedsModel
-from chaos.experiments.schedule_model import FaultStepModel, PhasesModel, RandomFaultsModel
+from chaos.experiments.schedule_model import FaultStepModel, PhasesModel, RandomFaultsModel, SoakModel
 from chaos.faults.targets import expand_targets
-from chaos.images.recipes import DEFAULT_KAFKA_VERSION, check_kafka_version
+from chaos.images.recipes import check_kafka_version
 from chaos.oracle.expectations import REBALANCE_FIELDS, Expectation, parse_expectation
 from chaos.workloads.clients import CLIENTS, DEFAULT_CLIENT, available_clients, check_client, described_client
 from chaos.workloads.external import ExternalClient
 from chaos.workloads.spec import CommitStrategy, KeyStrategy, PoisonAck, ProducerMode
-
-Scalar = str | int | float | bool
 
 #: Metrics about consumers; an expectation on one needs a consumer in the experiment.
 CONSUMER_METRICS = (
@@ -58,64 +56,8 @@ class ExperimentFileError(UsageError):
     """An experiment file is unreadable or malformed; the message names file, line and field."""
 
 
-def as_properties(raw: Mapping[str, Scalar]) -> dict[str, str]:
-    """Java-style property values as strings (``true``/``false`` for booleans, as Java writes them)."""
-    return {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in raw.items()}
-
-
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
-
-
-class ExternalModel(_Strict):
-    """A team's running cluster (``docs/external-clusters.md``): where it is, the clients' security
-    settings file and its hosts' SSH config (``--ssh-config``'s; both relative to the experiment file).
-    Consent to faults on it is never the file's: it is given on the command line (``--allow-faults-on``)."""
-
-    bootstrap_servers: str = Field(min_length=3)
-    client_config: Path | None = None
-    ssh_config: Path | None = None
-
-
-class ClusterModel(_Strict):
-    """The cluster: brokers, KRaft controllers (0: combined mode), release, settings; or a team's (``external``)."""
-
-    brokers: int = Field(3, ge=1, le=9)
-    controllers: int = Field(0, ge=0, le=5)
-    kafka_version: str = DEFAULT_KAFKA_VERSION
-    broker_config: dict[str, Scalar] = Field(default_factory=dict)
-    heap: str = "512m"
-    health_timeout: float = Field(120.0, gt=0)
-    kafka_image: str | None = Field(None, min_length=1)
-    toxiproxy_image: str | None = Field(None, min_length=1)
-    #: ``kcfs``: data directories on a disk that can lose power and fail (power_loss, disk_full, disk_error).
-    disk: Literal["plain", "kcfs"] = "plain"
-    log_dirs: int = Field(1, ge=1, le=4)
-    #: Feature levels the storage is formatted with, e.g. ``eligible.leader.replicas.version: 0``.
-    features: dict[str, int] = Field(default_factory=dict)
-    #: ``dynamic``: a KRaft quorum whose voters can change (KIP-853), with ``spare_controllers``
-    #: started as observers for ``voter_add``.
-    quorum: Literal["static", "dynamic"] = "static"
-    spare_controllers: int = Field(0, ge=0, le=2)
-    external: ExternalModel | None = None
-
-    def spec(self, kafka_version: str | None = None) -> ClusterSpec:
-        """The :class:`ClusterSpec` (``kafka_version`` overrides the file's). Raises UsageError."""
-        return ClusterSpec(
-            brokers=self.brokers,
-            controllers=self.controllers,
-            kafka_version=kafka_version or self.kafka_version,
-            broker_config=as_properties(self.broker_config),
-            heap=self.heap,
-            health_timeout=self.health_timeout,
-            kafka_image=self.kafka_image,
-            toxiproxy_image=self.toxiproxy_image,
-            disk=self.disk,
-            log_dirs=self.log_dirs,
-            features=dict(self.features),
-            quorum=self.quorum,
-            spare_controllers=self.spare_controllers,
-        )
 
 
 class TopicModel(_Strict):
@@ -278,6 +220,8 @@ class Experiment(_Strict):
     application: ApplicationModel | None = None
     faults: list[FaultStepModel] = Field(default_factory=list)
     random_faults: RandomFaultsModel | None = None
+    #: A long run with a fault every ``every`` s (docs/soak.md); its schedule is ``random_faults``.
+    soak: SoakModel | None = None
     phases: PhasesModel = Field(default_factory=PhasesModel)
     expect: dict[str, int | str] = Field(default_factory=dict)
     isolation_level: Literal["read_uncommitted", "read_committed"] = "read_uncommitted"
@@ -297,6 +241,25 @@ class Experiment(_Strict):
         if not re.match(NAME_PATTERN, name):
             raise ValueError("must be lower-case letters, digits, '-', '_' or '.', starting with a letter or digit")
         return name
+
+    @model_validator(mode="after")
+    def _soaked(self) -> Self:
+        """A soak's schedule becomes its ``random_faults`` and its duration the fault window (a file
+        written back, ``experiment.yaml``, holds both, the same)."""
+        if self.soak is None:
+            return self
+        drawn, window = self.soak.random_faults(), self.soak.duration
+        if self.faults or self.random_faults not in (None, drawn):
+            raise ValueError("a soak draws its own faults every `soak.every` s: drop faults and random_faults")
+        if self.phases.fault_window not in (None, window):
+            raise ValueError("a soak's fault window is its duration: drop phases.fault_window")
+        if self.producer.count is not None or self.producer.duration is not None:
+            raise ValueError(
+                "a soak's producer runs for the soak's duration: drop producer.count and producer.duration"
+            )
+        object.__setattr__(self, "random_faults", drawn)
+        object.__setattr__(self, "phases", self.phases.model_copy(update={"fault_window": window}))
+        return self
 
     @field_validator("tags")
     @classmethod

@@ -7,17 +7,23 @@ Phases and their budgets are written down in ``docs/phases.md``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
 from chaos import rundir
 from chaos.cluster import KafkaCluster
+from chaos.cluster.node import Node
 from chaos.errors import InfrastructureError
-from chaos.events import EventBus
+from chaos.events import EventBus, Note
 from chaos.experiments.executor import Execution
 from chaos.experiments.phases import Phases, StatusTicker
 from chaos.experiments.plan import Plan, fault_steps
+from chaos.experiments.soak_watch import SoakWatch
 from chaos.experiments.steady import steady, wait_flowing
-from chaos.experiments.watches import topic_watches
+from chaos.experiments.watches import Watches, topic_watches
 from chaos.oracle import Verdict
 from chaos.workloads.spec import ConsumerSpec
+from chaos.workloads.tally import LedgerTally
 
 
 def execute(
@@ -62,6 +68,15 @@ def execute(
         ticker = StatusTicker(phases, ex.totals, lambda: [f.name for f in ex.nemesis.active], status_every)
         ticker.start()
         isr = topic_watches(cluster.partitions, cluster.broker_views, t, ex.timeline, ex.run_dir)
+        if plan.soak_window is not None:
+            soak = soak_watch(
+                plan.soak_window,
+                ex.run_dir,
+                lambda: cluster.brokers,
+                lambda: [f.name for f in ex.nemesis.active],
+                lambda text: phases.bus.emit(Note(run=phases.label, text=text)),
+            )
+            isr = Watches(isr, soak)
         producers = ex.workloads("producer")
         try:
             with phases.phase("steady", f"first acks, then until they flow, {b.warmup:g} s at most"):
@@ -91,3 +106,20 @@ def execute(
         with phases.phase("reconcile"):
             verdict = ex.judge(plan.name, seed=plan.seed)
     return verdict
+
+
+def soak_watch(
+    window: float,
+    run_dir: Path,
+    brokers: Callable[[], Sequence[Node]],
+    active: Callable[[], list[str]],
+    say: Callable[[str], None],
+) -> SoakWatch:
+    """A soak's watch of ``run_dir`` (docs/soak.md): its ledgers, the faults ``active()`` names and
+    the memory of the nodes ``brokers()`` gives, each window's line to ``say``."""
+    tally = LedgerTally(run_dir)
+
+    def memory() -> dict[str, int]:
+        return {node.host: used for node in brokers() if (used := node.memory_bytes()) is not None}
+
+    return SoakWatch(window, run_dir / rundir.SOAK / rundir.SOAK_WINDOWS, tally.look, active, memory, say)

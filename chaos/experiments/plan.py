@@ -18,7 +18,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from chaos.cluster.config import ClientPath
-from chaos.experiments.model import Experiment, as_properties, fault_params
+from chaos.experiments.cluster_model import as_properties
+from chaos.experiments.model import Experiment, fault_params
 from chaos.faults.backends import CLIENT_NETWORK_KINDS
 from chaos.faults.base import make_fault
 from chaos.faults.schedule import RANDOM_KINDS, Step, random_schedule
@@ -96,6 +97,8 @@ class Plan:
     application: AppSpec | None = None
     #: The Java client's release, when the file names one (None: the cluster's).
     java_release: str | None = None
+    #: A soak's window in seconds (docs/soak.md): watched and reported per window (None: no soak).
+    soak_window: float | None = None
 
     @property
     def window(self) -> float:
@@ -256,6 +259,7 @@ def plan_experiment(exp: Experiment, run_id: str, run_dir: Path, seed: int = 0, 
         expects_acks=str(producer.settings.get("acks", "all")) != "0",
         client_path=exp.client_path,
         application=app,
+        soak_window=exp.soak.window_s if exp.soak is not None else None,
     )
 
 

@@ -48,6 +48,7 @@ from chaos.experiments.plan import Plan, plan_experiment
 from chaos.experiments.pool import ClusterPool, Lease
 from chaos.experiments.prepare import prepare_clients
 from chaos.experiments.release_facts import release_facts
+from chaos.experiments.soak_disk import soak_need
 from chaos.images.builder import ensure_kafka_images
 from chaos.labels import new_run_id
 from chaos.oracle.files import write_verdict
@@ -343,6 +344,8 @@ def run_suite(
     wanted = [(item.experiment.name, item.experiment.cluster.spec(options.kafka_version)) for item in ordered]
     for item in ordered:  # refused before anything runs
         check_machine(item.experiment)
+        if item.experiment.soak is not None:
+            options.progress(soak_need(item.experiment, Path(options.reports_dir), local=options.external is None))
     pool = pool_for(options, suite_dir, wanted)
     if isinstance(pool, ExternalPool):
         for item in ordered:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Self
 
-__all__ = ["FaultStepModel", "PhasesModel", "RandomFaultsModel"]
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["FaultStepModel", "PhasesModel", "RandomFaultsModel", "SoakModel"]
 
 
 class _Strict(BaseModel):
@@ -31,11 +33,55 @@ class FaultStepModel(BaseModel):
 class RandomFaultsModel(_Strict):
     """A random schedule drawn from ``--seed``: ``count`` faults staggered over the fault window."""
 
-    count: int = Field(ge=1, le=100)
+    count: int = Field(ge=1, le=400_000)  # a week's soak with a fault every 2 s
     min_duration: float = Field(2.0, gt=0)
     max_duration: float = Field(10.0, gt=0)
     gap: float = Field(1.0, ge=0)
     kinds: list[dict[str, object]] | None = None
+
+
+class SoakModel(_Strict):
+    """A soak (``docs/soak.md``): the workloads run ``duration`` s while, every ``every`` s, a fault
+    drawn from the seed (from ``kinds``) acts for ``hold`` s and is healed before the next; the run
+    is watched and reported per ``window`` s (default: ``every``)."""
+
+    duration: float = Field(gt=0, le=7 * 86_400)
+    every: float = Field(30.0, ge=2)
+    hold: float | None = Field(None, gt=0, description="default: 10 s, or a third of every when shorter")
+    window: float | None = Field(None, ge=1)
+    kinds: list[dict[str, object]] | None = None
+
+    @model_validator(mode="after")
+    def _fits(self) -> Self:
+        self.random_faults()  # a schedule that cannot be drawn is refused here, naming soak
+        return self
+
+    @property
+    def hold_s(self) -> float:
+        """How long each fault acts."""
+        return self.hold if self.hold is not None else min(10.0, round(self.every / 3, 1))
+
+    @property
+    def window_s(self) -> float:
+        """The watch's window in seconds."""
+        return self.window or self.every
+
+    def random_faults(self) -> RandomFaultsModel:
+        """The schedule as random faults: one per ``every`` s, each starting its slot, ``hold`` s long.
+
+        Raises:
+            ValueError: ``hold`` leaves less than a second to heal before the next, or ``duration``
+                is shorter than one period.
+        """
+        hold = self.hold_s
+        if hold > self.every - 1:
+            raise ValueError(f"hold ({hold:g} s) must end at least 1 s before the next fault ({self.every:g} s)")
+        if self.duration < self.every:
+            raise ValueError(f"duration ({self.duration:g} s) is shorter than one period (every: {self.every:g} s)")
+        count = int(self.duration // self.every)
+        return RandomFaultsModel(
+            count=count, min_duration=hold, max_duration=hold, gap=self.every - hold, kinds=self.kinds
+        )
 
 
 class PhasesModel(_Strict):

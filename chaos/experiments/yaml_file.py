@@ -96,7 +96,8 @@ def pydantic_message(err: ErrorDetails) -> str:
         return str(err["msg"]).replace("Input should be", "must be")
     msg = str(err.get("msg", "is invalid"))
     msg = msg.replace("Input should be", "must be").replace("Value error, ", "")
-    return f"{msg} (got {err.get('input')!r})" if kind not in ("model_type", "dict_type") else msg
+    whole = kind in ("model_type", "dict_type") or isinstance(err.get("input"), dict)  # a section: said by loc
+    return msg if whole else f"{msg} (got {err.get('input')!r})"
 
 
 def load_yaml(path: Path) -> tuple[dict[str, object], Lines]:

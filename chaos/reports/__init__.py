@@ -159,7 +159,7 @@ def reporters() -> list[ModuleType]:
     A new reporter is one such module: nothing else needs to name it.
 
     >>> [r.FILE for r in reporters()]
-    ['report.html', 'junit.xml', 'summary.md']
+    ['report.html', 'junit.xml', 'summary.md', 'soak/soak.md']
     """
     found = []
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):

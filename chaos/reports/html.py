@@ -17,6 +17,7 @@ from chaos.reports.in_force import in_force_items
 from chaos.reports.markdown import passed_line
 from chaos.reports.releases import bug_on_release, release_items
 from chaos.reports.series import series
+from chaos.reports.soak import soak_html, soak_summary
 from chaos.reports.timeline import timeline_svg
 from chaos.reports.words import (
     ICON,
@@ -98,6 +99,8 @@ def run_html(run: RunReport) -> str:
         parts += _judgement(v)
     lost = v.lost_sent if v else {}
     parts.append("<h2>Timeline</h2>" + timeline_svg(series(run.run_dir), lost=lost))
+    if (soak := soak_summary(run.run_dir)) is not None:
+        parts.append(soak_html(soak))
     if v is not None:
         parts += _figures(v)
     parts.append(f"<h2>Files</h2><p>{_links(run.run_dir)}</p></body></html>")

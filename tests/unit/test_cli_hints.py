@@ -89,6 +89,7 @@ def test_the_scanner_finds_every_hint_of_the_package() -> None:
         "kafka-chaos schema",
         "kafka-chaos schema validate",
         "kafka-chaos schema verdict",
+        "kafka-chaos soak",
         "kafka-chaos validate",
         "kafka-chaos validate --static-only",
     ]

@@ -16,8 +16,9 @@ import yaml
 
 from chaos.cli import main
 from chaos.cli.starter import DEFAULT_SETTINGS, TeamSettings, settings_block
+from chaos.experiments.cluster_model import as_properties
 from chaos.experiments.loading import load_experiment, load_suite
-from chaos.experiments.model import Experiment, as_properties
+from chaos.experiments.model import Experiment
 from chaos.workloads.clients import CLIENTS
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,0 +1,122 @@
+"""How much disk a soak needs, said before it starts, and a soak refused when the disk cannot hold it
+(docs/soak.md).
+
+The need is the records the soak will send (its producer's ``rate`` times its length, or, without a
+rate, :data:`ASSUMED_RATE`, the most a client drove on a 2-core machine) times what each record
+costs: on this machine's disk its ledger rows (:data:`LEDGER_BYTES`, intents and acks, each
+consumer group's processed rows, the drain's copy), in the engine's data root its log segments on
+every replica (payload and envelope plus Kafka's record and batch overhead).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from chaos.engine import engine_data_root
+from chaos.errors import UsageError
+from chaos.experiments.model import Experiment
+from chaos.workloads.ledger import LOG_RECORD, PROCESSED, PRODUCER_EVENT
+
+#: Records a second assumed for a producer without ``rate`` (the Java workload's 88k on 2 cores, rounded up).
+ASSUMED_RATE = 100_000.0
+#: Ledger bytes per record: its ack row, its share of intent rows, the drain's row.
+LEDGER_BYTES = PRODUCER_EVENT.itemsize + PRODUCER_EVENT.itemsize // 8 + LOG_RECORD.itemsize
+#: Kafka's bytes per record beyond the value: envelope header, record and batch overhead, index.
+RECORD_OVERHEAD = 120
+#: The share of the free space a soak may plan to fill.
+HEADROOM = 0.9
+#: Warmup, settle, stop and drain: the soak's records beyond its duration, as a share of it.
+BEYOND = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class DiskNeed:
+    """What a soak will write: ``records``, at ``rate`` a second (``assumed``: no rate was set),
+    ``ledger_bytes`` on this machine, ``broker_bytes`` in the engine's data root (None: a team's
+    cluster, whose disks are its own)."""
+
+    records: int
+    rate: float
+    assumed: bool
+    ledger_bytes: int
+    broker_bytes: int | None
+
+    def sentence(self) -> str:
+        """The need in a sentence."""
+        rate = f"{self.rate:,.0f} records/s" + (
+            " (no producer.rate: assumed the most a client drives)" if self.assumed else ""
+        )
+        brokers = "" if self.broker_bytes is None else f" and {_gib(self.broker_bytes)} of broker logs"
+        return f"{self.records:,} records at {rate}: {_gib(self.ledger_bytes)} of ledgers{brokers}"
+
+
+def _gib(n: int | float) -> str:
+    return f"{n / 2**30:.1f} GiB"
+
+
+def disk_need(exp: Experiment) -> DiskNeed:
+    """What ``exp``, a soak, will write (see the module docstring).
+
+    Raises:
+        ValueError: ``exp`` is no soak.
+    """
+    if exp.soak is None:
+        raise ValueError(f"{exp.name} is no soak")
+    rate = exp.producer.rate or ASSUMED_RATE
+    records = int(rate * exp.soak.duration * (1 + BEYOND))
+    groups = (1 if exp.consumer is not None else 0) + (1 if exp.application is not None else 0)
+    ledger = records * (LEDGER_BYTES + groups * PROCESSED.itemsize)
+    external = exp.cluster.external is not None
+    per_record = exp.producer.payload_size + RECORD_OVERHEAD
+    broker = None if external else records * per_record * exp.topic.replication_factor
+    return DiskNeed(records, rate, exp.producer.rate is None, ledger, broker)
+
+
+def _free(path: Path) -> tuple[int, int]:
+    """Free bytes of the filesystem holding ``path`` (or its nearest existing parent), and its device."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return shutil.disk_usage(path).free, os.stat(path).st_dev
+
+
+def check_disk(exp: Experiment, reports_dir: Path, data_root: Callable[[], Path | None]) -> DiskNeed:
+    """``exp``'s need (:func:`disk_need`), once both disks can hold it with headroom.
+    ``data_root()`` is where the engine keeps its containers' files (None: not on this machine).
+
+    Raises:
+        UsageError: naming the need, the free space and the directory short of it.
+    """
+    need = disk_need(exp)
+    root = data_root() if need.broker_bytes is not None else None
+    if root is None:
+        need = replace(need, broker_bytes=None)
+    wants: dict[int, tuple[int, int, Path]] = {}
+    places = [(Path(reports_dir).resolve(), need.ledger_bytes)]
+    if root is not None and need.broker_bytes is not None:
+        places.append((root, need.broker_bytes))
+    for place, wanted in places:
+        free, device = _free(place)
+        held = wants.get(device, (free, 0, place))
+        wants[device] = (free, held[1] + wanted, held[2])
+    for free, wanted, place in wants.values():
+        if wanted > free * HEADROOM:
+            raise UsageError(
+                f"{exp.name} needs {_gib(wanted)} on the disk of {place} ({need.sentence()}) and "
+                f"{_gib(free)} is free: shorten soak.duration, lower producer.rate or free some space"
+            )
+    return need
+
+
+def soak_need(exp: Experiment, reports_dir: Path, local: bool) -> str:
+    """:func:`check_disk` for ``exp`` on this machine's engine (``local``; else a team's cluster,
+    whose disks are its own), and the need in a line for the person watching.
+
+    Raises:
+        UsageError: the disk cannot hold the soak.
+    """
+    need = check_disk(exp, reports_dir, engine_data_root if local else lambda: None)
+    return f"{exp.name}: a soak of {need.sentence()}"

@@ -1,0 +1,160 @@
+"""A soak's live watch (docs/soak.md): every window, what the ledgers gained, the faults that acted,
+the consumers' lag and each broker's memory, as a line of ``soak/windows.jsonl`` and a line for the
+person watching.
+
+It holds nothing of a window once its line is written: the ledgers are counted incrementally
+(:class:`chaos.workloads.tally.LedgerTally`), so a night's soak watches in the memory of a minute's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TypedDict
+
+from chaos.workloads.tally import Tally
+
+log = logging.getLogger(__name__)
+
+#: How often the active faults are sampled within a window, in seconds.
+SAMPLE_S = 1.0
+
+
+class WindowLine(TypedDict):
+    """One line of ``soak/windows.jsonl`` (docs/soak.md)."""
+
+    window: int
+    start_ms: int
+    end_ms: int
+    sent: int
+    acked: int
+    errors: int
+    processed: int
+    acked_per_s: float
+    ack_ms_p50: float | None
+    ack_ms_p99: float | None
+    lag: int | None
+    faults: list[str]
+    memory_mib: dict[str, float]
+
+
+class SoakWatch:
+    """Writes one line per ``window`` s to ``out`` while started, and a last one, of what is left of
+    the window, on :meth:`stop`.
+
+    ``tally()`` gives what the ledgers gained since its last call, ``faults()`` the names of the
+    faults acting now, ``memory()`` each broker's memory in bytes (empty where nobody can say), and
+    ``say`` takes the line for the person watching.
+    """
+
+    def __init__(
+        self,
+        window: float,
+        out: Path,
+        tally: Callable[[], Tally],
+        faults: Callable[[], Sequence[str]],
+        memory: Callable[[], Mapping[str, int]],
+        say: Callable[[str], None],
+        clock: Callable[[], float] = time.time,
+        sample: float = SAMPLE_S,
+    ) -> None:
+        self.window = window
+        self.out = out
+        self.tally = tally
+        self.faults = faults
+        self.memory = memory
+        self.say = say
+        self.clock = clock
+        self.sample = sample
+        self.windows = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._seen: list[str] = []
+        self._start = 0.0
+
+    def start(self) -> None:
+        """Count what the ledgers hold so far as before the soak, and start watching."""
+        if self._thread is not None:
+            return
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.tally()  # what came before the first window (warmup) is not the first window's
+        self._start = self.clock()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="kafka-chaos-soak", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Write the last (partial) window and stop."""
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._thread.join(timeout=30)
+        self._thread = None
+        self._close_window()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.sample):
+            try:
+                for name in self.faults():
+                    if name not in self._seen:
+                        self._seen.append(name)
+                if self.clock() - self._start >= self.window:
+                    self._close_window()
+            except Exception as e:  # a watch's line is never worth a failed run
+                log.warning("soak window %d: %s", self.windows + 1, e)
+
+    def _close_window(self) -> None:
+        end = self.clock()
+        if end <= self._start:
+            return
+        t = self.tally()
+        try:
+            memory = {host: round(b / 2**20, 1) for host, b in self.memory().items()}
+        except Exception as e:  # memory is evidence, never a reason to stop
+            log.debug("broker memory: %s", e)
+            memory = {}
+        self.windows += 1
+        seconds = max(end - self._start, 1e-3)
+        line: WindowLine = {
+            "window": self.windows,
+            "start_ms": int(self._start * 1000),
+            "end_ms": int(end * 1000),
+            "sent": t.sent,
+            "acked": t.acked,
+            "errors": t.errors,
+            "processed": t.processed,
+            "acked_per_s": round(t.acked / seconds, 1),
+            "ack_ms_p50": t.ack_ms_p50,
+            "ack_ms_p99": t.ack_ms_p99,
+            "lag": t.lag,
+            "faults": list(self._seen),
+            "memory_mib": memory,
+        }
+        with self.out.open("a") as f:
+            f.write(json.dumps(line) + "\n")
+        self._seen = [] if self._stop.is_set() else list(self.faults())  # still acting: the next's too
+        self._start = end
+        self.say(describe(line))
+
+
+def describe(line: WindowLine) -> str:
+    """A window's line for the person watching.
+
+    >>> describe({"window": 3, "start_ms": 0, "end_ms": 30_000, "sent": 1200, "acked": 1190, "errors": 0,
+    ...           "processed": 1180, "acked_per_s": 39.7, "ack_ms_p50": 3.0, "ack_ms_p99": 12.0, "lag": 4,
+    ...           "faults": ["broker_kill-2"], "memory_mib": {"kafka-1": 411.2}})
+    'soak window 3: 1,200 sent, 1,190 acked (39.7/s), ack p99 12 ms, lag 4, faults: broker_kill-2, brokers 411 MiB'
+    """
+    parts = [f"soak window {line['window']}: {line['sent']:,} sent, {line['acked']:,} acked ({line['acked_per_s']}/s)"]
+    if line.get("ack_ms_p99") is not None:
+        parts.append(f"ack p99 {line['ack_ms_p99']:g} ms")
+    if line.get("lag") is not None:
+        parts.append(f"lag {line['lag']:,}")
+    parts.append(f"faults: {', '.join(line['faults'])}" if line["faults"] else "no fault")
+    if line["memory_mib"]:
+        parts.append(f"brokers {max(line['memory_mib'].values()):.0f} MiB")
+    return ", ".join(parts)

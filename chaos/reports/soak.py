@@ -1,0 +1,268 @@
+"""A soak's windows (docs/soak.md): what the watch wrote per window (``soak/windows.jsonl``), the
+faults that acted in it (``timeline.jsonl``) and the loss of the records sent in it (the verdict's
+``lost_sent``), and the trends a minute's run cannot show: lag that never recovers, growing ack
+latency, growing broker memory.
+
+:func:`soak_summary` is a pure function of the run directory, as every report is: ``soak.json``
+and ``soak.md`` are written from it at the end of a soak and again by ``kafka-chaos report``.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
+
+from chaos import rundir
+from chaos.reports.series import fault_windows
+
+if TYPE_CHECKING:
+    from chaos.reports import RunReport
+
+#: What this reporter writes, beside ``soak/soak.json`` (a run that is no soak: nothing).
+FILE = f"{rundir.SOAK}/{rundir.SOAK_MARKDOWN}"
+
+#: A trend is "growing" when the last third of the windows' median is at least this times the first's.
+GROWING = 2.0
+
+
+class Window(TypedDict):
+    """One window: the watch's line, the faults that acted in it and the loss of what it sent."""
+
+    window: int
+    start_ms: int
+    end_ms: int
+    sent: int
+    acked: int
+    errors: int
+    processed: int
+    acked_per_s: float
+    ack_ms_p99: float | None
+    lag: int | None
+    memory_mib: dict[str, float]
+    faults: list[str]
+    lost_broker: int | None
+    lost_producer: int | None
+
+
+class Trend(TypedDict):
+    """One measure over the windows: its first third's and last third's medians, and the verdict."""
+
+    first: float | None
+    last: float | None
+    growing: bool
+
+
+class Summary(TypedDict):
+    """``soak.json``."""
+
+    windows: list[Window]
+    with_faults: int
+    with_loss: int
+    with_faults_and_loss: int
+    lag_recovers: bool | None
+    ack_ms_p99: Trend
+    lag: Trend
+    broker_memory_mib: dict[str, Trend]
+
+
+def read_windows(run_dir: Path) -> list[dict[str, object]]:
+    """The watch's lines (a torn last line, of a killed harness, is left out)."""
+    path = Path(run_dir) / rundir.SOAK / rundir.SOAK_WINDOWS
+    lines: list[dict[str, object]] = []
+    if path.exists():
+        for text in path.read_text().splitlines():
+            try:
+                line = json.loads(text)
+            except ValueError:
+                continue
+            if isinstance(line, dict):
+                lines.append(line)
+    return lines
+
+
+def _lost(run_dir: Path) -> dict[str, list[list[int]]] | None:
+    """The verdict's ``lost_sent`` (None: no conclusive verdict to say)."""
+    try:
+        verdict = json.loads((Path(run_dir) / rundir.VERDICT).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(verdict, dict) or not verdict.get("conclusive", False):
+        return None
+    lost = verdict.get("lost_sent")
+    return lost if isinstance(lost, dict) else {}
+
+
+def _count(seconds: list[list[int]], start_ms: int, end_ms: int, first: bool, last: bool) -> int:
+    """Records of ``seconds`` (``[[epoch s, n], …]``) sent in the window ``[start_ms, end_ms)``, each
+    second in the window that holds its middle; the first window also takes what was sent before it
+    (warmup) and the last what was sent after it (settle), so the windows add up to the verdict's
+    figure."""
+    return sum(n for s, n in seconds if (first or s * 1000 + 500 >= start_ms) and (last or s * 1000 + 500 < end_ms))
+
+
+def _trend(values: list[float]) -> Trend:
+    if not values:
+        return {"first": None, "last": None, "growing": False}
+    third = max(1, len(values) // 3)
+    first, last = statistics.median(values[:third]), statistics.median(values[-third:])
+    return {
+        "first": round(first, 1),
+        "last": round(last, 1),
+        "growing": len(values) >= 3 and last >= GROWING * max(first, 1.0),
+    }
+
+
+def soak_summary(run_dir: Path) -> Summary | None:
+    """The soak's windows and trends (None: the run is no soak, or its watch wrote nothing)."""
+    lines = read_windows(run_dir)
+    if not lines:
+        return None
+    faults = fault_windows(run_dir)
+    lost = _lost(run_dir)
+    windows: list[Window] = []
+    for i, line in enumerate(lines):
+        start, end = int(str(line["start_ms"])), int(str(line["end_ms"]))
+        acting = [
+            str(f["name"]) for f in faults if f["start"] * 1000 < end and (f["end"] is None or f["end"] * 1000 > start)
+        ]
+        edges = (i == 0, i == len(lines) - 1)
+        windows.append(
+            {
+                "window": int(str(line["window"])),
+                "start_ms": start,
+                "end_ms": end,
+                "sent": int(str(line.get("sent", 0))),
+                "acked": int(str(line.get("acked", 0))),
+                "errors": int(str(line.get("errors", 0))),
+                "processed": int(str(line.get("processed", 0))),
+                "acked_per_s": float(str(line.get("acked_per_s", 0.0))),
+                "ack_ms_p99": None if line.get("ack_ms_p99") is None else float(str(line["ack_ms_p99"])),
+                "lag": None if line.get("lag") is None else int(str(line["lag"])),
+                "memory_mib": {str(k): float(v) for k, v in dict(line.get("memory_mib") or {}).items()},  # type: ignore[call-overload]
+                "faults": acting,
+                "lost_broker": None if lost is None else _count(lost.get("broker", []), start, end, *edges),
+                "lost_producer": None if lost is None else _count(lost.get("producer", []), start, end, *edges),
+            }
+        )
+    return _summarise(windows)
+
+
+def _memory_trends(windows: list[Window]) -> dict[str, Trend]:
+    hosts = sorted({h for w in windows for h in w["memory_mib"]})
+    return {h: _trend([w["memory_mib"][h] for w in windows if h in w["memory_mib"]]) for h in hosts}
+
+
+def _summarise(windows: list[Window]) -> Summary:
+    lossy = [w for w in windows if (w["lost_broker"] or 0) + (w["lost_producer"] or 0) > 0]
+    lags = [float(w["lag"]) for w in windows if w["lag"] is not None]
+    return {
+        "windows": windows,
+        "with_faults": sum(1 for w in windows if w["faults"]),
+        "with_loss": len(lossy),
+        "with_faults_and_loss": sum(1 for w in lossy if w["faults"]),
+        # The lag recovers when the last window's is no more than the median window's (and a small floor).
+        "lag_recovers": None if not lags else lags[-1] <= max(100.0, 2 * statistics.median(lags)),
+        "ack_ms_p99": _trend([w["ack_ms_p99"] for w in windows if w["ack_ms_p99"] is not None]),
+        "lag": _trend(lags),
+        "broker_memory_mib": _memory_trends(windows),
+    }
+
+
+def write_soak(run_dir: Path) -> Summary | None:
+    """Write ``soak.json`` and ``soak.md`` from :func:`soak_summary`; returns it (None: no soak)."""
+    summary = soak_summary(run_dir)
+    if summary is None:
+        return None
+    out = Path(run_dir) / rundir.SOAK
+    (out / rundir.SOAK_SUMMARY).write_text(json.dumps(summary, indent=1) + "\n")
+    (out / rundir.SOAK_MARKDOWN).write_text(soak_markdown(summary))
+    return summary
+
+
+def write_run(run: RunReport) -> None:
+    """The reporter's entry: :func:`write_soak` for ``run``."""
+    write_soak(run.run_dir)
+
+
+def _figure(value: int | float | None) -> str:
+    return "—" if value is None else f"{value:,}"
+
+
+def trend_lines(summary: Summary) -> list[str]:
+    """The trends in a sentence each."""
+
+    def said(what: str, trend: Trend, unit: str) -> str:
+        if trend["first"] is None:
+            return f"{what}: not measured"
+        grows = "grows" if trend["growing"] else "steady"
+        return f"{what}: {grows}, {trend['first']:g} {unit} in the first third of the windows, {trend['last']:g} last"
+
+    recovers = {None: "", True: "; recovers", False: "; never recovers"}[summary["lag_recovers"]]
+    lines = [
+        f"windows with faults: {summary['with_faults']} of {len(summary['windows'])}; with loss: "
+        f"{summary['with_loss']} ({summary['with_faults_and_loss']} of them with faults)",
+        said("ack latency p99", summary["ack_ms_p99"], "ms"),
+        said("consumer lag", summary["lag"], "records") + recovers,
+    ]
+    lines += [said(f"memory of {host}", trend, "MiB") for host, trend in summary["broker_memory_mib"].items()]
+    return lines
+
+
+def soak_markdown(summary: Summary) -> str:
+    """``soak.md``: the trends, then a row per window."""
+    rows = [
+        "| window | faults | sent | acked/s | ack p99 ms | lag | broker loss | producer loss | largest broker MiB |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for w in summary["windows"]:
+        memory = max(w["memory_mib"].values(), default=None)
+        rows.append(
+            f"| {w['window']} | {', '.join(w['faults']) or '—'} | {w['sent']:,} | {w['acked_per_s']:,} | "
+            f"{_figure(w['ack_ms_p99'])} | {_figure(w['lag'])} | {_figure(w['lost_broker'])} | "
+            f"{_figure(w['lost_producer'])} | {_figure(memory)} |"
+        )
+    return "# Soak\n\n" + "\n".join(f"- {line}" for line in trend_lines(summary)) + "\n\n" + "\n".join(rows) + "\n"
+
+
+def _bars(windows: list[Window], width: int, height: int) -> list[str]:
+    """Per window: a shaded band where a fault acted, and its acked records a second as a bar, red
+    where records it sent were lost."""
+    bar = width / max(len(windows), 1)
+    top = max((w["acked_per_s"] for w in windows), default=0.0) or 1.0
+    shapes = []
+    for i, w in enumerate(windows):
+        x = i * bar
+        if w["faults"]:
+            shapes.append(f"<rect x='{x:.1f}' y='0' width='{bar:.1f}' height='{height}' fill='#fde2c4'/>")
+        h = w["acked_per_s"] / top * (height - 10)
+        lost = (w["lost_broker"] or 0) + (w["lost_producer"] or 0)
+        faults = ", ".join(w["faults"]) or "none"
+        title = escape(f"window {w['window']}: {w['acked_per_s']:,}/s acked, lost {lost:,}, faults: {faults}")
+        shapes.append(
+            f"<rect x='{x + bar * 0.15:.1f}' y='{height - h:.1f}' width='{bar * 0.7:.1f}' height='{h:.1f}' "
+            f"fill='{'#c0392b' if lost else '#2c7fb8'}'><title>{title}</title></rect>"
+        )
+    return shapes
+
+
+def _table(summary: Summary) -> str:
+    """:func:`soak_markdown`'s table as HTML."""
+    rows = [line.strip("|").split("|") for line in soak_markdown(summary).split("\n\n", 2)[2].strip().splitlines()]
+    head = "".join(f"<th>{escape(c.strip())}</th>" for c in rows[0])
+    body = "".join("<tr>" + "".join(f"<td>{escape(c.strip())}</td>" for c in row) + "</tr>" for row in rows[2:])
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def soak_html(summary: Summary) -> str:
+    """The soak's section of a run's page: the trends, a chart over the windows (acknowledged
+    records a second as bars, red where the window's records were lost, each window a fault acted
+    in shaded) and a row per window."""
+    width, height = 720, 120
+    label = "records acknowledged a second, by window"
+    shapes = "".join(_bars(summary["windows"], width, height))
+    svg = f"<svg width='{width}' height='{height}' role='img' aria-label='{label}'>{shapes}</svg>"
+    items = "".join(f"<li>{escape(line)}</li>" for line in trend_lines(summary))
+    return f"<h2>Soak</h2><ul>{items}</ul>{svg}{_table(summary)}"
