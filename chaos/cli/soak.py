@@ -51,6 +51,13 @@ def _seconds(text: str | None, option: str) -> float | None:
     default=None,
     help="Each fault acts this long, healed before the next (default: 10s, or a third of --every).",
 )
+@click.option(
+    "--schedule",
+    type=click.Choice(["repeat", "draw"]),
+    default=None,
+    help="repeat: the file's fault steps again every period (the default for a file with steps); "
+    "draw: one fault drawn from the seed every period (the default otherwise).",
+)
 @click.option("--window", default=None, help="Watched and reported per window this long (default: --every).")
 @click.option("--seed", default=0, type=int, help="Seed of the faults drawn (the same seed draws the same).")
 @click.option("--client", default=None, metavar="NAME", help="Run every workload on this client.")
@@ -67,6 +74,7 @@ def soak_cmd(
     duration: str,
     every: str | None,
     hold: str | None,
+    schedule: str | None,
     window: str | None,
     seed: int,
     client: str | None,
@@ -82,10 +90,11 @@ def soak_cmd(
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Run PATH's settings as a soak: the workloads run --duration while, every --every, a fault drawn
-    from the seed acts for --hold and is healed before the next. The faults are drawn from the file's
-    soak.kinds, else its fault steps (each alone, without its timing), else its random faults' kinds,
-    else the default ones. Each window's figures are printed as it ends and written to
+    """Run PATH's settings as a soak: the workloads run --duration while, every --every, the file's
+    fault steps play again, timed within the period, or (--schedule draw) a fault drawn from the seed
+    acts for --hold; each is healed before the next period. A drawing soak draws from the file's
+    soak.kinds, else its fault steps (each alone, without its timing), else its random faults'
+    kinds, else the default ones. Each window's figures are printed as it ends and written to
     soak/windows.jsonl; the verdict is the whole run's, with its loss per window in soak/soak.md.
 
     Refused (exit 2) when the disk cannot hold the run's ledgers and logs. Exit code as `run`'s:
@@ -100,7 +109,9 @@ def soak_cmd(
         raise UsageError(f"{path} is not an experiment file")
     keys = {"duration": _seconds(duration, "--duration"), "every": _seconds(every, "--every")}
     keys |= {"hold": _seconds(hold, "--hold"), "window": _seconds(window, "--window")}
-    soak = {k: v for k, v in keys.items() if v is not None}
+    soak: dict[str, object] = {k: v for k, v in keys.items() if v is not None}
+    if schedule is not None:
+        soak["schedule"] = schedule
     check_directory(reports_dir, "--reports")
     check_version(kafka_version)
     releases = [kafka_version] if kafka_version else []

@@ -119,7 +119,9 @@ def _check_faults(exp: Experiment, lines: Lines) -> None:
     from chaos.faults.base import make_fault
 
     names = exp.workload_names
-    for i, step in enumerate(exp.faults):
+    # a repeated soak's periods are its first one again, shifted: checking the first checks them all
+    period = len(exp.soak.steps or []) if exp.soak is not None and exp.soak.schedule == "repeat" else None
+    for i, step in enumerate(exp.faults[:period]):
         params = fault_params(step, exp.topic_name)
         fault = lines.check(("faults", i), make_fault, step.kind, step.name, **params)
         if "workload" in fault.p:
@@ -138,7 +140,7 @@ def _check_faults(exp: Experiment, lines: Lines) -> None:
                     f"{step.kind} cannot act on {wanted}: an application runs outside any network namespace; "
                     f"use one of {', '.join(where)}",
                 )
-        if step.at > 3600 or (step.duration or 0) > 3600:
+        if exp.soak is None and (step.at > 3600 or (step.duration or 0) > 3600):
             raise lines.error(("faults", i), "faults start and last at most 3600 s into the window")
 
 
@@ -237,20 +239,21 @@ def load_experiment(
 
 def soaked(data: Mapping[str, object], soak: Mapping[str, object]) -> dict[str, object]:
     """A file's data as a soak (``kafka-chaos soak``, docs/soak.md): ``soak`` over its own ``soak:``
-    keys; the faults drawn are the file's ``soak.kinds``, else its fault steps (each alone, without
-    its timing), else its random faults' kinds, else the default ones; its producer runs for the
-    soak's duration, and its fault window is the soak's."""
+    keys. A file with fault steps repeats them every period (``schedule: repeat``) unless told to
+    draw; a drawing soak draws from the file's ``soak.kinds``, else its fault steps (each alone,
+    without its timing), else its random faults' kinds, else the default ones. Its producer runs for
+    the soak's duration, and its fault window is the soak's."""
     out = dict(data)
     own = out.get("soak")
     merged = {**(own if isinstance(own, dict) else {}), **soak}
-    steps = out.pop("faults", None)
+    raw = out.pop("faults", None)
+    steps = [step for step in raw if isinstance(step, dict)] if isinstance(raw, list) else []
     random = out.pop("random_faults", None)
-    if "kinds" not in merged:
-        drawn = [
-            {k: v for k, v in step.items() if k not in ("at", "duration", "name")}
-            for step in (steps if isinstance(steps, list) else [])
-            if isinstance(step, dict)
-        ]
+    merged.setdefault("schedule", "repeat" if steps and "kinds" not in merged else "draw")
+    if merged["schedule"] == "repeat":
+        merged.setdefault("steps", steps)
+    elif "kinds" not in merged:
+        drawn = [{k: v for k, v in step.items() if k not in ("at", "duration", "name")} for step in steps]
         if not drawn and isinstance(random, dict) and random.get("kinds"):
             drawn = random["kinds"]
         if drawn:

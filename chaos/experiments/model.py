@@ -244,13 +244,14 @@ class Experiment(_Strict):
 
     @model_validator(mode="after")
     def _soaked(self) -> Self:
-        """A soak's schedule becomes its ``random_faults`` and its duration the fault window (a file
-        written back, ``experiment.yaml``, holds both, the same)."""
+        """A soak's schedule becomes its ``random_faults`` (drawn) or its ``faults`` (repeated), and its
+        duration the fault window (a file written back, ``experiment.yaml``, holds both, the same)."""
         if self.soak is None:
             return self
-        drawn, window = self.soak.random_faults(), self.soak.duration
-        if self.faults or self.random_faults not in (None, drawn):
-            raise ValueError("a soak draws its own faults every `soak.every` s: drop faults and random_faults")
+        window = self.soak.duration
+        steps, drawn = ([], self.soak.random_faults()) if self.soak.schedule == "draw" else (self.soak.repeated(), None)
+        if self.faults not in ([], steps) or self.random_faults not in (None, drawn):
+            raise ValueError("a soak plays its own faults every `soak.every` s: drop faults and random_faults")
         if self.phases.fault_window not in (None, window):
             raise ValueError("a soak's fault window is its duration: drop phases.fault_window")
         if self.producer.count is not None or self.producer.duration is not None:
@@ -258,6 +259,7 @@ class Experiment(_Strict):
                 "a soak's producer runs for the soak's duration: drop producer.count and producer.duration"
             )
         object.__setattr__(self, "random_faults", drawn)
+        object.__setattr__(self, "faults", steps)
         object.__setattr__(self, "phases", self.phases.model_copy(update={"fault_window": window}))
         return self
 

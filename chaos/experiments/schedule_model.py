@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -41,20 +41,54 @@ class RandomFaultsModel(_Strict):
 
 
 class SoakModel(_Strict):
-    """A soak (``docs/soak.md``): the workloads run ``duration`` s while, every ``every`` s, a fault
-    drawn from the seed (from ``kinds``) acts for ``hold`` s and is healed before the next; the run
-    is watched and reported per ``window`` s (default: ``every``)."""
+    """A soak (``docs/soak.md``): the workloads run ``duration`` s while, every ``every`` s, either a
+    fault drawn from the seed (from ``kinds``) acts for ``hold`` s (``schedule: draw``), or the
+    fault ``steps`` play again, timed within the period (``schedule: repeat``); each is healed
+    before the next period. The run is watched and reported per ``window`` s (default: ``every``)."""
 
     duration: float = Field(gt=0, le=7 * 86_400)
     every: float = Field(30.0, ge=2)
+    schedule: Literal["draw", "repeat"] = "draw"
     hold: float | None = Field(None, gt=0, description="default: 10 s, or a third of every when shorter")
     window: float | None = Field(None, ge=1)
     kinds: list[dict[str, object]] | None = None
+    steps: list[FaultStepModel] | None = None
 
     @model_validator(mode="after")
     def _fits(self) -> Self:
-        self.random_faults()  # a schedule that cannot be drawn is refused here, naming soak
+        # a schedule that cannot be drawn or repeated is refused here, naming soak
+        if self.schedule == "repeat":
+            self.repeated()
+        else:
+            self.random_faults()
         return self
+
+    @property
+    def periods(self) -> int:
+        """How many periods the soak holds."""
+        return int(self.duration // self.every)
+
+    def repeated(self) -> list[FaultStepModel]:
+        """``steps`` once per period, each named after its period (``<name>-<period>``).
+
+        Raises:
+            ValueError: no steps, a step without a duration, or steps that do not heal at least
+                1 s before the next period starts.
+        """
+        if not self.steps:
+            raise ValueError("a repeated soak needs steps: the fault steps to play every period")
+        if self.duration < self.every:
+            raise ValueError(f"duration ({self.duration:g} s) is shorter than one period (every: {self.every:g} s)")
+        if any(s.duration is None for s in self.steps):
+            raise ValueError("every step of a repeated soak needs a duration: it heals before the next period")
+        span = max(s.at + (s.duration or 0.0) for s in self.steps)
+        if span > self.every - 1:
+            raise ValueError(f"the steps heal {span:g} s into a period: every must be at least {span + 1:g} s")
+        return [
+            step.model_copy(update={"at": i * self.every + step.at, "name": f"{step.name or f'{step.kind}-{j}'}-{i}"})
+            for i in range(self.periods)
+            for j, step in enumerate(self.steps)
+        ]
 
     @property
     def hold_s(self) -> float:

@@ -55,7 +55,8 @@ class DiskNeed:
 
 
 def _gib(n: int | float) -> str:
-    return f"{n / 2**30:.1f} GiB"
+    """``n`` bytes in GiB, or MiB below one GiB."""
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
 
 
 def disk_need(exp: Experiment) -> DiskNeed:

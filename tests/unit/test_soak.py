@@ -43,8 +43,22 @@ def _file(tmp_path: Path, text: str = B2_LIKE) -> Path:
     return path
 
 
+def test_a_soak_repeats_the_files_steps_every_period(tmp_path: Path) -> None:
+    exp = load_experiment(_file(tmp_path), soak={"duration": 95, "every": 30})
+    plan = plan_experiment(exp, run_id="r", run_dir=tmp_path / "run")
+    assert plan.window == 95 and exp.random_faults is None
+    assert [(f.kind, f.at, f.duration) for f in plan.faults] == [
+        (kind, 30 * i + at, duration)
+        for i in range(3)
+        for kind, at, duration in [("broker_pause", 0, 4), ("broker_kill", 2, 3)]
+    ]
+    assert [f.name for f in plan.faults[:2]] == ["broker_pause-0-0", "broker_kill-1-0"]
+    with pytest.raises(UsageError, match="the steps heal 5 s into a period: every must be at least 6 s"):
+        load_experiment(_file(tmp_path), soak={"duration": 60, "every": 5})
+
+
 def test_a_soak_draws_one_fault_every_period_healed_before_the_next(tmp_path: Path) -> None:
-    exp = load_experiment(_file(tmp_path), soak={"duration": 120, "every": 30, "hold": 8})
+    exp = load_experiment(_file(tmp_path), soak={"duration": 120, "every": 30, "hold": 8, "schedule": "draw"})
     plan = plan_experiment(exp, run_id="r", run_dir=tmp_path / "run", seed=7)
     assert plan.window == 120 and plan.soak_window == 30
     assert [f.at for f in plan.faults] == [0, 30, 60, 90]
@@ -57,7 +71,9 @@ def test_a_soak_draws_one_fault_every_period_healed_before_the_next(tmp_path: Pa
 
 
 def test_a_soak_written_back_as_experiment_yaml_loads_to_the_same_schedule(tmp_path: Path) -> None:
-    exp = load_experiment(_file(tmp_path), soak={"duration": 90, "every": 30, "hold": 10})
+    exp = load_experiment(_file(tmp_path), soak={"duration": 90, "every": 30, "hold": 10, "schedule": "draw"})
+    repeated = load_experiment(_file(tmp_path), soak={"duration": 90, "every": 30})
+    assert Experiment.model_validate(repeated.model_dump(mode="json", exclude_none=True)).faults == repeated.faults
     dumped = exp.model_dump(mode="json", exclude_none=True)
     again = Experiment.model_validate(dumped)
     assert again.random_faults == exp.random_faults and again.fault_window() == 90
@@ -66,9 +82,10 @@ def test_a_soak_written_back_as_experiment_yaml_loads_to_the_same_schedule(tmp_p
 @pytest.mark.parametrize(
     ("soak", "words"),
     [
-        ({"duration": 60, "every": 10, "hold": 10}, "hold (10 s) must end at least 1 s before the next fault"),
+        ({"duration": 60, "every": 10, "hold": 10, "schedule": "draw"}, "hold (10 s) must end at least 1 s before"),
         ({"duration": 20, "every": 30}, "duration (20 s) is shorter than one period"),
         ({"duration": 60, "kinds": [{"kind": "no_such_fault"}]}, "soak.kinds.0"),
+        ({"duration": 60, "schedule": "repeat", "steps": []}, "a repeated soak needs steps"),
     ],
 )
 def test_a_soak_that_cannot_be_drawn_is_refused_at_load_naming_what(
@@ -79,7 +96,7 @@ def test_a_soak_that_cannot_be_drawn_is_refused_at_load_naming_what(
 
 
 def test_a_soak_section_with_its_own_faults_is_refused() -> None:
-    with pytest.raises(ValueError, match="a soak draws its own faults"):
+    with pytest.raises(ValueError, match="a soak plays its own faults"):
         Experiment.model_validate(
             {"name": "x", "soak": {"duration": 60}, "faults": [{"kind": "broker_kill", "target": "leader"}]}
         )
@@ -112,7 +129,10 @@ def test_the_soak_command_refuses_bad_input_in_one_sentence_and_starts_nothing(t
     cases = [
         (["soak", str(tmp_path / "none.yaml"), "--duration", "60s"], "is not an experiment file"),
         (["soak", str(path), "--duration", "soon"], "--duration 'soon' is not a duration"),
-        (["soak", str(path), "--duration", "60s", "--every", "10s", "--hold", "10s"], "soak: hold (10 s) must end"),
+        (
+            ["soak", str(path), "--duration", "60s", "--every", "10s", "--hold", "10s", "--schedule", "draw"],
+            "hold (10 s)",
+        ),
         (["soak", str(fast), "--duration", "100h", "--reports", str(reports)], "GiB is free"),
     ]
     for args, words in cases:
