@@ -97,8 +97,10 @@ def soak_cmd(
     kinds, else the default ones. Each window's figures are printed as it ends and written to
     soak/windows.jsonl; the verdict is the whole run's, with its loss per window in soak/soak.md.
 
-    Refused (exit 2) when the disk cannot hold the run's ledgers and logs. Exit code as `run`'s:
-    0 every expectation met, 1 one failed, 2 bad input, 3 the run could not complete, 4 inconclusive.
+    Refused (exit 2) when the disk cannot hold the run's ledgers and logs.
+
+    Exit code: 0 every expectation met, 1 one failed, 2 bad input, 3 the run could not complete,
+    4 inconclusive (as `run`'s).
     """
     from chaos.experiments.applicable import release_keys
     from chaos.experiments.loading import load_suite

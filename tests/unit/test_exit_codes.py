@@ -52,6 +52,7 @@ def test_the_table_names_the_commands_that_list_codes() -> None:
         "run": {0, 1, 2, 3, 4},
         "validate": {0, 1, 2, 3, 4},
         "explore": {0, 1, 2, 3},
+        "soak": {0, 1, 2, 3, 4},
         "reconcile": {0, 1, 2, 4},
         "doctor": {0, 3},
         "init": {0, 2},
