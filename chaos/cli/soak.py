@@ -109,6 +109,8 @@ def soak_cmd(
 
     if not path.is_file():
         raise UsageError(f"{path} is not an experiment file")
+    if client == "all":
+        raise UsageError("a soak runs one client: name it with --client (kafka-python, librdkafka, java, …)")
     keys = {"duration": _seconds(duration, "--duration"), "every": _seconds(every, "--every")}
     keys |= {"hold": _seconds(hold, "--hold"), "window": _seconds(window, "--window")}
     soak: dict[str, object] = {k: v for k, v in keys.items() if v is not None}

@@ -230,7 +230,9 @@ def plan_experiment(exp: Experiment, run_id: str, run_dir: Path, seed: int = 0, 
     if exp.random_faults is not None:
         rf = exp.random_faults
         kinds = [expand_targets(kind, topic, group, txn_id, prefix) for kind in rf.kinds or RANDOM_KINDS]
-        for step in random_schedule(seed, window, rf.count, rf.min_duration, rf.max_duration, kinds, rf.gap):
+        # a drawing soak's slots are its periods, a whole number of them (the window's rest: no fault)
+        span = exp.soak.periods * exp.soak.every if exp.soak is not None else window
+        for step in random_schedule(seed, span, rf.count, rf.min_duration, rf.max_duration, kinds, rf.gap):
             faults.append(FaultPlan(step.fault.kind, step.fault.name, dict(step.fault.p), step.at, step.duration))
     ph = exp.phases
     return Plan(

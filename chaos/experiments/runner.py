@@ -201,7 +201,8 @@ class ExperimentRun:
     def _write_inputs(self) -> None:
         exp = self.exp
         (self.run_dir / rundir.EXPERIMENT).write_text(
-            yaml.safe_dump(exp.model_dump(mode="json", exclude_none=True), sort_keys=False)
+            # a soak's schedule is its soak section's, rebuilt on loading: not every period written out
+            yaml.safe_dump(exp.model_dump(mode="json", exclude_none=True, exclude=_soak_schedule(exp)), sort_keys=False)
         )
         (self.run_dir / rundir.EXPECTATIONS).write_text(json.dumps(exp.expect, indent=2, sort_keys=True))
         run_meta = {
@@ -319,6 +320,11 @@ class ExperimentRun:
             self._pool.release(lease, broken)
 
 
+def _soak_schedule(exp: Experiment) -> set[str]:
+    """What ``experiment.yaml`` leaves out of ``exp``: a soak's faults, which its section makes."""
+    return {"faults", "random_faults"} if exp.soak is not None else set()
+
+
 def run_suite(
     loaded: Sequence[LoadedExperiment],
     options: RunOptions,
@@ -344,8 +350,8 @@ def run_suite(
     wanted = [(item.experiment.name, item.experiment.cluster.spec(options.kafka_version)) for item in ordered]
     for item in ordered:  # refused before anything runs
         check_machine(item.experiment)
-        if item.experiment.soak is not None:
-            options.progress(soak_need(item.experiment, Path(options.reports_dir), local=options.external is None))
+    if soaks := [item.experiment for item in ordered if item.experiment.soak is not None] * repeat:
+        options.progress(soak_need(soaks, Path(options.reports_dir), local=options.external is None))
     pool = pool_for(options, suite_dir, wanted)
     if isinstance(pool, ExternalPool):
         for item in ordered:

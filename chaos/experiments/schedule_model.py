@@ -54,12 +54,24 @@ class SoakModel(_Strict):
     kinds: list[dict[str, object]] | None = None
     steps: list[FaultStepModel] | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _schedule(cls, data: object) -> object:
+        """Steps given and no schedule named: they repeat."""
+        if isinstance(data, dict) and "schedule" not in data and data.get("steps"):
+            return {**data, "schedule": "repeat"}
+        return data
+
     @model_validator(mode="after")
     def _fits(self) -> Self:
         # a schedule that cannot be drawn or repeated is refused here, naming soak
         if self.schedule == "repeat":
+            if self.hold is not None or self.kinds is not None:
+                raise ValueError("hold and kinds are for schedule: draw; a repeated soak's steps have their own")
             self.repeated()
         else:
+            if self.steps is not None:
+                raise ValueError("steps are for schedule: repeat; a drawing soak draws from kinds")
             self.random_faults()
         return self
 
@@ -84,10 +96,14 @@ class SoakModel(_Strict):
         span = max(s.at + (s.duration or 0.0) for s in self.steps)
         if span > self.every - 1:
             raise ValueError(f"the steps heal {span:g} s into a period: every must be at least {span + 1:g} s")
+        names = [step.name or f"{step.kind}-{j}" for j, step in enumerate(self.steps)]
+        if len(set(names)) < len(names):
+            raise ValueError(f"two steps are named {max(names, key=names.count)!r}: give each step its own name")
+        # distinct names stay distinct numbered by period: a name, a dash and an integer parse one way
         return [
-            step.model_copy(update={"at": i * self.every + step.at, "name": f"{step.name or f'{step.kind}-{j}'}-{i}"})
+            step.model_copy(update={"at": i * self.every + step.at, "name": f"{name}-{i}"})
             for i in range(self.periods)
-            for j, step in enumerate(self.steps)
+            for name, step in zip(names, self.steps, strict=True)
         ]
 
     @property

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from chaos.engine import engine_data_root
@@ -23,8 +23,9 @@ from chaos.workloads.ledger import LOG_RECORD, PROCESSED, PRODUCER_EVENT
 
 #: Records a second assumed for a producer without ``rate`` (the Java workload's 88k on 2 cores, rounded up).
 ASSUMED_RATE = 100_000.0
-#: Ledger bytes per record: its ack row, its share of intent rows, the drain's row.
-LEDGER_BYTES = PRODUCER_EVENT.itemsize + PRODUCER_EVENT.itemsize // 8 + LOG_RECORD.itemsize
+#: Ledger bytes per record: at most three producer rows (a sync send's intent, ack and return; the
+#: streaming modes write fewer), and the drain's row.
+LEDGER_BYTES = 3 * PRODUCER_EVENT.itemsize + LOG_RECORD.itemsize
 #: Kafka's bytes per record beyond the value: envelope header, record and batch overhead, index.
 RECORD_OVERHEAD = 120
 #: The share of the free space a soak may plan to fill.
@@ -70,11 +71,14 @@ def disk_need(exp: Experiment) -> DiskNeed:
     rate = exp.producer.rate or ASSUMED_RATE
     records = int(rate * exp.soak.duration * (1 + BEYOND))
     groups = (1 if exp.consumer is not None else 0) + (1 if exp.application is not None else 0)
-    ledger = records * (LEDGER_BYTES + groups * PROCESSED.itemsize)
+    outputs = (exp.consumer is not None and exp.consumer.output_topic is not None) or exp.application is not None
+    per_row = LEDGER_BYTES + groups * PROCESSED.itemsize
+    per_row += LOG_RECORD.itemsize * ((exp.producer.mode == "transactional") + outputs)  # committed.bin, output.bin
     external = exp.cluster.external is not None
-    per_record = exp.producer.payload_size + RECORD_OVERHEAD
-    broker = None if external else records * per_record * exp.topic.replication_factor
-    return DiskNeed(records, rate, exp.producer.rate is None, ledger, broker)
+    per_record = (exp.producer.payload_size + RECORD_OVERHEAD) * exp.topic.replication_factor * (1 + outputs)
+    return DiskNeed(
+        records, rate, exp.producer.rate is None, records * per_row, None if external else records * per_record
+    )
 
 
 def _free(path: Path) -> tuple[int, int]:
@@ -84,17 +88,23 @@ def _free(path: Path) -> tuple[int, int]:
     return shutil.disk_usage(path).free, os.stat(path).st_dev
 
 
-def check_disk(exp: Experiment, reports_dir: Path, data_root: Callable[[], Path | None]) -> DiskNeed:
-    """``exp``'s need (:func:`disk_need`), once both disks can hold it with headroom.
-    ``data_root()`` is where the engine keeps its containers' files (None: not on this machine).
+def check_disk(soaks: list[Experiment], reports_dir: Path, data_root: Callable[[], Path | None]) -> DiskNeed:
+    """The need of every run of ``soaks`` (a suite's, one entry per run; :func:`disk_need`), summed,
+    once the disks can hold it all with headroom. ``data_root()`` is where the engine keeps its
+    containers' files (None: not on this machine).
 
     Raises:
         UsageError: naming the need, the free space and the directory short of it.
     """
-    need = disk_need(exp)
-    root = data_root() if need.broker_bytes is not None else None
-    if root is None:
-        need = replace(need, broker_bytes=None)
+    needs = [disk_need(exp) for exp in soaks]
+    root = data_root() if any(n.broker_bytes is not None for n in needs) else None
+    need = DiskNeed(
+        records=sum(n.records for n in needs),
+        rate=max(n.rate for n in needs),
+        assumed=any(n.assumed for n in needs),
+        ledger_bytes=sum(n.ledger_bytes for n in needs),
+        broker_bytes=None if root is None else sum(n.broker_bytes or 0 for n in needs),
+    )
     wants: dict[int, tuple[int, int, Path]] = {}
     places = [(Path(reports_dir).resolve(), need.ledger_bytes)]
     if root is not None and need.broker_bytes is not None:
@@ -103,21 +113,24 @@ def check_disk(exp: Experiment, reports_dir: Path, data_root: Callable[[], Path 
         free, device = _free(place)
         held = wants.get(device, (free, 0, place))
         wants[device] = (free, held[1] + wanted, held[2])
+    runs = f"{soaks[0].name}" if len(soaks) == 1 else f"{len(soaks)} soaks"
     for free, wanted, place in wants.values():
         if wanted > free * HEADROOM:
             raise UsageError(
-                f"{exp.name} needs {_gib(wanted)} on the disk of {place} ({need.sentence()}) and "
-                f"{_gib(free)} is free: shorten soak.duration, lower producer.rate or free some space"
+                f"{runs} need{'s' if len(soaks) == 1 else ''} {_gib(wanted)} on the disk of {place} "
+                f"({need.sentence()}) and {_gib(free)} is free: shorten soak.duration, lower producer.rate "
+                "or free some space"
             )
     return need
 
 
-def soak_need(exp: Experiment, reports_dir: Path, local: bool) -> str:
-    """:func:`check_disk` for ``exp`` on this machine's engine (``local``; else a team's cluster,
+def soak_need(soaks: list[Experiment], reports_dir: Path, local: bool) -> str:
+    """:func:`check_disk` for ``soaks`` on this machine's engine (``local``; else a team's cluster,
     whose disks are its own), and the need in a line for the person watching.
 
     Raises:
-        UsageError: the disk cannot hold the soak.
+        UsageError: the disks cannot hold the soaks.
     """
-    need = check_disk(exp, reports_dir, engine_data_root if local else lambda: None)
-    return f"{exp.name}: a soak of {need.sentence()}"
+    need = check_disk(soaks, reports_dir, engine_data_root if local else lambda: None)
+    runs = f"{soaks[0].name}: a soak of" if len(soaks) == 1 else f"{len(soaks)} soaks of"
+    return f"{runs} {need.sentence()}"

@@ -32,6 +32,7 @@ class WindowLine(TypedDict):
     end_ms: int
     sent: int
     acked: int
+    unconfirmed: int
     errors: int
     processed: int
     acked_per_s: float
@@ -74,7 +75,7 @@ class SoakWatch:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._seen: list[str] = []
-        self._start = 0.0
+        self._origin = self._start = 0.0
 
     def start(self) -> None:
         """Count what the ledgers hold so far as before the soak, and start watching."""
@@ -82,34 +83,45 @@ class SoakWatch:
             return
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self.tally()  # what came before the first window (warmup) is not the first window's
-        self._start = self.clock()
+        self._origin = self._start = self.clock()
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="kafka-chaos-soak", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
-        """Write the last (partial) window and stop."""
+    def stop(self, timeout: float = 60.0) -> None:
+        """Have the watch write the last (partial) window, and wait ``timeout`` s for it. Only the
+        watch's thread writes windows, so a slow look (Docker's stats) is never raced: a window
+        written late still covers its own span."""
         if self._thread is None:
             return
         self._stop.set()
-        self._thread.join(timeout=30)
+        self._thread.join(timeout=timeout)
+        if self._thread.is_alive():
+            log.warning("soak watch: the last window is still being written after %g s", timeout)
         self._thread = None
-        self._close_window()
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.sample):
+        # Window k ends at origin + k * window, whatever each look took: windows stay on the periods.
+        while True:
+            deadline = self._origin + (self.windows + 1) * self.window
+            stopping = self._stop.wait(max(0.0, min(self.sample, deadline - self.clock())))
             try:
                 for name in self.faults():
                     if name not in self._seen:
                         self._seen.append(name)
-                if self.clock() - self._start >= self.window:
-                    self._close_window()
+                if stopping:
+                    self._close_window(self.clock())
+                    return
+                if self.clock() >= deadline:
+                    self._close_window(deadline)
             except Exception as e:  # a watch's line is never worth a failed run
                 log.warning("soak window %d: %s", self.windows + 1, e)
+                if stopping:
+                    return
 
-    def _close_window(self) -> None:
-        end = self.clock()
-        if end <= self._start:
+    def _close_window(self, end: float) -> None:
+        start = self._start
+        if end <= start:
             return
         t = self.tally()
         try:
@@ -118,13 +130,14 @@ class SoakWatch:
             log.debug("broker memory: %s", e)
             memory = {}
         self.windows += 1
-        seconds = max(end - self._start, 1e-3)
+        seconds = max(end - start, 1e-3)
         line: WindowLine = {
             "window": self.windows,
-            "start_ms": int(self._start * 1000),
+            "start_ms": int(start * 1000),
             "end_ms": int(end * 1000),
             "sent": t.sent,
             "acked": t.acked,
+            "unconfirmed": t.unconfirmed,
             "errors": t.errors,
             "processed": t.processed,
             "acked_per_s": round(t.acked / seconds, 1),
@@ -136,7 +149,7 @@ class SoakWatch:
         }
         with self.out.open("a") as f:
             f.write(json.dumps(line) + "\n")
-        self._seen = [] if self._stop.is_set() else list(self.faults())  # still acting: the next's too
+        self._seen = list(self.faults())  # still acting: the next window's too
         self._start = end
         self.say(describe(line))
 
@@ -144,8 +157,8 @@ class SoakWatch:
 def describe(line: WindowLine) -> str:
     """A window's line for the person watching.
 
-    >>> describe({"window": 3, "start_ms": 0, "end_ms": 30_000, "sent": 1200, "acked": 1190, "errors": 0,
-    ...           "processed": 1180, "acked_per_s": 39.7, "ack_ms_p50": 3.0, "ack_ms_p99": 12.0, "lag": 4,
+    >>> describe({"window": 3, "start_ms": 0, "end_ms": 30_000, "sent": 1200, "acked": 1190, "unconfirmed": 0,
+    ...           "errors": 0, "processed": 1180, "acked_per_s": 39.7, "ack_ms_p50": 3.0, "ack_ms_p99": 12.0, "lag": 4,
     ...           "faults": ["broker_kill-2"], "memory_mib": {"kafka-1": 411.2}})
     'soak window 3: 1,200 sent, 1,190 acked (39.7/s), ack p99 12 ms, lag 4, faults: broker_kill-2, brokers 411 MiB'
     """

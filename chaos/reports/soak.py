@@ -24,8 +24,11 @@ if TYPE_CHECKING:
 #: What this reporter writes, beside ``soak/soak.json`` (a run that is no soak: nothing).
 FILE = f"{rundir.SOAK}/{rundir.SOAK_MARKDOWN}"
 
-#: A trend is "growing" when the last third of the windows' median is at least this times the first's.
+#: A trend is "growing" when the last third of the windows' median is at least this times the first's
+#: and past the measure's floor (:data:`FLOORS`): a lag of 0 going to 3 records does not grow.
 GROWING = 2.0
+#: Below these a measure is noise, whatever its ratio: ack latency in ms, lag in records, memory in MiB.
+FLOORS = {"ack_ms": 10.0, "lag": 100.0, "memory_mib": 16.0}
 
 
 class Window(TypedDict):
@@ -36,9 +39,11 @@ class Window(TypedDict):
     end_ms: int
     sent: int
     acked: int
+    unconfirmed: int
     errors: int
     processed: int
     acked_per_s: float
+    ack_ms_p50: float | None
     ack_ms_p99: float | None
     lag: int | None
     memory_mib: dict[str, float]
@@ -103,7 +108,7 @@ def _count(seconds: list[list[int]], start_ms: int, end_ms: int, first: bool, la
     return sum(n for s, n in seconds if (first or s * 1000 + 500 >= start_ms) and (last or s * 1000 + 500 < end_ms))
 
 
-def _trend(values: list[float]) -> Trend:
+def _trend(values: list[float], floor: float) -> Trend:
     if not values:
         return {"first": None, "last": None, "growing": False}
     third = max(1, len(values) // 3)
@@ -111,7 +116,7 @@ def _trend(values: list[float]) -> Trend:
     return {
         "first": round(first, 1),
         "last": round(last, 1),
-        "growing": len(values) >= 3 and last >= GROWING * max(first, 1.0),
+        "growing": len(values) >= 3 and last >= GROWING * first and last - first >= floor,
     }
 
 
@@ -125,8 +130,10 @@ def soak_summary(run_dir: Path) -> Summary | None:
     windows: list[Window] = []
     for i, line in enumerate(lines):
         start, end = int(str(line["start_ms"])), int(str(line["end_ms"]))
-        acting = [
-            str(f["name"]) for f in faults if f["start"] * 1000 < end and (f["end"] is None or f["end"] * 1000 > start)
+        acting = [  # a fault that failed to inject (its ``error``) never acted
+            str(f["name"])
+            for f in faults
+            if "error" not in f and f["start"] * 1000 < end and (f["end"] is None or f["end"] * 1000 > start)
         ]
         edges = (i == 0, i == len(lines) - 1)
         windows.append(
@@ -136,9 +143,11 @@ def soak_summary(run_dir: Path) -> Summary | None:
                 "end_ms": end,
                 "sent": int(str(line.get("sent", 0))),
                 "acked": int(str(line.get("acked", 0))),
+                "unconfirmed": int(str(line.get("unconfirmed", 0))),
                 "errors": int(str(line.get("errors", 0))),
                 "processed": int(str(line.get("processed", 0))),
                 "acked_per_s": float(str(line.get("acked_per_s", 0.0))),
+                "ack_ms_p50": None if line.get("ack_ms_p50") is None else float(str(line["ack_ms_p50"])),
                 "ack_ms_p99": None if line.get("ack_ms_p99") is None else float(str(line["ack_ms_p99"])),
                 "lag": None if line.get("lag") is None else int(str(line["lag"])),
                 "memory_mib": {str(k): float(v) for k, v in dict(line.get("memory_mib") or {}).items()},  # type: ignore[call-overload]
@@ -152,7 +161,8 @@ def soak_summary(run_dir: Path) -> Summary | None:
 
 def _memory_trends(windows: list[Window]) -> dict[str, Trend]:
     hosts = sorted({h for w in windows for h in w["memory_mib"]})
-    return {h: _trend([w["memory_mib"][h] for w in windows if h in w["memory_mib"]]) for h in hosts}
+    floor = FLOORS["memory_mib"]
+    return {h: _trend([w["memory_mib"][h] for w in windows if h in w["memory_mib"]], floor) for h in hosts}
 
 
 def _summarise(windows: list[Window]) -> Summary:
@@ -163,10 +173,10 @@ def _summarise(windows: list[Window]) -> Summary:
         "with_faults": sum(1 for w in windows if w["faults"]),
         "with_loss": len(lossy),
         "with_faults_and_loss": sum(1 for w in lossy if w["faults"]),
-        # The lag recovers when the last window's is no more than the median window's (and a small floor).
-        "lag_recovers": None if not lags else lags[-1] <= max(100.0, 2 * statistics.median(lags)),
-        "ack_ms_p99": _trend([w["ack_ms_p99"] for w in windows if w["ack_ms_p99"] is not None]),
-        "lag": _trend(lags),
+        # The lag recovers when the last window's is at most twice the median window's (or the floor).
+        "lag_recovers": None if not lags else lags[-1] <= max(FLOORS["lag"], 2 * statistics.median(lags)),
+        "ack_ms_p99": _trend([w["ack_ms_p99"] for w in windows if w["ack_ms_p99"] is not None], FLOORS["ack_ms"]),
+        "lag": _trend(lags, FLOORS["lag"]),
         "broker_memory_mib": _memory_trends(windows),
     }
 

@@ -27,13 +27,16 @@ class Tally:
     """What the ledgers gained in one look (counts in records), and the lag after it."""
 
     sent: int = 0
+    #: Acknowledged at an offset; ``unconfirmed``: reported written without one (acks=0).
     acked: int = 0
+    unconfirmed: int = 0
     errors: int = 0
     processed: int = 0
     #: Acknowledgement latency in ms of this look's acks: median and 99th percentile (None: no ack).
     ack_ms_p50: float | None = None
     ack_ms_p99: float | None = None
-    #: Records acknowledged at offsets past what the consumers processed (None: no consumer).
+    #: Records acknowledged at offsets past what the consumers processed (None: no consumer, or no
+    #: acknowledged offset to measure from, as with acks=0).
     lag: int | None = None
 
 
@@ -83,11 +86,13 @@ class LedgerTally:
             if len(intents):
                 kept = np.concatenate([producer.intents, intents])[-self.keep :]
                 producer.intents = kept[np.argsort(kept["seq"], kind="stable")]
-            acks = self._new_rows(events.with_suffix(".acks"), PRODUCER_EVENT)
-            self._count(acks, out)
-            acks = acks[acks["kind"] == Kind.ACK]
+            callbacks = self._new_rows(events.with_suffix(".acks"), PRODUCER_EVENT)
+            self._count(callbacks, out)
+            # acks come from the callbacks' file, and from .events where a sync send acks in its thread
+            acks = np.concatenate([rows[rows["kind"] == Kind.ACK], callbacks[callbacks["kind"] == Kind.ACK]])
+            acks = acks[acks["offset"] >= 0]  # offset -1: written, unconfirmed (acks=0), nothing to time
             latencies.append(_latencies(producer.intents, acks))
-            self._raise(self._acked_top, acks[acks["offset"] >= 0])
+            self._raise(self._acked_top, acks)
         processed = [self._new_rows(path, PROCESSED) for path in sorted(self.ledgers.glob("consumer-*.processed"))]
         for rows in processed:
             out.processed += len(rows)
@@ -95,7 +100,7 @@ class LedgerTally:
         lat = np.concatenate(latencies) if latencies else np.empty(0, np.float64)
         if len(lat):
             out.ack_ms_p50, out.ack_ms_p99 = (round(float(v), 1) for v in np.percentile(lat, [50, 99]))
-        if any(self.ledgers.glob("consumer-*.json")):
+        if self._acked_top and any(self.ledgers.glob("consumer-*.json")):
             out.lag = sum(max(0, top - self._processed_top.get(p, -1)) for p, top in self._acked_top.items())
         return out
 
@@ -104,7 +109,9 @@ class LedgerTally:
         width = (rows["seq_end"] - rows["seq"]).astype(np.int64)
         kind = rows["kind"]
         out.sent += int(width[kind == Kind.INTENT].sum())
-        out.acked += int(width[kind == Kind.ACK].sum())
+        acked = kind == Kind.ACK
+        out.acked += int(width[acked & (rows["offset"] >= 0)].sum())
+        out.unconfirmed += int(width[acked & (rows["offset"] < 0)].sum())
         out.errors += int(width[(kind == Kind.ERROR_SEEN) | (kind == Kind.ERROR_SWALLOWED)].sum())
 
     @staticmethod

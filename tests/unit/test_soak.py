@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +72,23 @@ def test_a_soak_draws_one_fault_every_period_healed_before_the_next(tmp_path: Pa
     assert [f.kind for f in again.faults] == [f.kind for f in plan.faults]  # the seed draws the same
 
 
+def test_a_drawn_fault_starts_each_period_whatever_the_duration_leaves_over(tmp_path: Path) -> None:
+    exp = load_experiment(_file(tmp_path), soak={"duration": 100, "every": 30, "schedule": "draw"})
+    plan = plan_experiment(exp, run_id="r", run_dir=tmp_path / "run", seed=1)
+    assert [f.at for f in plan.faults] == [0, 30, 60] and plan.window == 100
+
+
+def test_a_soak_sections_steps_repeat_and_their_names_stay_apart(tmp_path: Path) -> None:
+    steps = [{"kind": "broker_kill", "target": "leader", "at": 0, "duration": 3}]
+    exp = Experiment.model_validate({"name": "x", "soak": {"duration": 60, "every": 20, "steps": steps}})
+    assert exp.soak is not None and exp.soak.schedule == "repeat" and len(exp.faults) == 3
+    named = [*steps, {"kind": "isolate", "target": "random", "name": "broker_kill-0", "at": 5, "duration": 2}]
+    with pytest.raises(ValueError, match="two steps are named 'broker_kill-0'"):
+        Experiment.model_validate({"name": "x", "soak": {"duration": 60, "every": 20, "steps": named}})
+    with pytest.raises(ValueError, match="hold and kinds are for schedule: draw"):
+        Experiment.model_validate({"name": "x", "soak": {"duration": 60, "every": 20, "steps": steps, "hold": 2}})
+
+
 def test_a_soak_written_back_as_experiment_yaml_loads_to_the_same_schedule(tmp_path: Path) -> None:
     exp = load_experiment(_file(tmp_path), soak={"duration": 90, "every": 30, "hold": 10, "schedule": "draw"})
     repeated = load_experiment(_file(tmp_path), soak={"duration": 90, "every": 30})
@@ -107,7 +126,7 @@ def test_the_disk_a_soak_needs_is_its_records_times_their_rows_and_replicas(tmp_
     need = disk_need(exp)
     records = int(500 * 1000 * 1.1)
     assert need.records == records and not need.assumed
-    assert need.ledger_bytes == records * (37 + 37 // 8 + 25 + PROCESSED.itemsize)
+    assert need.ledger_bytes == records * (3 * 37 + 25 + PROCESSED.itemsize)
     assert need.broker_bytes == records * (100 + 120) * 3
     no_rate = load_experiment(_file(tmp_path, B2_LIKE.replace("rate: 500, ", "")), soak={"duration": 60})
     assert disk_need(no_rate).rate == ASSUMED_RATE and disk_need(no_rate).assumed
@@ -116,9 +135,15 @@ def test_the_disk_a_soak_needs_is_its_records_times_their_rows_and_replicas(tmp_
 def test_a_soak_the_disk_cannot_hold_is_refused_naming_need_and_free_space(tmp_path: Path) -> None:
     exp = load_experiment(_file(tmp_path), soak={"duration": 7 * 86_400, "every": 30})
     with pytest.raises(UsageError, match=r"needs [\d.]+ GiB on the disk of .* GiB is free: shorten soak.duration"):
-        check_disk(exp, tmp_path, lambda: tmp_path)
+        check_disk([exp], tmp_path, lambda: tmp_path)
     small = load_experiment(_file(tmp_path), soak={"duration": 60, "every": 30})
-    assert check_disk(small, tmp_path, lambda: None).broker_bytes is None  # no engine here: its logs unsaid
+    assert check_disk([small], tmp_path, lambda: None).broker_bytes is None  # no engine here: its logs unsaid
+    # a suite's soaks are summed: each fits alone, a thousand of them do not
+    one = check_disk([small], tmp_path, lambda: tmp_path)
+    free = shutil.disk_usage(tmp_path).free
+    many = int(free / (one.ledger_bytes + (one.broker_bytes or 0))) + 1
+    with pytest.raises(UsageError, match=f"{many} soaks need"):
+        check_disk([small] * many, tmp_path, lambda: tmp_path)
 
 
 def test_the_soak_command_refuses_bad_input_in_one_sentence_and_starts_nothing(tmp_path: Path) -> None:
@@ -134,6 +159,7 @@ def test_the_soak_command_refuses_bad_input_in_one_sentence_and_starts_nothing(t
             "hold (10 s)",
         ),
         (["soak", str(fast), "--duration", "100h", "--reports", str(reports)], "GiB is free"),
+        (["soak", str(path), "--duration", "60s", "--client", "all"], "a soak runs one client"),
     ]
     for args, words in cases:
         command = [sys.executable, "-m", "chaos.cli", *args]
@@ -143,7 +169,7 @@ def test_the_soak_command_refuses_bad_input_in_one_sentence_and_starts_nothing(t
     assert not reports.exists()
 
 
-def _events(rows: list[tuple[int, int, int, int, int, int]]) -> bytes:
+def _events(rows: Sequence[tuple[int, int, int, int, int, int]]) -> bytes:
     out = np.zeros(len(rows), PRODUCER_EVENT)
     for i, (kind, seq, end, part, offset, t_ms) in enumerate(rows):
         out[i] = (kind, seq, end, part, offset, 0, t_ms)
@@ -172,6 +198,22 @@ def test_the_ledgers_are_counted_past_where_the_last_look_stopped(tmp_path: Path
     assert (second.sent, second.acked, second.errors, second.processed) == (0, 1, 1, 2)
     assert second.ack_ms_p99 == 50.0 and second.lag == 0
     assert tally.look() == Tally(lag=0)  # nothing new; the torn ack still waits
+
+
+def test_a_sync_producers_acks_in_its_events_and_acks0_confirmations_are_told_apart(tmp_path: Path) -> None:
+    ledgers = tmp_path / rundir.LEDGERS
+    ledgers.mkdir()
+    (ledgers / "consumer-c0.json").write_text("{}")
+    sync = [(Kind.INTENT, i, i + 1, -1, -1, 10 * i) for i in range(5)]
+    sync += [(Kind.ACK, i, i + 1, 0, i, 10 * i + 40) for i in range(5)]  # a sync send acks in its thread
+    (ledgers / "producer-p0.events").write_bytes(_events(sync))
+    (ledgers / "producer-p1.events").write_bytes(_events([(Kind.INTENT, 0, 3, -1, -1, 0)]))
+    (ledgers / "producer-p1.acks").write_bytes(_events([(Kind.ACK, i, i + 1, -1, -1, 5) for i in range(3)]))
+    got = LedgerTally(tmp_path).look()
+    assert (got.sent, got.acked, got.unconfirmed) == (8, 5, 3)
+    assert got.ack_ms_p50 == got.ack_ms_p99 == 40.0 and got.lag == 5  # nothing processed of offsets 0-4
+    (ledgers / "producer-p0.events").unlink()
+    assert LedgerTally(tmp_path).look().lag is None  # acks=0 alone: no offset to measure a lag from
 
 
 def test_the_watch_writes_a_line_a_window_and_the_rest_of_the_last_on_stop(tmp_path: Path) -> None:
@@ -220,6 +262,7 @@ def _soak_run(tmp_path: Path, lost: dict[str, list[list[int]]] | None) -> Path:
         {"event": "heal", "fault": "broker_kill-0", "kind": "broker_kill", "t": t0 + 4},
         {"event": "inject", "fault": "broker_kill-1", "kind": "broker_kill", "t": t0 + 19.5},
         {"event": "heal", "fault": "broker_kill-1", "kind": "broker_kill", "t": t0 + 22},
+        {"event": "inject_failed", "fault": "isolate-2", "kind": "isolate", "t": t0 + 25, "error": "no leader"},
     ]
     (run / rundir.TIMELINE).write_text("".join(json.dumps(e) + "\n" for e in timeline))
     if lost is not None:
