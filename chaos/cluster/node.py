@@ -144,20 +144,22 @@ class Node:
             return ""
         return raw.decode(errors="replace")
 
-    def memory_bytes(self) -> int | None:
-        """The container's memory in use now (Docker's stats, less the inactive page cache, as
-        ``docker stats`` shows it); None when it is not running or Docker cannot say."""
+    def usage(self) -> tuple[int, int] | None:
+        """What the container uses now, from one look at Docker's stats: memory in bytes (less the
+        inactive page cache, as ``docker stats`` shows it) and CPU time in ns since it started; None
+        when it is not running or Docker cannot say."""
         try:
             stats = self.container.stats(stream=False, one_shot=True)
         except (NotFound, APIError):
             return None
         memory = stats.get("memory_stats") if isinstance(stats, dict) else None
-        if not isinstance(memory, dict):
+        cpu = stats.get("cpu_stats") if isinstance(stats, dict) else None
+        if not isinstance(memory, dict) or not isinstance(cpu, dict):
             return None
-        usage = memory.get("usage")
-        if not isinstance(usage, int):
+        used, cpu_ns = memory.get("usage"), (cpu.get("cpu_usage") or {}).get("total_usage")
+        if not isinstance(used, int) or not isinstance(cpu_ns, int):
             return None
-        return usage - int((memory.get("stats") or {}).get("inactive_file", 0))  # as `docker stats` shows
+        return used - int((memory.get("stats") or {}).get("inactive_file", 0)), cpu_ns
 
     def exec(self, cmd: list[str]) -> tuple[int, str]:
         """Run ``cmd`` as root inside the node's container; return the exit code and combined output.

@@ -68,7 +68,7 @@ class SshNode(Node):
         self.interface = config.interface
         self.expiry: float | None = config.rule_expiry
 
-    def memory_bytes(self) -> int | None:
+    def usage(self) -> tuple[int, int] | None:
         """Not measured on a team's host (None)."""
         return None
 

@@ -18,10 +18,11 @@ from chaos.events import EventBus, Note
 from chaos.experiments.executor import Execution
 from chaos.experiments.phases import Phases, StatusTicker
 from chaos.experiments.plan import Plan, fault_steps
-from chaos.experiments.soak_watch import SoakWatch
+from chaos.experiments.soak_watch import Resources, SoakWatch
 from chaos.experiments.steady import steady, wait_flowing
 from chaos.experiments.watches import Watches, topic_watches
 from chaos.oracle import Verdict
+from chaos.workloads.cpu import Accrued, own_cpu, processes_cpu
 from chaos.workloads.spec import ConsumerSpec
 from chaos.workloads.tally import LedgerTally
 
@@ -115,11 +116,20 @@ def soak_watch(
     active: Callable[[], list[str]],
     say: Callable[[str], None],
 ) -> SoakWatch:
-    """A soak's watch of ``run_dir`` (docs/soak.md): its ledgers, the faults ``active()`` names and
-    the memory of the nodes ``brokers()`` gives, each window's line to ``say``."""
+    """A soak's watch of ``run_dir`` (docs/soak.md): its ledgers, the faults ``active()`` names, the
+    memory and CPU of the nodes ``brokers()`` gives and the CPU of the run's workloads and of this
+    process, each window's line to ``say``."""
     tally = LedgerTally(run_dir)
+    broker_cpu, workload_cpu = Accrued(), Accrued()
+    marker = str(run_dir / rundir.WORKLOADS)
 
-    def memory() -> dict[str, int]:
-        return {node.host: used for node in brokers() if (used := node.memory_bytes()) is not None}
+    def resources() -> Resources:
+        looks = {node.host: used for node in brokers() if (used := node.usage()) is not None}
+        cpu = {
+            "brokers": broker_cpu.add({host: ns / 1e9 for host, (_, ns) in looks.items()}),
+            "workloads": workload_cpu.add(processes_cpu(marker)),
+            "harness": own_cpu(),
+        }
+        return Resources({host: round(b / 2**20, 1) for host, (b, _) in looks.items()}, cpu)
 
-    return SoakWatch(window, run_dir / rundir.SOAK / rundir.SOAK_WINDOWS, tally.look, active, memory, say)
+    return SoakWatch(window, run_dir / rundir.SOAK / rundir.SOAK_WINDOWS, tally.look, active, resources, say)

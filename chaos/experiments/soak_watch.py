@@ -12,9 +12,9 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypedDict
+from typing import NamedTuple, TypedDict
 
 from chaos.workloads.tally import Tally
 
@@ -41,6 +41,16 @@ class WindowLine(TypedDict):
     lag: int | None
     faults: list[str]
     memory_mib: dict[str, float]
+    #: Cores used on average over the window by ``brokers``, ``workloads`` and ``harness``.
+    cores: dict[str, float]
+
+
+class Resources(NamedTuple):
+    """One look at what the run uses: each broker's memory now (MiB), and the CPU time so far, in
+    seconds, of the brokers, the workloads and the harness (each a total that keeps growing)."""
+
+    memory_mib: dict[str, float]
+    cpu_s: dict[str, float]
 
 
 class SoakWatch:
@@ -48,8 +58,8 @@ class SoakWatch:
     the window, on :meth:`stop`.
 
     ``tally()`` gives what the ledgers gained since its last call, ``faults()`` the names of the
-    faults acting now, ``memory()`` each broker's memory in bytes (empty where nobody can say), and
-    ``say`` takes the line for the person watching.
+    faults acting now, ``resources()`` each broker's memory and the CPU time used so far by the
+    brokers, the workloads and the harness, and ``say`` takes the line for the person watching.
     """
 
     def __init__(
@@ -58,7 +68,7 @@ class SoakWatch:
         out: Path,
         tally: Callable[[], Tally],
         faults: Callable[[], Sequence[str]],
-        memory: Callable[[], Mapping[str, int]],
+        resources: Callable[[], Resources],
         say: Callable[[str], None],
         clock: Callable[[], float] = time.time,
         sample: float = SAMPLE_S,
@@ -67,7 +77,7 @@ class SoakWatch:
         self.out = out
         self.tally = tally
         self.faults = faults
-        self.memory = memory
+        self.resources = resources
         self.say = say
         self.clock = clock
         self.sample = sample
@@ -76,6 +86,8 @@ class SoakWatch:
         self._thread: threading.Thread | None = None
         self._seen: list[str] = []
         self._origin = self._start = 0.0
+        self._cpu: dict[str, float] = {}
+        self._cpu_at = 0.0
 
     def start(self) -> None:
         """Count what the ledgers hold so far as before the soak, and start watching."""
@@ -84,6 +96,7 @@ class SoakWatch:
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self.tally()  # what came before the first window (warmup) is not the first window's
         self._origin = self._start = self.clock()
+        self._cpu, self._cpu_at = self._look().cpu_s, self._start
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="kafka-chaos-soak", daemon=True)
         self._thread.start()
@@ -119,18 +132,26 @@ class SoakWatch:
                 if stopping:
                     return
 
+    def _look(self) -> Resources:
+        try:
+            return self.resources()
+        except Exception as e:  # evidence, never a reason to stop
+            log.debug("soak watch resources: %s", e)
+            return Resources({}, {})
+
     def _close_window(self, end: float) -> None:
         start = self._start
         if end <= start:
             return
         t = self.tally()
-        try:
-            memory = {host: round(b / 2**20, 1) for host, b in self.memory().items()}
-        except Exception as e:  # memory is evidence, never a reason to stop
-            log.debug("broker memory: %s", e)
-            memory = {}
+        look = self._look()
         self.windows += 1
         seconds = max(end - start, 1e-3)
+        cores: dict[str, float] = {}
+        if look.cpu_s:  # since the last look that said (a failed one says nothing, and is not a zero)
+            since = max(end - self._cpu_at, 1e-3)
+            cores = {part: round((used - self._cpu.get(part, 0.0)) / since, 2) for part, used in look.cpu_s.items()}
+            self._cpu, self._cpu_at = look.cpu_s, end
         line: WindowLine = {
             "window": self.windows,
             "start_ms": int(start * 1000),
@@ -145,7 +166,8 @@ class SoakWatch:
             "ack_ms_p99": t.ack_ms_p99,
             "lag": t.lag,
             "faults": list(self._seen),
-            "memory_mib": memory,
+            "memory_mib": look.memory_mib,
+            "cores": cores,
         }
         with self.out.open("a") as f:
             f.write(json.dumps(line) + "\n")
@@ -158,9 +180,9 @@ def describe(line: WindowLine) -> str:
     """A window's line for the person watching.
 
     >>> describe({"window": 3, "start_ms": 0, "end_ms": 30_000, "sent": 1200, "acked": 1190, "unconfirmed": 0,
-    ...           "errors": 0, "processed": 1180, "acked_per_s": 39.7, "ack_ms_p50": 3.0, "ack_ms_p99": 12.0, "lag": 4,
-    ...           "faults": ["broker_kill-2"], "memory_mib": {"kafka-1": 411.2}})
-    'soak window 3: 1,200 sent, 1,190 acked (39.7/s), ack p99 12 ms, lag 4, faults: broker_kill-2, brokers 411 MiB'
+    ...           "errors": 0, "processed": 1180, "acked_per_s": 39.7, "ack_ms_p50": 3.0, "ack_ms_p99": 12.0,
+    ...           "lag": None, "faults": ["k-2"], "memory_mib": {"b": 411.2}, "cores": {"brokers": 0.8}})
+    'soak window 3: 1,200 sent, 1,190 acked (39.7/s), ack p99 12 ms, faults: k-2, brokers 411 MiB, cores brokers 0.8'
     """
     parts = [f"soak window {line['window']}: {line['sent']:,} sent, {line['acked']:,} acked ({line['acked_per_s']}/s)"]
     if line.get("ack_ms_p99") is not None:
@@ -170,4 +192,6 @@ def describe(line: WindowLine) -> str:
     parts.append(f"faults: {', '.join(line['faults'])}" if line["faults"] else "no fault")
     if line["memory_mib"]:
         parts.append(f"brokers {max(line['memory_mib'].values()):.0f} MiB")
+    if line["cores"]:
+        parts.append("cores " + " ".join(f"{part} {n:g}" for part, n in line["cores"].items()))
     return ", ".join(parts)

@@ -47,6 +47,7 @@ class Window(TypedDict):
     ack_ms_p99: float | None
     lag: int | None
     memory_mib: dict[str, float]
+    cores: dict[str, float]
     faults: list[str]
     lost_broker: int | None
     lost_producer: int | None
@@ -120,6 +121,10 @@ def _trend(values: list[float], floor: float) -> Trend:
     }
 
 
+def _floats(value: object) -> dict[str, float]:
+    return {str(k): float(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
 def soak_summary(run_dir: Path) -> Summary | None:
     """The soak's windows and trends (None: the run is no soak, or its watch wrote nothing)."""
     lines = read_windows(run_dir)
@@ -150,7 +155,8 @@ def soak_summary(run_dir: Path) -> Summary | None:
                 "ack_ms_p50": None if line.get("ack_ms_p50") is None else float(str(line["ack_ms_p50"])),
                 "ack_ms_p99": None if line.get("ack_ms_p99") is None else float(str(line["ack_ms_p99"])),
                 "lag": None if line.get("lag") is None else int(str(line["lag"])),
-                "memory_mib": {str(k): float(v) for k, v in dict(line.get("memory_mib") or {}).items()},  # type: ignore[call-overload]
+                "memory_mib": _floats(line.get("memory_mib")),
+                "cores": _floats(line.get("cores")),
                 "faults": acting,
                 "lost_broker": None if lost is None else _count(lost.get("broker", []), start, end, *edges),
                 "lost_producer": None if lost is None else _count(lost.get("producer", []), start, end, *edges),
@@ -221,18 +227,23 @@ def trend_lines(summary: Summary) -> list[str]:
     return lines
 
 
+def _cores(cores: dict[str, float]) -> str:
+    return " / ".join(f"{cores[part]:g}" if part in cores else "—" for part in ("brokers", "workloads", "harness"))
+
+
 def soak_markdown(summary: Summary) -> str:
     """``soak.md``: the trends, then a row per window."""
     rows = [
-        "| window | faults | sent | acked/s | ack p99 ms | lag | broker loss | producer loss | largest broker MiB |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| window | faults | sent | acked/s | ack p99 ms | lag | broker loss | producer loss | largest broker MiB "
+        "| cores: brokers / workloads / harness |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for w in summary["windows"]:
         memory = max(w["memory_mib"].values(), default=None)
         rows.append(
             f"| {w['window']} | {', '.join(w['faults']) or '—'} | {w['sent']:,} | {w['acked_per_s']:,} | "
             f"{_figure(w['ack_ms_p99'])} | {_figure(w['lag'])} | {_figure(w['lost_broker'])} | "
-            f"{_figure(w['lost_producer'])} | {_figure(memory)} |"
+            f"{_figure(w['lost_producer'])} | {_figure(memory)} | {_cores(w['cores'])} |"
         )
     return "# Soak\n\n" + "\n".join(f"- {line}" for line in trend_lines(summary)) + "\n\n" + "\n".join(rows) + "\n"
 

@@ -22,7 +22,7 @@ from chaos.experiments.loading import load_experiment
 from chaos.experiments.model import Experiment
 from chaos.experiments.plan import plan_experiment
 from chaos.experiments.soak_disk import ASSUMED_RATE, check_disk, disk_need
-from chaos.experiments.soak_watch import SoakWatch
+from chaos.experiments.soak_watch import Resources, SoakWatch
 from chaos.reports.soak import soak_markdown, soak_summary, write_soak
 from chaos.workloads.ledger import PROCESSED, PRODUCER_EVENT, Kind
 from chaos.workloads.tally import LedgerTally, Tally
@@ -224,11 +224,16 @@ def test_the_watch_writes_a_line_a_window_and_the_rest_of_the_last_on_stop(tmp_p
     def tally() -> Tally:
         return Tally(sent=10, acked=9, processed=8, ack_ms_p99=5.0, lag=next(calls))
 
-    def memory() -> dict[str, int]:
-        raise RuntimeError("docker went away")  # evidence, never a reason to stop
+    looks = iter(range(1000))
+
+    def resources() -> Resources:
+        n = next(looks)
+        if n == 2:
+            raise RuntimeError("docker went away")  # evidence, never a reason to stop
+        return Resources({"broker-1": 300.0}, {"brokers": 3.0 * n, "harness": 0.0})
 
     active = ["broker_kill-0"]
-    watch = SoakWatch(0.3, out, tally, lambda: list(active), memory, said.append, sample=0.02)
+    watch = SoakWatch(0.3, out, tally, lambda: list(active), resources, said.append, sample=0.02)
     watch.start()
     time.sleep(0.45)
     active.clear()
@@ -238,7 +243,10 @@ def test_the_watch_writes_a_line_a_window_and_the_rest_of_the_last_on_stop(tmp_p
     assert len(lines) == len(said) == watch.windows >= 3
     assert [line["window"] for line in lines] == list(range(1, len(lines) + 1))
     assert lines[0]["faults"] == ["broker_kill-0"] and lines[-1]["faults"] == []
-    assert all(line["sent"] == 10 and line["memory_mib"] == {} for line in lines)
+    assert all(line["sent"] == 10 for line in lines)
+    assert lines[0]["memory_mib"] == {"broker-1": 300.0} and lines[1]["memory_mib"] == {}
+    assert lines[0]["cores"] == {"brokers": 10.0, "harness": 0.0}  # 3 CPU-seconds in 0.3 s: 10 cores
+    assert lines[1]["cores"] == {} and lines[2]["cores"]["brokers"] == pytest.approx(10.0, rel=0.2)  # over both
     assert all(a["end_ms"] == b["start_ms"] for a, b in itertools.pairwise(lines))
     assert said[0].startswith("soak window 1: 10 sent, 9 acked")
     assert threading.active_count() < 50 and watch._thread is None
@@ -252,7 +260,7 @@ def _soak_run(tmp_path: Path, lost: dict[str, list[list[int]]] | None) -> Path:
         {"window": i + 1, "start_ms": (t0 + 10 * i) * 1000, "end_ms": (t0 + 10 * i + 10) * 1000, "sent": 100,
          "acked": 100, "errors": 0, "processed": 90, "acked_per_s": 10.0, "ack_ms_p50": 2.0,
          "ack_ms_p99": [5.0, 6.0, 30.0][i], "lag": [10, 500, 40000][i], "faults": [],
-         "memory_mib": {"broker-1": 300.0 + 200 * i}}
+         "memory_mib": {"broker-1": 300.0 + 200 * i}, "cores": {"brokers": 1.2, "workloads": 0.5}}
         for i in range(3)
     ]  # fmt: skip
     text = "".join(json.dumps(line) + "\n" for line in lines) + '{"window": 4, "sta'
