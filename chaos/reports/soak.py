@@ -69,6 +69,9 @@ class Summary(TypedDict):
     with_loss: int
     with_faults_and_loss: int
     lag_recovers: bool | None
+    #: The first of the last windows in which records were sent and none acknowledged, through the
+    #: last (a client that stopped delivering for good); null when acks flowed in the last window.
+    acks_stopped: int | None
     ack_ms_p99: Trend
     lag: Trend
     broker_memory_mib: dict[str, Trend]
@@ -165,6 +168,16 @@ def soak_summary(run_dir: Path) -> Summary | None:
     return _summarise(windows)
 
 
+def _acks_stopped(windows: list[Window]) -> int | None:
+    """The window from which every window sent records and none was acknowledged (or confirmed)."""
+    stopped = None
+    for w in reversed(windows):
+        if w["sent"] == 0 or w["acked"] + w["unconfirmed"] > 0:
+            break
+        stopped = w["window"]
+    return stopped
+
+
 def _memory_trends(windows: list[Window]) -> dict[str, Trend]:
     hosts = sorted({h for w in windows for h in w["memory_mib"]})
     floor = FLOORS["memory_mib"]
@@ -181,6 +194,7 @@ def _summarise(windows: list[Window]) -> Summary:
         "with_faults_and_loss": sum(1 for w in lossy if w["faults"]),
         # The lag recovers when the last window's is at most twice the median window's (or the floor).
         "lag_recovers": None if not lags else lags[-1] <= max(FLOORS["lag"], 2 * statistics.median(lags)),
+        "acks_stopped": _acks_stopped(windows),
         "ack_ms_p99": _trend([w["ack_ms_p99"] for w in windows if w["ack_ms_p99"] is not None], FLOORS["ack_ms"]),
         "lag": _trend(lags, FLOORS["lag"]),
         "broker_memory_mib": _memory_trends(windows),
@@ -224,6 +238,11 @@ def trend_lines(summary: Summary) -> list[str]:
         said("consumer lag", summary["lag"], "records") + recovers,
     ]
     lines += [said(f"memory of {host}", trend, "MiB") for host, trend in summary["broker_memory_mib"].items()]
+    if (stopped := summary.get("acks_stopped")) is not None:
+        sent = sum(w["sent"] for w in summary["windows"] if w["window"] >= stopped)
+        lines.insert(
+            1, f"acks stopped in window {stopped} and never came back: {sent:,} records sent since, none acked"
+        )
     return lines
 
 

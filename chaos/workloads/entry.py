@@ -12,6 +12,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TypeVar
 
+from chaos.workloads.log_limit import limit_repeats
 from chaos.workloads.spec import ConsumerSpec, ProducerSpec, load_spec
 
 S = TypeVar("S", ProducerSpec, ConsumerSpec)
@@ -31,6 +32,7 @@ def workload_main(
     # twice): joins, rebalances, revocations and failed commits go to the workload's log. They are
     # rare lines, written only when membership changes.
     logging.getLogger("kafka.coordinator").setLevel(logging.INFO)
+    limit_repeats()  # a client stuck in a loop must not fill the disk over a soak
     spec = load_spec(Path(args[0]))
     if not isinstance(spec, spec_type):
         print(f"{args[0]} is not a {spec_type.__name__}", file=sys.stderr)

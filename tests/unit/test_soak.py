@@ -303,3 +303,18 @@ def test_a_soak_without_a_conclusive_verdict_says_no_loss_figure(tmp_path: Path)
     assert summary is not None and {w["lost_broker"] for w in summary["windows"]} == {None}
     assert "| — | — |" in (run / rundir.SOAK / rundir.SOAK_MARKDOWN).read_text()
     assert soak_summary(tmp_path) is None  # no windows: no soak
+
+
+def test_a_client_that_stops_delivering_for_good_is_said(tmp_path: Path) -> None:
+    run = _soak_run(tmp_path, {"broker": [], "producer": []})
+    path = run / rundir.SOAK / rundir.SOAK_WINDOWS
+    lines = [json.loads(text) for text in path.read_text().splitlines()[:3]]
+    lines[1]["acked"] = lines[2]["acked"] = 0  # sending on, nothing acknowledged: kafka-python's stuck sender
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    summary = write_soak(run)
+    assert summary is not None and summary["acks_stopped"] == 2
+    assert "acks stopped in window 2 and never came back: 200 records sent since" in soak_markdown(summary)
+    lines[2]["acked"] = 5  # they came back: no stop
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    again = soak_summary(run)
+    assert again is not None and again["acks_stopped"] is None
