@@ -1,7 +1,7 @@
 """The claims suite, end to end: a representative subset on every CI run — one experiment per stage
 and per fault family (broker process kills and pauses, broker network isolation, client process
 kills, client network through toxiproxy); ``kafka-chaos run experiments/`` runs all of it. B3 (a
-safe setting's leader kill and isolation) and ``--client all`` are ``extended``: ``scripts/setup``'s
+safe setting's leader kill and isolation), C1 and ``--client all`` are ``extended``: ``scripts/setup``'s
 main job runs them beside the claims suite, to keep the test command within its time.
 
 Each test runs an experiment file from ``experiments/`` on its own cluster through the pytest plugin's
@@ -177,6 +177,7 @@ def test_p1_fire_and_forget_producer_kill_loses_in_the_producer(run_experiment: 
     assert v.figures.producer > 0 and v.figures.broker == 0
 
 
+@pytest.mark.extended  # consumer loss on a kill: C3n here, and the scenario tests' auto-commit kill
 def test_c1_auto_commit_consumer_kill_loses_in_the_consumer(run_experiment: Callable[..., Verdict]) -> None:
     v = run_experiment(EXPERIMENTS / "c1-auto-commit-batched-consumer-kill.yaml")
     assert v.figures.consumer > 0 and v.figures.broker == 0

@@ -160,6 +160,7 @@ def test_failing_log_dir_goes_offline_and_heals(kafka_cluster: KafkaCluster, ctx
     assert counts == [100, 100, 100], counts
 
 
+@pytest.mark.extended  # the CLI's parsing and hints are unit-tested; the faults themselves are above
 def test_disk_faults_by_hand_from_the_cli(kafka_cluster: KafkaCluster) -> None:
     """`cluster fault` injects them into a running cluster: a full disk under broker 1's second log
     directory stays until `cluster heal` (the command its output names), which ends it and restarts

@@ -113,6 +113,7 @@ def test_a_machine_without_the_build_tools_is_told_all_it_lacks_in_one_sentence(
     assert "Traceback" not in proc.stderr and "scripts/" not in proc.stderr
 
 
+@pytest.mark.extended  # Maven, Go and a fresh cluster: scripts/setup's main job runs it
 def test_the_installed_wheel_builds_its_programs_and_runs_a_new_project_as_its_ci_workflow_does(
     installed: Installed, tmp_path: Path, engine: docker.DockerClient
 ) -> None:
