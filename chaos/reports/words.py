@@ -3,6 +3,7 @@ the same words in Markdown, HTML and JUnit (the reporters import them from here)
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -97,10 +98,21 @@ def _value(value: object) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+#: Past this many faults (a soak's), the line counts them by kind instead of listing each.
+MANY_FAULTS = 12
+
+
 def faults_line(run_dir: Path) -> str:
-    """The faults as they happened: kind, targets, duration."""
+    """The faults as they happened: kind, targets, duration; past :data:`MANY_FAULTS`, counted by
+    kind (a soak's, whose windows say when each acted)."""
+    windows = fault_windows(run_dir)
+    if len(windows) > MANY_FAULTS:
+        kinds = Counter(str(f["kind"]) for f in windows)
+        failed = sum(1 for f in windows if f.get("error"))
+        counted = ", ".join(f"{n} {kind}" for kind, n in kinds.items())
+        return f"{len(windows)} faults: {counted}" + (f"; {failed} FAILED to inject" if failed else "")
     parts = []
-    for f in fault_windows(run_dir):
+    for f in windows:
         took = f" {f['end'] - f['start']:.1f}s" if f.get("end") else " (never healed)"
         targets = _targets(f.get("targets") or [])
         parts.append(f"{f['kind']}({targets}){took}" if not f.get("error") else f"{f['kind']} FAILED: {f['error']}")

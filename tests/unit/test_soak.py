@@ -318,3 +318,18 @@ def test_a_client_that_stops_delivering_for_good_is_said(tmp_path: Path) -> None
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     again = soak_summary(run)
     assert again is not None and again["acks_stopped"] is None
+
+
+def test_a_soaks_many_faults_are_counted_by_kind_in_the_reports_faults_line(tmp_path: Path) -> None:
+    from chaos.reports.words import faults_line
+
+    run = tmp_path / "run"
+    run.mkdir()
+    events = [
+        {"event": event, "fault": f"{kind}-{i}", "kind": kind, "t": 1_800_000_000 + 30 * i + (event == "heal")}
+        for i in range(10)
+        for kind in ("broker_pause", "broker_kill")
+        for event in ("inject", "heal")
+    ]
+    (run / rundir.TIMELINE).write_text("".join(json.dumps(e) + "\n" for e in events))
+    assert faults_line(run) == "20 faults: 10 broker_pause, 10 broker_kill"
