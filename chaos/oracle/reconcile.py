@@ -299,6 +299,9 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
         **{name: c.examples for name, c in cases.items()},
     }
     run_id, name = _names(run_dir, run_meta, experiment)
+    indexed = [(p.index, p.id) for p in producers]
+    lost_sent = lost_timeline(run_dir, indexed, {"broker": lost.keys, "producer": producer_lost, "unknown": unknown})
+    unknown_sent = lost_sent.pop("unknown", [])
     verdict = Verdict.build(
         run_id=run_id,
         experiment=name,
@@ -314,9 +317,8 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
         availability=availability(run_dir),
         rebalances=rebalanced,
         share=shared,
-        lost_sent=lost_timeline(
-            run_dir, [(p.index, p.id) for p in producers], {"broker": lost.keys, "producer": producer_lost}
-        ),
+        lost_sent=lost_sent,
+        unknown_sent=unknown_sent,
         transactions=found and found.as_dict(),
         causes={"broker": lost.counts},
         examples=examples,

@@ -251,6 +251,9 @@ class Verdict(_Model):
     lost_sent: dict[str, list[list[int]]] = Field(
         default_factory=dict, description="stage -> [[epoch second the lost records were sent, records], ...]"
     )
+    unknown_sent: list[list[int]] = Field(
+        default_factory=list, description="[[epoch second records of unknown fate were sent, records], ...]"
+    )
     trust: Trust = Field(default_factory=Trust)
     expectations: list[ExpectationResult] = Field(default_factory=list)
     examples: dict[str, list[dict[str, Any]]] = Field(
@@ -300,7 +303,7 @@ class Verdict(_Model):
         details = Details.model_validate(fields.pop("details", {}))
         if not conclusive:  # no loss figure, so no cause or timeline of one either
             details = details.model_copy(update={"provisional_loss": figures})
-            fields.update(causes={}, lost_sent={})
+            fields.update(causes={}, lost_sent={}, unknown_sent=[])
         return cls(
             loss=Loss(**figures.model_dump()) if conclusive else Loss(producer=None, broker=None, consumer=None),
             trust=trust,

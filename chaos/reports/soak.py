@@ -51,6 +51,8 @@ class Window(TypedDict):
     faults: list[str]
     lost_broker: int | None
     lost_producer: int | None
+    #: Records sent in the window whose fate nobody can tell (the verdict's ``unknown_sent``).
+    unknown: int | None
 
 
 class Trend(TypedDict):
@@ -93,15 +95,16 @@ def read_windows(run_dir: Path) -> list[dict[str, object]]:
 
 
 def _lost(run_dir: Path) -> dict[str, list[list[int]]] | None:
-    """The verdict's ``lost_sent`` (None: no conclusive verdict to say)."""
+    """The verdict's ``lost_sent``, with its ``unknown_sent`` as ``unknown`` (None: no conclusive
+    verdict to say)."""
     try:
         verdict = json.loads((Path(run_dir) / rundir.VERDICT).read_text())
     except (OSError, ValueError):
         return None
     if not isinstance(verdict, dict) or not verdict.get("conclusive", False):
         return None
-    lost = verdict.get("lost_sent")
-    return lost if isinstance(lost, dict) else {}
+    lost, unknown = verdict.get("lost_sent"), verdict.get("unknown_sent")
+    return {**(lost if isinstance(lost, dict) else {}), "unknown": unknown if isinstance(unknown, list) else []}
 
 
 def _count(seconds: list[list[int]], start_ms: int, end_ms: int, first: bool, last: bool) -> int:
@@ -163,6 +166,7 @@ def soak_summary(run_dir: Path) -> Summary | None:
                 "faults": acting,
                 "lost_broker": None if lost is None else _count(lost.get("broker", []), start, end, *edges),
                 "lost_producer": None if lost is None else _count(lost.get("producer", []), start, end, *edges),
+                "unknown": None if lost is None else _count(lost["unknown"], start, end, *edges),
             }
         )
     return _summarise(windows)
@@ -253,16 +257,16 @@ def _cores(cores: dict[str, float]) -> str:
 def soak_markdown(summary: Summary) -> str:
     """``soak.md``: the trends, then a row per window."""
     rows = [
-        "| window | faults | sent | acked/s | ack p99 ms | lag | broker loss | producer loss | largest broker MiB "
-        "| cores: brokers / workloads / harness |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| window | faults | sent | acked/s | ack p99 ms | lag | broker loss | producer loss | unknown "
+        "| largest broker MiB | cores: brokers / workloads / harness |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for w in summary["windows"]:
         memory = max(w["memory_mib"].values(), default=None)
         rows.append(
             f"| {w['window']} | {', '.join(w['faults']) or '—'} | {w['sent']:,} | {w['acked_per_s']:,} | "
             f"{_figure(w['ack_ms_p99'])} | {_figure(w['lag'])} | {_figure(w['lost_broker'])} | "
-            f"{_figure(w['lost_producer'])} | {_figure(memory)} | {_cores(w['cores'])} |"
+            f"{_figure(w['lost_producer'])} | {_figure(w['unknown'])} | {_figure(memory)} | {_cores(w['cores'])} |"
         )
     return "# Soak\n\n" + "\n".join(f"- {line}" for line in trend_lines(summary)) + "\n\n" + "\n".join(rows) + "\n"
 

@@ -81,6 +81,10 @@ def test_oracle_reports_exactly_what_was_injected(history: History) -> None:
         # every record sent ends in exactly one place
         c, loss = v.counts.model_dump(), v.figures.model_dump()
         assert c["sent"] == c["in_log"] + c["damaged"] + c["failed"] + c["unknown"] + loss["producer"] + loss["broker"]
+        # and when each lost or unknown record was sent adds up to its count (a soak's windows rely on it)
+        assert sum(n for _, n in v.unknown_sent) == c["unknown"]
+        assert sum(n for _, n in v.lost_sent.get("broker", [])) == loss["broker"]
+        assert sum(n for _, n in v.lost_sent.get("producer", [])) == loss["producer"]
 
 
 def test_clean_history_is_zero_everywhere(tmp_path: Path) -> None:

@@ -274,7 +274,8 @@ def _soak_run(tmp_path: Path, lost: dict[str, list[list[int]]] | None) -> Path:
     ]
     (run / rundir.TIMELINE).write_text("".join(json.dumps(e) + "\n" for e in timeline))
     if lost is not None:
-        (run / rundir.VERDICT).write_text(json.dumps({"conclusive": True, "lost_sent": lost}))
+        unknown = [[t0 + 12, 6]]  # sent in the second window, fate unknown (a producer killed mid-flight)
+        (run / rundir.VERDICT).write_text(json.dumps({"conclusive": True, "lost_sent": lost, "unknown_sent": unknown}))
     return run
 
 
@@ -289,6 +290,7 @@ def test_the_windows_carry_their_faults_and_their_loss_adding_up_to_the_verdicts
     assert [w["faults"] for w in windows] == [["broker_kill-0"], ["broker_kill-1"], ["broker_kill-1"]]
     assert [w["lost_broker"] for w in windows] == [7 + 5 + 1, 2, 4]
     assert [w["lost_producer"] for w in windows] == [0, 0, 3]
+    assert [w["unknown"] for w in windows] == [0, 6, 0]
     assert sum(w["lost_broker"] or 0 for w in windows) == sum(n for _, n in lost["broker"])
     assert (summary["with_faults"], summary["with_loss"], summary["with_faults_and_loss"]) == (3, 3, 3)
     assert summary["ack_ms_p99"] == {"first": 5.0, "last": 30.0, "growing": True}
