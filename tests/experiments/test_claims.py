@@ -1,7 +1,7 @@
 """The claims suite, end to end: a representative subset on every CI run — one experiment per stage
 and per fault family (broker process kills and pauses, broker network isolation, client process
 kills, client network through toxiproxy); ``kafka-chaos run experiments/`` runs all of it. B3 (a
-safe setting's leader kill and isolation), C1 and ``--client all`` are ``extended``: ``scripts/setup``'s
+safe setting's leader kill and isolation), C1, P3 and ``--client all`` are ``extended``: ``scripts/setup``'s
 main job runs them beside the claims suite, to keep the test command within its time.
 
 Each test runs an experiment file from ``experiments/`` on its own cluster through the pytest plugin's
@@ -166,6 +166,7 @@ def test_b3_acks_all_min_isr_2_survives_leader_kill_and_isolation(run_experiment
     assert v.counts.acked > 0 and v.counts.in_log >= v.counts.acked
 
 
+@pytest.mark.extended  # toxiproxy's faults on clients: tests/integration/test_faults.py's toxics in the command
 def test_p3_retries_without_idempotence_write_duplicates(run_experiment: Callable[..., Verdict]) -> None:
     v = run_experiment(EXPERIMENTS / "p3-no-idempotence-lost-responses.yaml")
     assert v.anomalies["duplicates_in_log"] > 0 and v.figures.broker == 0

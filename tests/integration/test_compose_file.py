@@ -7,6 +7,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
+import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError
@@ -50,6 +51,7 @@ def wait_for_brokers(count: int, timeout: float = 120) -> KafkaAdminClient:
     return wait_until(registered, timeout, f"{count} brokers to register", interval=1.0)
 
 
+@pytest.mark.extended  # the file itself is checked in tests/unit/test_compose.py
 def test_compose_up_serves_records_and_clean_removes_it(engine: docker.DockerClient) -> None:
     assert labelled(engine, "compose") == [], "a compose cluster is already up: run `kafka-chaos clean`"
     compose("up", "-d")

@@ -1,4 +1,4 @@
-"""``kafka-chaos soak`` on a real cluster for 45 s (docs/soak.md): the claims file B3 (acks=all,
+"""``kafka-chaos soak`` on a real cluster for 30 s (docs/soak.md): the claims file B3 (acks=all,
 min.insync.replicas=2) with one of its two faults drawn every 15 s, watched per window. The half-hour
 soaks, lossy and safe, are the documented command with their figures in docs/results.md."""
 
@@ -19,18 +19,18 @@ ROOT = Path(__file__).resolve().parents[2]
 B3 = ROOT / "experiments" / "b3-acks-all-min-isr-2-leader-kill-isolation.yaml"
 
 
-def test_a_minute_of_soak_is_watched_per_window_and_its_windows_add_up_to_the_verdict(
+def test_a_soak_is_watched_per_window_and_its_windows_add_up_to_the_verdict(
     kafka_cluster: KafkaCluster, tmp_path: Path
 ) -> None:
     reports = tmp_path / "reports"
-    args = ["soak", str(B3), "--duration", "45s", "--every", "15s", "--hold", "5s", "--schedule", "draw"]
+    args = ["soak", str(B3), "--duration", "30s", "--every", "15s", "--hold", "5s", "--schedule", "draw"]
     proc = cli(*args, "--cluster", kafka_cluster.run_id, "--reports", str(reports), check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "a soak of " in proc.stderr and "iB of ledgers" in proc.stderr  # the disk it needs, said first
     said = [line for line in proc.stderr.splitlines() if "soak window " in line]
     (run_dir,) = [p.parent for p in reports.glob("*/*/run.json")]
     lines = [json.loads(text) for text in (run_dir / rundir.SOAK / rundir.SOAK_WINDOWS).read_text().splitlines()]
-    assert len(said) == len(lines) and 3 <= len(lines) <= 4  # three windows, and the heal's
+    assert len(said) == len(lines) and 2 <= len(lines) <= 3  # two windows, and the heal's
     verdict = json.loads((run_dir / rundir.VERDICT).read_text())
     assert verdict["conclusive"] and verdict["loss"]["broker"] == 0 and verdict["loss"]["producer"] == 0
 
@@ -38,23 +38,23 @@ def test_a_minute_of_soak_is_watched_per_window_and_its_windows_add_up_to_the_ve
     timeline = [json.loads(text) for text in (run_dir / rundir.TIMELINE).read_text().splitlines()]
     injected = [e for e in timeline if e.get("event") == "inject"]
     healed = [e for e in timeline if e.get("event") == "heal"]
-    assert len(injected) == len(healed) == 3
+    assert len(injected) == len(healed) == 2
     assert {e["kind"] for e in injected} <= {"broker_kill", "isolate"}
     assert all(h["t"] < i["t"] for h, i in zip(healed, injected[1:], strict=False))
 
     summary = json.loads((run_dir / rundir.SOAK / rundir.SOAK_SUMMARY).read_text())
     windows = summary["windows"]
-    assert [w["faults"] for w in windows[:3]] == [[e["fault"]] for e in injected]
+    assert [w["faults"] for w in windows[:2]] == [[e["fault"]] for e in injected]
     # the windows' loss adds up to the verdict's (none here), and every window moved records
     assert sum(w["lost_broker"] + w["lost_producer"] for w in windows) == 0
-    assert all(w["acked"] > 0 for w in windows[:3])
+    assert all(w["acked"] > 0 for w in windows[:2])
     assert sum(w["sent"] for w in windows) <= verdict["counts"]["sent"]
     # every broker's memory, each window, as Docker reports it (a running JVM: a few hundred MiB)
     assert all(len(w["memory_mib"]) >= 2 and all(50 < m < 4096 for m in w["memory_mib"].values()) for w in windows)
     # where the CPU went: the brokers' containers, the workload processes, the harness
     assert all(set(w["cores"]) == {"brokers", "workloads", "harness"} for w in windows)
-    assert all(w["cores"]["brokers"] > 0 and w["cores"]["workloads"] > 0 for w in windows[:3])
+    assert all(w["cores"]["brokers"] > 0 and w["cores"]["workloads"] > 0 for w in windows[:2])
     assert "windows with faults: " in proc.stdout and "never recovers" not in proc.stdout
     assert "acks stopped" not in proc.stdout
     page = (run_dir / "report.html").read_text()
-    assert "<h2>Soak</h2>" in page and page.count("fill='#fde2c4'") >= 3  # each window a fault acted in
+    assert "<h2>Soak</h2>" in page and page.count("fill='#fde2c4'") >= 2  # each window a fault acted in

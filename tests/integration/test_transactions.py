@@ -118,7 +118,10 @@ def output_of(scenario: Scenario) -> str:
     return f"{scenario.topic.name}-out"
 
 
-@pytest.mark.parametrize("client", TRANSACTIONAL_CLIENTS)
+#: Java's case in the command; the others under ``-m extended`` (the claims suite's T1 runs every client).
+@pytest.mark.parametrize(
+    "client", [pytest.param(c, marks=pytest.mark.extended) if c != "java" else c for c in TRANSACTIONAL_CLIENTS]
+)
 def test_exactly_once_transformer_killed_mid_transaction_outputs_each_input_once(
     scenario: Scenario, kafka_cluster: KafkaCluster, client: str
 ) -> None:
