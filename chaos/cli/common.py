@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -15,6 +15,7 @@ from chaos.progress import Progress, StderrProgress, silent
 if TYPE_CHECKING:
     from chaos.cluster.external import ExternalTarget
     from chaos.cluster.ssh_config import SshConfig
+    from chaos.experiments.loading import LoadedExperiment
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -227,6 +228,23 @@ def external_options(f: F) -> F:
         help="Run on a team's running cluster instead of starting one: only topics and groups under "
         "kafka-chaos- are created, and deleted after each run.",
     )(f)
+
+
+def files_target(
+    loaded: Sequence[LoadedExperiment],
+    bootstrap: str | None,
+    client_config: Path | None,
+    allow_faults_on: str | None,
+    ssh_config: Path | None,
+) -> ExternalTarget | None:
+    """:func:`external_target` for a suite of ``loaded`` files, which may name a team's cluster
+    themselves (``run`` and ``soak``).
+
+    Raises:
+        UsageError: as :func:`external_target`.
+    """
+    named = any(item.experiment.cluster.external for item in loaded)
+    return external_target(bootstrap, client_config, allow_faults_on, ssh_config, files_name_one=named)
 
 
 def external_target(

@@ -18,7 +18,7 @@ from chaos.cli.common import (
     cluster_option,
     emit,
     external_options,
-    external_target,
+    files_target,
     json_option,
     progress_for,
     quiet_option,
@@ -168,13 +168,7 @@ def run_cmd(
         status_every=0.0 if quiet else (2.0 if sys.stderr.isatty() else 5.0),
         cluster=cluster_id,
         release_keys=release_keys,
-        external=external_target(
-            bootstrap_servers,
-            client_config,
-            allow_faults_on,
-            ssh_config,
-            files_name_one=any(i.experiment.cluster.external for i in loaded),
-        ),
+        external=files_target(loaded, bootstrap_servers, client_config, allow_faults_on, ssh_config),
         allow_faults_on=allow_faults_on,
     )
 

@@ -16,7 +16,7 @@ from chaos.cli.common import (
     client_path_option,
     cluster_option,
     external_options,
-    external_target,
+    files_target,
     json_option,
     progress_for,
     quiet_option,
@@ -128,13 +128,7 @@ def soak_cmd(
         status_every=0.0,  # the soak's window lines say it
         cluster=cluster_id,
         release_keys=release_keys,
-        external=external_target(
-            bootstrap_servers,
-            client_config,
-            allow_faults_on,
-            ssh_config,
-            files_name_one=any(i.experiment.cluster.external for i in loaded),
-        ),
+        external=files_target(loaded, bootstrap_servers, client_config, allow_faults_on, ssh_config),
         allow_faults_on=allow_faults_on,
     )
     suite = run_suite(loaded, options)
