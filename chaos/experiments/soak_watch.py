@@ -129,7 +129,7 @@ class SoakWatch:
                     self._close_window(deadline)
             except Exception as e:  # a watch's line is never worth a failed run
                 log.warning("soak window %d: %s", self.windows + 1, e)
-                if stopping:
+                if stopping or self._stop.wait(self.sample):  # a look that keeps failing: not in a busy loop
                     return
 
     def _look(self) -> Resources:

@@ -335,3 +335,19 @@ def test_a_soaks_many_faults_are_counted_by_kind_in_the_reports_faults_line(tmp_
     ]
     (run / rundir.TIMELINE).write_text("".join(json.dumps(e) + "\n" for e in events))
     assert faults_line(run) == "20 faults: 10 broker_pause, 10 broker_kill"
+
+
+def test_a_watch_whose_look_keeps_failing_waits_between_tries_and_stops(tmp_path: Path) -> None:
+    tries = [0]
+
+    def tally() -> Tally:
+        tries[0] += 1
+        if tries[0] > 1:  # the first look is the baseline at start
+            raise OSError("No space left on device")
+        return Tally()
+
+    watch = SoakWatch(0.05, tmp_path / "w.jsonl", tally, list, lambda: Resources({}, {}), print, sample=0.05)
+    watch.start()
+    time.sleep(0.5)
+    watch.stop(timeout=5)
+    assert 2 <= tries[0] <= 15 and watch._thread is None  # about one try a sample, not thousands
