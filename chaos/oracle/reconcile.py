@@ -17,7 +17,6 @@ inconclusive: it gives no loss figure.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,8 @@ from chaos.oracle.consumers import Group, consumer_loss, load_groups
 from chaos.oracle.epochs import read_progress
 from chaos.oracle.examples import example, log_example, position_example
 from chaos.oracle.expectations import parse_expectations
+from chaos.oracle.fates import NONE as _NONE
+from chaos.oracle.fates import Fates, judge_fates
 from chaos.oracle.files import write_verdict
 from chaos.oracle.keys import I64, SEQ_BITS, Mask, cat, member, union, unique
 from chaos.oracle.log import Log, marker_positions, reordered
@@ -49,9 +50,6 @@ from chaos.oracle.verdict import Counts, Verdict, Witness
 from chaos.rundir import DRAIN, LEDGERS
 from chaos.workloads.ledger import read_meta
 
-#: An empty key set, for a released one (an empty slice would be a view keeping its array alive).
-_NONE: I64 = np.empty(0, np.int64)
-
 
 def _kafka_counts(run_dir: Path) -> dict[int, int] | None:
     """Records per partition by Kafka's own offsets (``drain/kafka-offsets.json``: end - beginning),
@@ -66,23 +64,7 @@ def _kafka_counts(run_dir: Path) -> dict[int, int] | None:
     return {int(p): int(o) - int(begin.get(p, 0)) for p, o in end.items()}
 
 
-@dataclass(slots=True)
-class _Fates:
-    """Where the sent records ended: in the log (a count), damaged, failed, unknown, lost."""
-
-    in_log: int
-    duplicates: int
-    acked: int
-    damaged: I64
-    broker: I64
-    broker_unconfirmed: np.ndarray[Any, np.dtype[np.bool_]]
-    failed: I64
-    producer_lost: I64
-    unknown: I64
-    aborted: int = 0
-
-
-def _set_aside_aborted(fates: _Fates, aborted: I64) -> None:
+def _set_aside_aborted(fates: Fates, aborted: I64) -> None:
     """Records of aborted transactions that are not in the log were never meant to be read: they
     end as ``aborted``, not as loss, failure or unknown (an aborted transaction's records stay in
     the log with its abort marker, so most are in_log)."""
@@ -94,58 +76,6 @@ def _set_aside_aborted(fates: _Fates, aborted: I64) -> None:
         out = member(keys, aborted)
         fates.aborted += int(out.sum())
         setattr(fates, name, keys[~out])
-
-
-def _fates(side: ProducerSide, log: Log, checked: AckCheck) -> _Fates:
-    """Every sent record in exactly one place (docs/verdict.md). Frees the largest sets as soon as
-    they are used: the oracle's peak memory is their sum."""
-    found, copies, distinct_phantoms = _logged(log, side.sent)
-    in_log_count = int(found.sum())  # a record nobody sent is a phantom, not in_log
-    duplicates, missing = copies - in_log_count - distinct_phantoms, side.sent[~found]
-    damaged = missing[member(missing, checked.damaged)]
-    missing = missing[~member(missing, checked.damaged)]
-    confirmed = member(missing, side.acked)
-    unconfirmed = member(missing, side.unconfirmed)
-    broker = missing[confirmed | unconfirmed]
-    broker_unconfirmed = member(broker, side.unconfirmed) & ~member(broker, side.acked)
-    acked = len(side.acked)
-    side.acked = _NONE  # not side.acked[:0]: a view would keep the whole array alive
-    rest = missing[~(confirmed | unconfirmed)]
-    del missing
-    producer_of = rest >> SEQ_BITS
-    # An error the application saw is final, except for a mode that keeps the record and resends it.
-    final_error = member(rest, side.seen) & ~side.retries[producer_of]
-    went_on = side.goes_on[producer_of] & side.returned.contains(rest)
-    swallowed = member(rest, side.swallowed)
-    return _Fates(
-        in_log=in_log_count,
-        duplicates=duplicates,
-        acked=acked,
-        damaged=damaged,
-        broker=broker,
-        broker_unconfirmed=broker_unconfirmed,
-        failed=rest[final_error],
-        producer_lost=rest[~final_error & (went_on | swallowed)],
-        unknown=rest[~final_error & ~(went_on | swallowed)],
-    )
-
-
-def _logged(log: Log, sent: I64, chunk: int = 1 << 21) -> tuple[Mask, int, int]:
-    """Which of ``sent`` the log holds, how many copies of records of this run it holds, and how
-    many distinct keys of no sent record. A pass over the log a chunk at a time, marking ``sent``:
-    no sorted copy of the log's keys (16 bytes a record with its sort, at the oracle's peak)."""
-    found = np.zeros(len(sent), dtype=bool)
-    copies = 0
-    strays: list[I64] = []
-    for lo in range(0, len(log), chunk):
-        keys = log.keys[lo : lo + chunk]
-        keys = keys[keys >= 0]
-        copies += len(keys)
-        idx = np.minimum(np.searchsorted(sent, keys), max(len(sent) - 1, 0))
-        hit = sent[idx] == keys if len(sent) else np.zeros(len(keys), dtype=bool)
-        found[idx[hit]] = True
-        strays.append(keys[~hit])
-    return found, copies, len(unique(cat(strays), in_place=True))
 
 
 def _processed_count(groups: list[Group], sent: I64, accepted: I64) -> int:
@@ -226,7 +156,7 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
     checked = AckCheck(side, log, markers)
 
     txns = load_transactions(side)
-    fates = _fates(side, log, checked)
+    fates = judge_fates(side, log, checked)
     aborted = _aborted(txns)
     _set_aside_aborted(fates, aborted)
     committed_log = _committed_view(run_dir, tag_to_index, drain_meta)

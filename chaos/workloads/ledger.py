@@ -369,8 +369,9 @@ RecordType = np.dtype[Any]  # type: ignore[explicit-any]  # numpy's own type for
 Records = np.ndarray[tuple[int], RecordType]
 
 
-def read_records(path: Path, dtype: RecordType, chunk: int = 1 << 20) -> Iterator[Records]:
-    """Yield the records of a ledger file in chunks of at most ``chunk``; a torn last record is dropped.
+def read_records(path: Path, dtype: RecordType, chunk: int = 1 << 20, start: int = 0) -> Iterator[Records]:
+    """Yield the records of a ledger file in chunks of at most ``chunk``, from record ``start`` on;
+    a torn last record is dropped.
 
     A missing file yields nothing.
     """
@@ -379,7 +380,8 @@ def read_records(path: Path, dtype: RecordType, chunk: int = 1 << 20) -> Iterato
     size = dtype.itemsize
     whole = path.stat().st_size // size
     with path.open("rb") as f:
-        done = 0
+        f.seek(start * size)
+        done = start
         while done < whole:
             n = min(chunk, whole - done)
             data = f.read(n * size)
