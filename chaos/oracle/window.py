@@ -46,7 +46,7 @@ class Bound:
         seq, end = rows["seq"], rows["seq_end"]
         start, stop = np.maximum(seq, lo), np.minimum(end, hi)
         keep = (stop > start) | ((end == seq) & (seq >= lo) & (seq < hi))
-        out = rows[keep].copy()
+        out: np.ndarray[Any, Any] = rows[keep].copy()
         out["seq"], out["seq_end"] = np.maximum(out["seq"], lo), np.maximum(np.minimum(out["seq_end"], hi), out["seq"])
         return out
 

@@ -60,7 +60,7 @@ def test_a_window_reads_its_ledgers_from_where_it_began(tmp_path: Path) -> None:
     events = np.fromfile(tmp_path / LEDGERS / "producer-p0.events", dtype=PRODUCER_EVENT)
     acks = np.fromfile(tmp_path / LEDGERS / "producer-p0.acks", dtype=PRODUCER_EVENT)
 
-    def first_row(rows: np.ndarray, seq: int) -> int:  # type: ignore[type-arg]
+    def first_row(rows: np.ndarray, seq: int) -> int:
         later = np.flatnonzero(rows["seq_end"] > seq)
         return int(later[0]) if len(later) else len(rows)
 
