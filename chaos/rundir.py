@@ -34,6 +34,10 @@ PROGRESS = "progress.jsonl"
 SOAK_WINDOWS = "windows.jsonl"
 SOAK_SUMMARY = "soak.json"
 SOAK_MARKDOWN = "soak.md"
+#: ``soak/judged.jsonl``: each window's fates, judged while the soak ran (docs/soak.md).
+SOAK_JUDGED = "judged.jsonl"
+#: ``drain/tail/``: a soak's tail reader's segments, removed once judged.
+TAIL = "tail"
 
 # Inside ``drain/``.
 DRAIN_LOG = "log.bin"

@@ -18,6 +18,7 @@ from chaos.events import EventBus, Note
 from chaos.experiments.executor import Execution
 from chaos.experiments.phases import Phases, StatusTicker
 from chaos.experiments.plan import Plan, fault_steps
+from chaos.experiments.soak_judging import SoakJudging, settle_s, unjudgeable
 from chaos.experiments.soak_watch import Resources, SoakWatch
 from chaos.experiments.steady import steady, wait_flowing
 from chaos.experiments.watches import Watches, topic_watches
@@ -69,13 +70,18 @@ def execute(
         ticker = StatusTicker(phases, ex.totals, lambda: [f.name for f in ex.nemesis.active], status_every)
         ticker.start()
         isr = topic_watches(cluster.partitions, cluster.broker_views, t, ex.timeline, ex.run_dir)
+        judging = None
         if plan.soak_window is not None:
+            why_not = unjudgeable(plan.workloads, plan.application is not None, t.compacted)
+            settle = settle_s(plan.workloads, plan.soak_window)
+            judging = SoakJudging(ex.brokers, t.name, plan.run_id, ex.run_dir, settle, why_not)
             soak = soak_watch(
                 plan.soak_window,
                 ex.run_dir,
                 lambda: cluster.brokers,
                 lambda: [f.name for f in ex.nemesis.active],
                 lambda text: phases.bus.emit(Note(run=phases.label, text=text)),
+                judging.mark,
             )
             isr = Watches(isr, soak)
         producers = ex.workloads("producer")
@@ -84,6 +90,8 @@ def execute(
                 steady(ex.totals, producers, ex.run_dir / rundir.LEDGERS, plan)
                 if ex.app is not None:
                     ex.app.wait_consuming()
+            if judging is not None:
+                judging.start()
             isr.start()
             with phases.phase("faults", f"{b.window:g} s window"):
                 ex.play(fault_steps(plan), b.window)
@@ -99,9 +107,14 @@ def execute(
                 ex.stop_workloads(plan.bounded, b.stop_timeout, b.consume_timeout, b.consume_quiet)
                 if ex.app is not None:
                     ex.app.stop(b.consume_timeout, b.consume_quiet, ex.note)
+            if judging is not None:
+                with phases.phase("judge", "the soak's last windows"):
+                    judging.finish(b.drain_timeout)
         finally:
             ticker.stop()
             isr.stop()
+            if judging is not None:
+                judging.close()
         with phases.phase("drain"):
             ex.drain(plan.groups, plan.isolation_level, b.drain_timeout)
         with phases.phase("reconcile"):
@@ -115,10 +128,11 @@ def soak_watch(
     brokers: Callable[[], Sequence[Node]],
     active: Callable[[], list[str]],
     say: Callable[[str], None],
+    closed: Callable[[int, float], None] | None = None,
 ) -> SoakWatch:
     """A soak's watch of ``run_dir`` (docs/soak.md): its ledgers, the faults ``active()`` names, the
     memory and CPU of the nodes ``brokers()`` gives and the CPU of the run's workloads and of this
-    process, each window's line to ``say``."""
+    process, each window's line to ``say``, and each window's end to ``closed``."""
     tally = LedgerTally(run_dir)
     broker_cpu, workload_cpu = Accrued(), Accrued()
     marker = str(run_dir / rundir.WORKLOADS)
@@ -132,4 +146,5 @@ def soak_watch(
         }
         return Resources({host: round(b / 2**20, 1) for host, (b, _) in looks.items()}, cpu)
 
-    return SoakWatch(window, run_dir / rundir.SOAK / rundir.SOAK_WINDOWS, tally.look, active, resources, say)
+    out = run_dir / rundir.SOAK / rundir.SOAK_WINDOWS
+    return SoakWatch(window, out, tally.look, active, resources, say, closed=closed)

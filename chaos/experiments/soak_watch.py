@@ -60,6 +60,8 @@ class SoakWatch:
     ``tally()`` gives what the ledgers gained since its last call, ``faults()`` the names of the
     faults acting now, ``resources()`` each broker's memory and the CPU time used so far by the
     brokers, the workloads and the harness, and ``say`` takes the line for the person watching.
+    ``closed(window, end)`` is told of each window written, on the watch's thread (a soak's judge
+    marks its windows' bounds there, :mod:`chaos.experiments.soak_judge`).
     """
 
     def __init__(
@@ -72,8 +74,10 @@ class SoakWatch:
         say: Callable[[str], None],
         clock: Callable[[], float] = time.time,
         sample: float = SAMPLE_S,
+        closed: Callable[[int, float], None] | None = None,
     ) -> None:
         self.window = window
+        self.closed = closed
         self.out = out
         self.tally = tally
         self.faults = faults
@@ -173,6 +177,8 @@ class SoakWatch:
             f.write(json.dumps(line) + "\n")
         self._seen = list(self.faults())  # still acting: the next window's too
         self._start = end
+        if self.closed is not None:
+            self.closed(self.windows, end)
         self.say(describe(line))
 
 

@@ -21,12 +21,12 @@ from chaos.oracle.acked import AckCheck
 from chaos.oracle.fates import judge_fates
 from chaos.oracle.log import Log, map_tags
 from chaos.oracle.producers import ProducerInfo, ProducerSide, load_producers
-from chaos.rundir import DRAIN, LEDGERS
+from chaos.rundir import DRAIN, LEDGERS, TAIL
 from chaos.workloads.envelope import Status
 from chaos.workloads.ledger import LOG_RECORD, PRODUCER_EVENT, AppendFile, read_records
 
 #: Where a window's log is written while it is judged (under ``drain/``), and removed after.
-JUDGING = "tail/judging.bin"
+JUDGING = f"{TAIL}/judging.bin"
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, TypedDict
 
 from chaos import rundir
 from chaos.reports.series import fault_windows
+from chaos.reports.soak_judged import Judged, judged_line, read_judged
 
 if TYPE_CHECKING:
     from chaos.reports import RunReport
@@ -53,6 +54,8 @@ class Window(TypedDict):
     lost_producer: int | None
     #: Records sent in the window whose fate nobody can tell (the verdict's ``unknown_sent``).
     unknown: int | None
+    #: The window's records as judged while the soak ran (``soak/judged.jsonl``); null: not judged.
+    judged: dict[str, int] | None
 
 
 class Trend(TypedDict):
@@ -77,6 +80,8 @@ class Summary(TypedDict):
     ack_ms_p99: Trend
     lag: Trend
     broker_memory_mib: dict[str, Trend]
+    #: The windows judged while the soak ran, added up against the whole verdict (null: not judged).
+    judged: Judged | None
 
 
 def read_windows(run_dir: Path) -> list[dict[str, object]]:
@@ -138,6 +143,7 @@ def soak_summary(run_dir: Path) -> Summary | None:
         return None
     faults = fault_windows(run_dir)
     lost = _lost(run_dir)
+    by_window, judged = read_judged(run_dir)
     windows: list[Window] = []
     for i, line in enumerate(lines):
         start, end = int(str(line["start_ms"])), int(str(line["end_ms"]))
@@ -167,9 +173,10 @@ def soak_summary(run_dir: Path) -> Summary | None:
                 "lost_broker": None if lost is None else _count(lost.get("broker", []), start, end, *edges),
                 "lost_producer": None if lost is None else _count(lost.get("producer", []), start, end, *edges),
                 "unknown": None if lost is None else _count(lost["unknown"], start, end, *edges),
+                "judged": by_window.get(int(str(line["window"]))),
             }
         )
-    return _summarise(windows)
+    return _summarise(windows, judged)
 
 
 def _acks_stopped(windows: list[Window]) -> int | None:
@@ -188,7 +195,7 @@ def _memory_trends(windows: list[Window]) -> dict[str, Trend]:
     return {h: _trend([w["memory_mib"][h] for w in windows if h in w["memory_mib"]], floor) for h in hosts}
 
 
-def _summarise(windows: list[Window]) -> Summary:
+def _summarise(windows: list[Window], judged: Judged | None = None) -> Summary:
     lossy = [w for w in windows if (w["lost_broker"] or 0) + (w["lost_producer"] or 0) > 0]
     lags = [float(w["lag"]) for w in windows if w["lag"] is not None]
     return {
@@ -202,6 +209,7 @@ def _summarise(windows: list[Window]) -> Summary:
         "ack_ms_p99": _trend([w["ack_ms_p99"] for w in windows if w["ack_ms_p99"] is not None], FLOORS["ack_ms"]),
         "lag": _trend(lags, FLOORS["lag"]),
         "broker_memory_mib": _memory_trends(windows),
+        "judged": judged,
     }
 
 
@@ -242,6 +250,8 @@ def trend_lines(summary: Summary) -> list[str]:
         said("consumer lag", summary["lag"], "records") + recovers,
     ]
     lines += [said(f"memory of {host}", trend, "MiB") for host, trend in summary["broker_memory_mib"].items()]
+    if (judged := summary.get("judged")) is not None:
+        lines.append(judged_line(judged))
     if (stopped := summary.get("acks_stopped")) is not None:
         sent = sum(w["sent"] for w in summary["windows"] if w["window"] >= stopped)
         lines.insert(

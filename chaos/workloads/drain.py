@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
@@ -211,21 +212,25 @@ def read_partitions(
     remaining = {tp for tp in tps if end[tp.partition] > beginning[tp.partition]}
     while remaining:
         if time.monotonic() > deadline:
-            left = {tp.partition: f"{_position(consumer, tp)}/{end[tp.partition]}" for tp in remaining}
+            left = {tp.partition: f"{read_position(consumer, tp)}/{end[tp.partition]}" for tp in remaining}
             raise InfrastructureError(f"the drain did not reach the end offsets in {timeout:.0f}s: {left}")
         for tp, batch in consumer.poll(timeout_ms=500, max_records=10_000).items():
             for record in batch:
                 if record.offset >= end[tp.partition]:
                     continue
-                tag_head = header_value(record.headers)  # an application's input: its identity in a header
-                d = decode(tag_head + (record.value or b"") if tag_head else record.value, run_id, record.key)
-                tag = producer_tag(d.producer) if d.status == Status.VALID else 0
-                writer.add(tp.partition, int(record.offset), tag, d.seq, int(d.status))
+                writer.add(tp.partition, int(record.offset), *log_row(record, run_id))
                 if seen is not None:
                     seen.add(tp.partition, int(record.offset))
                 records += 1
-        remaining = {tp for tp in remaining if _position(consumer, tp) < end[tp.partition]}
+        remaining = {tp for tp in remaining if read_position(consumer, tp) < end[tp.partition]}
     return records
+
+
+def log_row(record: ConsumerRecord, run_id: str) -> tuple[int, int, int]:
+    """``(tag, seq, status)`` of one record read from the topic, as ``drain/log.bin`` holds it."""
+    tag_head = header_value(record.headers)  # an application's input: its identity in a header
+    d = decode(tag_head + (record.value or b"") if tag_head else record.value, run_id, record.key)
+    return (producer_tag(d.producer) if d.status == Status.VALID else 0), d.seq, int(d.status)
 
 
 def _committed_view(
@@ -300,7 +305,7 @@ def committed_offsets(bootstrap_servers: Brokers | str, topic: str, groups: list
         admin.close()
 
 
-def _position(consumer: KafkaConsumer, tp: TopicPartition) -> int:
+def read_position(consumer: KafkaConsumer, tp: TopicPartition) -> int:
     """The next offset to read, -1 while it cannot be known (the partition has no leader)."""
     try:
         return int(consumer.position(tp, timeout_ms=1000))

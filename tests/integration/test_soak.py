@@ -49,6 +49,12 @@ def test_a_soak_is_watched_per_window_and_its_windows_add_up_to_the_verdict(
     assert sum(w["lost_broker"] + w["lost_producer"] for w in windows) == 0
     assert all(w["acked"] > 0 for w in windows[:2])
     assert sum(w["sent"] for w in windows) <= verdict["counts"]["sent"]
+    # judged in windows from the tail reader's copy: the same fates as the whole run's reconcile
+    judged = summary["judged"]
+    assert judged["equals_whole"] is True, judged
+    assert judged["windows"] == len(windows) and judged["totals"]["sent"] == verdict["counts"]["sent"]
+    assert all(w["judged"]["sent"] > 0 for w in windows[:2])
+    assert not (run_dir / rundir.DRAIN / rundir.TAIL).exists()  # the tail's segments, removed once judged
     # every broker's memory, each window, as Docker reports it (a running JVM: a few hundred MiB)
     assert all(len(w["memory_mib"]) >= 2 and all(50 < m < 4096 for m in w["memory_mib"].values()) for w in windows)
     # where the CPU went: the brokers' containers, the workload processes, the harness

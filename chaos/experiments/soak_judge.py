@@ -1,0 +1,174 @@
+"""A soak judged in windows while it runs (docs/soak.md, "Judged in windows").
+
+At each window's end the watch calls :meth:`SoakJudge.mark`: the producers' ledger marks are taken
+and the tail reader starts a new segment. A window is judged once it has **settled**: ``settle_s``
+after its end (the producers' delivery timeout, a period for the fault acting then to heal, and the
+replicas' lag time) the tail reader has read every partition to where it ended at that moment, so
+every record of the window that the log will ever hold is in the reader's segments, and no
+producer will write a row about it again. Its fates (:func:`chaos.oracle.window.judge_window`) go
+to ``soak/judged.jsonl`` and the segments no window still needs are removed: a soak keeps a few
+windows of the log's copy, whatever its length. :meth:`SoakJudge.finish` judges the rest once the
+workloads have stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from chaos.oracle.window import Bound, WindowFates
+from chaos.workloads.marks import Mark, ledger_marks
+from chaos.workloads.tail import segment_path
+
+log = logging.getLogger(__name__)
+
+
+class Tail(Protocol):
+    """What the judge needs of a tail reader (:class:`chaos.workloads.tail.TailReader`)."""
+
+    directory: Path
+    #: The segment being written now.
+    segment: int
+    caught_up_at: float
+    problem: str | None
+
+    def rotate(self) -> int: ...
+
+
+#: Judges one window: its bounds, the segments that may hold its records.
+Judge = Callable[[Mapping[str, Bound], Iterable[Path]], WindowFates]
+
+
+@dataclass(slots=True)
+class _Window:
+    number: int
+    end: float
+    bounds: dict[str, Bound]
+    #: The first tail segment that can hold one of its records.
+    first_segment: int
+
+
+class SoakJudge:
+    """Judges the windows of a soak as they settle, on a thread of its own (see the module)."""
+
+    def __init__(
+        self,
+        ledgers: Path,
+        tail: Tail,
+        judge: Judge,
+        settle_s: float,
+        out: Path,
+        clock: Callable[[], float] = time.time,
+        every: float = 1.0,
+    ) -> None:
+        self.ledgers = ledgers
+        self.tail = tail
+        self.judge = judge
+        self.settle_s = settle_s
+        self.out = out
+        self.clock = clock
+        self.every = every
+        self.judged = 0
+        self.judged_numbers: list[int] = []
+        self._removed = 1
+        self._marks: dict[str, Mark] = {}
+        self._pending: list[_Window] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Take the first marks (what was sent before the first window counts as the first window's)
+        and start judging."""
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self._marks = {pid: Mark(0, 0, 0) for pid in ledger_marks(self.ledgers, {})}
+        self._thread = threading.Thread(target=self._loop, name="kafka-chaos-judge", daemon=True)
+        self._thread.start()
+
+    def mark(self, number: int, end: float) -> None:
+        """Window ``number`` ended at ``end``: its records are those intended since the last mark."""
+        now = ledger_marks(self.ledgers, self._marks)
+        read_in = self.tail.rotate() - 1  # the segment read during the window
+        bounds = {pid: Bound(self._marks.get(pid, Mark()).seq, m.seq, *self._row(pid)) for pid, m in now.items()}
+        # A record intended just before the last rotation may have been read into the segment before.
+        with self._lock:
+            self._pending.append(_Window(number, end, bounds, max(1, read_in - 1)))
+        self._marks = now
+
+    def _row(self, pid: str) -> tuple[int, int]:
+        last = self._marks.get(pid, Mark())
+        return last.events_row, last.acks_row
+
+    def finish(self, timeout: float = 120.0) -> None:
+        """The workloads have stopped: what was sent after the last window's end (the settle phase)
+        is judged as part of the last window (all of the run, if no window ended), and every window
+        left is judged once the reader has read the whole log. A window the reader never reached
+        is written as unjudged, with the reason."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        last = self._pending[-1].number if self._pending else max(self.judged_numbers, default=1)
+        rest = {pid: Bound(m.seq, None, m.events_row, m.acks_row) for pid, m in self._marks.items()}
+        for pid in ledger_marks(self.ledgers, self._marks):
+            rest.setdefault(pid, Bound(0, None))  # a producer that began after the last window
+        read_in = self.tail.segment
+        self._pending.append(_Window(last, self.clock(), rest, max(1, read_in - 1)))
+        asked = self.clock()
+        deadline = time.monotonic() + timeout
+        while self.tail.caught_up_at < asked and time.monotonic() < deadline and self.tail.problem is None:
+            time.sleep(0.2)
+        if self.tail.caught_up_at < asked:
+            why = self.tail.problem or f"the tail reader did not reach the log's end in {timeout:g} s"
+            self._write_unjudged(why)
+            return
+        while self._pending:
+            self._judge_next(running=False)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                while self._settled():
+                    self._judge_next()
+            except Exception as e:  # a window's judgement is evidence; the soak goes on
+                log.warning("soak judge: %s", e)
+
+    def _settled(self) -> bool:
+        with self._lock:
+            head = self._pending[0] if self._pending else None
+        return head is not None and self.tail.caught_up_at >= head.end + self.settle_s
+
+    def _judge_next(self, running: bool = True) -> None:
+        with self._lock:
+            window = self._pending[0]
+        segments = [segment_path(self.tail.directory, n) for n in range(window.first_segment, self.tail.segment + 1)]
+        fates = self.judge(window.bounds, segments)
+        line = {
+            "window": window.number,
+            "judged_ms": int(self.clock() * 1000),
+            "while_running": running,
+            **fates.as_dict(),
+            "unsure": self.tail.problem,
+        }
+        with self.out.open("a") as f:
+            f.write(json.dumps(line) + "\n")
+        with self._lock:
+            self._pending.pop(0)
+            needed = self._pending[0].first_segment if self._pending else self.tail.segment + 1
+        self.judged += 1
+        self.judged_numbers.append(window.number)
+        for n in range(self._removed, needed):  # no window left needs them
+            segment_path(self.tail.directory, n).unlink(missing_ok=True)
+        self._removed = max(self._removed, needed)
+
+    def _write_unjudged(self, why: str) -> None:
+        with self.out.open("a") as f:
+            for window in self._pending:
+                f.write(json.dumps({"window": window.number, "unjudged": why}) + "\n")
+        self._pending.clear()

@@ -1,0 +1,89 @@
+"""A soak's judging in windows put together for one run (docs/soak.md, "Judged in windows"): the
+tail reader, the judge, and when a run's windows cannot be judged on their own."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
+
+from chaos import rundir
+from chaos.experiments.soak_judge import SoakJudge
+from chaos.oracle.window import judge_window
+from chaos.workloads.clients import resolve_settings
+from chaos.workloads.security import Brokers
+from chaos.workloads.spec import ConsumerSpec, ProducerSpec
+from chaos.workloads.tail import TailReader
+
+#: Kafka's default ``replica.lag.time.max.ms``, in s: how long a follower that stopped fetching
+#: holds the high watermark back before it leaves the in-sync replicas.
+REPLICA_LAG_S = 30.0
+#: The clients' default delivery timeouts, in s (librdkafka's ``message.timeout.ms`` is 300 s, and a
+#: client added from outside is given as long).
+DELIVERY_TIMEOUT_S = {"kafka-python": 120.0, "java": 120.0}
+OTHER_DELIVERY_TIMEOUT_S = 300.0
+#: Modes whose records are decided after their window: a transaction's commit, an outbox's resend.
+DECIDED_LATER = frozenset({"transactional", "outbox"})
+
+
+def unjudgeable(workloads: Sequence[ProducerSpec | ConsumerSpec], application: bool, compacted: bool) -> str | None:
+    """Why a run's windows cannot be judged on their own, or None when they can."""
+    modes = sorted({w.mode for w in workloads if isinstance(w, ProducerSpec) and w.mode in DECIDED_LATER})
+    if modes:
+        return f"{' and '.join(modes)} producers decide a record after its window (a commit, a resend)"
+    if application:
+        return "an application's records are judged by its outputs, which only the whole run has"
+    if compacted:
+        return "a compacted topic's cleaner removes records any time after their window"
+    return None
+
+
+def settle_s(workloads: Sequence[ProducerSpec | ConsumerSpec], every: float) -> float:
+    """How long after a window's end its records' fate is settled: the longest delivery timeout of
+    the producers, a period (the fault acting then has healed), the replicas' lag time, and 5 s."""
+    timeouts = [0.0]
+    for w in workloads:
+        if isinstance(w, ProducerSpec):
+            resolved = resolve_settings(w.client, "producer", w.settings)
+            ms = resolved.number("delivery.timeout.ms", resolved.number("message.timeout.ms", 0))
+            timeouts.append(ms / 1000 if ms else DELIVERY_TIMEOUT_S.get(w.client, OTHER_DELIVERY_TIMEOUT_S))
+    return max(timeouts) + every + REPLICA_LAG_S + 5.0
+
+
+class SoakJudging:
+    """The tail reader and the judge of one soak; :meth:`close` leaves nothing of the tail behind."""
+
+    def __init__(
+        self, brokers: Brokers | str, topic: str, run_id: str, run_dir: Path, settle: float, why_not: str | None
+    ) -> None:
+        self.out = run_dir / rundir.SOAK / rundir.SOAK_JUDGED
+        self.why_not = why_not
+        self.tail = TailReader(brokers, topic, run_id, run_dir / rundir.DRAIN / rundir.TAIL)
+        self.judge = SoakJudge(run_dir / rundir.LEDGERS, self.tail, partial(judge_window, run_dir), settle, self.out)
+
+    def start(self) -> None:
+        """Start following the topic and judging (or say, once, why the windows are not judged)."""
+        if self.why_not is not None:
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            self.out.write_text(json.dumps({"window": None, "unjudged": self.why_not}) + "\n")
+            return
+        self.tail.start()
+        self.judge.start()
+
+    def mark(self, window: int, end: float) -> None:
+        """The watch closed ``window`` at ``end``."""
+        if self.why_not is None:
+            self.judge.mark(window, end)
+
+    def finish(self, timeout: float) -> None:
+        """The workloads have stopped: judge every window left."""
+        if self.why_not is None:
+            self.judge.finish(timeout)
+
+    def close(self) -> None:
+        """Stop the reader and remove its segments."""
+        if self.why_not is None:
+            self.tail.stop()
+        shutil.rmtree(self.tail.directory, ignore_errors=True)

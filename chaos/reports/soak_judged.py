@@ -1,0 +1,116 @@
+"""A soak's windows as judged while it ran (``soak/judged.jsonl``, docs/soak.md "Judged in
+windows"), added up and held against the whole run's verdict: the windows' sum equals what one
+reconcile of the whole run says, field by field, or the summary says where it does not."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TypedDict
+
+from chaos import rundir
+
+#: A judged window's fates (``chaos.oracle.window.WindowFates``).
+FATES = ("sent", "in_log", "duplicates", "damaged", "failed", "unknown", "lost_producer", "lost_broker")
+
+
+class Judged(TypedDict):
+    """``soak.json``'s ``judged``."""
+
+    #: Windows judged while the soak ran or at its end.
+    windows: int
+    #: Of them, judged while the workloads still ran (the rest: in the ``judge`` phase).
+    while_running: int
+    #: Why the windows were not judged, or some were left unjudged (null: all were).
+    unjudged: str | None
+    #: Why the judged windows cannot be trusted (the tail reader found the log cut below what it
+    #: had read); null when they can.
+    unsure: str | None
+    totals: dict[str, int]
+    #: The totals equal the whole run's verdict in every fate; null without a conclusive verdict.
+    equals_whole: bool | None
+    #: Each fate that differs: ``[the windows' sum, the whole run's]``.
+    differs: dict[str, list[int]]
+
+
+def read_judged(run_dir: Path) -> tuple[dict[int, dict[str, int]], Judged | None]:
+    """Each window's judged fates by window number (a window judged in parts, summed), and the
+    totals against the verdict (None: no window was judged or said unjudged: no judging ran)."""
+    path = Path(run_dir) / rundir.SOAK / rundir.SOAK_JUDGED
+    if not path.exists():
+        return {}, None
+    by_window: dict[int, dict[str, int]] = {}
+    unjudged = unsure = None
+    running: set[int] = set()
+    for text in path.read_text().splitlines():
+        try:
+            line = json.loads(text)
+        except ValueError:
+            continue  # a torn last line, of a killed harness
+        if not isinstance(line, dict):
+            continue
+        if line.get("unjudged"):
+            unjudged = str(line["unjudged"])
+            continue
+        unsure = unsure or (str(line["unsure"]) if line.get("unsure") else None)
+        mine = by_window.setdefault(int(line["window"]), dict.fromkeys(FATES, 0))
+        if line.get("while_running"):
+            running.add(int(line["window"]))
+        for fate in FATES:
+            mine[fate] += int(line.get(fate, 0))
+    totals = {fate: sum(w[fate] for w in by_window.values()) for fate in FATES}
+    whole = _whole(run_dir)
+    differs = {} if whole is None else {f: [totals[f], n] for f, n in whole.items() if totals[f] != n}
+    equals = None if whole is None or unjudged is not None else not differs
+    judged: Judged = {
+        "windows": len(by_window),
+        "while_running": len(running),
+        "unjudged": unjudged,
+        "unsure": unsure,
+        "totals": totals,
+        "equals_whole": equals,
+        "differs": differs,
+    }
+    return by_window, judged
+
+
+def _whole(run_dir: Path) -> dict[str, int] | None:
+    """The verdict's figures of the same fates (None: no conclusive verdict)."""
+    try:
+        v = json.loads((Path(run_dir) / rundir.VERDICT).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(v, dict) or not v.get("conclusive") or not isinstance(v.get("loss"), dict):
+        return None
+    counts, figures = v.get("counts", {}), v["loss"]
+    duplicates = v.get("anomalies", {}).get("duplicates_in_log", 0)
+    return {
+        "sent": int(counts.get("sent", 0)),
+        "in_log": int(counts.get("in_log", 0)),
+        "duplicates": int(duplicates if isinstance(duplicates, int) else 0),
+        "damaged": int(counts.get("damaged", 0)),
+        "failed": int(counts.get("failed", 0)),
+        "unknown": int(counts.get("unknown", 0)),
+        "lost_producer": int(figures.get("producer", 0)),
+        "lost_broker": int(figures.get("broker", 0)),
+    }
+
+
+def judged_line(judged: Judged) -> str:
+    """The judging in a sentence."""
+    if judged["unjudged"] and not judged["windows"]:
+        return f"windows not judged while the soak ran: {judged['unjudged']}"
+    t = judged["totals"]
+    said = (
+        f"judged in {judged['windows']} windows ({judged['while_running']} while it ran): {t['sent']:,} sent, "
+        f"{t['lost_broker']:,} broker loss, {t['lost_producer']:,} producer loss, {t['unknown']:,} unknown"
+    )
+    if judged["equals_whole"]:
+        said += "; equal to the whole run's reconcile in every fate"
+    elif judged["differs"]:
+        parts = ", ".join(f"{f} {a:,} vs {b:,}" for f, a, b in ((f, *v) for f, v in judged["differs"].items()))
+        said += f"; NOT equal to the whole run's reconcile: {parts}"
+    for why in (judged["unjudged"], judged["unsure"]):
+        if why:
+            said += f"; {why}"
+    return said
