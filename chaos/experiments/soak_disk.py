@@ -4,8 +4,9 @@
 The need is the records the soak will send (its producer's ``rate`` times its length, or, without a
 rate, :data:`ASSUMED_RATE`, the most a client drove on a 2-core machine) times what each record
 costs: on this machine's disk its ledger rows (:data:`LEDGER_BYTES`, intents and acks, each
-consumer group's processed rows, the drain's copy), in the engine's data root its log segments on
-every replica (payload and envelope plus Kafka's record and batch overhead).
+consumer group's processed rows, the drain's copy, and the tail reader's copy at its largest: the
+windows waiting to be judged), in the engine's data root its log segments on every replica (payload
+and envelope plus Kafka's record and batch overhead).
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ RECORD_OVERHEAD = 120
 HEADROOM = 0.9
 #: Warmup, settle, stop and drain: the soak's records beyond its duration, as a share of it.
 BEYOND = 0.1
+#: The tail reader's copy is removed as windows are judged; at its largest it holds the records of
+#: the windows waiting to settle: a delivery timeout (300 s unless the producer's settings say),
+#: two periods beside the one settling, and the replicas' lag (docs/soak.md, "Judged in windows").
+TAIL_DELIVERY_S = 300.0
+TAIL_LAG_S = 35.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +82,22 @@ def disk_need(exp: Experiment) -> DiskNeed:
     per_row += LOG_RECORD.itemsize * ((exp.producer.mode == "transactional") + outputs)  # committed.bin, output.bin
     external = exp.cluster.external is not None
     per_record = (exp.producer.payload_size + RECORD_OVERHEAD) * exp.topic.replication_factor * (1 + outputs)
+    tail = min(records, int(rate * _tail_span(exp))) * LOG_RECORD.itemsize
     return DiskNeed(
-        records, rate, exp.producer.rate is None, records * per_row, None if external else records * per_record
+        records, rate, exp.producer.rate is None, records * per_row + tail, None if external else records * per_record
     )
+
+
+def _tail_span(exp: Experiment) -> float:
+    """Seconds of records the soak's tail reader holds at most (:data:`TAIL_DELIVERY_S`)."""
+    settings = exp.producer.settings
+    given = settings.get("delivery.timeout.ms", settings.get("message.timeout.ms"))
+    try:
+        delivery = int(str(given)) / 1000 if given is not None else TAIL_DELIVERY_S
+    except ValueError:
+        delivery = TAIL_DELIVERY_S
+    every = exp.soak.every if exp.soak is not None else 0.0
+    return delivery + 3 * every + TAIL_LAG_S
 
 
 def _free(path: Path) -> tuple[int, int]:
