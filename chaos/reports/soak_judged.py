@@ -33,6 +33,19 @@ class Judged(TypedDict):
     differs: dict[str, list[int]]
 
 
+def _lines(path: Path) -> list[dict[str, object]]:
+    """The judge's lines (a torn last line, of a killed harness, is left out)."""
+    out = []
+    for text in path.read_text().splitlines():
+        try:
+            line = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(line, dict):
+            out.append(line)
+    return out
+
+
 def read_judged(run_dir: Path) -> tuple[dict[int, dict[str, int]], Judged | None]:
     """Each window's judged fates by window number (a window judged in parts, summed), and the
     totals against the verdict (None: no window was judged or said unjudged: no judging ran)."""
@@ -42,33 +55,27 @@ def read_judged(run_dir: Path) -> tuple[dict[int, dict[str, int]], Judged | None
     by_window: dict[int, dict[str, int]] = {}
     unjudged = unsure = None
     running: set[int] = set()
-    for text in path.read_text().splitlines():
-        try:
-            line = json.loads(text)
-        except ValueError:
-            continue  # a torn last line, of a killed harness
-        if not isinstance(line, dict):
-            continue
+    for line in _lines(path):
         if line.get("unjudged"):
             unjudged = str(line["unjudged"])
             continue
         unsure = unsure or (str(line["unsure"]) if line.get("unsure") else None)
-        mine = by_window.setdefault(int(line["window"]), dict.fromkeys(FATES, 0))
+        number = int(str(line["window"]))
+        mine = by_window.setdefault(number, dict.fromkeys(FATES, 0))
         if line.get("while_running"):
-            running.add(int(line["window"]))
+            running.add(number)
         for fate in FATES:
-            mine[fate] += int(line.get(fate, 0))
+            mine[fate] += int(str(line.get(fate, 0)))
     totals = {fate: sum(w[fate] for w in by_window.values()) for fate in FATES}
     whole = _whole(run_dir)
     differs = {} if whole is None else {f: [totals[f], n] for f, n in whole.items() if totals[f] != n}
-    equals = None if whole is None or unjudged is not None else not differs
     judged: Judged = {
         "windows": len(by_window),
         "while_running": len(running),
         "unjudged": unjudged,
         "unsure": unsure,
         "totals": totals,
-        "equals_whole": equals,
+        "equals_whole": None if whole is None or unjudged is not None else not differs,
         "differs": differs,
     }
     return by_window, judged
