@@ -7,11 +7,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
+import confluent_kafka as ck
 import numpy as np
-from kafka import TopicPartition
-from kafka.errors import OffsetOutOfRangeError
 
 from chaos.waiting import wait_until
 from chaos.workloads.envelope import encode
@@ -21,40 +19,58 @@ from chaos.workloads.tail import TailReader, segment_path
 TOPIC = "t"
 
 
+class FakeMessage:
+    def __init__(self, offset: int, value: bytes | None, error: ck.KafkaError | None = None) -> None:
+        self._offset, self._value, self._error = offset, value, error
+
+    def error(self) -> ck.KafkaError | None:
+        return self._error
+
+    def value(self) -> bytes | None:
+        return self._value
+
+    def key(self) -> bytes | None:
+        return None
+
+    def headers(self) -> None:
+        return None
+
+    def partition(self) -> int:
+        return 0
+
+    def offset(self) -> int:
+        return self._offset
+
+
 class FakeConsumer:
-    """One partition whose log the test appends to; polls give what is below its end."""
+    """One partition whose log the test appends to; consume() gives what is below its end."""
 
     def __init__(self) -> None:
         self.log: list[bytes] = []
         self.pos = 0
-        self.fail: Exception | None = None
+        self.fail: ck.KafkaError | None = None
         self.closed = False
 
-    def partitions_for_topic(self, topic: str) -> set[int]:
-        return {0}
+    def list_topics(self, topic: str, timeout: float) -> SimpleNamespace:
+        return SimpleNamespace(topics={topic: SimpleNamespace(error=None, partitions={0: None})})
 
-    def assign(self, tps: list[TopicPartition]) -> None:
-        self.tp = tps[0]
+    def assign(self, tps: list[ck.TopicPartition]) -> None:
+        assert [tp.offset for tp in tps] == [ck.OFFSET_BEGINNING]
 
-    def seek_to_beginning(self, *tps: TopicPartition) -> None:
-        self.pos = 0
+    def get_watermark_offsets(self, tp: ck.TopicPartition, timeout: float, cached: bool) -> tuple[int, int]:
+        return 0, len(self.log)
 
-    def end_offsets(self, tps: list[TopicPartition], timeout_ms: int | None = None) -> dict[TopicPartition, int]:
-        return {self.tp: len(self.log)}
+    def position(self, tps: list[ck.TopicPartition]) -> list[ck.TopicPartition]:
+        return [ck.TopicPartition(TOPIC, 0, self.pos if self.pos else ck.OFFSET_INVALID)]
 
-    def position(self, tp: TopicPartition, timeout_ms: int | None = None) -> int:
-        return self.pos
-
-    def poll(self, timeout_ms: int = 0, max_records: int = 0) -> dict[TopicPartition, list[Any]]:
+    def consume(self, num_messages: int, timeout: float) -> list[FakeMessage]:
         if self.fail is not None:
-            raise self.fail
-        got = [
-            SimpleNamespace(offset=i, value=v, key=None, headers=[]) for i, v in enumerate(self.log) if i >= self.pos
-        ]
+            return [FakeMessage(-1, None, self.fail)]
+        got = [FakeMessage(i, v) for i, v in enumerate(self.log) if i >= self.pos]
         self.pos = len(self.log)
         if not got:
-            time.sleep(timeout_ms / 1000)
-        return {self.tp: got} if got else {}
+            time.sleep(timeout)
+        return got
 
     def close(self) -> None:
         self.closed = True
@@ -67,7 +83,7 @@ def _rows(path: Path) -> np.ndarray:
 def test_records_go_to_the_segment_they_were_read_in_and_catching_up_is_told(tmp_path: Path) -> None:
     consumer = FakeConsumer()
     consumer.log = [encode("r1", "p0", seq, b"xy") for seq in range(3)]
-    tail = TailReader("b", TOPIC, "r1", tmp_path, new_reader=lambda: consumer)
+    tail = TailReader("b", TOPIC, "r1", tmp_path, reader=lambda: consumer)  # type: ignore[arg-type,return-value]  # a fake of its calls
     tail.start()
     try:
         wait_until(lambda: tail.caught_up_at > 0 or None, 10, "caught up")
@@ -85,8 +101,8 @@ def test_records_go_to_the_segment_they_were_read_in_and_catching_up_is_told(tmp
 
 def test_a_log_cut_below_what_it_read_stops_it_with_the_reason(tmp_path: Path) -> None:
     consumer = FakeConsumer()
-    consumer.fail = OffsetOutOfRangeError({"t-0": 7})
-    tail = TailReader("b", TOPIC, "r1", tmp_path, new_reader=lambda: consumer)
+    consumer.fail = ck.KafkaError(ck.KafkaError._AUTO_OFFSET_RESET)
+    tail = TailReader("b", TOPIC, "r1", tmp_path, reader=lambda: consumer)  # type: ignore[arg-type,return-value]  # a fake of its calls
     tail.start()
     try:
         wait_until(lambda: tail.problem, 10, "the reader to stop")
