@@ -59,10 +59,13 @@ def bare(cluster: KafkaCluster, topic: str, records: int) -> float:
     return records / (time.perf_counter() - t0)
 
 
-def soak(cluster: KafkaCluster, file: Path, reports: Path) -> tuple[float, dict[str, float], dict[str, object]]:
+def soak(
+    cluster: KafkaCluster, file: Path, seconds: float, reports: Path
+) -> tuple[float, dict[str, float], dict[str, object]]:
     """The soak's median acknowledged records a second over its full windows, the median cores of
     its parts, and its judging."""
     command = [sys.executable, "-m", "chaos.cli", "soak", str(file), "--cluster", cluster.run_id]
+    command += ["--duration", f"{seconds:g}s", "--every", "30s", "--schedule", "draw", "--hold", "1s"]
     proc = subprocess.run([*command, "--reports", str(reports)], check=False, capture_output=True, text=True)
     if proc.returncode not in (0, 1):
         raise SystemExit(f"the soak failed ({proc.returncode}): {proc.stderr[-2000:]}")
@@ -88,7 +91,7 @@ def main() -> None:
         for i in range(args.runs):
             cluster.create_topic(f"bare-{i}", partitions=3, replication_factor=3)
             rates["bare"].append(bare(cluster, f"bare-{i}", args.records))
-            rate, cores, judged = soak(cluster, file, tmp / f"reports-{i}")
+            rate, cores, judged = soak(cluster, file, args.seconds, tmp / f"reports-{i}")
             rates["soak"].append(rate)
             print(
                 f"run {i + 1}: bare {rates['bare'][-1]:,.0f} rec/s, soak {rate:,.0f} rec/s; soak cores "
