@@ -52,6 +52,9 @@ class _Window:
     bounds: dict[str, Bound]
     #: The first tail segment that can hold one of its records.
     first_segment: int
+    #: When every send of its records had returned (None: not yet): a streaming producer intends a
+    #: range at once and may send its last record long after the window ended.
+    returned_at: float | None = None
 
 
 class SoakJudge:
@@ -74,31 +77,41 @@ class SoakJudge:
         self.out = out
         self.clock = clock
         self.every = every
-        self.judged = 0
         self.judged_numbers: list[int] = []
         self._removed = 1
         self._marks: dict[str, Mark] = {}
+        self._progress: dict[str, Mark] = {}
         self._pending: list[_Window] = []
         self._lock = threading.Lock()
+        #: Held while a window is judged: the thread and :meth:`finish` never judge one together.
+        self._judging = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    @property
+    def judged(self) -> int:
+        """Windows judged so far."""
+        return len(self.judged_numbers)
 
     def start(self) -> None:
         """Take the first marks (what was sent before the first window counts as the first window's)
         and start judging."""
         self.out.parent.mkdir(parents=True, exist_ok=True)
-        self._marks = {pid: Mark(0, 0, 0) for pid in ledger_marks(self.ledgers, {})}
+        self._marks = {pid: Mark() for pid in ledger_marks(self.ledgers, {})}
         self._thread = threading.Thread(target=self._loop, name="kafka-chaos-judge", daemon=True)
         self._thread.start()
 
     def mark(self, number: int, end: float) -> None:
-        """Window ``number`` ended at ``end``: its records are those intended since the last mark."""
+        """Window ``number`` ended at ``end``: its records are those intended since the last mark.
+        Its settling counts from when the marks were taken, if that is later than ``end`` (a slow
+        look of the watch)."""
         now = ledger_marks(self.ledgers, self._marks)
+        taken = max(end, self.clock())
         read_in = self.tail.rotate() - 1  # the segment read during the window
         bounds = {pid: Bound(self._marks.get(pid, Mark()).seq, m.seq, *self._row(pid)) for pid, m in now.items()}
         # A record intended just before the last rotation may have been read into the segment before.
         with self._lock:
-            self._pending.append(_Window(number, end, bounds, max(1, read_in - 1)))
+            self._pending.append(_Window(number, taken, bounds, max(1, read_in - 1)))
         self._marks = now
 
     def _row(self, pid: str) -> tuple[int, int]:
@@ -108,18 +121,17 @@ class SoakJudge:
     def finish(self, timeout: float = 120.0) -> None:
         """The workloads have stopped: what was sent after the last window's end (the settle phase)
         is judged as part of the last window (all of the run, if no window ended), and every window
-        left is judged once the reader has read the whole log. A window the reader never reached
-        is written as unjudged, with the reason."""
+        left is judged once the reader has read the whole log. A window the reader never reached,
+        or whose judging failed, is written as unjudged, with the reason."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout)
+            self._thread.join()  # it stops between windows
             self._thread = None
         last = self._pending[-1].number if self._pending else max(self.judged_numbers, default=1)
         rest = {pid: Bound(m.seq, None, m.events_row, m.acks_row) for pid, m in self._marks.items()}
         for pid in ledger_marks(self.ledgers, self._marks):
             rest.setdefault(pid, Bound(0, None))  # a producer that began after the last window
-        read_in = self.tail.segment
-        self._pending.append(_Window(last, self.clock(), rest, max(1, read_in - 1)))
+        self._pending.append(_Window(last, self.clock(), rest, max(1, self.tail.segment - 1)))
         asked = self.clock()
         deadline = time.monotonic() + timeout
         while self.tail.caught_up_at < asked and time.monotonic() < deadline and self.tail.problem is None:
@@ -134,38 +146,58 @@ class SoakJudge:
     def _loop(self) -> None:
         while not self._stop.wait(self.every):
             try:
-                while self._settled():
+                self._note_returned()
+                while not self._stop.is_set() and self._settled():
                     self._judge_next()
             except Exception as e:  # a window's judgement is evidence; the soak goes on
                 log.warning("soak judge: %s", e)
 
+    def _note_returned(self) -> None:
+        """Note the windows all of whose sends have returned by now."""
+        self._progress = ledger_marks(self.ledgers, self._progress)
+        now = self.clock()
+        with self._lock:
+            for w in self._pending:
+                if w.returned_at is None and all(
+                    b.hi is None or b.hi <= b.lo or self._progress.get(pid, Mark()).returned >= b.hi
+                    for pid, b in w.bounds.items()
+                ):
+                    w.returned_at = now
+
     def _settled(self) -> bool:
         with self._lock:
             head = self._pending[0] if self._pending else None
-        return head is not None and self.tail.caught_up_at >= head.end + self.settle_s
+        if head is None or head.returned_at is None:
+            return False
+        return self.tail.caught_up_at >= max(head.end, head.returned_at) + self.settle_s
 
     def _judge_next(self, running: bool = True) -> None:
-        with self._lock:
-            window = self._pending[0]
-        segments = [segment_path(self.tail.directory, n) for n in range(window.first_segment, self.tail.segment + 1)]
-        fates = self.judge(window.bounds, segments)
-        line = {
-            "window": window.number,
-            "judged_ms": int(self.clock() * 1000),
-            "while_running": running,
-            **fates.as_dict(),
-            "unsure": self.tail.problem,
-        }
-        with self.out.open("a") as f:
-            f.write(json.dumps(line) + "\n")
-        with self._lock:
-            self._pending.pop(0)
-            needed = self._pending[0].first_segment if self._pending else self.tail.segment + 1
-        self.judged += 1
-        self.judged_numbers.append(window.number)
-        for n in range(self._removed, needed):  # no window left needs them
-            segment_path(self.tail.directory, n).unlink(missing_ok=True)
-        self._removed = max(self._removed, needed)
+        """Judge the oldest window left (or, if that fails, write it as unjudged with the reason)
+        and remove the segments no window left needs."""
+        with self._judging:
+            with self._lock:
+                window = self._pending[0]
+            segments = [
+                segment_path(self.tail.directory, n) for n in range(window.first_segment, self.tail.segment + 1)
+            ]
+            line: dict[str, object]
+            try:
+                fates = self.judge(window.bounds, segments)
+                line = {"window": window.number, "judged_ms": int(self.clock() * 1000), "while_running": running}
+                line |= {**fates.as_dict(), "unsure": self.tail.problem}
+                self.judged_numbers.append(window.number)
+            except Exception as e:  # one window's failure (a full disk) is not the soak's
+                line = {"window": window.number, "unjudged": f"judging it failed: {type(e).__name__}: {e}"}
+            with self.out.open("a") as f:
+                f.write(json.dumps(line) + "\n")
+            with self._lock:
+                self._pending.pop(0)
+                needed = self._pending[0].first_segment if self._pending else self.tail.segment
+            # never the segment being written, nor the one before it (a record read just before a rotation)
+            needed = min(needed, self.tail.segment - 1)
+            for n in range(self._removed, needed):
+                segment_path(self.tail.directory, n).unlink(missing_ok=True)
+            self._removed = max(self._removed, needed)
 
     def _write_unjudged(self, why: str) -> None:
         with self.out.open("a") as f:

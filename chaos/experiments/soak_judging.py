@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
 
 from chaos import rundir
 from chaos.experiments.soak_judge import SoakJudge
 from chaos.oracle.window import judge_window
-from chaos.workloads.clients import resolve_settings
 from chaos.workloads.security import Brokers
 from chaos.workloads.spec import ConsumerSpec, ProducerSpec
 from chaos.workloads.tail import TailReader
@@ -24,6 +23,10 @@ REPLICA_LAG_S = 30.0
 #: client added from outside is given as long).
 DELIVERY_TIMEOUT_S = {"kafka-python": 120.0, "java": 120.0}
 OTHER_DELIVERY_TIMEOUT_S = 300.0
+#: The Java client's default ``request.timeout.ms``.
+REQUEST_TIMEOUT_MS = 30_000
+#: Why a soak whose producer never gives up on a record is not judged in windows.
+NEVER_SETTLES = "a producer never gives up on a record (message.timeout.ms 0): its windows never settle"
 #: Modes whose records are decided after their window: a transaction's commit, an outbox's resend.
 DECIDED_LATER = frozenset({"transactional", "outbox"})
 
@@ -40,28 +43,52 @@ def unjudgeable(workloads: Sequence[ProducerSpec | ConsumerSpec], application: b
     return None
 
 
-def settle_s(workloads: Sequence[ProducerSpec | ConsumerSpec], every: float) -> float:
-    """How long after a window's end its records' fate is settled: the longest delivery timeout of
-    the producers, a period (the fault acting then has healed), the replicas' lag time, and 5 s."""
-    timeouts = [0.0]
-    for w in workloads:
-        if isinstance(w, ProducerSpec):
-            resolved = resolve_settings(w.client, "producer", w.settings)
-            ms = resolved.number("delivery.timeout.ms", resolved.number("message.timeout.ms", 0))
-            timeouts.append(ms / 1000 if ms else DELIVERY_TIMEOUT_S.get(w.client, OTHER_DELIVERY_TIMEOUT_S))
-    return max(timeouts) + every + REPLICA_LAG_S + 5.0
+def _ms(settings: Mapping[str, object], key: str) -> int | None:
+    try:
+        return int(str(settings[key]))
+    except (KeyError, ValueError):
+        return None
+
+
+def delivery_s(w: ProducerSpec) -> float | None:
+    """How long ``w``'s client may take to decide a record, in s (None: it never gives up).
+
+    The Java client (and kafka-python after it) raises a delivery timeout below ``linger.ms`` +
+    ``request.timeout.ms`` to that sum; librdkafka's ``message.timeout.ms`` of 0 is no timeout."""
+    given = w.settings
+    timeout = _ms(given, "delivery.timeout.ms")
+    timeout = timeout if timeout is not None else _ms(given, "message.timeout.ms")
+    if w.client in DELIVERY_TIMEOUT_S:
+        floor = (_ms(given, "linger.ms") or 0) + (_ms(given, "request.timeout.ms") or REQUEST_TIMEOUT_MS)
+        chosen = timeout if timeout is not None else DELIVERY_TIMEOUT_S[w.client] * 1000
+        return max(chosen, floor) / 1000
+    if timeout == 0:
+        return None
+    return timeout / 1000 if timeout is not None else OTHER_DELIVERY_TIMEOUT_S
+
+
+def settle_s(workloads: Sequence[ProducerSpec | ConsumerSpec], every: float) -> float | None:
+    """How long after a window's end (and the return of its last send) its records' fate is
+    settled: the producers' longest delivery timeout (:func:`delivery_s`), a period (the fault
+    acting then has healed), the replicas' lag time, and 5 s. None: a producer never gives up."""
+    timeouts = [delivery_s(w) for w in workloads if isinstance(w, ProducerSpec)]
+    if any(t is None for t in timeouts):
+        return None
+    return max([t for t in timeouts if t is not None] or [0.0]) + every + REPLICA_LAG_S + 5.0
 
 
 class SoakJudging:
     """The tail reader and the judge of one soak; :meth:`close` leaves nothing of the tail behind."""
 
     def __init__(
-        self, brokers: Brokers | str, topic: str, run_id: str, run_dir: Path, settle: float, why_not: str | None
+        self, brokers: Brokers | str, topic: str, run_id: str, run_dir: Path, settle: float | None, why_not: str | None
     ) -> None:
         self.out = run_dir / rundir.SOAK / rundir.SOAK_JUDGED
-        self.why_not = why_not
+        self.why_not = why_not or (NEVER_SETTLES if settle is None else None)
         self.tail = TailReader(brokers, topic, run_id, run_dir / rundir.DRAIN / rundir.TAIL)
-        self.judge = SoakJudge(run_dir / rundir.LEDGERS, self.tail, partial(judge_window, run_dir), settle, self.out)
+        self.judge = SoakJudge(
+            run_dir / rundir.LEDGERS, self.tail, partial(judge_window, run_dir), settle or 0.0, self.out
+        )
 
     def start(self) -> None:
         """Start following the topic and judging (or say, once, why the windows are not judged)."""

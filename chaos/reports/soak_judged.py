@@ -67,18 +67,25 @@ def read_judged(run_dir: Path) -> tuple[dict[int, dict[str, int]], Judged | None
         for fate in FATES:
             mine[fate] += int(str(line.get(fate, 0)))
     totals = {fate: sum(w[fate] for w in by_window.values()) for fate in FATES}
-    whole = _whole(run_dir)
-    differs = {} if whole is None else {f: [totals[f], n] for f, n in whole.items() if totals[f] != n}
+    differs = _differs(run_dir, totals) if unjudged is None else None
     judged: Judged = {
         "windows": len(by_window),
         "while_running": len(running),
         "unjudged": unjudged,
         "unsure": unsure,
         "totals": totals,
-        "equals_whole": None if whole is None or unjudged is not None else not differs,
-        "differs": differs,
+        "equals_whole": None if differs is None else not differs,
+        "differs": differs or {},
     }
     return by_window, judged
+
+
+def _differs(run_dir: Path, totals: dict[str, int]) -> dict[str, list[int]] | None:
+    """Each fate whose ``totals`` differ from the whole run's verdict, ``[windows, whole]`` (None: no
+    conclusive verdict to compare with). Called only when every window was judged: with one
+    unjudged, the sums are short of the whole run's by what it held."""
+    whole = _whole(run_dir)
+    return None if whole is None else {f: [totals[f], n] for f, n in whole.items() if totals[f] != n}
 
 
 def _whole(run_dir: Path) -> dict[str, int] | None:
@@ -117,7 +124,8 @@ def judged_line(judged: Judged) -> str:
     elif judged["differs"]:
         parts = ", ".join(f"{f} {a:,} vs {b:,}" for f, a, b in ((f, *v) for f, v in judged["differs"].items()))
         said += f"; NOT equal to the whole run's reconcile: {parts}"
-    for why in (judged["unjudged"], judged["unsure"]):
-        if why:
-            said += f"; {why}"
+    if judged["unjudged"]:
+        said += f"; not held against the whole run, as windows were left unjudged: {judged['unjudged']}"
+    if judged["unsure"]:
+        said += f"; unsure: {judged['unsure']}"
     return said

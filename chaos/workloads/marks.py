@@ -16,16 +16,19 @@ from pathlib import Path
 import numpy as np
 
 from chaos.workloads.ledger import PRODUCER_EVENT, Kind, read_records
+from chaos.workloads.returned import read_returned_mark
 
 
 @dataclass(frozen=True, slots=True)
 class Mark:
-    """One producer's ledgers at one moment: its next intent's sequence number, and the rows of
-    ``.events`` and ``.acks`` written so far."""
+    """One producer's ledgers at one moment: its next intent's sequence number, the rows of
+    ``.events`` and ``.acks`` written so far, and the sequence number below which every send has
+    returned (its ``RETURNED`` rows and its ``.returned`` mark)."""
 
     seq: int = 0
     events_row: int = 0
     acks_row: int = 0
+    returned: int = 0
 
 
 def _rows(path: Path) -> int:
@@ -44,10 +47,15 @@ def ledger_marks(ledgers: Path, before: Mapping[str, Mark]) -> dict[str, Mark]:
         last = before.get(pid, Mark())
         acks_row = _rows(events.with_suffix(".acks"))
         events_row = _rows(events)
-        seq = last.seq  # intents read past events_row only raise it: theirs come after both looks too
+        seq, returned = last.seq, last.returned  # rows read past events_row only raise them
         for chunk in read_records(events, PRODUCER_EVENT, start=last.events_row):
             intents = chunk["seq_end"][chunk["kind"] == Kind.INTENT]
             if len(intents):
                 seq = max(seq, int(np.max(intents)))
-        out[pid] = Mark(seq, events_row, acks_row)
+            sent = chunk["seq_end"][chunk["kind"] == Kind.RETURNED]
+            if len(sent):
+                returned = max(returned, int(np.max(sent)))
+        if (mark := read_returned_mark(events.with_suffix(".returned"))) is not None:
+            returned = max(returned, mark[1])
+        out[pid] = Mark(seq, events_row, acks_row, returned)
     return out

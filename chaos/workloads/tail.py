@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import cast
@@ -171,13 +172,17 @@ class TailReader:
             return None
 
     def _follow(self, consumer: ck.Consumer, tps: list[int]) -> None:
-        asked_at, ends = 0.0, None
+        # Every ask of where the partitions end waits here until the reader has read that far, so a
+        # reader that stays behind still says, of each moment it asked, once it has caught up with it.
+        asks: deque[tuple[float, dict[int, int]]] = deque()
         done = {p: -1 for p in tps}  # the next offset to read, once known
+        last_ask = 0.0
         while not self._stop.is_set():
-            if ends is None or self.clock() - asked_at >= ASK_EVERY_S:
+            if self.clock() - last_ask >= ASK_EVERY_S:
                 at = self.clock()
                 if (found := self._ends(consumer, tps)) is not None:
-                    ends, asked_at = found, at
+                    asks.append((at, found))
+                    last_ask = at
             rows = []
             for m in consumer.consume(num_messages=10_000, timeout=0.2):
                 if (err := m.error()) is not None:
@@ -194,5 +199,5 @@ class TailReader:
             for tp in consumer.position([ck.TopicPartition(self.topic, p) for p in tps]):
                 if tp.offset >= 0:
                     done[tp.partition] = tp.offset
-            if ends is not None and all(end <= 0 or done[p] >= end for p, end in ends.items()):
-                self.caught_up_at = max(self.caught_up_at, asked_at)
+            while asks and all(end <= 0 or done[p] >= end for p, end in asks[0][1].items()):
+                self.caught_up_at = max(self.caught_up_at, asks.popleft()[0])

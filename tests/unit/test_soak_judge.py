@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+from collections.abc import Iterable, Mapping
 from functools import partial
 from pathlib import Path
 
@@ -15,10 +16,10 @@ import pytest
 
 from chaos import rundir
 from chaos.experiments.soak_judge import SoakJudge
-from chaos.experiments.soak_judging import settle_s, unjudgeable
+from chaos.experiments.soak_judging import NEVER_SETTLES, SoakJudging, settle_s, unjudgeable
 from chaos.oracle import reconcile, reconcile_and_write
 from chaos.oracle.synthetic import Fate, History, SyntheticProducer, write
-from chaos.oracle.window import judge_window
+from chaos.oracle.window import Bound, WindowFates, judge_window
 from chaos.reports.soak_judged import read_judged
 from chaos.rundir import DRAIN, LEDGERS
 from chaos.workloads.envelope import Status, producer_tag
@@ -107,12 +108,15 @@ def test_windows_judged_as_they_settle_add_up_to_the_whole(tmp_path: Path) -> No
         soak.grow(cut)
         soak.read(soak.tail.segment, cuts[k - 2] if k > 1 else 0, cut)
         judge.mark(k, end=100.0 * k)
-    soak.tail.caught_up_at = 105.0  # window 1 ended at 100: not settled before 110
+    soak.tail.caught_up_at = 10_000.0
+    assert not judge._settled()  # nobody has looked whether its sends returned
+    judge._note_returned()  # they have (at the test's clock, 1000)
+    soak.tail.caught_up_at = 1005.0  # window 1 returned at 1000: not settled before 1010
     assert not judge._settled()
-    soak.tail.caught_up_at = 110.0  # window 1 settled, window 2 (200 + 10) not
+    soak.tail.caught_up_at = 1010.0  # all four settled: they returned at 1000, after their ends
     assert judge._settled()
     judge._judge_next()
-    assert judge.judged == 1 and not judge._settled()
+    assert judge.judged == 1 and judge._settled()
     # segment 1 is still needed by window 2 (a record intended just before a rotation)
     assert segment_path(soak.tail.directory, 1).exists()
     soak.tail.caught_up_at = 10_000.0
@@ -126,8 +130,10 @@ def test_windows_judged_as_they_settle_add_up_to_the_whole(tmp_path: Path) -> No
     assert whole["lost_broker"] == 5 and whole["unknown"] == 1 and whole["damaged"] == 1
     assert by_window[2]["lost_broker"] == 4  # the four lost in a row, sent in the second window
     assert by_window[1]["sent"] == 25
-    # no segment is left once everything was judged, nor the window's scratch log
-    assert not list(soak.tail.directory.glob("segment-*.bin"))
+    # only the segment being written and the one before it are left (the run's close removes them),
+    # nor the window's scratch log
+    left = {p.name for p in soak.tail.directory.glob("segment-*.bin")}
+    assert left <= {segment_path(soak.tail.directory, n).name for n in (soak.tail.segment - 1, soak.tail.segment)}
     assert not (soak.run / DRAIN / rundir.TAIL / "judging.bin").exists()
 
 
@@ -192,15 +198,27 @@ def test_runs_whose_records_are_decided_later_are_not_judged_in_windows() -> Non
     [
         ("kafka-python", {}, 120 + 30 + 30 + 5),
         ("librdkafka", {}, 300 + 30 + 30 + 5),
-        ("java", {"delivery.timeout.ms": "20000"}, 20 + 30 + 30 + 5),
+        ("java", {"delivery.timeout.ms": "20000"}, 30 + 30 + 30 + 5),  # raised to linger + request timeout
+        ("java", {"delivery.timeout.ms": "20000", "request.timeout.ms": "10000"}, 20 + 30 + 30 + 5),
+        ("java", {"request.timeout.ms": "300000", "linger.ms": "5000"}, 305 + 30 + 30 + 5),
+        ("librdkafka", {"message.timeout.ms": "45000"}, 45 + 30 + 30 + 5),
+        ("librdkafka", {"delivery.timeout.ms": "0"}, None),  # librdkafka's "never time out"
     ],
 )
 def test_a_window_settles_after_the_delivery_timeout_a_period_and_the_replicas_lag(
-    client: str, settings: dict[str, str], settle: float
+    client: str, settings: dict[str, str], settle: float | None
 ) -> None:
     spec = ProducerSpec(id="p", topic="t", bootstrap_servers="b", run_dir="r", run_id="x", client=client)
     spec = dataclasses.replace(spec, settings=settings)
     assert settle_s([spec], every=30.0) == settle
+
+
+def test_a_soak_whose_producer_never_gives_up_is_not_judged_in_windows(tmp_path: Path) -> None:
+    judging = SoakJudging("b", "t", "x", tmp_path, None, None)
+    judging.start()
+    judging.close()
+    line = json.loads((tmp_path / rundir.SOAK / rundir.SOAK_JUDGED).read_text())
+    assert line == {"window": None, "unjudged": NEVER_SETTLES}
 
 
 def test_judged_lines_torn_or_split_are_read_whole(tmp_path: Path) -> None:
@@ -211,3 +229,79 @@ def test_judged_lines_torn_or_split_are_read_whole(tmp_path: Path) -> None:
     by_window, judged = read_judged(tmp_path)
     assert by_window[3]["sent"] == 7 and by_window[3]["lost_broker"] == 1
     assert judged is not None and judged["equals_whole"] is None  # no verdict to hold it against
+
+
+def test_the_segments_being_read_survive_a_window_judged_with_nothing_pending(tmp_path: Path) -> None:
+    """The last window judged while the workloads still run leaves nothing pending: the segment being
+    written, and the one before it, must survive for what is judged at the end."""
+    soak = Soak(tmp_path, FATES)
+    judge = _judge(soak, settle=0.0)
+    judge.start()
+    soak.grow(40)
+    soak.read(1, 0, 40)
+    judge.mark(1, end=100.0)
+    judge._note_returned()
+    soak.tail.caught_up_at = 10_000.0
+    judge._judge_next()
+    soak.grow(len(FATES))
+    soak.read(soak.tail.segment, 40, len(FATES))  # read after the last window, before the end
+    judge.finish(timeout=1)
+    _, judged = read_judged(soak.run)
+    assert judged is not None
+    assert {k: v for k, v in judged["totals"].items() if k in (w := _whole(soak.run))} == w
+
+
+def test_a_window_whose_sends_have_not_returned_does_not_settle(tmp_path: Path) -> None:
+    """A streaming producer intends a range at once and may send its last record long after the
+    window ended: the window waits for the sends to return, then for the settle time."""
+    soak = Soak(tmp_path, [Fate.OK] * 30)
+    judge = _judge(soak, settle=10.0)
+    judge.start()
+    returned = soak.events["kind"] == Kind.RETURNED
+    held = soak.events[~returned | (soak.events["seq"] < 20)]  # records 20..29 intended, not yet sent
+    held.tofile(soak.run / LEDGERS / "producer-p0.events")
+    judge.mark(1, end=100.0)
+    judge._note_returned()
+    soak.tail.caught_up_at = 10_000.0
+    assert not judge._settled()
+    soak.grow(30)
+    judge._note_returned()
+    assert judge._settled()
+
+
+def test_a_late_mark_counts_its_settling_from_when_it_was_taken(tmp_path: Path) -> None:
+    soak = Soak(tmp_path, FATES)
+    judge = _judge(soak, settle=10.0)  # its clock says 1000
+    judge.start()
+    judge.mark(1, end=100.0)  # the watch's look took until 1000
+    judge._note_returned()
+    soak.tail.caught_up_at = 500.0
+    assert not judge._settled()
+    soak.tail.caught_up_at = 1010.0
+    assert judge._settled()
+
+
+def test_a_window_whose_judging_fails_is_written_unjudged_and_the_rest_go_on(tmp_path: Path) -> None:
+    soak = Soak(tmp_path, FATES)
+    calls = []
+
+    def judge_or_fail(bounds: Mapping[str, Bound], segments: Iterable[Path]) -> WindowFates:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError(28, "No space left on device")
+        return judge_window(soak.run, bounds, segments)
+
+    out = soak.run / rundir.SOAK / rundir.SOAK_JUDGED
+    judge = SoakJudge(soak.run / LEDGERS, soak.tail, judge_or_fail, 0.0, out, clock=lambda: 1000.0, every=3600)
+    judge.start()
+    soak.grow(40)
+    soak.read(1, 0, len(FATES))
+    judge.mark(1, end=100.0)
+    soak.grow(len(FATES))
+    soak.tail.caught_up_at = 10_000.0
+    judge.finish(timeout=1)
+    lines = [json.loads(t) for t in out.read_text().splitlines()]
+    assert "No space left on device" in lines[0]["unjudged"] and lines[1]["sent"] > 0
+    reconcile_and_write(soak.run)
+    _, judged = read_judged(soak.run)  # a window missing: no comparison, and no difference said
+    assert judged is not None and judged["equals_whole"] is None and judged["differs"] == {}

@@ -4,6 +4,7 @@ what it read stops it with the reason (the real reader: tests/integration/test_s
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -50,6 +51,7 @@ class FakeConsumer:
         self.pos = 0
         self.fail: ck.KafkaError | None = None
         self.closed = False
+        self.slow = False
 
     def list_topics(self, topic: str, timeout: float) -> SimpleNamespace:
         return SimpleNamespace(topics={topic: SimpleNamespace(error=None, partitions={0: None})})
@@ -66,8 +68,11 @@ class FakeConsumer:
     def consume(self, num_messages: int, timeout: float) -> list[FakeMessage]:
         if self.fail is not None:
             return [FakeMessage(-1, None, self.fail)]
-        got = [FakeMessage(i, v) for i, v in enumerate(self.log) if i >= self.pos]
-        self.pos = len(self.log)
+        if self.slow:  # one record a call, 50 ms each: a reader slower than the writer
+            time.sleep(0.05)
+            num_messages = 1
+        got = [FakeMessage(i, v) for i, v in enumerate(self.log) if i >= self.pos][:num_messages]
+        self.pos += len(got)
         if not got:
             time.sleep(timeout)
         return got
@@ -110,3 +115,30 @@ def test_a_log_cut_below_what_it_read_stops_it_with_the_reason(tmp_path: Path) -
         tail.stop()
     assert "cut below what the tail reader had read" in str(tail.problem)
     assert tail.caught_up_at == 0.0
+
+
+def test_a_reader_that_stays_behind_still_says_which_moments_it_caught_up_with(tmp_path: Path) -> None:
+    """Where the partitions ended at each ask is kept until the reader gets there: one that never
+    reaches the newest end still says it has read everything up to an earlier moment."""
+    consumer = FakeConsumer()
+    consumer.slow = True  # 30 records: 1.5 s to read, past the second ask
+    consumer.log = [encode("r1", "p0", seq, b"xy") for seq in range(30)]
+    stop = threading.Event()
+
+    def write() -> None:  # 40 records a second against the reader's 20
+        seq = 30
+        while not stop.wait(0.025):
+            consumer.log.append(encode("r1", "p0", seq, b"xy"))
+            seq += 1
+
+    writer = threading.Thread(target=write, daemon=True)
+    started = time.time()
+    tail = TailReader("b", TOPIC, "r1", tmp_path, reader=lambda: consumer)  # type: ignore[arg-type,return-value]  # a fake of its calls
+    writer.start()
+    tail.start()
+    try:
+        wait_until(lambda: tail.caught_up_at >= started or None, 10, "caught up with the first ask")
+        assert len(consumer.log) > consumer.pos  # still behind the newest records
+    finally:
+        stop.set()
+        tail.stop()

@@ -24,7 +24,8 @@ FIELDS = ("sent", "in_log", "damaged", "failed", "unknown")
 def _whole(run: Path) -> dict[str, int]:
     v = reconcile(run)
     c, loss = v.counts.model_dump(), v.figures.model_dump()
-    return {**{f: c[f] for f in FIELDS}, "lost_producer": loss["producer"], "lost_broker": loss["broker"]}
+    figures = {"lost_producer": loss["producer"], "lost_broker": loss["broker"]}
+    return {**{f: c[f] for f in FIELDS}, **figures, "duplicates": v.anomalies["duplicates_in_log"]}
 
 
 def _windows(history: History, cuts: list[int]) -> list[dict[str, Bound]]:
@@ -37,7 +38,6 @@ def _summed(run: Path, windows: list[dict[str, Bound]]) -> dict[str, int]:
     total: dict[str, int] = {}
     for bounds in windows:
         judged = judge_window(run, bounds, [run / DRAIN / rundir.DRAIN_LOG]).as_dict()
-        judged.pop("duplicates")
         for k, n in judged.items():
             total[k] = total.get(k, 0) + n
     return total
