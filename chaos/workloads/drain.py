@@ -25,7 +25,7 @@ from chaos.errors import InfrastructureError
 from chaos.rundir import DRAIN
 from chaos.waiting import wait_until
 from chaos.workloads.coverage import MARKERS_UNBOUNDED, Coverage
-from chaos.workloads.envelope import Status, decode, producer_tag
+from chaos.workloads.envelope import RowDecoder
 from chaos.workloads.ledger import LOG_STRUCT, AppendFile, write_meta
 from chaos.workloads.security import Brokers, brokers_of
 from chaos.workloads.shape import header_value
@@ -209,6 +209,7 @@ def read_partitions(
         InfrastructureError: ``end`` was not reached by ``deadline``.
     """
     records = 0
+    rows = RowDecoder(run_id)
     remaining = {tp for tp in tps if end[tp.partition] > beginning[tp.partition]}
     while remaining:
         if time.monotonic() > deadline:
@@ -218,7 +219,7 @@ def read_partitions(
             for record in batch:
                 if record.offset >= end[tp.partition]:
                     continue
-                writer.add(tp.partition, int(record.offset), *log_row(record, run_id))
+                writer.add(tp.partition, int(record.offset), *log_row(record, rows))
                 if seen is not None:
                     seen.add(tp.partition, int(record.offset))
                 records += 1
@@ -226,11 +227,10 @@ def read_partitions(
     return records
 
 
-def log_row(record: ConsumerRecord, run_id: str) -> tuple[int, int, int]:
+def log_row(record: ConsumerRecord, rows: RowDecoder) -> tuple[int, int, int]:
     """``(tag, seq, status)`` of one record read from the topic, as ``drain/log.bin`` holds it."""
     tag_head = header_value(record.headers)  # an application's input: its identity in a header
-    d = decode(tag_head + (record.value or b"") if tag_head else record.value, run_id, record.key)
-    return (producer_tag(d.producer) if d.status == Status.VALID else 0), d.seq, int(d.status)
+    return rows(tag_head + (record.value or b"") if tag_head else record.value, record.key)
 
 
 def _committed_view(

@@ -25,7 +25,7 @@ from typing import cast
 
 import confluent_kafka as ck
 
-from chaos.workloads.envelope import Status, decode, producer_tag
+from chaos.workloads.envelope import RowDecoder
 from chaos.workloads.ledger import LOG_STRUCT, AppendFile
 from chaos.workloads.security import Brokers, brokers_of
 from chaos.workloads.shape import header_value
@@ -63,14 +63,12 @@ def new_reader(bootstrap_servers: Brokers | str) -> ck.Consumer:
     )
 
 
-def row(m: ck.Message, run_id: str) -> bytes:
+def row(m: ck.Message, rows: RowDecoder) -> bytes:
     """One record read, as ``drain/log.bin`` holds it."""
     value = m.value()
     headers = m.headers()  # a list of (name, value) as a consumer gives them
     tag_head = header_value(cast("list[tuple[str, bytes | None]]", headers) if isinstance(headers, list) else None)
-    d = decode(tag_head + (value or b"") if tag_head else value, run_id, m.key())
-    tag = producer_tag(d.producer) if d.status == Status.VALID else 0
-    return LOG_STRUCT.pack(m.partition(), m.offset(), tag, d.seq, int(d.status))
+    return LOG_STRUCT.pack(m.partition(), m.offset(), *rows(tag_head + (value or b"") if tag_head else value, m.key()))
 
 
 class TailReader:
@@ -175,6 +173,7 @@ class TailReader:
         # Every ask of where the partitions end waits here until the reader has read that far, so a
         # reader that stays behind still says, of each moment it asked, once it has caught up with it.
         asks: deque[tuple[float, dict[int, int]]] = deque()
+        decoder = RowDecoder(self.run_id)
         done = {p: -1 for p in tps}  # the next offset to read, once known
         last_ask = 0.0
         while not self._stop.is_set():
@@ -191,7 +190,7 @@ class TailReader:
                         return
                     log.debug("tail: %s", err.str())
                     continue
-                rows.append(row(m, self.run_id))
+                rows.append(row(m, decoder))
             with self._lock:
                 if rows and self._file is not None:
                     self._file.write(b"".join(rows))
