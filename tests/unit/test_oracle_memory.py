@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 from chaos.oracle import reconcile
 from chaos.oracle.consumers import _partitions
 from chaos.oracle.keys import FEW_RANGES, SEQ_BITS, runs, unique
-from chaos.oracle.synthetic import write_large
+from chaos.oracle.synthetic import Fate, History, SyntheticProducer, write, write_large
+from chaos.rundir import LEDGERS
+from chaos.workloads.ledger import PRODUCER_EVENT, Kind
 
 
 @settings(max_examples=200, deadline=None)
@@ -55,3 +57,19 @@ def test_a_large_run_on_many_partitions_loses_exactly_what_it_lost(tmp_path: Pat
     assert v.counts.in_log == v.counts.processed == per * producers - lost
     assert v.anomalies["poll_skips"] == v.anomalies["nonmonotonic_polls"] == 0
     assert v.anomalies["phantom"] == v.anomalies["duplicates_in_log"] == 0
+
+
+def test_an_ack_whose_intent_a_kill_tore_away_is_still_sent(tmp_path: Path) -> None:
+    """Acks (at an offset, and acks=0's without one) of records whose intent rows are gone prove
+    their sends: they are found against the intents' ranges and added to what was sent."""
+    fates = [Fate.OK] * 20 + [Fate.UNCONFIRMED] * 3 + [Fate.OK] * 7
+    write(History("r1", [SyntheticProducer("p0", "async", fates)]), tmp_path)
+    events_path = tmp_path / LEDGERS / "producer-p0.events"
+    events = np.fromfile(events_path, dtype=PRODUCER_EVENT)
+    intents = events[events["kind"] == Kind.INTENT]
+    assert len(intents) == 1 and int(intents[0]["seq_end"]) == 30
+    intents["seq_end"] = 10  # the intents of 10..29 torn away: only acks say they were sent
+    np.concatenate([intents, events[events["kind"] != Kind.INTENT]]).tofile(events_path)
+    v = reconcile(tmp_path)
+    assert v.counts.sent == 30 and v.counts.in_log == 27
+    assert v.loss.broker == 3  # the unconfirmed ones, sent though their intents are gone
