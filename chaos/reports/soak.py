@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, TypedDict
 
 from chaos import rundir
 from chaos.reports.series import fault_windows
-from chaos.reports.soak_judged import Judged, judged_line, read_judged
+from chaos.reports.soak_judged import Judged, json_lines, judged_line, read_judged
 
 if TYPE_CHECKING:
     from chaos.reports import RunReport
@@ -86,17 +86,7 @@ class Summary(TypedDict):
 
 def read_windows(run_dir: Path) -> list[dict[str, object]]:
     """The watch's lines (a torn last line, of a killed harness, is left out)."""
-    path = Path(run_dir) / rundir.SOAK / rundir.SOAK_WINDOWS
-    lines: list[dict[str, object]] = []
-    if path.exists():
-        for text in path.read_text().splitlines():
-            try:
-                line = json.loads(text)
-            except ValueError:
-                continue
-            if isinstance(line, dict):
-                lines.append(line)
-    return lines
+    return json_lines(Path(run_dir) / rundir.SOAK / rundir.SOAK_WINDOWS)
 
 
 def _lost(run_dir: Path) -> dict[str, list[list[int]]] | None:

@@ -33,9 +33,12 @@ class Judged(TypedDict):
     differs: dict[str, list[int]]
 
 
-def _lines(path: Path) -> list[dict[str, object]]:
-    """The judge's lines (a torn last line, of a killed harness, is left out)."""
-    out = []
+def json_lines(path: Path) -> list[dict[str, object]]:
+    """The objects of a JSON-lines file written as a soak runs (none for a missing file; a torn
+    last line, of a killed harness, is left out)."""
+    out: list[dict[str, object]] = []
+    if not path.exists():
+        return out
     for text in path.read_text().splitlines():
         try:
             line = json.loads(text)
@@ -55,7 +58,7 @@ def read_judged(run_dir: Path) -> tuple[dict[int, dict[str, int]], Judged | None
     by_window: dict[int, dict[str, int]] = {}
     unjudged = unsure = None
     running: set[int] = set()
-    for line in _lines(path):
+    for line in json_lines(path):
         if line.get("unjudged"):
             unjudged = str(line["unjudged"])
             continue
