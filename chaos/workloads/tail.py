@@ -43,6 +43,14 @@ def segment_path(directory: Path, n: int) -> Path:
     return directory / f"segment-{n:06d}.bin"
 
 
+class _ClientLog:
+    """Where librdkafka's own log lines go: this module's debug log, not the terminal (a broker
+    killed by the soak is a disconnect the client reports, every period)."""
+
+    def log(self, level: int, msg: str, *args: object) -> None:
+        log.debug(msg, *args)
+
+
 def new_reader(bootstrap_servers: Brokers | str) -> ck.Consumer:
     """A group-less librdkafka reader that never jumps and reads damaged batches."""
     brokers = brokers_of(bootstrap_servers)
@@ -59,6 +67,7 @@ def new_reader(bootstrap_servers: Brokers | str) -> ck.Consumer:
             "client.id": "kafka-chaos-tail",
             "fetch.max.bytes": 16 << 20,
             "max.partition.fetch.bytes": 4 << 20,
+            "logger": _ClientLog(),
         }
     )
 

@@ -27,6 +27,7 @@ def test_a_soak_is_watched_per_window_and_its_windows_add_up_to_the_verdict(
     proc = cli(*args, "--cluster", kafka_cluster.run_id, "--reports", str(reports), check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "a soak of " in proc.stderr and "iB of ledgers" in proc.stderr  # the disk it needs, said first
+    assert "kafka-chaos-tail#" not in proc.stderr  # the tail reader's client logs to the debug log, not here
     said = [line for line in proc.stderr.splitlines() if "soak window " in line]
     (run_dir,) = [p.parent for p in reports.glob("*/*/run.json")]
     lines = [json.loads(text) for text in (run_dir / rundir.SOAK / rundir.SOAK_WINDOWS).read_text().splitlines()]
