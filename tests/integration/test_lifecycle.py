@@ -147,13 +147,14 @@ def hold_cluster(run_id: str, run_dir: Path) -> subprocess.Popen[str]:
     return proc
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+# SIGINT takes SIGTERM's path (the command keeps SIGTERM; ``extended`` runs both)
+@pytest.mark.parametrize("signum", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.extended)])
 def test_signal_tears_the_cluster_down(engine: docker.DockerClient, run_dir: Path, signum: int) -> None:
     run_id = new_run_id()
     proc = hold_cluster(run_id, run_dir)
     assert len(labelled(engine, run_id)) == 3
     proc.send_signal(signum)
-    proc.wait(timeout=60)
+    proc.wait(timeout=180)  # the teardown copies the logs and removes the containers: on a busy machine, a minute
     assert labelled(engine, run_id) == []
     assert (run_dir / "logs" / "broker-1.log").is_file()
 
