@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import _thread
 import json
+import signal
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -302,8 +303,14 @@ def test_when_every_engine_is_lost_the_runs_left_are_errors_saying_why(tmp_path:
 def test_ctrl_c_interrupts_every_engine_once_and_the_report_says_interrupted(tmp_path: Path) -> None:
     loaded = suite_files(tmp_path, {"one-a": 1, "three-a": 3})
     engines = Engines(ctrl_c_during="three-a")
-    with pytest.raises(KeyboardInterrupt):
-        spread(tmp_path, loaded, engines)
+    # Ctrl-C is simulated (_thread.interrupt_main), which does nothing unless Python's own SIGINT
+    # handler is in place: whatever ran before in this worker process, it is for this test.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            spread(tmp_path, loaded, engines)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert sorted(engines.interrupted) == sorted([E1, E2]) and sorted(engines.closed) == sorted([E1, E2])
     data = json.loads((tmp_path / "reports" / "s1" / "suite.json").read_text())
     assert data["interrupted"] is True
