@@ -59,6 +59,13 @@ def _seconds(text: str | None, option: str) -> float | None:
     "draw: one fault drawn from the seed every period (the default otherwise).",
 )
 @click.option("--window", default=None, help="Watched and reported per window this long (default: --every).")
+@click.option(
+    "--verdict",
+    type=click.Choice(["windows", "whole"]),
+    default=None,
+    help="windows: the verdict is the judged windows' sum, with no final drain and bounded memory (the default); "
+    "whole: the whole run is drained and reconciled too, and the windows held against it.",
+)
 @click.option("--seed", default=0, type=int, help="Seed of the faults drawn (the same seed draws the same).")
 @click.option("--client", default=None, metavar="NAME", help="Run every workload on this client.")
 @click.option("--kafka-version", default=None, metavar="RELEASE", help="The cluster's Kafka release.")
@@ -76,6 +83,7 @@ def soak_cmd(
     hold: str | None,
     schedule: str | None,
     window: str | None,
+    verdict: str | None,
     seed: int,
     client: str | None,
     kafka_version: str | None,
@@ -95,7 +103,9 @@ def soak_cmd(
     acts for --hold; each is healed before the next period. A drawing soak draws from the file's
     soak.kinds, else its fault steps (each alone, without its timing), else its random faults'
     kinds, else the default ones. Each window's figures are printed as it ends and written to
-    soak/windows.jsonl; the verdict is the whole run's, with its loss per window in soak/soak.md.
+    soak/windows.jsonl. The verdict is the sum of the windows judged as the soak runs (--verdict
+    windows, unless a window could not be judged), or the whole run's reconcile (--verdict whole),
+    with its loss per window in soak/soak.md.
 
     Refused (exit 2) when the disk cannot hold the run's ledgers and logs.
 
@@ -116,6 +126,8 @@ def soak_cmd(
     soak: dict[str, object] = {k: v for k, v in keys.items() if v is not None}
     if schedule is not None:
         soak["schedule"] = schedule
+    if verdict is not None:
+        soak["verdict"] = verdict
     check_directory(reports_dir, "--reports")
     check_version(kafka_version)
     releases = [kafka_version] if kafka_version else []

@@ -30,6 +30,8 @@ from chaos.faults.schedule import Nemesis, Step
 from chaos.oracle import Verdict, reconcile
 from chaos.oracle.reconcile import with_witness
 from chaos.oracle.verdict import WorkloadOutcome
+from chaos.oracle.windows_verdict import controls as window_controls
+from chaos.oracle.windows_verdict import windows_verdict
 from chaos.waiting import wait_until
 from chaos.workloads.app_output import drain_app_output
 from chaos.workloads.application import AppSpec, HostApplication
@@ -316,12 +318,19 @@ class Execution:
         """Kafka's own offsets tool as a second reader of the topic (:func:`kafka_offsets`)."""
         kafka_offsets(self.cluster.tools, self.topic.name, self.run_dir, self.note)
 
-    def judge(self, name: str | None = None, seed: int | None = None) -> Verdict:
+    def judge(self, name: str | None = None, seed: int | None = None, windows: bool = False) -> Verdict:
         """Reconcile the run directory into a verdict, with what the run knows (its ``seed``, the
         client path, each workload's starts and kills, whether the cluster recovered). Writing
-        ``verdict.json`` is the caller's: the runner once it adds its own details, a Scenario at once."""
-        verdict = reconcile(self.run_dir, name)
-        if witness(self.cluster, self.topic.name, self.topic.partitions, self.run_id, self.run_dir, verdict):
+        ``verdict.json`` is the caller's: the runner once it adds its own details, a Scenario at once.
+        ``windows``: a soak's verdict summed from its judged windows (:func:`windows_verdict`), no
+        whole reconcile.
+
+        Raises:
+            UsageError: the run directory has no drain (or, with ``windows``, bad expectations).
+        """
+        verdict = windows_verdict(self.run_dir, name) if windows else reconcile(self.run_dir, name)
+        controls = window_controls(self.run_dir) if windows else None
+        if witness(self.cluster, self.topic.name, self.topic.partitions, self.run_id, self.run_dir, verdict, controls):
             verdict = with_witness(verdict, self.run_dir)  # the same as reconciling again, without the second pass
         runs: list[WorkloadProcess | HostApplication] = [*self.processes.values(), *self.apps.values()]
         out = {w.name: WorkloadOutcome(starts=w.starts, kills=w.kills, exit_code=w.exit_code) for w in runs}

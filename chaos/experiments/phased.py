@@ -23,6 +23,7 @@ from chaos.experiments.soak_watch import Resources, SoakWatch
 from chaos.experiments.steady import steady, wait_flowing
 from chaos.experiments.watches import Watches, topic_watches
 from chaos.oracle import Verdict
+from chaos.oracle.windows_verdict import not_from_windows
 from chaos.workloads.cpu import Accrued, own_cpu, processes_cpu
 from chaos.workloads.spec import ConsumerSpec
 from chaos.workloads.tally import LedgerTally
@@ -115,11 +116,22 @@ def execute(
             isr.stop()
             if judging is not None:
                 judging.close()
-        with phases.phase("drain"):
-            ex.drain(plan.groups, plan.isolation_level, b.drain_timeout)
-        with phases.phase("reconcile"):
-            verdict = ex.judge(plan.name, seed=plan.seed)
-    return verdict
+        return _verdict(ex, plan, phases, judging)
+
+
+def _verdict(ex: Execution, plan: Plan, phases: Phases, judging: SoakJudging | None) -> Verdict:
+    """The run's verdict: a soak's judged windows summed, where it asks for that and they allow it
+    (docs/soak.md), else the whole run drained and reconciled."""
+    if judging is not None and plan.soak_verdict == "windows":
+        why = judging.why_not or not_from_windows(ex.run_dir)
+        if why is None:
+            with phases.phase("reconcile", "the soak's judged windows summed, no drain"):
+                return ex.judge(plan.name, seed=plan.seed, windows=True)
+        ex.note(f"the soak's verdict is the whole run's reconcile: {why}")
+    with phases.phase("drain"):
+        ex.drain(plan.groups, plan.isolation_level, plan.budgets.drain_timeout)
+    with phases.phase("reconcile"):
+        return ex.judge(plan.name, seed=plan.seed)
 
 
 def soak_watch(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 
 from chaos.cluster.config import ClientPath
 from chaos.experiments.cluster_model import as_properties
@@ -99,6 +100,8 @@ class Plan:
     java_release: str | None = None
     #: A soak's window in seconds (docs/soak.md): watched and reported per window (None: no soak).
     soak_window: float | None = None
+    #: A soak's verdict: its judged windows' sum, or the whole run's reconcile (docs/soak.md).
+    soak_verdict: Literal["windows", "whole"] = "whole"
 
     @property
     def window(self) -> float:
@@ -262,6 +265,7 @@ def plan_experiment(exp: Experiment, run_id: str, run_dir: Path, seed: int = 0, 
         client_path=exp.client_path,
         application=app,
         soak_window=exp.soak.window_s if exp.soak is not None else None,
+        soak_verdict=exp.soak.verdict if exp.soak is not None else "whole",
     )
 
 

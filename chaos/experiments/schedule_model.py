@@ -51,6 +51,11 @@ class SoakModel(_Strict):
     schedule: Literal["draw", "repeat"] = "draw"
     hold: float | None = Field(None, gt=0, description="default: 10 s, or a third of every when shorter")
     window: float | None = Field(None, ge=1)
+    verdict: Literal["windows", "whole"] = Field(
+        "windows",
+        description="windows: the verdict is the judged windows' sum, no final drain or whole reconcile "
+        "(bounded memory; the whole run's where a window was not judged); whole: the whole run reconciled too",
+    )
     kinds: list[dict[str, object]] | None = None
     steps: list[FaultStepModel] | None = None
 

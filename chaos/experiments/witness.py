@@ -4,7 +4,7 @@ whether each is gone from every replica or still on a disk but not in the log cl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -24,8 +24,18 @@ from chaos.workloads.ledger import LOG_RECORD, read_records, write_meta
 WITNESS_FILE = rundir.WITNESS
 
 
-def witness(cluster: KafkaCluster, topic: str, partitions: int, run_id: str, run_dir: Path, verdict: Verdict) -> bool:
+def witness(
+    cluster: KafkaCluster,
+    topic: str,
+    partitions: int,
+    run_id: str,
+    run_dir: Path,
+    verdict: Verdict,
+    controls: Mapping[int, str] | None = None,
+) -> bool:
     """Search the disks for the verdict's broker-loss examples and write ``drain/witness.json``.
+    The search's control, a record the log holds, is the drain's, or one of ``controls``
+    (partition -> ``producer;seq``) for a soak judged in windows, which reads no log back at its end.
 
     Returns whether there was anything to look for (a conclusive verdict with broker loss). A tool
     that fails is written down as such; it does not fail the run.
@@ -39,7 +49,10 @@ def witness(cluster: KafkaCluster, topic: str, partitions: int, run_id: str, run
         where = set(range(partitions))
     out: dict[str, object] = {"tool": "DumpLogSegments", "brokers": [b.host for b in cluster.brokers if b.is_running]}
     # A control: a record the drain read must show up, or an empty search proves nothing.
-    control = _a_record_in_the_log(run_dir, run_id, where)
+    if controls is None:
+        control = _a_record_in_the_log(run_dir, run_id, where)
+    else:
+        control = next((f"{MAGIC.decode()};{run_id};{controls[p]};" for p in sorted(where) if p in controls), None)
     try:
         found = search_segments(
             cluster.brokers, topic, where, [*markers, *([control] if control else [])], cluster.data_dirs()

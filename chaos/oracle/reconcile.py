@@ -100,6 +100,11 @@ def _read_drain(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     drain_meta_path = run_dir / DRAIN / rundir.DRAIN_META
     if not (run_dir / LEDGERS).is_dir():
         raise UsageError(f"{run_dir} is not a run directory (no {LEDGERS}/): pass reports/<run-id>")
+    if not drain_meta_path.exists() and _from_windows(run_dir):
+        raise UsageError(
+            f"{run_dir} is a soak whose verdict is its judged windows' sum: no drain read its log back, so it "
+            "cannot be reconciled whole; to have both, run the soak again with --verdict whole"
+        )
     if not drain_meta_path.exists():
         raise UsageError(
             f"{run_dir} has ledgers but no completed drain: the run ended before reading the log back, so "
@@ -107,6 +112,15 @@ def _read_drain(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         )
     run_meta = read_meta(run_dir / rundir.RUN) if (run_dir / rundir.RUN).exists() else {}
     return read_meta(drain_meta_path), run_meta
+
+
+def _from_windows(run_dir: Path) -> bool:
+    """Whether ``run_dir``'s verdict is a soak's windows summed (``details.judged_in``)."""
+    try:
+        verdict = json.loads((run_dir / rundir.VERDICT).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(verdict, dict) and (verdict.get("details") or {}).get("judged_in") == "windows"
 
 
 def _phantoms(log: Log, checked: AckCheck, sent: I64) -> Mask:

@@ -217,6 +217,10 @@ class Details(_Model):
     seconds: float | None = None
     phases: list[dict[str, JsonValue]] | None = None
     cluster: str | None = Field(default=None, description="how the run got its cluster")
+    judged_in: Literal["windows"] | None = Field(
+        default=None,
+        description="'windows': a soak's verdict summed from its windows, with no whole reconcile (docs/soak.md)",
+    )
 
 
 class Verdict(_Model):

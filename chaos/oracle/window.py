@@ -11,14 +11,16 @@ records, as long as each window was judged once its records' fate was settled.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from chaos.oracle.acked import AckCheck
-from chaos.oracle.fates import judge_fates
+from chaos.oracle.examples import example
+from chaos.oracle.fates import Fates, judge_fates
+from chaos.oracle.keys import SEQ_BITS
 from chaos.oracle.log import Log, map_tags
 from chaos.oracle.producers import ProducerInfo, ProducerSide, load_producers
 from chaos.rundir import DRAIN, LEDGERS, TAIL
@@ -27,6 +29,8 @@ from chaos.workloads.ledger import LOG_RECORD, PRODUCER_EVENT, AppendFile, read_
 
 #: Where a window's log is written while it is judged (under ``drain/``), and removed after.
 JUDGING = f"{TAIL}/judging.bin"
+#: Records a window keeps of each loss stage, of the unknown and of the damaged, as examples.
+EXAMPLES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +67,19 @@ class WindowFates:
     unknown: int
     lost_producer: int
     lost_broker: int
+    acked: int = 0
+    unconfirmed: int = 0
+    send_errors: int = 0
+    #: Rows of the window's ledgers no producer writes (a damaged ledger: the window is unsure).
+    invalid_rows: int = 0
+    #: A few records of each fate that is not ``in_log`` (``broker`` with where it was acknowledged),
+    #: the verdict's ``examples`` shape.
+    examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: One record the window's log holds, per partition (``"partition": "producer;seq"``): a
+    #: control for Kafka's segment dump, which must find it.
+    controls: dict[str, str] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, Any]:
         """The fields by name."""
         return asdict(self)
 
@@ -122,7 +137,7 @@ def judge_window(run_dir: Path, bounds: Mapping[str, Bound], segments: Iterable[
         log = Log(run_dir, {p.tag: p.index for p in producers}, JUDGING)
     finally:
         (run_dir / DRAIN / JUDGING).unlink(missing_ok=True)
-    sent = len(side.sent)
+    sent, unconfirmed, send_errors = len(side.sent), len(side.unconfirmed), len(side.seen)
     fates = judge_fates(side, log, AckCheck(side, log, np.empty(0, np.int64)))
     return WindowFates(
         sent=sent,
@@ -133,4 +148,33 @@ def judge_window(run_dir: Path, bounds: Mapping[str, Bound], segments: Iterable[
         unknown=len(fates.unknown),
         lost_producer=len(fates.producer_lost),
         lost_broker=len(fates.broker),
+        acked=fates.acked,
+        unconfirmed=unconfirmed,
+        send_errors=send_errors,
+        invalid_rows=side.invalid_rows,
+        examples=_examples(side, fates),
+        controls=_controls(log, producers),
     )
+
+
+def _examples(side: ProducerSide, fates: Fates) -> dict[str, list[dict[str, Any]]]:
+    """The first :data:`EXAMPLES` records of each fate that is not ``in_log``."""
+    producers = side.producers
+    broker = fates.broker[:EXAMPLES]
+    at = side.ack_positions(broker) if len(broker) else broker
+    out = {"broker": [example(producers, int(k), int(pos)) for k, pos in zip(broker, at, strict=True)]}
+    for name, keys in (("producer", fates.producer_lost), ("unknown", fates.unknown), ("damaged", fates.damaged)):
+        out[name] = [example(producers, int(k)) for k in keys[:EXAMPLES]]
+    return {name: found for name, found in out.items() if found}
+
+
+def _controls(log: Log, producers: list[ProducerInfo]) -> dict[str, str]:
+    """The first record of a producer the window's log holds in each partition."""
+    known = np.flatnonzero(log.known)
+    parts = log.pos[known] >> SEQ_BITS
+    _, first = np.unique(parts, return_index=True)
+    out: dict[str, str] = {}
+    for i in known[first]:
+        entry = example(producers, int(log.keys[i]))
+        out[str(log.partition(int(i)))] = f"{entry['producer']};{entry['seq']}"
+    return out

@@ -45,15 +45,6 @@ class Series:
     phases: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _bin(times_s: list[np.ndarray[Any, Any]], weights: list[np.ndarray[Any, Any]], seconds: int) -> list[int]:
-    if not times_s:
-        return [0] * seconds
-    t = np.concatenate(times_s)
-    w = np.concatenate(weights)
-    idx = np.clip(t.astype(np.int64), 0, max(seconds - 1, 0))
-    return [int(v) for v in np.bincount(idx, weights=w, minlength=seconds)[:seconds]]
-
-
 def fault_windows(run_dir: Path) -> list[dict[str, Any]]:
     """Each injected fault with ``start`` and ``end`` (epoch s; ``end`` None if never healed)."""
     path = Path(run_dir) / rundir.TIMELINE
@@ -104,19 +95,22 @@ def read_phases(run_dir: Path) -> list[dict[str, Any]]:
 
 
 class _Rates:
-    """Ledger records as times and weights per rate, gathered one ledger at a time."""
+    """Ledger records counted per second as they are read, one chunk at a time: a soak's ledgers of
+    tens of millions of rows never sit in memory, only a day of seconds per rate."""
 
     def __init__(self) -> None:
-        self.times: dict[str, list[np.ndarray[Any, Any]]] = {"sent": [], "acked": [], "errors": [], "processed": []}
-        self.weights: dict[str, list[np.ndarray[Any, Any]]] = {k: [] for k in self.times}
+        self.counts: dict[str, np.ndarray[Any, Any]] = {
+            k: np.zeros(MAX_SECONDS, dtype=np.float64) for k in ("sent", "acked", "errors", "processed")
+        }
         #: the last event's second, on the series' clock
         self.last = 0.0
 
     def _add(self, name: str, t: np.ndarray[Any, Any], weight: np.ndarray[Any, Any]) -> None:
-        self.times[name].append(t)
-        self.weights[name].append(weight)
-        if len(t):
-            self.last = max(self.last, float(t.max()))
+        if not len(t):
+            return
+        idx = np.clip(t.astype(np.int64), 0, MAX_SECONDS - 1)
+        self.counts[name] += np.bincount(idx, weights=weight, minlength=MAX_SECONDS)
+        self.last = max(self.last, float(t.max()))
 
     def add_producer(self, base: Path, offset: float) -> None:
         """A producer's intents, acknowledgements and errors, ``offset`` seconds after the series' start."""
@@ -137,8 +131,12 @@ class _Rates:
             self._add("processed", t, np.ones(len(t)))
 
     def binned(self, name: str, seconds: int) -> list[int]:
-        """Records of one rate per second."""
-        return _bin(self.times[name], self.weights[name], seconds)
+        """Records of one rate per second, the first ``seconds`` (a later one counts in the last)."""
+        counts = self.counts[name]
+        out = counts[:seconds].copy()
+        if 0 < seconds < MAX_SECONDS:
+            out[-1] += counts[seconds:].sum()
+        return [int(v) for v in out]
 
 
 def series(run_dir: Path) -> Series:

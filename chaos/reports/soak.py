@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 
 from chaos import rundir
+from chaos.oracle.files import json_lines
 from chaos.reports.series import fault_windows
-from chaos.reports.soak_judged import Judged, json_lines, judged_line, read_judged
+from chaos.reports.soak_judged import Judged, judged_line, read_judged
 
 if TYPE_CHECKING:
     from chaos.reports import RunReport
@@ -110,6 +111,38 @@ def _count(seconds: list[list[int]], start_ms: int, end_ms: int, first: bool, la
     return sum(n for s, n in seconds if (first or s * 1000 + 500 >= start_ms) and (last or s * 1000 + 500 < end_ms))
 
 
+class _Loss(TypedDict):
+    lost_broker: int | None
+    lost_producer: int | None
+    unknown: int | None
+
+
+def _loss(
+    lost: dict[str, list[list[int]]] | None,
+    start: int,
+    end: int,
+    edges: tuple[bool, bool],
+    judged: dict[str, int] | None,
+    from_windows: bool,
+) -> _Loss:
+    """A window's loss: its judged figures where the verdict is the windows' sum, else the
+    verdict's records sent in it (None: no conclusive verdict to say)."""
+    if from_windows:
+        j = judged or {}
+        return {
+            "lost_broker": j.get("lost_broker"),
+            "lost_producer": j.get("lost_producer"),
+            "unknown": j.get("unknown"),
+        }
+    if lost is None:
+        return {"lost_broker": None, "lost_producer": None, "unknown": None}
+    return {
+        "lost_broker": _count(lost.get("broker", []), start, end, *edges),
+        "lost_producer": _count(lost.get("producer", []), start, end, *edges),
+        "unknown": _count(lost["unknown"], start, end, *edges),
+    }
+
+
 def _trend(values: list[float], floor: float) -> Trend:
     if not values:
         return {"first": None, "last": None, "growing": False}
@@ -134,6 +167,7 @@ def soak_summary(run_dir: Path) -> Summary | None:
     faults = fault_windows(run_dir)
     lost = _lost(run_dir)
     by_window, judged = read_judged(run_dir)
+    from_windows = judged is not None and judged["verdict_from_windows"]
     windows: list[Window] = []
     for i, line in enumerate(lines):
         start, end = int(str(line["start_ms"])), int(str(line["end_ms"]))
@@ -160,9 +194,7 @@ def soak_summary(run_dir: Path) -> Summary | None:
                 "memory_mib": _floats(line.get("memory_mib")),
                 "cores": _floats(line.get("cores")),
                 "faults": acting,
-                "lost_broker": None if lost is None else _count(lost.get("broker", []), start, end, *edges),
-                "lost_producer": None if lost is None else _count(lost.get("producer", []), start, end, *edges),
-                "unknown": None if lost is None else _count(lost["unknown"], start, end, *edges),
+                **_loss(lost, start, end, edges, by_window.get(int(str(line["window"]))), from_windows),
                 "judged": by_window.get(int(str(line["window"]))),
             }
         )

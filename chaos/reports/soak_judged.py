@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from chaos import rundir
+from chaos.oracle.files import json_lines
 
 #: A judged window's fates (``chaos.oracle.window.WindowFates``).
 FATES = ("sent", "in_log", "duplicates", "damaged", "failed", "unknown", "lost_producer", "lost_broker")
@@ -31,22 +32,8 @@ class Judged(TypedDict):
     equals_whole: bool | None
     #: Each fate that differs: ``[the windows' sum, the whole run's]``.
     differs: dict[str, list[int]]
-
-
-def json_lines(path: Path) -> list[dict[str, object]]:
-    """The objects of a JSON-lines file written as a soak runs (none for a missing file; a torn
-    last line, of a killed harness, is left out)."""
-    out: list[dict[str, object]] = []
-    if not path.exists():
-        return out
-    for text in path.read_text().splitlines():
-        try:
-            line = json.loads(text)
-        except ValueError:
-            continue
-        if isinstance(line, dict):
-            out.append(line)
-    return out
+    #: The verdict is the windows' sum (``--verdict windows``): no whole reconcile to hold them against.
+    verdict_from_windows: bool
 
 
 def read_judged(run_dir: Path) -> tuple[dict[int, dict[str, int]], Judged | None]:
@@ -70,7 +57,8 @@ def read_judged(run_dir: Path) -> tuple[dict[int, dict[str, int]], Judged | None
         for fate in FATES:
             mine[fate] += int(str(line.get(fate, 0)))
     totals = {fate: sum(w[fate] for w in by_window.values()) for fate in FATES}
-    differs = _differs(run_dir, totals) if unjudged is None else None
+    from_windows = _from_windows(run_dir)
+    differs = _differs(run_dir, totals) if unjudged is None and not from_windows else None
     judged: Judged = {
         "windows": len(by_window),
         "while_running": len(running),
@@ -79,6 +67,7 @@ def read_judged(run_dir: Path) -> tuple[dict[int, dict[str, int]], Judged | None
         "totals": totals,
         "equals_whole": None if differs is None else not differs,
         "differs": differs or {},
+        "verdict_from_windows": from_windows,
     }
     return by_window, judged
 
@@ -91,13 +80,24 @@ def _differs(run_dir: Path, totals: dict[str, int]) -> dict[str, list[int]] | No
     return None if whole is None else {f: [totals[f], n] for f, n in whole.items() if totals[f] != n}
 
 
-def _whole(run_dir: Path) -> dict[str, int] | None:
-    """The verdict's figures of the same fates (None: no conclusive verdict)."""
+def _verdict(run_dir: Path) -> dict[str, object] | None:
     try:
         v = json.loads((Path(run_dir) / rundir.VERDICT).read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(v, dict) or not v.get("conclusive") or not isinstance(v.get("loss"), dict):
+    return v if isinstance(v, dict) else None
+
+
+def _from_windows(run_dir: Path) -> bool:
+    """Whether the run's verdict is its windows' sum (``details.judged_in``)."""
+    details = (_verdict(run_dir) or {}).get("details")
+    return isinstance(details, dict) and details.get("judged_in") == "windows"
+
+
+def _whole(run_dir: Path) -> dict[str, int] | None:
+    """The verdict's figures of the same fates (None: no conclusive verdict)."""
+    v: dict[str, Any] | None = _verdict(run_dir)
+    if v is None or not v.get("conclusive") or not isinstance(v.get("loss"), dict):
         return None
     counts, figures = v.get("counts", {}), v["loss"]
     duplicates = v.get("anomalies", {}).get("duplicates_in_log", 0)
@@ -122,7 +122,9 @@ def judged_line(judged: Judged) -> str:
         f"judged in {judged['windows']} windows ({judged['while_running']} while it ran): {t['sent']:,} sent, "
         f"{t['lost_broker']:,} broker loss, {t['lost_producer']:,} producer loss, {t['unknown']:,} unknown"
     )
-    if judged["equals_whole"]:
+    if judged.get("verdict_from_windows"):
+        said += "; the verdict is their sum (no whole reconcile)"
+    elif judged["equals_whole"]:
         said += "; equal to the whole run's reconcile in every fate"
     elif judged["differs"]:
         parts = ", ".join(f"{f} {a:,} vs {b:,}" for f, a, b in ((f, *v) for f, v in judged["differs"].items()))

@@ -59,6 +59,16 @@ def test_a_soak_repeats_the_files_steps_every_period(tmp_path: Path) -> None:
         load_experiment(_file(tmp_path), soak={"duration": 60, "every": 5})
 
 
+def test_a_soaks_verdict_is_its_windows_unless_it_asks_for_the_whole(tmp_path: Path) -> None:
+    def verdict(soak: dict[str, object]) -> str:
+        exp = load_experiment(_file(tmp_path), soak={"duration": 95, "every": 30, **soak})
+        return plan_experiment(exp, run_id="r", run_dir=tmp_path / "run").soak_verdict
+
+    assert verdict({}) == "windows" and verdict({"verdict": "whole"}) == "whole"
+    with pytest.raises(UsageError, match="verdict"):
+        verdict({"verdict": "halves"})
+
+
 def test_a_soak_draws_one_fault_every_period_healed_before_the_next(tmp_path: Path) -> None:
     exp = load_experiment(_file(tmp_path), soak={"duration": 120, "every": 30, "hold": 8, "schedule": "draw"})
     plan = plan_experiment(exp, run_id="r", run_dir=tmp_path / "run", seed=7)
@@ -162,6 +172,8 @@ def test_the_soak_command_refuses_bad_input_in_one_sentence_and_starts_nothing(t
         ),
         (["soak", str(fast), "--duration", "100h", "--reports", str(reports)], "GiB is free"),
         (["soak", str(path), "--duration", "60s", "--client", "all"], "a soak runs one client"),
+        # the option reconcile's refusal advises is one the command takes
+        (["soak", str(path), "--duration", "60s", "--verdict", "whole", "--client", "all"], "a soak runs one client"),
     ]
     for args, words in cases:
         command = [sys.executable, "-m", "chaos.cli", *args]

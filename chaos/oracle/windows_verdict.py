@@ -1,0 +1,121 @@
+"""A soak's verdict from its windows alone (docs/soak.md, "The verdict from the windows").
+
+Each window's fates (``soak/judged.jsonl``, :func:`chaos.oracle.window.judge_window`) are the whole
+run's reconcile restricted to the window's records, so their sum is the whole run's verdict of the
+figures a window judges: the counts, the loss by stage, the log's duplicates. A soak that ends so
+reads no log back and holds no set of the whole run: its memory is a window's, whatever its length.
+
+What a window does not judge is left out of such a verdict, and an expectation that names it sends
+the soak back to the whole reconcile (:func:`not_from_windows`): the other anomalies, the causes of
+broker loss, availability per fault (a soak reports it per window), consumers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from chaos import rundir
+from chaos.oracle.expectations import COUNT_FIELDS, LOSS_FIELDS, parse_expectations
+from chaos.oracle.files import json_lines
+from chaos.oracle.producers import load_producers
+from chaos.oracle.verdict import Counts, Trust, Verdict
+from chaos.oracle.window import EXAMPLES
+from chaos.workloads.ledger import read_meta
+
+#: The expectation metrics a verdict of windows states.
+WINDOW_METRICS = frozenset({*COUNT_FIELDS, *(f"{s}_loss" for s in LOSS_FIELDS), "total_loss", "duplicates_in_log"})
+#: The counts a window judges (the rest are zero in a soak judged in windows: no consumer,
+#: transaction or compacted topic).
+_SUMMED = ("sent", "acked", "unconfirmed", "send_errors", "failed", "unknown", "in_log", "damaged")
+_FIGURES = (*_SUMMED, "duplicates", "lost_producer", "lost_broker", "invalid_rows")
+
+
+def _judged(run_dir: Path) -> list[dict[str, object]]:
+    return json_lines(Path(run_dir) / rundir.SOAK / rundir.SOAK_JUDGED)
+
+
+def not_from_windows(run_dir: Path) -> str | None:
+    """Why ``run_dir``'s verdict cannot be the sum of its judged windows (None: it can): a window
+    left unjudged or judged unsure, none judged, consumers (whose processing windows do not judge),
+    or an expectation of something windows do not judge.
+
+    Raises:
+        UsageError: ``expectations.json`` names an unknown metric.
+    """
+    lines = _judged(run_dir)
+    for line in lines:
+        if line.get("unjudged"):
+            return f"window {line.get('window')} was not judged: {line['unjudged']}"
+        if line.get("unsure"):
+            return f"window {line.get('window')} was judged unsure: {line['unsure']}"
+    if not lines:
+        return "no window was judged"
+    if any((Path(run_dir) / rundir.LEDGERS).glob("consumer-*.json")):
+        return "consumers read the topic, and only the whole run's reconcile judges what they processed"
+    path = Path(run_dir) / rundir.EXPECTATIONS
+    wanted = parse_expectations(read_meta(path)) if path.exists() else []
+    beyond = sorted({e.metric for e in wanted} - WINDOW_METRICS)
+    if beyond:
+        return f"the expectations name {', '.join(beyond)}, which only the whole run's reconcile judges"
+    return None
+
+
+def _examples(lines: Iterable[dict[str, object]]) -> dict[str, list[dict[str, Any]]]:
+    """The windows' first :data:`EXAMPLES` records of each stage, in window order."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for line in lines:
+        shown = line.get("examples")
+        if not isinstance(shown, dict):
+            continue
+        for stage, records in shown.items():
+            kept = out.setdefault(str(stage), [])
+            kept += [r for r in records if isinstance(r, dict)][: EXAMPLES - len(kept)]
+    return out
+
+
+def controls(run_dir: Path) -> dict[int, str]:
+    """A record the log holds per partition (``producer;seq``), from the latest window that names
+    one there: what Kafka's segment dump must find for its search to prove anything."""
+    out: dict[int, str] = {}
+    for line in _judged(run_dir):
+        found = line.get("controls")
+        if isinstance(found, dict):
+            out |= {int(p): str(v) for p, v in found.items()}
+    return out
+
+
+def windows_verdict(run_dir: Path, experiment: str | None = None) -> Verdict:
+    """The verdict of a soak whose every window was judged (:func:`not_from_windows` says None): the
+    windows' figures summed, their first examples, judged by ``expectations.json``.
+
+    Raises:
+        UsageError: ``expectations.json`` names an unknown metric.
+        ValueError: a judged line whose figures are not numbers (not a file the judge wrote).
+    """
+    run_dir = Path(run_dir)
+    lines = [line for line in _judged(run_dir) if not line.get("unjudged")]
+    total = {name: sum(int(str(line.get(name, 0))) for line in lines) for name in _FIGURES}
+    invalid = total["invalid_rows"]
+    reasons = [f"{invalid} ledger rows are not rows any writer produces (a damaged ledger)"] if invalid else []
+    trust = Trust(conclusive=not reasons, ledgers_intact=not invalid, reasons=reasons)
+    run_meta = read_meta(run_dir / rundir.RUN) if (run_dir / rundir.RUN).exists() else {}
+    producers = load_producers(run_dir)
+    verdict = Verdict.build(
+        run_id=str(run_meta.get("run_id") or run_dir.name),
+        experiment=experiment or str(run_meta.get("experiment") or ""),
+        counts=Counts(**{name: total[name] for name in _SUMMED}),
+        loss={"producer": total["lost_producer"], "broker": total["lost_broker"], "consumer": 0},
+        anomalies={"duplicates_in_log": total["duplicates"]},
+        examples=_examples(lines),
+        trust=trust,
+        details={
+            "producers": {p.id: p.mode for p in producers},
+            "log_records": total["in_log"] + total["duplicates"],
+            "drain_complete": True,
+            "judged_in": "windows",
+        },
+    )
+    path = run_dir / rundir.EXPECTATIONS
+    return verdict.judged(parse_expectations(read_meta(path))) if path.exists() else verdict
