@@ -86,17 +86,93 @@ def unique(a: I64, in_place: bool = False, chunk: int = 1 << 21) -> I64:
     return packed.copy() if written < len(a) // 2 else packed
 
 
+#: ``member`` looks a key up in a bitmap of its group (producer or partition) where the group's
+#: keys fill at least one in this many of the values they span, and there are this many needles.
+DENSE = 8
+BITMAP_FROM = 1 << 16
+
+
+class _Bitmap:
+    """The keys of one group (one value above :data:`SEQ_BITS`) of a sorted unique array, as a bit
+    per value from the group's first: a lookup is an index, not a binary search, and a dense group
+    takes a bit a key, not eight bytes. Built a window of values at a time, so its only temporary is
+    a window's bytes."""
+
+    WINDOW = 1 << 23
+
+    def __init__(self, b: I64) -> None:
+        self.lo, span = int(b[0]), int(b[-1]) - int(b[0]) + 1
+        self.span = span
+        self.bits = np.zeros((span + 7) // 8, dtype=np.uint8)
+        for w in range(0, span, self.WINDOW):
+            i, j = np.searchsorted(b, [self.lo + w, self.lo + w + self.WINDOW])
+            hit = np.zeros(min(self.WINDOW, span - w), dtype=bool)
+            hit[b[i:j] - (self.lo + w)] = True
+            packed = np.packbits(hit, bitorder="little")
+            self.bits[w // 8 : w // 8 + len(packed)] = packed
+
+    def contains(self, a: I64) -> Mask:
+        off = a - self.lo
+        inside = (off >= 0) & (off < self.span)
+        off = off[inside]
+        out = np.zeros(len(a), dtype=bool)
+        out[inside] = ((self.bits[off >> 3] >> (off & 7).astype(np.uint8)) & 1).astype(bool)
+        return out
+
+
+def _groups(b: I64) -> list[tuple[int, I64]]:
+    """``b``'s groups (the value above :data:`SEQ_BITS`: a producer, a partition), each its slice,
+    found by a search per group (no temporary of ``b``'s size); more than :data:`FEW_RANGES`: none."""
+    out: list[tuple[int, I64]] = []
+    at = 0
+    while at < len(b) and len(out) <= FEW_RANGES:
+        high = int(b[at]) >> SEQ_BITS
+        end = int(np.searchsorted(b, (high + 1) << SEQ_BITS))
+        out.append((high, b[at:end]))
+        at = end
+    return out
+
+
+def _bitmaps(b: I64) -> dict[int, _Bitmap] | None:
+    """A bitmap per group of ``b``, or None where a group is sparse (a binary search is then kept)."""
+    groups = _groups(b)
+    if len(groups) > FEW_RANGES or any(int(g[-1]) - int(g[0]) + 1 > DENSE * len(g) for _, g in groups):
+        return None
+    return {high: _Bitmap(g) for high, g in groups}
+
+
 def member(a: I64, b: I64, chunk: int = 1 << 21) -> Mask:
-    """Mask of elements of ``a`` present in sorted unique ``b`` (in chunks, to bound temporaries)."""
+    """Mask of elements of ``a`` present in sorted unique ``b`` (in chunks, to bound temporaries).
+
+    A binary search per element; or, for many elements and a ``b`` whose groups are dense (a
+    producer's sequence numbers, a partition's offsets), a bitmap per group: at 100M keys the binary
+    searches' random reads over 800 MB were a quarter of the oracle's time."""
     mask = np.zeros(len(a), dtype=bool)
     if len(b) == 0:
         return mask
+    bitmaps = _bitmaps(b) if len(a) >= BITMAP_FROM and len(b) >= BITMAP_FROM else None
     for lo in range(0, len(a), chunk):
         part = a[lo : lo + chunk]
+        if bitmaps is not None:
+            mask[lo : lo + chunk] = _looked_up(part, bitmaps)
+            continue
         idx = np.searchsorted(b, part)
         idx[idx == len(b)] = 0
         mask[lo : lo + chunk] = b[idx] == part
     return mask
+
+
+def _looked_up(part: I64, bitmaps: dict[int, _Bitmap]) -> Mask:
+    if len(bitmaps) == 1:
+        (only,) = bitmaps.values()
+        return only.contains(part)  # a key of another group falls outside the bitmap's span
+    out = np.zeros(len(part), dtype=bool)
+    high = part >> SEQ_BITS
+    for h, bitmap in bitmaps.items():
+        sel = np.flatnonzero(high == h)
+        if len(sel):
+            out[sel] = bitmap.contains(part[sel])
+    return out
 
 
 def union(a: I64, b: I64) -> I64:

@@ -4,6 +4,7 @@ sent held as its runs, partitions in the narrowest dtype."""
 from __future__ import annotations
 
 from pathlib import Path
+from unittest.mock import patch
 
 import numpy as np
 from hypothesis import given, settings
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from chaos.oracle import reconcile
 from chaos.oracle.consumers import _partitions
-from chaos.oracle.keys import FEW_RANGES, SEQ_BITS, runs, unique
+from chaos.oracle.keys import FEW_RANGES, SEQ_BITS, _bitmaps, member, runs, unique
 from chaos.oracle.synthetic import Fate, History, SyntheticProducer, write, write_large
 from chaos.rundir import LEDGERS
 from chaos.workloads.ledger import PRODUCER_EVENT, Kind
@@ -73,3 +74,30 @@ def test_an_ack_whose_intent_a_kill_tore_away_is_still_sent(tmp_path: Path) -> N
     v = reconcile(tmp_path)
     assert v.counts.sent == 30 and v.counts.in_log == 27
     assert v.loss.broker == 3  # the unconfirmed ones, sent though their intents are gone
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3000)), unique=True, min_size=1, max_size=400),
+    st.lists(st.tuples(st.integers(-1, 4), st.integers(-5, 3100)), max_size=400),
+)
+def test_membership_by_bitmap_is_membership_by_binary_search(
+    hay: list[tuple[int, int]], needles: list[tuple[int, int]]
+) -> None:
+    """Dense groups (a producer's sequence numbers) are looked up in bitmaps, sparse ones searched:
+    both answer as ``np.isin`` does, whatever the keys, including keys of other groups and -1."""
+    b = np.unique(np.array([(h << SEQ_BITS) | v for h, v in hay], dtype=np.int64))
+    a = np.array([(h << SEQ_BITS) | v if h >= 0 else -1 for h, v in needles], dtype=np.int64)
+    want = np.isin(a, b)
+    with patch("chaos.oracle.keys.BITMAP_FROM", 0), patch("chaos.oracle.keys.DENSE", 10**9):
+        assert (member(a, b) == want).all()  # every group dense: bitmaps
+        with patch("chaos.oracle.keys._Bitmap.WINDOW", 64):
+            assert (member(a, b, chunk=7) == want).all()  # bitmaps built across many windows
+    assert (member(a, b) == want).all()  # few needles: binary search
+
+
+def test_a_sparse_group_keeps_the_binary_search() -> None:
+    b = np.array([0, 1, 2, 1 << 30], dtype=np.int64)
+    with patch("chaos.oracle.keys.BITMAP_FROM", 0):
+        assert member(np.array([1, 3, 1 << 30], dtype=np.int64), b).tolist() == [True, False, True]
+        assert _bitmaps(b) is None and _bitmaps(b[:3]) is not None
