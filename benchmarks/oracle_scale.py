@@ -5,7 +5,7 @@ Each shape is written once with numpy, then reconciled in a fresh process (so it
 oracle's alone) several times; prints the median time and the peak memory.
 
 Usage: python3 benchmarks/oracle_scale.py [--sizes 1000000 10000000] [--producers 1 4] [--repeat 3]
-                                         [--compare-search]
+                                         [--compare-with DIR]
 Targets: <= 2 s at 1M; <= 15 s and <= 1 GiB at 10M; for one producer and for four; <= 2 min and
 <= 4 GiB at 100M.
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -35,10 +36,7 @@ from chaos.oracle.synthetic import write_large
 CHILD = """
 import json, re, sys, time
 from pathlib import Path
-import chaos.oracle.keys
 from chaos.oracle import reconcile
-if len(sys.argv) > 2:  # the binary search everywhere: membership as before the bitmaps
-    chaos.oracle.keys.BITMAP_FROM = 1 << 62
 t0 = time.perf_counter()
 v = reconcile(Path(sys.argv[1]))
 elapsed = time.perf_counter() - t0
@@ -56,9 +54,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--dir", default=None, help="Where to write the synthetic runs (default: a temp dir).")
     parser.add_argument(
-        "--compare-search",
-        action="store_true",
-        help="Alternate each run with one whose membership is the binary search alone (side by side, same files).",
+        "--compare-with",
+        default=None,
+        metavar="DIR",
+        help="A checkout of other code (git worktree add DIR COMMIT): each run alternates with one of its oracle "
+        "on the same files, side by side.",
     )
     args = parser.parse_args()
     baseline = json.loads(
@@ -77,10 +77,10 @@ def main() -> None:
     print(f"interpreter + imports alone: {baseline:.0f} MiB")
     for producers in args.producers:
         for size in args.sizes:
-            measure(size, producers, args.repeat, args.dir, args.compare_search)
+            measure(size, producers, args.repeat, args.dir, args.compare_with)
 
 
-def measure(size: int, producers: int, repeat: int, where: str | None, compare: bool = False) -> None:
+def measure(size: int, producers: int, repeat: int, where: str | None, compare: str | None = None) -> None:
     """Write one synthetic run and reconcile it ``repeat`` times, each in a fresh process."""
     root = Path(tempfile.mkdtemp(dir=where, prefix="oracle-bench-"))
     try:
@@ -88,20 +88,22 @@ def measure(size: int, producers: int, repeat: int, where: str | None, compare: 
         write_large(root, size, producers=producers)
         written = time.perf_counter() - t0
         disk = sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) / 2**20
-        runs, searched = [], []
+        runs, other = [], []
         for _ in range(repeat):
             out = subprocess.run([sys.executable, "-c", CHILD, str(root)], capture_output=True, text=True, check=True)
             runs.append(json.loads(out.stdout))
             if compare:
-                argv = [sys.executable, "-c", CHILD, str(root), "search"]
-                searched.append(json.loads(subprocess.run(argv, capture_output=True, text=True, check=True).stdout))
-        if searched:
-            assert all((r["sent"], r["broker_loss"]) == (runs[0]["sent"], runs[0]["broker_loss"]) for r in searched)
-            before = statistics.median(r["seconds"] for r in searched)
+                argv = [sys.executable, "-c", CHILD, str(root)]
+                env = {**os.environ, "PYTHONPATH": str(Path(compare).resolve())}
+                done = subprocess.run(argv, capture_output=True, text=True, check=True, env=env, cwd=compare)
+                other.append(json.loads(done.stdout))
+        if other:
+            assert all((r["sent"], r["broker_loss"]) == (runs[0]["sent"], runs[0]["broker_loss"]) for r in other)
+            before = statistics.median(r["seconds"] for r in other)
             print(
-                f"{size:>11,} records, {producers} producer(s), binary search alone: median {before:6.2f}s, "
-                f"peak {max(r['peak_mib'] for r in searched):6.0f} MiB; each run: "
-                + ", ".join(f"{a['seconds']:.1f}/{b['seconds']:.1f}s" for a, b in zip(runs, searched, strict=True)),
+                f"{size:>11,} records, {producers} producer(s), the code in {compare}: median {before:6.2f}s, "
+                f"peak {max(r['peak_mib'] for r in other):6.0f} MiB; each run: "
+                + ", ".join(f"{a['seconds']:.1f}/{b['seconds']:.1f}s" for a, b in zip(runs, other, strict=True)),
                 flush=True,
             )
         seconds = statistics.median(r["seconds"] for r in runs)
