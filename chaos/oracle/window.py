@@ -29,6 +29,9 @@ from chaos.workloads.ledger import LOG_RECORD, PRODUCER_EVENT, AppendFile, read_
 
 #: Where a window's log is written while it is judged (under ``drain/``), and removed after.
 JUDGING = f"{TAIL}/judging.bin"
+#: Rows read at a time: a window's sets are a few million keys, and a chunk's temporaries (the rows,
+#: their valid copy, each kind's, the clipped copy) would otherwise be as large as its sets.
+CHUNK = 1 << 18
 #: Records a window keeps of each loss stage, of the unknown and of the damaged, as examples.
 EXAMPLES = 5
 
@@ -97,7 +100,7 @@ class _WindowSide(ProducerSide):
             return
         base = self.run_dir / LEDGERS / f"producer-{p.id}"
         for suffix, start in ((".events", bound.events_row), (".acks", bound.acks_row)):
-            for rows in read_records(base.with_suffix(suffix), PRODUCER_EVENT, start=start):
+            for rows in read_records(base.with_suffix(suffix), PRODUCER_EVENT, CHUNK, start):
                 yield bound.clip(rows)
 
 
@@ -116,7 +119,7 @@ def _window_log(
     out = AppendFile(run_dir / DRAIN / JUDGING)
     try:
         for segment in segments:
-            for rows in read_records(segment, LOG_RECORD):
+            for rows in read_records(segment, LOG_RECORD, CHUNK):
                 index = map_tags(rows["tag"], tags)
                 seq = rows["seq"]
                 mine = (index >= 0) & (seq >= lows[index]) & (seq < highs[index])
