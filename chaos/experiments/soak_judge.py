@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Protocol
 
 from chaos.oracle.window import Bound, WindowFates
+from chaos.workloads.ledger import AppendFile
 from chaos.workloads.marks import Mark, ledger_marks
 from chaos.workloads.tail import segment_path
 
@@ -83,6 +84,7 @@ class SoakJudge:
         self._progress: dict[str, Mark] = {}
         self._pending: list[_Window] = []
         self._lock = threading.Lock()
+        self._finishing = False
         #: Held while a window is judged: the thread and :meth:`finish` never judge one together.
         self._judging = threading.Lock()
         self._stop = threading.Event()
@@ -105,14 +107,20 @@ class SoakJudge:
         """Window ``number`` ended at ``end``: its records are those intended since the last mark.
         Its settling counts from when the marks were taken, if that is later than ``end`` (a slow
         look of the watch)."""
-        now = ledger_marks(self.ledgers, self._marks)
-        taken = max(end, self.clock())
-        read_in = self.tail.rotate() - 1  # the segment read during the window
-        bounds = {pid: Bound(self._marks.get(pid, Mark()).seq, m.seq, *self._row(pid)) for pid, m in now.items()}
-        # A record intended just before the last rotation may have been read into the segment before.
         with self._lock:
+            if self._finishing:  # a late look of the watch: finish() took what is left as the last window
+                log.warning("soak judge: window %s ended after the judge finished; its records are the last's", number)
+                return
+            now = ledger_marks(self.ledgers, self._marks)
+            taken = max(end, self.clock())
+            read_in = self.tail.rotate() - 1  # the segment read during the window
+            bounds = {
+                pid: Bound(self._marks.get(pid, Mark()).seq, m.seq, *self._row(pid), m.events_row, m.acks_row)
+                for pid, m in now.items()
+            }
+            # A record intended just before the last rotation may have been read into the segment before.
             self._pending.append(_Window(number, taken, bounds, max(1, read_in - 1)))
-        self._marks = now
+            self._marks = now
 
     def _row(self, pid: str) -> tuple[int, int]:
         last = self._marks.get(pid, Mark())
@@ -123,6 +131,8 @@ class SoakJudge:
         is judged as part of the last window (all of the run, if no window ended), and every window
         left is judged once the reader has read the whole log. A window the reader never reached,
         or whose judging failed, is written as unjudged, with the reason."""
+        with self._lock:
+            self._finishing = True  # no window is marked after the rest is taken below
         self._stop.set()
         if self._thread is not None:
             self._thread.join()  # it stops between windows
@@ -184,12 +194,12 @@ class SoakJudge:
             try:
                 fates = self.judge(window.bounds, segments)
                 line = {"window": window.number, "judged_ms": int(self.clock() * 1000), "while_running": running}
-                line |= {**fates.as_dict(), "unsure": self.tail.problem}
-                self.judged_numbers.append(window.number)
+                line |= {**fates.as_dict(), "unsure": self.tail.problem, "bounds": _bounds(window.bounds)}
             except Exception as e:  # one window's failure (a full disk) is not the soak's
                 line = {"window": window.number, "unjudged": f"judging it failed: {type(e).__name__}: {e}"}
-            with self.out.open("a") as f:
-                f.write(json.dumps(line) + "\n")
+            self._write(line)  # raises on a full disk: the window stays pending, judged again next time
+            if "unjudged" not in line:
+                self.judged_numbers.append(window.number)
             with self._lock:
                 self._pending.pop(0)
                 needed = self._pending[0].first_segment if self._pending else self.tail.segment
@@ -199,8 +209,21 @@ class SoakJudge:
                 segment_path(self.tail.directory, n).unlink(missing_ok=True)
             self._removed = max(self._removed, needed)
 
+    def _write(self, line: Mapping[str, object]) -> None:
+        """Append ``line`` with one write: a failed write leaves no part of it for the next one to
+        join (the verdict from the windows refuses a line it cannot read)."""
+        out = AppendFile(self.out)
+        try:
+            out.write((json.dumps(line) + "\n").encode())
+        finally:
+            out.close()
+
     def _write_unjudged(self, why: str) -> None:
-        with self.out.open("a") as f:
-            for window in self._pending:
-                f.write(json.dumps({"window": window.number, "unjudged": why}) + "\n")
+        for window in self._pending:
+            self._write({"window": window.number, "unjudged": why})
         self._pending.clear()
+
+
+def _bounds(bounds: Mapping[str, Bound]) -> dict[str, list[int | None]]:
+    """A window's ranges of sequence numbers, ``producer: [lo, hi]``, as its line says them."""
+    return {pid: [b.lo, b.hi] for pid, b in sorted(bounds.items())}

@@ -90,6 +90,8 @@ def unique(a: I64, in_place: bool = False, chunk: int = 1 << 21) -> I64:
 #: keys fill at least one in this many of the values they span, and there are this many needles.
 DENSE = 8
 BITMAP_FROM = 1 << 16
+#: More groups than this keep the binary search: each chunk is scanned once per group.
+BITMAP_GROUPS = 64
 
 
 class _Bitmap:
@@ -122,10 +124,10 @@ class _Bitmap:
 
 def _groups(b: I64) -> list[tuple[int, I64]]:
     """``b``'s groups (the value above :data:`SEQ_BITS`: a producer, a partition), each its slice,
-    found by a search per group (no temporary of ``b``'s size); more than :data:`FEW_RANGES`: none."""
+    found by a search per group (no temporary of ``b``'s size), at most :data:`BITMAP_GROUPS` + 1."""
     out: list[tuple[int, I64]] = []
     at = 0
-    while at < len(b) and len(out) <= FEW_RANGES:
+    while at < len(b) and len(out) <= BITMAP_GROUPS:
         high = int(b[at]) >> SEQ_BITS
         end = int(np.searchsorted(b, (high + 1) << SEQ_BITS))
         out.append((high, b[at:end]))
@@ -136,7 +138,7 @@ def _groups(b: I64) -> list[tuple[int, I64]]:
 def _bitmaps(b: I64) -> dict[int, _Bitmap] | None:
     """A bitmap per group of ``b``, or None where a group is sparse (a binary search is then kept)."""
     groups = _groups(b)
-    if len(groups) > FEW_RANGES or any(int(g[-1]) - int(g[0]) + 1 > DENSE * len(g) for _, g in groups):
+    if len(groups) > BITMAP_GROUPS or any(int(g[-1]) - int(g[0]) + 1 > DENSE * len(g) for _, g in groups):
         return None
     return {high: _Bitmap(g) for high, g in groups}
 

@@ -47,6 +47,7 @@ from chaos.oracle.transactions import ABORTED, TransactionLog, judge_run, load_t
 from chaos.oracle.transform import Outputs, load_outputs, output_reasons
 from chaos.oracle.trust import assess, witness_summary
 from chaos.oracle.verdict import Counts, Verdict, Witness
+from chaos.oracle.windows_verdict import not_from_windows, windows_verdict
 from chaos.rundir import DRAIN, LEDGERS
 from chaos.workloads.ledger import read_meta
 
@@ -100,10 +101,11 @@ def _read_drain(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     drain_meta_path = run_dir / DRAIN / rundir.DRAIN_META
     if not (run_dir / LEDGERS).is_dir():
         raise UsageError(f"{run_dir} is not a run directory (no {LEDGERS}/): pass reports/<run-id>")
-    if not drain_meta_path.exists() and _from_windows(run_dir):
+    if not drain_meta_path.exists() and (run_dir / rundir.SOAK / rundir.SOAK_JUDGED).exists():
+        why = not_from_windows(run_dir)
         raise UsageError(
-            f"{run_dir} is a soak whose verdict is its judged windows' sum: no drain read its log back, so it "
-            "cannot be reconciled whole; to have both, run the soak again with --verdict whole"
+            f"{run_dir} is a soak that read no drain back, and its windows cannot make its verdict ({why}): "
+            "run the soak again (with --verdict whole to have the whole run reconciled too)"
         )
     if not drain_meta_path.exists():
         raise UsageError(
@@ -114,13 +116,10 @@ def _read_drain(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return read_meta(drain_meta_path), run_meta
 
 
-def _from_windows(run_dir: Path) -> bool:
-    """Whether ``run_dir``'s verdict is a soak's windows summed (``details.judged_in``)."""
-    try:
-        verdict = json.loads((run_dir / rundir.VERDICT).read_text())
-    except (OSError, ValueError):
-        return False
-    return isinstance(verdict, dict) and (verdict.get("details") or {}).get("judged_in") == "windows"
+def _of_windows(run_dir: Path) -> bool:
+    """Whether ``run_dir`` is a soak with no drain whose judged windows make its verdict."""
+    judged = (run_dir / rundir.SOAK / rundir.SOAK_JUDGED).exists()
+    return judged and not (run_dir / DRAIN / rundir.DRAIN_META).exists() and not_from_windows(run_dir) is None
 
 
 def _phantoms(log: Log, checked: AckCheck, sent: I64) -> Mask:
@@ -159,6 +158,8 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
         UsageError: the directory has no drain (the run ended before it), or is not a run directory.
     """
     run_dir = Path(run_dir)
+    if _of_windows(run_dir):  # a soak judged in windows, with no drain: its verdict is its windows' sum, again
+        return with_witness(windows_verdict(run_dir, experiment), run_dir)
     drain_meta, run_meta = _read_drain(run_dir)
     rebalanced = rebalances(run_dir)  # first: its peak memory is not added to the log's
     producers = load_producers(run_dir)

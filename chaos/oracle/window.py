@@ -22,7 +22,7 @@ from chaos.oracle.examples import example
 from chaos.oracle.fates import Fates, judge_fates
 from chaos.oracle.keys import SEQ_BITS
 from chaos.oracle.log import Log, map_tags
-from chaos.oracle.producers import ProducerInfo, ProducerSide, load_producers
+from chaos.oracle.producers import ProducerInfo, ProducerSide, load_producers, valid_rows
 from chaos.rundir import DRAIN, LEDGERS, TAIL
 from chaos.workloads.envelope import Status
 from chaos.workloads.ledger import LOG_RECORD, PRODUCER_EVENT, AppendFile, read_records
@@ -39,12 +39,17 @@ EXAMPLES = 5
 @dataclass(frozen=True, slots=True)
 class Bound:
     """One producer's part of a window: its sequence numbers ``[lo, hi)`` (``hi`` None: no end, the
-    last window), and the rows of its ``.events`` and ``.acks`` ledgers the window's rows start at."""
+    last window), and the rows of its ``.events`` and ``.acks`` ledgers the window's rows start at
+    and those the next window's start at (None: the last window). Rows about the window's records
+    may come after the next window's start; the rows *between* the two are the window's to check,
+    so the windows check every row of a ledger once."""
 
     lo: int
     hi: int | None
     events_row: int = 0
     acks_row: int = 0
+    events_stop: int | None = None
+    acks_stop: int | None = None
 
     def clip(self, rows: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         """The rows about this window's records, each range cut to the window's."""
@@ -95,13 +100,21 @@ class _WindowSide(ProducerSide):
         super().__init__(run_dir, producers)
 
     def chunks(self, p: ProducerInfo) -> Iterator[np.ndarray[Any, Any]]:
+        """The valid rows about the window's records, clipped to its range; the invalid rows of the
+        window's own span are counted (:attr:`invalid_rows`), before any clipping could hide one."""
         bound = self.bounds.get(p.id)
         if bound is None:  # a producer that had not begun: none of its records are the window's
             return
         base = self.run_dir / LEDGERS / f"producer-{p.id}"
-        for suffix, start in ((".events", bound.events_row), (".acks", bound.acks_row)):
+        spans = ((".events", bound.events_row, bound.events_stop), (".acks", bound.acks_row, bound.acks_stop))
+        for suffix, start, stop in spans:
+            at = start
             for rows in read_records(base.with_suffix(suffix), PRODUCER_EVENT, CHUNK, start):
-                yield bound.clip(rows)
+                ok = valid_rows(rows)
+                mine = len(rows) if stop is None else max(0, min(len(rows), stop - at))
+                self.invalid_rows += int(mine - ok[:mine].sum())
+                at += len(rows)
+                yield bound.clip(rows[ok])
 
 
 def _window_log(
@@ -141,6 +154,7 @@ def judge_window(run_dir: Path, bounds: Mapping[str, Bound], segments: Iterable[
     finally:
         (run_dir / DRAIN / JUDGING).unlink(missing_ok=True)
     sent, unconfirmed, send_errors = len(side.sent), len(side.unconfirmed), len(side.seen)
+    invalid = side.invalid_rows  # read before the examples' pass over the acks adds to it
     fates = judge_fates(side, log, AckCheck(side, log, np.empty(0, np.int64)))
     return WindowFates(
         sent=sent,
@@ -154,7 +168,7 @@ def judge_window(run_dir: Path, bounds: Mapping[str, Bound], segments: Iterable[
         acked=fates.acked,
         unconfirmed=unconfirmed,
         send_errors=send_errors,
-        invalid_rows=side.invalid_rows,
+        invalid_rows=invalid,
         examples=_examples(side, fates),
         controls=_controls(log, producers),
     )

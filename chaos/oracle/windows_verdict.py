@@ -12,6 +12,7 @@ broker loss, availability per fault (a soak reports it per window), consumers.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -36,10 +37,57 @@ def _judged(run_dir: Path) -> list[dict[str, object]]:
     return json_lines(Path(run_dir) / rundir.SOAK / rundir.SOAK_JUDGED)
 
 
+def judged_in_windows(run_dir: Path) -> bool:
+    """Whether ``run_dir``'s ``verdict.json`` is a soak's windows summed (``details.judged_in``)."""
+    try:
+        verdict = json.loads((Path(run_dir) / rundir.VERDICT).read_text())
+    except (OSError, ValueError):
+        return False
+    details = verdict.get("details") if isinstance(verdict, dict) else None
+    return isinstance(details, dict) and details.get("judged_in") == "windows"
+
+
+def _unreadable(run_dir: Path) -> str | None:
+    """Which line of ``soak/judged.jsonl`` is not a JSON object (a write torn or joined to the next)."""
+    path = Path(run_dir) / rundir.SOAK / rundir.SOAK_JUDGED
+    if not path.exists():
+        return None
+    for n, text in enumerate(path.read_text().splitlines(), start=1):
+        try:
+            ok = isinstance(json.loads(text), dict)
+        except ValueError:
+            ok = False
+        if not ok:
+            return f"line {n} of {rundir.SOAK}/{rundir.SOAK_JUDGED} cannot be read"
+    return None
+
+
+def _untiled(run_dir: Path, lines: list[dict[str, object]]) -> str | None:
+    """Why the windows' ranges do not cover each producer's records exactly once, from 0 to no end
+    (a window's line missing, written twice, or two windows overlapping), or None when they do."""
+    ranges: dict[str, list[tuple[int, int | None]]] = {p.id: [] for p in load_producers(run_dir)}
+    for line in lines:
+        bounds = line.get("bounds")
+        if not isinstance(bounds, dict):
+            return f"window {line.get('window')} does not say which records it judged"
+        for pid, (lo, hi) in bounds.items():
+            ranges.setdefault(str(pid), []).append((int(lo), None if hi is None else int(hi)))
+    for pid, found in ranges.items():
+        at: int | None = 0
+        for lo, hi in sorted(found, key=lambda r: (r[0], r[1] is None, r[1] or 0)):
+            if at is None or lo != at:
+                return f"producer {pid}'s windows do not cover its records once each (a window from {lo})"
+            at = hi
+        if at is not None:
+            return f"producer {pid}'s windows end at record {at}: the rest was judged by none"
+    return None
+
+
 def not_from_windows(run_dir: Path) -> str | None:
     """Why ``run_dir``'s verdict cannot be the sum of its judged windows (None: it can): a window
-    left unjudged or judged unsure, none judged, consumers (whose processing windows do not judge),
-    or an expectation of something windows do not judge.
+    left unjudged or judged unsure, a line that cannot be read, windows that do not cover each
+    producer's records once, none judged, consumers (whose processing windows do not judge), or an
+    expectation of something windows do not judge.
 
     Raises:
         UsageError: ``expectations.json`` names an unknown metric.
@@ -52,6 +100,8 @@ def not_from_windows(run_dir: Path) -> str | None:
             return f"window {line.get('window')} was judged unsure: {line['unsure']}"
     if not lines:
         return "no window was judged"
+    if (why := _unreadable(run_dir) or _untiled(run_dir, lines)) is not None:
+        return why
     if any((Path(run_dir) / rundir.LEDGERS).glob("consumer-*.json")):
         return "consumers read the topic, and only the whole run's reconcile judges what they processed"
     path = Path(run_dir) / rundir.EXPECTATIONS
@@ -112,8 +162,7 @@ def windows_verdict(run_dir: Path, experiment: str | None = None) -> Verdict:
         trust=trust,
         details={
             "producers": {p.id: p.mode for p in producers},
-            "log_records": total["in_log"] + total["duplicates"],
-            "drain_complete": True,
+            "drain_complete": True,  # the tail reader read every partition to its end, without a gap
             "judged_in": "windows",
         },
     )

@@ -126,7 +126,9 @@ def _loss(
     from_windows: bool,
 ) -> _Loss:
     """A window's loss: its judged figures where the verdict is the windows' sum, else the
-    verdict's records sent in it (None: no conclusive verdict to say)."""
+    verdict's records sent in it (None: no conclusive verdict to say, ``lost`` None)."""
+    if lost is None:  # an inconclusive verdict states no loss, nor does any window of it
+        return {"lost_broker": None, "lost_producer": None, "unknown": None}
     if from_windows:
         j = judged or {}
         return {
@@ -134,8 +136,6 @@ def _loss(
             "lost_producer": j.get("lost_producer"),
             "unknown": j.get("unknown"),
         }
-    if lost is None:
-        return {"lost_broker": None, "lost_producer": None, "unknown": None}
     return {
         "lost_broker": _count(lost.get("broker", []), start, end, *edges),
         "lost_producer": _count(lost.get("producer", []), start, end, *edges),

@@ -10,6 +10,7 @@ from typing import Any, TypedDict
 
 from chaos import rundir
 from chaos.oracle.files import json_lines
+from chaos.oracle.windows_verdict import judged_in_windows
 
 #: A judged window's fates (``chaos.oracle.window.WindowFates``).
 FATES = ("sent", "in_log", "duplicates", "damaged", "failed", "unknown", "lost_producer", "lost_broker")
@@ -57,7 +58,7 @@ def read_judged(run_dir: Path) -> tuple[dict[int, dict[str, int]], Judged | None
         for fate in FATES:
             mine[fate] += int(str(line.get(fate, 0)))
     totals = {fate: sum(w[fate] for w in by_window.values()) for fate in FATES}
-    from_windows = _from_windows(run_dir)
+    from_windows = judged_in_windows(run_dir)
     differs = _differs(run_dir, totals) if unjudged is None and not from_windows else None
     judged: Judged = {
         "windows": len(by_window),
@@ -86,12 +87,6 @@ def _verdict(run_dir: Path) -> dict[str, object] | None:
     except (OSError, ValueError):
         return None
     return v if isinstance(v, dict) else None
-
-
-def _from_windows(run_dir: Path) -> bool:
-    """Whether the run's verdict is its windows' sum (``details.judged_in``)."""
-    details = (_verdict(run_dir) or {}).get("details")
-    return isinstance(details, dict) and details.get("judged_in") == "windows"
 
 
 def _whole(run_dir: Path) -> dict[str, int] | None:

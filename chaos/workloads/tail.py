@@ -38,6 +38,19 @@ ASK_EVERY_S = 1.0
 CUT = frozenset({ck.KafkaError._AUTO_OFFSET_RESET, ck.KafkaError.OFFSET_OUT_OF_RANGE})  # noqa: SLF001  # its public name
 
 
+def _skipped(partition: int | None, offset: int | None, expected: dict[int, int]) -> str | None:
+    """Why the record at ``offset`` of ``partition`` is not the next one (None: it is), and the next
+    expected offset moved past it. A topic judged in windows has no transaction markers and no
+    compaction, and the run created it: its offsets run from 0 without a gap."""
+    if partition is None or offset is None or partition not in expected:
+        return f"the tail reader read a record of no partition it was following ({partition}, {offset})"
+    want, expected[partition] = expected[partition], offset + 1
+    if offset == want:
+        return None
+    how = "skipped" if offset > want else "read again"
+    return f"the tail reader {how} offsets of partition {partition}: expected {want}, read {offset}"
+
+
 def segment_path(directory: Path, n: int) -> Path:
     """The file of segment ``n``."""
     return directory / f"segment-{n:06d}.bin"
@@ -184,6 +197,7 @@ class TailReader:
         asks: deque[tuple[float, dict[int, int]]] = deque()
         decoder = RowDecoder(self.run_id)
         done = {p: -1 for p in tps}  # the next offset to read, once known
+        expected = dict.fromkeys(tps, 0)  # the offset the next record read must have
         last_ask = 0.0
         while not self._stop.is_set():
             if self.clock() - last_ask >= ASK_EVERY_S:
@@ -199,6 +213,9 @@ class TailReader:
                         return
                     log.debug("tail: %s", err.str())
                     continue
+                if (gap := _skipped(m.partition(), m.offset(), expected)) is not None:
+                    self.problem = gap
+                    return
                 rows.append(row(m, decoder))
             with self._lock:
                 if rows and self._file is not None:

@@ -20,6 +20,7 @@ from chaos.experiments.soak_judging import NEVER_SETTLES, SoakJudging, settle_s,
 from chaos.oracle import reconcile, reconcile_and_write
 from chaos.oracle.synthetic import Fate, History, SyntheticProducer, write
 from chaos.oracle.window import Bound, WindowFates, judge_window
+from chaos.oracle.windows_verdict import not_from_windows
 from chaos.reports.soak_judged import read_judged
 from chaos.rundir import DRAIN, LEDGERS
 from chaos.workloads.envelope import Status, producer_tag
@@ -305,3 +306,25 @@ def test_a_window_whose_judging_fails_is_written_unjudged_and_the_rest_go_on(tmp
     reconcile_and_write(soak.run)
     _, judged = read_judged(soak.run)  # a window missing: no comparison, and no difference said
     assert judged is not None and judged["equals_whole"] is None and judged["differs"] == {}
+
+
+def test_a_window_the_watch_closes_after_the_judge_finished_is_not_judged_twice(tmp_path: Path) -> None:
+    """The watch's last look may come after finish() took what was left as the last window: a mark
+    then would judge the same records again. It is refused, and the windows still cover each record once."""
+    soak = Soak(tmp_path, FATES)
+    judge = _judge(soak)
+    judge.start()
+    soak.grow(40)
+    soak.read(soak.tail.segment, 0, 40)
+    judge.mark(1, end=100.0)
+    soak.grow(len(FATES))
+    soak.read(soak.tail.segment, 40, len(FATES))
+    soak.tail.caught_up_at = 10_000.0
+    judge.finish(timeout=1)
+    judge.mark(2, end=200.0)  # late
+    assert judge._pending == []
+    lines = [json.loads(t) for t in (soak.run / rundir.SOAK / rundir.SOAK_JUDGED).read_text().splitlines()]
+    assert [line["bounds"]["p0"] for line in lines] == [[0, 40], [40, None]]
+    for path in (soak.run / LEDGERS).glob("consumer-*"):  # the synthetic run's consumer, which windows leave out
+        path.unlink()
+    assert not_from_windows(soak.run) is None

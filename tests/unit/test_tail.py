@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import confluent_kafka as ck
 import numpy as np
+import pytest
 
 from chaos.waiting import wait_until
 from chaos.workloads.envelope import encode
@@ -52,6 +53,9 @@ class FakeConsumer:
         self.fail: ck.KafkaError | None = None
         self.closed = False
         self.slow = False
+        #: Offsets the fake does not deliver (a gap), or delivers twice.
+        self.skip: set[int] = set()
+        self.twice: set[int] = set()
 
     def list_topics(self, topic: str, timeout: float) -> SimpleNamespace:
         return SimpleNamespace(topics={topic: SimpleNamespace(error=None, partitions={0: None})})
@@ -73,6 +77,8 @@ class FakeConsumer:
             num_messages = 1
         got = [FakeMessage(i, v) for i, v in enumerate(self.log) if i >= self.pos][:num_messages]
         self.pos += len(got)
+        got = [m for m in got if m.offset() not in self.skip]
+        got = [c for m in got for c in ([m, m] if m.offset() in self.twice else [m])]
         if not got:
             time.sleep(timeout)
         return got
@@ -142,3 +148,21 @@ def test_a_reader_that_stays_behind_still_says_which_moments_it_caught_up_with(t
     finally:
         stop.set()
         tail.stop()
+
+
+@pytest.mark.parametrize(("skip", "twice", "said"), [({2}, set(), "skipped"), (set(), {1}, "read again")])
+def test_a_record_skipped_or_read_twice_stops_it_with_the_reason(
+    tmp_path: Path, skip: set[int], twice: set[int], said: str
+) -> None:
+    """A gap in the offsets it read would be records the windows call lost; a record read twice, a
+    duplicate that is not in the log: either makes its windows unsure, not judged on a bad copy."""
+    consumer = FakeConsumer()
+    consumer.log = [encode("r1", "p0", seq, b"xy") for seq in range(5)]
+    consumer.skip, consumer.twice = skip, twice
+    tail = TailReader("b", TOPIC, "r1", tmp_path, reader=lambda: consumer)  # type: ignore[arg-type,return-value]  # a fake of its calls
+    tail.start()
+    try:
+        wait_until(lambda: tail.problem, 10, "the reader to stop")
+    finally:
+        tail.stop()
+    assert f"the tail reader {said} offsets of partition 0" in str(tail.problem)

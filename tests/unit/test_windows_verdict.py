@@ -48,7 +48,9 @@ def _judge_in_windows(run: Path, producers: list[str], cuts: list[int]) -> None:
                 continue
             bounds = {p: Bound(lo, hi) for p in producers}
             fates = judge_window(run, bounds, [run / DRAIN / rundir.DRAIN_LOG])
-            f.write(json.dumps({"window": number, "while_running": True, **fates.as_dict(), "unsure": None}) + "\n")
+            line = {"window": number, "while_running": True, **fates.as_dict(), "unsure": None}
+            line["bounds"] = {p: [lo, hi] for p in producers}
+            f.write(json.dumps(line) + "\n")
 
 
 def _figures(v: object) -> dict[str, int]:
@@ -165,6 +167,20 @@ def test_a_damaged_ledger_makes_the_windows_verdict_inconclusive(tmp_path: Path)
     assert "a damaged ledger" in v.trust.reasons[0]
 
 
+def test_the_soak_report_gives_no_window_a_loss_its_inconclusive_verdict_withholds(tmp_path: Path) -> None:
+    run = _lossy(tmp_path)
+    with (run / LEDGERS / "producer-p0.acks").open("ab") as f:
+        f.write(np.zeros(1, dtype=PRODUCER_EVENT).tobytes())
+    _judge_in_windows(run, ["p0"], [20, 35, 60])
+    verdict = windows_verdict(run)
+    assert not verdict.conclusive
+    (run / rundir.VERDICT).write_text(verdict.to_json())
+    lines = [{"window": n, "start_ms": n * 1000, "end_ms": (n + 1) * 1000, "sent": 1} for n in (1, 2, 3, 4)]
+    (run / rundir.SOAK / rundir.SOAK_WINDOWS).write_text("".join(json.dumps(line) + "\n" for line in lines))
+    summary = soak_summary(run)
+    assert summary is not None and [w["lost_broker"] for w in summary["windows"]] == [None] * 4
+
+
 def test_the_soak_report_takes_each_windows_loss_from_its_judgement(tmp_path: Path) -> None:
     run = _lossy(tmp_path)
     (run / rundir.VERDICT).write_text(windows_verdict(run).to_json())
@@ -180,9 +196,62 @@ def test_the_soak_report_takes_each_windows_loss_from_its_judgement(tmp_path: Pa
     assert by_window[2]["lost_broker"] == 5
 
 
-def test_reconciling_a_soak_judged_in_windows_says_how_to_have_both(tmp_path: Path) -> None:
+def test_reconciling_a_soak_judged_in_windows_gives_its_windows_verdict_or_says_why_not(tmp_path: Path) -> None:
     run = _lossy(tmp_path)
-    (run / rundir.VERDICT).write_text(windows_verdict(run).to_json())
+    written = windows_verdict(run)
     shutil.rmtree(run / DRAIN)
-    with pytest.raises(UsageError, match="run the soak again with --verdict whole"):
+    assert reconcile(run).model_dump() == written.model_dump()  # from the files alone, with no verdict.json
+    judged = run / rundir.SOAK / rundir.SOAK_JUDGED
+    lines = judged.read_text().splitlines()
+    judged.write_text("\n".join([*lines[:-1], json.dumps({"window": 4, "unjudged": "the reader stopped"})]) + "\n")
+    with pytest.raises(UsageError, match=r"window 4 was not judged.*with --verdict whole"):
         reconcile(run)
+
+
+def _lines(run: Path) -> list[str]:
+    return (run / rundir.SOAK / rundir.SOAK_JUDGED).read_text().splitlines()
+
+
+def _rewrite(run: Path, lines: list[str]) -> None:
+    (run / rundir.SOAK / rundir.SOAK_JUDGED).write_text("".join(line + "\n" for line in lines))
+
+
+def test_windows_that_do_not_cover_every_record_once_send_the_soak_to_the_whole(tmp_path: Path) -> None:
+    """A window's line lost, written twice, torn and joined to the next, or two windows that overlap
+    (a late mark): each would miss or double records, so none makes a verdict."""
+    run = _lossy(tmp_path)
+    lines = _lines(run)
+    assert not_from_windows(run) is None
+    _rewrite(run, [lines[0], *lines[2:]])
+    assert not_from_windows(run) == "producer p0's windows do not cover its records once each (a window from 35)"
+    _rewrite(run, [lines[0], lines[1], lines[1], *lines[2:]])
+    assert not_from_windows(run) == "producer p0's windows do not cover its records once each (a window from 20)"
+    _rewrite(run, [lines[0], lines[1][:40] + lines[1], *lines[2:]])
+    assert not_from_windows(run) == f"line 2 of {rundir.SOAK}/{rundir.SOAK_JUDGED} cannot be read"
+    _rewrite(run, lines[:-1])
+    assert not_from_windows(run) == "producer p0's windows end at record 60: the rest was judged by none"
+    old = [json.dumps({k: v for k, v in json.loads(line).items() if k != "bounds"}) for line in lines]
+    _rewrite(run, old)
+    assert not_from_windows(run) == "window 1 does not say which records it judged"
+
+
+def test_a_damaged_ledger_row_is_counted_once_by_the_window_whose_rows_hold_it(tmp_path: Path) -> None:
+    """Rows are checked before they are clipped to a window's range, each by the window whose span
+    of rows (its start to the next window's) holds it: a garbage row is seen whatever its numbers."""
+    run = _lossy(tmp_path)
+    acks = run / LEDGERS / "producer-p0.acks"
+    rows = np.fromfile(acks, dtype=PRODUCER_EVENT)
+    bad = rows[:1].copy()
+    bad["seq"], bad["seq_end"] = 50, 40  # a reversed range: no window's range holds it
+    rows = np.concatenate([rows[:30], bad, rows[30:]])
+    rows.tofile(acks)
+    events = np.fromfile(run / LEDGERS / "producer-p0.events", dtype=PRODUCER_EVENT)
+    cut = 30  # the windows' rows: [0, 31) and [31, end) of .acks, all of .events in the first
+    spans = [
+        Bound(0, 20, 0, 0, len(events), cut + 1),
+        Bound(20, None, len(events), cut + 1),
+    ]
+    found = [judge_window(run, {"p0": b}, [run / DRAIN / rundir.DRAIN_LOG]).invalid_rows for b in spans]
+    assert found == [1, 0]
+    whole = reconcile(run)
+    assert not whole.conclusive and "1 ledger rows" in whole.trust.reasons[0]
