@@ -110,15 +110,21 @@ def test_records_go_to_the_segment_they_were_read_in_and_catching_up_is_told(tmp
     assert consumer.closed
 
 
-def test_a_log_cut_below_what_it_read_stops_it_with_the_reason(tmp_path: Path) -> None:
-    consumer = FakeConsumer()
-    consumer.fail = ck.KafkaError(ck.KafkaError._AUTO_OFFSET_RESET)
-    tail = TailReader("b", TOPIC, "r1", tmp_path, reader=lambda: consumer)  # type: ignore[arg-type,return-value]  # a fake of its calls
+def _stopped(consumer: FakeConsumer, directory: Path) -> TailReader:
+    """A reader of ``consumer``, once it has stopped with a problem."""
+    tail = TailReader("b", TOPIC, "r1", directory, reader=lambda: consumer)  # type: ignore[arg-type,return-value]  # a fake of its calls
     tail.start()
     try:
         wait_until(lambda: tail.problem, 10, "the reader to stop")
     finally:
         tail.stop()
+    return tail
+
+
+def test_a_log_cut_below_what_it_read_stops_it_with_the_reason(tmp_path: Path) -> None:
+    consumer = FakeConsumer()
+    consumer.fail = ck.KafkaError(ck.KafkaError._AUTO_OFFSET_RESET)
+    tail = _stopped(consumer, tmp_path)
     assert "cut below what the tail reader had read" in str(tail.problem)
     assert tail.caught_up_at == 0.0
 
@@ -159,10 +165,5 @@ def test_a_record_skipped_or_read_twice_stops_it_with_the_reason(
     consumer = FakeConsumer()
     consumer.log = [encode("r1", "p0", seq, b"xy") for seq in range(5)]
     consumer.skip, consumer.twice = skip, twice
-    tail = TailReader("b", TOPIC, "r1", tmp_path, reader=lambda: consumer)  # type: ignore[arg-type,return-value]  # a fake of its calls
-    tail.start()
-    try:
-        wait_until(lambda: tail.problem, 10, "the reader to stop")
-    finally:
-        tail.stop()
+    tail = _stopped(consumer, tmp_path)
     assert f"the tail reader {said} offsets of partition 0" in str(tail.problem)
