@@ -134,21 +134,23 @@ class ProducerSide:
         swallowed: list[I64] = []
         for rows in self.chunks(p):
             ok = valid_rows(rows)
-            self.invalid_rows += int(len(rows) - ok.sum())
-            chunk = rows[ok]
-            kind = chunk["kind"]
-            sel = chunk[kind == Kind.INTENT]
-            intent_s.append(keys(p.index, sel["seq"]))
-            intent_e.append(keys(p.index, sel["seq_end"]))
-            sel = chunk[kind == Kind.RETURNED]
-            ret_s.append(keys(p.index, sel["seq"]))
-            ret_e.append(keys(p.index, sel["seq_end"]))
-            sel = chunk[kind == Kind.ACK]
-            real = sel["offset"] >= 0
-            acked.append(keys(p.index, sel["seq"][real]))
-            unconfirmed.append(keys(p.index, sel["seq"][~real]))
-            seen.append(keys(p.index, chunk[kind == Kind.ERROR_SEEN]["seq"]))
-            swallowed.append(keys(p.index, chunk[kind == Kind.ERROR_SWALLOWED]["seq"]))
+            bad = len(rows) - int(ok.sum())
+            self.invalid_rows += bad
+            # Columns, not rows, are selected: a row is 37 packed bytes, a sequence number 8.
+            kind, seq = rows["kind"], rows["seq"]
+            if bad:
+                kind = np.where(ok, kind, 0)  # no kind: an invalid row is in no set
+            is_ack = kind == Kind.ACK
+            real = is_ack & (rows["offset"] >= 0)
+            intent, returned = kind == Kind.INTENT, kind == Kind.RETURNED
+            intent_s.append(keys(p.index, seq[intent]))
+            intent_e.append(keys(p.index, rows["seq_end"][intent]))
+            ret_s.append(keys(p.index, seq[returned]))
+            ret_e.append(keys(p.index, rows["seq_end"][returned]))
+            acked.append(keys(p.index, seq[real]))
+            unconfirmed.append(keys(p.index, seq[is_ack & ~real]))
+            seen.append(keys(p.index, seq[kind == Kind.ERROR_SEEN]))
+            swallowed.append(keys(p.index, seq[kind == Kind.ERROR_SWALLOWED]))
         if (mark := read_returned_mark(base.with_suffix(".returned"))) is not None:
             ret_s.append(keys(p.index, np.array([mark[0]], dtype=np.uint64)))
             ret_e.append(keys(p.index, np.array([mark[1]], dtype=np.uint64)))
@@ -182,10 +184,10 @@ class ProducerSide:
         """``(keys, positions, wall-clock ms)`` of every acknowledgement at a real offset, chunk by chunk."""
         for p in self.producers:
             for chunk in self.chunks(p):
-                sel = chunk[(chunk["kind"] == Kind.ACK) & (chunk["offset"] >= 0) & valid_rows(chunk)]
+                sel = np.flatnonzero((chunk["kind"] == Kind.ACK) & (chunk["offset"] >= 0) & valid_rows(chunk))
                 if len(sel):
-                    at = positions(sel["partition"], sel["offset"])
-                    yield keys(p.index, sel["seq"]), at, p.start_ms + sel["t_ms"].astype(np.int64)
+                    at = positions(chunk["partition"][sel], chunk["offset"][sel])
+                    yield keys(p.index, chunk["seq"][sel]), at, p.start_ms + chunk["t_ms"][sel].astype(np.int64)
 
     def ack_positions(self, wanted: I64) -> I64:
         """Where each of the sorted unique acknowledged keys ``wanted`` was acknowledged (its first
