@@ -90,35 +90,49 @@ def unique(a: I64, in_place: bool = False, chunk: int = 1 << 21) -> I64:
 #: keys fill at least one in this many of the values they span, and there are this many needles.
 DENSE = 8
 BITMAP_FROM = 1 << 16
-#: More groups than this keep the binary search: each chunk is scanned once per group.
-BITMAP_GROUPS = 64
+#: More groups than this keep the binary search (a partition's offsets are dense, but thousands of
+#: partitions' bitmaps cost their rounding and their build).
+BITMAP_GROUPS = 1024
 
 
-class _Bitmap:
-    """The keys of one group (one value above :data:`SEQ_BITS`) of a sorted unique array, as a bit
-    per value from the group's first: a lookup is an index, not a binary search, and a dense group
-    takes a bit a key, not eight bytes. Built a window of values at a time, so its only temporary is
-    a window's bytes."""
+class _Bitmaps:
+    """The keys of a sorted unique array as a bit per value, group by group (a group: one value
+    above :data:`SEQ_BITS`, a producer or a partition), each group's bits from its first key, all in
+    one buffer: a lookup is an index, not a binary search, and a dense group takes a bit a key, not
+    eight bytes. Built a window of values at a time, so its only temporary is a window's bytes."""
 
     WINDOW = 1 << 23
 
-    def __init__(self, b: I64) -> None:
-        self.lo, span = int(b[0]), int(b[-1]) - int(b[0]) + 1
-        self.span = span
-        self.bits = np.zeros((span + 7) // 8, dtype=np.uint8)
-        for w in range(0, span, self.WINDOW):
-            i, j = np.searchsorted(b, [self.lo + w, self.lo + w + self.WINDOW])
-            hit = np.zeros(min(self.WINDOW, span - w), dtype=bool)
-            hit[b[i:j] - (self.lo + w)] = True
-            packed = np.packbits(hit, bitorder="little")
-            self.bits[w // 8 : w // 8 + len(packed)] = packed
+    def __init__(self, groups: list[tuple[int, I64]]) -> None:
+        self.highs = np.array([h for h, _ in groups], dtype=np.int64)
+        self.los = np.array([int(g[0]) for _, g in groups], dtype=np.int64)
+        self.spans = np.array([int(g[-1]) - int(g[0]) + 1 for _, g in groups], dtype=np.int64)
+        sizes = (self.spans + 7) // 8
+        starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
+        self.bases = starts * 8  # each group's first bit
+        self.bits = np.zeros(int(sizes.sum()), dtype=np.uint8)
+        for (_, g), lo, span, at in zip(groups, self.los.tolist(), self.spans.tolist(), starts.tolist(), strict=True):
+            for w in range(0, span, self.WINDOW):
+                i, j = np.searchsorted(g, [lo + w, lo + w + self.WINDOW])
+                hit = np.zeros(min(self.WINDOW, span - w), dtype=bool)
+                hit[g[i:j] - (lo + w)] = True
+                packed = np.packbits(hit, bitorder="little")
+                self.bits[at + w // 8 : at + w // 8 + len(packed)] = packed
 
     def contains(self, a: I64) -> Mask:
-        off = a - self.lo
-        inside = (off >= 0) & (off < self.span)
-        off = off[inside]
+        """Mask of the elements of ``a`` that are keys (any value: another group's, -1)."""
+        if len(self.highs) == 1:  # a key of another group falls outside the one group's span
+            off = a - self.los[0]
+            inside = (off >= 0) & (off < self.spans[0])
+            bit = off[inside]
+        else:
+            high = a >> SEQ_BITS
+            group = np.minimum(np.searchsorted(self.highs, high), len(self.highs) - 1)
+            off = a - self.los[group]
+            inside = (self.highs[group] == high) & (off >= 0) & (off < self.spans[group])
+            bit = off[inside] + self.bases[group[inside]]
         out = np.zeros(len(a), dtype=bool)
-        out[inside] = ((self.bits[off >> 3] >> (off & 7).astype(np.uint8)) & 1).astype(bool)
+        out[inside] = ((self.bits[bit >> 3] >> (bit & 7).astype(np.uint8)) & 1).astype(bool)
         return out
 
 
@@ -135,12 +149,12 @@ def _groups(b: I64) -> list[tuple[int, I64]]:
     return out
 
 
-def _bitmaps(b: I64) -> dict[int, _Bitmap] | None:
-    """A bitmap per group of ``b``, or None where a group is sparse (a binary search is then kept)."""
+def _bitmaps(b: I64) -> _Bitmaps | None:
+    """``b`` as bitmaps, or None where a group is sparse or there are many (a binary search is kept)."""
     groups = _groups(b)
     if len(groups) > BITMAP_GROUPS or any(int(g[-1]) - int(g[0]) + 1 > DENSE * len(g) for _, g in groups):
         return None
-    return {high: _Bitmap(g) for high, g in groups}
+    return _Bitmaps(groups)
 
 
 def member(a: I64, b: I64, chunk: int = 1 << 21) -> Mask:
@@ -156,25 +170,12 @@ def member(a: I64, b: I64, chunk: int = 1 << 21) -> Mask:
     for lo in range(0, len(a), chunk):
         part = a[lo : lo + chunk]
         if bitmaps is not None:
-            mask[lo : lo + chunk] = _looked_up(part, bitmaps)
+            mask[lo : lo + chunk] = bitmaps.contains(part)
             continue
         idx = np.searchsorted(b, part)
         idx[idx == len(b)] = 0
         mask[lo : lo + chunk] = b[idx] == part
     return mask
-
-
-def _looked_up(part: I64, bitmaps: dict[int, _Bitmap]) -> Mask:
-    if len(bitmaps) == 1:
-        (only,) = bitmaps.values()
-        return only.contains(part)  # a key of another group falls outside the bitmap's span
-    out = np.zeros(len(part), dtype=bool)
-    high = part >> SEQ_BITS
-    for h, bitmap in bitmaps.items():
-        sel = np.flatnonzero(high == h)
-        if len(sel):
-            out[sel] = bitmap.contains(part[sel])
-    return out
 
 
 def union(a: I64, b: I64) -> I64:

@@ -91,7 +91,7 @@ def test_membership_by_bitmap_is_membership_by_binary_search(
     want = np.isin(a, b)
     with patch("chaos.oracle.keys.BITMAP_FROM", 0), patch("chaos.oracle.keys.DENSE", 10**9):
         assert (member(a, b) == want).all()  # every group dense: bitmaps
-        with patch("chaos.oracle.keys._Bitmap.WINDOW", 64):
+        with patch("chaos.oracle.keys._Bitmaps.WINDOW", 64):
             assert (member(a, b, chunk=7) == want).all()  # bitmaps built across many windows
     assert (member(a, b) == want).all()  # few needles: binary search
 
