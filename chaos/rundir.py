@@ -36,6 +36,8 @@ SOAK_SUMMARY = "soak.json"
 SOAK_MARKDOWN = "soak.md"
 #: ``soak/judged.jsonl``: each window's fates, judged while the soak ran (docs/soak.md).
 SOAK_JUDGED = "judged.jsonl"
+#: In ``ledgers/``: the rows of each ledger a soak released once judged (docs/ledgers.md).
+RELEASED = "released.json"
 #: ``drain/tail/``: a soak's tail reader's segments, removed once judged.
 TAIL = "tail"
 

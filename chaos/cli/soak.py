@@ -66,6 +66,12 @@ def _seconds(text: str | None, option: str) -> float | None:
     help="windows: the verdict is the judged windows' sum, with no final drain and bounded memory (the default); "
     "whole: the whole run is drained and reconciled too, and the windows held against it.",
 )
+@click.option(
+    "--keep-ledgers",
+    is_flag=True,
+    help="Keep every ledger row (by default a judged window's rows are released, freeing their disk); "
+    "a window judged unsure can then fall back to the whole run's reconcile.",
+)
 @click.option("--seed", default=0, type=int, help="Seed of the faults drawn (the same seed draws the same).")
 @click.option("--client", default=None, metavar="NAME", help="Run every workload on this client.")
 @click.option("--kafka-version", default=None, metavar="RELEASE", help="The cluster's Kafka release.")
@@ -84,6 +90,7 @@ def soak_cmd(
     schedule: str | None,
     window: str | None,
     verdict: str | None,
+    keep_ledgers: bool,
     seed: int,
     client: str | None,
     kafka_version: str | None,
@@ -128,6 +135,8 @@ def soak_cmd(
         soak["schedule"] = schedule
     if verdict is not None:
         soak["verdict"] = verdict
+    if keep_ledgers:
+        soak["ledgers"] = "keep"
     check_directory(reports_dir, "--reports")
     check_version(kafka_version)
     releases = [kafka_version] if kafka_version else []

@@ -102,6 +102,8 @@ class Plan:
     soak_window: float | None = None
     #: A soak's verdict: its judged windows' sum, or the whole run's reconcile (docs/soak.md).
     soak_verdict: Literal["windows", "whole"] = "whole"
+    #: Judged windows' ledger rows released (a soak judged in windows, ``ledgers: release``).
+    soak_release: bool = False
 
     @property
     def window(self) -> float:
@@ -266,6 +268,7 @@ def plan_experiment(exp: Experiment, run_id: str, run_dir: Path, seed: int = 0, 
         application=app,
         soak_window=exp.soak.window_s if exp.soak is not None else None,
         soak_verdict=exp.soak.verdict if exp.soak is not None else "whole",
+        soak_release=exp.soak is not None and exp.soak.verdict == "windows" and exp.soak.ledgers == "release",
     )
 
 

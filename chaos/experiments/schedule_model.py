@@ -56,6 +56,12 @@ class SoakModel(_Strict):
         description="windows: the verdict is the judged windows' sum, no final drain or whole reconcile "
         "(bounded memory; the whole run's where a window was not judged); whole: the whole run reconciled too",
     )
+    ledgers: Literal["release", "keep"] = Field(
+        "release",
+        description="release: with the windows' verdict, each judged window's producer ledger rows are released "
+        "and their disk freed (a window then judged unsure makes the verdict inconclusive: no whole reconcile can "
+        "replace it); keep: every row is kept",
+    )
     kinds: list[dict[str, object]] | None = None
     steps: list[FaultStepModel] | None = None
 

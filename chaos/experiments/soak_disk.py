@@ -20,6 +20,7 @@ from pathlib import Path
 from chaos.engine import engine_data_root
 from chaos.errors import UsageError
 from chaos.experiments.model import Experiment
+from chaos.oracle.windows_verdict import WINDOW_METRICS
 from chaos.workloads.ledger import LOG_RECORD, PROCESSED, PRODUCER_EVENT
 
 #: Records a second assumed for a producer without ``rate`` (the Java workload's 88k on 2 cores, rounded up).
@@ -51,6 +52,8 @@ class DiskNeed:
     assumed: bool
     ledger_bytes: int
     broker_bytes: int | None
+    #: Judged windows' ledger rows are released: ``ledger_bytes`` is what is held at once.
+    released: bool = False
 
     def sentence(self) -> str:
         """The need in a sentence."""
@@ -58,7 +61,10 @@ class DiskNeed:
             " (no producer.rate: assumed the most a client drives)" if self.assumed else ""
         )
         brokers = "" if self.broker_bytes is None else f" and {_gib(self.broker_bytes)} of broker logs"
-        return f"{self.records:,} records at {rate}: {_gib(self.ledger_bytes)} of ledgers{brokers}"
+        ledgers = f"{_gib(self.ledger_bytes)} of ledgers" + (
+            " at most at once (judged rows released)" if self.released else ""
+        )
+        return f"{self.records:,} records at {rate}: {ledgers}{brokers}"
 
 
 def _gib(n: int | float) -> str:
@@ -83,9 +89,32 @@ def disk_need(exp: Experiment) -> DiskNeed:
     external = exp.cluster.external is not None
     per_record = (exp.producer.payload_size + RECORD_OVERHEAD) * exp.topic.replication_factor * (1 + outputs)
     tail = min(records, int(rate * _tail_span(exp))) * LOG_RECORD.itemsize
+    # released: the rows of the windows not yet judged, and those of the last one judged (its blocks
+    # are freed at the next window's release)
+    kept = records
+    if releases(exp):  # the windows' verdict: no drain either
+        kept, per_row = min(records, int(rate * (_tail_span(exp) + exp.soak.every))), per_row - LOG_RECORD.itemsize
     return DiskNeed(
-        records, rate, exp.producer.rate is None, records * per_row + tail, None if external else records * per_record
+        records,
+        rate,
+        exp.producer.rate is None,
+        kept * per_row + tail,
+        None if external else records * per_record,
+        kept < records,
     )
+
+
+def releases(exp: Experiment) -> bool:
+    """Whether soak ``exp`` releases its judged ledger rows: judged in windows, ``ledgers: release``,
+    and a sum of windows can be its verdict (no consumer or application, no transaction or outbox,
+    no compacted topic, an expectation of nothing but counts, loss and ``duplicates_in_log``)."""
+    soak = exp.soak
+    if soak is None or soak.verdict != "windows" or soak.ledgers != "release":
+        return False
+    if exp.consumer is not None or exp.application is not None or exp.producer.mode in ("transactional", "outbox"):
+        return False
+    compacted = "compact" in str(exp.topic.config.get("cleanup.policy", ""))
+    return not compacted and {e.metric for e in exp.expectations()} <= WINDOW_METRICS
 
 
 def _tail_span(exp: Experiment) -> float:
@@ -123,6 +152,7 @@ def check_disk(soaks: list[Experiment], reports_dir: Path, data_root: Callable[[
         assumed=any(n.assumed for n in needs),
         ledger_bytes=sum(n.ledger_bytes for n in needs),
         broker_bytes=None if root is None else sum(n.broker_bytes or 0 for n in needs),
+        released=all(n.released for n in needs),
     )
     wants: dict[int, tuple[int, int, Path]] = {}
     places = [(Path(reports_dir).resolve(), need.ledger_bytes)]

@@ -44,6 +44,9 @@ class Tail(Protocol):
 
 #: Judges one window: its bounds, the segments that may hold its records.
 Judge = Callable[[Mapping[str, Bound], Iterable[Path]], WindowFates]
+#: Releases the ledger rows of a window taken off the queue (its bounds; none: only free the disk
+#: of what was released before, once nothing reads the rows any more).
+Release = Callable[[Mapping[str, Bound]], None]
 
 
 @dataclass(slots=True)
@@ -70,8 +73,10 @@ class SoakJudge:
         out: Path,
         clock: Callable[[], float] = time.time,
         every: float = 1.0,
+        release: Release | None = None,
     ) -> None:
         self.ledgers = ledgers
+        self.release = release
         self.tail = tail
         self.judge = judge
         self.settle_s = settle_s
@@ -152,6 +157,17 @@ class SoakJudge:
             return
         while self._pending:
             self._judge_next(running=False)
+        self._release({})
+
+    def _release(self, bounds: Mapping[str, Bound]) -> None:
+        """Release a window's ledger rows, if the soak releases them; a failure is the disk's, not the
+        verdict's: it is logged and the rows stay."""
+        if self.release is None:
+            return
+        try:
+            self.release(bounds)
+        except (OSError, ValueError) as e:
+            log.warning("soak judge: releasing window rows failed: %s", e)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.every):
@@ -195,6 +211,7 @@ class SoakJudge:
                 fates = self.judge(window.bounds, segments)
                 line = {"window": window.number, "judged_ms": int(self.clock() * 1000), "while_running": running}
                 line |= {**fates.as_dict(), "unsure": self.tail.problem, "bounds": _bounds(window.bounds)}
+                line["rows"] = _rows(window.bounds)
             except Exception as e:  # one window's failure (a full disk) is not the soak's
                 line = {"window": window.number, "unjudged": f"judging it failed: {type(e).__name__}: {e}"}
             self._write(line)  # raises on a full disk: the window stays pending, judged again next time
@@ -202,6 +219,9 @@ class SoakJudge:
                 self.judged_numbers.append(window.number)
             with self._lock:
                 self._pending.pop(0)
+            # no window left reads below where this one's rows end (each reads from its own start on)
+            self._release(window.bounds)
+            with self._lock:
                 needed = self._pending[0].first_segment if self._pending else self.tail.segment
             # never the segment being written, nor the one before it (a record read just before a rotation)
             needed = min(needed, self.tail.segment - 1)
@@ -227,3 +247,9 @@ class SoakJudge:
 def _bounds(bounds: Mapping[str, Bound]) -> dict[str, list[int | None]]:
     """A window's ranges of sequence numbers, ``producer: [lo, hi]``, as its line says them."""
     return {pid: [b.lo, b.hi] for pid, b in sorted(bounds.items())}
+
+
+def _rows(bounds: Mapping[str, Bound]) -> dict[str, list[int | None]]:
+    """Where a window's rows end in each producer's ledgers, ``producer: [events, acks]`` (null for
+    the last window): the rows below are released once it is judged (docs/soak.md, "Disk")."""
+    return {pid: [b.events_stop, b.acks_stop] for pid, b in sorted(bounds.items())}

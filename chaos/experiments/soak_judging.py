@@ -11,7 +11,8 @@ from pathlib import Path
 
 from chaos import rundir
 from chaos.experiments.soak_judge import SoakJudge
-from chaos.oracle.window import judge_window
+from chaos.oracle.window import Bound, judge_window
+from chaos.workloads.releasing import release
 from chaos.workloads.security import Brokers
 from chaos.workloads.spec import ConsumerSpec, ProducerSpec
 from chaos.workloads.tail import TailReader
@@ -77,17 +78,46 @@ def settle_s(workloads: Sequence[ProducerSpec | ConsumerSpec], every: float) -> 
     return max([t for t in timeouts if t is not None] or [0.0]) + every + REPLICA_LAG_S + 5.0
 
 
+def release_rows(ledgers: Path, bounds: Mapping[str, Bound]) -> None:
+    """Release the rows of a judged window's producers' ledgers below where the next window's
+    begin (:func:`chaos.workloads.releasing.release`; none past the last window).
+
+    Raises:
+        OSError, ValueError: as :func:`chaos.workloads.releasing.release`.
+    """
+    stops: dict[str, int] = {}
+    for pid, b in bounds.items():
+        for suffix, stop in ((".events", b.events_stop), (".acks", b.acks_stop)):
+            if stop is not None:
+                stops[f"producer-{pid}{suffix}"] = stop
+    release(ledgers, stops)
+
+
 class SoakJudging:
-    """The tail reader and the judge of one soak; :meth:`close` leaves nothing of the tail behind."""
+    """The tail reader and the judge of one soak; :meth:`close` leaves nothing of the tail behind.
+    ``release``: once a window is judged, its ledger rows are released (docs/soak.md, "Disk")."""
 
     def __init__(
-        self, brokers: Brokers | str, topic: str, run_id: str, run_dir: Path, settle: float | None, why_not: str | None
+        self,
+        brokers: Brokers | str,
+        topic: str,
+        run_id: str,
+        run_dir: Path,
+        settle: float | None,
+        why_not: str | None,
+        release: bool = False,
     ) -> None:
         self.out = run_dir / rundir.SOAK / rundir.SOAK_JUDGED
         self.why_not = why_not or (NEVER_SETTLES if settle is None else None)
         self.tail = TailReader(brokers, topic, run_id, run_dir / rundir.DRAIN / rundir.TAIL)
+        ledgers = run_dir / rundir.LEDGERS
         self.judge = SoakJudge(
-            run_dir / rundir.LEDGERS, self.tail, partial(judge_window, run_dir), settle or 0.0, self.out
+            ledgers,
+            self.tail,
+            partial(judge_window, run_dir),
+            settle or 0.0,
+            self.out,
+            release=partial(release_rows, ledgers) if release else None,
         )
 
     def start(self) -> None:

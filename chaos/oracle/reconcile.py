@@ -50,6 +50,7 @@ from chaos.oracle.verdict import Counts, Verdict, Witness
 from chaos.oracle.windows_verdict import not_from_windows, windows_verdict
 from chaos.rundir import DRAIN, LEDGERS
 from chaos.workloads.ledger import read_meta
+from chaos.workloads.released import any_released
 
 
 def _kafka_counts(run_dir: Path) -> dict[int, int] | None:
@@ -117,9 +118,13 @@ def _read_drain(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _of_windows(run_dir: Path) -> bool:
-    """Whether ``run_dir`` is a soak with no drain whose judged windows make its verdict."""
-    judged = (run_dir / rundir.SOAK / rundir.SOAK_JUDGED).exists()
-    return judged and not (run_dir / DRAIN / rundir.DRAIN_META).exists() and not_from_windows(run_dir) is None
+    """Whether ``run_dir`` is a soak judged in windows that make its verdict: it had no drain and
+    its windows allow it, or it released its judged ledger rows (then no whole reconcile can)."""
+    if not (run_dir / rundir.SOAK / rundir.SOAK_JUDGED).exists():
+        return False
+    if any_released(run_dir / rundir.LEDGERS):
+        return True
+    return not (run_dir / DRAIN / rundir.DRAIN_META).exists() and not_from_windows(run_dir) is None
 
 
 def _phantoms(log: Log, checked: AckCheck, sent: I64) -> Mask:

@@ -102,6 +102,16 @@ def not_from_windows(run_dir: Path) -> str | None:
         return "no window was judged"
     if (why := _unreadable(run_dir) or _untiled(run_dir, lines)) is not None:
         return why
+    return beyond_windows(run_dir)
+
+
+def beyond_windows(run_dir: Path) -> str | None:
+    """Why no sum of ``run_dir``'s windows can be its verdict, whatever they judged: consumers
+    (whose processing windows do not judge), or an expectation of something windows do not judge.
+
+    Raises:
+        UsageError: ``expectations.json`` names an unknown metric.
+    """
     if any((Path(run_dir) / rundir.LEDGERS).glob("consumer-*.json")):
         return "consumers read the topic, and only the whole run's reconcile judges what they processed"
     path = Path(run_dir) / rundir.EXPECTATIONS
@@ -138,7 +148,9 @@ def controls(run_dir: Path) -> dict[int, str]:
 
 def windows_verdict(run_dir: Path, experiment: str | None = None) -> Verdict:
     """The verdict of a soak whose every window was judged (:func:`not_from_windows` says None): the
-    windows' figures summed, their first examples, judged by ``expectations.json``.
+    windows' figures summed, their first examples, judged by ``expectations.json``. Where they do not
+    make the verdict and the soak released its judged ledger rows (so no whole reconcile can), the
+    judged windows' figures are summed all the same, in a verdict that is inconclusive and says why.
 
     Raises:
         UsageError: ``expectations.json`` names an unknown metric.
@@ -149,6 +161,11 @@ def windows_verdict(run_dir: Path, experiment: str | None = None) -> Verdict:
     total = {name: sum(int(str(line.get(name, 0))) for line in lines) for name in _FIGURES}
     invalid = total["invalid_rows"]
     reasons = [f"{invalid} ledger rows are not rows any writer produces (a damaged ledger)"] if invalid else []
+    if (why := not_from_windows(run_dir)) is not None:
+        reasons.append(
+            f"{why}; the judged windows' ledger rows were released, so no whole reconcile can take "
+            "their place: the figures are the judged windows' alone (keep them with --keep-ledgers)"
+        )
     trust = Trust(conclusive=not reasons, ledgers_intact=not invalid, reasons=reasons)
     run_meta = read_meta(run_dir / rundir.RUN) if (run_dir / rundir.RUN).exists() else {}
     producers = load_producers(run_dir)

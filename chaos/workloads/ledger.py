@@ -55,6 +55,7 @@ from chaos.workloads.clocks import SYSTEM_CLOCKS, Clock, Clocks
 from chaos.workloads.jsonvalue import JsonObject
 from chaos.workloads.polled import PollCount
 from chaos.workloads.protocol import DriverProtocol
+from chaos.workloads.released import released
 from chaos.workloads.returned import ReturnedMark
 
 
@@ -369,15 +370,19 @@ RecordType = np.dtype[Any]  # type: ignore[explicit-any]  # numpy's own type for
 Records = np.ndarray[tuple[int], RecordType]
 
 
-def read_records(path: Path, dtype: RecordType, chunk: int = 1 << 20, start: int = 0) -> Iterator[Records]:
-    """Yield the records of a ledger file in chunks of at most ``chunk``, from record ``start`` on;
-    a torn last record is dropped.
+def read_records(path: Path, dtype: RecordType, chunk: int = 1 << 20, start: int | None = None) -> Iterator[Records]:
+    """Yield the records of a ledger file in chunks of at most ``chunk``, from record ``start`` on
+    (None: after the rows a soak released, :mod:`chaos.workloads.released`); a torn last record is dropped.
 
     A missing file yields nothing.
+
+    Raises:
+        ValueError: ``ledgers/released.json`` is not what the harness writes.
     """
     if not path.exists():
         return
     size = dtype.itemsize
+    start = released(path).rows if start is None else start
     whole = path.stat().st_size // size
     with path.open("rb") as f:
         f.seek(start * size)

@@ -11,6 +11,7 @@ import numpy as np
 from chaos.rundir import LEDGERS
 from chaos.workloads.ledger import PROCESSED, PRODUCER_EVENT, Kind, read_records
 from chaos.workloads.polled import read_polled
+from chaos.workloads.released import Released, released, released_all
 
 
 @dataclass(slots=True)
@@ -32,11 +33,19 @@ class Totals:
 
 
 def totals(run_dir: Path, distinct: bool = False) -> Totals:
-    """Totals from the ledgers as they are now; ``distinct``: also count distinct processed records."""
+    """Totals from the ledgers as they are now (with what a soak released of them); ``distinct``:
+    also count distinct processed records.
+
+    Raises:
+        ValueError: ``ledgers/released.json`` is not what the harness writes.
+    """
     out = Totals()
     ledgers = Path(run_dir) / LEDGERS
+    gone = released_all(ledgers)  # read once: its rows are read from where it says, not from a later release
     for path in sorted(ledgers.glob("producer-*.events")) + sorted(ledgers.glob("producer-*.acks")):
-        for chunk in read_records(path, PRODUCER_EVENT):
+        before = gone.get(path.name, Released())
+        out.sent, out.acked, out.errors = out.sent + before.sent, out.acked + before.acked, out.errors + before.errors
+        for chunk in read_records(path, PRODUCER_EVENT, start=before.rows):
             width = (chunk["seq_end"] - chunk["seq"]).astype(np.int64)
             out.sent += int(width[chunk["kind"] == Kind.INTENT].sum())
             out.acked += int(width[chunk["kind"] == Kind.ACK].sum())
@@ -57,9 +66,16 @@ def totals(run_dir: Path, distinct: bool = False) -> Totals:
 
 
 def next_seq(run_dir: Path, producer: str) -> int:
-    """The first sequence number a (re)started producer may use: after everything it ever intended."""
-    highest = -1
-    for chunk in read_records(run_dir / LEDGERS / f"producer-{producer}.events", PRODUCER_EVENT):
+    """The first sequence number a (re)started producer may use: after everything it ever intended
+    (the rows a soak released too).
+
+    Raises:
+        ValueError: ``ledgers/released.json`` is not what the harness writes.
+    """
+    path = run_dir / LEDGERS / f"producer-{producer}.events"
+    before = released(path)
+    highest = before.next_seq - 1
+    for chunk in read_records(path, PRODUCER_EVENT, start=before.rows):
         intents = chunk[chunk["kind"] == Kind.INTENT]
         if len(intents):
             highest = max(highest, int(intents["seq_end"].max()) - 1)

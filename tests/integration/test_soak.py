@@ -1,8 +1,9 @@
 """``kafka-chaos soak`` on a real cluster for 30 s (docs/soak.md): the claims file B3 (acks=all,
 min.insync.replicas=2) with one of its two faults drawn every 15 s, watched per window. The half-hour
 soaks, lossy and safe, are the documented command with their figures in docs/results.md. Its verdict is
-the windows' sum (no drain at its end); the test then reads the log back and reconciles it whole to hold
-the two side by side."""
+the windows' sum (no drain at its end); the test keeps the ledgers (``--keep-ledgers``), reads the log
+back and reconciles it whole to hold the two side by side, then releases the judged windows' rows as
+a soak that does not keep them does, and reconciles again."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from chaos import rundir
 from chaos.cluster import KafkaCluster
 from chaos.oracle import reconcile
 from chaos.workloads.drain import drain
+from chaos.workloads.releasing import release
+from chaos.workloads.totals import totals
 from tests.helpers.real_cluster import cli
 
 pytestmark = pytest.mark.kafka_cluster(brokers=3)
@@ -28,6 +31,7 @@ def test_a_soak_is_watched_and_judged_per_window_and_its_windows_are_the_whole_v
 ) -> None:
     reports = tmp_path / "reports"
     args = ["soak", str(B3), "--duration", "30s", "--every", "15s", "--hold", "5s", "--schedule", "draw"]
+    args += ["--keep-ledgers"]  # for the whole reconcile below
     proc = cli(*args, "--cluster", kafka_cluster.run_id, "--reports", str(reports), check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "a soak of " in proc.stderr and "iB of ledgers" in proc.stderr  # the disk it needs, said first
@@ -70,6 +74,22 @@ def test_a_soak_is_watched_and_judged_per_window_and_its_windows_are_the_whole_v
     assert whole.conclusive and whole.counts.model_dump() == verdict["counts"]
     assert whole.loss.model_dump() == verdict["loss"]
     assert whole.anomalies["duplicates_in_log"] == verdict["anomalies"]["duplicates_in_log"]
+    # each judged window's rows released where its line says they end, as a soak that does not keep
+    # them does: the totals stand, the freed blocks are gone from the disk, and a reconcile gives
+    # the windows' verdict again (no whole one of what is left)
+    led, before = run_dir / rundir.LEDGERS, totals(run_dir)
+    judged_lines = [json.loads(t) for t in (run_dir / rundir.SOAK / rundir.SOAK_JUDGED).read_text().splitlines()]
+    for line in judged_lines:
+        stops = {
+            f"producer-{p}{sfx}": r[i] for p, r in line["rows"].items() for i, sfx in enumerate((".events", ".acks"))
+        }
+        release(led, {name: stop for name, stop in stops.items() if stop is not None})
+    release(led, {})
+    assert totals(run_dir) == before
+    events = next(led.glob("producer-*.events"))
+    assert events.stat().st_blocks * 512 < events.stat().st_size  # the first windows' rows are freed
+    again = reconcile(run_dir)
+    assert again.details.judged_in == "windows" and again.counts.model_dump() == verdict["counts"]
     # every broker's memory, each window, as Docker reports it (a running JVM: a few hundred MiB)
     assert all(len(w["memory_mib"]) >= 2 and all(50 < m < 4096 for m in w["memory_mib"].values()) for w in windows)
     # where the CPU went: the brokers' containers, the workload processes, the harness

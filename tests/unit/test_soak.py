@@ -68,6 +68,15 @@ def test_a_soaks_verdict_is_its_windows_unless_it_asks_for_the_whole(tmp_path: P
     with pytest.raises(UsageError, match="verdict"):
         verdict({"verdict": "halves"})
 
+    def release(soak: dict[str, object]) -> bool:
+        exp = load_experiment(_file(tmp_path), soak={"duration": 95, "every": 30, **soak})
+        return plan_experiment(exp, run_id="r", run_dir=tmp_path / "run").soak_release
+
+    # judged rows are released by default, only with the windows' verdict (the whole one reads every row)
+    assert release({}) and not release({"ledgers": "keep"}) and not release({"verdict": "whole"})
+    with pytest.raises(UsageError, match="ledgers"):
+        release({"ledgers": "drop"})
+
 
 def test_a_soak_draws_one_fault_every_period_healed_before_the_next(tmp_path: Path) -> None:
     exp = load_experiment(_file(tmp_path), soak={"duration": 120, "every": 30, "hold": 8, "schedule": "draw"})
@@ -142,6 +151,17 @@ def test_the_disk_a_soak_needs_is_its_records_times_their_rows_and_replicas(tmp_
     assert need.broker_bytes == records * (100 + 120) * 3
     no_rate = load_experiment(_file(tmp_path, B2_LIKE.replace("rate: 500, ", "")), soak={"duration": 60})
     assert disk_need(no_rate).rate == ASSUMED_RATE and disk_need(no_rate).assumed
+    # without a consumer, the judged windows' rows are released: the ledgers hold the windows not
+    # yet judged (the tail's span) and the last one judged, whatever the soak's length
+    alone = B2_LIKE.replace("consumer: {strategy: after_process}\n", "")
+    released = disk_need(load_experiment(_file(tmp_path, alone), soak={"duration": 1000, "every": 30}))
+    held = 500 * (300 + 3 * 30 + 35 + 30)
+    assert released.released and released.ledger_bytes == held * 3 * 37 + tail
+    assert "at most at once (judged rows released)" in released.sentence()
+    kept = disk_need(load_experiment(_file(tmp_path, alone), soak={"duration": 1000, "every": 30, "ledgers": "keep"}))
+    assert not kept.released and kept.ledger_bytes == records * (3 * 37 + 25) + tail  # and the drain, if it falls back
+    longer = disk_need(load_experiment(_file(tmp_path, alone), soak={"duration": 100_000, "every": 30}))
+    assert longer.ledger_bytes == released.ledger_bytes  # bounded
 
 
 def test_a_soak_the_disk_cannot_hold_is_refused_naming_need_and_free_space(tmp_path: Path) -> None:

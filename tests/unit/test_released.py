@@ -1,0 +1,152 @@
+"""A soak's judged ledger rows released: what covers a whole ledger (the totals, a restarted
+producer's next sequence number) is unchanged, a reader starts after them, their blocks are freed
+one release later, and a writer appending meanwhile loses nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chaos.rundir import LEDGERS, RELEASED
+from chaos.workloads.ledger import PRODUCER_EVENT, Kind, read_records
+from chaos.workloads.released import Released, any_released, released, released_all
+from chaos.workloads.releasing import punch, release
+from chaos.workloads.totals import next_seq, totals
+
+#: A producer's ``.events`` and ``.acks`` rows, and where successive releases stop.
+Case = tuple[np.ndarray, np.ndarray, list[int]]
+KINDS = [Kind.INTENT, Kind.RETURNED, Kind.ACK, Kind.ERROR_SEEN, Kind.ERROR_SWALLOWED]
+
+
+def _rows(kinds: list[int], widths: list[int]) -> np.ndarray:
+    rows = np.zeros(len(kinds), PRODUCER_EVENT)
+    rows["kind"] = kinds
+    rows["seq_end"] = np.cumsum(widths)
+    rows["seq"] = rows["seq_end"] - np.asarray(widths, dtype=np.uint64)
+    rows["t_ms"] = np.arange(len(kinds))
+    return rows
+
+
+@st.composite
+def ledgers(draw: st.DrawFn) -> Case:
+    n = draw(st.integers(0, 60))
+    kinds = draw(st.lists(st.sampled_from(KINDS), min_size=n, max_size=n))
+    widths = draw(st.lists(st.integers(0, 5), min_size=n, max_size=n))
+    events = _rows([int(k) for k in kinds], widths)
+    acks = events[events["kind"] == Kind.ACK].copy()
+    stops = draw(st.lists(st.integers(0, n), max_size=4))
+    return events, acks, sorted(stops)
+
+
+@settings(max_examples=100, deadline=None)
+@given(ledgers())
+def test_releasing_rows_changes_no_total_and_no_next_sequence_number(
+    case: tuple[np.ndarray, np.ndarray, list[int]],
+) -> None:
+    import tempfile
+
+    events, acks, stops = case
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Path(tmp)
+        led = run / LEDGERS
+        led.mkdir()
+        events.tofile(led / "producer-p0.events")
+        acks.tofile(led / "producer-p0.acks")
+        before, seq = totals(run), next_seq(run, "p0")
+        for stop in stops:
+            release(led, {"producer-p0.events": stop, "producer-p0.acks": min(stop, len(acks))})
+            assert totals(run) == before and next_seq(run, "p0") == seq
+        release(led, {})  # frees what the last call released: the figures stand
+        assert totals(run) == before and next_seq(run, "p0") == seq
+        last = stops[-1] if stops else 0
+        read = list(read_records(led / "producer-p0.events", PRODUCER_EVENT))
+        got = np.concatenate(read) if read else np.zeros(0, PRODUCER_EVENT)
+        assert got.tobytes() == events[last:].tobytes()  # a reader starts after what is released
+        assert any_released(led) == any(s > 0 for s in stops)  # a stop at 0 releases nothing
+
+
+def test_a_release_frees_the_blocks_of_the_one_before_and_keeps_the_rest_intact(tmp_path: Path) -> None:
+    led = tmp_path / LEDGERS
+    led.mkdir()
+    n = 200_000  # 7.4 MB of rows
+    events = _rows([Kind.INTENT] * n, [1] * n)
+    path = led / "producer-p0.events"
+    events.tofile(path)
+    size = path.stat().st_size
+    release(led, {path.name: n // 2})
+    assert path.stat().st_blocks * 512 >= size  # released, not yet freed: a reader may still be on them
+    assert released(path) == Released(rows=n // 2, next_seq=n // 2, sent=n // 2)
+    release(led, {path.name: n // 2})  # the next window's release frees it
+    assert path.stat().st_size == size  # a writer appends where it was
+    assert path.stat().st_blocks * 512 < size * 0.6
+    rest = np.fromfile(path, dtype=PRODUCER_EVENT, offset=(n // 2) * PRODUCER_EVENT.itemsize)
+    assert rest.tobytes() == events[n // 2 :].tobytes()
+    assert totals(tmp_path).sent == n and next_seq(tmp_path, "p0") == n
+
+
+def test_a_writer_appending_while_rows_are_released_loses_nothing(tmp_path: Path) -> None:
+    led = tmp_path / LEDGERS
+    led.mkdir()
+    path = led / "producer-p0.events"
+    chunks = [_rows([Kind.INTENT] * 5_000, [1] * 5_000) for _ in range(40)]
+    for k, c in enumerate(chunks):
+        c["seq"] += k * 5_000
+        c["seq_end"] += k * 5_000
+    written = [0]
+    done = threading.Event()
+
+    def write() -> None:
+        with path.open("ab", buffering=0) as f:
+            for c in chunks:
+                f.write(c.tobytes())
+                written[0] += len(c)
+                time.sleep(0.002)  # the releases interleave with the writes
+        done.set()
+
+    path.touch()
+    t = threading.Thread(target=write)
+    t.start()
+    releases = 0
+    while not done.is_set():
+        release(led, {path.name: written[0] // 2})
+        releases += 1
+    t.join()
+    assert releases > 5
+    release(led, {path.name: written[0] - 1})
+    release(led, {})
+    assert totals(tmp_path).sent == 200_000 and next_seq(tmp_path, "p0") == 200_000
+    (last,) = list(read_records(path, PRODUCER_EVENT))
+    assert int(last["seq"][0]) == 199_999
+
+
+def test_a_released_file_not_written_by_the_harness_is_refused_by_name(tmp_path: Path) -> None:
+    led = tmp_path / LEDGERS
+    led.mkdir()
+    (led / RELEASED).write_text(json.dumps({"producer-p0.events": {"rows": 3}}))
+    with pytest.raises(ValueError, match="does not name"):
+        released_all(led)
+    (led / RELEASED).write_text(json.dumps({"producer-p0.events": {**Released().as_dict(), "rows": -1}}))
+    with pytest.raises(ValueError, match="other than counts"):
+        released(led / "producer-p0.events")
+    (led / RELEASED).write_text("[]")
+    with pytest.raises(ValueError, match="not a JSON object"):
+        totals(tmp_path)
+
+
+def test_punching_a_missing_file_or_less_than_a_block_frees_nothing(tmp_path: Path) -> None:
+    assert punch(tmp_path / "none", 1 << 20) is False
+    path = tmp_path / "small"
+    path.write_bytes(b"x" * 100)
+    assert punch(path, 100) is True and path.read_bytes() == b"x" * 100
+    big = tmp_path / "big"
+    big.write_bytes(b"y" * (1 << 16))
+    assert punch(big, 1 << 16) is True and big.read_bytes() == b"\0" * (1 << 16)
+    assert os.stat(big).st_size == 1 << 16
