@@ -98,7 +98,13 @@ def run_html(run: RunReport) -> str:
     else:
         parts += _judgement(v)
     lost = v.lost_sent if v else {}
-    parts.append("<h2>Timeline</h2>" + timeline_svg(series(run.run_dir), lost=lost))
+    timeline = series(run.run_dir)
+    parts.append("<h2>Timeline</h2>" + timeline_svg(timeline, lost=lost))
+    if timeline.released_s:
+        parts.append(
+            f"<p>The producers' rates start at {timeline.released_s} s: the soak released the rows of the windows "
+            f"judged before then (docs/soak.md); {rundir.SOAK}/{rundir.SOAK_WINDOWS} has each window's figures.</p>"
+        )
     if (soak := soak_summary(run.run_dir)) is not None:
         parts.append(soak_html(soak))
     if v is not None:

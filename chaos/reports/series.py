@@ -16,6 +16,7 @@ import numpy as np
 from chaos import rundir
 from chaos.rundir import LEDGERS
 from chaos.workloads.ledger import PROCESSED, PRODUCER_EVENT, Kind, read_meta, read_records
+from chaos.workloads.released import released
 from chaos.workloads.totals import Totals, totals
 
 __all__ = ["MAX_SECONDS", "Series", "Totals", "fault_windows", "series", "totals"]
@@ -43,6 +44,8 @@ class Series:
     processed: list[int] = field(default_factory=list)
     faults: list[dict[str, Any]] = field(default_factory=list)
     phases: list[dict[str, Any]] = field(default_factory=list)
+    #: Seconds before which a soak released producer rows once judged: the producers' rates start here.
+    released_s: int = 0
 
 
 def fault_windows(run_dir: Path) -> list[dict[str, Any]]:
@@ -104,6 +107,8 @@ class _Rates:
         }
         #: the last event's second, on the series' clock
         self.last = 0.0
+        #: the first second whose producer rows are all kept (a soak's released rows, docs/ledgers.md)
+        self.released = 0.0
 
     def _add(self, name: str, t: np.ndarray[Any, Any], weight: np.ndarray[Any, Any]) -> None:
         if not len(t):
@@ -115,8 +120,11 @@ class _Rates:
     def add_producer(self, base: Path, offset: float) -> None:
         """A producer's intents, acknowledgements and errors, ``offset`` seconds after the series' start."""
         for suffix in (".events", ".acks"):
+            gone = released(base.with_suffix(suffix)).rows > 0
             for chunk in read_records(base.with_suffix(suffix), PRODUCER_EVENT):
                 t = chunk["t_ms"] / 1000.0 + offset
+                if gone and len(t):  # the rows before the first kept one were released: not counted
+                    self.released, gone = max(self.released, float(np.ceil(t[0]))), False
                 width = (chunk["seq_end"] - chunk["seq"]).astype(np.float64)
                 kind = chunk["kind"]
                 self._add("sent", t[kind == Kind.INTENT], width[kind == Kind.INTENT])
@@ -131,9 +139,12 @@ class _Rates:
             self._add("processed", t, np.ones(len(t)))
 
     def binned(self, name: str, seconds: int) -> list[int]:
-        """Records of one rate per second, the first ``seconds`` (a later one counts in the last)."""
+        """Records of one rate per second, the first ``seconds`` (a later one counts in the last); a
+        producer's rate is 0 before the rows a soak released end (what is left of those seconds is not a rate)."""
         counts = self.counts[name]
         out = counts[:seconds].copy()
+        if name != "processed":
+            out[: int(self.released)] = 0
         if 0 < seconds < MAX_SECONDS:
             out[-1] += counts[seconds:].sum()
         return [int(v) for v in out]
@@ -172,4 +183,5 @@ def series(run_dir: Path) -> Series:
         processed=rates.binned("processed", seconds),
         faults=faults,
         phases=phases,
+        released_s=int(rates.released),
     )

@@ -150,3 +150,21 @@ def test_punching_a_missing_file_or_less_than_a_block_frees_nothing(tmp_path: Pa
     big.write_bytes(b"y" * (1 << 16))
     assert punch(big, 1 << 16) is True and big.read_bytes() == b"\0" * (1 << 16)
     assert os.stat(big).st_size == 1 << 16
+
+
+def test_a_reports_rates_start_where_the_released_rows_end(tmp_path: Path) -> None:
+    from chaos.reports.series import series
+    from chaos.workloads.ledger import write_meta
+
+    led = tmp_path / LEDGERS
+    led.mkdir()
+    n = 10_000
+    events = _rows([Kind.INTENT] * n, [1] * n)
+    events["t_ms"] = np.arange(n) * 10  # 100 s of sends, 100 a second
+    events.tofile(led / "producer-p0.events")
+    write_meta(led / "producer-p0.json", {"start_ns": 1_000_000_000_000})
+    assert series(tmp_path).released_s == 0 and series(tmp_path).sent[10] == 100
+    release(led, {"producer-p0.events": n // 2})
+    s = series(tmp_path)
+    # the released seconds show no rate, and the report says where the rates start (not an outage)
+    assert s.released_s == 50 and s.sent[:50] == [0] * 50 and s.sent[50:99] == [100] * 49
