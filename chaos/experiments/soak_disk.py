@@ -107,14 +107,18 @@ def disk_need(exp: Experiment) -> DiskNeed:
 def releases(exp: Experiment) -> bool:
     """Whether soak ``exp`` releases its judged ledger rows: judged in windows, ``ledgers: release``,
     and a sum of windows can be its verdict (no consumer or application, no transaction or outbox,
-    no compacted topic, an expectation of nothing but counts, loss and ``duplicates_in_log``)."""
+    no compacted topic, a producer that gives up on a record, an expectation of nothing but counts,
+    loss and ``duplicates_in_log``)."""
     soak = exp.soak
     if soak is None or soak.verdict != "windows" or soak.ledgers != "release":
         return False
     if exp.consumer is not None or exp.application is not None or exp.producer.mode in ("transactional", "outbox"):
         return False
     compacted = "compact" in str(exp.topic.config.get("cleanup.policy", ""))
-    return not compacted and {e.metric for e in exp.expectations()} <= WINDOW_METRICS
+    settings = exp.producer.settings
+    # a timeout of 0 may be one that never gives up (librdkafka's): windows never settle (counted as kept)
+    forever = "0" in (str(settings.get("delivery.timeout.ms")), str(settings.get("message.timeout.ms")))
+    return not compacted and not forever and {e.metric for e in exp.expectations()} <= WINDOW_METRICS
 
 
 def _tail_span(exp: Experiment) -> float:

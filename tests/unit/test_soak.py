@@ -162,6 +162,9 @@ def test_the_disk_a_soak_needs_is_its_records_times_their_rows_and_replicas(tmp_
     assert not kept.released and kept.ledger_bytes == records * (3 * 37 + 25) + tail  # and the drain, if it falls back
     longer = disk_need(load_experiment(_file(tmp_path, alone), soak={"duration": 100_000, "every": 30}))
     assert longer.ledger_bytes == released.ledger_bytes  # bounded
+    # a producer that never gives up: its windows never settle, nothing is released
+    forever = alone.replace("acks: 1}", "acks: 1, delivery.timeout.ms: 0}")
+    assert not disk_need(load_experiment(_file(tmp_path, forever), soak={"duration": 1000, "every": 30})).released
 
 
 def test_a_soak_the_disk_cannot_hold_is_refused_naming_need_and_free_space(tmp_path: Path) -> None:
