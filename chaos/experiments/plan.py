@@ -21,6 +21,7 @@ from typing import Literal
 from chaos.cluster.config import ClientPath
 from chaos.experiments.cluster_model import as_properties
 from chaos.experiments.model import Experiment, fault_params
+from chaos.experiments.soak_release import SEGMENT_S, retention_s
 from chaos.faults.backends import CLIENT_NETWORK_KINDS
 from chaos.faults.base import make_fault
 from chaos.faults.schedule import RANDOM_KINDS, Step, random_schedule
@@ -244,7 +245,7 @@ def plan_experiment(exp: Experiment, run_id: str, run_dir: Path, seed: int = 0, 
         name=exp.name,
         run_id=run_id,
         run_dir=Path(run_dir),
-        topic=TopicPlan(topic, exp.topic.partitions, exp.topic.replication_factor, as_properties(exp.topic.config)),
+        topic=TopicPlan(topic, exp.topic.partitions, exp.topic.replication_factor, _topic_config(exp)),
         producers=(producer,),
         consumers=tuple(consumers),
         faults=tuple(faults),
@@ -279,3 +280,12 @@ def fault_steps(plan: Plan) -> list[Step]:
         UsageError: a fault's parameters are malformed (loading checks this already).
     """
     return [Step(f.at, make_fault(f.kind, name=f.name, **f.params), f.duration) for f in plan.faults]
+
+
+def _topic_config(exp: Experiment) -> dict[str, str]:
+    """The topic's settings: the file's, and a releasing soak's retention (docs/soak.md)."""
+    config = as_properties(exp.topic.config)
+    retention = retention_s(exp)
+    if retention is not None:
+        config = {"retention.ms": str(int(retention * 1000)), "segment.ms": str(int(SEGMENT_S * 1000))} | config
+    return config

@@ -20,7 +20,7 @@ from pathlib import Path
 from chaos.engine import engine_data_root
 from chaos.errors import UsageError
 from chaos.experiments.model import Experiment
-from chaos.oracle.windows_verdict import WINDOW_METRICS
+from chaos.experiments.soak_release import released_span, releases, tail_span
 from chaos.workloads.ledger import LOG_RECORD, PROCESSED, PRODUCER_EVENT
 
 #: Records a second assumed for a producer without ``rate`` (the Java workload's 88k on 2 cores, rounded up).
@@ -34,11 +34,6 @@ RECORD_OVERHEAD = 120
 HEADROOM = 0.9
 #: Warmup, settle, stop and drain: the soak's records beyond its duration, as a share of it.
 BEYOND = 0.1
-#: The tail reader's copy is removed as windows are judged; at its largest it holds the records of
-#: the windows waiting to settle: a delivery timeout (300 s unless the producer's settings say),
-#: two periods beside the one settling, and the replicas' lag (docs/soak.md, "Judged in windows").
-TAIL_DELIVERY_S = 300.0
-TAIL_LAG_S = 35.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +49,16 @@ class DiskNeed:
     broker_bytes: int | None
     #: Judged windows' ledger rows are released: ``ledger_bytes`` is what is held at once.
     released: bool = False
+    #: The topic's retention deletes judged records: ``broker_bytes`` is what is held at once.
+    retained: bool = False
 
     def sentence(self) -> str:
         """The need in a sentence."""
         rate = f"{self.rate:,.0f} records/s" + (
             " (no producer.rate: assumed the most a client drives)" if self.assumed else ""
         )
-        brokers = "" if self.broker_bytes is None else f" and {_gib(self.broker_bytes)} of broker logs"
+        at_most = " at most at once (the topic's retention)" if self.retained else ""
+        brokers = "" if self.broker_bytes is None else f" and {_gib(self.broker_bytes)} of broker logs{at_most}"
         ledgers = f"{_gib(self.ledger_bytes)} of ledgers" + (
             " at most at once (judged rows released)" if self.released else ""
         )
@@ -88,49 +86,23 @@ def disk_need(exp: Experiment) -> DiskNeed:
     per_row += LOG_RECORD.itemsize * ((exp.producer.mode == "transactional") + outputs)  # committed.bin, output.bin
     external = exp.cluster.external is not None
     per_record = (exp.producer.payload_size + RECORD_OVERHEAD) * exp.topic.replication_factor * (1 + outputs)
-    tail = min(records, int(rate * _tail_span(exp))) * LOG_RECORD.itemsize
+    tail = min(records, int(rate * tail_span(exp))) * LOG_RECORD.itemsize
     # released: the rows of the windows not yet judged, and those of the last one judged (its blocks
     # are freed at the next window's release)
     kept = records
     if releases(exp):  # the windows' verdict: no drain either
-        kept, per_row = min(records, int(rate * (_tail_span(exp) + exp.soak.every))), per_row - LOG_RECORD.itemsize
+        kept, per_row = min(records, int(rate * (tail_span(exp) + exp.soak.every))), per_row - LOG_RECORD.itemsize
+    span = released_span(exp)  # the topic's retention: the brokers hold this many seconds of records
+    logged = records if span is None else min(records, int(rate * span))
     return DiskNeed(
         records,
         rate,
         exp.producer.rate is None,
         kept * per_row + tail,
-        None if external else records * per_record,
+        None if external else logged * per_record,
         kept < records,
+        logged < records,
     )
-
-
-def releases(exp: Experiment) -> bool:
-    """Whether soak ``exp`` releases its judged ledger rows: judged in windows, ``ledgers: release``,
-    and a sum of windows can be its verdict (no consumer or application, no transaction or outbox,
-    no compacted topic, a producer that gives up on a record, an expectation of nothing but counts,
-    loss and ``duplicates_in_log``)."""
-    soak = exp.soak
-    if soak is None or soak.verdict != "windows" or soak.ledgers != "release":
-        return False
-    if exp.consumer is not None or exp.application is not None or exp.producer.mode in ("transactional", "outbox"):
-        return False
-    compacted = "compact" in str(exp.topic.config.get("cleanup.policy", ""))
-    settings = exp.producer.settings
-    # a timeout of 0 may be one that never gives up (librdkafka's): windows never settle (counted as kept)
-    forever = "0" in (str(settings.get("delivery.timeout.ms")), str(settings.get("message.timeout.ms")))
-    return not compacted and not forever and {e.metric for e in exp.expectations()} <= WINDOW_METRICS
-
-
-def _tail_span(exp: Experiment) -> float:
-    """Seconds of records the soak's tail reader holds at most (:data:`TAIL_DELIVERY_S`)."""
-    settings = exp.producer.settings
-    given = settings.get("delivery.timeout.ms", settings.get("message.timeout.ms"))
-    try:
-        delivery = int(str(given)) / 1000 if given is not None else TAIL_DELIVERY_S
-    except ValueError:
-        delivery = TAIL_DELIVERY_S
-    every = exp.soak.every if exp.soak is not None else 0.0
-    return delivery + 3 * every + TAIL_LAG_S
 
 
 def _free(path: Path) -> tuple[int, int]:
@@ -157,6 +129,7 @@ def check_disk(soaks: list[Experiment], reports_dir: Path, data_root: Callable[[
         ledger_bytes=sum(n.ledger_bytes for n in needs),
         broker_bytes=None if root is None else sum(n.broker_bytes or 0 for n in needs),
         released=all(n.released for n in needs),
+        retained=all(n.retained for n in needs),
     )
     wants: dict[int, tuple[int, int, Path]] = {}
     places = [(Path(reports_dir).resolve(), need.ledger_bytes)]

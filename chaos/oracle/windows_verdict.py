@@ -13,7 +13,6 @@ broker loss, availability per fault (a soak reports it per window), consumers.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from chaos.oracle.producers import load_producers
 from chaos.oracle.verdict import Counts, Trust, Verdict
 from chaos.oracle.window import EXAMPLES
 from chaos.workloads.ledger import read_meta
+from chaos.workloads.released import any_released
 
 #: The expectation metrics a verdict of windows states.
 WINDOW_METRICS = frozenset({*COUNT_FIELDS, *(f"{s}_loss" for s in LOSS_FIELDS), "total_loss", "duplicates_in_log"})
@@ -122,10 +122,12 @@ def beyond_windows(run_dir: Path) -> str | None:
     return None
 
 
-def _examples(lines: Iterable[dict[str, object]]) -> dict[str, list[dict[str, Any]]]:
-    """The windows' first :data:`EXAMPLES` records of each stage, in window order."""
+def _examples(lines: list[dict[str, object]], latest: bool) -> dict[str, list[dict[str, Any]]]:
+    """The windows' first :data:`EXAMPLES` records of each stage, in window order; ``latest``: the
+    latest windows' instead (a soak whose topic's retention deletes the first windows' records
+    before Kafka's segment dump could search for them)."""
     out: dict[str, list[dict[str, Any]]] = {}
-    for line in lines:
+    for line in reversed(lines) if latest else lines:
         shown = line.get("examples")
         if not isinstance(shown, dict):
             continue
@@ -175,7 +177,7 @@ def windows_verdict(run_dir: Path, experiment: str | None = None) -> Verdict:
         counts=Counts(**{name: total[name] for name in _SUMMED}),
         loss={"producer": total["lost_producer"], "broker": total["lost_broker"], "consumer": 0},
         anomalies={"duplicates_in_log": total["duplicates"]},
-        examples=_examples(lines),
+        examples=_examples(lines, latest=any_released(run_dir / rundir.LEDGERS)),
         trust=trust,
         details={
             "producers": {p.id: p.mode for p in producers},

@@ -74,6 +74,19 @@ def test_a_soaks_verdict_is_its_windows_unless_it_asks_for_the_whole(tmp_path: P
 
     # judged rows are released by default, only with the windows' verdict (the whole one reads every row)
     assert release({}) and not release({"ledgers": "keep"}) and not release({"verdict": "whole"})
+
+    def topic(text: str, soak: dict[str, object]) -> dict[str, str]:
+        exp = load_experiment(_file(tmp_path, text), soak={"duration": 95, "every": 30, **soak})
+        return plan_experiment(exp, run_id="r", run_dir=tmp_path / "run").topic.config
+
+    # a soak that releases its judged rows sets a retention on its topic: the brokers delete what
+    # was judged long ago (twice the records in flight: 300 s delivery, three periods, 35 s)
+    alone = B2_LIKE.replace("consumer: {strategy: after_process}\n", "")
+    assert topic(alone, {}) == {"retention.ms": str(2 * (300 + 90 + 35) * 1000), "segment.ms": "60000"}
+    assert topic(alone, {"ledgers": "keep"}) == {} and topic(alone, {"verdict": "whole"}) == {}
+    assert topic(B2_LIKE, {}) == {}  # a consumer: reconciled whole, its log read back at the end
+    own = alone.replace("phases:", "topic: {config: {retention.ms: 3600000}}\nphases:")
+    assert topic(own, {}) == {"retention.ms": "3600000"}  # the file's own is kept
     with pytest.raises(UsageError, match="ledgers"):
         release({"ledgers": "drop"})
 
@@ -162,6 +175,13 @@ def test_the_disk_a_soak_needs_is_its_records_times_their_rows_and_replicas(tmp_
     assert not kept.released and kept.ledger_bytes == records * (3 * 37 + 25) + tail  # and the drain, if it falls back
     longer = disk_need(load_experiment(_file(tmp_path, alone), soak={"duration": 100_000, "every": 30}))
     assert longer.ledger_bytes == released.ledger_bytes  # bounded
+    # the topic's retention bounds the brokers' logs as well: twice the records in flight (10 min at
+    # least), a segment's roll, a retention check and a deleted file's delay
+    retention = 2 * (300 + 3 * 30 + 35)
+    assert longer.retained and longer.broker_bytes == 500 * (retention + 60 + 300 + 60) * (100 + 120) * 3
+    assert "of broker logs at most at once (the topic's retention)" in longer.sentence()
+    assert not released.retained  # 1,000 s: shorter than what the brokers hold at most
+    assert not kept.retained and kept.broker_bytes == records * (100 + 120) * 3
     # a producer that never gives up: its windows never settle, nothing is released
     forever = alone.replace("acks: 1}", "acks: 1, delivery.timeout.ms: 0}")
     assert not disk_need(load_experiment(_file(tmp_path, forever), soak={"duration": 1000, "every": 30})).released
