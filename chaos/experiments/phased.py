@@ -23,7 +23,7 @@ from chaos.experiments.soak_watch import Resources, SoakWatch
 from chaos.experiments.steady import steady, wait_flowing
 from chaos.experiments.watches import Watches, topic_watches
 from chaos.oracle import Verdict
-from chaos.oracle.windows_verdict import beyond_windows, not_from_windows
+from chaos.oracle.windows_verdict import not_from_windows
 from chaos.workloads.cpu import Accrued, own_cpu, processes_cpu
 from chaos.workloads.released import any_released
 from chaos.workloads.spec import ConsumerSpec
@@ -76,9 +76,8 @@ def execute(
         if plan.soak_window is not None:
             why_not = unjudgeable(plan.workloads, plan.application is not None, t.compacted)
             settle = settle_s(plan.workloads, plan.soak_window)
-            # judged rows are released only where a sum of windows can be the verdict at all
-            release = plan.soak_release and not plan.consumers and beyond_windows(ex.run_dir) is None
-            judging = SoakJudging(ex.brokers, t.name, plan.run_id, ex.run_dir, settle, why_not, release)
+            # planned only where a sum of windows can be the verdict at all (its topic has a retention too)
+            judging = SoakJudging(ex.brokers, t.name, plan.run_id, ex.run_dir, settle, why_not, plan.soak_release)
             soak = soak_watch(
                 plan.soak_window,
                 ex.run_dir,
@@ -130,8 +129,8 @@ def _verdict(ex: Execution, plan: Plan, phases: Phases, judging: SoakJudging | N
         if why is None:
             with phases.phase("reconcile", "the soak's judged windows summed, no drain"):
                 return ex.judge(plan.name, seed=plan.seed, windows=True)
-        if any_released(ex.run_dir / rundir.LEDGERS):
-            ex.note(f"the soak's verdict is inconclusive: {why}, and the judged windows' ledger rows were released")
+        if any_released(ex.run_dir / rundir.LEDGERS):  # rows released, records past the topic's retention
+            ex.note(f"the soak's verdict is inconclusive: {why}, and it released what its windows judged")
             with phases.phase("reconcile", "the soak's judged windows summed, inconclusive"):
                 return ex.judge(plan.name, seed=plan.seed, windows=True)
         ex.note(f"the soak's verdict is the whole run's reconcile: {why}")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from chaos.engine import engine_data_root
 from chaos.errors import UsageError
-from chaos.experiments.model import Experiment
+from chaos.experiments.model import Experiment, ExternalClientModel
 from chaos.experiments.soak_release import released_span, releases, tail_span
 from chaos.workloads.ledger import LOG_RECORD, PROCESSED, PRODUCER_EVENT
 
@@ -28,6 +28,8 @@ ASSUMED_RATE = 100_000.0
 #: Ledger bytes per record: at most three producer rows (a sync send's intent, ack and return; the
 #: streaming modes write fewer), and the drain's row.
 LEDGER_BYTES = 3 * PRODUCER_EVENT.itemsize + LOG_RECORD.itemsize
+#: A line-protocol driver's lines per record, as ``producer-<id>.lines`` keeps them (intent, returned, ack).
+LINE_BYTES = 150
 #: Kafka's bytes per record beyond the value: envelope header, record and batch overhead, index.
 RECORD_OVERHEAD = 120
 #: The share of the free space a soak may plan to fill.
@@ -92,6 +94,9 @@ def disk_need(exp: Experiment) -> DiskNeed:
     kept = records
     if releases(exp):  # the windows' verdict: no drain either
         kept, per_row = min(records, int(rate * (tail_span(exp) + exp.soak.every))), per_row - LOG_RECORD.itemsize
+    client = exp.producer.client
+    if isinstance(client, ExternalClientModel) and client.protocol == "lines":  # its .lines are kept whole
+        tail += records * LINE_BYTES
     span = released_span(exp)  # the topic's retention: the brokers hold this many seconds of records
     logged = records if span is None else min(records, int(rate * span))
     return DiskNeed(

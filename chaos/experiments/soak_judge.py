@@ -251,5 +251,5 @@ def _bounds(bounds: Mapping[str, Bound]) -> dict[str, list[int | None]]:
 
 def _rows(bounds: Mapping[str, Bound]) -> dict[str, list[int | None]]:
     """Where a window's rows end in each producer's ledgers, ``producer: [events, acks]`` (null for
-    the last window): the rows below are released once it is judged (docs/soak.md, "Disk")."""
+    the last window): the rows below are released once it is judged (docs/soak.md, "Judged rows released")."""
     return {pid: [b.events_stop, b.acks_stop] for pid, b in sorted(bounds.items())}

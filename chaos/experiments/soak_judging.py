@@ -12,7 +12,7 @@ from pathlib import Path
 from chaos import rundir
 from chaos.experiments.soak_judge import SoakJudge
 from chaos.oracle.window import Bound, judge_window
-from chaos.workloads.releasing import release
+from chaos.workloads.releasing import begin, release
 from chaos.workloads.security import Brokers
 from chaos.workloads.spec import ConsumerSpec, ProducerSpec
 from chaos.workloads.tail import TailReader
@@ -95,7 +95,7 @@ def release_rows(ledgers: Path, bounds: Mapping[str, Bound]) -> None:
 
 class SoakJudging:
     """The tail reader and the judge of one soak; :meth:`close` leaves nothing of the tail behind.
-    ``release``: once a window is judged, its ledger rows are released (docs/soak.md, "Disk")."""
+    ``release``: once a window is judged, its ledger rows are released (docs/soak.md, "Judged rows released")."""
 
     def __init__(
         self,
@@ -111,6 +111,8 @@ class SoakJudging:
         self.why_not = why_not or (NEVER_SETTLES if settle is None else None)
         self.tail = TailReader(brokers, topic, run_id, run_dir / rundir.DRAIN / rundir.TAIL)
         ledgers = run_dir / rundir.LEDGERS
+        if release:
+            begin(ledgers)
         self.judge = SoakJudge(
             ledgers,
             self.tail,

@@ -9,6 +9,8 @@ reconcile can read what was released.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from chaos.experiments.model import Experiment
 from chaos.oracle.windows_verdict import WINDOW_METRICS
 
@@ -25,6 +27,10 @@ SEGMENT_S = 60.0
 #: segment's file stays before it is removed.
 RETENTION_CHECK_S = 300.0
 FILE_DELETE_DELAY_S = 60.0
+#: The clients whose delivery timeout has a floor, and their defaults in s; the Java client's
+#: default ``request.timeout.ms``.
+_FLOORED = {"kafka-python": 120.0, "java": 120.0}
+_REQUEST_TIMEOUT_MS = 30_000
 
 
 def releases(exp: Experiment) -> bool:
@@ -44,16 +50,31 @@ def releases(exp: Experiment) -> bool:
     return not compacted and not forever and {e.metric for e in exp.expectations()} <= WINDOW_METRICS
 
 
-def tail_span(exp: Experiment) -> float:
-    """Seconds of records in flight at most: sent and not yet judged (:data:`TAIL_DELIVERY_S`)."""
-    settings = exp.producer.settings
-    given = settings.get("delivery.timeout.ms", settings.get("message.timeout.ms"))
+def _ms(settings: Mapping[str, object], key: str) -> int | None:
     try:
-        delivery = int(str(given)) / 1000 if given is not None else TAIL_DELIVERY_S
-    except ValueError:
-        delivery = TAIL_DELIVERY_S
+        return int(str(settings[key]))
+    except (KeyError, ValueError):
+        return None
+
+
+def _delivery_s(exp: Experiment) -> float:
+    """How long the producer's client may take to decide a record, as the judge counts it
+    (:func:`chaos.experiments.soak_judging.delivery_s`): the Java client and kafka-python raise a
+    delivery timeout below ``linger.ms`` + ``request.timeout.ms`` to that sum."""
+    settings = exp.producer.settings
+    given = _ms(settings, "delivery.timeout.ms")
+    given = given if given is not None else _ms(settings, "message.timeout.ms")
+    if exp.producer.client in _FLOORED:
+        floor = (_ms(settings, "linger.ms") or 0) + (_ms(settings, "request.timeout.ms") or _REQUEST_TIMEOUT_MS)
+        return max(given if given is not None else _FLOORED[str(exp.producer.client)] * 1000, floor) / 1000
+    return given / 1000 if given else TAIL_DELIVERY_S
+
+
+def tail_span(exp: Experiment) -> float:
+    """Seconds of records in flight at most, sent and not yet judged: the client's delivery timeout
+    (:data:`TAIL_DELIVERY_S` unless it says), three periods and :data:`TAIL_LAG_S`."""
     every = exp.soak.every if exp.soak is not None else 0.0
-    return delivery + 3 * every + TAIL_LAG_S
+    return _delivery_s(exp) + 3 * every + TAIL_LAG_S
 
 
 def retention_s(exp: Experiment) -> float | None:

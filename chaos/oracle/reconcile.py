@@ -160,9 +160,12 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
     Expectations are read from ``run_dir/expectations.json`` when present.
 
     Raises:
-        UsageError: the directory has no drain (the run ended before it), or is not a run directory.
+        UsageError: the directory has no drain (the run ended before it), is not a run directory, or
+            released judged ledger rows without the judged windows.
     """
     run_dir = Path(run_dir)
+    if any_released(run_dir / LEDGERS) and not (run_dir / rundir.SOAK / rundir.SOAK_JUDGED).exists():
+        raise UsageError(f"{run_dir} released judged ledger rows but has no judged windows: nothing can reconcile it")
     if _of_windows(run_dir):  # a soak judged in windows, with no drain: its verdict is its windows' sum, again
         return with_witness(windows_verdict(run_dir, experiment), run_dir)
     drain_meta, run_meta = _read_drain(run_dir)

@@ -165,8 +165,9 @@ def windows_verdict(run_dir: Path, experiment: str | None = None) -> Verdict:
     reasons = [f"{invalid} ledger rows are not rows any writer produces (a damaged ledger)"] if invalid else []
     if (why := not_from_windows(run_dir)) is not None:
         reasons.append(
-            f"{why}; the judged windows' ledger rows were released, so no whole reconcile can take "
-            "their place: the figures are the judged windows' alone (keep them with --keep-ledgers)"
+            f"{why}; the soak released what its windows judged (ledger rows, and records past its topic's "
+            "retention), so no whole reconcile can take their place: the figures are the judged windows' alone "
+            "(keep everything with --keep-ledgers)"
         )
     trust = Trust(conclusive=not reasons, ledgers_intact=not invalid, reasons=reasons)
     run_meta = read_meta(run_dir / rundir.RUN) if (run_dir / rundir.RUN).exists() else {}

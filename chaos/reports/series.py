@@ -131,6 +131,8 @@ class _Rates:
                 self._add("acked", t[kind == Kind.ACK], width[kind == Kind.ACK])
                 error = (kind == Kind.ERROR_SEEN) | (kind == Kind.ERROR_SWALLOWED)
                 self._add("errors", t[error], width[error])
+            if gone:  # every row released: none of its seconds is a rate
+                self.released = float(MAX_SECONDS)
 
     def add_consumer(self, base: Path, offset: float) -> None:
         """A consumer's processed records, ``offset`` seconds after the series' start."""
@@ -183,5 +185,5 @@ def series(run_dir: Path) -> Series:
         processed=rates.binned("processed", seconds),
         faults=faults,
         phases=phases,
-        released_s=int(rates.released),
+        released_s=min(int(rates.released), seconds),
     )

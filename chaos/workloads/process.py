@@ -18,6 +18,7 @@ from chaos.errors import InfrastructureError
 from chaos.workloads.lines import NEXT_SEQ_ENV, LineConverter, LineProtocolError
 from chaos.workloads.netns import Netns
 from chaos.workloads.spec import ConsumerSpec, ProducerSpec, save_spec
+from chaos.workloads.totals import next_seq
 
 _PR_SET_PDEATHSIG = 1
 #: How often a line-protocol driver's new lines are turned into ledgers while it runs.
@@ -135,6 +136,8 @@ class WorkloadProcess:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         if self.lines is not None:
             env[NEXT_SEQ_ENV] = str(self.lines.begin())
+        elif isinstance(self.spec, ProducerSpec):  # with what a soak released, which a scan of .events cannot see
+            env[NEXT_SEQ_ENV] = str(next_seq(self.run_dir, self.spec.id))
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as out:
             out.write(f"--- start {self.starts + 1} at {time.time():.3f} ---\n".encode())

@@ -5,18 +5,27 @@ A soak judged in windows (``ledgers: release``, the default) frees the disk the 
 ledger rows took: ``ledgers/released.json`` says, per ledger file, how many rows from its start are
 released and what they added up to (the records they intended, acknowledged and saw fail, and the
 first sequence number after every intent among them), and their blocks are then punched out of the
-file (:mod:`chaos.workloads.releasing`). The file keeps its length, so a writer goes on appending
-where it was and every row keeps its index. A reader starts after the released rows
-(:func:`chaos.workloads.ledger.read_records`); what covers a whole ledger adds what they added up to.
+file (:mod:`chaos.workloads.releasing`) once no reader holding :func:`reading` is on them. The file
+keeps its length, so a writer goes on appending where it was and every row keeps its index. A
+reader starts after the released rows (:func:`chaos.workloads.ledger.read_records`); what covers a
+whole ledger adds what they added up to.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from chaos.rundir import RELEASED
+
+#: In ``ledgers/``: the lock a reader holds shared while it reads after the released rows, and the
+#: soak's judge exclusive while it frees their blocks.
+RELEASED_LOCK = "released.lock"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +78,27 @@ def released(path: Path) -> Released:
         ValueError, OSError: as :func:`released_all`.
     """
     return released_all(path.parent).get(path.name, Released())
+
+
+@contextmanager
+def reading(ledgers: Path) -> Iterator[None]:
+    """Hold off the freeing of released rows while the caller reads ``released.json`` and then the
+    rows after it (a shared ``flock`` on ``ledgers/released.lock``, which a releasing soak creates
+    first; a run without it releases nothing).
+
+    Raises:
+        OSError: the lock file cannot be opened.
+    """
+    try:
+        fd = os.open(ledgers / RELEASED_LOCK, os.O_RDONLY)
+    except FileNotFoundError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # and the lock with it
 
 
 def any_released(ledgers: Path) -> bool:

@@ -1,18 +1,19 @@
 """Release the judged rows of a soak's producer ledgers (what a reader then sees:
 :mod:`chaos.workloads.released`).
 
-:func:`release` adds up the rows it releases, writes ``ledgers/released.json`` whole (by a rename),
-and only then frees the blocks of the rows released by the call *before*: a reader that read the
-file just before this call still finds every row it will read intact. The blocks are punched out
-with Linux's ``fallocate(FALLOC_FL_PUNCH_HOLE)`` (through ``ctypes``: Python's ``os`` has no call
-for it, and the one package that wraps it is unmaintained since 2018); the file keeps its length. On
-a filesystem that cannot punch holes the rows are still released (read past) and the disk is not freed.
+:func:`release` adds up the rows it releases and writes ``ledgers/released.json`` whole (by a
+rename); then, holding ``released.lock`` exclusive (a reader of the live totals holds it shared
+from reading ``released.json`` to its last row), it frees their blocks, punched out with Linux's
+``fallocate(FALLOC_FL_PUNCH_HOLE)`` (through ``ctypes``: Python's ``os`` has no call for it, and the
+one package that wraps it is unmaintained since 2018); the file keeps its length. On a filesystem
+that cannot punch holes the rows are still released (read past) and the disk is not freed.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import fcntl
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,7 +22,7 @@ import numpy as np
 
 from chaos.rundir import RELEASED
 from chaos.workloads.ledger import PRODUCER_EVENT, Kind, read_records, write_meta
-from chaos.workloads.released import Released, released_all
+from chaos.workloads.released import RELEASED_LOCK, Released, released_all
 
 _KEEP_SIZE, _PUNCH_HOLE = 0x01, 0x02
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
@@ -68,10 +69,22 @@ def _added(path: Path, before: Released, stop: int) -> Released:
     return Released(rows_now, next_seq, before.sent + sent, before.acked + acked, before.errors + errors)
 
 
+def begin(ledgers: Path) -> None:
+    """Say, before any row is released, that this run releases them (an empty ``released.json``):
+    its topic's retention may delete records as well, so no whole reconcile may ever read it.
+
+    Raises:
+        OSError: the file cannot be written.
+    """
+    (ledgers / RELEASED_LOCK).touch()
+    if not (ledgers / RELEASED).exists():
+        write_meta(ledgers / RELEASED, {})
+
+
 def release(ledgers: Path, stops: Mapping[str, int]) -> dict[str, Released]:
     """Release the rows below ``stops[name]`` of each producer ledger file ``name`` in ``ledgers``
-    (a stop at or below what is released already changes nothing), then free the blocks of what was
-    released before this call. Returns what is released now, per file.
+    (a stop at or below what is released already changes nothing), then free the blocks of every
+    released row once no reader is on them. Returns what is released now, per file.
 
     Raises:
         OSError: a ledger or ``released.json`` cannot be read or written.
@@ -85,6 +98,11 @@ def release(ledgers: Path, stops: Mapping[str, int]) -> dict[str, Released]:
             now[name] = _added(ledgers / name, old, stop)
     if now != before:
         write_meta(ledgers / RELEASED, {name: r.as_dict() for name, r in sorted(now.items())})
-    for name, old in before.items():
-        punch(ledgers / name, old.rows * PRODUCER_EVENT.itemsize)
+    lock = os.open(ledgers / RELEASED_LOCK, os.O_RDONLY | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a reader that read released.json before the write above is done
+        for name, done in now.items():
+            punch(ledgers / name, done.rows * PRODUCER_EVENT.itemsize)
+    finally:
+        os.close(lock)
     return now

@@ -11,7 +11,7 @@ import numpy as np
 from chaos.rundir import LEDGERS
 from chaos.workloads.ledger import PROCESSED, PRODUCER_EVENT, Kind, read_records
 from chaos.workloads.polled import read_polled
-from chaos.workloads.released import Released, released, released_all
+from chaos.workloads.released import Released, reading, released, released_all
 
 
 @dataclass(slots=True)
@@ -41,16 +41,18 @@ def totals(run_dir: Path, distinct: bool = False) -> Totals:
     """
     out = Totals()
     ledgers = Path(run_dir) / LEDGERS
-    gone = released_all(ledgers)  # read once: its rows are read from where it says, not from a later release
-    for path in sorted(ledgers.glob("producer-*.events")) + sorted(ledgers.glob("producer-*.acks")):
-        before = gone.get(path.name, Released())
-        out.sent, out.acked, out.errors = out.sent + before.sent, out.acked + before.acked, out.errors + before.errors
-        for chunk in read_records(path, PRODUCER_EVENT, start=before.rows):
-            width = (chunk["seq_end"] - chunk["seq"]).astype(np.int64)
-            out.sent += int(width[chunk["kind"] == Kind.INTENT].sum())
-            out.acked += int(width[chunk["kind"] == Kind.ACK].sum())
-            errors = (chunk["kind"] == Kind.ERROR_SEEN) | (chunk["kind"] == Kind.ERROR_SWALLOWED)
-            out.errors += int(width[errors].sum())
+    with reading(ledgers):  # the rows after what released.json says are not freed meanwhile
+        gone = released_all(ledgers)
+        for path in sorted(ledgers.glob("producer-*.events")) + sorted(ledgers.glob("producer-*.acks")):
+            before = gone.get(path.name, Released())
+            out.sent, out.acked = out.sent + before.sent, out.acked + before.acked
+            out.errors += before.errors
+            for chunk in read_records(path, PRODUCER_EVENT, start=before.rows):
+                width = (chunk["seq_end"] - chunk["seq"]).astype(np.int64)
+                out.sent += int(width[chunk["kind"] == Kind.INTENT].sum())
+                out.acked += int(width[chunk["kind"] == Kind.ACK].sum())
+                errors = (chunk["kind"] == Kind.ERROR_SEEN) | (chunk["kind"] == Kind.ERROR_SWALLOWED)
+                out.errors += int(width[errors].sum())
     for path in sorted(ledgers.glob("consumer-*.polled")):
         out.polled += read_polled(path)
     seen: list[np.ndarray[tuple[int], np.dtype[np.int64]]] = []
@@ -73,10 +75,11 @@ def next_seq(run_dir: Path, producer: str) -> int:
         ValueError: ``ledgers/released.json`` is not what the harness writes.
     """
     path = run_dir / LEDGERS / f"producer-{producer}.events"
-    before = released(path)
-    highest = before.next_seq - 1
-    for chunk in read_records(path, PRODUCER_EVENT, start=before.rows):
-        intents = chunk[chunk["kind"] == Kind.INTENT]
-        if len(intents):
-            highest = max(highest, int(intents["seq_end"].max()) - 1)
+    with reading(path.parent):
+        before = released(path)
+        highest = before.next_seq - 1
+        for chunk in read_records(path, PRODUCER_EVENT, start=before.rows):
+            intents = chunk[chunk["kind"] == Kind.INTENT]
+            if len(intents):
+                highest = max(highest, int(intents["seq_end"].max()) - 1)
     return highest + 1

@@ -222,3 +222,19 @@ def check_read_back(ledgers: Path, printed: list[str]) -> None:
     assert (ledgers / "consumer-c0.polled").read_text() == "10"
     consumer_meta = json.loads((ledgers / "consumer-c0.json").read_text())
     assert consumer_meta == {**CONSUMER_META, "member": "c0", "start_ns": BASE + 20 * MS}
+
+
+def test_the_java_producer_starts_where_the_harness_says(tmp_path: Path, jdk: tuple[str, str]) -> None:
+    """A soak's released rows read as zeros in ``.events``: the Java driver takes its first sequence
+    number from ``KAFKA_CHAOS_NEXT_SEQ``, which the harness sets, rather than scanning for it."""
+    import os
+
+    java, classes = compile_ledger(tmp_path, jdk)
+    spec_path = golden_spec(tmp_path)
+    script_path = tmp_path / "script.tsv"
+    script_path.write_text("".join("\t".join(line) + "\n" for line in script()), encoding="utf-8")
+    argv = [java, "-cp", str(classes), "LedgerScript", str(spec_path), str(script_path), str(tmp_path / "java")]
+    env = {**os.environ, "KAFKA_CHAOS_NEXT_SEQ": "987654321"}
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "next_seq p0 987654321" in proc.stdout.splitlines()
