@@ -69,8 +69,9 @@ def _seconds(text: str | None, option: str) -> float | None:
 @click.option(
     "--keep-ledgers",
     is_flag=True,
-    help="Keep every ledger row (by default a judged window's rows are released, freeing their disk); "
-    "a window judged unsure can then fall back to the whole run's reconcile.",
+    help="Keep every ledger row and every record of the topic (by default a judged window's ledger rows are "
+    "released and the topic has a retention, bounding the disk); a window judged unsure can then fall back to "
+    "the whole run's reconcile.",
 )
 @click.option("--seed", default=0, type=int, help="Seed of the faults drawn (the same seed draws the same).")
 @click.option("--client", default=None, metavar="NAME", help="Run every workload on this client.")

@@ -59,8 +59,8 @@ class SoakModel(_Strict):
     ledgers: Literal["release", "keep"] = Field(
         "release",
         description="release: with the windows' verdict, each judged window's producer ledger rows are released "
-        "and their disk freed (a window then judged unsure makes the verdict inconclusive: no whole reconcile can "
-        "replace it); keep: every row is kept",
+        "and their disk freed, and the topic has a retention (a window then judged unsure makes the verdict "
+        "inconclusive: no whole reconcile can replace it); keep: every row and record is kept",
     )
     kinds: list[dict[str, object]] | None = None
     steps: list[FaultStepModel] | None = None
