@@ -167,7 +167,7 @@ def windows_verdict(run_dir: Path, experiment: str | None = None) -> Verdict:
         reasons.append(
             f"{why}; the soak released what its windows judged (ledger rows, and records past its topic's "
             "retention), so no whole reconcile can take their place: the figures are the judged windows' alone "
-            "(keep everything with --keep-ledgers)"
+            "(keep everything with kafka-chaos soak --keep-ledgers, or ledgers: keep in the file's soak:)"
         )
     trust = Trust(conclusive=not reasons, ledgers_intact=not invalid, reasons=reasons)
     run_meta = read_meta(run_dir / rundir.RUN) if (run_dir / rundir.RUN).exists() else {}

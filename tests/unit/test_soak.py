@@ -224,6 +224,8 @@ def test_the_soak_command_refuses_bad_input_in_one_sentence_and_starts_nothing(t
         (["soak", str(path), "--duration", "60s", "--client", "all"], "a soak runs one client"),
         # the option reconcile's refusal advises is one the command takes
         (["soak", str(path), "--duration", "60s", "--verdict", "whole", "--client", "all"], "a soak runs one client"),
+        # and the one an inconclusive released soak's verdict advises
+        (["soak", str(path), "--duration", "60s", "--keep-ledgers", "--client", "all"], "a soak runs one client"),
     ]
     for args, words in cases:
         command = [sys.executable, "-m", "chaos.cli", *args]
