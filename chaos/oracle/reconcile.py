@@ -119,11 +119,18 @@ def _read_drain(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def _of_windows(run_dir: Path) -> bool:
     """Whether ``run_dir`` is a soak judged in windows that make its verdict: it had no drain and
-    its windows allow it, or it released its judged ledger rows (then no whole reconcile can)."""
-    if not (run_dir / rundir.SOAK / rundir.SOAK_JUDGED).exists():
-        return False
+    its windows allow it, or it released its judged ledger rows (then no whole reconcile can).
+
+    Raises:
+        UsageError: it released rows and has no judged windows.
+    """
+    judged = (run_dir / rundir.SOAK / rundir.SOAK_JUDGED).exists()
     if any_released(run_dir / rundir.LEDGERS):
+        if not judged:
+            raise UsageError(f"{run_dir} released judged ledger rows but has no judged windows: none can reconcile it")
         return True
+    if not judged:
+        return False
     return not (run_dir / DRAIN / rundir.DRAIN_META).exists() and not_from_windows(run_dir) is None
 
 
@@ -164,8 +171,6 @@ def reconcile(run_dir: Path, experiment: str | None = None) -> Verdict:
             released judged ledger rows without the judged windows.
     """
     run_dir = Path(run_dir)
-    if any_released(run_dir / LEDGERS) and not (run_dir / rundir.SOAK / rundir.SOAK_JUDGED).exists():
-        raise UsageError(f"{run_dir} released judged ledger rows but has no judged windows: nothing can reconcile it")
     if _of_windows(run_dir):  # a soak judged in windows, with no drain: its verdict is its windows' sum, again
         return with_witness(windows_verdict(run_dir, experiment), run_dir)
     drain_meta, run_meta = _read_drain(run_dir)

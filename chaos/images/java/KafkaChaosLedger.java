@@ -94,9 +94,8 @@ final class KafkaChaosLedger {
         return (int) (c.getValue() & 0x7FFFFFFFL);
     }
 
-    /** The first sequence number a (re)started producer may use: after everything it ever intended.
-     *  The harness says it in KAFKA_CHAOS_NEXT_SEQ (with the rows a soak released, which read as
-     *  zeros here); without it, after the highest INTENT of the .events ledger. */
+    /** The first sequence number a (re)started producer may use: KAFKA_CHAOS_NEXT_SEQ, which counts
+     *  a soak's released rows (zeros here); without it, after the highest INTENT of .events. */
     static long nextSeq(Path events) throws IOException {
         String given = System.getenv("KAFKA_CHAOS_NEXT_SEQ");
         if (given != null && !given.isEmpty()) return Long.parseLong(given);
