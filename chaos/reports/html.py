@@ -101,10 +101,10 @@ def run_html(run: RunReport) -> str:
     timeline = series(run.run_dir)
     parts.append("<h2>Timeline</h2>" + timeline_svg(timeline, lost=lost))
     if timeline.released_s:
-        shown = "are not shown" if timeline.released_s >= timeline.seconds else f"start at {timeline.released_s} s"
+        before = "" if timeline.released_s >= timeline.seconds else f" before {timeline.released_s} s"
         parts.append(
-            f"<p>The producers' rates {shown}: the soak released the rows of the windows it had judged "
-            f"(docs/soak.md); {rundir.SOAK}/{rundir.SOAK_WINDOWS} has each window's figures.</p>"
+            f"<p>The producers' rates{before} are each window's average ({rundir.SOAK}/{rundir.SOAK_WINDOWS}): "
+            "the soak released the ledger rows of the windows it had judged (docs/soak.md).</p>"
         )
     if (soak := soak_summary(run.run_dir)) is not None:
         parts.append(soak_html(soak))

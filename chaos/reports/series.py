@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from chaos import rundir
+from chaos.oracle.files import json_lines
 from chaos.rundir import LEDGERS
 from chaos.workloads.ledger import PROCESSED, PRODUCER_EVENT, Kind, read_meta, read_records
 from chaos.workloads.released import released
@@ -44,7 +45,8 @@ class Series:
     processed: list[int] = field(default_factory=list)
     faults: list[dict[str, Any]] = field(default_factory=list)
     phases: list[dict[str, Any]] = field(default_factory=list)
-    #: Seconds before which a soak released producer rows once judged: the producers' rates start here.
+    #: Seconds before which a soak released producer rows once judged: the producers' rates before
+    #: are each window's average (``soak/windows.jsonl``).
     released_s: int = 0
 
 
@@ -140,13 +142,28 @@ class _Rates:
             t = chunk["t_ms"] / 1000.0 + offset
             self._add("processed", t, np.ones(len(t)))
 
+    def from_windows(self, windows: list[dict[str, object]], t0: float) -> None:
+        """The producers' rates before the rows a soak released end (what is left of those seconds is
+        not a rate): each window's records spread evenly over its seconds (``soak/windows.jsonl``)."""
+        upto = min(int(self.released), MAX_SECONDS)
+        for name in ("sent", "acked", "errors"):
+            self.counts[name][:upto] = 0
+        for w in windows:
+            start, end = w.get("start_ms"), w.get("end_ms")
+            if not isinstance(start, int) or not isinstance(end, int) or end <= start:
+                continue
+            a, b = start / 1000 - t0, end / 1000 - t0
+            self.last = max(self.last, min(b, upto))
+            seconds = np.arange(max(0, int(np.ceil(a))), min(upto, int(np.ceil(b))))
+            for name in ("sent", "acked", "errors"):
+                value = w.get(name)
+                if isinstance(value, int) and len(seconds):
+                    self.counts[name][seconds] += value / (b - a)
+
     def binned(self, name: str, seconds: int) -> list[int]:
-        """Records of one rate per second, the first ``seconds`` (a later one counts in the last); a
-        producer's rate is 0 before the rows a soak released end (what is left of those seconds is not a rate)."""
+        """Records of one rate per second, the first ``seconds`` (a later one counts in the last)."""
         counts = self.counts[name]
         out = counts[:seconds].copy()
-        if name != "processed":
-            out[: int(self.released)] = 0
         if 0 < seconds < MAX_SECONDS:
             out[-1] += counts[seconds:].sum()
         return [int(v) for v in out]
@@ -170,6 +187,8 @@ def series(run_dir: Path) -> Series:
             rates.add_producer(meta.with_suffix(""), offset)
         else:
             rates.add_consumer(meta.with_suffix(""), offset)
+    if rates.released:
+        rates.from_windows(json_lines(run_dir / rundir.SOAK / rundir.SOAK_WINDOWS), t0)
     ends = [
         rates.last,
         *((f["end"] or f["start"]) - t0 for f in faults),

@@ -164,11 +164,21 @@ def test_a_reports_rates_start_where_the_released_rows_end(tmp_path: Path) -> No
     assert series(tmp_path).released_s == 0 and series(tmp_path).sent[10] == 100
     release(led, {"producer-p0.events": n // 2})
     s = series(tmp_path)
-    # the released seconds show no rate, and the report says where the rates start (not an outage)
+    # without the windows' figures the released seconds show no rate (what is left of them is not one)
     assert s.released_s == 50 and s.sent[:50] == [0] * 50 and s.sent[50:99] == [100] * 49
+    # with them, each window's records spread over its seconds: 2,000 in the first 20 s, 3,000 in the next 30
+    t0 = 1_000.0
+    windows = [
+        {"window": 1, "start_ms": int(t0 * 1000), "end_ms": int((t0 + 20) * 1000), "sent": 2_000},
+        {"window": 2, "start_ms": int((t0 + 20) * 1000), "end_ms": int((t0 + 50) * 1000), "sent": 3_000},
+    ]
+    (tmp_path / "soak").mkdir()
+    (tmp_path / "soak" / "windows.jsonl").write_text("".join(json.dumps(w) + "\n" for w in windows))
+    s = series(tmp_path)
+    assert s.sent[:50] == [100] * 50 and s.sent[50:99] == [100] * 49
     release(led, {"producer-p0.events": n})  # a producer that finished before the last window: all released
     s = series(tmp_path)
-    assert s.released_s == s.seconds and not any(s.sent)
+    assert s.released_s == s.seconds and s.sent[:50] == [100] * 50 and not any(s.sent[50:])
 
 
 def test_a_run_that_released_rows_without_judged_windows_is_not_reconciled(tmp_path: Path) -> None:
