@@ -170,6 +170,7 @@ def test_clean_removes_what_a_sigkilled_harness_left(engine: docker.DockerClient
     assert labelled(engine, run_id) == []
 
 
+@pytest.mark.extended  # the command's clusters are 4.4; scripts/setup runs this and the K rows' releases
 def test_kafka_3_9_cluster(engine: docker.DockerClient, run_dir: Path) -> None:
     # scripts/setup builds this image: a test never waits on a registry.
     missing = missing_images(engine, image_refs("3.9.1"))
