@@ -21,7 +21,7 @@ from typing import Literal
 from chaos.cluster.config import ClientPath
 from chaos.experiments.cluster_model import as_properties
 from chaos.experiments.model import Experiment, fault_params
-from chaos.experiments.soak_release import SEGMENT_S, retention_s
+from chaos.experiments.soak_release import SEGMENT_S, releases, retention_s
 from chaos.faults.backends import CLIENT_NETWORK_KINDS
 from chaos.faults.base import make_fault
 from chaos.faults.schedule import RANDOM_KINDS, Step, random_schedule
@@ -103,7 +103,8 @@ class Plan:
     soak_window: float | None = None
     #: A soak's verdict: its judged windows' sum, or the whole run's reconcile (docs/soak.md).
     soak_verdict: Literal["windows", "whole"] = "whole"
-    #: Judged windows' ledger rows released (a soak judged in windows, ``ledgers: release``).
+    #: Judged windows' ledger rows released, and a retention on the topic (a soak whose verdict can be
+    #: its windows', ``ledgers: release``: :func:`chaos.experiments.soak_release.releases`).
     soak_release: bool = False
 
     @property
@@ -269,7 +270,7 @@ def plan_experiment(exp: Experiment, run_id: str, run_dir: Path, seed: int = 0, 
         application=app,
         soak_window=exp.soak.window_s if exp.soak is not None else None,
         soak_verdict=exp.soak.verdict if exp.soak is not None else "whole",
-        soak_release=exp.soak is not None and exp.soak.verdict == "windows" and exp.soak.ledgers == "release",
+        soak_release=releases(exp),
     )
 
 

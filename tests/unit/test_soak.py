@@ -66,12 +66,15 @@ def test_a_soaks_verdict_is_its_windows_unless_it_asks_for_the_whole(tmp_path: P
     with pytest.raises(UsageError, match="verdict"):
         verdict({"verdict": "halves"})
 
-    def release(soak: dict[str, object]) -> bool:
-        exp = load_experiment(_file(tmp_path), soak={"duration": 95, "every": 30, **soak})
+    alone = B2_LIKE.replace("consumer: {strategy: after_process}\n", "")
+
+    def release(soak: dict[str, object], text: str = alone) -> bool:
+        exp = load_experiment(_file(tmp_path, text), soak={"duration": 95, "every": 30, **soak})
         return plan_experiment(exp, run_id="r", run_dir=tmp_path / "run").soak_release
 
     # judged rows are released by default, only with the windows' verdict (the whole one reads every row)
     assert release({}) and not release({"ledgers": "keep"}) and not release({"verdict": "whole"})
+    assert not release({}, B2_LIKE)  # a consumer: reconciled whole, nothing released
 
     def topic(text: str, soak: dict[str, object]) -> dict[str, str]:
         exp = load_experiment(_file(tmp_path, text), soak={"duration": 95, "every": 30, **soak})
@@ -79,7 +82,6 @@ def test_a_soaks_verdict_is_its_windows_unless_it_asks_for_the_whole(tmp_path: P
 
     # a soak that releases its judged rows sets a retention on its topic: the brokers delete what
     # was judged long ago (twice the records in flight: kafka-python's 120 s delivery, three periods, 35 s)
-    alone = B2_LIKE.replace("consumer: {strategy: after_process}\n", "")
     assert topic(alone, {}) == {"retention.ms": str(2 * (120 + 90 + 35) * 1000), "segment.ms": "60000"}
     assert topic(alone, {"ledgers": "keep"}) == {} and topic(alone, {"verdict": "whole"}) == {}
     assert topic(B2_LIKE, {}) == {}  # a consumer: reconciled whole, its log read back at the end
