@@ -112,7 +112,8 @@ def soak_cmd(
     soak.kinds, else its fault steps (each alone, without its timing), else its random faults'
     kinds, else the default ones. Each window's figures are printed as it ends and written to
     soak/windows.jsonl. The verdict is the sum of the windows judged as the soak runs (--verdict
-    windows, unless a window could not be judged), or the whole run's reconcile (--verdict whole),
+    windows; where a window could not be judged, the whole run's reconcile if --keep-ledgers kept
+    what it needs, else inconclusive), or the whole run's reconcile (--verdict whole),
     with its loss per window in soak/soak.md.
 
     Refused (exit 2) when the disk cannot hold the run's ledgers and logs.

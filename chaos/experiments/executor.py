@@ -18,7 +18,7 @@ from typing import Self
 
 from chaos.cluster import KafkaCluster
 from chaos.cluster.config import ClientPath
-from chaos.cluster.kafka_tools import control_offsets
+from chaos.cluster.kafka_tools import control_offsets, offsets_with
 from chaos.errors import ChaosError, UsageError
 from chaos.events import EventBus, FaultHappened, Note
 from chaos.experiments import stopping
@@ -32,6 +32,7 @@ from chaos.oracle.reconcile import with_witness
 from chaos.oracle.verdict import WorkloadOutcome
 from chaos.oracle.windows_verdict import controls as window_controls
 from chaos.oracle.windows_verdict import windows_verdict
+from chaos.rundir import LEDGERS
 from chaos.waiting import wait_until
 from chaos.workloads.app_output import drain_app_output
 from chaos.workloads.application import AppSpec, HostApplication
@@ -40,6 +41,7 @@ from chaos.workloads.drain import drain
 from chaos.workloads.netns import Namespaces, broker_ips
 from chaos.workloads.output_drain import drain_output
 from chaos.workloads.process import Workload, WorkloadProcess
+from chaos.workloads.released import any_released
 from chaos.workloads.security import Brokers
 from chaos.workloads.spec import ConsumerSpec, ProducerSpec
 from chaos.workloads.totals import Totals, totals
@@ -314,6 +316,15 @@ class Execution:
             self.note(f"transaction markers of partition {partition} unchecked: {e}")
             return None
 
+    def _log_start(self) -> dict[int, int]:
+        """The topic's partitions' log start offsets, as Kafka's offsets tool reports them.
+
+        Raises:
+            ChaosError: the tool failed, or found nowhere to run.
+        """
+        with self.cluster.tools() as access:
+            return offsets_with(access, self.topic.name)["beginning"]
+
     def count_with_kafka(self) -> None:
         """Kafka's own offsets tool as a second reader of the topic (:func:`kafka_offsets`)."""
         kafka_offsets(self.cluster.tools, self.topic.name, self.run_dir, self.note)
@@ -330,7 +341,10 @@ class Execution:
         """
         verdict = windows_verdict(self.run_dir, name) if windows else reconcile(self.run_dir, name)
         controls = window_controls(self.run_dir) if windows else None
-        if witness(self.cluster, self.topic.name, self.topic.partitions, self.run_id, self.run_dir, verdict, controls):
+        # a soak that released what it judged has a retention on its topic: what it deleted is not searched for
+        start = self._log_start if windows and any_released(self.run_dir / LEDGERS) else None
+        t = self.topic
+        if witness(self.cluster, t.name, t.partitions, self.run_id, self.run_dir, verdict, controls, start):
             verdict = with_witness(verdict, self.run_dir)  # the same as reconciling again, without the second pass
         runs: list[WorkloadProcess | HostApplication] = [*self.processes.values(), *self.apps.values()]
         out = {w.name: WorkloadOutcome(starts=w.starts, kills=w.kills, exit_code=w.exit_code) for w in runs}

@@ -54,7 +54,8 @@ class SoakModel(_Strict):
     verdict: Literal["windows", "whole"] = Field(
         "windows",
         description="windows: the verdict is the judged windows' sum, no final drain or whole reconcile "
-        "(bounded memory; the whole run's where a window was not judged); whole: the whole run reconciled too",
+        "(bounded memory; where a window was not judged, the whole run's if the ledgers were kept, else "
+        "inconclusive); whole: the whole run reconciled too",
     )
     ledgers: Literal["release", "keep"] = Field(
         "release",

@@ -89,8 +89,7 @@ def disk_need(exp: Experiment) -> DiskNeed:
     external = exp.cluster.external is not None
     per_record = (exp.producer.payload_size + RECORD_OVERHEAD) * exp.topic.replication_factor * (1 + outputs)
     tail = min(records, int(rate * tail_span(exp))) * LOG_RECORD.itemsize
-    # released: the rows of the windows not yet judged, and those of the last one judged (its blocks
-    # are freed at the next window's release)
+    # released: the rows of the windows not yet judged, and a period more (the window being judged)
     kept = records
     if releases(exp):  # the windows' verdict: no drain either
         kept, per_row = min(records, int(rate * (tail_span(exp) + exp.soak.every))), per_row - LOG_RECORD.itemsize

@@ -44,10 +44,16 @@ def releases(exp: Experiment) -> bool:
     if exp.consumer is not None or exp.application is not None or exp.producer.mode in ("transactional", "outbox"):
         return False
     compacted = "compact" in str(exp.topic.config.get("cleanup.policy", ""))
+    return not compacted and not _never_gives_up(exp) and {e.metric for e in exp.expectations()} <= WINDOW_METRICS
+
+
+def _never_gives_up(exp: Experiment) -> bool:
+    """A timeout of 0 on a client that does not raise it (librdkafka's ``message.timeout.ms``): its
+    windows never settle (:func:`chaos.experiments.soak_judging.settle_s` says None), nothing is released."""
     settings = exp.producer.settings
-    # a timeout of 0 may be one that never gives up (librdkafka's): windows never settle (counted as kept)
-    forever = "0" in (str(settings.get("delivery.timeout.ms")), str(settings.get("message.timeout.ms")))
-    return not compacted and not forever and {e.metric for e in exp.expectations()} <= WINDOW_METRICS
+    given = _ms(settings, "delivery.timeout.ms")
+    given = given if given is not None else _ms(settings, "message.timeout.ms")
+    return given == 0 and exp.producer.client not in _FLOORED
 
 
 def _ms(settings: Mapping[str, object], key: str) -> int | None:
@@ -72,9 +78,10 @@ def _delivery_s(exp: Experiment) -> float:
 
 def tail_span(exp: Experiment) -> float:
     """Seconds of records in flight at most, sent and not yet judged: the client's delivery timeout
-    (:data:`TAIL_DELIVERY_S` unless it says), three periods and :data:`TAIL_LAG_S`."""
-    every = exp.soak.every if exp.soak is not None else 0.0
-    return _delivery_s(exp) + 3 * every + TAIL_LAG_S
+    (:data:`TAIL_DELIVERY_S` unless it says), three periods (or windows, where longer) and :data:`TAIL_LAG_S`."""
+    # the judge settles by the window, the faults come every period: the longer of the two
+    period = max(exp.soak.every, exp.soak.window or 0.0) if exp.soak is not None else 0.0
+    return _delivery_s(exp) + 3 * period + TAIL_LAG_S
 
 
 def retention_s(exp: Experiment) -> float | None:

@@ -32,22 +32,33 @@ def witness(
     run_dir: Path,
     verdict: Verdict,
     controls: Mapping[int, str] | None = None,
+    log_start: Callable[[], Mapping[int, int]] | None = None,
 ) -> bool:
     """Search the disks for the verdict's broker-loss examples and write ``drain/witness.json``.
     The search's control, a record the log holds, is the drain's, or one of ``controls``
     (partition -> ``producer;seq``) for a soak judged in windows, which reads no log back at its end.
+    ``log_start`` (a soak whose topic has a retention): the partitions' log start offsets; an example
+    acknowledged below its partition's was deleted by the retention and is not searched (``deleted``).
 
     Returns whether there was anything to look for (a conclusive verdict with broker loss). A tool
     that fails is written down as such; it does not fail the run.
     """
     lost = verdict.examples.get("broker", []) if verdict.conclusive else []
-    if not lost:
+    deleted: list[dict[str, object]] = []
+    if lost and log_start is not None:
+        lost, deleted = _retained(lost, log_start)
+    if not lost and not deleted:
         return False
+    if not lost:  # nothing left to search for: said, with no answer
+        write_meta(run_dir / DRAIN / WITNESS_FILE, {"tool": "DumpLogSegments", "deleted": deleted, "error": _DELETED})
+        return True
     markers = {f"{MAGIC.decode()};{run_id};{e['producer']};{e['seq']};": e for e in lost}
     where = {p for e in lost if isinstance(p := e.get("partition"), int)}
     if len(where) < len(lost):  # a record acknowledged without an offset: any partition
         where = set(range(partitions))
     out: dict[str, object] = {"tool": "DumpLogSegments", "brokers": [b.host for b in cluster.brokers if b.is_running]}
+    if deleted:
+        out["deleted"] = deleted
     # A control: a record the drain read must show up, or an empty search proves nothing.
     if controls is None:
         control = _a_record_in_the_log(run_dir, run_id, where)
@@ -67,6 +78,27 @@ def witness(
         out["error"] = str(e)
     write_meta(run_dir / DRAIN / WITNESS_FILE, out)
     return True
+
+
+_DELETED = "every example was acknowledged below its partition's log start: the topic's retention deleted it"
+
+
+def _retained(
+    lost: list[dict[str, object]], log_start: Callable[[], Mapping[int, int]]
+) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """The examples still in their partition's log, and those acknowledged below its start (all of
+    them, unsearched, when the log start cannot be asked: nothing would tell a deletion from a loss)."""
+    try:
+        start = log_start()
+    except ChaosError:
+        return [], list(lost)
+    kept: list[dict[str, object]] = []
+    deleted: list[dict[str, object]] = []
+    for e in lost:
+        p, o = e.get("partition"), e.get("offset")
+        gone = not isinstance(p, int) or not isinstance(o, int) or o < start.get(p, 1 << 62)
+        (deleted if gone else kept).append(e)
+    return kept, deleted
 
 
 def _a_record_in_the_log(run_dir: Path, run_id: str, partitions: set[int]) -> str | None:

@@ -169,7 +169,7 @@ def windows_verdict(run_dir: Path, experiment: str | None = None) -> Verdict:
             "retention), so no whole reconcile can take their place: the figures are the judged windows' alone "
             "(keep everything with kafka-chaos soak --keep-ledgers, or ledgers: keep in the file's soak:)"
         )
-    trust = Trust(conclusive=not reasons, ledgers_intact=not invalid, reasons=reasons)
+    trust = Trust(conclusive=not reasons, ledgers_intact=not invalid, drain_complete=why is None, reasons=reasons)
     run_meta = read_meta(run_dir / rundir.RUN) if (run_dir / rundir.RUN).exists() else {}
     producers = load_producers(run_dir)
     verdict = Verdict.build(
@@ -182,7 +182,8 @@ def windows_verdict(run_dir: Path, experiment: str | None = None) -> Verdict:
         trust=trust,
         details={
             "producers": {p.id: p.mode for p in producers},
-            "drain_complete": True,  # the tail reader read every partition to its end, without a gap
+            # the tail reader read every partition to its end, without a gap, unless a window says otherwise
+            "drain_complete": why is None,
             "judged_in": "windows",
         },
     )

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Protocol
 
 from chaos.errors import InfrastructureError
+from chaos.rundir import LEDGERS
 from chaos.workloads.lines import NEXT_SEQ_ENV, LineConverter, LineProtocolError
 from chaos.workloads.netns import Netns
+from chaos.workloads.released import any_released
 from chaos.workloads.spec import ConsumerSpec, ProducerSpec, save_spec
 from chaos.workloads.totals import next_seq
 
@@ -136,8 +138,8 @@ class WorkloadProcess:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         if self.lines is not None:
             env[NEXT_SEQ_ENV] = str(self.lines.begin())
-        elif isinstance(self.spec, ProducerSpec):  # with what a soak released, which a scan of .events cannot see
-            env[NEXT_SEQ_ENV] = str(next_seq(self.run_dir, self.spec.id))
+        elif isinstance(self.spec, ProducerSpec) and any_released(self.run_dir / LEDGERS):
+            env[NEXT_SEQ_ENV] = str(next_seq(self.run_dir, self.spec.id))  # a scan of .events cannot see released rows
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as out:
             out.write(f"--- start {self.starts + 1} at {time.time():.3f} ---\n".encode())

@@ -53,7 +53,10 @@ def test_the_disk_a_soak_needs_is_its_records_times_their_rows_and_replicas(tmp_
     short = disk_need(load_experiment(_file(tmp_path, java), soak={"duration": 1000, "every": 30}))
     assert short.ledger_bytes == 500 * (30 + 3 * 30 + 35 + 30) * 3 * 37 + 500 * (30 + 3 * 30 + 35) * 25
     # a producer that never gives up: its windows never settle, nothing is released
+    # (librdkafka's: the Java client and kafka-python raise a timeout of 0 to their floor)
     forever = alone.replace("acks: 1}", "acks: 1, delivery.timeout.ms: 0}")
+    assert disk_need(load_experiment(_file(tmp_path, forever), soak={"duration": 1000, "every": 30})).released
+    forever = forever.replace("producer: {", "producer: {client: librdkafka, ")
     assert not disk_need(load_experiment(_file(tmp_path, forever), soak={"duration": 1000, "every": 30})).released
 
 
@@ -69,3 +72,17 @@ def test_a_soak_the_disk_cannot_hold_is_refused_naming_need_and_free_space(tmp_p
     many = int(free / (one.ledger_bytes + (one.broker_bytes or 0))) + 1
     with pytest.raises(UsageError, match=f"{many} soaks need"):
         check_disk([small] * many, tmp_path, lambda: tmp_path)
+
+
+def test_what_a_soak_holds_follows_the_judges_settling(tmp_path: Path) -> None:
+    from chaos.experiments.soak_release import releases, tail_span
+
+    alone = B2_LIKE.replace("consumer: {strategy: after_process}\n", "")
+    # the judge settles by the window: 900 s windows hold 900 s periods of records, not 30 s ones
+    long_windows = load_experiment(_file(tmp_path, alone), soak={"duration": 7200, "every": 30, "window": 900})
+    assert tail_span(long_windows) == 120 + 3 * 900 + 35
+    # librdkafka's message timeout of 0, however written, never gives up: nothing released
+    rdkafka = alone.replace("producer: {", "producer: {client: librdkafka, ").replace(
+        "acks: 1}", "acks: 1, delivery.timeout.ms: ' 0'}"
+    )
+    assert not releases(load_experiment(_file(tmp_path, rdkafka), soak={"duration": 600, "every": 30}))

@@ -108,6 +108,7 @@ def test_a_window_judged_unsure_after_rows_were_released_makes_the_verdict_incon
     assert lines[2]["unsure"] and released_all(soak.run / LEDGERS)
     v = reconcile(soak.run)  # a whole reconcile of what is left would state false figures
     assert not v.conclusive and v.details.judged_in == "windows"
+    assert not v.trust.drain_complete and not v.details.drain_complete  # the tail reader said it was not
     assert any("released" in r and "--keep-ledgers" in r for r in v.trust.reasons), v.trust.reasons
 
 
