@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from chaos.oracle.keys import I64, SEQ_BITS, Mask, cat, member, positions, unique
+from chaos.oracle.keys import I64, SEQ_BITS, Mask, Members, cat, member, positions, unique
 from chaos.oracle.log import Log, map_tags
 from chaos.oracle.rewrites import Rewrites, rewrites
 from chaos.rundir import LEDGERS
@@ -180,16 +180,18 @@ def consumer_loss(
     skipped copy elsewhere is loss."""
     lost = unprocessed = overwritten = 0
     examples: list[tuple[Log, int, str]] = []
+    in_sent = Members(sent)  # looked up for every partition of every group: its bitmaps built once
     for group in groups:
         view = committed_log if group.read_committed and committed_log is not None else log
         lost_keys: list[I64] = []
         moved_keys: list[I64] = []
+        processed = Members(group.keys)
         for part, off in committed.get(group.name, {}).items():
             lo = int(np.searchsorted(view.pos, int(part) << SEQ_BITS))
             hi = int(np.searchsorted(view.pos, (int(part) << SEQ_BITS) | int(off)))
             idx = lo + np.flatnonzero(view.known[lo:hi])
-            idx = idx[member(view.keys[idx], sent)]
-            idx = idx[~member(view.keys[idx], group.keys)]
+            idx = idx[in_sent.of(view.keys[idx])]
+            idx = idx[~processed.of(view.keys[idx])]
             rewritten = _moved_under(group.rewritten, view.pos[idx], view.keys[idx], acked_ms)
             moved_keys.append(view.keys[idx[rewritten]])
             idx = idx[~rewritten]
@@ -200,7 +202,7 @@ def consumer_loss(
         moved = unique(cat(moved_keys), in_place=True)
         overwritten += int((~member(moved, group_lost)).sum())  # records, each once; a skipped copy is loss
         lost += len(group_lost)
-        unprocessed += _unprocessed(view, committed.get(group.name, {}), sent, group.keys)
+        unprocessed += _unprocessed(view, committed.get(group.name, {}), in_sent, processed)
     return ConsumerLoss(lost, examples, unprocessed, overwritten)
 
 
@@ -280,7 +282,7 @@ def _moved_under(rw: Rewrites, pos: I64, keys: I64, acked_ms: Callable[[I64], I6
     return moved
 
 
-def _unprocessed(view: Log, committed: dict[str, int], sent: I64, processed: I64) -> int:
+def _unprocessed(view: Log, committed: dict[str, int], sent: Members, processed: Members) -> int:
     """Sent records in ``view`` at or above the committed offset of their partition (all of a
     partition without one) that the group never processed: it had not got there."""
     unprocessed: list[I64] = []
@@ -289,6 +291,6 @@ def _unprocessed(view: Log, committed: dict[str, int], sent: I64, processed: I64
         lo = start if off is None else max(start, int(np.searchsorted(view.pos, (part << SEQ_BITS) | int(off))))
         idx = lo + np.flatnonzero(view.known[lo:hi])
         keys = view.keys[idx]
-        keys = keys[member(keys, sent)]
-        unprocessed.append(keys[~member(keys, processed)])
+        keys = keys[sent.of(keys)]
+        unprocessed.append(keys[~processed.of(keys)])
     return len(unique(cat(unprocessed), in_place=True))

@@ -86,8 +86,8 @@ def unique(a: I64, in_place: bool = False, chunk: int = 1 << 21) -> I64:
     return packed.copy() if written < len(a) // 2 else packed
 
 
-#: ``member`` looks a key up in a bitmap of its group (producer or partition) where the group's
-#: keys fill at least one in this many of the values they span, and there are this many needles.
+#: ``member`` looks a key up in bitmaps where they take at most this many bits a key (a key of
+#: the sorted array takes 64), and there are this many needles.
 DENSE = 8
 BITMAP_FROM = 1 << 16
 #: More groups than this keep the binary search (a partition's offsets are dense, but thousands of
@@ -96,43 +96,58 @@ BITMAP_GROUPS = 1024
 
 
 class _Bitmaps:
-    """The keys of a sorted unique array as a bit per value, group by group (a group: one value
-    above :data:`SEQ_BITS`, a producer or a partition), each group's bits from its first key, all in
-    one buffer: a lookup is an index, not a binary search, and a dense group takes a bit a key, not
-    eight bytes. Built a window of values at a time, so its only temporary is a window's bytes."""
+    """The keys of a sorted unique array as a bit per value. A group (one value above
+    :data:`SEQ_BITS`: a producer, a partition) is a slot of ``width`` bits, from the lowest first
+    value of any group; slots follow one another from the lowest group's, so a key's bit is
+    arithmetic on the key alone: no search for its group and no gathers from a table of groups,
+    which made a lookup among four producers' keys twice as slow as among one's. A dense group
+    takes a bit a key, not eight bytes. Built a window of values at a time, so its only temporary
+    is a window's bytes."""
 
     WINDOW = 1 << 23
 
-    def __init__(self, groups: list[tuple[int, I64]]) -> None:
-        self.highs = np.array([h for h, _ in groups], dtype=np.int64)
-        self.los = np.array([int(g[0]) for _, g in groups], dtype=np.int64)
-        self.spans = np.array([int(g[-1]) - int(g[0]) + 1 for _, g in groups], dtype=np.int64)
-        sizes = (self.spans + 7) // 8
-        starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
-        self.bases = starts * 8  # each group's first bit
-        self.bits = np.zeros(int(sizes.sum()), dtype=np.uint8)
-        for (_, g), lo, span, at in zip(groups, self.los.tolist(), self.spans.tolist(), starts.tolist(), strict=True):
-            for w in range(0, span, self.WINDOW):
-                i, j = np.searchsorted(g, [lo + w, lo + w + self.WINDOW])
-                hit = np.zeros(min(self.WINDOW, span - w), dtype=bool)
-                hit[g[i:j] - (lo + w)] = True
+    def __init__(self, groups: list[tuple[int, I64]], first: int, width: int) -> None:
+        low = groups[0][0]
+        #: The key of bit 0 (slot 0's ``first``), how many slots, and each one's bits (a multiple of 8).
+        self.base = (low << SEQ_BITS) | first
+        self.slots = groups[-1][0] - low + 1
+        self.width = width
+        self.bits = np.zeros(self.slots * width // 8, dtype=np.uint8)
+        for high, g in groups:
+            at = (high - low) * width  # the slot's first bit: a multiple of 8
+            key0 = high << SEQ_BITS
+            # Windows from the byte that holds g's first value; each a whole number of bytes.
+            start = first + ((int(g[0]) & SEQ_MASK) - first) // 8 * 8
+            for w in range(start, (int(g[-1]) & SEQ_MASK) + 1, self.WINDOW):
+                i, j = np.searchsorted(g, [key0 + w, key0 + w + self.WINDOW])
+                hit = np.zeros(min(self.WINDOW, first + width - w), dtype=bool)
+                hit[g[i:j] - (key0 + w)] = True
                 packed = np.packbits(hit, bitorder="little")
-                self.bits[at + w // 8 : at + w // 8 + len(packed)] = packed
+                lo = (at + w - first) // 8
+                self.bits[lo : lo + len(packed)] = packed
 
     def contains(self, a: I64) -> Mask:
-        """Mask of the elements of ``a`` that are keys (any value: another group's, -1)."""
-        if len(self.highs) == 1:  # a key of another group falls outside the one group's span
-            off = a - self.los[0]
-            inside = (off >= 0) & (off < self.spans[0])
-            bit = off[inside]
+        """Mask of the elements of ``a`` that are keys (any value >= -1: another group's, -1).
+
+        A value below the base borrows from its group: its offset in the slot comes out at least
+        2^SEQ_BITS - first, past the slot's width (:func:`_bitmaps` makes sure of it)."""
+        bit = a - self.base
+        if self.slots == 1:
+            inside = bit.view(np.uint64) < self.width
         else:
-            high = a >> SEQ_BITS
-            group = np.minimum(np.searchsorted(self.highs, high), len(self.highs) - 1)
-            off = a - self.los[group]
-            inside = (self.highs[group] == high) & (off >= 0) & (off < self.spans[group])
-            bit = off[inside] + self.bases[group[inside]]
-        out = np.zeros(len(a), dtype=bool)
-        out[inside] = ((self.bits[bit >> 3] >> (bit & 7).astype(np.uint8)) & 1).astype(bool)
+            slot = bit >> SEQ_BITS
+            bit &= SEQ_MASK
+            inside = bit < self.width
+            inside &= slot.view(np.uint64) < self.slots
+            slot *= self.width
+            bit += slot
+        bit *= inside  # a value outside reads bit 0, and is masked out below
+        byte = self.bits[bit >> 3]
+        bit &= 7
+        byte >>= bit.astype(np.uint8)
+        byte &= 1
+        out: Mask = byte.view(bool)
+        out &= inside
         return out
 
 
@@ -150,32 +165,63 @@ def _groups(b: I64) -> list[tuple[int, I64]]:
 
 
 def _bitmaps(b: I64) -> _Bitmaps | None:
-    """``b`` as bitmaps, or None where a group is sparse or there are many (a binary search is kept)."""
-    groups = _groups(b)
-    if len(groups) > BITMAP_GROUPS or any(int(g[-1]) - int(g[0]) + 1 > DENSE * len(g) for _, g in groups):
+    """``b`` (sorted unique, every key >= 0) as bitmaps, or None where they would take more than
+    :data:`DENSE` bits a key (sparse groups, or groups far apart) or there are many groups (a binary
+    search is kept)."""
+    if len(b) == 0 or int(b[0]) < 0:
         return None
-    return _Bitmaps(groups)
+    groups = _groups(b)
+    if len(groups) > BITMAP_GROUPS:
+        return None
+    first = min((int(g[0]) & SEQ_MASK) for _, g in groups)
+    width = (max((int(g[-1]) & SEQ_MASK) for _, g in groups) - first + 8) // 8 * 8
+    slots = groups[-1][0] - groups[0][0] + 1
+    # A slot wider than 2^SEQ_BITS - first would take in a value below the base (see ``contains``).
+    if slots * width > DENSE * len(b) or width > (1 << SEQ_BITS) - first:
+        return None
+    return _Bitmaps(groups, first, width)
 
 
-def member(a: I64, b: I64, chunk: int = 1 << 21) -> Mask:
-    """Mask of elements of ``a`` present in sorted unique ``b`` (in chunks, to bound temporaries).
+class Members:
+    """Sorted unique ``keys`` made ready for many lookups (:meth:`of`): its bitmaps are built once,
+    at the first lookup of many needles, not at every :func:`member` call (at 100M keys a build
+    is a third of a second, and a group's consumer loss looks up every partition's records)."""
 
-    A binary search per element; or, for many elements and a ``b`` whose groups are dense (a
-    producer's sequence numbers, a partition's offsets), a bitmap per group: at 100M keys the binary
-    searches' random reads over 800 MB were a quarter of the oracle's time."""
-    mask = np.zeros(len(a), dtype=bool)
-    if len(b) == 0:
+    def __init__(self, keys: I64) -> None:
+        self.keys = keys
+        self._bitmaps: _Bitmaps | None = None
+        self._built = False
+
+    def of(self, a: I64, chunk: int = 1 << 18) -> Mask:
+        """Mask of elements of ``a`` present in the keys, in chunks small enough that a lookup's
+        temporaries stay in the cache (2 MB each: with 16 MB ones, a lookup among four producers'
+        keys took three times as long).
+
+        A binary search per element; or, for many elements and keys whose groups are dense (a
+        producer's sequence numbers, a partition's offsets), a bit per value: at 100M keys the
+        binary searches' random reads over 800 MB were a quarter of the oracle's time."""
+        b = self.keys
+        mask = np.zeros(len(a), dtype=bool)
+        if len(b) == 0:
+            return mask
+        if not self._built and len(a) >= BITMAP_FROM and len(b) >= BITMAP_FROM:
+            self._bitmaps, self._built = _bitmaps(b), True
+        bitmaps = self._bitmaps
+        for lo in range(0, len(a), chunk):
+            part = a[lo : lo + chunk]
+            if bitmaps is not None:
+                mask[lo : lo + chunk] = bitmaps.contains(part)
+                continue
+            idx = np.searchsorted(b, part)
+            idx[idx == len(b)] = 0
+            mask[lo : lo + chunk] = b[idx] == part
         return mask
-    bitmaps = _bitmaps(b) if len(a) >= BITMAP_FROM and len(b) >= BITMAP_FROM else None
-    for lo in range(0, len(a), chunk):
-        part = a[lo : lo + chunk]
-        if bitmaps is not None:
-            mask[lo : lo + chunk] = bitmaps.contains(part)
-            continue
-        idx = np.searchsorted(b, part)
-        idx[idx == len(b)] = 0
-        mask[lo : lo + chunk] = b[idx] == part
-    return mask
+
+
+def member(a: I64, b: I64, chunk: int = 1 << 18) -> Mask:
+    """Mask of elements of ``a`` present in sorted unique ``b`` (:meth:`Members.of`; for lookups
+    in the same ``b`` again and again, make a :class:`Members` of it once)."""
+    return Members(b).of(a, chunk)
 
 
 def union(a: I64, b: I64) -> I64:

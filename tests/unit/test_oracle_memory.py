@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from chaos.oracle import reconcile
 from chaos.oracle.consumers import _partitions
-from chaos.oracle.keys import FEW_RANGES, SEQ_BITS, _bitmaps, member, runs, unique
+from chaos.oracle.keys import FEW_RANGES, SEQ_BITS, Members, _bitmaps, member, runs, unique
 from chaos.oracle.synthetic import Fate, History, SyntheticProducer, write, write_large
 from chaos.rundir import LEDGERS
 from chaos.workloads.ledger import PRODUCER_EVENT, Kind
@@ -96,8 +96,38 @@ def test_membership_by_bitmap_is_membership_by_binary_search(
     assert (member(a, b) == want).all()  # few needles: binary search
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from([0, 5, 1_000_003, (1 << SEQ_BITS) - 4000]),
+    st.lists(st.tuples(st.integers(0, 5), st.integers(0, 3000)), unique=True, min_size=1, max_size=300),
+    st.lists(st.tuples(st.integers(-1, 7), st.integers(-3100, 6100)), max_size=300),
+    st.booleans(),
+)
+def test_bitmaps_of_groups_apart_answer_as_a_search(
+    band: int, hay: list[tuple[int, int]], needles: list[tuple[int, int]], narrow: bool
+) -> None:
+    """Every group is a slot of the same width from the lowest first value of any group, and a
+    key's bit is arithmetic on the key alone: groups that are not consecutive, that start late in
+    their slot, and values just below a group's first (which borrow from the group: their offset
+    wraps past 2^40) or just past the widest group's last, of every group in and around the slots'
+    range, and -1, are found exactly where ``np.isin`` finds them, chunk by chunk and window by
+    window."""
+    mask = (1 << SEQ_BITS) - 1
+    b = np.unique(np.array([(h << SEQ_BITS) | (band + v) for h, v in hay], dtype=np.int64))
+    a = np.array([(h << SEQ_BITS) | ((band + v) & mask) if h >= 0 else -1 for h, v in needles], dtype=np.int64)
+    a = np.concatenate([a, b - 1, b + 1, b])
+    want = np.isin(a, b)
+    with patch("chaos.oracle.keys.BITMAP_FROM", 0), patch("chaos.oracle.keys.DENSE", 1 << 20):
+        assert _bitmaps(b) is not None
+        with patch("chaos.oracle.keys._Bitmaps.WINDOW", 64 if narrow else 1 << 23):
+            assert (Members(b).of(a, chunk=5 if narrow else 1 << 21) == want).all()
+
+
 def test_a_sparse_group_keeps_the_binary_search() -> None:
     b = np.array([0, 1, 2, 1 << 30], dtype=np.int64)
     with patch("chaos.oracle.keys.BITMAP_FROM", 0):
         assert member(np.array([1, 3, 1 << 30], dtype=np.int64), b).tolist() == [True, False, True]
         assert _bitmaps(b) is None and _bitmaps(b[:3]) is not None
+    # A slot as wide as the values above its first: a value below the first would wrap into it.
+    with patch("chaos.oracle.keys.DENSE", 1 << 50):
+        assert _bitmaps(np.array([3, (1 << SEQ_BITS) - 1], dtype=np.int64)) is None
