@@ -37,13 +37,8 @@ class Log:
         # offset order, partitions interleaved): the columns come out in position order without an
         # argsort and a gather of each column, which at 100M records were 16 bytes a record more.
         cursor = _partition_starts(path)
-        for chunk in read_records(path, LOG_RECORD):
-            rec = chunk[np.argsort(chunk["partition"], kind="stable")]
-            dest = np.empty(len(rec), np.int64)
-            parts, first, count = np.unique(rec["partition"], return_index=True, return_counts=True)
-            for part, lo, c in zip(parts.tolist(), first.tolist(), count.tolist(), strict=True):
-                dest[lo : lo + c] = np.arange(cursor[part], cursor[part] + c)
-                cursor[part] += c
+        for rec in read_records(path, LOG_RECORD):
+            dest = _placed(rec["partition"], cursor)
             index = map_tags(rec["tag"], tag_to_index)
             known = (rec["status"] == Status.VALID) & (index >= 0) & (rec["seq"] >= 0)
             self.keys[dest[known]] = (index[known] << SEQ_BITS) | rec["seq"][known].astype(np.int64)
@@ -95,11 +90,48 @@ class Log:
         return out
 
 
+def _small(part: np.ndarray[Any, Any]) -> np.ndarray[Any, Any] | None:
+    """``part`` as uint16 where every partition fits (a stable argsort of 16-bit values is a radix
+    sort, ~7x quicker than one of int32), else None."""
+    if len(part) and int(part.min()) >= 0 and int(part.max()) < 1 << 16:
+        return part.astype(np.uint16)
+    return None
+
+
+def _placed(part: np.ndarray[Any, Any], cursor: dict[int, int]) -> I64:
+    """Where each row of a chunk of the log goes: its partition's next free row (``cursor``, which
+    moves on), rows of one partition in file order. The rows themselves are not reordered: only
+    their destinations are computed, by a stable argsort of the partitions (gathering the
+    29-byte rows into partition order was four fifths of the placement's time)."""
+    if len(part) == 0:
+        return np.empty(0, np.int64)
+    small = _small(part)
+    order = np.argsort(part if small is None else small, kind="stable")
+    ordered = part[order]
+    cuts = np.flatnonzero(ordered[1:] != ordered[:-1]) + 1
+    los = [0, *cuts.tolist()]
+    his = [*cuts.tolist(), len(part)]
+    at = np.empty(len(part), np.int64)  # each row's destination, in partition order
+    for lo, hi in zip(los, his, strict=True):
+        p = int(ordered[lo])
+        at[lo:hi] = np.arange(cursor[p], cursor[p] + hi - lo)
+        cursor[p] += hi - lo
+    dest: I64 = np.empty(len(part), np.int64)
+    dest[order] = at
+    return dest
+
+
 def _partition_starts(path: Path) -> dict[int, int]:
     """Where each partition's rows of the log file ``path`` begin, partitions in order."""
     counts: dict[int, int] = {}
     for rec in read_records(path, LOG_RECORD):
-        parts, count = np.unique(rec["partition"], return_counts=True)
+        small = _small(rec["partition"])
+        if small is not None:
+            bins = np.bincount(small)
+            parts = np.flatnonzero(bins)
+            count = bins[parts]
+        else:
+            parts, count = np.unique(rec["partition"], return_counts=True)
         for part, c in zip(parts.tolist(), count.tolist(), strict=True):
             counts[part] = counts.get(part, 0) + c
     starts: dict[int, int] = {}
