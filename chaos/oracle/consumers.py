@@ -230,7 +230,7 @@ def _read_member(path: Path, tag_to_index: dict[int, int], group: Group, r: _Rea
     member_pos: I64 = np.empty(rows_in_file, np.int64)
     member_keys: I64 = np.empty(rows_in_file, np.int64)
     at = nkeys = 0
-    for rows in read_records(path, PROCESSED):
+    for rows in read_records(path, PROCESSED, reuse=True):
         bad = (rows["status"] > Status.FOREIGN) | (rows["offset"] < 0) | (rows["partition"] < 0)
         group.invalid_rows += int(bad.sum())
         chunk = rows[~bad] if bad.any() else rows

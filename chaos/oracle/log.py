@@ -37,7 +37,7 @@ class Log:
         # offset order, partitions interleaved): the columns come out in position order without an
         # argsort and a gather of each column, which at 100M records were 16 bytes a record more.
         cursor = _partition_starts(path)
-        for rec in read_records(path, LOG_RECORD):
+        for rec in read_records(path, LOG_RECORD, reuse=True):
             dest = _placed(rec["partition"], cursor)
             index = map_tags(rec["tag"], tag_to_index)
             known = (rec["status"] == Status.VALID) & (index >= 0) & (rec["seq"] >= 0)
@@ -124,7 +124,7 @@ def _placed(part: np.ndarray[Any, Any], cursor: dict[int, int]) -> I64:
 def _partition_starts(path: Path) -> dict[int, int]:
     """Where each partition's rows of the log file ``path`` begin, partitions in order."""
     counts: dict[int, int] = {}
-    for rec in read_records(path, LOG_RECORD):
+    for rec in read_records(path, LOG_RECORD, reuse=True):
         small = _small(rec["partition"])
         if small is not None:
             bins = np.bincount(small)

@@ -175,10 +175,11 @@ class ProducerSide:
         }
 
     def chunks(self, p: ProducerInfo) -> Iterator[np.ndarray[Any, Any]]:
-        """The rows of both of ``p``'s ledgers, chunk by chunk."""
+        """The rows of both of ``p``'s ledgers, chunk by chunk, each valid until the next is asked for
+        (one buffer: :func:`read_records`' ``reuse``)."""
         base = self.run_dir / LEDGERS / f"producer-{p.id}"
         for suffix in (".events", ".acks"):
-            yield from read_records(base.with_suffix(suffix), PRODUCER_EVENT)
+            yield from read_records(base.with_suffix(suffix), PRODUCER_EVENT, reuse=True)
 
     def acks(self) -> Iterator[tuple[I64, I64, I64]]:
         """``(keys, positions, wall-clock ms)`` of every acknowledgement at a real offset, chunk by chunk."""

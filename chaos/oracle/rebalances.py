@@ -194,7 +194,7 @@ def _member(path: Path, ms_after_first_start: int, k: int, bits: int) -> _Member
     starts: list[I64] = []
     n = read = 0
     latest = ms_after_first_start
-    for chunk in read_records(path, PROCESSED):
+    for chunk in read_records(path, PROCESSED, reuse=True):
         ok = np.flatnonzero((chunk["status"] == Status.VALID) & (chunk["offset"] >= 0) & (chunk["partition"] >= 0))
         pos[n : n + len(ok)] = positions(chunk["partition"][ok], chunk["offset"][ok])
         # within a member file order is the truth: a clock stepped back (a restart's) never goes before a row above it

@@ -56,7 +56,7 @@ def rewrites(
     read_now: Mask = np.zeros(len(at), dtype=bool)
     behind: I64 = np.full(len(at), -1, dtype=np.int64)
     for path, start_ms in sources:
-        for chunk in read_records(path, PROCESSED):
+        for chunk in read_records(path, PROCESSED, reuse=True):
             rows = chunk[(chunk["status"] <= Status.FOREIGN) & (chunk["offset"] >= 0) & (chunk["partition"] >= 0)]
             row_pos = positions(rows["partition"], rows["offset"])
             index = map_tags(rows["tag"], tag_to_index)

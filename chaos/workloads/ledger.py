@@ -370,11 +370,13 @@ RecordType = np.dtype[Any]  # type: ignore[explicit-any]  # numpy's own type for
 Records = np.ndarray[tuple[int], RecordType]
 
 
-def read_records(path: Path, dtype: RecordType, chunk: int = 1 << 20, start: int | None = None) -> Iterator[Records]:
-    """Yield the records of a ledger file in chunks of at most ``chunk``, from record ``start`` on
-    (None: after the rows a soak released, :mod:`chaos.workloads.released`); a torn last record is dropped.
-
-    A missing file yields nothing.
+def read_records(
+    path: Path, dtype: RecordType, chunk: int = 1 << 20, start: int | None = None, reuse: bool = False
+) -> Iterator[Records]:
+    """Yield the records of a ledger file in chunks of at most ``chunk``, from record ``start`` on (None:
+    after the rows a soak released, :mod:`chaos.workloads.released`); a torn last record is dropped; a
+    missing file yields nothing. ``reuse``: one buffer for every chunk (no fresh pages to fault in each
+    time), so a chunk holds its rows only until the next is asked for.
 
     Raises:
         ValueError: ``ledgers/released.json`` is not what the harness writes.
@@ -384,16 +386,14 @@ def read_records(path: Path, dtype: RecordType, chunk: int = 1 << 20, start: int
     size = dtype.itemsize
     start = released(path).rows if start is None else start
     whole = path.stat().st_size // size
+    buffer = np.empty(0, dtype)
     with path.open("rb") as f:
         f.seek(start * size)
         done = start
         while done < whole:
             n = min(chunk, whole - done)
-            data = f.read(n * size)
-            if len(data) < n * size:  # the file shrank under us: stop at what is whole
-                n = len(data) // size
-                if n == 0:
-                    return
-                data = data[: n * size]
-            yield np.frombuffer(data, dtype=dtype)
-            done += n
+            buffer = buffer if reuse and len(buffer) >= n else np.empty(n, dtype)
+            if not (got := f.readinto(buffer.view(np.uint8)[: n * size].data) // size):
+                return  # the file shrank under us: stop at what is whole
+            yield buffer[:got]
+            done += got
