@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from chaos.oracle.keys import I64, SEQ_BITS, Ranges, cat, keys, member, positions, runs, union, unique
+from chaos.oracle.keys import I64, SEQ_BITS, Members, Ranges, cat, keys, member, positions, runs, union, unique
 from chaos.rundir import LEDGERS
 from chaos.workloads.envelope import producer_tag
 from chaos.workloads.ledger import PRODUCER_EVENT, Kind, read_meta, read_records
@@ -181,14 +181,23 @@ class ProducerSide:
         for suffix in (".events", ".acks"):
             yield from read_records(base.with_suffix(suffix), PRODUCER_EVENT, reuse=True)
 
-    def acks(self) -> Iterator[tuple[I64, I64, I64]]:
-        """``(keys, positions, wall-clock ms)`` of every acknowledgement at a real offset, chunk by chunk."""
+    def acks(self, among: I64 | None = None) -> Iterator[tuple[I64, I64, I64]]:
+        """``(keys, positions, wall-clock ms)`` of every acknowledgement at a real offset, chunk by
+        chunk; of the sorted unique keys ``among`` only, where given (a producer with none of them is
+        not read, and the positions and times of the other rows are not computed)."""
+        wanted = Members(among) if among is not None else None
         for p in self.producers:
+            if among is not None and not _any_of(among, p.index):
+                continue
             for chunk in self.chunks(p):
                 sel = np.flatnonzero((chunk["kind"] == Kind.ACK) & (chunk["offset"] >= 0) & valid_rows(chunk))
+                k = keys(p.index, chunk["seq"][sel])
+                if wanted is not None:
+                    hit = wanted.of(k)
+                    sel, k = sel[hit], k[hit]
                 if len(sel):
                     at = positions(chunk["partition"][sel], chunk["offset"][sel])
-                    yield keys(p.index, chunk["seq"][sel]), at, p.start_ms + chunk["t_ms"][sel].astype(np.int64)
+                    yield k, at, p.start_ms + chunk["t_ms"][sel].astype(np.int64)
 
     def ack_positions(self, wanted: I64) -> I64:
         """Where each of the sorted unique acknowledged keys ``wanted`` was acknowledged (its first
@@ -198,11 +207,7 @@ class ProducerSide:
     def first_acks(self, wanted: I64) -> tuple[I64, I64]:
         """Where and when (wall-clock ms) each of the sorted unique keys ``wanted`` was first
         acknowledged, aligned with ``wanted``; -1 for a key without an ack."""
-        found: list[tuple[I64, I64, I64]] = []
-        if len(wanted):
-            for k, pos, t in self.acks():
-                hit = member(k, wanted)
-                found.append((k[hit], pos[hit], t[hit]))
+        found = list(self.acks(wanted)) if len(wanted) else []
         k, pos, t = (cat([f[i] for f in found]) for i in range(3))
         order = np.argsort(k, kind="stable")
         k, pos, t = k[order], pos[order], t[order]
@@ -216,3 +221,9 @@ class ProducerSide:
             hit = k[idx] == wanted
             out_pos[hit], out_t[hit] = pos[idx[hit]], t[idx[hit]]
         return out_pos, out_t
+
+
+def _any_of(keys_sorted: I64, index: int) -> bool:
+    """Whether the sorted keys hold any of producer ``index``'s."""
+    lo, hi = np.searchsorted(keys_sorted, [index << SEQ_BITS, (index + 1) << SEQ_BITS])
+    return bool(hi > lo)

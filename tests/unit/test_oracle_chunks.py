@@ -1,5 +1,6 @@
-"""The oracle reads its largest ledgers a chunk at a time into one reused buffer: read in chunks of
-a few rows (every buffer reused many times over), a history's verdict is the verdict read whole."""
+"""The oracle's passes over its largest ledgers: read a chunk at a time into one reused buffer (in
+chunks of a few rows, every buffer reused many times over, a history's verdict is the verdict read
+whole), and the first acks of some keys found without a position or a time of any other row."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chaos.oracle import reconcile
+from chaos.oracle.keys import SEQ_BITS
+from chaos.oracle.producers import ProducerSide, load_producers
 from chaos.oracle.synthetic import History, write
 from chaos.workloads.ledger import PRODUCER_EVENT, read_records
 from tests.unit.test_oracle import histories
@@ -46,3 +49,22 @@ def test_a_reused_buffer_holds_the_next_chunk_and_a_torn_row_is_dropped(tmp_path
     kept = list(read_records(path, PRODUCER_EVENT, chunk=3, reuse=True))
     assert kept[0]["seq"].tolist() == [6, 4, 5]  # one buffer: the first chunk now begins with the last row
     assert [c["seq"].tolist() for c in read_records(path, PRODUCER_EVENT, chunk=3)] == [[0, 1, 2], [3, 4, 5], [6]]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(histories(), st.data())
+def test_the_first_acks_of_some_keys_are_their_first_among_every_ack(history: History, data: st.DataObject) -> None:
+    """Keys of some producers only (the others' ledgers are not read), keys never acked and keys of
+    no producer of the run: each gets its first ack in ledger order, or -1."""
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Path(tmp)
+        write(history, run)
+        side = ProducerSide(run, load_producers(run))
+        first: dict[int, tuple[int, int]] = {}
+        for k, pos, t in side.acks():
+            for key, at, ms in zip(k.tolist(), pos.tolist(), t.tolist(), strict=True):
+                first.setdefault(key, (at, ms))
+        candidates = sorted({*first, *side.sent.tolist(), 5 << SEQ_BITS})
+        wanted = np.array(sorted(data.draw(st.sets(st.sampled_from(candidates)))), dtype=np.int64)
+        pos, t = side.first_acks(wanted)
+    assert list(zip(pos.tolist(), t.tolist(), strict=True)) == [first.get(k, (-1, -1)) for k in wanted.tolist()]
