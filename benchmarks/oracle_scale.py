@@ -9,9 +9,10 @@ Usage: python3 benchmarks/oracle_scale.py [--sizes 1000000 10000000] [--producer
 Targets: <= 2 s at 1M; <= 15 s and <= 1 GiB at 10M; for one producer and for four; <= 2 min and
 <= 4 GiB at 100M.
 
-Latest (2026-12-06 afternoon, docs/results.md): 100M records, side by side with --compare-with a
-checkout of the code before the bitmaps and the ledgers read by columns: 1 producer 109.0 s against
-153.9 s, 4 producers 131.2 s against 137.1 s, peak 3,821 MiB.
+Latest (2026-12-06 evening, docs/results.md): 100M records, side by side with --compare-with a
+checkout of the code before the bitmaps' one slot width, reused ledger buffers and the log placed by
+a radix argsort, three runs each: 4 producers 81.6 s against 118.3 s, 1 producer 84.5 s against
+115.9 s, peak 3,820 MiB.
 
 Measured 2026-12-06 on the 2-core, 24 GiB development machine (docs/results.md has the rows): at
 100M records, one producer, one run, the peak went from 5,917 MiB to 3,821 MiB (within 4 GiB) and
