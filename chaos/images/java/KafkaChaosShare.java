@@ -20,6 +20,8 @@ import org.apache.kafka.clients.consumer.AcknowledgeType;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaShareConsumer;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicIdPartition;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 
@@ -32,6 +34,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
@@ -177,7 +180,7 @@ final class KafkaChaosShare {
                 accepted += done.size();
                 if (explicit) {
                     for (int i = 0; i < records.size(); i++) consumer.acknowledge(records.get(i), type(decided[i]));
-                    consumer.commitSync();
+                    report(consumer.commitSync());
                 }
             }
         } finally {
@@ -185,6 +188,15 @@ final class KafkaChaosShare {
             deliveries.close();
         }
         return accepted;
+    }
+
+    /** Say on stderr (the run directory's log of this member) which acknowledgements the broker
+     *  refused, an expired acquisition lock among the causes: their records are given again, so one
+     *  record can be decided twice (docs/share.md). */
+    static void report(Map<TopicIdPartition, Optional<KafkaException>> results) {
+        for (Map.Entry<TopicIdPartition, Optional<KafkaException>> e : results.entrySet()) {
+            e.getValue().ifPresent(x -> System.err.println("acknowledgement refused on " + e.getKey() + ": " + x));
+        }
     }
 
     static AcknowledgeType type(int ack) {
