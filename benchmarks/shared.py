@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import tempfile
 import time
 import uuid
@@ -100,3 +101,11 @@ def side_by_side(seen: dict[str, dict[str, set[str]]], a: str, b: str) -> None:
     for name, kinds in sorted(seen.items()):
         print(f"  {name:48} {a} {sorted(kinds.get(a, []))}  {b} {sorted(kinds.get(b, []))}")
     print("verdict classes: " + ("the same both ways" if not differ else f"DIFFER for {', '.join(sorted(differ))}"))
+
+
+def machine_busy() -> float:
+    """CPU seconds this machine's cores have spent busy since boot (every process, containers
+    included: ``/proc/stat``'s first line less idle and iowait)."""
+    with open("/proc/stat") as f:
+        ticks = [int(t) for t in f.readline().split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
