@@ -192,7 +192,7 @@ final class KafkaChaosShare {
 
     /** Say on stderr (the run directory's log of this member) which acknowledgements the broker
      *  refused, an expired acquisition lock among the causes: their records are given again, so one
-     *  record can be decided twice (docs/share.md). */
+     *  record can be decided twice (docs/verdict.md, share). */
     static void report(Map<TopicIdPartition, Optional<KafkaException>> results) {
         for (Map.Entry<TopicIdPartition, Optional<KafkaException>> e : results.entrySet()) {
             e.getValue().ifPresent(x -> System.err.println("acknowledgement refused on " + e.getKey() + ": " + x));
