@@ -393,7 +393,9 @@ def read_records(
         while done < whole:
             n = min(chunk, whole - done)
             buffer = buffer if reuse and len(buffer) >= n else np.empty(n, dtype)
-            if not (got := f.readinto(buffer.view(np.uint8)[: n * size].data) // size):
-                return  # the file shrank under us: stop at what is whole
-            yield buffer[:got]
+            got = f.readinto(buffer.view(np.uint8)[: n * size].data) // size
+            if got:
+                yield buffer[:got]
+            if got < n:  # the file shrank under us: stop at what is whole, never past a cut row
+                return
             done += got

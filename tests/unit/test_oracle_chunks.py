@@ -11,6 +11,7 @@ from pathlib import Path
 from unittest.mock import patch
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -49,6 +50,27 @@ def test_a_reused_buffer_holds_the_next_chunk_and_a_torn_row_is_dropped(tmp_path
     kept = list(read_records(path, PRODUCER_EVENT, chunk=3, reuse=True))
     assert kept[0]["seq"].tolist() == [6, 4, 5]  # one buffer: the first chunk now begins with the last row
     assert [c["seq"].tolist() for c in read_records(path, PRODUCER_EVENT, chunk=3)] == [[0, 1, 2], [3, 4, 5], [6]]
+
+
+@pytest.mark.parametrize("reuse", [False, True])
+def test_a_ledger_cut_and_appended_to_while_read_yields_no_row_out_of_step(tmp_path: Path, reuse: bool) -> None:
+    """A restarted writer cuts a torn row and appends whole ones: a reader that met the cut stops at
+    the last whole row, never reading on from the middle of one."""
+    size = PRODUCER_EVENT.itemsize
+    rows = np.zeros(1000, dtype=PRODUCER_EVENT)
+    rows["seq"] = np.arange(1000)
+    path = tmp_path / "p.events"
+    path.write_bytes(rows.tobytes())
+    # chunks larger than the file object's own buffer, so each is read from the file as it is then
+    reader = read_records(path, PRODUCER_EVENT, chunk=400, start=0, reuse=reuse)
+    seen = [next(reader)["seq"].tolist()]
+    with path.open("r+b") as f:  # cut to 500 rows and a half: the next chunk is short
+        f.truncate(500 * size + size // 2)
+    seen.append(next(reader)["seq"].tolist())
+    with path.open("ab") as f:  # then whole rows after the half, as a writer that did not cut it
+        f.write(rows[501:].tobytes())
+    seen += [chunk["seq"].tolist() for chunk in reader]
+    assert seen == [list(range(400)), list(range(400, 500))]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
