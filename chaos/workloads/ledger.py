@@ -393,8 +393,7 @@ def read_records(
         while done < whole:
             n = min(chunk, whole - done)
             buffer = buffer if reuse and len(buffer) >= n else np.empty(n, dtype)
-            got = f.readinto(buffer.view(np.uint8)[: n * size].data) // size
-            if got:
+            if got := f.readinto(buffer.view(np.uint8)[: n * size].data) // size:
                 yield buffer[:got]
             if got < n:  # the file shrank under us: stop at what is whole, never past a cut row
                 return
